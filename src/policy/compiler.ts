@@ -1,0 +1,649 @@
+// Compiles condition ASTs to closures, once. Field lookups, list expansion, literal parsing,
+// regex/glob construction and set building all happen here; the closures only read fields and
+// compare. Semantics that differ between sf-processor and Falco are selected by `dialect`
+// (see docs/policy-language.md).
+import type { Expr, FieldRef, ListValue, Literal, Operand } from './ast.js';
+import type { DiagnosticSink, SourceText } from './errors.js';
+import { isUnavailableFalcoField, lookupField, type FieldDef, type FieldType, type FieldValueMap } from './fields.js';
+import type { SfRecordView } from '../sysflow/view.js';
+
+export type Predicate = (v: SfRecordView) => boolean;
+
+export type Dialect = 'sysflow' | 'falco';
+
+export interface CompileOptions {
+  /**
+   * `sysflow` (default): `pmatch` is substring containment (sf-processor) and a bare
+   * right-hand operand naming a field is that field's value (`sf.proc.exe = sf.pproc.exe`).
+   * `falco`: `pmatch` is a path-prefix match and right-hand operands are literals unless
+   * written `val(field)`.
+   */
+  readonly dialect: Dialect;
+  /**
+   * sf-processor compatibility for broken policies: an unknown field becomes a literal string
+   * (its own name) and an unknown macro is false, each with a warning instead of an error.
+   */
+  readonly lenient: boolean;
+}
+
+export const DEFAULT_COMPILE_OPTIONS: CompileOptions = { dialect: 'sysflow', lenient: false };
+
+export interface ListDef {
+  readonly name: string;
+  readonly items: readonly Literal[];
+  readonly src: SourceText;
+  readonly offset: number;
+}
+
+export interface MacroDef {
+  readonly name: string;
+  readonly expr: Expr | null; // null when its condition failed to parse (already reported)
+  readonly src: SourceText;
+  readonly offset: number;
+  compiled?: Predicate;
+  state?: 'compiling' | 'done';
+  used?: boolean;
+}
+
+/** Thrown inside compilation to abandon one condition after its first error. */
+class CompileAbort extends Error {}
+
+const TRUE: Predicate = () => true;
+const FALSE: Predicate = () => false;
+
+interface Getter {
+  readonly type: FieldType;
+  readonly get: (v: SfRecordView) => FieldValueMap[FieldType];
+  readonly def: FieldDef | null;
+  readonly name: string;
+}
+
+export class Compiler {
+  readonly lists: Map<string, ListDef>;
+  readonly macros: Map<string, MacroDef>;
+  readonly opts: CompileOptions;
+  private readonly sink: DiagnosticSink;
+  private src!: SourceText;
+
+  constructor(lists: Map<string, ListDef>, macros: Map<string, MacroDef>, sink: DiagnosticSink, opts: CompileOptions) {
+    this.lists = lists;
+    this.macros = macros;
+    this.sink = sink;
+    this.opts = opts;
+  }
+
+  /** Compiles one condition; returns null (after reporting) if it has errors. */
+  compile(expr: Expr, src: SourceText): Predicate | null {
+    const saved = this.src;
+    const savedErrors = this.softErrors;
+    this.src = src;
+    this.softErrors = 0;
+    try {
+      const p = this.expr(expr);
+      return this.softErrors > 0 ? null : p;
+    } catch (e) {
+      if (e instanceof CompileAbort) return null;
+      throw e;
+    } finally {
+      this.src = saved;
+      this.softErrors = savedErrors;
+    }
+  }
+
+  /** Errors that do not stop compiling the condition, so one pass reports all of them. */
+  private softErrors = 0;
+  private softFail(offset: number, message: string, text: string): void {
+    this.sink.error(this.src, offset, message, text);
+    this.softErrors++;
+  }
+
+  private fail(offset: number, message: string, text: string): never {
+    this.sink.error(this.src, offset, message, text);
+    throw new CompileAbort(message);
+  }
+  private warn(offset: number, message: string, text: string): void {
+    this.sink.warn(this.src, offset, message, text);
+  }
+
+  private expr(e: Expr): Predicate {
+    switch (e.kind) {
+      case 'const':
+        return e.value ? TRUE : FALSE;
+      case 'and': {
+        const a = this.expr(e.left);
+        const b = this.expr(e.right);
+        if (a === FALSE || b === FALSE) return FALSE;
+        if (a === TRUE) return b;
+        if (b === TRUE) return a;
+        return (v) => a(v) && b(v);
+      }
+      case 'or': {
+        const a = this.expr(e.left);
+        const b = this.expr(e.right);
+        if (a === TRUE || b === TRUE) return TRUE;
+        if (a === FALSE) return b;
+        if (b === FALSE) return a;
+        return (v) => a(v) || b(v);
+      }
+      case 'not': {
+        const a = this.expr(e.expr);
+        if (a === TRUE) return FALSE;
+        if (a === FALSE) return TRUE;
+        return (v) => !a(v);
+      }
+      case 'macro':
+        return this.macroRef(e.name, e.offset);
+      case 'exists': {
+        const g = this.field(e.field);
+        if (g === null) return FALSE;
+        return existsPredicate(g);
+      }
+      case 'check':
+        return this.check(e.field, e.op, e.opOffset, e.rhs);
+    }
+  }
+
+  private macroRef(name: string, offset: number): Predicate {
+    const m = this.macros.get(name);
+    if (!m) {
+      const hint = this.lists.has(name) ? ` ('${name}' is a list; use it as 'FIELD in (${name})')` : '';
+      if (this.opts.lenient && !hint) {
+        this.warn(offset, `unknown macro '${name}' (treated as false, as sf-processor does)`, name);
+        return FALSE;
+      }
+      this.fail(offset, `unknown macro${hint ? '' : ' or field'} '${name}'${hint}`, name);
+    }
+    m.used = true;
+    if (m.state === 'done') {
+      if (!m.compiled) throw new CompileAbort(name);
+      return m.compiled;
+    }
+    if (m.state === 'compiling') this.fail(offset, `macro '${name}' references itself`, name);
+    // A macro whose own condition is broken was reported where it is defined; the rule using
+    // it is abandoned without repeating the message.
+    if (m.expr === null) throw new CompileAbort(name);
+    m.state = 'compiling';
+    const p = this.compile(m.expr, m.src);
+    m.state = 'done';
+    m.compiled = p ?? undefined;
+    if (p === null) throw new CompileAbort(name);
+    // Indirection so a shared macro keeps one closure identity but callers stay monomorphic.
+    return p;
+  }
+
+  /** Compiles a macro that no rule uses, so `rules check` still reports its problems. */
+  compileUnusedMacro(m: MacroDef): void {
+    if (m.state || m.expr === null) return;
+    m.state = 'compiling';
+    m.compiled = this.compile(m.expr, m.src) ?? undefined;
+    m.state = 'done';
+  }
+
+  private field(f: FieldRef): Getter | null {
+    const def = lookupField(f.name);
+    if (!def) {
+      if (isUnavailableFalcoField(f.name)) {
+        this.warn(f.offset, `Falco field '${f.name}' is not available in SysFlow records; checks on it are never true`, f.text);
+        return null;
+      }
+      if (this.opts.lenient) {
+        this.warn(f.offset, `unknown field '${f.name}' (treated as the literal string '${f.text}', as sf-processor does)`, f.text);
+        const lit = f.text;
+        return { type: 'string', get: () => lit, def: null, name: f.name };
+      }
+      this.softFail(f.offset, `unknown field '${f.name}'`, f.text);
+      return null;
+    }
+    if (f.arg === null) return { type: def.type, get: def.get, def, name: f.name };
+    if (def.arg === 'index') {
+      if (!/^\d+$/.test(f.arg.trim())) this.fail(f.offset, `field '${f.name}' takes a numeric index, not '${f.arg}'`, f.text);
+      const i = Number(f.arg.trim());
+      if (def.type === 'ints') {
+        const g = def.get as (v: SfRecordView) => readonly number[];
+        return { type: 'int', get: (v) => g(v)[i] ?? 0, def: null, name: f.text };
+      }
+      const g = def.get as (v: SfRecordView) => readonly string[];
+      return { type: 'string', get: (v) => g(v)[i] ?? '', def: null, name: f.text };
+    }
+    if (def.arg === 'jsonpath') {
+      const path = f.arg.split('.').filter((s) => s !== '');
+      const g = def.get as (v: SfRecordView) => string;
+      return { type: 'string', get: (v) => jsonPath(g(v), path), def: null, name: f.text };
+    }
+    this.fail(f.offset, `field '${f.name}' does not take an argument`, f.text);
+  }
+
+  /** Expands list references recursively; returns the literal values. */
+  private expandItems(items: readonly Literal[], seen: Set<string> = new Set()): string[] {
+    const out: string[] = [];
+    for (const it of items) {
+      const l = it.bare ? this.lists.get(it.value) : undefined;
+      if (l) {
+        if (seen.has(l.name)) {
+          this.fail(it.offset, `list '${l.name}' includes itself`, it.value);
+        }
+        seen.add(l.name);
+        const saved = this.src;
+        this.src = l.src;
+        out.push(...this.expandItems(l.items, seen));
+        this.src = saved;
+        seen.delete(l.name);
+      } else {
+        if (it.bare && LIST_NAME_LIKE.test(it.value)) {
+          this.warn(it.offset, `'${it.value}' looks like a list name but no such list is defined; it is compared as a literal string`, it.value);
+        }
+        out.push(it.value);
+      }
+    }
+    return out;
+  }
+
+  private check(f: FieldRef, op: string, opOffset: number, rhs: Operand | ListValue): Predicate {
+    const g = this.field(f);
+    // Resolve the right-hand side first so its errors are reported even for unavailable fields.
+    let values: string[] | null = null;
+    let rhsField: Getter | null | undefined;
+    if (rhs.kind === 'list') {
+      values = this.expandItems(rhs.items);
+    } else if (rhs.kind === 'field') {
+      rhsField = this.field(rhs);
+    } else if (rhs.bare && this.opts.dialect === 'sysflow' && lookupField(rhs.value) && !LIST_OPS_SET.has(op)) {
+      rhsField = this.field({ kind: 'field', name: rhs.value, arg: null, offset: rhs.offset, text: rhs.value });
+    } else if (rhs.bare && LIST_OPS_SET.has(op)) {
+      // `in list_name` without parentheses: must name a list.
+      if (!this.lists.has(rhs.value)) this.fail(rhs.offset, `unknown list '${rhs.value}'`, rhs.value);
+      values = this.expandItems([rhs]);
+    } else {
+      values = [rhs.value];
+      if (this.opts.dialect === 'sysflow' && rhs.value.includes(',') && (op === '=' || op === '!=')) {
+        this.warn(rhs.offset, "sf-processor splits this value on ',' and matches any part; falconet compares it whole (use 'in (a, b)')", rhs.value);
+      }
+    }
+    if (g === null) return FALSE;
+    if (rhsField !== undefined) {
+      if (rhsField === null) return FALSE;
+      return this.fieldVsField(g, op, opOffset, rhsField);
+    }
+    const vals = values!;
+    if (g.def?.domain) {
+      for (const [i, val] of vals.entries()) {
+        if (g.def.unavailable?.has(val)) {
+          const off = rhs.kind === 'list' ? (rhs.items[i]?.offset ?? rhs.offset) : (rhs as Literal).offset;
+          this.warn(off, `'${val}' is a valid ${f.name} value in Falco but SysFlow never records it; it never matches`, val);
+        } else if (!g.def.domain.has(val)) {
+          const off = rhs.kind === 'list' ? (rhs.items[i]?.offset ?? rhs.offset) : (rhs as Literal).offset;
+          const known = [...g.def.domain];
+          const msg = `'${val}' is not a valid value of ${f.name} (expected one of ${known.length > 30 ? known.slice(0, 30).join(', ') + ', ...' : known.join(', ')})`;
+          if (this.opts.lenient) this.warn(off, msg, val);
+          else this.fail(off, msg, val);
+        }
+      }
+    }
+    const atOp = (message: string): never => this.fail(opOffset, message, op);
+    const literalAt = rhs.kind === 'list' ? rhs.offset : rhs.offset;
+    switch (g.type) {
+      case 'string':
+        return stringCheck(g.get as (v: SfRecordView) => string, op, vals, this.opts.dialect, atOp, (m) => this.fail(literalAt, m, vals.join(', ')));
+      case 'strings':
+        return stringsCheck(g.get as (v: SfRecordView) => readonly string[], op, vals, this.opts.dialect, atOp, (m) => this.fail(literalAt, m, vals.join(', ')));
+      case 'int':
+      case 'ints':
+      case 'int64': {
+        const nums: (number | bigint)[] = [];
+        const isBig = g.type === 'int64';
+        for (const s of vals) {
+          const t = s.trim();
+          const sym = g.def?.symbols?.get(t);
+          if (sym !== undefined) nums.push(isBig ? BigInt(sym) : sym);
+          else if (/^[+-]?\d+$/.test(t)) nums.push(isBig ? BigInt(t) : Number(t));
+          else if (/^0x[0-9a-f]+$/i.test(t)) nums.push(isBig ? BigInt(t) : Number(t));
+          else if (STRING_OPS.has(op)) nums.push(NaN); // compared as text below
+          else this.fail(literalAt, `field '${f.name}' is numeric; '${s}' is not a number`, s);
+        }
+        if (STRING_OPS.has(op)) {
+          // e.g. `fd.sport startswith 80`: compare the decimal text.
+          const get = g.get;
+          const sg = g.type === 'ints'
+            ? stringsCheck((v) => (get(v) as readonly number[]).map(String), op, vals, this.opts.dialect, atOp, (m) => this.fail(literalAt, m, ''))
+            : stringCheck((v) => String(get(v)), op, vals, this.opts.dialect, atOp, (m) => this.fail(literalAt, m, ''));
+          return sg;
+        }
+        if (g.type === 'ints') return intsCheck(g.get as (v: SfRecordView) => readonly number[], op, nums as number[], atOp);
+        return numCheck(g.get as (v: SfRecordView) => number | bigint, op, nums, atOp);
+      }
+      case 'bool': {
+        const bools = vals.map((s) => {
+          const t = s.trim().toLowerCase();
+          if (t === 'true' || t === '1') return true;
+          if (t === 'false' || t === '0') return false;
+          return this.fail(literalAt, `field '${f.name}' is boolean; '${s}' is not true or false`, s);
+        });
+        const get = g.get as (v: SfRecordView) => boolean;
+        if (op === '=' || op === 'in' || op === 'intersects') {
+          if (bools.length === 1) {
+            const b = bools[0];
+            return (v) => get(v) === b;
+          }
+          const hasT = bools.includes(true);
+          const hasF = bools.includes(false);
+          return (v) => (get(v) ? hasT : hasF);
+        }
+        if (op === '!=') {
+          const hasT = bools.includes(true);
+          const hasF = bools.includes(false);
+          return (v) => !(get(v) ? hasT : hasF);
+        }
+        return atOp(`operator '${op}' cannot be applied to boolean field '${f.name}'`);
+      }
+    }
+  }
+
+  private fieldVsField(a: Getter, op: string, opOffset: number, b: Getter): Predicate {
+    if (op !== '=' && op !== '!=' && !STRING_OPS.has(op) && !['<', '<=', '>', '>='].includes(op)) {
+      this.fail(opOffset, `operator '${op}' needs a list on the right-hand side, not field '${b.name}'`, op);
+    }
+    if ((a.type === 'int' || a.type === 'int64') && (b.type === 'int' || b.type === 'int64')) {
+      const ga = a.get as (v: SfRecordView) => number | bigint;
+      const gb = b.get as (v: SfRecordView) => number | bigint;
+      const cmp = numComparator(op);
+      if (!cmp) this.fail(opOffset, `operator '${op}' cannot compare numeric fields`, op);
+      return (v) => cmp(ga(v), gb(v));
+    }
+    if (['<', '<=', '>', '>='].includes(op)) this.fail(opOffset, `operator '${op}' needs numeric fields`, op);
+    const sa = asStringsGetter(a);
+    const sb = asStringsGetter(b);
+    if (a.type === 'string' && b.type === 'string') {
+      const ga = a.get as (v: SfRecordView) => string;
+      const gb = b.get as (v: SfRecordView) => string;
+      if (op === '=') return (v) => ga(v) === gb(v);
+      if (op === '!=') return (v) => ga(v) !== gb(v);
+      const f = stringOp(op);
+      return (v) => f(ga(v), gb(v));
+    }
+    const f = op === '!=' ? stringOp('=') : stringOp(op);
+    const any = (v: SfRecordView): boolean => {
+      const xs = sa(v);
+      const ys = sb(v);
+      for (const x of xs) for (const y of ys) if (f(x, y)) return true;
+      return false;
+    };
+    return op === '!=' ? (v) => !any(v) : any;
+  }
+}
+
+const LIST_NAME_LIKE = /^[a-z0-9]+(_[a-z0-9]+)*_(binaries|files|directories|dirs|tools|paths|processes|names|users|containers|images|programs|commands|ports|scripts|utils)$/;
+const LIST_OPS_SET: ReadonlySet<string> = new Set(['in', 'intersects', 'pmatch']);
+const STRING_OPS: ReadonlySet<string> = new Set([
+  'contains', 'icontains', 'bcontains', 'startswith', 'istartswith', 'bstartswith', 'endswith', 'iendswith', 'glob', 'iglob', 'regex',
+]);
+
+function asStringsGetter(g: Getter): (v: SfRecordView) => readonly string[] {
+  const get = g.get;
+  if (g.type === 'strings') return get as (v: SfRecordView) => readonly string[];
+  if (g.type === 'ints') return (v) => (get(v) as readonly number[]).map(String);
+  return (v) => [String(get(v))];
+}
+
+function existsPredicate(g: Getter): Predicate {
+  const get = g.get;
+  switch (g.type) {
+    case 'string':
+      return (v) => (get(v) as string) !== '';
+    case 'int':
+      return (v) => (get(v) as number) !== 0;
+    case 'int64':
+      return (v) => (get(v) as bigint) !== 0n;
+    case 'bool':
+      return (v) => get(v) as boolean;
+    case 'strings':
+    case 'ints':
+      return (v) => (get(v) as readonly unknown[]).length > 0;
+  }
+}
+
+// ---- string operators -----------------------------------------------------------------------
+
+type StrOp = (value: string, lit: string) => boolean;
+
+function globToRegExp(glob: string, flags: string): RegExp {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*') re += '.*';
+    else if (c === '?') re += '.';
+    else if (c === '[') {
+      const close = glob.indexOf(']', i + 2);
+      if (close < 0) re += '\\[';
+      else {
+        let cls = glob.slice(i + 1, close);
+        if (cls.startsWith('!')) cls = '^' + cls.slice(1);
+        re += `[${cls.replace(/\\/g, '\\\\')}]`;
+        i = close;
+      }
+    } else if (c === '\\' && i + 1 < glob.length) re += '\\' + glob[++i];
+    else re += c.replace(/[.+^${}()|\\/]/g, '\\$&');
+  }
+  return new RegExp(`^(?:${re})$`, flags + 's');
+}
+
+function stringOp(op: string): StrOp {
+  switch (op) {
+    case '=':
+      return (a, b) => a === b;
+    case 'contains':
+      return (a, b) => a.includes(b);
+    case 'icontains':
+      return (a, b) => a.toLowerCase().includes(b.toLowerCase());
+    case 'startswith':
+      return (a, b) => a.startsWith(b);
+    case 'istartswith':
+      return (a, b) => a.toLowerCase().startsWith(b.toLowerCase());
+    case 'endswith':
+      return (a, b) => a.endsWith(b);
+    case 'iendswith':
+      return (a, b) => a.toLowerCase().endsWith(b.toLowerCase());
+    default:
+      return (a, b) => a === b;
+  }
+}
+
+/** Falco pmatch: the value is the prefix path itself or lies below it. */
+function pathPrefix(value: string, prefix: string): boolean {
+  if (!value.startsWith(prefix)) return false;
+  return value.length === prefix.length || prefix.endsWith('/') || value.charCodeAt(prefix.length) === 47;
+}
+
+/** Builds a predicate over one string value: true if it matches ANY literal (for `!=`: none). */
+function stringTest(op: string, vals: readonly string[], dialect: Dialect, atOp: (m: string) => never, atLit: (m: string) => never): (s: string) => boolean {
+  switch (op) {
+    case '=':
+    case 'in':
+    case 'intersects': {
+      if (vals.length === 1) {
+        const lit = vals[0]!;
+        return (s) => s === lit;
+      }
+      const set = new Set(vals);
+      return (s) => set.has(s);
+    }
+    case '!=': {
+      if (vals.length === 1) {
+        const lit = vals[0]!;
+        return (s) => s !== lit;
+      }
+      const set = new Set(vals);
+      return (s) => !set.has(s);
+    }
+    case 'pmatch': {
+      const items = [...new Set(vals)];
+      if (dialect === 'falco') return (s) => items.some((p) => pathPrefix(s, p));
+      return (s) => {
+        for (let i = 0; i < items.length; i++) if (s.includes(items[i]!)) return true;
+        return false;
+      };
+    }
+    case 'contains':
+    case 'startswith':
+    case 'endswith': {
+      const f = stringOp(op);
+      if (vals.length === 1) {
+        const lit = vals[0]!;
+        return op === 'contains' ? (s) => s.includes(lit) : op === 'startswith' ? (s) => s.startsWith(lit) : (s) => s.endsWith(lit);
+      }
+      return (s) => vals.some((l) => f(s, l));
+    }
+    case 'icontains':
+    case 'istartswith':
+    case 'iendswith': {
+      const lows = vals.map((l) => l.toLowerCase());
+      const base = op === 'icontains' ? 'contains' : op === 'istartswith' ? 'startswith' : 'endswith';
+      const f = stringOp(base);
+      return (s) => {
+        const low = s.toLowerCase();
+        for (const l of lows) if (f(low, l)) return true;
+        return false;
+      };
+    }
+    case 'bcontains':
+    case 'bstartswith': {
+      const bins = vals.map((l) => {
+        const hex = l.replace(/\s+/g, '');
+        if (!/^([0-9a-fA-F]{2})+$/.test(hex)) atLit(`operator '${op}' needs a hex byte string, not '${l}'`);
+        return Buffer.from(hex, 'hex').toString('latin1');
+      });
+      return (s) => {
+        const b = Buffer.from(s, 'utf8').toString('latin1');
+        return bins.some((x) => (op === 'bcontains' ? b.includes(x) : b.startsWith(x)));
+      };
+    }
+    case 'glob':
+    case 'iglob': {
+      const res = vals.map((l) => globToRegExp(l, op === 'iglob' ? 'i' : ''));
+      return (s) => res.some((r) => r.test(s));
+    }
+    case 'regex': {
+      const res = vals.map((l) => {
+        try {
+          return new RegExp(`^(?:${l})$`, 's');
+        } catch (e) {
+          return atLit(`invalid regular expression: ${(e as Error).message}`);
+        }
+      });
+      return (s) => res.some((r) => r.test(s));
+    }
+    default:
+      return atOp(`operator '${op}' cannot be applied to a string field`);
+  }
+}
+
+function stringCheck(get: (v: SfRecordView) => string, op: string, vals: readonly string[], dialect: Dialect, atOp: (m: string) => never, atLit: (m: string) => never): Predicate {
+  if (op === '=' && vals.length === 1) {
+    const lit = vals[0]!;
+    return (v) => get(v) === lit;
+  }
+  const t = stringTest(op, vals, dialect, atOp, atLit);
+  return (v) => t(get(v));
+}
+
+/** List-valued fields: positive operators match if ANY element matches; `!=` if NONE equals. */
+function stringsCheck(get: (v: SfRecordView) => readonly string[], op: string, vals: readonly string[], dialect: Dialect, atOp: (m: string) => never, atLit: (m: string) => never): Predicate {
+  const negate = op === '!=';
+  const t = stringTest(negate ? '=' : op, vals, dialect, atOp, atLit);
+  const any = (v: SfRecordView): boolean => {
+    const xs = get(v);
+    for (let i = 0; i < xs.length; i++) if (t(xs[i]!)) return true;
+    return false;
+  };
+  return negate ? (v) => !any(v) : any;
+}
+
+// ---- numeric operators ----------------------------------------------------------------------
+
+function numComparator(op: string): ((a: number | bigint, b: number | bigint) => boolean) | null {
+  switch (op) {
+    case '=':
+    case 'in':
+    case 'intersects':
+      return (a, b) => a == b; // eslint-disable-line eqeqeq -- number vs bigint compares by value
+    case '!=':
+      return (a, b) => a != b; // eslint-disable-line eqeqeq
+    case '<':
+      return (a, b) => a < b;
+    case '<=':
+      return (a, b) => a <= b;
+    case '>':
+      return (a, b) => a > b;
+    case '>=':
+      return (a, b) => a >= b;
+    default:
+      return null;
+  }
+}
+
+function numCheck(get: (v: SfRecordView) => number | bigint, op: string, nums: readonly (number | bigint)[], atOp: (m: string) => never): Predicate {
+  const cmp = numComparator(op);
+  if (!cmp) return atOp(`operator '${op}' cannot be applied to a numeric field`);
+  if (nums.length === 1) {
+    const n = nums[0]!;
+    switch (op) {
+      case '=':
+      case 'in':
+      case 'intersects':
+        return (v) => get(v) === n;
+      case '!=':
+        return (v) => get(v) !== n;
+      case '<':
+        return (v) => get(v) < n;
+      case '<=':
+        return (v) => get(v) <= n;
+      case '>':
+        return (v) => get(v) > n;
+      case '>=':
+        return (v) => get(v) >= n;
+    }
+  }
+  if (op === '!=') return (v) => {
+    const x = get(v);
+    return !nums.some((n) => n === x);
+  };
+  return (v) => {
+    const x = get(v);
+    for (const n of nums) if (cmp(x, n)) return true;
+    return false;
+  };
+}
+
+function intsCheck(get: (v: SfRecordView) => readonly number[], op: string, nums: readonly number[], atOp: (m: string) => never): Predicate {
+  const negate = op === '!=';
+  const cmp = numComparator(negate ? '=' : op);
+  if (!cmp) return atOp(`operator '${op}' cannot be applied to a numeric field`);
+  const any = (v: SfRecordView): boolean => {
+    const xs = get(v);
+    for (let i = 0; i < xs.length; i++) for (let j = 0; j < nums.length; j++) if (cmp(xs[i]!, nums[j]!)) return true;
+    return false;
+  };
+  return negate ? (v) => !any(v) : any;
+}
+
+// ---- JSON path (GJSON subset: dot-separated keys and array indexes) ---------------------------
+
+function jsonPath(json: string, path: readonly string[]): string {
+  if (json === '') return '';
+  let cur: unknown;
+  try {
+    cur = JSON.parse(json);
+  } catch {
+    return '';
+  }
+  for (const seg of path) {
+    if (cur === null || typeof cur !== 'object') return '';
+    if (Array.isArray(cur)) {
+      if (!/^\d+$/.test(seg)) return '';
+      cur = cur[Number(seg)];
+    } else {
+      cur = (cur as Record<string, unknown>)[seg];
+    }
+  }
+  if (cur === undefined || cur === null) return '';
+  return typeof cur === 'string' ? cur : JSON.stringify(cur);
+}

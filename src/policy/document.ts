@@ -1,0 +1,165 @@
+// Splits a policy file into items (`- rule:`, `- macro:`, `- list:`, `- filter:`/`- drop:`)
+// and their keys, WITHOUT a YAML parser: the shipped SysFlow files are not valid YAML (tabs,
+// items indented by one extra space), and sf-processor reads them with a token grammar where
+// indentation means nothing. Here a key is `word:` at the start of a line (after optional
+// `- `); its value runs to the next key line. Comments (`#` at line start or after blanks,
+// outside quotes) are blanked out first, keeping offsets intact.
+import { DiagnosticSink, SourceText } from './errors.js';
+
+export type ItemKind = 'rule' | 'macro' | 'list' | 'filter' | 'drop' | 'required_engine_version' | 'required_plugin_versions';
+
+const ITEM_KINDS: ReadonlySet<string> = new Set<ItemKind>([
+  'rule', 'macro', 'list', 'filter', 'drop', 'required_engine_version', 'required_plugin_versions',
+]);
+
+/** Keys recognised inside an item. Others at the item's key column are reported. */
+export const ITEM_KEYS: ReadonlySet<string> = new Set([
+  'desc', 'condition', 'output', 'action', 'actions', 'priority', 'tags', 'prefilter', 'enabled',
+  'items', 'append', 'override', 'exceptions', 'source', 'warn_evttypes', 'skip-if-unknown-filter',
+  'required_engine_version', 'required_plugin_versions',
+]);
+
+export interface KeySpan {
+  readonly key: string;
+  /** Offset of the key word. */
+  readonly keyOffset: number;
+  /** Value window [start, end): after `:` (and a `>`/`|` block indicator) up to the next key. */
+  readonly start: number;
+  readonly end: number;
+  /** True for `key: >` / `key: |` block scalars. */
+  readonly block: boolean;
+}
+
+export interface RawItem {
+  readonly kind: ItemKind;
+  readonly offset: number;
+  /** The item's own value (`- rule: NAME`) is keys[0]. */
+  readonly keys: KeySpan[];
+}
+
+export interface RawDocument {
+  readonly src: SourceText;
+  readonly items: RawItem[];
+}
+
+/** Replaces comments with spaces (same length, newlines kept) so offsets stay valid. */
+export function blankComments(text: string): string {
+  const out = text.split('');
+  let quote = '';
+  let prev = '\n';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '\n') {
+      quote = '';
+      prev = c;
+      continue;
+    }
+    if (quote) {
+      if (c === quote) quote = '';
+      prev = c;
+      continue;
+    }
+    if ((c === '"' || c === "'") && /[\s([,:=]/.test(prev)) {
+      quote = c;
+    } else if (c === '#' && /\s/.test(prev)) {
+      while (i < text.length && text[i] !== '\n') out[i++] = ' ';
+      i--;
+      continue;
+    }
+    prev = c;
+  }
+  return out.join('');
+}
+
+const LINE_KEY = /^([ \t]*)(-[ \t]+)?([A-Za-z_][A-Za-z0-9_-]*)[ \t]*:(?=[ \t\r>|]|$)/gm;
+
+export function scanDocument(name: string, rawText: string, sink: DiagnosticSink): RawDocument {
+  const src = new SourceText(name, blankComments(rawText.replace(/^\uFEFF/, '')));
+  const text = src.text;
+  const items: RawItem[] = [];
+  let current: { kind: ItemKind; offset: number; keys: KeySpan[]; keyCol: number } | null = null;
+  // Pending key whose value end is not known yet.
+  let pending: { key: string; keyOffset: number; start: number; block: boolean } | null = null;
+  let baseIndent = -1;
+
+  const closePending = (end: number): void => {
+    if (pending && current) current.keys.push({ ...pending, end });
+    pending = null;
+  };
+  const valueStart = (afterColon: number): { start: number; block: boolean } => {
+    let p = afterColon;
+    while (p < text.length && (text[p] === ' ' || text[p] === '\t')) p++;
+    if (text[p] === '>' || text[p] === '|') {
+      let q = p + 1;
+      while (q < text.length && /[-+0-9 \t\r]/.test(text[q]!)) q++;
+      if (q >= text.length || text[q] === '\n') return { start: q, block: true };
+    }
+    return { start: afterColon, block: false };
+  };
+
+  LINE_KEY.lastIndex = 0;
+  let lastEnd = 0;
+  for (let m = LINE_KEY.exec(text); m; m = LINE_KEY.exec(text)) {
+    const indent = m[1]!.replace(/\t/g, '    ').length;
+    const dash = m[2] !== undefined;
+    const key = m[3]!;
+    const keyOffset = m.index + m[1]!.length + (m[2]?.length ?? 0);
+    const colonEnd = m.index + m[0].length;
+    if (dash && (baseIndent < 0 || indent <= baseIndent + 1)) {
+      if (baseIndent < 0) baseIndent = indent;
+      if (!ITEM_KINDS.has(key)) {
+        closePending(m.index);
+        if (current) items.push(current);
+        current = null;
+        sink.error(src, keyOffset, `unknown item type '${key}' (expected rule, macro, list, filter or drop)`, key);
+        lastEnd = colonEnd;
+        continue;
+      }
+      closePending(m.index);
+      if (current) items.push(current);
+      current = { kind: key as ItemKind, offset: m.index + m[1]!.length, keys: [], keyCol: keyOffset - lineStart(text, keyOffset) };
+      const v = valueStart(colonEnd);
+      pending = { key, keyOffset, start: v.start, block: v.block };
+      lastEnd = colonEnd;
+      continue;
+    }
+    if (dash) continue; // a nested block-sequence element such as `- name: x` inside exceptions
+    if (!current) {
+      if (text.slice(lastEnd, m.index).trim() === '' && items.length === 0 && baseIndent < 0) {
+        sink.error(src, keyOffset, "expected an item starting with '- ' (rule, macro, list, filter or drop)", key);
+      }
+      continue;
+    }
+    const col = keyOffset - lineStart(text, keyOffset);
+    if (ITEM_KEYS.has(key) || ITEM_KINDS.has(key)) {
+      closePending(m.index);
+      const v = valueStart(colonEnd);
+      pending = { key, keyOffset, start: v.start, block: v.block };
+      lastEnd = colonEnd;
+    } else if (col === current.keyCol && !pendingIsFreeform(pending)) {
+      closePending(m.index);
+      sink.error(src, keyOffset, `unknown key '${key}' in ${current.kind}`, key);
+      lastEnd = colonEnd;
+    }
+  }
+  closePending(text.length);
+  if (current) items.push(current);
+  // Text before the first item that is not blank is a structural error.
+  const firstItem = items.length > 0 ? items[0]!.offset : text.length;
+  const lead = text.slice(0, firstItem);
+  const leadIdx = lead.search(/\S/);
+  if (leadIdx >= 0 && !sink.list.some((d) => d.file === name)) {
+    sink.error(src, leadIdx, "expected an item starting with '- ' (rule, macro, list, filter or drop)", lead.slice(leadIdx).split('\n')[0]!.trim());
+  }
+  return { src, items };
+}
+
+/** Exceptions and plugin blocks contain nested `name:` keys that are not ours to judge. */
+function pendingIsFreeform(p: { key: string } | null): boolean {
+  return p !== null && (p.key === 'exceptions' || p.key === 'required_plugin_versions' || p.key === 'override');
+}
+
+function lineStart(text: string, offset: number): number {
+  const i = text.lastIndexOf('\n', offset - 1);
+  return i + 1;
+}

@@ -1,4 +1,130 @@
+// The default command (the agent, with kflowd's flags) and the record/replay commands.
+import { createWriteStream } from 'node:fs';
+import os from 'node:os';
 import type { Command } from 'commander';
+import { runPipeline, type OutputFormat } from '../agent/pipeline.js';
+import { agentVersion } from '../enrich/host.js';
+import { legendText } from '../format/legend.js';
+import {
+  checkSensorPrerequisites, replaySource, sensorSource, SensorUnavailable, type RecordSource,
+} from '../sensor/source.js';
+import {
+  DEFAULT_MONITORS, parseDuration, parseEvents, parseMonitors, parseOutput, parsePositiveInt, parseToken,
+} from './agent-options.js';
+
+interface AgentFlags {
+  monitor: number;
+  events?: number;
+  output: OutputFormat;
+  quiet?: boolean;
+  verbose?: boolean;
+  token?: string;
+  legend?: boolean;
+  version?: boolean;
+  duration?: number;
+  stats?: boolean;
+  fileRecords?: number;
+  ringbufMb?: number;
+}
+
+function addSensorFlags(cmd: Command): Command {
+  return cmd
+    .option('-m, --monitor <list>', 'monitors to run: file (socket and process arrive later)', parseMonitors, DEFAULT_MONITORS)
+    .option('-e, --events <N>', 'emit a file record after N events (1 = no aggregation)', parseEvents)
+    .option('-V, --verbose', 'print the sensor\'s libbpf and verifier messages on stderr')
+    .option('--file-records <N>', 'capacity of the kernel file record map (default 65536)', parsePositiveInt)
+    .option('--ringbuf-mb <N>', 'ring buffer size in MiB, a power of two (default 16)', parsePositiveInt)
+    .option('--duration <seconds>', 'run this long, flush every open record, exit 0', parseDuration);
+}
+
+function addOutputFlags(cmd: Command): Command {
+  return cmd
+    .option('-o, --output <format>', 'json (pretty, kflowd record separator), json-min (one record per line) or table', parseOutput, 'json' as OutputFormat)
+    .option('-q, --quiet', 'no record output on stdout')
+    .option('-T, --token <token>', 'host token added as InfoHostToken (at most 63 characters)', parseToken)
+    .option('--stats', 'print the sensor\'s counters (drops, records, sweeps) as JSON lines on stderr');
+}
+
+/** Stops the source on SIGINT/SIGTERM or after --duration, so open records are flushed. */
+function stopOnSignals(source: RecordSource, duration?: number): () => void {
+  const stop = () => source.stop();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const timer = duration ? setTimeout(stop, duration * 1000) : undefined;
+  return () => {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    if (timer) clearTimeout(timer);
+  };
+}
+
+function fail(err: unknown): never {
+  const msg = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`falconet: ${msg}\n`);
+  process.exit(err instanceof SensorUnavailable ? 2 : 1);
+}
+
 export function registerAgentCommand(program: Command): void {
-  program.action(() => { process.stdout.write('agent: not yet\n'); });
+  program
+    .description('Linux endpoint telemetry agent: kernel-aggregated file records (kflowd-compatible JSON) from tracepoint eBPF programs')
+    .helpOption('-h, --help', 'show this help')
+    .option('-l, --legend', 'print the legend of output keys and exit')
+    .option('--version', 'print the version and exit');
+  addOutputFlags(addSensorFlags(program));
+  program.action(async (flags: AgentFlags) => {
+    if (flags.legend) {
+      process.stdout.write(legendText());
+      return;
+    }
+    if (flags.version) {
+      process.stdout.write(`falconet ${agentVersion()} (Linux ${os.release()}, ${os.arch()}, node ${process.version})\n`);
+      return;
+    }
+    try {
+      checkSensorPrerequisites();
+      const source = sensorSource({
+        monitors: flags.monitor, fileEventsMax: flags.events, verbose: flags.verbose,
+        fileRecords: flags.fileRecords, ringbufMb: flags.ringbufMb,
+      });
+      const done = stopOnSignals(source, flags.duration);
+      await runPipeline(source, { output: flags.output, quiet: flags.quiet, token: flags.token, stats: flags.stats }, process.stdout);
+      done();
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+  addSensorFlags(
+    program
+      .command('record <file>')
+      .description('save the sensor\'s raw stream to FILE (replay it later, without root, with "falconet replay")'),
+  ).action(async (file: string, flags: AgentFlags) => {
+    try {
+      checkSensorPrerequisites();
+      const tap = createWriteStream(file);
+      const source = sensorSource({
+        monitors: flags.monitor, fileEventsMax: flags.events, verbose: flags.verbose,
+        fileRecords: flags.fileRecords, ringbufMb: flags.ringbufMb, tap,
+      });
+      const done = stopOnSignals(source, flags.duration);
+      const summary = await runPipeline(source, { output: 'json-min', quiet: true }, process.stdout);
+      done();
+      await new Promise<void>((resolve, reject) => tap.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      process.stderr.write(`falconet: recorded ${summary.records} records to ${file}\n`);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+  addOutputFlags(
+    program
+      .command('replay <file>')
+      .description('run the pipeline on a stream saved by "falconet record" (no root needed)'),
+  ).action(async (file: string, flags: AgentFlags) => {
+    try {
+      await runPipeline(replaySource(file), { output: flags.output, quiet: flags.quiet, token: flags.token, stats: flags.stats, hostFromStream: true }, process.stdout);
+    } catch (err) {
+      fail(err);
+    }
+  });
 }

@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Shared kernel-side pieces: configuration, the ring buffer, drop counters, process facts,
+ * fd → struct file resolution and the full-path dentry walk. Included once by falconet.bpf.c. */
+#pragma once
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "records.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* ---- configuration, set by the sensor before load ---- */
+const volatile __u32 cfg_self_pid = 0;      /* the sensor (tgid) */
+const volatile __u32 cfg_agent_pid = 0;     /* the TypeScript agent that reads the sensor */
+const volatile __u32 cfg_monitors = 0;      /* FN_MON_* */
+const volatile __u32 cfg_file_events_max = 0; /* -e N: emit a file record after N events (0: off) */
+const volatile __u64 cfg_wakeup_bytes = 256 * 1024; /* wake the consumer only when crossing this fill */
+
+/* Set by the sensor at shutdown: programs stop counting while it drains and flushes the maps
+ * (detaching ~70 tracepoint programs takes seconds of RCU grace periods). */
+volatile __u32 fn_paused = 0;
+
+/* ---- maps ---- */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 * 1024 * 1024); /* resized by the sensor */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ST_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+	if (v)
+		*v += 1;
+}
+
+/* Submit without waking the consumer unless this record makes the buffer cross the threshold:
+ * the sensor drains on a short timer, and a wakeup per record costs more than the record. */
+static __always_inline long rb_flags(__u64 size)
+{
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 me = (size + 8 + 7) & ~7ULL;
+	return (avail >= cfg_wakeup_bytes && avail - me < cfg_wakeup_bytes) ? BPF_RB_FORCE_WAKEUP
+									     : BPF_RB_NO_WAKEUP;
+}
+
+/* Keep the verifier's view of an index bounded: clang drops "redundant" masks otherwise. */
+#define BOUND(x, m) ({ __u64 __v = (x); asm volatile("%0 &= %1" : "+r"(__v) : "i"(m)); __v; })
+
+static __always_inline bool is_self(__u32 tgid)
+{
+	return fn_paused || tgid == cfg_self_pid || (cfg_agent_pid && tgid == cfg_agent_pid);
+}
+
+/* ---- process facts for rec_hdr ---- */
+static __always_inline void read_exe_name(struct task_struct *t, char *dst, __u32 *flags)
+{
+	struct file *exe = BPF_CORE_READ(t, mm, exe_file);
+	if (!exe) {
+		BPF_CORE_READ_STR_INTO((char(*)[FN_COMM_LEN])dst, t, comm);
+		return;
+	}
+	struct qstr q = BPF_CORE_READ(exe, f_path.dentry, d_name);
+	if (q.len >= FN_EXE_LEN)
+		*flags |= FF_EXE_TRUNC;
+	bpf_probe_read_kernel_str(dst, FN_EXE_LEN, q.name);
+}
+
+static __always_inline void fill_hdr(struct rec_hdr *h, __u16 type, __u64 now)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	__u64 pt = bpf_get_current_pid_tgid();
+	__u64 ug = bpf_get_current_uid_gid();
+	struct task_struct *parent = BPF_CORE_READ(t, real_parent);
+
+	h->type = type;
+	h->pid = pt >> 32;
+	h->tid = (__u32)pt;
+	h->ppid = BPF_CORE_READ(parent, tgid);
+	h->uid = (__u32)ug;
+	h->gid = ug >> 32;
+	h->ts_first = now;
+	h->ts = now;
+	h->proc_start = BPF_CORE_READ(t, start_boottime);
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+	read_exe_name(t, h->exe, &h->flags);
+	read_exe_name(parent, h->parent_exe, &h->flags);
+}
+
+/* ---- fd → struct file ---- */
+static __always_inline struct file *fd_to_file(struct task_struct *t, __u64 fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	__u32 max = BPF_CORE_READ(fdt, max_fds);
+	if (fd >= max)
+		return NULL;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+struct file___old {
+	atomic_long_t f_count;
+} __attribute__((preserve_access_index));
+
+/* References to a struct file: 6.13+ file_ref_t counts from 0 for one reference. */
+static __always_inline long file_refs(struct file *f)
+{
+	if (bpf_core_field_exists(f->f_ref))
+		return BPF_CORE_READ(f, f_ref.refcnt.counter) + 1;
+	return BPF_CORE_READ((struct file___old *)f, f_count.counter);
+}
+
+/* ---- inode times across the 6.6 / 6.7 / 6.11 renames ---- */
+struct inode___6_7 {
+	struct timespec64 __i_atime;
+	struct timespec64 __i_mtime;
+	struct timespec64 __i_ctime;
+} __attribute__((preserve_access_index));
+
+struct inode___old {
+	struct timespec64 i_atime;
+	struct timespec64 i_mtime;
+	struct timespec64 i_ctime;
+} __attribute__((preserve_access_index));
+
+#define I_CTIME_QUERIED_BIT (1U << 31)
+
+static __always_inline void inode_times(struct inode *i, __u64 *a, __u64 *m, __u64 *c)
+{
+	if (bpf_core_field_exists(i->i_mtime_sec)) {
+		*a = BPF_CORE_READ(i, i_atime_sec) * 1000000000ULL + BPF_CORE_READ(i, i_atime_nsec);
+		*m = BPF_CORE_READ(i, i_mtime_sec) * 1000000000ULL + BPF_CORE_READ(i, i_mtime_nsec);
+		*c = BPF_CORE_READ(i, i_ctime_sec) * 1000000000ULL +
+		     (BPF_CORE_READ(i, i_ctime_nsec) & ~I_CTIME_QUERIED_BIT);
+	} else if (bpf_core_field_exists(((struct inode___6_7 *)i)->__i_mtime)) {
+		struct inode___6_7 *o = (void *)i;
+		*a = BPF_CORE_READ(o, __i_atime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, __i_atime.tv_nsec);
+		*m = BPF_CORE_READ(o, __i_mtime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, __i_mtime.tv_nsec);
+		*c = BPF_CORE_READ(o, __i_ctime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, __i_ctime.tv_nsec);
+	} else {
+		struct inode___old *o = (void *)i;
+		*a = BPF_CORE_READ(o, i_atime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, i_atime.tv_nsec);
+		*m = BPF_CORE_READ(o, i_mtime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, i_mtime.tv_nsec);
+		*c = BPF_CORE_READ(o, i_ctime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, i_ctime.tv_nsec);
+	}
+}
+
+/* ---- full path: dentry walk across mounts, written back to front ---- */
+#define WALK_BUF 8192            /* power of two: offsets are masked with WALK_BUF-1 */
+#define WALK_END (FN_PATH_MAX + 64)
+#define WALK_MAX_DEPTH 1024      /* components; deeper paths are cut at the front and flagged */
+
+struct walk_scratch {
+	char buf[WALK_BUF + FN_NAME_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct walk_scratch);
+} walk_scratch_map SEC(".maps");
+
+struct walk_ctx {
+	struct dentry *dentry;
+	struct mount *mnt;        /* NULL: stop at the filesystem root (path is fs-relative) */
+	struct dentry *mnt_root;
+	struct walk_scratch *s;
+	__u32 pos;                /* start of the path written so far in s->buf */
+	__u32 done;
+	__u32 trunc;
+	__u32 fsrel;
+};
+
+static long walk_step(__u64 i, void *ctx)
+{
+	struct walk_ctx *c = ctx;
+	struct dentry *d = c->dentry;
+	struct dentry *parent = BPF_CORE_READ(d, d_parent);
+
+	struct mount *m = c->mnt;
+	if (m && d == c->mnt_root) {
+		struct mount *mp = BPF_CORE_READ(m, mnt_parent);
+		if (mp == m || !mp) {
+			c->done = 1; /* root of the mount namespace */
+			return 1;
+		}
+		c->dentry = BPF_CORE_READ(m, mnt_mountpoint);
+		c->mnt = mp;
+		c->mnt_root = BPF_CORE_READ(mp, mnt.mnt_root);
+		return 0;
+	}
+	if (d == parent || !parent) {
+		if (c->mnt)
+			c->fsrel = 1; /* disconnected from its mount (e.g. lazily unmounted) */
+		c->done = 1;
+		return 1;
+	}
+	struct qstr q = BPF_CORE_READ(d, d_name);
+	__u32 len = q.len;
+	if (len > FN_NAME_MAX - 1)
+		len = FN_NAME_MAX - 1;
+	if (c->pos < len + 1 + (WALK_END - FN_PATH_MAX) + 1) {
+		c->trunc = 1;
+		return 1;
+	}
+	c->pos -= len;
+	bpf_probe_read_kernel(&c->s->buf[BOUND(c->pos, WALK_BUF - 1)], BOUND(len, FN_NAME_MAX - 1),
+			      q.name);
+	c->pos -= 1;
+	c->s->buf[BOUND(c->pos, WALK_BUF - 1)] = '/';
+	c->dentry = parent;
+	return 0;
+}
+
+/* Writes the path of (dentry, vfsmount) into dst[FN_PATH_MAX]. Returns its length; sets
+ * *name_off to the basename's offset and FF_PATH_* flags. vfsmnt may be NULL (fs-relative). */
+static __noinline int walk_path(struct dentry *dentry, struct vfsmount *vfsmnt, char *dst,
+				__u16 *name_off, __u32 *flags)
+{
+	__u32 zero = 0;
+	struct walk_ctx c = {};
+	c.s = bpf_map_lookup_elem(&walk_scratch_map, &zero);
+	if (!c.s || !dst)
+		return 0;
+	c.dentry = dentry;
+	if (vfsmnt) {
+		c.mnt = (struct mount *)((char *)vfsmnt - bpf_core_field_offset(struct mount, mnt));
+		c.mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+	} else {
+		c.fsrel = 1;
+	}
+	c.pos = WALK_END;
+	bpf_loop(WALK_MAX_DEPTH, walk_step, &c, 0);
+	if (c.pos == WALK_END) { /* the root itself */
+		c.pos -= 1;
+		c.s->buf[BOUND(c.pos, WALK_BUF - 1)] = '/';
+	}
+	__u32 len = WALK_END - c.pos;
+	if (len > FN_PATH_MAX - 1)
+		len = FN_PATH_MAX - 1;
+	bpf_probe_read_kernel(dst, BOUND(len, FN_PATH_MAX - 1), &c.s->buf[BOUND(c.pos, WALK_BUF - 1)]);
+	/* basename: the last component, whose length we know from the leaf dentry */
+	struct qstr q = BPF_CORE_READ(dentry, d_name);
+	__u32 nl = q.len < FN_NAME_MAX - 1 ? q.len : FN_NAME_MAX - 1;
+	*name_off = len > nl ? len - nl : 0;
+	if (c.trunc || !c.done)
+		*flags |= FF_PATH_TRUNC;
+	if (c.fsrel)
+		*flags |= FF_PATH_FSREL;
+	return len;
+}

@@ -1,0 +1,6 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The single BPF object: each monitor is a header of programs, so they share one ring buffer,
+ * one counter array and the common helpers. The sensor disables the programs of monitors that
+ * were not asked for (by name prefix) before load. */
+#include "common.bpf.h"
+#include "file.bpf.h"

@@ -1,0 +1,591 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * File monitor on tracepoints only. Events are aggregated per (pid, dev, inode) in file_records
+ * and emitted on close (last reference), delete, rename, link/symlink creation and -e N events.
+ * Records of exited processes and records the ring buffer could not take are emitted by the
+ * sensor from the map, so counts held here are never lost.
+ *
+ * fd-based syscalls resolve fd → struct file. Path-based syscalls (chmod, rename, unlink, …)
+ * cannot resolve a path in BPF, so the syscall's enter hook marks the thread as having a pending
+ * operation and the VFS ctime tracepoints, which fire inside the operation on the affected
+ * inode, capture that inode; the exit hook (or, for unlink, the ctime hook itself, while the
+ * inode is still alive) applies the event.
+ */
+#pragma once
+#include "common.bpf.h"
+
+#define FMODE_WRITE_BIT 0x2
+#define FMODE_CREATED_BIT 0x100000
+#define O_TRUNC_BIT 01000
+#define AT_FDCWD_VAL -100
+#define S_IFMT_ 00170000
+#define S_IFREG_ 0100000
+#define S_IFLNK_ 0120000
+#define S_IFDIR_ 0040000
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536); /* resized by the sensor (--file-records) */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct file_key);
+	__type(value, struct file_record);
+} file_records SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct file_record);
+} file_scratch SEC(".maps");
+
+/* tgid → number of records it holds in file_records: lets exit notify the sensor only when a
+ * process leaves records behind. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u32);
+} file_pid_open SEC(".maps");
+
+enum pending_kind { PK_ATTRIB = 1, PK_MODIFY, PK_RENAME, PK_DELETE, PK_LINK };
+
+struct pending_op {
+	__u32 kind;        /* enum pending_kind */
+	__s32 dirfd;       /* base for a relative path, AT_FDCWD, or -1 for fd-based ops */
+	__s32 fd;          /* fd-based ops: the fd; else -1 */
+	__u32 abs;         /* path starts with '/' */
+	__u32 done;        /* applied already (unlink) */
+	__u32 old_len;     /* rename: length of old_name */
+	struct inode *inode;
+	char old_name[FN_NAME_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct pending_op);
+} file_pending SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pending_op);
+} pending_scratch SEC(".maps");
+
+static __always_inline bool file_on(void)
+{
+	return (cfg_monitors & FN_MON_FILE) && !fn_paused;
+}
+
+static __always_inline bool mode_tracked(__u32 mode)
+{
+	__u32 t = mode & S_IFMT_;
+	return t == S_IFREG_ || t == S_IFLNK_;
+}
+
+static __always_inline void refresh_inode(struct file_record *r, struct inode *i)
+{
+	r->mode = BPF_CORE_READ(i, i_mode);
+	r->nlink = BPF_CORE_READ(i, __i_nlink);
+	r->iuid = BPF_CORE_READ(i, i_uid.val);
+	r->igid = BPF_CORE_READ(i, i_gid.val);
+	r->size = BPF_CORE_READ(i, i_size);
+	inode_times(i, &r->atime_ns, &r->mtime_ns, &r->ctime_ns);
+}
+
+/* The record of (current tgid, inode), created with the path of (dentry, mnt) when missing. */
+static __noinline struct file_record *file_rec(struct inode *inode, struct dentry *dentry,
+					       struct vfsmount *mnt, __u64 now)
+{
+	struct file_key key = {};
+	key.pid = bpf_get_current_pid_tgid() >> 32;
+	key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	key.ino = BPF_CORE_READ(inode, i_ino);
+
+	struct file_record *r = bpf_map_lookup_elem(&file_records, &key);
+	if (r) {
+		r->hdr.ts = now;
+		r->hdr.tid = (__u32)bpf_get_current_pid_tgid();
+		return r;
+	}
+	__u32 zero = 0;
+	r = bpf_map_lookup_elem(&file_scratch, &zero);
+	if (!r)
+		return NULL;
+	__u64 *w = (__u64 *)r;
+#pragma unroll
+	for (int k = 0; k < (int)(FILE_RECORD_FIXED / 8); k++)
+		w[k] = 0;
+	fill_hdr(&r->hdr, FN_REC_FILE, now);
+	r->ino = key.ino;
+	r->dev = key.dev;
+	refresh_inode(r, inode);
+	r->size_first = r->size;
+	r->mtime_first_ns = r->mtime_ns;
+	r->path_len = walk_path(dentry, mnt, r->path, &r->name_off, &r->hdr.flags);
+	if (r->hdr.flags & FF_PATH_TRUNC)
+		stat_inc(ST_PATH_TRUNC);
+	if (bpf_map_update_elem(&file_records, &key, r, BPF_NOEXIST)) {
+		stat_inc(ST_FILE_MAP_FULL);
+		return NULL;
+	}
+	__u32 one = 1, *cnt = bpf_map_lookup_elem(&file_pid_open, &key.pid);
+	if (cnt)
+		__sync_fetch_and_add(cnt, 1);
+	else
+		bpf_map_update_elem(&file_pid_open, &key.pid, &one, BPF_ANY);
+	return bpf_map_lookup_elem(&file_records, &key);
+}
+
+/* Submit and forget the record; if the ring buffer is full, leave it flagged in the map for the
+ * sensor to collect (counted, not lost). */
+static __noinline void file_emit(struct file_record *r, struct inode *inode, __u32 why)
+{
+	if (inode)
+		refresh_inode(r, inode);
+	r->hdr.flags |= why;
+	__u64 size = FILE_RECORD_FIXED + r->path_len;
+	if (size > sizeof(*r))
+		size = sizeof(*r);
+	r->hdr.size = size;
+	struct file_key key = { .pid = r->hdr.pid, .dev = r->dev, .ino = r->ino };
+	if (bpf_ringbuf_output(&events, r, size, rb_flags(size))) {
+		if (!(r->hdr.flags & FF_PENDING))
+			stat_inc(ST_FILE_DEFERRED);
+		r->hdr.flags |= FF_PENDING;
+		return;
+	}
+	stat_inc(ST_FILE_RECORDS);
+	bpf_map_delete_elem(&file_records, &key);
+	__u32 *cnt = bpf_map_lookup_elem(&file_pid_open, &key.pid);
+	if (cnt && *cnt)
+		__sync_fetch_and_add(cnt, -1);
+}
+
+static __always_inline bool emits(__u32 ev)
+{
+	return ev == FE_CLOSE_WRITE || ev == FE_CLOSE_NOWRITE || ev == FE_DELETE || ev == FE_MOVED_TO;
+}
+
+static __always_inline void count(struct file_record *r, struct inode *inode, __u32 ev)
+{
+	if (ev >= FE_MAX)
+		return;
+	r->event[ev] += 1;
+	r->events += 1;
+	stat_inc(ST_FILE_EVENTS);
+	if (emits(ev))
+		file_emit(r, inode, 0);
+	else if (cfg_file_events_max && r->events >= cfg_file_events_max)
+		file_emit(r, inode, FF_EVENT_LIMIT);
+	else if (r->hdr.flags & FF_PENDING)
+		file_emit(r, inode, 0); /* a deferred record: try again now */
+}
+
+/* ---- fd-based events ---- */
+static __noinline int on_file(struct file *f, __u32 ev, __s64 bytes)
+{
+	if (!f)
+		return 0;
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	if (!inode || !mode_tracked(BPF_CORE_READ(inode, i_mode)))
+		return 0;
+	struct file_record *r = file_rec(inode, BPF_CORE_READ(f, f_path.dentry),
+					 BPF_CORE_READ(f, f_path.mnt), bpf_ktime_get_boot_ns());
+	if (!r)
+		return 0;
+	if (ev == FE_ACCESS && bytes > 0)
+		r->bytes_read += bytes;
+	if (ev == FE_MODIFY) {
+		if (bytes > 0)
+			r->bytes_written += bytes;
+		r->size = BPF_CORE_READ(inode, i_size);
+	}
+	count(r, inode, ev);
+	return 0;
+}
+
+static __always_inline bool skip(void)
+{
+	return !file_on() || is_self(bpf_get_current_pid_tgid() >> 32);
+}
+
+static __always_inline struct pt_regs *cur_regs(void)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
+
+#if defined(__TARGET_ARCH_arm64)
+#define SC_ARG0(r) BPF_CORE_READ(r, orig_x0)
+#define SC_ARG1(r) BPF_CORE_READ(r, regs[1])
+#define SC_ARG2(r) BPF_CORE_READ(r, regs[2])
+#else
+#define SC_ARG0(r) BPF_CORE_READ(r, di)
+#define SC_ARG1(r) BPF_CORE_READ(r, si)
+#define SC_ARG2(r) BPF_CORE_READ(r, dx)
+#endif
+
+/* fd in the syscall argument given by ARG, event EV, counted only when the call succeeded. */
+#define FD_EXIT_HOOK(name, ARG, EV)                                                             \
+	SEC("tp/syscalls/sys_exit_" #name)                                                      \
+	int file_exit_##name(struct trace_event_raw_sys_exit *ctx)                              \
+	{                                                                                       \
+		long ret = ctx->ret;                                                            \
+		if (ret <= 0 || skip())                                                         \
+			return 0;                                                               \
+		struct pt_regs *regs = cur_regs();                                              \
+		return on_file(fd_to_file((struct task_struct *)bpf_get_current_task(),         \
+					  ARG(regs)), EV, ret);                                 \
+	}
+
+FD_EXIT_HOOK(read, SC_ARG0, FE_ACCESS)
+FD_EXIT_HOOK(readv, SC_ARG0, FE_ACCESS)
+FD_EXIT_HOOK(pread64, SC_ARG0, FE_ACCESS)
+FD_EXIT_HOOK(preadv, SC_ARG0, FE_ACCESS)
+FD_EXIT_HOOK(preadv2, SC_ARG0, FE_ACCESS)
+FD_EXIT_HOOK(write, SC_ARG0, FE_MODIFY)
+FD_EXIT_HOOK(writev, SC_ARG0, FE_MODIFY)
+FD_EXIT_HOOK(pwrite64, SC_ARG0, FE_MODIFY)
+FD_EXIT_HOOK(pwritev, SC_ARG0, FE_MODIFY)
+FD_EXIT_HOOK(pwritev2, SC_ARG0, FE_MODIFY)
+
+/* Copies count on both sides: the source is read (ACCESS), the target modified. */
+#define COPY_EXIT_HOOK(name, IN, OUT)                                                           \
+	SEC("tp/syscalls/sys_exit_" #name)                                                      \
+	int file_exit_##name(struct trace_event_raw_sys_exit *ctx)                              \
+	{                                                                                       \
+		long ret = ctx->ret;                                                            \
+		if (ret <= 0 || skip())                                                         \
+			return 0;                                                               \
+		struct pt_regs *regs = cur_regs();                                              \
+		struct task_struct *t = (struct task_struct *)bpf_get_current_task();           \
+		on_file(fd_to_file(t, IN(regs)), FE_ACCESS, ret);                               \
+		return on_file(fd_to_file(t, OUT(regs)), FE_MODIFY, ret);                       \
+	}
+
+COPY_EXIT_HOOK(sendfile64, SC_ARG1, SC_ARG0)
+COPY_EXIT_HOOK(copy_file_range, SC_ARG0, SC_ARG2)
+COPY_EXIT_HOOK(splice, SC_ARG0, SC_ARG2)
+
+/* ---- open ---- */
+static __always_inline int on_open(long fd)
+{
+	if (fd < 0 || skip())
+		return 0;
+	struct file *f = fd_to_file((struct task_struct *)bpf_get_current_task(), fd);
+	if (!f)
+		return 0;
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	if (!inode || !mode_tracked(BPF_CORE_READ(inode, i_mode)))
+		return 0;
+	struct file_record *r = file_rec(inode, BPF_CORE_READ(f, f_path.dentry),
+					 BPF_CORE_READ(f, f_path.mnt), bpf_ktime_get_boot_ns());
+	if (!r)
+		return 0;
+	__u32 fmode = BPF_CORE_READ(f, f_mode);
+	__u32 fflags = BPF_CORE_READ(f, f_flags);
+	if (!r->event[FE_OPEN] && !r->event[FE_CREATE])
+		r->open_flags = fflags;
+	if (fmode & FMODE_CREATED_BIT)
+		count(r, inode, FE_CREATE);
+	count(r, inode, FE_OPEN);
+	/* O_TRUNC on an existing regular file truncates it (do_truncate → MODIFY in kflowd) */
+	if ((fflags & O_TRUNC_BIT) && !(fmode & FMODE_CREATED_BIT) && (fmode & FMODE_WRITE_BIT))
+		count(r, inode, FE_MODIFY);
+	return 0;
+}
+
+#define OPEN_EXIT_HOOK(name)                                                                    \
+	SEC("tp/syscalls/sys_exit_" #name)                                                      \
+	int file_exit_##name(struct trace_event_raw_sys_exit *ctx)                              \
+	{                                                                                       \
+		return on_open(ctx->ret);                                                       \
+	}
+
+OPEN_EXIT_HOOK(openat)
+OPEN_EXIT_HOOK(openat2)
+OPEN_EXIT_HOOK(open)
+OPEN_EXIT_HOOK(creat)
+OPEN_EXIT_HOOK(open_by_handle_at)
+
+/* ---- close: only the last reference closes the file (kflowd's __fput semantics) ---- */
+static __noinline int on_close(__u64 fd)
+{
+	struct file *f = fd_to_file((struct task_struct *)bpf_get_current_task(), fd);
+	if (!f || file_refs(f) != 1)
+		return 0;
+	__u32 fmode = BPF_CORE_READ(f, f_mode);
+	return on_file(f, (fmode & FMODE_WRITE_BIT) ? FE_CLOSE_WRITE : FE_CLOSE_NOWRITE, 0);
+}
+
+SEC("tp/syscalls/sys_enter_close")
+int file_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	if (skip())
+		return 0;
+	return on_close(ctx->args[0]);
+}
+
+/* dup2/dup3 onto an open fd close it implicitly (bash restores stdout this way). */
+SEC("tp/syscalls/sys_enter_dup2")
+int file_enter_dup2(struct trace_event_raw_sys_enter *ctx)
+{
+	if (skip() || ctx->args[0] == ctx->args[1])
+		return 0;
+	return on_close(ctx->args[1]);
+}
+
+SEC("tp/syscalls/sys_enter_dup3")
+int file_enter_dup3(struct trace_event_raw_sys_enter *ctx)
+{
+	if (skip() || ctx->args[0] == ctx->args[1])
+		return 0;
+	return on_close(ctx->args[1]);
+}
+
+/* ---- exec: OPEN_EXEC on the new image, for the process after exec ---- */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(file_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	if (skip())
+		return 0;
+	return on_file(BPF_CORE_READ(bprm, file), FE_OPEN_EXEC, 0);
+}
+
+/* ---- exit: tell the sensor to flush what this process left open ---- */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(file_proc_exit, struct task_struct *p)
+{
+	if (!file_on())
+		return 0;
+	if (BPF_CORE_READ(p, signal, live.counter) != 0)
+		return 0; /* other threads remain */
+	__u32 pid = BPF_CORE_READ(p, tgid);
+	__u32 *cnt = bpf_map_lookup_elem(&file_pid_open, &pid);
+	if (!cnt)
+		return 0;
+	__u32 n = *cnt;
+	bpf_map_delete_elem(&file_pid_open, &pid);
+	if (!n)
+		return 0;
+	struct pid_exit_notice e = {};
+	e.hdr.type = FN_REC_PID_EXIT;
+	e.hdr.size = sizeof(e);
+	e.hdr.pid = pid;
+	e.hdr.tid = BPF_CORE_READ(p, pid);
+	e.hdr.ts = e.hdr.ts_first = bpf_ktime_get_boot_ns();
+	e.exit_code = BPF_CORE_READ(p, exit_code);
+	if (bpf_ringbuf_output(&events, &e, sizeof(e), rb_flags(sizeof(e))))
+		stat_inc(ST_NOTICE_DROP);
+	return 0;
+}
+
+/* ---- path-based operations: pending op captured by the ctime tracepoints ---- */
+static __noinline int pending_begin(__u32 kind, long dirfd, long fd, const char *upath,
+				    const char *uold)
+{
+	if (skip())
+		return 0;
+	__u32 zero = 0;
+	struct pending_op *p = bpf_map_lookup_elem(&pending_scratch, &zero);
+	if (!p)
+		return 0;
+	p->kind = kind;
+	p->dirfd = dirfd;
+	p->fd = fd;
+	p->done = 0;
+	p->old_len = 0;
+	p->inode = NULL;
+	p->abs = 0;
+	if (upath) {
+		char c = 0;
+		bpf_probe_read_user(&c, 1, upath);
+		p->abs = c == '/';
+	}
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	bpf_map_update_elem(&file_pending, &tid, p, BPF_ANY);
+	return 0;
+}
+
+/* The mount to walk a path-op's inode through: the one the path was resolved from (root, cwd
+ * or dirfd) when it holds that inode's filesystem; otherwise NULL (fs-relative path). */
+static __always_inline struct vfsmount *pending_mnt(struct pending_op *p, struct inode *inode)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct vfsmount *m;
+	if (p->abs)
+		m = BPF_CORE_READ(t, fs, root.mnt);
+	else if (p->dirfd == AT_FDCWD_VAL)
+		m = BPF_CORE_READ(t, fs, pwd.mnt);
+	else {
+		struct file *f = fd_to_file(t, (__u32)p->dirfd);
+		m = f ? BPF_CORE_READ(f, f_path.mnt) : NULL;
+	}
+	if (m && BPF_CORE_READ(m, mnt_sb) != BPF_CORE_READ(inode, i_sb))
+		m = NULL;
+	return m;
+}
+
+static __always_inline struct dentry *inode_alias(struct inode *inode)
+{
+	struct hlist_node *first = BPF_CORE_READ(inode, i_dentry.first);
+	if (!first)
+		return NULL;
+	return (struct dentry *)((char *)first - bpf_core_field_offset(struct dentry, d_u.d_alias));
+}
+
+/* Record for the pending op's inode: via the fd when the op was fd-based, else via the alias. */
+static __noinline struct file_record *pending_rec(struct pending_op *p, struct inode *inode)
+{
+	__u64 now = bpf_ktime_get_boot_ns();
+	if (p->fd >= 0) {
+		struct file *f = fd_to_file((struct task_struct *)bpf_get_current_task(), (__u32)p->fd);
+		if (f && BPF_CORE_READ(f, f_inode) == inode)
+			return file_rec(inode, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt), now);
+	}
+	struct dentry *d = inode_alias(inode);
+	if (!d)
+		return NULL;
+	return file_rec(inode, d, pending_mnt(p, inode), now);
+}
+
+static __noinline int pending_capture(struct inode *inode)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pending_op *p = bpf_map_lookup_elem(&file_pending, &tid);
+	if (!p || p->inode || p->done)
+		return 0;
+	__u32 mode = BPF_CORE_READ(inode, i_mode);
+	if ((mode & S_IFMT_) == S_IFDIR_)
+		return 0;
+	if (!mode_tracked(mode)) {
+		p->done = 1; /* a device, fifo or socket: not a file record */
+		return 0;
+	}
+	p->inode = inode;
+	if (p->kind == PK_RENAME) {
+		/* before d_move: the alias still carries the old name */
+		struct dentry *d = inode_alias(inode);
+		struct qstr q = BPF_CORE_READ(d, d_name);
+		p->old_len = q.len < FN_NAME_MAX - 1 ? q.len : FN_NAME_MAX - 1;
+		bpf_probe_read_kernel_str(p->old_name, FN_NAME_MAX, q.name);
+	} else if (p->kind == PK_DELETE) {
+		/* apply now: after the syscall the inode may be gone */
+		p->done = 1;
+		struct file_record *r = pending_rec(p, inode);
+		if (r)
+			count(r, inode, FE_DELETE);
+	}
+	return 0;
+}
+
+SEC("tp_btf/ctime_ns_xchg")
+int BPF_PROG(file_ctime_xchg, struct inode *inode)
+{
+	return pending_capture(inode);
+}
+
+SEC("tp_btf/ctime_xchg_skip")
+int BPF_PROG(file_ctime_skip, struct inode *inode)
+{
+	return pending_capture(inode);
+}
+
+SEC("tp_btf/inode_set_ctime_to_ts")
+int BPF_PROG(file_ctime_set, struct inode *inode)
+{
+	return pending_capture(inode);
+}
+
+static __noinline int pending_end(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pending_op *p = bpf_map_lookup_elem(&file_pending, &tid);
+	if (!p)
+		return 0;
+	if (ret == 0 && p->inode && !p->done) {
+		struct inode *inode = p->inode;
+		struct file_record *r = pending_rec(p, inode);
+		if (r) {
+			switch (p->kind) {
+			case PK_ATTRIB:
+				count(r, inode, FE_ATTRIB);
+				break;
+			case PK_MODIFY:
+				r->size = BPF_CORE_READ(inode, i_size);
+				count(r, inode, FE_MODIFY);
+				break;
+			case PK_RENAME:
+				r->hdr.flags |= FF_MOVED;
+				r->origin_len = p->old_len;
+				bpf_probe_read_kernel(r->origin, sizeof(r->origin), p->old_name);
+				/* the record may predate the rename: take the new path */
+				r->path_len = walk_path(inode_alias(inode), pending_mnt(p, inode), r->path,
+							&r->name_off, &r->hdr.flags);
+				count(r, inode, FE_MOVED_FROM);
+				count(r, inode, FE_MOVED_TO);
+				break;
+			case PK_LINK:
+				r->hdr.flags |= FF_LINK_CREATED;
+				count(r, inode, FE_CREATE);
+				file_emit(r, inode, 0); /* kflowd emits link/symlink creation at once */
+				break;
+			}
+		}
+	}
+	bpf_map_delete_elem(&file_pending, &tid);
+	return 0;
+}
+
+#define PATH_OP(name, KIND, DIRFD, FD, PATH, OLD)                                               \
+	SEC("tp/syscalls/sys_enter_" #name)                                                     \
+	int file_enter_##name(struct trace_event_raw_sys_enter *ctx)                            \
+	{                                                                                       \
+		return pending_begin(KIND, DIRFD, FD, (const char *)(PATH), (const char *)(OLD)); \
+	}                                                                                       \
+	SEC("tp/syscalls/sys_exit_" #name)                                                      \
+	int file_exit_##name(struct trace_event_raw_sys_exit *ctx)                              \
+	{                                                                                       \
+		if (!file_on())                                                                 \
+			return 0;                                                               \
+		return pending_end(ctx->ret);                                                   \
+	}
+
+#define A(n) (ctx->args[n])
+/* chmod / chown / utimes / xattr: ATTRIB */
+PATH_OP(chmod, PK_ATTRIB, AT_FDCWD_VAL, -1, A(0), 0)
+PATH_OP(fchmodat, PK_ATTRIB, (int)A(0), -1, A(1), 0)
+PATH_OP(fchmodat2, PK_ATTRIB, (int)A(0), -1, A(1), 0)
+PATH_OP(fchmod, PK_ATTRIB, -1, (int)A(0), 0, 0)
+PATH_OP(chown, PK_ATTRIB, AT_FDCWD_VAL, -1, A(0), 0)
+PATH_OP(lchown, PK_ATTRIB, AT_FDCWD_VAL, -1, A(0), 0)
+PATH_OP(fchownat, PK_ATTRIB, (int)A(0), -1, A(1), 0)
+PATH_OP(fchown, PK_ATTRIB, -1, (int)A(0), 0, 0)
+PATH_OP(utime, PK_ATTRIB, AT_FDCWD_VAL, -1, A(0), 0)
+PATH_OP(utimes, PK_ATTRIB, AT_FDCWD_VAL, -1, A(0), 0)
+PATH_OP(futimesat, PK_ATTRIB, (int)A(0), -1, A(1), 0)
+PATH_OP(utimensat, PK_ATTRIB, (int)A(0), A(1) ? -1 : (int)A(0), A(1), 0)
+PATH_OP(setxattr, PK_ATTRIB, AT_FDCWD_VAL, -1, A(0), 0)
+PATH_OP(lsetxattr, PK_ATTRIB, AT_FDCWD_VAL, -1, A(0), 0)
+PATH_OP(fsetxattr, PK_ATTRIB, -1, (int)A(0), 0, 0)
+PATH_OP(removexattr, PK_ATTRIB, AT_FDCWD_VAL, -1, A(0), 0)
+PATH_OP(lremovexattr, PK_ATTRIB, AT_FDCWD_VAL, -1, A(0), 0)
+PATH_OP(fremovexattr, PK_ATTRIB, -1, (int)A(0), 0, 0)
+/* truncate: MODIFY */
+PATH_OP(truncate, PK_MODIFY, AT_FDCWD_VAL, -1, A(0), 0)
+PATH_OP(ftruncate, PK_MODIFY, -1, (int)A(0), 0, 0)
+PATH_OP(fallocate, PK_MODIFY, -1, (int)A(0), 0, 0)
+/* rename: MOVED_FROM + MOVED_TO; new-side dirfd/path decide the mount */
+PATH_OP(rename, PK_RENAME, AT_FDCWD_VAL, -1, A(1), A(0))
+PATH_OP(renameat, PK_RENAME, (int)A(2), -1, A(3), A(1))
+PATH_OP(renameat2, PK_RENAME, (int)A(2), -1, A(3), A(1))
+/* unlink: DELETE (applied inside the operation) */
+PATH_OP(unlink, PK_DELETE, AT_FDCWD_VAL, -1, A(0), 0)
+PATH_OP(unlinkat, PK_DELETE, (int)A(0), -1, A(1), 0)
+/* link / symlink: CREATE of the new name */
+PATH_OP(link, PK_LINK, AT_FDCWD_VAL, -1, A(1), 0)
+PATH_OP(linkat, PK_LINK, (int)A(2), -1, A(3), 0)
+PATH_OP(symlink, PK_LINK, AT_FDCWD_VAL, -1, A(1), 0)
+PATH_OP(symlinkat, PK_LINK, (int)A(1), -1, A(2), 0)

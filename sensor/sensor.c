@@ -1,0 +1,478 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * falconet-sensor: loads the BPF object, attaches what this kernel offers, and streams records
+ * as length-prefixed frames (bpf/records.h) on stdout. It does no parsing or formatting.
+ *
+ * It also owns what only userspace can do with the maps: flushing the file records of exited
+ * processes, records the ring buffer could not take, and everything still open at shutdown.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include "../bpf/records.h"
+#include "falconet.skel.h"
+
+#define BATCH_MAX (256 * 1024)
+#define EXITED_MAX 4096
+
+static struct {
+	unsigned monitors;
+	unsigned file_events_max;
+	unsigned file_records_max;
+	unsigned ringbuf_mb;
+	unsigned agent_pid;
+	unsigned wakeup_kb;
+	unsigned drain_ms;
+	unsigned stats_ms;
+	bool verbose;
+} opt = { FN_MON_FILE, 0, 65536, 16, 0, 256, 5, 1000, false };
+
+static volatile sig_atomic_t stopping;
+static struct falconet_bpf *skel;
+static unsigned char batch[BATCH_MAX + 16];
+static size_t batch_len;
+static __u64 records_out, sweeps;
+static __u32 exited[EXITED_MAX];
+static unsigned n_exited;
+static bool exited_overflow;
+static __u64 deferred_seen;
+static int ncpus;
+#define MAX_LINKS 512
+static struct bpf_link *links[MAX_LINKS];
+static unsigned n_links;
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "falconet-sensor: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	exit(2);
+}
+
+/* ---- output ---- */
+static void write_all(const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len) {
+		ssize_t n = write(STDOUT_FILENO, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			/* the agent went away: nothing left to report to */
+			_exit(errno == EPIPE ? 0 : 3);
+		}
+		p += n;
+		len -= n;
+	}
+}
+
+static void write_frame(__u16 kind, const void *body, __u32 len)
+{
+	struct fn_frame h = { .len = len, .kind = kind };
+	write_all(&h, sizeof(h));
+	if (len)
+		write_all(body, len);
+}
+
+static void flush_batch(void)
+{
+	if (!batch_len)
+		return;
+	write_frame(FR_RECORDS, batch, batch_len);
+	batch_len = 0;
+}
+
+static void add_record(const void *data, size_t size)
+{
+	size_t padded = (size + 7) & ~7UL;
+	if (batch_len + padded > BATCH_MAX)
+		flush_batch();
+	memcpy(batch + batch_len, data, size);
+	memset(batch + batch_len + size, 0, padded - size);
+	batch_len += padded;
+	records_out++;
+}
+
+/* ---- ring buffer ---- */
+static int on_record(void *ctx, void *data, size_t size)
+{
+	const struct rec_hdr *h = data;
+	(void)ctx;
+	if (size < sizeof(*h))
+		return 0;
+	if (h->type == FN_REC_PID_EXIT) {
+		if (n_exited < EXITED_MAX)
+			exited[n_exited++] = h->pid;
+		else
+			exited_overflow = true;
+	}
+	add_record(data, size);
+	return 0;
+}
+
+/* ---- map sweeps ---- */
+enum sweep_what { SWEEP_EXITED, SWEEP_PENDING, SWEEP_ALL };
+
+static bool pid_exited(__u32 pid)
+{
+	for (unsigned i = 0; i < n_exited; i++)
+		if (exited[i] == pid)
+			return true;
+	return false;
+}
+
+/* Emits and removes the file records selected by `what`. Keys are collected first because
+ * deleting while iterating restarts get_next_key. */
+static void sweep_files(enum sweep_what what)
+{
+	int fd = bpf_map__fd(skel->maps.file_records);
+	static struct file_record rec;
+	struct file_key key, next, *keys = NULL;
+	size_t n = 0, cap = 0;
+	void *prev = NULL;
+
+	sweeps++;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		bool take = what == SWEEP_ALL || (what == SWEEP_EXITED && (exited_overflow || pid_exited(next.pid)));
+		if (what == SWEEP_PENDING) {
+			if (bpf_map_lookup_elem(fd, &next, &rec) == 0 && (rec.hdr.flags & FF_PENDING))
+				take = true;
+		}
+		if (take) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 256;
+				keys = realloc(keys, cap * sizeof(*keys));
+				if (!keys)
+					die("out of memory");
+			}
+			keys[n++] = next;
+		}
+		key = next;
+		prev = &key;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (bpf_map_lookup_and_delete_elem(fd, &keys[i], &rec))
+			continue; /* the kernel emitted it meanwhile */
+		rec.hdr.flags &= ~FF_PENDING;
+		if (what == SWEEP_EXITED)
+			rec.hdr.flags |= FF_EXITED;
+		else if (what == SWEEP_ALL)
+			rec.hdr.flags |= FF_SHUTDOWN;
+		size_t size = FILE_RECORD_FIXED + (rec.path_len < FN_PATH_MAX ? rec.path_len : FN_PATH_MAX);
+		rec.hdr.size = size;
+		add_record(&rec, size);
+	}
+	free(keys);
+}
+
+static void read_stats(struct fn_stats *st)
+{
+	int fd = bpf_map__fd(skel->maps.stats);
+	__u64 vals[ncpus];
+	struct timespec ts;
+	memset(st, 0, sizeof(*st));
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	st->boot_ns = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	for (__u32 k = 0; k < ST_MAX; k++) {
+		if (bpf_map_lookup_elem(fd, &k, vals))
+			continue;
+		for (int c = 0; c < ncpus; c++)
+			st->counters[k] += vals[c];
+	}
+	st->records_out = records_out;
+	st->sweeps = sweeps;
+	st->ringbuf_bytes = (__u64)opt.ringbuf_mb << 20;
+	int mfd = bpf_map__fd(skel->maps.file_records);
+	struct file_key k, nk;
+	void *prev = NULL;
+	while (bpf_map_get_next_key(mfd, prev, &nk) == 0) {
+		st->file_map_entries++;
+		k = nk;
+		prev = &k;
+	}
+}
+
+static void emit_stats(void)
+{
+	struct fn_stats st;
+	read_stats(&st);
+	flush_batch();
+	write_frame(FR_STATS, &st, sizeof(st));
+}
+
+/* ---- attach-time probing ---- */
+static struct btf *vmlinux_btf;
+
+static bool tracepoint_exists(const char *sec)
+{
+	char path[256];
+	if (!strncmp(sec, "tp/", 3)) {
+		snprintf(path, sizeof(path), "/sys/kernel/tracing/events/%s", sec + 3);
+		if (access(path, F_OK) == 0)
+			return true;
+		snprintf(path, sizeof(path), "/sys/kernel/debug/tracing/events/%s", sec + 3);
+		return access(path, F_OK) == 0;
+	}
+	if (!strncmp(sec, "tp_btf/", 7)) {
+		char name[192];
+		snprintf(name, sizeof(name), "btf_trace_%s", sec + 7);
+		return vmlinux_btf && btf__find_by_name_kind(vmlinux_btf, name, BTF_KIND_TYPEDEF) > 0;
+	}
+	return true;
+}
+
+static unsigned monitor_of(const char *prog)
+{
+	if (!strncmp(prog, "file_", 5))
+		return FN_MON_FILE;
+	if (!strncmp(prog, "sock_", 5))
+		return FN_MON_SOCKET;
+	if (!strncmp(prog, "proc_", 5))
+		return FN_MON_PROCESS;
+	return 0;
+}
+
+static int libbpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap)
+{
+	if (!opt.verbose && lvl != LIBBPF_WARN)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: falconet-sensor [--monitors MASK] [--file-events N] [--file-records N]\n"
+		"                       [--ringbuf-mb N] [--agent-pid PID] [--wakeup-kb N]\n"
+		"                       [--drain-ms N] [--stats-ms N] [--verbose]\n"
+		"Streams bpf/records.h frames on stdout. Commands on stdin: stats, quit.\n");
+	exit(2);
+}
+
+static unsigned num_arg(const char *name, const char *s, unsigned min, unsigned max)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || !*s || v < min || v > max)
+		die("--%s: expected an integer in %u..%u, got '%s'", name, min, max, s);
+	return v;
+}
+
+static void parse_args(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "monitors", required_argument, 0, 'm' },   { "file-events", required_argument, 0, 'e' },
+		{ "file-records", required_argument, 0, 'r' }, { "ringbuf-mb", required_argument, 0, 'b' },
+		{ "agent-pid", required_argument, 0, 'a' },  { "wakeup-kb", required_argument, 0, 'w' },
+		{ "drain-ms", required_argument, 0, 'd' },   { "stats-ms", required_argument, 0, 's' },
+		{ "verbose", no_argument, 0, 'v' },          { "help", no_argument, 0, 'h' },
+		{ 0 }
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm': opt.monitors = num_arg("monitors", optarg, 1, 7); break;
+		case 'e': opt.file_events_max = num_arg("file-events", optarg, 0, 1u << 30); break;
+		case 'r': opt.file_records_max = num_arg("file-records", optarg, 64, 1u << 24); break;
+		case 'b': opt.ringbuf_mb = num_arg("ringbuf-mb", optarg, 1, 1024); break;
+		case 'a': opt.agent_pid = num_arg("agent-pid", optarg, 0, 1u << 30); break;
+		case 'w': opt.wakeup_kb = num_arg("wakeup-kb", optarg, 1, 1u << 20); break;
+		case 'd': opt.drain_ms = num_arg("drain-ms", optarg, 1, 1000); break;
+		case 's': opt.stats_ms = num_arg("stats-ms", optarg, 10, 3600000); break;
+		case 'v': opt.verbose = true; break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	/* ring buffer size must be a power of two pages */
+	if (opt.ringbuf_mb & (opt.ringbuf_mb - 1))
+		die("--ringbuf-mb must be a power of two");
+}
+
+static __u64 now_ns(clockid_t clk)
+{
+	struct timespec ts;
+	clock_gettime(clk, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void handle_stdin(void)
+{
+	char buf[256];
+	ssize_t n = read(STDIN_FILENO, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	if (strstr(buf, "stats"))
+		emit_stats();
+	if (strstr(buf, "quit"))
+		stopping = 1;
+}
+
+int main(int argc, char **argv)
+{
+	parse_args(argc, argv);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	signal(SIGPIPE, SIG_IGN);
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	libbpf_set_print(libbpf_print);
+	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+	setrlimit(RLIMIT_MEMLOCK, &rl); /* pre-5.11 kernels charge BPF memory to memlock */
+	ncpus = libbpf_num_possible_cpus();
+	if (ncpus <= 0)
+		die("cannot count CPUs");
+
+	skel = falconet_bpf__open();
+	if (!skel)
+		die("cannot open the BPF object: %s", strerror(errno));
+	skel->rodata->cfg_self_pid = getpid();
+	skel->rodata->cfg_agent_pid = opt.agent_pid;
+	skel->rodata->cfg_monitors = opt.monitors;
+	skel->rodata->cfg_file_events_max = opt.file_events_max;
+	skel->rodata->cfg_wakeup_bytes = (__u64)opt.wakeup_kb << 10;
+	bpf_map__set_max_entries(skel->maps.events, opt.ringbuf_mb << 20);
+	bpf_map__set_max_entries(skel->maps.file_records, opt.file_records_max);
+
+	vmlinux_btf = btf__load_vmlinux_btf();
+	char status[8192];
+	size_t slen = 0;
+	unsigned attached = 0, skipped = 0;
+	struct bpf_program *prog;
+	bpf_object__for_each_program(prog, skel->obj) {
+		const char *name = bpf_program__name(prog);
+		const char *sec = bpf_program__section_name(prog);
+		unsigned mon = monitor_of(name);
+		if (!(mon & opt.monitors)) {
+			bpf_program__set_autoload(prog, false);
+			continue;
+		}
+		if (!tracepoint_exists(sec)) {
+			bpf_program__set_autoload(prog, false);
+			skipped++;
+			slen += snprintf(status + slen, sizeof(status) - slen > 0 ? sizeof(status) - slen : 0,
+					 "skipped %s (%s: tracepoint not in this kernel)", name, sec) + 1;
+			if (slen >= sizeof(status))
+				slen = sizeof(status) - 1;
+		}
+	}
+	int err = falconet_bpf__load(skel);
+	if (err)
+		die("cannot load the BPF object (%s): run with --verbose for the verifier log", strerror(-err));
+
+	__u64 boot = now_ns(CLOCK_BOOTTIME), real = now_ns(CLOCK_REALTIME);
+	bpf_object__for_each_program(prog, skel->obj) {
+		if (!bpf_program__autoload(prog))
+			continue;
+		struct bpf_link *l = bpf_program__attach(prog);
+		if (!l) {
+			skipped++;
+			slen += snprintf(status + slen, sizeof(status) - slen > 0 ? sizeof(status) - slen : 0,
+					 "skipped %s (%s: attach failed: %s)", bpf_program__name(prog),
+					 bpf_program__section_name(prog), strerror(errno)) + 1;
+			if (slen >= sizeof(status))
+				slen = sizeof(status) - 1;
+			continue;
+		}
+		if (n_links < MAX_LINKS)
+			links[n_links++] = l;
+		attached++;
+	}
+	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, NULL, NULL);
+	if (!rb)
+		die("cannot create the ring buffer consumer: %s", strerror(errno));
+
+	struct utsname u;
+	uname(&u);
+	static unsigned char hello_buf[sizeof(struct fn_hello) + sizeof(status)];
+	struct fn_hello *hello = (struct fn_hello *)hello_buf;
+	hello->magic = FN_STREAM_MAGIC;
+	hello->version = FN_STREAM_VERSION;
+	hello->sensor_pid = getpid();
+	hello->boot_to_real_ns = (__s64)(real - boot);
+	hello->start_boot_ns = boot;
+	hello->monitors = opt.monitors;
+	hello->programs_attached = attached;
+	hello->programs_skipped = skipped;
+	snprintf(hello->kernel_release, sizeof(hello->kernel_release), "%.63s", u.release);
+	snprintf(hello->hostname, sizeof(hello->hostname), "%.63s", u.nodename);
+	memcpy(hello_buf + sizeof(*hello), status, slen);
+	write_frame(FR_HELLO, hello_buf, sizeof(*hello) + slen);
+
+	fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
+	__u64 next_stats = now_ns(CLOCK_MONOTONIC) + (__u64)opt.stats_ms * 1000000ULL;
+	while (!stopping) {
+		err = ring_buffer__poll(rb, opt.drain_ms);
+		if (err < 0 && err != -EINTR)
+			die("ring buffer poll: %s", strerror(-err));
+		/* records are submitted without wakeups: the poll timeout is the drain timer */
+		ring_buffer__consume(rb);
+		if (n_exited || exited_overflow) {
+			sweep_files(SWEEP_EXITED);
+			n_exited = 0;
+			exited_overflow = false;
+		}
+		struct fn_stats st;
+		__u64 t = now_ns(CLOCK_MONOTONIC);
+		if (t >= next_stats) {
+			read_stats(&st);
+			if (st.counters[ST_FILE_DEFERRED] != deferred_seen) {
+				deferred_seen = st.counters[ST_FILE_DEFERRED];
+				sweep_files(SWEEP_PENDING);
+			}
+			flush_batch();
+			write_frame(FR_STATS, &st, sizeof(st));
+			next_stats = t + (__u64)opt.stats_ms * 1000000ULL;
+		}
+		struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+		if (poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN))
+			handle_stdin();
+		flush_batch();
+	}
+
+	/* Shutdown: stop new events, drain what the kernel submitted, then flush every open record. */
+	skel->bss->fn_paused = 1;
+	__sync_synchronize();
+	ring_buffer__consume(rb);
+	if (n_exited)
+		sweep_files(SWEEP_EXITED);
+	sweep_files(SWEEP_ALL);
+	emit_stats();
+	write_frame(FR_END, NULL, 0);
+	/* The stream is complete: let the agent go on while detaching waits for grace periods. */
+	close(STDOUT_FILENO);
+	for (unsigned i = 0; i < n_links; i++)
+		bpf_link__destroy(links[i]);
+	ring_buffer__free(rb);
+	falconet_bpf__destroy(skel);
+	return 0;
+}

@@ -1,0 +1,97 @@
+// The agent's one-directional path: record source → enrichment → format → output stream.
+import type { Writable } from 'node:stream';
+import type { KernelRecord, SensorHello, SensorStats } from '../model/records.js';
+import type { RecordSource } from '../sensor/source.js';
+import { hostInfo } from '../enrich/host.js';
+import { IdNames } from '../enrich/ids.js';
+import { Mounts } from '../enrich/mounts.js';
+import type { FormatContext } from '../format/context.js';
+import { toMinJson, toPrettyJson } from '../format/json.js';
+import { kflowdFileRecord } from '../format/kflowd-file.js';
+import { TABLE_HEADER, fileTableRow } from '../format/table.js';
+
+export type OutputFormat = 'json' | 'json-min' | 'table';
+
+export interface PipelineOptions {
+  output: OutputFormat;
+  quiet?: boolean;
+  token?: string;
+  /** print each sensor stats frame as a JSON line on stderr */
+  stats?: boolean;
+  /** use the hostname/kernel recorded in the stream (replay) instead of this machine's */
+  hostFromStream?: boolean;
+  /** called for each formatted record object (tests, other sinks) */
+  onRecord?: (rec: KernelRecord) => void;
+}
+
+export interface RunSummary {
+  records: number;
+  hello?: SensorHello;
+  lastStats?: SensorStats;
+  logs: string[];
+  cleanEnd: boolean;
+}
+
+const RS = '\n\x1e\n'; // kflowd's record separator after pretty JSON
+
+export async function runPipeline(source: RecordSource, opts: PipelineOptions, out: Writable): Promise<RunSummary> {
+  const summary: RunSummary = { records: 0, logs: [], cleanEnd: false };
+  let ctx: FormatContext | undefined;
+  let seq = 0;
+  let headerDone = false;
+
+  const write = async (text: string) => {
+    if (opts.quiet || !text) return;
+    if (!out.write(text)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+  };
+
+  for await (const ev of source) {
+    switch (ev.kind) {
+      case 'hello': {
+        summary.hello = ev.hello;
+        const h = ev.hello;
+        ctx = {
+          host: await hostInfo(opts.token, opts.hostFromStream ? h.hostname : undefined, opts.hostFromStream ? h.kernelRelease : undefined),
+          bootToRealNs: h.bootToRealNs,
+          startBootNs: h.startBootNs,
+          ids: new IdNames(),
+          mounts: new Mounts(),
+        };
+        for (const s of h.programStatus) process.stderr.write(`falconet: ${s}\n`);
+        break;
+      }
+      case 'records': {
+        if (!ctx) throw new Error('stream has records before its hello frame');
+        let text = '';
+        for (const r of ev.records) {
+          if (r.type !== 'file') continue;
+          seq++;
+          summary.records++;
+          opts.onRecord?.(r);
+          if (opts.quiet) continue;
+          if (opts.output === 'table') {
+            if (!headerDone) { text += TABLE_HEADER + '\n'; headerDone = true; }
+            text += fileTableRow(r, ctx) + '\n';
+          } else {
+            const o = kflowdFileRecord(r, seq, ctx);
+            text += opts.output === 'json' ? toPrettyJson(o) + RS : toMinJson(o) + '\n';
+          }
+        }
+        await write(text);
+        break;
+      }
+      case 'stats':
+        summary.lastStats = ev.stats;
+        if (opts.stats) process.stderr.write(`falconet-stats ${JSON.stringify({ ...ev.stats, bootNs: ev.stats.bootNs.toString() })}\n`);
+        break;
+      case 'log':
+        summary.logs.push(ev.text);
+        process.stderr.write(`falconet: ${ev.text}\n`);
+        break;
+      case 'end':
+        summary.cleanEnd = true;
+        break;
+    }
+  }
+  return summary;
+}

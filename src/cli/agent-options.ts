@@ -1,0 +1,59 @@
+// Parsing and validation of kflowd's flags, shared by the agent, record and replay commands.
+import { InvalidArgumentError } from 'commander';
+import { MON_FILE, MON_PROCESS, MON_SOCKET } from '../sensor/layout.js';
+import type { OutputFormat } from '../agent/pipeline.js';
+
+const MONITORS: { name: string; bit: number; available: boolean }[] = [
+  { name: 'file', bit: MON_FILE, available: true },
+  { name: 'socket', bit: MON_SOCKET, available: false },
+  { name: 'process', bit: MON_PROCESS, available: false },
+];
+
+/** All monitors this build can run: the default of -m. */
+export const DEFAULT_MONITORS = MONITORS.filter((m) => m.available).reduce((a, m) => a | m.bit, 0);
+
+/** -m file,socket: tokens match by prefix, like kflowd's. */
+export function parseMonitors(value: string): number {
+  let mask = 0;
+  for (const raw of value.split(',')) {
+    const tok = raw.trim().toLowerCase();
+    const m = tok ? MONITORS.find((x) => x.name.startsWith(tok)) : undefined;
+    if (!m) throw new InvalidArgumentError(`unknown monitor '${raw}' (expected a comma-separated list of: ${MONITORS.map((x) => x.name).join(', ')})`);
+    if (!m.available) throw new InvalidArgumentError(`the ${m.name} monitor is not available in this version yet; use -m file`);
+    mask |= m.bit;
+  }
+  return mask;
+}
+
+export function parseEvents(value: string): number {
+  if (!/^[0-9]+$/.test(value) || Number(value) < 1 || Number(value) > 2 ** 30) {
+    throw new InvalidArgumentError(`expected a positive integer number of events, got '${value}'`);
+  }
+  return Number(value);
+}
+
+/** -o json|json-min|table, prefix-matched like kflowd's. */
+export function parseOutput(value: string): OutputFormat {
+  const v = value.toLowerCase();
+  const all: OutputFormat[] = ['json', 'json-min', 'table'];
+  if (all.includes(v as OutputFormat)) return v as OutputFormat;
+  const hits = all.filter((f) => v.length > 0 && f.startsWith(v));
+  if (hits.length === 1) return hits[0]!;
+  throw new InvalidArgumentError(`expected json, json-min or table, got '${value}'`);
+}
+
+export function parseToken(value: string): string {
+  if (value.length > 63) throw new InvalidArgumentError(`the token is ${value.length} characters; at most 63 are allowed`);
+  return value;
+}
+
+export function parseDuration(value: string): number {
+  const n = Number(value);
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(value) || !(n > 0)) throw new InvalidArgumentError(`expected a positive number of seconds, got '${value}'`);
+  return n;
+}
+
+export function parsePositiveInt(value: string): number {
+  if (!/^[0-9]+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`expected a positive integer, got '${value}'`);
+  return Number(value);
+}

@@ -1,0 +1,49 @@
+// A small JSON writer for records whose key order and number formats are part of the output
+// contract (kflowd prints durations with exactly 9 decimals). Objects are Maps (insertion
+// order for every key); strings go through JSON.stringify, which escapes control characters,
+// quotes, backslashes and lone surrogates, so any bytes in names or payloads stay valid JSON.
+
+/** A number already formatted (e.g. "0.000048490"). */
+export class Raw {
+  constructor(readonly text: string) {}
+}
+
+export type JValue = string | number | bigint | boolean | null | Raw | JValue[] | JObject;
+export type JObject = Map<string, JValue>;
+
+function scalar(v: JValue): string | undefined {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
+  if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (v === null) return 'null';
+  if (v instanceof Raw) return v.text;
+  return undefined;
+}
+
+/** kflowd's one-line style: `{"Key": value, "Key2": value}`. */
+export function toMinJson(v: JValue): string {
+  const s = scalar(v);
+  if (s !== undefined) return s;
+  if (Array.isArray(v)) return `[${v.map(toMinJson).join(', ')}]`;
+  const parts: string[] = [];
+  for (const [k, val] of v as JObject) parts.push(`${JSON.stringify(k)}: ${toMinJson(val)}`);
+  return `{${parts.join(', ')}}`;
+}
+
+/** Pretty: two-space indents, one key per line; arrays of scalars stay on one line. */
+export function toPrettyJson(v: JValue, indent = ''): string {
+  const s = scalar(v);
+  if (s !== undefined) return s;
+  const inner = indent + '  ';
+  if (Array.isArray(v)) {
+    if (v.length === 0) return '[]';
+    if (v.every((x) => scalar(x) !== undefined)) return `[${v.map(toMinJson).join(', ')}]`;
+    return `[\n${v.map((x) => inner + toPrettyJson(x, inner)).join(',\n')}\n${indent}]`;
+  }
+  const obj = v as JObject;
+  if (obj.size === 0) return '{}';
+  const lines: string[] = [];
+  for (const [k, val] of obj) lines.push(`${inner}${JSON.stringify(k)}: ${toPrettyJson(val, inner)}`);
+  return `{\n${lines.join(',\n')}\n${indent}}`;
+}

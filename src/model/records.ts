@@ -1,0 +1,84 @@
+// Typed kernel records as decoded from bpf/records.h. Timestamps stay bigint nanoseconds
+// (CLOCK_BOOTTIME for ts/ts_first/proc_start, CLOCK_REALTIME for inode times).
+
+export interface ProcHeader {
+  flags: number;
+  pid: number;
+  tid: number;
+  ppid: number;
+  uid: number;
+  gid: number;
+  tsFirst: bigint;
+  ts: bigint;
+  procStart: bigint;
+  comm: string;
+  exe: string;
+  parentExe: string;
+}
+
+export interface FileRecord {
+  type: 'file';
+  hdr: ProcHeader;
+  events: number;
+  /** counts indexed like FILE_EVENTS */
+  event: number[];
+  ino: number;
+  /** kernel dev_t: major << 20 | minor */
+  dev: number;
+  mode: number;
+  nlink: number;
+  iuid: number;
+  igid: number;
+  openFlags: number;
+  sizeFirst: number;
+  size: number;
+  bytesRead: number;
+  bytesWritten: number;
+  atimeNs: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  mtimeFirstNs: bigint;
+  /** directory part of the kernel path, with trailing '/' */
+  dir: string;
+  /** basename */
+  name: string;
+  /** old basename after a rename, else '' */
+  origin: string;
+}
+
+export interface PidExitRecord {
+  type: 'pid_exit';
+  hdr: ProcHeader;
+  exitCode: number;
+}
+
+export type KernelRecord = FileRecord | PidExitRecord;
+
+export interface SensorHello {
+  sensorPid: number;
+  bootToRealNs: bigint;
+  startBootNs: bigint;
+  monitors: number;
+  programsAttached: number;
+  programsSkipped: number;
+  kernelRelease: string;
+  hostname: string;
+  /** one line per program the kernel could not take */
+  programStatus: string[];
+}
+
+export interface SensorStats {
+  bootNs: bigint;
+  counters: Record<string, number>;
+  recordsOut: number;
+  sweeps: number;
+  ringbufBytes: number;
+  fileMapEntries: number;
+}
+
+export type SensorEvent =
+  | { kind: 'hello'; hello: SensorHello }
+  | { kind: 'records'; records: KernelRecord[] }
+  | { kind: 'stats'; stats: SensorStats }
+  | { kind: 'log'; text: string }
+  | { kind: 'end' };

@@ -1,0 +1,154 @@
+// Frames → typed records, reading fixed offsets from layout.ts (no per-field allocation
+// beyond the result objects).
+import { cString, decodeBytes } from '../util/bytes.js';
+import type {
+  FileRecord, KernelRecord, PidExitRecord, ProcHeader, SensorEvent, SensorHello, SensorStats,
+} from '../model/records.js';
+import {
+  COMM_LEN, EXE_LEN, FE_COUNT, FILE_RECORD, FILE_RECORD_FIXED, FrameKind, HELLO, NAME_MAX, PATH_MAX,
+  PID_EXIT_NOTICE, REC_HDR, RecType, STATS, STATS_FRAME, STREAM_MAGIC, STREAM_VERSION,
+} from './layout.js';
+import type { Frame } from './frames.js';
+import { FrameError } from './frames.js';
+
+const F = FILE_RECORD.fields;
+const H = REC_HDR.fields;
+
+function off(f: Record<string, readonly [number, number]>, name: string): number {
+  return f[name]![0];
+}
+
+const O = {
+  flags: off(H, 'flags'), pid: off(H, 'pid'), tid: off(H, 'tid'), ppid: off(H, 'ppid'),
+  uid: off(H, 'uid'), gid: off(H, 'gid'), tsFirst: off(H, 'ts_first'), ts: off(H, 'ts'),
+  procStart: off(H, 'proc_start'), comm: off(H, 'comm'), exe: off(H, 'exe'), parentExe: off(H, 'parent_exe'),
+  events: off(F, 'events'), event: off(F, 'event'), ino: off(F, 'ino'), dev: off(F, 'dev'),
+  mode: off(F, 'mode'), nlink: off(F, 'nlink'), iuid: off(F, 'iuid'), igid: off(F, 'igid'),
+  openFlags: off(F, 'open_flags'), sizeFirst: off(F, 'size_first'), size: off(F, 'size'),
+  bytesRead: off(F, 'bytes_read'), bytesWritten: off(F, 'bytes_written'), atime: off(F, 'atime_ns'),
+  mtime: off(F, 'mtime_ns'), ctime: off(F, 'ctime_ns'), mtimeFirst: off(F, 'mtime_first_ns'),
+  pathLen: off(F, 'path_len'), nameOff: off(F, 'name_off'), originLen: off(F, 'origin_len'),
+  origin: off(F, 'origin'), path: off(F, 'path'), exitCode: off(PID_EXIT_NOTICE.fields, 'exit_code'),
+};
+
+function header(b: Buffer, p: number): ProcHeader {
+  return {
+    flags: b.readUInt32LE(p + O.flags),
+    pid: b.readUInt32LE(p + O.pid),
+    tid: b.readUInt32LE(p + O.tid),
+    ppid: b.readUInt32LE(p + O.ppid),
+    uid: b.readUInt32LE(p + O.uid),
+    gid: b.readUInt32LE(p + O.gid),
+    tsFirst: b.readBigUInt64LE(p + O.tsFirst),
+    ts: b.readBigUInt64LE(p + O.ts),
+    procStart: b.readBigUInt64LE(p + O.procStart),
+    comm: cString(b, p + O.comm, COMM_LEN),
+    exe: cString(b, p + O.exe, EXE_LEN),
+    parentExe: cString(b, p + O.parentExe, EXE_LEN),
+  };
+}
+
+function fileRecord(b: Buffer, p: number, size: number, frameOffset: number): FileRecord {
+  const pathLen = b.readUInt16LE(p + O.pathLen);
+  const nameOff = b.readUInt16LE(p + O.nameOff);
+  const originLen = Math.min(b.readUInt16LE(p + O.originLen), NAME_MAX - 1);
+  if (pathLen > PATH_MAX || FILE_RECORD_FIXED + pathLen > size || nameOff > pathLen) {
+    throw new FrameError(`file record path length ${pathLen} / name offset ${nameOff} exceed record size ${size}`, frameOffset + p);
+  }
+  const event: number[] = new Array(FE_COUNT);
+  for (let i = 0; i < FE_COUNT; i++) event[i] = b.readUInt32LE(p + O.event + 4 * i);
+  const ps = p + O.path;
+  return {
+    type: 'file',
+    hdr: header(b, p),
+    events: b.readUInt32LE(p + O.events),
+    event,
+    ino: Number(b.readBigUInt64LE(p + O.ino)),
+    dev: b.readUInt32LE(p + O.dev),
+    mode: b.readUInt32LE(p + O.mode),
+    nlink: b.readUInt32LE(p + O.nlink),
+    iuid: b.readUInt32LE(p + O.iuid),
+    igid: b.readUInt32LE(p + O.igid),
+    openFlags: b.readUInt32LE(p + O.openFlags),
+    sizeFirst: Number(b.readBigInt64LE(p + O.sizeFirst)),
+    size: Number(b.readBigInt64LE(p + O.size)),
+    bytesRead: Number(b.readBigUInt64LE(p + O.bytesRead)),
+    bytesWritten: Number(b.readBigUInt64LE(p + O.bytesWritten)),
+    atimeNs: b.readBigUInt64LE(p + O.atime),
+    mtimeNs: b.readBigUInt64LE(p + O.mtime),
+    ctimeNs: b.readBigUInt64LE(p + O.ctime),
+    mtimeFirstNs: b.readBigUInt64LE(p + O.mtimeFirst),
+    dir: decodeBytes(b, ps, ps + nameOff),
+    name: decodeBytes(b, ps + nameOff, ps + pathLen),
+    origin: decodeBytes(b, p + O.origin, p + O.origin + originLen),
+  };
+}
+
+function pidExit(b: Buffer, p: number): PidExitRecord {
+  return { type: 'pid_exit', hdr: header(b, p), exitCode: b.readUInt32LE(p + O.exitCode) };
+}
+
+/** Decodes the records of one FR_RECORDS frame body. Unknown record types are skipped. */
+export function decodeRecords(body: Buffer, frameOffset = 0): KernelRecord[] {
+  const out: KernelRecord[] = [];
+  let p = 0;
+  while (p < body.length) {
+    if (body.length - p < REC_HDR.size) throw new FrameError('truncated record header', frameOffset + p);
+    const type = body.readUInt16LE(p);
+    const size = body.readUInt16LE(p + 2);
+    if (size < REC_HDR.size || p + size > body.length) {
+      throw new FrameError(`record size ${size} out of bounds`, frameOffset + p);
+    }
+    if (type === RecType.File) {
+      if (size < FILE_RECORD_FIXED) throw new FrameError(`file record too short (${size})`, frameOffset + p);
+      out.push(fileRecord(body, p, size, frameOffset));
+    } else if (type === RecType.PidExit) {
+      out.push(pidExit(body, p));
+    }
+    p += (size + 7) & ~7;
+  }
+  return out;
+}
+
+export function decodeHello(body: Buffer, offset = 0): SensorHello {
+  if (body.length < HELLO.size) throw new FrameError('truncated hello frame', offset);
+  if (body.readBigUInt64LE(0) !== STREAM_MAGIC) throw new FrameError('not a falconet sensor stream (bad magic)', offset);
+  const version = body.readUInt32LE(8);
+  if (version !== STREAM_VERSION) throw new FrameError(`unsupported stream version ${version}`, offset);
+  const status = body.subarray(HELLO.size).toString('utf8').split('\0').filter((s) => s.length > 0);
+  return {
+    sensorPid: body.readUInt32LE(12),
+    bootToRealNs: body.readBigInt64LE(16),
+    startBootNs: body.readBigUInt64LE(24),
+    monitors: body.readUInt32LE(32),
+    programsAttached: body.readUInt32LE(36),
+    programsSkipped: body.readUInt32LE(40),
+    kernelRelease: cString(body, 48, 64),
+    hostname: cString(body, 112, 64),
+    programStatus: status,
+  };
+}
+
+export function decodeStats(body: Buffer, offset = 0): SensorStats {
+  if (body.length < STATS_FRAME.size) throw new FrameError('truncated stats frame', offset);
+  const counters: Record<string, number> = {};
+  STATS.forEach((name, i) => { counters[name] = Number(body.readBigUInt64LE(8 + 8 * i)); });
+  return {
+    bootNs: body.readBigUInt64LE(0),
+    counters,
+    recordsOut: Number(body.readBigUInt64LE(136)),
+    sweeps: Number(body.readBigUInt64LE(144)),
+    ringbufBytes: Number(body.readBigUInt64LE(152)),
+    fileMapEntries: Number(body.readBigUInt64LE(160)),
+  };
+}
+
+export function decodeFrame(f: Frame): SensorEvent {
+  switch (f.kind) {
+    case FrameKind.Hello: return { kind: 'hello', hello: decodeHello(f.body, f.offset) };
+    case FrameKind.Records: return { kind: 'records', records: decodeRecords(f.body, f.offset + 8) };
+    case FrameKind.Stats: return { kind: 'stats', stats: decodeStats(f.body, f.offset) };
+    case FrameKind.Log: return { kind: 'log', text: f.body.toString('utf8') };
+    case FrameKind.End: return { kind: 'end' };
+  }
+}

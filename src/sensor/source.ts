@@ -1,0 +1,120 @@
+// Record sources: the live sensor process, or a recorded stream (replay). Both yield the same
+// SensorEvents, so everything downstream is testable without root.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createReadStream, existsSync, type WriteStream } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { SensorEvent } from '../model/records.js';
+import { decodeFrame } from './decode.js';
+import { FrameError, FrameSplitter } from './frames.js';
+
+export interface RecordSource extends AsyncIterable<SensorEvent> {
+  /** Asks the source to finish: the sensor flushes open records and ends the stream. */
+  stop(): void;
+}
+
+/** Yields the stream's events; returns whether it ended with an end frame. */
+async function* framesOf(stream: Readable, tap?: WriteStream): AsyncGenerator<SensorEvent, boolean> {
+  const splitter = new FrameSplitter();
+  let ended = false;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    if (tap) tap.write(chunk);
+    for (const f of splitter.push(chunk)) {
+      const ev = decodeFrame(f);
+      if (ev.kind === 'end') ended = true;
+      yield ev;
+    }
+  }
+  if (splitter.leftover) throw new FrameError(`stream ends inside a frame (${splitter.leftover} bytes left)`, splitter.offset);
+  if (!ended) yield { kind: 'log', text: 'stream ended without an end frame (sensor killed or recording cut short)' };
+  return ended;
+}
+
+/** Replays a stream recorded by `falconet record`. */
+export function replaySource(file: string): RecordSource {
+  const stream = createReadStream(file);
+  return { [Symbol.asyncIterator]: () => framesOf(stream), stop: () => stream.destroy() };
+}
+
+export interface SensorOptions {
+  monitors: number;
+  fileEventsMax?: number;
+  fileRecords?: number;
+  ringbufMb?: number;
+  statsMs?: number;
+  verbose?: boolean;
+  /** also write the raw stream here (record mode) */
+  tap?: WriteStream;
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** dist/src/sensor → repo root */
+export const REPO_ROOT = path.resolve(here, '../../..');
+export const SENSOR_BIN = process.env.FALCONET_SENSOR ?? path.join(REPO_ROOT, 'sensor/falconet-sensor');
+
+export class SensorUnavailable extends Error {}
+
+/** Checks what the sensor needs and explains, in one paragraph, what is missing. */
+export function checkSensorPrerequisites(): void {
+  const problems: string[] = [];
+  if (typeof process.geteuid === 'function' && process.geteuid() !== 0) {
+    problems.push('it must run as root (or with CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE): run it with sudo');
+  }
+  if (!existsSync('/sys/kernel/btf/vmlinux')) {
+    problems.push('the kernel exposes no BTF (/sys/kernel/btf/vmlinux is missing): use a kernel built with CONFIG_DEBUG_INFO_BTF=y (Debian 11+ kernels are)');
+  }
+  if (!existsSync(SENSOR_BIN)) {
+    problems.push(`the sensor binary ${SENSOR_BIN} is not built: run "npm run setup" as root (installs clang, libbpf-dev, bpftool and builds it)`);
+  }
+  if (!existsSync('/sys/kernel/tracing/events') && !existsSync('/sys/kernel/debug/tracing/events')) {
+    problems.push('tracefs is not mounted: run "mount -t tracefs nodev /sys/kernel/tracing"');
+  }
+  if (problems.length) {
+    throw new SensorUnavailable(`falconet cannot start its eBPF sensor: ${problems.join('; ')}. Recorded streams can still be read without root with "falconet replay FILE".`);
+  }
+}
+
+/** Spawns the privileged sensor and yields its decoded stream. */
+export function sensorSource(opts: SensorOptions): RecordSource {
+  const args = [
+    '--monitors', String(opts.monitors),
+    '--agent-pid', String(process.pid),
+    '--file-events', String(opts.fileEventsMax ?? 0),
+  ];
+  if (opts.fileRecords) args.push('--file-records', String(opts.fileRecords));
+  if (opts.ringbufMb) args.push('--ringbuf-mb', String(opts.ringbufMb));
+  if (opts.statsMs) args.push('--stats-ms', String(opts.statsMs));
+  if (opts.verbose) args.push('--verbose');
+  const child: ChildProcess = spawn(SENSOR_BIN, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-8192);
+    if (opts.verbose) process.stderr.write(d);
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  child.on('error', () => { /* reported through the exit code below */ });
+  let stopped = false;
+  async function* run(): AsyncGenerator<SensorEvent> {
+    const clean = yield* framesOf(child.stdout!, opts.tap);
+    if (clean) {
+      // Complete stream: the sensor may still be detaching programs; don't wait for it.
+      child.unref();
+      child.stdin?.destroy();
+      child.stderr?.destroy();
+      return;
+    }
+    const code = await exited;
+    if (code !== 0 && !stopped) {
+      throw new SensorUnavailable(`the sensor exited with code ${code}: ${stderr.trim() || 'no message'}`);
+    }
+  }
+  return {
+    [Symbol.asyncIterator]: run,
+    stop: () => {
+      if (stopped) return;
+      stopped = true;
+      child.kill('SIGTERM');
+    },
+  };
+}

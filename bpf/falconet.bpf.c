@@ -4,3 +4,5 @@
  * were not asked for (by name prefix) before load. */
 #include "common.bpf.h"
 #include "file.bpf.h"
+#include "socket.bpf.h"
+#include "process.bpf.h"

@@ -121,6 +121,10 @@ struct pid_exit_notice {
 	__u32 pad;
 };
 
+/* ---- the socket and process monitors define their records in their own headers ---- */
+#include "records_socket.h"
+#include "records_process.h"
+
 /* ---- drop/accounting counters (per-CPU array "stats", index = enum) ---- */
 enum fn_stat {
 	ST_FILE_RECORDS = 0,      /* file records submitted by the kernel */

@@ -28,27 +28,19 @@
 #include <bpf/libbpf.h>
 #include "../bpf/records.h"
 #include "falconet.skel.h"
+#include "output.h"
+#include "monitors.h"
 
-#define BATCH_MAX (256 * 1024)
 #define EXITED_MAX 4096
 
-static struct {
-	unsigned monitors;
-	unsigned file_events_max;
-	unsigned file_records_max;
-	unsigned ringbuf_mb;
-	unsigned agent_pid;
-	unsigned wakeup_kb;
-	unsigned drain_ms;
-	unsigned stats_ms;
-	bool verbose;
-} opt = { FN_MON_FILE, 0, 65536, 16, 0, 256, 5, 1000, false };
+struct sensor_opts opt = {
+	.monitors = FN_MON_FILE, .file_records_max = 65536, .ringbuf_mb = 16, .wakeup_kb = 256,
+	.drain_ms = 5, .stats_ms = 1000, .sock_idle_s = 15, .sock_active_s = 1800,
+};
 
 static volatile sig_atomic_t stopping;
 static struct falconet_bpf *skel;
-static unsigned char batch[BATCH_MAX + 16];
-static size_t batch_len;
-static __u64 records_out, sweeps;
+static __u64 sweeps;
 static __u32 exited[EXITED_MAX];
 static unsigned n_exited;
 static bool exited_overflow;
@@ -58,7 +50,7 @@ static int ncpus;
 static struct bpf_link *links[MAX_LINKS];
 static unsigned n_links;
 
-static void die(const char *fmt, ...)
+void die(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -67,50 +59,6 @@ static void die(const char *fmt, ...)
 	fprintf(stderr, "\n");
 	va_end(ap);
 	exit(2);
-}
-
-/* ---- output ---- */
-static void write_all(const void *buf, size_t len)
-{
-	const char *p = buf;
-	while (len) {
-		ssize_t n = write(STDOUT_FILENO, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			/* the agent went away: nothing left to report to */
-			_exit(errno == EPIPE ? 0 : 3);
-		}
-		p += n;
-		len -= n;
-	}
-}
-
-static void write_frame(__u16 kind, const void *body, __u32 len)
-{
-	struct fn_frame h = { .len = len, .kind = kind };
-	write_all(&h, sizeof(h));
-	if (len)
-		write_all(body, len);
-}
-
-static void flush_batch(void)
-{
-	if (!batch_len)
-		return;
-	write_frame(FR_RECORDS, batch, batch_len);
-	batch_len = 0;
-}
-
-static void add_record(const void *data, size_t size)
-{
-	size_t padded = (size + 7) & ~7UL;
-	if (batch_len + padded > BATCH_MAX)
-		flush_batch();
-	memcpy(batch + batch_len, data, size);
-	memset(batch + batch_len + size, 0, padded - size);
-	batch_len += padded;
-	records_out++;
 }
 
 /* ---- ring buffer ---- */
@@ -270,7 +218,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: falconet-sensor [--monitors MASK] [--file-events N] [--file-records N]\n"
 		"                       [--ringbuf-mb N] [--agent-pid PID] [--wakeup-kb N]\n"
-		"                       [--drain-ms N] [--stats-ms N] [--verbose]\n"
+		"                       [--drain-ms N] [--stats-ms N] [--sock-idle S] [--sock-active S]\n"
+		"                       [--proc-rate N] [--verbose]\n"
 		"Streams bpf/records.h frames on stdout. Commands on stdin: stats, quit.\n");
 	exit(2);
 }
@@ -293,6 +242,8 @@ static void parse_args(int argc, char **argv)
 		{ "agent-pid", required_argument, 0, 'a' },  { "wakeup-kb", required_argument, 0, 'w' },
 		{ "drain-ms", required_argument, 0, 'd' },   { "stats-ms", required_argument, 0, 's' },
 		{ "verbose", no_argument, 0, 'v' },          { "help", no_argument, 0, 'h' },
+		{ "sock-idle", required_argument, 0, 'I' },  { "sock-active", required_argument, 0, 'A' },
+		{ "proc-rate", required_argument, 0, 'R' },
 		{ 0 }
 	};
 	int c;
@@ -307,6 +258,9 @@ static void parse_args(int argc, char **argv)
 		case 'd': opt.drain_ms = num_arg("drain-ms", optarg, 1, 1000); break;
 		case 's': opt.stats_ms = num_arg("stats-ms", optarg, 10, 3600000); break;
 		case 'v': opt.verbose = true; break;
+		case 'I': opt.sock_idle_s = num_arg("sock-idle", optarg, 1, 1u << 30); break;
+		case 'A': opt.sock_active_s = num_arg("sock-active", optarg, 1, 1u << 30); break;
+		case 'R': opt.proc_rate = num_arg("proc-rate", optarg, 0, 1u << 30); break;
 		default: usage();
 		}
 	}
@@ -317,7 +271,7 @@ static void parse_args(int argc, char **argv)
 		die("--ringbuf-mb must be a power of two");
 }
 
-static __u64 now_ns(clockid_t clk)
+__u64 now_ns(clockid_t clk)
 {
 	struct timespec ts;
 	clock_gettime(clk, &ts);
@@ -362,6 +316,8 @@ int main(int argc, char **argv)
 	skel->rodata->cfg_wakeup_bytes = (__u64)opt.wakeup_kb << 10;
 	bpf_map__set_max_entries(skel->maps.events, opt.ringbuf_mb << 20);
 	bpf_map__set_max_entries(skel->maps.file_records, opt.file_records_max);
+	sock_configure(skel);
+	proc_configure(skel);
 
 	vmlinux_btf = btf__load_vmlinux_btf();
 	char status[8192];
@@ -428,6 +384,8 @@ int main(int argc, char **argv)
 	memcpy(hello_buf + sizeof(*hello), status, slen);
 	write_frame(FR_HELLO, hello_buf, sizeof(*hello) + slen);
 
+	sock_start(skel);
+	proc_start(skel);
 	fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
 	__u64 next_stats = now_ns(CLOCK_MONOTONIC) + (__u64)opt.stats_ms * 1000000ULL;
 	while (!stopping) {
@@ -441,6 +399,8 @@ int main(int argc, char **argv)
 			n_exited = 0;
 			exited_overflow = false;
 		}
+		sock_tick(skel, now_ns(CLOCK_BOOTTIME));
+		proc_tick(skel, now_ns(CLOCK_BOOTTIME));
 		struct fn_stats st;
 		__u64 t = now_ns(CLOCK_MONOTONIC);
 		if (t >= next_stats) {
@@ -466,6 +426,8 @@ int main(int argc, char **argv)
 	if (n_exited)
 		sweep_files(SWEEP_EXITED);
 	sweep_files(SWEEP_ALL);
+	sock_shutdown(skel);
+	proc_shutdown(skel);
 	emit_stats();
 	write_frame(FR_END, NULL, 0);
 	/* The stream is complete: let the agent go on while detaching waits for grace periods. */

@@ -7,7 +7,7 @@ import { IdNames } from '../enrich/ids.js';
 import { Mounts } from '../enrich/mounts.js';
 import type { FormatContext } from '../format/context.js';
 import { toMinJson, toPrettyJson } from '../format/json.js';
-import { kflowdFileRecord } from '../format/kflowd-file.js';
+import { isOutputRecord, kflowdRecord } from '../format/kflowd.js';
 import { TABLE_HEADER, fileTableRow } from '../format/table.js';
 
 export type OutputFormat = 'json' | 'json-min' | 'table';
@@ -64,18 +64,20 @@ export async function runPipeline(source: RecordSource, opts: PipelineOptions, o
         if (!ctx) throw new Error('stream has records before its hello frame');
         let text = '';
         for (const r of ev.records) {
-          if (r.type !== 'file') continue;
+          if (!isOutputRecord(r)) continue;
           seq++;
           summary.records++;
           opts.onRecord?.(r);
           if (opts.quiet) continue;
-          if (opts.output === 'table') {
+          if (opts.output === 'table' && r.type === 'file') {
             if (!headerDone) { text += TABLE_HEADER + '\n'; headerDone = true; }
             text += fileTableRow(r, ctx) + '\n';
-          } else {
-            const o = kflowdFileRecord(r, seq, ctx);
-            text += opts.output === 'json' ? toPrettyJson(o) + RS : toMinJson(o) + '\n';
+            continue;
           }
+          const o = kflowdRecord(r, seq, ctx);
+          if (!o) continue;
+          // like kflowd, the table view prints non-file records as one-line JSON
+          text += opts.output === 'json' ? toPrettyJson(o) + RS : toMinJson(o) + '\n';
         }
         await write(text);
         break;

@@ -9,7 +9,7 @@ import {
   checkSensorPrerequisites, replaySource, sensorSource, SensorUnavailable, type RecordSource,
 } from '../sensor/source.js';
 import {
-  DEFAULT_MONITORS, parseDuration, parseEvents, parseMonitors, parseOutput, parsePositiveInt, parseToken,
+  DEFAULT_MONITORS, parseDuration, parseEvents, parseMonitors, parseOutput, parsePositiveInt, parseTimeouts, parseToken,
 } from './agent-options.js';
 
 interface AgentFlags {
@@ -25,6 +25,16 @@ interface AgentFlags {
   stats?: boolean;
   fileRecords?: number;
   ringbufMb?: number;
+  timeouts?: { idle: number; active?: number };
+}
+
+/** The sensor options every command that starts the sensor derives from its flags. */
+function sensorOptions(flags: AgentFlags) {
+  return {
+    monitors: flags.monitor, fileEventsMax: flags.events, verbose: flags.verbose,
+    fileRecords: flags.fileRecords, ringbufMb: flags.ringbufMb,
+    sockIdle: flags.timeouts?.idle, sockActive: flags.timeouts?.active,
+  };
 }
 
 function addSensorFlags(cmd: Command): Command {
@@ -34,6 +44,7 @@ function addSensorFlags(cmd: Command): Command {
     .option('-V, --verbose', 'print the sensor\'s libbpf and verifier messages on stderr')
     .option('--file-records <N>', 'capacity of the kernel file record map (default 65536)', parsePositiveInt)
     .option('--ringbuf-mb <N>', 'ring buffer size in MiB, a power of two (default 16)', parsePositiveInt)
+    .option('-t, --timeouts <IDLE[,ACTIVE]>', 'socket idle and active timeouts in seconds (default 15,1800)', parseTimeouts)
     .option('--duration <seconds>', 'run this long, flush every open record, exit 0', parseDuration);
 }
 
@@ -82,10 +93,7 @@ export function registerAgentCommand(program: Command): void {
     }
     try {
       checkSensorPrerequisites();
-      const source = sensorSource({
-        monitors: flags.monitor, fileEventsMax: flags.events, verbose: flags.verbose,
-        fileRecords: flags.fileRecords, ringbufMb: flags.ringbufMb,
-      });
+      const source = sensorSource(sensorOptions(flags));
       const done = stopOnSignals(source, flags.duration);
       await runPipeline(source, { output: flags.output, quiet: flags.quiet, token: flags.token, stats: flags.stats }, process.stdout);
       done();
@@ -102,10 +110,7 @@ export function registerAgentCommand(program: Command): void {
     try {
       checkSensorPrerequisites();
       const tap = createWriteStream(file);
-      const source = sensorSource({
-        monitors: flags.monitor, fileEventsMax: flags.events, verbose: flags.verbose,
-        fileRecords: flags.fileRecords, ringbufMb: flags.ringbufMb, tap,
-      });
+      const source = sensorSource({ ...sensorOptions(flags), tap });
       const done = stopOnSignals(source, flags.duration);
       const summary = await runPipeline(source, { output: 'json-min', quiet: true }, process.stdout);
       done();

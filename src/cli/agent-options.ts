@@ -57,3 +57,14 @@ export function parsePositiveInt(value: string): number {
   if (!/^[0-9]+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`expected a positive integer, got '${value}'`);
   return Number(value);
 }
+
+/** -t IDLE[,ACTIVE]: socket idle and active timeouts in seconds (kflowd: digits only, nonzero). */
+export function parseTimeouts(value: string): { idle: number; active?: number } {
+  const m = /^([0-9]+)(?:,([0-9]+))?$/.exec(value);
+  const idle = m ? Number(m[1]) : 0;
+  const active = m?.[2] !== undefined ? Number(m[2]) : undefined;
+  if (!m || idle < 1 || (active !== undefined && active < 1)) {
+    throw new InvalidArgumentError(`expected IDLE[,ACTIVE] in whole seconds, both nonzero (e.g. 15,1800), got '${value}'`);
+  }
+  return { idle, active };
+}

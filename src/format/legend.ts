@@ -1,5 +1,7 @@
 // -l/--legend: every output key with a one-line description.
 import { FILE_EVENTS } from '../sensor/layout.js';
+import { SOCKET_LEGEND, type LegendEntry } from './legend-socket.js';
+import { PROCESS_LEGEND } from './legend-process.js';
 
 const INFO: [string, string][] = [
   ['InfoSequenceNumber', 'Sequence number of the record, +1 per record output'],
@@ -66,11 +68,14 @@ const FILE_EVENT_TEXT: Record<string, string> = {
 };
 
 export function legendText(): string {
-  const all = [...INFO, ...PROC, ...FILE];
-  const lines = [`Legend (${all.length} keys, ${FILE_EVENTS.length} subkeys):`];
-  for (const [k, d] of all) {
+  const fileEntries: LegendEntry[] = FILE.map(([k, d]) =>
+    k === 'FileEvents' ? [k, d, FILE_EVENTS.map((e) => [e, FILE_EVENT_TEXT[e]!] as [string, string])] : [k, d]);
+  const all: LegendEntry[] = [...INFO, ...PROC, ...fileEntries, ...SOCKET_LEGEND, ...PROCESS_LEGEND];
+  const nsub = all.reduce((n, e) => n + (e[2]?.length ?? 0), 0);
+  const lines = [`Legend (${all.length} keys, ${nsub} subkeys):`];
+  for (const [k, d, subs] of all) {
     lines.push(`${k.padEnd(26)}${d}`);
-    if (k === 'FileEvents') for (const e of FILE_EVENTS) lines.push(`   └─ ${e.padEnd(20)}${FILE_EVENT_TEXT[e]}`);
+    for (const [sk, sd] of subs ?? []) lines.push(`   └─ ${sk.padEnd(20)}${sd}`);
   }
   lines.push('', 'Durations and ages are seconds with nine decimals. Names with bytes that are not UTF-8 are',
     'written with each such byte 0xNN as the escape \\udcNN (PEP 383 surrogateescape).');

@@ -52,7 +52,10 @@ export interface PidExitRecord {
   exitCode: number;
 }
 
-export type KernelRecord = FileRecord | PidExitRecord;
+import type { SockRecord } from './socket-record.js';
+import type { ProcRecord } from './process-record.js';
+
+export type KernelRecord = FileRecord | PidExitRecord | SockRecord | ProcRecord;
 
 export interface SensorHello {
   sensorPid: number;

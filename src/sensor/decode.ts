@@ -9,6 +9,8 @@ import {
   PID_EXIT_NOTICE, REC_HDR, RecType, STATS, STATS_FRAME, STREAM_MAGIC, STREAM_VERSION,
 } from './layout.js';
 import type { Frame } from './frames.js';
+import { decodeSockRecord } from './decode-socket.js';
+import { decodeProcRecord } from './decode-process.js';
 import { FrameError } from './frames.js';
 
 const F = FILE_RECORD.fields;
@@ -104,6 +106,12 @@ export function decodeRecords(body: Buffer, frameOffset = 0): KernelRecord[] {
       out.push(fileRecord(body, p, size, frameOffset));
     } else if (type === RecType.PidExit) {
       out.push(pidExit(body, p));
+    } else if (type === RecType.Sock) {
+      const r = decodeSockRecord(body, p, size, header(body, p), frameOffset);
+      if (r) out.push(r);
+    } else if (type === RecType.Proc) {
+      const r = decodeProcRecord(body, p, size, header(body, p), frameOffset);
+      if (r) out.push(r);
     }
     p += (size + 7) & ~7;
   }

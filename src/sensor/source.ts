@@ -44,6 +44,11 @@ export interface SensorOptions {
   ringbufMb?: number;
   statsMs?: number;
   verbose?: boolean;
+  /** socket idle / active timeouts in seconds (-t) */
+  sockIdle?: number;
+  sockActive?: number;
+  /** process events per second per process before throttling */
+  procRate?: number;
   /** also write the raw stream here (record mode) */
   tap?: WriteStream;
 }
@@ -85,6 +90,9 @@ export function sensorSource(opts: SensorOptions): RecordSource {
   if (opts.fileRecords) args.push('--file-records', String(opts.fileRecords));
   if (opts.ringbufMb) args.push('--ringbuf-mb', String(opts.ringbufMb));
   if (opts.statsMs) args.push('--stats-ms', String(opts.statsMs));
+  if (opts.sockIdle) args.push('--sock-idle', String(opts.sockIdle));
+  if (opts.sockActive) args.push('--sock-active', String(opts.sockActive));
+  if (opts.procRate !== undefined) args.push('--proc-rate', String(opts.procRate));
   if (opts.verbose) args.push('--verbose');
   const child: ChildProcess = spawn(SENSOR_BIN, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';

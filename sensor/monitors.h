@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Hooks each monitor implements in the sensor (sock.c, proc.c): configure rodata before load,
+ * start after attach, tick every loop (~drain-ms; expiry timers), flush at shutdown. */
+#pragma once
+#include <stdbool.h>
+#include <time.h>
+#include <linux/types.h>
+
+struct falconet_bpf;
+
+struct sensor_opts {
+	unsigned monitors;
+	unsigned file_events_max;
+	unsigned file_records_max;
+	unsigned ringbuf_mb;
+	unsigned agent_pid;
+	unsigned wakeup_kb;
+	unsigned drain_ms;
+	unsigned stats_ms;
+	unsigned sock_idle_s;    /* -t IDLE */
+	unsigned sock_active_s;  /* -t ,ACTIVE */
+	unsigned proc_rate;      /* process events per second per process before throttling (0: off) */
+	bool verbose;
+};
+extern struct sensor_opts opt;
+
+void die(const char *fmt, ...);
+__u64 now_ns(clockid_t clk);
+
+void sock_configure(struct falconet_bpf *skel);
+void sock_start(struct falconet_bpf *skel);
+void sock_tick(struct falconet_bpf *skel, __u64 boot_ns);
+void sock_shutdown(struct falconet_bpf *skel);
+
+void proc_configure(struct falconet_bpf *skel);
+void proc_start(struct falconet_bpf *skel);
+void proc_tick(struct falconet_bpf *skel, __u64 boot_ns);
+void proc_shutdown(struct falconet_bpf *skel);

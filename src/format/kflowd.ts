@@ -1,0 +1,21 @@
+// Picks the kflowd-style formatter for each record type.
+import type { KernelRecord } from '../model/records.js';
+import type { FormatContext } from './context.js';
+import type { JObject } from './json.js';
+import { kflowdFileRecord } from './kflowd-file.js';
+import { kflowdProcessRecord } from './kflowd-process.js';
+import { kflowdSocketRecord } from './kflowd-socket.js';
+
+/** The output object of a record, or undefined for internal records (pid exit notices). */
+export function kflowdRecord(r: KernelRecord, seq: number, ctx: FormatContext): JObject | undefined {
+  switch (r.type) {
+    case 'file': return kflowdFileRecord(r, seq, ctx);
+    case 'sock': return kflowdSocketRecord(r, seq, ctx);
+    case 'proc': return kflowdProcessRecord(r, seq, ctx);
+    default: return undefined;
+  }
+}
+
+export function isOutputRecord(r: KernelRecord): boolean {
+  return r.type !== 'pid_exit';
+}

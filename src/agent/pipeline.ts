@@ -58,6 +58,7 @@ export async function runPipeline(source: RecordSource, opts: PipelineOptions, o
           mounts: new Mounts(),
         };
         for (const s of h.programStatus) process.stderr.write(`falconet: ${s}\n`);
+        process.stderr.write(`falconet: sensor ready (${h.programsAttached} programs attached, ${h.programsSkipped} skipped)\n`);
         break;
       }
       case 'records': {

@@ -1,0 +1,60 @@
+// Kernel e2e harness: runs the real agent (root + BPF), waits until its sensor is attached,
+// runs a workload, stops the agent gracefully (flushing open records) and returns the records.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const BIN = path.join(REPO, 'bin/falconet');
+
+/** Why kernel tests cannot run here, or undefined when they can. */
+export function bpfSkipReason(): string | undefined {
+  if (process.geteuid?.() !== 0) return 'kernel tests need root (BPF)';
+  if (!existsSync('/sys/kernel/btf/vmlinux')) return 'kernel has no BTF (/sys/kernel/btf/vmlinux)';
+  if (!existsSync(path.join(REPO, 'sensor/falconet-sensor'))) return 'sensor not built (npm run setup)';
+  return undefined;
+}
+
+/** Prints the skip reason so CI logs say why, and returns the value for test({ skip }). */
+export function skipUnlessBpf(): string | false {
+  const why = bpfSkipReason();
+  if (why) process.stdout.write(`# SKIP kernel tests: ${why}\n`);
+  return why ?? false;
+}
+
+export type JsonRecord = Record<string, unknown>;
+
+export interface Capture {
+  records: JsonRecord[];
+  stats: { counters: Record<string, number>; recordsOut: number; fileMapEntries: number } | undefined;
+  stderr: string;
+}
+
+export async function captureRecords(workload: () => Promise<void>, args: string[] = [], timeoutMs = 60000): Promise<Capture> {
+  const child = spawn(process.execPath, [BIN, '-o', 'json-min', '--stats', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+  let readyResolve!: () => void;
+  const ready = new Promise<void>((r) => { readyResolve = r; });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+    if (stderr.includes('sensor ready')) readyResolve();
+  });
+  const exited = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  try {
+    await Promise.race([ready, exited.then((c) => { throw new Error(`agent exited (${c}) before ready: ${stderr}`); })]);
+    await workload();
+    child.kill('SIGTERM');
+    const code = await exited;
+    if (code !== 0) throw new Error(`agent exited with ${code}: ${stderr}`);
+  } finally {
+    clearTimeout(timer);
+  }
+  const records = stdout.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as JsonRecord);
+  const statLines = stderr.split('\n').filter((l) => l.startsWith('falconet-stats '));
+  const last = statLines.at(-1);
+  return { records, stats: last ? JSON.parse(last.slice('falconet-stats '.length)) : undefined, stderr };
+}

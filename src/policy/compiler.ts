@@ -51,7 +51,125 @@ class CompileAbort extends Error {}
 const TRUE: Predicate = () => true;
 const FALSE: Predicate = () => false;
 
+// ---- per-process caching ----------------------------------------------------------------------
+// Most of a rule set looks only at the process (name, exe, ancestry, user, container), and a
+// trace has many records per process. Sub-conditions whose fields are all process-scoped are
+// evaluated once per Process entity and cached in a slot array attached to it, so the global
+// whitelist and most PE/FF rule prefixes cost one array read per record. (sf-processor likewise
+// caches the process tree per OID.) Records without a process are evaluated directly.
+// The same holds for file-only sub-conditions (path, name, directory, type) and File entities.
+const PROC_SCOPED = new WeakSet<Predicate>([TRUE, FALSE]);
+const FILE_SCOPED = new WeakSet<Predicate>([TRUE, FALSE]);
+// Slot values: 0 unknown, 1 false, 2 true. Typed arrays keep lookups dense and monomorphic.
+const slotMap = new WeakMap<object, Int8Array>();
+let nextSlot = 0;
+let lastView: SfRecordView | null = null;
+let lastProcSlots: Int8Array | null = null;
+let lastFileSlots: Int8Array | null = null;
+
+function slotsFor(entity: object): Int8Array {
+  let s = slotMap.get(entity);
+  if (s === undefined || s.length < nextSlot) {
+    const n = new Int8Array(Math.max(nextSlot, 64));
+    if (s !== undefined) n.set(s);
+    slotMap.set(entity, (s = n));
+  }
+  return s;
+}
+
+function loadSlots(v: SfRecordView): void {
+  lastView = v;
+  const p = v.proc;
+  const f = v.file;
+  lastProcSlots = p === null ? null : slotsFor(p);
+  lastFileSlots = f === null ? null : slotsFor(f);
+}
+
+function cacheScoped(p: Predicate): Predicate {
+  if (p === TRUE || p === FALSE) return p;
+  if (PROC_SCOPED.has(p)) {
+    const id = nextSlot++;
+    return (v) => {
+      if (v !== lastView) loadSlots(v);
+      const s = lastProcSlots;
+      if (s === null) return p(v);
+      const r = s[id]!;
+      if (r !== 0) return r === 2;
+      const x = p(v);
+      s[id] = x ? 2 : 1;
+      return x;
+    };
+  }
+  if (FILE_SCOPED.has(p)) {
+    const id = nextSlot++;
+    return (v) => {
+      if (v !== lastView) loadSlots(v);
+      const s = lastFileSlots;
+      if (s === null) return p(v);
+      const r = s[id]!;
+      if (r !== 0) return r === 2;
+      const x = p(v);
+      s[id] = x ? 2 : 1;
+      return x;
+    };
+  }
+  return p;
+}
+
+// Estimated evaluation cost, used only to order and/or operands.
+const COST = new WeakMap<Predicate, number>();
+function costOf(p: Predicate): number {
+  return COST.get(p) ?? 3;
+}
+function withCost<P extends Predicate>(p: P, c: number): P {
+  COST.set(p, Math.min(c, 20));
+  return p;
+}
+
+function combine(ps: readonly Predicate[], isAnd: boolean): Predicate {
+  const [a, b, c, d] = ps;
+  if (ps.length === 1) return a!;
+  if (isAnd) {
+    if (ps.length === 2) return (v) => a!(v) && b!(v);
+    if (ps.length === 3) return (v) => a!(v) && b!(v) && c!(v);
+    if (ps.length === 4) return (v) => a!(v) && b!(v) && c!(v) && d!(v);
+    return (v) => {
+      for (let i = 0; i < ps.length; i++) if (!ps[i]!(v)) return false;
+      return true;
+    };
+  }
+  if (ps.length === 2) return (v) => a!(v) || b!(v);
+  if (ps.length === 3) return (v) => a!(v) || b!(v) || c!(v);
+  if (ps.length === 4) return (v) => a!(v) || b!(v) || c!(v) || d!(v);
+  return (v) => {
+    for (let i = 0; i < ps.length; i++) if (ps[i]!(v)) return true;
+    return false;
+  };
+}
+
+function scopeOfPred(p: Predicate): Scope {
+  const pr = PROC_SCOPED.has(p);
+  const fi = FILE_SCOPED.has(p);
+  return pr && fi ? 'const' : pr ? 'proc' : fi ? 'file' : 'record';
+}
+
+function joinScope(a: Scope, b: Scope): Scope {
+  if (a === 'const') return b;
+  if (b === 'const') return a;
+  return a === b ? a : 'record';
+}
+
+function mark<P extends Predicate>(p: P, scope: Scope): P {
+  if (scope === 'proc' || scope === 'const') PROC_SCOPED.add(p);
+  if (scope === 'file' || scope === 'const') FILE_SCOPED.add(p);
+  return p;
+}
+
+
+type Scope = 'proc' | 'file' | 'record' | 'const';
+
 interface Getter {
+  readonly scope: Scope;
   readonly type: FieldType;
   readonly get: (v: SfRecordView) => FieldValueMap[FieldType];
   readonly def: FieldDef | null;
@@ -79,7 +197,7 @@ export class Compiler {
     this.src = src;
     this.softErrors = 0;
     try {
-      const p = this.expr(expr);
+      const p = cacheScoped(this.expr(expr));
       return this.softErrors > 0 ? null : p;
     } catch (e) {
       if (e instanceof CompileAbort) return null;
@@ -109,38 +227,63 @@ export class Compiler {
     switch (e.kind) {
       case 'const':
         return e.value ? TRUE : FALSE;
-      case 'and': {
-        const a = this.expr(e.left);
-        const b = this.expr(e.right);
-        if (a === FALSE || b === FALSE) return FALSE;
-        if (a === TRUE) return b;
-        if (b === TRUE) return a;
-        return (v) => a(v) && b(v);
-      }
-      case 'or': {
-        const a = this.expr(e.left);
-        const b = this.expr(e.right);
-        if (a === TRUE || b === TRUE) return TRUE;
-        if (a === FALSE) return b;
-        if (b === FALSE) return a;
-        return (v) => a(v) || b(v);
-      }
+      case 'and':
+      case 'or':
+        return this.junction(e);
       case 'not': {
         const a = this.expr(e.expr);
         if (a === TRUE) return FALSE;
         if (a === FALSE) return TRUE;
-        return (v) => !a(v);
+        return mark(withCost((v: SfRecordView) => !a(v), costOf(a)), scopeOfPred(a));
       }
       case 'macro':
         return this.macroRef(e.name, e.offset);
       case 'exists': {
         const g = this.field(e.field);
         if (g === null) return FALSE;
-        return existsPredicate(g);
+        return mark(existsPredicate(g), g.scope);
       }
       case 'check':
         return this.check(e.field, e.op, e.opOffset, e.rhs);
     }
+  }
+
+  /**
+   * n-ary and/or. Operands are pure, so they may be reordered: entity-scoped operands are
+   * grouped into one cached unit per entity (process, file), and the rest are ordered by an
+   * estimated cost so cheap, selective tests (opflags bit tests) run first.
+   */
+  private junction(e: Extract<Expr, { kind: 'and' | 'or' }>): Predicate {
+    const isAnd = e.kind === 'and';
+    const parts: Expr[] = [];
+    const flatten = (x: Expr): void => {
+      if (x.kind === e.kind) {
+        flatten(x.left);
+        flatten(x.right);
+      } else parts.push(x);
+    };
+    flatten(e);
+    const neutral = isAnd ? TRUE : FALSE;
+    const absorbing = isAnd ? FALSE : TRUE;
+    let absorbed = false;
+    const preds: Predicate[] = [];
+    for (const x of parts) {
+      const p = this.expr(x); // compile every operand, so all problems are reported
+      if (p === absorbing) absorbed = true;
+      else if (p !== neutral) preds.push(p);
+    }
+    if (absorbed) return absorbing;
+    if (preds.length === 0) return neutral;
+    if (preds.length === 1) return preds[0]!;
+    const scope = preds.map(scopeOfPred).reduce(joinScope);
+    if (scope !== 'record') return mark(withCost(combine(preds, isAnd), preds.reduce((n, p) => n + costOf(p), 0)), scope);
+    const procParts = preds.filter((p) => { const sc = scopeOfPred(p); return sc === 'proc' || sc === 'const'; });
+    const fileParts = preds.filter((p) => scopeOfPred(p) === 'file');
+    const units: Predicate[] = preds.filter((p) => scopeOfPred(p) === 'record');
+    if (procParts.length > 0) units.push(withCost(cacheScoped(mark(combine(procParts, isAnd), 'proc')), 1.5));
+    if (fileParts.length > 0) units.push(withCost(cacheScoped(mark(combine(fileParts, isAnd), 'file')), 1.6));
+    units.sort((a, b) => costOf(a) - costOf(b));
+    return withCost(combine(units, isAnd), units.reduce((n, p) => n + costOf(p), 0));
   }
 
   private macroRef(name: string, offset: number): Predicate {
@@ -189,26 +332,27 @@ export class Compiler {
       if (this.opts.lenient) {
         this.warn(f.offset, `unknown field '${f.name}' (treated as the literal string '${f.text}', as sf-processor does)`, f.text);
         const lit = f.text;
-        return { type: 'string', get: () => lit, def: null, name: f.name };
+        return { scope: 'const', type: 'string', get: () => lit, def: null, name: f.name };
       }
       this.softFail(f.offset, `unknown field '${f.name}'`, f.text);
       return null;
     }
-    if (f.arg === null) return { type: def.type, get: def.get, def, name: f.name };
+    const scope: Scope = def.scope;
+    if (f.arg === null) return { scope, type: def.type, get: def.get, def, name: f.name };
     if (def.arg === 'index') {
       if (!/^\d+$/.test(f.arg.trim())) this.fail(f.offset, `field '${f.name}' takes a numeric index, not '${f.arg}'`, f.text);
       const i = Number(f.arg.trim());
       if (def.type === 'ints') {
         const g = def.get as (v: SfRecordView) => readonly number[];
-        return { type: 'int', get: (v) => g(v)[i] ?? 0, def: null, name: f.text };
+        return { scope, type: 'int', get: (v) => g(v)[i] ?? 0, def: null, name: f.text };
       }
       const g = def.get as (v: SfRecordView) => readonly string[];
-      return { type: 'string', get: (v) => g(v)[i] ?? '', def: null, name: f.text };
+      return { scope, type: 'string', get: (v) => g(v)[i] ?? '', def: null, name: f.text };
     }
     if (def.arg === 'jsonpath') {
       const path = f.arg.split('.').filter((s) => s !== '');
       const g = def.get as (v: SfRecordView) => string;
-      return { type: 'string', get: (v) => jsonPath(g(v), path), def: null, name: f.text };
+      return { scope, type: 'string', get: (v) => jsonPath(g(v), path), def: null, name: f.text };
     }
     this.fail(f.offset, `field '${f.name}' does not take an argument`, f.text);
   }
@@ -240,6 +384,15 @@ export class Compiler {
 
   private check(f: FieldRef, op: string, opOffset: number, rhs: Operand | ListValue): Predicate {
     const g = this.field(f);
+    const p = this.checkInner(g, f, op, opOffset, rhs);
+    return mark(p, g === null ? 'const' : joinScope(g.scope, this.rhsScope));
+  }
+
+  /** Scope of the right-hand field of the last check (field-vs-field comparisons). */
+  private rhsScope: Scope = 'const';
+
+  private checkInner(g: Getter | null, f: FieldRef, op: string, opOffset: number, rhs: Operand | ListValue): Predicate {
+    this.rhsScope = 'const';
     // Resolve the right-hand side first so its errors are reported even for unavailable fields.
     let values: string[] | null = null;
     let rhsField: Getter | null | undefined;
@@ -262,6 +415,7 @@ export class Compiler {
     if (g === null) return FALSE;
     if (rhsField !== undefined) {
       if (rhsField === null) return FALSE;
+      this.rhsScope = rhsField.scope;
       return this.fieldVsField(g, op, opOffset, rhsField);
     }
     const vals = values!;
@@ -277,6 +431,20 @@ export class Compiler {
           if (this.opts.lenient) this.warn(off, msg, val);
           else this.fail(off, msg, val);
         }
+      }
+    }
+    const bits = g.def?.bits;
+    if (bits && (op === '=' || op === '!=' || op === 'in' || op === 'intersects')) {
+      const tests = vals.map((x) => bits.test(x));
+      if (tests.every((t) => t !== undefined)) {
+        const raw = bits.raw;
+        const ts = tests as ((x: number) => boolean)[];
+        const any: Predicate = ts.length === 1 ? ((t) => (v: SfRecordView) => t(raw(v)))(ts[0]!) : (v) => {
+          const x = raw(v);
+          for (let i = 0; i < ts.length; i++) if (ts[i]!(x)) return true;
+          return false;
+        };
+        return withCost(op === '!=' ? (v: SfRecordView) => !any(v) : any, 1);
       }
     }
     const atOp = (message: string): never => this.fail(opOffset, message, op);
@@ -536,19 +704,45 @@ function stringTest(op: string, vals: readonly string[], dialect: Dialect, atOp:
   }
 }
 
+/**
+ * Memoises an expensive string test by value. Values repeat heavily (process names, paths),
+ * so a bounded map beats re-running a 60-item substring scan or a regex on every record.
+ */
+function memoize(t: (s: string) => boolean): (s: string) => boolean {
+  let cache = new Map<string, boolean>();
+  return (s) => {
+    let r = cache.get(s);
+    if (r === undefined) {
+      r = t(s);
+      if (cache.size >= 4096) cache = new Map();
+      cache.set(s, r);
+    }
+    return r;
+  };
+}
+
+const CHEAP_OPS: ReadonlySet<string> = new Set(['=', '!=', 'in', 'intersects']);
+
+function stringTestMemo(op: string, vals: readonly string[], dialect: Dialect, atOp: (m: string) => never, atLit: (m: string) => never): (s: string) => boolean {
+  const t = stringTest(op, vals, dialect, atOp, atLit);
+  if (CHEAP_OPS.has(op)) return t;
+  if (vals.length <= 2 && (op === 'contains' || op === 'startswith' || op === 'endswith')) return t;
+  return memoize(t);
+}
+
 function stringCheck(get: (v: SfRecordView) => string, op: string, vals: readonly string[], dialect: Dialect, atOp: (m: string) => never, atLit: (m: string) => never): Predicate {
   if (op === '=' && vals.length === 1) {
     const lit = vals[0]!;
-    return (v) => get(v) === lit;
+    return withCost((v: SfRecordView) => get(v) === lit, 2);
   }
-  const t = stringTest(op, vals, dialect, atOp, atLit);
-  return (v) => t(get(v));
+  const t = stringTestMemo(op, vals, dialect, atOp, atLit);
+  return withCost((v: SfRecordView) => t(get(v)), CHEAP_OPS.has(op) ? 2 : 4);
 }
 
 /** List-valued fields: positive operators match if ANY element matches; `!=` if NONE equals. */
 function stringsCheck(get: (v: SfRecordView) => readonly string[], op: string, vals: readonly string[], dialect: Dialect, atOp: (m: string) => never, atLit: (m: string) => never): Predicate {
   const negate = op === '!=';
-  const t = stringTest(negate ? '=' : op, vals, dialect, atOp, atLit);
+  const t = stringTestMemo(negate ? '=' : op, vals, dialect, atOp, atLit);
   const any = (v: SfRecordView): boolean => {
     const xs = get(v);
     for (let i = 0; i < xs.length; i++) if (t(xs[i]!)) return true;

@@ -31,9 +31,20 @@ export interface FieldDef<T extends FieldType = FieldType> {
   readonly domain?: ReadonlySet<string>;
   /** `[N]` index argument supported (ancestry lists) or a JSON path (`sf.ke.message[a.b]`). */
   readonly arg?: 'index' | 'jsonpath';
+  /**
+   * Flag-set fields (opflags, openflags): the raw integer and a name → test mapping, so
+   * `sf.opflags = EXEC` compiles to a bit test instead of a list scan.
+   */
+  readonly bits?: { readonly raw: (v: SfRecordView) => number; readonly test: (name: string) => ((x: number) => boolean) | undefined };
   /** Values that are valid for the Falco field but never occur in SysFlow (warned, not errors). */
   readonly unavailable?: ReadonlySet<string>;
   readonly desc: string;
+  /**
+   * `proc`: the value depends only on the record's Process entity (and what hangs off it:
+   * parent, ancestry, user, container), so results can be cached per process. `record`: varies
+   * per event/flow.
+   */
+  readonly scope: 'proc' | 'file' | 'record';
 }
 
 // ---- constants ----------------------------------------------------------------------------
@@ -109,6 +120,22 @@ const FALCO_EVT_UNAVAILABLE: ReadonlySet<string> = new Set([
   'lstat', 'fstat', 'access', 'faccessat', 'getdents', 'getdents64', 'inotify_init', 'inotify_init1', 'eventfd',
   'eventfd2', 'signalfd', 'signalfd4', 'timerfd_create', 'vmsplice', 'utimensat', 'mknod', 'mknodat',
 ]);
+// READ, RECV and READ_RECV are one bit (likewise WRITE/SEND/WRITE_SEND): the bit test cannot
+// tell a file read from a socket receive, and the record type already does.
+function opflagBit(name: string): number | undefined {
+  if (name === 'READ' || name === 'RECV') return 1 << 8;
+  if (name === 'WRITE' || name === 'SEND') return 1 << 9;
+  return OP_FLAGS.find((f) => f[1] === name)?.[0];
+}
+function opflagBitTest(name: string): ((x: number) => boolean) | undefined {
+  const b = opflagBit(name);
+  return b === undefined ? undefined : (x) => (x & b) !== 0;
+}
+function evtTypeBitTest(name: string): ((x: number) => boolean) | undefined {
+  let mask = opflagBit(name) ?? 0;
+  for (const [op, calls] of Object.entries(SYSCALLS)) if (calls.includes(name)) mask |= opflagBit(op) ?? 0;
+  return mask === 0 ? undefined : (x) => (x & mask) !== 0;
+}
 const evtTypeCache = new Map<number, readonly string[]>();
 function evtTypeNames(flags: number, net: boolean): readonly string[] {
   const key = net ? flags | 0x40000000 : flags;
@@ -156,6 +183,8 @@ function errnoName(r: number): string {
 // ---- memoised derivations -----------------------------------------------------------------
 
 interface ProcDerived {
+  exe: string;
+  args: string;
   name: string;
   cmdline: string;
   aname: readonly string[] | null;
@@ -183,7 +212,7 @@ function procDerived(p: Process): ProcDerived {
     const exe = p.exe.trim();
     const args = p.exeArgs.trim();
     // sf-processor: cmdline = exe + " " + args (we drop the trailing blank when args is empty).
-    d = { name: basename(exe), cmdline: args ? `${exe} ${args}` : exe, aname: null, aexe: null, acmdline: null, apid: null };
+    d = { exe, args, name: basename(exe), cmdline: args ? `${exe} ${args}` : exe, aname: null, aexe: null, acmdline: null, apid: null };
     procMemo.set(p, d);
   }
   return d;
@@ -197,7 +226,7 @@ function ancestry(v: SfRecordView): ProcDerived | null {
   if (d.aname === null) {
     const chain = [p, ...v.ancestors()];
     d.aname = Object.freeze(chain.map((x) => procDerived(x).name));
-    d.aexe = Object.freeze(chain.map((x) => x.exe.trim()));
+    d.aexe = Object.freeze(chain.map((x) => procDerived(x).exe));
     d.acmdline = Object.freeze(chain.map((x) => procDerived(x).cmdline));
     d.apid = Object.freeze(chain.map((x) => Number(x.oid.hpid)));
   }
@@ -205,6 +234,7 @@ function ancestry(v: SfRecordView): ProcDerived | null {
 }
 
 interface FileDerived {
+  path: string;
   name: string;
   directory: string;
   typechar: string;
@@ -214,7 +244,7 @@ function fileDerived(f: File): FileDerived {
   let d = fileMemo.get(f);
   if (d === undefined) {
     const path = f.path.trim();
-    d = { name: basename(path), directory: dirname(path), typechar: f.restype > 0 ? String.fromCharCode(f.restype) : '' };
+    d = { path, name: basename(path), directory: dirname(path), typechar: f.restype > 0 ? String.fromCharCode(f.restype) : '' };
     fileMemo.set(f, d);
   }
   return d;
@@ -316,9 +346,18 @@ function netResource(n: { sip: number; dip: number; sport: number; dport: number
 // ---- catalogue -----------------------------------------------------------------------------
 
 const defs = new Map<string, FieldDef>();
-function def<T extends FieldType>(names: string | readonly string[], type: T, get: (v: SfRecordView) => FieldValueMap[T], desc: string, extra: Partial<Pick<FieldDef<T>, 'symbols' | 'domain' | 'arg' | 'unavailable'>> = {}): void {
+const RECORD_SCOPED = new Set(['sf.proc.tid', 'thread.tid']);
+// Values that depend only on v.file when there is one (cached per File; records without a file
+// are evaluated directly).
+const FILE_SCOPED = new Set(['sf.file.path', 'sf.file.name', 'sf.file.directory', 'fd.filename', 'fd.directory', 'sf.file.oid', 'sf.file.type', 'fd.typechar', 'fd.type', 'sf.res', 'fd.name']);
+function scopeOf(name: string): 'proc' | 'file' | 'record' {
+  if (RECORD_SCOPED.has(name)) return 'record';
+  if (FILE_SCOPED.has(name)) return 'file';
+  return /^(sf\.proc\.|sf\.pproc\.|proc\.|user\.|group\.|sf\.container\.|container\.|sf\.pod\.|k8s\.pod\.|k8s\.ns\.|sf\.node\.|sf\.meta\.|sf\.schema\.|sf\.version$)/.test(name) ? 'proc' : 'record';
+}
+function def<T extends FieldType>(names: string | readonly string[], type: T, get: (v: SfRecordView) => FieldValueMap[T], desc: string, extra: Partial<Pick<FieldDef<T>, 'symbols' | 'domain' | 'arg' | 'unavailable' | 'bits'>> = {}): void {
   for (const name of typeof names === 'string' ? [names] : names) {
-    defs.set(name, { name, type, get, desc, ...extra } as unknown as FieldDef);
+    defs.set(name, { name, type, get, desc, scope: scopeOf(name), ...extra } as unknown as FieldDef);
   }
 }
 
@@ -328,8 +367,8 @@ const userName = (p: Process): string => p.userName;
 
 // Record
 def('sf.type', 'string', (v) => v.type, 'Record type (PE, PF, NF, FF, FE, KE)', { domain: RECORD_TYPES });
-def('sf.opflags', 'strings', (v) => opflagNames(opFlags(v), v.type === 'NF' || v.type === 'NE'), 'Operation flags (names without OP_)', { domain: OP_FLAG_NAMES });
-def('evt.type', 'strings', (v) => evtTypeNames(opFlags(v), v.type === 'NF' || v.type === 'NE'), 'Operation flags plus the Falco syscall names they stand for (execve, open, ...)', { domain: EVT_TYPE_NAMES, unavailable: FALCO_EVT_UNAVAILABLE });
+def('sf.opflags', 'strings', (v) => opflagNames(opFlags(v), v.type === 'NF' || v.type === 'NE'), 'Operation flags (names without OP_)', { domain: OP_FLAG_NAMES, bits: { raw: opFlags, test: opflagBitTest } });
+def('evt.type', 'strings', (v) => evtTypeNames(opFlags(v), v.type === 'NF' || v.type === 'NE'), 'Operation flags plus the Falco syscall names they stand for (execve, open, ...)', { domain: EVT_TYPE_NAMES, unavailable: FALCO_EVT_UNAVAILABLE, bits: { raw: opFlags, test: evtTypeBitTest } });
 def(['sf.ret', 'evt.rawres'], 'int', ret, 'Return code (PE, FE)');
 def('evt.res', 'string', (v) => errnoName(ret(v)), 'Falco evt.res: SUCCESS, or the errno name of a negative return');
 def(['sf.ts', 'evt.time', 'evt.rawtime'], 'int64', ts, 'Start timestamp (ns)');
@@ -348,8 +387,8 @@ def(['sf.proc.apid', 'proc.apid'], 'ints', (v) => ancestry(v)?.apid ?? EMPTY_I, 
 def(['sf.proc.aname', 'proc.aname'], 'strings', (v) => ancestry(v)?.aname ?? EMPTY_S, 'Names of the process and its ancestors', { arg: 'index' });
 def(['sf.proc.aexe', 'proc.aexe', 'proc.aexepath'], 'strings', (v) => ancestry(v)?.aexe ?? EMPTY_S, 'Executables of the process and its ancestors', { arg: 'index' });
 def(['sf.proc.acmdline', 'proc.acmdline'], 'strings', (v) => ancestry(v)?.acmdline ?? EMPTY_S, 'Command lines of the process and its ancestors', { arg: 'index' });
-def(['sf.proc.exe', 'proc.exe', 'proc.exepath'], 'string', procStr((p) => p.exe.trim()), 'Executable path');
-def(['sf.proc.args', 'proc.args'], 'string', procStr((p) => p.exeArgs.trim()), 'Arguments');
+def(['sf.proc.exe', 'proc.exe', 'proc.exepath'], 'string', (v) => (v.proc ? procDerived(v.proc).exe : ''), 'Executable path');
+def(['sf.proc.args', 'proc.args'], 'string', (v) => (v.proc ? procDerived(v.proc).args : ''), 'Arguments');
 def(['sf.proc.name', 'proc.name'], 'string', (v) => (v.proc ? procDerived(v.proc).name : ''), 'Process name (basename of exe)');
 def(['sf.proc.cmdline', 'proc.cmdline'], 'string', (v) => (v.proc ? procDerived(v.proc).cmdline : ''), 'exe + " " + args');
 def(['sf.proc.tty', 'proc.tty'], 'bool', (v) => (v.proc ? v.proc.tty : false), 'Process has a TTY');
@@ -365,21 +404,21 @@ def(['sf.pproc.group', 'proc.pgroup'], 'string', pprocStr((p) => p.groupName), '
 def(['sf.pproc.tty', 'proc.ptty'], 'bool', (v) => (v.pproc ? v.pproc.tty : false), 'Parent has a TTY');
 def(['sf.pproc.entry'], 'bool', (v) => (v.pproc ? v.pproc.entry : false), 'Parent is the container entry point');
 def(['sf.pproc.user', 'proc.puser'], 'string', pprocStr(userName), 'Parent user name');
-def(['sf.pproc.exe', 'proc.pexe', 'proc.pexepath'], 'string', pprocStr((p) => p.exe.trim()), 'Parent executable');
-def(['sf.pproc.args', 'proc.pargs'], 'string', pprocStr((p) => p.exeArgs.trim()), 'Parent arguments');
+def(['sf.pproc.exe', 'proc.pexe', 'proc.pexepath'], 'string', (v) => (v.pproc ? procDerived(v.pproc).exe : ''), 'Parent executable');
+def(['sf.pproc.args', 'proc.pargs'], 'string', (v) => (v.pproc ? procDerived(v.pproc).args : ''), 'Parent arguments');
 def(['sf.pproc.name', 'proc.pname'], 'string', (v) => (v.pproc ? procDerived(v.pproc).name : ''), 'Parent name');
 def(['sf.pproc.cmdline', 'proc.pcmdline'], 'string', (v) => (v.pproc ? procDerived(v.pproc).cmdline : ''), 'Parent command line');
 def(['sf.pproc.createts', 'proc.pcreatetime'], 'int64', (v) => (v.proc?.poid ? v.proc.poid.createTS : 0n), 'Parent creation timestamp (ns)');
 
 // File
 def(['sf.file.fd', 'fd.num'], 'int', fd, 'File descriptor number');
-def(['sf.file.path'], 'string', (v) => (v.file ? v.file.path.trim() : ''), 'File path');
+def(['sf.file.path'], 'string', (v) => (v.file ? fileDerived(v.file).path : ''), 'File path');
 def(['sf.res', 'fd.name'], 'string', (v) => {
-  if (v.file) return v.file.path.trim();
+  if (v.file) return fileDerived(v.file).path;
   const n = net(v);
   return n ? netResource(n) : '';
 }, 'File path, or sip:sport->dip:dport for network records');
-def(['sf.file.newpath', 'evt.arg.newpath'], 'string', (v) => (v.newFile ? v.newFile.path.trim() : ''), 'New path (rename/link targets)');
+def(['sf.file.newpath', 'evt.arg.newpath'], 'string', (v) => (v.newFile ? fileDerived(v.newFile).path : ''), 'New path (rename/link targets)');
 def(['sf.file.name', 'fd.filename'], 'string', (v) => (v.file ? fileDerived(v.file).name : ''), 'File name (basename)');
 def(['sf.file.directory', 'fd.directory'], 'string', (v) => (v.file ? fileDerived(v.file).directory : ''), 'File directory');
 def(['sf.file.newname'], 'string', (v) => (v.newFile ? fileDerived(v.newFile).name : ''), 'New file name');
@@ -397,7 +436,20 @@ def(['sf.file.oid'], 'string', (v) => (v.file ? v.file.oid : ''), 'File object i
 def(['sf.file.newoid'], 'string', (v) => (v.newFile ? v.newFile.oid : ''), 'New file object id (hex)');
 def(['sf.file.is_open_write', 'evt.is_open_write'], 'bool', (v) => (openFlags(v) & 2) !== 0, 'Opened with write access (WRONLY or RDWR)');
 def(['sf.file.is_open_read', 'evt.is_open_read'], 'bool', (v) => (openFlags(v) & 1) !== 0, 'Opened with read access (RDONLY or RDWR)');
-def(['sf.file.openflags', 'evt.arg.flags'], 'strings', (v) => (v.type === 'FF' ? openflagNames(openFlags(v)) : EMPTY_S), 'Open flags (names; O_ prefix optional)', { domain: OPEN_FLAG_NAMES });
+def(['sf.file.openflags', 'evt.arg.flags'], 'strings', (v) => (v.type === 'FF' ? openflagNames(openFlags(v)) : EMPTY_S), 'Open flags (names; O_ prefix optional)', {
+  domain: OPEN_FLAG_NAMES,
+  bits: {
+    // Non-FF records have no open flags at all (not even NONE).
+    raw: (v) => (v.type === 'FF' ? openFlags(v) : -1),
+    test: (name) => {
+      const n = name.replace(/^O_/, '');
+      if (n === 'NONE') return (x) => x === 0;
+      if (n === 'RDWR') return (x) => x > 0 && (x & 3) === 3;
+      const b = OPEN_FLAGS.find((f) => f[1] === n)?.[0];
+      return b === undefined ? undefined : (x) => x > 0 && (x & b) !== 0;
+    },
+  },
+});
 
 // Network
 def(['sf.net.proto', 'fd.l4proto', 'fd.proto'], 'int', (v) => net(v)?.proto ?? 0, 'IANA protocol number (tcp/udp/icmp/raw accepted)', { symbols: PROTO_SYMBOLS });

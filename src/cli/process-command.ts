@@ -1,3 +1,63 @@
-// Placeholder until the process slice lands; replaced by its owner.
+// `falconet process --config pipeline.json TRACE…`: sfprocessor's command line. sfprocessor
+// uses Go's single-dash long flags (`-config f`); commander does not, so the arguments after
+// the `process` token are normalised to `--config` etc. before commander parses them.
 import type { Command } from 'commander';
-export function registerProcessCommand(_program: Command): void {}
+import { runProcess } from '../pipeline/process.js';
+
+const SFPROCESSOR_FLAGS = ['config', 'driver', 'log', 'driverdir', 'plugdir', 'policies', 'mode', 'format', 'dialect'];
+
+/** Rewrites `-config x` / `-config=x` to `--config …` in the arguments of `process`. */
+export function normaliseProcessArgv(argv: string[]): void {
+  const at = argv.indexOf('process', 2);
+  if (at < 0) return;
+  // Only if `process` is the subcommand (the first non-option argument).
+  for (let i = 2; i < at; i++) if (!argv[i]!.startsWith('-')) return;
+  for (let i = at + 1; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') break;
+    const m = /^-([a-z]+)(=.*)?$/.exec(a);
+    if (m && m[1]!.length > 1 && SFPROCESSOR_FLAGS.includes(m[1]!)) argv[i] = `-${a}`;
+  }
+}
+
+interface ProcessCliOptions {
+  config: string;
+  driver?: string;
+  log?: string;
+  policies?: string;
+  mode?: string;
+  format?: string;
+  dialect?: string;
+  lenient?: boolean;
+  verbose?: boolean;
+  stats?: boolean;
+}
+
+export function registerProcessCommand(program: Command): void {
+  normaliseProcessArgv(process.argv);
+  program
+    .command('process')
+    .description('run a SysFlow pipeline.json (sysflowreader → policyengine → exporter) over trace files')
+    .requiredOption('--config <file>', 'pipeline configuration (sfprocessor -config also accepted)')
+    .option('--driver <driver>', 'input driver (only "file")', 'file')
+    .option('--log <level>', 'accepted for sfprocessor compatibility; diagnostics go to stderr')
+    .option('--policies <path>', 'override the policyengine "policies" setting')
+    .option('--mode <mode>', 'override the policyengine mode: alert, enrich, filter, bypass')
+    .option('--format <format>', 'override the exporter format: json (SysFlow) or falco')
+    .option('--dialect <dialect>', 'policy semantics: sysflow (default) or falco')
+    .option('--lenient', 'load policies that use unknown fields/macros, as sf-processor does')
+    .option('-v, --verbose', 'print every policy warning')
+    .option('--stats', 'print record counts to stderr at the end')
+    .argument('<traces...>', 'SysFlow trace files or directories')
+    .action((traces: string[], opts: ProcessCliOptions) => {
+      if (opts.driver !== 'file') {
+        process.stderr.write(`falconet process: driver "${opts.driver}" is not supported yet (only file)\n`);
+        process.exitCode = 2;
+        return;
+      }
+      process.exitCode = runProcess({
+        config: opts.config, traces, policies: opts.policies, mode: opts.mode, format: opts.format,
+        dialect: opts.dialect, lenient: opts.lenient, verbose: opts.verbose, stats: opts.stats,
+      });
+    });
+}

@@ -1,3 +1,48 @@
-// Placeholder until the rules slice lands; replaced by its owner.
+// `falconet rules check FILES…`: loads policy files (and directories of them) together, as the
+// engine would, and reports every problem with file:line:col. Exit 1 if there is an error
+// (or, with --strict, a warning); 2 for usage errors.
 import type { Command } from 'commander';
-export function registerRulesCommand(_program: Command): void {}
+import { checkPolicies, formatDiagnostic, type Dialect } from '../policy/index.js';
+
+interface CheckOptions {
+  lenient?: boolean;
+  dialect?: string;
+  strict?: boolean;
+  quiet?: boolean;
+}
+
+export function registerRulesCommand(program: Command): void {
+  const rules = program.command('rules').description('policy (rule file) tools');
+  rules
+    .command('check')
+    .description('load policy files together and report all problems (exit 1 on error)')
+    .argument('<files...>', 'policy files or directories (.yaml/.yml, recursive)')
+    .option('--lenient', 'sf-processor compatibility: unknown fields become literals, unknown macros false (warnings)')
+    .option('--dialect <dialect>', 'operator semantics: sysflow (pmatch = substring) or falco (pmatch = path prefix)', 'sysflow')
+    .option('--strict', 'treat warnings as errors')
+    .option('-q, --quiet', 'print errors only')
+    .action((files: string[], opts: CheckOptions) => {
+      const dialect = (opts.dialect ?? 'sysflow').toLowerCase();
+      if (dialect !== 'sysflow' && dialect !== 'falco') {
+        process.stderr.write(`falconet rules check: unknown dialect "${opts.dialect}" (expected sysflow or falco)\n`);
+        process.exitCode = 2;
+        return;
+      }
+      const r = checkPolicies(files, { lenient: opts.lenient ?? false, dialect: dialect as Dialect });
+      let errors = 0;
+      let warnings = 0;
+      const lines: string[] = [];
+      for (const d of r.diagnostics) {
+        if (d.severity === 'error') errors++;
+        else warnings++;
+        if (d.severity === 'error' || !opts.quiet) lines.push(formatDiagnostic(d));
+      }
+      if (lines.length > 0) process.stdout.write(lines.join('\n') + '\n');
+      const p = r.policy;
+      const counts = p
+        ? `${p.files.length} file(s): ${p.rules.length} rules (${p.rules.filter((x) => x.enabled).length} enabled), ${p.macros.size} macros, ${p.lists.size} lists, ${p.filters.length} filters; `
+        : '';
+      process.stdout.write(`${counts}${errors} error(s), ${warnings} warning(s)\n`);
+      if (errors > 0 || (opts.strict && warnings > 0)) process.exitCode = 1;
+    });
+}

@@ -142,12 +142,15 @@ function compileSources(inputs: readonly SourceInput[], opts: LoadOptions, sink:
   const macros = new Map<string, MacroDef>();
   const rules: PendingRule[] = [];
   const filters: PendingFilter[] = [];
+  // Macros replaced by a later definition: never used, but still checked so `rules check`
+  // reports problems in every definition a file contains.
+  const shadowed: MacroDef[] = [];
 
   for (const input of inputs) {
     const doc = scanDocument(input.name, input.text, sink);
     const src = doc.src;
     for (const item of doc.items) {
-      readItem(item, src, sink, lists, macros, rules, filters);
+      readItem(item, src, sink, lists, macros, rules, filters, shadowed);
     }
   }
 
@@ -172,6 +175,7 @@ function compileSources(inputs: readonly SourceInput[], opts: LoadOptions, sink:
     outFilters.push({ name: f.name, enabled: f.enabled, file: f.src.name, line: f.src.position(f.offset).line, predicate: p });
   }
   for (const m of macros.values()) compiler.compileUnusedMacro(m);
+  for (const m of shadowed) compiler.compileUnusedMacro(m);
 
   const diagnostics = sortDiagnostics(sink.list, inputs.map((i) => i.name));
   if (sink.hasErrors) return { policy: null, diagnostics };
@@ -276,6 +280,7 @@ function readItem(
   macros: Map<string, MacroDef>,
   rules: PendingRule[],
   filters: PendingFilter[],
+  shadowed: MacroDef[],
 ): void {
   const keys = new Map<string, KeySpan>();
   for (const k of item.keys) {
@@ -341,6 +346,7 @@ function readItem(
       if (prev && prev.src === src) {
         sink.warn(src, valueOffset(src, head), `macro '${name}' is defined again; this definition replaces the one at line ${src.position(prev.offset).line}`, name);
       }
+      if (prev) shadowed.push(prev);
       macros.set(name, { name, expr, src, offset: valueOffset(src, head) });
       return;
     }

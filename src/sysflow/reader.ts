@@ -82,6 +82,8 @@ interface Branch {
 export interface SchemaPlan {
   readonly schemaJson: string;
   readonly branchNames: readonly string[];
+  /** Writer field names per record type (to tell defaults from real values in old traces). */
+  readonly writerFields: Readonly<Partial<Record<SfRecordType, readonly string[]>>>;
   decodeRecord(c: Cursor): SfObject;
 }
 
@@ -112,9 +114,15 @@ export function planForSchema(schemaJson: string): SchemaPlan {
     const fields = ((t as unknown as { fields?: { name: string }[] }).fields ?? []).map((f) => f.name);
     return { type: st, name, decode: compileDecoder(t, cache), normalize: st ? normalizerFor(st, fields) : null };
   });
+  const writerFields: Partial<Record<SfRecordType, readonly string[]>> = {};
+  unionTypes.forEach((t, i) => {
+    const st = branches[i]!.type;
+    if (st) writerFields[st] = ((t as unknown as { fields?: { name: string }[] }).fields ?? []).map((f) => f.name);
+  });
   const plan: SchemaPlan = {
     schemaJson,
     branchNames: branches.map((b) => b.name),
+    writerFields,
     decodeRecord(c: Cursor): SfObject {
       const start = c.pos;
       const i = readUnionIndex(c);
@@ -147,6 +155,8 @@ export interface SysFlowFileInfo {
   schemaJson: string;
   /** Union branch full names of the writer schema, in union order. */
   branchNames: readonly string[];
+  /** Writer field names per record type. */
+  writerFields: Readonly<Partial<Record<SfRecordType, readonly string[]>>>;
   /** Other metadata keys (raw bytes). */
   meta: Record<string, Buffer>;
   /** File offset of the first data block. */
@@ -203,6 +213,7 @@ function readHeader(src: ByteSource, source: string): SysFlowFileInfo {
         codec: codecName,
         schemaJson,
         branchNames: plan.branchNames,
+        writerFields: plan.writerFields,
         meta: rest,
         dataOffset: c.pos,
         sync,

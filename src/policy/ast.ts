@@ -50,6 +50,8 @@ export interface Literal {
 export type Operand = FieldRef | Literal;
 export interface ListValue {
   readonly kind: 'list';
+  /** Written as a bare list name without parentheses (`in shell_binaries`). */
+  readonly bareName?: boolean;
   readonly items: readonly Literal[];
   readonly offset: number;
 }

@@ -298,20 +298,26 @@ export class Compiler {
     }
     m.used = true;
     if (m.state === 'done') {
-      if (!m.compiled) throw new CompileAbort(name);
+      if (!m.compiled) return this.brokenMacro();
       return m.compiled;
     }
     if (m.state === 'compiling') this.fail(offset, `macro '${name}' references itself`, name);
     // A macro whose own condition is broken was reported where it is defined; the rule using
     // it is abandoned without repeating the message.
-    if (m.expr === null) throw new CompileAbort(name);
+    if (m.expr === null) return this.brokenMacro();
     m.state = 'compiling';
     const p = this.compile(m.expr, m.src);
     m.state = 'done';
     m.compiled = p ?? undefined;
-    if (p === null) throw new CompileAbort(name);
+    if (p === null) return this.brokenMacro();
     // Indirection so a shared macro keeps one closure identity but callers stay monomorphic.
     return p;
+  }
+
+  /** A macro whose errors were reported at its definition: fail the caller without a repeat. */
+  private brokenMacro(): Predicate {
+    this.softErrors++;
+    return FALSE;
   }
 
   /** Compiles a macro that no rule uses, so `rules check` still reports its problems. */
@@ -397,6 +403,8 @@ export class Compiler {
     let values: string[] | null = null;
     let rhsField: Getter | null | undefined;
     if (rhs.kind === 'list') {
+      const first = rhs.items[0];
+      if (rhs.bareName && first && !this.lists.has(first.value)) this.fail(first.offset, `unknown list '${first.value}'`, first.value);
       values = this.expandItems(rhs.items);
     } else if (rhs.kind === 'field') {
       rhsField = this.field(rhs);
@@ -429,7 +437,7 @@ export class Compiler {
           const known = [...g.def.domain];
           const msg = `'${val}' is not a valid value of ${f.name} (expected one of ${known.length > 30 ? known.slice(0, 30).join(', ') + ', ...' : known.join(', ')})`;
           if (this.opts.lenient) this.warn(off, msg, val);
-          else this.fail(off, msg, val);
+          else this.softFail(off, msg, val);
         }
       }
     }
@@ -466,7 +474,10 @@ export class Compiler {
           else if (/^[+-]?\d+$/.test(t)) nums.push(isBig ? BigInt(t) : Number(t));
           else if (/^0x[0-9a-f]+$/i.test(t)) nums.push(isBig ? BigInt(t) : Number(t));
           else if (STRING_OPS.has(op)) nums.push(NaN); // compared as text below
-          else this.fail(literalAt, `field '${f.name}' is numeric; '${s}' is not a number`, s);
+          else {
+            this.softFail(rhs.kind === 'list' ? (rhs.items.find((it) => it.value === s)?.offset ?? literalAt) : literalAt, `field '${f.name}' is numeric; '${s}' is not a number`, s);
+            return FALSE;
+          }
         }
         if (STRING_OPS.has(op)) {
           // e.g. `fd.sport startswith 80`: compare the decimal text.
@@ -484,7 +495,8 @@ export class Compiler {
           const t = s.trim().toLowerCase();
           if (t === 'true' || t === '1') return true;
           if (t === 'false' || t === '0') return false;
-          return this.fail(literalAt, `field '${f.name}' is boolean; '${s}' is not true or false`, s);
+          this.softFail(literalAt, `field '${f.name}' is boolean; '${s}' is not true or false`, s);
+          return false;
         });
         const get = g.get as (v: SfRecordView) => boolean;
         if (op === '=' || op === 'in' || op === 'intersects') {

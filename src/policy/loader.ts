@@ -380,10 +380,11 @@ function readItem(
         return (parseSeq(src, sk, sink) ?? []).map((l) => l.value);
       };
       const tags = seq('tags');
-      const prefilter = seq('prefilter');
       const pfk = keys.get('prefilter');
-      for (const t of prefilter) {
-        if (!RECORD_TYPES.has(t)) sink.error(src, pfk ? valueOffset(src, pfk) : item.offset, `prefilter: unknown record type '${t}' (expected ${[...RECORD_TYPES].join(', ')})`, t);
+      const pfItems = pfk ? (parseSeq(src, pfk, sink) ?? []) : [];
+      const prefilter = pfItems.map((l) => l.value);
+      for (const l of pfItems) {
+        if (!RECORD_TYPES.has(l.value)) sink.error(src, l.offset, `prefilter: unknown record type '${l.value}' (expected ${[...RECORD_TYPES].join(', ')})`, l.value);
       }
       const actions: ActionName[] = [];
       for (const key of ['action', 'actions']) {

@@ -153,7 +153,7 @@ export class ConditionParser {
     const at = lx.pos;
     const b = lx.readBare(true);
     if (b.value === '') throw new ScanError(`expected '(' or a list name after '${op}'`, at, lx.excerpt(at));
-    return { kind: 'list', items: [{ kind: 'literal', value: b.value, bare: true, offset: b.offset }], offset: at };
+    return { kind: 'list', bareName: true, items: [{ kind: 'literal', value: b.value, bare: true, offset: b.offset }], offset: at };
   }
 
   /** Parses `( items )` or `[ items ]`; nested `[...]` groups are flattened. */

@@ -1,0 +1,96 @@
+// Every policy file shipped in shared/data/sysflow/policies loads; the ones that are genuinely
+// wrong fail with the exact errors asserted here (strict mode), and still load in --lenient
+// mode, which reproduces sf-processor's treatment of unknown attributes as literal strings.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { checkPolicies, formatDiagnostic } from '../../src/policy/index.js';
+
+const ROOT = join(process.env['FALCONET_SHARED'] ?? '/work/shared', 'data/sysflow/policies');
+const files = ['runtimeintegrity', 'distribution', 'tests', 'examples'].flatMap((d) =>
+  readdirSync(join(ROOT, d)).filter((f) => f.endsWith('.yaml')).sort().map((f) => join(d, f)),
+);
+
+const errorsOf = (file: string): string[] =>
+  checkPolicies([join(ROOT, file)]).diagnostics.filter((d) => d.severity === 'error').map((d) => formatDiagnostic({ ...d, file: relative(ROOT, d.file) }).replace(/ \(expected one of .*\)/, ''));
+
+// Genuinely wrong files, with why each error is real:
+const EXPECTED_ERRORS: Record<string, string[]> = {
+  'runtimeintegrity/runtimeintegrity.yaml': [
+    // No such attribute: the process user is sf.proc.user (docs table; sf-processor has no username).
+    "runtimeintegrity/runtimeintegrity.yaml:461:37: error: unknown field 'sf.proc.username': 'sf.proc.username'",
+    "runtimeintegrity/runtimeintegrity.yaml:467:29: error: unknown field 'sf.proc.username': 'sf.proc.username'",
+    // The type char is sf.file.type (Falco: fd.typechar); sf.file.typechar does not exist.
+    "runtimeintegrity/runtimeintegrity.yaml:478:7: error: unknown field 'sf.file.typechar': 'sf.file.typechar'",
+    "runtimeintegrity/runtimeintegrity.yaml:478:31: error: unknown field 'sf.file.typechar': 'sf.file.typechar'",
+    // Neither a netmask nor a socket family attribute exists in SysFlow.
+    "runtimeintegrity/runtimeintegrity.yaml:479:34: error: unknown field 'sf.net.mask': 'sf.net.mask'",
+    "runtimeintegrity/runtimeintegrity.yaml:695:9: error: unknown field 'sf.proc.username': 'sf.proc.username'",
+    "runtimeintegrity/runtimeintegrity.yaml:717:6: error: unknown field 'sf.net.sockfamily': 'sf.net.sockfamily'",
+  ],
+  'runtimeintegrity/ttps.yaml': [
+    // Opflag names are upper case (READ_RECV); sf-processor compares case-sensitively, so never true.
+    "runtimeintegrity/ttps.yaml:334:59: error: 'read_recv' is not a valid value of sf.opflags: 'read_recv'",
+    "runtimeintegrity/ttps.yaml:513:37: error: unknown field 'sf.proc.username': 'sf.proc.username'",
+    "runtimeintegrity/ttps.yaml:519:29: error: unknown field 'sf.proc.username': 'sf.proc.username'",
+    "runtimeintegrity/ttps.yaml:530:7: error: unknown field 'sf.file.typechar': 'sf.file.typechar'",
+    "runtimeintegrity/ttps.yaml:530:31: error: unknown field 'sf.file.typechar': 'sf.file.typechar'",
+    "runtimeintegrity/ttps.yaml:531:34: error: unknown field 'sf.net.mask': 'sf.net.mask'",
+    // Typos of sf.proc.args / sf.proc.name.
+    "runtimeintegrity/ttps.yaml:558:45: error: unknown field 'sf-process.args': 'sf-process.args'",
+    "runtimeintegrity/ttps.yaml:559:45: error: unknown field 'sf-process.args': 'sf-process.args'",
+    "runtimeintegrity/ttps.yaml:559:78: error: unknown field 'sf-process.args': 'sf-process.args'",
+    "runtimeintegrity/ttps.yaml:567:45: error: unknown field 'sf.prog.args': 'sf.prog.args'",
+    "runtimeintegrity/ttps.yaml:757:9: error: unknown field 'sf.proc.username': 'sf.proc.username'",
+    "runtimeintegrity/ttps.yaml:941:16: error: unknown field 'srf.proc.name': 'srf.proc.name'",
+    "runtimeintegrity/ttps.yaml:949:36: error: unknown field 'sf.poc.name': 'sf.poc.name'",
+    "runtimeintegrity/ttps.yaml:965:75: error: unknown field 'sf.prog.args': 'sf.prog.args'",
+  ],
+  // sf.is_open_write is sf.file.is_open_write; sf.state is not an attribute at all.
+  'tests/unit_test_fileflow.yaml': ["tests/unit_test_fileflow.yaml:5:15: error: unknown field 'sf.is_open_write': 'sf.is_open_write'"],
+  'tests/unit_test_macro.yaml': ["tests/unit_test_macro.yaml:6:50: error: unknown field 'sf.state': 'sf.state'"],
+};
+
+test('the shipped policy set is what we expect', () => {
+  assert.equal(files.length, 23); // 4 runtimeintegrity + 1 distribution + 17 tests + 1 example
+  for (const f of Object.keys(EXPECTED_ERRORS)) assert.ok(files.includes(f), f);
+});
+
+for (const f of files) {
+  test(`shipped policy ${f}`, () => {
+    assert.deepEqual(errorsOf(f), EXPECTED_ERRORS[f] ?? []);
+    // In lenient (sf-processor) mode every file loads.
+    const r = checkPolicies([join(ROOT, f)], { lenient: true });
+    assert.ok(r.policy, r.diagnostics.map(formatDiagnostic).join('\n'));
+  });
+}
+
+test('rule counts of the shipped files (from the sizes in sysflow-notes §3.1)', () => {
+  const count = (f: string): number => checkPolicies([join(ROOT, f)], { lenient: true }).policy!.rules.length;
+  assert.equal(count('runtimeintegrity/ttps.yaml'), 52);
+  assert.equal(count('runtimeintegrity/runtimeintegrity.yaml'), 26);
+  assert.equal(count('distribution/filter.yaml'), 21);
+  const names = (f: string): [number, number] => {
+    const p = checkPolicies([join(ROOT, f)], { lenient: true }).policy!;
+    return [p.macros.size, p.lists.size];
+  };
+  assert.deepEqual(names('runtimeintegrity/ttps.yaml'), [59, 86]);
+  // 67 list items, one name (read_sensitive_file_binaries) defined twice.
+  assert.deepEqual(names('runtimeintegrity/runtimeintegrity.yaml'), [53, 66]);
+  const d = checkPolicies([join(ROOT, 'distribution/filter.yaml')]).policy!;
+  assert.equal(d.macros.size, 84);
+  assert.equal(d.lists.size, 42);
+  assert.equal(d.filters.length, 1);
+  const falco = checkPolicies([join(ROOT, 'tests/falco.yaml')]).policy!;
+  assert.equal(falco.rules.length, 61);
+  assert.equal(falco.rules.filter((r) => !r.enabled).length, 1);
+});
+
+test('the runtimeintegrity directory loads as one policy set in lenient mode', () => {
+  const r = checkPolicies([join(ROOT, 'runtimeintegrity')], { lenient: true });
+  assert.ok(r.policy);
+  assert.equal(r.policy.rules.length, 79); // 26 + 52 + 1 (path.yaml)
+  assert.equal(r.policy.filters.length, 1); // globals.yaml: __global__
+  assert.equal(r.diagnostics.filter((d) => d.severity === 'error').length, 0);
+});

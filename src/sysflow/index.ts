@@ -7,3 +7,22 @@ export { openSysFlow, readSysFlowFile, readSysFlowBuffer, readSysFlowFilePartial
 export type { SysFlowFileInfo, SysFlowFileReader } from './reader.js';
 export { oidKey, oidEquals, computeFoid } from './oid.js';
 export { ipIntToString, ipStringToInt } from './ip.js';
+export { encodeSfObject, decodeSfDatum, sysflowV5Type, SYSFLOW_V5_SCHEMA_JSON } from './schema.js';
+export { SysFlowOcfWriter, SysFlowFileWriter, writeSysFlowFile, encodeSysFlowTrace } from './ocf-writer.js';
+export type { OcfWriterOptions } from './ocf-writer.js';
+export { createSysFlowTraceSink } from './trace-sink.js';
+export type { SysFlowTraceSink, SysFlowTraceSinkOptions, SysFlowTraceSinkStats } from './trace-sink.js';
+export { SysFlowSocketOutput, MemoryTransport, SF_PROCESSOR_MAX_MESSAGE } from './socket-output.js';
+export type { DatagramTransport, SocketOutputStats } from './socket-output.js';
+export { SysFlowMapper } from './live-mapper.js';
+export type {
+  LiveProcessInfo,
+  LiveContainerInfo,
+  LiveLifecycleEvent,
+  LiveThreadFlow,
+  LiveFileRecord,
+  LiveNetworkRecord,
+  LiveFileOp,
+  SysFlowMapperStats,
+} from './live-mapper.js';
+export { OP, OPEN, RESTYPE, opFlagNames, openFlagNames, opFlagsSysprint, linuxOpenFlagsToSysFlow } from './flags.js';

@@ -36,6 +36,7 @@
 struct sensor_opts opt = {
 	.monitors = FN_MON_FILE, .file_records_max = 65536, .ringbuf_mb = 16, .wakeup_kb = 256,
 	.drain_ms = 5, .stats_ms = 1000, .sock_idle_s = 15, .sock_active_s = 1800,
+	.proc_rate = 2000,
 };
 
 static volatile sig_atomic_t stopping;
@@ -219,7 +220,7 @@ static void usage(void)
 		"usage: falconet-sensor [--monitors MASK] [--file-events N] [--file-records N]\n"
 		"                       [--ringbuf-mb N] [--agent-pid PID] [--wakeup-kb N]\n"
 		"                       [--drain-ms N] [--stats-ms N] [--sock-idle S] [--sock-active S]\n"
-		"                       [--proc-rate N] [--verbose]\n"
+		"                       [--proc-rate N] [--proc-events MASK] [--verbose]\n"
 		"Streams bpf/records.h frames on stdout. Commands on stdin: stats, quit.\n");
 	exit(2);
 }
@@ -243,7 +244,7 @@ static void parse_args(int argc, char **argv)
 		{ "drain-ms", required_argument, 0, 'd' },   { "stats-ms", required_argument, 0, 's' },
 		{ "verbose", no_argument, 0, 'v' },          { "help", no_argument, 0, 'h' },
 		{ "sock-idle", required_argument, 0, 'I' },  { "sock-active", required_argument, 0, 'A' },
-		{ "proc-rate", required_argument, 0, 'R' },
+		{ "proc-rate", required_argument, 0, 'R' },  { "proc-events", required_argument, 0, 'E' },
 		{ 0 }
 	};
 	int c;
@@ -261,6 +262,14 @@ static void parse_args(int argc, char **argv)
 		case 'I': opt.sock_idle_s = num_arg("sock-idle", optarg, 1, 1u << 30); break;
 		case 'A': opt.sock_active_s = num_arg("sock-active", optarg, 1, 1u << 30); break;
 		case 'R': opt.proc_rate = num_arg("proc-rate", optarg, 0, 1u << 30); break;
+		case 'E': {
+			char *end;
+			errno = 0;
+			opt.proc_events = strtoull(optarg, &end, 0);
+			if (errno || *end || !*optarg || !opt.proc_events)
+				die("--proc-events: expected a nonzero event bit mask, got '%s'", optarg);
+			break;
+		}
 		default: usage();
 		}
 	}
@@ -348,6 +357,10 @@ int main(int argc, char **argv)
 	__u64 boot = now_ns(CLOCK_BOOTTIME), real = now_ns(CLOCK_REALTIME);
 	bpf_object__for_each_program(prog, skel->obj) {
 		if (!bpf_program__autoload(prog))
+			continue;
+		/* cgroup programs are attached, and syscall programs run, by their monitor (*_start) */
+		if (!strncmp(bpf_program__section_name(prog), "cgroup", 6) ||
+		    !strcmp(bpf_program__section_name(prog), "syscall"))
 			continue;
 		struct bpf_link *l = bpf_program__attach(prog);
 		if (!l) {

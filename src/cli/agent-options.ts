@@ -5,8 +5,9 @@ import type { OutputFormat } from '../agent/pipeline.js';
 
 const MONITORS: { name: string; bit: number; available: boolean }[] = [
   { name: 'file', bit: MON_FILE, available: true },
-  { name: 'socket', bit: MON_SOCKET, available: false },
-  { name: 'process', bit: MON_PROCESS, available: false },
+  { name: 'socket', bit: MON_SOCKET, available: true },
+  { name: 'process', bit: MON_PROCESS, available: true },
+  { name: 'event', bit: MON_PROCESS, available: true }, // alias of process
 ];
 
 /** All monitors this build can run: the default of -m. */

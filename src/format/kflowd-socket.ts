@@ -1,12 +1,83 @@
-// kflowd's socket record (keys, order, formats).
-import type { SockRecord } from '../model/socket-record.js';
+// kflowd's socket record (src/kflowd.c:531-654): keys, order and formats. Differences on
+// purpose: the rx block names its interface SockRxInterface (kflowd's README shows the Tx key
+// twice), SockTxRTO is milliseconds (kflowd: raw jiffies), and unconnected UDP sockets get one
+// record per peer.
+import type { SockDirection, SockRecord } from '../model/socket-record.js';
 import type { FormatContext } from './context.js';
 import type { JObject } from './json.js';
 import { infoKeys, procKeys } from './proc-keys.js';
+import { seconds } from './time.js';
+import { interfaces } from '../enrich/interfaces.js';
+
+function duration(d: SockDirection): ReturnType<typeof seconds> {
+  return seconds(d.tsFirst && d.ts > d.tsFirst ? d.ts - d.tsFirst : 0n);
+}
+
+function flagsObject(d: SockDirection): JObject {
+  return new Map(d.flags);
+}
+
+function txBlock(o: JObject, r: SockRecord): void {
+  const d = r.tx;
+  if (d.packets === 0) return;
+  if (r.family === 'AF_UNIX') { o.set('SockTxBytes', d.bytes); return; }
+  const tcp = r.protocol === 'TCP';
+  o.set('SockTxInterface', interfaces().describe(d.ifindex));
+  if (tcp) o.set('SockTxDataPackets', d.dataPackets);
+  o.set('SockTxPackets', d.packets);
+  if (tcp) {
+    o.set('SockTxPacketsRetrans', r.retransPackets);
+    o.set('SockTxPacketsDups', r.dups);
+    o.set('SockTxFlags', flagsObject(d));
+  }
+  o.set('SockTxDuration', duration(d));
+  o.set('SockTxBytes', d.bytes);
+  if (tcp) {
+    o.set('SockTxBytesAcked', r.bytesAcked);
+    o.set('SockTxBytesRetrans', r.retransBytes);
+    o.set('SockTxRTO', r.rtoMs);
+  }
+}
+
+function rxBlock(o: JObject, r: SockRecord): void {
+  const d = r.rx;
+  if (d.packets === 0) return;
+  if (r.family === 'AF_UNIX') { o.set('SockRxBytes', d.bytes); return; }
+  const tcp = r.protocol === 'TCP';
+  o.set('SockRxInterface', interfaces().describe(d.ifindex));
+  if (tcp) o.set('SockRxDataPackets', d.dataPackets);
+  o.set('SockRxPackets', d.packets);
+  o.set('SockRxPacketsQueued', r.rxQueued);
+  o.set('SockRxPacketsDrop', r.drops);
+  if (tcp) o.set('SockRxPacketsReorder', r.reorder);
+  o.set('SockRxPacketsFrag', r.frags);
+  if (tcp) o.set('SockRxFlags', flagsObject(d));
+  o.set('SockRxDuration', duration(d));
+  o.set('SockRxBytes', d.bytes);
+  o.set('SockRxTTL', r.rxTtl);
+  if (tcp) o.set('SockRTT', seconds(r.rttNs));
+}
 
 export function kflowdSocketRecord(r: SockRecord, seq: number, ctx: FormatContext): JObject {
   const o: JObject = new Map();
   infoKeys(o, seq, 'socket', r.hdr.ts, ctx);
   procKeys(o, r.hdr, ctx);
+  if (r.family === 'AF_UNIX') {
+    o.set('SockRole', r.role);
+    o.set('SockAddress', r.path);
+    o.set('SockFamily', r.family);
+  } else {
+    o.set('SockProtocol', r.protocol);
+    o.set('SockRole', r.role);
+    o.set('SockState', r.state);
+    o.set('SockFamily', r.family);
+    o.set('SockLocalIP', r.localIP);
+    o.set('SockLocalPort', r.localPort);
+    o.set('SockRemoteIP', r.remoteIP);
+    o.set('SockRemotePort', r.remotePort);
+  }
+  // a client speaks first, a server listens first
+  if (r.role === 'CLIENT') { txBlock(o, r); rxBlock(o, r); } else { rxBlock(o, r); txBlock(o, r); }
+  o.set('SockAge', seconds(r.hdr.ts > r.hdr.tsFirst ? r.hdr.ts - r.hdr.tsFirst : 0n));
   return o;
 }

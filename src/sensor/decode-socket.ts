@@ -1,7 +1,146 @@
-// Decoder for socket records (bpf/records_socket.h).
-import type { SockRecord } from '../model/socket-record.js';
+// Decoder for socket records (bpf/records_socket.h): fixed offsets from layout.ts.
+import type { SockDirection, SockExportReason, SockFamily, SockRecord } from '../model/socket-record.js';
 import type { ProcHeader } from '../model/records.js';
+import { SF, SOCK_DIR, SOCK_FLAGS, SOCK_PATH_LEN, SOCK_RECORD } from './layout.js';
+import { FrameError } from './frames.js';
+import { decodeBytes } from '../util/bytes.js';
 
-export function decodeSockRecord(_b: Buffer, _p: number, _size: number, _hdr: ProcHeader, _frameOffset: number): SockRecord | undefined {
-  return undefined;
+const R = SOCK_RECORD.fields;
+const D = SOCK_DIR.fields;
+const o = (f: Record<string, readonly [number, number]>, k: string): number => f[k]![0];
+
+/** TCP states by number (include/net/tcp_states.h), as kflowd names them. */
+export const TCP_STATES = [
+  '', 'TCP_ESTABLISHED', 'TCP_SYN_SENT', 'TCP_SYN_RECV', 'TCP_FIN_WAIT1', 'TCP_FIN_WAIT2',
+  'TCP_TIME_WAIT', 'TCP_CLOSE', 'TCP_CLOSE_WAIT', 'TCP_LAST_ACK', 'TCP_LISTEN', 'TCP_CLOSING',
+  'TCP_NEW_SYN_RECV',
+] as const;
+
+/** Flag bits as stored by the kernel (TCP header byte 13 & 0x3f), in kflowd's name order. */
+const FLAG_NAMES: [number, string][] = [[0x01, 'FIN'], [0x02, 'SYN'], [0x04, 'RST'], [0x08, 'PSH'], [0x10, 'ACK'], [0x20, 'URG']];
+
+export function tcpFlagName(combo: number): string {
+  const parts = FLAG_NAMES.filter(([bit]) => combo & bit).map(([, n]) => n);
+  return parts.length ? parts.join('-') : 'NONE';
+}
+
+const SOCK_TYPES: Record<number, string> = { 1: 'SOCK_STREAM', 2: 'SOCK_DGRAM', 5: 'SOCK_SEQPACKET' };
+
+function family(n: number): SockFamily {
+  return n === 2 ? 'AF_INET' : n === 10 ? 'AF_INET6' : n === 1 ? 'AF_UNIX' : 'AF_UNKNOWN';
+}
+
+/** RFC 5952 text of a 16-byte IPv6 address (IPv4-mapped as ::ffff:a.b.c.d). */
+export function ipv6Text(b: Uint8Array): string {
+  const g: number[] = [];
+  for (let i = 0; i < 8; i++) g.push((b[2 * i]! << 8) | b[2 * i + 1]!);
+  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) return `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+  let best = -1, bestLen = 1;
+  for (let i = 0; i < 8;) {
+    if (g[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) { best = i; bestLen = j - i; }
+    i = j;
+  }
+  const hex = g.map((x) => x.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+export function ipText(fam: SockFamily, b: Uint8Array): string {
+  if (fam === 'AF_INET') return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+  if (fam === 'AF_INET6') return ipv6Text(b);
+  return '';
+}
+
+const u64 = (b: Buffer, p: number): number => Number(b.readBigUInt64LE(p));
+
+function direction(b: Buffer, p: number, tcp: boolean): SockDirection {
+  const counts: number[] = new Array(SOCK_FLAGS);
+  for (let i = 0; i < SOCK_FLAGS; i++) counts[i] = u64(b, p + o(D, 'flags') + 8 * i);
+  const flags: [string, number][] = [];
+  if (tcp) {
+    // first-seen order; any combination missing from it (an export raced a packet) follows
+    const seen = new Set<number>();
+    const n = Math.min(u64(b, p + o(D, 'nflags')), SOCK_FLAGS);
+    for (let i = 0; i < n; i++) {
+      const c = b[p + o(D, 'flag_order') + i]! & (SOCK_FLAGS - 1);
+      if (!seen.has(c) && counts[c]! > 0) { seen.add(c); flags.push([tcpFlagName(c), counts[c]!]); }
+    }
+    for (let c = 0; c < SOCK_FLAGS; c++) if (!seen.has(c) && counts[c]! > 0) flags.push([tcpFlagName(c), counts[c]!]);
+  }
+  return {
+    tsFirst: b.readBigUInt64LE(p + o(D, 'ts_first')),
+    ts: b.readBigUInt64LE(p + o(D, 'ts')),
+    packets: u64(b, p + o(D, 'packets')),
+    dataPackets: u64(b, p + o(D, 'data_packets')),
+    bytes: u64(b, p + o(D, 'bytes')),
+    ifindex: b.readUInt32LE(p + o(D, 'ifindex')),
+    flags,
+  };
+}
+
+function reason(flags: number): SockExportReason {
+  if (flags & SF.CLOSED) return 'close';
+  if (flags & SF.SHUTDOWN) return 'shutdown';
+  if (flags & SF.IDLE) return 'idle';
+  return 'active';
+}
+
+/** UNIX path: pathname sockets end at the first NUL; abstract names (leading NUL) are shown as "@name". */
+function unixPath(b: Buffer, p: number, len: number): string {
+  const n = Math.min(len, SOCK_PATH_LEN);
+  if (n === 0) return '';
+  if (b[p] === 0) return '@' + decodeBytes(b, p + 1, p + n);
+  let end = p;
+  while (end < p + n && b[end] !== 0) end++;
+  return decodeBytes(b, p, end);
+}
+
+export function decodeSockRecord(b: Buffer, p: number, size: number, hdr: ProcHeader, frameOffset: number): SockRecord | undefined {
+  if (size < SOCK_RECORD.size) throw new FrameError(`socket record too short (${size})`, frameOffset + p);
+  const fam = family(b.readUInt16LE(p + o(R, 'family')));
+  const proto = b.readUInt16LE(p + o(R, 'protocol'));
+  const protocol = fam === 'AF_UNIX' ? '' : proto === 6 ? 'TCP' : proto === 17 ? 'UDP' : '';
+  const tcp = protocol === 'TCP';
+  const stateNum = b[p + o(R, 'state')]!;
+  const state = fam === 'AF_UNIX' ? '' : tcp ? (TCP_STATES[stateNum] ?? `TCP_${stateNum}`) : stateNum === 1 ? 'UDP_ESTABLISHED' : 'UDP_CLOSE';
+  const la = b.subarray(p + o(R, 'laddr'), p + o(R, 'laddr') + 16);
+  const ra = b.subarray(p + o(R, 'raddr'), p + o(R, 'raddr') + 16);
+  const ttlCount = u64(b, p + o(R, 'ttl_count'));
+  const rtoRaw = u64(b, p + o(R, 'rto_us'));
+  const rtoIsJiffies = (hdr.flags & SF.RTO_JIFFIES) !== 0;
+  return {
+    type: 'sock',
+    hdr,
+    cookie: b.readBigUInt64LE(p + o(R, 'cookie')),
+    reason: reason(hdr.flags),
+    noOwner: (hdr.flags & SF.NO_OWNER) !== 0,
+    perPeer: (hdr.flags & SF.PER_PEER) !== 0,
+    family: fam,
+    protocol,
+    role: b[p + o(R, 'role')] === 1 ? 'SERVER' : 'CLIENT',
+    state,
+    sockType: SOCK_TYPES[b[p + o(R, 'sotype')]!] ?? '',
+    localIP: ipText(fam, la),
+    localPort: b.readUInt16LE(p + o(R, 'lport')),
+    remoteIP: ipText(fam, ra),
+    remotePort: b.readUInt16LE(p + o(R, 'rport')),
+    path: fam === 'AF_UNIX' ? unixPath(b, p + o(R, 'path'), b.readUInt16LE(p + o(R, 'path_len'))) : '',
+    tx: direction(b, p + o(R, 'tx'), tcp),
+    rx: direction(b, p + o(R, 'rx'), tcp),
+    retransPackets: u64(b, p + o(R, 'retrans_packets')),
+    retransBytes: u64(b, p + o(R, 'retrans_bytes')),
+    dups: u64(b, p + o(R, 'dups')),
+    bytesAcked: u64(b, p + o(R, 'bytes_acked')),
+    reorder: u64(b, p + o(R, 'reorder')),
+    drops: u64(b, p + o(R, 'drops')),
+    frags: u64(b, p + o(R, 'frags')),
+    rxTtl: ttlCount ? Math.floor(u64(b, p + o(R, 'ttl_sum')) / ttlCount) : 0,
+    rtoMs: rtoIsJiffies ? rtoRaw : Math.round(rtoRaw / 1000),
+    rtoIsJiffies,
+    rttNs: b.readBigUInt64LE(p + o(R, 'rtt_ns')),
+    rxQueued: u64(b, p + o(R, 'rx_queued')),
+  };
 }

@@ -86,3 +86,94 @@ export const C_STRUCTS: Record<string, StructLayout> = {
   fn_frame: FRAME, fn_hello: HELLO, fn_stats: STATS_FRAME,
 };
 export const FE_COUNT = FILE_EVENTS.length;
+
+// ---- process monitor (bpf/records_process.h) ----
+
+/** enum fn_proc_event, in order: bit i of --proc-events, index i of THROTTLED counts. */
+export const PROC_EVENTS = [
+  'FORK', 'EXEC', 'EXIT', 'KILL', 'PTRACE', 'MMAP', 'MPROTECT', 'PIPE', 'SETNS', 'UNSHARE',
+  'SETUID', 'SETREUID', 'SETRESUID', 'SETGID', 'SETREGID', 'SETRESGID',
+  'MKDIR', 'RMDIR', 'LINK', 'SYMLINK', 'RENAME', 'UNLINK', 'CHMOD', 'CHOWN', 'TRUNCATE', 'DUP', 'CHDIR',
+  'CONNECT', 'ACCEPT', 'BIND', 'LISTEN', 'GETPEERNAME', 'SOCKETPAIR', 'THROTTLED',
+] as const;
+export type ProcEventName = (typeof PROC_EVENTS)[number];
+/** PE_MAX: entries of the THROTTLED count arrays. */
+export const PE_MAX = PROC_EVENTS.length;
+
+export const PF = {
+  STR_TRUNC: 0x10000, THREAD: 0x20000, ANON: 0x40000, PATH_ABS: 0x80000, PATH2_ABS: 0x100000,
+  NO_PENDING: 0x200000,
+} as const;
+
+export const PROC_STRS = 4;
+export const PROC_DATA_MAX = 16384;
+
+export const FN_SOCKADDR: StructLayout = { size: 24, fields: { family: [0, 2], port: [2, 2], addr: [8, 16] } };
+
+export const PROC_RECORD: StructLayout = {
+  size: 368 + PROC_DATA_MAX,
+  fields: {
+    event: [200, 2], syscall: [204, 4], ret: [208, 8], parent_start: [216, 8], cgroup_id: [224, 8],
+    euid: [232, 4], egid: [236, 4], arg: [240, 48], id_old: [288, 12], id_new: [300, 12],
+    addr: [312, 24], addr2: [336, 24], str_len: [360, 2 * PROC_STRS], data: [368, PROC_DATA_MAX],
+  },
+};
+export const PROC_RECORD_FIXED = 368;
+
+export const PROC_THROTTLE_RECORD: StructLayout = {
+  size: 232 + 8 * PE_MAX,
+  fields: {
+    event: [200, 2], exited: [204, 4], window_start: [208, 8], window_end: [216, 8],
+    suppressed_total: [224, 4], lost_total: [228, 4], suppressed: [232, 4 * PE_MAX], lost: [232 + 4 * PE_MAX, 4 * PE_MAX],
+  },
+};
+
+C_STRUCTS.fn_sockaddr = FN_SOCKADDR;
+C_STRUCTS.proc_record = PROC_RECORD;
+C_STRUCTS.proc_throttle_record = PROC_THROTTLE_RECORD;
+
+// ---- socket monitor (bpf/records_socket.h) ----
+export const SOCK_FLAGS = 64;
+export const SOCK_PATH_LEN = 108;
+/** sock_record.hdr.flags */
+export const SF = {
+  CLOSED: 0x1, IDLE: 0x2, ACTIVE: 0x4, SHUTDOWN: 0x8, PENDING: 0x10, NO_OWNER: 0x20,
+  RTO_JIFFIES: 0x40, PER_PEER: 0x80,
+} as const;
+
+export const SOCK_KEY: StructLayout = {
+  size: 32, fields: { cookie: [0, 8], raddr: [8, 16], rport: [24, 2], family: [26, 2] },
+};
+
+/** struct sock_dir, offsets relative to the start of tx or rx */
+export const SOCK_DIR: StructLayout = {
+  size: 632,
+  fields: {
+    ts_first: [0, 8], ts: [8, 8], packets: [16, 8], data_packets: [24, 8], bytes: [32, 8],
+    ifindex: [40, 4], nflags: [48, 8], flags: [56, SOCK_FLAGS * 8], flag_order: [568, SOCK_FLAGS],
+  },
+};
+
+export const SOCK_RECORD: StructLayout = {
+  size: 1808,
+  fields: {
+    cookie: [200, 8], ts_export: [208, 8], family: [216, 2], protocol: [218, 2], role: [220, 1],
+    state: [221, 1], sotype: [222, 1], lport: [224, 2], rport: [226, 2], path_len: [228, 2],
+    busy: [240, 8], laddr: [248, 16], raddr: [264, 16], tx: [280, 632], rx: [912, 632],
+    retrans_packets: [1544, 8], retrans_bytes: [1552, 8], dups: [1560, 8], bytes_acked: [1568, 8],
+    reorder: [1576, 8], drops: [1584, 8], frags: [1592, 8], ttl_sum: [1600, 8], ttl_count: [1608, 8],
+    rto_us: [1616, 8], rtt_ns: [1624, 8], rx_queued: [1632, 8], sk: [1688, 8], path: [1696, SOCK_PATH_LEN],
+  },
+};
+
+export const SOCK_EXPORT_CTX: StructLayout = {
+  size: 40,
+  fields: {
+    now: [0, 8], idle_ns: [8, 8], active_ns: [16, 8], mode: [24, 4], exported: [28, 4], pending: [32, 4],
+  },
+};
+
+C_STRUCTS.sock_key = SOCK_KEY;
+C_STRUCTS.sock_dir = SOCK_DIR;
+C_STRUCTS.sock_record = SOCK_RECORD;
+C_STRUCTS.sock_export_ctx = SOCK_EXPORT_CTX;

@@ -416,6 +416,9 @@ export class Compiler {
       values = this.expandItems([rhs]);
     } else {
       values = [rhs.value];
+      if (rhs.bare && this.lists.has(rhs.value) && !lookupField(f.name)?.domain) {
+        this.warn(rhs.offset, `'${rhs.value}' is a list, but '${op}' compares with the literal text; use 'in (${rhs.value})'`, rhs.value);
+      }
       if (this.opts.dialect === 'sysflow' && rhs.value.includes(',') && (op === '=' || op === '!=')) {
         this.warn(rhs.offset, "sf-processor splits this value on ',' and matches any part; falconet compares it whole (use 'in (a, b)')", rhs.value);
       }
@@ -435,7 +438,8 @@ export class Compiler {
         } else if (!g.def.domain.has(val)) {
           const off = rhs.kind === 'list' ? (rhs.items[i]?.offset ?? rhs.offset) : (rhs as Literal).offset;
           const known = [...g.def.domain];
-          const msg = `'${val}' is not a valid value of ${f.name} (expected one of ${known.length > 30 ? known.slice(0, 30).join(', ') + ', ...' : known.join(', ')})`;
+          const hint = this.lists.has(val) && rhs.kind !== 'list' ? `; '${val}' is a list: use 'in (${val})'` : '';
+          const msg = `'${val}' is not a valid value of ${f.name} (expected one of ${known.length > 30 ? known.slice(0, 30).join(', ') + ', ...' : known.join(', ')})${hint}`;
           if (this.opts.lenient) this.warn(off, msg, val);
           else this.softFail(off, msg, val);
         }

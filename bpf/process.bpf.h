@@ -1,4 +1,952 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Process monitor programs (names start with proc_). */
+/*
+ * Process monitor (program names start with proc_): one FN_REC_PROC record per process,
+ * credential, extended file and network event, on tracepoints only.
+ *
+ * - fork/exec/exit come from the sched tp_btf tracepoints (they fire for every path into
+ *   copy_process/exec/do_exit, and fork fires before the child can run, so a child's records
+ *   never precede its FORK). Failed clones and execs come from the syscall exit tracepoints.
+ * - Everything else is a syscall: the enter hook normalises the arguments into a per-tid pending
+ *   entry, the exit hook builds the record with the return value. Paths are resolved at exit:
+ *   walk_path() of the cwd or dirfd + '/' + the user string (no '..' or symlink normalisation).
+ * - Noise control: cfg_proc_events (bit per enum fn_proc_event) filters at enter; a token
+ *   bucket per process (tgid + start time), cfg_proc_rate events/s with a one-second burst,
+ *   suppresses the rest and counts them per type in proc_buckets. A new process starts with its
+ *   parent's balance, so a fork storm cannot mint fresh budget per child. Records the ring buffer
+ *   refuses are counted there too (and in ST_PROC_DROP); the sensor turns the counts into
+ *   THROTTLED records (sensor/proc.c), so every event is either reported or counted.
+ */
 #pragma once
 #include "common.bpf.h"
+
+const volatile __u64 cfg_proc_events = ~0ULL; /* bit (1 << enum fn_proc_event): event enabled */
+const volatile __u32 cfg_proc_rate = 2000;    /* events/s per process; 0: no rate limit */
+
+#define NSEC 1000000000ULL
+#define P_AT_FDCWD -100
+#define P_AT_REMOVEDIR 0x200
+#define P_PROT_EXEC 0x4
+#define P_MAP_ANONYMOUS 0x20
+#define P_CLONE_THREAD 0x10000
+#define P_CLONE_VM 0x100
+#define P_CLONE_VFORK 0x4000
+#define P_SIGCHLD 17
+#define P_S_IFMT 00170000
+#define P_S_IFSOCK 0140000
+#define P_AF_UNIX 1
+#define P_AF_INET 2
+#define P_AF_INET6 10
+
+/* ---- maps ---- */
+struct proc_pending {
+	__u32 ev;
+	__u32 nr;
+	__s32 dfd[2];          /* base of upath[i]: AT_FDCWD or a directory fd */
+	__s32 fd;              /* fd-based calls: the fd */
+	__u32 pad;
+	__u64 upath[2];        /* user path strings (0: none) */
+	__u64 a[6];            /* normalised integer arguments (proc_record.arg) */
+	__u32 id_old[3];
+	__u32 pad2;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u32);
+	__type(value, struct proc_pending);
+} proc_pending SEC(".maps");
+
+/* Writes of one string may start at any offset below FN_PROC_DATA_MAX: the slack keeps the
+ * verifier's worst case inside the map value. */
+struct proc_scratch {
+	struct proc_record r;
+	char slack[8192 + 128];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct proc_scratch);
+} proc_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct proc_bucket_key);
+	__type(value, struct proc_bucket);
+} proc_buckets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct proc_bucket);
+} proc_bucket_scratch SEC(".maps");
+
+/* Lost records of processes that have no bucket (map full): reported as pid 0. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct proc_orphan);
+} proc_orphans SEC(".maps");
+
+/* ---- gates ---- */
+static __always_inline bool proc_mon_on(void)
+{
+	return (cfg_monitors & FN_MON_PROCESS) && !fn_paused;
+}
+
+static __always_inline bool proc_on(__u32 ev)
+{
+	return proc_mon_on() && ev < PE_MAX && ((cfg_proc_events >> ev) & 1) &&
+	       !is_self(bpf_get_current_pid_tgid() >> 32);
+}
+
+/* ---- rate limit ---- */
+static __always_inline struct proc_bucket_key cur_bucket_key(void)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct proc_bucket_key k = {};
+	k.tgid = bpf_get_current_pid_tgid() >> 32;
+	k.start = BPF_CORE_READ(t, group_leader, start_boottime);
+	return k;
+}
+
+static __always_inline void refill(struct proc_bucket *b, __u64 now)
+{
+	__u64 el = now > b->last_ns ? now - b->last_ns : 0;
+	if (el > NSEC)
+		el = NSEC;
+	__u64 t = b->tokens + el * cfg_proc_rate;
+	__u64 burst = (__u64)cfg_proc_rate * NSEC;
+	b->tokens = t > burst ? burst : t;
+	b->last_ns = now;
+}
+
+/* The current process's bucket, created full when missing; NULL if the map is full. */
+static __noinline struct proc_bucket *bucket_get(__u64 now)
+{
+	struct proc_bucket_key k = cur_bucket_key();
+	struct proc_bucket *b = bpf_map_lookup_elem(&proc_buckets, &k);
+	if (b)
+		return b;
+	__u32 zero = 0;
+	struct proc_bucket *s = bpf_map_lookup_elem(&proc_bucket_scratch, &zero);
+	if (!s)
+		return NULL;
+	__builtin_memset(s, 0, sizeof(*s));
+	s->tokens = (__u64)cfg_proc_rate * NSEC;
+	s->last_ns = now;
+	bpf_map_update_elem(&proc_buckets, &k, s, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&proc_buckets, &k);
+}
+
+static __always_inline void bucket_mark(struct proc_bucket *b, __u64 now)
+{
+	if (!b->first_ns)
+		b->first_ns = now;
+	if (!b->has_hdr) {
+		fill_hdr(&b->hdr, FN_REC_PROC, now);
+		b->has_hdr = 1;
+	}
+}
+
+/* true: emit the event; false: suppressed and counted. */
+static __noinline bool rate_allow(__u32 ev, __u64 now)
+{
+	if (!cfg_proc_rate || ev >= PE_MAX)
+		return true;
+	struct proc_bucket *b = bucket_get(now);
+	if (!b)
+		return true; /* no state to limit with: let it through rather than lose it uncounted */
+	refill(b, now);
+	if (b->tokens >= NSEC) {
+		b->tokens -= NSEC;
+		return true;
+	}
+	__sync_fetch_and_add(&b->suppressed[BOUND(ev, 63)], 1);
+	bucket_mark(b, now);
+	return false;
+}
+
+static __noinline void count_lost(__u32 ev, __u64 now)
+{
+	stat_inc(ST_PROC_DROP);
+	if (ev >= PE_MAX)
+		return;
+	struct proc_bucket *b = bucket_get(now);
+	if (b) {
+		__sync_fetch_and_add(&b->lost[BOUND(ev, 63)], 1);
+		bucket_mark(b, now);
+		return;
+	}
+	__u32 zero = 0;
+	struct proc_orphan *o = bpf_map_lookup_elem(&proc_orphans, &zero);
+	if (o)
+		o->lost[BOUND(ev, 63)] += 1;
+}
+
+/* ---- record building ---- */
+static __noinline struct proc_record *rec_begin(__u32 ev, __u32 nr, long ret, __u64 now)
+{
+	__u32 zero = 0;
+	struct proc_scratch *s = bpf_map_lookup_elem(&proc_scratch, &zero);
+	if (!s)
+		return NULL;
+	struct proc_record *r = &s->r;
+	__u64 *w = (__u64 *)r;
+#pragma unroll
+	for (int k = 0; k < (int)(PROC_RECORD_FIXED / 8); k++)
+		w[k] = 0;
+	fill_hdr(&r->hdr, FN_REC_PROC, now);
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	r->event = ev;
+	r->syscall = nr;
+	r->ret = ret;
+	r->parent_start = BPF_CORE_READ(t, real_parent, start_boottime);
+	r->cgroup_id = bpf_get_current_cgroup_id();
+	r->euid = BPF_CORE_READ(t, cred, euid.val);
+	r->egid = BPF_CORE_READ(t, cred, egid.val);
+	return r;
+}
+
+static __noinline void rec_emit(struct proc_record *r, __u32 len, __u64 now)
+{
+	__u64 size = PROC_RECORD_FIXED + len;
+	if (size > sizeof(*r))
+		size = sizeof(*r);
+	r->hdr.size = size;
+	if (bpf_ringbuf_output(&events, r, size, rb_flags(size))) {
+		count_lost(r->event, now);
+		return;
+	}
+	stat_inc(ST_PROC_RECORDS);
+}
+
+#define DATA(r, off) (&(r)->data[BOUND((off), FN_PROC_DATA_MAX - 1)])
+#define ROOM(off) ((off) <= FN_PROC_DATA_MAX - 8192)
+
+static __always_inline void set_len(struct proc_record *r, __u32 idx, __u32 len)
+{
+	if (idx < FN_PROC_STRS)
+		r->str_len[idx] = len;
+}
+
+/* Appends the user string u as string idx; returns the new data length. */
+static __noinline __u32 put_user_str(struct proc_record *r, __u32 idx, __u32 off, __u64 u)
+{
+	if (!u || !ROOM(off))
+		return off;
+	long n = bpf_probe_read_user_str(DATA(r, off), FN_PATH_MAX, (const void *)u);
+	if (n <= 0)
+		return off;
+	if (n >= FN_PATH_MAX)
+		r->hdr.flags |= PF_STR_TRUNC;
+	n -= 1;
+	set_len(r, idx, n);
+	return off + n;
+}
+
+static __noinline __u32 put_kernel_str(struct proc_record *r, __u32 idx, __u32 off, const char *k)
+{
+	if (!k || !ROOM(off))
+		return off;
+	long n = bpf_probe_read_kernel_str(DATA(r, off), FN_PATH_MAX, k);
+	if (n <= 0)
+		return off;
+	if (n >= FN_PATH_MAX)
+		r->hdr.flags |= PF_STR_TRUNC;
+	n -= 1;
+	set_len(r, idx, n);
+	return off + n;
+}
+
+/* Appends the full path of (dentry, mnt) as string idx. */
+static __noinline __u32 put_dentry(struct proc_record *r, __u32 idx, __u32 off, struct dentry *d,
+				   struct vfsmount *m)
+{
+	if (!d || !ROOM(off))
+		return off;
+	__u16 name_off = 0;
+	int n = walk_path(d, m, DATA(r, off), &name_off, &r->hdr.flags);
+	if (n <= 0)
+		return off;
+	set_len(r, idx, n);
+	return off + n;
+}
+
+static __noinline __u32 put_file(struct proc_record *r, __u32 idx, __u32 off, struct file *f)
+{
+	if (!f)
+		return off;
+	return put_dentry(r, idx, off, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt));
+}
+
+/* Appends dirfd/cwd + '/' + the user path (or the user path alone when absolute). */
+static __noinline __u32 put_path_at(struct proc_record *r, __u32 idx, __u32 off, __s32 dfd, __u64 u)
+{
+	if (!u || !ROOM(off))
+		return off;
+	char c = 0;
+	bpf_probe_read_user(&c, 1, (const void *)u);
+	if (c == '/') {
+		r->hdr.flags |= idx == 0 ? PF_PATH_ABS : PF_PATH2_ABS;
+		return put_user_str(r, idx, off, u);
+	}
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct dentry *d;
+	struct vfsmount *m;
+	if (dfd == P_AT_FDCWD) {
+		d = BPF_CORE_READ(t, fs, pwd.dentry);
+		m = BPF_CORE_READ(t, fs, pwd.mnt);
+	} else {
+		struct file *f = fd_to_file(t, (__u32)dfd);
+		if (!f)
+			return put_user_str(r, idx, off, u);
+		d = BPF_CORE_READ(f, f_path.dentry);
+		m = BPF_CORE_READ(f, f_path.mnt);
+	}
+	__u16 name_off = 0;
+	int n = walk_path(d, m, DATA(r, off), &name_off, &r->hdr.flags);
+	if (n < 0)
+		n = 0;
+	__u32 p = off + n;
+	if (!c) { /* empty path (AT_EMPTY_PATH): the directory itself */
+		set_len(r, idx, n);
+		return p;
+	}
+	if (n != 1) /* the root walks to "/" already */
+		r->data[BOUND(p++, FN_PROC_DATA_MAX - 1)] = '/';
+	long k = bpf_probe_read_user_str(DATA(r, p), FN_PATH_MAX, (const void *)u);
+	if (k <= 0)
+		k = 1;
+	if (k >= FN_PATH_MAX)
+		r->hdr.flags |= PF_STR_TRUNC;
+	p += k - 1;
+	set_len(r, idx, p - off);
+	return p;
+}
+
+/* ---- sockets ---- */
+static __always_inline struct sock *sock_of_fd(long fd)
+{
+	if (fd < 0)
+		return NULL;
+	struct file *f = fd_to_file((struct task_struct *)bpf_get_current_task(), fd);
+	if (!f)
+		return NULL;
+	__u32 mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & P_S_IFMT) != P_S_IFSOCK)
+		return NULL;
+	struct socket *s = BPF_CORE_READ(f, private_data);
+	return BPF_CORE_READ(s, sk);
+}
+
+/* unix socket path of sk as string idx (abstract names keep their leading NUL). */
+static __noinline __u32 put_unix(struct proc_record *r, __u32 idx, __u32 off, struct sock *sk)
+{
+	if (!sk || !ROOM(off))
+		return off;
+	struct unix_address *ua = BPF_CORE_READ((struct unix_sock *)sk, addr);
+	if (!ua)
+		return off;
+	int len = BPF_CORE_READ(ua, len) - 2; /* minus sun_family */
+	if (len <= 0)
+		return off;
+	if (len > 108)
+		len = 108;
+	char *src = (char *)ua + bpf_core_field_offset(struct unix_address, name) + 2;
+	bpf_probe_read_kernel(DATA(r, off), BOUND(len, 127), src);
+	/* pathname sockets may count the terminating NUL */
+	if (len > 1 && r->data[BOUND(off, FN_PROC_DATA_MAX - 1)] != 0 &&
+	    r->data[BOUND(off + len - 1, FN_PROC_DATA_MAX - 1)] == 0)
+		len -= 1;
+	set_len(r, idx, len);
+	return off + len;
+}
+
+enum { SOCK_OWN = 0, SOCK_LOCAL2 = 1, SOCK_PEER = 2 };
+
+/* Addresses of sk: SOCK_OWN puts the local address in addr (unix path: str0); SOCK_LOCAL2 puts
+ * it in addr2 (str1); SOCK_PEER also puts the peer in addr (str0). */
+static __noinline __u32 put_sock(struct proc_record *r, __u32 off, struct sock *sk, __u32 mode)
+{
+	if (!sk)
+		return off;
+	struct fn_sockaddr *local = mode == SOCK_OWN ? &r->addr : &r->addr2;
+	struct fn_sockaddr *peer = mode == SOCK_PEER ? &r->addr : NULL;
+	__u32 li = mode == SOCK_OWN ? 0 : 1, pi = 0;
+	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (local)
+		local->family = fam;
+	if (peer)
+		peer->family = fam;
+	if (fam == P_AF_INET) {
+		if (local) {
+			__u32 a = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+			__builtin_memcpy(local->addr, &a, 4);
+			local->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+		}
+		if (peer) {
+			__u32 a = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+			__builtin_memcpy(peer->addr, &a, 4);
+			peer->port = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		}
+	} else if (fam == P_AF_INET6) {
+		if (local) {
+			BPF_CORE_READ_INTO((struct in6_addr *)local->addr, sk, __sk_common.skc_v6_rcv_saddr);
+			local->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+		}
+		if (peer) {
+			BPF_CORE_READ_INTO((struct in6_addr *)peer->addr, sk, __sk_common.skc_v6_daddr);
+			peer->port = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		}
+	} else if (fam == P_AF_UNIX) {
+		/* strings are stored in index order: the peer's (str0) first */
+		if (peer)
+			off = put_unix(r, pi, off, BPF_CORE_READ((struct unix_sock *)sk, peer));
+		off = put_unix(r, li, off, sk);
+	}
+	return off;
+}
+
+/* A sockaddr from user memory (connect/bind). */
+static __noinline __u32 put_user_sockaddr(struct proc_record *r, __u32 idx, __u32 off, __u64 u,
+					  __u64 ulen, struct fn_sockaddr *out)
+{
+	if (!u || ulen < 2)
+		return off;
+	__u16 fam = 0;
+	bpf_probe_read_user(&fam, 2, (const void *)u);
+	out->family = fam;
+	if (fam == P_AF_INET && ulen >= 8) {
+		__u16 port = 0;
+		bpf_probe_read_user(&port, 2, (const void *)(u + 2));
+		out->port = __builtin_bswap16(port);
+		bpf_probe_read_user(out->addr, 4, (const void *)(u + 4));
+	} else if (fam == P_AF_INET6 && ulen >= 24) {
+		__u16 port = 0;
+		bpf_probe_read_user(&port, 2, (const void *)(u + 2));
+		out->port = __builtin_bswap16(port);
+		bpf_probe_read_user(out->addr, 16, (const void *)(u + 8));
+	} else if (fam == P_AF_UNIX && ulen > 2 && ROOM(off)) {
+		__u32 len = ulen - 2;
+		if (len > 108)
+			len = 108;
+		bpf_probe_read_user(DATA(r, off), BOUND(len, 127), (const void *)(u + 2));
+		char first = r->data[BOUND(off, FN_PROC_DATA_MAX - 1)];
+		if (first) { /* pathname: up to the first NUL */
+			__u32 n = 0;
+			for (int i = 0; i < 108; i++) {
+				if (i >= len || !r->data[BOUND(off + i, FN_PROC_DATA_MAX - 1)])
+					break;
+				n++;
+			}
+			len = n;
+		}
+		set_len(r, idx, len);
+		off += len;
+	}
+	return off;
+}
+
+/* ---- enter: normalise arguments into the pending entry ---- */
+static __always_inline void cred_ids(__u32 *dst, bool gid)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	const struct cred *c = BPF_CORE_READ(t, cred);
+	if (gid) {
+		dst[0] = BPF_CORE_READ(c, gid.val);
+		dst[1] = BPF_CORE_READ(c, egid.val);
+		dst[2] = BPF_CORE_READ(c, sgid.val);
+	} else {
+		dst[0] = BPF_CORE_READ(c, uid.val);
+		dst[1] = BPF_CORE_READ(c, euid.val);
+		dst[2] = BPF_CORE_READ(c, suid.val);
+	}
+}
+
+static __always_inline bool is_gid_event(__u32 ev)
+{
+	return ev == PE_SETGID || ev == PE_SETREGID || ev == PE_SETRESGID;
+}
+
+static __always_inline bool is_cred_event(__u32 ev)
+{
+	return ev >= PE_SETUID && ev <= PE_SETRESGID;
+}
+
+static __always_inline int pend_begin(__u32 ev, __u32 nr, __s32 dfd0, __u64 p0, __s32 dfd1, __u64 p1,
+				      __s32 fd, __u64 a0, __u64 a1, __u64 a2, __u64 a3, __u64 a4, __u64 a5)
+{
+	if (!proc_on(ev))
+		return 0;
+	struct proc_pending p = {};
+	p.ev = ev;
+	p.nr = nr;
+	p.dfd[0] = dfd0;
+	p.dfd[1] = dfd1;
+	p.upath[0] = p0;
+	p.upath[1] = p1;
+	p.fd = fd;
+	p.a[0] = a0;
+	p.a[1] = a1;
+	p.a[2] = a2;
+	p.a[3] = a3;
+	p.a[4] = a4;
+	p.a[5] = a5;
+	if (is_cred_event(ev))
+		cred_ids(p.id_old, is_gid_event(ev));
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	/* map full: the exit hook still reports the call, flagged PF_NO_PENDING */
+	bpf_map_update_elem(&proc_pending, &tid, &p, BPF_ANY);
+	return 0;
+}
+
+/* ---- exit: build the record ---- */
+enum proc_shape {
+	SH_ARGS = 1,   /* integer arguments only */
+	SH_PATH,       /* str0 = path0 at dfd0, str1 = path1 at dfd1 */
+	SH_SYMLINK,    /* str0 = target as given, str1 = link path at dfd1 */
+	SH_FD,         /* str0 = path of fd */
+	SH_DUP,        /* str0 = path of the new fd (ret) */
+	SH_CHDIR,      /* str0 = new cwd (success) or cwd + path (failure) */
+	SH_CRED,       /* id_old / id_new */
+	SH_PIPE,       /* a[0] = user int[2] → a[0], a[1] */
+	SH_SOCKPAIR,   /* a[3] = user int[2] → a[3], a[4] */
+	SH_MMAP,       /* str0 = path of fd a[4] unless anonymous */
+	SH_MPROTECT,   /* str0 = file of the vma at a[0] */
+	SH_SOCKADDR,   /* addr = user sockaddr (a[1], a[2]); addr2 = local side of fd */
+	SH_SOCKFD,     /* addr = own address of fd (listen) */
+	SH_PEER,       /* addr = peer, addr2 = local of the socket (ret fd for accept) */
+	SH_EXEC_FAIL,  /* failed execve: str0 = path at, str1 = filename as given */
+	SH_CLONE_FAIL, /* failed clone */
+};
+
+struct vma_ctx {
+	struct file *file;
+};
+
+static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct vma_ctx *c = data;
+	c->file = BPF_CORE_READ(vma, vm_file);
+	return 0;
+}
+
+static __always_inline int proc_exit(long ret, __u32 nr, __u32 ev, __u32 shape, bool need_pending)
+{
+	if (!proc_mon_on())
+		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct proc_pending p = {};
+	struct proc_pending *pp = bpf_map_lookup_elem(&proc_pending, &tid);
+	bool have = false;
+	if (pp) {
+		/* an entry of another syscall: its exit hook was not attached yet when it ran */
+		if (pp->nr == nr) {
+			p = *pp;
+			have = true;
+		}
+		bpf_map_delete_elem(&proc_pending, &tid);
+	}
+	if (!have && need_pending)
+		return 0;
+	/* successful exec/clone were reported from the sched tracepoints */
+	if ((shape == SH_EXEC_FAIL || shape == SH_CLONE_FAIL) && ret >= 0)
+		return 0;
+	if (!have) {
+		/* the call started before we attached (or its event is disabled) */
+		p.ev = ev;
+		p.fd = -1;
+		p.dfd[0] = p.dfd[1] = P_AT_FDCWD;
+	}
+	ev = p.ev;
+	if (!proc_on(ev))
+		return 0;
+	__u64 now = bpf_ktime_get_boot_ns();
+	if (!rate_allow(ev, now))
+		return 0;
+	struct proc_record *r = rec_begin(ev, p.nr, ret, now);
+	if (!r)
+		return 0;
+	if (!have)
+		r->hdr.flags |= PF_NO_PENDING;
+	__builtin_memcpy(r->arg, p.a, sizeof(r->arg));
+	__u32 off = 0;
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+
+	switch (shape) {
+	case SH_PATH:
+	case SH_EXEC_FAIL:
+		off = put_path_at(r, 0, off, p.dfd[0], p.upath[0]);
+		if (shape == SH_EXEC_FAIL)
+			off = put_user_str(r, 1, off, p.upath[0]);
+		else
+			off = put_path_at(r, 1, off, p.dfd[1], p.upath[1]);
+		break;
+	case SH_SYMLINK:
+		off = put_user_str(r, 0, off, p.upath[0]);
+		off = put_path_at(r, 1, off, p.dfd[1], p.upath[1]);
+		break;
+	case SH_FD:
+		off = put_file(r, 0, off, fd_to_file(t, (__u32)p.fd));
+		break;
+	case SH_DUP:
+		off = put_file(r, 0, off, fd_to_file(t, ret >= 0 ? ret : (__u32)p.fd));
+		break;
+	case SH_CHDIR:
+		if (ret == 0)
+			off = put_dentry(r, 0, off, BPF_CORE_READ(t, fs, pwd.dentry), BPF_CORE_READ(t, fs, pwd.mnt));
+		else if (p.upath[0])
+			off = put_path_at(r, 0, off, P_AT_FDCWD, p.upath[0]);
+		else
+			off = put_file(r, 0, off, fd_to_file(t, (__u32)p.fd));
+		break;
+	case SH_CRED:
+		__builtin_memcpy(r->id_old, p.id_old, sizeof(r->id_old));
+		cred_ids(r->id_new, is_gid_event(ev));
+		break;
+	case SH_PIPE: {
+		int fds[2] = { -1, -1 };
+		if (ret == 0 && p.a[0])
+			bpf_probe_read_user(fds, sizeof(fds), (const void *)p.a[0]);
+		r->arg[0] = (__s64)fds[0];
+		r->arg[1] = (__s64)fds[1];
+		break;
+	}
+	case SH_SOCKPAIR: {
+		int fds[2] = { -1, -1 };
+		if (ret == 0 && p.a[3])
+			bpf_probe_read_user(fds, sizeof(fds), (const void *)p.a[3]);
+		r->arg[3] = (__s64)fds[0];
+		r->arg[4] = (__s64)fds[1];
+		break;
+	}
+	case SH_MMAP:
+		if (p.a[3] & P_MAP_ANONYMOUS)
+			r->hdr.flags |= PF_ANON;
+		else
+			off = put_file(r, 0, off, fd_to_file(t, (__u32)p.a[4]));
+		break;
+	case SH_MPROTECT: {
+		struct vma_ctx c = {};
+		bpf_find_vma(bpf_get_current_task_btf(), p.a[0], vma_cb, &c, 0);
+		if (c.file)
+			off = put_file(r, 0, off, c.file);
+		else
+			r->hdr.flags |= PF_ANON;
+		break;
+	}
+	case SH_SOCKADDR:
+		off = put_user_sockaddr(r, 0, off, p.a[1], p.a[2], &r->addr);
+		if (ev == PE_CONNECT)
+			off = put_sock(r, off, sock_of_fd(p.a[0]), SOCK_LOCAL2);
+		break;
+	case SH_SOCKFD:
+		off = put_sock(r, off, sock_of_fd(p.a[0]), SOCK_OWN);
+		break;
+	case SH_PEER:
+		off = put_sock(r, off, sock_of_fd(ev == PE_ACCEPT ? ret : (long)p.a[0]), SOCK_PEER);
+		break;
+	default:
+		break;
+	}
+	rec_emit(r, off, now);
+	return 0;
+}
+
+/* One syscall: the enter hook normalises (DFD0, P0, DFD1, P1, FD, A0..A5) into the pending
+ * entry, the exit hook builds a record of event EV with SHAPE. */
+#define PROC_SYSCALL(name, EV, SHAPE, DFD0, P0, DFD1, P1, FD, A0, A1, A2, A3, A4, A5)            \
+	SEC("tp/syscalls/sys_enter_" #name)                                                      \
+	int proc_enter_##name(struct trace_event_raw_sys_enter *ctx)                             \
+	{                                                                                        \
+		return pend_begin(EV, SC_NR(ctx), DFD0, (__u64)(P0), DFD1, (__u64)(P1), FD,          \
+				  (__u64)(A0), (__u64)(A1), (__u64)(A2), (__u64)(A3), (__u64)(A4),  \
+				  (__u64)(A5));                                                   \
+	}                                                                                        \
+	SEC("tp/syscalls/sys_exit_" #name)                                                       \
+	int proc_exit_##name(struct trace_event_raw_sys_exit *ctx)                               \
+	{                                                                                        \
+		return proc_exit(ctx->ret, ctx->id, EV, SHAPE, false);                          \
+	}
+
+/* The syscall number as the int the tracepoint format declares: reading ctx->id as a long runs
+ * past the end of argument-less formats (sys_enter_fork) and the attach is refused. */
+#define SC_NR(ctx) (*(int *)((char *)(ctx) + 8))
+#define X(n) (ctx->args[n])
+#define XI(n) ((__s64)(int)ctx->args[n])
+#define CWD P_AT_FDCWD
+#define NOFD -1
+
+/* process */
+PROC_SYSCALL(clone, PE_FORK, SH_CLONE_FAIL, CWD, 0, CWD, 0, NOFD, 0, 0, X(0), 0, 0, 0)
+PROC_SYSCALL(fork, PE_FORK, SH_CLONE_FAIL, CWD, 0, CWD, 0, NOFD, 0, 0, P_SIGCHLD, 0, 0, 0)
+PROC_SYSCALL(vfork, PE_FORK, SH_CLONE_FAIL, CWD, 0, CWD, 0, NOFD, 0, 0,
+	     P_CLONE_VFORK | P_CLONE_VM | P_SIGCHLD, 0, 0, 0)
+PROC_SYSCALL(execve, PE_EXEC, SH_EXEC_FAIL, CWD, X(0), CWD, 0, NOFD, 0, 0, 0, 0, 0, 0)
+PROC_SYSCALL(execveat, PE_EXEC, SH_EXEC_FAIL, (int)X(0), X(1), CWD, 0, NOFD, 0, 0, X(4), 0, 0, 0)
+PROC_SYSCALL(kill, PE_KILL, SH_ARGS, CWD, 0, CWD, 0, NOFD, XI(0), X(1), 0, 0, 0, 0)
+PROC_SYSCALL(tkill, PE_KILL, SH_ARGS, CWD, 0, CWD, 0, NOFD, XI(0), X(1), 0, 0, 0, 0)
+PROC_SYSCALL(tgkill, PE_KILL, SH_ARGS, CWD, 0, CWD, 0, NOFD, XI(1), X(2), XI(0), 0, 0, 0)
+PROC_SYSCALL(ptrace, PE_PTRACE, SH_ARGS, CWD, 0, CWD, 0, NOFD, X(0), XI(1), X(2), X(3), 0, 0)
+PROC_SYSCALL(pipe, PE_PIPE, SH_PIPE, CWD, 0, CWD, 0, NOFD, X(0), 0, 0, 0, 0, 0)
+PROC_SYSCALL(pipe2, PE_PIPE, SH_PIPE, CWD, 0, CWD, 0, NOFD, X(0), 0, X(1), 0, 0, 0)
+PROC_SYSCALL(setns, PE_SETNS, SH_FD, CWD, 0, CWD, 0, (int)X(0), XI(0), X(1), 0, 0, 0, 0)
+PROC_SYSCALL(unshare, PE_UNSHARE, SH_ARGS, CWD, 0, CWD, 0, NOFD, X(0), 0, 0, 0, 0, 0)
+
+/* unlinkat(AT_REMOVEDIR) is rmdir */
+SEC("tp/syscalls/sys_enter_unlinkat")
+int proc_enter_unlinkat(struct trace_event_raw_sys_enter *ctx)
+{
+	return pend_begin((X(2) & P_AT_REMOVEDIR) ? PE_RMDIR : PE_UNLINK, SC_NR(ctx), (int)X(0), X(1), CWD, 0,
+			  NOFD, X(2), XI(0), 0, 0, 0, 0);
+}
+
+SEC("tp/syscalls/sys_exit_unlinkat")
+int proc_exit_unlinkat(struct trace_event_raw_sys_exit *ctx)
+{
+	return proc_exit(ctx->ret, ctx->id, PE_UNLINK, SH_PATH, false);
+}
+
+/* clone3: flags are the first u64 of struct clone_args in user memory */
+SEC("tp/syscalls/sys_enter_clone3")
+int proc_enter_clone3(struct trace_event_raw_sys_enter *ctx)
+{
+	if (!proc_on(PE_FORK))
+		return 0;
+	__u64 flags = 0;
+	bpf_probe_read_user(&flags, sizeof(flags), (const void *)ctx->args[0]);
+	return pend_begin(PE_FORK, SC_NR(ctx), CWD, 0, CWD, 0, NOFD, 0, 0, flags, 0, 0, 0);
+}
+
+SEC("tp/syscalls/sys_exit_clone3")
+int proc_exit_clone3(struct trace_event_raw_sys_exit *ctx)
+{
+	return proc_exit(ctx->ret, ctx->id, PE_FORK, SH_CLONE_FAIL, false);
+}
+
+/* mmap/mprotect: only PROT_EXEC calls are events (filtered before any map work) */
+SEC("tp/syscalls/sys_enter_mmap")
+int proc_enter_mmap(struct trace_event_raw_sys_enter *ctx)
+{
+	if (!(ctx->args[2] & P_PROT_EXEC))
+		return 0;
+	return pend_begin(PE_MMAP, SC_NR(ctx), CWD, 0, CWD, 0, NOFD, X(0), X(1), X(2), X(3), XI(4), X(5));
+}
+
+SEC("tp/syscalls/sys_exit_mmap")
+int proc_exit_mmap(struct trace_event_raw_sys_exit *ctx)
+{
+	return proc_exit(ctx->ret, ctx->id, PE_MMAP, SH_MMAP, true); /* only PROT_EXEC calls have an entry */
+}
+
+SEC("tp/syscalls/sys_enter_mprotect")
+int proc_enter_mprotect(struct trace_event_raw_sys_enter *ctx)
+{
+	if (!(ctx->args[2] & P_PROT_EXEC))
+		return 0;
+	return pend_begin(PE_MPROTECT, SC_NR(ctx), CWD, 0, CWD, 0, NOFD, X(0), X(1), X(2), 0, 0, 0);
+}
+
+SEC("tp/syscalls/sys_exit_mprotect")
+int proc_exit_mprotect(struct trace_event_raw_sys_exit *ctx)
+{
+	return proc_exit(ctx->ret, ctx->id, PE_MPROTECT, SH_MPROTECT, true);
+}
+
+/* credentials: a[0..2] = requested (real, effective, saved); -1 = unchanged/not given */
+#define NA 0xffffffffULL
+PROC_SYSCALL(setuid, PE_SETUID, SH_CRED, CWD, 0, CWD, 0, NOFD, (__u32)X(0), NA, NA, 0, 0, 0)
+PROC_SYSCALL(setreuid, PE_SETREUID, SH_CRED, CWD, 0, CWD, 0, NOFD, (__u32)X(0), (__u32)X(1), NA, 0, 0, 0)
+PROC_SYSCALL(setresuid, PE_SETRESUID, SH_CRED, CWD, 0, CWD, 0, NOFD, (__u32)X(0), (__u32)X(1), (__u32)X(2), 0, 0, 0)
+PROC_SYSCALL(setgid, PE_SETGID, SH_CRED, CWD, 0, CWD, 0, NOFD, (__u32)X(0), NA, NA, 0, 0, 0)
+PROC_SYSCALL(setregid, PE_SETREGID, SH_CRED, CWD, 0, CWD, 0, NOFD, (__u32)X(0), (__u32)X(1), NA, 0, 0, 0)
+PROC_SYSCALL(setresgid, PE_SETRESGID, SH_CRED, CWD, 0, CWD, 0, NOFD, (__u32)X(0), (__u32)X(1), (__u32)X(2), 0, 0, 0)
+
+/* files: a[] per docs/process-events.md; dirfd -100 = AT_FDCWD */
+PROC_SYSCALL(mkdir, PE_MKDIR, SH_PATH, CWD, X(0), CWD, 0, NOFD, X(1), CWD, 0, 0, 0, 0)
+PROC_SYSCALL(mkdirat, PE_MKDIR, SH_PATH, (int)X(0), X(1), CWD, 0, NOFD, X(2), XI(0), 0, 0, 0, 0)
+PROC_SYSCALL(rmdir, PE_RMDIR, SH_PATH, CWD, X(0), CWD, 0, NOFD, 0, CWD, 0, 0, 0, 0)
+PROC_SYSCALL(unlink, PE_UNLINK, SH_PATH, CWD, X(0), CWD, 0, NOFD, 0, CWD, 0, 0, 0, 0)
+PROC_SYSCALL(link, PE_LINK, SH_PATH, CWD, X(0), CWD, X(1), NOFD, 0, 0, 0, 0, 0, 0)
+PROC_SYSCALL(linkat, PE_LINK, SH_PATH, (int)X(0), X(1), (int)X(2), X(3), NOFD, X(4), 0, 0, 0, 0, 0)
+PROC_SYSCALL(symlink, PE_SYMLINK, SH_SYMLINK, CWD, X(0), CWD, X(1), NOFD, 0, 0, 0, 0, 0, 0)
+PROC_SYSCALL(symlinkat, PE_SYMLINK, SH_SYMLINK, CWD, X(0), (int)X(1), X(2), NOFD, 0, 0, 0, 0, 0, 0)
+PROC_SYSCALL(rename, PE_RENAME, SH_PATH, CWD, X(0), CWD, X(1), NOFD, 0, 0, 0, 0, 0, 0)
+PROC_SYSCALL(renameat, PE_RENAME, SH_PATH, (int)X(0), X(1), (int)X(2), X(3), NOFD, 0, 0, 0, 0, 0, 0)
+PROC_SYSCALL(renameat2, PE_RENAME, SH_PATH, (int)X(0), X(1), (int)X(2), X(3), NOFD, X(4), 0, 0, 0, 0, 0)
+/* chmod: a[0] mode, a[1] fd (-1 for path-based), a[2] flags */
+PROC_SYSCALL(chmod, PE_CHMOD, SH_PATH, CWD, X(0), CWD, 0, NOFD, X(1), -1, 0, 0, 0, 0)
+PROC_SYSCALL(fchmodat, PE_CHMOD, SH_PATH, (int)X(0), X(1), CWD, 0, NOFD, X(2), -1, 0, 0, 0, 0)
+PROC_SYSCALL(fchmodat2, PE_CHMOD, SH_PATH, (int)X(0), X(1), CWD, 0, NOFD, X(2), -1, X(3), 0, 0, 0)
+PROC_SYSCALL(fchmod, PE_CHMOD, SH_FD, CWD, 0, CWD, 0, (int)X(0), X(1), XI(0), 0, 0, 0, 0)
+/* chown: a[0] uid, a[1] gid (-1: unchanged), a[2] flags, a[3] fd (-1 for path-based) */
+PROC_SYSCALL(chown, PE_CHOWN, SH_PATH, CWD, X(0), CWD, 0, NOFD, (__u32)X(1), (__u32)X(2), 0, -1, 0, 0)
+PROC_SYSCALL(lchown, PE_CHOWN, SH_PATH, CWD, X(0), CWD, 0, NOFD, (__u32)X(1), (__u32)X(2), 0x100, -1, 0, 0)
+PROC_SYSCALL(fchownat, PE_CHOWN, SH_PATH, (int)X(0), X(1), CWD, 0, NOFD, (__u32)X(2), (__u32)X(3), X(4), -1, 0, 0)
+PROC_SYSCALL(fchown, PE_CHOWN, SH_FD, CWD, 0, CWD, 0, (int)X(0), (__u32)X(1), (__u32)X(2), 0, XI(0), 0, 0)
+/* truncate: a[0] length, a[1] fd (-1 for path-based) */
+PROC_SYSCALL(truncate, PE_TRUNCATE, SH_PATH, CWD, X(0), CWD, 0, NOFD, X(1), -1, 0, 0, 0, 0)
+PROC_SYSCALL(ftruncate, PE_TRUNCATE, SH_FD, CWD, 0, CWD, 0, (int)X(0), X(1), XI(0), 0, 0, 0, 0)
+/* dup: a[0] old fd, a[1] requested new fd (-1 for dup), a[2] flags */
+PROC_SYSCALL(dup, PE_DUP, SH_DUP, CWD, 0, CWD, 0, (int)X(0), XI(0), -1, 0, 0, 0, 0)
+PROC_SYSCALL(dup2, PE_DUP, SH_DUP, CWD, 0, CWD, 0, (int)X(0), XI(0), XI(1), 0, 0, 0, 0)
+PROC_SYSCALL(dup3, PE_DUP, SH_DUP, CWD, 0, CWD, 0, (int)X(0), XI(0), XI(1), X(2), 0, 0, 0)
+/* chdir: a[0] fd (-1 for chdir) */
+PROC_SYSCALL(chdir, PE_CHDIR, SH_CHDIR, CWD, X(0), CWD, 0, NOFD, -1, 0, 0, 0, 0, 0)
+PROC_SYSCALL(fchdir, PE_CHDIR, SH_CHDIR, CWD, 0, CWD, 0, (int)X(0), XI(0), 0, 0, 0, 0, 0)
+
+/* network: a[0] fd */
+PROC_SYSCALL(connect, PE_CONNECT, SH_SOCKADDR, CWD, 0, CWD, 0, NOFD, XI(0), X(1), X(2), 0, 0, 0)
+PROC_SYSCALL(bind, PE_BIND, SH_SOCKADDR, CWD, 0, CWD, 0, NOFD, XI(0), X(1), X(2), 0, 0, 0)
+PROC_SYSCALL(listen, PE_LISTEN, SH_SOCKFD, CWD, 0, CWD, 0, NOFD, XI(0), XI(1), 0, 0, 0, 0)
+PROC_SYSCALL(accept, PE_ACCEPT, SH_PEER, CWD, 0, CWD, 0, NOFD, XI(0), 0, 0, 0, 0, 0)
+PROC_SYSCALL(accept4, PE_ACCEPT, SH_PEER, CWD, 0, CWD, 0, NOFD, XI(0), X(3), 0, 0, 0, 0)
+PROC_SYSCALL(getpeername, PE_GETPEERNAME, SH_PEER, CWD, 0, CWD, 0, NOFD, XI(0), 0, 0, 0, 0, 0)
+/* socketpair: a[0] domain, a[1] type, a[2] protocol, a[3] fd 0, a[4] fd 1 */
+PROC_SYSCALL(socketpair, PE_SOCKETPAIR, SH_SOCKPAIR, CWD, 0, CWD, 0, NOFD, X(0), X(1), X(2), X(3), 0, 0)
+
+/* ---- sched tracepoints ---- */
+
+/* Fires in the parent before the child runs. ret = the child's tid (what clone returns). */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(proc_fork, struct task_struct *parent, struct task_struct *child)
+{
+	if (!proc_mon_on() || is_self(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	__u64 now = bpf_ktime_get_boot_ns();
+	__u32 ctgid = BPF_CORE_READ(child, tgid), ctid = BPF_CORE_READ(child, pid);
+	bool thread = ctgid != ctid;
+	__u64 cstart = BPF_CORE_READ(child, start_boottime);
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct proc_pending *pp = bpf_map_lookup_elem(&proc_pending, &tid);
+	__u64 flags = pp && pp->ev == PE_FORK ? pp->a[2] : 0;
+	__u32 nr = pp && pp->ev == PE_FORK ? pp->nr : 0;
+
+	if ((cfg_proc_events >> PE_FORK) & 1) {
+		if (rate_allow(PE_FORK, now)) {
+			struct proc_record *r = rec_begin(PE_FORK, nr, ctid, now);
+			if (r) {
+				r->arg[0] = ctgid;
+				r->arg[1] = ctid;
+				r->arg[2] = flags;
+				r->arg[3] = cstart;
+				if (thread)
+					r->hdr.flags |= PF_THREAD;
+				if (!pp)
+					r->hdr.flags |= PF_NO_PENDING;
+				rec_emit(r, 0, now);
+			}
+		}
+	}
+	/* a new process inherits its parent's balance (threads share the parent's bucket) */
+	if (cfg_proc_rate && !thread) {
+		struct proc_bucket_key pk = cur_bucket_key();
+		struct proc_bucket *pb = bpf_map_lookup_elem(&proc_buckets, &pk);
+		if (pb) {
+			refill(pb, now);
+			__u32 zero = 0;
+			struct proc_bucket *s = bpf_map_lookup_elem(&proc_bucket_scratch, &zero);
+			if (s) {
+				__builtin_memset(s, 0, sizeof(*s));
+				s->tokens = pb->tokens;
+				s->last_ns = now;
+				struct proc_bucket_key ck = { .tgid = ctgid, .start = cstart };
+				bpf_map_update_elem(&proc_buckets, &ck, s, BPF_ANY);
+			}
+		}
+	}
+	return 0;
+}
+
+static __noinline __u32 put_argv(struct proc_record *r, __u32 idx, __u32 off, struct task_struct *t)
+{
+	if (!ROOM(off))
+		return off;
+	unsigned long start = BPF_CORE_READ(t, mm, arg_start), end = BPF_CORE_READ(t, mm, arg_end);
+	if (end <= start)
+		return off;
+	__u64 len = end - start;
+	if (len > FN_ARGV_MAX) {
+		len = FN_ARGV_MAX;
+		r->hdr.flags |= PF_STR_TRUNC;
+	}
+	if (bpf_probe_read_user(DATA(r, off), BOUND(len - 1, FN_ARGV_MAX - 1) + 1, (const void *)start))
+		return off;
+	/* drop the terminating NUL of the last argument */
+	if (r->data[BOUND(off + len - 1, FN_PROC_DATA_MAX - 1)] == 0)
+		len -= 1;
+	set_len(r, idx, len);
+	return off + len;
+}
+
+/* Successful exec, in the new image: str0 exe path, str1 filename as given, str2 interpreter
+ * (scripts: bprm->interp differs from filename), str3 argv (NUL-separated). a[0] = old tid. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(proc_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	if (old_pid != tid)
+		bpf_map_delete_elem(&proc_pending, &old_pid); /* a thread exec'd: its tid changed */
+	if (!proc_on(PE_EXEC))
+		return 0;
+	__u64 now = bpf_ktime_get_boot_ns();
+	if (!rate_allow(PE_EXEC, now))
+		return 0;
+	struct proc_pending *pp = bpf_map_lookup_elem(&proc_pending, &tid);
+	struct proc_record *r = rec_begin(PE_EXEC, pp ? pp->nr : 0, 0, now);
+	if (!r)
+		return 0;
+	r->arg[0] = old_pid;
+	r->arg[1] = BPF_CORE_READ(bprm, argc);
+	__u32 off = put_file(r, 0, 0, BPF_CORE_READ(bprm, file));
+	const char *fname = BPF_CORE_READ(bprm, filename);
+	const char *interp = BPF_CORE_READ(bprm, interp);
+	off = put_kernel_str(r, 1, off, fname);
+	if (interp && interp != fname)
+		off = put_kernel_str(r, 2, off, interp);
+	off = put_argv(r, 3, off, (struct task_struct *)bpf_get_current_task());
+	rec_emit(r, off, now);
+	return 0;
+}
+
+/* Every thread's exit; a[0] = exit_code (wait status), a[1] = 1 for the process's last thread. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(proc_exit_task, struct task_struct *p, bool group_dead)
+{
+	if (!proc_mon_on())
+		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	bpf_map_delete_elem(&proc_pending, &tid);
+	if (is_self(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	__u64 now = bpf_ktime_get_boot_ns();
+	if (((cfg_proc_events >> PE_EXIT) & 1) && rate_allow(PE_EXIT, now)) {
+		struct proc_record *r = rec_begin(PE_EXIT, 0, 0, now);
+		if (r) {
+			r->arg[0] = (__u32)BPF_CORE_READ(p, exit_code);
+			r->arg[1] = group_dead ? 1 : 0;
+			if (!group_dead)
+				r->hdr.flags |= PF_THREAD;
+			rec_emit(r, 0, now);
+		}
+	}
+	if (group_dead) {
+		/* the sensor reports and removes buckets with counts; the others go now */
+		struct proc_bucket_key k = cur_bucket_key();
+		struct proc_bucket *b = bpf_map_lookup_elem(&proc_buckets, &k);
+		if (b) {
+			if (b->first_ns)
+				b->exited = 1;
+			else
+				bpf_map_delete_elem(&proc_buckets, &k);
+		}
+	}
+	return 0;
+}

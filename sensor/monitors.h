@@ -20,6 +20,7 @@ struct sensor_opts {
 	unsigned sock_idle_s;    /* -t IDLE */
 	unsigned sock_active_s;  /* -t ,ACTIVE */
 	unsigned proc_rate;      /* process events per second per process before throttling (0: off) */
+	unsigned long long proc_events; /* --proc-events: bit (1 << enum fn_proc_event) per event; 0: all */
 	bool verbose;
 };
 extern struct sensor_opts opt;

@@ -11,6 +11,21 @@ import {
 import {
   DEFAULT_MONITORS, parseDuration, parseEvents, parseMonitors, parseOutput, parsePositiveInt, parseTimeouts, parseToken,
 } from './agent-options.js';
+import { parseProcEvents } from '../model/process-record.js';
+import { InvalidArgumentError } from 'commander';
+
+function parseProcEventsOption(value: string): bigint {
+  try {
+    return parseProcEvents(value);
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+function parseNonNegativeInt(value: string): number {
+  if (!/^[0-9]+$/.test(value) || Number(value) > 2 ** 30) throw new InvalidArgumentError(`expected an integer 0..${2 ** 30}, got '${value}'`);
+  return Number(value);
+}
 
 interface AgentFlags {
   monitor: number;
@@ -26,6 +41,8 @@ interface AgentFlags {
   fileRecords?: number;
   ringbufMb?: number;
   timeouts?: { idle: number; active?: number };
+  procEvents?: bigint;
+  procRate?: number;
 }
 
 /** The sensor options every command that starts the sensor derives from its flags. */
@@ -34,6 +51,7 @@ function sensorOptions(flags: AgentFlags) {
     monitors: flags.monitor, fileEventsMax: flags.events, verbose: flags.verbose,
     fileRecords: flags.fileRecords, ringbufMb: flags.ringbufMb,
     sockIdle: flags.timeouts?.idle, sockActive: flags.timeouts?.active,
+    procEvents: flags.procEvents, procRate: flags.procRate,
   };
 }
 
@@ -45,6 +63,8 @@ function addSensorFlags(cmd: Command): Command {
     .option('--file-records <N>', 'capacity of the kernel file record map (default 65536)', parsePositiveInt)
     .option('--ringbuf-mb <N>', 'ring buffer size in MiB, a power of two (default 16)', parsePositiveInt)
     .option('-t, --timeouts <IDLE[,ACTIVE]>', 'socket idle and active timeouts in seconds (default 15,1800)', parseTimeouts)
+    .option('--proc-events <list>', 'process monitor events to report: names or groups (process, cred, file, net, all), "-NAME" removes (default all)', parseProcEventsOption)
+    .option('--proc-rate <N>', 'process monitor: events per second per process before THROTTLED (0: no limit; default 2000)', parseNonNegativeInt)
     .option('--duration <seconds>', 'run this long, flush every open record, exit 0', parseDuration);
 }
 

@@ -49,6 +49,8 @@ export interface SensorOptions {
   sockActive?: number;
   /** process events per second per process before throttling */
   procRate?: number;
+  /** process event types to report: bit (1 << index in PROC_EVENTS) */
+  procEvents?: bigint;
   /** also write the raw stream here (record mode) */
   tap?: WriteStream;
 }
@@ -93,6 +95,7 @@ export function sensorSource(opts: SensorOptions): RecordSource {
   if (opts.sockIdle) args.push('--sock-idle', String(opts.sockIdle));
   if (opts.sockActive) args.push('--sock-active', String(opts.sockActive));
   if (opts.procRate !== undefined) args.push('--proc-rate', String(opts.procRate));
+  if (opts.procEvents !== undefined) args.push('--proc-events', `0x${opts.procEvents.toString(16)}`);
   if (opts.verbose) args.push('--verbose');
   const child: ChildProcess = spawn(SENSOR_BIN, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';

@@ -170,12 +170,13 @@ static __always_inline void inet_addrs(struct sock_record *r, struct sock *sk)
 {
 	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
 	r->family = fam;
+	/* sized reads: BPF_CORE_READ_INTO would copy sizeof(*dst) bytes only */
 	if (fam == AF_INET6_) {
-		BPF_CORE_READ_INTO((__u32 *)r->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr32);
-		BPF_CORE_READ_INTO((__u32 *)r->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr32);
+		bpf_core_read(r->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(r->raddr, 16, &sk->__sk_common.skc_v6_daddr);
 	} else {
-		BPF_CORE_READ_INTO((__u32 *)r->laddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)r->raddr, sk, __sk_common.skc_daddr);
+		bpf_core_read(r->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(r->raddr, 4, &sk->__sk_common.skc_daddr);
 	}
 	/* skc_num reads 0 once the port is released at TCP_CLOSE: inet_sport stays */
 	__u16 sport = BPF_CORE_READ((struct inet_sock *)sk, inet_sport);

@@ -255,14 +255,15 @@ export class Compiler {
    */
   private junction(e: Extract<Expr, { kind: 'and' | 'or' }>): Predicate {
     const isAnd = e.kind === 'and';
+    // Iterative flattening: `a and b and … ` parses left-deep, and long chains must not
+    // exhaust the stack.
     const parts: Expr[] = [];
-    const flatten = (x: Expr): void => {
-      if (x.kind === e.kind) {
-        flatten(x.left);
-        flatten(x.right);
-      } else parts.push(x);
-    };
-    flatten(e);
+    const stack: Expr[] = [e];
+    while (stack.length > 0) {
+      const x = stack.pop()!;
+      if (x.kind === e.kind) stack.push(x.right, x.left);
+      else parts.push(x);
+    }
     const neutral = isAnd ? TRUE : FALSE;
     const absorbing = isAnd ? FALSE : TRUE;
     let absorbed = false;

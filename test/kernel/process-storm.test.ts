@@ -1,0 +1,77 @@
+// Kernel e2e for the process monitor under a fork/exec/exit storm: every exec and exit of the
+// 10,000 children (and every fork of the parent) is either reported or counted in a THROTTLED
+// record as suppressed or lost; the sums equal the ground truth exactly.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { captureRecords, skipUnlessBpf, type JsonRecord } from './harness.js';
+import { buildC, STORM_C } from './process-workloads.js';
+
+const skip = skipUnlessBpf();
+const N = 10000;
+
+function runBin(bin: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(bin, args, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+  });
+}
+
+interface Tally { reported: number; suppressed: number; lost: number }
+
+function tally(recs: JsonRecord[], type: string, match: (r: JsonRecord) => boolean): Tally {
+  const t: Tally = { reported: 0, suppressed: 0, lost: 0 };
+  for (const r of recs) {
+    if (!match(r)) continue;
+    if (r.EventType === type) t.reported++;
+    else if (r.EventType === 'THROTTLED') {
+      t.suppressed += ((r.EventSuppressedByType as Record<string, number>)[type] ?? 0);
+      t.lost += ((r.EventLostByType as Record<string, number>)[type] ?? 0);
+    }
+  }
+  return t;
+}
+
+async function storm(args: string[]) {
+  const bin = buildC('storm', STORM_C);
+  let out = '';
+  let ms = 0;
+  const cap = await captureRecords(async () => {
+    const t0 = Date.now();
+    out = await runBin(bin, [String(N), '2']);
+    ms = Date.now() - t0;
+  }, ['-m', 'process', ...args], 180000);
+  const gt = JSON.parse(out) as { pid: number; children: number; ok: number };
+  assert.equal(gt.ok, N, 'every child exec\'d /bin/true and exited 0');
+  const children = (r: JsonRecord) => r.ProcPPID === gt.pid && r.ProcPID !== gt.pid;
+  const exec = tally(cap.records, 'EXEC', children);
+  const exit = tally(cap.records, 'EXIT', (r) => children(r) && (r.EventType !== 'EXIT' || r.EventThread === false));
+  const fork = tally(cap.records, 'FORK', (r) => r.ProcPID === gt.pid);
+  // Every lost record is counted once in ST_PROC_DROP and once in some THROTTLED record.
+  const lostAll = cap.records.filter((r) => r.EventType === 'THROTTLED').reduce((n, r) => n + (r.EventLost as number), 0);
+  assert.equal(lostAll, cap.stats?.counters.proc_drop, 'THROTTLED lost counts equal the ring buffer drop counter');
+  const sum = (t: Tally) => t.reported + t.suppressed + t.lost;
+  assert.equal(sum(exec), N, `EXEC ${JSON.stringify(exec)}`);
+  assert.equal(sum(exit), N, `EXIT ${JSON.stringify(exit)}`);
+  assert.equal(sum(fork), N, `FORK ${JSON.stringify(fork)}`);
+  return { exec, exit, fork, records: cap.records, ms };
+}
+
+test(`storm of ${N} fork/exec/exit at the default rate: all accounted for exactly`, { skip }, async () => {
+  const { exec, exit } = await storm([]);
+  process.stdout.write(`# default rate: EXEC ${JSON.stringify(exec)} EXIT ${JSON.stringify(exit)}\n`);
+});
+
+test(`storm of ${N} with --proc-rate 200: throttled, still exact, one THROTTLED record per process window`, { skip }, async () => {
+  const { exec, exit, fork, records, ms } = await storm(['--proc-rate', '200']);
+  process.stdout.write(`# rate 200 (${ms} ms): EXEC ${JSON.stringify(exec)} EXIT ${JSON.stringify(exit)} FORK ${JSON.stringify(fork)}\n`);
+  assert.ok(fork.suppressed > 0, 'the parent was throttled');
+  assert.ok(exec.suppressed > 0 && exit.suppressed > 0, 'children of a throttled parent start throttled');
+  // the bucket bounds what the parent reported: a one-second burst plus 200/s (+1 s of slack
+  // for the agent's start and stop around the measured interval)
+  assert.ok(fork.reported <= 200 * (ms / 1000 + 2), `parent reported ${fork.reported} forks in ${ms} ms`);
+  const thr = records.filter((r) => r.EventType === 'THROTTLED');
+  for (const r of thr) assert.ok((r.EventSuppressed as number) + (r.EventLost as number) > 0, 'THROTTLED records carry counts');
+  // the parent, alive across windows, has at most one THROTTLED record per one-second window
+  const parentThr = thr.filter((r) => r.ProcPID === records.find((x) => x.EventType === 'FORK' && x.Proc === 'storm')?.ProcPID);
+  assert.ok(parentThr.length >= 1 && parentThr.length <= Math.ceil(ms / 1000) + 2, `parent THROTTLED records: ${parentThr.length} in ${ms} ms`);
+});

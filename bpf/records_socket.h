@@ -20,6 +20,7 @@
 #define SF_NO_OWNER     0x20   /* no process context seen for this socket yet (pid 0) */
 #define SF_RTO_JIFFIES  0x40   /* rto_us holds jiffies (CONFIG_HZ unknown) */
 #define SF_PER_PEER     0x80   /* UDP: counters of one peer of this socket */
+#define SF_FINAL        0x100  /* TCP: counters were read at the transition to TCP_CLOSE */
 
 enum fn_sock_role { SOCK_ROLE_CLIENT = 0, SOCK_ROLE_SERVER = 1 };
 
@@ -81,6 +82,7 @@ struct sock_record {
 	__u64 rto_us;          /* icsk_rto in microseconds */
 	__u64 rtt_ns;          /* srtt */
 	__u64 rx_queued;       /* bytes: TCP unread (rcv_nxt - copied_seq), UDP receive memory */
+	__u64 bytes_received;  /* TCP: bytes_received delta (unique payload; rx.bytes counts duplicates too) */
 	/* kernel cumulative values at the last export (kernel only) */
 	__u64 base_retrans_packets;
 	__u64 base_retrans_bytes;
@@ -88,6 +90,7 @@ struct sock_record {
 	__u64 base_bytes_acked;
 	__u64 base_reorder;
 	__u64 base_drops;
+	__u64 base_bytes_received;
 	__u64 sk;              /* struct sock address, read only while its cookie matches (kernel only) */
 	char path[FN_SOCK_PATH_LEN]; /* UNIX: the server's path (own for SERVER, the peer's for CLIENT) */
 	__u32 pad2;

@@ -16,6 +16,7 @@
  *  UNIX         bytes and calls from sock_send_length/sock_recv_length (process context);
  *               closed by close() of the last reference. Other closes (exit, exec) are exported
  *               by the idle timeout.
+ *  TCP tx       net_dev_start_xmit: where a capture sees the packet, after GSO segmentation.
  *  Timers       the sensor runs sock_export (BPF_PROG_TEST_RUN) every tick: idle and active
  *               timeouts, closed UDP sockets, and records the ring buffer could not take.
  *
@@ -41,6 +42,7 @@
 #define UDP_CONNECTED_ 1
 #define TF_FIN 0x01
 #define TF_SYN 0x02
+#define TF_PSH 0x08
 #define TF_ACK 0x10
 
 extern unsigned int CONFIG_HZ __kconfig __weak;
@@ -143,25 +145,36 @@ static __noinline void set_owner(struct rec_hdr *h)
 	copy_proc(h, &o->hdr);
 }
 
-static __always_inline void dir_add(struct sock_dir *d, __u64 now, __u64 bytes, int flagc, __u32 ifindex)
+static __always_inline void flag_add(struct sock_dir *d, __u32 c, __u64 n)
+{
+	c &= FN_SOCK_FLAGS - 1;
+	if (__sync_fetch_and_add(&d->flags[c], n) == 0) {
+		__u64 i = __sync_fetch_and_add(&d->nflags, 1);
+		if (i < FN_SOCK_FLAGS)
+			d->flag_order[i] = c;
+	}
+}
+
+/* segs: wire packets of this skb (a GSO skb is segmented after the hook). TCP segmentation keeps
+ * FIN and PSH for the last segment only, so the flag histogram matches the wire. */
+static __always_inline void dir_add(struct sock_dir *d, __u64 now, __u64 bytes, int flagc, __u32 ifindex, __u32 segs)
 {
 	if (!d->ts_first)
 		d->ts_first = now;
 	d->ts = now;
-	__sync_fetch_and_add(&d->packets, 1);
+	if (segs == 0)
+		segs = 1;
+	__sync_fetch_and_add(&d->packets, segs);
 	if (bytes) {
-		__sync_fetch_and_add(&d->data_packets, 1);
+		__sync_fetch_and_add(&d->data_packets, segs);
 		__sync_fetch_and_add(&d->bytes, bytes);
 	}
 	if (ifindex)
 		d->ifindex = ifindex;
 	if (flagc >= 0) {
-		__u32 c = flagc & (FN_SOCK_FLAGS - 1);
-		if (__sync_fetch_and_add(&d->flags[c], 1) == 0) {
-			__u64 i = __sync_fetch_and_add(&d->nflags, 1);
-			if (i < FN_SOCK_FLAGS)
-				d->flag_order[i] = c;
-		}
+		if (segs > 1)
+			flag_add(d, flagc & ~(TF_FIN | TF_PSH), segs - 1);
+		flag_add(d, flagc, 1);
 	}
 }
 
@@ -235,17 +248,19 @@ static __noinline void sock_refresh(struct sock_record *v, struct sock *sk)
 {
 	if (v->family == AF_UNIX_ || !sk)
 		return;
-	v->drops = take_delta(&v->base_drops, sk_drops_now(sk));
+	__sync_fetch_and_add(&v->drops, take_delta(&v->base_drops, sk_drops_now(sk)));
 	if (v->protocol == IPPROTO_UDP_) {
 		v->rx_queued = (__u32)BPF_CORE_READ(sk, sk_backlog.rmem_alloc.counter);
 		return;
 	}
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
-	v->retrans_packets = take_delta(&v->base_retrans_packets, BPF_CORE_READ(tp, total_retrans));
-	v->retrans_bytes = take_delta(&v->base_retrans_bytes, BPF_CORE_READ(tp, bytes_retrans));
-	v->dups = take_delta(&v->base_dups, BPF_CORE_READ(tp, dsack_dups));
-	v->bytes_acked = take_delta(&v->base_bytes_acked, BPF_CORE_READ(tp, bytes_acked));
-	v->reorder = take_delta(&v->base_reorder, BPF_CORE_READ(tp, reord_seen));
+	/* deltas accumulate until the next export takes them */
+	__sync_fetch_and_add(&v->retrans_packets, take_delta(&v->base_retrans_packets, BPF_CORE_READ(tp, total_retrans)));
+	__sync_fetch_and_add(&v->retrans_bytes, take_delta(&v->base_retrans_bytes, BPF_CORE_READ(tp, bytes_retrans)));
+	__sync_fetch_and_add(&v->dups, take_delta(&v->base_dups, BPF_CORE_READ(tp, dsack_dups)));
+	__sync_fetch_and_add(&v->bytes_acked, take_delta(&v->base_bytes_acked, BPF_CORE_READ(tp, bytes_acked)));
+	__sync_fetch_and_add(&v->reorder, take_delta(&v->base_reorder, BPF_CORE_READ(tp, reord_seen)));
+	__sync_fetch_and_add(&v->bytes_received, take_delta(&v->base_bytes_received, BPF_CORE_READ(tp, bytes_received)));
 	v->rx_queued = (__u32)(BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq));
 	v->rtt_ns = (__u64)(BPF_CORE_READ(tp, srtt_us) >> 3) * 1000;
 	__u64 rto = BPF_CORE_READ((struct inet_connection_sock *)sk, icsk_rto);
@@ -268,6 +283,7 @@ static __always_inline void sock_bases(struct sock_record *v, struct sock *sk)
 	v->base_dups = BPF_CORE_READ(tp, dsack_dups);
 	v->base_bytes_acked = BPF_CORE_READ(tp, bytes_acked);
 	v->base_reorder = BPF_CORE_READ(tp, reord_seen);
+	v->base_bytes_received = BPF_CORE_READ(tp, bytes_received);
 }
 
 /* The socket behind v, if it is still the one v was made for (struct sock memory is reused). */
@@ -314,6 +330,13 @@ static __noinline int sock_export_one(struct sock_key *key, struct sock_record *
 	bpf_probe_read_kernel(r, sizeof(*r), v);
 	take_dir(&r->tx, &v->tx);
 	take_dir(&r->rx, &v->rx);
+	r->retrans_packets = XCHG(&v->retrans_packets, 0);
+	r->retrans_bytes = XCHG(&v->retrans_bytes, 0);
+	r->dups = XCHG(&v->dups, 0);
+	r->bytes_acked = XCHG(&v->bytes_acked, 0);
+	r->reorder = XCHG(&v->reorder, 0);
+	r->drops = XCHG(&v->drops, 0);
+	r->bytes_received = XCHG(&v->bytes_received, 0);
 	r->ttl_sum = XCHG(&v->ttl_sum, 0);
 	r->ttl_count = XCHG(&v->ttl_count, 0);
 	r->frags = XCHG(&v->frags, 0);
@@ -358,9 +381,9 @@ static __noinline struct sock_record *tcp_new(struct sock *sk, __u64 cookie, __u
 		r->hdr.flags |= SF_NO_OWNER;
 		r->state = TCP_ESTABLISHED_;
 		/* the handshake went through the listener: SYN and ACK in, SYN-ACK out */
-		dir_add(&r->rx, now, 0, TF_SYN, 0);
-		dir_add(&r->rx, now, 0, TF_ACK, 0);
-		dir_add(&r->tx, now, 0, TF_SYN | TF_ACK, 0);
+		dir_add(&r->rx, now, 0, TF_SYN, 0, 1);
+		dir_add(&r->rx, now, 0, TF_ACK, 0, 1);
+		dir_add(&r->tx, now, 0, TF_SYN | TF_ACK, 0, 1);
 	}
 	return sock_insert(&key, r);
 }
@@ -388,6 +411,12 @@ int BPF_PROG(sock_state, const struct sock *sk, const int oldstate, const int ne
 	v->state = newstate;
 	if (newstate == TCP_ESTABLISHED_)
 		inet_addrs(v, (struct sock *)sk); /* the local port is bound after SYN_SENT */
+	if (newstate == TCP_CLOSE_ && !(v->hdr.flags & SF_FINAL)) {
+		/* read the counters now: tcp_disconnect (abort, RST) zeroes them before destroy */
+		inet_addrs(v, (struct sock *)sk);
+		sock_refresh(v, (struct sock *)sk);
+		v->hdr.flags |= SF_FINAL;
+	}
 	return 0;
 }
 
@@ -401,9 +430,11 @@ int BPF_PROG(sock_tcp_destroy, struct sock *sk)
 	if (!v)
 		return 0;
 	__u64 now = bpf_ktime_get_boot_ns();
-	inet_addrs(v, sk);
 	v->state = TCP_CLOSE_;
-	sock_refresh(v, sk);
+	if (!(v->hdr.flags & SF_FINAL)) {
+		inet_addrs(v, sk);
+		sock_refresh(v, sk);
+	}
 	v->sk = 0; /* the memory goes back to the allocator */
 	v->hdr.flags |= SF_CLOSED;
 	sock_export_one(&key, v, SF_CLOSED, now);
@@ -488,7 +519,7 @@ static __noinline int unix_io(struct sock *sk, __u64 cookie, int ret, bool rx)
 			return 0;
 	}
 	v->hdr.ts = now;
-	dir_add(rx ? &v->rx : &v->tx, now, ret, -1, 0);
+	dir_add(rx ? &v->rx : &v->tx, now, ret, -1, 0, 1);
 	return 0;
 }
 
@@ -651,6 +682,8 @@ static __noinline int sock_pkt(struct __sk_buff *skb, bool rx)
 	int flagc = -1;
 	__u64 payload;
 	if (proto == IPPROTO_TCP_) {
+		if (!rx)
+			return 0; /* sock_dev_xmit counts TCP tx after GSO segmentation */
 		v = bpf_map_lookup_elem(&sock_map, &key);
 		if (!v)
 			return 0;
@@ -681,7 +714,8 @@ static __noinline int sock_pkt(struct __sk_buff *skb, bool rx)
 		return 0;
 	}
 	v->hdr.ts = now;
-	dir_add(rx ? &v->rx : &v->tx, now, payload, flagc, skb->ifindex);
+	/* one per skb: the packet a capture shows (rx after GRO; TCP tx is counted at the device) */
+	dir_add(rx ? &v->rx : &v->tx, now, payload, flagc, skb->ifindex, 1);
 	if (rx) {
 		__sync_fetch_and_add(&v->ttl_sum, ttl);
 		__sync_fetch_and_add(&v->ttl_count, 1);
@@ -693,6 +727,36 @@ static __noinline int sock_pkt(struct __sk_buff *skb, bool rx)
 		if (nf)
 			__sync_fetch_and_add(&v->frags, nf);
 	}
+	return 0;
+}
+
+/* TCP tx at the device, where a capture taps the packet: a GSO skb the stack segments in
+ * software shows up here once per segment, one the device segments (TSO) once. */
+SEC("tp_btf/net_dev_start_xmit")
+int BPF_PROG(sock_dev_xmit, const struct sk_buff *skb, const struct net_device *dev)
+{
+	if (!sock_on())
+		return 0;
+	struct sock *sk = BPF_CORE_READ(skb, sk);
+	if (!sk)
+		return 0;
+	struct sock_key key = { .cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter) };
+	if (!key.cookie)
+		return 0;
+	struct sock_record *v = bpf_map_lookup_elem(&sock_map, &key);
+	if (!v || v->protocol != IPPROTO_TCP_)
+		return 0;
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	unsigned char *data = BPF_CORE_READ(skb, data);
+	__u16 th = BPF_CORE_READ(skb, transport_header);
+	__u8 tcp[14];
+	if (bpf_probe_read_kernel(tcp, sizeof(tcp), head + th))
+		return 0;
+	__u64 hl = (__u64)(head + th - data) + (tcp[12] >> 4) * 4;
+	__u32 len = BPF_CORE_READ(skb, len);
+	__u64 now = bpf_ktime_get_boot_ns();
+	v->hdr.ts = now;
+	dir_add(&v->tx, now, len > hl ? len - hl : 0, tcp[13] & 0x3f, BPF_CORE_READ(dev, ifindex), 1);
 	return 0;
 }
 
@@ -746,7 +810,7 @@ static long export_cb(struct bpf_map *map, struct sock_key *key, struct sock_rec
 	} else {
 		return 0;
 	}
-	if (!(v->hdr.flags & SF_CLOSED)) {
+	if (!(v->hdr.flags & (SF_CLOSED | SF_FINAL))) {
 		struct sock *sk = live_sk(v);
 		if (sk) {
 			sock_refresh(v, sk);

@@ -1,7 +1,8 @@
 // kflowd's socket record (src/kflowd.c:531-654): keys, order and formats. Differences on
 // purpose: the rx block names its interface SockRxInterface (kflowd's README shows the Tx key
-// twice), SockTxRTO is milliseconds (kflowd: raw jiffies), and unconnected UDP sockets get one
-// record per peer.
+// twice), SockTxRTO is milliseconds (kflowd: raw jiffies), unconnected UDP sockets get one
+// record per peer, and TCP byte counts are stream bytes (kflowd adds retransmitted and duplicate
+// segments into SockTx/RxBytes; here they are only in SockTxBytesRetrans and the packet counts).
 import type { SockDirection, SockRecord } from '../model/socket-record.js';
 import type { FormatContext } from './context.js';
 import type { JObject } from './json.js';
@@ -15,6 +16,13 @@ function duration(d: SockDirection): ReturnType<typeof seconds> {
 
 function flagsObject(d: SockDirection): JObject {
   return new Map(d.flags);
+}
+
+/** Stream bytes received: tcp_sock.bytes_received advances with rcv_nxt, which counts a FIN as
+ * one sequence number; never more than the payload the packets carried. */
+export function tcpRxBytes(r: SockRecord): number {
+  const fin = r.rx.flags.some(([name]) => name.split('-').includes('FIN'));
+  return Math.max(0, Math.min(r.rx.bytes, r.bytesReceived - (fin ? 1 : 0)));
 }
 
 function txBlock(o: JObject, r: SockRecord): void {
@@ -31,7 +39,8 @@ function txBlock(o: JObject, r: SockRecord): void {
     o.set('SockTxFlags', flagsObject(d));
   }
   o.set('SockTxDuration', duration(d));
-  o.set('SockTxBytes', d.bytes);
+  // TCP: bytes of the stream, once (retransmissions have their own key); UDP: payload sent
+  o.set('SockTxBytes', tcp ? Math.max(0, d.bytes - r.retransBytes) : d.bytes);
   if (tcp) {
     o.set('SockTxBytesAcked', r.bytesAcked);
     o.set('SockTxBytesRetrans', r.retransBytes);
@@ -53,7 +62,7 @@ function rxBlock(o: JObject, r: SockRecord): void {
   o.set('SockRxPacketsFrag', r.frags);
   if (tcp) o.set('SockRxFlags', flagsObject(d));
   o.set('SockRxDuration', duration(d));
-  o.set('SockRxBytes', d.bytes);
+  o.set('SockRxBytes', tcp ? tcpRxBytes(r) : d.bytes);
   o.set('SockRxTTL', r.rxTtl);
   if (tcp) o.set('SockRTT', seconds(r.rttNs));
 }

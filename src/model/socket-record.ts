@@ -12,6 +12,7 @@ export interface SockDirection {
   ts: bigint;
   packets: number;
   dataPackets: number;
+  /** payload bytes of the packets (retransmitted and duplicate segments included) */
   bytes: number;
   ifindex: number;
   /** TCP flag combinations ("SYN-ACK", …) with packet counts, in the order first seen */
@@ -56,6 +57,8 @@ export interface SockRecord {
   rtoMs: number;
   rtoIsJiffies: boolean;
   rttNs: bigint;
+  /** TCP: unique payload bytes received (tcp_sock.bytes_received; rx.bytes also counts duplicates) */
+  bytesReceived: number;
   /** bytes waiting in the receive queue at export */
   rxQueued: number;
 }

@@ -142,5 +142,6 @@ export function decodeSockRecord(b: Buffer, p: number, size: number, hdr: ProcHe
     rtoIsJiffies,
     rttNs: b.readBigUInt64LE(p + o(R, 'rtt_ns')),
     rxQueued: u64(b, p + o(R, 'rx_queued')),
+    bytesReceived: u64(b, p + o(R, 'bytes_received')),
   };
 }

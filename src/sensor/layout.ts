@@ -138,7 +138,7 @@ export const SOCK_PATH_LEN = 108;
 /** sock_record.hdr.flags */
 export const SF = {
   CLOSED: 0x1, IDLE: 0x2, ACTIVE: 0x4, SHUTDOWN: 0x8, PENDING: 0x10, NO_OWNER: 0x20,
-  RTO_JIFFIES: 0x40, PER_PEER: 0x80,
+  RTO_JIFFIES: 0x40, PER_PEER: 0x80, FINAL: 0x100,
 } as const;
 
 export const SOCK_KEY: StructLayout = {
@@ -155,14 +155,15 @@ export const SOCK_DIR: StructLayout = {
 };
 
 export const SOCK_RECORD: StructLayout = {
-  size: 1808,
+  size: 1824,
   fields: {
     cookie: [200, 8], ts_export: [208, 8], family: [216, 2], protocol: [218, 2], role: [220, 1],
     state: [221, 1], sotype: [222, 1], lport: [224, 2], rport: [226, 2], path_len: [228, 2],
     busy: [240, 8], laddr: [248, 16], raddr: [264, 16], tx: [280, 632], rx: [912, 632],
     retrans_packets: [1544, 8], retrans_bytes: [1552, 8], dups: [1560, 8], bytes_acked: [1568, 8],
     reorder: [1576, 8], drops: [1584, 8], frags: [1592, 8], ttl_sum: [1600, 8], ttl_count: [1608, 8],
-    rto_us: [1616, 8], rtt_ns: [1624, 8], rx_queued: [1632, 8], sk: [1688, 8], path: [1696, SOCK_PATH_LEN],
+    rto_us: [1616, 8], rtt_ns: [1624, 8], rx_queued: [1632, 8], bytes_received: [1640, 8], sk: [1704, 8],
+    path: [1712, SOCK_PATH_LEN],
   },
 };
 

@@ -1,0 +1,125 @@
+// Socket monitor against independent ground truth: packet counts from a tshark capture of the
+// same loopback traffic, and the idle timeout flushing a quiet socket with no further traffic.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { REPO, captureRecords, skipUnlessBpf, type JsonRecord } from './harness.js';
+import { TCP_CLIENT, byPorts, nodeChild, tcpServer } from './socket-workloads.js';
+
+const skip = skipUnlessBpf();
+
+function hasTshark(): boolean {
+  try { execFileSync('tshark', ['--version'], { stdio: 'ignore' }); return true; } catch { return false; }
+}
+
+/** Starts tshark on lo for one TCP port; resolves once it is capturing. */
+async function startCapture(port: number, file: string) {
+  const t = spawn('tshark', ['-i', 'lo', '-B', '64', '-s', '128', '-f', `tcp port ${port}`, '-w', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  await new Promise<void>((resolve, reject) => {
+    t.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; if (err.includes('Capturing on')) resolve(); });
+    t.on('close', (c) => reject(new Error(`tshark exited ${c}: ${err}`)));
+  });
+  return {
+    stop: async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      const closed = new Promise<void>((r) => t.on('close', () => r()));
+      t.kill('SIGINT');
+      await closed;
+      return err;
+    },
+  };
+}
+
+test('10 MB over loopback: packet counts equal a tshark capture of the same traffic', { skip: skip || (hasTshark() ? false : 'tshark not installed (scripts/setup.sh installs it)') }, async () => {
+  const N = 10 * 1024 * 1024, M = 1000;
+  const pcap = path.join(mkdtempSync(path.join(tmpdir(), 'fn-pcap-')), 'lo.pcap');
+  const srv = await tcpServer('127.0.0.1', M);
+  let clientPort = 0;
+  let tsharkLog = '';
+  const cap = await captureRecords(async () => {
+    const t = await startCapture(srv.port, pcap);
+    const r = await nodeChild(TCP_CLIENT, ['127.0.0.1', String(srv.port), String(N)]);
+    clientPort = (JSON.parse(r.stdout.trim()) as { localPort: number }).localPort;
+    assert.equal(await srv.received, N);
+    tsharkLog = await t.stop();
+  }, ['-m', 'socket']);
+  await srv.close();
+  assert.doesNotMatch(tsharkLog, /dropped [1-9]/, tsharkLog);
+  // srcport, dstport, payload length, 1 if tshark saw that sequence range before (a retransmission)
+  const lines = execFileSync('tshark', ['-r', pcap, '-T', 'fields', '-e', 'tcp.srcport', '-e', 'tcp.dstport', '-e', 'tcp.len',
+    '-e', 'tcp.analysis.retransmission'], { encoding: 'utf8', maxBuffer: 64 << 20 }).trim().split('\n').map((l) => l.split('\t').map(Number));
+  const fromClient = lines.filter(([s, d]) => s === clientPort && d === srv.port);
+  const toClient = lines.filter(([s, d]) => s === srv.port && d === clientPort);
+  const payload = (ls: number[][]) => ls.reduce((a, l) => a + (l[3] ? 0 : l[2]!), 0);
+  assert.equal(payload(fromClient), N, 'the capture holds the whole transfer');
+  const retrans = fromClient.filter((l) => l[3]);
+  const c = byPorts(cap.records, clientPort, srv.port)[0] as JsonRecord;
+  const s = byPorts(cap.records, srv.port, clientPort)[0] as JsonRecord;
+  assert.ok(c && s, 'client and server records');
+  process.stdout.write(`# tshark: client->server ${fromClient.length} frames (${retrans.length} retransmitted), server->client ` +
+    `${toClient.length}; agent: client tx ${c.SockTxPackets} (retrans ${c.SockTxPacketsRetrans}) rx ${c.SockRxPackets}, ` +
+    `server rx ${s.SockRxPackets} tx ${s.SockTxPackets}\n`);
+  assert.equal(c.SockTxPackets, fromClient.length);
+  assert.equal(c.SockRxPackets, toClient.length);
+  assert.equal(s.SockRxPackets, fromClient.length);
+  assert.equal(s.SockTxPackets, toClient.length);
+  assert.equal(c.SockTxDataPackets, fromClient.filter((l) => l[2]! > 0).length);
+  assert.equal(c.SockTxBytes, N);
+  assert.equal(s.SockRxBytes, N);
+  assert.equal(s.SockTxBytes, M);
+  assert.equal(c.SockRxBytes, M);
+  assert.equal(c.SockTxBytesRetrans, retrans.reduce((a, l) => a + l[2]!, 0));
+});
+
+test('idle timeout: a UDP socket that goes quiet is reported within IDLE+1 s, with no further traffic', { skip }, async () => {
+  const IDLE = 2;
+  const agent = spawn(process.execPath, [path.join(REPO, 'bin/falconet'), '-m', 'socket', '-o', 'json-min', '-t', `${IDLE},1800`],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  let buf = '';
+  const seen: { rec: JsonRecord; at: number }[] = [];
+  agent.stdout.setEncoding('utf8').on('data', (d: string) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (line) seen.push({ rec: JSON.parse(line) as JsonRecord, at: Date.now() });
+    }
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    agent.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; if (stderr.includes('sensor ready')) resolve(); });
+    agent.on('close', (c) => reject(new Error(`agent exited ${c}: ${stderr}`)));
+  });
+  const closed = new Promise<void>((r) => agent.on('close', () => r()));
+  try {
+    await ready;
+    const bind = () => new Promise<dgram.Socket>((r) => { const s = dgram.createSocket('udp4'); s.bind(0, '127.0.0.1', () => r(s)); });
+    const a = await bind(), b = await bind();
+    const got = new Promise<void>((r) => b.once('message', () => r()));
+    const sentAt = Date.now();
+    a.send(Buffer.alloc(42), b.address().port, '127.0.0.1');
+    await got;
+    const match = () => seen.find((x) => x.rec.SockLocalPort === a.address().port && x.rec.SockRemotePort === b.address().port);
+    const deadline = sentAt + (IDLE + 1) * 1000;
+    while (!match() && Date.now() < deadline + 500) await new Promise((r) => setTimeout(r, 50));
+    const m = match();
+    assert.ok(m, `no record for the quiet socket within ${IDLE + 1.5} s`);
+    const after = (m.at - sentAt) / 1000;
+    process.stdout.write(`# idle record after ${after.toFixed(2)} s (IDLE=${IDLE})\n`);
+    assert.ok(after >= IDLE - 0.05, `exported before the idle timeout (${after} s)`);
+    assert.ok(after <= IDLE + 1, `exported ${after} s after the last packet`);
+    assert.equal(m.rec.SockTxBytes, 42);
+    assert.equal(m.rec.SockState, 'UDP_CLOSE');
+    a.close();
+    b.close();
+  } finally {
+    agent.kill('SIGTERM');
+    await closed;
+  }
+});

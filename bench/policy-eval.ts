@@ -1,7 +1,15 @@
 // Policy evaluation throughput: records/s through the full runtimeintegrity + ttps rule set
-// (the shipped runtimeintegrity/ directory: globals, path, runtimeintegrity, ttps) on the
-// sample traces. Reading and entity joining are excluded: all views are built first, then only
-// `engine.evaluate` is timed. Run: node dist/bench/policy-eval.js [seconds]
+// (the shipped runtimeintegrity/ directory: globals, path, runtimeintegrity, ttps; --lenient)
+// on shellshock.sf and the three mon.*.sf traces. Reading and entity joining are excluded: the
+// views are built first, then only `engine.evaluate` (global filter + all applicable rules, no
+// short-circuit) is timed.
+//
+// Two figures, both on one core:
+//  - cold: each record's process/file entities are seen for the first time (the traces are
+//    read several times, so every copy has fresh entity objects; only the JIT is warm);
+//  - warm: repeated passes over the same views, so per-entity caches are populated, as in a
+//    long-running agent where processes outlive many records.
+// Run: node dist/bench/policy-eval.js [seconds]
 import { join } from 'node:path';
 import { loadPolicies, PolicyEngine } from '../src/policy/index.js';
 import { readSysFlowFile, viewsOf, type SfRecordView } from '../src/sysflow/index.js';
@@ -13,34 +21,52 @@ const TRACES = ['shellshock.sf', 'mon.1531776682.sf', 'mon.1531776712.sf', 'mon.
 );
 // sf-processor's flattener forwards only these types to the policy engine.
 const ENGINE_TYPES = new Set(['PE', 'FF', 'FE', 'NF', 'KE']);
+const COPIES = 6;
 
 const seconds = Number(process.argv[2] ?? 3);
 const policy = loadPolicies([POLICIES], { lenient: true });
-const views: SfRecordView[] = [];
-for (const t of TRACES) for (const v of viewsOf(readSysFlowFile(t))) if (ENGINE_TYPES.has(v.type)) views.push(v);
-
+const copies: SfRecordView[][] = [];
+for (let c = 0; c < COPIES; c++) {
+  const views: SfRecordView[] = [];
+  for (const t of TRACES) for (const v of viewsOf(readSysFlowFile(t))) if (ENGINE_TYPES.has(v.type)) views.push(v);
+  copies.push(views);
+}
+const perCopy = copies[0]!.length;
 const engine = new PolicyEngine(policy, 'alert');
-let sink = 0;
-const pass = (): void => {
-  for (let i = 0; i < views.length; i++) sink += engine.evaluate(views[i]!);
+let matches = 0;
+const pass = (views: SfRecordView[]): number => {
+  let m = 0;
+  for (let i = 0; i < views.length; i++) if (engine.evaluate(views[i]!) > 0) m++;
+  return m;
 };
-// Warm-up (JIT, and the per-entity memo caches that a long-running agent would have warm).
-for (let i = 0; i < 3; i++) pass();
+const rate = (n: number, ns: bigint): number => n / (Number(ns) / 1e9);
+const fmt = (r: number): string => Math.round(r).toLocaleString('en-US');
 
+// JIT warm-up on copy 0 only.
+for (let i = 0; i < 3; i++) matches = pass(copies[0]!);
+
+// Cold per-entity caches: one pass over each fresh copy.
+const c0 = process.hrtime.bigint();
+for (let c = 1; c < COPIES; c++) pass(copies[c]!);
+const coldNs = process.hrtime.bigint() - c0;
+const cold = rate(perCopy * (COPIES - 1), coldNs);
+
+// Warm: repeated passes for `seconds`.
 let records = 0;
-const t0 = process.hrtime.bigint();
-const deadline = t0 + BigInt(Math.round(seconds * 1e9));
-let now = t0;
+const w0 = process.hrtime.bigint();
+const deadline = w0 + BigInt(Math.round(seconds * 1e9));
+let now = w0;
 while (now < deadline) {
-  pass();
-  records += views.length;
+  for (const views of copies) pass(views);
+  records += perCopy * COPIES;
   now = process.hrtime.bigint();
 }
-const secs = Number(now - t0) / 1e9;
-const rate = records / secs;
+const warm = rate(records, now - w0);
+
 const enabled = policy.rules.filter((r) => r.enabled).length;
+const verdict = (r: number): string => (r >= 500_000 ? 'meets' : 'BELOW');
 process.stdout.write(
-  `policy-eval: ${enabled} rules + ${policy.filters.length} filters, ${views.length} records from ${TRACES.length} traces\n` +
-    `policy-eval: ${records} evaluations in ${secs.toFixed(2)} s = ${Math.round(rate).toLocaleString('en-US')} records/s on one core ` +
-    `(target >= 500,000: ${rate >= 500_000 ? 'met' : 'NOT met'}) [checksum ${sink}]\n`,
+  `policy-eval: ${enabled} rules + ${policy.filters.length} global filter, ${perCopy} records (PE/FF/FE/NF) from ${TRACES.length} traces, ${matches} records alert\n` +
+    `policy-eval: cold entity caches: ${fmt(cold)} records/s (${perCopy * (COPIES - 1)} records in ${(Number(coldNs) / 1e6).toFixed(0)} ms) - ${verdict(cold)} the 500,000/s target\n` +
+    `policy-eval: warm entity caches: ${fmt(warm)} records/s (${records} records in ${(Number(now - w0) / 1e9).toFixed(2)} s) - ${verdict(warm)} the 500,000/s target\n`,
 );

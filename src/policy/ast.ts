@@ -1,3 +1,5 @@
+import type { SourceText } from './errors.js';
+
 // Condition syntax tree. Offsets index into the SourceText the condition came from, so the
 // compiler can report unknown fields/macros at their exact position.
 
@@ -69,4 +71,6 @@ export type Expr =
       readonly opOffset: number;
       readonly rhs: Operand | ListValue;
     }
-  | { readonly kind: 'const'; readonly value: boolean };
+  | { readonly kind: 'const'; readonly value: boolean }
+  /** A sub-tree from another file (macro `append`), so positions stay right. */
+  | { readonly kind: 'scoped'; readonly src: SourceText; readonly expr: Expr };

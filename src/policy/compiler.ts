@@ -238,6 +238,15 @@ export class Compiler {
       }
       case 'macro':
         return this.macroRef(e.name, e.offset);
+      case 'scoped': {
+        const saved = this.src;
+        this.src = e.src;
+        try {
+          return this.expr(e.expr);
+        } finally {
+          this.src = saved;
+        }
+      }
       case 'exists': {
         const g = this.field(e.field);
         if (g === null) return FALSE;

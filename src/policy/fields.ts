@@ -386,13 +386,13 @@ def(['sf.proc.group', 'group.name'], 'string', procStr((p) => p.groupName), 'Pro
 def(['sf.proc.apid', 'proc.apid'], 'ints', (v) => ancestry(v)?.apid ?? EMPTY_I, 'PIDs of the process and its ancestors', { arg: 'index' });
 def(['sf.proc.aname', 'proc.aname'], 'strings', (v) => ancestry(v)?.aname ?? EMPTY_S, 'Names of the process and its ancestors', { arg: 'index' });
 def(['sf.proc.aexe', 'proc.aexe', 'proc.aexepath'], 'strings', (v) => ancestry(v)?.aexe ?? EMPTY_S, 'Executables of the process and its ancestors', { arg: 'index' });
-def(['sf.proc.acmdline', 'proc.acmdline'], 'strings', (v) => ancestry(v)?.acmdline ?? EMPTY_S, 'Command lines of the process and its ancestors', { arg: 'index' });
+def(['sf.proc.acmdline'], 'strings', (v) => ancestry(v)?.acmdline ?? EMPTY_S, 'Command lines of the process and its ancestors', { arg: 'index' });
 def(['sf.proc.exe', 'proc.exe', 'proc.exepath'], 'string', (v) => (v.proc ? procDerived(v.proc).exe : ''), 'Executable path');
 def(['sf.proc.args', 'proc.args'], 'string', (v) => (v.proc ? procDerived(v.proc).args : ''), 'Arguments');
 def(['sf.proc.name', 'proc.name'], 'string', (v) => (v.proc ? procDerived(v.proc).name : ''), 'Process name (basename of exe)');
 def(['sf.proc.cmdline', 'proc.cmdline'], 'string', (v) => (v.proc ? procDerived(v.proc).cmdline : ''), 'exe + " " + args');
 def(['sf.proc.tty', 'proc.tty'], 'bool', (v) => (v.proc ? v.proc.tty : false), 'Process has a TTY');
-def(['sf.proc.entry', 'proc.is_container_entrypoint'], 'bool', (v) => (v.proc ? v.proc.entry : false), 'Process is the container entry point (Falco: proc.vpid = 1)');
+def(['sf.proc.entry'], 'bool', (v) => (v.proc ? v.proc.entry : false), 'Process is the container entry point (Falco: proc.vpid = 1)');
 def(['sf.proc.createts', 'proc.createtime'], 'int64', (v) => (v.proc ? v.proc.oid.createTS : 0n), 'Process creation timestamp (ns)');
 def(['sf.proc.cwd', 'proc.cwd'], 'string', procStr((p) => p.cwd), 'Working directory (schema v5)');
 

@@ -335,14 +335,29 @@ function readItem(
       if (!/^[A-Za-z_][A-Za-z0-9_\-]*$/.test(name)) sink.error(src, valueOffset(src, head), 'invalid macro name', name);
       const k = need('condition');
       if (!k) return;
-      const expr = parseCond(src, k, sink);
       const prev = macros.get(name);
-      if (append && prev && prev.expr && expr) {
-        macros.set(name, { ...prev, expr: { kind: 'and', left: prev.expr, right: expr }, state: undefined, compiled: undefined });
-        // Falco appends macro conditions textually ("a" + " b"); an `and`-free fragment such
-        // as "or x" cannot be represented as a separate AST, so we report it instead.
+      if (append) {
+        // Falco appends the text (`prev + " " + fragment`); fragments start with `or`/`and`.
+        // We combine the parsed trees: (prev) or (rest) / (prev) and (rest).
+        const at = valueOffset(src, k);
+        const m = /^(or|and)\b/.exec(src.text.slice(at, k.end));
+        if (!prev) {
+          sink.error(src, head.keyOffset, `macro '${name}' appends to a macro that is not defined`, name);
+          return;
+        }
+        if (!m) {
+          sink.error(src, at, "an appended macro condition must start with 'or' or 'and'", src.text.slice(at, k.end).trim().split(/\s+/)[0] ?? '');
+          return;
+        }
+        const rest = parseCond(src, { ...k, start: at + m[1]!.length }, sink);
+        if (!rest || !prev.expr) return;
+        macros.set(name, {
+          name, src: prev.src, offset: prev.offset,
+          expr: { kind: m[1] as 'or' | 'and', left: { kind: 'scoped', src: prev.src, expr: prev.expr }, right: { kind: 'scoped', src, expr: rest } },
+        });
         return;
       }
+      const expr = parseCond(src, k, sink);
       if (prev && prev.src === src) {
         sink.warn(src, valueOffset(src, head), `macro '${name}' is defined again; this definition replaces the one at line ${src.position(prev.offset).line}`, name);
       }

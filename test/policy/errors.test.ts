@@ -126,3 +126,22 @@ test('warnings: redefinitions, list-like literals, unavailable Falco fields, com
     "p.yaml:8:20: warning: action 'page_oncall' is not built in (alert, tag); it is ignored: 'page_oncall'",
   ]);
 });
+
+test('macro and list append (Falco): fragments extend earlier definitions, positions stay per file', async () => {
+  const { PolicyEngine } = await import('../../src/policy/index.js');
+  const { makeView } = await import('./helpers.js');
+  const a = '- list: shells\n  items: [bash]\n- macro: spawned_shell\n  condition: sf.proc.name in (shells)\n- rule: R\n  desc: d\n  condition: spawned_shell and sf.type = PE\n';
+  const b = '- list: shells\n  items: [zsh]\n  append: true\n- macro: spawned_shell\n  condition: or sf.proc.exe = /opt/sh\n  append: true\n';
+  const r = compilePolicyText([{ name: 'a.yaml', text: a }, { name: 'b.yaml', text: b }]);
+  assert.ok(r.policy, r.diagnostics.map(formatDiagnostic).join('\n'));
+  assert.deepEqual(r.policy.lists.get('shells'), ['bash', 'zsh']);
+  const e = new PolicyEngine(r.policy, 'alert');
+  for (const [exe, want] of [['/bin/zsh', true], ['/opt/sh', true], ['/bin/bash', true], ['/bin/ksh', false]] as const) {
+    assert.equal(e.process(makeView({ type: 'PE', procs: [{ pid: 50, exe }] })) !== null, want, exe);
+  }
+  const bad = compilePolicyText([{ name: 'a.yaml', text: a }, { name: 'c.yaml', text: '- macro: spawned_shell\n  condition: sf.bogus = 1\n  append: true\n- macro: nothing\n  condition: or sf.type = PE\n  append: true\n' }]);
+  assert.deepEqual(bad.diagnostics.map(formatDiagnostic), [
+    "c.yaml:2:14: error: an appended macro condition must start with 'or' or 'and': 'sf.bogus'",
+    "c.yaml:4:3: error: macro 'nothing' appends to a macro that is not defined: 'nothing'",
+  ]);
+});

@@ -95,20 +95,30 @@ static __always_inline void refresh_inode(struct file_record *r, struct inode *i
 	inode_times(i, &r->atime_ns, &r->mtime_ns, &r->ctime_ns);
 }
 
-/* The record of (current tgid, inode), created with the path of (dentry, mnt) when missing. */
-static __noinline struct file_record *file_rec(struct inode *inode, struct dentry *dentry,
-					       struct vfsmount *mnt, __u64 now)
+/* Count of path operations in flight: the ctime hooks, which fire on every timestamp update of
+ * the system, skip their map lookup when it is zero. */
+__u32 pending_active = 0;
+
+/* The record of (current tgid, inode), created when missing with the path of f (when given)
+ * or of (dentry, mnt). */
+static __noinline struct file_record *file_rec(struct inode *inode, struct file *f,
+					       struct dentry *dentry, struct vfsmount *mnt, __u64 now)
 {
 	struct file_key key = {};
-	key.pid = bpf_get_current_pid_tgid() >> 32;
+	__u64 pt = bpf_get_current_pid_tgid();
+	key.pid = pt >> 32;
 	key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	key.ino = BPF_CORE_READ(inode, i_ino);
 
 	struct file_record *r = bpf_map_lookup_elem(&file_records, &key);
 	if (r) {
 		r->hdr.ts = now;
-		r->hdr.tid = (__u32)bpf_get_current_pid_tgid();
+		r->hdr.tid = (__u32)pt;
 		return r;
+	}
+	if (f) {
+		dentry = BPF_CORE_READ(f, f_path.dentry);
+		mnt = BPF_CORE_READ(f, f_path.mnt);
 	}
 	__u32 zero = 0;
 	r = bpf_map_lookup_elem(&file_scratch, &zero);
@@ -185,15 +195,15 @@ static __always_inline void count(struct file_record *r, struct inode *inode, __
 }
 
 /* ---- fd-based events ---- */
-static __noinline int on_file(struct file *f, __u32 ev, __s64 bytes)
+/* f is a BTF pointer from fd_file() (direct loads) */
+static __always_inline int on_file(struct file *f, __u32 ev, __s64 bytes)
 {
 	if (!f)
 		return 0;
-	struct inode *inode = BPF_CORE_READ(f, f_inode);
-	if (!inode || !mode_tracked(BPF_CORE_READ(inode, i_mode)))
+	struct inode *inode = f->f_inode;
+	if (!inode || !mode_tracked(inode->i_mode))
 		return 0;
-	struct file_record *r = file_rec(inode, BPF_CORE_READ(f, f_path.dentry),
-					 BPF_CORE_READ(f, f_path.mnt), bpf_ktime_get_boot_ns());
+	struct file_record *r = file_rec(inode, f, NULL, NULL, bpf_ktime_get_boot_ns());
 	if (!r)
 		return 0;
 	if (ev == FE_ACCESS && bytes > 0)
@@ -201,7 +211,7 @@ static __noinline int on_file(struct file *f, __u32 ev, __s64 bytes)
 	if (ev == FE_MODIFY) {
 		if (bytes > 0)
 			r->bytes_written += bytes;
-		r->size = BPF_CORE_READ(inode, i_size);
+		r->size = inode->i_size;
 	}
 	count(r, inode, ev);
 	return 0;
@@ -217,14 +227,15 @@ static __always_inline struct pt_regs *cur_regs(void)
 	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 }
 
+/* syscall arguments from the saved user registers (arm64's x0 holds the result at exit) */
 #if defined(__TARGET_ARCH_arm64)
-#define SC_ARG0(r) BPF_CORE_READ(r, orig_x0)
-#define SC_ARG1(r) BPF_CORE_READ(r, regs[1])
-#define SC_ARG2(r) BPF_CORE_READ(r, regs[2])
+#define SC_ARG0(r) ((r)->orig_x0)
+#define SC_ARG1(r) ((r)->regs[1])
+#define SC_ARG2(r) ((r)->regs[2])
 #else
-#define SC_ARG0(r) BPF_CORE_READ(r, di)
-#define SC_ARG1(r) BPF_CORE_READ(r, si)
-#define SC_ARG2(r) BPF_CORE_READ(r, dx)
+#define SC_ARG0(r) ((r)->di)
+#define SC_ARG1(r) ((r)->si)
+#define SC_ARG2(r) ((r)->dx)
 #endif
 
 /* fd in the syscall argument given by ARG, event EV, counted only when the call succeeded. */
@@ -236,8 +247,7 @@ static __always_inline struct pt_regs *cur_regs(void)
 		if (ret <= 0 || skip())                                                         \
 			return 0;                                                               \
 		struct pt_regs *regs = cur_regs();                                              \
-		return on_file(fd_to_file((struct task_struct *)bpf_get_current_task(),         \
-					  ARG(regs)), EV, ret);                                 \
+		return on_file(fd_file(ARG(regs)), EV, ret);                                    \
 	}
 
 FD_EXIT_HOOK(read, SC_ARG0, FE_ACCESS)
@@ -260,9 +270,8 @@ FD_EXIT_HOOK(pwritev2, SC_ARG0, FE_MODIFY)
 		if (ret <= 0 || skip())                                                         \
 			return 0;                                                               \
 		struct pt_regs *regs = cur_regs();                                              \
-		struct task_struct *t = (struct task_struct *)bpf_get_current_task();           \
-		on_file(fd_to_file(t, IN(regs)), FE_ACCESS, ret);                               \
-		return on_file(fd_to_file(t, OUT(regs)), FE_MODIFY, ret);                       \
+		on_file(fd_file(IN(regs)), FE_ACCESS, ret);                                     \
+		return on_file(fd_file(OUT(regs)), FE_MODIFY, ret);                             \
 	}
 
 COPY_EXIT_HOOK(sendfile64, SC_ARG1, SC_ARG0)
@@ -274,18 +283,17 @@ static __always_inline int on_open(long fd)
 {
 	if (fd < 0 || skip())
 		return 0;
-	struct file *f = fd_to_file((struct task_struct *)bpf_get_current_task(), fd);
+	struct file *f = fd_file(fd);
 	if (!f)
 		return 0;
-	struct inode *inode = BPF_CORE_READ(f, f_inode);
-	if (!inode || !mode_tracked(BPF_CORE_READ(inode, i_mode)))
+	struct inode *inode = f->f_inode;
+	if (!inode || !mode_tracked(inode->i_mode))
 		return 0;
-	struct file_record *r = file_rec(inode, BPF_CORE_READ(f, f_path.dentry),
-					 BPF_CORE_READ(f, f_path.mnt), bpf_ktime_get_boot_ns());
+	struct file_record *r = file_rec(inode, f, NULL, NULL, bpf_ktime_get_boot_ns());
 	if (!r)
 		return 0;
-	__u32 fmode = BPF_CORE_READ(f, f_mode);
-	__u32 fflags = BPF_CORE_READ(f, f_flags);
+	__u32 fmode = f->f_mode;
+	__u32 fflags = f->f_flags;
 	if (!r->event[FE_OPEN] && !r->event[FE_CREATE])
 		r->open_flags = fflags;
 	if (fmode & FMODE_CREATED_BIT)
@@ -311,12 +319,12 @@ OPEN_EXIT_HOOK(creat)
 OPEN_EXIT_HOOK(open_by_handle_at)
 
 /* ---- close: only the last reference closes the file (kflowd's __fput semantics) ---- */
-static __noinline int on_close(__u64 fd)
+static __always_inline int on_close(__u64 fd)
 {
-	struct file *f = fd_to_file((struct task_struct *)bpf_get_current_task(), fd);
+	struct file *f = fd_file(fd);
 	if (!f || file_refs(f) != 1)
 		return 0;
-	__u32 fmode = BPF_CORE_READ(f, f_mode);
+	__u32 fmode = f->f_mode;
 	return on_file(f, (fmode & FMODE_WRITE_BIT) ? FE_CLOSE_WRITE : FE_CLOSE_NOWRITE, 0);
 }
 
@@ -351,7 +359,7 @@ int BPF_PROG(file_exec, struct task_struct *p, pid_t old_pid, struct linux_binpr
 {
 	if (skip())
 		return 0;
-	return on_file(BPF_CORE_READ(bprm, file), FE_OPEN_EXEC, 0);
+	return on_file(bprm->file, FE_OPEN_EXEC, 0);
 }
 
 /* ---- exit: tell the sensor to flush what this process left open ---- */
@@ -405,7 +413,8 @@ static __noinline int pending_begin(__u32 kind, long dirfd, long fd, const char 
 		p->abs = c == '/';
 	}
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	bpf_map_update_elem(&file_pending, &tid, p, BPF_ANY);
+	if (!bpf_map_update_elem(&file_pending, &tid, p, BPF_ANY))
+		__sync_fetch_and_add(&pending_active, 1);
 	return 0;
 }
 
@@ -443,16 +452,18 @@ static __noinline struct file_record *pending_rec(struct pending_op *p, struct i
 	if (p->fd >= 0) {
 		struct file *f = fd_to_file((struct task_struct *)bpf_get_current_task(), (__u32)p->fd);
 		if (f && BPF_CORE_READ(f, f_inode) == inode)
-			return file_rec(inode, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt), now);
+			return file_rec(inode, NULL, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt), now);
 	}
 	struct dentry *d = inode_alias(inode);
 	if (!d)
 		return NULL;
-	return file_rec(inode, d, pending_mnt(p, inode), now);
+	return file_rec(inode, NULL, d, pending_mnt(p, inode), now);
 }
 
 static __noinline int pending_capture(struct inode *inode)
 {
+	if (!pending_active)
+		return 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct pending_op *p = bpf_map_lookup_elem(&file_pending, &tid);
 	if (!p || p->inode || p->done)
@@ -535,7 +546,8 @@ static __noinline int pending_end(long ret)
 			}
 		}
 	}
-	bpf_map_delete_elem(&file_pending, &tid);
+	if (!bpf_map_delete_elem(&file_pending, &tid))
+		__sync_fetch_and_add(&pending_active, -1);
 	return 0;
 }
 

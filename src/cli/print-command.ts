@@ -35,11 +35,11 @@ function terminalColumns(): number {
 }
 
 /** A synchronous writer to stdout or a file: output stays ordered with stderr messages. */
-function makeWriter(path: string | undefined): { write: (s: string) => void; close: () => void } {
+function makeWriter(path: string | undefined): { write: (s: string | Buffer) => void; close: () => void } {
   const fd = path === undefined ? 1 : openSync(path, 'w');
   return {
-    write(s: string) {
-      const b = Buffer.from(s, 'utf8');
+    write(s: string | Buffer) {
+      const b = typeof s === 'string' ? Buffer.from(s, 'utf8') : s;
       let off = 0;
       while (off < b.length) {
         try {
@@ -123,8 +123,8 @@ export function registerPrintCommand(program: Command): void {
       // sysprint -w with json writes one array: turn our JSON lines into array elements.
       let first = true;
       const write = jsonArray
-        ? (s: string): void => {
-            const items = s.split('\n').filter((l) => l !== '');
+        ? (chunk: string | Buffer): void => {
+            const items = chunk.toString('utf8').split('\n').filter((l) => l !== '');
             if (!items.length) return;
             out.write((first ? '[' : ', ') + items.join(', '));
             first = false;

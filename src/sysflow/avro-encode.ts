@@ -73,6 +73,15 @@ export class ByteSink {
     b[p++] = l;
     this.len = p;
   }
+  /** Append a string known to be ASCII/latin1 (e.g. json.dumps output with ensure_ascii). */
+  ascii(s: string): void {
+    this.ensure(s.length);
+    this.len += this.buf.write(s, this.len, 'latin1');
+  }
+  byte(b: number): void {
+    this.ensure(1);
+    this.buf[this.len++] = b;
+  }
   bytes(src: Buffer): void {
     this.int(src.length);
     this.raw(src);

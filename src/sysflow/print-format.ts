@@ -5,6 +5,7 @@ import { opFlagsSysprint, restypeChar } from './flags.js';
 import { ipIntToString } from './ip.js';
 import { isoFromNs, pyJson, pyJsonString, pyStr, sysprintCell, tabulateGithub } from './pyfmt.js';
 import type { PyValue } from './pyfmt.js';
+import { ByteSink } from './avro-encode.js';
 import type { Process } from './types.js';
 import type { SfRecordView } from './view.js';
 
@@ -309,57 +310,162 @@ export function flatten(v: SfRecordView, fields: readonly string[] | null, absen
 }
 const EMPTY: AbsentFields = new Set();
 
-/** Compiled JSON line writer for a fixed key list: nested (sysprint json) or flat. */
+/** What a key's value depends on: the record, one joined entity, or nothing. */
+type Dep = 'const' | 'record' | 'proc' | 'pproc' | 'file' | 'newFile' | 'container' | 'pod' | 'header';
+
+function depOf(k: string): Dep {
+  if (k === 'version' || k === 'tags') return 'const';
+  if (k === 'proc.tid' || k === 'proc.apid' || k === 'proc.aname') return 'record';
+  if (k.startsWith('proc.')) return 'proc';
+  if (k.startsWith('pproc.')) return 'pproc';
+  if (k === 'file.path' || k === 'file.type' || k === 'file.name' || k === 'file.directory') return 'file';
+  if (k === 'file.newpath') return 'newFile';
+  if (k.startsWith('container.')) return 'container';
+  if (k.startsWith('pod.')) return 'pod';
+  if (k === 'node.id' || k === 'node.ip' || k === 'filename' || k === 'schema') return 'header';
+  return 'record';
+}
+
+const entityOf = (v: SfRecordView, d: Dep): object | null =>
+  d === 'proc' ? v.proc : d === 'pproc' ? v.pproc : d === 'file' ? v.file : d === 'newFile' ? v.newFile : d === 'container' ? v.container : d === 'pod' ? v.pod : d === 'header' ? v.header : null;
+
+type Token = { s: string } | { slot: number };
+// Constant bytes, or a writer for one record-level value or one cached entity run.
+type Piece = Buffer | ((v: SfRecordView, a: AbsentFields, out: ByteSink) => void);
+
+/**
+ * Compiled JSON line writer for a fixed key list: nested (sysprint json, dotted keys expanded
+ * like dotty_dict) or flat. Runs of consecutive keys that depend on the same entity (e.g. all of
+ * proc.* but tid, or pproc.*) are rendered once per entity object and cached: rows share
+ * their process's JSON text, which is most of the bytes (env strings can be kilobytes).
+ */
 export function compileJsonLine(fields: readonly string[] | null, nested: boolean): (v: SfRecordView, absent: AbsentFields) => string {
+  const w = compileJsonLineBytes(fields, nested);
+  const sink = new ByteSink(4096);
+  return (v, a) => {
+    sink.reset();
+    w(v, a, sink);
+    return sink.view().toString('latin1');
+  };
+}
+
+/**
+ * The same, appending the line's bytes to `out`. json.dumps output is pure ASCII (ensure_ascii),
+ * so strings are written as latin1 and cached runs are kept as Buffers (memcpy per row).
+ */
+export function compileJsonLineBytes(
+  fields: readonly string[] | null,
+  nested: boolean,
+): (v: SfRecordView, absent: AbsentFields, out: ByteSink) => void {
   const keys = fields ?? SYSPRINT_FLAT_KEYS;
   const getters = keys.map((k) => FLAT_GETTERS.get(k) ?? (() => ''));
+  const tokens: Token[] = [];
   if (!nested) {
-    const prefixes = keys.map((k, i) => (i === 0 ? '{' : ', ') + pyJsonString(k) + ': ');
-    return (v, a) => {
-      let s = '';
-      for (let i = 0; i < keys.length; i++) s += prefixes[i]! + pyJson(getters[i]!(v, a));
-      return keys.length ? s + '}' : '{}';
-    };
-  }
-  // Nest dotted keys like dotty_dict: a tree in first-appearance order. A later key that
-  // collides with an existing leaf/subtree replaces it, as dict assignment would.
-  interface Node {
-    kids: Map<string, Node | number>;
-  }
-  const root: Node = { kids: new Map() };
-  keys.forEach((k, i) => {
-    const parts = k.split('.');
-    let n = root;
-    for (let j = 0; j < parts.length - 1; j++) {
-      const p = parts[j]!;
-      let next = n.kids.get(p);
-      if (next === undefined || typeof next === 'number') {
-        next = { kids: new Map() };
-        n.kids.set(p, next);
-      }
-      n = next;
+    keys.forEach((k, i) => {
+      tokens.push({ s: (i === 0 ? '{' : ', ') + pyJsonString(k) + ': ' }, { slot: i });
+    });
+    tokens.push({ s: keys.length ? '}' : '{}' });
+  } else {
+    // A tree in first-appearance order; a later key colliding with a leaf/subtree replaces it,
+    // as dict assignment would.
+    interface Node {
+      kids: Map<string, Node | number>;
     }
-    n.kids.set(parts[parts.length - 1]!, i);
-  });
-  type Emit = (vals: PyValue[]) => string;
-  const compile = (n: Node): Emit => {
-    const parts: { key: string; leaf: number | null; sub: Emit | null }[] = [];
-    for (const [k, c] of n.kids) parts.push({ key: pyJsonString(k) + ': ', leaf: typeof c === 'number' ? c : null, sub: typeof c === 'number' ? null : compile(c) });
-    return (vals) => {
-      let s = '{';
-      for (let i = 0; i < parts.length; i++) {
-        const p = parts[i]!;
-        if (i) s += ', ';
-        s += p.key + (p.leaf !== null ? pyJson(vals[p.leaf]!) : p.sub!(vals));
+    const root: Node = { kids: new Map() };
+    keys.forEach((k, i) => {
+      const parts = k.split('.');
+      let n = root;
+      for (let j = 0; j < parts.length - 1; j++) {
+        const p = parts[j]!;
+        let next = n.kids.get(p);
+        if (next === undefined || typeof next === 'number') {
+          next = { kids: new Map() };
+          n.kids.set(p, next);
+        }
+        n = next;
       }
-      return s + '}';
+      n.kids.set(parts[parts.length - 1]!, i);
+    });
+    const walk = (n: Node): void => {
+      tokens.push({ s: '{' });
+      let first = true;
+      for (const [k, c] of n.kids) {
+        tokens.push({ s: (first ? '' : ', ') + pyJsonString(k) + ': ' });
+        first = false;
+        if (typeof c === 'number') tokens.push({ slot: c });
+        else walk(c);
+      }
+      tokens.push({ s: '}' });
     };
-  };
-  const emit = compile(root);
-  return (v, a) => {
-    const vals = new Array<PyValue>(keys.length);
-    for (let i = 0; i < keys.length; i++) vals[i] = getters[i]!(v, a);
-    return emit(vals);
+    walk(root);
+  }
+  // Group tokens into pieces: constant text, per-record slots, or cached per-entity runs.
+  const pieces: Piece[] = [];
+  let text = '';
+  let i = 0;
+  const depOfTok = (t: Token): Dep | null => ('slot' in t ? depOf(keys[t.slot]!) : null);
+  while (i < tokens.length) {
+    const t = tokens[i]!;
+    const d = depOfTok(t);
+    if (d === null || d === 'const') {
+      text += 'slot' in t ? pyJson(getters[t.slot]!(null as unknown as SfRecordView, EMPTY)) : t.s;
+      i++;
+      continue;
+    }
+    if (text) pieces.push(Buffer.from(text, 'latin1'));
+    text = '';
+    if (d === 'record') {
+      const g = getters[(t as { slot: number }).slot]!;
+      pieces.push((v, a, out) => out.ascii(pyJson(g(v, a))));
+      i++;
+      continue;
+    }
+    // Extend the run over text tokens and slots of the same entity; it must end on a slot.
+    let j = i;
+    let lastSlot = i;
+    while (j < tokens.length) {
+      const tj = tokens[j]!;
+      const dj = depOfTok(tj);
+      if (dj === null || dj === 'const') {
+        j++;
+        continue;
+      }
+      if (dj !== d) break;
+      lastSlot = j;
+      j++;
+    }
+    const run = tokens.slice(i, lastSlot + 1);
+    const renderRun = (v: SfRecordView, a: AbsentFields): Buffer => {
+      let s = '';
+      for (const r of run) s += 'slot' in r ? pyJson(getters[r.slot]!(v, a)) : r.s;
+      return Buffer.from(s, 'latin1');
+    };
+    const caches = new WeakMap<AbsentFields, WeakMap<object, Buffer>>();
+    const nullCache = new WeakMap<AbsentFields, Buffer>();
+    pieces.push((v, a, out) => {
+      const e = entityOf(v, d);
+      let b: Buffer | undefined;
+      if (e === null) {
+        b = nullCache.get(a);
+        if (b === undefined) nullCache.set(a, (b = renderRun(v, a)));
+      } else {
+        let m = caches.get(a);
+        if (!m) caches.set(a, (m = new WeakMap()));
+        b = m.get(e);
+        if (b === undefined) m.set(e, (b = renderRun(v, a)));
+      }
+      out.raw(b);
+    });
+    i = lastSlot + 1;
+  }
+  if (text) pieces.push(Buffer.from(text, 'latin1'));
+  const n = pieces.length;
+  return (v, a, out) => {
+    for (let k = 0; k < n; k++) {
+      const p = pieces[k]!;
+      if (typeof p === 'function') p(v, a, out);
+      else out.raw(p);
+    }
   };
 }
 
@@ -377,7 +483,8 @@ export interface SysprintPrinterOptions {
   fields: readonly string[] | null;
   /** Terminal width used for str column sizing (sysprint falls back to 80 when not a tty). */
   termColumns: number;
-  write: (chunk: string) => void;
+  /** Output sink; a Buffer chunk is only valid during the call (copy it to keep it). */
+  write: (chunk: string | Buffer) => void;
 }
 
 /**
@@ -390,14 +497,15 @@ export class SysprintPrinter {
   private firstChunk = true;
   private pending: string[][] = [];
   private csvHeaderDone = false;
-  private readonly jsonLine: ((v: SfRecordView, a: AbsentFields) => string) | null;
+  private readonly jsonLine: ((v: SfRecordView, a: AbsentFields, out: ByteSink) => void) | null;
+  private readonly bytes = new ByteSink(320 * 1024);
   private readonly strFields: readonly string[];
   private readonly strWidths: number[];
   private readonly out: string[] = [];
 
   constructor(private readonly opts: SysprintPrinterOptions) {
     this.jsonLine =
-      opts.output === 'json' ? compileJsonLine(opts.fields, true) : opts.output === 'flatjson' ? compileJsonLine(opts.fields, false) : null;
+      opts.output === 'json' ? compileJsonLineBytes(opts.fields, true) : opts.output === 'flatjson' ? compileJsonLineBytes(opts.fields, false) : null;
     this.strFields = opts.fields ?? SYSPRINT_DEFAULT_FIELDS;
     // Width factor: wf = min((cols - (n*6+10)) / sum(base widths), 1.25); int(wf*base) if > 8.
     const base = (k: string): number => SYSPRINT_FIELDS[k]?.[1] ?? 20;
@@ -423,8 +531,9 @@ export class SysprintPrinter {
     switch (this.opts.output) {
       case 'json':
       case 'flatjson':
-        this.out.push(this.jsonLine!(v, this.absent));
-        if (this.out.length >= 512) this.flushOut();
+        this.jsonLine!(v, this.absent, this.bytes);
+        this.bytes.byte(0x0a);
+        if (this.bytes.len >= 256 * 1024) this.flushBytes();
         return;
       case 'csv': {
         const rec = flatten(v, this.opts.fields, this.absent);
@@ -453,6 +562,13 @@ export class SysprintPrinter {
   endFile(): void {
     if (this.opts.output === 'str' && this.pending.length) this.flushTable();
     this.flushOut(this.opts.output === 'csv');
+    this.flushBytes();
+  }
+
+  private flushBytes(): void {
+    if (this.bytes.len === 0) return;
+    this.opts.write(this.bytes.view());
+    this.bytes.reset();
   }
 
   private flushTable(): void {

@@ -16,7 +16,8 @@ export interface PrintRunOptions {
   fields: readonly string[] | null;
   filter: RecordFilter | null;
   termColumns: number;
-  write: (chunk: string) => void;
+  /** Output sink; a Buffer chunk is only valid during the call. */
+  write: (chunk: string | Buffer) => void;
   /** Called for a file that fails; reading continues with the next input. */
   onError: (err: Error) => void;
 }

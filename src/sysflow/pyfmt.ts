@@ -98,6 +98,10 @@ function roundHalfEven(x: number): number {
   return r;
 }
 
+// Records come in time order: the date part of the previous second is reused.
+let lastSec = NaN;
+let lastBase = '';
+
 /** Exactly sysprint's getTimeStrIso8601: float seconds, microseconds rounded half-even. */
 export function isoFromNs(ns: bigint): string {
   const d = Number(ns) / 1e9;
@@ -110,6 +114,7 @@ export function isoFromNs(ns: bigint): string {
     us += 1e6;
     intpart -= 1;
   }
+  if (intpart === lastSec) return us === 0 ? lastBase : lastBase + '.' + String(us).padStart(6, '0');
   const date = new Date(intpart * 1000);
   if (Number.isNaN(date.getTime())) return String(ns);
   const y = date.getUTCFullYear();
@@ -125,6 +130,8 @@ export function isoFromNs(ns: bigint): string {
     String(date.getUTCMinutes()).padStart(2, '0') +
     ':' +
     String(date.getUTCSeconds()).padStart(2, '0');
+  lastSec = intpart;
+  lastBase = base;
   return us === 0 ? base : base + '.' + String(us).padStart(6, '0');
 }
 

@@ -1,0 +1,263 @@
+// Socket monitor overhead, measured in one run:
+//  1. a loopback connection storm (C: N sequential connect / 1-byte request / 1-byte reply /
+//     close), alone, under a count-only bpftrace floor on the monitor's tracepoints, and under
+//     falconet -m socket; records are compared exactly with connections (one CLIENT and one
+//     SERVER record per connection);
+//  2. redis-benchmark against Debian's redis-server, with and without falconet.
+// Usage: node dist/bench/socket-overhead.js [reps=3] [connections=20000] [redis requests=200000]
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createReadStream, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import { REPO } from '../test/kernel/harness.js';
+
+const reps = Number(process.argv[2] ?? 3);
+const CONNS = Number(process.argv[3] ?? 20000);
+const REDIS_N = Number(process.argv[4] ?? 200000);
+
+const STORM_C = `
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+static int lfd, n;
+static void *serve(void *a) {
+  for (int i = 0; i < n; i++) {
+    int c = accept(lfd, 0, 0); char b;
+    if (c < 0 || read(c, &b, 1) != 1 || write(c, &b, 1) != 1) exit(3);
+    close(c);
+  }
+  return a;
+}
+int main(int argc, char **argv) {
+  n = atoi(argv[1]);
+  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+  lfd = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1; setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(lfd, (void *)&sa, sizeof sa) || listen(lfd, 1024)) return 1;
+  socklen_t sl = sizeof sa; getsockname(lfd, (void *)&sa, &sl);
+  printf("%d\\n", ntohs(sa.sin_port)); fflush(stdout);
+  pthread_t t; pthread_create(&t, 0, serve, 0);
+  for (int i = 0; i < n; i++) {
+    int c = socket(AF_INET, SOCK_STREAM, 0); char b = 'x';
+    if (connect(c, (void *)&sa, sizeof sa) || write(c, &b, 1) != 1 || read(c, &b, 1) != 1) return 2;
+    close(c);
+  }
+  pthread_join(t, 0);
+  return 0;
+}
+`;
+
+function buildStorm(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'fn-storm-'));
+  writeFileSync(path.join(dir, 'storm.c'), STORM_C);
+  execFileSync('cc', ['-O2', '-pthread', '-o', path.join(dir, 'storm'), path.join(dir, 'storm.c')]);
+  return path.join(dir, 'storm');
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Runs the storm; returns connections/s and the server port. */
+function storm(bin: string): { rate: number; port: number } {
+  const t = process.hrtime.bigint();
+  const out = execFileSync(bin, [String(CONNS)], { encoding: 'utf8' });
+  const s = Number(process.hrtime.bigint() - t) / 1e9;
+  return { rate: CONNS / s, port: Number(out.trim()) };
+}
+
+function waitStderr(child: ChildProcess, needle: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => { buf += d; if (buf.includes(needle)) resolve(); });
+    child.on('close', (c) => reject(new Error(`exited ${c} before "${needle}": ${buf}`)));
+  });
+}
+
+interface Agent { stop: () => Promise<{ counters: Record<string, number>; recordsOut: number }>; out: string }
+
+async function startAgent(): Promise<Agent> {
+  const out = path.join(mkdtempSync(path.join(tmpdir(), 'fn-sockbench-')), 'records.jsonl');
+  const sh = spawn('sh', ['-c', `exec "${process.execPath}" "${path.join(REPO, 'bin/falconet')}" -m socket -o json-min --stats > "${out}"`],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  const ready = waitStderr(sh, 'sensor ready');
+  sh.stderr!.on('data', (d: string) => { stderr += d; });
+  await ready;
+  return {
+    out,
+    stop: async () => {
+      await new Promise((r) => setTimeout(r, 500));
+      const closed = new Promise((r) => sh.on('close', r));
+      sh.kill('SIGTERM');
+      await closed;
+      const last = stderr.split('\n').filter((l) => l.startsWith('falconet-stats ')).at(-1)!;
+      return JSON.parse(last.slice(15)) as { counters: Record<string, number>; recordsOut: number };
+    },
+  };
+}
+
+/** Client and server TCP records of one server port, counted from the agent's output. */
+async function countRecords(file: string, ports: Set<number>): Promise<Map<number, { client: number; server: number }>> {
+  const m = new Map<number, { client: number; server: number }>();
+  for (const p of ports) m.set(p, { client: 0, server: 0 });
+  const rl = createInterface({ input: createReadStream(file) });
+  for await (const line of rl) {
+    if (!line.includes('"SockProtocol": "TCP"')) continue;
+    const r = JSON.parse(line) as { SockRole: string; SockLocalPort: number; SockRemotePort: number };
+    if (r.SockRole === 'SERVER' && m.has(r.SockLocalPort)) m.get(r.SockLocalPort)!.server++;
+    if (r.SockRole === 'CLIENT' && m.has(r.SockRemotePort)) m.get(r.SockRemotePort)!.client++;
+  }
+  return m;
+}
+
+/** Tracepoints of the socket monitor, for a count-only bpftrace floor (cgroup_skb has no bpftrace equivalent). */
+function sockTracepoints(): string[] {
+  const progs = execFileSync('llvm-objdump', ['-t', path.join(REPO, 'bpf/falconet.bpf.o')], { encoding: 'utf8' });
+  const tps = new Set<string>();
+  for (const m of progs.matchAll(/\s(tp(?:_btf)?\/\S+)\s+[0-9a-f]+\s+(sock_\w+)/g)) {
+    const sec = m[1]!;
+    if (sec.startsWith('tp/')) tps.add(`tracepoint:${sec.slice(3).replace('/', ':')}`);
+    else {
+      const name = sec.slice(7);
+      for (const cat of ['sock', 'tcp', 'net']) if (existsSync(`/sys/kernel/tracing/events/${cat}/${name}`)) tps.add(`tracepoint:${cat}:${name}`);
+    }
+  }
+  return [...tps];
+}
+
+async function floorRuns(bin: string): Promise<number[] | string> {
+  try {
+    execFileSync('bpftrace', ['--version'], { stdio: 'ignore' });
+  } catch {
+    return 'bpftrace not installed';
+  }
+  const tps = sockTracepoints();
+  if (!tps.length) return 'no tracepoints found';
+  const f = path.join(mkdtempSync(path.join(tmpdir(), 'fn-floor-')), 'floor.bt');
+  writeFileSync(f, `BEGIN { printf("floor-ready\\n"); }\n${tps.join(',\n')} { @c = count(); }\n`);
+  const bt = spawn('bpftrace', [f], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let buf = '';
+    bt.stdout!.setEncoding('utf8').on('data', (d: string) => { buf += d; if (buf.includes('floor-ready')) resolve(); });
+    bt.on('close', (c) => reject(new Error(`bpftrace exited ${c}`)));
+  });
+  const r: number[] = [];
+  for (let i = 0; i < reps; i++) r.push(storm(bin).rate);
+  const closed = new Promise((res) => bt.on('close', res));
+  bt.kill('SIGINT');
+  await closed;
+  return r;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+function haveRedis(): boolean {
+  try {
+    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+    execFileSync('redis-benchmark', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function redisBench(): Promise<void> {
+  if (!haveRedis()) {
+    // this bench's own setup: Debian's server and benchmark tool
+    try {
+      execFileSync('apt-get', ['install', '-y', '-qq', 'redis-server', 'redis-tools'], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    } catch { /* reported below */ }
+  }
+  if (!haveRedis()) {
+    console.log('redis: redis-server/redis-benchmark not installed and apt-get install redis-server redis-tools failed');
+    return;
+  }
+  const port = await freePort();
+  const srv = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  await new Promise<void>((resolve) => {
+    let buf = '';
+    srv.stdout!.setEncoding('utf8').on('data', (d: string) => { buf += d; if (buf.includes('Ready to accept')) resolve(); });
+  });
+  const run = (): number => {
+    const out = execFileSync('redis-benchmark', ['-p', String(port), '-n', String(REDIS_N), '-c', '50', '-t', 'set,get', '-q'], { encoding: 'utf8' });
+    // "SET: 81234.50 requests per second, p50=..." lines: sum of both tests' rates
+    const rates = [...out.matchAll(/([\d.]+) requests per second/g)].map((m) => Number(m[1]));
+    return rates.reduce((a, b) => a + b, 0) / rates.length;
+  };
+  run(); // warm-up
+  const base: number[] = [];
+  const withAgent: number[] = [];
+  let stats = { counters: {} as Record<string, number>, recordsOut: 0 };
+  let out = '';
+  for (let i = 0; i < reps; i++) base.push(run());
+  const agent = await startAgent();
+  for (let i = 0; i < reps; i++) withAgent.push(run());
+  stats = await agent.stop();
+  out = agent.out;
+  for (let i = 0; i < reps; i++) base.push(run());
+  srv.kill('SIGTERM');
+  const recs = await countRecords(out, new Set([port]));
+  const c = recs.get(port)!;
+  const b = median(base), a = median(withAgent);
+  console.log(`\nredis-benchmark -n ${REDIS_N} -c 50 -t set,get (mean of SET and GET requests/s), ${reps} runs with, ${2 * reps} without (before and after), median`);
+  console.log('');
+  console.log('| run | requests/s | ratio |');
+  console.log('|---|---|---|');
+  console.log(`| no agent | ${b.toFixed(0)} | 1.000 |`);
+  console.log(`| falconet -m socket | ${a.toFixed(0)} | ${(a / b).toFixed(3)} |`);
+  console.log(`all runs without: ${base.map((x) => x.toFixed(0)).join(', ')}; with: ${withAgent.map((x) => x.toFixed(0)).join(', ')}`);
+  console.log(`records for redis connections: ${c.client} CLIENT, ${c.server} SERVER (must be equal: one of each per connection); kernel sock_drop=${stats.counters.sock_drop}`);
+}
+
+async function main(): Promise<void> {
+  const bin = buildStorm();
+  storm(bin); // warm-up
+  const base: number[] = [];
+  for (let i = 0; i < reps; i++) base.push(storm(bin).rate);
+  const floor = await floorRuns(bin);
+  const agent = await startAgent();
+  const withAgent: number[] = [];
+  const ports = new Set<number>();
+  for (let i = 0; i < reps; i++) {
+    const r = storm(bin);
+    withAgent.push(r.rate);
+    ports.add(r.port);
+  }
+  const stats = await agent.stop();
+  for (let i = 0; i < reps; i++) base.push(storm(bin).rate);
+  const recs = await countRecords(agent.out, ports);
+  const b = median(base), a = median(withAgent);
+  console.log(`connection storm: ${CONNS} sequential loopback TCP connections (connect, 1-byte request, 1-byte reply, close), ` +
+    `${reps} runs with falconet, ${2 * reps} without (before and after), median connections/s`);
+  console.log('');
+  console.log('| run | connections/s | ratio |');
+  console.log('|---|---|---|');
+  console.log(`| no agent | ${b.toFixed(0)} | 1.000 |`);
+  if (Array.isArray(floor)) console.log(`| count-only floor (bpftrace on the monitor's tracepoints; no cgroup_skb) | ${median(floor).toFixed(0)} | ${(median(floor) / b).toFixed(3)} |`);
+  else console.log(`floor: ${floor}`);
+  console.log(`| falconet -m socket | ${a.toFixed(0)} | ${(a / b).toFixed(3)} |`);
+  console.log(`all runs without: ${base.map((x) => x.toFixed(0)).join(', ')}; with: ${withAgent.map((x) => x.toFixed(0)).join(', ')}`);
+  let lost = 0;
+  for (const [p, c] of recs) {
+    console.log(`server port ${p}: ${c.client} CLIENT + ${c.server} SERVER records for ${CONNS} connections`);
+    lost += Math.abs(CONNS - c.client) + Math.abs(CONNS - c.server);
+  }
+  console.log(`records lost (expected - reported, both roles): ${lost}; kernel sock_drop=${stats.counters.sock_drop}; records out ${stats.recordsOut}`);
+  await redisBench();
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });

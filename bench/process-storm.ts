@@ -1,0 +1,155 @@
+// Process monitor overhead: a fork/exec/exit storm (N children of /bin/true, 2 at a time) timed
+// alone, under a count-only BPF floor on the same tracepoints (bpftrace), and under falconet
+// -m process (json-min to /dev/null), interleaved rep by rep in one run; medians and ratios.
+// Also: records delivered, suppressed/lost counts, and mean BPF ns per hook invocation.
+// Usage: node dist/bench/process-storm.js [reps=3] [children=10000] [-- extra agent args]
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { REPO } from '../test/kernel/harness.js';
+import { buildC, STORM_C } from '../test/kernel/process-workloads.js';
+
+const reps = Number(process.argv[2] ?? 3);
+const N = Number(process.argv[3] ?? 10000);
+const dashdash = process.argv.indexOf('--');
+const agentArgs = dashdash > 0 ? process.argv.slice(dashdash + 1) : [];
+const bin = buildC('storm', STORM_C);
+
+function timeStorm(): number {
+  const t = process.hrtime.bigint();
+  const out = JSON.parse(execFileSync(bin, [String(N), '2'], { encoding: 'utf8' })) as { ok: number };
+  if (out.ok !== N) throw new Error(`storm: only ${out.ok} of ${N} children exited 0`);
+  return Number(process.hrtime.bigint() - t) / 1e6;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function waitFor(child: ChildProcess, stream: 'stdout' | 'stderr', needle: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child[stream]!.setEncoding('utf8').on('data', (d: string) => {
+      buf += d;
+      if (buf.includes(needle)) resolve();
+    });
+    child.on('close', (c) => reject(new Error(`exited ${c} before "${needle}": ${buf.slice(-500)}`)));
+  });
+}
+
+/** The process monitor's tracepoints, read from bpf/process.bpf.h (SEC names and PROC_SYSCALL). */
+function procTracepoints(): string[] {
+  const src = readFileSync(path.join(REPO, 'bpf/process.bpf.h'), 'utf8');
+  const tps = new Set<string>();
+  for (const m of src.matchAll(/^PROC_SYSCALL\((\w+),/gm)) {
+    tps.add(`tracepoint:syscalls:sys_enter_${m[1]}`);
+    tps.add(`tracepoint:syscalls:sys_exit_${m[1]}`);
+  }
+  for (const m of src.matchAll(/SEC\("tp\/syscalls\/(\w+)"\)/g)) tps.add(`tracepoint:syscalls:${m[1]}`);
+  for (const m of src.matchAll(/SEC\("tp_btf\/(\w+)"\)/g)) tps.add(`tracepoint:sched:${m[1]}`);
+  return [...tps].filter((t) => existsSync(`/sys/kernel/tracing/events/${t.split(':').slice(1).join('/')}`));
+}
+
+function bpfProgStats(): Map<string, { runNs: number; runs: number }> {
+  const list = JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8' })) as
+    { name?: string; run_time_ns?: number; run_cnt?: number }[];
+  const m = new Map<string, { runNs: number; runs: number }>();
+  for (const p of list) if (p.name) m.set(p.name, { runNs: p.run_time_ns ?? 0, runs: p.run_cnt ?? 0 });
+  return m;
+}
+
+async function withFloor<T>(fn: () => T): Promise<T> {
+  const f = path.join(mkdtempSync(path.join(tmpdir(), 'fn-floor-')), 'floor.bt');
+  writeFileSync(f, `BEGIN { printf("floor-ready\\n"); }\n${procTracepoints().join(',\n')} { @c = count(); }\n`);
+  const bt = spawn('bpftrace', [f], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await waitFor(bt, 'stdout', 'floor-ready');
+  try {
+    return fn();
+  } finally {
+    bt.kill('SIGINT');
+    await new Promise((r) => bt.on('close', r));
+  }
+}
+
+interface AgentRun {
+  ms: number;
+  stats: { counters: Record<string, number>; recordsOut: number };
+  throttledLines: number;
+  suppressed: number;
+  /** proc_ programs: run time and count over the agent's life (sampled before it stops) */
+  hooks: Map<string, { runNs: number; runs: number }>;
+}
+
+async function withAgent(): Promise<AgentRun> {
+  const agent = spawn(process.execPath, [path.join(REPO, 'bin/falconet'), '-m', 'process', '-o', 'json-min', '--stats', ...agentArgs],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  let throttledLines = 0;
+  let suppressed = 0;
+  let tail = '';
+  agent.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    const lines = (tail + d).split('\n');
+    tail = lines.pop()!;
+    for (const l of lines) {
+      if (!l.includes('"THROTTLED"')) continue;
+      throttledLines++;
+      suppressed += (JSON.parse(l) as { EventSuppressed: number }).EventSuppressed;
+    }
+  });
+  const ready = waitFor(agent, 'stderr', 'sensor ready');
+  agent.stderr!.on('data', (d: string) => { stderr += d; });
+  await ready;
+  const ms = timeStorm();
+  await new Promise((r) => setTimeout(r, 300));
+  const hooks = new Map([...bpfProgStats()].filter(([n]) => n.startsWith('proc_')));
+  agent.kill('SIGTERM');
+  await new Promise((r) => agent.on('close', r));
+  const statLines = stderr.split('\n').filter((l) => l.startsWith('falconet-stats '));
+  return { ms, stats: JSON.parse(statLines.at(-1)!.slice(15)) as AgentRun['stats'], throttledLines, suppressed, hooks };
+}
+
+async function main(): Promise<void> {
+  timeStorm(); // warm the page cache and the binaries
+  const base: number[] = [], floor: number[] = [], agent: number[] = [];
+  const runs: AgentRun[] = [];
+  let floorNote = '';
+  execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=1']);
+  for (let i = 0; i < reps; i++) {
+    base.push(timeStorm());
+    if (!floorNote) {
+      try {
+        floor.push(await withFloor(timeStorm));
+      } catch (e) {
+        floorNote = `floor unavailable: ${(e as Error).message}`;
+      }
+    }
+    const r = await withAgent();
+    agent.push(r.ms);
+    runs.push(r);
+  }
+  execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=0']);
+
+  const b = median(base), a = median(agent), fl = floor.length ? median(floor) : NaN;
+  console.log(`process storm: ${N} x (fork, execve /bin/true, exit), 2 at a time; ${reps} interleaved runs each, median wall time`);
+  console.log(`agent: falconet -m process -o json-min > pipe ${agentArgs.join(' ')}`.trimEnd());
+  console.log('');
+  console.log('| run | wall ms (median) | all runs | ratio vs none | added ms |');
+  console.log('|---|---|---|---|---|');
+  const all = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(' / ');
+  console.log(`| no agent | ${b.toFixed(0)} | ${all(base)} | 1.000 | 0 |`);
+  if (floor.length) console.log(`| count-only floor (bpftrace, same ${procTracepoints().length} tracepoints) | ${fl.toFixed(0)} | ${all(floor)} | ${(fl / b).toFixed(3)} | ${(fl - b).toFixed(0)} |`);
+  console.log(`| falconet -m process | ${a.toFixed(0)} | ${all(agent)} | ${(a / b).toFixed(3)} | ${(a - b).toFixed(0)} |`);
+  if (floorNote) console.log(floorNote);
+  console.log(`\ntarget: ratio <= 1.15 -> ${a / b <= 1.15 ? 'met' : 'NOT met'} (${(a / b).toFixed(3)})`);
+  if (floor.length && fl > b) console.log(`falconet added ${(a - b).toFixed(0)} ms = ${((a - b) / (fl - b)).toFixed(2)}x the floor's added time`);
+  for (const [i, r] of runs.entries()) {
+    console.log(`run ${i + 1}: records ${r.stats.recordsOut}, proc_records ${r.stats.counters.proc_records}, proc_drop ${r.stats.counters.proc_drop}, THROTTLED records ${r.throttledLines} (suppressed ${r.suppressed})`);
+  }
+  const rows = [...runs[0]!.hooks].filter(([, s]) => s.runs > 0).sort((x, y) => y[1].runs - x[1].runs).slice(0, 10);
+  if (rows.length) {
+    console.log('\n| BPF program (run 1) | invocations | mean ns/invocation |');
+    console.log('|---|---|---|');
+    for (const [n, s] of rows) console.log(`| ${n} | ${s.runs} | ${(s.runNs / s.runs).toFixed(0)} |`);
+  }
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });

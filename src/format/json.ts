@@ -11,8 +11,11 @@ export class Raw {
 export type JValue = string | number | bigint | boolean | null | Raw | JValue[] | JObject;
 export type JObject = Map<string, JValue>;
 
+// Most values are plain ASCII without quotes or backslashes: skip JSON.stringify for them.
+const PLAIN = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/;
+
 function scalar(v: JValue): string | undefined {
-  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'string') return PLAIN.test(v) ? `"${v}"` : JSON.stringify(v);
   if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
   if (typeof v === 'bigint') return v.toString();
   if (typeof v === 'boolean') return v ? 'true' : 'false';
@@ -21,14 +24,34 @@ function scalar(v: JValue): string | undefined {
   return undefined;
 }
 
+// Output keys repeat in every record: quote each once.
+const quotedKeys = new Map<string, string>();
+function quoteKey(k: string): string {
+  let q = quotedKeys.get(k);
+  if (q === undefined) {
+    q = JSON.stringify(k);
+    if (quotedKeys.size < 4096) quotedKeys.set(k, q);
+  }
+  return q;
+}
+
 /** kflowd's one-line style: `{"Key": value, "Key2": value}`. */
 export function toMinJson(v: JValue): string {
-  const s = scalar(v);
-  if (s !== undefined) return s;
-  if (Array.isArray(v)) return `[${v.map(toMinJson).join(', ')}]`;
-  const parts: string[] = [];
-  for (const [k, val] of v as JObject) parts.push(`${JSON.stringify(k)}: ${toMinJson(val)}`);
-  return `{${parts.join(', ')}}`;
+  if (v instanceof Map) {
+    let out = '{';
+    let first = true;
+    for (const [k, val] of v) {
+      out += (first ? '' : ', ') + quoteKey(k) + ': ' + toMinJson(val);
+      first = false;
+    }
+    return out + '}';
+  }
+  if (Array.isArray(v)) {
+    let out = '[';
+    for (let i = 0; i < v.length; i++) out += (i ? ', ' : '') + toMinJson(v[i]!);
+    return out + ']';
+  }
+  return scalar(v)!;
 }
 
 /** Pretty: two-space indents, one key per line; arrays of scalars stay on one line. */
@@ -44,6 +67,6 @@ export function toPrettyJson(v: JValue, indent = ''): string {
   const obj = v as JObject;
   if (obj.size === 0) return '{}';
   const lines: string[] = [];
-  for (const [k, val] of obj) lines.push(`${inner}${JSON.stringify(k)}: ${toPrettyJson(val, inner)}`);
+  for (const [k, val] of obj) lines.push(`${inner}${quoteKey(k)}: ${toPrettyJson(val, inner)}`);
   return `{\n${lines.join(',\n')}\n${indent}}`;
 }

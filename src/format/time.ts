@@ -8,14 +8,22 @@ const NS = 1_000_000_000n;
 
 const p2 = (n: number) => String(n).padStart(2, '0');
 
+// Records cluster in time: remember the last formatted second.
+let lastSec = -1n;
+let lastPrefix = '';
+
 /** CLOCK_REALTIME nanoseconds → kflowd's UTC string. */
 export function wallClock(ns: bigint): string {
   let sec = ns / NS;
   let frac = ns % NS;
   if (frac < 0n) { frac += NS; sec -= 1n; }
-  const d = new Date(Number(sec) * 1000);
-  return `${DAYS[d.getUTCDay()]}, ${MONTHS[d.getUTCMonth()]} ${p2(d.getUTCDate())} ${d.getUTCFullYear()} ` +
-    `${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())}.${frac.toString().padStart(9, '0')} UTC`;
+  if (sec !== lastSec) {
+    const d = new Date(Number(sec) * 1000);
+    lastPrefix = `${DAYS[d.getUTCDay()]}, ${MONTHS[d.getUTCMonth()]} ${p2(d.getUTCDate())} ${d.getUTCFullYear()} ` +
+      `${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())}.`;
+    lastSec = sec;
+  }
+  return `${lastPrefix}${frac.toString().padStart(9, '0')} UTC`;
 }
 
 /** Nanoseconds → "S.NNNNNNNNN" (sign kept). */

@@ -1,0 +1,88 @@
+// Builds sensor streams byte by byte from layout.ts, for replay tests, fuzzing and benches
+// that must run without root.
+import { FILE_RECORD, FILE_RECORD_FIXED, FrameKind, HELLO, REC_HDR, RecType, STATS_FRAME, STREAM_MAGIC, STREAM_VERSION } from '../../src/sensor/layout.js';
+
+export function frame(kind: FrameKind, body: Buffer): Buffer {
+  const h = Buffer.alloc(8);
+  h.writeUInt32LE(body.length, 0);
+  h.writeUInt16LE(kind, 4);
+  return Buffer.concat([h, body]);
+}
+
+export function hello(opts: { bootToRealNs?: bigint; startBootNs?: bigint; hostname?: string; kernel?: string } = {}): Buffer {
+  const b = Buffer.alloc(HELLO.size);
+  b.writeBigUInt64LE(STREAM_MAGIC, 0);
+  b.writeUInt32LE(STREAM_VERSION, 8);
+  b.writeUInt32LE(1234, 12);
+  b.writeBigInt64LE(opts.bootToRealNs ?? 1_700_000_000_000_000_000n, 16);
+  b.writeBigUInt64LE(opts.startBootNs ?? 1_000_000_000n, 24);
+  b.writeUInt32LE(1, 32);
+  b.writeUInt32LE(70, 36);
+  b.write(opts.kernel ?? '6.18.0-test', 48);
+  b.write(opts.hostname ?? 'testhost', 112);
+  return frame(FrameKind.Hello, b);
+}
+
+export interface FileRecordSpec {
+  pid?: number; tid?: number; ppid?: number; uid?: number; gid?: number; flags?: number;
+  tsFirst?: bigint; ts?: bigint; procStart?: bigint; comm?: string; exe?: string; parentExe?: string;
+  events?: number[]; ino?: number; dev?: number; mode?: number; nlink?: number; size?: number; sizeFirst?: number;
+  mtime?: bigint; mtimeFirst?: bigint; path?: Buffer | string; origin?: string;
+}
+
+const F = FILE_RECORD.fields;
+const H = REC_HDR.fields;
+const at = (f: Record<string, readonly [number, number]>, k: string) => f[k]![0];
+
+export function fileRecord(s: FileRecordSpec): Buffer {
+  const path = Buffer.isBuffer(s.path) ? s.path : Buffer.from(s.path ?? '/tmp/dir/file.txt');
+  const size = FILE_RECORD_FIXED + path.length;
+  const b = Buffer.alloc((size + 7) & ~7);
+  b.writeUInt16LE(RecType.File, 0);
+  b.writeUInt16LE(size, 2);
+  b.writeUInt32LE(s.flags ?? 0, at(H, 'flags'));
+  b.writeUInt32LE(s.pid ?? 100, at(H, 'pid'));
+  b.writeUInt32LE(s.tid ?? s.pid ?? 100, at(H, 'tid'));
+  b.writeUInt32LE(s.ppid ?? 1, at(H, 'ppid'));
+  b.writeUInt32LE(s.uid ?? 0, at(H, 'uid'));
+  b.writeUInt32LE(s.gid ?? 0, at(H, 'gid'));
+  b.writeBigUInt64LE(s.tsFirst ?? 2_000_000_000n, at(H, 'ts_first'));
+  b.writeBigUInt64LE(s.ts ?? 2_500_000_000n, at(H, 'ts'));
+  b.writeBigUInt64LE(s.procStart ?? 1_500_000_000n, at(H, 'proc_start'));
+  b.write(s.comm ?? 'bash', at(H, 'comm'));
+  b.write(s.exe ?? 'bash', at(H, 'exe'));
+  b.write(s.parentExe ?? 'sshd', at(H, 'parent_exe'));
+  const ev = s.events ?? [1, 1, 0, 0, 0, 2, 1, 0, 0, 0, 0];
+  ev.forEach((n, i) => b.writeUInt32LE(n, at(F, 'event') + 4 * i));
+  b.writeUInt32LE(ev.reduce((a, n) => a + n, 0), at(F, 'events'));
+  b.writeBigUInt64LE(BigInt(s.ino ?? 4242), at(F, 'ino'));
+  b.writeUInt32LE(s.dev ?? ((254 << 20) | 0), at(F, 'dev'));
+  b.writeUInt32LE(s.mode ?? 0o100644, at(F, 'mode'));
+  b.writeUInt32LE(s.nlink ?? 1, at(F, 'nlink'));
+  b.writeBigInt64LE(BigInt(s.sizeFirst ?? 0), at(F, 'size_first'));
+  b.writeBigInt64LE(BigInt(s.size ?? 41), at(F, 'size'));
+  const mt = s.mtime ?? 1_712_244_875_154_106_191n;
+  b.writeBigUInt64LE(mt, at(F, 'atime_ns'));
+  b.writeBigUInt64LE(mt, at(F, 'mtime_ns'));
+  b.writeBigUInt64LE(mt, at(F, 'ctime_ns'));
+  b.writeBigUInt64LE(s.mtimeFirst ?? mt, at(F, 'mtime_first_ns'));
+  b.writeUInt16LE(path.length, at(F, 'path_len'));
+  b.writeUInt16LE(path.lastIndexOf(0x2f) + 1, at(F, 'name_off'));
+  const origin = Buffer.from(s.origin ?? '');
+  b.writeUInt16LE(origin.length, at(F, 'origin_len'));
+  origin.copy(b, at(F, 'origin'));
+  path.copy(b, FILE_RECORD_FIXED);
+  return b;
+}
+
+export function records(recs: Buffer[]): Buffer {
+  return frame(FrameKind.Records, Buffer.concat(recs));
+}
+
+export function stats(): Buffer {
+  return frame(FrameKind.Stats, Buffer.alloc(STATS_FRAME.size));
+}
+
+export function end(): Buffer {
+  return frame(FrameKind.End, Buffer.alloc(0));
+}

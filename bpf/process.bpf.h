@@ -10,10 +10,10 @@
  *   entry, the exit hook builds the record with the return value. Paths are resolved at exit:
  *   walk_path() of the cwd or dirfd + '/' + the user string (no '..' or symlink normalisation).
  * - Noise control: cfg_proc_events (bit per enum fn_proc_event) filters at enter; a token
- *   bucket per process (tgid + start time), cfg_proc_rate events/s with a one-second burst,
- *   suppresses the rest and counts them per type in proc_buckets. A new process starts with its
- *   parent's balance, so a fork storm cannot mint fresh budget per child. Records the ring buffer
- *   refuses are counted there too (and in ST_PROC_DROP); the sensor turns the counts into
+ *   bucket per process (tgid + start time, map proc_buckets), cfg_proc_rate events/s with a
+ *   one-second burst, suppresses the rest and counts them per type in proc_counts. A new process
+ *   starts with its parent's balance, so a fork storm cannot mint fresh budget per child. Records
+ *   the ring buffer refuses are counted there too (and in ST_PROC_DROP); the sensor turns the counts into
  *   THROTTLED records (sensor/proc.c), so every event is either reported or counted.
  */
 #pragma once
@@ -71,20 +71,35 @@ struct {
 	__type(value, struct proc_scratch);
 } proc_scratch SEC(".maps");
 
+/* Token bucket per process: small and preallocated, since every process that has an event
+ * gets one (created lazily, removed at its exit). */
+struct proc_bucket {
+	__u64 tokens;          /* ns-scaled: one event costs NSEC */
+	__u64 last_ns;         /* last refill */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct proc_bucket_key);
+	__type(value, struct proc_bucket);
+} proc_buckets SEC(".maps");
+
+/* Counts only for processes that had suppressed or lost events. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct proc_bucket_key);
-	__type(value, struct proc_bucket);
-} proc_buckets SEC(".maps");
+	__type(value, struct proc_counts);
+} proc_counts SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct proc_bucket);
-} proc_bucket_scratch SEC(".maps");
+	__type(value, struct proc_counts);
+} proc_counts_scratch SEC(".maps");
 
 /* Lost records of processes that have no bucket (map full): reported as pid 0. */
 struct {
@@ -134,25 +149,27 @@ static __noinline struct proc_bucket *bucket_get(__u64 now)
 	struct proc_bucket *b = bpf_map_lookup_elem(&proc_buckets, &k);
 	if (b)
 		return b;
-	__u32 zero = 0;
-	struct proc_bucket *s = bpf_map_lookup_elem(&proc_bucket_scratch, &zero);
-	if (!s)
-		return NULL;
-	__builtin_memset(s, 0, sizeof(*s));
-	s->tokens = (__u64)cfg_proc_rate * NSEC;
-	s->last_ns = now;
-	bpf_map_update_elem(&proc_buckets, &k, s, BPF_NOEXIST);
+	struct proc_bucket n = { .tokens = (__u64)cfg_proc_rate * NSEC, .last_ns = now };
+	bpf_map_update_elem(&proc_buckets, &k, &n, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&proc_buckets, &k);
 }
 
-static __always_inline void bucket_mark(struct proc_bucket *b, __u64 now)
+/* The current process's counts, created (with its header) when missing; NULL if full. */
+static __noinline struct proc_counts *counts_get(__u64 now)
 {
-	if (!b->first_ns)
-		b->first_ns = now;
-	if (!b->has_hdr) {
-		fill_hdr(&b->hdr, FN_REC_PROC, now);
-		b->has_hdr = 1;
-	}
+	struct proc_bucket_key k = cur_bucket_key();
+	struct proc_counts *c = bpf_map_lookup_elem(&proc_counts, &k);
+	if (c)
+		return c;
+	__u32 zero = 0;
+	struct proc_counts *s = bpf_map_lookup_elem(&proc_counts_scratch, &zero);
+	if (!s)
+		return NULL;
+	__builtin_memset(s, 0, sizeof(*s));
+	s->first_ns = now;
+	fill_hdr(&s->hdr, FN_REC_PROC, now);
+	bpf_map_update_elem(&proc_counts, &k, s, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&proc_counts, &k);
 }
 
 /* true: emit the event; false: suppressed and counted. */
@@ -168,8 +185,10 @@ static __noinline bool rate_allow(__u32 ev, __u64 now)
 		b->tokens -= NSEC;
 		return true;
 	}
-	__sync_fetch_and_add(&b->suppressed[BOUND(ev, 63)], 1);
-	bucket_mark(b, now);
+	struct proc_counts *c = counts_get(now);
+	if (!c)
+		return true; /* cannot count a suppression: report the event instead */
+	__sync_fetch_and_add(&c->suppressed[BOUND(ev, 63)], 1);
 	return false;
 }
 
@@ -178,10 +197,9 @@ static __noinline void count_lost(__u32 ev, __u64 now)
 	stat_inc(ST_PROC_DROP);
 	if (ev >= PE_MAX)
 		return;
-	struct proc_bucket *b = bucket_get(now);
-	if (b) {
-		__sync_fetch_and_add(&b->lost[BOUND(ev, 63)], 1);
-		bucket_mark(b, now);
+	struct proc_counts *c = counts_get(now);
+	if (c) {
+		__sync_fetch_and_add(&c->lost[BOUND(ev, 63)], 1);
 		return;
 	}
 	__u32 zero = 0;
@@ -851,15 +869,9 @@ int BPF_PROG(proc_fork, struct task_struct *parent, struct task_struct *child)
 		struct proc_bucket *pb = bpf_map_lookup_elem(&proc_buckets, &pk);
 		if (pb) {
 			refill(pb, now);
-			__u32 zero = 0;
-			struct proc_bucket *s = bpf_map_lookup_elem(&proc_bucket_scratch, &zero);
-			if (s) {
-				__builtin_memset(s, 0, sizeof(*s));
-				s->tokens = pb->tokens;
-				s->last_ns = now;
-				struct proc_bucket_key ck = { .tgid = ctgid, .start = cstart };
-				bpf_map_update_elem(&proc_buckets, &ck, s, BPF_ANY);
-			}
+			struct proc_bucket n = { .tokens = pb->tokens, .last_ns = now };
+			struct proc_bucket_key ck = { .tgid = ctgid, .start = cstart };
+			bpf_map_update_elem(&proc_buckets, &ck, &n, BPF_ANY);
 		}
 	}
 	return 0;
@@ -938,15 +950,12 @@ int BPF_PROG(proc_exit_task, struct task_struct *p, bool group_dead)
 		}
 	}
 	if (group_dead) {
-		/* the sensor reports and removes buckets with counts; the others go now */
+		/* the sensor reports and removes the counts; the bucket goes now */
 		struct proc_bucket_key k = cur_bucket_key();
-		struct proc_bucket *b = bpf_map_lookup_elem(&proc_buckets, &k);
-		if (b) {
-			if (b->first_ns)
-				b->exited = 1;
-			else
-				bpf_map_delete_elem(&proc_buckets, &k);
-		}
+		bpf_map_delete_elem(&proc_buckets, &k);
+		struct proc_counts *c = bpf_map_lookup_elem(&proc_counts, &k);
+		if (c)
+			c->exited = 1;
 	}
 	return 0;
 }

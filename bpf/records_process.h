@@ -109,23 +109,22 @@ struct proc_throttle_record {
 	__u32 lost[PE_MAX];
 };
 
-/* Rate limit state per process (map proc_buckets), read by the sensor. Counters only grow;
- * the sensor reports differences. */
+/* Key of the rate-limit maps: a process (a reused tgid is another key). */
 struct proc_bucket_key {
 	__u32 tgid;
 	__u32 pad;
-	__u64 start;           /* group leader's start_boottime: a reused tgid is another key */
+	__u64 start;           /* group leader's start_boottime */
 };
 
-struct proc_bucket {
-	__u64 tokens;          /* ns-scaled tokens: one event costs 1e9 */
-	__u64 last_ns;         /* last refill */
-	__u64 first_ns;        /* first suppressed/lost event (0: none yet) */
-	__u32 exited;
-	__u32 has_hdr;         /* hdr below was filled (at the first suppressed/lost event) */
+/* Suppressed/lost counts of one process (map proc_counts, created at its first suppressed or
+ * lost event; read by the sensor). Counters only grow; the sensor reports differences. */
+struct proc_counts {
+	__u64 first_ns;        /* first suppressed/lost event */
+	__u32 exited;          /* the process has exited: the sensor reports and removes it */
+	__u32 pad;
 	__u32 suppressed[PE_MAX];
 	__u32 lost[PE_MAX];
-	struct rec_hdr hdr;
+	struct rec_hdr hdr;    /* the process, at its first suppressed/lost event */
 };
 
 /* Per-CPU counts of lost records of processes without a bucket (map full); sensor: pid 0. */

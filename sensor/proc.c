@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Sensor side of the process monitor (see monitors.h): sets the event mask and rate, and turns
- * the kernel's per-process suppressed/lost counters (map proc_buckets) into THROTTLED records,
+ * the kernel's per-process suppressed/lost counters (map proc_counts) into THROTTLED records,
  * one per process per window (PROC_WINDOW_NS) in which its counts grew, plus a final one when
  * the process has exited or the sensor shuts down. Kernel counters only grow; this side keeps
  * what it reported and emits differences, so nothing is counted twice or dropped in a race.
@@ -102,20 +102,20 @@ static bool emit_delta(const struct rec_hdr *hdr, const __u32 *suppressed, const
 
 static void sweep(struct falconet_bpf *skel, __u64 now, bool all)
 {
-	int fd = bpf_map__fd(skel->maps.proc_buckets);
+	int fd = bpf_map__fd(skel->maps.proc_counts);
 	struct proc_bucket_key key, next, *gone = NULL;
 	size_t ngone = 0, cap = 0;
-	static struct proc_bucket b;
+	static struct proc_counts b;
 	void *prev = NULL;
 
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &b) || !b.first_ns)
+		if (bpf_map_lookup_elem(fd, &key, &b))
 			continue;
 		struct reported *rep = find(&key, true);
 		bool exited = b.exited != 0;
-		emit_delta(b.has_hdr ? &b.hdr : NULL, b.suppressed, b.lost, rep, b.first_ns, exited, now);
+		emit_delta(&b.hdr, b.suppressed, b.lost, rep, b.first_ns, exited, now);
 		if (exited) {
 			if (ngone == cap) {
 				cap = cap ? cap * 2 : 256;

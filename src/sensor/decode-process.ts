@@ -9,9 +9,11 @@ import {
   type ProcEventName,
 } from './layout.js';
 
-const P = PROC_RECORD.fields;
-const T = PROC_THROTTLE_RECORD.fields;
 const o = (f: Record<string, readonly [number, number]>, k: string): number => f[k]![0];
+// offsets resolved once (the decoder runs per record)
+const P = Object.fromEntries(Object.keys(PROC_RECORD.fields).map((k) => [k, o(PROC_RECORD.fields, k)])) as Record<string, number>;
+const T = Object.fromEntries(Object.keys(PROC_THROTTLE_RECORD.fields).map((k) => [k, o(PROC_THROTTLE_RECORD.fields, k)])) as Record<string, number>;
+const SA_FAMILY = o(FN_SOCKADDR.fields, 'family'), SA_PORT = o(FN_SOCKADDR.fields, 'port'), SA_ADDR = o(FN_SOCKADDR.fields, 'addr');
 
 /** x86_64 numbers of the syscalls the process monitor hooks (other architectures: number only). */
 const X86_64_SYSCALLS: Record<number, string> = {
@@ -48,11 +50,11 @@ function ipv6(b: Buffer, p: number): string {
 }
 
 function sockAddr(b: Buffer, p: number, unixPath: string): SockAddr | undefined {
-  const fam = b.readUInt16LE(p + FN_SOCKADDR.fields.family![0]);
+  const fam = b.readUInt16LE(p + SA_FAMILY);
   if (!fam) return undefined;
   const family = FAMILIES[fam] ?? `AF_${fam}`;
-  const port = b.readUInt16LE(p + FN_SOCKADDR.fields.port![0]);
-  const a = p + FN_SOCKADDR.fields.addr![0];
+  const port = b.readUInt16LE(p + SA_PORT);
+  const a = p + SA_ADDR;
   if (fam === 2) return { family, ip: `${b[a]}.${b[a + 1]}.${b[a + 2]}.${b[a + 3]}`, port };
   if (fam === 10) return { family, ip: ipv6(b, a), port };
   if (fam === 1) return { family, path: unixPath.startsWith('\0') ? '@' + unixPath.slice(1) : unixPath };
@@ -71,25 +73,25 @@ function throttle(b: Buffer, p: number, hdr: ProcHeader): ProcThrottleRecord {
   const suppressed: Partial<Record<ProcEventName, number>> = {};
   const lost: Partial<Record<ProcEventName, number>> = {};
   for (let i = 0; i < PE_MAX; i++) {
-    const s = b.readUInt32LE(p + o(T, 'suppressed') + 4 * i);
-    const l = b.readUInt32LE(p + o(T, 'lost') + 4 * i);
+    const s = b.readUInt32LE(p + T.suppressed! + 4 * i);
+    const l = b.readUInt32LE(p + T.lost! + 4 * i);
     if (s) suppressed[PROC_EVENTS[i]!] = s;
     if (l) lost[PROC_EVENTS[i]!] = l;
   }
   return {
     type: 'proc', hdr, event: 'THROTTLED', truncated: false, incomplete: false,
-    exited: b.readUInt32LE(p + o(T, 'exited')) !== 0,
-    windowStart: b.readBigUInt64LE(p + o(T, 'window_start')),
-    windowEnd: b.readBigUInt64LE(p + o(T, 'window_end')),
-    suppressedTotal: b.readUInt32LE(p + o(T, 'suppressed_total')),
-    lostTotal: b.readUInt32LE(p + o(T, 'lost_total')),
+    exited: b.readUInt32LE(p + T.exited!) !== 0,
+    windowStart: b.readBigUInt64LE(p + T.window_start!),
+    windowEnd: b.readBigUInt64LE(p + T.window_end!),
+    suppressedTotal: b.readUInt32LE(p + T.suppressed_total!),
+    lostTotal: b.readUInt32LE(p + T.lost_total!),
     suppressed, lost,
   };
 }
 
 export function decodeProcRecord(b: Buffer, p: number, size: number, hdr: ProcHeader, frameOffset: number): ProcRecord | undefined {
   if (size < PROC_RECORD_FIXED && size < PROC_THROTTLE_RECORD.size) throw new FrameError(`process record too short (${size})`, frameOffset + p);
-  const ev = b.readUInt16LE(p + o(P, 'event'));
+  const ev = b.readUInt16LE(p + P.event!);
   const name = PROC_EVENTS[ev];
   if (name === undefined) return undefined; // a newer sensor's event type
   if (name === 'THROTTLED') {
@@ -101,25 +103,25 @@ export function decodeProcRecord(b: Buffer, p: number, size: number, hdr: ProcHe
   const strs: string[] = [];
   let s = p + PROC_RECORD_FIXED;
   for (let i = 0; i < PROC_STRS; i++) {
-    const len = b.readUInt16LE(p + o(P, 'str_len') + 2 * i);
+    const len = b.readUInt16LE(p + P.str_len! + 2 * i);
     if (s + len > p + size) throw new FrameError(`process record strings (${len} bytes) exceed record size ${size}`, frameOffset + p);
     strs.push(decodeBytes(b, s, s + len));
     s += len;
   }
   const args: bigint[] = [];
-  for (let i = 0; i < 6; i++) args.push(b.readBigInt64LE(p + o(P, 'arg') + 8 * i));
+  for (let i = 0; i < 6; i++) args.push(b.readBigInt64LE(p + P.arg! + 8 * i));
   const a = (i: number): bigint => args[i]!;
-  const syscall = b.readUInt32LE(p + o(P, 'syscall'));
+  const syscall = b.readUInt32LE(p + P.syscall!);
   const r: ProcEventRecord = {
     type: 'proc', hdr, event: name,
     truncated: (hdr.flags & (PF.STR_TRUNC | 0x4)) !== 0, // 0x4: FF_PATH_TRUNC from walk_path
     incomplete: (hdr.flags & PF.NO_PENDING) !== 0,
     syscall, syscallName: syscall ? syscallName(syscall) : undefined,
-    ret: b.readBigInt64LE(p + o(P, 'ret')),
-    parentStart: b.readBigUInt64LE(p + o(P, 'parent_start')),
-    cgroupId: b.readBigUInt64LE(p + o(P, 'cgroup_id')),
-    euid: b.readUInt32LE(p + o(P, 'euid')),
-    egid: b.readUInt32LE(p + o(P, 'egid')),
+    ret: b.readBigInt64LE(p + P.ret!),
+    parentStart: b.readBigUInt64LE(p + P.parent_start!),
+    cgroupId: b.readBigUInt64LE(p + P.cgroup_id!),
+    euid: b.readUInt32LE(p + P.euid!),
+    egid: b.readUInt32LE(p + P.egid!),
     args, strs,
   };
   const thread = (hdr.flags & PF.THREAD) !== 0;
@@ -171,7 +173,7 @@ export function decodeProcRecord(b: Buffer, p: number, size: number, hdr: ProcHe
       r.cred = {
         kind: name.endsWith('GID') ? 'gid' : 'uid',
         requested: { real: i32(a(0)), effective: i32(a(1)), saved: i32(a(2)) },
-        old: ids(b, p + o(P, 'id_old')), new: ids(b, p + o(P, 'id_new')),
+        old: ids(b, p + P.id_old!), new: ids(b, p + P.id_new!),
       };
       break;
     case 'MKDIR':
@@ -202,14 +204,14 @@ export function decodeProcRecord(b: Buffer, p: number, size: number, hdr: ProcHe
       r.file = { path: strs[0], fd: i32(a(0)) };
       break;
     case 'CONNECT': case 'GETPEERNAME': case 'ACCEPT': {
-      const remote = sockAddr(b, p + o(P, 'addr'), strs[0]!);
-      const local = sockAddr(b, p + o(P, 'addr2'), strs[1]!);
+      const remote = sockAddr(b, p + P.addr!, strs[0]!);
+      const local = sockAddr(b, p + P.addr2!, strs[1]!);
       r.net = { fd: i32(a(0)), remote, local };
       if (name === 'ACCEPT') r.net.flags = i32(a(1));
       break;
     }
     case 'BIND': case 'LISTEN':
-      r.net = { fd: i32(a(0)), local: sockAddr(b, p + o(P, 'addr'), strs[0]!) };
+      r.net = { fd: i32(a(0)), local: sockAddr(b, p + P.addr!, strs[0]!) };
       if (name === 'LISTEN') r.net.backlog = i32(a(1));
       break;
     case 'SOCKETPAIR':

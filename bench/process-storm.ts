@@ -5,7 +5,7 @@
 // Usage: node dist/bench/process-storm.js [reps=3] [children=10000] [-- extra agent args]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { REPO } from '../test/kernel/harness.js';
 import { buildC, STORM_C } from '../test/kernel/process-workloads.js';
@@ -108,6 +108,7 @@ async function withAgent(): Promise<AgentRun> {
 }
 
 async function main(): Promise<void> {
+  const load0 = loadavg()[0]!;
   timeStorm(); // warm the page cache and the binaries
   const base: number[] = [], floor: number[] = [], agent: number[] = [];
   const runs: AgentRun[] = [];
@@ -131,6 +132,7 @@ async function main(): Promise<void> {
   const b = median(base), a = median(agent), fl = floor.length ? median(floor) : NaN;
   console.log(`process storm: ${N} x (fork, execve /bin/true, exit), 2 at a time; ${reps} interleaved runs each, median wall time`);
   console.log(`agent: falconet -m process -o json-min > pipe ${agentArgs.join(' ')}`.trimEnd());
+  console.log(`load average (1 min) at start ${load0.toFixed(2)}, at end ${loadavg()[0]!.toFixed(2)} on ${cpus().length} CPUs: other work on the machine skews every column`);
   console.log('');
   console.log('| run | wall ms (median) | all runs | ratio vs none | added ms |');
   console.log('|---|---|---|---|---|');

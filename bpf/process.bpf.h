@@ -857,8 +857,8 @@ int BPF_PROG(proc_fork, struct task_struct *parent, struct task_struct *child)
 				r->arg[3] = cstart;
 				if (thread)
 					r->hdr.flags |= PF_THREAD;
-				if (!pp)
-					r->hdr.flags |= PF_NO_PENDING;
+				/* no pending clone: a kernel-internal fork (kthreads, io_uring workers, usermode
+				 * helpers); EventSyscall is empty, nothing is missing */
 				rec_emit(r, 0, now);
 			}
 		}

@@ -33,6 +33,7 @@ const volatile __u32 cfg_proc_rate = 2000;    /* events/s per process; 0: no rat
 #define P_SIGCHLD 17
 #define P_S_IFMT 00170000
 #define P_S_IFSOCK 0140000
+#define P_NSFS_MAGIC 0x6e736673
 #define P_AF_UNIX 1
 #define P_AF_INET 2
 #define P_AF_INET6 10
@@ -542,6 +543,7 @@ enum proc_shape {
 	SH_SOCKFD,     /* addr = own address of fd (listen) */
 	SH_PEER,       /* addr = peer, addr2 = local of the socket (ret fd for accept) */
 	SH_EXEC_FAIL,  /* failed execve: str0 = path at, str1 = filename as given */
+	SH_SETNS,      /* str0 = namespace type name of an nsfs fd (a[2] = its inode), else the fd's path */
 	SH_CLONE_FAIL, /* failed clone */
 };
 
@@ -614,6 +616,19 @@ static __always_inline int proc_exit(long ret, __u32 nr, __u32 ev, __u32 shape, 
 	case SH_FD:
 		off = put_file(r, 0, off, fd_to_file(t, (__u32)p.fd));
 		break;
+	case SH_SETNS: {
+		/* nsfs dentries have no name (d_dname makes "uts:[inum]"): take it from the ns_common */
+		struct file *f = fd_to_file(t, (__u32)p.fd);
+		struct inode *ino = f ? BPF_CORE_READ(f, f_inode) : NULL;
+		if (ino && BPF_CORE_READ(ino, i_sb, s_magic) == P_NSFS_MAGIC) {
+			struct ns_common *ns = BPF_CORE_READ(ino, i_private);
+			r->arg[2] = BPF_CORE_READ(ns, inum);
+			off = put_kernel_str(r, 0, off, BPF_CORE_READ(ns, ops, name));
+		} else {
+			off = put_file(r, 0, off, f);
+		}
+		break;
+	}
 	case SH_DUP:
 		off = put_file(r, 0, off, fd_to_file(t, ret >= 0 ? ret : (__u32)p.fd));
 		break;
@@ -715,7 +730,7 @@ PROC_SYSCALL(tgkill, PE_KILL, SH_ARGS, CWD, 0, CWD, 0, NOFD, XI(1), X(2), XI(0),
 PROC_SYSCALL(ptrace, PE_PTRACE, SH_ARGS, CWD, 0, CWD, 0, NOFD, X(0), XI(1), X(2), X(3), 0, 0)
 PROC_SYSCALL(pipe, PE_PIPE, SH_PIPE, CWD, 0, CWD, 0, NOFD, X(0), 0, 0, 0, 0, 0)
 PROC_SYSCALL(pipe2, PE_PIPE, SH_PIPE, CWD, 0, CWD, 0, NOFD, X(0), 0, X(1), 0, 0, 0)
-PROC_SYSCALL(setns, PE_SETNS, SH_FD, CWD, 0, CWD, 0, (int)X(0), XI(0), X(1), 0, 0, 0, 0)
+PROC_SYSCALL(setns, PE_SETNS, SH_SETNS, CWD, 0, CWD, 0, (int)X(0), XI(0), X(1), 0, 0, 0, 0)
 PROC_SYSCALL(unshare, PE_UNSHARE, SH_ARGS, CWD, 0, CWD, 0, NOFD, X(0), 0, 0, 0, 0, 0)
 
 /* unlinkat(AT_REMOVEDIR) is rmdir */

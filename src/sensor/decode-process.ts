@@ -164,7 +164,8 @@ export function decodeProcRecord(b: Buffer, p: number, size: number, hdr: ProcHe
       r.pipe = { fds: [i32(a(0)), i32(a(1))], flags: i32(a(2)) };
       break;
     case 'SETNS':
-      r.ns = { fd: i32(a(0)), nstype: i32(a(1)), path: strs[0] };
+      // an nsfs fd: str0 is the namespace type and arg[2] its inode, shown like /proc/PID/ns links
+      r.ns = { fd: i32(a(0)), nstype: i32(a(1)), path: a(2) ? `${strs[0]}:[${a(2)}]` : strs[0] };
       break;
     case 'UNSHARE':
       r.ns = { flags: i32(a(0)) };

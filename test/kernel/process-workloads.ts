@@ -18,6 +18,7 @@ export const SEQUENCE_C = String.raw`
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
@@ -109,15 +110,21 @@ int main(int argc, char **argv)
 	connect(uc, (struct sockaddr *)&un, sizeof(un));
 	int sp[2];
 	socketpair(AF_UNIX, SOCK_STREAM, 0, sp);
+	/* namespaces, fd-based chmod, a failed exec */
+	int nsfd = open("/proc/self/ns/uts", O_RDONLY);
+	unshare(CLONE_NEWUTS);
+	setns(nsfd, CLONE_NEWUTS);
+	fchmod(mf, 0600);
+	execl("/nonexistent/prog", "prog", (char *)0);      /* ENOENT */
 	/* a thread */
 	pthread_t th;
 	pthread_create(&th, NULL, thread_main, NULL);
 	pthread_join(th, NULL);
 	kill(getpid(), 0);                                   /* marker */
 	printf("{\"pid\":%d,\"a\":%d,\"b\":%d,\"c\":%d,\"d\":%d,\"ptrace\":%ld,\"port\":%d,\"cport\":%d,"
-	       "\"dup\":%d,\"mf\":%d,\"pipe\":[%d,%d],\"ls\":%d,\"cs\":%d,\"as\":%d,\"us\":%d,\"uc\":%d,\"sp\":[%d,%d],"
+	       "\"dup\":%d,\"mf\":%d,\"nsfd\":%d,\"pipe\":[%d,%d],\"ls\":%d,\"cs\":%d,\"as\":%d,\"us\":%d,\"uc\":%d,\"sp\":[%d,%d],"
 	       "\"anon\":\"%p\",\"fmap\":\"%p\"}\n",
-	       getpid(), a, b, c, d, pt, ntohs(sa.sin_port), ntohs(cl.sin_port), dfd, mf, pfd[0], pfd[1], ls, cs, as,
+	       getpid(), a, b, c, d, pt, ntohs(sa.sin_port), ntohs(cl.sin_port), dfd, mf, nsfd, pfd[0], pfd[1], ls, cs, as,
 	       us, uc, sp[0], sp[1], anon, fmap);
 	return 0;
 }

@@ -14,7 +14,7 @@ const skip = skipUnlessBpf();
 
 interface Truth {
   pid: number; a: number; b: number; c: number; d: number; ptrace: number; port: number; cport: number;
-  dup: number; mf: number; pipe: [number, number]; ls: number; cs: number; as: number; us: number; uc: number;
+  dup: number; mf: number; nsfd: number; pipe: [number, number]; ls: number; cs: number; as: number; us: number; uc: number;
   sp: [number, number]; anon: string; fmap: string;
 }
 
@@ -91,6 +91,10 @@ test('process sequence: every call reported once, in order, with arguments and r
     ['BIND', { EventReturn: 0, EventFD: t.us, EventFamily: 'AF_UNIX', EventLocalPath: `${dir}/u.sock` }],
     ['CONNECT', { EventReturn: 0, EventFD: t.uc, EventFamily: 'AF_UNIX', EventRemotePath: `${dir}/u.sock` }],
     ['SOCKETPAIR', { EventReturn: 0, EventFamily: 'AF_UNIX', EventSocketType: 1, EventFDs: t.sp }],
+    ['UNSHARE', { EventSyscall: 'unshare', EventReturn: 0, EventNamespaces: ['CLONE_NEWUTS'] }],
+    ['SETNS', { EventReturn: 0, EventFD: t.nsfd, EventNamespaces: ['CLONE_NEWUTS'] }],
+    ['CHMOD', { EventSyscall: 'fchmod', EventReturn: 0, EventFD: t.mf, EventPath: `${dir}/m.bin`, EventMode: '0600' }],
+    ['EXEC', { EventSyscall: 'execve', EventReturn: -2, EventError: 'ENOENT', EventFilename: '/nonexistent/prog', EventExePath: '/nonexistent/prog' }],
     ['FORK', { EventChildPID: t.pid, EventThread: true }],
     ['KILL', { EventReturn: 0, EventTargetPID: t.pid, EventSignal: '0' }],
   ];
@@ -99,6 +103,7 @@ test('process sequence: every call reported once, in order, with arguments and r
     const got = ev(seq[i]!);
     for (const [k, v] of Object.entries(want)) assert.deepEqual(got[k], v, `#${i} ${type}.${k}: ${JSON.stringify(got)}`);
   });
+  assert.match(String(seq.find((r) => r.EventType === 'SETNS')!.EventFilePath), /^uts:\[\d+\]$/);
   for (const r of seq) {
     assert.equal(r.InfoMonitor, 'process');
     assert.equal(r.ProcPID, t.pid);
@@ -137,7 +142,7 @@ test('--proc-events keeps only the chosen event types', { skip }, async () => {
   const types = new Set(recs.map((r) => r.EventType));
   for (const ty of types) assert.ok(['EXEC', 'EXIT', 'MKDIR', 'RMDIR', 'LINK', 'SYMLINK', 'RENAME', 'CHMOD', 'CHOWN', 'TRUNCATE', 'DUP', 'CHDIR'].includes(ty as string), `unexpected ${String(ty)}`);
   const main = recs.filter((r) => r.ProcTID === t.pid && r.EventType !== 'EXEC' && r.EventType !== 'EXIT' && r.EventType !== 'DUP');
-  assert.deepEqual(main.map((r) => r.EventType), ['CHDIR', 'MKDIR', 'SYMLINK', 'LINK', 'RENAME', 'CHMOD', 'CHOWN', 'TRUNCATE', 'RMDIR']);
+  assert.deepEqual(main.map((r) => r.EventType), ['CHDIR', 'MKDIR', 'SYMLINK', 'LINK', 'RENAME', 'CHMOD', 'CHOWN', 'TRUNCATE', 'RMDIR', 'CHMOD']);
   assert.equal(recs.filter((r) => r.EventType === 'EXIT' && r.EventThread === false).length, 5, 'five process exits');
   assert.equal(recs.filter((r) => r.ProcPID === t.a && r.EventType === 'EXEC').length, 1);
 });

@@ -45,7 +45,7 @@ static __u64 sweeps;
 static __u32 exited[EXITED_MAX];
 static unsigned n_exited;
 static bool exited_overflow;
-static __u64 deferred_seen;
+static __u64 deferred_seen, notice_drops_seen;
 static int ncpus;
 #define MAX_LINKS 512
 static struct bpf_link *links[MAX_LINKS];
@@ -80,7 +80,7 @@ static int on_record(void *ctx, void *data, size_t size)
 }
 
 /* ---- map sweeps ---- */
-enum sweep_what { SWEEP_EXITED, SWEEP_PENDING, SWEEP_ALL };
+enum sweep_what { SWEEP_EXITED, SWEEP_PENDING, SWEEP_DEAD, SWEEP_ALL };
 
 static bool pid_exited(__u32 pid)
 {
@@ -103,6 +103,8 @@ static void sweep_files(enum sweep_what what)
 	sweeps++;
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		bool take = what == SWEEP_ALL || (what == SWEEP_EXITED && (exited_overflow || pid_exited(next.pid)));
+		if (what == SWEEP_DEAD && kill(next.pid, 0) && errno == ESRCH)
+			take = true;
 		if (what == SWEEP_PENDING) {
 			if (bpf_map_lookup_elem(fd, &next, &rec) == 0 && (rec.hdr.flags & FF_PENDING))
 				take = true;
@@ -123,7 +125,7 @@ static void sweep_files(enum sweep_what what)
 		if (bpf_map_lookup_and_delete_elem(fd, &keys[i], &rec))
 			continue; /* the kernel emitted it meanwhile */
 		rec.hdr.flags &= ~FF_PENDING;
-		if (what == SWEEP_EXITED)
+		if (what == SWEEP_EXITED || what == SWEEP_DEAD)
 			rec.hdr.flags |= FF_EXITED;
 		else if (what == SWEEP_ALL)
 			rec.hdr.flags |= FF_SHUTDOWN;
@@ -421,6 +423,11 @@ int main(int argc, char **argv)
 			if (st.counters[ST_FILE_DEFERRED] != deferred_seen) {
 				deferred_seen = st.counters[ST_FILE_DEFERRED];
 				sweep_files(SWEEP_PENDING);
+			}
+			/* an exit notice was lost (ring buffer full): find records of dead processes */
+			if (st.counters[ST_NOTICE_DROP] != notice_drops_seen) {
+				notice_drops_seen = st.counters[ST_NOTICE_DROP];
+				sweep_files(SWEEP_DEAD);
 			}
 			flush_batch();
 			write_frame(FR_STATS, &st, sizeof(st));

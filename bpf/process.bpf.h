@@ -563,6 +563,13 @@ static __always_inline int proc_exit(long ret, __u32 nr, __u32 ev, __u32 shape, 
 	if (!proc_mon_on())
 		return 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	/* successful exec/clone were reported from the sched tracepoints (the child's return from
+	 * clone has no entry at all) */
+	if ((shape == SH_EXEC_FAIL || shape == SH_CLONE_FAIL) && ret >= 0) {
+		if (shape == SH_EXEC_FAIL || ret > 0)
+			bpf_map_delete_elem(&proc_pending, &tid);
+		return 0;
+	}
 	struct proc_pending p = {};
 	struct proc_pending *pp = bpf_map_lookup_elem(&proc_pending, &tid);
 	bool have = false;
@@ -575,9 +582,6 @@ static __always_inline int proc_exit(long ret, __u32 nr, __u32 ev, __u32 shape, 
 		bpf_map_delete_elem(&proc_pending, &tid);
 	}
 	if (!have && need_pending)
-		return 0;
-	/* successful exec/clone were reported from the sched tracepoints */
-	if ((shape == SH_EXEC_FAIL || shape == SH_CLONE_FAIL) && ret >= 0)
 		return 0;
 	if (!have) {
 		/* the call started before we attached (or its event is disabled) */

@@ -75,8 +75,15 @@ export class ByteSink {
   }
   /** Append a string known to be ASCII/latin1 (e.g. json.dumps output with ensure_ascii). */
   ascii(s: string): void {
-    this.ensure(s.length);
-    this.len += this.buf.write(s, this.len, 'latin1');
+    const n = s.length;
+    this.ensure(n);
+    if (n < 48) {
+      // A JS loop beats Buffer#write's binding overhead for the short values that dominate.
+      const b = this.buf;
+      let p = this.len;
+      for (let i = 0; i < n; i++) b[p++] = s.charCodeAt(i);
+      this.len = p;
+    } else this.len += this.buf.write(s, this.len, 'latin1');
   }
   byte(b: number): void {
     this.ensure(1);
@@ -87,9 +94,17 @@ export class ByteSink {
     this.raw(src);
   }
   raw(src: Buffer): void {
-    this.ensure(src.length);
-    src.copy(this.buf, this.len);
-    this.len += src.length;
+    const n = src.length;
+    this.ensure(n);
+    if (n < 48) {
+      const b = this.buf;
+      let p = this.len;
+      for (let i = 0; i < n; i++) b[p++] = src[i]!;
+      this.len = p;
+    } else {
+      this.buf.set(src, this.len); // TypedArray#set: a plain memmove, no Buffer#copy wrapper
+      this.len += n;
+    }
   }
   string(s: string): void {
     // Worst case 3 bytes per UTF-16 unit; write in place after reserving the length slot.

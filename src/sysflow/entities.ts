@@ -5,9 +5,9 @@
 // Semantics (sysprint's FlattenedSFReader and sf-processor agree on these for well-formed files):
 // - A header resets every table (each file/stream segment is self-contained).
 // - The latest entity with a given key replaces the previous one (MODIFIED after CREATED etc.).
-// - Keys: process "hpid:createTS", file FOID hex, container id, pod id.
+// - Keys: process OID (hpid, createTS) by value, file FOID hex, container id, pod id.
 // - Missing references are counted in `missing` (sysprint prints a WARN and continues).
-import { oidKey } from './oid.js';
+import { OidMap, oidKey } from './oid.js';
 import type { Container, File, OID, Pod, Process, SFHeader, SfEventFlowObject, SfEventFlowType, SfObject } from './types.js';
 import type { SfRecordView } from './view.js';
 
@@ -21,7 +21,7 @@ export interface MissingCounts {
 
 export class EntityTable {
   header: SFHeader | null = null;
-  readonly processes = new Map<string, Process>();
+  readonly processes = new OidMap<Process>();
   readonly files = new Map<string, File>();
   readonly containers = new Map<string, Container>();
   readonly pods = new Map<string, Pod>();
@@ -38,7 +38,7 @@ export class EntityTable {
   }
 
   getProcess(oid: OID | null): Process | null {
-    return oid === null ? null : (this.processes.get(oidKey(oid)) ?? null);
+    return oid === null ? null : (this.processes.get(oid) ?? null);
   }
   getFile(foid: string | null): File | null {
     return foid === null ? null : (this.files.get(foid) ?? null);
@@ -65,7 +65,7 @@ export class EntityTable {
         this.containers.set(obj.rec.id, obj.rec);
         return null;
       case 'P':
-        this.processes.set(oidKey(obj.rec.oid), obj.rec);
+        this.processes.set(obj.rec.oid, obj.rec);
         return null;
       case 'F':
         this.files.set(obj.rec.oid, obj.rec);
@@ -85,10 +85,10 @@ export class EntityTable {
     let file: File | null = null;
     let newFile: File | null = null;
     if (obj.type !== 'KE') {
-      proc = this.processes.get(oidKey(obj.rec.procOID)) ?? null;
+      proc = this.processes.get(obj.rec.procOID) ?? null;
       if (proc === null) this.missing.process++;
       else if (proc.poid !== null) {
-        pproc = this.processes.get(oidKey(proc.poid)) ?? null;
+        pproc = this.processes.get(proc.poid) ?? null;
         if (pproc === null) this.missing.parent++;
       }
     }
@@ -129,7 +129,7 @@ class RecordView implements SfRecordView {
     readonly container: Container | null,
     readonly pod: Pod | null,
     // The live table, so ancestry reflects the state at evaluation time, like the processor.
-    private readonly processes: Map<string, Process>,
+    private readonly processes: OidMap<Process>,
   ) {}
 
   ancestors(): readonly Process[] {
@@ -143,7 +143,7 @@ class RecordView implements SfRecordView {
       if (seen.has(k)) break; // OIDs can be reused; never loop
       seen.add(k);
       out.push(cur);
-      cur = cur.poid === null ? null : (this.processes.get(oidKey(cur.poid)) ?? null);
+      cur = cur.poid === null ? null : (this.processes.get(cur.poid) ?? null);
     }
     this.anc = out;
     return out;

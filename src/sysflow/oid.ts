@@ -29,3 +29,41 @@ export function foidToBuffer(foid: FOID): Buffer {
   if (!/^[0-9a-f]{40}$/.test(foid)) throw new Error(`invalid FOID ${JSON.stringify(foid)}: want 40 lowercase hex chars`);
   return Buffer.from(foid, 'hex');
 }
+
+/**
+ * Map keyed by process OID without building string keys (BigInt → string conversion per lookup
+ * dominated the join cost). Two levels: hpid, then createTS; both compared by value.
+ */
+export class OidMap<V> {
+  private readonly m = new Map<bigint, Map<bigint, V>>();
+  private n = 0;
+  get size(): number {
+    return this.n;
+  }
+  get(oid: OID): V | undefined {
+    return this.m.get(oid.hpid)?.get(oid.createTS);
+  }
+  has(oid: OID): boolean {
+    return this.m.get(oid.hpid)?.has(oid.createTS) ?? false;
+  }
+  set(oid: OID, v: V): void {
+    let inner = this.m.get(oid.hpid);
+    if (!inner) this.m.set(oid.hpid, (inner = new Map()));
+    if (!inner.has(oid.createTS)) this.n++;
+    inner.set(oid.createTS, v);
+  }
+  delete(oid: OID): boolean {
+    const inner = this.m.get(oid.hpid);
+    if (!inner || !inner.delete(oid.createTS)) return false;
+    this.n--;
+    if (inner.size === 0) this.m.delete(oid.hpid);
+    return true;
+  }
+  clear(): void {
+    this.m.clear();
+    this.n = 0;
+  }
+  *values(): IterableIterator<V> {
+    for (const inner of this.m.values()) yield* inner.values();
+  }
+}

@@ -8,6 +8,7 @@ import type { PyValue } from './pyfmt.js';
 import { ByteSink } from './avro-encode.js';
 import type { Process } from './types.js';
 import type { SfRecordView } from './view.js';
+import type { SfEventFlowType } from './types.js';
 
 export const SYSPRINT_JSON_VERSION = '4';
 
@@ -399,42 +400,72 @@ export function compileJsonLineBytes(
     };
     walk(root);
   }
-  // Group tokens into pieces: constant text, per-record slots, or cached per-entity runs.
-  const pieces: Piece[] = [];
-  let text = '';
-  let i = 0;
-  const depOfTok = (t: Token): Dep | null => ('slot' in t ? depOf(keys[t.slot]!) : null);
-  while (i < tokens.length) {
-    const t = tokens[i]!;
-    const d = depOfTok(t);
-    if (d === null || d === 'const') {
-      text += 'slot' in t ? pyJson(getters[t.slot]!(null as unknown as SfRecordView, EMPTY)) : t.s;
-      i++;
-      continue;
-    }
-    if (text) pieces.push(Buffer.from(text, 'latin1'));
-    text = '';
-    if (d === 'record') {
-      const g = getters[(t as { slot: number }).slot]!;
-      pieces.push((v, a, out) => out.ascii(pyJson(g(v, a))));
-      i++;
-      continue;
-    }
-    // Extend the run over text tokens and slots of the same entity; it must end on a slot.
-    let j = i;
-    let lastSlot = i;
-    while (j < tokens.length) {
-      const tj = tokens[j]!;
-      const dj = depOfTok(tj);
-      if (dj === null || dj === 'const') {
-        j++;
+  // Pieces are compiled per (absent-field set, record type): a record-level key whose value is
+  // fixed for that type (e.g. net.* on a FileFlow) is folded into the constant text.
+  const compiled = new WeakMap<AbsentFields, Map<SfEventFlowType, Piece[]>>();
+  const compileFor = (v: SfRecordView, absent: AbsentFields): Piece[] => {
+    const pieces: Piece[] = [];
+    let text = '';
+    const depOfTok = (t: Token): Dep | null => {
+      if (!('slot' in t)) return null;
+      const d = depOf(keys[t.slot]!);
+      return d === 'record' && constantFor(keys[t.slot]!, v.type) ? 'const' : d;
+    };
+    let i = 0;
+    while (i < tokens.length) {
+      const t = tokens[i]!;
+      const d = depOfTok(t);
+      if (d === null || d === 'const') {
+        text += 'slot' in t ? pyJson(getters[t.slot]!(v, absent)) : t.s;
+        i++;
         continue;
       }
-      if (dj !== d) break;
-      lastSlot = j;
-      j++;
+      // The constant text before a record slot is written by the slot's piece (one call).
+      const prefix = Buffer.from(text, 'latin1');
+      text = '';
+      if (d === 'record') {
+        const g = getters[(t as { slot: number }).slot]!;
+        // Memo of the previous row's value: states, op flags, paths repeat a lot.
+        let lastV: PyValue | undefined;
+        let lastJ = '';
+        pieces.push((row, a, out) => {
+          const x = g(row, a);
+          if (x !== lastV || typeof x === 'object') {
+            lastV = x;
+            lastJ = pyJson(x);
+          }
+          out.raw(prefix);
+          out.ascii(lastJ);
+        });
+        i++;
+        continue;
+      }
+      if (prefix.length) pieces.push(prefix);
+      // Extend the run over text tokens and slots of the same entity; it must end on a slot.
+      let j = i;
+      let lastSlot = i;
+      while (j < tokens.length) {
+        const dj = depOfTok(tokens[j]!);
+        if (dj === null || dj === 'const') {
+          j++;
+          continue;
+        }
+        if (dj !== d) break;
+        lastSlot = j;
+        j++;
+      }
+      pieces.push(entityRun(tokens.slice(i, lastSlot + 1), d));
+      i = lastSlot + 1;
     }
-    const run = tokens.slice(i, lastSlot + 1);
+    if (text) pieces.push(Buffer.from(text, 'latin1'));
+    return pieces;
+  };
+  // Entity runs are cached per entity object (and absent set), shared by all record types.
+  const runCache = new Map<string, Piece>();
+  const entityRun = (run: Token[], d: Dep): Piece => {
+    const id = d + ':' + run.map((t) => ('slot' in t ? `#${t.slot}` : t.s)).join('\u0000');
+    const hit = runCache.get(id);
+    if (hit) return hit;
     const renderRun = (v: SfRecordView, a: AbsentFields): Buffer => {
       let s = '';
       for (const r of run) s += 'slot' in r ? pyJson(getters[r.slot]!(v, a)) : r.s;
@@ -442,8 +473,16 @@ export function compileJsonLineBytes(
     };
     const caches = new WeakMap<AbsentFields, WeakMap<object, Buffer>>();
     const nullCache = new WeakMap<AbsentFields, Buffer>();
-    pieces.push((v, a, out) => {
+    let lastE: object | null = null;
+    let lastA: AbsentFields | null = null;
+    let lastB: Buffer | null = null;
+    const piece: Piece = (v, a, out) => {
       const e = entityOf(v, d);
+      // Consecutive rows usually share their process/file: check the last one first.
+      if (e === lastE && a === lastA && lastB !== null) {
+        out.raw(lastB);
+        return;
+      }
       let b: Buffer | undefined;
       if (e === null) {
         b = nullCache.get(a);
@@ -454,19 +493,63 @@ export function compileJsonLineBytes(
         b = m.get(e);
         if (b === undefined) m.set(e, (b = renderRun(v, a)));
       }
+      lastE = e;
+      lastA = a;
+      lastB = b;
       out.raw(b);
-    });
-    i = lastSlot + 1;
-  }
-  if (text) pieces.push(Buffer.from(text, 'latin1'));
-  const n = pieces.length;
+    };
+    runCache.set(id, piece);
+    return piece;
+  };
   return (v, a, out) => {
-    for (let k = 0; k < n; k++) {
+    let byType = compiled.get(a);
+    if (!byType) compiled.set(a, (byType = new Map()));
+    let pieces = byType.get(v.type);
+    if (!pieces) byType.set(v.type, (pieces = compileFor(v, a)));
+    for (let k = 0; k < pieces.length; k++) {
       const p = pieces[k]!;
       if (typeof p === 'function') p(v, a, out);
       else out.raw(p);
     }
   };
+}
+
+/** Record types for which a record-level key varies; for all other types it is a constant. */
+const VARYING: Readonly<Record<string, readonly SfEventFlowType[]>> = {
+  type: [],
+  opflags: ['PE', 'NF', 'FF', 'FE', 'NE', 'PF'],
+  opflags_bitmap: ['PE', 'NF', 'FF', 'FE', 'NE', 'PF'],
+  ret: ['PE', 'FE', 'NE'],
+  endts: ['FF', 'NF', 'PF'],
+  endts_uts: ['FF', 'NF', 'PF'],
+  'proc.tid': ['PE', 'NF', 'FF', 'FE', 'NE'],
+  'file.fd': ['FF', 'NF'],
+  'file.openflags': ['FF'],
+  'file.is_open_write': ['FF'],
+  'file.is_open_read': ['FF'],
+  'net.proto': ['NF'],
+  'net.sport': ['NF'],
+  'net.dport': ['NF'],
+  'net.sip': ['NF'],
+  'net.dip': ['NF'],
+  'net.port': ['NF'],
+  'net.ip': ['NF'],
+  res: ['FF', 'FE', 'NF'],
+  'flow.rbytes': ['FF', 'NF'],
+  'flow.rops': ['FF', 'NF'],
+  'flow.wbytes': ['FF', 'NF'],
+  'flow.wops': ['FF', 'NF'],
+  'pf.nthreads': ['PF'],
+  'pf.nexits': ['PF'],
+  'pf.nerrors': ['PF'],
+  'k8s.action': ['KE'],
+  'k8s.kind': ['KE'],
+  'k8s.msg': ['KE'],
+};
+
+function constantFor(key: string, t: SfEventFlowType): boolean {
+  const v = VARYING[key];
+  return v !== undefined && !v.includes(t);
 }
 
 /** One CSV field as Python's csv module writes it (QUOTE_MINIMAL, "\r\n" line terminator). */

@@ -113,6 +113,9 @@ function run(opts: ProcessOptions, err: (s: string) => void): number {
   for (const w of cfg.warnings) err(`falconet process: warning: ${w}`);
   const chain = linearChain(cfg);
   const es = chain.engine?.settings ?? {};
+  // Settings that change sf-processor's behaviour but are not implemented yet: say so.
+  if (/^on$/i.test(chain.reader.settings['filter.enabled'] ?? '')) err('falconet process: warning: sysflowreader filter.enabled (rate limiter) is not supported yet; all records are processed');
+  if (/^local$/i.test(es['monitor'] ?? '')) err('falconet process: warning: policyengine monitor=local (policy reload) does not apply to trace files; ignored');
   const mode = (opts.mode ?? es['mode'] ?? (chain.engine ? 'alert' : 'bypass')).toLowerCase();
   if (!(ENGINE_MODES as readonly string[]).includes(mode)) {
     throw new UsageError(`unknown policy engine mode "${mode}" (expected ${ENGINE_MODES.join(', ')})`);

@@ -77,18 +77,38 @@ function slotsFor(entity: object): Int8Array {
   return s;
 }
 
+// Consecutive records usually share their process (and often their file), so the entity's
+// slot array is kept and the WeakMap consulted only when the entity changes.
+// `undefined` = unknown (a record without a process/file has null, which must not match it).
+let lastProc: object | null | undefined = undefined;
+let lastFile: object | null | undefined = undefined;
+
 function loadSlots(v: SfRecordView): void {
   lastView = v;
   const p = v.proc;
   const f = v.file;
-  lastProcSlots = p === null ? null : slotsFor(p);
-  lastFileSlots = f === null ? null : slotsFor(f);
+  if (p !== lastProc) {
+    lastProc = p;
+    lastProcSlots = p === null ? null : slotsFor(p);
+  }
+  if (f !== lastFile) {
+    lastFile = f;
+    lastFileSlots = f === null ? null : slotsFor(f);
+  }
+}
+
+/** A new slot invalidates the remembered arrays (they may be too short now). */
+function newSlot(): number {
+  lastView = null;
+  lastProc = undefined;
+  lastFile = undefined;
+  return nextSlot++;
 }
 
 function cacheScoped(p: Predicate): Predicate {
   if (p === TRUE || p === FALSE) return p;
   if (PROC_SCOPED.has(p)) {
-    const id = nextSlot++;
+    const id = newSlot();
     return (v) => {
       if (v !== lastView) loadSlots(v);
       const s = lastProcSlots;
@@ -101,7 +121,7 @@ function cacheScoped(p: Predicate): Predicate {
     };
   }
   if (FILE_SCOPED.has(p)) {
-    const id = nextSlot++;
+    const id = newSlot();
     return (v) => {
       if (v !== lastView) loadSlots(v);
       const s = lastFileSlots;

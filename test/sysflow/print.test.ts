@@ -194,6 +194,23 @@ describe('print: CLI', () => {
     assert.match(bad.stderr, /unknown field\(s\) proc\.nope/);
   });
 
+  it('-f filters with the policy condition language (index renumbers the printed rows)', () => {
+    const rel = 'sf-processor/mon.1531776712.sf';
+    const t = new EntityTable();
+    const expected: string[] = [];
+    for (const o of readSysFlowFile(tracePath(rel))) {
+      const v = t.push(o);
+      if (v && v.obj.type === 'NF' && v.obj.rec.dport === 3000) expected.push(String(v.obj.rec.ts));
+    }
+    assert.ok(expected.length > 0);
+    const r = run(['-o', 'flatjson', '-c', 'ts_uts', '-f', 'sf.type = NF and sf.net.dport = 3000', tracePath(rel)]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n').map((l) => /"ts_uts": (\d+)/.exec(l)![1]), expected);
+    const bad = run(['-f', 'sf.type = = ', tracePath(rel)]);
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /error/);
+  });
+
   it('a truncated trace prints the records before the damage and reports the offset', () => {
     const full = readFileSync(tracePath('sf-processor/mon.1531776712.sf'));
     const r = run(['-o', 'flatjson', '-c', 'type', '-'], full.subarray(0, 120_000));

@@ -493,9 +493,9 @@ export class Compiler {
     const literalAt = rhs.kind === 'list' ? rhs.offset : rhs.offset;
     switch (g.type) {
       case 'string':
-        return stringCheck(g.get as (v: SfRecordView) => string, op, vals, this.opts.dialect, atOp, (m) => this.fail(literalAt, m, vals.join(', ')));
+        return stringCheck(g.get as (v: SfRecordView) => string, op, vals, this.opts.dialect, atOp, (m) => this.fail(literalAt, m, vals.join(', ')), g.scope === 'record');
       case 'strings':
-        return stringsCheck(g.get as (v: SfRecordView) => readonly string[], op, vals, this.opts.dialect, atOp, (m) => this.fail(literalAt, m, vals.join(', ')));
+        return stringsCheck(g.get as (v: SfRecordView) => readonly string[], op, vals, this.opts.dialect, atOp, (m) => this.fail(literalAt, m, vals.join(', ')), g.scope === 'record');
       case 'int':
       case 'ints':
       case 'int64': {
@@ -517,8 +517,8 @@ export class Compiler {
           // e.g. `fd.sport startswith 80`: compare the decimal text.
           const get = g.get;
           const sg = g.type === 'ints'
-            ? stringsCheck((v) => (get(v) as readonly number[]).map(String), op, vals, this.opts.dialect, atOp, (m) => this.fail(literalAt, m, ''))
-            : stringCheck((v) => String(get(v)), op, vals, this.opts.dialect, atOp, (m) => this.fail(literalAt, m, ''));
+            ? stringsCheck((v) => (get(v) as readonly number[]).map(String), op, vals, this.opts.dialect, atOp, (m) => this.fail(literalAt, m, ''), true)
+            : stringCheck((v) => String(get(v)), op, vals, this.opts.dialect, atOp, (m) => this.fail(literalAt, m, ''), true);
           return sg;
         }
         if (g.type === 'ints') return intsCheck(g.get as (v: SfRecordView) => readonly number[], op, nums as number[], atOp);
@@ -769,26 +769,30 @@ function memoize(t: (s: string) => boolean): (s: string) => boolean {
 
 const CHEAP_OPS: ReadonlySet<string> = new Set(['=', '!=', 'in', 'intersects']);
 
-function stringTestMemo(op: string, vals: readonly string[], dialect: Dialect, atOp: (m: string) => never, atLit: (m: string) => never): (s: string) => boolean {
+/**
+ * `memo` is false for process- and file-scoped fields: their results are already cached per
+ * entity, and hashing a fresh string for the memo costs more than most tests.
+ */
+function stringTestMemo(op: string, vals: readonly string[], dialect: Dialect, atOp: (m: string) => never, atLit: (m: string) => never, memo: boolean): (s: string) => boolean {
   const t = stringTest(op, vals, dialect, atOp, atLit);
-  if (CHEAP_OPS.has(op)) return t;
+  if (!memo || CHEAP_OPS.has(op)) return t;
   if (vals.length <= 2 && (op === 'contains' || op === 'startswith' || op === 'endswith')) return t;
   return memoize(t);
 }
 
-function stringCheck(get: (v: SfRecordView) => string, op: string, vals: readonly string[], dialect: Dialect, atOp: (m: string) => never, atLit: (m: string) => never): Predicate {
+function stringCheck(get: (v: SfRecordView) => string, op: string, vals: readonly string[], dialect: Dialect, atOp: (m: string) => never, atLit: (m: string) => never, memo: boolean): Predicate {
   if (op === '=' && vals.length === 1) {
     const lit = vals[0]!;
     return withCost((v: SfRecordView) => get(v) === lit, 2);
   }
-  const t = stringTestMemo(op, vals, dialect, atOp, atLit);
+  const t = stringTestMemo(op, vals, dialect, atOp, atLit, memo);
   return withCost((v: SfRecordView) => t(get(v)), CHEAP_OPS.has(op) ? 2 : 4);
 }
 
 /** List-valued fields: positive operators match if ANY element matches; `!=` if NONE equals. */
-function stringsCheck(get: (v: SfRecordView) => readonly string[], op: string, vals: readonly string[], dialect: Dialect, atOp: (m: string) => never, atLit: (m: string) => never): Predicate {
+function stringsCheck(get: (v: SfRecordView) => readonly string[], op: string, vals: readonly string[], dialect: Dialect, atOp: (m: string) => never, atLit: (m: string) => never, memo: boolean): Predicate {
   const negate = op === '!=';
-  const t = stringTestMemo(negate ? '=' : op, vals, dialect, atOp, atLit);
+  const t = stringTestMemo(negate ? '=' : op, vals, dialect, atOp, atLit, memo);
   const any = (v: SfRecordView): boolean => {
     const xs = get(v);
     for (let i = 0; i < xs.length; i++) if (t(xs[i]!)) return true;

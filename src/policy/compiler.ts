@@ -875,7 +875,8 @@ function jsonPath(json: string, path: readonly string[]): string {
   if (json === '') return '';
   let cur: unknown;
   try {
-    cur = JSON.parse(json);
+    // Collector messages end in "\n\0" (a C string); GJSON ignores trailing bytes, so do we.
+    cur = JSON.parse(json.replace(/[\s\u0000]+$/, ''));
   } catch {
     return '';
   }

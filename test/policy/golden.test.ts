@@ -81,3 +81,19 @@ test('falconet process (pipeline.json, terminal/json exporter) emits the golden 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('path.yaml KE rule (JSON path into sf.ke.message) on k8s_small.sf: the one pod ADDED in robot-shop', () => {
+  const policy = loadPolicies([join(POLICIES, 'path.yaml')]);
+  const engine = new PolicyEngine(policy, 'alert');
+  const all = [...viewsOf(readSysFlowFile(join(TRACE_DIR, 'k8s_small.sf')))];
+  const ke = all.filter((v) => v.type === 'KE');
+  // Independent reading of the trace: 4 K8s events, one of them ADDED, in namespace robot-shop
+  // (the messages end in "\n\0", which the JSON path must tolerate).
+  assert.equal(ke.length, 4);
+  const added = ke.filter((v) => v.obj.type === 'KE' && v.obj.rec.action === 'K8S_COMPONENT_ADDED');
+  assert.equal(added.length, 1);
+  const msg = added[0]!.obj.type === 'KE' ? added[0]!.obj.rec.message : '';
+  assert.equal((JSON.parse(msg.replace(/[\s\u0000]+$/, '')) as { items: { namespace: string }[] }).items[0]!.namespace, 'robot-shop');
+  const alerts = all.map((v) => engine.process(v)).filter((r) => r !== null);
+  assert.deepEqual(alerts.map((r) => [r!.view.index, r!.alerts[0]!.name]), [[added[0]!.index, 'New pod in namespace robot-shop']]);
+});

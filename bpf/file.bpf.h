@@ -38,14 +38,62 @@ struct {
 	__type(value, struct file_record);
 } file_scratch SEC(".maps");
 
-/* tgid → number of records it holds in file_records: lets exit notify the sensor only when a
- * process leaves records behind. */
+/* tgid → keys of the records it holds in file_records, so that its exit hands the sensor exactly
+ * those keys (a scan of the whole map per exit would not keep up with fork storms). */
+struct pid_files {
+	struct file_key slots[FN_PID_SLOTS]; /* ino == 0: free */
+	__u32 overflow;
+	__u32 pad;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct pid_files);
 } file_pid_open SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pid_exit_notice);
+} notice_scratch SEC(".maps");
+
+static __always_inline void pid_slot_add(struct file_key *key)
+{
+	struct pid_files *v = bpf_map_lookup_elem(&file_pid_open, &key->pid);
+	if (!v) {
+		struct pid_files zero = {};
+		bpf_map_update_elem(&file_pid_open, &key->pid, &zero, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&file_pid_open, &key->pid);
+		if (!v)
+			return;
+	}
+	for (int i = 0; i < FN_PID_SLOTS; i++) {
+		/* claim a free slot atomically: threads of one process may race here */
+		if (__sync_val_compare_and_swap(&v->slots[i].ino, 0, key->ino) == 0) {
+			v->slots[i].dev = key->dev;
+			v->slots[i].pid = key->pid;
+			return;
+		}
+	}
+	v->overflow = 1;
+}
+
+static __always_inline void pid_slot_del(struct file_key *key)
+{
+	struct pid_files *v = bpf_map_lookup_elem(&file_pid_open, &key->pid);
+	if (!v)
+		return;
+	for (int i = 0; i < FN_PID_SLOTS; i++) {
+		if (v->slots[i].ino == key->ino && v->slots[i].dev == key->dev) {
+			v->slots[i].ino = 0;
+			return;
+		}
+	}
+}
 
 enum pending_kind { PK_ATTRIB = 1, PK_MODIFY, PK_RENAME, PK_DELETE, PK_LINK };
 
@@ -107,8 +155,8 @@ static __noinline struct file_record *file_rec(struct inode *inode, struct file 
 	struct file_key key = {};
 	__u64 pt = bpf_get_current_pid_tgid();
 	key.pid = pt >> 32;
-	key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	key.ino = BPF_CORE_READ(inode, i_ino);
+	key.dev = inode->i_sb->s_dev; /* inode is a BTF pointer: direct loads */
+	key.ino = inode->i_ino;
 
 	struct file_record *r = bpf_map_lookup_elem(&file_records, &key);
 	if (r) {
@@ -141,11 +189,7 @@ static __noinline struct file_record *file_rec(struct inode *inode, struct file 
 		stat_inc(ST_FILE_MAP_FULL);
 		return NULL;
 	}
-	__u32 one = 1, *cnt = bpf_map_lookup_elem(&file_pid_open, &key.pid);
-	if (cnt)
-		__sync_fetch_and_add(cnt, 1);
-	else
-		bpf_map_update_elem(&file_pid_open, &key.pid, &one, BPF_ANY);
+	pid_slot_add(&key);
 	return bpf_map_lookup_elem(&file_records, &key);
 }
 
@@ -169,9 +213,7 @@ static __noinline void file_emit(struct file_record *r, struct inode *inode, __u
 	}
 	stat_inc(ST_FILE_RECORDS);
 	bpf_map_delete_elem(&file_records, &key);
-	__u32 *cnt = bpf_map_lookup_elem(&file_pid_open, &key.pid);
-	if (cnt && *cnt)
-		__sync_fetch_and_add(cnt, -1);
+	pid_slot_del(&key);
 }
 
 static __always_inline bool emits(__u32 ev)
@@ -371,21 +413,30 @@ int BPF_PROG(file_proc_exit, struct task_struct *p)
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0; /* other threads remain */
 	__u32 pid = BPF_CORE_READ(p, tgid);
-	__u32 *cnt = bpf_map_lookup_elem(&file_pid_open, &pid);
-	if (!cnt)
+	struct pid_files *v = bpf_map_lookup_elem(&file_pid_open, &pid);
+	if (!v)
 		return 0;
-	__u32 n = *cnt;
+	__u32 zero = 0, n = 0;
+	struct pid_exit_notice *e = bpf_map_lookup_elem(&notice_scratch, &zero);
+	if (!e)
+		return 0;
+	for (int i = 0; i < FN_PID_SLOTS; i++) {
+		e->keys[i] = v->slots[i];
+		if (v->slots[i].ino)
+			n++;
+	}
+	e->overflow = v->overflow;
 	bpf_map_delete_elem(&file_pid_open, &pid);
-	if (!n)
+	if (!n && !e->overflow)
 		return 0;
-	struct pid_exit_notice e = {};
-	e.hdr.type = FN_REC_PID_EXIT;
-	e.hdr.size = sizeof(e);
-	e.hdr.pid = pid;
-	e.hdr.tid = BPF_CORE_READ(p, pid);
-	e.hdr.ts = e.hdr.ts_first = bpf_ktime_get_boot_ns();
-	e.exit_code = BPF_CORE_READ(p, exit_code);
-	if (bpf_ringbuf_output(&events, &e, sizeof(e), rb_flags(sizeof(e))))
+	e->hdr.type = FN_REC_PID_EXIT;
+	e->hdr.size = sizeof(*e);
+	e->hdr.flags = 0;
+	e->hdr.pid = pid;
+	e->hdr.tid = BPF_CORE_READ(p, pid);
+	e->hdr.ts = e->hdr.ts_first = bpf_ktime_get_boot_ns();
+	e->exit_code = BPF_CORE_READ(p, exit_code);
+	if (bpf_ringbuf_output(&events, e, sizeof(*e), rb_flags(sizeof(*e))))
 		stat_inc(ST_NOTICE_DROP);
 	return 0;
 }
@@ -517,7 +568,7 @@ static __noinline int pending_end(long ret)
 	if (!p)
 		return 0;
 	if (ret == 0 && p->inode && !p->done) {
-		struct inode *inode = p->inode;
+		struct inode *inode = bpf_rdonly_cast(p->inode, bpf_core_type_id_kernel(struct inode));
 		struct file_record *r = pending_rec(p, inode);
 		if (r) {
 			switch (p->kind) {

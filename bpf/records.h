@@ -115,10 +115,14 @@ struct file_record {
 /* Bytes of a file_record before the variable-length path. */
 #define FILE_RECORD_FIXED ((unsigned long)&((struct file_record *)0)->path)
 
+/* Open records of one process, so its exit flushes them by key (not by scanning the map). */
+#define FN_PID_SLOTS 16
+
 struct pid_exit_notice {
 	struct rec_hdr hdr;
 	__u32 exit_code;
-	__u32 pad;
+	__u32 overflow;                      /* more open records than slots: sweep by pid */
+	struct file_key keys[FN_PID_SLOTS];  /* ino == 0: empty slot */
 };
 
 /* ---- the socket and process monitors define their records in their own headers ---- */

@@ -62,6 +62,30 @@ void die(const char *fmt, ...)
 	exit(2);
 }
 
+/* ---- file records flushed by the sensor ---- */
+static struct file_record flush_rec;
+
+/* Takes the record out of the map and emits it; false if the kernel emitted it meanwhile. */
+static bool flush_key(const struct file_key *k, __u32 why)
+{
+	int fd = bpf_map__fd(skel->maps.file_records);
+	if (bpf_map_lookup_and_delete_elem(fd, k, &flush_rec))
+		return false;
+	flush_rec.hdr.flags = (flush_rec.hdr.flags & ~FF_PENDING) | why;
+	size_t size = FILE_RECORD_FIXED + (flush_rec.path_len < FN_PATH_MAX ? flush_rec.path_len : FN_PATH_MAX);
+	flush_rec.hdr.size = size;
+	add_record(&flush_rec, size);
+	return true;
+}
+
+/* Records an exited process left open, named by its exit notice. */
+static void flush_keys(const struct file_key *keys, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (keys[i].ino)
+			flush_key(&keys[i], FF_EXITED);
+}
+
 /* ---- ring buffer ---- */
 static int on_record(void *ctx, void *data, size_t size)
 {
@@ -69,13 +93,17 @@ static int on_record(void *ctx, void *data, size_t size)
 	(void)ctx;
 	if (size < sizeof(*h))
 		return 0;
-	if (h->type == FN_REC_PID_EXIT) {
-		if (n_exited < EXITED_MAX)
-			exited[n_exited++] = h->pid;
-		else
-			exited_overflow = true;
-	}
 	add_record(data, size);
+	if (h->type == FN_REC_PID_EXIT && size >= sizeof(struct pid_exit_notice)) {
+		const struct pid_exit_notice *e = data;
+		flush_keys(e->keys, FN_PID_SLOTS);
+		if (e->overflow) {
+			if (n_exited < EXITED_MAX)
+				exited[n_exited++] = h->pid;
+			else
+				exited_overflow = true;
+		}
+	}
 	return 0;
 }
 
@@ -121,18 +149,9 @@ static void sweep_files(enum sweep_what what)
 		key = next;
 		prev = &key;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (bpf_map_lookup_and_delete_elem(fd, &keys[i], &rec))
-			continue; /* the kernel emitted it meanwhile */
-		rec.hdr.flags &= ~FF_PENDING;
-		if (what == SWEEP_EXITED || what == SWEEP_DEAD)
-			rec.hdr.flags |= FF_EXITED;
-		else if (what == SWEEP_ALL)
-			rec.hdr.flags |= FF_SHUTDOWN;
-		size_t size = FILE_RECORD_FIXED + (rec.path_len < FN_PATH_MAX ? rec.path_len : FN_PATH_MAX);
-		rec.hdr.size = size;
-		add_record(&rec, size);
-	}
+	__u32 why = what == SWEEP_ALL ? FF_SHUTDOWN : what == SWEEP_PENDING ? 0 : FF_EXITED;
+	for (size_t i = 0; i < n; i++)
+		flush_key(&keys[i], why);
 	free(keys);
 }
 

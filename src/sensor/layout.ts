@@ -59,7 +59,8 @@ export const FILE_RECORD: StructLayout = {
 };
 export const FILE_RECORD_FIXED = 608;
 
-export const PID_EXIT_NOTICE: StructLayout = { size: 208, fields: { exit_code: [200, 4] } };
+export const PID_SLOTS = 16;
+export const PID_EXIT_NOTICE: StructLayout = { size: 464, fields: { exit_code: [200, 4], overflow: [204, 4], keys: [208, 256] } };
 
 export const FRAME: StructLayout = { size: 8, fields: { len: [0, 4], kind: [4, 2], flags: [6, 2] } };
 

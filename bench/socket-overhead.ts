@@ -6,7 +6,7 @@
 //  2. redis-benchmark against Debian's redis-server, with and without falconet.
 // Usage: node dist/bench/socket-overhead.js [reps=3] [connections=20000] [redis requests=200000]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createReadStream, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -45,8 +45,14 @@ int main(int argc, char **argv) {
   socklen_t sl = sizeof sa; getsockname(lfd, (void *)&sa, &sl);
   printf("%d\\n", ntohs(sa.sin_port)); fflush(stdout);
   pthread_t t; pthread_create(&t, 0, serve, 0);
+  /* each run connects from its own source address: TIME_WAIT left by earlier runs does not
+   * crowd its ephemeral ports */
+  struct sockaddr_in src = { .sin_family = AF_INET };
+  inet_pton(AF_INET, argv[2], &src.sin_addr);
   for (int i = 0; i < n; i++) {
     int c = socket(AF_INET, SOCK_STREAM, 0); char b = 'x';
+    setsockopt(c, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    if (bind(c, (void *)&src, sizeof src)) return 4;
     if (connect(c, (void *)&sa, sizeof sa) || write(c, &b, 1) != 1 || read(c, &b, 1) != 1) return 2;
     close(c);
   }
@@ -64,10 +70,13 @@ function buildStorm(): string {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+let runNo = 0;
 /** Runs the storm; returns connections/s and the server port. */
 function storm(bin: string): { rate: number; port: number } {
+  const k = ++runNo;
+  const src = `127.${1 + Math.floor(k / 250)}.${k % 250}.${(process.pid % 250) + 1}`;
   const t = process.hrtime.bigint();
-  const out = execFileSync(bin, [String(CONNS)], { encoding: 'utf8' });
+  const out = execFileSync(bin, [String(CONNS), src], { encoding: 'utf8' });
   const s = Number(process.hrtime.bigint() - t) / 1e9;
   return { rate: CONNS / s, port: Number(out.trim()) };
 }
@@ -132,7 +141,7 @@ function sockTracepoints(): string[] {
   return [...tps];
 }
 
-async function floorRuns(bin: string): Promise<number[] | string> {
+async function floorRuns(bin: string, n: number): Promise<number[] | string> {
   try {
     execFileSync('bpftrace', ['--version'], { stdio: 'ignore' });
   } catch {
@@ -149,7 +158,7 @@ async function floorRuns(bin: string): Promise<number[] | string> {
     bt.on('close', (c) => reject(new Error(`bpftrace exited ${c}`)));
   });
   const r: number[] = [];
-  for (let i = 0; i < reps; i++) r.push(storm(bin).rate);
+  for (let i = 0; i < n; i++) r.push(storm(bin).rate);
   const closed = new Promise((res) => bt.on('close', res));
   bt.kill('SIGINT');
   await closed;
@@ -201,62 +210,88 @@ async function redisBench(): Promise<void> {
   run(); // warm-up
   const base: number[] = [];
   const withAgent: number[] = [];
-  let stats = { counters: {} as Record<string, number>, recordsOut: 0 };
-  let out = '';
-  for (let i = 0; i < reps; i++) base.push(run());
-  const agent = await startAgent();
-  for (let i = 0; i < reps; i++) withAgent.push(run());
-  stats = await agent.stop();
-  out = agent.out;
-  for (let i = 0; i < reps; i++) base.push(run());
+  let sockDrop = 0;
+  const outs: string[] = [];
+  // connections redis accepted (each INFO query is itself one, counted by its own reply)
+  const accepted = (): number => Number(/total_connections_received:(\d+)/.exec(
+    execFileSync('redis-cli', ['-p', String(port), 'INFO', 'stats'], { encoding: 'utf8' }))![1]);
+  let expected = 0;
+  for (let i = 0; i < reps; i++) {
+    base.push(run());
+    const agent = await startAgent();
+    const before = accepted();
+    withAgent.push(run());
+    expected += accepted() - before + 1;
+    sockDrop += (await agent.stop()).counters.sock_drop ?? 0;
+    outs.push(agent.out);
+  }
   srv.kill('SIGTERM');
-  const recs = await countRecords(out, new Set([port]));
-  const c = recs.get(port)!;
+  const c = { client: 0, server: 0 };
+  for (const o of outs) {
+    const r = (await countRecords(o, new Set([port]))).get(port)!;
+    c.client += r.client;
+    c.server += r.server;
+  }
   const b = median(base), a = median(withAgent);
-  console.log(`\nredis-benchmark -n ${REDIS_N} -c 50 -t set,get (mean of SET and GET requests/s), ${reps} runs with, ${2 * reps} without (before and after), median`);
+  console.log(`\nredis-benchmark -n ${REDIS_N} -c 50 -t set,get (mean of SET and GET requests/s), ${reps} rounds of (none, falconet), median`);
   console.log('');
   console.log('| run | requests/s | ratio |');
   console.log('|---|---|---|');
   console.log(`| no agent | ${b.toFixed(0)} | 1.000 |`);
   console.log(`| falconet -m socket | ${a.toFixed(0)} | ${(a / b).toFixed(3)} |`);
   console.log(`all runs without: ${base.map((x) => x.toFixed(0)).join(', ')}; with: ${withAgent.map((x) => x.toFixed(0)).join(', ')}`);
-  console.log(`records for redis connections: ${c.client} CLIENT, ${c.server} SERVER (must be equal: one of each per connection); kernel sock_drop=${stats.counters.sock_drop}`);
+  console.log(`records for redis connections: ${c.client} CLIENT, ${c.server} SERVER for ${expected} connections redis accepted while the agent ran; ` +
+    `lost ${Math.abs(expected - c.client) + Math.abs(expected - c.server)}; kernel sock_drop=${sockDrop}`);
 }
 
 async function main(): Promise<void> {
   const bin = buildStorm();
   storm(bin); // warm-up
-  const base: number[] = [];
-  for (let i = 0; i < reps; i++) base.push(storm(bin).rate);
-  const floor = await floorRuns(bin);
-  const agent = await startAgent();
-  const withAgent: number[] = [];
+  // interleaved (none, floor, falconet) per round: the machine's load drifts between rounds
+  const base: number[] = [], withAgent: number[] = [], floorRates: number[] = [];
+  let floorNote = '';
   const ports = new Set<number>();
+  const counters = { sockDrop: 0, recordsOut: 0 };
+  const outs: string[] = [];
   for (let i = 0; i < reps; i++) {
+    base.push(storm(bin).rate);
+    const f = await floorRuns(bin, 1);
+    if (Array.isArray(f)) floorRates.push(...f); else floorNote = f;
+    const agent = await startAgent();
     const r = storm(bin);
     withAgent.push(r.rate);
     ports.add(r.port);
+    const st = await agent.stop();
+    counters.sockDrop += st.counters.sock_drop ?? 0;
+    counters.recordsOut += st.recordsOut;
+    outs.push(agent.out);
   }
-  const stats = await agent.stop();
-  for (let i = 0; i < reps; i++) base.push(storm(bin).rate);
-  const recs = await countRecords(agent.out, ports);
+  const recs = new Map<number, { client: number; server: number }>();
+  for (const o of outs) for (const [p, c] of await countRecords(o, ports)) {
+    const t = recs.get(p) ?? { client: 0, server: 0 };
+    recs.set(p, { client: t.client + c.client, server: t.server + c.server });
+  }
   const b = median(base), a = median(withAgent);
   console.log(`connection storm: ${CONNS} sequential loopback TCP connections (connect, 1-byte request, 1-byte reply, close), ` +
-    `${reps} runs with falconet, ${2 * reps} without (before and after), median connections/s`);
+    `${reps} rounds of (none, floor, falconet), median connections/s`);
   console.log('');
-  console.log('| run | connections/s | ratio |');
-  console.log('|---|---|---|');
-  console.log(`| no agent | ${b.toFixed(0)} | 1.000 |`);
-  if (Array.isArray(floor)) console.log(`| count-only floor (bpftrace on the monitor's tracepoints; no cgroup_skb) | ${median(floor).toFixed(0)} | ${(median(floor) / b).toFixed(3)} |`);
-  else console.log(`floor: ${floor}`);
-  console.log(`| falconet -m socket | ${a.toFixed(0)} | ${(a / b).toFixed(3)} |`);
-  console.log(`all runs without: ${base.map((x) => x.toFixed(0)).join(', ')}; with: ${withAgent.map((x) => x.toFixed(0)).join(', ')}`);
+  console.log('| run | connections/s | ratio | added µs/connection |');
+  console.log('|---|---|---|---|');
+  const added = (x: number) => (1e6 / x - 1e6 / b).toFixed(1);
+  console.log(`| no agent | ${b.toFixed(0)} | 1.000 | 0 |`);
+  if (floorRates.length) {
+    const fl = median(floorRates);
+    console.log(`| count-only floor (bpftrace on the monitor's tracepoints; no cgroup_skb) | ${fl.toFixed(0)} | ${(fl / b).toFixed(3)} | ${added(fl)} |`);
+  } else console.log(`floor: ${floorNote}`);
+  console.log(`| falconet -m socket | ${a.toFixed(0)} | ${(a / b).toFixed(3)} | ${added(a)} |`);
+  console.log(`runs without: ${base.map((x) => x.toFixed(0)).join(', ')}; floor: ${floorRates.map((x) => x.toFixed(0)).join(', ')}; with: ${withAgent.map((x) => x.toFixed(0)).join(', ')}`);
   let lost = 0;
   for (const [p, c] of recs) {
     console.log(`server port ${p}: ${c.client} CLIENT + ${c.server} SERVER records for ${CONNS} connections`);
     lost += Math.abs(CONNS - c.client) + Math.abs(CONNS - c.server);
   }
-  console.log(`records lost (expected - reported, both roles): ${lost}; kernel sock_drop=${stats.counters.sock_drop}; records out ${stats.recordsOut}`);
+  console.log(`records lost (expected - reported, both roles): ${lost}; kernel sock_drop=${counters.sockDrop}; records out ${counters.recordsOut}`);
+  console.log(`load average at the end: ${readFileSync('/proc/loadavg', 'utf8').trim()} (other work on this machine skews all numbers)`);
   await redisBench();
 }
 

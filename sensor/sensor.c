@@ -222,11 +222,42 @@ static unsigned monitor_of(const char *prog)
 	return 0;
 }
 
+/* Name of the last program libbpf failed to load (verifier rejection), for the retry below. */
+static char failed_prog[128];
+
 static int libbpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap)
 {
+	char line[1024];
+	va_list copy;
+	va_copy(copy, ap);
+	vsnprintf(line, sizeof(line), fmt, copy);
+	va_end(copy);
+	const char *p = strstr(line, "prog '");
+	if (p && strstr(line, "failed to load")) {
+		p += 6;
+		const char *q = strchr(p, '\'');
+		if (q && q - p < (long)sizeof(failed_prog)) {
+			memcpy(failed_prog, p, q - p);
+			failed_prog[q - p] = 0;
+		}
+	}
 	if (!opt.verbose && lvl != LIBBPF_WARN)
 		return 0;
-	return vfprintf(stderr, fmt, ap);
+	if (!opt.verbose && strstr(line, "substituting insn"))
+		return 0; /* expected: CO-RE fallbacks for fields this kernel does not have */
+	return fputs(line, stderr);
+}
+
+#define MAX_REJECTED 32
+static char rejected[MAX_REJECTED][128];
+static unsigned n_rejected;
+
+static bool was_rejected(const char *name)
+{
+	for (unsigned i = 0; i < n_rejected; i++)
+		if (!strcmp(rejected[i], name))
+			return true;
+	return false;
 }
 
 static void on_signal(int sig)
@@ -336,44 +367,59 @@ int main(int argc, char **argv)
 	if (ncpus <= 0)
 		die("cannot count CPUs");
 
-	skel = falconet_bpf__open();
-	if (!skel)
-		die("cannot open the BPF object: %s", strerror(errno));
-	skel->rodata->cfg_self_pid = getpid();
-	skel->rodata->cfg_agent_pid = opt.agent_pid;
-	skel->rodata->cfg_monitors = opt.monitors;
-	skel->rodata->cfg_file_events_max = opt.file_events_max;
-	skel->rodata->cfg_wakeup_bytes = (__u64)opt.wakeup_kb << 10;
-	bpf_map__set_max_entries(skel->maps.events, opt.ringbuf_mb << 20);
-	bpf_map__set_max_entries(skel->maps.file_records, opt.file_records_max);
-	sock_configure(skel);
-	proc_configure(skel);
-
 	vmlinux_btf = btf__load_vmlinux_btf();
 	char status[8192];
 	size_t slen = 0;
 	unsigned attached = 0, skipped = 0;
 	struct bpf_program *prog;
-	bpf_object__for_each_program(prog, skel->obj) {
-		const char *name = bpf_program__name(prog);
-		const char *sec = bpf_program__section_name(prog);
-		unsigned mon = monitor_of(name);
-		if (!(mon & opt.monitors)) {
-			bpf_program__set_autoload(prog, false);
-			continue;
-		}
-		if (!tracepoint_exists(sec)) {
+	/* A program this kernel's verifier rejects is skipped and reported, and the object is loaded
+	 * again without it, so one monitor's problem does not take the others down. */
+	for (;;) {
+		skel = falconet_bpf__open();
+		if (!skel)
+			die("cannot open the BPF object: %s", strerror(errno));
+		skel->rodata->cfg_self_pid = getpid();
+		skel->rodata->cfg_agent_pid = opt.agent_pid;
+		skel->rodata->cfg_monitors = opt.monitors;
+		skel->rodata->cfg_file_events_max = opt.file_events_max;
+		skel->rodata->cfg_wakeup_bytes = (__u64)opt.wakeup_kb << 10;
+		bpf_map__set_max_entries(skel->maps.events, opt.ringbuf_mb << 20);
+		bpf_map__set_max_entries(skel->maps.file_records, opt.file_records_max);
+		sock_configure(skel);
+		proc_configure(skel);
+		slen = 0;
+		skipped = 0;
+		bpf_object__for_each_program(prog, skel->obj) {
+			const char *name = bpf_program__name(prog);
+			const char *sec = bpf_program__section_name(prog);
+			unsigned mon = monitor_of(name);
+			const char *why = NULL;
+			if (!(mon & opt.monitors)) {
+				bpf_program__set_autoload(prog, false);
+				continue;
+			}
+			if (!tracepoint_exists(sec))
+				why = "tracepoint not in this kernel";
+			else if (was_rejected(name))
+				why = "rejected by this kernel's verifier; --verbose shows the log";
+			if (!why)
+				continue;
 			bpf_program__set_autoload(prog, false);
 			skipped++;
 			slen += snprintf(status + slen, sizeof(status) - slen > 0 ? sizeof(status) - slen : 0,
-					 "skipped %s (%s: tracepoint not in this kernel)", name, sec) + 1;
+					 "skipped %s (%s: %s)", name, sec, why) + 1;
 			if (slen >= sizeof(status))
 				slen = sizeof(status) - 1;
 		}
+		failed_prog[0] = 0;
+		int err = falconet_bpf__load(skel);
+		if (!err)
+			break;
+		if (!failed_prog[0] || was_rejected(failed_prog) || n_rejected == MAX_REJECTED)
+			die("cannot load the BPF object (%s): run with --verbose for the verifier log", strerror(-err));
+		snprintf(rejected[n_rejected++], sizeof(rejected[0]), "%s", failed_prog);
+		falconet_bpf__destroy(skel);
 	}
-	int err = falconet_bpf__load(skel);
-	if (err)
-		die("cannot load the BPF object (%s): run with --verbose for the verifier log", strerror(-err));
 
 	__u64 boot = now_ns(CLOCK_BOOTTIME), real = now_ns(CLOCK_REALTIME);
 	bpf_object__for_each_program(prog, skel->obj) {
@@ -423,7 +469,7 @@ int main(int argc, char **argv)
 	fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
 	__u64 next_stats = now_ns(CLOCK_MONOTONIC) + (__u64)opt.stats_ms * 1000000ULL;
 	while (!stopping) {
-		err = ring_buffer__poll(rb, opt.drain_ms);
+		int err = ring_buffer__poll(rb, opt.drain_ms);
 		if (err < 0 && err != -EINTR)
 			die("ring buffer poll: %s", strerror(-err));
 		/* records are submitted without wakeups: the poll timeout is the drain timer */

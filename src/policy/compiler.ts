@@ -63,7 +63,6 @@ const FILE_SCOPED = new WeakSet<Predicate>([TRUE, FALSE]);
 // Slot values: 0 unknown, 1 false, 2 true. Typed arrays keep lookups dense and monomorphic.
 const slotMap = new WeakMap<object, Int8Array>();
 let nextSlot = 0;
-let lastView: SfRecordView | null = null;
 let lastProcSlots: Int8Array | null = null;
 let lastFileSlots: Int8Array | null = null;
 
@@ -83,23 +82,8 @@ function slotsFor(entity: object): Int8Array {
 let lastProc: object | null | undefined = undefined;
 let lastFile: object | null | undefined = undefined;
 
-function loadSlots(v: SfRecordView): void {
-  lastView = v;
-  const p = v.proc;
-  const f = v.file;
-  if (p !== lastProc) {
-    lastProc = p;
-    lastProcSlots = p === null ? null : slotsFor(p);
-  }
-  if (f !== lastFile) {
-    lastFile = f;
-    lastFileSlots = f === null ? null : slotsFor(f);
-  }
-}
-
 /** A new slot invalidates the remembered arrays (they may be too short now). */
 function newSlot(): number {
-  lastView = null;
   lastProc = undefined;
   lastFile = undefined;
   return nextSlot++;
@@ -110,7 +94,11 @@ function cacheScoped(p: Predicate): Predicate {
   if (PROC_SCOPED.has(p)) {
     const id = newSlot();
     return (v) => {
-      if (v !== lastView) loadSlots(v);
+      const e = v.proc;
+      if (e !== lastProc) {
+        lastProc = e;
+        lastProcSlots = e === null ? null : slotsFor(e);
+      }
       const s = lastProcSlots;
       if (s === null) return p(v);
       const r = s[id]!;
@@ -121,9 +109,15 @@ function cacheScoped(p: Predicate): Predicate {
     };
   }
   if (FILE_SCOPED.has(p)) {
+    // File slots are looked up only when a file-scoped unit is reached, which many records
+    // never do (their cheaper operands already decided the rule).
     const id = newSlot();
     return (v) => {
-      if (v !== lastView) loadSlots(v);
+      const e = v.file;
+      if (e !== lastFile) {
+        lastFile = e;
+        lastFileSlots = e === null ? null : slotsFor(e);
+      }
       const s = lastFileSlots;
       if (s === null) return p(v);
       const r = s[id]!;

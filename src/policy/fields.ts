@@ -191,6 +191,7 @@ interface ProcDerived {
   aexe: readonly string[] | null;
   acmdline: readonly string[] | null;
   apid: readonly number[] | null;
+  chain: readonly Process[] | null;
 }
 const procMemo = new WeakMap<Process, ProcDerived>();
 
@@ -212,25 +213,40 @@ function procDerived(p: Process): ProcDerived {
     const exe = p.exe.trim();
     const args = p.exeArgs.trim();
     // sf-processor: cmdline = exe + " " + args (we drop the trailing blank when args is empty).
-    d = { exe, args, name: basename(exe), cmdline: args ? `${exe} ${args}` : exe, aname: null, aexe: null, acmdline: null, apid: null };
+    d = { exe, args, name: basename(exe), cmdline: args ? `${exe} ${args}` : exe, aname: null, aexe: null, acmdline: null, apid: null, chain: null };
     procMemo.set(p, d);
   }
   return d;
 }
 
-/** Ancestry lists start with the process itself (as sf-processor's sf.proc.a* do). */
-function ancestry(v: SfRecordView): ProcDerived | null {
+/** Ancestry lists start with the process itself (as sf-processor's sf.proc.a* do). Each list
+ * is built on first use only: most rule sets need aname but not aexe/acmdline/apid. */
+function chainOf(v: SfRecordView, d: ProcDerived, p: Process): readonly Process[] {
+  return (d.chain ??= Object.freeze([p, ...v.ancestors()]));
+}
+function anames(v: SfRecordView): readonly string[] {
   const p = v.proc;
-  if (p === null) return null;
+  if (p === null) return EMPTY_S;
   const d = procDerived(p);
-  if (d.aname === null) {
-    const chain = [p, ...v.ancestors()];
-    d.aname = Object.freeze(chain.map((x) => procDerived(x).name));
-    d.aexe = Object.freeze(chain.map((x) => procDerived(x).exe));
-    d.acmdline = Object.freeze(chain.map((x) => procDerived(x).cmdline));
-    d.apid = Object.freeze(chain.map((x) => Number(x.oid.hpid)));
-  }
-  return d;
+  return (d.aname ??= Object.freeze(chainOf(v, d, p).map((x) => procDerived(x).name)));
+}
+function aexes(v: SfRecordView): readonly string[] {
+  const p = v.proc;
+  if (p === null) return EMPTY_S;
+  const d = procDerived(p);
+  return (d.aexe ??= Object.freeze(chainOf(v, d, p).map((x) => procDerived(x).exe)));
+}
+function acmdlines(v: SfRecordView): readonly string[] {
+  const p = v.proc;
+  if (p === null) return EMPTY_S;
+  const d = procDerived(p);
+  return (d.acmdline ??= Object.freeze(chainOf(v, d, p).map((x) => procDerived(x).cmdline)));
+}
+function apids(v: SfRecordView): readonly number[] {
+  const p = v.proc;
+  if (p === null) return EMPTY_I;
+  const d = procDerived(p);
+  return (d.apid ??= Object.freeze(chainOf(v, d, p).map((x) => Number(x.oid.hpid))));
 }
 
 interface FileDerived {
@@ -383,10 +399,10 @@ def(['sf.proc.uid', 'user.uid'], 'int', (v) => (v.proc ? v.proc.uid : 0), 'Proce
 def(['sf.proc.user', 'user.name'], 'string', procStr(userName), 'Process user name');
 def(['sf.proc.gid', 'group.gid'], 'int', (v) => (v.proc ? v.proc.gid : 0), 'Process group ID');
 def(['sf.proc.group', 'group.name'], 'string', procStr((p) => p.groupName), 'Process group name');
-def(['sf.proc.apid', 'proc.apid'], 'ints', (v) => ancestry(v)?.apid ?? EMPTY_I, 'PIDs of the process and its ancestors', { arg: 'index' });
-def(['sf.proc.aname', 'proc.aname'], 'strings', (v) => ancestry(v)?.aname ?? EMPTY_S, 'Names of the process and its ancestors', { arg: 'index' });
-def(['sf.proc.aexe', 'proc.aexe', 'proc.aexepath'], 'strings', (v) => ancestry(v)?.aexe ?? EMPTY_S, 'Executables of the process and its ancestors', { arg: 'index' });
-def(['sf.proc.acmdline'], 'strings', (v) => ancestry(v)?.acmdline ?? EMPTY_S, 'Command lines of the process and its ancestors', { arg: 'index' });
+def(['sf.proc.apid', 'proc.apid'], 'ints', apids, 'PIDs of the process and its ancestors', { arg: 'index' });
+def(['sf.proc.aname', 'proc.aname'], 'strings', anames, 'Names of the process and its ancestors', { arg: 'index' });
+def(['sf.proc.aexe', 'proc.aexe', 'proc.aexepath'], 'strings', aexes, 'Executables of the process and its ancestors', { arg: 'index' });
+def(['sf.proc.acmdline'], 'strings', acmdlines, 'Command lines of the process and its ancestors', { arg: 'index' });
 def(['sf.proc.exe', 'proc.exe', 'proc.exepath'], 'string', (v) => (v.proc ? procDerived(v.proc).exe : ''), 'Executable path');
 def(['sf.proc.args', 'proc.args'], 'string', (v) => (v.proc ? procDerived(v.proc).args : ''), 'Arguments');
 def(['sf.proc.name', 'proc.name'], 'string', (v) => (v.proc ? procDerived(v.proc).name : ''), 'Process name (basename of exe)');

@@ -85,6 +85,41 @@ export class ByteSink {
       this.len = p;
     } else this.len += this.buf.write(s, this.len, 'latin1');
   }
+  /** Decimal digits of a safe integer, without allocating a string. */
+  int10(n: number): void {
+    this.ensure(21);
+    const b = this.buf;
+    if (n < 0) {
+      b[this.len++] = 0x2d;
+      n = -n;
+    }
+    if (n < 10) {
+      b[this.len++] = 0x30 + n;
+      return;
+    }
+    let digits = 1;
+    for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
+    let p = this.len + digits;
+    this.len = p;
+    while (n >= 10) {
+      const q = Math.floor(n / 10);
+      b[--p] = 0x30 + (n - q * 10);
+      n = q;
+    }
+    b[--p] = 0x30 + n;
+  }
+  /** Exactly `width` decimal digits (zero-padded) of 0 <= n < 10^width. */
+  int10pad(n: number, width: number): void {
+    this.ensure(width);
+    const b = this.buf;
+    let p = this.len + width;
+    this.len = p;
+    for (let i = 0; i < width; i++) {
+      const q = Math.floor(n / 10);
+      b[--p] = 0x30 + (n - q * 10);
+      n = q;
+    }
+  }
   byte(b: number): void {
     this.ensure(1);
     this.buf[this.len++] = b;

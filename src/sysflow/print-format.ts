@@ -402,9 +402,9 @@ export function compileJsonLineBytes(
   }
   // Pieces are compiled per (absent-field set, record type): a record-level key whose value is
   // fixed for that type (e.g. net.* on a FileFlow) is folded into the constant text.
-  const compiled = new WeakMap<AbsentFields, Map<SfEventFlowType, Piece[]>>();
-  const compileFor = (v: SfRecordView, absent: AbsentFields): Piece[] => {
-    const pieces: Piece[] = [];
+  const compiled = new WeakMap<AbsentFields, Map<SfEventFlowType, RowWriter>>();
+  const compileFor = (v: SfRecordView, absent: AbsentFields): RowWriter => {
+    const steps: Step[] = [];
     let text = '';
     const depOfTok = (t: Token): Dep | null => {
       if (!('slot' in t)) return null;
@@ -420,27 +420,15 @@ export function compileJsonLineBytes(
         i++;
         continue;
       }
-      // The constant text before a record slot is written by the slot's piece (one call).
+      // The constant text before a record slot is written by the slot's step.
       const prefix = Buffer.from(text, 'latin1');
       text = '';
       if (d === 'record') {
-        const g = getters[(t as { slot: number }).slot]!;
-        // Memo of the previous row's value: states, op flags, paths repeat a lot.
-        let lastV: PyValue | undefined;
-        let lastJ = '';
-        pieces.push((row, a, out) => {
-          const x = g(row, a);
-          if (x !== lastV || typeof x === 'object') {
-            lastV = x;
-            lastJ = pyJson(x);
-          }
-          out.raw(prefix);
-          out.ascii(lastJ);
-        });
+        steps.push({ k: 'rec', slot: (t as { slot: number }).slot, prefix });
         i++;
         continue;
       }
-      if (prefix.length) pieces.push(prefix);
+      if (prefix.length) steps.push({ k: 'const', b: prefix });
       // Extend the run over text tokens and slots of the same entity; it must end on a slot.
       let j = i;
       let lastSlot = i;
@@ -454,11 +442,11 @@ export function compileJsonLineBytes(
         lastSlot = j;
         j++;
       }
-      pieces.push(entityRun(tokens.slice(i, lastSlot + 1), d));
+      steps.push({ k: 'run', piece: entityRun(tokens.slice(i, lastSlot + 1), d) });
       i = lastSlot + 1;
     }
-    if (text) pieces.push(Buffer.from(text, 'latin1'));
-    return pieces;
+    if (text) steps.push({ k: 'const', b: Buffer.from(text, 'latin1') });
+    return generateRowWriter(steps, v.type, keys, getters);
   };
   // Entity runs are cached per entity object (and absent set), shared by all record types.
   const runCache = new Map<string, Piece>();
@@ -504,14 +492,158 @@ export function compileJsonLineBytes(
   return (v, a, out) => {
     let byType = compiled.get(a);
     if (!byType) compiled.set(a, (byType = new Map()));
-    let pieces = byType.get(v.type);
-    if (!pieces) byType.set(v.type, (pieces = compileFor(v, a)));
-    for (let k = 0; k < pieces.length; k++) {
-      const p = pieces[k]!;
-      if (typeof p === 'function') p(v, a, out);
-      else out.raw(p);
-    }
+    let w = byType.get(v.type);
+    if (!w) byType.set(v.type, (w = compileFor(v, a)));
+    w(v, a, out);
   };
+}
+
+type RowWriter = (v: SfRecordView, a: AbsentFields, out: ByteSink) => void;
+/** One step of a row: constant bytes, a record-level value (after its prefix), an entity run. */
+type Step = { k: 'const'; b: Buffer } | { k: 'rec'; slot: number; prefix: Buffer } | { k: 'run'; piece: Piece };
+
+/**
+ * Direct JSON expressions for hot record-level keys, per record type, over `r` (the record) —
+ * no PyValue boxing, no type dispatch, no escaping for values that are ASCII-safe by
+ * construction. Keys not listed use the generic getter + json.dumps emulation.
+ */
+const DIRECT: Readonly<Record<string, string>> = {
+  ts: `out.byte(34); H.iso(out, r.ts); out.byte(34);`,
+  ts_uts: `H.big(out, r.ts);`,
+  endts: `out.byte(34); H.iso(out, r.endTs); out.byte(34);`,
+  endts_uts: `H.big(out, r.endTs);`,
+  opflags: `out.raw(H.opf(r.opFlags));`,
+  opflags_bitmap: `out.int10(r.opFlags);`,
+  ret: `out.int10(r.ret);`,
+  'proc.tid': `H.big(out, r.tid);`,
+  'file.openflags': `out.int10(r.openFlags);`,
+  'flow.rbytes': `H.big(out, r.numRRecvBytes);`,
+  'flow.rops': `H.big(out, r.numRRecvOps);`,
+  'flow.wbytes': `H.big(out, r.numWSendBytes);`,
+  'flow.wops': `H.big(out, r.numWSendOps);`,
+  'pf.nthreads': `H.big(out, r.numThreadsCloned);`,
+  'pf.nexits': `H.big(out, r.numThreadsExited);`,
+  'pf.nerrors': `H.big(out, r.numCloneErrors);`,
+  'net.proto': `out.int10(r.proto);`,
+  'net.sport': `out.int10(r.sport);`,
+  'net.dport': `out.int10(r.dport);`,
+  'net.sip': `out.byte(34); out.ascii(H.ip(r.sip)); out.byte(34);`,
+  'net.dip': `out.byte(34); out.ascii(H.ip(r.dip)); out.byte(34);`,
+};
+/** `file.fd` is direct for FileFlow only (a P8 NetworkFlow has none: generic path). */
+const directFor = (key: string, t: SfEventFlowType): string | undefined => (key === 'file.fd' ? (t === 'FF' ? `out.int10(r.fd);` : undefined) : DIRECT[key]);
+
+const opfCache = new Map<number, Buffer>();
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const E9 = 1_000_000_000n;
+// Consecutive timestamps share their seconds: digits and ISO date part are cached per second.
+let bigBase = -1n;
+let bigBaseBuf = Buffer.alloc(0);
+let isoSec = NaN;
+let isoBuf = Buffer.alloc(0);
+
+const HELPERS = {
+  /** bigint decimal digits, no string allocation for safe values and ns timestamps. */
+  big(out: ByteSink, x: bigint): void {
+    if (x <= SAFE && x >= -SAFE) return out.int10(Number(x));
+    const d = x - bigBase;
+    if (!(bigBase >= 0n && d >= 0n && d < E9)) {
+      if (x < 0n) return out.ascii(x.toString());
+      bigBase = (x / E9) * E9;
+      bigBaseBuf = Buffer.from((x / E9).toString(), 'latin1');
+      return HELPERS.big(out, x);
+    }
+    out.raw(bigBaseBuf);
+    out.int10pad(Number(d), 9);
+  },
+  /** isoFromNs written straight into the buffer (same arithmetic as pyfmt.isoFromNs). */
+  iso(out: ByteSink, ns: bigint): void {
+    const d = Number(ns) / 1e9;
+    let intpart = Math.trunc(d);
+    let us = roundHalfEvenUs(d - intpart);
+    if (us >= 1e6) {
+      us -= 1e6;
+      intpart += 1;
+    } else if (us < 0) {
+      us += 1e6;
+      intpart -= 1;
+    }
+    if (intpart !== isoSec) {
+      const full = isoFromNs(BigInt(intpart) * E9);
+      if (full.length !== 19) return out.ascii(isoFromNs(ns)); // out-of-range years: generic
+      isoSec = intpart;
+      isoBuf = Buffer.from(full, 'latin1');
+    }
+    out.raw(isoBuf);
+    if (us !== 0) {
+      out.byte(0x2e);
+      out.int10pad(us, 6);
+    }
+  },
+  ip: ipIntToString,
+  opf(f: number): Buffer {
+    let b = opfCache.get(f);
+    if (b === undefined) opfCache.set(f, (b = Buffer.from(pyJsonString(opFlagsSysprint(f)), 'latin1')));
+    return b;
+  },
+};
+
+/** Python's half-even rounding of a fraction of a second to microseconds. */
+function roundHalfEvenUs(frac: number): number {
+  const x = frac * 1e6;
+  const r = Math.sign(x) * Math.round(Math.abs(x));
+  if (Math.abs(x - r) === 0.5) return 2 * (Math.sign(x / 2) * Math.round(Math.abs(x / 2)));
+  return r;
+}
+
+/**
+ * Generate straight-line code for one record type: each call site is monomorphic (one record
+ * shape, one getter), which V8 inlines; constants are copied, entity runs come from their cache.
+ * The generated source only contains indices and the fixed expressions above, never data.
+ */
+function generateRowWriter(
+  steps: readonly Step[],
+  type: SfEventFlowType,
+  keys: readonly string[],
+  getters: readonly Getter[],
+): RowWriter {
+  const C: Buffer[] = [];
+  const R: Piece[] = [];
+  const G: ((v: SfRecordView, a: AbsentFields) => string)[] = [];
+  const lines: string[] = ['const r = v.obj.rec;'];
+  for (const st of steps) {
+    if (st.k === 'const') {
+      lines.push(`out.raw(C[${C.length}]);`);
+      C.push(st.b);
+    } else if (st.k === 'run') {
+      lines.push(`R[${R.length}](v, a, out);`);
+      R.push(st.piece);
+    } else {
+      if (st.prefix.length) {
+        lines.push(`out.raw(C[${C.length}]);`);
+        C.push(st.prefix);
+      }
+      const stmt = directFor(keys[st.slot]!, type);
+      if (stmt !== undefined) lines.push(stmt);
+      else {
+        // Generic: getter, then json.dumps with a memo of the previous row's value.
+        const g = getters[st.slot]!;
+        let lastV: PyValue | undefined;
+        let lastJ = '';
+        G.push((row, a) => {
+          const x = g(row, a);
+          if (x !== lastV || typeof x === 'object') {
+            lastV = x;
+            lastJ = pyJson(x);
+          }
+          return lastJ;
+        });
+        lines.push(`out.ascii(G[${G.length - 1}](v, a));`);
+      }
+    }
+  }
+  const body = `return function row(v, a, out) {\n${lines.join('\n')}\n};`;
+  return new Function('C', 'R', 'G', 'H', body)(C, R, G, HELPERS) as RowWriter;
 }
 
 /** Record types for which a record-level key varies; for all other types it is a constant. */

@@ -9,6 +9,7 @@ import type { FormatContext } from '../format/context.js';
 import { toMinJson, toPrettyJson } from '../format/json.js';
 import { isOutputRecord, kflowdRecord } from '../format/kflowd.js';
 import { TABLE_HEADER, fileTableRow } from '../format/table.js';
+import { SysFlowOutput, type SysFlowOutputOptions } from './sysflow-output.js';
 
 export type OutputFormat = 'json' | 'json-min' | 'table';
 
@@ -22,6 +23,8 @@ export interface PipelineOptions {
   hostFromStream?: boolean;
   /** called for each formatted record object (tests, other sinks) */
   onRecord?: (rec: KernelRecord) => void;
+  /** also write SysFlow traces (-w, -G, --exporter-id) */
+  sysflow?: SysFlowOutputOptions;
 }
 
 export interface RunSummary {
@@ -30,12 +33,16 @@ export interface RunSummary {
   lastStats?: SensorStats;
   logs: string[];
   cleanEnd: boolean;
+  /** SysFlow trace files written */
+  sysflowFiles: string[];
 }
 
 const RS = '\n\x1e\n'; // kflowd's record separator after pretty JSON
 
 export async function runPipeline(source: RecordSource, opts: PipelineOptions, out: Writable): Promise<RunSummary> {
-  const summary: RunSummary = { records: 0, logs: [], cleanEnd: false };
+  const summary: RunSummary = { records: 0, logs: [], cleanEnd: false, sysflowFiles: [] };
+  let sysflow: SysFlowOutput | undefined;
+  let sysflowErrors = 0;
   let ctx: FormatContext | undefined;
   let seq = 0;
   let headerDone = false;
@@ -57,6 +64,7 @@ export async function runPipeline(source: RecordSource, opts: PipelineOptions, o
           ids: new IdNames(),
           mounts: new Mounts(),
         };
+        if (opts.sysflow) sysflow = new SysFlowOutput(opts.sysflow, h.bootToRealNs, ctx.ids);
         for (const s of h.programStatus) process.stderr.write(`falconet: ${s}\n`);
         process.stderr.write(`falconet: sensor ready (${h.programsAttached} programs attached, ${h.programsSkipped} skipped)\n`);
         break;
@@ -69,6 +77,14 @@ export async function runPipeline(source: RecordSource, opts: PipelineOptions, o
           seq++;
           summary.records++;
           opts.onRecord?.(r);
+          if (sysflow) {
+            try {
+              sysflow.record(r);
+            } catch (e) {
+              // a record SysFlow cannot hold must not stop the other outputs
+              if (sysflowErrors++ === 0) process.stderr.write(`falconet: SysFlow mapping failed: ${(e as Error).message}\n`);
+            }
+          }
           if (opts.quiet) continue;
           if (opts.output === 'table' && r.type === 'file') {
             if (!headerDone) { text += TABLE_HEADER + '\n'; headerDone = true; }
@@ -84,6 +100,7 @@ export async function runPipeline(source: RecordSource, opts: PipelineOptions, o
         break;
       }
       case 'stats':
+        sysflow?.tick();
         summary.lastStats = ev.stats;
         if (opts.stats) process.stderr.write(`falconet-stats ${JSON.stringify({ ...ev.stats, bootNs: ev.stats.bootNs.toString() })}\n`);
         break;
@@ -96,5 +113,7 @@ export async function runPipeline(source: RecordSource, opts: PipelineOptions, o
         break;
     }
   }
+  if (sysflow) summary.sysflowFiles = sysflow.close();
+  if (sysflowErrors) process.stderr.write(`falconet: ${sysflowErrors} records could not be mapped to SysFlow\n`);
   return summary;
 }

@@ -43,6 +43,14 @@ interface AgentFlags {
   timeouts?: { idle: number; active?: number };
   procEvents?: bigint;
   procRate?: number;
+  write?: string;
+  rotate?: number;
+  exporterId?: string;
+}
+
+/** SysFlow trace output (-w, -G, --exporter-id), when asked for. */
+function sysflowOptions(flags: AgentFlags) {
+  return flags.write ? { output: flags.write, rotateSeconds: flags.rotate, exporterId: flags.exporterId } : undefined;
 }
 
 /** The sensor options every command that starts the sensor derives from its flags. */
@@ -57,7 +65,7 @@ function sensorOptions(flags: AgentFlags) {
 
 function addSensorFlags(cmd: Command): Command {
   return cmd
-    .option('-m, --monitor <list>', 'monitors to run: file (socket and process arrive later)', parseMonitors, DEFAULT_MONITORS)
+    .option('-m, --monitor <list>', 'monitors to run, comma-separated: file, socket, process (default: all)', parseMonitors, DEFAULT_MONITORS)
     .option('-e, --events <N>', 'emit a file record after N events (1 = no aggregation)', parseEvents)
     .option('-V, --verbose', 'print the sensor\'s libbpf and verifier messages on stderr')
     .option('--file-records <N>', 'capacity of the kernel file record map (default 65536)', parsePositiveInt)
@@ -73,7 +81,10 @@ function addOutputFlags(cmd: Command): Command {
     .option('-o, --output <format>', 'json (pretty, kflowd record separator), json-min (one record per line) or table', parseOutput, 'json' as OutputFormat)
     .option('-q, --quiet', 'no record output on stdout')
     .option('-T, --token <token>', 'host token added as InfoHostToken (at most 63 characters)', parseToken)
-    .option('--stats', 'print the sensor\'s counters (drops, records, sweeps) as JSON lines on stderr');
+    .option('--stats', 'print the sensor\'s counters (drops, records, sweeps) as JSON lines on stderr')
+    .option('-w, --write <path>', 'also write SysFlow (Avro) traces: DIR/ for <epoch>-named files in DIR, or a file path')
+    .option('-G, --rotate <seconds>', 'with -w: start a new trace file every N seconds', parsePositiveInt)
+    .option('--exporter-id <id>', 'with -w: SysFlow header exporter id (default: host name)');
 }
 
 /** Stops the source on SIGINT/SIGTERM or after --duration, so open records are flushed. */
@@ -115,7 +126,7 @@ export function registerAgentCommand(program: Command): void {
       checkSensorPrerequisites();
       const source = sensorSource(sensorOptions(flags));
       const done = stopOnSignals(source, flags.duration);
-      await runPipeline(source, { output: flags.output, quiet: flags.quiet, token: flags.token, stats: flags.stats }, process.stdout);
+      await runPipeline(source, { output: flags.output, quiet: flags.quiet, token: flags.token, stats: flags.stats, sysflow: sysflowOptions(flags) }, process.stdout);
       done();
     } catch (err) {
       fail(err);
@@ -147,7 +158,7 @@ export function registerAgentCommand(program: Command): void {
       .description('run the pipeline on a stream saved by "falconet record" (no root needed)'),
   ).action(async (file: string, flags: AgentFlags) => {
     try {
-      await runPipeline(replaySource(file), { output: flags.output, quiet: flags.quiet, token: flags.token, stats: flags.stats, hostFromStream: true }, process.stdout);
+      await runPipeline(replaySource(file), { output: flags.output, quiet: flags.quiet, token: flags.token, stats: flags.stats, hostFromStream: true, sysflow: sysflowOptions(flags) }, process.stdout);
     } catch (err) {
       fail(err);
     }

@@ -1,0 +1,152 @@
+// Live SysFlow: maps kernel records to SysFlow objects (SysFlowMapper) and writes them as Avro
+// traces (-w DIR/, -G, --exporter-id). What maps to what is in docs/sysflow-mapping.md and
+// docs/process-events.md; this module only translates our records into the mapper's inputs.
+import { readFileSync, readlinkSync } from 'node:fs';
+import type { FileRecord, KernelRecord } from '../model/records.js';
+import type { ProcEventRecord } from '../model/process-record.js';
+import type { SockRecord } from '../model/socket-record.js';
+import type { IdNames } from '../enrich/ids.js';
+import { FF } from '../sensor/layout.js';
+import { SysFlowMapper, type LiveProcessInfo, type LiveFileOp } from '../sysflow/live-mapper.js';
+import { createSysFlowTraceSink, type SysFlowTraceSink } from '../sysflow/trace-sink.js';
+import type { SfObject } from '../sysflow/types.js';
+
+export interface SysFlowOutputOptions {
+  output: string;
+  rotateSeconds?: number;
+  exporterId?: string;
+}
+
+const EV = { CREATE: 0, OPEN: 1, OPEN_EXEC: 2, ACCESS: 3, ATTRIB: 4, MODIFY: 5, CLOSE_WRITE: 6, CLOSE_NOWRITE: 7, MOVED_FROM: 8, MOVED_TO: 9, DELETE: 10 };
+
+/** Executable path and arguments from /proc while the process lives; the basename otherwise. */
+function procDetails(pid: number, exeBase: string): { exe: string; args: string[]; cwd?: string } {
+  try {
+    const exe = readlinkSync(`/proc/${pid}/exe`);
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a, i, all) => i < all.length - 1 || a);
+    let cwd: string | undefined;
+    try { cwd = readlinkSync(`/proc/${pid}/cwd`); } catch { /* gone or denied */ }
+    return { exe, args: argv.slice(1), cwd };
+  } catch {
+    return { exe: exeBase, args: [] };
+  }
+}
+
+export class SysFlowOutput {
+  private readonly mapper = new SysFlowMapper();
+  private readonly sink: SysFlowTraceSink;
+  private readonly seen = new Set<string>();
+
+  constructor(opts: SysFlowOutputOptions, private readonly bootToRealNs: bigint, private readonly ids: IdNames) {
+    this.sink = createSysFlowTraceSink({ output: opts.output, rotateSeconds: opts.rotateSeconds, exporterId: opts.exporterId });
+  }
+
+  private write(objs: SfObject[]): void {
+    for (const o of objs) this.sink.write(o);
+  }
+
+  private real(bootNs: bigint): bigint {
+    return bootNs + this.bootToRealNs;
+  }
+
+  /** Makes sure the mapper knows the process of a record (pid + start time identify it). */
+  private processOf(r: KernelRecord): void {
+    const h = r.hdr;
+    const key = `${h.pid}:${h.procStart}`;
+    if (this.seen.has(key)) return;
+    if (this.seen.size > 100_000) this.seen.clear();
+    this.seen.add(key);
+    const exec = r.type === 'proc' && r.event === 'EXEC' ? r.exec : undefined;
+    const d = exec ? { exe: exec.exePath, args: exec.argv.slice(1) } : procDetails(h.pid, h.exe);
+    const info: LiveProcessInfo = {
+      pid: h.pid, ppid: h.ppid, exe: d.exe, args: d.args, uid: h.uid, gid: h.gid,
+      user: this.ids.user(h.uid), group: this.ids.group(h.gid), startTimeNs: this.real(h.procStart), tty: false,
+    };
+    this.write(this.mapper.processSeen(info, this.real(h.ts)));
+  }
+
+  private file(r: FileRecord): void {
+    const path = r.dir + r.name;
+    const e = r.event;
+    this.write(this.mapper.fileRecord({
+      pid: r.hdr.pid, tid: r.hdr.tid, path, firstTs: this.real(r.hdr.tsFirst), lastTs: this.real(r.hdr.ts),
+      opens: (e[EV.OPEN] ?? 0) + (e[EV.OPEN_EXEC] ?? 0), reads: e[EV.ACCESS], writes: e[EV.MODIFY],
+      closes: (e[EV.CLOSE_WRITE] ?? 0) + (e[EV.CLOSE_NOWRITE] ?? 0),
+      bytesRead: r.bytesRead, bytesWritten: r.bytesWritten, openFlagsLinux: r.openFlags,
+      restype: (r.mode & 0o170000) === 0o120000 ? 'l' : 'f',
+      truncated: (r.hdr.flags & FF.SHUTDOWN) !== 0,
+    }));
+    const op = (o: LiveFileOp['op'], p: string, newPath?: string) =>
+      this.write(this.mapper.fileOp({ op: o, ts: this.real(r.hdr.ts), pid: r.hdr.pid, tid: r.hdr.tid, path: p, newPath, ret: 0 }));
+    if (r.hdr.flags & FF.MOVED) op('rename', r.dir + r.origin, path);
+    if (e[EV.DELETE]) op('unlink', path);
+  }
+
+  private sock(r: SockRecord): void {
+    if (r.family === 'AF_UNIX' || !r.protocol) return; // SysFlow NetworkFlow is IP-only
+    this.write(this.mapper.networkRecord({
+      pid: r.hdr.pid, tid: r.hdr.tid, proto: r.protocol === 'TCP' ? 'tcp' : 'udp',
+      localIp: r.localIP, localPort: r.localPort, remoteIp: r.remoteIP, remotePort: r.remotePort,
+      role: r.role === 'SERVER' ? 'accept' : 'connect',
+      firstTs: this.real(r.hdr.tsFirst), lastTs: this.real(r.hdr.ts),
+      bytesSent: r.tx.bytes, bytesReceived: r.rx.bytes, sendOps: r.tx.dataPackets, recvOps: r.rx.dataPackets,
+      closed: r.reason === 'close', truncated: r.reason === 'shutdown',
+    }));
+  }
+
+  private proc(r: ProcEventRecord): void {
+    const h = r.hdr;
+    const ts = this.real(h.ts);
+    const ret = Number(r.ret);
+    switch (r.event) {
+      case 'FORK':
+        if (!r.fork) return;
+        if (r.fork.thread) this.write(this.mapper.lifecycle({ kind: 'thread', ts, pid: h.pid, tid: h.tid, newTid: r.fork.childTid }));
+        else {
+          const d = procDetails(r.fork.childPid, h.exe);
+          this.write(this.mapper.lifecycle({
+            kind: 'clone', ts, parentPid: h.pid, parentTid: h.tid, ret,
+            child: { pid: r.fork.childPid, ppid: h.pid, exe: d.exe, args: d.args, uid: h.uid, gid: h.gid, startTimeNs: this.real(r.fork.childStart), tty: false },
+          }));
+        }
+        return;
+      case 'EXEC':
+        if (!r.exec) return;
+        this.write(this.mapper.lifecycle({
+          kind: 'exec', ts, pid: h.pid, tid: h.tid, ret,
+          process: { pid: h.pid, ppid: h.ppid, exe: r.exec.exePath, args: r.exec.argv.slice(1), uid: h.uid, gid: h.gid, startTimeNs: this.real(h.procStart), tty: false },
+        }));
+        return;
+      case 'EXIT':
+        this.write(this.mapper.lifecycle({ kind: 'exit', ts, pid: h.pid, tid: h.tid, ret: r.exit?.code }));
+        return;
+      case 'SETUID': case 'SETREUID': case 'SETRESUID':
+        if (r.cred) this.write(this.mapper.lifecycle({ kind: 'setuid', ts, pid: h.pid, tid: h.tid, uid: r.cred.new.effective, user: this.ids.user(r.cred.new.effective), ret }));
+        return;
+    }
+    const ops: Partial<Record<string, LiveFileOp['op']>> = { MKDIR: 'mkdir', RMDIR: 'rmdir', LINK: 'link', SYMLINK: 'symlink', RENAME: 'rename', UNLINK: 'unlink' };
+    const op = ops[r.event];
+    if (op && r.file?.path) {
+      this.write(this.mapper.fileOp({ op, ts, pid: h.pid, tid: h.tid, path: r.file.path, newPath: r.file.newPath ?? r.file.target, ret }));
+    }
+  }
+
+  /** Maps one kernel record (internal notices are ignored). */
+  record(r: KernelRecord): void {
+    if (r.type === 'pid_exit') return;
+    if (r.type === 'proc' && r.event === 'THROTTLED') return;
+    this.processOf(r);
+    if (r.type === 'file') this.file(r);
+    else if (r.type === 'sock') this.sock(r);
+    else if (r.type === 'proc') this.proc(r);
+  }
+
+  tick(): void {
+    this.sink.tick();
+  }
+
+  close(): string[] {
+    this.sink.close();
+    return [...this.sink.paths];
+  }
+}

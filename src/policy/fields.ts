@@ -409,6 +409,9 @@ def(['sf.proc.name', 'proc.name'], 'string', (v) => (v.proc ? procDerived(v.proc
 def(['sf.proc.cmdline', 'proc.cmdline'], 'string', (v) => (v.proc ? procDerived(v.proc).cmdline : ''), 'exe + " " + args');
 def(['sf.proc.tty', 'proc.tty'], 'bool', (v) => (v.proc ? v.proc.tty : false), 'Process has a TTY');
 def(['sf.proc.entry'], 'bool', (v) => (v.proc ? v.proc.entry : false), 'Process is the container entry point (Falco: proc.vpid = 1)');
+// SysFlow has no namespace pid; the docs map sf.proc.entry to Falco's `proc.vpid == 1`, so
+// proc.vpid is 1 for an entry point and the host pid otherwise (only `= 1` is meaningful).
+def(['proc.vpid'], 'int', (v) => (v.proc ? (v.proc.entry ? 1 : Number(v.proc.oid.hpid)) : 0), 'Falco proc.vpid approximation: 1 for a container entry point, else the host pid');
 def(['sf.proc.createts', 'proc.createtime'], 'int64', (v) => (v.proc ? v.proc.oid.createTS : 0n), 'Process creation timestamp (ns)');
 def(['sf.proc.cwd', 'proc.cwd'], 'string', procStr((p) => p.cwd), 'Working directory (schema v5)');
 
@@ -564,7 +567,7 @@ export function allFields(): readonly FieldDef[] {
 const FALCO_UNAVAILABLE = new Set([
   'evt.num', 'evt.args', 'evt.buffer', 'evt.is_open_exec', 'evt.category', 'evt.cpu', 'evt.latency',
   'evt.source', 'evt.hostname', 'evt.is_io', 'evt.is_io_read', 'evt.is_io_write', 'evt.count',
-  'proc.env', 'proc.duration', 'proc.vpid', 'proc.pvpid', 'proc.sname', 'proc.sid', 'proc.vpgid',
+  'proc.env', 'proc.duration', 'proc.pvpid', 'proc.sname', 'proc.sid', 'proc.vpgid',
   'proc.loginshellid', 'proc.is_exe_from_memfd', 'proc.is_exe_upper_layer', 'proc.is_exe_writable',
   'proc.exe_ino', 'proc.exe_ino.ctime', 'proc.exe_ino.mtime', 'proc.nthreads', 'proc.fdopencount',
   'proc.stdin.name', 'proc.stdout.name', 'proc.stderr.name', 'proc.pid.ts', 'proc.ppid.ts', 'proc.is_vpgid_leader',

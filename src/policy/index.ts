@@ -3,7 +3,6 @@ import type { SfRecordView } from '../sysflow/view.js';
 import { Compiler, DEFAULT_COMPILE_OPTIONS, type CompileOptions, type ListDef, type MacroDef, type Predicate } from './compiler.js';
 import { DiagnosticSink, PolicyError, SourceText } from './errors.js';
 import { ScanError, parseCondition } from './parser.js';
-import type { PolicySet } from './loader.js';
 
 export { checkPolicies, loadPolicies, compilePolicyText, expandPolicyPaths } from './loader.js';
 export type { PolicySet, Rule, Filter, LoadOptions, LoadResult, ActionName } from './loader.js';
@@ -19,9 +18,9 @@ export { parsePriority } from './priority.js';
 export type { Priority, PriorityName } from './priority.js';
 
 /**
- * Compiles a standalone condition (e.g. `falconet print -f`), optionally against the lists
- * and macros of a loaded policy set's source files. Throws PolicyError with positions
- * (file `<filter>`, line 1, col = character) on any error.
+ * Compiles a standalone condition (e.g. `falconet print -f`): fields, operators and inline
+ * lists; no macros or named lists. Throws PolicyError (positions in file `<filter>`) on any
+ * error; warnings (e.g. unavailable Falco fields) do not throw.
  */
 export function compileFilterExpression(expr: string, opts: Partial<CompileOptions> = {}): (view: SfRecordView) => boolean {
   const src = new SourceText('<filter>', expr);
@@ -40,9 +39,4 @@ export function compileFilterExpression(expr: string, opts: Partial<CompileOptio
   const p: Predicate | null = compiler.compile(ast, src);
   if (p === null || sink.hasErrors) throw new PolicyError(sink.list);
   return p;
-}
-
-/** Rules of a policy set that apply to a record type (prefilter), enabled only. */
-export function enabledRules(policy: PolicySet): PolicySet['rules'] {
-  return policy.rules.filter((r) => r.enabled);
 }

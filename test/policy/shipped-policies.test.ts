@@ -3,7 +3,7 @@
 // mode, which reproduces sf-processor's treatment of unknown attributes as literal strings.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { checkPolicies, formatDiagnostic } from '../../src/policy/index.js';
 
@@ -93,4 +93,24 @@ test('the runtimeintegrity directory loads as one policy set in lenient mode', (
   assert.equal(r.policy.rules.length, 79); // 26 + 52 + 1 (path.yaml)
   assert.equal(r.policy.filters.length, 1); // globals.yaml: __global__
   assert.equal(r.diagnostics.filter((d) => d.severity === 'error').length, 0);
+});
+
+test('every field of the catalogue is documented in docs/policy-language.md, and every sf.* name of the SysFlow docs table is implemented', async () => {
+  const { allFields, lookupField } = await import('../../src/policy/index.js');
+  const doc = readFileSync(join(import.meta.dirname, '../../../docs/policy-language.md'), 'utf8');
+  for (const f of allFields()) assert.ok(doc.includes('`' + f.name + '`'), `${f.name} missing from the docs`);
+  const table = readFileSync(join(process.env['FALCONET_SHARED'] ?? '/work/shared', 'reference/sysflow-docs.txt'), 'utf8');
+  const sect = table.slice(table.indexOf('AttributesDescriptionValuesFalco Attribute'), table.indexOf('The policy language supports the following operations'));
+  const names = [...sect.matchAll(/^(sf\.[a-z_.]+?)(?=[A-Z])/gm)].map((m) => m[1]!);
+  assert.ok(names.length >= 60, `parsed ${names.length} names`);
+  assert.deepEqual(names.filter((n) => !lookupField(n)), []);
+  for (const n of ['sf.ts', 'sf.endts']) assert.ok(lookupField(n), n); // the table glues these to their description
+  // The Falco column of the same table (evt.args, for open flags, is Falco's whole argument
+  // string; it is reported as unavailable and sf.file.openflags / evt.arg.flags serve instead).
+  const falco = ['evt.type', 'evt.res', 'evt.time', 'proc.pid', 'thread.tid', 'user.uid', 'user.name', 'group.gid', 'group.name',
+    'proc.apid', 'proc.aname', 'proc.exe', 'proc.args', 'proc.name', 'proc.cmdline', 'proc.tty', 'proc.vpid', 'proc.ppid', 'proc.pname',
+    'proc.pcmdline', 'fd.num', 'fd.name', 'fd.filename', 'fd.directory', 'fd.typechar', 'evt.is_open_write', 'evt.is_open_read',
+    'fd.l4proto', 'fd.sport', 'fd.dport', 'fd.port', 'fd.sip', 'fd.dip', 'fd.ip', 'container.id', 'container.name', 'container.image.id',
+    'container.image', 'container.type', 'container.privileged'];
+  assert.deepEqual(falco.filter((n) => !lookupField(n)), []);
 });

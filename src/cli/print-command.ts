@@ -92,12 +92,10 @@ export function registerPrintCommand(program: Command): void {
         if (unknown.length) throw new Error(`print: unknown field(s) ${unknown.join(', ')} (falconet print -l lists them)`);
       } else if (opts.allfields) {
         fields = [...SYSPRINT_FLAT_KEYS];
-      } else if (opts.k8sevents) {
-        fields = [...SYSPRINT_K8S_EVENT_FIELDS];
-      } else if (opts.k8s) {
-        fields = [...SYSPRINT_K8S_FIELDS];
       } else if (opts.output === 'str') {
-        fields = [...SYSPRINT_DEFAULT_FIELDS];
+        // -k/-K change sysprint's *default* columns, which only the table uses; json/csv
+        // without -c print every field.
+        fields = opts.k8sevents ? [...SYSPRINT_K8S_EVENT_FIELDS] : opts.k8s ? [...SYSPRINT_K8S_FIELDS] : [...SYSPRINT_DEFAULT_FIELDS];
       }
 
       let filter: RecordFilter | null = null;

@@ -189,6 +189,12 @@ describe('print: CLI', () => {
     const t = run(['--width', '80', tracePath('sf-processor/tcp.sf')]);
     assert.equal(t.status, 0, t.stderr);
     assert.equal(t.stdout, render('sf-processor/tcp.sf', 'str', 80));
+    // -k adds the pod column to the table; -K switches to k8s event columns (KE rows only show data)
+    const k = run(['-k', '--width', '200', tracePath('sf-processor/k8s_small.sf')]);
+    assert.match(k.stdout.split('\n')[0]!, /\| Cont ID +\| Pod Name +\|$/);
+    const ke = run(['-K', '--width', '200', tracePath('sf-processor/k8s_small.sf')]);
+    assert.match(ke.stdout.split('\n')[0]!, /\| T +\| K8s EV Action +\| K8s EV Comp Type +\| K8s EV Msg +\|$/);
+    assert.equal(ke.stdout.split('\n').filter((l) => /\| KE +\| K8S_COMPONENT_/.test(l)).length, 4);
     const bad = run(['-c', 'proc.nope', tracePath('sf-processor/tcp.sf')]);
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /unknown field\(s\) proc\.nope/);

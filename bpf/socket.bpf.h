@@ -296,6 +296,17 @@ static __always_inline struct sock *live_sk(struct sock_record *v)
 	return c == v->cookie ? sk : NULL;
 }
 
+/* Last activity: packet paths only stamp their direction (no cache line shared by tx and rx). */
+static __always_inline __u64 last_seen(struct sock_record *v)
+{
+	__u64 t = v->hdr.ts;
+	if (v->tx.ts > t)
+		t = v->tx.ts;
+	if (v->rx.ts > t)
+		t = v->rx.ts;
+	return t;
+}
+
 /* ---- export ---- */
 static __always_inline void take_dir(struct sock_dir *dst, struct sock_dir *src)
 {
@@ -321,6 +332,7 @@ static __noinline int sock_export_one(struct sock_key *key, struct sock_record *
 		if (o && o->hdr.pid)
 			copy_proc(&v->hdr, &o->hdr);
 	}
+	v->hdr.ts = last_seen(v);
 	struct sock_record *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
 		v->hdr.flags |= SF_PENDING | (why & SF_CLOSED);
@@ -391,7 +403,7 @@ static __noinline struct sock_record *tcp_new(struct sock *sk, __u64 cookie, __u
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(sock_state, const struct sock *sk, const int oldstate, const int newstate)
 {
-	if (!sock_on() || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP_)
+	if (!sock_on() || sk->sk_protocol != IPPROTO_TCP_)
 		return 0;
 	__u64 now = bpf_ktime_get_boot_ns();
 	if (oldstate == TCP_CLOSE_ && newstate == TCP_SYN_SENT_) {
@@ -518,19 +530,22 @@ static __noinline int unix_io(struct sock *sk, __u64 cookie, int ret, bool rx)
 		if (!v)
 			return 0;
 	}
-	v->hdr.ts = now;
 	dir_add(rx ? &v->rx : &v->tx, now, ret, -1, 0, 1);
 	return 0;
 }
 
 static __always_inline int sock_io(struct sock *sk, int ret, bool rx)
 {
-	if (ret <= 0 || !sock_on() || is_self(bpf_get_current_pid_tgid() >> 32))
+	if (ret <= 0 || !sock_on())
 		return 0;
-	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 fam = sk->__sk_common.skc_family;
+	if (fam != AF_UNIX_ && sk->sk_protocol != IPPROTO_UDP_)
+		return 0; /* TCP: owners come from connect and accept */
+	if (is_self(bpf_get_current_pid_tgid() >> 32))
+		return 0;
 	if (fam == AF_UNIX_)
 		return unix_io(sk, bpf_get_socket_cookie(sk), ret, rx);
-	if ((fam == AF_INET_ || fam == AF_INET6_) && BPF_CORE_READ(sk, sk_protocol) == IPPROTO_UDP_)
+	if ((fam == AF_INET_ || fam == AF_INET6_) && sk->sk_protocol == IPPROTO_UDP_)
 		return udp_owner(bpf_get_socket_cookie(sk));
 	return 0;
 }
@@ -713,17 +728,15 @@ static __noinline int sock_pkt(struct __sk_buff *skb, bool rx)
 	} else {
 		return 0;
 	}
-	v->hdr.ts = now;
 	/* one per skb: the packet a capture shows (rx after GRO; TCP tx is counted at the device) */
 	dir_add(rx ? &v->rx : &v->tx, now, payload, flagc, skb->ifindex, 1);
 	if (rx) {
 		__sync_fetch_and_add(&v->ttl_sum, ttl);
 		__sync_fetch_and_add(&v->ttl_count, 1);
 		struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
-		unsigned char *head = BPF_CORE_READ(kskb, head);
-		__u32 end = BPF_CORE_READ(kskb, end);
-		struct skb_shared_info *shi = (struct skb_shared_info *)(head + end);
-		__u8 nf = BPF_CORE_READ(shi, nr_frags);
+		struct skb_shared_info *shi = (struct skb_shared_info *)(kskb->head + kskb->end);
+		__u8 nf = 0;
+		bpf_probe_read_kernel(&nf, 1, &shi->nr_frags);
 		if (nf)
 			__sync_fetch_and_add(&v->frags, nf);
 	}
@@ -737,32 +750,38 @@ int BPF_PROG(sock_dev_xmit, const struct sk_buff *skb, const struct net_device *
 {
 	if (!sock_on())
 		return 0;
-	struct sock *sk = BPF_CORE_READ(skb, sk);
+	/* direct loads from the trusted arguments: no helper call per field on this hot path */
+	struct sock *sk = skb->sk;
 	if (!sk)
 		return 0;
-	struct sock_key key = { .cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter) };
+	struct sock_key key = { .cookie = sk->__sk_common.skc_cookie.counter };
 	if (!key.cookie)
 		return 0;
 	struct sock_record *v = bpf_map_lookup_elem(&sock_map, &key);
 	if (!v || v->protocol != IPPROTO_TCP_)
 		return 0;
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	unsigned char *data = BPF_CORE_READ(skb, data);
-	__u16 th = BPF_CORE_READ(skb, transport_header);
+	unsigned char *head = skb->head;
+	unsigned char *data = skb->data;
+	__u16 th = skb->transport_header;
 	__u8 tcp[14];
 	if (bpf_probe_read_kernel(tcp, sizeof(tcp), head + th))
 		return 0;
 	__u64 hl = (__u64)(head + th - data) + (tcp[12] >> 4) * 4;
-	__u32 len = BPF_CORE_READ(skb, len);
+	__u32 len = skb->len;
 	__u64 now = bpf_ktime_get_boot_ns();
-	v->hdr.ts = now;
-	dir_add(&v->tx, now, len > hl ? len - hl : 0, tcp[13] & 0x3f, BPF_CORE_READ(dev, ifindex), 1);
+	dir_add(&v->tx, now, len > hl ? len - hl : 0, tcp[13] & 0x3f, dev->ifindex, 1);
 	return 0;
 }
 
 SEC("cgroup_skb/egress")
 int sock_skb_out(struct __sk_buff *skb)
 {
+	/* TCP is counted at the device (sock_dev_xmit): leave before any other work */
+	struct bpf_sock *sk = skb->sk;
+	if (sk)
+		sk = bpf_sk_fullsock(sk);
+	if (!sk || sk->protocol != IPPROTO_UDP_)
+		return 1;
 	if (sock_on())
 		sock_pkt(skb, false);
 	return 1;
@@ -801,7 +820,7 @@ static long export_cb(struct bpf_map *map, struct sock_key *key, struct sock_rec
 		why = closed ? SF_CLOSED : SF_SHUTDOWN;
 	} else if (closed) {
 		why = SF_CLOSED;
-	} else if (active && now > v->hdr.ts + c->idle_ns) {
+	} else if (active && now > last_seen(v) + c->idle_ns) {
 		why = SF_IDLE;
 	} else if (active && now > v->ts_export + c->active_ns) {
 		why = SF_ACTIVE;
@@ -832,6 +851,7 @@ static long export_cb(struct bpf_map *map, struct sock_key *key, struct sock_rec
 				v->hdr.flags |= SF_NO_OWNER;
 		}
 		v->hdr.flags = (v->hdr.flags & ~SF_PENDING) | why;
+		v->hdr.ts = last_seen(v);
 		v->hdr.type = FN_REC_SOCK;
 		v->hdr.size = sizeof(*v);
 		return 0;

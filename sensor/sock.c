@@ -18,7 +18,7 @@
 #include "monitors.h"
 #include "output.h"
 
-#define SOCK_TICK_MS 200
+#define SOCK_TICK_MS 500 /* idle/active resolution; each run walks every bucket of sock_map */
 #define CGROUP2_MAGIC 0x63677270
 
 static bool sock_enabled;

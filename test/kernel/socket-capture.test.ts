@@ -123,3 +123,53 @@ test('idle timeout: a UDP socket that goes quiet is reported within IDLE+1 s, wi
     await closed;
   }
 });
+
+test('active timeout: a long connection is exported periodically, counters restart, totals stay exact', { skip }, async () => {
+  const ACTIVE = 2, CHUNK = 1000, CHUNKS = 16;
+  let x = { port: 0, clientPort: 0, clientPid: 0 };
+  const cap = await captureRecords(async () => {
+    const srv = await tcpServer('127.0.0.1', 10);
+    // the client writes one chunk every 300 ms for ~4.8 s, then half-closes
+    const r = await nodeChild(`
+      const net = require('node:net'); let i = 0, localPort = 0, got = 0;
+      const c = net.connect(${srv.port}, '127.0.0.1', () => {
+        localPort = c.localPort;
+        const t = setInterval(() => { c.write(Buffer.alloc(${CHUNK})); if (++i === ${CHUNKS}) { clearInterval(t); c.end(); } }, 300);
+      });
+      c.on('data', (d) => { got += d.length; });
+      c.on('close', () => console.log(JSON.stringify({ localPort, got })));`);
+    assert.equal(await srv.received, CHUNK * CHUNKS);
+    await srv.close();
+    x = { port: srv.port, clientPort: (JSON.parse(r.stdout.trim()) as { localPort: number }).localPort, clientPid: r.pid };
+  }, ['-m', 'socket', '-t', `30,${ACTIVE}`]);
+  const cl = byPorts(cap.records, x.clientPort, x.port);
+  const sv = byPorts(cap.records, x.port, x.clientPort);
+  process.stdout.write(`# active exports: client ${cl.length} records, server ${sv.length}\n`);
+  assert.ok(cl.length >= 2 && sv.length >= 2, `several exports per side (client ${cl.length}, server ${sv.length})`);
+  for (const recs of [cl, sv]) {
+    assert.equal(recs.at(-1)!.SockState, 'TCP_CLOSE');
+    for (const r of recs.slice(0, -1)) assert.equal(r.SockState, 'TCP_ESTABLISHED');
+    // SockAge is cumulative: it grows from one export to the next
+    const ages = recs.map((r) => Number(r.SockAge));
+    assert.deepEqual(ages, [...ages].sort((a, b) => a - b));
+  }
+  const sum = (recs: JsonRecord[], k: string) => recs.reduce((a, r) => a + Number(r[k] ?? 0), 0);
+  assert.equal(sum(cl, 'SockTxBytes'), CHUNK * CHUNKS, 'client bytes over all exports');
+  assert.equal(sum(sv, 'SockRxBytes'), CHUNK * CHUNKS, 'server bytes over all exports');
+  assert.equal(sum(cl, 'SockTxPackets'), sum(sv, 'SockRxPackets'), 'packets over all exports');
+  assert.ok(cl.every((r) => r.ProcPID === x.clientPid));
+});
+
+test('-m file,socket: both monitors report in one run', { skip }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'fn-both-'));
+  let x = { port: 0 };
+  const cap = await captureRecords(async () => {
+    const srv = await tcpServer('127.0.0.1', 5);
+    await nodeChild(TCP_CLIENT, ['127.0.0.1', String(srv.port), '5']);
+    await srv.close();
+    x = { port: srv.port };
+    execFileSync('sh', ['-c', `printf abc > "${dir}/f"`]);
+  }, ['-m', 'file,socket']);
+  assert.ok(cap.records.some((r) => r.InfoMonitor === 'socket' && r.SockLocalPort === x.port), 'socket record');
+  assert.ok(cap.records.some((r) => r.InfoMonitor === 'filesystem' && r.FilePath === dir + '/' && r.File === 'f'), 'file record');
+});

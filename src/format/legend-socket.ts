@@ -37,7 +37,7 @@ export const SOCKET_LEGEND: LegendEntry[] = [
   ['SockRxDataPackets', 'Received packets with payload (TCP)'],
   ['SockRxPackets', 'Received IP packets, counted as a capture sees them (a GRO packet counts once)'],
   ['SockRxPacketsQueued', 'Bytes waiting in the receive queue at export (TCP: unread data, UDP: receive memory)'],
-  ['SockRxPacketsDrop', 'Packets the socket dropped (receive buffer full, filter, checksum)'],
+  ['SockRxPacketsDrop', 'Packets the kernel counted as dropped by the socket (sk_drops: buffer full, filter; TCP also counts segments discarded while closing)'],
   ['SockRxPacketsReorder', 'Reordering events seen (TCP)'],
   ['SockRxPacketsFrag', 'Page fragments of received packets (sum of skb nr_frags)'],
   ['SockRxFlags', FLAGS_NOTE, FLAGS],

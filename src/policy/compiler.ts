@@ -61,45 +61,48 @@ const FALSE: Predicate = () => false;
 const PROC_SCOPED = new WeakSet<Predicate>([TRUE, FALSE]);
 const FILE_SCOPED = new WeakSet<Predicate>([TRUE, FALSE]);
 // Slot values: 0 unknown, 1 false, 2 true. Typed arrays keep lookups dense and monomorphic.
-const slotMap = new WeakMap<object, Int8Array>();
-let nextSlot = 0;
-let lastProcSlots: Int8Array | null = null;
-let lastFileSlots: Int8Array | null = null;
+// Slots belong to one compilation (one policy set, or one filter expression), so reloading
+// policies does not grow every entity's array; old slots go away with the old predicates.
+class SlotCache {
+  private readonly map = new WeakMap<object, Int8Array>();
+  private next = 0;
+  // Consecutive records usually share their process (and often their file), so the entity's
+  // array is remembered and the WeakMap consulted only when the entity changes. `undefined`
+  // means unknown (a record without a process/file has null, which must not match it).
+  lastProc: object | null | undefined = undefined;
+  lastProcSlots: Int8Array | null = null;
+  lastFile: object | null | undefined = undefined;
+  lastFileSlots: Int8Array | null = null;
 
-function slotsFor(entity: object): Int8Array {
-  let s = slotMap.get(entity);
-  if (s === undefined || s.length < nextSlot) {
-    const n = new Int8Array(Math.max(nextSlot, 64));
-    if (s !== undefined) n.set(s);
-    slotMap.set(entity, (s = n));
+  slotsFor(entity: object): Int8Array {
+    let s = this.map.get(entity);
+    if (s === undefined || s.length < this.next) {
+      const n = new Int8Array(Math.max(this.next, 16));
+      if (s !== undefined) n.set(s);
+      this.map.set(entity, (s = n));
+    }
+    return s;
   }
-  return s;
+
+  /** A new slot invalidates the remembered arrays (they may be too short now). */
+  newSlot(): number {
+    this.lastProc = undefined;
+    this.lastFile = undefined;
+    return this.next++;
+  }
 }
 
-// Consecutive records usually share their process (and often their file), so the entity's
-// slot array is kept and the WeakMap consulted only when the entity changes.
-// `undefined` = unknown (a record without a process/file has null, which must not match it).
-let lastProc: object | null | undefined = undefined;
-let lastFile: object | null | undefined = undefined;
-
-/** A new slot invalidates the remembered arrays (they may be too short now). */
-function newSlot(): number {
-  lastProc = undefined;
-  lastFile = undefined;
-  return nextSlot++;
-}
-
-function cacheScoped(p: Predicate): Predicate {
+function cacheScoped(p: Predicate, c: SlotCache): Predicate {
   if (p === TRUE || p === FALSE) return p;
   if (PROC_SCOPED.has(p)) {
-    const id = newSlot();
+    const id = c.newSlot();
     return (v) => {
       const e = v.proc;
-      if (e !== lastProc) {
-        lastProc = e;
-        lastProcSlots = e === null ? null : slotsFor(e);
+      if (e !== c.lastProc) {
+        c.lastProc = e;
+        c.lastProcSlots = e === null ? null : c.slotsFor(e);
       }
-      const s = lastProcSlots;
+      const s = c.lastProcSlots;
       if (s === null) return p(v);
       const r = s[id]!;
       if (r !== 0) return r === 2;
@@ -111,14 +114,14 @@ function cacheScoped(p: Predicate): Predicate {
   if (FILE_SCOPED.has(p)) {
     // File slots are looked up only when a file-scoped unit is reached, which many records
     // never do (their cheaper operands already decided the rule).
-    const id = newSlot();
+    const id = c.newSlot();
     return (v) => {
       const e = v.file;
-      if (e !== lastFile) {
-        lastFile = e;
-        lastFileSlots = e === null ? null : slotsFor(e);
+      if (e !== c.lastFile) {
+        c.lastFile = e;
+        c.lastFileSlots = e === null ? null : c.slotsFor(e);
       }
-      const s = lastFileSlots;
+      const s = c.lastFileSlots;
       if (s === null) return p(v);
       const r = s[id]!;
       if (r !== 0) return r === 2;
@@ -195,6 +198,7 @@ export class Compiler {
   readonly macros: Map<string, MacroDef>;
   readonly opts: CompileOptions;
   private readonly sink: DiagnosticSink;
+  private readonly slots = new SlotCache();
   private src!: SourceText;
 
   constructor(lists: Map<string, ListDef>, macros: Map<string, MacroDef>, sink: DiagnosticSink, opts: CompileOptions) {
@@ -211,7 +215,7 @@ export class Compiler {
     this.src = src;
     this.softErrors = 0;
     try {
-      const p = cacheScoped(this.expr(expr));
+      const p = cacheScoped(this.expr(expr), this.slots);
       return this.softErrors > 0 ? null : p;
     } catch (e) {
       if (e instanceof CompileAbort) return null;
@@ -304,8 +308,8 @@ export class Compiler {
     const procParts = preds.filter((p) => { const sc = scopeOfPred(p); return sc === 'proc' || sc === 'const'; });
     const fileParts = preds.filter((p) => scopeOfPred(p) === 'file');
     const units: Predicate[] = preds.filter((p) => scopeOfPred(p) === 'record');
-    if (procParts.length > 0) units.push(withCost(cacheScoped(mark(combine(procParts, isAnd), 'proc')), 1.5));
-    if (fileParts.length > 0) units.push(withCost(cacheScoped(mark(combine(fileParts, isAnd), 'file')), 1.6));
+    if (procParts.length > 0) units.push(withCost(cacheScoped(mark(combine(procParts, isAnd), 'proc'), this.slots), 1.5));
+    if (fileParts.length > 0) units.push(withCost(cacheScoped(mark(combine(fileParts, isAnd), 'file'), this.slots), 1.6));
     units.sort((a, b) => costOf(a) - costOf(b));
     return withCost(combine(units, isAnd), units.reduce((n, p) => n + costOf(p), 0));
   }

@@ -108,8 +108,9 @@ static __always_inline struct file *fd_file(__u64 fd)
 	struct fdtable *fdt = t->files->fdt;
 	if (!fdt || fd >= fdt->max_fds)
 		return NULL;
-	__u64 base = 0, fp = 0;
-	bpf_probe_read_kernel(&base, sizeof(base), &fdt->fd);
+	/* fdt->fd is a pointer to pointers: the verifier gives its value as a scalar, and the slot
+	 * at a variable index needs one probe read */
+	__u64 base = (__u64)fdt->fd, fp = 0;
 	bpf_probe_read_kernel(&fp, sizeof(fp), (void *)(base + fd * sizeof(void *)));
 	if (!fp)
 		return NULL;

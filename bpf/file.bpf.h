@@ -227,7 +227,6 @@ static __always_inline void count(struct file_record *r, struct inode *inode, __
 		return;
 	r->event[ev] += 1;
 	r->events += 1;
-	stat_inc(ST_FILE_EVENTS);
 	if (emits(ev))
 		file_emit(r, inode, 0);
 	else if (cfg_file_events_max && r->events >= cfg_file_events_max)

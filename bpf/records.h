@@ -134,7 +134,7 @@ enum fn_stat {
 	ST_FILE_RECORDS = 0,      /* file records submitted by the kernel */
 	ST_FILE_DEFERRED,         /* ring buffer full: record kept in the map for the sensor (not lost) */
 	ST_FILE_MAP_FULL,         /* new record could not be inserted: its events are lost */
-	ST_FILE_EVENTS,           /* file events counted */
+	ST_FILE_EVENTS,           /* reserved (per-event counting was taken off the write/read hot path) */
 	ST_PATH_TRUNC,            /* paths cut at the walk limit */
 	ST_NOTICE_DROP,           /* pid-exit notices lost (records then wait for shutdown or the sweep) */
 	ST_SOCK_RECORDS,

@@ -61,6 +61,8 @@ export function readInt(c: Cursor): number {
 
 // Large longs (ns timestamps) are built as (upper << 27) | low27 where `upper` changes rarely
 // between consecutive records: its BigInt is cached, leaving one allocation plus one OR.
+const SMALL_N = 4096;
+const SMALL: readonly bigint[] = Array.from({ length: SMALL_N }, (_, i) => BigInt(i));
 let lastUpper = -1;
 let lastUpperBig = 0n;
 const B27 = 27n;
@@ -108,8 +110,10 @@ export function readLong(c: Cursor): bigint {
   const upper = hi * 0x10000000 + mid;
   const low27 = lo >>> 1;
   if (upper < 0x4000000) {
-    // |value| < 2^53: exact in a double
+    // |value| < 2^53: exact in a double; small non-negative values (zero counters, createTS 0,
+    // op counts) come from a table instead of a new BigInt each.
     const half = upper * 0x8000000 + low27;
+    if (!neg && half < SMALL_N) return SMALL[half]!;
     return BigInt(neg ? -half - 1 : half);
   }
   if (upper !== lastUpper) {

@@ -24,7 +24,7 @@ test('-e 3 emits a record every 3 events', { skip }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'fn-e-'));
   const cap = await captureRecords(async () => {
     await py("import os\nfd = os.open('f', os.O_CREAT | os.O_WRONLY, 0o644)\nfor i in range(7): os.write(fd, b'x')\nos.close(fd)\n", dir);
-  }, ['-e', '3']);
+  }, ['-m', 'file', '-e', '3']);
   const recs = inDir(cap.records, dir);
   // CREATE OPEN + 7 MODIFY + CLOSE_WRITE = 10 events: records of 3, 3, 3 and the close
   assert.deepEqual(recs.map((r) => r.FileEventCount), [3, 3, 3, 1]);
@@ -38,7 +38,7 @@ test('a process that exits without closing gets its record at exit', { skip }, a
   const cap = await captureRecords(async () => {
     pid = await py("import os\nfd = os.open('held', os.O_CREAT | os.O_WRONLY, 0o644)\nos.write(fd, b'abc')\nos._exit(0)\n", dir);
     await new Promise((r) => setTimeout(r, 300)); // exit sweep happens on the sensor's next cycle
-  });
+  }, ['-m', 'file']);
   const rec = inDir(cap.records, dir).find((r) => r.File === 'held');
   assert.ok(rec);
   assert.equal(rec.ProcPID, pid);
@@ -53,7 +53,7 @@ test('records still open at shutdown are flushed', { skip }, async () => {
     const cap = await captureRecords(async () => {
       holder = spawn('python3', ['-c', "import os,sys,time\nfd = os.open('open-at-shutdown', os.O_CREAT | os.O_WRONLY, 0o644)\nos.write(fd, b'12345')\nprint('written', flush=True)\ntime.sleep(30)\n"], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
       await new Promise<void>((resolve) => holder!.stdout!.once('data', () => resolve()));
-    });
+    }, ['-m', 'file']);
     const rec = inDir(cap.records, dir).find((r) => r.File === 'open-at-shutdown');
     assert.ok(rec, 'the open record is flushed when the agent stops');
     assert.equal(rec.ProcPID, holder!.pid);

@@ -31,7 +31,9 @@ export interface Capture {
   stderr: string;
 }
 
-export async function captureRecords(workload: () => Promise<void>, args: string[] = [], timeoutMs = 60000): Promise<Capture> {
+/** Runs the agent around workload. Startup can take seconds: attaching waits while another
+ * sensor detaches (the kernel serializes tracepoint (un)registration behind RCU grace periods). */
+export async function captureRecords(workload: () => Promise<void>, args: string[] = [], timeoutMs = 240000): Promise<Capture> {
   const child = spawn(process.execPath, [BIN, '-o', 'json-min', '--stats', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

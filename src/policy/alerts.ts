@@ -29,6 +29,7 @@ const G = {
   proto: get('sf.net.proto'), sip: get('sf.net.sip'), sport: get('sf.net.sport'),
   nodeid: get('sf.node.id'), nodeip: get('sf.node.ip'),
   pargs: get('sf.pproc.args'), pcmd: get('sf.pproc.cmdline'), pcts: get('sf.pproc.createts'), pentry: get('sf.pproc.entry'),
+  poid: get('sf.pproc.oid'), oid: get('sf.proc.oid'),
   pexe: get('sf.pproc.exe'), pgid: get('sf.pproc.gid'), pgroup: get('sf.pproc.group'), pname: get('sf.pproc.name'),
   ppid: get('sf.pproc.pid'), ptty: get('sf.pproc.tty'), puid: get('sf.pproc.uid'), puser: get('sf.pproc.user'),
   acmd: get('sf.proc.acmdline'), aexe: get('sf.proc.aexe'), aname: get('sf.proc.aname'), apid: get('sf.proc.apid'),
@@ -82,13 +83,13 @@ export function sysflowRecordObject(v: SfRecordView): Record<string, JsonValue> 
   if (G.ppid(v) !== 0) {
     out['pproc'] = {
       args: G.pargs(v), cmdline: G.pcmd(v), createts: G.pcts(v), entry: G.pentry(v), exe: G.pexe(v), gid: G.pgid(v),
-      group: G.pgroup(v), name: G.pname(v), pid: G.ppid(v), tty: G.ptty(v), uid: G.puid(v), user: G.puser(v),
+      group: G.pgroup(v), name: G.pname(v), oid: G.poid(v), pid: G.ppid(v), tty: G.ptty(v), uid: G.puid(v), user: G.puser(v),
     };
   }
   out['proc'] = {
     acmdline: G.acmd(v), aexe: G.aexe(v), aname: G.aname(v), apid: G.apid(v), args: G.args(v), cmdline: G.cmd(v),
     createts: G.cts(v), entry: G.entry(v), exe: G.exe(v), gid: G.gid(v), group: G.group(v), name: G.name(v),
-    pid: G.pid(v), tid: G.tid(v), tty: G.tty(v), uid: G.uid(v), user: G.user(v),
+    oid: G.oid(v), pid: G.pid(v), tid: G.tid(v), tty: G.tty(v), uid: G.uid(v), user: G.user(v),
   };
   return out;
 }

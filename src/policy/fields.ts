@@ -9,6 +9,7 @@
 import type { SfRecordView } from '../sysflow/view.js';
 import type { File, Process } from '../sysflow/types.js';
 import { ipIntToString } from '../sysflow/ip.js';
+import { processOidHex } from './xxhash.js';
 
 export type FieldType = 'string' | 'int' | 'int64' | 'bool' | 'strings' | 'ints';
 
@@ -192,6 +193,8 @@ interface ProcDerived {
   acmdline: readonly string[] | null;
   apid: readonly number[] | null;
   chain: readonly Process[] | null;
+  oid: string | null;
+  poid: string | null;
 }
 const procMemo = new WeakMap<Process, ProcDerived>();
 
@@ -213,7 +216,7 @@ function procDerived(p: Process): ProcDerived {
     const exe = p.exe.trim();
     const args = p.exeArgs.trim();
     // sf-processor: cmdline = exe + " " + args (we drop the trailing blank when args is empty).
-    d = { exe, args, name: basename(exe), cmdline: args ? `${exe} ${args}` : exe, aname: null, aexe: null, acmdline: null, apid: null, chain: null };
+    d = { exe, args, name: basename(exe), cmdline: args ? `${exe} ${args}` : exe, aname: null, aexe: null, acmdline: null, apid: null, chain: null, oid: null, poid: null };
     procMemo.set(p, d);
   }
   return d;
@@ -413,6 +416,18 @@ def(['sf.proc.entry'], 'bool', (v) => (v.proc ? v.proc.entry : false), 'Process 
 // proc.vpid is 1 for an entry point and the host pid otherwise (only `= 1` is meaningful).
 def(['proc.vpid'], 'int', (v) => (v.proc ? (v.proc.entry ? 1 : Number(v.proc.oid.hpid)) : 0), 'Falco proc.vpid approximation: 1 for a container entry point, else the host pid');
 def(['sf.proc.createts', 'proc.createtime'], 'int64', (v) => (v.proc ? v.proc.oid.createTS : 0n), 'Process creation timestamp (ns)');
+def('sf.proc.oid', 'string', (v) => {
+  const p = v.proc;
+  if (p === null) return '';
+  const d = procDerived(p);
+  return (d.oid ??= processOidHex(p.oid.hpid, p.oid.createTS));
+}, 'Process object id (hex XXH64 of hpid and createTS, as sf-processor)');
+def('sf.pproc.oid', 'string', (v) => {
+  const p = v.proc;
+  if (p === null || p.poid === null) return '';
+  const d = procDerived(p);
+  return (d.poid ??= processOidHex(p.poid.hpid, p.poid.createTS));
+}, 'Parent process object id');
 def(['sf.proc.cwd', 'proc.cwd'], 'string', procStr((p) => p.cwd), 'Working directory (schema v5)');
 
 // Parent process

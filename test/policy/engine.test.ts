@@ -145,3 +145,21 @@ test('Falco JSON alert: rule, priority name, rendered output, output_fields, RFC
   assert.deepEqual(o['tags'], ['mitre:T1059', 'shell']);
   assert.equal(o['source'], 'syscall');
 });
+
+test('process oids: XXH64 reference vectors and an sf-processor oid from shellshock.sf', async () => {
+  const { xxh64, processOidHex } = await import('../../src/policy/xxhash.js');
+  // Reference vectors of XXH64 (seed 0).
+  assert.equal(xxh64(Buffer.from('')).toString(16), 'ef46db3751d8e999');
+  assert.equal(xxh64(Buffer.from('a')).toString(16), 'd24ec4f1a98c6e5b');
+  assert.equal(xxh64(Buffer.from('abc')).toString(16), '44bc2cf5ad770999');
+  assert.equal(xxh64(Buffer.from('Nobody inspects the spammish repetition')).toString(16), 'fbcea83c8a378bf1');
+  // sf-processor exports apache2 pid 12705 of shellshock.sf with "oid":"ec53c3723015ac25"
+  // (sysflow-notes §3.8); its createTS is 1669701713069783102.
+  assert.equal(processOidHex(12705n, 1669701713069783102n), 'ec53c3723015ac25');
+  const v = makeView({ type: 'PE', procs: [{ pid: 12705, exe: '/usr/lib/apache2/mpm-worker/apache2', createTS: 1669701713069783102n }, { pid: 12704, exe: '/usr/lib/apache2/mpm-worker/apache2' }] });
+  const { compileFilterExpression } = await import('../../src/policy/index.js');
+  assert.equal(compileFilterExpression('sf.proc.oid = ec53c3723015ac25')(v), true);
+  const o = JSON.parse(toSysFlowJson({ view: v, alerts: [], tags: [] })) as { proc: { oid: string }; pproc: { oid: string } };
+  assert.equal(o.proc.oid, 'ec53c3723015ac25');
+  assert.equal(o.pproc.oid, processOidHex(12704n, 1000n + 12704n));
+});

@@ -99,7 +99,7 @@ function fuzz(name: string, base: Buffer, cases: number, seed: number): void {
     }
     const total = performance.now() - t0;
     assert.ok(errors > cases / 4, `most mutations should be detected (${errors}/${cases})`);
-    assert.ok(slowest < 500, `slowest case took ${slowest.toFixed(1)} ms`);
+    assert.ok(slowest < 2000, `slowest case took ${slowest.toFixed(1)} ms`);
     assert.ok(total < 30_000, `fuzz took ${total.toFixed(0)} ms`);
   });
 }

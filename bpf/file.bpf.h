@@ -236,16 +236,24 @@ static __always_inline void count(struct file_record *r, struct inode *inode, __
 }
 
 /* ---- fd-based events ---- */
-/* f is a BTF pointer from fd_file() (direct loads) */
-static __always_inline int on_file(struct file *f, __u32 ev, __s64 bytes)
+/* The record of an open file (a BTF pointer from fd_file(): direct loads) when it is a regular
+ * file or symlink; *ip gets its inode. */
+static __always_inline struct file_record *open_file_rec(struct file *f, struct inode **ip)
 {
 	if (!f)
-		return 0;
+		return NULL;
 	struct inode *inode = f->f_inode;
 	if (!inode || !mode_tracked(inode->i_mode))
-		return 0;
-	struct file_record *r = file_rec(inode, f, NULL, NULL, bpf_ktime_get_boot_ns());
-	if (!r)
+		return NULL;
+	*ip = inode;
+	return file_rec(inode, f, NULL, NULL, bpf_ktime_get_boot_ns());
+}
+
+static __always_inline int on_file(struct file *f, __u32 ev, __s64 bytes)
+{
+	struct inode *inode = NULL;
+	struct file_record *r = open_file_rec(f, &inode);
+	if (!r || !inode)
 		return 0;
 	if (ev == FE_ACCESS && bytes > 0)
 		r->bytes_read += bytes;
@@ -325,13 +333,9 @@ static __always_inline int on_open(long fd)
 	if (fd < 0 || skip())
 		return 0;
 	struct file *f = fd_file(fd);
-	if (!f)
-		return 0;
-	struct inode *inode = f->f_inode;
-	if (!inode || !mode_tracked(inode->i_mode))
-		return 0;
-	struct file_record *r = file_rec(inode, f, NULL, NULL, bpf_ktime_get_boot_ns());
-	if (!r)
+	struct inode *inode = NULL;
+	struct file_record *r = open_file_rec(f, &inode);
+	if (!r || !inode || !f)
 		return 0;
 	__u32 fmode = f->f_mode;
 	__u32 fflags = f->f_flags;

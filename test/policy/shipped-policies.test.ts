@@ -114,3 +114,14 @@ test('every field of the catalogue is documented in docs/policy-language.md, and
     'container.image', 'container.type', 'container.privileged'];
   assert.deepEqual(falco.filter((n) => !lookupField(n)), []);
 });
+
+test('CRLF line endings and a UTF-8 BOM load identically', async () => {
+  const { compilePolicyText } = await import('../../src/policy/index.js');
+  for (const f of ['distribution/filter.yaml', 'runtimeintegrity/ttps.yaml', 'tests/falco.yaml']) {
+    const text = readFileSync(join(ROOT, f), 'utf8');
+    const a = compilePolicyText([{ name: f, text }], { lenient: true }).policy!;
+    const b = compilePolicyText([{ name: f, text: '\uFEFF' + text.replace(/\n/g, '\r\n') }], { lenient: true }).policy!;
+    assert.deepEqual(b.rules.map((r) => [r.name, r.desc, r.condition, r.priority.name, r.tags]), a.rules.map((r) => [r.name, r.desc, r.condition, r.priority.name, r.tags]), f);
+    assert.deepEqual([...b.lists], [...a.lists], f);
+  }
+});

@@ -64,7 +64,8 @@ export async function runPipeline(source: RecordSource, opts: PipelineOptions, o
           ids: new IdNames(),
           mounts: new Mounts(),
         };
-        if (opts.sysflow) sysflow = new SysFlowOutput(opts.sysflow, h.bootToRealNs, ctx.ids);
+        // a restarted sensor sends a new hello: keep writing the same traces
+        if (opts.sysflow && !sysflow) sysflow = new SysFlowOutput(opts.sysflow, h.bootToRealNs, ctx.ids);
         for (const s of h.programStatus) process.stderr.write(`falconet: ${s}\n`);
         process.stderr.write(`falconet: sensor ready (${h.programsAttached} programs attached, ${h.programsSkipped} skipped)\n`);
         break;

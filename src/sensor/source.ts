@@ -82,7 +82,11 @@ export function checkSensorPrerequisites(): void {
   }
 }
 
-/** Spawns the privileged sensor and yields its decoded stream. */
+/** How often a sensor that dies unexpectedly is restarted before the agent gives up. */
+const MAX_RESTARTS = 3;
+
+/** Spawns the privileged sensor and yields its decoded stream; supervises it: a sensor that
+ * dies without ending its stream is restarted (its open kernel records are lost, and said so). */
 export function sensorSource(opts: SensorOptions): RecordSource {
   const args = [
     '--monitors', String(opts.monitors),
@@ -94,30 +98,47 @@ export function sensorSource(opts: SensorOptions): RecordSource {
   if (opts.statsMs) args.push('--stats-ms', String(opts.statsMs));
   if (opts.sockIdle) args.push('--sock-idle', String(opts.sockIdle));
   if (opts.sockActive) args.push('--sock-active', String(opts.sockActive));
+  if (opts.procEvents !== undefined) args.push('--proc-events', String(opts.procEvents));
   if (opts.procRate !== undefined) args.push('--proc-rate', String(opts.procRate));
-  if (opts.procEvents !== undefined) args.push('--proc-events', `0x${opts.procEvents.toString(16)}`);
   if (opts.verbose) args.push('--verbose');
-  const child: ChildProcess = spawn(SENSOR_BIN, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-8192);
-    if (opts.verbose) process.stderr.write(d);
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  child.on('error', () => { /* reported through the exit code below */ });
   let stopped = false;
+  let current: ChildProcess | undefined;
+
+  function start(): { child: ChildProcess; exited: Promise<number | null>; stderr: () => string } {
+    const child = spawn(SENSOR_BIN, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    current = child;
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-8192);
+      if (opts.verbose) process.stderr.write(d);
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code, sig) => resolve(code ?? (sig ? 128 : null))));
+    child.on('error', () => { /* reported through the exit code */ });
+    return { child, exited, stderr: () => stderr.trim() };
+  }
+
   async function* run(): AsyncGenerator<SensorEvent> {
-    const clean = yield* framesOf(child.stdout!, opts.tap);
-    if (clean) {
-      // Complete stream: the sensor may still be detaching programs; don't wait for it.
-      child.unref();
-      child.stdin?.destroy();
-      child.stderr?.destroy();
-      return;
-    }
-    const code = await exited;
-    if (code !== 0 && !stopped) {
-      throw new SensorUnavailable(`the sensor exited with code ${code}: ${stderr.trim() || 'no message'}`);
+    for (let attempt = 0; ; attempt++) {
+      const { child, exited, stderr } = start();
+      let sawHello = false;
+      for await (const ev of framesOf(child.stdout!, opts.tap)) {
+        if (ev.kind === 'hello') sawHello = true;
+        yield ev;
+        if (ev.kind === 'end') {
+          // Complete stream: the sensor may still be detaching programs; don't wait for it.
+          child.unref();
+          child.stdin?.destroy();
+          child.stderr?.destroy();
+          return;
+        }
+      }
+      const code = await exited;
+      if (stopped) return;
+      if (!sawHello || attempt >= MAX_RESTARTS) {
+        throw new SensorUnavailable(`the sensor exited with code ${code}: ${stderr() || 'no message'}`);
+      }
+      yield { kind: 'log', text: `the sensor exited unexpectedly (code ${code}${stderr() ? `: ${stderr()}` : ''}); restarting it (${attempt + 1}/${MAX_RESTARTS}); records it held open are lost` };
+      await new Promise((r) => setTimeout(r, 500));
     }
   }
   return {
@@ -125,7 +146,7 @@ export function sensorSource(opts: SensorOptions): RecordSource {
     stop: () => {
       if (stopped) return;
       stopped = true;
-      child.kill('SIGTERM');
+      current?.kill('SIGTERM');
     },
   };
 }

@@ -86,3 +86,32 @@ test('record then replay (without the sensor) reproduces the records', { skip, t
   assert.equal(again, out);
   assert.ok(readFileSync(file).length > 0);
 });
+
+test('a sensor that dies is restarted and monitoring goes on', { skip, timeout: 240000 }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'fn-restart-'));
+  const agent = spawn(process.execPath, [BIN, '-m', 'file', '-o', 'json-min'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  agent.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  const waitErr = (re: RegExp) => new Promise<void>((resolve, reject) => {
+    const check = () => { if (re.test(err)) resolve(); };
+    agent.stderr.on('data', check);
+    agent.on('close', (c) => reject(new Error(`agent exited ${c}: ${err}`)));
+    check();
+  });
+  agent.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
+  try {
+    await waitErr(/sensor ready/);
+    const sensorPid = Number(execFileSync('pgrep', ['-P', String(agent.pid), 'falconet-sensor'], { encoding: 'utf8' }).trim());
+    process.kill(sensorPid, 'SIGKILL');
+    await waitErr(/restarting it \(1\/3\)[\s\S]*sensor ready/);
+    await py("open('after-restart', 'w').write('x')\n", dir);
+    agent.kill('SIGTERM');
+    const code = await new Promise((r) => agent.on('close', r));
+    assert.equal(code, 0);
+    const recs = out.trim().split('\n').map((l) => JSON.parse(l) as JsonRecord);
+    assert.ok(recs.some((r) => r.FilePath === dir + '/' && r.File === 'after-restart'), 'records flow after the restart');
+  } finally {
+    agent.kill('SIGKILL');
+  }
+});

@@ -2,7 +2,7 @@
 // engine would, and reports every problem with file:line:col. Exit 1 if there is an error
 // (or, with --strict, a warning); 2 for usage errors.
 import type { Command } from 'commander';
-import { checkPolicies, formatDiagnostic, type Dialect } from '../policy/index.js';
+import { allFields, checkPolicies, formatDiagnostic, type Dialect } from '../policy/index.js';
 
 interface CheckOptions {
   lenient?: boolean;
@@ -13,6 +13,13 @@ interface CheckOptions {
 
 export function registerRulesCommand(program: Command): void {
   const rules = program.command('rules').description('policy (rule file) tools');
+  rules
+    .command('fields')
+    .description('list the fields conditions can use (SysFlow names and Falco aliases)')
+    .action(() => {
+      const lines = allFields().map((f) => `${f.name.padEnd(28)} ${(f.type + (f.arg ? `[${f.arg}]` : '')).padEnd(18)} ${f.desc}`);
+      process.stdout.write(lines.join('\n') + '\n');
+    });
   rules
     .command('check')
     .description('load policy files together and report all problems (exit 1 on error)')

@@ -23,6 +23,13 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null
 const tmp = mkdtempSync(join(tmpdir(), 'falconet-cli-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
+test('rules fields lists the catalogue', () => {
+  const r = run(['rules', 'fields']);
+  assert.equal(r.code, 0);
+  assert.match(r.out, /^sf\.proc\.aname\s+strings\[index\]\s+Names of the process and its ancestors$/m);
+  assert.match(r.out, /^fd\.name\s+string\s+/m);
+});
+
 test('rules check: a clean file exits 0 with a summary', () => {
   const r = run(['rules', 'check', join(POLICIES, 'distribution/filter.yaml')]);
   assert.equal(r.code, 0, r.out + r.err);

@@ -309,7 +309,9 @@ function build(type: Type, cache: Map<Type, Decoder>): Decoder {
             const kl = readLength(c, 'map key');
             const k = c.buf.toString('utf8', c.pos, c.pos + kl);
             c.pos += kl;
-            out[k] = val(c);
+            // A "__proto__" key must stay data, not replace the object's prototype.
+            if (k === '__proto__') Object.defineProperty(out, k, { value: val(c), enumerable: true, writable: true, configurable: true });
+            else out[k] = val(c);
           }
         }
       };

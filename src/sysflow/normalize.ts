@@ -50,7 +50,12 @@ const strArr = (v: unknown): string[] => (Array.isArray(v) ? v.map((x) => String
 const bigArr = (v: unknown): bigint[] => (Array.isArray(v) ? v.map((x) => big(x)) : []);
 const strMap = (v: unknown): Record<string, string> => {
   const out: Record<string, string> = {};
-  if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) out[k] = String(x);
+  if (v && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v)) {
+      if (k === '__proto__') Object.defineProperty(out, k, { value: String(x), enumerable: true, writable: true, configurable: true });
+      else out[k] = String(x);
+    }
+  }
   return out;
 };
 function oid(v: unknown): OID {

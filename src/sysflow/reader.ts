@@ -17,6 +17,7 @@ import type { Decoder } from './avro-decode.js';
 import { normalizerFor, shortTypeForName } from './normalize.js';
 import type { Normalizer } from './normalize.js';
 import type { SfObject, SfRecordType } from './types.js';
+import { SYSFLOW_V5_SCHEMA_JSON } from './schema-v5.js';
 
 export class SysFlowReadError extends Error {
   constructor(
@@ -112,7 +113,11 @@ export function planForSchema(schemaJson: string): SchemaPlan {
     const name = (t as unknown as { name?: string }).name ?? t.typeName;
     const st = shortTypeForName(name);
     const fields = ((t as unknown as { fields?: { name: string }[] }).fields ?? []).map((f) => f.name);
-    return { type: st, name, decode: compileDecoder(t, cache), normalize: st ? normalizerFor(st, fields) : null };
+    let normalize: Normalizer | null = st ? normalizerFor(st, fields) : null;
+    // A branch identical to v5's (same names, fields and types; logicalType tags ignored)
+    // decodes straight into the model's shape: skip the copying normaliser.
+    if (st !== null && v5Canonical().get(name) === canonical(t)) normalize = identityNormalizer(st);
+    return { type: st, name, decode: compileDecoder(t, cache), normalize };
   });
   const writerFields: Partial<Record<SfRecordType, readonly string[]>> = {};
   unionTypes.forEach((t, i) => {
@@ -137,6 +142,25 @@ export function planForSchema(schemaJson: string): SchemaPlan {
   };
   planCache.set(schemaJson, plan);
   return plan;
+}
+
+function canonical(t: Type): string {
+  return JSON.stringify(t.schema({ exportAttrs: false }));
+}
+
+let v5Canon: Map<string, string> | null = null;
+/** Canonical schema text of each v5 branch, by full name. */
+function v5Canonical(): Map<string, string> {
+  if (v5Canon) return v5Canon;
+  const top = avro.Type.forSchema(JSON.parse(SYSFLOW_V5_SCHEMA_JSON) as avro.Schema) as unknown as { fields: { type: { types: Type[] } }[] };
+  v5Canon = new Map(top.fields[0]!.type.types.map((t) => [(t as unknown as { name: string }).name, canonical(t)]));
+  return v5Canon;
+}
+
+function identityNormalizer(type: SfRecordType): Normalizer {
+  // The decoder builds plain objects with v5 field names, FOIDs as hex, OIDs as {createTS,
+  // hpid}, enums as symbols, optional unions unwrapped: exactly the model types.
+  return (raw) => ({ type, rec: raw }) as unknown as SfObject;
 }
 
 function readUnionIndex(c: Cursor): number {

@@ -71,6 +71,22 @@ describe('writer: round trip and independent reading', () => {
   });
 });
 
+describe('writer/reader: map keys are data', () => {
+  it('a "__proto__" label survives a round trip as an own key and changes no prototype', () => {
+    const labels = JSON.parse('{"__proto__": "evil", "app": "web"}') as Record<string, string>;
+    const pod: SfObject = {
+      type: 'POD',
+      rec: { ts: 1n, id: 'p', name: 'n', nodeName: 'nn', hostIP: [], internalIP: [], namespace: 'ns', restartCount: 0n, labels, selectors: {}, services: [] },
+    };
+    const [h] = readSysFlowFile(tracePath('sf-collector/setuid/setuid.sf'));
+    const back = [...openSysFlow(encodeSysFlowTrace([h!, pod]))][1]!;
+    assert.ok(back.type === 'POD');
+    assert.equal(Object.getPrototypeOf(back.rec.labels), Object.prototype);
+    assert.deepEqual(Object.keys(back.rec.labels), ['__proto__', 'app']);
+    assert.equal(Object.getOwnPropertyDescriptor(back.rec.labels, '__proto__')?.value, 'evil');
+  });
+});
+
 describe('writer: invalid objects are rejected with the field path, nothing partial is written', () => {
   const proc = (): SfObject => ({
     type: 'P',

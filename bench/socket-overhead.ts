@@ -89,7 +89,52 @@ function waitStderr(child: ChildProcess, needle: string): Promise<void> {
   });
 }
 
-interface Agent { stop: () => Promise<{ counters: Record<string, number>; recordsOut: number }>; out: string }
+interface Agent {
+  stop: () => Promise<{ counters: Record<string, number>; recordsOut: number }>;
+  out: string;
+  /** CPU seconds used so far by the agent (node) and its sensor */
+  cpu: () => number;
+}
+
+function procCpu(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** BPF run time (ns) of the socket monitor's programs while `work` runs under a fresh agent, with
+ * kernel.bpf_stats_enabled on: a separate run, since the accounting adds its own cost. */
+async function bpfRunNs(work: () => void): Promise<number> {
+  execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=1']);
+  try {
+    const agent = await startAgent();
+    const ns0 = sockBpfNs();
+    work();
+    await new Promise((r) => setTimeout(r, 600));
+    const ns = sockBpfNs() - ns0;
+    await agent.stop();
+    return ns;
+  } finally {
+    execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=0']);
+  }
+}
+
+/** Sum of run time of the socket monitor's BPF programs (kernel.bpf_stats_enabled). */
+function sockBpfNs(): number {
+  const list = JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8' })) as { name?: string; run_time_ns?: number }[];
+  return list.filter((p) => p.name?.startsWith('sock_')).reduce((a, p) => a + (p.run_time_ns ?? 0), 0);
+}
 
 async function startAgent(): Promise<Agent> {
   const out = path.join(mkdtempSync(path.join(tmpdir(), 'fn-sockbench-')), 'records.jsonl');
@@ -101,6 +146,7 @@ async function startAgent(): Promise<Agent> {
   await ready;
   return {
     out,
+    cpu: () => procCpu(sh.pid!) + childrenOf(sh.pid!).reduce((a, c) => a + procCpu(c), 0),
     stop: async () => {
       await new Promise((r) => setTimeout(r, 500));
       const closed = new Promise((r) => sh.on('close', r));
@@ -225,6 +271,7 @@ async function redisBench(): Promise<void> {
     sockDrop += (await agent.stop()).counters.sock_drop ?? 0;
     outs.push(agent.out);
   }
+  const nsPerReq = (await bpfRunNs(() => { run(); })) / (2 * REDIS_N); // SET and GET runs
   srv.kill('SIGTERM');
   const c = { client: 0, server: 0 };
   for (const o of outs) {
@@ -242,13 +289,14 @@ async function redisBench(): Promise<void> {
   console.log(`all runs without: ${base.map((x) => x.toFixed(0)).join(', ')}; with: ${withAgent.map((x) => x.toFixed(0)).join(', ')}`);
   console.log(`records for redis connections: ${c.client} CLIENT, ${c.server} SERVER for ${expected} connections redis accepted while the agent ran; ` +
     `lost ${Math.abs(expected - c.client) + Math.abs(expected - c.server)}; kernel sock_drop=${sockDrop}`);
+  console.log(`BPF run time per request (both sockets, kernel.bpf_stats_enabled, separate run): ${nsPerReq.toFixed(0)} ns`);
 }
 
 async function main(): Promise<void> {
   const bin = buildStorm();
   storm(bin); // warm-up
   // interleaved (none, floor, falconet) per round: the machine's load drifts between rounds
-  const base: number[] = [], withAgent: number[] = [], floorRates: number[] = [];
+  const base: number[] = [], withAgent: number[] = [], floorRates: number[] = [], cpuUs: number[] = [];
   let floorNote = '';
   const ports = new Set<number>();
   const counters = { sockDrop: 0, recordsOut: 0 };
@@ -258,7 +306,10 @@ async function main(): Promise<void> {
     const f = await floorRuns(bin, 1);
     if (Array.isArray(f)) floorRates.push(...f); else floorNote = f;
     const agent = await startAgent();
+    const cpu0 = agent.cpu();
     const r = storm(bin);
+    await new Promise((res) => setTimeout(res, 600)); // let the agent drain this run's records
+    cpuUs.push((agent.cpu() - cpu0) * 1e6 / CONNS);
     withAgent.push(r.rate);
     ports.add(r.port);
     const st = await agent.stop();
@@ -266,6 +317,8 @@ async function main(): Promise<void> {
     counters.recordsOut += st.recordsOut;
     outs.push(agent.out);
   }
+  // one more run with BPF run-time accounting on (it adds its own cost, so not in the ratios)
+  const bpfNs = await bpfRunNs(() => { storm(bin); });
   const recs = new Map<number, { client: number; server: number }>();
   for (const o of outs) for (const [p, c] of await countRecords(o, ports)) {
     const t = recs.get(p) ?? { client: 0, server: 0 };
@@ -291,6 +344,8 @@ async function main(): Promise<void> {
     lost += Math.abs(CONNS - c.client) + Math.abs(CONNS - c.server);
   }
   console.log(`records lost (expected - reported, both roles): ${lost}; kernel sock_drop=${counters.sockDrop}; records out ${counters.recordsOut}`);
+  console.log(`load-independent costs per connection: BPF programs ${(bpfNs / CONNS).toFixed(0)} ns (kernel.bpf_stats_enabled, separate run, ` +
+    `both sockets); agent + sensor CPU ${median(cpuUs).toFixed(1)} µs (median; 2 records)`);
   console.log(`load average at the end: ${readFileSync('/proc/loadavg', 'utf8').trim()} (other work on this machine skews all numbers)`);
   await redisBench();
 }

@@ -19,9 +19,14 @@ export const TCP_STATES = [
 /** Flag bits as stored by the kernel (TCP header byte 13 & 0x3f), in kflowd's name order. */
 const FLAG_NAMES: [number, string][] = [[0x01, 'FIN'], [0x02, 'SYN'], [0x04, 'RST'], [0x08, 'PSH'], [0x10, 'ACK'], [0x20, 'URG']];
 
-export function tcpFlagName(combo: number): string {
+function flagName(combo: number): string {
   const parts = FLAG_NAMES.filter(([bit]) => combo & bit).map(([, n]) => n);
   return parts.length ? parts.join('-') : 'NONE';
+}
+const FLAG_NAME_TABLE = Array.from({ length: 64 }, (_, c) => flagName(c));
+
+export function tcpFlagName(combo: number): string {
+  return FLAG_NAME_TABLE[combo & 63]!;
 }
 
 const SOCK_TYPES: Record<number, string> = { 1: 'SOCK_STREAM', 2: 'SOCK_DGRAM', 5: 'SOCK_SEQPACKET' };
@@ -58,23 +63,32 @@ export function ipText(fam: SockFamily, b: Uint8Array): string {
 const u64 = (b: Buffer, p: number): number => b.readUInt32LE(p) + b.readUInt32LE(p + 4) * 0x100000000;
 
 function direction(b: Buffer, p: number, tcp: boolean): SockDirection {
-  const counts: number[] = new Array(SOCK_FLAGS);
-  for (let i = 0; i < SOCK_FLAGS; i++) counts[i] = u64(b, p + o(D, 'flags') + 8 * i);
+  const packets = u64(b, p + o(D, 'packets'));
   const flags: [string, number][] = [];
-  if (tcp) {
-    // first-seen order; any combination missing from it (an export raced a packet) follows
+  if (tcp && packets > 0) {
+    // first-seen order; every packet adds to exactly one combination, so when the ordered counts
+    // fall short of the packets, a combination is missing from the order (an export raced its
+    // first packet) and the counts are scanned
     const seen = new Set<number>();
     const n = Math.min(u64(b, p + o(D, 'nflags')), SOCK_FLAGS);
+    const fo = p + o(D, 'flags');
+    let sum = 0;
     for (let i = 0; i < n; i++) {
       const c = b[p + o(D, 'flag_order') + i]! & (SOCK_FLAGS - 1);
-      if (!seen.has(c) && counts[c]! > 0) { seen.add(c); flags.push([tcpFlagName(c), counts[c]!]); }
+      const k = u64(b, fo + 8 * c);
+      if (!seen.has(c) && k > 0) { seen.add(c); flags.push([tcpFlagName(c), k]); sum += k; }
     }
-    for (let c = 0; c < SOCK_FLAGS; c++) if (!seen.has(c) && counts[c]! > 0) flags.push([tcpFlagName(c), counts[c]!]);
+    if (sum < packets) {
+      for (let c = 0; c < SOCK_FLAGS; c++) {
+        const k = u64(b, fo + 8 * c);
+        if (!seen.has(c) && k > 0) flags.push([tcpFlagName(c), k]);
+      }
+    }
   }
   return {
     tsFirst: b.readBigUInt64LE(p + o(D, 'ts_first')),
     ts: b.readBigUInt64LE(p + o(D, 'ts')),
-    packets: u64(b, p + o(D, 'packets')),
+    packets,
     dataPackets: u64(b, p + o(D, 'data_packets')),
     bytes: u64(b, p + o(D, 'bytes')),
     ifindex: b.readUInt32LE(p + o(D, 'ifindex')),

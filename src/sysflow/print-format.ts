@@ -611,18 +611,25 @@ function generateRowWriter(
   const R: Piece[] = [];
   const G: ((v: SfRecordView, a: AbsentFields) => string)[] = [];
   const lines: string[] = ['const r = v.obj.rec;'];
+  // Short constants become inline byte stores (no call, no loop); long ones a copy.
+  const emitConst = (b: Buffer): void => {
+    if (b.length === 0) return;
+    if (b.length > 64) {
+      lines.push(`out.raw(C[${C.length}]);`);
+      C.push(b);
+      return;
+    }
+    const stores = Array.from(b, (x, i) => `b[p + ${i}] = ${x};`).join(' ');
+    lines.push(`out.ensure(${b.length}); { const b = out.buf; const p = out.len; ${stores} out.len = p + ${b.length}; }`);
+  };
   for (const st of steps) {
     if (st.k === 'const') {
-      lines.push(`out.raw(C[${C.length}]);`);
-      C.push(st.b);
+      emitConst(st.b);
     } else if (st.k === 'run') {
       lines.push(`R[${R.length}](v, a, out);`);
       R.push(st.piece);
     } else {
-      if (st.prefix.length) {
-        lines.push(`out.raw(C[${C.length}]);`);
-        C.push(st.prefix);
-      }
+      emitConst(st.prefix);
       const stmt = directFor(keys[st.slot]!, type);
       if (stmt !== undefined) lines.push(stmt);
       else {

@@ -61,8 +61,9 @@ export function readInt(c: Cursor): number {
 
 // Large longs (ns timestamps) are built as (upper << 27) | low27 where `upper` changes rarely
 // between consecutive records: its BigInt is cached, leaving one allocation plus one OR.
-const SMALL_N = 4096;
-const SMALL: readonly bigint[] = Array.from({ length: SMALL_N }, (_, i) => BigInt(i));
+// Lazily filled: pids, tids and small counters repeat across records (at most 2^17 entries).
+const SMALL_N = 1 << 17;
+const SMALL: (bigint | undefined)[] = new Array<bigint | undefined>(SMALL_N);
 let lastUpper = -1;
 let lastUpperBig = 0n;
 const B27 = 27n;
@@ -111,9 +112,9 @@ export function readLong(c: Cursor): bigint {
   const low27 = lo >>> 1;
   if (upper < 0x4000000) {
     // |value| < 2^53: exact in a double; small non-negative values (zero counters, createTS 0,
-    // op counts) come from a table instead of a new BigInt each.
+    // pids, tids) come from a table instead of a new BigInt each.
     const half = upper * 0x8000000 + low27;
-    if (!neg && half < SMALL_N) return SMALL[half]!;
+    if (!neg && half < SMALL_N) return SMALL[half] ?? (SMALL[half] = BigInt(half));
     return BigInt(neg ? -half - 1 : half);
   }
   if (upper !== lastUpper) {

@@ -409,7 +409,12 @@ export function compileJsonLineBytes(
     const depOfTok = (t: Token): Dep | null => {
       if (!('slot' in t)) return null;
       const d = depOf(keys[t.slot]!);
-      return d === 'record' && constantFor(keys[t.slot]!, v.type) ? 'const' : d;
+      if (d === 'record') return constantFor(keys[t.slot]!, v.type) ? 'const' : d;
+      // Entities a record type never has are constant (null) for it: fold them, which also
+      // lets e.g. file.path and file.type of a FileFlow form one cached run.
+      if ((d === 'file' && v.type !== 'FF' && v.type !== 'FE') || (d === 'newFile' && v.type !== 'FE')) return 'const';
+      if ((d === 'proc' || d === 'pproc') && v.type === 'KE') return 'const';
+      return d;
     };
     let i = 0;
     while (i < tokens.length) {
@@ -536,31 +541,26 @@ const directFor = (key: string, t: SfEventFlowType): string | undefined => (key 
 const opfCache = new Map<number, Buffer>();
 const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const E9 = 1_000_000_000n;
-// Consecutive timestamps share their seconds: digits and ISO date part are cached per second.
-let bigBase = -1n;
-let bigBaseBuf = Buffer.alloc(0);
+// Consecutive timestamps share their seconds: the ISO date part is cached per second.
 let isoSec = NaN;
 let isoBuf = Buffer.alloc(0);
 
 const HELPERS = {
-  /** bigint decimal digits, no string allocation for safe values and ns timestamps. */
+  /** bigint decimal digits: safe values without a string; larger ones via BigInt#toString
+   * (measured faster here than splitting off a cached seconds prefix). */
   big(out: ByteSink, x: bigint): void {
-    if (x <= SAFE && x >= -SAFE) return out.int10(Number(x));
-    const d = x - bigBase;
-    if (!(bigBase >= 0n && d >= 0n && d < E9)) {
-      if (x < 0n) return out.ascii(x.toString());
-      bigBase = (x / E9) * E9;
-      bigBaseBuf = Buffer.from((x / E9).toString(), 'latin1');
-      return HELPERS.big(out, x);
-    }
-    out.raw(bigBaseBuf);
-    out.int10pad(Number(d), 9);
+    if (x <= SAFE && x >= -SAFE) out.int10(Number(x));
+    else out.ascii(x.toString());
   },
   /** isoFromNs written straight into the buffer (same arithmetic as pyfmt.isoFromNs). */
   iso(out: ByteSink, ns: bigint): void {
     const d = Number(ns) / 1e9;
+    if (!(d >= 0)) return out.ascii(isoFromNs(ns)); // before 1970: the general path
     let intpart = Math.trunc(d);
-    let us = roundHalfEvenUs(d - intpart);
+    // Python's half-even rounding of the fraction to microseconds (x >= 0 here).
+    const x = (d - intpart) * 1e6;
+    let us = Math.round(x);
+    if (us - x === 0.5 && us % 2 === 1) us -= 1;
     if (us >= 1e6) {
       us -= 1e6;
       intpart += 1;
@@ -588,13 +588,6 @@ const HELPERS = {
   },
 };
 
-/** Python's half-even rounding of a fraction of a second to microseconds. */
-function roundHalfEvenUs(frac: number): number {
-  const x = frac * 1e6;
-  const r = Math.sign(x) * Math.round(Math.abs(x));
-  if (Math.abs(x - r) === 0.5) return 2 * (Math.sign(x / 2) * Math.round(Math.abs(x / 2)));
-  return r;
-}
 
 /**
  * Generate straight-line code for one record type: each call site is monomorphic (one record

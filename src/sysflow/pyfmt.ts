@@ -47,27 +47,10 @@ export function pyJson(v: PyValue): string {
 }
 
 const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-const E9 = 1_000_000_000n;
-// Timestamps of consecutive records share all but their last 9 digits.
-let baseBig = -1n;
-let baseStr = '';
 
-/**
- * Decimal digits of a bigint, fast for what traces hold: safe integers via Number, and ns
- * timestamps via a cached seconds prefix (BigInt#toString costs several times more).
- */
+/** Decimal digits of a bigint (safe integers through Number, which is cheaper). */
 export function bigintToString(x: bigint): string {
-  if (x <= SAFE && x >= -SAFE) return String(Number(x));
-  const d = x - baseBig;
-  if (d >= 0n && d < E9 && baseBig >= 0n) {
-    const r = String(Number(d));
-    return baseStr + '000000000'.slice(r.length) + r;
-  }
-  if (x < 0n) return x.toString();
-  baseBig = (x / E9) * E9;
-  baseStr = (x / E9).toString();
-  const r = String(Number(x - baseBig));
-  return baseStr + '000000000'.slice(r.length) + r;
+  return x <= SAFE && x >= -SAFE ? String(Number(x)) : x.toString();
 }
 
 function pyFloatRepr(x: number): string {

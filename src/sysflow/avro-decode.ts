@@ -156,6 +156,15 @@ function readLength(c: Cursor, what: string): number {
 
 export type Decoder = (c: Cursor) => unknown;
 
+// Node's Buffer has direct slice decoders (what Buffer#toString calls after argument checks);
+// calling them skips that wrapper on the hot path. Bounds are already checked by the decoder.
+interface FastSlices {
+  utf8Slice(start: number, end: number): string;
+  hexSlice(start: number, end: number): string;
+}
+const utf8 = (b: Buffer, s: number, e: number): string => (b as unknown as FastSlices).utf8Slice(s, e);
+const hex = (b: Buffer, s: number, e: number): string => (b as unknown as FastSlices).hexSlice(s, e);
+
 interface AvscTypeLike {
   typeName: string;
   name?: string;
@@ -235,7 +244,7 @@ function build(type: Type, cache: Map<Type, Decoder>): Decoder {
     case 'string':
       return (c) => {
         const n = readLength(c, 'string');
-        const s = c.buf.toString('utf8', c.pos, c.pos + n);
+        const s = utf8(c.buf, c.pos, c.pos + n);
         c.pos += n;
         return s;
       };
@@ -251,7 +260,7 @@ function build(type: Type, cache: Map<Type, Decoder>): Decoder {
       const size = (type as unknown as { size: number }).size;
       return (c) => {
         if (c.end - c.pos < size) eof(c, `fixed(${size})`);
-        const h = c.buf.toString('hex', c.pos, c.pos + size);
+        const h = hex(c.buf, c.pos, c.pos + size);
         c.pos += size;
         return h;
       };
@@ -308,7 +317,7 @@ function build(type: Type, cache: Map<Type, Decoder>): Decoder {
           }
           for (let i = 0; i < n; i++) {
             const kl = readLength(c, 'map key');
-            const k = c.buf.toString('utf8', c.pos, c.pos + kl);
+            const k = utf8(c.buf, c.pos, c.pos + kl);
             c.pos += kl;
             // A "__proto__" key must stay data, not replace the object's prototype.
             if (k === '__proto__') Object.defineProperty(out, k, { value: val(c), enumerable: true, writable: true, configurable: true });

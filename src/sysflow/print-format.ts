@@ -141,8 +141,14 @@ export function absentFieldsOf(writerFields: Readonly<Partial<Record<string, rea
   check('H', 'ip');
   check('H', 'filename');
   check('NF', 'fd');
-  return out;
+  // Interned: equal sets are the same object, so compiled row writers and cached entity JSON
+  // (keyed by this set) are shared by every file of the same schema variant.
+  const key = [...out].join(',');
+  let shared = INTERNED.get(key);
+  if (!shared) INTERNED.set(key, (shared = out));
+  return shared;
 }
+const INTERNED = new Map<string, AbsentFields>();
 
 type Getter = (v: SfRecordView, absent: AbsentFields) => PyValue;
 

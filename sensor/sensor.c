@@ -65,12 +65,16 @@ void die(const char *fmt, ...)
 /* ---- file records flushed by the sensor ---- */
 static struct file_record flush_rec;
 
-/* Takes the record out of the map and emits it; false if the kernel emitted it meanwhile. */
-static bool flush_key(const struct file_key *k, __u32 why)
+/* Takes the record out of the map and emits it; false if the kernel emitted it meanwhile.
+ * ts (CLOCK_BOOTTIME, 0: keep) stamps records whose reads/writes did not (process exit time,
+ * shutdown time): the kernel skips the clock on those hot events. */
+static bool flush_key(const struct file_key *k, __u32 why, __u64 ts)
 {
 	int fd = bpf_map__fd(skel->maps.file_records);
 	if (bpf_map_lookup_and_delete_elem(fd, k, &flush_rec))
 		return false;
+	if (ts > flush_rec.hdr.ts)
+		flush_rec.hdr.ts = ts;
 	flush_rec.hdr.flags = (flush_rec.hdr.flags & ~FF_PENDING) | why;
 	size_t size = FILE_RECORD_FIXED + (flush_rec.path_len < FN_PATH_MAX ? flush_rec.path_len : FN_PATH_MAX);
 	flush_rec.hdr.size = size;
@@ -79,11 +83,11 @@ static bool flush_key(const struct file_key *k, __u32 why)
 }
 
 /* Records an exited process left open, named by its exit notice. */
-static void flush_keys(const struct file_key *keys, unsigned n)
+static void flush_keys(const struct file_key *keys, unsigned n, __u64 exit_ts)
 {
 	for (unsigned i = 0; i < n; i++)
 		if (keys[i].ino)
-			flush_key(&keys[i], FF_EXITED);
+			flush_key(&keys[i], FF_EXITED, exit_ts);
 }
 
 /* ---- ring buffer ---- */
@@ -96,7 +100,7 @@ static int on_record(void *ctx, void *data, size_t size)
 	add_record(data, size);
 	if (h->type == FN_REC_PID_EXIT && size >= sizeof(struct pid_exit_notice)) {
 		const struct pid_exit_notice *e = data;
-		flush_keys(e->keys, FN_PID_SLOTS);
+		flush_keys(e->keys, FN_PID_SLOTS, h->ts);
 		if (e->overflow) {
 			if (n_exited < EXITED_MAX)
 				exited[n_exited++] = h->pid;
@@ -150,8 +154,9 @@ static void sweep_files(enum sweep_what what)
 		prev = &key;
 	}
 	__u32 why = what == SWEEP_ALL ? FF_SHUTDOWN : what == SWEEP_PENDING ? 0 : FF_EXITED;
+	__u64 ts = what == SWEEP_PENDING ? 0 : now_ns(CLOCK_BOOTTIME);
 	for (size_t i = 0; i < n; i++)
-		flush_key(&keys[i], why);
+		flush_key(&keys[i], why, ts);
 	free(keys);
 }
 

@@ -121,23 +121,30 @@ export function sensorSource(opts: SensorOptions): RecordSource {
     for (let attempt = 0; ; attempt++) {
       const { child, exited, stderr } = start();
       let sawHello = false;
-      for await (const ev of framesOf(child.stdout!, opts.tap)) {
-        if (ev.kind === 'hello') sawHello = true;
-        yield ev;
-        if (ev.kind === 'end') {
-          // Complete stream: the sensor may still be detaching programs; don't wait for it.
-          child.unref();
-          child.stdin?.destroy();
-          child.stderr?.destroy();
-          return;
+      let cut = '';
+      try {
+        for await (const ev of framesOf(child.stdout!, opts.tap)) {
+          if (ev.kind === 'hello') sawHello = true;
+          yield ev;
+          if (ev.kind === 'end') {
+            // Complete stream: the sensor may still be detaching programs; don't wait for it.
+            child.unref();
+            child.stdin?.destroy();
+            child.stderr?.destroy();
+            return;
+          }
         }
+      } catch (e) {
+        // a sensor killed mid-write leaves half a frame: that is its crash, not a corrupt stream
+        if (!(e instanceof FrameError) || !/ends inside a frame/.test(e.message)) throw e;
+        cut = ` (${e.message}; the partial frame was dropped)`;
       }
       const code = await exited;
       if (stopped) return;
       if (!sawHello || attempt >= MAX_RESTARTS) {
         throw new SensorUnavailable(`the sensor exited with code ${code}: ${stderr() || 'no message'}`);
       }
-      yield { kind: 'log', text: `the sensor exited unexpectedly (code ${code}${stderr() ? `: ${stderr()}` : ''}); restarting it (${attempt + 1}/${MAX_RESTARTS}); records it held open are lost` };
+      yield { kind: 'log', text: `the sensor exited unexpectedly (code ${code}${stderr() ? `: ${stderr()}` : ''})${cut}; restarting it (${attempt + 1}/${MAX_RESTARTS}); records it held open are lost` };
       await new Promise((r) => setTimeout(r, 500));
     }
   }

@@ -72,7 +72,7 @@ export async function runPipeline(source: RecordSource, opts: PipelineOptions, o
       }
       case 'records': {
         if (!ctx) throw new Error('stream has records before its hello frame');
-        let text = '';
+        const lines: string[] = [];
         for (const r of ev.records) {
           if (!isOutputRecord(r)) continue;
           seq++;
@@ -88,16 +88,16 @@ export async function runPipeline(source: RecordSource, opts: PipelineOptions, o
           }
           if (opts.quiet) continue;
           if (opts.output === 'table' && r.type === 'file') {
-            if (!headerDone) { text += TABLE_HEADER + '\n'; headerDone = true; }
-            text += fileTableRow(r, ctx) + '\n';
+            if (!headerDone) { lines.push(TABLE_HEADER + '\n'); headerDone = true; }
+            lines.push(fileTableRow(r, ctx) + '\n');
             continue;
           }
           const o = kflowdRecord(r, seq, ctx);
           if (!o) continue;
           // like kflowd, the table view prints non-file records as one-line JSON
-          text += opts.output === 'json' ? toPrettyJson(o) + RS : toMinJson(o) + '\n';
+          lines.push(opts.output === 'json' ? toPrettyJson(o) + RS : toMinJson(o) + '\n');
         }
-        await write(text);
+        await write(lines.join(''));
         break;
       }
       case 'stats':

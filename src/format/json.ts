@@ -11,11 +11,8 @@ export class Raw {
 export type JValue = string | number | bigint | boolean | null | Raw | JValue[] | JObject;
 export type JObject = Map<string, JValue>;
 
-// Most values are plain ASCII without quotes or backslashes: skip JSON.stringify for them.
-const PLAIN = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/;
-
 function scalar(v: JValue): string | undefined {
-  if (typeof v === 'string') return PLAIN.test(v) ? `"${v}"` : JSON.stringify(v);
+  if (typeof v === 'string') return JSON.stringify(v);
   if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
   if (typeof v === 'bigint') return v.toString();
   if (typeof v === 'boolean') return v ? 'true' : 'false';
@@ -35,23 +32,35 @@ function quoteKey(k: string): string {
   return q;
 }
 
-/** kflowd's one-line style: `{"Key": value, "Key2": value}`. */
+/** kflowd's one-line style: `{"Key": value, "Key2": value}`. Parts are joined once per
+ * record: repeated `+=` builds deep ropes that cost more to flatten than to build. */
 export function toMinJson(v: JValue): string {
+  const parts: string[] = [];
+  minParts(v, parts);
+  return parts.join('');
+}
+
+function minParts(v: JValue, out: string[]): void {
   if (v instanceof Map) {
-    let out = '{';
+    out.push('{');
     let first = true;
     for (const [k, val] of v) {
-      out += (first ? '' : ', ') + quoteKey(k) + ': ' + toMinJson(val);
+      if (!first) out.push(', ');
+      out.push(quoteKey(k), ': ');
+      minParts(val, out);
       first = false;
     }
-    return out + '}';
+    out.push('}');
+  } else if (Array.isArray(v)) {
+    out.push('[');
+    for (let i = 0; i < v.length; i++) {
+      if (i) out.push(', ');
+      minParts(v[i]!, out);
+    }
+    out.push(']');
+  } else {
+    out.push(scalar(v)!);
   }
-  if (Array.isArray(v)) {
-    let out = '[';
-    for (let i = 0; i < v.length; i++) out += (i ? ', ' : '') + toMinJson(v[i]!);
-    return out + ']';
-  }
-  return scalar(v)!;
 }
 
 /** Pretty: two-space indents, one key per line; arrays of scalars stay on one line. */

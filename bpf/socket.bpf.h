@@ -416,6 +416,9 @@ int BPF_PROG(sock_state, const struct sock *sk, const int oldstate, const int ne
 		tcp_new((struct sock *)sk, bpf_get_socket_cookie((struct sock *)sk), SOCK_ROLE_SERVER, now);
 		return 0;
 	}
+	/* other transitions need nothing: exports read the live state */
+	if (newstate != TCP_ESTABLISHED_ && newstate != TCP_CLOSE_)
+		return 0;
 	struct sock_key key = { .cookie = bpf_get_socket_cookie((struct sock *)sk) };
 	struct sock_record *v = bpf_map_lookup_elem(&sock_map, &key);
 	if (!v)

@@ -312,3 +312,35 @@ test('UNIX stream: client (child process) and accepted server socket', { skip },
   const keys = Object.keys(s[0]!).filter((k) => k.startsWith('Sock'));
   assert.deepEqual(keys, ['SockRole', 'SockAddress', 'SockFamily', 'SockRxBytes', 'SockTxBytes', 'SockAge']);
 });
+
+test('agent shutdown flushes connections still open, with their counts so far', { skip }, async () => {
+  const N = 3000;
+  let srvSock: net.Socket | undefined;
+  let client: net.Socket | undefined;
+  let srv: net.Server | undefined;
+  let port = 0, clientPort = 0;
+  const cap = await captureRecords(async () => {
+    srv = net.createServer((s) => { srvSock = s; });
+    await new Promise<void>((r) => srv!.listen(0, '127.0.0.1', () => r()));
+    port = (srv.address() as net.AddressInfo).port;
+    const got = new Promise<void>((resolve) => {
+      srv!.once('connection', (s) => { let n = 0; s.on('data', (d) => { n += d.length; if (n === N) resolve(); }); });
+    });
+    client = net.connect(port, '127.0.0.1');
+    await new Promise<void>((r) => client!.once('connect', () => r()));
+    clientPort = client.localPort!;
+    client.write(Buffer.alloc(N));
+    await got;
+  }, ARGS);
+  client?.destroy();
+  srvSock?.destroy();
+  await new Promise<void>((r) => srv!.close(() => r()));
+  const c = byPorts(cap.records, clientPort, port), s = byPorts(cap.records, port, clientPort);
+  assert.equal(c.length, 1, brief(sock(cap.records)));
+  assert.equal(s.length, 1, brief(sock(cap.records)));
+  assert.equal(c[0]!.SockState, 'TCP_ESTABLISHED');
+  assert.equal(s[0]!.SockState, 'TCP_ESTABLISHED');
+  assert.equal(c[0]!.SockTxBytes, N);
+  assert.equal(s[0]!.SockRxBytes, N);
+  assert.equal(s[0]!.ProcPID, process.pid);
+});

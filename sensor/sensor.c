@@ -30,6 +30,7 @@
 #include "falconet.skel.h"
 #include "output.h"
 #include "monitors.h"
+#include "mapwalk.h"
 
 #define EXITED_MAX 4096
 
@@ -124,37 +125,33 @@ static bool pid_exited(__u32 pid)
 
 /* Emits and removes the file records selected by `what`. Keys are collected first because
  * deleting while iterating restarts get_next_key. */
+static bool sweep_wants(const void *k, void *ctx)
+{
+	const struct file_key *key = k;
+	enum sweep_what what = *(enum sweep_what *)ctx;
+	static struct file_record rec;
+	switch (what) {
+	case SWEEP_ALL:
+		return true;
+	case SWEEP_EXITED:
+		return exited_overflow || pid_exited(key->pid);
+	case SWEEP_DEAD:
+		return kill(key->pid, 0) && errno == ESRCH;
+	case SWEEP_PENDING:
+		return bpf_map_lookup_elem(bpf_map__fd(skel->maps.file_records), key, &rec) == 0 &&
+		       (rec.hdr.flags & FF_PENDING);
+	}
+	return false;
+}
+
 static void sweep_files(enum sweep_what what)
 {
-	int fd = bpf_map__fd(skel->maps.file_records);
-	static struct file_record rec;
-	struct file_key key, next, *keys = NULL;
-	size_t n = 0, cap = 0;
-	void *prev = NULL;
-
-	sweeps++;
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		bool take = what == SWEEP_ALL || (what == SWEEP_EXITED && (exited_overflow || pid_exited(next.pid)));
-		if (what == SWEEP_DEAD && kill(next.pid, 0) && errno == ESRCH)
-			take = true;
-		if (what == SWEEP_PENDING) {
-			if (bpf_map_lookup_elem(fd, &next, &rec) == 0 && (rec.hdr.flags & FF_PENDING))
-				take = true;
-		}
-		if (take) {
-			if (n == cap) {
-				cap = cap ? cap * 2 : 256;
-				keys = realloc(keys, cap * sizeof(*keys));
-				if (!keys)
-					die("out of memory");
-			}
-			keys[n++] = next;
-		}
-		key = next;
-		prev = &key;
-	}
+	size_t n = 0;
+	struct file_key *keys = map_keys(bpf_map__fd(skel->maps.file_records), sizeof(*keys), sweep_wants, &what, &n);
 	__u32 why = what == SWEEP_ALL ? FF_SHUTDOWN : what == SWEEP_PENDING ? 0 : FF_EXITED;
 	__u64 ts = what == SWEEP_PENDING ? 0 : now_ns(CLOCK_BOOTTIME);
+
+	sweeps++;
 	for (size_t i = 0; i < n; i++)
 		flush_key(&keys[i], why, ts);
 	free(keys);
@@ -177,14 +174,7 @@ static void read_stats(struct fn_stats *st)
 	st->records_out = records_out;
 	st->sweeps = sweeps;
 	st->ringbuf_bytes = (__u64)opt.ringbuf_mb << 20;
-	int mfd = bpf_map__fd(skel->maps.file_records);
-	struct file_key k, nk;
-	void *prev = NULL;
-	while (bpf_map_get_next_key(mfd, prev, &nk) == 0) {
-		st->file_map_entries++;
-		k = nk;
-		prev = &k;
-	}
+	st->file_map_entries = map_count(bpf_map__fd(skel->maps.file_records), sizeof(struct file_key));
 }
 
 static void emit_stats(void)

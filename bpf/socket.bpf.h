@@ -178,24 +178,32 @@ static __always_inline void dir_add(struct sock_dir *d, __u64 now, __u64 bytes, 
 	}
 }
 
-/* ---- addresses ---- */
+/* Field reads for the two kinds of socket pointer: RD_T loads straight from a trusted BTF
+ * pointer (tracepoint arguments; no helper call per field, which dominated the close and create
+ * paths), RD_P probe-reads through CO-RE (the exporter holds the address as a number). */
+#define RD_T(p, f) ((p)->f)
+#define RD_P(p, f) BPF_CORE_READ(p, f)
+#define TCP_T(sk) bpf_skc_to_tcp_sock(sk)
+#define TCP_P(sk) ((struct tcp_sock *)(sk))
+
+/* ---- addresses (TCP, trusted socket) ---- */
 static __always_inline void inet_addrs(struct sock_record *r, struct sock *sk)
 {
-	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 fam = sk->__sk_common.skc_family;
 	r->family = fam;
-	/* sized reads: BPF_CORE_READ_INTO would copy sizeof(*dst) bytes only */
 	if (fam == AF_INET6_) {
-		bpf_core_read(r->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(r->raddr, 16, &sk->__sk_common.skc_v6_daddr);
+		__builtin_memcpy(r->laddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(r->raddr, &sk->__sk_common.skc_v6_daddr, 16);
 	} else {
-		bpf_core_read(r->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
-		bpf_core_read(r->raddr, 4, &sk->__sk_common.skc_daddr);
+		__builtin_memcpy(r->laddr, &sk->__sk_common.skc_rcv_saddr, 4);
+		__builtin_memcpy(r->raddr, &sk->__sk_common.skc_daddr, 4);
 	}
 	/* skc_num reads 0 once the port is released at TCP_CLOSE: inet_sport stays */
-	__u16 sport = BPF_CORE_READ((struct inet_sock *)sk, inet_sport);
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	__u16 sport = tp ? tp->inet_conn.icsk_inet.inet_sport : 0;
 	if (sport)
 		r->lport = bpf_ntohs(sport);
-	__u16 dport = BPF_CORE_READ(sk, __sk_common.skc_dport);
+	__u16 dport = sk->__sk_common.skc_dport;
 	if (dport)
 		r->rport = bpf_ntohs(dport);
 }
@@ -232,58 +240,65 @@ static __always_inline __u64 take_delta(__u64 *base, __u64 cur)
 	return cur > old ? cur - old : 0;
 }
 
-static __always_inline __u64 sk_drops_now(struct sock *sk)
-{
-	__u64 d = (__u32)BPF_CORE_READ(sk, sk_drops.counter);
-	if (bpf_core_field_exists(sk->sk_drop_counters)) {
-		struct numa_drop_counters *nd = BPF_CORE_READ(sk, sk_drop_counters);
-		if (nd)
-			d += (__u32)BPF_CORE_READ(nd, drops0.counter) + (__u32)BPF_CORE_READ(nd, drops1.counter);
-	}
-	return d;
+#define SK_DROPS_NOW(RD, sk) ({                                                                 \
+	__u64 __d = (__u32)RD(sk, sk_drops.counter);                                            \
+	if (bpf_core_field_exists(sk->sk_drop_counters)) {                                      \
+		struct numa_drop_counters *__nd = RD(sk, sk_drop_counters);                     \
+		if (__nd)                                                                       \
+			__d += (__u32)RD(__nd, drops0.counter) + (__u32)RD(__nd, drops1.counter); \
+	}                                                                                       \
+	__d; })
+
+/* Sets the TCP/UDP per-export deltas (accumulated until the next export takes them) and gauges
+ * of v from the live socket; one body for both pointer kinds. */
+#define SOCK_REFRESH(NAME, RD, TCP_OF)                                                          \
+static __noinline void NAME(struct sock_record *v, struct sock *sk)                             \
+{                                                                                               \
+	if (v->family == AF_UNIX_ || !sk)                                                       \
+		return;                                                                         \
+	__sync_fetch_and_add(&v->drops, take_delta(&v->base_drops, SK_DROPS_NOW(RD, sk)));     \
+	if (v->protocol == IPPROTO_UDP_) {                                                      \
+		v->rx_queued = (__u32)RD(sk, sk_backlog.rmem_alloc.counter);                    \
+		return;                                                                         \
+	}                                                                                       \
+	struct tcp_sock *tp = TCP_OF(sk);                                                       \
+	if (!tp)                                                                                \
+		return;                                                                         \
+	__sync_fetch_and_add(&v->retrans_packets, take_delta(&v->base_retrans_packets, RD(tp, total_retrans))); \
+	__sync_fetch_and_add(&v->retrans_bytes, take_delta(&v->base_retrans_bytes, RD(tp, bytes_retrans)));     \
+	__sync_fetch_and_add(&v->dups, take_delta(&v->base_dups, RD(tp, dsack_dups)));                           \
+	__sync_fetch_and_add(&v->bytes_acked, take_delta(&v->base_bytes_acked, RD(tp, bytes_acked)));           \
+	__sync_fetch_and_add(&v->reorder, take_delta(&v->base_reorder, RD(tp, reord_seen)));                    \
+	__sync_fetch_and_add(&v->bytes_received, take_delta(&v->base_bytes_received, RD(tp, bytes_received)));  \
+	v->rx_queued = (__u32)(RD(tp, rcv_nxt) - RD(tp, copied_seq));                           \
+	v->rtt_ns = (__u64)(RD(tp, srtt_us) >> 3) * 1000;                                       \
+	__u64 rto = RD(tp, inet_conn.icsk_rto);                                                 \
+	if (CONFIG_HZ) {                                                                        \
+		v->rto_us = rto * 1000000 / CONFIG_HZ;                                          \
+	} else {                                                                                \
+		v->rto_us = rto;                                                                \
+		v->hdr.flags |= SF_RTO_JIFFIES;                                                 \
+	}                                                                                       \
 }
 
-/* Sets the TCP/UDP per-export deltas and gauges of v from the live socket. */
-static __noinline void sock_refresh(struct sock_record *v, struct sock *sk)
-{
-	if (v->family == AF_UNIX_ || !sk)
-		return;
-	__sync_fetch_and_add(&v->drops, take_delta(&v->base_drops, sk_drops_now(sk)));
-	if (v->protocol == IPPROTO_UDP_) {
-		v->rx_queued = (__u32)BPF_CORE_READ(sk, sk_backlog.rmem_alloc.counter);
-		return;
-	}
-	struct tcp_sock *tp = (struct tcp_sock *)sk;
-	/* deltas accumulate until the next export takes them */
-	__sync_fetch_and_add(&v->retrans_packets, take_delta(&v->base_retrans_packets, BPF_CORE_READ(tp, total_retrans)));
-	__sync_fetch_and_add(&v->retrans_bytes, take_delta(&v->base_retrans_bytes, BPF_CORE_READ(tp, bytes_retrans)));
-	__sync_fetch_and_add(&v->dups, take_delta(&v->base_dups, BPF_CORE_READ(tp, dsack_dups)));
-	__sync_fetch_and_add(&v->bytes_acked, take_delta(&v->base_bytes_acked, BPF_CORE_READ(tp, bytes_acked)));
-	__sync_fetch_and_add(&v->reorder, take_delta(&v->base_reorder, BPF_CORE_READ(tp, reord_seen)));
-	__sync_fetch_and_add(&v->bytes_received, take_delta(&v->base_bytes_received, BPF_CORE_READ(tp, bytes_received)));
-	v->rx_queued = (__u32)(BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq));
-	v->rtt_ns = (__u64)(BPF_CORE_READ(tp, srtt_us) >> 3) * 1000;
-	__u64 rto = BPF_CORE_READ((struct inet_connection_sock *)sk, icsk_rto);
-	if (CONFIG_HZ) {
-		v->rto_us = rto * 1000000 / CONFIG_HZ;
-	} else {
-		v->rto_us = rto;
-		v->hdr.flags |= SF_RTO_JIFFIES;
-	}
-}
+SOCK_REFRESH(sock_refresh_t, RD_T, TCP_T)   /* tracepoint arguments */
+SOCK_REFRESH(sock_refresh, RD_P, TCP_P)     /* the exporter's saved address */
 
+/* Baselines of the kernel's cumulative counters (trusted socket). */
 static __always_inline void sock_bases(struct sock_record *v, struct sock *sk)
 {
-	v->base_drops = sk_drops_now(sk);
+	v->base_drops = SK_DROPS_NOW(RD_T, sk);
 	if (v->protocol != IPPROTO_TCP_)
 		return;
-	struct tcp_sock *tp = (struct tcp_sock *)sk;
-	v->base_retrans_packets = BPF_CORE_READ(tp, total_retrans);
-	v->base_retrans_bytes = BPF_CORE_READ(tp, bytes_retrans);
-	v->base_dups = BPF_CORE_READ(tp, dsack_dups);
-	v->base_bytes_acked = BPF_CORE_READ(tp, bytes_acked);
-	v->base_reorder = BPF_CORE_READ(tp, reord_seen);
-	v->base_bytes_received = BPF_CORE_READ(tp, bytes_received);
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return;
+	v->base_retrans_packets = tp->total_retrans;
+	v->base_retrans_bytes = tp->bytes_retrans;
+	v->base_dups = tp->dsack_dups;
+	v->base_bytes_acked = tp->bytes_acked;
+	v->base_reorder = tp->reord_seen;
+	v->base_bytes_received = tp->bytes_received;
 }
 
 /* The socket behind v, if it is still the one v was made for (struct sock memory is reused). */
@@ -429,7 +444,7 @@ int BPF_PROG(sock_state, const struct sock *sk, const int oldstate, const int ne
 	if (newstate == TCP_CLOSE_ && !(v->hdr.flags & SF_FINAL)) {
 		/* read the counters now: tcp_disconnect (abort, RST) zeroes them before destroy */
 		inet_addrs(v, (struct sock *)sk);
-		sock_refresh(v, (struct sock *)sk);
+		sock_refresh_t(v, (struct sock *)sk);
 		v->hdr.flags |= SF_FINAL;
 	}
 	return 0;
@@ -448,7 +463,7 @@ int BPF_PROG(sock_tcp_destroy, struct sock *sk)
 	v->state = TCP_CLOSE_;
 	if (!(v->hdr.flags & SF_FINAL)) {
 		inet_addrs(v, sk);
-		sock_refresh(v, sk);
+		sock_refresh_t(v, sk);
 	}
 	v->sk = 0; /* the memory goes back to the allocator */
 	v->hdr.flags |= SF_CLOSED;
@@ -644,12 +659,12 @@ static __noinline struct sock_record *udp_entry(struct __sk_buff *skb, struct so
 	r->lport = pl->lport;
 	r->rport = key->rport;
 	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
-	struct sock *sk = BPF_CORE_READ(kskb, sk);
+	struct sock *sk = kskb->sk;
 	r->sk = (__u64)sk;
 	if (sk) {
-		r->state = BPF_CORE_READ(sk, __sk_common.skc_state);
-		r->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-		sock_bases(r, sk);
+		r->state = sk->__sk_common.skc_state;
+		r->family = sk->__sk_common.skc_family;
+		r->base_drops = SK_DROPS_NOW(RD_T, sk); /* UDP: the only baseline */
 	}
 	if (!rx && !is_self(bpf_get_current_pid_tgid() >> 32)) {
 		fill_hdr(&r->hdr, FN_REC_SOCK, now); /* udp sendmsg runs in the sender's context */

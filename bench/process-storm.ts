@@ -16,11 +16,28 @@ const dashdash = process.argv.indexOf('--');
 const agentArgs = dashdash > 0 ? process.argv.slice(dashdash + 1) : [];
 const bin = buildC('storm', STORM_C);
 
+/** utime+stime (own, or of waited-for descendants) of a process in seconds; undefined if gone. */
+function procCpu(pid: number | 'self', children = false): number | undefined {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const i = children ? 13 : 11; // cutime, cstime follow utime, stime
+    return (Number(f[i]) + Number(f[i + 1])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds of the last storm (the storm and its children, reaped). */
+let lastStormCpu = 0;
+
 function timeStorm(): number {
+  const c0 = procCpu('self', true)!;
   const t = process.hrtime.bigint();
   const out = JSON.parse(execFileSync(bin, [String(N), '2'], { encoding: 'utf8' })) as { ok: number };
   if (out.ok !== N) throw new Error(`storm: only ${out.ok} of ${N} children exited 0`);
-  return Number(process.hrtime.bigint() - t) / 1e6;
+  const ms = Number(process.hrtime.bigint() - t) / 1e6;
+  lastStormCpu = procCpu('self', true)! - c0;
+  return ms;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -65,8 +82,12 @@ async function withFloor<T>(fn: () => T): Promise<T> {
   try {
     return fn();
   } finally {
-    bt.kill('SIGINT');
-    await new Promise((r) => bt.on('close', r));
+    // SIGTERM: a shell's background job inherits SIGINT ignored, and bpftrace keeps that
+    const closed = new Promise((r) => bt.on('close', r));
+    bt.kill('SIGTERM');
+    const t = setTimeout(() => bt.kill('SIGKILL'), 5000);
+    await closed;
+    clearTimeout(t);
   }
 }
 
@@ -77,6 +98,10 @@ interface AgentRun {
   suppressed: number;
   /** proc_ programs: run time and count over the agent's life (sampled before it stops) */
   hooks: Map<string, { runNs: number; runs: number }>;
+  /** CPU seconds during the storm: the storm itself (BPF time included: hooks run in its
+   * context), and the agent + sensor processes */
+  stormCpu: number;
+  agentCpu: number;
 }
 
 async function withAgent(): Promise<AgentRun> {
@@ -98,24 +123,30 @@ async function withAgent(): Promise<AgentRun> {
   const ready = waitFor(agent, 'stderr', 'sensor ready');
   agent.stderr!.on('data', (d: string) => { stderr += d; });
   await ready;
+  const sensorPid = Number(readFileSync(`/proc/${agent.pid}/task/${agent.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
+  const both = () => (procCpu(agent.pid!) ?? 0) + (procCpu(sensorPid) ?? 0);
+  const a0 = both();
   const ms = timeStorm();
-  await new Promise((r) => setTimeout(r, 300));
+  const stormCpu = lastStormCpu;
+  await new Promise((r) => setTimeout(r, 300)); // the agent drains the tail
+  const agentCpu = both() - a0;
   const hooks = new Map([...bpfProgStats()].filter(([n]) => n.startsWith('proc_')));
   agent.kill('SIGTERM');
   await new Promise((r) => agent.on('close', r));
   const statLines = stderr.split('\n').filter((l) => l.startsWith('falconet-stats '));
-  return { ms, stats: JSON.parse(statLines.at(-1)!.slice(15)) as AgentRun['stats'], throttledLines, suppressed, hooks };
+  return { ms, stats: JSON.parse(statLines.at(-1)!.slice(15)) as AgentRun['stats'], throttledLines, suppressed, hooks, stormCpu, agentCpu };
 }
 
 async function main(): Promise<void> {
   const load0 = loadavg()[0]!;
   timeStorm(); // warm the page cache and the binaries
-  const base: number[] = [], floor: number[] = [], agent: number[] = [];
+  const base: number[] = [], floor: number[] = [], agent: number[] = [], baseCpu: number[] = [];
   const runs: AgentRun[] = [];
   let floorNote = '';
   execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=1']);
   for (let i = 0; i < reps; i++) {
     base.push(timeStorm());
+    baseCpu.push(lastStormCpu);
     if (!floorNote) {
       try {
         floor.push(await withFloor(timeStorm));
@@ -143,6 +174,10 @@ async function main(): Promise<void> {
   if (floorNote) console.log(floorNote);
   console.log(`\ntarget: ratio <= 1.15 -> ${a / b <= 1.15 ? 'met' : 'NOT met'} (${(a / b).toFixed(3)})`);
   if (floor.length && fl > b) console.log(`falconet added ${(a - b).toFixed(0)} ms = ${((a - b) / (fl - b)).toFixed(2)}x the floor's added time`);
+  const bc = median(baseCpu), sc = median(runs.map((r) => r.stormCpu)), ac = median(runs.map((r) => r.agentCpu));
+  console.log(`\nCPU seconds (less sensitive to other load than wall time; medians): storm alone ${bc.toFixed(2)}; ` +
+    `storm under falconet ${sc.toFixed(2)} (BPF hooks included) + agent and sensor ${ac.toFixed(2)} = ` +
+    `${(sc + ac).toFixed(2)} -> CPU ratio ${((sc + ac) / bc).toFixed(3)}`);
   for (const [i, r] of runs.entries()) {
     console.log(`run ${i + 1}: records ${r.stats.recordsOut}, proc_records ${r.stats.counters.proc_records}, proc_drop ${r.stats.counters.proc_drop}, THROTTLED records ${r.throttledLines} (suppressed ${r.suppressed})`);
   }

@@ -34,7 +34,7 @@ export const PROCESS_LEGEND: LegendEntry[] = [
   ['EventChildTID', 'FORK: thread id of the child'],
   ['EventThread', 'FORK: a thread was created; EXIT: a thread exited and others remain'],
   ['EventCloneFlags', 'FORK: clone flags (hex)'],
-  ['EventExePath', 'EXEC: full path of the executed file'],
+  ['EventExePath', 'EXEC: full path of the file the kernel runs (for a #! script: the interpreter binary)'],
   ['EventFilename', 'EXEC: the path as given to execve'],
   ['EventInterpreter', 'EXEC: the script interpreter, when the file was a #! script'],
   ['EventArgc', 'EXEC: number of arguments'],

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 /**
- * A known sequence of process, credential, file and network events. The main thread brackets
+ * A known sequence of process, credential, file and network events (argv[1]: a directory holding
+ * s.sh, a #!/bin/sh script that exits 5). The main thread brackets
  * it with kill(getpid(), 0) markers; stdout is one JSON line of ground truth (pids, port, dir).
  */
 export const SEQUENCE_C = String.raw`
@@ -49,6 +50,11 @@ int main(int argc, char **argv)
 	pid_t b = fork();
 	if (b == 0) _exit(3);
 	waitpid(b, &st, 0);
+	char script[4200];
+	snprintf(script, sizeof(script), "%s/s.sh", dir);       /* written by the test: #!/bin/sh, exit 5 */
+	pid_t e = fork();
+	if (e == 0) { execl(script, "s.sh", "arg1", (char *)0); _exit(98); }
+	waitpid(e, &st, 0);
 	pid_t c = spawn_paused();
 	kill(c, SIGTERM);
 	waitpid(c, &st, 0);
@@ -121,10 +127,10 @@ int main(int argc, char **argv)
 	pthread_create(&th, NULL, thread_main, NULL);
 	pthread_join(th, NULL);
 	kill(getpid(), 0);                                   /* marker */
-	printf("{\"pid\":%d,\"a\":%d,\"b\":%d,\"c\":%d,\"d\":%d,\"ptrace\":%ld,\"port\":%d,\"cport\":%d,"
+	printf("{\"pid\":%d,\"a\":%d,\"b\":%d,\"e\":%d,\"c\":%d,\"d\":%d,\"ptrace\":%ld,\"port\":%d,\"cport\":%d,"
 	       "\"dup\":%d,\"mf\":%d,\"nsfd\":%d,\"pipe\":[%d,%d],\"ls\":%d,\"cs\":%d,\"as\":%d,\"us\":%d,\"uc\":%d,\"sp\":[%d,%d],"
 	       "\"anon\":\"%p\",\"fmap\":\"%p\"}\n",
-	       getpid(), a, b, c, d, pt, ntohs(sa.sin_port), ntohs(cl.sin_port), dfd, mf, nsfd, pfd[0], pfd[1], ls, cs, as,
+	       getpid(), a, b, e, c, d, pt, ntohs(sa.sin_port), ntohs(cl.sin_port), dfd, mf, nsfd, pfd[0], pfd[1], ls, cs, as,
 	       us, uc, sp[0], sp[1], anon, fmap);
 	return 0;
 }

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, realpathSync } from 'node:fs';
+import { chmodSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { captureRecords, skipUnlessBpf, type JsonRecord } from './harness.js';
@@ -13,7 +13,7 @@ import { buildC, SEQUENCE_C } from './process-workloads.js';
 const skip = skipUnlessBpf();
 
 interface Truth {
-  pid: number; a: number; b: number; c: number; d: number; ptrace: number; port: number; cport: number;
+  pid: number; a: number; b: number; e: number; c: number; d: number; ptrace: number; port: number; cport: number;
   dup: number; mf: number; nsfd: number; pipe: [number, number]; ls: number; cs: number; as: number; us: number; uc: number;
   sp: [number, number]; anon: string; fmap: string;
 }
@@ -32,10 +32,12 @@ function ev(r: JsonRecord): Record<string, unknown> {
 async function runSequence(extra: string[] = []): Promise<{ t: Truth; recs: JsonRecord[]; dir: string; all: JsonRecord[] }> {
   const bin = buildC('seq', SEQUENCE_C, ['-pthread']);
   const dir = realpathSync(mkdtempSync(path.join(tmpdir(), 'fn-proc-')));
+  writeFileSync(path.join(dir, 's.sh'), '#!/bin/sh\nexit 5\n');
+  chmodSync(path.join(dir, 's.sh'), 0o755);
   let out = '';
   const cap = await captureRecords(async () => { out = await runBin(bin, [dir]); }, ['-m', 'process', ...extra]);
   const t = JSON.parse(out) as Truth;
-  const pids = new Set([t.pid, t.a, t.b, t.c, t.d]);
+  const pids = new Set([t.pid, t.a, t.b, t.e, t.c, t.d]);
   return { t, dir, recs: cap.records.filter((r) => pids.has(r.ProcPID as number)), all: cap.records };
 }
 
@@ -53,6 +55,7 @@ test('process sequence: every call reported once, in order, with arguments and r
     ['CHDIR', { EventReturn: 0, EventPath: dir }],
     ['FORK', { EventReturn: t.a, EventChildPID: t.a, EventChildTID: t.a, EventThread: false }],
     ['FORK', { EventReturn: t.b, EventChildPID: t.b, EventThread: false }],
+    ['FORK', { EventReturn: t.e, EventChildPID: t.e }],
     ['FORK', { EventReturn: t.c, EventChildPID: t.c }],
     ['KILL', { EventReturn: 0, EventTargetPID: t.c, EventSignal: 'SIGTERM' }],
     ['FORK', { EventReturn: t.d, EventChildPID: t.d }],
@@ -128,6 +131,12 @@ test('process sequence: every call reported once, in order, with arguments and r
   assert.equal(a[0]!.EventReturn, 0);
   assert.equal(a[1]!.EventExitStatus, 0);
   assert.deepEqual(of(t.b).map((r) => [r.type, r.EventExitStatus, r.EventExitSignal, r.EventThread]), [['EXIT', 3, '', false]]);
+  // a #! script: the kernel runs the interpreter; filename is the script, argv the interpreter's
+  const e = of(t.e);
+  assert.deepEqual(e.map((r) => r.type), ['EXEC', 'EXIT'], JSON.stringify(e));
+  assert.deepEqual([e[0]!.EventFilename, e[0]!.EventInterpreter, e[0]!.EventArgv, e[1]!.EventExitStatus],
+    [`${dir}/s.sh`, '/bin/sh', ['/bin/sh', `${dir}/s.sh`, 'arg1'], 5]);
+  assert.equal(e[0]!.EventExePath, realpathSync('/bin/sh'));
   assert.deepEqual(of(t.c).map((r) => [r.type, r.EventExitSignal]), [['EXIT', 'SIGTERM']]);
   assert.deepEqual(of(t.d).map((r) => [r.type, r.EventExitSignal]), [['EXIT', 'SIGKILL']]);
   // the process itself exits last, as its last thread
@@ -143,6 +152,6 @@ test('--proc-events keeps only the chosen event types', { skip }, async () => {
   for (const ty of types) assert.ok(['EXEC', 'EXIT', 'MKDIR', 'RMDIR', 'LINK', 'SYMLINK', 'RENAME', 'CHMOD', 'CHOWN', 'TRUNCATE', 'DUP', 'CHDIR'].includes(ty as string), `unexpected ${String(ty)}`);
   const main = recs.filter((r) => r.ProcTID === t.pid && r.EventType !== 'EXEC' && r.EventType !== 'EXIT' && r.EventType !== 'DUP');
   assert.deepEqual(main.map((r) => r.EventType), ['CHDIR', 'MKDIR', 'SYMLINK', 'LINK', 'RENAME', 'CHMOD', 'CHOWN', 'TRUNCATE', 'RMDIR', 'CHMOD']);
-  assert.equal(recs.filter((r) => r.EventType === 'EXIT' && r.EventThread === false).length, 5, 'five process exits');
+  assert.equal(recs.filter((r) => r.EventType === 'EXIT' && r.EventThread === false).length, 6, 'six process exits');
   assert.equal(recs.filter((r) => r.ProcPID === t.a && r.EventType === 'EXEC').length, 1);
 });

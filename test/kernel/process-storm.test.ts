@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { captureRecords, skipUnlessBpf, type JsonRecord } from './harness.js';
 import { buildC, STORM_C } from './process-workloads.js';
 
@@ -31,17 +32,44 @@ function tally(recs: JsonRecord[], type: string, match: (r: JsonRecord) => boole
   return t;
 }
 
-async function storm(args: string[]) {
+/** Child pids of a process (all its threads). */
+function childrenOf(pid: number | 'self'): number[] {
+  const out: number[] = [];
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    const c = readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim();
+    if (c) out.push(...c.split(/\s+/).map(Number));
+  }
+  return out;
+}
+
+/** The sensor started by the harness: the child of our agent child that runs falconet-sensor. */
+function sensorPid(): number {
+  for (const agent of childrenOf('self')) {
+    for (const c of childrenOf(agent)) {
+      if (readFileSync(`/proc/${c}/cmdline`, 'utf8').includes('falconet-sensor')) return c;
+    }
+  }
+  throw new Error('sensor process not found');
+}
+
+async function storm(args: string[], n = N, stopSensor = false) {
   const bin = buildC('storm', STORM_C);
   let out = '';
   let ms = 0;
   const cap = await captureRecords(async () => {
+    // a stopped sensor stops draining the ring buffer: the kernel must count what it cannot submit
+    const sensor = stopSensor ? sensorPid() : 0;
+    if (sensor) process.kill(sensor, 'SIGSTOP');
     const t0 = Date.now();
-    out = await runBin(bin, [String(N), '2']);
-    ms = Date.now() - t0;
+    try {
+      out = await runBin(bin, [String(n), '2']);
+    } finally {
+      ms = Date.now() - t0;
+      if (sensor) process.kill(sensor, 'SIGCONT');
+    }
   }, ['-m', 'process', ...args], 180000);
   const gt = JSON.parse(out) as { pid: number; children: number; ok: number };
-  assert.equal(gt.ok, N, 'every child exec\'d /bin/true and exited 0');
+  assert.equal(gt.ok, n, 'every child exec\'d /bin/true and exited 0');
   const children = (r: JsonRecord) => r.ProcPPID === gt.pid && r.ProcPID !== gt.pid;
   const exec = tally(cap.records, 'EXEC', children);
   const exit = tally(cap.records, 'EXIT', (r) => children(r) && (r.EventType !== 'EXIT' || r.EventThread === false));
@@ -50,10 +78,10 @@ async function storm(args: string[]) {
   const lostAll = cap.records.filter((r) => r.EventType === 'THROTTLED').reduce((n, r) => n + (r.EventLost as number), 0);
   assert.equal(lostAll, cap.stats?.counters.proc_drop, 'THROTTLED lost counts equal the ring buffer drop counter');
   const sum = (t: Tally) => t.reported + t.suppressed + t.lost;
-  assert.equal(sum(exec), N, `EXEC ${JSON.stringify(exec)}`);
-  assert.equal(sum(exit), N, `EXIT ${JSON.stringify(exit)}`);
-  assert.equal(sum(fork), N, `FORK ${JSON.stringify(fork)}`);
-  return { exec, exit, fork, records: cap.records, ms };
+  assert.equal(sum(exec), n, `EXEC ${JSON.stringify(exec)}`);
+  assert.equal(sum(exit), n, `EXIT ${JSON.stringify(exit)}`);
+  assert.equal(sum(fork), n, `FORK ${JSON.stringify(fork)}`);
+  return { exec, exit, fork, records: cap.records, ms, drops: cap.stats?.counters.proc_drop ?? 0 };
 }
 
 test(`storm of ${N} fork/exec/exit at the default rate: all accounted for exactly`, { skip }, async () => {
@@ -74,4 +102,11 @@ test(`storm of ${N} with --proc-rate 200: throttled, still exact, one THROTTLED 
   // the parent, alive across windows, has at most one THROTTLED record per one-second window
   const parentThr = thr.filter((r) => r.ProcPID === records.find((x) => x.EventType === 'FORK' && x.Proc === 'storm')?.ProcPID);
   assert.ok(parentThr.length >= 1 && parentThr.length <= Math.ceil(ms / 1000) + 2, `parent THROTTLED records: ${parentThr.length} in ${ms} ms`);
+});
+
+test('ring buffer full (sensor stopped, 1 MiB buffer, no rate limit): every lost record is counted', { skip }, async () => {
+  const { exec, exit, fork, drops } = await storm(['--ringbuf-mb', '1', '--proc-rate', '0'], 3000, true);
+  process.stdout.write(`# stopped sensor: EXEC ${JSON.stringify(exec)} EXIT ${JSON.stringify(exit)} FORK ${JSON.stringify(fork)} proc_drop ${drops}\n`);
+  assert.ok(exec.lost > 0 && exit.lost > 0 && fork.lost > 0, 'records were lost');
+  assert.equal(exec.suppressed + exit.suppressed + fork.suppressed, 0, 'no rate limit');
 });

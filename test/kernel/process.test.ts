@@ -131,6 +131,12 @@ test('process sequence: every call reported once, in order, with arguments and r
   assert.equal(a[0]!.EventReturn, 0);
   assert.equal(a[1]!.EventExitStatus, 0);
   assert.deepEqual(of(t.b).map((r) => [r.type, r.EventExitStatus, r.EventExitSignal, r.EventThread]), [['EXIT', 3, '', false]]);
+  // a child's first record comes after its parent's FORK (the fork hook runs before the child can)
+  for (const child of [t.a, t.b, t.e, t.c, t.d]) {
+    const forkAt = recs.findIndex((r) => r.EventType === 'FORK' && r.EventChildPID === child);
+    const firstAt = recs.findIndex((r) => r.ProcPID === child);
+    assert.ok(forkAt >= 0 && forkAt < firstAt, `FORK of ${child} at ${forkAt}, its first record at ${firstAt}`);
+  }
   // a #! script: the kernel runs the interpreter; filename is the script, argv the interpreter's
   const e = of(t.e);
   assert.deepEqual(e.map((r) => r.type), ['EXEC', 'EXIT'], JSON.stringify(e));

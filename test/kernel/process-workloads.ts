@@ -91,6 +91,10 @@ int main(int argc, char **argv)
 	unlink("d/hl2");
 	unlink("d/sl");
 	rmdir("d");
+	int dirfd = open(dir, O_RDONLY | O_DIRECTORY);        /* paths relative to a directory fd */
+	mkdirat(dirfd, "d2", 0700);
+	renameat(dirfd, "d2", AT_FDCWD, "d3");
+	unlinkat(dirfd, "d3", AT_REMOVEDIR);
 	int dfd = dup(mf);
 	int pfd[2];
 	if (pipe(pfd)) return 12;

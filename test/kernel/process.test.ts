@@ -84,6 +84,9 @@ test('process sequence: every call reported once, in order, with arguments and r
     ['UNLINK', { EventReturn: 0, EventPath: `${dir}/d/hl2` }],
     ['UNLINK', { EventReturn: 0, EventPath: `${dir}/d/sl` }],
     ['RMDIR', { EventReturn: 0, EventPath: `${dir}/d` }],
+    ['MKDIR', { EventSyscall: 'mkdirat', EventReturn: 0, EventPath: `${dir}/d2`, EventMode: '0700' }],
+    ['RENAME', { EventSyscall: 'renameat', EventReturn: 0, EventPath: `${dir}/d2`, EventNewPath: `${dir}/d3` }],
+    ['RMDIR', { EventSyscall: 'unlinkat', EventReturn: 0, EventPath: `${dir}/d3`, EventFlags: '0x200' }],
     ['DUP', { EventReturn: t.dup, EventFD: t.mf, EventPath: `${dir}/m.bin` }],
     ['PIPE', { EventReturn: 0, EventFDs: t.pipe }],
     ['BIND', { EventReturn: 0, EventFD: t.ls, ...lo, EventLocalPort: 0 }],
@@ -157,7 +160,7 @@ test('--proc-events keeps only the chosen event types', { skip }, async () => {
   const types = new Set(recs.map((r) => r.EventType));
   for (const ty of types) assert.ok(['EXEC', 'EXIT', 'MKDIR', 'RMDIR', 'LINK', 'SYMLINK', 'RENAME', 'CHMOD', 'CHOWN', 'TRUNCATE', 'DUP', 'CHDIR'].includes(ty as string), `unexpected ${String(ty)}`);
   const main = recs.filter((r) => r.ProcTID === t.pid && r.EventType !== 'EXEC' && r.EventType !== 'EXIT' && r.EventType !== 'DUP');
-  assert.deepEqual(main.map((r) => r.EventType), ['CHDIR', 'MKDIR', 'SYMLINK', 'LINK', 'RENAME', 'CHMOD', 'CHOWN', 'TRUNCATE', 'RMDIR', 'CHMOD']);
+  assert.deepEqual(main.map((r) => r.EventType), ['CHDIR', 'MKDIR', 'SYMLINK', 'LINK', 'RENAME', 'CHMOD', 'CHOWN', 'TRUNCATE', 'RMDIR', 'MKDIR', 'RENAME', 'RMDIR', 'CHMOD']);
   assert.equal(recs.filter((r) => r.EventType === 'EXIT' && r.EventThread === false).length, 6, 'six process exits');
   assert.equal(recs.filter((r) => r.ProcPID === t.a && r.EventType === 'EXEC').length, 1);
 });

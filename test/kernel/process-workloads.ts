@@ -112,6 +112,18 @@ int main(int argc, char **argv)
 	int as = accept(ls, NULL, NULL);
 	struct sockaddr_in peer; sl = sizeof(peer);
 	getpeername(as, (struct sockaddr *)&peer, &sl);
+	/* IPv6 loopback: listen, connect, accept */
+	int ls6 = socket(AF_INET6, SOCK_STREAM, 0);
+	struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	bind(ls6, (struct sockaddr *)&sa6, sizeof(sa6));
+	listen(ls6, 3);
+	sl = sizeof(sa6);
+	getsockname(ls6, (struct sockaddr *)&sa6, &sl);
+	int cs6 = socket(AF_INET6, SOCK_STREAM, 0);
+	connect(cs6, (struct sockaddr *)&sa6, sizeof(sa6));
+	struct sockaddr_in6 cl6; sl = sizeof(cl6);
+	getsockname(cs6, (struct sockaddr *)&cl6, &sl);
+	int as6 = accept4(ls6, NULL, NULL, SOCK_CLOEXEC);
 	int us = socket(AF_UNIX, SOCK_DGRAM, 0);
 	struct sockaddr_un un = { .sun_family = AF_UNIX };
 	snprintf(un.sun_path, sizeof(un.sun_path), "%s/u.sock", dir);
@@ -132,10 +144,10 @@ int main(int argc, char **argv)
 	pthread_join(th, NULL);
 	kill(getpid(), 0);                                   /* marker */
 	printf("{\"pid\":%d,\"a\":%d,\"b\":%d,\"e\":%d,\"c\":%d,\"d\":%d,\"ptrace\":%ld,\"port\":%d,\"cport\":%d,"
-	       "\"dup\":%d,\"mf\":%d,\"nsfd\":%d,\"pipe\":[%d,%d],\"ls\":%d,\"cs\":%d,\"as\":%d,\"us\":%d,\"uc\":%d,\"sp\":[%d,%d],"
+	       "\"dup\":%d,\"mf\":%d,\"nsfd\":%d,\"pipe\":[%d,%d],\"ls\":%d,\"cs\":%d,\"as\":%d,\"port6\":%d,\"cport6\":%d,\"ls6\":%d,\"cs6\":%d,\"as6\":%d,\"us\":%d,\"uc\":%d,\"sp\":[%d,%d],"
 	       "\"anon\":\"%p\",\"fmap\":\"%p\"}\n",
 	       getpid(), a, b, e, c, d, pt, ntohs(sa.sin_port), ntohs(cl.sin_port), dfd, mf, nsfd, pfd[0], pfd[1], ls, cs, as,
-	       us, uc, sp[0], sp[1], anon, fmap);
+	       ntohs(sa6.sin6_port), ntohs(cl6.sin6_port), ls6, cs6, as6, us, uc, sp[0], sp[1], anon, fmap);
 	return 0;
 }
 `;

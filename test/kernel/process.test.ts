@@ -14,6 +14,7 @@ const skip = skipUnlessBpf();
 
 interface Truth {
   pid: number; a: number; b: number; e: number; c: number; d: number; ptrace: number; port: number; cport: number;
+  port6: number; cport6: number; ls6: number; cs6: number; as6: number;
   dup: number; mf: number; nsfd: number; pipe: [number, number]; ls: number; cs: number; as: number; us: number; uc: number;
   sp: [number, number]; anon: string; fmap: string;
 }
@@ -94,6 +95,10 @@ test('process sequence: every call reported once, in order, with arguments and r
     ['CONNECT', { EventReturn: 0, EventFD: t.cs, ...lo, EventRemoteIP: '127.0.0.1', EventRemotePort: t.port, EventLocalPort: t.cport }],
     ['ACCEPT', { EventReturn: t.as, EventFD: t.ls, ...lo, EventRemoteIP: '127.0.0.1', EventRemotePort: t.cport, EventLocalPort: t.port }],
     ['GETPEERNAME', { EventReturn: 0, EventFD: t.as, EventRemotePort: t.cport, EventLocalPort: t.port }],
+    ['BIND', { EventReturn: 0, EventFD: t.ls6, EventFamily: 'AF_INET6', EventLocalIP: '::1', EventLocalPort: 0 }],
+    ['LISTEN', { EventReturn: 0, EventFD: t.ls6, EventLocalIP: '::1', EventLocalPort: t.port6, EventBacklog: 3 }],
+    ['CONNECT', { EventReturn: 0, EventFD: t.cs6, EventFamily: 'AF_INET6', EventRemoteIP: '::1', EventRemotePort: t.port6, EventLocalIP: '::1', EventLocalPort: t.cport6 }],
+    ['ACCEPT', { EventSyscall: 'accept4', EventReturn: t.as6, EventFD: t.ls6, EventRemoteIP: '::1', EventRemotePort: t.cport6, EventLocalPort: t.port6 }],
     ['BIND', { EventReturn: 0, EventFD: t.us, EventFamily: 'AF_UNIX', EventLocalPath: `${dir}/u.sock` }],
     ['CONNECT', { EventReturn: 0, EventFD: t.uc, EventFamily: 'AF_UNIX', EventRemotePath: `${dir}/u.sock` }],
     ['SOCKETPAIR', { EventReturn: 0, EventFamily: 'AF_UNIX', EventSocketType: 1, EventFDs: t.sp }],

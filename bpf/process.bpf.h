@@ -34,6 +34,7 @@ const volatile __u32 cfg_proc_rate = 2000;    /* events/s per process; 0: no rat
 #define P_S_IFMT 00170000
 #define P_S_IFSOCK 0140000
 #define P_NSFS_MAGIC 0x6e736673
+#define P_EAGAIN 11
 #define P_AF_UNIX 1
 #define P_AF_INET 2
 #define P_AF_INET6 10
@@ -592,6 +593,9 @@ static __always_inline int proc_exit(long ret, __u32 nr, __u32 ev, __u32 shape, 
 	}
 	ev = p.ev;
 	if (!proc_on(ev))
+		return 0;
+	/* a non-blocking accept with nothing queued accepted nothing: event loops make one per wakeup */
+	if (ev == PE_ACCEPT && ret == -P_EAGAIN)
 		return 0;
 	__u64 now = bpf_ktime_get_boot_ns();
 	if (!rate_allow(ev, now))

@@ -191,6 +191,7 @@ static __noinline bool rate_allow(__u32 ev, __u64 now)
 	if (!c)
 		return true; /* cannot count a suppression: report the event instead */
 	__sync_fetch_and_add(&c->suppressed[BOUND(ev, 63)], 1);
+	stat_inc(ST_PROC_THROTTLED);
 	return false;
 }
 

@@ -141,6 +141,7 @@ enum fn_stat {
 	ST_SOCK_DROP,
 	ST_PROC_RECORDS,
 	ST_PROC_DROP,
+	ST_PROC_THROTTLED,        /* process events suppressed by --proc-rate (counted, reported in THROTTLED records) */
 	ST_MAX = 16
 };
 

@@ -6,7 +6,7 @@ import { PROCESS_LEGEND } from './legend-process.js';
 const INFO: [string, string][] = [
   ['InfoSequenceNumber', 'Sequence number of the record, +1 per record output'],
   ['InfoTimestamp', 'UTC time of the last event of the record'],
-  ['InfoMonitor', 'Monitor that produced the record (filesystem, socket)'],
+  ['InfoMonitor', 'Monitor that produced the record (filesystem, socket, process)'],
   ['InfoHostName', 'Host name'],
   ['InfoHostIP', 'IPv4 address of the default route'],
   ['InfoHostToken', 'Host token given with -T (only then)'],

@@ -30,7 +30,7 @@ export const FF = {
 
 export const STATS = [
   'file_records', 'file_deferred', 'file_map_full', 'file_events', 'path_trunc', 'notice_drop',
-  'sock_records', 'sock_drop', 'proc_records', 'proc_drop',
+  'sock_records', 'sock_drop', 'proc_records', 'proc_drop', 'proc_throttled',
 ] as const;
 export const ST_MAX = 16;
 

@@ -1,7 +1,7 @@
 // The default command (the agent, with kflowd's flags) and the record/replay commands.
 import { createWriteStream } from 'node:fs';
 import os from 'node:os';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { runPipeline, type OutputFormat } from '../agent/pipeline.js';
 import { agentVersion } from '../enrich/host.js';
 import { legendText } from '../format/legend.js';
@@ -65,7 +65,7 @@ function sensorOptions(flags: AgentFlags) {
 
 function addSensorFlags(cmd: Command): Command {
   return cmd
-    .option('-m, --monitor <list>', 'monitors to run, comma-separated: file, socket, process (default: all)', parseMonitors, DEFAULT_MONITORS)
+    .addOption(new Option('-m, --monitor <list>', 'monitors to run, comma-separated: file, socket, process').argParser(parseMonitors).default(DEFAULT_MONITORS, 'all'))
     .option('-e, --events <N>', 'emit a file record after N events (1 = no aggregation)', parseEvents)
     .option('-V, --verbose', 'print the sensor\'s libbpf and verifier messages on stderr')
     .option('--file-records <N>', 'capacity of the kernel file record map (default 65536)', parsePositiveInt)
@@ -108,7 +108,7 @@ function fail(err: unknown): never {
 
 export function registerAgentCommand(program: Command): void {
   program
-    .description('Linux endpoint telemetry agent: kernel-aggregated file records (kflowd-compatible JSON) from tracepoint eBPF programs')
+    .description('Linux endpoint telemetry agent: file, socket and process records aggregated in the kernel by tracepoint eBPF programs, printed as kflowd-compatible JSON (and SysFlow with -w)')
     .helpOption('-h, --help', 'show this help')
     .option('-l, --legend', 'print the legend of output keys and exit')
     .option('--version', 'print the version and exit');

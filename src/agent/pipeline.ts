@@ -25,6 +25,8 @@ export interface PipelineOptions {
   onRecord?: (rec: KernelRecord) => void;
   /** also write SysFlow traces (-w, -G, --exporter-id) */
   sysflow?: SysFlowOutputOptions;
+  /** --duration: stop the source this many seconds after monitoring started (its hello) */
+  durationSec?: number;
 }
 
 export interface RunSummary {
@@ -43,6 +45,7 @@ export async function runPipeline(source: RecordSource, opts: PipelineOptions, o
   const summary: RunSummary = { records: 0, logs: [], cleanEnd: false, sysflowFiles: [] };
   let sysflow: SysFlowOutput | undefined;
   let sysflowErrors = 0;
+  let durationTimer: NodeJS.Timeout | undefined;
   let ctx: FormatContext | undefined;
   let seq = 0;
   let headerDone = false;
@@ -67,6 +70,7 @@ export async function runPipeline(source: RecordSource, opts: PipelineOptions, o
         // a restarted sensor sends a new hello: keep writing the same traces
         if (opts.sysflow && !sysflow) sysflow = new SysFlowOutput(opts.sysflow, h.bootToRealNs, ctx.ids);
         for (const s of h.programStatus) process.stderr.write(`falconet: ${s}\n`);
+        if (opts.durationSec && !durationTimer) durationTimer = setTimeout(() => source.stop(), opts.durationSec * 1000);
         process.stderr.write(`falconet: sensor ready (${h.programsAttached} programs attached, ${h.programsSkipped} skipped)\n`);
         break;
       }
@@ -114,6 +118,7 @@ export async function runPipeline(source: RecordSource, opts: PipelineOptions, o
         break;
     }
   }
+  if (durationTimer) clearTimeout(durationTimer);
   if (sysflow) summary.sysflowFiles = sysflow.close();
   if (sysflowErrors) process.stderr.write(`falconet: ${sysflowErrors} records could not be mapped to SysFlow\n`);
   return summary;

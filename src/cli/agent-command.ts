@@ -87,16 +87,15 @@ function addOutputFlags(cmd: Command): Command {
     .option('--exporter-id <id>', 'with -w: SysFlow header exporter id (default: host name)');
 }
 
-/** Stops the source on SIGINT/SIGTERM or after --duration, so open records are flushed. */
-function stopOnSignals(source: RecordSource, duration?: number): () => void {
+/** Stops the source on SIGINT/SIGTERM, so open records are flushed. (--duration is timed by
+ * the pipeline from the moment monitoring starts.) */
+function stopOnSignals(source: RecordSource): () => void {
   const stop = () => source.stop();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  const timer = duration ? setTimeout(stop, duration * 1000) : undefined;
   return () => {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
-    if (timer) clearTimeout(timer);
   };
 }
 
@@ -125,8 +124,8 @@ export function registerAgentCommand(program: Command): void {
     try {
       checkSensorPrerequisites();
       const source = sensorSource(sensorOptions(flags));
-      const done = stopOnSignals(source, flags.duration);
-      await runPipeline(source, { output: flags.output, quiet: flags.quiet, token: flags.token, stats: flags.stats, sysflow: sysflowOptions(flags) }, process.stdout);
+      const done = stopOnSignals(source);
+      await runPipeline(source, { output: flags.output, quiet: flags.quiet, token: flags.token, stats: flags.stats, sysflow: sysflowOptions(flags), durationSec: flags.duration }, process.stdout);
       done();
     } catch (err) {
       fail(err);
@@ -142,8 +141,8 @@ export function registerAgentCommand(program: Command): void {
       checkSensorPrerequisites();
       const tap = createWriteStream(file);
       const source = sensorSource({ ...sensorOptions(flags), tap });
-      const done = stopOnSignals(source, flags.duration);
-      const summary = await runPipeline(source, { output: 'json-min', quiet: true }, process.stdout);
+      const done = stopOnSignals(source);
+      const summary = await runPipeline(source, { output: 'json-min', quiet: true, durationSec: flags.duration }, process.stdout);
       done();
       await new Promise<void>((resolve, reject) => tap.end((err?: Error | null) => (err ? reject(err) : resolve())));
       process.stderr.write(`falconet: recorded ${summary.records} records to ${file}\n`);

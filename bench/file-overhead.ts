@@ -97,7 +97,7 @@ async function main(): Promise<void> {
 
   // falconet: full agent, json-min to /dev/null, with BPF run-time stats
   execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=1']);
-  const agent = spawn(process.execPath, [path.join(REPO, 'bin/falconet'), '-o', 'json-min', '--stats'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const agent = spawn(process.execPath, [path.join(REPO, 'bin/falconet'), '-m', 'file', '-o', 'json-min', '--stats'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const ready = waitFor(agent, 'sensor ready');
   agent.stderr!.on('data', (d: string) => { stderr += d; });

@@ -119,7 +119,7 @@ export async function runPipeline(source: RecordSource, opts: PipelineOptions, o
     }
   }
   if (durationTimer) clearTimeout(durationTimer);
-  if (sysflow) summary.sysflowFiles = sysflow.close();
+  if (sysflow) summary.sysflowFiles = await sysflow.close();
   if (sysflowErrors) process.stderr.write(`falconet: ${sysflowErrors} records could not be mapped to SysFlow\n`);
   return summary;
 }

@@ -9,12 +9,16 @@ import type { IdNames } from '../enrich/ids.js';
 import { FF } from '../sensor/layout.js';
 import { SysFlowMapper, type LiveProcessInfo, type LiveFileOp } from '../sysflow/live-mapper.js';
 import { createSysFlowTraceSink, type SysFlowTraceSink } from '../sysflow/trace-sink.js';
+import { SeqpacketRelayTransport } from '../sysflow/seqpacket-transport.js';
 import type { SfObject } from '../sysflow/types.js';
 
 export interface SysFlowOutputOptions {
-  output: string;
+  /** -w: trace file or DIR/ (optional when streaming to a socket) */
+  output?: string;
   rotateSeconds?: number;
   exporterId?: string;
+  /** --sf-socket: sf-processor's SOCK_SEQPACKET socket path */
+  socketPath?: string;
 }
 
 const EV = { CREATE: 0, OPEN: 1, OPEN_EXEC: 2, ACCESS: 3, ATTRIB: 4, MODIFY: 5, CLOSE_WRITE: 6, CLOSE_NOWRITE: 7, MOVED_FROM: 8, MOVED_TO: 9, DELETE: 10 };
@@ -36,9 +40,11 @@ export class SysFlowOutput {
   private readonly mapper = new SysFlowMapper();
   private readonly sink: SysFlowTraceSink;
   private readonly seen = new Set<string>();
+  private readonly relay: SeqpacketRelayTransport | undefined;
 
   constructor(opts: SysFlowOutputOptions, private readonly bootToRealNs: bigint, private readonly ids: IdNames) {
-    this.sink = createSysFlowTraceSink({ output: opts.output, rotateSeconds: opts.rotateSeconds, exporterId: opts.exporterId });
+    this.relay = opts.socketPath ? new SeqpacketRelayTransport(opts.socketPath) : undefined;
+    this.sink = createSysFlowTraceSink({ output: opts.output, rotateSeconds: opts.rotateSeconds, exporterId: opts.exporterId, socket: this.relay });
   }
 
   private write(objs: SfObject[]): void {
@@ -145,8 +151,12 @@ export class SysFlowOutput {
     this.sink.tick();
   }
 
-  close(): string[] {
+  /** Closes the traces (and waits until the socket relay delivered everything). */
+  async close(): Promise<string[]> {
     this.sink.close();
+    if (this.relay && (await this.relay.done) !== 0) {
+      process.stderr.write(`falconet: SysFlow socket output failed: ${this.relay.errors || 'relay exited'}\n`);
+    }
     return [...this.sink.paths];
   }
 }

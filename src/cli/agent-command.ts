@@ -46,11 +46,14 @@ interface AgentFlags {
   write?: string;
   rotate?: number;
   exporterId?: string;
+  sfSocket?: string;
 }
 
-/** SysFlow trace output (-w, -G, --exporter-id), when asked for. */
+/** SysFlow output (-w, -G, --exporter-id, --sf-socket), when asked for. */
 function sysflowOptions(flags: AgentFlags) {
-  return flags.write ? { output: flags.write, rotateSeconds: flags.rotate, exporterId: flags.exporterId } : undefined;
+  return flags.write || flags.sfSocket
+    ? { output: flags.write, rotateSeconds: flags.rotate, exporterId: flags.exporterId, socketPath: flags.sfSocket }
+    : undefined;
 }
 
 /** The sensor options every command that starts the sensor derives from its flags. */
@@ -84,7 +87,8 @@ function addOutputFlags(cmd: Command): Command {
     .option('--stats', 'print the sensor\'s counters (drops, records, sweeps) as JSON lines on stderr')
     .option('-w, --write <path>', 'also write SysFlow (Avro) traces: DIR/ for <epoch>-named files in DIR, or a file path')
     .option('-G, --rotate <seconds>', 'with -w: start a new trace file every N seconds', parsePositiveInt)
-    .option('--exporter-id <id>', 'with -w: SysFlow header exporter id (default: host name)');
+    .option('--exporter-id <id>', 'with -w: SysFlow header exporter id (default: host name)')
+    .option('--sf-socket <path>', 'also stream SysFlow to sf-processor\'s socket driver (AF_UNIX SOCK_SEQPACKET, one record per message)');
 }
 
 /** Stops the source on SIGINT/SIGTERM, so open records are flushed. (--duration is timed by

@@ -3,13 +3,10 @@
 // message (union index varint + record, no OCF header, no schema, no length prefix). The
 // processor reads into a 16,384-byte buffer, so a larger message would arrive truncated.
 //
-// THE GAP: Node's `net` module only offers SOCK_STREAM for AF_UNIX; SOCK_SEQPACKET needs a
-// native addon (e.g. npm `node-unix-socket`) or a helper process, and this slice adds neither.
-// So this module implements everything above the socket: the per-message encoding, the size
-// limit, header-first and entity-before-reference ordering (done by the trace sink), and a
-// `DatagramTransport` seam. A transport that wraps a real SEQPACKET fd only has to implement
-// `send(message)` (one call = one packet) and `close()`. Tests use an in-memory transport and
-// decode every message independently with avsc, exactly as the processor would.
+// Node's `net` module only offers SOCK_STREAM for AF_UNIX, so the packets themselves are sent by
+// a small C relay (seqpacket-transport.ts). This module does everything above the socket: the
+// per-message encoding, the size limit, header-first and entity-before-reference ordering (done
+// by the trace sink), behind the `DatagramTransport` seam (one send() call = one packet).
 import { encodeSfObject } from './schema.js';
 import type { SfObject } from './types.js';
 

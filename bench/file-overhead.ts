@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildLoad } from '../test/kernel/workloads.js';
 import { REPO } from '../test/kernel/harness.js';
+import { bpfProgStats } from './lib/bpf-stats.js';
 
 const reps = Number(process.argv[2] ?? 5);
 const WRITES = Number(process.argv[3] ?? 1_000_000);
@@ -52,13 +53,6 @@ function fileTracepoints(): string[] {
   return [...tps];
 }
 
-function bpfProgStats(): Map<string, { runNs: number; runs: number }> {
-  const list = JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8' })) as
-    { name?: string; run_time_ns?: number; run_cnt?: number }[];
-  const m = new Map<string, { runNs: number; runs: number }>();
-  for (const p of list) if (p.name) m.set(p.name, { runNs: p.run_time_ns ?? 0, runs: p.run_cnt ?? 0 });
-  return m;
-}
 
 async function main(): Promise<void> {
   timeLoad(); // warm the page cache and the binary

@@ -9,6 +9,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { REPO } from '../test/kernel/harness.js';
 import { buildC, STORM_C } from '../test/kernel/process-workloads.js';
+import { bpfProgStats } from './lib/bpf-stats.js';
 
 const reps = Number(process.argv[2] ?? 3);
 const N = Number(process.argv[3] ?? 10000);
@@ -66,13 +67,6 @@ function procTracepoints(): string[] {
   return [...tps].filter((t) => existsSync(`/sys/kernel/tracing/events/${t.split(':').slice(1).join('/')}`));
 }
 
-function bpfProgStats(): Map<string, { runNs: number; runs: number }> {
-  const list = JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8' })) as
-    { name?: string; run_time_ns?: number; run_cnt?: number }[];
-  const m = new Map<string, { runNs: number; runs: number }>();
-  for (const p of list) if (p.name) m.set(p.name, { runNs: p.run_time_ns ?? 0, runs: p.run_cnt ?? 0 });
-  return m;
-}
 
 async function withFloor<T>(fn: () => T): Promise<T> {
   const f = path.join(mkdtempSync(path.join(tmpdir(), 'fn-floor-')), 'floor.bt');

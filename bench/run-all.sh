@@ -2,12 +2,7 @@
 # Runs every benchmark (root + BPF). Each prints its own table with ratios measured in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Conformance data (SysFlow traces, policies, references) lives in shared/ beside the clone.
-if [ -z "${FALCONET_SHARED:-}" ]; then
-  for d in "$PWD/../shared" /work/shared; do
-    if [ -d "$d/data" ]; then export FALCONET_SHARED="$(cd "$d" && pwd)"; break; fi
-  done
-fi
+. scripts/shared-env.sh
 command -v bpftrace >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bpftrace >&2; }
 for b in dist/bench/*.js; do
   echo "== $b"

@@ -3,12 +3,7 @@
 # because kernel tests measure exact counts on a shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Conformance data (SysFlow traces, policies, references) lives in shared/ beside the clone.
-if [ -z "${FALCONET_SHARED:-}" ]; then
-  for d in "$PWD/../shared" /work/shared; do
-    if [ -d "$d/data" ]; then export FALCONET_SHARED="$(cd "$d" && pwd)"; break; fi
-  done
-fi
+. scripts/shared-env.sh
 mapfile -t files < <(find dist/test -name '*.test.js' | sort)
 if [ -n "${FALCONET_TEST_FILTER:-}" ]; then
   mapfile -t files < <(printf '%s\n' "${files[@]}" | grep -E "$FALCONET_TEST_FILTER")

@@ -1,0 +1,13 @@
+// Per-program BPF run time (kernel.bpf_stats_enabled must be on while measuring).
+import { execFileSync } from 'node:child_process';
+
+export type ProgStats = Map<string, { runNs: number; runs: number }>;
+
+/** run_time_ns and run_cnt of every loaded program, by name. */
+export function bpfProgStats(): ProgStats {
+  const list = JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8' })) as
+    { name?: string; run_time_ns?: number; run_cnt?: number }[];
+  const m: ProgStats = new Map();
+  for (const p of list) if (p.name) m.set(p.name, { runNs: p.run_time_ns ?? 0, runs: p.run_cnt ?? 0 });
+  return m;
+}

@@ -107,7 +107,10 @@ export async function runPipeline(source: RecordSource, opts: PipelineOptions, o
       case 'stats':
         sysflow?.tick();
         summary.lastStats = ev.stats;
-        if (opts.stats) process.stderr.write(`falconet-stats ${JSON.stringify({ ...ev.stats, bootNs: ev.stats.bootNs.toString() })}\n`);
+        if (opts.stats) {
+          const { reserved3: _unused, ...counters } = ev.stats.counters;
+          process.stderr.write(`falconet-stats ${JSON.stringify({ ...ev.stats, counters, bootNs: ev.stats.bootNs.toString() })}\n`);
+        }
         break;
       case 'log':
         summary.logs.push(ev.text);

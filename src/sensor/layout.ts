@@ -29,7 +29,7 @@ export const FF = {
 } as const;
 
 export const STATS = [
-  'file_records', 'file_deferred', 'file_map_full', 'file_events', 'path_trunc', 'notice_drop',
+  'file_records', 'file_deferred', 'file_map_full', 'reserved3', 'path_trunc', 'notice_drop',
   'sock_records', 'sock_drop', 'proc_records', 'proc_drop', 'proc_throttled',
 ] as const;
 export const ST_MAX = 16;

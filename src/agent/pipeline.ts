@@ -71,7 +71,9 @@ export async function runPipeline(source: RecordSource, opts: PipelineOptions, o
         if (opts.sysflow && !sysflow) sysflow = new SysFlowOutput(opts.sysflow, h.bootToRealNs, ctx.ids);
         for (const s of h.programStatus) process.stderr.write(`falconet: ${s}\n`);
         if (opts.durationSec && !durationTimer) durationTimer = setTimeout(() => source.stop(), opts.durationSec * 1000);
-        process.stderr.write(`falconet: sensor ready (${h.programsAttached} programs attached, ${h.programsSkipped} skipped)\n`);
+        process.stderr.write(opts.hostFromStream
+          ? `falconet: replaying a stream recorded on ${h.hostname} (${h.kernelRelease}; ${h.programsAttached} programs attached, ${h.programsSkipped} skipped)\n`
+          : `falconet: sensor ready (${h.programsAttached} programs attached, ${h.programsSkipped} skipped)\n`);
         break;
       }
       case 'records': {

@@ -294,8 +294,8 @@ static __always_inline struct pt_regs *cur_regs(void)
 #define SC_ARG2(r) ((r)->dx)
 #endif
 
-/* fd in the syscall argument given by ARG, event EV, counted only when the call succeeded. */
-#define FD_EXIT_HOOK(name, ARG, EV)                                                             \
+/* An exit hook that runs BODY (ret and regs in scope) only when the call moved bytes. */
+#define IO_EXIT_HOOK(name, BODY)                                                                \
 	SEC("tp/syscalls/sys_exit_" #name)                                                      \
 	int file_exit_##name(struct trace_event_raw_sys_exit *ctx)                              \
 	{                                                                                       \
@@ -303,8 +303,12 @@ static __always_inline struct pt_regs *cur_regs(void)
 		if (ret <= 0 || skip())                                                         \
 			return 0;                                                               \
 		struct pt_regs *regs = cur_regs();                                              \
-		return on_file(fd_file(ARG(regs)), EV, ret);                                    \
+		BODY;                                                                           \
+		return 0;                                                                       \
 	}
+
+/* fd in the syscall argument given by ARG, event EV */
+#define FD_EXIT_HOOK(name, ARG, EV) IO_EXIT_HOOK(name, on_file(fd_file(ARG(regs)), EV, ret))
 
 FD_EXIT_HOOK(read, SC_ARG0, FE_ACCESS)
 FD_EXIT_HOOK(readv, SC_ARG0, FE_ACCESS)
@@ -319,16 +323,8 @@ FD_EXIT_HOOK(pwritev2, SC_ARG0, FE_MODIFY)
 
 /* Copies count on both sides: the source is read (ACCESS), the target modified. */
 #define COPY_EXIT_HOOK(name, IN, OUT)                                                           \
-	SEC("tp/syscalls/sys_exit_" #name)                                                      \
-	int file_exit_##name(struct trace_event_raw_sys_exit *ctx)                              \
-	{                                                                                       \
-		long ret = ctx->ret;                                                            \
-		if (ret <= 0 || skip())                                                         \
-			return 0;                                                               \
-		struct pt_regs *regs = cur_regs();                                              \
-		on_file(fd_file(IN(regs)), FE_ACCESS, ret);                                     \
-		return on_file(fd_file(OUT(regs)), FE_MODIFY, ret);                             \
-	}
+	IO_EXIT_HOOK(name, on_file(fd_file(IN(regs)), FE_ACCESS, ret);                          \
+			   on_file(fd_file(OUT(regs)), FE_MODIFY, ret))
 
 COPY_EXIT_HOOK(sendfile64, SC_ARG1, SC_ARG0)
 COPY_EXIT_HOOK(copy_file_range, SC_ARG0, SC_ARG2)

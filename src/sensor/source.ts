@@ -14,8 +14,8 @@ export interface RecordSource extends AsyncIterable<SensorEvent> {
   stop(): void;
 }
 
-/** Yields the stream's events; returns whether it ended with an end frame. */
-async function* framesOf(stream: Readable, tap?: WriteStream): AsyncGenerator<SensorEvent, boolean> {
+/** Yields the stream's events (and a log event when it stops without an end frame). */
+async function* framesOf(stream: Readable, tap?: WriteStream): AsyncGenerator<SensorEvent> {
   const splitter = new FrameSplitter();
   let ended = false;
   for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -28,7 +28,6 @@ async function* framesOf(stream: Readable, tap?: WriteStream): AsyncGenerator<Se
   }
   if (splitter.leftover) throw new FrameError(`stream ends inside a frame (${splitter.leftover} bytes left)`, splitter.offset);
   if (!ended) yield { kind: 'log', text: 'stream ended without an end frame (sensor killed or recording cut short)' };
-  return ended;
 }
 
 /** Replays a stream recorded by `falconet record`. */

@@ -47,7 +47,6 @@ export async function runPipeline(source: RecordSource, opts: PipelineOptions, o
   let sysflowErrors = 0;
   let durationTimer: NodeJS.Timeout | undefined;
   let ctx: FormatContext | undefined;
-  let seq = 0;
   let headerDone = false;
 
   const write = async (text: string) => {
@@ -81,8 +80,7 @@ export async function runPipeline(source: RecordSource, opts: PipelineOptions, o
         const lines: string[] = [];
         for (const r of ev.records) {
           if (!isOutputRecord(r)) continue;
-          seq++;
-          summary.records++;
+          summary.records++; // also the record's InfoSequenceNumber
           opts.onRecord?.(r);
           if (sysflow) {
             try {
@@ -98,7 +96,7 @@ export async function runPipeline(source: RecordSource, opts: PipelineOptions, o
             lines.push(fileTableRow(r, ctx) + '\n');
             continue;
           }
-          const o = kflowdRecord(r, seq, ctx);
+          const o = kflowdRecord(r, summary.records, ctx);
           if (!o) continue;
           // like kflowd, the table view prints non-file records as one-line JSON
           lines.push(opts.output === 'json' ? toPrettyJson(o) + RS : toMinJson(o) + '\n');
@@ -109,10 +107,7 @@ export async function runPipeline(source: RecordSource, opts: PipelineOptions, o
       case 'stats':
         sysflow?.tick();
         summary.lastStats = ev.stats;
-        if (opts.stats) {
-          const { reserved3: _unused, ...counters } = ev.stats.counters;
-          process.stderr.write(`falconet-stats ${JSON.stringify({ ...ev.stats, counters, bootNs: ev.stats.bootNs.toString() })}\n`);
-        }
+        if (opts.stats) process.stderr.write(`falconet-stats ${JSON.stringify({ ...ev.stats, bootNs: ev.stats.bootNs.toString() })}\n`);
         break;
       case 'log':
         summary.logs.push(ev.text);

@@ -140,7 +140,7 @@ export function decodeHello(body: Buffer, offset = 0): SensorHello {
 export function decodeStats(body: Buffer, offset = 0): SensorStats {
   if (body.length < STATS_FRAME.size) throw new FrameError('truncated stats frame', offset);
   const counters: Record<string, number> = {};
-  STATS.forEach((name, i) => { counters[name] = Number(body.readBigUInt64LE(8 + 8 * i)); });
+  STATS.forEach((name, i) => { if (name) counters[name] = Number(body.readBigUInt64LE(8 + 8 * i)); });
   return {
     bootNs: body.readBigUInt64LE(0),
     counters,

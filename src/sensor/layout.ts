@@ -28,8 +28,9 @@ export const FF = {
   LINK_CREATED: 0x20, EXITED: 0x40, SHUTDOWN: 0x80, EVENT_LIMIT: 0x100,
 } as const;
 
+/** Counter names by enum fn_stat index; null marks a reserved slot. */
 export const STATS = [
-  'file_records', 'file_deferred', 'file_map_full', 'reserved3', 'path_trunc', 'notice_drop',
+  'file_records', 'file_deferred', 'file_map_full', null, 'path_trunc', 'notice_drop',
   'sock_records', 'sock_drop', 'proc_records', 'proc_drop', 'proc_throttled',
 ] as const;
 export const ST_MAX = 16;

@@ -61,7 +61,7 @@ struct sock_record {
 	__u16 rport;
 	__u16 path_len;       /* UNIX: bytes of path used (abstract names start with NUL) */
 	__u16 pad1;
-	__u32 pad3;
+	__u32 rx_no_ttl;      /* rx packets without a TTL since the last export (kernel only) */
 	__u64 busy;           /* export in progress (kernel only) */
 	__u8 laddr[16];       /* IPv4 in the first 4 bytes */
 	__u8 raddr[16];
@@ -77,7 +77,7 @@ struct sock_record {
 	__u64 drops;           /* sk_drops delta */
 	__u64 frags;           /* rx: sum of skb page fragments (kflowd's SockRxPacketsFrag) */
 	__u64 ttl_sum;         /* rx: TTL / hop limit sum over rx packets */
-	__u64 ttl_count;       /* rx packets in ttl_sum (the server's credited handshake has none) */
+	__u64 ttl_count;       /* rx packets in ttl_sum (the server's credited handshake has none); set at export */
 	/* gauges at export */
 	__u64 rto_us;          /* icsk_rto in microseconds */
 	__u64 rtt_ns;          /* srtt */

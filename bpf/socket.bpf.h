@@ -38,6 +38,8 @@
 #define TCP_ESTABLISHED_ 1
 #define TCP_SYN_SENT_ 2
 #define TCP_SYN_RECV_ 3
+#define TCP_FIN_WAIT1_ 4
+#define TCP_LAST_ACK_ 9
 #define TCP_CLOSE_ 7
 #define UDP_CONNECTED_ 1
 #define TF_FIN 0x01
@@ -46,11 +48,24 @@
 #define TF_ACK 0x10
 
 extern unsigned int CONFIG_HZ __kconfig __weak;
+
+/* CLOCK_BOOTTIME - CLOCK_MONOTONIC (time spent suspended), kept current by the sensor's timer */
+volatile __u64 sock_boot_offset_ns;
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
 
+/* TCP records live in the socket itself: the packet hooks reach them without a hash lookup,
+ * and they go away with the socket. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sock_record);
+} sock_tcp SEC(".maps");
+
+/* UDP (per peer) and UNIX records, and TCP records the ring buffer could not take at close. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536); /* live sockets (and UDP peers); memory is charged per entry */
+	__uint(max_entries, 65536); /* memory is charged per entry */
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct sock_key);
 	__type(value, struct sock_record);
@@ -108,10 +123,15 @@ static __always_inline struct sock_record *sock_zeroed(void)
 	return r;
 }
 
+/* Entries in sock_map: the timer skips walking its buckets while it is empty. */
+volatile __s64 sock_map_entries;
+
 /* Insert r under key (unless present) and return the map's entry. */
 static __always_inline struct sock_record *sock_insert(struct sock_key *key, struct sock_record *r)
 {
-	if (bpf_map_update_elem(&sock_map, key, r, BPF_NOEXIST) && !bpf_map_lookup_elem(&sock_map, key)) {
+	if (bpf_map_update_elem(&sock_map, key, r, BPF_NOEXIST) == 0)
+		__sync_fetch_and_add(&sock_map_entries, 1);
+	else if (!bpf_map_lookup_elem(&sock_map, key)) {
 		stat_inc(ST_SOCK_DROP); /* map full: this socket's counts are lost */
 		return NULL;
 	}
@@ -156,7 +176,8 @@ static __always_inline void flag_add(struct sock_dir *d, __u32 c, __u64 n)
 }
 
 /* segs: wire packets of this skb (a GSO skb is segmented after the hook). TCP segmentation keeps
- * FIN and PSH for the last segment only, so the flag histogram matches the wire. */
+ * FIN and PSH for the last segment only, so the flag histogram matches the wire. A TCP packet is
+ * counted in the flag histogram only (one atomic less per packet): exports add it up. */
 static __always_inline void dir_add(struct sock_dir *d, __u64 now, __u64 bytes, int flagc, __u32 ifindex, __u32 segs)
 {
 	if (!d->ts_first)
@@ -164,18 +185,25 @@ static __always_inline void dir_add(struct sock_dir *d, __u64 now, __u64 bytes, 
 	d->ts = now;
 	if (segs == 0)
 		segs = 1;
-	__sync_fetch_and_add(&d->packets, segs);
-	if (bytes) {
-		__sync_fetch_and_add(&d->data_packets, segs);
-		__sync_fetch_and_add(&d->bytes, bytes);
-	}
-	if (ifindex)
-		d->ifindex = ifindex;
 	if (flagc >= 0) {
 		if (segs > 1)
 			flag_add(d, flagc & ~(TF_FIN | TF_PSH), segs - 1);
 		flag_add(d, flagc, 1);
+	} else {
+		__sync_fetch_and_add(&d->packets, segs);
 	}
+	if (bytes) {
+		__sync_fetch_and_add(&d->data_packets, segs);
+		__sync_fetch_and_add(&d->bytes, bytes);
+	}
+	if (ifindex && d->ifindex != ifindex)
+		d->ifindex = ifindex;
+}
+
+/* Packets counted since the last export (TCP's are in the flag histogram). */
+static __always_inline bool dir_active(struct sock_dir *d)
+{
+	return d->packets || d->nflags;
 }
 
 /* Field reads for the two kinds of socket pointer: RD_T loads straight from a trusted BTF
@@ -331,17 +359,26 @@ static __always_inline void take_dir(struct sock_dir *dst, struct sock_dir *src)
 	dst->data_packets = XCHG(&src->data_packets, 0);
 	dst->bytes = XCHG(&src->bytes, 0);
 	dst->ifindex = src->ifindex;
-	for (int i = 0; i < FN_SOCK_FLAGS; i++)
+	for (int i = 0; i < FN_SOCK_FLAGS; i++) {
 		dst->flags[i] = XCHG(&src->flags[i], 0);
+		dst->packets += dst->flags[i];
+	}
 	dst->nflags = XCHG(&src->nflags, 0);
 }
 
-/* Submits v as a record and, for final exports, deletes it. Returns 0 when submitted. If the ring
- * buffer is full, v stays (flagged pending) for the next tick: nothing is lost. */
-static __noinline int sock_export_one(struct sock_key *key, struct sock_record *v, __u32 why, __u64 now)
+/* Last record of the entry: it leaves the map (TCP: the socket's storage) after this export. */
+static __always_inline bool export_is_final(struct sock_record *v, __u32 why)
+{
+	return (why & (SF_CLOSED | SF_SHUTDOWN)) || ((why & SF_IDLE) && v->protocol != IPPROTO_TCP_);
+}
+
+/* Submits v as a record. Returns 0 when submitted (a final export leaves v busy: the caller
+ * deletes it), 1 when another CPU is exporting v, -1 when the ring buffer is full (v is flagged
+ * pending for the next tick: nothing is lost). */
+static __noinline int sock_emit(struct sock_record *v, __u32 why, __u64 now)
 {
 	if (__sync_val_compare_and_swap(&v->busy, 0, 1))
-		return 1; /* being exported on another CPU */
+		return 1;
 	if (v->hdr.pid == 0) {
 		struct sock_owner *o = bpf_map_lookup_elem(&sock_owners, &v->cookie);
 		if (o && o->hdr.pid)
@@ -365,7 +402,10 @@ static __noinline int sock_export_one(struct sock_key *key, struct sock_record *
 	r->drops = XCHG(&v->drops, 0);
 	r->bytes_received = XCHG(&v->bytes_received, 0);
 	r->ttl_sum = XCHG(&v->ttl_sum, 0);
-	r->ttl_count = XCHG(&v->ttl_count, 0);
+	/* every rx packet has a TTL but the server's credited handshake (UNIX: none has) */
+	__u32 no_ttl = XCHG(&v->rx_no_ttl, 0);
+	r->ttl_count = v->family == AF_UNIX_ || r->rx.packets < no_ttl ? 0 : r->rx.packets - no_ttl;
+	r->rx_no_ttl = 0;
 	r->frags = XCHG(&v->frags, 0);
 	r->hdr.flags = (r->hdr.flags & ~SF_PENDING) | why;
 	if (v->hdr.pid == 0)
@@ -375,24 +415,34 @@ static __noinline int sock_export_one(struct sock_key *key, struct sock_record *
 	r->busy = 0;
 	bpf_ringbuf_submit(r, rb_flags(sizeof(*r)));
 	stat_inc(ST_SOCK_RECORDS);
-	bool keep = !(why & (SF_CLOSED | SF_SHUTDOWN)) && !((why & SF_IDLE) && v->protocol != IPPROTO_TCP_);
-	if (keep) {
+	if (!export_is_final(v, why)) {
 		v->hdr.flags &= ~SF_PENDING;
 		v->ts_export = now;
 		v->busy = 0;
-	} else {
-		bpf_map_delete_elem(&sock_map, key);
 	}
 	return 0;
 }
 
+/* sock_emit for an entry of sock_map, which a final export deletes. */
+static __noinline int sock_export_one(struct sock_key *key, struct sock_record *v, __u32 why, __u64 now)
+{
+	int err = sock_emit(v, why, now);
+	if (err == 0 && export_is_final(v, why) && bpf_map_delete_elem(&sock_map, key) == 0)
+		__sync_fetch_and_add(&sock_map_entries, -1);
+	return err;
+}
+
 /* ---- TCP lifecycle ---- */
+static __always_inline struct sock_record *tcp_rec(struct sock *sk)
+{
+	return bpf_sk_storage_get(&sock_tcp, sk, NULL, 0);
+}
+
 static __noinline struct sock_record *tcp_new(struct sock *sk, __u64 cookie, __u8 role, __u64 now)
 {
 	struct sock_record *r = sock_zeroed();
 	if (!r)
 		return NULL;
-	struct sock_key key = { .cookie = cookie };
 	r->cookie = cookie;
 	r->protocol = IPPROTO_TCP_;
 	r->sotype = 1; /* SOCK_STREAM */
@@ -411,8 +461,21 @@ static __noinline struct sock_record *tcp_new(struct sock *sk, __u64 cookie, __u
 		dir_add(&r->rx, now, 0, TF_SYN, 0, 1);
 		dir_add(&r->rx, now, 0, TF_ACK, 0, 1);
 		dir_add(&r->tx, now, 0, TF_SYN | TF_ACK, 0, 1);
+		r->rx_no_ttl = 2;
 	}
-	return sock_insert(&key, r);
+	struct sock_record *v = bpf_sk_storage_get(&sock_tcp, sk, r, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!v)
+		stat_inc(ST_SOCK_DROP); /* no memory: this socket's counts are lost */
+	return v;
+}
+
+/* First send or receive of a TCP socket, or its close: the task owns a server socket. */
+static __noinline int tcp_owner(struct sock *sk)
+{
+	struct sock_record *v = tcp_rec(sk);
+	if (v && v->hdr.pid == 0 && !is_self(bpf_get_current_pid_tgid() >> 32))
+		set_owner(&v->hdr);
+	return 0;
 }
 
 SEC("tp_btf/inet_sock_set_state")
@@ -431,11 +494,15 @@ int BPF_PROG(sock_state, const struct sock *sk, const int oldstate, const int ne
 		tcp_new((struct sock *)sk, bpf_get_socket_cookie((struct sock *)sk), SOCK_ROLE_SERVER, now);
 		return 0;
 	}
+	struct sock_record *v;
+	/* close() and shutdown() move an open socket to FIN_WAIT1 or LAST_ACK in the closing task:
+	 * the owner of a server socket that never sent or received */
+	if (newstate == TCP_FIN_WAIT1_ || newstate == TCP_LAST_ACK_)
+		return tcp_owner((struct sock *)sk);
 	/* other transitions need nothing: exports read the live state */
 	if (newstate != TCP_ESTABLISHED_ && newstate != TCP_CLOSE_)
 		return 0;
-	struct sock_key key = { .cookie = bpf_get_socket_cookie((struct sock *)sk) };
-	struct sock_record *v = bpf_map_lookup_elem(&sock_map, &key);
+	v = tcp_rec((struct sock *)sk);
 	if (!v)
 		return 0;
 	v->state = newstate;
@@ -450,13 +517,24 @@ int BPF_PROG(sock_state, const struct sock *sk, const int oldstate, const int ne
 	return 0;
 }
 
+struct emit_try {
+	struct sock_record *v;
+	__u64 now;
+	int err;
+};
+
+static long emit_try_cb(__u64 i, struct emit_try *t)
+{
+	t->err = sock_emit(t->v, SF_CLOSED, t->now);
+	return t->err != 1; /* 1: a timer export on another CPU holds it; try again */
+}
+
 SEC("tp_btf/tcp_destroy_sock")
 int BPF_PROG(sock_tcp_destroy, struct sock *sk)
 {
 	if (!sock_on())
 		return 0;
-	struct sock_key key = { .cookie = bpf_get_socket_cookie(sk) };
-	struct sock_record *v = bpf_map_lookup_elem(&sock_map, &key);
+	struct sock_record *v = tcp_rec(sk);
 	if (!v)
 		return 0;
 	__u64 now = bpf_ktime_get_boot_ns();
@@ -467,49 +545,20 @@ int BPF_PROG(sock_tcp_destroy, struct sock *sk)
 	}
 	v->sk = 0; /* the memory goes back to the allocator */
 	v->hdr.flags |= SF_CLOSED;
-	sock_export_one(&key, v, SF_CLOSED, now);
+	/* the storage goes with the socket: wait out a timer export running on another CPU */
+	struct emit_try t = { .v = v, .now = now, .err = 1 };
+	bpf_loop(1 << 16, emit_try_cb, &t, 0);
+	if (t.err) {
+		/* ring buffer full: the timer exports it from the hash map */
+		struct sock_key key = { .cookie = v->cookie };
+		v->busy = 0;
+		if (bpf_map_update_elem(&sock_map, &key, v, BPF_NOEXIST))
+			stat_inc(ST_SOCK_DROP);
+		else
+			__sync_fetch_and_add(&sock_map_entries, 1);
+	}
+	bpf_sk_storage_delete(&sock_tcp, sk);
 	return 0;
-}
-
-/* fd of the current task → struct sock (NULL unless a socket) */
-static __always_inline struct sock *fd_sock(__u64 fd)
-{
-	struct file *f = fd_to_file((struct task_struct *)bpf_get_current_task(), fd);
-	if (!f)
-		return NULL;
-	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT_) != S_IFSOCK_)
-		return NULL;
-	struct socket *so = BPF_CORE_READ(f, private_data);
-	return so ? BPF_CORE_READ(so, sk) : NULL;
-}
-
-/* accept: the accepting task owns the server socket. */
-static __noinline int sock_accepted(long fd)
-{
-	if (fd < 0 || !sock_on() || is_self(bpf_get_current_pid_tgid() >> 32))
-		return 0;
-	struct sock *sk = fd_sock(fd);
-	if (!sk)
-		return 0;
-	struct sock_key key = { .cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter) };
-	if (!key.cookie)
-		return 0; /* never seen by the monitor */
-	struct sock_record *v = bpf_map_lookup_elem(&sock_map, &key);
-	if (v && v->hdr.pid == 0)
-		set_owner(&v->hdr);
-	return 0;
-}
-
-SEC("tp/syscalls/sys_exit_accept")
-int sock_exit_accept(struct trace_event_raw_sys_exit *ctx)
-{
-	return sock_accepted(ctx->ret);
-}
-
-SEC("tp/syscalls/sys_exit_accept4")
-int sock_exit_accept4(struct trace_event_raw_sys_exit *ctx)
-{
-	return sock_accepted(ctx->ret);
 }
 
 /* ---- UDP owners and UNIX byte counts (process context) ---- */
@@ -552,18 +601,31 @@ static __noinline int unix_io(struct sock *sk, __u64 cookie, int ret, bool rx)
 	return 0;
 }
 
+/* The first read that consumed data from a TCP socket: everything read so far is this call's.
+ * A server socket gets its owner there (or at close), without a record lookup on every read. */
+static __always_inline bool first_read(struct sock *sk, int ret)
+{
+	struct tcp_sock *tp = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
+	/* rcv_nxt counts a FIN the reader has not reached yet */
+	__u64 read = tp->bytes_received - (__u32)(tp->rcv_nxt - tp->copied_seq);
+	return read == (__u64)ret || read + 1 == (__u64)ret;
+}
+
 static __always_inline int sock_io(struct sock *sk, int ret, bool rx)
 {
 	if (ret <= 0 || !sock_on())
 		return 0;
 	__u16 fam = sk->__sk_common.skc_family;
-	if (fam != AF_UNIX_ && sk->sk_protocol != IPPROTO_UDP_)
-		return 0; /* TCP: owners come from connect and accept */
-	if (is_self(bpf_get_current_pid_tgid() >> 32))
-		return 0;
-	if (fam == AF_UNIX_)
+	if (fam == AF_UNIX_) {
+		if (is_self(bpf_get_current_pid_tgid() >> 32))
+			return 0;
 		return unix_io(sk, bpf_get_socket_cookie(sk), ret, rx);
-	if ((fam == AF_INET_ || fam == AF_INET6_) && sk->sk_protocol == IPPROTO_UDP_)
+	}
+	if (fam != AF_INET_ && fam != AF_INET6_)
+		return 0;
+	if (sk->sk_protocol == IPPROTO_TCP_)
+		return rx && first_read(sk, ret) ? tcp_owner(sk) : 0;
+	if (sk->sk_protocol == IPPROTO_UDP_ && !is_self(bpf_get_current_pid_tgid() >> 32))
 		return udp_owner(bpf_get_socket_cookie(sk));
 	return 0;
 }
@@ -580,27 +642,33 @@ int BPF_PROG(sock_recv_len, struct sock *sk, int ret, int flags)
 	return sock_io(sk, ret, true);
 }
 
-/* UNIX close of the last reference. */
-SEC("tp/syscalls/sys_enter_close")
-int sock_enter_close(struct trace_event_raw_sys_enter *ctx)
+/* A UNIX socket is closed once its last reference is released: the socket is orphaned, or its
+ * memory already belongs to another socket. The timer checks. */
+static __always_inline bool unix_gone(struct sock_record *v)
 {
-	if (!sock_on())
-		return 0;
-	struct file *f = fd_to_file((struct task_struct *)bpf_get_current_task(), ctx->args[0]);
-	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT_) != S_IFSOCK_ || file_refs(f) != 1)
-		return 0;
-	struct socket *so = BPF_CORE_READ(f, private_data);
-	struct sock *sk = so ? BPF_CORE_READ(so, sk) : NULL;
-	if (!sk || BPF_CORE_READ(sk, __sk_common.skc_family) != AF_UNIX_)
-		return 0;
-	struct sock_key key = { .cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter) };
-	if (!key.cookie)
-		return 0;
-	struct sock_record *v = bpf_map_lookup_elem(&sock_map, &key);
-	if (!v)
-		return 0;
-	v->hdr.flags |= SF_CLOSED;
-	sock_export_one(&key, v, SF_CLOSED, bpf_ktime_get_boot_ns());
+	struct sock *sk = (struct sock *)v->sk;
+	if (!sk || BPF_CORE_READ(sk, __sk_common.skc_cookie.counter) != v->cookie)
+		return true;
+	return BPF_CORE_READ(sk, sk_socket) == NULL;
+}
+
+/* UDP socket creation (the creating task): its owner, and its cookie, which the device hook
+ * (sock_dev_xmit) can read but not create. */
+SEC("cgroup/sock_create")
+int sock_create(struct bpf_sock *ctx)
+{
+	if (sock_on() && ctx->protocol == IPPROTO_UDP_ && !is_self(bpf_get_current_pid_tgid() >> 32))
+		udp_owner(bpf_get_socket_cookie(ctx));
+	return 1;
+}
+
+/* Cookies of the UDP sockets that existed before the sensor started (run once at start). */
+SEC("iter/udp")
+int sock_udp_cookies(struct bpf_iter__udp *ctx)
+{
+	struct udp_sock *u = ctx->udp_sk;
+	if (u)
+		bpf_get_socket_cookie(u);
 	return 0;
 }
 
@@ -636,7 +704,8 @@ struct pkt_local {
 	__u32 rx;
 };
 
-static __noinline struct sock_record *udp_entry(struct __sk_buff *skb, struct sock_key *key, struct pkt_local *pl)
+/* The entry of one UDP peer, created by its first packet. sk: the socket (trusted), or NULL. */
+static __noinline struct sock_record *udp_entry(struct sock *sk, struct sock_key *key, struct pkt_local *pl)
 {
 	bool rx = pl->rx;
 	__u64 now = pl->now;
@@ -658,111 +727,201 @@ static __noinline struct sock_record *udp_entry(struct __sk_buff *skb, struct so
 	__builtin_memcpy(r->raddr, key->raddr, 16);
 	r->lport = pl->lport;
 	r->rport = key->rport;
-	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
-	struct sock *sk = kskb->sk;
 	r->sk = (__u64)sk;
 	if (sk) {
 		r->state = sk->__sk_common.skc_state;
 		r->family = sk->__sk_common.skc_family;
 		r->base_drops = SK_DROPS_NOW(RD_T, sk); /* UDP: the only baseline */
 	}
-	if (!rx && !is_self(bpf_get_current_pid_tgid() >> 32)) {
-		fill_hdr(&r->hdr, FN_REC_SOCK, now); /* udp sendmsg runs in the sender's context */
-	} else {
-		struct sock_owner *o = bpf_map_lookup_elem(&sock_owners, &key->cookie);
-		if (o && o->hdr.pid)
-			copy_proc(&r->hdr, &o->hdr);
-		else
-			r->hdr.flags |= SF_NO_OWNER;
-	}
+	struct sock_owner *o = bpf_map_lookup_elem(&sock_owners, &key->cookie);
+	if (o && o->hdr.pid)
+		copy_proc(&r->hdr, &o->hdr);
+	else if (!rx && !is_self(bpf_get_current_pid_tgid() >> 32))
+		fill_hdr(&r->hdr, FN_REC_SOCK, now); /* the device transmits in the sender's context */
+	else
+		r->hdr.flags |= SF_NO_OWNER;
 	return sock_insert(key, r);
 }
 
-static __noinline int sock_pkt(struct __sk_buff *skb, bool rx)
+/* Page fragments of a received skb (kflowd's SockRxPacketsFrag): a linear skb has none. */
+static __always_inline __u32 rx_frags(struct sk_buff *kskb)
 {
-	__u64 cookie = bpf_get_socket_cookie(skb);
-	if (!cookie)
+	if (!kskb->data_len)
 		return 0;
-	__u8 h[40];
-	__u32 proto, l3, ttl, fam;
-	__u8 src[16] = {}, dst[16] = {};
+	struct skb_shared_info *shi = bpf_rdonly_cast(kskb->head + kskb->end,
+						      bpf_core_type_id_kernel(struct skb_shared_info));
+	return shi->nr_frags;
+}
+
+/* One received packet of a tracked socket: one per skb, the packet a capture shows (after GRO). */
+static __always_inline void rx_add(struct __sk_buff *skb, struct sock_record *v, __u64 now, __u64 payload,
+				   int flagc, __u32 ttl)
+{
+	dir_add(&v->rx, now, payload, flagc, skb->ifindex, 1);
+	__sync_fetch_and_add(&v->ttl_sum, ttl);
+	__u32 nf = rx_frags(bpf_cast_to_kern_ctx(skb));
+	if (nf)
+		__sync_fetch_and_add(&v->frags, nf);
+}
+
+/* TCP rx: headers read in place (the stack pulled them into the linear area before the hook). */
+static __noinline int tcp_rx(struct __sk_buff *skb, struct sock_record *v)
+{
+	__u8 *data = (__u8 *)(long)skb->data, *end = (__u8 *)(long)skb->data_end;
+	__u32 l3, ttl;
 	if (skb->protocol == bpf_htons(ETH_P_IP_)) {
-		if (bpf_skb_load_bytes(skb, 0, h, 20))
+		if (data + 20 > end)
 			return 0;
-		l3 = (h[0] & 0xf) * 4;
-		ttl = h[8];
-		proto = h[9];
-		__builtin_memcpy(src, &h[12], 4);
-		__builtin_memcpy(dst, &h[16], 4);
-		fam = AF_INET_;
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6_)) {
-		if (bpf_skb_load_bytes(skb, 0, h, 40))
+		l3 = (data[0] & 0xf) * 4;
+		ttl = data[8];
+	} else {
+		if (data + 40 > end)
 			return 0;
 		l3 = 40;
-		proto = h[6];
-		ttl = h[7];
-		__builtin_memcpy(src, &h[8], 16);
-		__builtin_memcpy(dst, &h[24], 16);
-		fam = AF_INET6_;
-	} else {
-		return 0;
+		ttl = data[7];
 	}
+	__u8 *th = data + (l3 & 0x3c);
+	if (th + 14 > end)
+		return 0;
+	__u32 hl = l3 + (th[12] >> 4) * 4;
 	__u32 len = skb->len;
-	__u64 now = bpf_ktime_get_boot_ns();
-	struct sock_key key = { .cookie = cookie };
-	struct sock_record *v;
-	__u8 l4[20];
-	int flagc = -1;
-	__u64 payload;
-	if (proto == IPPROTO_TCP_) {
-		if (!rx)
-			return 0; /* sock_dev_xmit counts TCP tx after GSO segmentation */
-		v = bpf_map_lookup_elem(&sock_map, &key);
-		if (!v)
-			return 0;
-		if (bpf_skb_load_bytes(skb, l3 & 0x3f, l4, 20))
-			return 0;
-		__u32 hl = l3 + (l4[12] >> 4) * 4;
-		payload = len > hl ? len - hl : 0;
-		flagc = l4[13] & 0x3f;
-	} else if (proto == IPPROTO_UDP_) {
-		if (bpf_skb_load_bytes(skb, l3 & 0x3f, l4, 8))
-			return 0;
-		__u16 sport = (l4[0] << 8) | l4[1], dport = (l4[2] << 8) | l4[3];
-		if (rx) {
-			__builtin_memcpy(key.raddr, src, 16);
-			key.rport = sport;
-		} else {
-			__builtin_memcpy(key.raddr, dst, 16);
-			key.rport = dport;
-		}
-		key.family = fam;
-		struct pkt_local pl = { .now = now, .lport = rx ? dport : sport, .family = fam, .rx = rx };
-		__builtin_memcpy(pl.laddr, rx ? dst : src, 16);
-		v = udp_entry(skb, &key, &pl);
-		if (!v)
-			return 0;
-		payload = len > l3 + 8 ? len - l3 - 8 : 0;
-	} else {
-		return 0;
-	}
-	/* one per skb: the packet a capture shows (rx after GRO; TCP tx is counted at the device) */
-	dir_add(rx ? &v->rx : &v->tx, now, payload, flagc, skb->ifindex, 1);
-	if (rx) {
-		__sync_fetch_and_add(&v->ttl_sum, ttl);
-		__sync_fetch_and_add(&v->ttl_count, 1);
-		struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
-		struct skb_shared_info *shi = (struct skb_shared_info *)(kskb->head + kskb->end);
-		__u8 nf = 0;
-		bpf_probe_read_kernel(&nf, 1, &shi->nr_frags);
-		if (nf)
-			__sync_fetch_and_add(&v->frags, nf);
-	}
+	rx_add(skb, v, bpf_ktime_get_boot_ns(), len > hl ? len - hl : 0, th[13] & 0x3f, ttl);
 	return 0;
 }
 
-/* TCP tx at the device, where a capture taps the packet: a GSO skb the stack segments in
- * software shows up here once per segment, one the device segments (TSO) once. */
+/* IPv4/IPv6 header fields of a UDP packet: h holds the 40 bytes at the network header. */
+struct ip_fields {
+	__u8 src[16];
+	__u8 dst[16];
+	__u32 l3;
+	__u32 proto;
+	__u32 ttl;
+	__u32 fam;
+	__u32 frag;   /* IPv4 fragment offset (non-zero: no UDP header in this packet) */
+	__u32 more;   /* IPv4 more-fragments flag */
+};
+
+static __always_inline int ip_parse(__u16 l3proto, const __u8 *h, struct ip_fields *f)
+{
+	if (l3proto == bpf_htons(ETH_P_IP_)) {
+		f->l3 = (h[0] & 0xf) * 4;
+		f->ttl = h[8];
+		f->proto = h[9];
+		f->frag = ((h[6] & 0x1f) << 8) | h[7];
+		f->more = h[6] & 0x20;
+		__builtin_memcpy(f->src, &h[12], 4);
+		__builtin_memcpy(f->dst, &h[16], 4);
+		f->fam = AF_INET_;
+		return 0;
+	}
+	if (l3proto == bpf_htons(ETH_P_IPV6_)) {
+		f->l3 = 40;
+		f->proto = h[6];
+		f->ttl = h[7];
+		__builtin_memcpy(f->src, &h[8], 16);
+		__builtin_memcpy(f->dst, &h[24], 16);
+		f->fam = AF_INET6_;
+		return 0;
+	}
+	return -1;
+}
+
+/* UDP rx (cgroup ingress, reassembled datagrams): one entry per peer. */
+static __noinline int udp_rx(struct __sk_buff *skb)
+{
+	__u8 h[40] = {}, l4[8];
+	struct ip_fields f = {};
+	if (bpf_skb_load_bytes(skb, 0, h, skb->protocol == bpf_htons(ETH_P_IP_) ? 20 : 40) ||
+	    ip_parse(skb->protocol, h, &f) || f.proto != IPPROTO_UDP_ ||
+	    bpf_skb_load_bytes(skb, f.l3 & 0x3f, l4, 8))
+		return 0;
+	struct sock_key key = { .cookie = bpf_get_socket_cookie(skb), .family = f.fam };
+	if (!key.cookie)
+		return 0;
+	__builtin_memcpy(key.raddr, f.src, 16);
+	key.rport = (l4[0] << 8) | l4[1];
+	__u64 now = bpf_ktime_get_boot_ns();
+	struct pkt_local pl = { .now = now, .lport = (l4[2] << 8) | l4[3], .family = f.fam, .rx = 1 };
+	__builtin_memcpy(pl.laddr, f.dst, 16);
+	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
+	struct sock_record *v = udp_entry(kskb->sk, &key, &pl);
+	if (!v)
+		return 0;
+	__u32 len = skb->len;
+	rx_add(skb, v, now, len > f.l3 + 8 ? len - f.l3 - 8 : 0, -1, f.ttl);
+	return 0;
+}
+
+/* The peer of the last first fragment each CPU sent: later fragments carry no UDP header, and
+ * a datagram's fragments leave one after another on the CPU that sent it. */
+struct udp_frag_peer {
+	struct sock_key key;
+	__u16 lport;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct udp_frag_peer);
+} udp_frag_peer SEC(".maps");
+
+static __always_inline bool same16(const __u8 *a, const __u8 *b)
+{
+	return *(const __u64 *)a == *(const __u64 *)b && *(const __u64 *)(a + 8) == *(const __u64 *)(b + 8);
+}
+
+/* UDP tx at the device (a fragmented datagram counts once per fragment, as a capture shows it). */
+static __noinline int udp_tx(const struct sk_buff *skb, struct sock *sk, __u32 ifindex)
+{
+	unsigned char *head = skb->head;
+	__u16 nh = skb->network_header, th = skb->transport_header;
+	__u8 h[40] = {};
+	struct ip_fields f = {};
+	if (bpf_probe_read_kernel(h, sizeof(h), head + nh) || ip_parse(skb->protocol, h, &f) ||
+	    f.proto != IPPROTO_UDP_)
+		return 0;
+	__u32 zero = 0;
+	struct udp_frag_peer *last = bpf_map_lookup_elem(&udp_frag_peer, &zero);
+	if (!last)
+		return 0;
+	/* every UDP socket has a cookie by now (sock_create, or the iterator run at start) */
+	struct sock_key key = { .cookie = sk->__sk_common.skc_cookie.counter, .family = f.fam };
+	if (!key.cookie)
+		return 0;
+	__builtin_memcpy(key.raddr, f.dst, 16);
+	__u16 lport = 0;
+	/* bytes on the wire after the L3 header (and the UDP header in the first fragment) */
+	__u64 after = skb->len - (nh - (__u16)(skb->data - head)) - f.l3;
+	if (f.frag) {
+		if (last->key.cookie != key.cookie || !same16(last->key.raddr, key.raddr))
+			return 0;
+		key.rport = last->key.rport;
+		lport = last->lport;
+	} else {
+		__u8 l4[4];
+		if (bpf_probe_read_kernel(l4, sizeof(l4), head + th))
+			return 0;
+		lport = (l4[0] << 8) | l4[1];
+		key.rport = (l4[2] << 8) | l4[3];
+		after = after > 8 ? after - 8 : 0;
+		if (f.more) {
+			last->key = key;
+			last->lport = lport;
+		}
+	}
+	__u64 now = bpf_ktime_get_boot_ns();
+	struct pkt_local pl = { .now = now, .lport = lport, .family = f.fam, .rx = 0 };
+	__builtin_memcpy(pl.laddr, f.src, 16);
+	struct sock_record *v = udp_entry(sk, &key, &pl);
+	if (v)
+		dir_add(&v->tx, now, after, -1, ifindex, 1);
+	return 0;
+}
+
+/* Every packet a socket sends, at the device, where a capture taps it: TCP after GSO (a GSO skb
+ * the stack segments in software shows up once per segment, one the device segments once), UDP
+ * per fragment. */
 SEC("tp_btf/net_dev_start_xmit")
 int BPF_PROG(sock_dev_xmit, const struct sk_buff *skb, const struct net_device *dev)
 {
@@ -772,50 +931,50 @@ int BPF_PROG(sock_dev_xmit, const struct sk_buff *skb, const struct net_device *
 	struct sock *sk = skb->sk;
 	if (!sk)
 		return 0;
-	struct sock_key key = { .cookie = sk->__sk_common.skc_cookie.counter };
-	if (!key.cookie)
+	struct sock_record *v = tcp_rec(sk);
+	if (!v) {
+		/* only full sockets have sk_protocol (not request or time-wait sockets) */
+		__u8 st = sk->__sk_common.skc_state;
+		if (st != 6 /* TIME_WAIT */ && st != 12 /* NEW_SYN_RECV */ && sk->sk_protocol == IPPROTO_UDP_)
+			udp_tx(skb, sk, dev->ifindex);
 		return 0;
-	struct sock_record *v = bpf_map_lookup_elem(&sock_map, &key);
-	if (!v || v->protocol != IPPROTO_TCP_)
-		return 0;
+	}
 	unsigned char *head = skb->head;
-	unsigned char *data = skb->data;
 	__u16 th = skb->transport_header;
-	__u8 tcp[14];
-	if (bpf_probe_read_kernel(tcp, sizeof(tcp), head + th))
-		return 0;
-	__u64 hl = (__u64)(head + th - data) + (tcp[12] >> 4) * 4;
+	/* a load through a cast pointer: no helper call per packet. Bytes 12-13: offset, flags */
+	union tcp_word_hdr *tcp = bpf_rdonly_cast(head + th, bpf_core_type_id_kernel(union tcp_word_hdr));
+	__u32 w = bpf_ntohl(tcp->words[3]);
+	__u64 hl = (__u64)(head + th - skb->data) + (w >> 28) * 4;
 	__u32 len = skb->len;
-	__u64 now = bpf_ktime_get_boot_ns();
-	dir_add(&v->tx, now, len > hl ? len - hl : 0, tcp[13] & 0x3f, dev->ifindex, 1);
+	/* TCP stamps every skb it sends with its departure time (CLOCK_MONOTONIC): reading that
+	 * instead of the clock halves this hook's cost */
+	__u64 now = skb->skb_mstamp_ns;
+	now = now ? now + sock_boot_offset_ns : bpf_ktime_get_boot_ns();
+	dir_add(&v->tx, now, len > hl ? len - hl : 0, (w >> 16) & 0x3f, dev->ifindex, 1);
 	return 0;
-}
-
-SEC("cgroup_skb/egress")
-int sock_skb_out(struct __sk_buff *skb)
-{
-	/* TCP is counted at the device (sock_dev_xmit): leave before any other work */
-	struct bpf_sock *sk = skb->sk;
-	if (sk)
-		sk = bpf_sk_fullsock(sk);
-	if (!sk || sk->protocol != IPPROTO_UDP_)
-		return 1;
-	if (sock_on())
-		sock_pkt(skb, false);
-	return 1;
 }
 
 SEC("cgroup_skb/ingress")
 int sock_skb_in(struct __sk_buff *skb)
 {
-	if (sock_on())
-		sock_pkt(skb, true);
+	if (!sock_on())
+		return 1;
+	struct bpf_sock *sk = skb->sk;
+	if (!sk)
+		return 1;
+	struct sock_record *v = bpf_sk_storage_get(&sock_tcp, sk, NULL, 0);
+	if (v) {
+		tcp_rx(skb, v);
+		return 1;
+	}
+	sk = bpf_sk_fullsock(sk);
+	if (sk && sk->protocol == IPPROTO_UDP_)
+		udp_rx(skb);
 	return 1;
 }
 
 /* ---- the sensor's timer ---- */
 struct export_cb {
-	struct sock_export_ctx *ctx;
 	__u64 now;
 	__u64 idle_ns;
 	__u64 active_ns;
@@ -824,16 +983,19 @@ struct export_cb {
 	__u32 pending;
 };
 
-static long export_cb(struct bpf_map *map, struct sock_key *key, struct sock_record *v, struct export_cb *c)
+/* Why v is due for export now (0: not due). Refreshes state and gauges of a due entry. */
+static __always_inline __u32 export_due(struct sock_record *v, struct export_cb *c)
 {
 	__u32 why = 0;
 	__u64 now = c->now;
 	bool closed = v->hdr.flags & SF_CLOSED;
 	if (!closed && v->protocol == IPPROTO_UDP_) {
-		struct sock_owner *o = bpf_map_lookup_elem(&sock_owners, &key->cookie);
+		struct sock_owner *o = bpf_map_lookup_elem(&sock_owners, &v->cookie);
 		closed = o && o->closed;
+	} else if (!closed && v->family == AF_UNIX_) {
+		closed = unix_gone(v);
 	}
-	bool active = v->tx.packets || v->rx.packets;
+	bool active = dir_active(&v->tx) || dir_active(&v->rx);
 	if (c->mode == SOCK_EXPORT_FINALIZE) {
 		why = closed ? SF_CLOSED : SF_SHUTDOWN;
 	} else if (closed) {
@@ -859,22 +1021,42 @@ static long export_cb(struct bpf_map *map, struct sock_key *key, struct sock_rec
 	}
 	if (closed && v->protocol == IPPROTO_UDP_)
 		v->state = TCP_CLOSE_;
+	return why;
+}
+
+/* Shutdown: v becomes the record the sensor emits as it is. */
+static __always_inline void export_finalize(struct sock_record *v, __u32 why)
+{
+	if (v->hdr.pid == 0) {
+		struct sock_owner *o = bpf_map_lookup_elem(&sock_owners, &v->cookie);
+		if (o && o->hdr.pid)
+			copy_proc(&v->hdr, &o->hdr);
+		else
+			v->hdr.flags |= SF_NO_OWNER;
+	}
+	v->hdr.flags = (v->hdr.flags & ~SF_PENDING) | why;
+	v->hdr.ts = last_seen(v);
+	v->hdr.type = FN_REC_SOCK;
+	v->hdr.size = sizeof(*v);
+	/* what sock_emit's takes compute (the kernel is paused: no packet changes v now) */
+	for (int i = 0; i < FN_SOCK_FLAGS; i++) {
+		v->tx.packets += v->tx.flags[i];
+		v->rx.packets += v->rx.flags[i];
+	}
+	v->ttl_count = v->family == AF_UNIX_ || v->rx.packets < v->rx_no_ttl ? 0 : v->rx.packets - v->rx_no_ttl;
+	v->rx_no_ttl = 0;
+}
+
+static long export_cb(struct bpf_map *map, struct sock_key *key, struct sock_record *v, struct export_cb *c)
+{
+	__u32 why = export_due(v, c);
+	if (!why)
+		return 0;
 	if (c->mode == SOCK_EXPORT_FINALIZE) {
-		/* the sensor emits the entry as it is: fill what an export would */
-		if (v->hdr.pid == 0) {
-			struct sock_owner *o = bpf_map_lookup_elem(&sock_owners, &v->cookie);
-			if (o && o->hdr.pid)
-				copy_proc(&v->hdr, &o->hdr);
-			else
-				v->hdr.flags |= SF_NO_OWNER;
-		}
-		v->hdr.flags = (v->hdr.flags & ~SF_PENDING) | why;
-		v->hdr.ts = last_seen(v);
-		v->hdr.type = FN_REC_SOCK;
-		v->hdr.size = sizeof(*v);
+		export_finalize(v, why); /* the sensor reads the map */
 		return 0;
 	}
-	if (sock_export_one(key, v, why, now) == 0)
+	if (sock_export_one(key, v, why, c->now) == 0)
 		c->exported++;
 	else
 		c->pending++;
@@ -888,6 +1070,7 @@ static long owner_cb(struct bpf_map *map, __u64 *cookie, struct sock_owner *o, s
 	return 0;
 }
 
+/* UDP, UNIX and TCP entries left from a full ring buffer. */
 SEC("syscall")
 int sock_export(struct sock_export_ctx *ctx)
 {
@@ -896,10 +1079,48 @@ int sock_export(struct sock_export_ctx *ctx)
 	c.idle_ns = ctx->idle_ns;
 	c.active_ns = ctx->active_ns;
 	c.mode = ctx->mode;
-	bpf_for_each_map_elem(&sock_map, export_cb, &c, 0);
+	if (sock_map_entries > 0 || c.mode == SOCK_EXPORT_FINALIZE)
+		bpf_for_each_map_elem(&sock_map, export_cb, &c, 0);
 	if (c.mode == SOCK_EXPORT_TICK)
 		bpf_for_each_map_elem(&sock_owners, owner_cb, &c, 0);
 	ctx->exported = c.exported;
 	ctx->pending = c.pending;
+	return 0;
+}
+
+/* TCP entries: an iterator over the sockets that hold one. The sensor sets the context before
+ * each run; at shutdown the records are written to the iterator's output for the sensor. */
+struct sock_export_ctx sock_iter_ctx;
+
+SEC("iter/bpf_sk_storage_map")
+int sock_tcp_iter(struct bpf_iter__bpf_sk_storage_map *ctx)
+{
+	struct sock *sk = ctx->sk;
+	if (!sk)
+		return 0;
+	struct sock_record *v = tcp_rec(sk);
+	if (!v || v->busy)
+		return 0;
+	struct export_cb c = {
+		.now = sock_iter_ctx.now,
+		.idle_ns = sock_iter_ctx.idle_ns,
+		.active_ns = sock_iter_ctx.active_ns,
+		.mode = sock_iter_ctx.mode,
+	};
+	__u32 why = export_due(v, &c);
+	if (!why)
+		return 0;
+	if (c.mode == SOCK_EXPORT_FINALIZE) {
+		export_finalize(v, why);
+		bpf_seq_write(ctx->meta->seq, v, sizeof(*v));
+		return 0;
+	}
+	/* a closed socket's final export belongs to tcp_destroy_sock */
+	if (why & SF_CLOSED)
+		return 0;
+	if (sock_emit(v, why, c.now) == 0)
+		__sync_fetch_and_add(&sock_iter_ctx.exported, 1);
+	else
+		__sync_fetch_and_add(&sock_iter_ctx.pending, 1);
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "../bpf/records.h"
 #include "falconet.skel.h"
 #include "monitors.h"
 #include "output.h"

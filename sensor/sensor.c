@@ -240,6 +240,8 @@ static int libbpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap
 		return 0;
 	if (!opt.verbose && strstr(line, "substituting insn"))
 		return 0; /* expected: CO-RE fallbacks for fields this kernel does not have */
+	if (opt.verbose)
+		return vfprintf(stderr, fmt, ap); /* whole: a verifier log is longer than line */
 	return fputs(line, stderr);
 }
 
@@ -420,8 +422,9 @@ int main(int argc, char **argv)
 	bpf_object__for_each_program(prog, skel->obj) {
 		if (!bpf_program__autoload(prog))
 			continue;
-		/* cgroup programs are attached, and syscall programs run, by their monitor (*_start) */
+		/* cgroup and iterator programs are attached, and syscall programs run, by their monitor (*_start) */
 		if (!strncmp(bpf_program__section_name(prog), "cgroup", 6) ||
+		    !strncmp(bpf_program__section_name(prog), "iter/", 5) ||
 		    !strcmp(bpf_program__section_name(prog), "syscall"))
 			continue;
 		struct bpf_link *l = bpf_program__attach(prog);
@@ -463,12 +466,20 @@ int main(int argc, char **argv)
 	proc_start(skel);
 	fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
 	__u64 next_stats = now_ns(CLOCK_MONOTONIC) + (__u64)opt.stats_ms * 1000000ULL;
+	unsigned poll_ms = opt.drain_ms;
 	while (!stopping) {
-		int err = ring_buffer__poll(rb, opt.drain_ms);
+		int err = ring_buffer__poll(rb, poll_ms);
 		if (err < 0 && err != -EINTR)
 			die("ring buffer poll: %s", strerror(-err));
 		/* records are submitted without wakeups: the poll timeout is the drain timer */
-		ring_buffer__consume(rb);
+		int got = ring_buffer__consume(rb);
+		/* a quiet ring buffer is drained less often, down to one wakeup per 10 drain periods: a
+		 * sensor waking 200 times a second costs a busy host more than its records. A burst still
+		 * wakes it at once (cfg_wakeup_bytes). */
+		if (err > 0 || got > 0)
+			poll_ms = opt.drain_ms;
+		else
+			poll_ms = poll_ms * 2 < opt.drain_ms * 10 ? poll_ms * 2 : opt.drain_ms * 10;
 		if (n_exited || exited_overflow) {
 			sweep_files(SWEEP_EXITED);
 			n_exited = 0;

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Sensor side of the socket monitor (see monitors.h and bpf/socket.bpf.h):
- *  - attaches the cgroup programs (per-packet counts, UDP release) to the cgroup v2 root;
- *  - every SOCK_TICK_MS runs sock_export in the kernel, which walks the socket map and exports
- *    idle, active-timeout, closed-UDP and deferred entries (a quiet host still flushes);
- *  - at shutdown has the kernel finalize every entry in place and emits them from the map. */
+ *  - attaches the cgroup programs (rx packet counts, UDP creation and release) to the cgroup v2
+ *    root, and gives the UDP sockets that already exist a cookie;
+ *  - every SOCK_TICK_MS runs the kernel exporters: sock_tcp_iter over the sockets that hold a
+ *    TCP entry, sock_export over the UDP/UNIX map; they export idle, active-timeout, closed and
+ *    deferred entries (a quiet host still flushes);
+ *  - at shutdown has the kernel finalize every entry and emits them: TCP entries from the
+ *    iterator's output, the others from the map. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -14,16 +17,18 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "../bpf/records.h"
 #include "falconet.skel.h"
 #include "monitors.h"
 #include "output.h"
 
-#define SOCK_TICK_MS 500 /* idle/active resolution; each run walks every bucket of sock_map */
+#define SOCK_TICK_MS 500 /* idle/active resolution */
 #define CGROUP2_MAGIC 0x63677270
 
 static bool sock_enabled;
 static int cg_fd = -1;
 static struct bpf_link *cg_links[3];
+static struct bpf_link *iter_link;
 static __u64 next_tick;
 
 static void logf_(const char *fmt, const char *a, const char *b)
@@ -45,23 +50,36 @@ static int open_cgroup2_root(void)
 	return -1;
 }
 
+/* CLOCK_BOOTTIME - CLOCK_MONOTONIC for the kernel (see sock_boot_offset_ns) */
+static void set_boot_offset(struct falconet_bpf *skel)
+{
+	__u64 m0 = now_ns(CLOCK_MONOTONIC), b = now_ns(CLOCK_BOOTTIME), m1 = now_ns(CLOCK_MONOTONIC);
+	skel->bss->sock_boot_offset_ns = b - (m0 + (m1 - m0) / 2);
+}
+
 void sock_configure(struct falconet_bpf *skel)
 {
-	(void)skel;
 	sock_enabled = opt.monitors & FN_MON_SOCKET;
+	set_boot_offset(skel); /* before load: the value the programs start with */
 }
 
 void sock_start(struct falconet_bpf *skel)
 {
 	if (!sock_enabled)
 		return;
+	union bpf_iter_link_info li = { .map.map_fd = bpf_map__fd(skel->maps.sock_tcp) };
+	LIBBPF_OPTS(bpf_iter_attach_opts, io, .link_info = &li, .link_info_len = sizeof(li));
+	iter_link = bpf_program__attach_iter(skel->progs.sock_tcp_iter, &io);
+	if (!iter_link)
+		logf_("socket monitor: cannot attach the TCP export iterator: %s%s (TCP records only at close)",
+		      strerror(errno), "");
 	cg_fd = open_cgroup2_root();
 	if (cg_fd < 0) {
-		logf_("socket monitor: no cgroup v2 mount (%s%s): no packet counts, UDP records only on idle timeout",
+		logf_("socket monitor: no cgroup v2 mount (%s%s): no rx packet counts, UDP records only on idle timeout",
 		      strerror(errno), "");
 		return;
 	}
-	struct bpf_program *progs[3] = { skel->progs.sock_skb_in, skel->progs.sock_skb_out, skel->progs.sock_release };
+	struct bpf_program *progs[3] = { skel->progs.sock_skb_in, skel->progs.sock_release, skel->progs.sock_create };
 	for (int i = 0; i < 3; i++) {
 		cg_links[i] = bpf_program__attach_cgroup(progs[i], cg_fd);
 		if (!cg_links[i]) {
@@ -70,20 +88,69 @@ void sock_start(struct falconet_bpf *skel)
 			      strerror(errno));
 		}
 	}
+	/* sockets created from now on get their cookie from sock_create; earlier ones from here */
+	struct bpf_link *l = bpf_program__attach_iter(skel->progs.sock_udp_cookies, NULL);
+	int fd = l ? bpf_iter_create(bpf_link__fd(l)) : -1;
+	char buf[64];
+	while (fd >= 0 && read(fd, buf, sizeof(buf)) > 0)
+		;
+	if (fd < 0)
+		logf_("socket monitor: cannot walk the existing UDP sockets: %s%s (their first packets may go uncounted)",
+		      strerror(errno), "");
+	else
+		close(fd);
+	bpf_link__destroy(l);
 }
 
-/* Runs the kernel exporter; returns its ctx (exported/pending counts) or -errno. */
-static int run_export(struct falconet_bpf *skel, __u64 now, __u32 mode, struct sock_export_ctx *c)
+static void export_ctx(struct sock_export_ctx *c, __u64 now, __u32 mode)
 {
 	memset(c, 0, sizeof(*c));
 	c->now = now;
 	c->idle_ns = (__u64)opt.sock_idle_s * 1000000000ULL;
 	c->active_ns = (__u64)opt.sock_active_s * 1000000000ULL;
 	c->mode = mode;
+}
+
+/* Runs the kernel exporter of the UDP/UNIX map; returns 0 or -errno. */
+static int run_export(struct falconet_bpf *skel, __u64 now, __u32 mode)
+{
+	struct sock_export_ctx c;
+	export_ctx(&c, now, mode);
 	/* syscall programs take no ctx_out: the kernel copies the ctx back into ctx_in */
-	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = c, .ctx_size_in = sizeof(*c));
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &c, .ctx_size_in = sizeof(c));
 	int err = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.sock_export), &o);
 	return err ? -errno : 0;
+}
+
+/* Runs the TCP iterator; at shutdown its output is the finalized records, which are emitted.
+ * Returns 0 or -errno. */
+static int run_iter(struct falconet_bpf *skel, __u64 now, __u32 mode)
+{
+	if (!iter_link)
+		return 0;
+	export_ctx(&skel->bss->sock_iter_ctx, now, mode);
+	int fd = bpf_iter_create(bpf_link__fd(iter_link));
+	if (fd < 0)
+		return -errno;
+	static struct sock_record rec;
+	size_t have = 0;
+	int err = 0;
+	for (;;) {
+		ssize_t n = read(fd, (char *)&rec + have, sizeof(rec) - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? -errno : 0;
+			break;
+		}
+		have += n;
+		if (have == sizeof(rec)) {
+			add_record(&rec, sizeof(rec));
+			have = 0;
+		}
+	}
+	close(fd);
+	return err;
 }
 
 void sock_tick(struct falconet_bpf *skel, __u64 boot_ns)
@@ -91,11 +158,13 @@ void sock_tick(struct falconet_bpf *skel, __u64 boot_ns)
 	if (!sock_enabled || boot_ns < next_tick)
 		return;
 	next_tick = boot_ns + SOCK_TICK_MS * 1000000ULL;
-	struct sock_export_ctx c;
+	set_boot_offset(skel);
 	static bool warned;
-	if (run_export(skel, boot_ns, SOCK_EXPORT_TICK, &c) && !warned) {
+	int e1 = run_iter(skel, boot_ns, SOCK_EXPORT_TICK);
+	int e2 = run_export(skel, boot_ns, SOCK_EXPORT_TICK);
+	if ((e1 || e2) && !warned) {
 		warned = true;
-		logf_("socket monitor: the export timer cannot run sock_export: %s%s", strerror(errno), "");
+		logf_("socket monitor: the export timer cannot run: %s%s", strerror(-(e1 ? e1 : e2)), "");
 	}
 }
 
@@ -106,9 +175,13 @@ void sock_shutdown(struct falconet_bpf *skel)
 	for (int i = 0; i < 3; i++)
 		if (cg_links[i])
 			bpf_link__destroy(cg_links[i]);
-	struct sock_export_ctx c;
-	run_export(skel, now_ns(CLOCK_BOOTTIME), SOCK_EXPORT_FINALIZE, &c);
-	/* the kernel is paused (fn_paused): emit every entry from the map */
+	/* the kernel is paused (fn_paused): TCP entries come from the iterator's output */
+	__u64 now = now_ns(CLOCK_BOOTTIME);
+	run_iter(skel, now, SOCK_EXPORT_FINALIZE);
+	if (iter_link)
+		bpf_link__destroy(iter_link);
+	run_export(skel, now, SOCK_EXPORT_FINALIZE);
+	/* ... and every other entry from the map */
 	int fd = bpf_map__fd(skel->maps.sock_map);
 	static struct sock_record rec;
 	struct sock_key key, next, *keys = NULL;

@@ -3,19 +3,22 @@
 //     close), alone, under a count-only bpftrace floor on the monitor's tracepoints, and under
 //     falconet -m socket; records are compared exactly with connections (one CLIENT and one
 //     SERVER record per connection);
-//  2. redis-benchmark against Debian's redis-server, with and without falconet.
-// Usage: node dist/bench/socket-overhead.js [reps=3] [connections=20000] [redis requests=200000]
+//  2. redis-benchmark against Debian's redis-server, with and without falconet, in many short
+//     rounds in ABBA order (this VM's speed shifts by 10-20% for seconds at a time: a ratio of two
+//     long runs mostly measures that); server and benchmark are pinned to their own CPUs.
+// Usage: node dist/bench/socket-overhead.js [reps=3] [connections=20000 (0: redis only)] [redis requests=100000] [redis rounds=10]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import { REPO } from '../test/kernel/harness.js';
 
 const reps = Number(process.argv[2] ?? 3);
 const CONNS = Number(process.argv[3] ?? 20000);
-const REDIS_N = Number(process.argv[4] ?? 200000);
+const REDIS_N = Number(process.argv[4] ?? 100000);
+const REDIS_ROUNDS = Number(process.argv[5] ?? 10);
 
 const STORM_C = `
 #include <arpa/inet.h>
@@ -150,8 +153,11 @@ async function startAgent(): Promise<Agent> {
     stop: async () => {
       await new Promise((r) => setTimeout(r, 500));
       const closed = new Promise((r) => sh.on('close', r));
+      const sensors = childrenOf(sh.pid!);
       sh.kill('SIGTERM');
       await closed;
+      // the sensor detaches its programs after the agent is gone: the next baseline waits for it
+      for (let i = 0; i < 200 && sensors.some((p) => existsSync(`/proc/${p}`)); i++) await new Promise((r) => setTimeout(r, 100));
       const last = stderr.split('\n').filter((l) => l.startsWith('falconet-stats ')).at(-1)!;
       return JSON.parse(last.slice(15)) as { counters: Record<string, number>; recordsOut: number };
     },
@@ -242,13 +248,16 @@ async function redisBench(): Promise<void> {
     return;
   }
   const port = await freePort();
-  const srv = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // server and client each on a CPU of their own: the scheduler moving them around adds noise
+  const pin = (cpu: number, argv: string[]): [string, string[]] =>
+    (os.availableParallelism() >= 2 ? ['taskset', ['-c', String(cpu), ...argv]] : [argv[0]!, argv.slice(1)]);
+  const srv = spawn(...pin(1, ['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']), { stdio: ['ignore', 'pipe', 'ignore'] });
   await new Promise<void>((resolve) => {
     let buf = '';
     srv.stdout!.setEncoding('utf8').on('data', (d: string) => { buf += d; if (buf.includes('Ready to accept')) resolve(); });
   });
   const run = (): number => {
-    const out = execFileSync('redis-benchmark', ['-p', String(port), '-n', String(REDIS_N), '-c', '50', '-t', 'set,get', '-q'], { encoding: 'utf8' });
+    const out = execFileSync(...pin(0, ['redis-benchmark', '-p', String(port), '-n', String(REDIS_N), '-c', '50', '-t', 'set,get', '-q']), { encoding: 'utf8' });
     // "SET: 81234.50 requests per second, p50=..." lines: sum of both tests' rates
     const rates = [...out.matchAll(/([\d.]+) requests per second/g)].map((m) => Number(m[1]));
     return rates.reduce((a, b) => a + b, 0) / rates.length;
@@ -262,14 +271,29 @@ async function redisBench(): Promise<void> {
   const accepted = (): number => Number(/total_connections_received:(\d+)/.exec(
     execFileSync('redis-cli', ['-p', String(port), 'INFO', 'stats'], { encoding: 'utf8' }))![1]);
   let expected = 0;
-  for (let i = 0; i < reps; i++) {
-    base.push(run());
+  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const agentRun = async (): Promise<number> => {
     const agent = await startAgent();
+    await pause(2000); // steady state: the agent's own start-up (BPF load, verifier) is over
     const before = accepted();
-    withAgent.push(run());
+    const rate = run();
     expected += accepted() - before + 1;
     sockDrop += (await agent.stop()).counters.sock_drop ?? 0;
     outs.push(agent.out);
+    await pause(2000);
+    return rate;
+  };
+  // ABBA: every other round runs the agent first, so a drift within a round cancels out
+  for (let i = 0; i < REDIS_ROUNDS; i++) {
+    if (i % 2) {
+      withAgent.push(await agentRun());
+      base.push(run());
+      await pause(2000);
+    } else {
+      base.push(run());
+      await pause(2000);
+      withAgent.push(await agentRun());
+    }
   }
   const nsPerReq = (await bpfRunNs(() => { run(); })) / (2 * REDIS_N); // SET and GET runs
   srv.kill('SIGTERM');
@@ -280,12 +304,14 @@ async function redisBench(): Promise<void> {
     c.server += r.server;
   }
   const b = median(base), a = median(withAgent);
-  console.log(`\nredis-benchmark -n ${REDIS_N} -c 50 -t set,get (mean of SET and GET requests/s), ${reps} rounds of (none, falconet), median`);
+  const pairs = median(withAgent.map((x, i) => x / base[i]!));
+  console.log(`\nredis-benchmark -n ${REDIS_N} -c 50 -t set,get (mean of SET and GET requests/s), ${REDIS_ROUNDS} rounds of (none, falconet) in ABBA order, median`);
   console.log('');
   console.log('| run | requests/s | ratio |');
   console.log('|---|---|---|');
   console.log(`| no agent | ${b.toFixed(0)} | 1.000 |`);
   console.log(`| falconet -m socket | ${a.toFixed(0)} | ${(a / b).toFixed(3)} |`);
+  console.log(`median of the rounds' own ratios (each agent run against the baseline next to it): ${pairs.toFixed(3)}`);
   console.log(`all runs without: ${base.map((x) => x.toFixed(0)).join(', ')}; with: ${withAgent.map((x) => x.toFixed(0)).join(', ')}`);
   console.log(`records for redis connections: ${c.client} CLIENT, ${c.server} SERVER for ${expected} connections redis accepted while the agent ran; ` +
     `lost ${Math.abs(expected - c.client) + Math.abs(expected - c.server)}; kernel sock_drop=${sockDrop}`);
@@ -293,6 +319,7 @@ async function redisBench(): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  if (CONNS === 0) return redisBench(); // connections=0: the redis part only
   const bin = buildStorm();
   storm(bin); // warm-up
   // interleaved (none, floor, falconet) per round: the machine's load drifts between rounds

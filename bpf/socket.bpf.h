@@ -1,24 +1,28 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Socket monitor (program names start with sock_). No kprobes: tracepoints for lifecycle and
- * ownership, cgroup_skb on the root cgroup for per-packet counts (it is the one hook that sees
- * every IP packet together with its socket, handshake included on the client side).
+ * Socket monitor (program names start with sock_). No kprobes, and no syscall tracepoints (one
+ * would send every syscall of every process through the kernel's slow path):
  *
  *  TCP client   inet_sock_set_state CLOSE→SYN_SENT (process context: the connecting task)
- *  TCP server   inet_sock_set_state SYN_RECV→ESTABLISHED (softirq: the child socket), owner
- *               from sys_exit_accept/accept4. The handshake packets reach the listener, not the
- *               child, so the child is credited rx SYN + ACK and tx SYN-ACK.
+ *  TCP server   inet_sock_set_state SYN_RECV→ESTABLISHED (softirq: the child socket). The owner is
+ *               the task of the first read that consumes data (sock_recv_length), or the one that
+ *               closes it (→FIN_WAIT1/LAST_ACK): the accepting task in practice. The handshake
+ *               packets reach the listener, not the child, so the child is credited rx SYN + ACK
+ *               and tx SYN-ACK.
  *  TCP close    tcp_destroy_sock: every path (FIN, RST, refused, timeout) ends there, after the
  *               last packet the socket sent (an RST on close with unread data included).
- *  UDP          one entry per (socket, peer), created by the first packet; owner from egress
- *               (process context) or from the first send/recv call; closed by cgroup/sock_release
+ *  TCP entries  in BPF socket storage (sock_tcp): the packet hooks reach them without a hash
+ *               lookup, and they go with the socket. sock_tcp_iter walks them for the timer.
+ *  UDP          one entry per (socket, peer) in sock_map, created by the first packet; owner and
+ *               cookie from cgroup/sock_create (the creating task); closed by cgroup/sock_release
  *               (last reference, exit included), exported by the sensor's tick.
- *  UNIX         bytes and calls from sock_send_length/sock_recv_length (process context);
- *               closed by close() of the last reference. Other closes (exit, exec) are exported
- *               by the idle timeout.
- *  TCP tx       net_dev_start_xmit: where a capture sees the packet, after GSO segmentation.
- *  Timers       the sensor runs sock_export (BPF_PROG_TEST_RUN) every tick: idle and active
- *               timeouts, closed UDP sockets, and records the ring buffer could not take.
+ *  UNIX         bytes and calls from sock_send_length/sock_recv_length (process context); the
+ *               timer finds closed ones (socket orphaned, or its memory reused).
+ *  Packets      tx: net_dev_start_xmit, where a capture sees the packet (after GSO; UDP per
+ *               fragment). rx: cgroup_skb ingress on the root cgroup (after GRO).
+ *  Timers       the sensor runs sock_tcp_iter and sock_export (BPF_PROG_TEST_RUN) every tick:
+ *               idle and active timeouts, closed UDP/UNIX sockets, records the ring buffer could
+ *               not take.
  *
  * Map entries are the records (records_socket.h). Counters are added atomically and taken with
  * atomic exchanges at export, so an export never loses or double-counts a packet.
@@ -529,10 +533,25 @@ static long emit_try_cb(__u64 i, struct emit_try *t)
 	return t->err != 1; /* 1: a timer export on another CPU holds it; try again */
 }
 
+/* A closed TCP entry moves to sock_map, where the timer (ring buffer full) or the shutdown walk
+ * emits it: its socket storage is about to go. */
+static __noinline void park_closed(struct sock_record *v)
+{
+	struct sock_key key = { .cookie = v->cookie };
+	if (bpf_map_update_elem(&sock_map, &key, v, BPF_NOEXIST)) {
+		stat_inc(ST_SOCK_DROP);
+		return;
+	}
+	__sync_fetch_and_add(&sock_map_entries, 1);
+	struct sock_record *m = bpf_map_lookup_elem(&sock_map, &key);
+	if (m)
+		m->busy = 0;
+}
+
 SEC("tp_btf/tcp_destroy_sock")
 int BPF_PROG(sock_tcp_destroy, struct sock *sk)
 {
-	if (!sock_on())
+	if (!(cfg_monitors & FN_MON_SOCKET))
 		return 0;
 	struct sock_record *v = tcp_rec(sk);
 	if (!v)
@@ -545,17 +564,16 @@ int BPF_PROG(sock_tcp_destroy, struct sock *sk)
 	}
 	v->sk = 0; /* the memory goes back to the allocator */
 	v->hdr.flags |= SF_CLOSED;
-	/* the storage goes with the socket: wait out a timer export running on another CPU */
-	struct emit_try t = { .v = v, .now = now, .err = 1 };
-	bpf_loop(1 << 16, emit_try_cb, &t, 0);
-	if (t.err) {
-		/* ring buffer full: the timer exports it from the hash map */
-		struct sock_key key = { .cookie = v->cookie };
-		v->busy = 0;
-		if (bpf_map_update_elem(&sock_map, &key, v, BPF_NOEXIST))
-			stat_inc(ST_SOCK_DROP);
-		else
-			__sync_fetch_and_add(&sock_map_entries, 1);
+	if (fn_paused) {
+		/* shutdown: the sensor's last iterator run takes it, or else its walk of sock_map */
+		if (__sync_val_compare_and_swap(&v->busy, 0, 1) == 0)
+			park_closed(v);
+	} else {
+		/* the storage goes with the socket: wait out a timer export running on another CPU */
+		struct emit_try t = { .v = v, .now = now, .err = 1 };
+		bpf_loop(1 << 16, emit_try_cb, &t, 0);
+		if (t.err)
+			park_closed(v); /* ring buffer full */
 	}
 	bpf_sk_storage_delete(&sock_tcp, sk);
 	return 0;
@@ -1099,8 +1117,14 @@ int sock_tcp_iter(struct bpf_iter__bpf_sk_storage_map *ctx)
 	if (!sk)
 		return 0;
 	struct sock_record *v = tcp_rec(sk);
-	if (!v || v->busy)
+	if (!v)
 		return 0;
+	if (sock_iter_ctx.mode != SOCK_EXPORT_FINALIZE) {
+		if (v->busy)
+			return 0;
+	} else if (v->busy != 2 && __sync_val_compare_and_swap(&v->busy, 0, 2)) {
+		return 0; /* closing now: tcp_destroy_sock parks it in sock_map (2: ours, a re-run) */
+	}
 	struct export_cb c = {
 		.now = sock_iter_ctx.now,
 		.idle_ns = sock_iter_ctx.idle_ns,
@@ -1111,8 +1135,14 @@ int sock_tcp_iter(struct bpf_iter__bpf_sk_storage_map *ctx)
 	if (!why)
 		return 0;
 	if (c.mode == SOCK_EXPORT_FINALIZE) {
-		export_finalize(v, why);
-		bpf_seq_write(ctx->meta->seq, v, sizeof(*v));
+		/* on a copy: a record that overflows the output buffer is shown again by the next read */
+		__u32 zero = 0;
+		struct sock_record *r = bpf_map_lookup_elem(&sock_scratch, &zero);
+		if (!r)
+			return 0;
+		bpf_probe_read_kernel(r, sizeof(*r), v);
+		export_finalize(r, why);
+		bpf_seq_write(ctx->meta->seq, r, sizeof(*r));
 		return 0;
 	}
 	/* a closed socket's final export belongs to tcp_destroy_sock */

@@ -364,8 +364,10 @@ static __always_inline void take_dir(struct sock_dir *dst, struct sock_dir *src)
 	dst->bytes = XCHG(&src->bytes, 0);
 	dst->ifindex = src->ifindex;
 	for (int i = 0; i < FN_SOCK_FLAGS; i++) {
-		dst->flags[i] = XCHG(&src->flags[i], 0);
-		dst->packets += dst->flags[i];
+		/* a plain read first: most of the 64 are zero, and an exchange is a locked bus cycle */
+		__u64 n = src->flags[i] ? XCHG(&src->flags[i], 0) : 0;
+		dst->flags[i] = n;
+		dst->packets += n;
 	}
 	dst->nflags = XCHG(&src->nflags, 0);
 }
@@ -444,9 +446,18 @@ static __always_inline struct sock_record *tcp_rec(struct sock *sk)
 
 static __noinline struct sock_record *tcp_new(struct sock *sk, __u64 cookie, __u8 role, __u64 now)
 {
-	struct sock_record *r = sock_zeroed();
-	if (!r)
+	if (tcp_rec(sk))
+		return NULL; /* already tracked: a second connect() on the same socket */
+	/* created zeroed in the socket and filled in place (no scratch record to clear and copy);
+	 * a zeroed entry is never due for export, and busy keeps the timer off while it is filled */
+	struct sock_record *r = bpf_sk_storage_get(&sock_tcp, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!r) {
+		stat_inc(ST_SOCK_DROP); /* no memory: this socket's counts are lost */
 		return NULL;
+	}
+	r->busy = 1;
+	r->hdr.type = FN_REC_SOCK;
+	r->hdr.size = sizeof(*r);
 	r->cookie = cookie;
 	r->protocol = IPPROTO_TCP_;
 	r->sotype = 1; /* SOCK_STREAM */
@@ -467,10 +478,8 @@ static __noinline struct sock_record *tcp_new(struct sock *sk, __u64 cookie, __u
 		dir_add(&r->tx, now, 0, TF_SYN | TF_ACK, 0, 1);
 		r->rx_no_ttl = 2;
 	}
-	struct sock_record *v = bpf_sk_storage_get(&sock_tcp, sk, r, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!v)
-		stat_inc(ST_SOCK_DROP); /* no memory: this socket's counts are lost */
-	return v;
+	XCHG(&r->busy, 0); /* a full barrier: the fields are in place before the timer may look */
+	return r;
 }
 
 /* First send or receive of a TCP socket, or its close: the task owns a server socket. */

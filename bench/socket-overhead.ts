@@ -3,9 +3,10 @@
 //     close), alone, under a count-only bpftrace floor on the monitor's tracepoints, and under
 //     falconet -m socket; records are compared exactly with connections (one CLIENT and one
 //     SERVER record per connection);
-//  2. redis-benchmark against Debian's redis-server, with and without falconet, in many short
-//     rounds in ABBA order (this VM's speed shifts by 10-20% for seconds at a time: a ratio of two
-//     long runs mostly measures that); server and benchmark are pinned to their own CPUs.
+//  2. redis-benchmark against Debian's redis-server: alone, under the same count-only floor, and
+//     under falconet, in many short rounds in rotated order (this VM's speed shifts by 10-20% for
+//     seconds at a time: a ratio of two long runs mostly measures that); server and benchmark are
+//     pinned to their own CPUs.
 // Usage: node dist/bench/socket-overhead.js [reps=3] [connections=20000 (0: redis only)] [redis requests=100000] [redis rounds=10]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -193,7 +194,8 @@ function sockTracepoints(): string[] {
   return [...tps];
 }
 
-async function floorRuns(bin: string, n: number): Promise<number[] | string> {
+/** Runs work() under the count-only floor; its result, or why there is no floor. */
+async function underFloor<T>(work: () => T | Promise<T>): Promise<T | string> {
   try {
     execFileSync('bpftrace', ['--version'], { stdio: 'ignore' });
   } catch {
@@ -209,12 +211,15 @@ async function floorRuns(bin: string, n: number): Promise<number[] | string> {
     bt.stdout!.setEncoding('utf8').on('data', (d: string) => { buf += d; if (buf.includes('floor-ready')) resolve(); });
     bt.on('close', (c) => reject(new Error(`bpftrace exited ${c}`)));
   });
-  const r: number[] = [];
-  for (let i = 0; i < n; i++) r.push(storm(bin).rate);
+  const r = await work();
   const closed = new Promise((res) => bt.on('close', res));
   bt.kill('SIGINT');
   await closed;
   return r;
+}
+
+async function floorRuns(bin: string, n: number): Promise<number[] | string> {
+  return underFloor(() => Array.from({ length: n }, () => storm(bin).rate));
 }
 
 function freePort(): Promise<number> {
@@ -283,17 +288,19 @@ async function redisBench(): Promise<void> {
     await pause(2000);
     return rate;
   };
-  // ABBA: every other round runs the agent first, so a drift within a round cancels out
+  // Each round runs the three in a rotated order (none, floor, falconet), so a drift within a round
+  // falls on each of them alike
+  const floorRates: number[] = [];
+  let floorNote = '';
+  const floorRun = async (): Promise<void> => {
+    const r = await underFloor(() => run());
+    if (typeof r === 'number') floorRates.push(r); else floorNote = r;
+    await pause(2000);
+  };
+  const baseRun = async (): Promise<void> => { base.push(run()); await pause(2000); };
+  const steps = [baseRun, floorRun, async () => { withAgent.push(await agentRun()); }];
   for (let i = 0; i < REDIS_ROUNDS; i++) {
-    if (i % 2) {
-      withAgent.push(await agentRun());
-      base.push(run());
-      await pause(2000);
-    } else {
-      base.push(run());
-      await pause(2000);
-      withAgent.push(await agentRun());
-    }
+    for (let k = 0; k < 3; k++) await steps[(i + k) % 3]!();
   }
   const nsPerReq = (await bpfRunNs(() => { run(); })) / (2 * REDIS_N); // SET and GET runs
   srv.kill('SIGTERM');
@@ -304,15 +311,19 @@ async function redisBench(): Promise<void> {
     c.server += r.server;
   }
   const b = median(base), a = median(withAgent);
-  const pairs = median(withAgent.map((x, i) => x / base[i]!));
-  console.log(`\nredis-benchmark -n ${REDIS_N} -c 50 -t set,get (mean of SET and GET requests/s), ${REDIS_ROUNDS} rounds of (none, falconet) in ABBA order, median`);
+  const pairs = (xs: number[]) => median(xs.map((x, i) => x / base[i]!)).toFixed(3);
+  const added = (x: number) => (1e6 / x - 1e6 / b).toFixed(2);
+  console.log(`\nredis-benchmark -n ${REDIS_N} -c 50 -t set,get (mean of SET and GET requests/s), ${REDIS_ROUNDS} rounds of (none, floor, falconet) in rotated order, median`);
   console.log('');
-  console.log('| run | requests/s | ratio |');
-  console.log('|---|---|---|');
-  console.log(`| no agent | ${b.toFixed(0)} | 1.000 |`);
-  console.log(`| falconet -m socket | ${a.toFixed(0)} | ${(a / b).toFixed(3)} |`);
-  console.log(`median of the rounds' own ratios (each agent run against the baseline next to it): ${pairs.toFixed(3)}`);
-  console.log(`all runs without: ${base.map((x) => x.toFixed(0)).join(', ')}; with: ${withAgent.map((x) => x.toFixed(0)).join(', ')}`);
+  console.log('| run | requests/s | ratio | median of per-round ratios | added µs/request |');
+  console.log('|---|---|---|---|---|');
+  console.log(`| no agent | ${b.toFixed(0)} | 1.000 | 1.000 | 0 |`);
+  if (floorRates.length) {
+    const fl = median(floorRates);
+    console.log(`| count-only floor (bpftrace on the monitor's tracepoints; no cgroup_skb) | ${fl.toFixed(0)} | ${(fl / b).toFixed(3)} | ${pairs(floorRates)} | ${added(fl)} |`);
+  } else console.log(`floor: ${floorNote}`);
+  console.log(`| falconet -m socket | ${a.toFixed(0)} | ${(a / b).toFixed(3)} | ${pairs(withAgent)} | ${added(a)} |`);
+  console.log(`all runs without: ${base.map((x) => x.toFixed(0)).join(', ')}; floor: ${floorRates.map((x) => x.toFixed(0)).join(', ')}; with: ${withAgent.map((x) => x.toFixed(0)).join(', ')}`);
   console.log(`records for redis connections: ${c.client} CLIENT, ${c.server} SERVER for ${expected} connections redis accepted while the agent ran; ` +
     `lost ${Math.abs(expected - c.client) + Math.abs(expected - c.server)}; kernel sock_drop=${sockDrop}`);
   console.log(`BPF run time per request (both sockets, kernel.bpf_stats_enabled, separate run): ${nsPerReq.toFixed(0)} ns`);

@@ -31,9 +31,15 @@ export interface Capture {
   stderr: string;
 }
 
+function parseLines(out: string): JsonRecord[] {
+  const lines = out.split('\n');
+  lines.pop(); // the last line is complete only once a newline follows it
+  return lines.filter((l) => l.length > 0).map((l) => JSON.parse(l) as JsonRecord);
+}
+
 /** Runs the agent around workload. Startup can take seconds: attaching waits while another
  * sensor detaches (the kernel serializes tracepoint (un)registration behind RCU grace periods). */
-export async function captureRecords(workload: () => Promise<void>, args: string[] = [], timeoutMs = 240000): Promise<Capture> {
+export async function captureRecords(workload: (live: () => JsonRecord[]) => Promise<void>, args: string[] = [], timeoutMs = 240000): Promise<Capture> {
   const child = spawn(process.execPath, [BIN, '-o', 'json-min', '--stats', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -48,14 +54,15 @@ export async function captureRecords(workload: () => Promise<void>, args: string
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   try {
     await Promise.race([ready, exited.then((c) => { throw new Error(`agent exited (${c}) before ready: ${stderr}`); })]);
-    await workload();
+    // live: the records the agent has written so far, while it still runs
+    await workload(() => parseLines(stdout));
     child.kill('SIGTERM');
     const code = await exited;
     if (code !== 0) throw new Error(`agent exited with ${code}: ${stderr}`);
   } finally {
     clearTimeout(timer);
   }
-  const records = stdout.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as JsonRecord);
+  const records = parseLines(stdout);
   const statLines = stderr.split('\n').filter((l) => l.startsWith('falconet-stats '));
   const last = statLines.at(-1);
   return { records, stats: last ? JSON.parse(last.slice('falconet-stats '.length)) : undefined, stderr };

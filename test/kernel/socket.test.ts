@@ -390,3 +390,24 @@ test('shutdown flushes 40 open connections, each exactly once (more than one rea
     assert.deepEqual(flagKeys(cr[0]!, 'SockTxFlags'), { SYN: 1, ACK: 1, 'PSH-ACK': 1 });
   }
 });
+
+test('UNIX close is reported by the timer while the agent runs (no close hook)', { skip }, async () => {
+  const p = path.join(mkdtempSync(path.join(tmpdir(), 'fn-unix-')), 'close.sock');
+  let seen: JsonRecord[] = [];
+  await captureRecords(async (live) => {
+    const srv = net.createServer((s) => { s.on('data', () => s.end()); });
+    await new Promise<void>((r) => srv.listen(p, () => r()));
+    const c = net.connect(p);
+    await new Promise<void>((r) => c.once('connect', () => r()));
+    c.write('ping');
+    await new Promise<void>((r) => c.once('close', () => r()));
+    await new Promise<void>((r) => srv.close(() => r()));
+    // the timer runs every 0.5 s: both ends within 2 s, before any shutdown flush
+    for (let i = 0; i < 40 && seen.length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      seen = sock(live()).filter((r) => r.SockAddress === p);
+    }
+  }, ARGS);
+  assert.deepEqual(seen.map((r) => r.SockRole).sort(), ['CLIENT', 'SERVER'], brief(seen));
+  assert.equal(seen.find((r) => r.SockRole === 'CLIENT')!.SockTxBytes, 4);
+});

@@ -1,7 +1,7 @@
 // Socket monitor overhead, measured in one run:
 //  1. a loopback connection storm (C: N sequential connect / 1-byte request / 1-byte reply /
-//     close), alone, under a count-only bpftrace floor on the monitor's tracepoints, and under
-//     falconet -m socket; records are compared exactly with connections (one CLIENT and one
+//     close), alone, under a count-only floor (bench/floor: one counter increment on each of the
+//     monitor's hooks), and under falconet -m socket; records are compared exactly with connections (one CLIENT and one
 //     SERVER record per connection);
 //  2. redis-benchmark against Debian's redis-server: alone, under the same count-only floor, and
 //     under falconet, in many short rounds in rotated order (this VM's speed shifts by 10-20% for
@@ -179,41 +179,39 @@ async function countRecords(file: string, ports: Set<number>): Promise<Map<numbe
   return m;
 }
 
-/** Tracepoints of the socket monitor, for a count-only bpftrace floor (cgroup_skb has no bpftrace equivalent). */
-function sockTracepoints(): string[] {
-  const progs = execFileSync('llvm-objdump', ['-t', path.join(REPO, 'bpf/falconet.bpf.o')], { encoding: 'utf8' });
-  const tps = new Set<string>();
-  for (const m of progs.matchAll(/\s(tp(?:_btf)?\/\S+)\s+[0-9a-f]+\s+(sock_\w+)/g)) {
-    const sec = m[1]!;
-    if (sec.startsWith('tp/')) tps.add(`tracepoint:${sec.slice(3).replace('/', ':')}`);
-    else {
-      const name = sec.slice(7);
-      for (const cat of ['sock', 'tcp', 'net']) if (existsSync(`/sys/kernel/tracing/events/${cat}/${name}`)) tps.add(`tracepoint:${cat}:${name}`);
-    }
+/** The count-only floor on the monitor's own hooks (bench/floor): built once, or why not. */
+let floorBin: { bin: string; obj: string } | string | undefined;
+function buildFloor(): { bin: string; obj: string } | string {
+  if (floorBin) return floorBin;
+  const dir = mkdtempSync(path.join(tmpdir(), 'fn-floor-'));
+  const src = path.join(REPO, 'bench/floor');
+  try {
+    execFileSync('clang', ['-g', '-O2', '-target', 'bpf', '-mcpu=v3', '-D__TARGET_ARCH_x86', '-c',
+      path.join(src, 'sock-floor.bpf.c'), '-o', path.join(dir, 'sock-floor.bpf.o')], { stdio: 'pipe' });
+    execFileSync('cc', ['-O2', '-o', path.join(dir, 'sock-floor'), path.join(src, 'sock-floor.c'), '-lbpf'], { stdio: 'pipe' });
+    floorBin = { bin: path.join(dir, 'sock-floor'), obj: path.join(dir, 'sock-floor.bpf.o') };
+  } catch (e) {
+    floorBin = `cannot build bench/floor: ${(e as Error).message.split('\n')[0]}`;
   }
-  return [...tps];
+  return floorBin;
 }
 
 /** Runs work() under the count-only floor; its result, or why there is no floor. */
 async function underFloor<T>(work: () => T | Promise<T>): Promise<T | string> {
-  try {
-    execFileSync('bpftrace', ['--version'], { stdio: 'ignore' });
-  } catch {
-    return 'bpftrace not installed';
-  }
-  const tps = sockTracepoints();
-  if (!tps.length) return 'no tracepoints found';
-  const f = path.join(mkdtempSync(path.join(tmpdir(), 'fn-floor-')), 'floor.bt');
-  writeFileSync(f, `BEGIN { printf("floor-ready\\n"); }\n${tps.join(',\n')} { @c = count(); }\n`);
-  const bt = spawn('bpftrace', [f], { stdio: ['ignore', 'pipe', 'pipe'] });
-  await new Promise<void>((resolve, reject) => {
+  const fb = buildFloor();
+  if (typeof fb === 'string') return fb;
+  const fl = spawn(fb.bin, [fb.obj], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  fl.stderr!.setEncoding('utf8').on('data', (d: string) => { err += d; });
+  const closed = new Promise((res) => fl.on('close', res));
+  const ready = await new Promise<boolean>((resolve) => {
     let buf = '';
-    bt.stdout!.setEncoding('utf8').on('data', (d: string) => { buf += d; if (buf.includes('floor-ready')) resolve(); });
-    bt.on('close', (c) => reject(new Error(`bpftrace exited ${c}`)));
+    fl.stdout!.setEncoding('utf8').on('data', (d: string) => { buf += d; if (buf.includes('floor-ready')) resolve(true); });
+    fl.on('close', () => resolve(false));
   });
+  if (!ready) return `floor did not start: ${err.trim()}`;
   const r = await work();
-  const closed = new Promise((res) => bt.on('close', res));
-  bt.kill('SIGINT');
+  fl.kill('SIGINT');
   await closed;
   return r;
 }
@@ -320,7 +318,7 @@ async function redisBench(): Promise<void> {
   console.log(`| no agent | ${b.toFixed(0)} | 1.000 | 1.000 | 0 |`);
   if (floorRates.length) {
     const fl = median(floorRates);
-    console.log(`| count-only floor (bpftrace on the monitor's tracepoints; no cgroup_skb) | ${fl.toFixed(0)} | ${(fl / b).toFixed(3)} | ${pairs(floorRates)} | ${added(fl)} |`);
+    console.log(`| count-only floor (the monitor's hooks: tp_btf and cgroup_skb ingress) | ${fl.toFixed(0)} | ${(fl / b).toFixed(3)} | ${pairs(floorRates)} | ${added(fl)} |`);
   } else console.log(`floor: ${floorNote}`);
   console.log(`| falconet -m socket | ${a.toFixed(0)} | ${(a / b).toFixed(3)} | ${pairs(withAgent)} | ${added(a)} |`);
   console.log(`all runs without: ${base.map((x) => x.toFixed(0)).join(', ')}; floor: ${floorRates.map((x) => x.toFixed(0)).join(', ')}; with: ${withAgent.map((x) => x.toFixed(0)).join(', ')}`);
@@ -372,7 +370,7 @@ async function main(): Promise<void> {
   console.log(`| no agent | ${b.toFixed(0)} | 1.000 | 0 |`);
   if (floorRates.length) {
     const fl = median(floorRates);
-    console.log(`| count-only floor (bpftrace on the monitor's tracepoints; no cgroup_skb) | ${fl.toFixed(0)} | ${(fl / b).toFixed(3)} | ${added(fl)} |`);
+    console.log(`| count-only floor (the monitor's hooks: tp_btf and cgroup_skb ingress) | ${fl.toFixed(0)} | ${(fl / b).toFixed(3)} | ${added(fl)} |`);
   } else console.log(`floor: ${floorNote}`);
   console.log(`| falconet -m socket | ${a.toFixed(0)} | ${(a / b).toFixed(3)} | ${added(a)} |`);
   console.log(`runs without: ${base.map((x) => x.toFixed(0)).join(', ')}; floor: ${floorRates.map((x) => x.toFixed(0)).join(', ')}; with: ${withAgent.map((x) => x.toFixed(0)).join(', ')}`);

@@ -372,6 +372,25 @@ static __always_inline void take_dir(struct sock_dir *dst, struct sock_dir *src)
 	dst->nflags = XCHG(&src->nflags, 0);
 }
 
+/* A record without an owner takes the one its socket's sock_owners entry has (UDP). Returns
+ * whether v has an owner now. */
+static __always_inline bool adopt_owner(struct sock_record *v)
+{
+	if (v->hdr.pid)
+		return true;
+	struct sock_owner *o = bpf_map_lookup_elem(&sock_owners, &v->cookie);
+	if (!o || !o->hdr.pid)
+		return false;
+	copy_proc(&v->hdr, &o->hdr);
+	return true;
+}
+
+/* Rx packets that carried a TTL: all but the server's credited handshake (UNIX: none). */
+static __always_inline __u64 ttl_count_of(struct sock_record *v, __u64 rx_packets, __u32 no_ttl)
+{
+	return v->family == AF_UNIX_ || rx_packets < no_ttl ? 0 : rx_packets - no_ttl;
+}
+
 /* Last record of the entry: it leaves the map (TCP: the socket's storage) after this export. */
 static __always_inline bool export_is_final(struct sock_record *v, __u32 why)
 {
@@ -385,11 +404,7 @@ static __noinline int sock_emit(struct sock_record *v, __u32 why, __u64 now)
 {
 	if (__sync_val_compare_and_swap(&v->busy, 0, 1))
 		return 1;
-	if (v->hdr.pid == 0) {
-		struct sock_owner *o = bpf_map_lookup_elem(&sock_owners, &v->cookie);
-		if (o && o->hdr.pid)
-			copy_proc(&v->hdr, &o->hdr);
-	}
+	adopt_owner(v);
 	v->hdr.ts = last_seen(v);
 	struct sock_record *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
@@ -408,9 +423,7 @@ static __noinline int sock_emit(struct sock_record *v, __u32 why, __u64 now)
 	r->drops = XCHG(&v->drops, 0);
 	r->bytes_received = XCHG(&v->bytes_received, 0);
 	r->ttl_sum = XCHG(&v->ttl_sum, 0);
-	/* every rx packet has a TTL but the server's credited handshake (UNIX: none has) */
-	__u32 no_ttl = XCHG(&v->rx_no_ttl, 0);
-	r->ttl_count = v->family == AF_UNIX_ || r->rx.packets < no_ttl ? 0 : r->rx.packets - no_ttl;
+	r->ttl_count = ttl_count_of(v, r->rx.packets, XCHG(&v->rx_no_ttl, 0));
 	r->rx_no_ttl = 0;
 	r->frags = XCHG(&v->frags, 0);
 	r->hdr.flags = (r->hdr.flags & ~SF_PENDING) | why;
@@ -482,7 +495,7 @@ static __noinline struct sock_record *tcp_new(struct sock *sk, __u64 cookie, __u
 	return r;
 }
 
-/* First send or receive of a TCP socket, or its close: the task owns a server socket. */
+/* The first read of a TCP socket, or its close: the task owns a server socket. */
 static __noinline int tcp_owner(struct sock *sk)
 {
 	struct sock_record *v = tcp_rec(sk);
@@ -547,12 +560,7 @@ static long emit_try_cb(__u64 i, struct emit_try *t)
 static __noinline void park_closed(struct sock_record *v)
 {
 	struct sock_key key = { .cookie = v->cookie };
-	if (bpf_map_update_elem(&sock_map, &key, v, BPF_NOEXIST)) {
-		stat_inc(ST_SOCK_DROP);
-		return;
-	}
-	__sync_fetch_and_add(&sock_map_entries, 1);
-	struct sock_record *m = bpf_map_lookup_elem(&sock_map, &key);
+	struct sock_record *m = sock_insert(&key, v);
 	if (m)
 		m->busy = 0;
 }
@@ -760,13 +768,12 @@ static __noinline struct sock_record *udp_entry(struct sock *sk, struct sock_key
 		r->family = sk->__sk_common.skc_family;
 		r->base_drops = SK_DROPS_NOW(RD_T, sk); /* UDP: the only baseline */
 	}
-	struct sock_owner *o = bpf_map_lookup_elem(&sock_owners, &key->cookie);
-	if (o && o->hdr.pid)
-		copy_proc(&r->hdr, &o->hdr);
-	else if (!rx && !is_self(bpf_get_current_pid_tgid() >> 32))
-		fill_hdr(&r->hdr, FN_REC_SOCK, now); /* the device transmits in the sender's context */
-	else
-		r->hdr.flags |= SF_NO_OWNER;
+	if (!adopt_owner(r)) {
+		if (!rx && !is_self(bpf_get_current_pid_tgid() >> 32))
+			fill_hdr(&r->hdr, FN_REC_SOCK, now); /* the device transmits in the sender's context */
+		else
+			r->hdr.flags |= SF_NO_OWNER;
+	}
 	return sock_insert(key, r);
 }
 
@@ -853,6 +860,21 @@ static __always_inline int ip_parse(__u16 l3proto, const __u8 *h, struct ip_fiel
 	return -1;
 }
 
+/* Key of the peer of a UDP packet and the local end: rx comes from the peer, tx goes to it. */
+static __always_inline void udp_ends(const struct ip_fields *f, __u64 cookie, __u16 sport, __u16 dport, bool rx,
+				     __u64 now, struct sock_key *key, struct pkt_local *pl)
+{
+	key->cookie = cookie;
+	key->family = f->fam;
+	__builtin_memcpy(key->raddr, rx ? f->src : f->dst, 16);
+	key->rport = rx ? sport : dport;
+	pl->now = now;
+	pl->family = f->fam;
+	pl->rx = rx;
+	pl->lport = rx ? dport : sport;
+	__builtin_memcpy(pl->laddr, rx ? f->dst : f->src, 16);
+}
+
 /* UDP rx (cgroup ingress, reassembled datagrams): one entry per peer. */
 static __noinline int udp_rx(struct __sk_buff *skb)
 {
@@ -862,14 +884,13 @@ static __noinline int udp_rx(struct __sk_buff *skb)
 	    ip_parse(skb->protocol, h, &f) || f.proto != IPPROTO_UDP_ ||
 	    bpf_skb_load_bytes(skb, f.l3 & 0x3f, l4, 8))
 		return 0;
-	struct sock_key key = { .cookie = bpf_get_socket_cookie(skb), .family = f.fam };
-	if (!key.cookie)
+	__u64 cookie = bpf_get_socket_cookie(skb);
+	if (!cookie)
 		return 0;
-	__builtin_memcpy(key.raddr, f.src, 16);
-	key.rport = (l4[0] << 8) | l4[1];
 	__u64 now = bpf_ktime_get_boot_ns();
-	struct pkt_local pl = { .now = now, .lport = (l4[2] << 8) | l4[3], .family = f.fam, .rx = 1 };
-	__builtin_memcpy(pl.laddr, f.dst, 16);
+	struct sock_key key = {};
+	struct pkt_local pl = {};
+	udp_ends(&f, cookie, (l4[0] << 8) | l4[1], (l4[2] << 8) | l4[3], true, now, &key, &pl);
 	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
 	struct sock_record *v = udp_entry(kskb->sk, &key, &pl);
 	if (!v)
@@ -913,33 +934,33 @@ static __noinline int udp_tx(const struct sk_buff *skb, struct sock *sk, __u32 i
 	if (!last)
 		return 0;
 	/* every UDP socket has a cookie by now (sock_create, or the iterator run at start) */
-	struct sock_key key = { .cookie = sk->__sk_common.skc_cookie.counter, .family = f.fam };
-	if (!key.cookie)
+	__u64 cookie = sk->__sk_common.skc_cookie.counter;
+	if (!cookie)
 		return 0;
-	__builtin_memcpy(key.raddr, f.dst, 16);
-	__u16 lport = 0;
+	__u16 sport, dport;
 	/* bytes on the wire after the L3 header (and the UDP header in the first fragment) */
 	__u64 after = skb->len - (nh - (__u16)(skb->data - head)) - f.l3;
 	if (f.frag) {
-		if (last->key.cookie != key.cookie || !same16(last->key.raddr, key.raddr))
+		if (last->key.cookie != cookie || !same16(last->key.raddr, f.dst))
 			return 0;
-		key.rport = last->key.rport;
-		lport = last->lport;
+		sport = last->lport;
+		dport = last->key.rport;
 	} else {
 		__u8 l4[4];
 		if (bpf_probe_read_kernel(l4, sizeof(l4), head + th))
 			return 0;
-		lport = (l4[0] << 8) | l4[1];
-		key.rport = (l4[2] << 8) | l4[3];
+		sport = (l4[0] << 8) | l4[1];
+		dport = (l4[2] << 8) | l4[3];
 		after = after > 8 ? after - 8 : 0;
-		if (f.more) {
-			last->key = key;
-			last->lport = lport;
-		}
 	}
 	__u64 now = bpf_ktime_get_boot_ns();
-	struct pkt_local pl = { .now = now, .lport = lport, .family = f.fam, .rx = 0 };
-	__builtin_memcpy(pl.laddr, f.src, 16);
+	struct sock_key key = {};
+	struct pkt_local pl = {};
+	udp_ends(&f, cookie, sport, dport, false, now, &key, &pl);
+	if (!f.frag && f.more) {
+		last->key = key;
+		last->lport = sport;
+	}
 	struct sock_record *v = udp_entry(sk, &key, &pl);
 	if (v)
 		dir_add(&v->tx, now, after, -1, ifindex, 1);
@@ -1054,13 +1075,8 @@ static __always_inline __u32 export_due(struct sock_record *v, struct export_cb 
 /* Shutdown: v becomes the record the sensor emits as it is. */
 static __always_inline void export_finalize(struct sock_record *v, __u32 why)
 {
-	if (v->hdr.pid == 0) {
-		struct sock_owner *o = bpf_map_lookup_elem(&sock_owners, &v->cookie);
-		if (o && o->hdr.pid)
-			copy_proc(&v->hdr, &o->hdr);
-		else
-			v->hdr.flags |= SF_NO_OWNER;
-	}
+	if (!adopt_owner(v))
+		v->hdr.flags |= SF_NO_OWNER;
 	v->hdr.flags = (v->hdr.flags & ~SF_PENDING) | why;
 	v->hdr.ts = last_seen(v);
 	v->hdr.type = FN_REC_SOCK;
@@ -1070,7 +1086,7 @@ static __always_inline void export_finalize(struct sock_record *v, __u32 why)
 		v->tx.packets += v->tx.flags[i];
 		v->rx.packets += v->rx.flags[i];
 	}
-	v->ttl_count = v->family == AF_UNIX_ || v->rx.packets < v->rx_no_ttl ? 0 : v->rx.packets - v->rx_no_ttl;
+	v->ttl_count = ttl_count_of(v, v->rx.packets, v->rx_no_ttl);
 	v->rx_no_ttl = 0;
 }
 

@@ -19,6 +19,7 @@
 #include <bpf/libbpf.h>
 #include "../bpf/records.h"
 #include "falconet.skel.h"
+#include "mapwalk.h"
 #include "monitors.h"
 #include "output.h"
 
@@ -184,20 +185,8 @@ void sock_shutdown(struct falconet_bpf *skel)
 	/* ... and every other entry from the map */
 	int fd = bpf_map__fd(skel->maps.sock_map);
 	static struct sock_record rec;
-	struct sock_key key, next, *keys = NULL;
-	size_t n = 0, cap = 0;
-	void *prev = NULL;
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 256;
-			keys = realloc(keys, cap * sizeof(*keys));
-			if (!keys)
-				die("out of memory");
-		}
-		keys[n++] = next;
-		key = next;
-		prev = &key;
-	}
+	size_t n = 0;
+	struct sock_key *keys = map_keys(fd, sizeof(*keys), NULL, NULL, &n);
 	for (size_t i = 0; i < n; i++) {
 		if (bpf_map_lookup_and_delete_elem(fd, &keys[i], &rec))
 			continue;

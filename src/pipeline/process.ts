@@ -25,7 +25,7 @@ export interface ProcessOptions {
    * false). true: unknown fields, macros and bad values are errors and nothing runs.
    */
   readonly strict?: boolean;
-  /** Accepted for compatibility: lenient loading is the default now. */
+  /** The default; true overrides a `strict` key in pipeline.json (--strict wins over both). */
   readonly lenient?: boolean;
   readonly verbose?: boolean;
   readonly stats?: boolean;
@@ -133,7 +133,7 @@ function run(opts: ProcessOptions, err: (s: string) => void): number {
   if (dialect !== 'sysflow' && dialect !== 'falco') throw new UsageError(`unknown dialect "${dialect}" (expected sysflow or falco)`);
   // sf-processor loads policies with typos (unknown attributes, macros) and runs them; so do
   // we unless asked to be strict (--strict, or the policyengine key `strict: "true"`).
-  const strict = opts.strict ?? (/^(true|1|yes|on)$/i.test(es['strict'] ?? '') || /^(false|0|no|off)$/i.test(es['lenient'] ?? ''));
+  const strict = opts.strict ?? (opts.lenient ? false : /^(true|1|yes|on)$/i.test(es['strict'] ?? '') || /^(false|0|no|off)$/i.test(es['lenient'] ?? ''));
   const lenient = !strict;
 
   let policy: PolicySet = { rules: [], filters: [], lists: new Map(), macros: new Set(), files: [], diagnostics: [] };

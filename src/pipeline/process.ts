@@ -19,6 +19,13 @@ export interface ProcessOptions {
   readonly mode?: string;
   readonly format?: string;
   readonly dialect?: string;
+  /**
+   * Policy checking. Default (false): as sf-processor, every problem is a warning on stderr
+   * and the affected condition behaves as there (unknown field = its own name, unknown macro =
+   * false). true: unknown fields, macros and bad values are errors and nothing runs.
+   */
+  readonly strict?: boolean;
+  /** The default; true overrides a `strict` key in pipeline.json (--strict wins over both). */
   readonly lenient?: boolean;
   readonly verbose?: boolean;
   readonly stats?: boolean;
@@ -124,7 +131,10 @@ function run(opts: ProcessOptions, err: (s: string) => void): number {
   if (language !== 'falco') throw new UsageError(`policy language "${language}" is not supported (only falco-style policies)`);
   const dialect = (opts.dialect ?? es['dialect'] ?? 'sysflow').toLowerCase();
   if (dialect !== 'sysflow' && dialect !== 'falco') throw new UsageError(`unknown dialect "${dialect}" (expected sysflow or falco)`);
-  const lenient = opts.lenient ?? /^(true|1|yes|on)$/i.test(es['lenient'] ?? '');
+  // sf-processor loads policies with typos (unknown attributes, macros) and runs them; so do
+  // we unless asked to be strict (--strict, or the policyengine key `strict: "true"`).
+  const strict = opts.strict ?? (opts.lenient ? false : /^(true|1|yes|on)$/i.test(es['strict'] ?? '') || /^(false|0|no|off)$/i.test(es['lenient'] ?? ''));
+  const lenient = !strict;
 
   let policy: PolicySet = { rules: [], filters: [], lists: new Map(), macros: new Set(), files: [], diagnostics: [] };
   const policiesSetting = opts.policies ?? es['policies'];
@@ -134,13 +144,15 @@ function run(opts: ProcessOptions, err: (s: string) => void): number {
     const r = checkPolicies([path], { dialect: dialect as Dialect, lenient });
     const errors = r.diagnostics.filter((d) => d.severity === 'error');
     const warnings = r.diagnostics.filter((d) => d.severity === 'warning');
+    // Every problem, with file:line:col, before any output.
+    for (const d of r.diagnostics) err(formatDiagnostic(d));
     if (!r.policy) {
-      for (const d of r.diagnostics) if (d.severity === 'error' || opts.verbose) err(formatDiagnostic(d));
-      err(`falconet process: ${errors.length} error(s) in policies ${path}${lenient ? '' : ' (--lenient loads sf-processor-era files that use unknown fields)'}`);
+      err(`falconet process: ${errors.length} error(s) in policies ${path}${strict ? ' (without --strict, sf-processor-era files with unknown fields load with warnings)' : ''}`);
       return 1;
     }
-    if (opts.verbose) for (const d of warnings) err(formatDiagnostic(d));
-    else if (warnings.length > 0) err(`falconet process: ${warnings.length} policy warning(s); see 'falconet rules check ${path}'`);
+    if (opts.verbose || warnings.length > 0) {
+      err(`falconet process: loaded ${r.policy.rules.length} rules, ${r.policy.filters.length} filters from ${path}; ${warnings.length} warning(s)${strict ? '' : ' (--strict makes unknown fields and macros errors)'}`);
+    }
     policy = r.policy;
   }
   const engine = new PolicyEngine(policy, mode as EngineMode);

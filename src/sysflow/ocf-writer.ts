@@ -1,8 +1,9 @@
-// Avro object container writer for SysFlow v5 (or a prototype layout, `layout`): magic, metadata {avro.schema, avro.codec},
-// 16-byte sync marker, then blocks of about `blockSize` uncompressed bytes (the collector uses
-// 80,000), deflate by default. Output goes to a byte sink (a file descriptor or a callback), so
-// the same writer serves files and tests. Synchronous by design: the trace sink must order
-// rotation, header and REUP re-emission exactly, and block writes are few and large.
+// Avro object container writer for SysFlow v5 (or a prototype layout, option `layout`): magic,
+// metadata {avro.schema, avro.codec}, 16-byte sync marker, then blocks of about `blockSize`
+// uncompressed bytes (the collector uses 80,000), deflate by default. Output goes to a byte sink
+// (a file descriptor or a callback), so the same writer serves files and tests. Synchronous by
+// design: the trace sink must order rotation, header and REUP re-emission exactly, and block
+// writes are few and large.
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { deflateRawSync } from 'node:zlib';
@@ -32,7 +33,7 @@ export class SysFlowOcfWriter {
   private readonly codec: 'deflate' | 'null';
   private readonly blockSize: number;
   private readonly level: number;
-  private readonly codec_: LayoutCodec;
+  private readonly layout: LayoutCodec;
   private closed = false;
   /** Records written (buffered or flushed). */
   records = 0;
@@ -48,12 +49,12 @@ export class SysFlowOcfWriter {
     this.level = opts.level ?? 6;
     this.sync = opts.sync ?? randomBytes(16);
     if (this.sync.length !== 16) throw new Error('sync marker must be 16 bytes');
-    this.codec_ = layoutCodec(opts.layout ?? 'v5');
+    this.layout = layoutCodec(opts.layout ?? 'v5');
     const h = new ByteSink(8192);
     h.raw(Buffer.from([0x4f, 0x62, 0x6a, 0x01]));
     h.varuint(2 * 2); // one map block with 2 entries
     h.string('avro.schema');
-    h.bytes(Buffer.from(this.codec_.schemaJson, 'utf8'));
+    h.bytes(Buffer.from(this.layout.schemaJson, 'utf8'));
     h.string('avro.codec');
     h.bytes(Buffer.from(this.codec, 'utf8'));
     h.varuint(0);
@@ -69,7 +70,7 @@ export class SysFlowOcfWriter {
   /** Append one record; a full block is compressed and written. Invalid objects throw. */
   write(obj: SfObject): void {
     if (this.closed) throw new Error('SysFlow writer is closed');
-    this.codec_.encodeInto(this.block, obj);
+    this.layout.encodeInto(this.block, obj);
     this.blockCount++;
     this.records++;
     if (this.block.len >= this.blockSize) this.flush();

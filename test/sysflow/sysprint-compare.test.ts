@@ -8,7 +8,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makePrototypeFixtures } from './make-prototype-fixtures.js';
@@ -64,6 +64,41 @@ describe('sysprint parity (real sysprint, offline)', () => {
     assert.equal(r.status, 0, `${r.stdout.split('\n').filter((l) => !/: \d+ records, \d+ identical, 0 differ$|^  types: /.test(l)).join('\n')}\n${r.stderr}`);
     assert.match(r.stdout, new RegExp(`\\n${n}/${n} traces identical\\n$`));
     assert.match(r.stdout, /\ndifference classes \(records, traces, first example\):\n {2}none\n/);
+  });
+
+  it('real prototype traces of the snapshot (P4, P7): identical to sysprint with the prototype patch', { skip: reason ?? false, timeout: 20 * 60_000 }, (t) => {
+    if (setupProblem !== null) {
+      t.skip(setupProblem);
+      return;
+    }
+    // The 2018/2019 "play" captures in sf-apis pynb/data/objectstore/data/play/ (5 P4, 5 P7).
+    const git = (args: string[]) => spawnSync('git', ['--git-dir', MIRROR, ...args], { maxBuffer: 64 << 20 });
+    const dir = 'pynb/data/objectstore/data/play';
+    const names = git(['ls-tree', '--name-only', `HEAD:${dir}`]).stdout.toString().split('\n').filter((n) => n !== '');
+    const play = join(sp, 'play');
+    mkdirSync(play, { recursive: true });
+    let n = 0;
+    for (const name of names) {
+      const blob = git(['show', `HEAD:${dir}/${name}`]).stdout;
+      if (blob.subarray(0, 4).toString('latin1') !== 'Obj\x01') continue;
+      writeFileSync(join(play, name), blob);
+      n++;
+    }
+    if (n === 0) {
+      t.skip(`the snapshot has no traces under ${dir}`);
+      return;
+    }
+    const r = spawnSync('bash', [SCRIPT, '-j', '1', '--compat', play], {
+      cwd: REPO,
+      env: { ...process.env, SF_APIS_MIRROR: MIRROR, FALCONET: join(REPO, 'bin/falconet'), SYSPRINT_DIR: sp, WORK_DIR: join(sp, 'play-out') },
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    });
+    // Upstream sysprint crashes on every one of them (exit 1: not identical to it) ...
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stdout, new RegExp(`\\n0/${n} traces identical\\n$`));
+    // ... and sysprint with the patch that fills in state/opFlags prints exactly what we print.
+    assert.match(r.stdout, new RegExp(`on the ${n} traces where sysprint crashed: ${n}/${n} identical\\n`), r.stdout.slice(-3000));
   });
 
   it('the prototype fixtures are what this sysprint prints', { skip: reason ?? false, timeout: 10 * 60_000 }, (t) => {

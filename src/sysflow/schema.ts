@@ -127,7 +127,8 @@ function prototypeCodec(layout: SysFlowLayout, schemaJson: string): LayoutCodec 
     if (st === null) return;
     // A ProcessFlow with ProcessEvent's layout is a PE (normalizerFor makes the same choice).
     const target: SfRecordType = st === 'PF' && fields.includes('args') && !fields.includes('numThreadsCloned') ? 'PE' : st;
-    byType.set(target, { index, name, fields, enc: compileEncoder(t, cache), normalize: normalizerFor(st, fields) });
+    const short = name.slice(name.lastIndexOf('.') + 1);
+    byType.set(target, { index, name: short, fields, enc: compileEncoder(t, cache), normalize: normalizerFor(st, fields) });
   });
   const toRaw = (b: LayoutBranch, obj: SfObject): Record<string, unknown> => {
     const rec = obj.rec as unknown as Record<string, unknown>;

@@ -86,6 +86,9 @@ export function registerPrintCommand(program: Command): void {
       if (opts.k8s && opts.k8sevents) throw new Error('print: -k/--k8s and -K/--k8sevents are mutually exclusive');
 
       let fields: string[] | null = null;
+      const defaults = opts.k8sevents ? SYSPRINT_K8S_EVENT_FIELDS : opts.k8s ? SYSPRINT_K8S_FIELDS : SYSPRINT_DEFAULT_FIELDS;
+      // sysprint sizes the table by the default columns when -A prints all of them.
+      const sizeFields = opts.allfields ? defaults : null;
       if (opts.fields && !opts.allfields) {
         fields = [...new Set(opts.fields.split(',').map((s) => s.trim()).filter((s) => s !== ''))];
         const unknown = fields.filter((f) => !isKnownField(f));
@@ -95,7 +98,7 @@ export function registerPrintCommand(program: Command): void {
       } else if (opts.output === 'str') {
         // -k/-K change sysprint's *default* columns, which only the table uses; json/csv
         // without -c print every field.
-        fields = opts.k8sevents ? [...SYSPRINT_K8S_EVENT_FIELDS] : opts.k8s ? [...SYSPRINT_K8S_FIELDS] : [...SYSPRINT_DEFAULT_FIELDS];
+        fields = [...defaults];
       }
 
       let filter: RecordFilter | null = null;
@@ -133,6 +136,7 @@ export function registerPrintCommand(program: Command): void {
         fields,
         filter,
         termColumns: width,
+        sizeFields,
         write,
         onError: (e) => process.stderr.write(`falconet print: ${e.message}\n`),
       });

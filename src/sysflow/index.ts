@@ -7,7 +7,8 @@ export { openSysFlow, readSysFlowFile, readSysFlowBuffer, readSysFlowFilePartial
 export type { SysFlowFileInfo, SysFlowFileReader } from './reader.js';
 export { oidKey, oidEquals, computeFoid } from './oid.js';
 export { ipIntToString, ipStringToInt } from './ip.js';
-export { encodeSfObject, decodeSfDatum, sysflowV5Type, SYSFLOW_V5_SCHEMA_JSON } from './schema.js';
+export { encodeSfObject, decodeSfDatum, sysflowV5Type, SYSFLOW_V5_SCHEMA_JSON, SYSFLOW_LAYOUTS, layoutCodec } from './schema.js';
+export type { SysFlowLayout, LayoutCodec } from './schema.js';
 export { SysFlowOcfWriter, SysFlowFileWriter, writeSysFlowFile, encodeSysFlowTrace } from './ocf-writer.js';
 export type { OcfWriterOptions } from './ocf-writer.js';
 export { createSysFlowTraceSink } from './trace-sink.js';

@@ -2,6 +2,7 @@
 // Branches are matched by record *name* (never by union index, which differs across versions);
 // fields missing in older schemas get the defaults documented in docs/sysflow-mapping.md, fields
 // that v5 dropped (e.g. Container.imagerepo in v2dev) are ignored.
+import { OP } from './flags.js';
 import type { OID, SfObject, SfRecordType } from './types.js';
 
 type Raw = Record<string, unknown>;
@@ -75,6 +76,17 @@ function state(v: unknown): 'CREATED' | 'MODIFIED' | 'REUP' {
   return v === 'MODIFIED' || v === 'REUP' ? v : 'CREATED';
 }
 
+/**
+ * The P4 prototype's ProcessFlow (a ProcessEvent layout) has no opFlags but an EventType
+ * `type`; each symbol is exactly one later op flag.
+ */
+export const EVENT_TYPE_OPFLAG: Readonly<Record<'CLONE' | 'EXEC' | 'EXIT', number>> = { CLONE: OP.CLONE, EXEC: OP.EXEC, EXIT: OP.EXIT };
+function peOpFlags(r: Raw): number {
+  if (r.opFlags !== undefined) return num(r.opFlags);
+  const t = r.type;
+  return t === 'CLONE' || t === 'EXEC' || t === 'EXIT' ? EVENT_TYPE_OPFLAG[t] : 0;
+}
+
 const normalizers: { [K in SfRecordType]: Normalizer } = {
   H: (r) => ({
     type: 'H',
@@ -95,7 +107,8 @@ const normalizers: { [K in SfRecordType]: Normalizer } = {
   P: (r) => ({
     type: 'P',
     rec: {
-      state: state(r.state),
+      // P4 prototypes call the state `type` (enum ActionType, the same symbols).
+      state: state(r.state !== undefined ? r.state : r.type),
       oid: oid(r.oid),
       poid: oidOrNull(r.poid),
       ts: big(r.ts),
@@ -129,7 +142,7 @@ const normalizers: { [K in SfRecordType]: Normalizer } = {
       procOID: oid(r.procOID),
       ts: big(r.ts),
       tid: big(r.tid),
-      opFlags: num(r.opFlags),
+      opFlags: peOpFlags(r),
       args: strArr(r.args),
       ret: num(r.ret),
     },
@@ -250,8 +263,8 @@ const normalizers: { [K in SfRecordType]: Normalizer } = {
 };
 
 /**
- * Normaliser for a writer branch. `fieldNames` are the writer's fields: the P7 prototype named a
- * record "ProcessFlow" that has ProcessEvent's layout (args, ret), so it is read as a PE.
+ * Normaliser for a writer branch. `fieldNames` are the writer's fields: the P4 and P7 prototypes
+ * named a record "ProcessFlow" that has ProcessEvent's layout (args, ret), so it is read as a PE.
  */
 export function normalizerFor(type: SfRecordType, fieldNames: readonly string[]): Normalizer {
   if (type === 'PF' && fieldNames.includes('args') && !fieldNames.includes('numThreadsCloned')) {

@@ -1,13 +1,15 @@
-// Avro object container writer for SysFlow v5: magic, metadata {avro.schema, avro.codec},
-// 16-byte sync marker, then blocks of about `blockSize` uncompressed bytes (the collector uses
-// 80,000), deflate by default. Output goes to a byte sink (a file descriptor or a callback), so
-// the same writer serves files and tests. Synchronous by design: the trace sink must order
-// rotation, header and REUP re-emission exactly, and block writes are few and large.
+// Avro object container writer for SysFlow v5 (or a prototype layout, option `layout`): magic,
+// metadata {avro.schema, avro.codec}, 16-byte sync marker, then blocks of about `blockSize`
+// uncompressed bytes (the collector uses 80,000), deflate by default. Output goes to a byte sink
+// (a file descriptor or a callback), so the same writer serves files and tests. Synchronous by
+// design: the trace sink must order rotation, header and REUP re-emission exactly, and block
+// writes are few and large.
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { deflateRawSync } from 'node:zlib';
 import { ByteSink } from './avro-encode.js';
-import { SYSFLOW_V5_SCHEMA_JSON, encodeSfObjectInto } from './schema.js';
+import { layoutCodec } from './schema.js';
+import type { LayoutCodec, SysFlowLayout } from './schema.js';
 import type { SfObject } from './types.js';
 
 export interface OcfWriterOptions {
@@ -18,6 +20,8 @@ export interface OcfWriterOptions {
   level?: number;
   /** Fixed sync marker (tests); random otherwise. */
   sync?: Buffer;
+  /** Writer schema: v5 (default) or a prototype layout (P4, P7, P8; see schema-prototypes.ts). */
+  layout?: SysFlowLayout;
 }
 
 export type ByteOutput = (chunk: Buffer) => void;
@@ -29,6 +33,7 @@ export class SysFlowOcfWriter {
   private readonly codec: 'deflate' | 'null';
   private readonly blockSize: number;
   private readonly level: number;
+  private readonly layout: LayoutCodec;
   private closed = false;
   /** Records written (buffered or flushed). */
   records = 0;
@@ -44,11 +49,12 @@ export class SysFlowOcfWriter {
     this.level = opts.level ?? 6;
     this.sync = opts.sync ?? randomBytes(16);
     if (this.sync.length !== 16) throw new Error('sync marker must be 16 bytes');
+    this.layout = layoutCodec(opts.layout ?? 'v5');
     const h = new ByteSink(8192);
     h.raw(Buffer.from([0x4f, 0x62, 0x6a, 0x01]));
     h.varuint(2 * 2); // one map block with 2 entries
     h.string('avro.schema');
-    h.bytes(Buffer.from(SYSFLOW_V5_SCHEMA_JSON, 'utf8'));
+    h.bytes(Buffer.from(this.layout.schemaJson, 'utf8'));
     h.string('avro.codec');
     h.bytes(Buffer.from(this.codec, 'utf8'));
     h.varuint(0);
@@ -64,7 +70,7 @@ export class SysFlowOcfWriter {
   /** Append one record; a full block is compressed and written. Invalid objects throw. */
   write(obj: SfObject): void {
     if (this.closed) throw new Error('SysFlow writer is closed');
-    encodeSfObjectInto(this.block, obj);
+    this.layout.encodeInto(this.block, obj);
     this.blockCount++;
     this.records++;
     if (this.block.len >= this.blockSize) this.flush();

@@ -3,7 +3,7 @@
 // csv renderings. Only events and flows are printed, as sysprint does.
 import { opFlagsSysprint, restypeChar } from './flags.js';
 import { ipIntToString } from './ip.js';
-import { isoFromNs, pyJson, pyJsonString, pyStr, sysprintCell, tabulateGithub } from './pyfmt.js';
+import { PyTuple, isoFromNs, pyJson, pyJsonString, pyStr, sysprintCell, tabulateGithub } from './pyfmt.js';
 import type { PyValue } from './pyfmt.js';
 import { ByteSink } from './avro-encode.js';
 import type { Process } from './types.js';
@@ -12,7 +12,10 @@ import type { SfEventFlowType } from './types.js';
 
 export const SYSPRINT_JSON_VERSION = '4';
 
-/** sysprint's `_fields`: key → [column header, base width, description, query-only]. */
+/**
+ * sysprint's `_fields`, in its order: key → [column header, base width, description, query-only].
+ * `-l` lists it as is; the table takes headers and base widths from it.
+ */
 export const SYSPRINT_FIELDS: Readonly<Record<string, readonly [string, number, string, boolean]>> = {
   idx: ['Rec #', 6, 'Record number', false],
   type: ['T', 2, 'Record type', false],
@@ -32,26 +35,26 @@ export const SYSPRINT_FIELDS: Readonly<Record<string, readonly [string, number, 
   'proc.group': ['Group', 8, 'Process group name', false],
   'proc.apid': ['A. PIDs', 20, 'Process ancestors PIDs (query only)', true],
   'proc.aname': ['A. Proc. Names', 20, 'Process ancestors names (query only)', true],
+  'proc.cwd': ['Cwd', 20, 'Current working directory ', false],
   'proc.exe': ['Cmd', 20, 'Process command/filename', false],
   'proc.args': ['Args', 20, 'Process command arguments', false],
   'proc.name': ['Proc. Name', 20, 'Process name (query only)', true],
   'proc.cmdline': ['Cmd Line', 20, 'Process command line (query only)', true],
   'proc.tty': ['TTY', 5, 'Process TTY status', false],
+  'proc.env': ['Env', 30, 'Process environment variables', false],
   'proc.entry': ['Entry', 5, 'Process container entrypoint', false],
-  'proc.cwd': ['Cwd', 20, 'Process current working directory', false],
-  'proc.env': ['Env', 20, 'Process environment', false],
   'proc.createts': ['Proc. Creation Time', 21, 'Process creation timestamp', false],
   'pproc.pid': ['PPID', 8, 'Parent process ID', false],
   'pproc.gid': ['PGID', 5, 'Parent process group ID', false],
   'pproc.uid': ['PUID', 5, 'Parent process user ID', false],
   'pproc.group': ['PGroup', 8, 'Parent process group name', false],
   'pproc.tty': ['PTTY', 5, 'Parent process TTY status', false],
+  'pproc.env': ['PEnv', 30, 'Parent process environment variables', false],
   'pproc.entry': ['PEntry', 5, 'Parent process container entry', false],
   'pproc.user': ['PUser', 8, 'Parent process user name', false],
+  'pproc.cwd': ['PCwd', 20, 'Parent current working directory ', false],
   'pproc.exe': ['PCmd', 20, 'Parent process command/filename', false],
   'pproc.args': ['PArgs', 20, 'Parent process command arguments', false],
-  'pproc.cwd': ['PCwd', 20, 'Parent process current working directory', false],
-  'pproc.env': ['PEnv', 20, 'Parent process environment', false],
   'pproc.name': ['PProc. Name', 20, 'Parent process name (query only)', true],
   'pproc.cmdline': ['PProc. Cmd Line', 20, 'Parent process command line (query only)', true],
   'pproc.createts': ['PProc. Creation Time', 21, 'Parent process creation timestamp', false],
@@ -98,10 +101,10 @@ export const SYSPRINT_FIELDS: Readonly<Record<string, readonly [string, number, 
   'k8s.msg': ['K8s EV Msg', 100, 'K8s Event Message', false],
   'node.id': ['Node ID', 12, 'Node identifier', false],
   'node.ip': ['Node IP', 16, 'Node IP address', false],
+  tags: ['Tags', 10, 'Enrichment tags', false],
   schema: ['SF Schema', 8, 'SysFlow schema version', false],
   version: ['API version', 8, 'SysFlow JSON schema version', false],
   filename: ['File name', 15, 'SysFlow trace file name', false],
-  tags: ['Tags', 20, 'Tags', false],
 };
 
 export const SYSPRINT_DEFAULT_FIELDS: readonly string[] = [
@@ -151,6 +154,7 @@ export function absentFieldsOf(writerFields: Readonly<Partial<Record<string, rea
 const INTERNED = new Map<string, AbsentFields>();
 
 type Getter = (v: SfRecordView, absent: AbsentFields) => PyValue;
+const NO_TAGS = new PyTuple([]);
 
 const envStr = (env: readonly string[]): string => env.filter((e) => e !== '' && e !== '=').join(';');
 const baseName = (p: string): string => p.slice(p.lastIndexOf('/') + 1);
@@ -267,7 +271,8 @@ const FLAT: readonly (readonly [string, Getter])[] = [
   ['node.ip', (v, a) => (v.header && !a.has('H.ip') ? v.header.ip : '')],
   ['filename', (v, a) => (v.header && !a.has('H.filename') ? v.header.filename : '')],
   ['schema', (v) => (v.header ? v.header.version : '')],
-  ['tags', () => []],
+  // sysprint: `tags if tags else ()`, and it never has tags: [] in JSON, () in CSV.
+  ['tags', () => NO_TAGS],
   ['k8s.action', (v) => (v.obj.type === 'KE' ? v.obj.rec.action : '')],
   ['k8s.kind', (v) => (v.obj.type === 'KE' ? v.obj.rec.kind : '')],
   ['k8s.msg', (v) => (v.obj.type === 'KE' ? v.obj.rec.message : '')],
@@ -704,6 +709,11 @@ export interface SysprintPrinterOptions {
   fields: readonly string[] | null;
   /** Terminal width used for str column sizing (sysprint falls back to 80 when not a tty). */
   termColumns: number;
+  /**
+   * Columns whose base widths set the str width factor; default `fields`. sysprint sizes by its
+   * default columns when `-A` prints all of them (it computes the factor before that switch).
+   */
+  sizeFields?: readonly string[] | null;
   /** Output sink; a Buffer chunk is only valid during the call (copy it to keep it). */
   write: (chunk: string | Buffer) => void;
 }
@@ -730,7 +740,7 @@ export class SysprintPrinter {
     this.strFields = opts.fields ?? SYSPRINT_DEFAULT_FIELDS;
     // Width factor: wf = min((cols - (n*6+10)) / sum(base widths), 1.25); int(wf*base) if > 8.
     const base = (k: string): number => SYSPRINT_FIELDS[k]?.[1] ?? 20;
-    const sel = [...new Set(this.strFields)].filter((k) => k in SYSPRINT_FIELDS && !SYSPRINT_FIELDS[k]![3]);
+    const sel = [...new Set(opts.sizeFields ?? this.strFields)].filter((k) => k in SYSPRINT_FIELDS && !SYSPRINT_FIELDS[k]![3]);
     const tw = sel.reduce((s, k) => s + base(k), 0);
     const pw = sel.length * 6 + 10;
     const wf = tw > 0 ? Math.min((opts.termColumns - pw) / tw, 1.25) : 1;

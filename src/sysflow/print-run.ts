@@ -16,6 +16,8 @@ export interface PrintRunOptions {
   fields: readonly string[] | null;
   filter: RecordFilter | null;
   termColumns: number;
+  /** Columns that size the str table (SysprintPrinterOptions.sizeFields); default `fields`. */
+  sizeFields?: readonly string[] | null;
   /** Output sink; a Buffer chunk is only valid during the call. */
   write: (chunk: string | Buffer) => void;
   /** Called for a file that fails; reading continues with the next input. */
@@ -72,7 +74,13 @@ export interface PrintRunResult {
 
 /** Print every event/flow of the inputs. Returns counts; failures go to `onError`. */
 export function runPrint(inputs: readonly PrintInput[], opts: PrintRunOptions): PrintRunResult {
-  const printer = new SysprintPrinter({ output: opts.output, fields: opts.fields, termColumns: opts.termColumns, write: opts.write });
+  const printer = new SysprintPrinter({
+    output: opts.output,
+    fields: opts.fields,
+    termColumns: opts.termColumns,
+    sizeFields: opts.sizeFields ?? null,
+    write: opts.write,
+  });
   let records = 0;
   let printed = 0;
   let errors = 0;

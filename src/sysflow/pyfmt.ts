@@ -4,7 +4,12 @@
 // rules are testable on their own.
 
 /** A value in a sysprint flat record (Python objects it can hold). */
-export type PyValue = string | number | bigint | boolean | null | readonly PyValue[] | { readonly [k: string]: PyValue };
+export type PyValue = string | number | bigint | boolean | null | PyTuple | readonly PyValue[] | { readonly [k: string]: PyValue };
+
+/** A Python tuple: a list for json.dumps, `(a, b)` for str() (sysprint's empty `tags` is `()`). */
+export class PyTuple {
+  constructor(readonly items: readonly PyValue[]) {}
+}
 
 // ---------- json.dumps ----------
 const JSON_ESC: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\b': '\\b', '\f': '\\f' };
@@ -41,6 +46,7 @@ export function pyJson(v: PyValue): string {
     case 'boolean':
       return v ? 'true' : 'false';
   }
+  if (v instanceof PyTuple) return pyJson(v.items);
   if (Array.isArray(v)) return '[' + (v as PyValue[]).map(pyJson).join(', ') + ']';
   const o = v as { readonly [k: string]: PyValue };
   return '{' + Object.keys(o).map((k) => pyJsonString(k) + ': ' + pyJson(o[k]!)).join(', ') + '}';
@@ -86,6 +92,7 @@ export function pyRepr(v: PyValue): string {
     case 'boolean':
       return v ? 'True' : 'False';
   }
+  if (v instanceof PyTuple) return v.items.length === 1 ? '(' + pyRepr(v.items[0]!) + ',)' : '(' + v.items.map(pyRepr).join(', ') + ')';
   if (Array.isArray(v)) return '[' + (v as PyValue[]).map(pyRepr).join(', ') + ']';
   const o = v as { readonly [k: string]: PyValue };
   return '{' + Object.keys(o).map((k) => pyReprString(k) + ': ' + pyRepr(o[k]!)).join(', ') + '}';

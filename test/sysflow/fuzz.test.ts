@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { readSysFlowFilePartial, readSysFlowFile, SysFlowReadError } from '../../src/sysflow/reader.js';
 import { encodeSysFlowTrace } from '../../src/sysflow/ocf-writer.js';
 import { tracePath } from './helpers.js';
+import { scenario } from './prototype-scenario.js';
 
 /** xorshift32: reproducible cases. */
 function rng(seed: number): () => number {
@@ -118,4 +119,7 @@ describe('fuzz: reader', () => {
   fuzz('tcp.sf (deflate, V1a)', tcp, 600, 2);
   fuzz('files.sf re-encoded (null codec, small blocks)', filesRaw, 1500, 3);
   fuzz('k8s_small.sf subset re-encoded (null codec, pods and k8s events)', k8sRaw, 600, 4);
+  // P4 prototype: EventType/ActionType enums and the ProcessFlow-as-PE branch in record bytes.
+  const p4Raw = encodeSysFlowTrace(scenario('P4'), { layout: 'P4', codec: 'null', blockSize: 200 });
+  fuzz('prototype P4 scenario (null codec, EventType and ActionType enums)', p4Raw, 600, 5);
 });

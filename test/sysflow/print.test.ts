@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { runPrint, expandPaths, listTraceDir } from '../../src/sysflow/print-run.js';
 import type { OutputMode } from '../../src/sysflow/print-format.js';
 import { SYSPRINT_DEFAULT_FIELDS, flatten } from '../../src/sysflow/print-format.js';
-import { isoFromNs, tabulateGithub, pyJson } from '../../src/sysflow/pyfmt.js';
+import { PyTuple, isoFromNs, tabulateGithub, pyJson, pyStr } from '../../src/sysflow/pyfmt.js';
 import { EntityTable } from '../../src/sysflow/entities.js';
 import { readSysFlowFile } from '../../src/sysflow/reader.js';
 import { FIXTURES, REPO, sampleTraces, tracePath } from './helpers.js';
@@ -96,11 +96,11 @@ describe('print: formats', () => {
     assert.match(out[0]!, /"ts_uts": 1669702\d{12}, /);
   });
 
-  it('csv: header from the first record, Python str() values, CRLF rows', () => {
+  it('csv: header from the first record, Python str() values, CRLF rows; tags is the empty tuple "()"', () => {
     const out = render('sf-collector/setuid/setuid.sf', 'csv', 80, ['type', 'opflags', 'proc.tty', 'pproc.pid', 'res', 'tags']);
     const rows = out.split('\r\n');
     assert.equal(rows[0], 'type,opflags,proc.tty,pproc.pid,res,tags');
-    assert.equal(rows[1], 'PE,EXEC,True,,,[]');
+    assert.equal(rows[1], 'PE,EXEC,True,,,()');
     assert.equal(rows.at(-1), '');
   });
 
@@ -132,6 +132,14 @@ describe('print: Python emulation details', () => {
     assert.equal(isoFromNs(0n), '1970-01-01T00:00:00');
     assert.equal(isoFromNs(1669702299665947927n), '2022-11-29T06:11:39.665948');
     assert.equal(isoFromNs(1600000000999999600n), '2020-09-13T12:26:41');
+  });
+
+  it('tuples: str() as Python writes them, json.dumps as a list', () => {
+    assert.equal(pyStr(new PyTuple([])), '()');
+    assert.equal(pyStr(new PyTuple(['a'])), "('a',)");
+    assert.equal(pyStr(new PyTuple([1, 'b'])), "(1, 'b')");
+    assert.equal(pyJson(new PyTuple([])), '[]');
+    assert.equal(pyJson(new PyTuple([1, 'b'])), '[1, "b"]');
   });
 
   it('json.dumps: ensure_ascii escapes and ", " / ": " separators', () => {

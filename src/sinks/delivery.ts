@@ -295,14 +295,17 @@ export class Delivery {
         await this.sleep(this.inflight.length ? Math.max(1, this.confirmMs - (Date.now() - this.inflight[0]!.at)) : 1000);
         continue;
       }
-      if (t.resent) this.reportResend(t);
       try {
         await this.sendAll(t.items, retry);
+        if (t.resent) this.reportResend(t);
+        this.backlog.taken(t.mark);
         this.up();
         backoff = retry.minMs;
         this.inflight.push({ mark: t.mark, count: t.items.length, at: Date.now() });
         if (this.confirmMs === 0) this.confirmDue();
       } catch (e) {
+        // a batch that failed part-way may have reached the peer: its re-sends count
+        if (t.resent && !(e instanceof SinkUnavailableError)) this.reportResend(t);
         this.down(e);
         this.inflight = [];
         this.backlog.rewind(e instanceof SinkUnavailableError ? t : null);

@@ -78,6 +78,7 @@ action(type="omfile" file="${outFile}" template="exact")
     caFile: certs.ca,
     outFile,
     async start() {
+      if (proc && proc.exitCode === null) return;
       proc = spawn('/usr/sbin/rsyslogd', ['-n', '-f', conf, '-i', join(dir, 'rsyslogd.pid')], { stdio: ['ignore', 'ignore', 'pipe'] });
       proc.stderr!.on('data', (d: Buffer) => (errText += d.toString()));
       const end = Date.now() + 10_000;

@@ -64,6 +64,7 @@ async function main(): Promise<void> {
   const host = cfg.host ?? 'gen';
   const boot = cfg.boot ?? 'b0';
   const pad = cfg.pad ?? 100;
+  const t0 = performance.now();
   const sinks = await Promise.all(
     cfg.sinks.map(async (s) => {
       const spec = parseSinkUrl(s.url, `sink ${s.name}`);
@@ -76,6 +77,7 @@ async function main(): Promise<void> {
       return { name: s.name, d, path, ck };
     }),
   );
+  process.stderr.write(`gen: spools opened in ${(performance.now() - t0).toFixed(1)} ms\n`);
   const start = Date.now();
   let produced = Math.min(...sinks.map((s) => s.ck.next)) - 1;
   const first = produced;

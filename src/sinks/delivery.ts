@@ -55,6 +55,8 @@ export interface DeliveryStats {
 export interface PushResult {
   accepted: number;
   refused: number;
+  /** the refused records by reason */
+  dropped?: Partial<Record<DropReason, number>>;
 }
 
 const DEFAULT_BATCH = 512;
@@ -123,7 +125,7 @@ export class Delivery {
   private async admitBatch(items: readonly SinkItem[]): Promise<{ result: PushResult; commit?: Promise<unknown> }> {
     if (!this.running || this.closing) {
       this.drop('shutdown', items.length);
-      return { result: { accepted: 0, refused: items.length } };
+      return { result: { accepted: 0, refused: items.length, dropped: { shutdown: items.length } } };
     }
     return this.spool ? this.admitToSpool(this.spool, items) : { result: await this.admitToMemory(this.backlog as MemoryBacklog, items) };
   }
@@ -131,6 +133,7 @@ export class Delivery {
   private async admitToMemory(q: MemoryBacklog, items: readonly SinkItem[]): Promise<PushResult> {
     let accepted = 0;
     let refusing = false;
+    const dropped: Partial<Record<DropReason, number>> = {};
     for (const item of items) {
       const b = itemBytes(item);
       let ok = !refusing;
@@ -142,7 +145,9 @@ export class Delivery {
       if (!ok) {
         // once full, the rest of the batch is refused too: what is dropped is always the newest
         refusing = this.o.policy !== 'drop_oldest';
-        this.drop(this.closing ? 'shutdown' : this.o.policy === 'reject' ? 'rejected' : 'queue_full');
+        const reason: DropReason = this.closing ? 'shutdown' : this.o.policy === 'reject' ? 'rejected' : 'queue_full';
+        this.drop(reason);
+        dropped[reason] = (dropped[reason] ?? 0) + 1;
         continue;
       }
       q.push(item, b);
@@ -150,7 +155,7 @@ export class Delivery {
     }
     this.st.accepted += accepted;
     if (accepted) this.wake();
-    return { accepted, refused: items.length - accepted };
+    return { accepted, refused: items.length - accepted, dropped };
   }
 
   private async admitToSpool(sp: Spool, items: readonly SinkItem[]): Promise<{ result: PushResult; commit: Promise<unknown> }> {
@@ -166,6 +171,7 @@ export class Delivery {
     };
     const policy = this.o.policy;
     let sticky: DropReason | null = null;
+    const dropped: Partial<Record<DropReason, number>> = {};
     for (const item of items) {
       const f = frameSize(item);
       let reason: DropReason | null = sticky;
@@ -195,6 +201,7 @@ export class Delivery {
         // once full, the rest of the batch is refused too: what is dropped is always the newest
         if (policy !== 'drop_oldest') sticky = reason;
         this.drop(reason);
+        dropped[reason] = (dropped[reason] ?? 0) + 1;
         refused++;
         continue;
       }
@@ -202,7 +209,7 @@ export class Delivery {
       takeBytes += f;
     }
     flushTake();
-    return { result: { accepted: items.length - refused, refused }, commit: Promise.all(commits) };
+    return { result: { accepted: items.length - refused, refused, dropped }, commit: Promise.all(commits) };
   }
 
   private commitPart(sp: Spool, items: SinkItem[], bytes: number): Promise<void> {

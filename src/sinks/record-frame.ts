@@ -28,25 +28,25 @@ export function frameSize(item: SinkItem): number {
 
 /** Encodes one item as a frame. */
 export function encodeFrame(item: SinkItem): Buffer {
-  const host = shortBytes(item.id.host, 'host', 255);
-  const boot = shortBytes(item.id.boot, 'boot', 255);
-  const key = item.key === undefined ? new Uint8Array(0) : shortBytes(item.key, 'key', 65535);
-  const bodyLen = 1 + 8 + 1 + host.length + 1 + boot.length + 2 + key.length + item.data.length;
+  const hl = Buffer.byteLength(item.id.host);
+  const bl = Buffer.byteLength(item.id.boot);
+  const kl = item.key === undefined ? 0 : Buffer.byteLength(item.key);
+  if (hl > 255) shortBytes(item.id.host, 'host', 255);
+  if (bl > 255) shortBytes(item.id.boot, 'boot', 255);
+  if (kl > 65535) shortBytes(item.key!, 'key', 65535);
+  const bodyLen = 1 + 8 + 1 + hl + 1 + bl + 2 + kl + item.data.length;
   const b = Buffer.allocUnsafe(FRAME_HEADER + bodyLen);
   let o = FRAME_HEADER;
   b[o++] = KIND_CODE.get(item.kind) ?? 0;
   b.writeBigUInt64LE(BigInt.asUintN(64, item.id.seq), o);
   o += 8;
-  b[o++] = host.length;
-  b.set(host, o);
-  o += host.length;
-  b[o++] = boot.length;
-  b.set(boot, o);
-  o += boot.length;
-  b.writeUInt16LE(key.length, o);
+  b[o++] = hl;
+  o += b.write(item.id.host, o, 'utf8');
+  b[o++] = bl;
+  o += b.write(item.id.boot, o, 'utf8');
+  b.writeUInt16LE(kl, o);
   o += 2;
-  b.set(key, o);
-  o += key.length;
+  if (kl) o += b.write(item.key!, o, 'utf8');
   b.set(item.data, o);
   b.writeUInt32LE(bodyLen, 0);
   b.writeUInt32LE(crc32c(b, FRAME_HEADER, FRAME_HEADER + bodyLen), 4);

@@ -18,7 +18,12 @@ export interface SpoolConfig {
   /** size cap for all segments together, bytes */
   maxBytes: number;
   segmentBytes?: number;
-  /** group-commit interval (default 10 ms) */
+  /**
+   * How long a group commit waits to gather records before it starts. Default 0: a commit
+   * starts as soon as the disk is free, and everything appended while one runs goes into the
+   * next, so a record waits at most one commit (a few ms) and no fsync is wasted on one record
+   * while another is running. A positive value trades latency for fewer fsyncs.
+   */
   fsyncMs?: number;
   /** consumers whose cursors hold segments back (one per sink) */
   consumers: readonly string[];
@@ -83,6 +88,8 @@ export class Spool {
   private committing: Promise<void> | null = null;
   /** recently committed items, served to readers without a disk read */
   private hot: { start: Pos; s: SpooledItem }[] = [];
+  /** index of the first live entry of `hot` (dropping from the front without shifting) */
+  private hotHead = 0;
   private hotBytes = 0;
   private readFd: { seg: number; fd: number } | null = null;
   private onCommitted: (() => void) | null = null;
@@ -93,7 +100,7 @@ export class Spool {
     this.dir = cfg.dir;
     this.maxBytes = cfg.maxBytes;
     this.segmentBytes = Math.max(64 << 10, Math.min(cfg.segmentBytes ?? 16 << 20, Math.floor(cfg.maxBytes / 4)));
-    this.fsyncMs = cfg.fsyncMs ?? 10;
+    this.fsyncMs = cfg.fsyncMs ?? 0;
     this.log = cfg.log ?? ((l) => process.stderr.write(`falconet: ${l}\n`));
   }
 
@@ -277,6 +284,7 @@ export class Spool {
     if (this.committing) return; // the running commit schedules the next one
     if (this.timer && ms > 0) return;
     if (this.timer) clearTimeout(this.timer);
+    // a 0 ms timer still lets the appends of this turn of the event loop join the commit
     this.timer = setTimeout(() => {
       this.timer = null;
       this.committing = this.commit().finally(() => {
@@ -354,7 +362,15 @@ export class Spool {
   private addHot(h: { start: Pos; s: SpooledItem }): void {
     this.hot.push(h);
     this.hotBytes += h.s.bytes;
-    while (this.hotBytes > HOT_MAX_BYTES && this.hot.length) this.hotBytes -= this.hot.shift()!.s.bytes;
+    while (this.hotBytes > HOT_MAX_BYTES && this.hotHead < this.hot.length) this.hotBytes -= this.hot[this.hotHead++]!.s.bytes;
+    this.compactHot();
+  }
+
+  private compactHot(): void {
+    if (this.hotHead > 1024 && this.hotHead * 2 > this.hot.length) {
+      this.hot = this.hot.slice(this.hotHead);
+      this.hotHead = 0;
+    }
   }
 
   // ---------------------------------------------------------------- reading
@@ -418,7 +434,7 @@ export class Spool {
   private readHot(c: Consumer, out: SpooledItem[], maxItems: number, maxBytes: number): number {
     const h = this.hot;
     // hot entries are in spool order; find the one starting at the read position
-    let lo = 0;
+    let lo = this.hotHead;
     let hi = h.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
@@ -586,7 +602,8 @@ export class Spool {
       this.readFd = null;
     }
     unlinkSync(join(this.dir, segName(s.seg)));
-    while (this.hot.length && this.hot[0]!.start.seg <= s.seg) this.hotBytes -= this.hot.shift()!.s.bytes;
+    while (this.hotHead < this.hot.length && this.hot[this.hotHead]!.start.seg <= s.seg) this.hotBytes -= this.hot[this.hotHead++]!.s.bytes;
+    this.compactHot();
     const next = this.segs[0]!;
     for (const c of this.consumers.values()) {
       const to = { seg: next.seg, off: next.headerLen };

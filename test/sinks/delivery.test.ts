@@ -24,10 +24,10 @@ describe('delivery: overload policies (memory queue)', () => {
       await d.open();
       await d.push(items(1, 1));
       await until(() => sink.sends === 1, 2000, 'first send'); // record 1 is held by the stalled send
-      assert.deepEqual(await d.push(items(2, 8)), { accepted: 8, refused: 0 });
+      assert.deepEqual(await d.push(items(2, 8)), { accepted: 8, refused: 0, dropped: {} });
       // 1 in flight + 8 queued: room for exactly 1 more
       const r2 = await d.push(items(1, 5).map((x, i) => ({ ...x, id: { ...x.id, seq: BigInt(i + 10) } })));
-      assert.deepEqual(r2, { accepted: 1, refused: 4 });
+      assert.deepEqual(r2, { accepted: 1, refused: 4, dropped: { [policy === 'reject' ? 'rejected' : 'queue_full']: 4 } });
       const st = d.stats();
       assert.deepEqual(st.dropped, { [policy === 'reject' ? 'rejected' : 'queue_full']: 4 });
       assert.ok(st.queueBytes <= cap);
@@ -46,7 +46,7 @@ describe('delivery: overload policies (memory queue)', () => {
     await d.push(items(1, 1));
     await until(() => sink.sends === 1, 2000, 'first send'); // record 1 is in flight
     await d.push(items(2, 8));
-    assert.deepEqual(await d.push(items(1, 9).map((x, i) => ({ ...x, id: { ...x.id, seq: BigInt(100 + i) } }))), { accepted: 9, refused: 0 });
+    assert.deepEqual(await d.push(items(1, 9).map((x, i) => ({ ...x, id: { ...x.id, seq: BigInt(100 + i) } }))), { accepted: 9, refused: 0, dropped: {} });
     assert.deepEqual(d.stats().dropped, { queue_full: 8 });
     sink.unstall();
     await d.close({ drainMs: 2000 });
@@ -64,7 +64,7 @@ describe('delivery: overload policies (memory queue)', () => {
     assert.equal(done, false, 'blocked while the sink is stalled');
     assert.ok(d.stats().queueBytes <= cap);
     sink.unstall();
-    assert.deepEqual(await p, { accepted: 30, refused: 0 });
+    assert.deepEqual(await p, { accepted: 30, refused: 0, dropped: {} });
     await d.close({ drainMs: 2000 });
     assert.deepEqual(sink.received.map(seqOf), range(1, 30));
     assert.deepEqual(d.stats().dropped, {});
@@ -139,7 +139,7 @@ describe('delivery: spool', () => {
       const spool = { dir: t.dir, maxBytes: 16 << 20 };
       let d = mk(down, { spool });
       await d.open();
-      assert.deepEqual(await d.push(items(1, 500)), { accepted: 500, refused: 0 });
+      assert.deepEqual(await d.push(items(1, 500)), { accepted: 500, refused: 0, dropped: {} });
       assert.equal(d.stats().accepted, 500);
       await d.close({ drainMs: 20 });
       assert.deepEqual(d.stats().dropped, {}, 'a spool drops nothing at shutdown');

@@ -74,7 +74,7 @@ async function main(): Promise<void> {
       const ck = loadCkpt(path);
       const last = d.lastAcceptedId();
       if (last && Number(last.seq) + 1 > ck.next) ck.next = Number(last.seq) + 1;
-      return { name: s.name, d, path, ck };
+      return { name: s.name, d, path, ck, queuedUpTo: 0, inflight: [] as Promise<void>[], last: Promise.resolve() as Promise<unknown> };
     }),
   );
   process.stderr.write(`gen: spools opened in ${(performance.now() - t0).toFixed(1)} ms\n`);
@@ -90,27 +90,30 @@ async function main(): Promise<void> {
     }
     const batch: SinkItem[] = [];
     for (let q = produced + 1; q <= due; q++) batch.push(record(q, pad, host, boot));
-    await Promise.all(
-      sinks.map(async (s) => {
-        const mine = batch.filter((b) => Number(b.id.seq) >= s.ck.next);
-        if (!mine.length) return;
-        const before = s.d.stats().dropped;
-        await s.d.push(mine);
-        const after = s.d.stats().dropped;
-        for (const k of Object.keys(after) as DropReason[]) {
-          const n = (after[k] ?? 0) - (before[k] ?? 0);
-          if (n) s.ck.dropped[k] = (s.ck.dropped[k] ?? 0) + n;
-        }
+    // up to 4 pushes in flight per sink: the next batch is made while the last one commits;
+    // checkpoints follow the pushes in order (they resolve in order)
+    for (const s of sinks) {
+      const mine = batch.filter((b) => Number(b.id.seq) >= s.ck.next && Number(b.id.seq) > s.queuedUpTo);
+      if (!mine.length) continue;
+      s.queuedUpTo = due;
+      // checkpoints are written in push order, each after its push resolved
+      const p = Promise.all([s.last, s.d.push(mine)]).then(([, r]) => {
+        for (const [k, n] of Object.entries(r.dropped ?? {}) as [DropReason, number][]) s.ck.dropped[k] = (s.ck.dropped[k] ?? 0) + n;
         s.ck.next = due + 1;
         saveCkpt(s.path, s.ck);
-      }),
-    );
+      });
+      s.last = p;
+      s.inflight.push(p);
+      while (s.inflight.length > 4) await s.inflight.shift();
+    }
     produced = due;
   }
   if (cfg.drain !== false) {
     const end = Date.now() + (cfg.drainMs ?? 120_000);
     while (Date.now() < end && !sinks.every((s) => s.d.idle())) await new Promise((r) => setTimeout(r, 20));
   }
+  for (const s of sinks) await Promise.all(s.inflight);
+  process.stderr.write(`gen: produced ${produced - first} and drained in ${Date.now() - start} ms\n`);
   for (const s of sinks) {
     await s.d.close({ drainMs: 2000 });
     process.stdout.write(JSON.stringify({ name: s.name, stats: s.d.stats(), next: s.ck.next, dropped: s.ck.dropped }) + '\n');

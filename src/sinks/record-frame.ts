@@ -26,8 +26,28 @@ export function frameSize(item: SinkItem): number {
   return FRAME_HEADER + 1 + 8 + 2 + 2 + Buffer.byteLength(item.id.host) + Buffer.byteLength(item.id.boot) + (item.key ? Buffer.byteLength(item.key) : 0) + item.data.length;
 }
 
+/** Encodes items as consecutive frames in one buffer; `sizes` gets each frame's length. */
+export function encodeFrames(items: readonly SinkItem[], sizes: number[]): Buffer {
+  let total = 0;
+  for (const it of items) total += frameSize(it);
+  const out = Buffer.allocUnsafe(total);
+  let o = 0;
+  for (const it of items) {
+    const n = encodeFrameAt(it, out, o);
+    sizes.push(n);
+    o += n;
+  }
+  return out;
+}
+
 /** Encodes one item as a frame. */
 export function encodeFrame(item: SinkItem): Buffer {
+  const b = Buffer.allocUnsafe(frameSize(item));
+  encodeFrameAt(item, b, 0);
+  return b;
+}
+
+function encodeFrameAt(item: SinkItem, b: Buffer, at: number): number {
   const hl = Buffer.byteLength(item.id.host);
   const bl = Buffer.byteLength(item.id.boot);
   const kl = item.key === undefined ? 0 : Buffer.byteLength(item.key);
@@ -35,8 +55,7 @@ export function encodeFrame(item: SinkItem): Buffer {
   if (bl > 255) shortBytes(item.id.boot, 'boot', 255);
   if (kl > 65535) shortBytes(item.key!, 'key', 65535);
   const bodyLen = 1 + 8 + 1 + hl + 1 + bl + 2 + kl + item.data.length;
-  const b = Buffer.allocUnsafe(FRAME_HEADER + bodyLen);
-  let o = FRAME_HEADER;
+  let o = at + FRAME_HEADER;
   b[o++] = KIND_CODE.get(item.kind) ?? 0;
   b.writeBigUInt64LE(BigInt.asUintN(64, item.id.seq), o);
   o += 8;
@@ -48,9 +67,9 @@ export function encodeFrame(item: SinkItem): Buffer {
   o += 2;
   if (kl) o += b.write(item.key!, o, 'utf8');
   b.set(item.data, o);
-  b.writeUInt32LE(bodyLen, 0);
-  b.writeUInt32LE(crc32c(b, FRAME_HEADER, FRAME_HEADER + bodyLen), 4);
-  return b;
+  b.writeUInt32LE(bodyLen, at);
+  b.writeUInt32LE(crc32c(b, at + FRAME_HEADER, at + FRAME_HEADER + bodyLen), at + 4);
+  return FRAME_HEADER + bodyLen;
 }
 
 export type FrameCheck =

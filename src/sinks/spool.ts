@@ -7,7 +7,7 @@ import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, r
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RecordId, SinkItem } from '../pipeline/types.js';
-import { checkFrame, decodeFrame, encodeFrame } from './record-frame.js';
+import { checkFrame, decodeFrame, encodeFrames } from './record-frame.js';
 import { scanSegment } from './segment-scan.js';
 import {
   cmpPos, cursorName, cursorSlotOffset, decodeCursor, encodeCursorSlot, encodeSegHeader, parseSegName, readSegHeader, segName, type CursorState, type Pos,
@@ -268,12 +268,17 @@ export class Spool {
   /** Frames the items and resolves once they are committed (written and fdatasync'ed). */
   append(items: readonly SinkItem[]): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
-    for (const item of items) {
-      const f = encodeFrame(item);
-      this.pending.push(f);
-      this.pendingIds.push({ id: item.id, item, bytes: f.length });
-      this.pendingBytes += f.length;
+    // one buffer per append; frames are sliced out of it (views, no copies) for the writes
+    const sizes: number[] = [];
+    const buf = encodeFrames(items, sizes);
+    let o = 0;
+    for (let i = 0; i < items.length; i++) {
+      const n = sizes[i]!;
+      this.pending.push(buf.subarray(o, o + n));
+      this.pendingIds.push({ id: items[i]!.id, item: items[i]!, bytes: n });
+      o += n;
     }
+    this.pendingBytes += buf.length;
     const p = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     if (this.pendingBytes >= 4 << 20) this.commitSoon(0);
     else this.commitSoon(this.fsyncMs);
@@ -331,7 +336,10 @@ export class Spool {
           const f = frames[i]!;
           const p = ids[i]!;
           committed.push({ start: { seg: seg.seg, off }, s: { item: p.item, end: { seg: seg.seg, off: off + f.length }, bytes: f.length } });
-          batch.push(f);
+          const prev = batch[batch.length - 1];
+          if (prev && prev.buffer === f.buffer && prev.byteOffset + prev.length === f.byteOffset) {
+            batch[batch.length - 1] = Buffer.from(prev.buffer, prev.byteOffset, prev.length + f.length); // contiguous: one iovec
+          } else batch.push(f);
           off += f.length;
           this.lastId = p.id;
           i++;

@@ -26,6 +26,8 @@ export interface FaultPlan {
   /** confirm window of the syslog sink */
   confirmMs: number;
   seed: number;
+  /** records per send (default 32) */
+  batch?: number;
   /** spool cap for both sinks; small enough and the cap is hit */
   spoolMax?: string;
   /** rsyslog stays down from the start for this long (to fill the spool) */
@@ -101,7 +103,8 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
   const rs = p.rsyslog;
   const fileOut = join(p.dir, `${p.tag}-file.jsonl`);
   const app = `${p.tag}-syslog`;
-  const cap = p.spoolMax ? `&spool_max=${p.spoolMax}` : '';
+  // small batches: a SIGKILL during a send re-sends at most one batch (duplicates ≤ batch per kill)
+  const cap = `&batch=${p.batch ?? 32}` + (p.spoolMax ? `&spool_max=${p.spoolMax}` : '');
   const sinks = [
     { name: 'file', url: `file://${fileOut}?spool=${join(p.dir, `${p.tag}-spool-file`)}&spool_segment=1MB${cap}` },
     {

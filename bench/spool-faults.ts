@@ -4,8 +4,9 @@
 //     rsyslog outages. Prints the accounting identity per sink, duplicates, recovery times.
 //  2. throughput with vs without the spool, file and syslog (goal: ≥ 70 % with the spool).
 //  3. start-up on a large spool: time and RSS added by opening it (goal ≤ 1 s, ≤ 32 MiB).
+//  4. a stalled sink fed 10× what its queue holds: RSS stays within the queue cap + 64 MiB.
 //   node dist/bench/spool-faults.js [--records N] [--rate R] [--kills K] [--outages O]
-//        [--outage-ms MS] [--throughput-records M] [--startup-mib S] [--seed X]
+//        [--outage-ms MS] [--throughput-records M] [--startup-mib S] [--stall-cap-mib Q] [--seed X]
 // The issue's full size: --records 10000000 --rate 20000 --kills 1000 --outages 8 --outage-ms 60000
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -30,6 +31,7 @@ const OUTAGE_MS = arg('outage-ms', 8000);
 const TP = arg('throughput-records', 200_000);
 const STARTUP_MIB = arg('startup-mib', 1024);
 const SEED = arg('seed', 1);
+const STALL_CAP_MIB = arg('stall-cap-mib', 64);
 
 async function faults(dir: string, rs: Rsyslog): Promise<void> {
   console.log(`fault injection: ${N} records at ${RATE}/s, ${KILLS} SIGKILLs, ${OUTAGES} rsyslog outages of ${OUTAGE_MS} ms, torn writes after every kill`);
@@ -96,11 +98,39 @@ async function startup(dir: string): Promise<void> {
   console.log(`start-up on a ${(out.bytes / 1048576).toFixed(0)} MiB spool (${seq} records): open ${out.ms.toFixed(1)} ms (goal ≤ 1000), RSS added ${out.rssMiB.toFixed(1)} MiB (goal ≤ 32), first record readable: ${out.first === 1}`);
 }
 
+async function stalled(): Promise<void> {
+  // a fresh process: a Delivery whose sink never returns, fed 10× its 64 MiB queue bound
+  const probe = `
+    const { Delivery } = await import(${JSON.stringify(new URL('../src/sinks/delivery.js', import.meta.url).href)});
+    const { record } = await import(${JSON.stringify(new URL('../test/sinks/gen.js', import.meta.url).href)});
+    const sink = { name: 'stalled', open: async () => {}, close: async () => {}, send: () => new Promise(() => {}) };
+    const cap = ${STALL_CAP_MIB} << 20;
+    const d = new Delivery({ name: 'stalled', sink, policy: 'drop_newest', maxBytes: cap, log: () => {} });
+    await d.open();
+    globalThis.gc?.(); const r0 = process.memoryUsage().rss; let peak = r0; let fed = 0; let seq = 0;
+    while (fed < 10 * cap) {
+      const batch = Array.from({ length: 1000 }, () => record(++seq, 200, 'h', 'b'));
+      fed += batch.reduce((n, b) => n + b.data.length, 0);
+      await d.push(batch);
+      if (seq % 50000 === 0) peak = Math.max(peak, process.memoryUsage().rss);
+    }
+    peak = Math.max(peak, process.memoryUsage().rss);
+    globalThis.gc?.();
+    const held = process.memoryUsage().rss;
+    const st = d.stats();
+    console.log(JSON.stringify({ fedMiB: fed / 1048576, capMiB: cap / 1048576, addedMiB: (peak - r0) / 1048576, heldMiB: (held - r0) / 1048576, queued: st.queueDepth, dropped: st.dropped }));
+    process.exit(0);`;
+  const out = JSON.parse(execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', probe], { encoding: 'utf8' })) as { fedMiB: number; capMiB: number; addedMiB: number; heldMiB: number; queued: number; dropped: Record<string, number> };
+  const ok = out.addedMiB <= out.capMiB + 64;
+  console.log(`stalled sink: fed ${out.fedMiB.toFixed(0)} MiB into a ${out.capMiB} MiB queue: ${out.queued} queued, dropped ${JSON.stringify(out.dropped)}; RSS added: peak ${out.addedMiB.toFixed(0)} MiB (goal ≤ cap + 64 = ${out.capMiB + 64}) ${ok ? 'MET' : 'NOT MET'}, after a GC ${out.heldMiB.toFixed(0)} MiB`);
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'falconet-spool-bench-'));
 const rs = await makeRsyslog(dir);
 try {
   await rs.start();
   await startup(dir);
+  await stalled();
   await throughput(dir, rs);
   await faults(dir, rs);
 } finally {

@@ -6,8 +6,13 @@ import type { SinkItem } from '../pipeline/types.js';
 import type { Spool } from './spool.js';
 import type { Pos } from './spool-format.js';
 
-/** Per-record bookkeeping overhead counted against the memory bound. */
-export const ITEM_OVERHEAD = 96;
+/**
+ * What one queued record costs in memory besides its data: the SinkItem, its id (with a BigInt),
+ * the Uint8Array view and the queue entry, plus the heap growth they cause. Measured by
+ * bench/spool-faults (stalled sink): about 1 KB per 235-byte record in RSS, so 768 here keeps
+ * `queue=` close to the memory the queue really takes.
+ */
+export const ITEM_OVERHEAD = 768;
 
 export function itemBytes(item: SinkItem): number {
   return item.data.length + ITEM_OVERHEAD + item.id.host.length + item.id.boot.length + (item.key?.length ?? 0);

@@ -22,7 +22,7 @@ export interface DeliveryOptions {
   sink: Sink;
   /** default 'drop_newest': a dead sink never blocks the others or the kernel side */
   policy: OverloadPolicy;
-  /** in-memory queue bound, bytes (records count data + 96 bytes of bookkeeping each) */
+  /** in-memory queue bound, bytes (records count data + ITEM_OVERHEAD bytes each, see backlog.ts) */
   maxBytes: number;
   /** at-least-once when present */
   spool?: SpoolOptions;

@@ -90,6 +90,26 @@ describe('spool', () => {
     }
   });
 
+  it('a rewind after a broken connection also moves the persisted cursor back, so a restart re-sends the window', async () => {
+    const t = tempDir('spool');
+    try {
+      let s = await Spool.open({ dir: t.dir, maxBytes: 64 << 20, consumers: ['s'], log: () => {} });
+      await s.append(items(1, 100));
+      const got = s.read('s', 100, 1 << 30);
+      s.release('s', got[49]!.end); // 1..50 confirmed for good
+      s.markSent('s', got[99]!.end);
+      s.ack('s', got[99]!.end); // 51..100 taken by the transport, inside the confirm window
+      s.rewind('s'); // the connection broke
+      s = await Spool.open({ dir: t.dir, maxBytes: 64 << 20, consumers: ['s'], log: () => {} }); // and the agent died
+      const again = s.read('s', 1000, 1 << 30);
+      assert.deepEqual(again.map((g) => seqOf(g.item)), Array.from({ length: 50 }, (_, i) => 51 + i));
+      assert.ok(again.every((g) => s.maybeSentBefore('s', g.end)), 'all of them counted as possible duplicates');
+      await s.close();
+    } finally {
+      t.done();
+    }
+  });
+
   it('recovery truncates torn tails to the last good record, counts and logs the bytes', async () => {
     const t = tempDir('spool');
     try {

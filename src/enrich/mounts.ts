@@ -1,6 +1,7 @@
 // Devices and mount points from /proc/self/mountinfo, for FileDevice and for prefixing
 // filesystem-relative paths. Reloaded when a device is unknown (new mounts), at most every 2 s.
 import { readFileSync } from 'node:fs';
+import { kflowdDevHex } from '../format/device.js';
 
 export interface MountEntry {
   /** kernel dev_t, major << 20 | minor */
@@ -37,12 +38,7 @@ export function parseMountInfo(text: string): MountEntry[] {
   return out;
 }
 
-/** kflowd prints devices as GETDEV(dev) = major << 8 | minor, in hex with an 'h' suffix. */
-export function kflowdDevHex(dev: number): string {
-  const major = dev >>> 20;
-  const minor = dev & 0xfffff;
-  return `${((major << 8) | minor).toString(16)}h`;
-}
+export { kflowdDevHex };
 
 export class Mounts {
   private byDev = new Map<number, MountEntry[]>();

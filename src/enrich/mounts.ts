@@ -74,10 +74,17 @@ export class Mounts {
     return list ?? [];
   }
 
+  private readonly deviceText = new Map<number, string>();
+
   /** "<dev-hex>h:<devname>:<mountpoint>:<fstype>" of the device's first mount. */
   device(dev: number): string {
+    let t = this.deviceText.get(dev);
+    if (t !== undefined) return t;
     const e = this.entries(dev)[0];
-    return e ? `${kflowdDevHex(dev)}:${e.source}:${e.mountPoint}:${e.fsType}` : `${kflowdDevHex(dev)}:::`;
+    t = e ? `${kflowdDevHex(dev)}:${e.source}:${e.mountPoint}:${e.fsType}` : `${kflowdDevHex(dev)}:::`;
+    // unknown devices are looked up again after a reload; known ones keep their first mount
+    if (e) this.deviceText.set(dev, t);
+    return t;
   }
 
   /** Absolute path for a filesystem-relative one: the mount whose root contains it. */

@@ -24,9 +24,10 @@ export interface UserFacts {
   readonly fileGroup?: string;
 }
 
-/** File records (enricher "mounts"): absolute directory and kflowd's device string. */
+/** File records (enricher "mounts"): kflowd's device string, and the absolute directory when the
+ * kernel's path was filesystem-relative (absent: the kernel's directory is absolute). */
 export interface MountFacts {
-  readonly dir: string;
+  readonly dir?: string;
   readonly device: string;
 }
 

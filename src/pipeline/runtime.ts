@@ -164,18 +164,40 @@ export class Runtime {
       const first = batch[0];
       if (h !== null && first?.id) items.push({ id: first.id, kind: first.kind, data: toBytes(h) });
     }
+    const texts: (string | Uint8Array | null)[] = new Array(batch.length);
+    let chars = 0;
     for (let i = 0; i < batch.length; i++) {
       const env = batch[i]!;
-      let data: Uint8Array | string | null;
+      let data: Uint8Array | string | null = null;
       try {
         data = n.encoder.encode(env);
       } catch (e) {
         c.encodeErrors++;
         if (c.encodeErrors === 1) this.opts.log(`${n.name}: ${n.encoder.name} cannot encode a ${env.kind} record: ${(e as Error).message}`);
-        continue;
       }
-      if (data === null) { c.skipped++; continue; }
-      items.push({ id: env.id ?? NO_ID, kind: env.kind, data: typeof data === 'string' ? Buffer.from(data, 'utf8') : data });
+      texts[i] = data;
+      if (typeof data === 'string') chars += data.length + 1;
+    }
+    // Encoded text goes into one buffer per batch, each record followed by a newline that is not
+    // part of its data: line-oriented sinks can write a run of records without copying them.
+    let arena = Buffer.allocUnsafe(chars + 256);
+    let off = 0;
+    for (let i = 0; i < batch.length; i++) {
+      const data = texts[i];
+      if (data === null || data === undefined) { c.skipped++; continue; }
+      const env = batch[i]!;
+      let bytes: Uint8Array;
+      if (typeof data === 'string') {
+        if (off + data.length * 3 + 1 > arena.length) {
+          const need = Buffer.byteLength(data) + 1;
+          if (off + need > arena.length) { arena = Buffer.allocUnsafe(Math.max(need, (chars - off) * 3 + 256)); off = 0; }
+        }
+        const len = arena.write(data, off, 'utf8');
+        bytes = arena.subarray(off, off + len);
+        arena[off + len] = 0x0a;
+        off += len + 1;
+      } else bytes = data;
+      items.push({ id: env.id ?? NO_ID, kind: env.kind, data: bytes });
     }
     c.encoded += items.length;
     if (items.length === 0) return;

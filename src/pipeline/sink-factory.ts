@@ -1,7 +1,7 @@
 // Opens a destination for an exporter: stdout, or a sink URL (--sink, exporter `sink`). Sinks
 // and their queues/spools are src/sinks/ (DELIVERY-CONTRACT.md); stdout is written in step by
 // the runtime itself (delivery-port.ts).
-import { createWriteStream } from 'node:fs';
+import { openSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { RuntimeCounters } from '../metrics/counters.js';
 import { PipelineConfigError } from './config.js';
@@ -23,7 +23,7 @@ let fileSinks = 0;
 
 export function openSink(url: string, where: string, ctx: SinkContext): OpenedSink {
   if (url === 'stdout:' || url === '-' || url === 'stdout://') {
-    const delivery = new StreamDelivery(ctx.stdout);
+    const delivery = new StreamDelivery({ stream: ctx.stdout });
     ctx.counters.sink('stdout', () => delivery.stats());
     return { name: 'stdout', delivery };
   }
@@ -38,7 +38,13 @@ export function openSink(url: string, where: string, ctx: SinkContext): OpenedSi
     const path = decodeURIComponent(u.pathname);
     if (!path || path.endsWith('/')) throw new PipelineConfigError(where, `file sink ${JSON.stringify(url)} needs a file path`);
     const name = `file-${++fileSinks}`;
-    const delivery = new StreamDelivery(createWriteStream(path, { flags: u.searchParams.get('truncate') === '1' ? 'w' : 'a' }), true);
+    let fd: number;
+    try {
+      fd = openSync(path, u.searchParams.get('truncate') === '1' ? 'w' : 'a');
+    } catch (e) {
+      throw new PipelineConfigError(where, `cannot open ${path}: ${(e as Error).message}`);
+    }
+    const delivery = new StreamDelivery({ fd }, true);
     ctx.counters.sink(name, () => delivery.stats());
     return { name, delivery, format };
   }

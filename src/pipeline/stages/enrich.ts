@@ -35,6 +35,32 @@ export class EnrichStage implements Stage, ControlAware {
     this.ifaces = opts.ifaces ?? interfaces();
   }
 
+  // Records come in runs from one process: the last names and device are reused as one object.
+  private lastUsers: UserFacts | undefined;
+  private lastIds = [NaN, NaN, NaN, NaN];
+  private lastDev = NaN;
+  private lastDevice: { device: string } | undefined;
+
+  private users(uid: number, gid: number, iuid: number, igid: number): UserFacts {
+    const k = this.lastIds;
+    // names can change when /etc/passwd does: a fresh look-up every 256 records
+    if (this.lastUsers && k[0] === uid && k[1] === gid && k[2] === iuid && k[3] === igid && (this.hits++ & 255) !== 0) return this.lastUsers;
+    k[0] = uid; k[1] = gid; k[2] = iuid; k[3] = igid;
+    this.lastUsers = iuid < 0
+      ? { user: this.ids.user(uid), group: this.ids.group(gid) }
+      : { user: this.ids.user(uid), group: this.ids.group(gid), fileUser: this.ids.user(iuid), fileGroup: this.ids.group(igid) };
+    return this.lastUsers;
+  }
+  private hits = 0;
+
+  /** Mount facts of a record whose path is absolute already: only the device string. */
+  private device(dev: number): Pick<MountFacts, 'device'> {
+    if (this.lastDevice && dev === this.lastDev) return this.lastDevice;
+    this.lastDev = dev;
+    this.lastDevice = { device: this.mounts.device(dev) };
+    return this.lastDevice;
+  }
+
   get names(): IdNames {
     return this.ids;
   }
@@ -53,22 +79,18 @@ export class EnrichStage implements Stage, ControlAware {
       const e = env.enrich ?? (env.enrich = {});
       e['host'] = host;
       const h = r.hdr;
-      let users: UserFacts;
       if (r.type === 'file') {
-        users = { user: this.ids.user(h.uid), group: this.ids.group(h.gid), fileUser: this.ids.user(r.iuid), fileGroup: this.ids.group(r.igid) };
-        let dir = r.dir;
+        e['users'] = this.users(h.uid, h.gid, r.iuid, r.igid);
         if (r.hdr.flags & FF.PATH_FSREL) {
           const abs = this.mounts.absolute(r.dev, r.dir);
-          dir = abs.endsWith('/') ? abs : abs + '/';
-        }
-        e['mounts'] = { dir, device: this.mounts.device(r.dev) } satisfies MountFacts;
+          e['mounts'] = { dir: abs.endsWith('/') ? abs : abs + '/', device: this.mounts.device(r.dev) } satisfies MountFacts;
+        } else e['mounts'] = this.device(r.dev);
       } else {
-        users = { user: this.ids.user(h.uid), group: this.ids.group(h.gid) };
+        e['users'] = this.users(h.uid, h.gid, -1, -1);
         if (r.type === 'sock') {
           e['interfaces'] = { tx: this.ifaces.describe(r.tx.ifindex), rx: this.ifaces.describe(r.rx.ifindex) } satisfies InterfaceFacts;
         }
       }
-      e['users'] = users;
     }
     return batch;
   }

@@ -28,6 +28,7 @@ interface ProcessCliOptions {
   mode?: string;
   format?: string;
   dialect?: string;
+  strict?: boolean;
   lenient?: boolean;
   verbose?: boolean;
   stats?: boolean;
@@ -46,8 +47,9 @@ export function registerProcessCommand(program: Command): void {
     .option('--mode <mode>', 'override the policyengine mode: alert, enrich, filter, bypass')
     .option('--format <format>', 'override the exporter format: json (SysFlow) or falco')
     .option('--dialect <dialect>', 'policy semantics: sysflow (default) or falco')
-    .option('--lenient', 'load policies that use unknown fields/macros, as sf-processor does')
-    .option('-v, --verbose', 'print every policy warning')
+    .option('--strict', 'unknown fields/macros and bad values in policies are errors (default: warnings, as sf-processor)')
+    .option('--lenient', 'the default (sf-processor loading); accepted for compatibility')
+    .option('-v, --verbose', 'also print a summary of the loaded policies')
     .option('--stats', 'print record counts to stderr at the end')
     .argument('<traces...>', 'SysFlow trace files or directories')
     .option('--plugdir <dir>', 'directory of custom stage plugins (<name>.js), placed in pipeline.json by name')
@@ -59,7 +61,7 @@ export function registerProcessCommand(program: Command): void {
       }
       process.exitCode = await runProcess({
         config: opts.config, traces, policies: opts.policies, mode: opts.mode, format: opts.format,
-        dialect: opts.dialect, lenient: opts.lenient, verbose: opts.verbose, stats: opts.stats, plugdir: opts.plugdir,
+        dialect: opts.dialect, strict: opts.strict, lenient: opts.lenient, verbose: opts.verbose, stats: opts.stats, plugdir: opts.plugdir,
       });
     });
 }

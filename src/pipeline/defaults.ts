@@ -43,7 +43,7 @@ export function defaultPipeline(f: AgentFlagsTree): { pipeline: Plugin[] } {
   }
   if (f.rules) {
     p.push({ processor: 'sysflowreader', handler: 'flattener', in: 'rec recchan', out: 'flat flattenerchan' });
-    p.push({ processor: 'policyengine', in: 'flat flattenerchan', out: 'evt eventchan', policies: f.rules, mode: 'alert', ...(f.strict ? {} : { lenient: 'true' }) });
+    p.push({ processor: 'policyengine', in: 'flat flattenerchan', out: 'evt eventchan', policies: f.rules, mode: 'alert', ...(f.strict ? { strict: 'true' } : {}) });
     p.push({ processor: 'exporter', in: 'evt eventchan', format: f.alertFormat ?? 'falco', ...destinations() });
   }
   return { pipeline: p };

@@ -12,6 +12,9 @@ export interface PolicyOverrides {
   policies?: string;
   mode?: string;
   dialect?: string;
+  /** unknown fields/macros and bad values are errors (default: warnings, as sf-processor) */
+  strict?: boolean;
+  /** accepted for compatibility: lenient loading is the default */
   lenient?: boolean;
   verbose?: boolean;
 }
@@ -46,7 +49,10 @@ export function loadEngine(settings: Readonly<Record<string, string>>, o: Policy
   const language = (settings['language'] ?? 'falco').toLowerCase();
   if (language !== 'falco') throw new PolicyLoadError(`policy language "${language}" is not supported (only falco-style policies)`);
   const dialect = parseDialect(o.dialect ?? settings['dialect'] ?? 'sysflow');
-  const lenient = o.lenient ?? /^(true|1|yes|on)$/i.test(settings['lenient'] ?? '');
+  // sf-processor loads policies with typos (unknown attributes, macros) and runs them; so do
+  // we unless asked to be strict (--strict, or the policyengine key `strict: "true"`).
+  const strict = o.strict ?? (/^(true|1|yes|on)$/i.test(settings['strict'] ?? '') || /^(false|0|no|off)$/i.test(settings['lenient'] ?? ''));
+  const lenient = !strict;
   if (mode === 'bypass') return { policy: EMPTY_POLICY, mode, dialect };
   const setting = o.policies ?? settings['policies'];
   if (!setting) throw new PolicyLoadError(`the policyengine needs "policies" in ${mode} mode`);
@@ -54,11 +60,13 @@ export function loadEngine(settings: Readonly<Record<string, string>>, o: Policy
   const r = checkPolicies([path], { dialect, lenient });
   const errors = r.diagnostics.filter((d) => d.severity === 'error');
   const warnings = r.diagnostics.filter((d) => d.severity === 'warning');
+  // Every problem, with file:line:col, before any output.
+  for (const d of r.diagnostics) err(formatDiagnostic(d));
   if (!r.policy) {
-    for (const d of r.diagnostics) if (d.severity === 'error' || o.verbose) err(formatDiagnostic(d));
-    throw new PolicyLoadError(`${errors.length} error(s) in policies ${path}${lenient ? '' : ' (--lenient loads sf-processor-era files that use unknown fields)'}`);
+    throw new PolicyLoadError(`${errors.length} error(s) in policies ${path}${strict ? ' (without --strict, sf-processor-era files with unknown fields load with warnings)' : ''}`);
   }
-  if (o.verbose) for (const d of warnings) err(formatDiagnostic(d));
-  else if (warnings.length > 0) err(`${prefix}${warnings.length} policy warning(s); see 'falconet rules check ${path}'`);
+  if (o.verbose || warnings.length > 0) {
+    err(`${prefix}loaded ${r.policy.rules.length} rules, ${r.policy.filters.length} filters from ${path}; ${warnings.length} warning(s)${strict ? '' : ' (--strict makes unknown fields and macros errors)'}`);
+  }
   return { policy: r.policy, mode: mode as EngineMode, dialect };
 }

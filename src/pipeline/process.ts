@@ -19,6 +19,13 @@ export interface ProcessOptions {
   readonly mode?: string;
   readonly format?: string;
   readonly dialect?: string;
+  /**
+   * Policy checking. Default (false): as sf-processor, every problem is a warning on stderr
+   * and the affected condition behaves as there (unknown field = its own name, unknown macro =
+   * false). true: unknown fields, macros and bad values are errors and nothing runs.
+   */
+  readonly strict?: boolean;
+  /** Accepted for compatibility: lenient loading is the default now. */
   readonly lenient?: boolean;
   readonly verbose?: boolean;
   readonly stats?: boolean;
@@ -75,7 +82,7 @@ async function run(opts: ProcessOptions, err: (s: string) => void, out: Writable
   const log = (t: string) => err(`falconet process: ${t}`);
   const tree = await buildTree(cfg, {
     sourceKind: 'sysflow', counters, log, diag: err, mapping: { mapper: undefined }, stdout: out, plugdir: opts.plugdir,
-    policy: { policies: opts.policies, mode: opts.mode, dialect: opts.dialect, lenient: opts.lenient, verbose: opts.verbose },
+    policy: { policies: opts.policies, mode: opts.mode, dialect: opts.dialect, strict: opts.strict, lenient: opts.lenient, verbose: opts.verbose },
     format: opts.format,
   });
   const source = sysflowFileSource(opts.traces);

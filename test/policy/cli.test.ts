@@ -82,15 +82,19 @@ test('process -config: one SysFlow JSON alert per line', () => {
   const first = JSON.parse(lines[0]!) as { type: string; proc: { exe: string }; policies: { id: string }[] };
   assert.equal(first.proc.exe, '/usr/lib/cgi-bin/vulnerable');
   assert.deepEqual(first.policies.map((p) => p.id), ['Suspicious process spawned']);
-  assert.match(r.err, /policy warning\(s\)/);
+  assert.match(r.err, /loaded 79 rules, 1 filters from .*; 28 warning\(s\)/);
 });
 
-test('process: strict policy errors stop the run with exit 1 and positions on stderr', () => {
-  const r = run(['process', '--config', pipeline(), SHELLSHOCK]);
+test('process: without --strict the shipped policies load with positioned warnings (sf-processor default); --strict stops the run with exit 1', () => {
+  const lax = run(['process', '--config', pipeline(), SHELLSHOCK]);
+  assert.equal(lax.code, 0, lax.err);
+  assert.equal(lax.out.trim().split('\n').length, 6);
+  assert.match(lax.err, /ttps\.yaml:513:37: warning: unknown field 'sf\.proc\.username'/);
+  const r = run(['process', '--config', pipeline(), '--strict', SHELLSHOCK]);
   assert.equal(r.code, 1);
   assert.equal(r.out, '');
   assert.match(r.err, /ttps\.yaml:513:37: error: unknown field 'sf\.proc\.username'/);
-  assert.match(r.err, /--lenient/);
+  assert.match(r.err, /without --strict/);
 });
 
 test('process: --format falco, --mode override, env overrides, file export, --stats', () => {

@@ -74,11 +74,12 @@ export function parseJsonWithPositions(text: string): ParsedJson {
       for (;;) {
         ws();
         if (text[i] !== '"') fail('expected a member name in double quotes');
+        const keyPos = pos();
         const k = str();
         ws();
         if (text[i] !== ':') fail(`expected ':' after "${k}"`);
         i++; ws();
-        if (m.has(k)) fail(`duplicate member "${k}"`);
+        if (m.has(k)) throw new JsonSyntaxError(`duplicate member "${k}"`, keyPos);
         m.set(k, pos());
         Object.defineProperty(o, k, { value: value(depth + 1), enumerable: true, writable: true, configurable: true });
         ws();

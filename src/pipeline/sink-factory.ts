@@ -19,7 +19,12 @@ export interface SinkContext {
   readonly counters: RuntimeCounters;
 }
 
-let fileSinks = 0;
+/** "<scheme>-<n>": the n-th sink of that scheme in this runtime (names for metrics and logs). */
+export function sinkName(scheme: string, counters: RuntimeCounters): string {
+  let n = 1;
+  while (counters.sinks.has(`${scheme}-${n}`)) n++;
+  return `${scheme}-${n}`;
+}
 
 export function openSink(url: string, where: string, ctx: SinkContext): OpenedSink {
   if (url === 'stdout:' || url === '-' || url === 'stdout://') {
@@ -37,7 +42,7 @@ export function openSink(url: string, where: string, ctx: SinkContext): OpenedSi
   if (u.protocol === 'file:') {
     const path = decodeURIComponent(u.pathname);
     if (!path || path.endsWith('/')) throw new PipelineConfigError(where, `file sink ${JSON.stringify(url)} needs a file path`);
-    const name = `file-${++fileSinks}`;
+    const name = sinkName('file', ctx.counters);
     let fd: number;
     try {
       fd = openSync(path, u.searchParams.get('truncate') === '1' ? 'w' : 'a');

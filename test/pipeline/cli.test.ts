@@ -61,7 +61,7 @@ test('--rules: alerts in Falco JSON beside the kflowd records', () => {
   // vi writing /etc/shadow: three rules of runtimeintegrity.yaml (the cat of /tmp/readme none)
   assert.deepEqual([...new Set(alerts.map((a) => a.rule as string))].sort(), ['Password file modified', 'Untrusted read sensitive file', 'Write below system dirs']);
   assert.equal(alerts[0]!.source, 'syscall');
-  const sf = run(['replay', file, '-q', '--sink', 'file:///dev/null', '--rules', RULES, '--alert-format', 'sysflow-json', '--sink', 'stdout:']);
+  const sf = run(['replay', file, '-o', 'json-min', '-q', '--sink', 'file:///dev/null', '--rules', RULES, '--alert-format', 'sysflow-json', '--sink', 'stdout:']);
   assert.equal(sf.status, 0, sf.stderr);
   const sfAlerts = sf.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => 'policies' in l);
   assert.ok(sfAlerts.length >= 1);

@@ -10,7 +10,7 @@ import type { RuntimeCounters } from '../metrics/counters.js';
 import { PipelineConfigError, type PipelineConfig, type PluginConfig } from './config.js';
 import type { DeliveryPort } from './delivery-port.js';
 import { kflowdEncoder } from './encoders/kflowd.js';
-import { falcoEncoder, sysflowJsonEncoder } from './encoders/sysflow.js';
+import { falcoEncoder, sysflowAvroEncoder, sysflowJsonEncoder } from './encoders/sysflow.js';
 import { loadEngine, parseDialect, type PolicyOverrides } from './policy-loading.js';
 import type { Node, OutputNode, StageNode } from './runtime.js';
 import { openExportFile, openSinkUrl, openTerminal, type OpenedSink } from './sink-factory.js';
@@ -53,12 +53,13 @@ export interface BuiltTree {
 }
 
 /** The format names an exporter accepts, with what each encodes. */
-export const EXPORT_FORMATS = ['json', 'sysflow-json', 'falco', 'json-min', 'kflowd-json', 'table'] as const;
+export const EXPORT_FORMATS = ['json', 'sysflow-json', 'falco', 'sysflow-avro', 'json-min', 'kflowd-json', 'table'] as const;
 
 export function encoderFor(format: string, where: string): Encoder {
   switch (format) {
     case 'json': case 'sysflow-json': return sysflowJsonEncoder;
     case 'falco': return falcoEncoder;
+    case 'sysflow-avro': return sysflowAvroEncoder;
     case 'json-min': return kflowdEncoder('json-min');
     case 'kflowd-json': return kflowdEncoder('json');
     case 'table': return kflowdEncoder('table');

@@ -10,6 +10,8 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 PKGS=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool make gcc pkg-config tshark python3 procps)
 # delivery tests (test/sinks): a private rsyslogd with TLS; openssl makes the test CA
 PKGS+=(rsyslog rsyslog-gnutls openssl)
+# metrics test (test/pipeline/metrics.test.ts): a private Prometheus scraping --metrics
+PKGS+=(prometheus)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if ((${#missing[@]})); then

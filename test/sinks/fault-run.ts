@@ -199,7 +199,8 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
       outOfRange,
     };
   };
-  const truncatedBytes = [...stderr.matchAll(/truncated (\d+) bytes of torn or corrupt tail/g)].reduce((n, m) => n + Number(m[1]), 0);
+  // torn tails cut, and segments whose header never made it to disk (a kill while creating it)
+  const truncatedBytes = [...stderr.matchAll(/truncated (\d+) bytes of torn or corrupt tail|has a bad header; removed (\d+) bytes/g)].reduce((n, m) => n + Number(m[1] ?? m[2]), 0);
   const recoveryMs = [...stderr.matchAll(/gen: spools opened in ([\d.]+) ms/g)].map((m) => Number(m[1]));
   void results;
   return { sinks: [audit('file', fileSeqs), audit('syslog', sysAll)], kills, tornInjected: torn, truncatedBytes, recoveryMs, wallMs };

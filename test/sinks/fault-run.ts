@@ -26,7 +26,7 @@ export interface FaultPlan {
   /** confirm window of the syslog sink */
   confirmMs: number;
   seed: number;
-  /** records per send (default 32) */
+  /** records per send (default 16) */
   batch?: number;
   /** spool cap for both sinks; small enough and the cap is hit */
   spoolMax?: string;
@@ -104,7 +104,7 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
   const fileOut = join(p.dir, `${p.tag}-file.jsonl`);
   const app = `${p.tag}-syslog`;
   // small batches: a SIGKILL during a send re-sends at most one batch (duplicates ≤ batch per kill)
-  const cap = `&batch=${p.batch ?? 32}` + (p.spoolMax ? `&spool_max=${p.spoolMax}` : '');
+  const cap = `&batch=${p.batch ?? 16}` + (p.spoolMax ? `&spool_max=${p.spoolMax}` : '');
   const sinks = [
     { name: 'file', url: `file://${fileOut}?spool=${join(p.dir, `${p.tag}-spool-file`)}&spool_segment=1MB${cap}` },
     {

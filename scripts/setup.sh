@@ -8,6 +8,10 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 
 # Debian packages: the BPF toolchain, libbpf (static), and the real servers/tools tests use.
 PKGS=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool make gcc pkg-config tshark python3 procps)
+# delivery tests (test/sinks): a private rsyslogd with TLS; openssl makes the test CA
+PKGS+=(rsyslog rsyslog-gnutls openssl)
+# metrics test (test/pipeline/metrics.test.ts): a private Prometheus scraping --metrics
+PKGS+=(prometheus)
 # one dpkg-query for all of them (a query per package costs ~20 ms each at every start)
 mapfile -t installed < <(dpkg-query -W -f='${Package} ${Status}\n' "${PKGS[@]}" 2>/dev/null | awk '$NF == "installed" && $(NF-1) == "ok" {print $1}')
 missing=()

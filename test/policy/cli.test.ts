@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { linearChain, parsePipelineConfig } from '../../src/pipeline/config.js';
+import { parsePipelineConfig, readersOf } from '../../src/pipeline/config.js';
 import { normaliseProcessArgv } from '../../src/cli/process-command.js';
 
 const ROOT = join(import.meta.dirname, '../../..');
@@ -136,7 +136,7 @@ test('argv normalisation only touches the process subcommand', () => {
   assert.deepEqual(b, ['node', 'falconet', 'print', '-config', 'process']);
 });
 
-test('pipeline.json: channels, string settings, env overrides, unsupported shapes', () => {
+test('pipeline.json: channels, string settings, env overrides, fan-out, errors with file:line:col', () => {
   const text = JSON.stringify({
     _comment: 'x',
     pipeline: [
@@ -150,14 +150,13 @@ test('pipeline.json: channels, string settings, env overrides, unsupported shape
   assert.equal(cfg.plugins[1]!.settings['concurrency'], '10');
   assert.equal(cfg.plugins[2]!.settings['syslog.host'], 'h');
   assert.match(cfg.warnings[0]!, /concurrency is not a string/);
-  const chain = linearChain(cfg);
-  assert.equal(chain.engine?.settings['policies'], '/p');
-  assert.throws(() => parsePipelineConfig('p.json', '{"pipeline": [{"processor": "exporter", "in": "evt"}]}'), /"<name> <type>"/);
-  assert.throws(() => parsePipelineConfig('p.json', '{'), /p\.json: invalid JSON/);
+  assert.equal(readersOf(cfg, 'flat')[0]!.settings['policies'], '/p');
+  assert.throws(() => parsePipelineConfig('p.json', '{"pipeline": [{"processor": "exporter", "in": "evt"}]}'), /^PipelineConfigError: p\.json:1:47: pipeline\[0\]\.in must be "<name> <type>"/);
+  assert.throws(() => parsePipelineConfig('p.json', '{'), /p\.json:1:2: invalid JSON/);
   assert.throws(
     () => parsePipelineConfig('p.json', JSON.stringify({ pipeline: [{ processor: 'sysflowreader', in: 'a sysflowchan', out: 'b flattenerchan' }, { processor: 'exporter', in: 'c eventchan' }] })),
     /reads channel "c", which no earlier plugin writes/,
   );
   const tee = parsePipelineConfig('p.json', JSON.stringify({ pipeline: [{ processor: 'sysflowreader', in: 'a sysflowchan', out: ['b flattenerchan', 'c flattenerchan'] }, { processor: 'exporter', in: 'b flattenerchan' }] }));
-  assert.throws(() => linearChain(tee), /fan-out/);
+  assert.deepEqual(tee.plugins[0]!.out.map((c) => c.name), ['b', 'c']); // fan-out is supported
 });

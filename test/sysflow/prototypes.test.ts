@@ -133,12 +133,12 @@ describe('process: prototype traces give the same records as the same objects wr
     }));
     return p;
   };
-  const processJson = (trace: string): string[] => {
+  const processJson = async (trace: string): Promise<string[]> => {
     const out = join(dir, 'process.out');
     const fd = openSync(out, 'w');
     let code: number;
     try {
-      code = runProcess({ config: pipeline(), traces: [trace], outFd: fd });
+      code = await runProcess({ config: pipeline(), traces: [trace], outFd: fd });
     } finally {
       closeSync(fd);
     }
@@ -146,11 +146,11 @@ describe('process: prototype traces give the same records as the same objects wr
     return readFileSync(out, 'utf8').trim().split('\n');
   };
   for (const layout of ['P4', 'P7', 'P8'] as const) {
-    it(`${layout}: every exported record equals the v5 encoding's`, () => {
+    it(`${layout}: every exported record equals the v5 encoding's`, async () => {
       const asV5 = join(dir, `${layout}-as-v5.sf`);
       writeFileSync(asV5, encode('v5', scenario(layout)));
-      const got = processJson(tracePathOf(layout));
-      assert.deepEqual(got, processJson(asV5));
+      const got = await processJson(tracePathOf(layout));
+      assert.deepEqual(got, await processJson(asV5));
       const flags = got.map((l) => (JSON.parse(l) as { type: string; opflags: string[] }))
         .filter((r) => r.type === 'PE').map((r) => r.opflags.join('|'));
       assert.deepEqual(flags, ['CLONE', 'CLONE', 'EXEC', 'EXIT', 'CLONE']);

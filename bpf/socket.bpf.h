@@ -461,14 +461,15 @@ static __noinline int sock_export_one(struct sock_key *key, struct sock_record *
 }
 
 /* ---- TCP lifecycle ---- */
-/* Map-walk path: the open TCP entry of a cookie (a closed one waits for its export only). */
+/* Map-walk path: the TCP entry of a cookie. Cookies are unique (a UNIX entry never has a TCP
+ * socket's), and a closed entry's socket sends and receives nothing more (time-wait and request
+ * sockets are filtered by the callers): the lookup alone, no read of the record's head. */
 static __always_inline struct sock_record *tcp_walk_rec(__u64 cookie)
 {
 	if (!cookie)
 		return NULL; /* every tracked socket got its cookie in tcp_new */
 	struct sock_key key = { .cookie = cookie };
-	struct sock_record *v = bpf_map_lookup_elem(&sock_map, &key);
-	return v && v->protocol == IPPROTO_TCP_ && !(v->hdr.flags & SF_CLOSED) ? v : NULL;
+	return bpf_map_lookup_elem(&sock_map, &key);
 }
 
 /* The TCP entry of a full socket (trusted pointer). */
@@ -1050,8 +1051,10 @@ static __noinline int udp_tx(const struct sk_buff *skb, struct sock *sk, __u32 i
 /* Every packet a socket sends, at the device, where a capture taps it: TCP after GSO (a GSO skb
  * the stack segments in software shows up once per segment, one the device segments once), UDP
  * per fragment. */
-SEC("tp_btf/net_dev_start_xmit")
-int BPF_PROG(sock_dev_xmit, const struct sk_buff *skb, const struct net_device *dev)
+/* The per-packet hooks exist once per TCP export path (walk: a constant of each copy) and the
+ * sensor loads one copy: the iterator path's hooks hold no trace of the other path, not even a
+ * read of cfg_tcp_walk. */
+static __always_inline int dev_xmit(const struct sk_buff *skb, const struct net_device *dev, const bool walk)
 {
 	if (!sock_on())
 		return 0;
@@ -1060,7 +1063,7 @@ int BPF_PROG(sock_dev_xmit, const struct sk_buff *skb, const struct net_device *
 	if (!sk)
 		return 0;
 	struct sock_record *v;
-	if (cfg_tcp_walk) {
+	if (walk) {
 		/* only full sockets have sk_protocol (not request or time-wait sockets) */
 		__u8 st = sk->__sk_common.skc_state;
 		if (st == 6 /* TIME_WAIT */ || st == 12 /* NEW_SYN_RECV */)
@@ -1097,15 +1100,26 @@ int BPF_PROG(sock_dev_xmit, const struct sk_buff *skb, const struct net_device *
 	return 0;
 }
 
-SEC("cgroup_skb/ingress")
-int sock_skb_in(struct __sk_buff *skb)
+SEC("tp_btf/net_dev_start_xmit")
+int BPF_PROG(sock_dev_xmit, const struct sk_buff *skb, const struct net_device *dev)
+{
+	return dev_xmit(skb, dev, false);
+}
+
+SEC("tp_btf/net_dev_start_xmit")
+int BPF_PROG(sock_dev_xmit_w, const struct sk_buff *skb, const struct net_device *dev)
+{
+	return dev_xmit(skb, dev, true);
+}
+
+static __always_inline int skb_in(struct __sk_buff *skb, const bool walk)
 {
 	if (!sock_on())
 		return 1;
 	struct bpf_sock *sk = skb->sk;
 	if (!sk)
 		return 1;
-	if (!cfg_tcp_walk) {
+	if (!walk) {
 		struct sock_record *v = bpf_sk_storage_get(&sock_tcp, sk, NULL, 0);
 		if (v) {
 			tcp_rx(skb, v);
@@ -1115,7 +1129,7 @@ int sock_skb_in(struct __sk_buff *skb)
 	sk = bpf_sk_fullsock(sk);
 	if (!sk)
 		return 1;
-	if (cfg_tcp_walk && sk->protocol == IPPROTO_TCP_) {
+	if (walk && sk->protocol == IPPROTO_TCP_) {
 		/* the socket's cookie, read in place (a full socket, like the storage lookup's) */
 		struct sock *ksk = ((struct sk_buff *)bpf_cast_to_kern_ctx(skb))->sk;
 		struct sock_record *v = ksk ? tcp_walk_rec(ksk->__sk_common.skc_cookie.counter) : NULL;
@@ -1126,6 +1140,18 @@ int sock_skb_in(struct __sk_buff *skb)
 	if (sk->protocol == IPPROTO_UDP_)
 		udp_rx(skb);
 	return 1;
+}
+
+SEC("cgroup_skb/ingress")
+int sock_skb_in(struct __sk_buff *skb)
+{
+	return skb_in(skb, false);
+}
+
+SEC("cgroup_skb/ingress")
+int sock_skb_in_w(struct __sk_buff *skb)
+{
+	return skb_in(skb, true);
 }
 
 /* ---- the sensor's timer ---- */

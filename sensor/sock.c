@@ -69,9 +69,14 @@ void sock_configure(struct falconet_bpf *skel)
 	set_boot_offset(skel); /* before load: the value the programs start with */
 	if (opt.no_sk_iter && !walk_why[0])
 		snprintf(walk_why, sizeof(walk_why), "forced: %s", opt.no_sk_iter_by);
-	skel->rodata->cfg_tcp_walk = walk_why[0] != 0;
-	if (walk_why[0])
-		bpf_program__set_autoload(skel->progs.sock_tcp_iter, false);
+	bool walk = walk_why[0] != 0;
+	skel->rodata->cfg_tcp_walk = walk;
+	/* the other path's programs: its iterator, or its copy of the per-packet hooks */
+	struct bpf_program *iter_only[] = { skel->progs.sock_tcp_iter, skel->progs.sock_dev_xmit, skel->progs.sock_skb_in };
+	struct bpf_program *walk_only[] = { skel->progs.sock_dev_xmit_w, skel->progs.sock_skb_in_w, NULL };
+	for (int i = 0; i < 3; i++)
+		if ((walk ? iter_only : walk_only)[i])
+			bpf_program__set_autoload((walk ? iter_only : walk_only)[i], false);
 }
 
 /* The errno's name (EPERM), or its number. */
@@ -148,7 +153,8 @@ void sock_start(struct falconet_bpf *skel)
 		      strerror(errno), "");
 		return;
 	}
-	struct bpf_program *progs[3] = { skel->progs.sock_skb_in, skel->progs.sock_release, skel->progs.sock_create };
+	struct bpf_program *progs[3] = { walk_why[0] ? skel->progs.sock_skb_in_w : skel->progs.sock_skb_in, skel->progs.sock_release,
+					 skel->progs.sock_create };
 	for (int i = 0; i < 3; i++) {
 		cg_links[i] = bpf_program__attach_cgroup(progs[i], cg_fd);
 		if (!cg_links[i]) {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { REPO, type JsonRecord } from './harness.js';
@@ -18,14 +18,31 @@ function hasTshark(): boolean {
   try { execFileSync('tshark', ['--version'], { stdio: 'ignore' }); return true; } catch { return false; }
 }
 
-/** Starts tshark on lo for one TCP port; resolves once it is capturing. */
+/** Starts tshark on lo for one TCP port; resolves once it is capturing. "Capturing on" comes
+ * before the capture filter is live (a fast transfer right after it was missed whole): UDP
+ * probes to a port of their own are sent until the capture file grows, i.e. one was captured. */
 async function startCapture(port: number, file: string) {
-  const t = spawn('tshark', ['-i', 'lo', '-B', '64', '-s', '128', '-f', `tcp port ${port}`, '-w', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const probe = dgram.createSocket('udp4');
+  await new Promise<void>((r) => probe.bind(0, '127.0.0.1', () => r()));
+  const probePort = probe.address().port;
+  const t = spawn('tshark', ['-i', 'lo', '-B', '64', '-s', '128', '-f', `tcp port ${port} or udp port ${probePort}`, '-w', file],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
-  await new Promise<void>((resolve, reject) => {
-    t.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; if (err.includes('Capturing on')) resolve(); });
-    t.on('close', (c) => reject(new Error(`tshark exited ${c}: ${err}`)));
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      t.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; if (err.includes('Capturing on')) resolve(); });
+      t.on('close', (c) => reject(new Error(`tshark exited ${c}: ${err}`)));
+    });
+    const size = () => { try { return statSync(file).size; } catch { return 0; } };
+    const s0 = size();
+    for (let i = 0; size() <= s0; i++) {
+      if (i === 200) throw new Error(`tshark captured none of 200 probes in 10 s: ${err}`);
+      probe.send(Buffer.from('probe'), probePort, '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    probe.close();
+  }
   return {
     stop: async () => {
       await new Promise((r) => setTimeout(r, 300));

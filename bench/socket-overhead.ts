@@ -349,6 +349,7 @@ async function pathCosts(): Promise<void> {
   for (const [name, e] of got) {
     console.log(`| ${name} (${e.line}) | ${r(e.ms, 'tx')} | ${r(e.ms, 'rx')} | ${r(e.ms, 'pkt')} | ${r(e.ms, 'req')} | ${med(e.ms, 'conn').toFixed(0)} | ${med(e.ms, 'tick').toFixed(0)} |`);
   }
+  for (const [name, e] of got) console.log(`${name}: ns/packet per round ${e.ms.map((m) => m.pkt.toFixed(0)).join(', ')}`);
   // ratios only between runs that used different paths (a refused iterator runs the map walk)
   const names = [...got.keys()];
   for (const a of names) for (const b of names) {

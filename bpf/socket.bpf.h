@@ -71,7 +71,8 @@ struct {
 
 /* TCP export path, fixed by the sensor before load: 0 = entries in socket storage, exported by
  * sock_tcp_iter; 1 = entries in sock_map under their cookie, exported by sock_export. A load-time
- * constant: the verifier removes the unused path, so the iterator path costs nothing for it. */
+ * constant: the verifier prunes the other path's code. The per-packet hooks do not even read it
+ * (one copy of them per path, see dev_xmit); connection events read it once. */
 const volatile __u32 cfg_tcp_walk = 0;
 
 /* UDP (per peer) and UNIX records, and TCP records the ring buffer could not take at close
@@ -1224,8 +1225,8 @@ static __always_inline void export_finalize(struct sock_record *v, __u32 why)
 }
 
 /* Shutdown, TCP entry in sock_map: takes it for the finalize (busy 2), waiting out a close that
- * holds it for a moment (tcp_walk_close). False: a close still holds it (it is then reported as
- * that close left it). */
+ * holds it for a moment (tcp_walk_close). False: a close still holds it: one that began before
+ * the pause and reports the entry through the ring buffer (the sensor skips it in the map). */
 static __always_inline bool tcp_take_final(struct sock_record *v)
 {
 	for (int i = 0; i < 256; i++) {

@@ -546,6 +546,8 @@ int main(int argc, char **argv)
 	sweep_files(SWEEP_ALL);
 	sock_shutdown(skel);
 	proc_shutdown(skel);
+	/* records that programs already running at the pause submitted since (a TCP close) */
+	ring_buffer__consume(rb);
 	emit_stats();
 	write_frame(FR_END, NULL, 0);
 	/* The stream is complete: let the agent go on while detaching waits for grace periods. */

@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,6 +265,8 @@ void sock_shutdown(struct falconet_bpf *skel)
 	for (size_t i = 0; i < n; i++) {
 		if (bpf_map_lookup_and_delete_elem(fd, &keys[i], &rec))
 			continue;
+		if (rec.protocol == IPPROTO_TCP && rec.busy == 1)
+			continue; /* a close that began before the pause: it reports it through the ring buffer */
 		rec.hdr.type = FN_REC_SOCK;
 		rec.hdr.size = sizeof(rec);
 		add_record(&rec, sizeof(rec));

@@ -83,8 +83,8 @@ export function checkSensorPrerequisites(): void {
   }
 }
 
-/** FALCONET_NO_SK_ITER=1 (any value but empty or 0) forces the map-walk TCP export. The sensor
- * reads it too; passing it as a flag makes the choice visible in the sensor's command line. */
+/** FALCONET_NO_SK_ITER=1 (any value but empty or 0) forces the map-walk TCP export: the same
+ * test as the sensor's (sensor.c parse_args). */
 export function noSkIterFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
   const v = env.FALCONET_NO_SK_ITER;
   return v !== undefined && v !== '' && v !== '0';
@@ -109,7 +109,9 @@ export function sensorSource(opts: SensorOptions): RecordSource {
   if (opts.procEvents !== undefined) args.push('--proc-events', String(opts.procEvents));
   if (opts.procRate !== undefined) args.push('--proc-rate', String(opts.procRate));
   if (opts.verbose) args.push('--verbose');
-  if (opts.noSkIter || noSkIterFromEnv()) args.push('--no-sk-iter');
+  // FALCONET_NO_SK_ITER needs no flag: the sensor inherits the environment and reads it itself
+  // (so its startup line names the variable as the reason)
+  if (opts.noSkIter) args.push('--no-sk-iter');
   let stopped = false;
   let current: ChildProcess | undefined;
 

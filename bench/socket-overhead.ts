@@ -7,7 +7,15 @@
 //     under falconet, in many short rounds in rotated order (this VM's speed shifts by 10-20% for
 //     seconds at a time: a ratio of two long runs mostly measures that); server and benchmark are
 //     pinned to their own CPUs.
+//  3. `paths` mode: the BPF cost of each TCP export path (socket storage iterator, map walk) in
+//     one run: ns per packet of the packet hooks, BPF ns per redis request and per storm
+//     connection, timer ns per tick (kernel.bpf_stats_enabled).
 // Usage: node dist/bench/socket-overhead.js [reps=3] [connections=20000 (0: redis only)] [redis requests=100000] [redis rounds=10]
+//        node dist/bench/socket-overhead.js paths [connections=5000] [redis requests=50000] [rounds=3]
+// FALCONET_NO_SK_ITER=1 makes every agent of a run use the map-walk path. FALCONET_BENCH_AGENT
+// runs another checkout's bin/falconet. FALCONET_BENCH_PATHS lists the runs of `paths` mode
+// (default iterator,map-walk); NAME@/other/checkout/bin/falconet adds another build's agent, run
+// without flags (a before/after comparison in the same run).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -15,11 +23,15 @@ import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import { REPO } from '../test/kernel/harness.js';
+import { bpfProgStats, type ProgStats } from './lib/bpf-stats.js';
 
-const reps = Number(process.argv[2] ?? 3);
-const CONNS = Number(process.argv[3] ?? 20000);
-const REDIS_N = Number(process.argv[4] ?? 100000);
-const REDIS_ROUNDS = Number(process.argv[5] ?? 10);
+const PATHS_MODE = process.argv[2] === 'paths';
+const argv = PATHS_MODE ? ['', '', '1', ...process.argv.slice(3)] : process.argv;
+const reps = Number(argv[2] ?? 3);
+const CONNS = Number(argv[3] ?? (PATHS_MODE ? 5000 : 20000));
+const REDIS_N = Number(argv[4] ?? (PATHS_MODE ? 50000 : 100000));
+const REDIS_ROUNDS = Number(argv[5] ?? (PATHS_MODE ? 3 : 10));
+const AGENT_BIN = process.env.FALCONET_BENCH_AGENT ?? path.join(REPO, 'bin/falconet');
 
 const STORM_C = `
 #include <arpa/inet.h>
@@ -96,6 +108,8 @@ function waitStderr(child: ChildProcess, needle: string): Promise<void> {
 interface Agent {
   stop: () => Promise<{ counters: Record<string, number>; recordsOut: number }>;
   out: string;
+  /** the agent's "tcp_export: ..." startup line (which TCP export path it uses) */
+  tcpExport: string;
   /** CPU seconds used so far by the agent (node) and its sensor */
   cpu: () => number;
 }
@@ -140,9 +154,9 @@ function sockBpfNs(): number {
   return list.filter((p) => p.name?.startsWith('sock_')).reduce((a, p) => a + (p.run_time_ns ?? 0), 0);
 }
 
-async function startAgent(): Promise<Agent> {
+async function startAgent(extra: string[] = [], agentBin = AGENT_BIN): Promise<Agent> {
   const out = path.join(mkdtempSync(path.join(tmpdir(), 'fn-sockbench-')), 'records.jsonl');
-  const sh = spawn('sh', ['-c', `exec "${process.execPath}" "${path.join(REPO, 'bin/falconet')}" -m socket -o json-min --stats > "${out}"`],
+  const sh = spawn('sh', ['-c', `exec "${process.execPath}" "${agentBin}" -m socket -o json-min --stats ${extra.join(' ')} > "${out}"`],
     { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const ready = waitStderr(sh, 'sensor ready');
@@ -150,6 +164,7 @@ async function startAgent(): Promise<Agent> {
   await ready;
   return {
     out,
+    tcpExport: /^falconet: (tcp_export: .*)$/m.exec(stderr)?.[1] ?? 'tcp_export not named (an agent from before the map-walk path: socket storage hooks)',
     cpu: () => procCpu(sh.pid!) + childrenOf(sh.pid!).reduce((a, c) => a + procCpu(c), 0),
     stop: async () => {
       await new Promise((r) => setTimeout(r, 500));
@@ -239,17 +254,8 @@ function haveRedis(): boolean {
   }
 }
 
-async function redisBench(): Promise<void> {
-  if (!haveRedis()) {
-    // this bench's own setup: Debian's server and benchmark tool
-    try {
-      execFileSync('apt-get', ['install', '-y', '-qq', 'redis-server', 'redis-tools'], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-    } catch { /* reported below */ }
-  }
-  if (!haveRedis()) {
-    console.log('redis: redis-server/redis-benchmark not installed and apt-get install redis-server redis-tools failed');
-    return;
-  }
+/** redis-server on a free port, and a redis-benchmark run against it (mean requests/s of SET and GET). */
+async function startRedis(): Promise<{ port: number; srv: ChildProcess; run: () => number }> {
   const port = await freePort();
   // server and client each on a CPU of their own: the scheduler moving them around adds noise
   const pin = (cpu: number, argv: string[]): [string, string[]] =>
@@ -265,6 +271,103 @@ async function redisBench(): Promise<void> {
     const rates = [...out.matchAll(/([\d.]+) requests per second/g)].map((m) => Number(m[1]));
     return rates.reduce((a, b) => a + b, 0) / rates.length;
   };
+  return { port, srv, run };
+}
+
+function installRedis(): boolean {
+  if (!haveRedis()) {
+    // this bench's own setup: Debian's server and benchmark tool
+    try {
+      execFileSync('apt-get', ['install', '-y', '-qq', 'redis-server', 'redis-tools'], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    } catch { /* reported by the caller */ }
+  }
+  return haveRedis();
+}
+
+/** Run time of the socket monitor's programs between two samples: per program and in total. */
+function sockDelta(a: ProgStats, b: ProgStats): { total: number; prog: (name: string) => { ns: number; runs: number } } {
+  const prog = (name: string) => {
+    const x = a.get(name) ?? { runNs: 0, runs: 0 }, y = b.get(name) ?? { runNs: 0, runs: 0 };
+    return { ns: y.runNs - x.runNs, runs: y.runs - x.runs };
+  };
+  let total = 0;
+  for (const name of b.keys()) if (name.startsWith('sock_')) total += prog(name).ns;
+  return { total, prog };
+}
+
+/** paths mode: the BPF cost of each TCP export path, measured in one run (bpf_stats on), in
+ * rounds that alternate the paths (this machine's speed drifts); medians per path. */
+async function pathCosts(): Promise<void> {
+  const runs = (process.env.FALCONET_BENCH_PATHS ?? 'iterator,map-walk').split(',').map((x) => {
+    const [name, bin] = x.split('@');
+    return { name: name!, bin: bin ?? AGENT_BIN, args: name === 'map-walk' && !bin ? ['--no-sk-iter'] : [] };
+  });
+  const bin = buildStorm();
+  storm(bin); // warm-up
+  const redis = installRedis() ? await startRedis() : undefined;
+  redis?.run();
+  type M = { tx: number; rx: number; pkt: number; req: number; conn: number; tick: number };
+  const got = new Map<string, { line: string; ms: M[] }>();
+  for (let round = 0; round < REDIS_ROUNDS; round++) {
+    for (let k = 0; k < runs.length; k++) {
+      const r = runs[(round + k) % runs.length]!;
+      execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=1']);
+      try {
+        const agent = await startAgent(r.args, r.bin);
+        await new Promise((res) => setTimeout(res, 1000));
+        const s0 = bpfProgStats();
+        storm(bin);
+        await new Promise((res) => setTimeout(res, 600)); // the timer's ticks of this phase
+        const s1 = bpfProgStats();
+        if (redis) redis.run();
+        const s2 = bpfProgStats();
+        await agent.stop();
+        const st = sockDelta(s0, s1), rd = sockDelta(s1, s2), all = sockDelta(s0, s2);
+        // each path loads its own copy of the two packet hooks (..._w: the map-walk path's)
+        const both = (a: string, b: string) => { const x = rd.prog(a), y = rd.prog(b); return { ns: x.ns + y.ns, runs: x.runs + y.runs }; };
+        const tx = both('sock_dev_xmit', 'sock_dev_xmit_w'), rx = both('sock_skb_in', 'sock_skb_in_w');
+        const ticks = all.prog('sock_export');
+        const e = got.get(r.name) ?? { line: agent.tcpExport, ms: [] };
+        e.ms.push({
+          tx: tx.ns / Math.max(1, tx.runs), rx: rx.ns / Math.max(1, rx.runs), pkt: (tx.ns + rx.ns) / Math.max(1, tx.runs + rx.runs),
+          req: rd.total / (2 * REDIS_N), conn: st.total / CONNS, tick: (ticks.ns + all.prog('sock_tcp_iter').ns) / Math.max(1, ticks.runs),
+        });
+        got.set(r.name, e);
+      } finally {
+        execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=0']);
+      }
+    }
+  }
+  redis?.srv.kill('SIGTERM');
+  const med = (ms: M[], k: keyof M) => median(ms.map((m) => m[k]));
+  console.log(`BPF cost per TCP export path (kernel.bpf_stats_enabled; storm of ${CONNS} connections, redis-benchmark -n ${REDIS_N} -c 50 -t set,get; ` +
+    `${REDIS_ROUNDS} rounds in rotated order, medians)`);
+  console.log('');
+  console.log('| run (agent\'s startup line) | tx hook ns/packet | rx hook ns/packet | ns/packet (both hooks) | BPF ns/redis request | BPF ns/storm connection | timer ns/tick |');
+  console.log('|---|---|---|---|---|---|---|');
+  const r = redis ? (ms: M[], k: keyof M) => med(ms, k).toFixed(0) : () => '-';
+  for (const [name, e] of got) {
+    console.log(`| ${name} (${e.line}) | ${r(e.ms, 'tx')} | ${r(e.ms, 'rx')} | ${r(e.ms, 'pkt')} | ${r(e.ms, 'req')} | ${med(e.ms, 'conn').toFixed(0)} | ${med(e.ms, 'tick').toFixed(0)} |`);
+  }
+  for (const [name, e] of got) console.log(`${name}: ns/packet per round ${e.ms.map((m) => m.pkt.toFixed(0)).join(', ')}`);
+  // ratios only between runs that used different paths (a refused iterator runs the map walk)
+  const names = [...got.keys()];
+  for (const a of names) for (const b of names) {
+    const ea = got.get(a)!, eb = got.get(b)!;
+    const kind = (line: string) => /^tcp_export: (iterator|map-walk)/.exec(line)?.[1] ?? line;
+    if (a >= b || !redis || kind(ea.line) === kind(eb.line)) continue;
+    console.log(`${b} / ${a}: per packet ${(med(eb.ms, 'pkt') / med(ea.ms, 'pkt')).toFixed(3)}, per request ${(med(eb.ms, 'req') / med(ea.ms, 'req')).toFixed(3)}, ` +
+      `per connection ${(med(eb.ms, 'conn') / med(ea.ms, 'conn')).toFixed(3)}`);
+  }
+  if (!redis) console.log('redis: redis-server/redis-benchmark not installed and apt-get install redis-server redis-tools failed');
+}
+
+async function redisBench(): Promise<void> {
+  if (!installRedis()) {
+    console.log('redis: redis-server/redis-benchmark not installed and apt-get install redis-server redis-tools failed');
+    return;
+  }
+  const { port, srv, run } = await startRedis();
   run(); // warm-up
   const base: number[] = [];
   const withAgent: number[] = [];
@@ -328,6 +431,7 @@ async function redisBench(): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  if (PATHS_MODE) return pathCosts();
   if (CONNS === 0) return redisBench(); // connections=0: the redis part only
   const bin = buildStorm();
   storm(bin); // warm-up
@@ -337,11 +441,13 @@ async function main(): Promise<void> {
   const ports = new Set<number>();
   const counters = { sockDrop: 0, recordsOut: 0 };
   const outs: string[] = [];
+  let tcpExportUsed = '';
   for (let i = 0; i < reps; i++) {
     base.push(storm(bin).rate);
     const f = await floorRuns(bin, 1);
     if (Array.isArray(f)) floorRates.push(...f); else floorNote = f;
     const agent = await startAgent();
+    tcpExportUsed = agent.tcpExport;
     const cpu0 = agent.cpu();
     const r = storm(bin);
     await new Promise((res) => setTimeout(res, 600)); // let the agent drain this run's records
@@ -373,6 +479,7 @@ async function main(): Promise<void> {
     console.log(`| count-only floor (the monitor's hooks: tp_btf and cgroup_skb ingress) | ${fl.toFixed(0)} | ${(fl / b).toFixed(3)} | ${added(fl)} |`);
   } else console.log(`floor: ${floorNote}`);
   console.log(`| falconet -m socket | ${a.toFixed(0)} | ${(a / b).toFixed(3)} | ${added(a)} |`);
+  console.log(`falconet's TCP export path: ${tcpExportUsed}`);
   console.log(`runs without: ${base.map((x) => x.toFixed(0)).join(', ')}; floor: ${floorRates.map((x) => x.toFixed(0)).join(', ')}; with: ${withAgent.map((x) => x.toFixed(0)).join(', ')}`);
   let lost = 0;
   for (const [p, c] of recs) {

@@ -185,6 +185,14 @@ struct fn_stats {
 	__u64 sweeps;              /* map sweeps (exit notices, deferred records) */
 	__u64 ringbuf_bytes;       /* ring buffer size */
 	__u64 file_map_entries;    /* live file records in the map at sample time */
+	__u64 tcp_export;          /* enum fn_tcp_export: how the socket monitor exports TCP entries */
+};
+
+/* fn_stats.tcp_export */
+enum fn_tcp_export {
+	FN_TCP_EXPORT_OFF = 0,       /* socket monitor not running */
+	FN_TCP_EXPORT_ITERATOR = 1,  /* entries in socket storage, timer runs iter/bpf_sk_storage_map */
+	FN_TCP_EXPORT_MAP_WALK = 2,  /* entries in the cookie-keyed socket map, walked by the timer */
 };
 
 #endif /* FALCONET_RECORDS_H */

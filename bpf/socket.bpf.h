@@ -13,6 +13,9 @@
  *               last packet the socket sent (an RST on close with unread data included).
  *  TCP entries  in BPF socket storage (sock_tcp): the packet hooks reach them without a hash
  *               lookup, and they go with the socket. sock_tcp_iter walks them for the timer.
+ *               Where the kernel refuses that iterator (or --no-sk-iter), cfg_tcp_walk puts
+ *               them in sock_map under their cookie instead, and sock_export's walk of that
+ *               map does the timer's and the shutdown's work (the "map-walk" path).
  *  UDP          one entry per (socket, peer) in sock_map, created by the first packet; owner and
  *               cookie from cgroup/sock_create (the creating task); closed by cgroup/sock_release
  *               (last reference, exit included), exported by the sensor's tick.
@@ -66,7 +69,14 @@ struct {
 	__type(value, struct sock_record);
 } sock_tcp SEC(".maps");
 
-/* UDP (per peer) and UNIX records, and TCP records the ring buffer could not take at close. */
+/* TCP export path, fixed by the sensor before load: 0 = entries in socket storage, exported by
+ * sock_tcp_iter; 1 = entries in sock_map under their cookie, exported by sock_export. A load-time
+ * constant: the verifier prunes the other path's code. The per-packet hooks do not even read it
+ * (one copy of them per path, see dev_xmit); connection events read it once. */
+const volatile __u32 cfg_tcp_walk = 0;
+
+/* UDP (per peer) and UNIX records, and TCP records the ring buffer could not take at close
+ * (map-walk path: every TCP record). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536); /* memory is charged per entry */
@@ -452,23 +462,28 @@ static __noinline int sock_export_one(struct sock_key *key, struct sock_record *
 }
 
 /* ---- TCP lifecycle ---- */
+/* Map-walk path: the TCP entry of a cookie. Cookies are unique (a UNIX entry never has a TCP
+ * socket's), and a closed entry's socket sends and receives nothing more (time-wait and request
+ * sockets are filtered by the callers): the lookup alone, no read of the record's head. */
+static __always_inline struct sock_record *tcp_walk_rec(__u64 cookie)
+{
+	if (!cookie)
+		return NULL; /* every tracked socket got its cookie in tcp_new */
+	struct sock_key key = { .cookie = cookie };
+	return bpf_map_lookup_elem(&sock_map, &key);
+}
+
+/* The TCP entry of a full socket (trusted pointer). */
 static __always_inline struct sock_record *tcp_rec(struct sock *sk)
 {
+	if (cfg_tcp_walk)
+		return tcp_walk_rec(sk->__sk_common.skc_cookie.counter);
 	return bpf_sk_storage_get(&sock_tcp, sk, NULL, 0);
 }
 
-static __noinline struct sock_record *tcp_new(struct sock *sk, __u64 cookie, __u8 role, __u64 now)
+/* The fields of a new TCP entry r (zeroed) of socket sk. */
+static __always_inline void tcp_fill(struct sock_record *r, struct sock *sk, __u64 cookie, __u8 role, __u64 now)
 {
-	if (tcp_rec(sk))
-		return NULL; /* already tracked: a second connect() on the same socket */
-	/* created zeroed in the socket and filled in place (no scratch record to clear and copy);
-	 * a zeroed entry is never due for export, and busy keeps the timer off while it is filled */
-	struct sock_record *r = bpf_sk_storage_get(&sock_tcp, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!r) {
-		stat_inc(ST_SOCK_DROP); /* no memory: this socket's counts are lost */
-		return NULL;
-	}
-	r->busy = 1;
 	r->hdr.type = FN_REC_SOCK;
 	r->hdr.size = sizeof(*r);
 	r->cookie = cookie;
@@ -491,6 +506,30 @@ static __noinline struct sock_record *tcp_new(struct sock *sk, __u64 cookie, __u
 		dir_add(&r->tx, now, 0, TF_SYN | TF_ACK, 0, 1);
 		r->rx_no_ttl = 2;
 	}
+}
+
+static __noinline struct sock_record *tcp_new(struct sock *sk, __u64 cookie, __u8 role, __u64 now)
+{
+	if (tcp_rec(sk))
+		return NULL; /* already tracked: a second connect() on the same socket */
+	if (cfg_tcp_walk) {
+		/* filled in the scratch record and inserted whole: the timer never sees it half made */
+		struct sock_key key = { .cookie = cookie };
+		struct sock_record *r = sock_zeroed();
+		if (!r || !cookie)
+			return NULL;
+		tcp_fill(r, sk, cookie, role, now);
+		return sock_insert(&key, r); /* map full: counted in ST_SOCK_DROP */
+	}
+	/* created zeroed in the socket and filled in place (no scratch record to clear and copy);
+	 * a zeroed entry is never due for export, and busy keeps the timer off while it is filled */
+	struct sock_record *r = bpf_sk_storage_get(&sock_tcp, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!r) {
+		stat_inc(ST_SOCK_DROP); /* no memory: this socket's counts are lost */
+		return NULL;
+	}
+	r->busy = 1;
+	tcp_fill(r, sk, cookie, role, now);
 	XCHG(&r->busy, 0); /* a full barrier: the fields are in place before the timer may look */
 	return r;
 }
@@ -561,8 +600,47 @@ static __noinline void park_closed(struct sock_record *v)
 {
 	struct sock_key key = { .cookie = v->cookie };
 	struct sock_record *m = sock_insert(&key, v);
-	if (m)
+	if (m) {
+		if (!fn_paused)
+			m->hdr.flags |= SF_PENDING; /* the timer's to export (also after a busy timeout) */
 		m->busy = 0;
+	}
+}
+
+/* Map-walk path: the close of a TCP entry that lives in sock_map. Exported here as in the
+ * iterator path; a record the ring buffer cannot take stays, pending, for the timer. */
+static __noinline void tcp_walk_close(struct sock_record *v, struct sock *sk, __u64 now)
+{
+	if (fn_paused) {
+		/* shutdown: the sensor's walk reports it (busy 2: that walk has taken it already) */
+		if (__sync_val_compare_and_swap(&v->busy, 0, 1) == 0) {
+			v->state = TCP_CLOSE_;
+			if (!(v->hdr.flags & SF_FINAL)) {
+				inet_addrs(v, sk);
+				sock_refresh_t(v, sk);
+			}
+			v->sk = 0;
+			v->hdr.flags |= SF_CLOSED;
+			XCHG(&v->busy, 0);
+		}
+		return;
+	}
+	v->state = TCP_CLOSE_;
+	if (!(v->hdr.flags & SF_FINAL)) {
+		inet_addrs(v, sk);
+		sock_refresh_t(v, sk);
+	}
+	v->sk = 0;
+	v->hdr.flags |= SF_CLOSED; /* from here the timer leaves it to us (unless pending) */
+	struct emit_try t = { .v = v, .now = now, .err = 1 };
+	bpf_loop(1 << 16, emit_try_cb, &t, 0);
+	if (t.err == 0) {
+		struct sock_key key = { .cookie = v->cookie };
+		if (bpf_map_delete_elem(&sock_map, &key) == 0)
+			__sync_fetch_and_add(&sock_map_entries, -1);
+	} else if (t.err == 1) {
+		v->hdr.flags |= SF_PENDING; /* never free within the wait: the timer retries */
+	}
 }
 
 SEC("tp_btf/tcp_destroy_sock")
@@ -574,6 +652,10 @@ int BPF_PROG(sock_tcp_destroy, struct sock *sk)
 	if (!v)
 		return 0;
 	__u64 now = bpf_ktime_get_boot_ns();
+	if (cfg_tcp_walk) {
+		tcp_walk_close(v, sk, now);
+		return 0;
+	}
 	v->state = TCP_CLOSE_;
 	if (!(v->hdr.flags & SF_FINAL)) {
 		inet_addrs(v, sk);
@@ -970,8 +1052,10 @@ static __noinline int udp_tx(const struct sk_buff *skb, struct sock *sk, __u32 i
 /* Every packet a socket sends, at the device, where a capture taps it: TCP after GSO (a GSO skb
  * the stack segments in software shows up once per segment, one the device segments once), UDP
  * per fragment. */
-SEC("tp_btf/net_dev_start_xmit")
-int BPF_PROG(sock_dev_xmit, const struct sk_buff *skb, const struct net_device *dev)
+/* The per-packet hooks exist once per TCP export path (walk: a constant of each copy) and the
+ * sensor loads one copy: the iterator path's hooks hold no trace of the other path, not even a
+ * read of cfg_tcp_walk. */
+static __always_inline int dev_xmit(const struct sk_buff *skb, const struct net_device *dev, const bool walk)
 {
 	if (!sock_on())
 		return 0;
@@ -979,13 +1063,28 @@ int BPF_PROG(sock_dev_xmit, const struct sk_buff *skb, const struct net_device *
 	struct sock *sk = skb->sk;
 	if (!sk)
 		return 0;
-	struct sock_record *v = tcp_rec(sk);
-	if (!v) {
+	struct sock_record *v;
+	if (walk) {
 		/* only full sockets have sk_protocol (not request or time-wait sockets) */
 		__u8 st = sk->__sk_common.skc_state;
-		if (st != 6 /* TIME_WAIT */ && st != 12 /* NEW_SYN_RECV */ && sk->sk_protocol == IPPROTO_UDP_)
-			udp_tx(skb, sk, dev->ifindex);
-		return 0;
+		if (st == 6 /* TIME_WAIT */ || st == 12 /* NEW_SYN_RECV */)
+			return 0;
+		if (sk->sk_protocol == IPPROTO_UDP_)
+			return udp_tx(skb, sk, dev->ifindex);
+		if (sk->sk_protocol != IPPROTO_TCP_)
+			return 0;
+		v = tcp_walk_rec(sk->__sk_common.skc_cookie.counter);
+		if (!v)
+			return 0;
+	} else {
+		v = bpf_sk_storage_get(&sock_tcp, sk, NULL, 0);
+		if (!v) {
+			/* only full sockets have sk_protocol (not request or time-wait sockets) */
+			__u8 st = sk->__sk_common.skc_state;
+			if (st != 6 /* TIME_WAIT */ && st != 12 /* NEW_SYN_RECV */ && sk->sk_protocol == IPPROTO_UDP_)
+				udp_tx(skb, sk, dev->ifindex);
+			return 0;
+		}
 	}
 	unsigned char *head = skb->head;
 	__u16 th = skb->transport_header;
@@ -1002,23 +1101,58 @@ int BPF_PROG(sock_dev_xmit, const struct sk_buff *skb, const struct net_device *
 	return 0;
 }
 
-SEC("cgroup_skb/ingress")
-int sock_skb_in(struct __sk_buff *skb)
+SEC("tp_btf/net_dev_start_xmit")
+int BPF_PROG(sock_dev_xmit, const struct sk_buff *skb, const struct net_device *dev)
+{
+	return dev_xmit(skb, dev, false);
+}
+
+SEC("tp_btf/net_dev_start_xmit")
+int BPF_PROG(sock_dev_xmit_w, const struct sk_buff *skb, const struct net_device *dev)
+{
+	return dev_xmit(skb, dev, true);
+}
+
+static __always_inline int skb_in(struct __sk_buff *skb, const bool walk)
 {
 	if (!sock_on())
 		return 1;
 	struct bpf_sock *sk = skb->sk;
 	if (!sk)
 		return 1;
-	struct sock_record *v = bpf_sk_storage_get(&sock_tcp, sk, NULL, 0);
-	if (v) {
-		tcp_rx(skb, v);
-		return 1;
+	if (!walk) {
+		struct sock_record *v = bpf_sk_storage_get(&sock_tcp, sk, NULL, 0);
+		if (v) {
+			tcp_rx(skb, v);
+			return 1;
+		}
 	}
 	sk = bpf_sk_fullsock(sk);
-	if (sk && sk->protocol == IPPROTO_UDP_)
+	if (!sk)
+		return 1;
+	if (walk && sk->protocol == IPPROTO_TCP_) {
+		/* the socket's cookie, read in place (a full socket, like the storage lookup's) */
+		struct sock *ksk = ((struct sk_buff *)bpf_cast_to_kern_ctx(skb))->sk;
+		struct sock_record *v = ksk ? tcp_walk_rec(ksk->__sk_common.skc_cookie.counter) : NULL;
+		if (v)
+			tcp_rx(skb, v);
+		return 1;
+	}
+	if (sk->protocol == IPPROTO_UDP_)
 		udp_rx(skb);
 	return 1;
+}
+
+SEC("cgroup_skb/ingress")
+int sock_skb_in(struct __sk_buff *skb)
+{
+	return skb_in(skb, false);
+}
+
+SEC("cgroup_skb/ingress")
+int sock_skb_in_w(struct __sk_buff *skb)
+{
+	return skb_in(skb, true);
 }
 
 /* ---- the sensor's timer ---- */
@@ -1090,8 +1224,30 @@ static __always_inline void export_finalize(struct sock_record *v, __u32 why)
 	v->rx_no_ttl = 0;
 }
 
+/* Shutdown, TCP entry in sock_map: takes it for the finalize (busy 2), waiting out a close that
+ * holds it for a moment (tcp_walk_close). False: a close still holds it: one that began before
+ * the pause and reports the entry through the ring buffer (the sensor skips it in the map). */
+static __always_inline bool tcp_take_final(struct sock_record *v)
+{
+	for (int i = 0; i < 256; i++) {
+		__u64 old = __sync_val_compare_and_swap(&v->busy, 0, 2);
+		if (old != 1)
+			return true;
+	}
+	return false;
+}
+
 static long export_cb(struct bpf_map *map, struct sock_key *key, struct sock_record *v, struct export_cb *c)
 {
+	if (v->protocol == IPPROTO_TCP_) {
+		if (c->mode == SOCK_EXPORT_FINALIZE) {
+			if (!tcp_take_final(v))
+				return 0;
+		} else if (v->busy || ((v->hdr.flags & SF_CLOSED) && !(v->hdr.flags & SF_PENDING))) {
+			/* an export in progress, or a close that tcp_destroy_sock is reporting */
+			return 0;
+		}
+	}
 	__u32 why = export_due(v, c);
 	if (!why)
 		return 0;

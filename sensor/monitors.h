@@ -22,6 +22,8 @@ struct sensor_opts {
 	unsigned proc_rate;      /* process events per second per process before throttling (0: off) */
 	unsigned long long proc_events; /* --proc-events: bit (1 << enum fn_proc_event) per event; 0: all */
 	bool verbose;
+	bool no_sk_iter;         /* --no-sk-iter or FALCONET_NO_SK_ITER=1: TCP export by map walk */
+	const char *no_sk_iter_by; /* which of the two */
 };
 extern struct sensor_opts opt;
 
@@ -29,6 +31,16 @@ void die(const char *fmt, ...);
 __u64 now_ns(clockid_t clk);
 
 void sock_configure(struct falconet_bpf *skel);
+/* The object failed to load because of prog (-err): true when the socket monitor takes the
+ * other path on the next load (the TCP iterator); false: not its program. */
+bool sock_load_refused(const char *prog, int err);
+/* After a successful load: false when the object must be loaded again (the TCP iterator
+ * loaded but does not attach or run). */
+bool sock_loaded(struct falconet_bpf *skel);
+/* "tcp_export: ..." status line for the hello (NULL: socket monitor off), and its
+ * enum fn_tcp_export value for the stats. */
+const char *sock_tcp_export(void);
+__u64 sock_tcp_export_kind(void);
 void sock_start(struct falconet_bpf *skel);
 void sock_tick(struct falconet_bpf *skel, __u64 boot_ns);
 void sock_shutdown(struct falconet_bpf *skel);

@@ -175,6 +175,7 @@ static void read_stats(struct fn_stats *st)
 	st->sweeps = sweeps;
 	st->ringbuf_bytes = (__u64)opt.ringbuf_mb << 20;
 	st->file_map_entries = map_count(bpf_map__fd(skel->maps.file_records), sizeof(struct file_key));
+	st->tcp_export = sock_tcp_export_kind();
 }
 
 static void emit_stats(void)
@@ -269,8 +270,10 @@ static void usage(void)
 		"usage: falconet-sensor [--monitors MASK] [--file-events N] [--file-records N]\n"
 		"                       [--ringbuf-mb N] [--agent-pid PID] [--wakeup-kb N]\n"
 		"                       [--drain-ms N] [--stats-ms N] [--sock-idle S] [--sock-active S]\n"
-		"                       [--proc-rate N] [--proc-events MASK] [--verbose]\n"
-		"Streams bpf/records.h frames on stdout. Commands on stdin: stats, quit.\n");
+		"                       [--proc-rate N] [--proc-events MASK] [--no-sk-iter] [--verbose]\n"
+		"Streams bpf/records.h frames on stdout. Commands on stdin: stats, quit.\n"
+		"--no-sk-iter (or FALCONET_NO_SK_ITER=1): export TCP records by walking a map instead of\n"
+		"the socket storage iterator (what kernels that refuse the iterator get).\n");
 	exit(2);
 }
 
@@ -294,6 +297,7 @@ static void parse_args(int argc, char **argv)
 		{ "verbose", no_argument, 0, 'v' },          { "help", no_argument, 0, 'h' },
 		{ "sock-idle", required_argument, 0, 'I' },  { "sock-active", required_argument, 0, 'A' },
 		{ "proc-rate", required_argument, 0, 'R' },  { "proc-events", required_argument, 0, 'E' },
+		{ "no-sk-iter", no_argument, 0, 'N' },
 		{ 0 }
 	};
 	int c;
@@ -308,6 +312,7 @@ static void parse_args(int argc, char **argv)
 		case 'd': opt.drain_ms = num_arg("drain-ms", optarg, 1, 1000); break;
 		case 's': opt.stats_ms = num_arg("stats-ms", optarg, 10, 3600000); break;
 		case 'v': opt.verbose = true; break;
+		case 'N': opt.no_sk_iter = true; opt.no_sk_iter_by = "--no-sk-iter"; break;
 		case 'I': opt.sock_idle_s = num_arg("sock-idle", optarg, 1, 1u << 30); break;
 		case 'A': opt.sock_active_s = num_arg("sock-active", optarg, 1, 1u << 30); break;
 		case 'R': opt.proc_rate = num_arg("proc-rate", optarg, 0, 1u << 30); break;
@@ -324,6 +329,11 @@ static void parse_args(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
+	const char *env = getenv("FALCONET_NO_SK_ITER");
+	if (!opt.no_sk_iter && env && *env && strcmp(env, "0")) {
+		opt.no_sk_iter = true;
+		opt.no_sk_iter_by = "FALCONET_NO_SK_ITER=1";
+	}
 	/* ring buffer size must be a power of two pages */
 	if (opt.ringbuf_mb & (opt.ringbuf_mb - 1))
 		die("--ringbuf-mb must be a power of two");
@@ -395,6 +405,8 @@ int main(int argc, char **argv)
 				bpf_program__set_autoload(prog, false);
 				continue;
 			}
+			if (!bpf_program__autoload(prog))
+				continue; /* its monitor chose another path (*_configure) */
 			if (!tracepoint_exists(sec))
 				why = "tracepoint not in this kernel";
 			else if (was_rejected(name))
@@ -410,12 +422,27 @@ int main(int argc, char **argv)
 		}
 		failed_prog[0] = 0;
 		int err = falconet_bpf__load(skel);
-		if (!err)
-			break;
+		if (!err) {
+			if (sock_loaded(skel))
+				break;
+			falconet_bpf__destroy(skel); /* the socket monitor takes its other path */
+			continue;
+		}
+		/* a refused TCP iterator is not a skip: the socket monitor exports another way */
+		if (failed_prog[0] && sock_load_refused(failed_prog, -err)) {
+			falconet_bpf__destroy(skel);
+			continue;
+		}
 		if (!failed_prog[0] || was_rejected(failed_prog) || n_rejected == MAX_REJECTED)
 			die("cannot load the BPF object (%s): run with --verbose for the verifier log", strerror(-err));
 		snprintf(rejected[n_rejected++], sizeof(rejected[0]), "%s", failed_prog);
 		falconet_bpf__destroy(skel);
+	}
+	const char *tcp_export = sock_tcp_export();
+	if (tcp_export) {
+		slen += snprintf(status + slen, sizeof(status) - slen > 0 ? sizeof(status) - slen : 0, "%s", tcp_export) + 1;
+		if (slen >= sizeof(status))
+			slen = sizeof(status) - 1;
 	}
 
 	__u64 boot = now_ns(CLOCK_BOOTTIME), real = now_ns(CLOCK_REALTIME);
@@ -519,6 +546,8 @@ int main(int argc, char **argv)
 	sweep_files(SWEEP_ALL);
 	sock_shutdown(skel);
 	proc_shutdown(skel);
+	/* records that programs already running at the pause submitted since (a TCP close) */
+	ring_buffer__consume(rb);
 	emit_stats();
 	write_frame(FR_END, NULL, 0);
 	/* The stream is complete: let the agent go on while detaching waits for grace periods. */

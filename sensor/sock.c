@@ -6,10 +6,14 @@
  *    TCP entry, sock_export over the UDP/UNIX map; they export idle, active-timeout, closed and
  *    deferred entries (a quiet host still flushes);
  *  - at shutdown has the kernel finalize every entry and emits them: TCP entries from the
- *    iterator's output, the others from the map. */
+ *    iterator's output, the others from the map.
+ * TCP export path, chosen at load: the iterator where the kernel takes it; else (refused at
+ * load or attach, or --no-sk-iter / FALCONET_NO_SK_ITER=1) "map-walk": TCP entries live in the
+ * cookie-keyed sock_map, which sock_export and the shutdown walk already cover. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +35,8 @@ static int cg_fd = -1;
 static struct bpf_link *cg_links[3];
 static struct bpf_link *iter_link;
 static __u64 next_tick;
+/* why the iterator is not used ("" while it is): kept across reloads of the object */
+static char walk_why[128];
 
 static void logf_(const char *fmt, const char *a, const char *b)
 {
@@ -62,25 +68,94 @@ void sock_configure(struct falconet_bpf *skel)
 {
 	sock_enabled = opt.monitors & FN_MON_SOCKET;
 	set_boot_offset(skel); /* before load: the value the programs start with */
+	if (opt.no_sk_iter && !walk_why[0])
+		snprintf(walk_why, sizeof(walk_why), "forced: %s", opt.no_sk_iter_by);
+	bool walk = walk_why[0] != 0;
+	skel->rodata->cfg_tcp_walk = walk;
+	/* the other path's programs: its iterator, or its copy of the per-packet hooks */
+	struct bpf_program *iter_only[] = { skel->progs.sock_tcp_iter, skel->progs.sock_dev_xmit, skel->progs.sock_skb_in };
+	struct bpf_program *walk_only[] = { skel->progs.sock_dev_xmit_w, skel->progs.sock_skb_in_w, NULL };
+	for (int i = 0; i < 3; i++)
+		if ((walk ? iter_only : walk_only)[i])
+			bpf_program__set_autoload((walk ? iter_only : walk_only)[i], false);
+}
+
+/* The errno's name (EPERM), or its number. */
+static const char *errno_name(int err)
+{
+	static char num[16];
+	const char *n = strerrorname_np(err);
+	if (n)
+		return n;
+	snprintf(num, sizeof(num), "errno %d", err);
+	return num;
+}
+
+bool sock_load_refused(const char *prog, int err)
+{
+	if (!sock_enabled || walk_why[0] || strcmp(prog, "sock_tcp_iter"))
+		return false;
+	snprintf(walk_why, sizeof(walk_why), "iterator refused: %s", errno_name(err));
+	return true;
+}
+
+bool sock_loaded(struct falconet_bpf *skel)
+{
+	if (!sock_enabled || walk_why[0])
+		return true;
+	/* the kernel took the program; it must also attach and run: try both now, while a refusal
+	 * can still choose the other path (the object is loaded again with cfg_tcp_walk) */
+	union bpf_iter_link_info li = { .map.map_fd = bpf_map__fd(skel->maps.sock_tcp) };
+	LIBBPF_OPTS(bpf_iter_attach_opts, io, .link_info = &li, .link_info_len = sizeof(li));
+	iter_link = bpf_program__attach_iter(skel->progs.sock_tcp_iter, &io);
+	int fd = iter_link ? bpf_iter_create(bpf_link__fd(iter_link)) : -1;
+	const char *stage = iter_link ? "run" : "attach";
+	char buf[64];
+	ssize_t n = 0;
+	while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+		; /* no entries yet: a run that reports nothing */
+	if (fd >= 0 && n < 0)
+		stage = "read";
+	int err = errno;
+	if (fd >= 0)
+		close(fd);
+	if (fd >= 0 && n == 0)
+		return true;
+	snprintf(walk_why, sizeof(walk_why), "iterator refused at %s: %s", stage, errno_name(err));
+	bpf_link__destroy(iter_link);
+	iter_link = NULL;
+	return false;
+}
+
+const char *sock_tcp_export(void)
+{
+	static char desc[160];
+	if (!sock_enabled)
+		return NULL;
+	if (!walk_why[0])
+		return "tcp_export: iterator";
+	snprintf(desc, sizeof(desc), "tcp_export: map-walk (%s)", walk_why);
+	return desc;
+}
+
+__u64 sock_tcp_export_kind(void)
+{
+	return !sock_enabled ? FN_TCP_EXPORT_OFF : walk_why[0] ? FN_TCP_EXPORT_MAP_WALK : FN_TCP_EXPORT_ITERATOR;
 }
 
 void sock_start(struct falconet_bpf *skel)
 {
 	if (!sock_enabled)
 		return;
-	union bpf_iter_link_info li = { .map.map_fd = bpf_map__fd(skel->maps.sock_tcp) };
-	LIBBPF_OPTS(bpf_iter_attach_opts, io, .link_info = &li, .link_info_len = sizeof(li));
-	iter_link = bpf_program__attach_iter(skel->progs.sock_tcp_iter, &io);
-	if (!iter_link)
-		logf_("socket monitor: cannot attach the TCP export iterator: %s%s (TCP records only at close)",
-		      strerror(errno), "");
+	/* the TCP iterator was attached by sock_loaded (or the map-walk path is in use) */
 	cg_fd = open_cgroup2_root();
 	if (cg_fd < 0) {
 		logf_("socket monitor: no cgroup v2 mount (%s%s): no rx packet counts, UDP records only on idle timeout",
 		      strerror(errno), "");
 		return;
 	}
-	struct bpf_program *progs[3] = { skel->progs.sock_skb_in, skel->progs.sock_release, skel->progs.sock_create };
+	struct bpf_program *progs[3] = { walk_why[0] ? skel->progs.sock_skb_in_w : skel->progs.sock_skb_in, skel->progs.sock_release,
+					 skel->progs.sock_create };
 	for (int i = 0; i < 3; i++) {
 		cg_links[i] = bpf_program__attach_cgroup(progs[i], cg_fd);
 		if (!cg_links[i]) {
@@ -190,6 +265,8 @@ void sock_shutdown(struct falconet_bpf *skel)
 	for (size_t i = 0; i < n; i++) {
 		if (bpf_map_lookup_and_delete_elem(fd, &keys[i], &rec))
 			continue;
+		if (rec.protocol == IPPROTO_TCP && rec.busy == 1)
+			continue; /* a close that began before the pause: it reports it through the ring buffer */
 		rec.hdr.type = FN_REC_SOCK;
 		rec.hdr.size = sizeof(rec);
 		add_record(&rec, sizeof(rec));

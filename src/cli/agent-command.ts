@@ -13,7 +13,7 @@ import {
   checkSensorPrerequisites, replaySource, sensorSource, SensorUnavailable, type RecordSource,
 } from '../sensor/source.js';
 import {
-  DEFAULT_MONITORS, parseDuration, parseEvents, parseMonitors, parseOutput, parsePositiveInt, parseTimeouts, parseToken,
+  DEFAULT_MONITORS, NO_SK_ITER_FLAG, NO_SK_ITER_HELP, parseDuration, parseEvents, parseMonitors, parseOutput, parsePositiveInt, parseTimeouts, parseToken,
 } from './agent-options.js';
 import { parseProcEvents } from '../model/process-record.js';
 import { InvalidArgumentError } from 'commander';
@@ -62,6 +62,7 @@ interface AgentFlags {
   metrics?: string;
   daemon?: boolean;
   printPipeline?: boolean;
+  skIter?: boolean;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -109,7 +110,7 @@ function sensorOptions(flags: AgentFlags) {
     monitors: flags.monitor, fileEventsMax: flags.events, verbose: flags.verbose,
     fileRecords: flags.fileRecords, ringbufMb: flags.ringbufMb,
     sockIdle: flags.timeouts?.idle, sockActive: flags.timeouts?.active,
-    procEvents: flags.procEvents, procRate: flags.procRate,
+    procEvents: flags.procEvents, procRate: flags.procRate, noSkIter: flags.skIter === false,
   };
 }
 
@@ -123,7 +124,8 @@ function addSensorFlags(cmd: Command): Command {
     .option('-t, --timeouts <IDLE[,ACTIVE]>', 'socket idle and active timeouts in seconds (default 15,1800)', parseTimeouts)
     .option('--proc-events <list>', 'process monitor events to report: names or groups (process, cred, file, net, all), "-NAME" removes (default all)', parseProcEventsOption)
     .option('--proc-rate <N>', 'process monitor: events per second per process before THROTTLED (0: no limit; default 2000)', parseNonNegativeInt)
-    .option('--duration <seconds>', 'run this long, flush every open record, exit 0', parseDuration);
+    .option('--duration <seconds>', 'run this long, flush every open record, exit 0', parseDuration)
+    .option(NO_SK_ITER_FLAG, NO_SK_ITER_HELP);
 }
 
 function addOutputFlags(cmd: Command): Command {

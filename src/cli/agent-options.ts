@@ -59,6 +59,11 @@ export function parsePositiveInt(value: string): number {
   return Number(value);
 }
 
+/** --no-sk-iter (commander: flags.skIter === false): the socket monitor exports TCP records by
+ * walking a cookie-keyed map, as on kernels that refuse the socket storage iterator. */
+export const NO_SK_ITER_FLAG = '--no-sk-iter';
+export const NO_SK_ITER_HELP = 'socket monitor: export TCP records by a map walk instead of the socket storage iterator (also FALCONET_NO_SK_ITER=1; used anyway where the kernel refuses the iterator)';
+
 /** -t IDLE[,ACTIVE]: socket idle and active timeouts in seconds (kflowd: digits only, nonzero). */
 export function parseTimeouts(value: string): { idle: number; active?: number } {
   const m = /^([0-9]+)(?:,([0-9]+))?$/.exec(value);

@@ -77,6 +77,9 @@ export interface SensorStats {
   sweeps: number;
   ringbufBytes: number;
   fileMapEntries: number;
+  /** how the socket monitor exports TCP records: 'iterator', 'map-walk' (the kernel refused the
+   * iterator, or --no-sk-iter), 'off' (no socket monitor); 'unknown' in older recordings */
+  tcpExport: 'off' | 'iterator' | 'map-walk' | 'unknown';
 }
 
 export type SensorEvent =

@@ -6,7 +6,7 @@ import type {
 } from '../model/records.js';
 import {
   COMM_LEN, EXE_LEN, FE_COUNT, FILE_RECORD, FILE_RECORD_FIXED, FrameKind, HELLO, NAME_MAX, PATH_MAX,
-  PID_EXIT_NOTICE, REC_HDR, RecType, STATS, STATS_FRAME, STREAM_MAGIC, STREAM_VERSION,
+  PID_EXIT_NOTICE, REC_HDR, RecType, STATS, STATS_FRAME, STATS_FRAME_V1_SIZE, STREAM_MAGIC, STREAM_VERSION, TCP_EXPORT,
 } from './layout.js';
 import type { Frame } from './frames.js';
 import { decodeSockRecord } from './decode-socket.js';
@@ -138,7 +138,7 @@ export function decodeHello(body: Buffer, offset = 0): SensorHello {
 }
 
 export function decodeStats(body: Buffer, offset = 0): SensorStats {
-  if (body.length < STATS_FRAME.size) throw new FrameError('truncated stats frame', offset);
+  if (body.length < STATS_FRAME_V1_SIZE) throw new FrameError('truncated stats frame', offset);
   const counters: Record<string, number> = {};
   STATS.forEach((name, i) => { if (name) counters[name] = Number(body.readBigUInt64LE(8 + 8 * i)); });
   return {
@@ -148,6 +148,7 @@ export function decodeStats(body: Buffer, offset = 0): SensorStats {
     sweeps: Number(body.readBigUInt64LE(144)),
     ringbufBytes: Number(body.readBigUInt64LE(152)),
     fileMapEntries: Number(body.readBigUInt64LE(160)),
+    tcpExport: body.length >= STATS_FRAME.size ? TCP_EXPORT[Number(body.readBigUInt64LE(168))] ?? 'unknown' : 'unknown',
   };
 }
 

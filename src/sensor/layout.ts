@@ -75,12 +75,18 @@ export const HELLO: StructLayout = {
 };
 
 export const STATS_FRAME: StructLayout = {
-  size: 8 + ST_MAX * 8 + 32,
+  size: 8 + ST_MAX * 8 + 40,
   fields: {
     boot_ns: [0, 8], counters: [8, ST_MAX * 8], records_out: [136, 8], sweeps: [144, 8],
-    ringbuf_bytes: [152, 8], file_map_entries: [160, 8],
+    ringbuf_bytes: [152, 8], file_map_entries: [160, 8], tcp_export: [168, 8],
   },
 };
+/** Stats frames of streams recorded before tcp_export was added end after file_map_entries. */
+export const STATS_FRAME_V1_SIZE = 168;
+
+/** enum fn_tcp_export: how the socket monitor exports TCP records (fn_stats.tcp_export). */
+export const TCP_EXPORT = ['off', 'iterator', 'map-walk'] as const;
+export type TcpExport = (typeof TCP_EXPORT)[number] | 'unknown';
 
 /** C struct name → layout, for the layout test. */
 export const C_STRUCTS: Record<string, StructLayout> = {

@@ -50,6 +50,8 @@ export interface SensorOptions {
   procRate?: number;
   /** process event types to report: bit (1 << index in PROC_EVENTS) */
   procEvents?: bigint;
+  /** export TCP records by map walk instead of the socket storage iterator (--no-sk-iter) */
+  noSkIter?: boolean;
   /** also write the raw stream here (record mode) */
   tap?: WriteStream;
 }
@@ -81,6 +83,13 @@ export function checkSensorPrerequisites(): void {
   }
 }
 
+/** FALCONET_NO_SK_ITER=1 (any value but empty or 0) forces the map-walk TCP export: the same
+ * test as the sensor's (sensor.c parse_args). */
+export function noSkIterFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  const v = env.FALCONET_NO_SK_ITER;
+  return v !== undefined && v !== '' && v !== '0';
+}
+
 /** How often a sensor that dies unexpectedly is restarted before the agent gives up. */
 const MAX_RESTARTS = 3;
 
@@ -100,6 +109,9 @@ export function sensorSource(opts: SensorOptions): RecordSource {
   if (opts.procEvents !== undefined) args.push('--proc-events', String(opts.procEvents));
   if (opts.procRate !== undefined) args.push('--proc-rate', String(opts.procRate));
   if (opts.verbose) args.push('--verbose');
+  // FALCONET_NO_SK_ITER needs no flag: the sensor inherits the environment and reads it itself
+  // (so its startup line names the variable as the reason)
+  if (opts.noSkIter) args.push('--no-sk-iter');
   let stopped = false;
   let current: ChildProcess | undefined;
 

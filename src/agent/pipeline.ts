@@ -10,6 +10,7 @@ import { toMinJson, toPrettyJson } from '../format/json.js';
 import { isOutputRecord, kflowdRecord } from '../format/kflowd.js';
 import { TABLE_HEADER, fileTableRow } from '../format/table.js';
 import { SysFlowOutput, type SysFlowOutputOptions } from './sysflow-output.js';
+import { PayloadJoin } from '../protocols/join.js';
 
 export type OutputFormat = 'json' | 'json-min' | 'table';
 
@@ -27,6 +28,8 @@ export interface PipelineOptions {
   sysflow?: SysFlowOutputOptions;
   /** --duration: stop the source this many seconds after monitoring started (its hello) */
   durationSec?: number;
+  /** false: payload records are not joined to socket records (no App keys, no names) */
+  protocols?: boolean;
 }
 
 export interface RunSummary {
@@ -48,6 +51,7 @@ export async function runPipeline(source: RecordSource, opts: PipelineOptions, o
   let durationTimer: NodeJS.Timeout | undefined;
   let ctx: FormatContext | undefined;
   let headerDone = false;
+  const join = opts.protocols === false ? undefined : new PayloadJoin(); // -p: App keys, SockRemoteNames
 
   const write = async (text: string) => {
     if (opts.quiet || !text) return;
@@ -78,7 +82,7 @@ export async function runPipeline(source: RecordSource, opts: PipelineOptions, o
       case 'records': {
         if (!ctx) throw new Error('stream has records before its hello frame');
         const lines: string[] = [];
-        for (const r of ev.records) {
+        for (const r of join ? join.process(ev.records) : ev.records) {
           if (!isOutputRecord(r)) continue;
           summary.records++; // also the record's InfoSequenceNumber
           opts.onRecord?.(r);

@@ -17,5 +17,5 @@ export function kflowdRecord(r: KernelRecord, seq: number, ctx: FormatContext): 
 }
 
 export function isOutputRecord(r: KernelRecord): boolean {
-  return r.type !== 'pid_exit';
+  return r.type !== 'pid_exit' && r.type !== 'payload'; // payloads end up in their socket record
 }

@@ -8,8 +8,9 @@ import { dnsException, dnsJson, parseDns, splitTcpDns } from './dns.js';
 import { decodeHttp, headEnd, startsHead } from './http1.js';
 import { decodeSyslog, splitSyslogStream } from './syslog.js';
 
-export type AppProto = 'DNS' | 'HTTP' | 'SYSLOG';
-export type AppTransport = 'tcp' | 'udp' | 'unix';
+import type { AppProto, AppTransport } from '../model/payload-record.js';
+
+export type { AppProto, AppTransport };
 
 /** One payload captured by the kernel. */
 export interface AppCapture {

@@ -112,6 +112,7 @@ export async function runPipeline(source: RecordSource, opts: PipelineOptions, o
         sysflow?.tick();
         summary.lastStats = ev.stats;
         if (opts.stats) process.stderr.write(`falconet-stats ${JSON.stringify({ ...ev.stats, bootNs: ev.stats.bootNs.toString() })}\n`);
+        if (opts.stats && join?.kernel) process.stderr.write(`falconet-payload-stats ${JSON.stringify({ ...join.kernel, ...join.stats })}\n`);
         break;
       case 'log':
         summary.logs.push(ev.text);

@@ -21,9 +21,19 @@ export interface PayloadRecord {
   /** UDP: the peer (the record of this socket and peer gets the payload); '' and 0 otherwise */
   peerIP: string;
   peerPort: number;
+  /** UNIX: the sender's struct sock address (its socket record's skAddr); 0n otherwise */
+  skAddr: bigint;
   /** TCP: sequence number of the first payload byte */
   seq: number;
   /** payload bytes on the wire; bytes.length is less when the capture was cut */
   wireLen: number;
   bytes: Uint8Array;
+}
+
+/** The sensor's payload capture counters (FN_REC_PAYLOAD_STATS): totals since start. */
+export interface PayloadStatsRecord {
+  type: 'payload_stats';
+  hdr: ProcHeader;
+  /** captured, drop_ringbuf, drop_flow_cap, drop_flow_map, drop_handshake, skip_retrans, drop_read */
+  counters: Record<string, number>;
 }

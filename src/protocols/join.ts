@@ -27,17 +27,23 @@ export interface JoinStats {
   unmatched: number;
 }
 
-export function flowKey(cookie: bigint, transport: string, peerIP: string, peerPort: number): string {
-  return transport === 'udp' ? `${cookie}|${peerIP}|${peerPort}` : `${cookie}`;
+/** TCP: the cookie; UDP: cookie and peer; UNIX: the sender's struct sock address (the kernel
+ * cannot always read the sender's cookie where it captures). */
+function payloadKey(p: PayloadRecord): string {
+  if (p.transport === 'unix') return `u${p.skAddr}`;
+  return p.transport === 'udp' ? `${p.cookie}|${p.peerIP}|${p.peerPort}` : `${p.cookie}`;
 }
 
 function sockFlowKey(r: SockRecord): string {
-  return flowKey(r.cookie, r.protocol === 'UDP' ? 'udp' : 'other', r.remoteIP, r.remotePort);
+  if (r.family === 'AF_UNIX') return `u${r.skAddr ?? 0n}`;
+  return r.protocol === 'UDP' ? `${r.cookie}|${r.remoteIP}|${r.remotePort}` : `${r.cookie}`;
 }
 
 export class PayloadJoin {
   readonly cache: DnsNameCache;
   readonly stats: JoinStats = { payloads: 0, attached: 0, unmatched: 0 };
+  /** the sensor's capture counters (latest payload_stats record) */
+  kernel?: Record<string, number>;
   private readonly pending = new Map<string, PayloadRecord[]>();
   private readonly maxFlows: number;
   private readonly perFlow: number;
@@ -53,7 +59,10 @@ export class PayloadJoin {
   /** Takes the payload records out of a batch and completes its socket records. */
   process(batch: KernelRecord[]): KernelRecord[] {
     let out: KernelRecord[] | undefined;
-    for (const r of batch) if (r.type === 'payload') { this.add(r); out ??= []; }
+    for (const r of batch) {
+      if (r.type === 'payload') { this.add(r); out ??= []; }
+      else if (r.type === 'payload_stats') this.kernel = r.counters;
+    }
     if (!out) {
       for (const r of batch) if (r.type === 'sock') this.complete(r);
       return batch;
@@ -69,7 +78,7 @@ export class PayloadJoin {
   add(p: PayloadRecord): void {
     this.stats.payloads++;
     if (p.app === 'DNS') this.learn(p);
-    const key = flowKey(p.cookie, p.transport, p.peerIP, p.peerPort);
+    const key = payloadKey(p);
     let list = this.pending.get(key);
     if (!list) {
       list = [];

@@ -96,3 +96,14 @@ export function resolveProtocols(args: ProtocolArgs = {}): ProtocolConfig {
 export function appOfPorts(cfg: ProtocolConfig, proto: PortProto, a: number, b: number): AppProto | undefined {
   return cfg.ports.find((p) => p.proto === proto && (p.port === a || p.port === b))?.app;
 }
+
+/** commander's parser for a repeatable -p: errors become commander's usage errors. */
+export function protocolOptionParser(invalid: (msg: string) => Error): (value: string, prev?: ProtocolArgs) => ProtocolArgs {
+  return (value, prev) => {
+    try {
+      return parseProtocolOption(value, prev);
+    } catch (e) {
+      throw invalid((e as Error).message);
+    }
+  };
+}

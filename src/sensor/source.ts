@@ -52,6 +52,8 @@ export interface SensorOptions {
   procEvents?: bigint;
   /** also write the raw stream here (record mode) */
   tap?: WriteStream;
+  /** -p: the sensor's --payload argument (src/protocols/sensor-spec.ts) */
+  payload?: string;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -100,6 +102,7 @@ export function sensorSource(opts: SensorOptions): RecordSource {
   if (opts.procEvents !== undefined) args.push('--proc-events', String(opts.procEvents));
   if (opts.procRate !== undefined) args.push('--proc-rate', String(opts.procRate));
   if (opts.verbose) args.push('--verbose');
+  if (opts.payload) args.push('--payload', opts.payload);
   let stopped = false;
   let current: ChildProcess | undefined;
 

@@ -36,7 +36,7 @@ function sock(cookie: bigint, protocol: 'TCP' | 'UDP', remoteIP: string, remoteP
 }
 
 function payload(p: Partial<PayloadRecord> & Pick<PayloadRecord, 'cookie' | 'app' | 'transport' | 'rx' | 'bytes' | 'ts'>): PayloadRecord {
-  return { type: 'payload', hdr: hdr(p.ts), peerIP: '', peerPort: 0, seq: 0, wireLen: p.bytes.length, ...p };
+  return { type: 'payload', hdr: hdr(p.ts), peerIP: '', peerPort: 0, skAddr: 0n, seq: 0, wireLen: p.bytes.length, ...p };
 }
 
 const answer = (id: number, name: string, ip: string, ttl = 300) => dnsPacket.encode({

@@ -31,6 +31,7 @@
 /* set by the sensor before load */
 const volatile __u8 cfg_pl_ports[2][65536];     /* [0 TCP, 1 UDP][port] = enum fn_app */
 const volatile __u32 cfg_pl_per_flow = 8;       /* messages per flow and direction */
+const volatile __u64 cfg_pl_idle_ns = 15000000000ULL; /* a flow quiet this long starts over (its record was exported) */
 const volatile __u32 cfg_pl_unix_n = 0;
 const volatile __u64 cfg_pl_unix_ino[FN_PAYLOAD_UNIX_SOCKS];
 const volatile __u32 cfg_pl_unix_dev[FN_PAYLOAD_UNIX_SOCKS]; /* kernel dev_t (major << 20 | minor) */
@@ -57,6 +58,7 @@ struct pl_flow_key {
 };
 
 struct pl_flow {
+	__u64 ts;           /* last message (CLOCK_BOOTTIME): an idle flow starts over */
 	__u32 count[2];     /* messages shipped: [0] tx, [1] rx */
 	__u32 next_seq[2];  /* TCP: the byte after the last one captured */
 	__u32 seq_set[2];
@@ -76,9 +78,14 @@ static __always_inline void pl_count(__u32 idx)
 		*v += 1;
 }
 
-/* Flow state; false (counted) when the message is not to be shipped. */
-static __noinline bool pl_admit(struct pl_flow_key *key, __u32 rx, __u32 tcp, __u32 seq, __u32 len)
+#define PL_ADMIT_RX 1
+#define PL_ADMIT_TCP 2
+
+/* Flow state; false (counted) when the message is not to be shipped. how: PL_ADMIT_* (BPF
+ * calls take five arguments). */
+static __noinline bool pl_admit(struct pl_flow_key *key, __u32 how, __u32 seq, __u32 len, __u64 now)
 {
+	__u32 rx = how & PL_ADMIT_RX, tcp = how & PL_ADMIT_TCP;
 	struct pl_flow *f = bpf_map_lookup_elem(&payload_flows, key);
 	if (!f) {
 		struct pl_flow zero = {};
@@ -89,7 +96,12 @@ static __noinline bool pl_admit(struct pl_flow_key *key, __u32 rx, __u32 tcp, __
 			return false;
 		}
 	}
-	rx &= 1;
+	if (f->ts && now - f->ts > cfg_pl_idle_ns) {
+		/* the flow's record left on its idle timeout (or a UDP peer port was reused) */
+		f->count[0] = f->count[1] = 0;
+		f->seq_set[0] = f->seq_set[1] = 0;
+	}
+	f->ts = now;
 	if (tcp) {
 		if (f->seq_set[rx] && (__s32)(seq - f->next_seq[rx]) < 0) {
 			pl_count(PL_SKIP_RETRANS);
@@ -210,14 +222,14 @@ static __noinline int pl_skb(struct __sk_buff *skb, __u32 rx)
 		__builtin_memcpy(r->raddr, key.raddr, 16);
 		r->rport = key.rport;
 	}
-	if (!pl_admit(&key, rx, t == 0, seq, len))
+	__u64 now = bpf_ktime_get_boot_ns();
+	if (!pl_admit(&key, (rx ? PL_ADMIT_RX : 0) | (t == 0 ? PL_ADMIT_TCP : 0), seq, len, now))
 		return 1;
 	__u32 cap = len > FN_PAYLOAD_MAX ? FN_PAYLOAD_MAX : len;
 	if (cap == 0 || bpf_skb_load_bytes(skb, hl, r->data, cap)) {
 		pl_count(PL_DROP_READ);
 		return 1;
 	}
-	__u64 now = bpf_ktime_get_boot_ns();
 	r->hdr.flags = rx ? PLF_RX : 0;
 	r->hdr.ts_first = r->hdr.ts = now;
 	r->cookie = cookie;
@@ -262,7 +274,7 @@ int BPF_PROG(sock_pl_unix, const struct sock *sk)
 	__u64 i_ino = ino->i_ino;
 	__u32 dev = ino->i_sb->s_dev;
 	bool hit = false;
-	for (int i = 0; i < FN_PAYLOAD_UNIX_SOCKS; i++) {
+	for (__u32 i = 0; i < FN_PAYLOAD_UNIX_SOCKS; i++) {
 		if (i < cfg_pl_unix_n && cfg_pl_unix_ino[i] == i_ino && cfg_pl_unix_dev[i] == dev)
 			hit = true;
 	}
@@ -270,8 +282,10 @@ int BPF_PROG(sock_pl_unix, const struct sock *sk)
 		return 0;
 	/* the skb just queued; an empty queue's prev is the queue head itself */
 	struct sk_buff *skb = sk->sk_receive_queue.prev;
-	if (!skb || (void *)skb == (void *)&sk->sk_receive_queue)
+	if (!skb || (void *)skb == (void *)&sk->sk_receive_queue) {
+		pl_count(PL_DROP_READ); /* a reader already took it */
 		return 0;
+	}
 	/* the sender's socket: a pointer walked from the queue is untrusted, so no cookie helper
 	 * (and the cookie may not exist yet); it is named by its address, which its socket record
 	 * carries too, and its inode number against address reuse */
@@ -290,7 +304,8 @@ int BPF_PROG(sock_pl_unix, const struct sock *sk)
 		return 0;
 	struct pl_flow_key key = { .cookie = addr };
 	__builtin_memcpy(key.raddr, &sino, 8);
-	if (!pl_admit(&key, 0, 0, 0, len))
+	__u64 now = bpf_ktime_get_boot_ns();
+	if (!pl_admit(&key, 0, 0, len, now))
 		return 0;
 	struct payload_record *r = pl_scratch();
 	if (!r)
@@ -304,7 +319,7 @@ int BPF_PROG(sock_pl_unix, const struct sock *sk)
 	__builtin_memcpy(r->raddr + 8, &sino, 8);
 	r->rport = 0;
 	r->hdr.flags = 0;
-	r->hdr.ts_first = r->hdr.ts = bpf_ktime_get_boot_ns();
+	r->hdr.ts_first = r->hdr.ts = now;
 	r->cookie = cookie;
 	r->family = PL_AF_UNIX;
 	r->app = FN_APP_SYSLOG;

@@ -76,6 +76,7 @@ void payload_configure(struct falconet_bpf *skel)
 	}
 	skel->rodata->cfg_pl_unix_n = n_unix;
 	skel->rodata->cfg_pl_per_flow = per_flow;
+	skel->rodata->cfg_pl_idle_ns = (__u64)opt.sock_idle_s * 1000000000ULL;
 	if (!n_ports) {
 		bpf_program__set_autoload(skel->progs.sock_pl_in, false);
 		bpf_program__set_autoload(skel->progs.sock_pl_out, false);

@@ -64,9 +64,11 @@ struct pl_flow {
 	__u32 seq_set[2];
 };
 
+/* per-CPU LRU lists: a flood of new flows evicts without the common list's global lock */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__type(key, struct pl_flow_key);
 	__type(value, struct pl_flow);
 } payload_flows SEC(".maps");

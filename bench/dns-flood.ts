@@ -5,6 +5,7 @@
 //   churn   a new client socket every 2 queries: every message is captured, shipped and decoded
 //   steady  64 sockets reused: after 8 messages per flow and direction only the port filter,
 //           the flow lookup and the cap run (what a busy resolver costs)
+//   other   the steady flood while -p names another port: the port filter alone
 // BPF ns come from kernel.bpf_stats_enabled in separate runs (the accounting has its own cost).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -42,12 +43,14 @@ setTimeout(() => { printed = true; console.log(JSON.stringify({ sent, got, secs 
 for (let i = 0; i < sockets; i++) client();
 `;
 
-interface Load { name: string; perSocket: number; sockets: number; window: number }
+interface Load { name: string; perSocket: number; sockets: number; window: number; unmatched?: boolean }
 const ALL_LOADS: Load[] = [
   { name: 'churn', perSocket: 2, sockets: 32, window: 1 },
   { name: 'steady', perSocket: 1e12, sockets: 64, window: 4 },
+  // the same flood while -p names another port: what the port filter costs everything else
+  { name: 'other', perSocket: 1e12, sockets: 64, window: 4, unmatched: true },
 ];
-const LOADS = (process.env.DNS_FLOOD_LOADS ?? 'churn,steady').split(',').map((n) => ALL_LOADS.find((l) => l.name === n)).filter((l): l is Load => !!l);
+const LOADS = (process.env.DNS_FLOOD_LOADS ?? 'churn,steady,other').split(',').map((n) => ALL_LOADS.find((l) => l.name === n)).filter((l): l is Load => !!l);
 
 function sh(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8' });
@@ -136,7 +139,8 @@ async function main(): Promise<void> {
     for (const l of LOADS) {
       const alone = flood(dns.port, l);
       const floor = await withFloor(() => flood(dns.port, l));
-      const fal = await withAgent(dns.port, (cpu) => {
+      const pport = l.unmatched ? dns.port + 1 : dns.port;
+      const fal = await withAgent(pport, (cpu) => {
         const c0 = cpu();
         const t0 = process.hrtime.bigint();
         const f = flood(dns.port, l);
@@ -145,7 +149,7 @@ async function main(): Promise<void> {
       });
       // BPF ns per packet, separate runs with accounting on
       const floorNs = await bpfStats(async () => withFloor(() => { const s0 = progStats('plfloor_'); flood(dns.port, l); const s1 = progStats('plfloor_'); return (s1.ns - s0.ns) / Math.max(1, s1.cnt - s0.cnt); }));
-      const falNs = await bpfStats(async () => (await withAgent(dns.port, () => { const s0 = progStats('sock_pl_'); flood(dns.port, l); const s1 = progStats('sock_pl_'); return (s1.ns - s0.ns) / Math.max(1, s1.cnt - s0.cnt); })).r);
+      const falNs = await bpfStats(async () => (await withAgent(pport, () => { const s0 = progStats('sock_pl_'); flood(dns.port, l); const s1 = progStats('sock_pl_'); return (s1.ns - s0.ns) / Math.max(1, s1.cnt - s0.cnt); })).r);
       const msgs = fal.r.f.rate * 2; // a query and its answer per answered query
       const s = fal.stats;
       console.log([

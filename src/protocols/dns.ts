@@ -125,12 +125,20 @@ function rdataText(buf: Buffer, type: string, rdlenAt: number, rdlen: number): s
 /** Decodes one DNS message (no TCP length prefix). Returns undefined when the bytes are not a
  * DNS message: short header, a question or answer that runs past the end, a bad name. */
 export function parseDns(bytes: Uint8Array): DnsMessage | undefined {
+  // a captured response is decoded for the name cache when it arrives and again for its record
+  const hit = memo.get(bytes);
+  if (hit !== undefined) return hit ?? undefined;
+  let m: DnsMessage | undefined;
   try {
-    return parseOrThrow(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
+    m = parseOrThrow(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
   } catch {
-    return undefined;
+    m = undefined;
   }
+  memo.set(bytes, m ?? null);
+  return m;
 }
+
+const memo = new WeakMap<Uint8Array, DnsMessage | null>();
 
 function parseOrThrow(buf: Buffer): DnsMessage {
   if (buf.length < 12) throw new Error('short header');

@@ -23,7 +23,7 @@ const DNSMASQ = [
   '--host-record=a.test,10.1.2.3,fd00::3', '--cname=www.a.test,a.test', '--mx-host=a.test,mail.a.test,10',
   '--txt-record=t.a.test,v=spf1 -all', '--ptr-record=9.9.9.10.in-addr.arpa,p.a.test',
   '--srv-host=_sip._tcp.a.test,sip.a.test,5060,1,2', '--address=/nx.test/', '--local=/a.test/',
-  '--host-record=web.test,127.0.0.7',
+  '--host-record=web.test,127.0.0.7', '--listen-address=::1',
 ];
 
 /** [dig args, expected answers] with the answers as the config defines them */
@@ -37,6 +37,9 @@ const QUERIES: [string[], string, string, unknown[][], string][] = [
   [[], 'A', 'x.nx.test', [], 'NXDOMAIN'],
   [['+tcp'], 'MX', 'a.test', [['MX', 'a.test', 300, 'IN', '10 mail.a.test']], 'NOERROR'],
   [['+tcp'], 'SRV', '_sip._tcp.a.test', [['SRV', '_sip._tcp.a.test', 300, 'IN', '1 2 5060 sip.a.test']], 'NOERROR'],
+  // over IPv6 (the server's address is given by @::1 below)
+  [['-6'], 'A', 'a.test', [['A', 'a.test', 300, 'IN', '10.1.2.3']], 'NOERROR'],
+  [['-6', '+tcp'], 'AAAA', 'a.test', [['AAAA', 'a.test', 300, 'IN', 'fd00::3']], 'NOERROR'],
 ];
 
 const noTs = (m: JsonRecord) => {
@@ -79,7 +82,8 @@ describe('payload decoding with real clients and servers', { skip }, () => {
     const P = String(web.port);
     cap = await captureRecords(async () => {
       for (const q of QUERIES) {
-        digs.push({ q, r: await run('dig', ['@127.0.0.1', '-p', String(dns.port), '+tries=1', '+time=3', ...q[0], q[1], q[2]]) });
+        const server = q[0].includes('-6') ? '@::1' : '@127.0.0.1';
+        digs.push({ q, r: await run('dig', [server, '-p', String(dns.port), '+tries=1', '+time=3', ...q[0], q[1], q[2]]) });
       }
       curl = await run('curl', ['-s', '-o', '/dev/null', '-o', '/dev/null', '-o', '/dev/null',
         `http://127.0.0.1:${P}/old`, `http://127.0.0.1:${P}/new`, `http://127.0.0.1:${P}/chunk.html`]);
@@ -104,6 +108,7 @@ describe('payload decoding with real clients and servers', { skip }, () => {
       assert.equal(d.status, rcode);
       const rec = appRecord(cap.records, r.pid, dns.port);
       assert.equal(rec.SockProtocol, args.includes('+tcp') ? 'TCP' : 'UDP');
+      assert.equal(rec.SockRemoteIP, args.includes('-6') ? '::1' : '127.0.0.1');
       assert.equal(rec.App, 'DNS');
       const tx = (rec.AppTxDns as JsonRecord[]).map(noTs);
       const rx = (rec.AppRxDns as JsonRecord[]).map(noTs);

@@ -5,4 +5,5 @@
 #include "common.bpf.h"
 #include "file.bpf.h"
 #include "socket.bpf.h"
+#include "payload.bpf.h"   /* -p: DNS/HTTP/SYSLOG payloads (socket monitor) */
 #include "process.bpf.h"

@@ -128,6 +128,7 @@ struct pid_exit_notice {
 /* ---- the socket and process monitors define their records in their own headers ---- */
 #include "records_socket.h"
 #include "records_process.h"
+#include "records_payload.h"  /* -p payload capture */
 
 /* ---- drop/accounting counters (per-CPU array "stats", index = enum) ---- */
 enum fn_stat {

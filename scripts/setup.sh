@@ -12,6 +12,8 @@ PKGS=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool make gcc pkg-config ts
 PKGS+=(rsyslog rsyslog-gnutls openssl)
 # metrics test (test/pipeline/metrics.test.ts): a private Prometheus scraping --metrics
 PKGS+=(prometheus)
+# -p tests (test/kernel/protocols): real DNS/HTTP/syslog servers and clients
+PKGS+=(dnsmasq-base nginx dnsutils curl bsdutils)
 # one dpkg-query for all of them (a query per package costs ~20 ms each at every start)
 mapfile -t installed < <(dpkg-query -W -f='${Package} ${Status}\n' "${PKGS[@]}" 2>/dev/null | awk '$NF == "installed" && $(NF-1) == "ok" {print $1}')
 missing=()

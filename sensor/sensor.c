@@ -30,6 +30,7 @@
 #include "falconet.skel.h"
 #include "output.h"
 #include "monitors.h"
+#include "payload.h"
 #include "mapwalk.h"
 
 #define EXITED_MAX 4096
@@ -298,6 +299,7 @@ static void parse_args(int argc, char **argv)
 		{ "sock-idle", required_argument, 0, 'I' },  { "sock-active", required_argument, 0, 'A' },
 		{ "proc-rate", required_argument, 0, 'R' },  { "proc-events", required_argument, 0, 'E' },
 		{ "no-sk-iter", no_argument, 0, 'N' },
+		{ "payload", required_argument, 0, 'P' },    /* -p: payload.c */
 		{ 0 }
 	};
 	int c;
@@ -315,6 +317,7 @@ static void parse_args(int argc, char **argv)
 		case 'N': opt.no_sk_iter = true; opt.no_sk_iter_by = "--no-sk-iter"; break;
 		case 'I': opt.sock_idle_s = num_arg("sock-idle", optarg, 1, 1u << 30); break;
 		case 'A': opt.sock_active_s = num_arg("sock-active", optarg, 1, 1u << 30); break;
+		case 'P': payload_arg(optarg); break;
 		case 'R': opt.proc_rate = num_arg("proc-rate", optarg, 0, 1u << 30); break;
 		case 'E': {
 			char *end;
@@ -393,6 +396,7 @@ int main(int argc, char **argv)
 		bpf_map__set_max_entries(skel->maps.events, opt.ringbuf_mb << 20);
 		bpf_map__set_max_entries(skel->maps.file_records, opt.file_records_max);
 		sock_configure(skel);
+		payload_configure(skel);
 		proc_configure(skel);
 		slen = 0;
 		skipped = 0;
@@ -490,6 +494,7 @@ int main(int argc, char **argv)
 	write_frame(FR_HELLO, hello_buf, sizeof(*hello) + slen);
 
 	sock_start(skel);
+	payload_start(skel);
 	proc_start(skel);
 	fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
 	__u64 next_stats = now_ns(CLOCK_MONOTONIC) + (__u64)opt.stats_ms * 1000000ULL;
@@ -513,6 +518,7 @@ int main(int argc, char **argv)
 			exited_overflow = false;
 		}
 		sock_tick(skel, now_ns(CLOCK_BOOTTIME));
+		payload_tick(skel, now_ns(CLOCK_BOOTTIME));
 		proc_tick(skel, now_ns(CLOCK_BOOTTIME));
 		struct fn_stats st;
 		__u64 t = now_ns(CLOCK_MONOTONIC);
@@ -545,6 +551,7 @@ int main(int argc, char **argv)
 		sweep_files(SWEEP_EXITED);
 	sweep_files(SWEEP_ALL);
 	sock_shutdown(skel);
+	payload_shutdown(skel);
 	proc_shutdown(skel);
 	/* records that programs already running at the pause submitted since (a TCP close) */
 	ring_buffer__consume(rb);

@@ -17,6 +17,8 @@ import {
 } from './agent-options.js';
 import { parseProcEvents } from '../model/process-record.js';
 import { InvalidArgumentError } from 'commander';
+import { protocolOptionParser, resolveProtocols, type ProtocolArgs } from '../protocols/options.js';
+import { payloadSpec } from '../protocols/sensor-spec.js';
 
 function parseProcEventsOption(value: string): bigint {
   try {
@@ -63,6 +65,7 @@ interface AgentFlags {
   daemon?: boolean;
   printPipeline?: boolean;
   skIter?: boolean;
+  protocol?: ProtocolArgs;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -111,6 +114,7 @@ function sensorOptions(flags: AgentFlags) {
     fileRecords: flags.fileRecords, ringbufMb: flags.ringbufMb,
     sockIdle: flags.timeouts?.idle, sockActive: flags.timeouts?.active,
     procEvents: flags.procEvents, procRate: flags.procRate, noSkIter: flags.skIter === false,
+    payload: payloadSpec(resolveProtocols(flags.protocol)), // -p (src/protocols)
   };
 }
 
@@ -124,6 +128,8 @@ function addSensorFlags(cmd: Command): Command {
     .option('-t, --timeouts <IDLE[,ACTIVE]>', 'socket idle and active timeouts in seconds (default 15,1800)', parseTimeouts)
     .option('--proc-events <list>', 'process monitor events to report: names or groups (process, cred, file, net, all), "-NAME" removes (default all)', parseProcEventsOption)
     .option('--proc-rate <N>', 'process monitor: events per second per process before THROTTLED (0: no limit; default 2000)', parseNonNegativeInt)
+    .option('-p, --protocol <app=list>', 'decode payloads: dns=PROTO/PORT,..., http=tcp/PORT,..., syslog=PROTO/PORT|unix|unix:PATH,...; APP=off (repeatable; defaults dns=udp/53,tcp/53 http=tcp/80 syslog=udp/514,tcp/514,unix)',
+      protocolOptionParser((m) => new InvalidArgumentError(m)))
     .option('--duration <seconds>', 'run this long, flush every open record, exit 0', parseDuration)
     .option(NO_SK_ITER_FLAG, NO_SK_ITER_HELP);
 }

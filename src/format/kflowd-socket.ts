@@ -5,7 +5,7 @@
 // segments into SockTx/RxBytes; here they are only in SockTxBytesRetrans and the packet counts).
 import type { SockDirection, SockRecord } from '../model/socket-record.js';
 import type { KflowdFacts } from './context.js';
-import type { JObject } from './json.js';
+import type { JObject, JValue } from './json.js';
 import { infoKeys, procKeys } from './proc-keys.js';
 import { seconds } from './time.js';
 
@@ -88,9 +88,11 @@ export function kflowdSocketRecord(r: SockRecord, seq: number, f: KflowdFacts): 
     o.set('SockLocalPort', r.localPort);
     o.set('SockRemoteIP', r.remoteIP);
     o.set('SockRemotePort', r.remotePort);
+    if (r.remoteNames) o.set('SockRemoteNames', r.remoteNames); // src/protocols/join.ts
   }
   // a client speaks first, a server listens first
   if (r.role === 'CLIENT') { txBlock(o, r, f); rxBlock(o, r, f); } else { rxBlock(o, r, f); txBlock(o, r, f); }
   o.set('SockAge', seconds(r.hdr.ts > r.hdr.tsFirst ? r.hdr.ts - r.hdr.tsFirst : 0n));
+  for (const [k, v] of r.appKeys ?? []) o.set(k, v as JValue); // App, AppTx*, AppRx* (src/protocols/app.ts)
   return o;
 }

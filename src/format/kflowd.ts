@@ -17,5 +17,6 @@ export function kflowdRecord(r: KernelRecord, seq: number, f: KflowdFacts): JObj
 }
 
 export function isOutputRecord(r: KernelRecord): boolean {
-  return r.type !== 'pid_exit';
+  // payloads end up in their socket record; payload counters go to --stats
+  return r.type !== 'pid_exit' && r.type !== 'payload' && r.type !== 'payload_stats';
 }

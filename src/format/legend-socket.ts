@@ -1,6 +1,7 @@
 // Legend entries of the socket record: [key, description, subkeys]. (TCP) marks keys that UDP
 // records omit; UNIX records carry only SockRole, SockAddress, SockFamily, SockTx/RxBytes, SockAge.
 export type LegendEntry = [key: string, description: string, subkeys?: [string, string][]];
+import { APP_LEGEND } from './legend-app.js';
 
 const FLAGS: [string, string][] = [
   ['SYN', 'Synchronize (connection open)'],
@@ -22,6 +23,7 @@ export const SOCKET_LEGEND: LegendEntry[] = [
   ['SockLocalPort', 'Local port'],
   ['SockRemoteIP', 'Remote IP address (UDP: one record per peer of an unconnected socket)'],
   ['SockRemotePort', 'Remote port'],
+  ['SockRemoteNames', 'Names the remote IP was resolved from, by DNS answers seen on this host (-p dns)'],
   ['SockTxInterface', 'Interface of the last sent packet as <ifindex>:<name>:<mac>'],
   ['SockTxDataPackets', 'Sent packets with payload (TCP)'],
   ['SockTxPackets', 'Sent IP packets, counted as a capture sees them (a GSO packet counts once)'],
@@ -46,4 +48,5 @@ export const SOCKET_LEGEND: LegendEntry[] = [
   ['SockRxTTL', 'Average TTL / hop limit of received packets'],
   ['SockRTT', 'Smoothed round-trip time in seconds at export (TCP)'],
   ['SockAge', 'Seconds from the first to the last activity of the socket'],
+  ...APP_LEGEND, // -p
 ];

@@ -54,8 +54,9 @@ export interface PidExitRecord {
 
 import type { SockRecord } from './socket-record.js';
 import type { ProcRecord } from './process-record.js';
+import type { PayloadRecord, PayloadStatsRecord } from './payload-record.js';
 
-export type KernelRecord = FileRecord | PidExitRecord | SockRecord | ProcRecord;
+export type KernelRecord = FileRecord | PidExitRecord | SockRecord | ProcRecord | PayloadRecord | PayloadStatsRecord;
 
 export interface SensorHello {
   sensorPid: number;

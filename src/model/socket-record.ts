@@ -61,4 +61,11 @@ export interface SockRecord {
   bytesReceived: number;
   /** bytes waiting in the receive queue at export */
   rxQueued: number;
+  /** the kernel's struct sock address (UNIX: joins syslog payloads captured at the receiver) */
+  skAddr?: bigint;
+  // ---- set by the protocols stage (src/protocols/join.ts), not by the decoder ----
+  /** names the remote IP was resolved from (DNS answers seen on this host) */
+  remoteNames?: string[];
+  /** kflowd's App keys (`App`, `AppTxDns`, ...) in output order; values are JSON values */
+  appKeys?: ReadonlyArray<readonly [string, unknown]>;
 }

@@ -95,6 +95,8 @@ export async function runPipeline(rs: RecordSource, opts: PipelineOptions, out: 
       if (opts.stats) {
         process.stderr.write(`falconet-stats ${JSON.stringify({ ...c.stats, bootNs: c.stats.bootNs.toString() })}\n`);
         process.stderr.write(`falconet-figures ${JSON.stringify(figuresObject(counters))}\n`);
+        const j = source.join;
+        if (j.kernel) process.stderr.write(`falconet-payload-stats ${JSON.stringify({ ...j.kernel, ...j.stats })}\n`);
       }
     } else if (c.kind === 'log') log(c.text);
   };

@@ -158,5 +158,6 @@ export function decodeSockRecord(b: Buffer, p: number, size: number, hdr: ProcHe
     rttNs: b.readBigUInt64LE(p + o(R, 'rtt_ns')),
     rxQueued: u64(b, p + o(R, 'rx_queued')),
     bytesReceived: u64(b, p + o(R, 'bytes_received')),
+    skAddr: b.readBigUInt64LE(p + o(R, 'sk')), // payload join (src/protocols/join.ts)
   };
 }

@@ -11,6 +11,8 @@ import {
 import type { Frame } from './frames.js';
 import { decodeSockRecord } from './decode-socket.js';
 import { decodeProcRecord } from './decode-process.js';
+import { decodePayloadRecord, decodePayloadStats } from './decode-payload.js';
+import { REC_PAYLOAD, REC_PAYLOAD_STATS } from './layout.js';
 import { FrameError } from './frames.js';
 
 const F = FILE_RECORD.fields;
@@ -112,6 +114,11 @@ export function decodeRecords(body: Buffer, frameOffset = 0): KernelRecord[] {
     } else if (type === RecType.Proc) {
       const r = decodeProcRecord(body, p, size, header(body, p), frameOffset);
       if (r) out.push(r);
+    } else if (type === REC_PAYLOAD) { // -p (src/protocols)
+      const r = decodePayloadRecord(body, p, size, header(body, p), frameOffset);
+      if (r) out.push(r);
+    } else if (type === REC_PAYLOAD_STATS) {
+      out.push(decodePayloadStats(body, p, size, header(body, p), frameOffset));
     }
     p += (size + 7) & ~7;
   }

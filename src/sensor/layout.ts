@@ -186,3 +186,23 @@ C_STRUCTS.sock_key = SOCK_KEY;
 C_STRUCTS.sock_dir = SOCK_DIR;
 C_STRUCTS.sock_record = SOCK_RECORD;
 C_STRUCTS.sock_export_ctx = SOCK_EXPORT_CTX;
+
+// ---- payload capture (bpf/records_payload.h) ----
+export const REC_PAYLOAD = 5;
+export const REC_PAYLOAD_STATS = 6;
+export const PAYLOAD_MAX = 2048;
+export const PLF_RX = 0x1;
+/** enum fn_pl_stat, by index */
+export const PAYLOAD_STATS = ['captured', 'drop_ringbuf', 'drop_flow_cap', 'drop_flow_map', 'drop_handshake', 'skip_retrans', 'drop_read'] as const;
+export const PL_MAX = 8;
+
+export const PAYLOAD_RECORD: StructLayout = {
+  size: 2296,
+  fields: {
+    cookie: [200, 8], raddr: [208, 16], rport: [224, 2], family: [226, 2], app: [228, 1], transport: [229, 1],
+    cap_len: [230, 2], wire_len: [232, 4], seq: [236, 4], data: [244, PAYLOAD_MAX],
+  },
+};
+export const PAYLOAD_STATS_RECORD: StructLayout = { size: 264, fields: { counters: [200, PL_MAX * 8] } };
+C_STRUCTS.payload_record = PAYLOAD_RECORD;
+C_STRUCTS.payload_stats_record = PAYLOAD_STATS_RECORD;

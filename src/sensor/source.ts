@@ -54,6 +54,8 @@ export interface SensorOptions {
   noSkIter?: boolean;
   /** also write the raw stream here (record mode) */
   tap?: WriteStream;
+  /** -p: the sensor's --payload argument (src/protocols/sensor-spec.ts) */
+  payload?: string;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -112,6 +114,7 @@ export function sensorSource(opts: SensorOptions): RecordSource {
   // FALCONET_NO_SK_ITER needs no flag: the sensor inherits the environment and reads it itself
   // (so its startup line names the variable as the reason)
   if (opts.noSkIter) args.push('--no-sk-iter');
+  if (opts.payload) args.push('--payload', opts.payload);
   let stopped = false;
   let current: ChildProcess | undefined;
 

@@ -4,16 +4,24 @@
 import type { KernelRecord, SensorHello } from '../../model/records.js';
 import type { RecordSource } from '../../sensor/source.js';
 import type { Envelope, RecordKind, Source, SourceEvent } from '../types.js';
+import { PayloadJoin } from '../../protocols/join.js';
 
-const KIND: Record<KernelRecord['type'], RecordKind> = { file: 'file', sock: 'socket', proc: 'process', pid_exit: 'pid_exit' };
+const KIND: Record<KernelRecord['type'], RecordKind> = {
+  file: 'file', sock: 'socket', proc: 'process', pid_exit: 'pid_exit', payload: 'payload', payload_stats: 'payload',
+};
 
 export interface KernelSource extends Source<KernelRecord> {
   /** hello frames after the first: the sensor was restarted */
   readonly restarts: number;
+  /** -p: captured payloads joined to their socket records (App keys, SockRemoteNames) */
+  readonly join: PayloadJoin;
 }
 
+/** Payload records (-p) are joined here, before sequence numbers are given, because they are
+ * parts of socket records rather than records of their own: InfoSequenceNumber stays gap-free. */
 export function kernelSource(name: string, rs: RecordSource): KernelSource {
   let restarts = 0;
+  const join = new PayloadJoin();
   async function* run(): AsyncGenerator<SourceEvent<KernelRecord>> {
     let seq = 0n;
     let host = '';
@@ -32,8 +40,8 @@ export function kernelSource(name: string, rs: RecordSource): KernelSource {
       if (ev.kind !== 'records') { yield ev; continue; }
       if (!hello) throw new Error('stream has records before its hello frame');
       const out: Envelope<KernelRecord>[] = [];
-      for (const r of ev.records) {
-        if (r.type === 'pid_exit') continue;
+      for (const r of join.process(ev.records)) {
+        if (r.type === 'pid_exit' || r.type === 'payload_stats') continue;
         seq++;
         out.push({ kind: KIND[r.type], rec: r, id: { host, boot, seq }, enrich: undefined });
       }
@@ -43,6 +51,7 @@ export function kernelSource(name: string, rs: RecordSource): KernelSource {
   return {
     name,
     get restarts() { return restarts; },
+    join,
     [Symbol.asyncIterator]: run,
     stop: () => rs.stop(),
   };

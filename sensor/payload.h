@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Sensor side of payload capture (-p; bpf/payload.bpf.h). */
+#pragma once
+#include <linux/types.h>
+
+struct falconet_bpf;
+
+/* --payload SPEC: comma-separated tcp/PORT=APP, udp/PORT=APP, unix=DEV:INO, per-flow=N */
+void payload_arg(const char *spec);
+void payload_configure(struct falconet_bpf *skel);
+void payload_start(struct falconet_bpf *skel);
+void payload_tick(struct falconet_bpf *skel, __u64 boot_ns);
+void payload_shutdown(struct falconet_bpf *skel);

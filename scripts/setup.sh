@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 # Debian packages: the BPF toolchain, libbpf (static), and the real servers/tools tests use.
-PKGS=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool make gcc pkg-config tshark python3 procps)
+PKGS=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool make gcc pkg-config tshark python3 procps prometheus)
 # delivery tests (test/sinks): a private rsyslogd with TLS; openssl makes the test CA
 PKGS+=(rsyslog rsyslog-gnutls openssl)
 # fleet tests (test/fleet): a real nats-server cluster; librdkafka's mock Kafka cluster (built by the test)

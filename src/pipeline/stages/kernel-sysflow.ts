@@ -1,25 +1,16 @@
-// Live SysFlow: maps kernel records to SysFlow objects (SysFlowMapper) and writes them as Avro
-// traces (-w DIR/, -G, --exporter-id). What maps to what is in docs/sysflow-mapping.md and
-// docs/process-events.md; this module only translates our records into the mapper's inputs.
+// Kernel records → SysFlow objects (SysFlowMapper): what maps to what is in
+// docs/sysflow-mapping.md and docs/process-events.md; this module only translates our records
+// into the mapper's inputs. One mapper serves a whole runtime: the objects of a record are
+// memoised on its envelope (enrich.sysflow), so the filter, the flattener and the trace writer
+// share one mapping and the mapper sees every record once, in order.
 import { readFileSync, readlinkSync } from 'node:fs';
-import type { FileRecord, KernelRecord } from '../model/records.js';
-import type { ProcEventRecord } from '../model/process-record.js';
-import type { SockRecord } from '../model/socket-record.js';
-import type { IdNames } from '../enrich/ids.js';
-import { FF } from '../sensor/layout.js';
-import { SysFlowMapper, type LiveProcessInfo, type LiveFileOp } from '../sysflow/live-mapper.js';
-import { createSysFlowTraceSink, type SysFlowTraceSink } from '../sysflow/trace-sink.js';
-import { SeqpacketRelayTransport } from '../sysflow/seqpacket-transport.js';
-import type { SfObject } from '../sysflow/types.js';
-
-export interface SysFlowOutputOptions {
-  /** -w: trace file or DIR/ (optional when streaming to a socket) */
-  output?: string;
-  rotateSeconds?: number;
-  exporterId?: string;
-  /** --sf-socket: sf-processor's SOCK_SEQPACKET socket path */
-  socketPath?: string;
-}
+import type { FileRecord, KernelRecord } from '../../model/records.js';
+import type { ProcEventRecord } from '../../model/process-record.js';
+import type { SockRecord } from '../../model/socket-record.js';
+import { FF } from '../../sensor/layout.js';
+import { SysFlowMapper, type LiveProcessInfo, type LiveFileOp } from '../../sysflow/live-mapper.js';
+import type { SfObject } from '../../sysflow/types.js';
+import type { Envelope } from '../types.js';
 
 const EV = { CREATE: 0, OPEN: 1, OPEN_EXEC: 2, ACCESS: 3, ATTRIB: 4, MODIFY: 5, CLOSE_WRITE: 6, CLOSE_NOWRITE: 7, MOVED_FROM: 8, MOVED_TO: 9, DELETE: 10 };
 
@@ -36,19 +27,24 @@ function procDetails(pid: number, exeBase: string): { exe: string; args: string[
   }
 }
 
-export class SysFlowOutput {
-  private readonly mapper = new SysFlowMapper();
-  private readonly sink: SysFlowTraceSink;
-  private readonly seen = new Set<string>();
-  private readonly relay: SeqpacketRelayTransport | undefined;
+/** uid/gid names for SysFlow's user/group fields. */
+export interface IdLookup {
+  user(uid: number): string;
+  group(gid: number): string;
+}
 
-  constructor(opts: SysFlowOutputOptions, private readonly bootToRealNs: bigint, private readonly ids: IdNames) {
-    this.relay = opts.socketPath ? new SeqpacketRelayTransport(opts.socketPath) : undefined;
-    this.sink = createSysFlowTraceSink({ output: opts.output, rotateSeconds: opts.rotateSeconds, exporterId: opts.exporterId, socket: this.relay });
-  }
+export class KernelToSysFlow {
+  private readonly mapper = new SysFlowMapper();
+  private readonly seen = new Set<string>();
+  private out: SfObject[] = [];
+  /** records SysFlow could not hold (reported once by the caller) */
+  errors = 0;
+  lastError = '';
+
+  constructor(private readonly bootToRealNs: bigint, private readonly ids: IdLookup) {}
 
   private write(objs: SfObject[]): void {
-    for (const o of objs) this.sink.write(o);
+    for (const o of objs) this.out.push(o);
   }
 
   private real(bootNs: bigint): bigint {
@@ -137,26 +133,36 @@ export class SysFlowOutput {
     }
   }
 
-  /** Maps one kernel record (internal notices are ignored). */
-  record(r: KernelRecord): void {
-    if (r.type === 'pid_exit') return;
-    if (r.type === 'proc' && r.event === 'THROTTLED') return;
-    this.processOf(r);
-    if (r.type === 'file') this.file(r);
-    else if (r.type === 'sock') this.sock(r);
-    else if (r.type === 'proc') this.proc(r);
-  }
-
-  tick(): void {
-    this.sink.tick();
-  }
-
-  /** Closes the traces (and waits until the socket relay delivered everything). */
-  async close(): Promise<string[]> {
-    this.sink.close();
-    if (this.relay && (await this.relay.done) !== 0) {
-      process.stderr.write(`falconet: SysFlow socket output failed: ${this.relay.errors || 'relay exited'}\n`);
+  /** The SysFlow objects of one kernel record (internal notices map to none). */
+  record(r: KernelRecord): SfObject[] {
+    this.out = [];
+    if (r.type === 'pid_exit') return this.out;
+    if (r.type === 'proc' && r.event === 'THROTTLED') return this.out;
+    try {
+      this.processOf(r);
+      if (r.type === 'file') this.file(r);
+      else if (r.type === 'sock') this.sock(r);
+      else if (r.type === 'proc') this.proc(r);
+    } catch (e) {
+      // a record SysFlow cannot hold must not stop the other outputs
+      this.errors++;
+      this.lastError = (e as Error).message;
     }
-    return [...this.sink.paths];
+    return this.out;
   }
 }
+
+const NO_OBJECTS: SfObject[] = [];
+
+/** The SysFlow objects of an envelope, mapped once (memoised in enrich.sysflow). */
+export function sysflowObjects(env: Envelope, mapper: KernelToSysFlow | undefined): SfObject[] {
+  const e = env.enrich;
+  const have = e?.['sysflow'] as SfObject[] | undefined;
+  if (have !== undefined) return have;
+  if (!mapper || env.kind === 'sysflow' || env.kind === 'alert') return NO_OBJECTS;
+  const objs = mapper.record(env.rec as KernelRecord);
+  if (e) e['sysflow'] = objs;
+  else env.enrich = { sysflow: objs };
+  return objs;
+}
+

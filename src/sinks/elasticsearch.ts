@@ -8,6 +8,7 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { SendResult, Sink, SinkItem } from '../pipeline/types.js';
 import { recordIdString } from '../pipeline/types.js';
+import { registerSinkScheme } from './registry.js';
 import { parseBytes, parseDurationMs, parseFleetUrl, parseIntParam } from '../util/fleet-url.js';
 
 export interface EsSinkOptions {
@@ -202,6 +203,7 @@ export class ElasticsearchSink implements Sink {
   }
 }
 
-export function registerElasticsearch(register: (scheme: string, factory: (text: string, where: string) => Sink) => void): void {
-  for (const scheme of ['es+http', 'es+https']) register(scheme, (text, where) => new ElasticsearchSink(parseEsSinkUrl(text, where)));
+/** Plugs the scheme into the sink registry (parseSinkUrl/createSink, --sink, pipeline.json). */
+export function registerElasticsearch(register: typeof registerSinkScheme = registerSinkScheme): void {
+  for (const scheme of ['es+http', 'es+https']) register(scheme, (spec) => new ElasticsearchSink(parseEsSinkUrl(spec.text ?? spec.url.href, spec.text ?? 'sink')));
 }

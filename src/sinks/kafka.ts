@@ -5,6 +5,7 @@
 import { CompressionTypes, Kafka, logLevel, type Producer } from 'kafkajs';
 import type { SendResult, Sink, SinkItem } from '../pipeline/types.js';
 import { recordIdString } from '../pipeline/types.js';
+import { registerSinkScheme } from './registry.js';
 import { parseBoolParam, parseDurationMs, parseFleetUrl, parseIntParam } from '../util/fleet-url.js';
 
 export interface KafkaSinkOptions {
@@ -158,6 +159,7 @@ export class KafkaSink implements Sink {
   }
 }
 
-export function registerKafka(register: (scheme: string, factory: (text: string, where: string) => Sink) => void): void {
-  register('kafka', (text, where) => new KafkaSink(parseKafkaSinkUrl(text, where)));
+/** Plugs the scheme into the sink registry (parseSinkUrl/createSink, --sink, pipeline.json). */
+export function registerKafka(register: typeof registerSinkScheme = registerSinkScheme): void {
+  register('kafka', (spec) => new KafkaSink(parseKafkaSinkUrl(spec.text ?? spec.url.href, spec.text ?? 'sink')));
 }

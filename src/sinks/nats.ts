@@ -5,6 +5,7 @@
 import { connect, nanos, RetentionPolicy, StorageType, type JetStreamClient, type NatsConnection, type StreamConfig } from 'nats';
 import type { RecordKind, SendResult, Sink, SinkItem } from '../pipeline/types.js';
 import { recordIdString } from '../pipeline/types.js';
+import { registerSinkScheme } from './registry.js';
 import { parseBoolParam, parseDurationMs, parseFleetUrl, parseIntParam } from '../util/fleet-url.js';
 
 export interface NatsSinkOptions {
@@ -90,8 +91,11 @@ export class NatsSink implements Sink {
     this.name = opts.name ?? `nats:${opts.stream}`;
   }
 
+  private closed = false;
+
   async open(): Promise<void> {
     if (this.js) return;
+    if (this.closed) throw new Error(`${this.name}: closed`);
     this.opening ??= this.connect().finally(() => { this.opening = undefined; });
     return this.opening;
   }
@@ -170,14 +174,38 @@ export class NatsSink implements Sink {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    // a connect still under way would otherwise leave a live connection behind
+    await this.opening?.catch(() => undefined);
     const nc = this.nc;
     this.nc = undefined;
     this.js = undefined;
-    if (nc) await nc.drain().catch(() => nc.close());
+    if (nc) await shutdownNats(nc);
   }
 }
 
-/** The registry seam: `register('nats', factory)` once the runtime's sink registry exists. */
-export function registerNats(register: (scheme: string, factory: (text: string, where: string) => Sink) => void): void {
-  register('nats', (text, where) => new NatsSink(parseNatsSinkUrl(text, where)));
+/** Drains a connected connection (flushing what it holds); closes a disconnected one at once. */
+export async function shutdownNats(nc: NatsConnection): Promise<void> {
+  const proto = (nc as unknown as { protocol?: { connected?: boolean } }).protocol;
+  if (proto?.connected !== false) {
+    const drained = await Promise.race([nc.drain().then(() => true, () => false), new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref())]);
+    if (drained) return;
+  }
+  await closeNats(nc);
+}
+
+/**
+ * Closes a connection for good. nats.js 2.29 keeps its reconnect loop running when close() is
+ * called while it is reconnecting (the loop only checks `abortReconnect`), which would keep the
+ * process alive: set that flag as well.
+ */
+export async function closeNats(nc: NatsConnection): Promise<void> {
+  const proto = (nc as unknown as { protocol?: { abortReconnect?: boolean } }).protocol;
+  if (proto && typeof proto === 'object') proto.abortReconnect = true;
+  await Promise.race([nc.close().catch(() => undefined), new Promise<void>((r) => setTimeout(r, 2000).unref())]);
+}
+
+/** Plugs the scheme into the sink registry (parseSinkUrl/createSink, --sink, pipeline.json). */
+export function registerNats(register: typeof registerSinkScheme = registerSinkScheme): void {
+  register('nats', (spec) => new NatsSink(parseNatsSinkUrl(spec.text ?? spec.url.href, spec.text ?? 'sink')));
 }

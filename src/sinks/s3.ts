@@ -14,6 +14,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { SendResult, Sink, SinkItem } from '../pipeline/types.js';
+import { registerSinkScheme } from './registry.js';
 import { parseBoolParam, parseBytes, parseDurationMs, parseFleetUrl } from '../util/fleet-url.js';
 
 export interface S3SinkOptions {
@@ -239,6 +240,7 @@ export class S3Sink implements Sink {
   }
 }
 
-export function registerS3(register: (scheme: string, factory: (text: string, where: string) => Sink) => void): void {
-  for (const scheme of ['s3+http', 's3+https']) register(scheme, (text, where) => new S3Sink(parseS3SinkUrl(text, where)));
+/** Plugs the scheme into the sink registry (parseSinkUrl/createSink, --sink, pipeline.json). */
+export function registerS3(register: typeof registerSinkScheme = registerSinkScheme): void {
+  for (const scheme of ['s3+http', 's3+https']) register(scheme, (spec) => new S3Sink(parseS3SinkUrl(spec.text ?? spec.url.href, spec.text ?? 'sink')));
 }

@@ -7,6 +7,7 @@ import { AckPolicy, connect, DeliverPolicy, nanos, type ConsumerMessages, type J
 import type { Envelope, RecordId, RecordKind, Source, SourceEvent } from '../pipeline/types.js';
 import { recordIdString } from '../pipeline/types.js';
 import { parseDurationMs, parseFleetUrl, parseIntParam } from '../util/fleet-url.js';
+import { shutdownNats } from '../sinks/nats.js';
 
 const KINDS: readonly RecordKind[] = ['file', 'socket', 'process', 'payload', 'pid_exit', 'alert', 'sysflow'];
 
@@ -110,7 +111,7 @@ export class NatsSource implements Source {
   private async shutdown(): Promise<void> {
     const nc = this.nc;
     this.nc = undefined;
-    if (nc) await nc.drain().catch(() => nc.close());
+    if (nc) await shutdownNats(nc);
   }
 
   /** Closes the connection now: unacked messages go back to the stream after ack_wait. */

@@ -9,13 +9,13 @@ import { recordIdString, type Source } from '../../src/pipeline/types.js';
 import type { FleetDelivery } from '../../src/source/nats.js';
 import { KafkaMock } from './kafka-mock.js';
 import { sleep } from './nats-cluster.js';
-import { checkDeliveries, items, publishAll, waitFor, type Delivery } from './nats-helpers.js';
+import { checkDeliveries, items, publishAll, waitFor, type Received } from './nats-helpers.js';
 
 let mock: KafkaMock;
 before(async () => { mock = await KafkaMock.start(3); });
 after(async () => { await mock?.close(); });
 
-interface KDelivery extends Delivery { partition: number; offset: number; key: string }
+interface KDelivery extends Received { partition: number; offset: number; key: string }
 
 function run(src: Source, consumer: string, into: KDelivery[], keys: Map<string, string>): Promise<void> {
   return (async () => {

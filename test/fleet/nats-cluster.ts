@@ -63,6 +63,7 @@ export class NatsCluster {
     p.stdout!.on('data', keep);
     p.stderr!.on('data', keep);
     n.proc = p;
+    p.once('exit', (code, sig) => { if (n.proc === p) process.stderr.write(`nats node ${n.name} exited by itself (${code ?? sig}):\n${n.log.slice(-5).join('')}\n`); });
   }
 
   /** Every running node answers /healthz with JetStream ready (meta leader elected). */
@@ -86,6 +87,7 @@ export class NatsCluster {
     if (!n?.proc) throw new Error(`no running node ${name}`);
     const p = n.proc;
     n.proc = undefined;
+    if (p.exitCode !== null || p.signalCode !== null) return;
     const gone = new Promise<void>((r) => p.once('exit', () => r()));
     p.kill('SIGKILL');
     await gone;

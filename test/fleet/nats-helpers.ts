@@ -42,10 +42,10 @@ export async function publishAll(sink: Sink, all: SinkItem[], batch: number, dea
   return rep;
 }
 
-export interface Delivery { id: string; redelivered: boolean; consumer: string }
+export interface Received { id: string; redelivered: boolean; consumer: string }
 
 /** Runs a source, recording each delivery, acking each batch after "processing" it. */
-export function collect(src: NatsSource, consumer: string, into: Delivery[]): Promise<void> {
+export function collect(src: NatsSource, consumer: string, into: Received[]): Promise<void> {
   return (async () => {
     for await (const ev of src) {
       if (ev.kind !== 'records') continue;
@@ -69,7 +69,7 @@ export async function waitFor(what: string, cond: () => boolean, timeoutMs: numb
 }
 
 /** Every id in `want` delivered; every extra delivery of an id was flagged redelivered by JetStream. */
-export function checkDeliveries(d: Delivery[], want: SinkItem[]): { unique: number; duplicates: number; unflaggedDuplicates: number; missing: number } {
+export function checkDeliveries(d: Received[], want: SinkItem[]): { unique: number; duplicates: number; unflaggedDuplicates: number; missing: number } {
   const seen = new Map<string, number>();
   let duplicates = 0; let unflagged = 0;
   for (const x of d) {

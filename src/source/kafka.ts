@@ -18,11 +18,13 @@ export interface KafkaSourceOptions {
   /** start from the oldest retained record when the group has no committed offset */
   fromBeginning: boolean;
   sessionTimeoutMs: number;
+  /** how long a fetch waits for records before returning empty */
+  maxWaitMs: number;
   decode?: FleetDecode;
   log?: (text: string) => void;
 }
 
-/** `kafka://host:port[,host:port]/topic?group=NAME&from_beginning=true&session_timeout=30s` */
+/** `kafka://host:port[,host:port]/topic?group=NAME&from_beginning=true&session_timeout=30s&max_wait=500ms` */
 export function parseKafkaSourceUrl(text: string, where: string): KafkaSourceOptions {
   const u = parseFleetUrl(text, where, 9092);
   if (u.scheme !== 'kafka') throw new Error(`${where}: scheme '${u.scheme}' is not kafka`);
@@ -35,6 +37,7 @@ export function parseKafkaSourceUrl(text: string, where: string): KafkaSourceOpt
     clientId: p['client_id'] ?? 'falconet-processor',
     fromBeginning: parseBoolParam(p, 'from_beginning', where, true),
     sessionTimeoutMs: p['session_timeout'] ? parseDurationMs(p['session_timeout'], `${where} session_timeout`) : 30_000,
+    maxWaitMs: p['max_wait'] ? parseDurationMs(p['max_wait'], `${where} max_wait`) : 500,
   };
 }
 
@@ -92,7 +95,7 @@ export class KafkaSource implements Source {
   async *[Symbol.asyncIterator](): AsyncIterator<SourceEvent> {
     const o = this.opts;
     const kafka = new Kafka({ clientId: o.clientId, brokers: o.brokers, logLevel: logLevel.NOTHING, connectionTimeout: 3000, retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5000 } });
-    const consumer = kafka.consumer({ groupId: o.groupId, sessionTimeout: o.sessionTimeoutMs, heartbeatInterval: Math.max(100, Math.floor(o.sessionTimeoutMs / 10)), allowAutoTopicCreation: false });
+    const consumer = kafka.consumer({ groupId: o.groupId, sessionTimeout: o.sessionTimeoutMs, heartbeatInterval: Math.max(100, Math.floor(o.sessionTimeoutMs / 10)), maxWaitTimeInMs: o.maxWaitMs, allowAutoTopicCreation: false });
     this.consumer = consumer;
     consumer.on(consumer.events.CRASH, (e) => { this.failure = e.payload.error; this.wake?.(); });
     await consumer.connect();

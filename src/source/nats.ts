@@ -58,7 +58,8 @@ export function parseRecordId(text: string | undefined): RecordId | undefined {
   if (!text) return undefined;
   const b = text.lastIndexOf(':');
   const a = b > 0 ? text.lastIndexOf(':', b - 1) : -1;
-  if (a <= 0 || !/^\d+$/.test(text.slice(b + 1))) return undefined;
+  // canonical decimal only (no leading zeros), so the text round-trips through recordIdString
+  if (a <= 0 || !/^(0|[1-9]\d*)$/.test(text.slice(b + 1))) return undefined;
   return { host: text.slice(0, a), boot: text.slice(a + 1, b), seq: BigInt(text.slice(b + 1)) };
 }
 

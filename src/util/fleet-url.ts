@@ -13,6 +13,13 @@ export interface FleetUrl {
 }
 
 export function parseFleetUrl(text: string, where: string, defaultPort: number): FleetUrl {
+  const dec = (part: string, what: string): string => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      throw new Error(`${where}: bad %-escape in the ${what} of '${text}'`);
+    }
+  };
   const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?$/i.exec(text.trim());
   if (!m) throw new Error(`${where}: '${text}' is not a URL (expected scheme://host:port[,host:port]/path?key=value)`);
   const [, scheme, authority, rawPath, query] = m as unknown as [string, string, string, string, string | undefined];
@@ -24,8 +31,8 @@ export function parseFleetUrl(text: string, where: string, defaultPort: number):
     const cred = authority.slice(0, at);
     hostPart = authority.slice(at + 1);
     const colon = cred.indexOf(':');
-    user = decodeURIComponent(colon >= 0 ? cred.slice(0, colon) : cred);
-    if (colon >= 0) password = decodeURIComponent(cred.slice(colon + 1));
+    user = dec(colon >= 0 ? cred.slice(0, colon) : cred, 'user name');
+    if (colon >= 0) password = dec(cred.slice(colon + 1), 'password');
   }
   if (!hostPart) throw new Error(`${where}: '${text}' names no host`);
   const hosts = hostPart.split(',').map((h, i) => {
@@ -39,10 +46,10 @@ export function parseFleetUrl(text: string, where: string, defaultPort: number):
   for (const kv of (query ?? '').split('&')) {
     if (!kv) continue;
     const eq = kv.indexOf('=');
-    const k = decodeURIComponent(eq >= 0 ? kv.slice(0, eq) : kv);
-    params[k] = decodeURIComponent(eq >= 0 ? kv.slice(eq + 1).replace(/\+/g, ' ') : '');
+    const k = dec(eq >= 0 ? kv.slice(0, eq) : kv, 'query');
+    params[k] = dec(eq >= 0 ? kv.slice(eq + 1).replace(/\+/g, ' ') : '', 'query');
   }
-  return { scheme: scheme.toLowerCase(), user, password, hosts, path: decodeURIComponent(rawPath.replace(/^\/+/, '')), params };
+  return { scheme: scheme.toLowerCase(), user, password, hosts, path: dec(rawPath.replace(/^\/+/, ''), 'path'), params };
 }
 
 const DURATION: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

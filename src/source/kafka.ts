@@ -95,45 +95,63 @@ export class KafkaSource implements Source {
   async *[Symbol.asyncIterator](): AsyncIterator<SourceEvent> {
     const o = this.opts;
     const kafka = new Kafka({ clientId: o.clientId, brokers: o.brokers, logLevel: logLevel.NOTHING, connectionTimeout: 3000, retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5000 } });
-    const consumer = kafka.consumer({ groupId: o.groupId, sessionTimeout: o.sessionTimeoutMs, heartbeatInterval: Math.max(100, Math.floor(o.sessionTimeoutMs / 10)), maxWaitTimeInMs: o.maxWaitMs, allowAutoTopicCreation: false });
-    this.consumer = consumer;
-    consumer.on(consumer.events.CRASH, (e) => { this.failure = e.payload.error; this.wake?.(); });
-    await consumer.connect();
-    await consumer.subscribe({ topic: o.topic, fromBeginning: o.fromBeginning });
     const decode = o.decode ?? jsonDecode;
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-        const records: Envelope[] = [];
-        for (const m of batch.messages) {
-          if (!isRunning() || isStale() || this.stopped) break;
-          this.stats.received++;
-          const id = parseRecordId(m.headers?.['falconet-id']?.toString());
-          const kind = m.headers?.['falconet-kind']?.toString() as RecordKind | undefined;
-          try {
-            if (!id) throw new Error('no falconet-id header');
-            if (!kind || !KINDS.includes(kind)) throw new Error(`falconet-kind '${kind}' is no record kind`);
-            const rec = decode(m.value ?? new Uint8Array(0), kind);
-            const fleet: FleetDelivery = { source: 'kafka', streamSeq: Number(m.offset), partition: batch.partition, redelivered: false, deliveries: 1 };
-            this.inflight.push({ id: recordIdString(id), partition: batch.partition, offset: BigInt(m.offset) });
-            records.push({ kind, rec, id, enrich: { fleet } });
-          } catch (e) {
-            // a record that cannot be decoded never will be: skip it (its offset is committed with the next ack)
-            this.stats.bad++;
-            o.log?.(`kafka: ${o.topic}[${batch.partition}]@${m.offset}: ${(e as Error).message}; skipped`);
-          }
-          resolveOffset(m.offset);
-        }
-        if (records.length) {
-          // hand over and wait until the runtime took the batch (backpressure)
-          const took = new Promise<void>((r) => { this.taken = r; });
-          this.push({ kind: 'records', records });
-          await took;
-        }
-        await heartbeat();
-      },
-    });
+    // Joining a group can fail outright (a coordinator moving, a SyncGroup refused while members
+    // come and go): start again with a fresh consumer a few times before giving up.
+    for (let attempt = 1; ; attempt++) {
+      const consumer = kafka.consumer({
+        groupId: o.groupId, sessionTimeout: o.sessionTimeoutMs, heartbeatInterval: Math.max(100, Math.floor(o.sessionTimeoutMs / 10)),
+        maxWaitTimeInMs: o.maxWaitMs, allowAutoTopicCreation: false,
+        // a crash after the start: kafkajs rejoins by itself
+        retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5000, restartOnFailure: async () => true },
+      });
+      this.consumer = consumer;
+      consumer.on(consumer.events.CRASH, (e) => { if (!e.payload.restart) { this.failure = e.payload.error; this.wake?.(); } });
+      try {
+        await consumer.connect();
+        await consumer.subscribe({ topic: o.topic, fromBeginning: o.fromBeginning });
+        await consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+            const records: Envelope[] = [];
+            for (const m of batch.messages) {
+              if (!isRunning() || isStale() || this.stopped) break;
+              this.stats.received++;
+              const id = parseRecordId(m.headers?.['falconet-id']?.toString());
+              const kind = m.headers?.['falconet-kind']?.toString() as RecordKind | undefined;
+              try {
+                if (!id) throw new Error('no falconet-id header');
+                if (!kind || !KINDS.includes(kind)) throw new Error(`falconet-kind '${kind}' is no record kind`);
+                const rec = decode(m.value ?? new Uint8Array(0), kind);
+                const fleet: FleetDelivery = { source: 'kafka', streamSeq: Number(m.offset), partition: batch.partition, redelivered: false, deliveries: 1 };
+                this.inflight.push({ id: recordIdString(id), partition: batch.partition, offset: BigInt(m.offset) });
+                records.push({ kind, rec, id, enrich: { fleet } });
+              } catch (e) {
+                // a record that cannot be decoded never will be: skip it (its offset is committed with the next ack)
+                this.stats.bad++;
+                o.log?.(`kafka: ${o.topic}[${batch.partition}]@${m.offset}: ${(e as Error).message}; skipped`);
+              }
+              resolveOffset(m.offset);
+            }
+            if (records.length) {
+              // hand over and wait until the runtime took the batch (backpressure)
+              const took = new Promise<void>((r) => { this.taken = r; });
+              this.push({ kind: 'records', records });
+              await took;
+            }
+            await heartbeat();
+          },
+        });
+        break;
+      } catch (e) {
+        this.consumer = undefined;
+        await consumer.disconnect().catch(() => undefined);
+        if (attempt >= 8 || this.stopped) throw e;
+        o.log?.(`kafka: joining group ${o.groupId} failed (${(e as Error).message}); retrying`);
+        await new Promise((r) => setTimeout(r, 250 * attempt));
+      }
+    }
     try {
       while (!this.stopped) {
         if (this.failure) throw this.failure;

@@ -63,11 +63,17 @@ test('kafka: produce through a broker outage, consume with a group of two: nothi
   const a = new KafkaSource(parseKafkaSourceUrl(srcUrl, 'a'));
   const b = new KafkaSource(parseKafkaSourceUrl(srcUrl, 'b'));
   const runs = [run(a, 'a', deliveries, keys), run(b, 'b', deliveries, keys)];
-  await waitFor('5,000 records at the group', () => new Set(deliveries.map((d) => d.id)).size >= 5000, 90_000);
-  await sleep(300);
-  await a.close(); await b.close();
-  await Promise.all(runs);
-  await sink.close();
+  let failed: unknown;
+  for (const r of runs) r.catch((e: unknown) => { failed ??= e; });
+  try {
+    await waitFor('5,000 records at the group', () => failed !== undefined || new Set(deliveries.map((d) => d.id)).size >= 5000, 90_000);
+    if (failed) throw failed;
+    await sleep(300);
+  } finally {
+    await a.close(); await b.close();
+    await Promise.allSettled(runs);
+    await sink.close();
+  }
   const check = checkDeliveries(deliveries, all);
   console.log(`kafka: idempotent producer ${sink.idempotent}, sends ${rep.sends}, failed sends ${rep.throws}, outage wait ${tookMs} ms, ` +
     `a=${deliveries.filter((d) => d.consumer === 'a').length} b=${deliveries.filter((d) => d.consumer === 'b').length}, duplicates ${check.duplicates}`);

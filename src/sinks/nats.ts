@@ -87,7 +87,7 @@ export class NatsSink implements Sink {
   private opening: Promise<void> | undefined;
   readonly stats: NatsSinkStats = { published: 0, duplicates: 0, failed: 0 };
 
-  constructor(private readonly opts: NatsSinkOptions) {
+  constructor(readonly opts: NatsSinkOptions) {
     this.name = opts.name ?? `nats:${opts.stream}`;
   }
 

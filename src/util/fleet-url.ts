@@ -35,13 +35,14 @@ export function parseFleetUrl(text: string, where: string, defaultPort: number):
     if (colon >= 0) password = dec(cred.slice(colon + 1), 'password');
   }
   if (!hostPart) throw new Error(`${where}: '${text}' names no host`);
-  const hosts = hostPart.split(',').map((h, i) => {
+  const hostList = (list: string, what: string): string[] => list.split(',').map((h, i) => {
     const hm = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+)(?::(\d+))?$/.exec(h);
-    if (!hm) throw new Error(`${where}: host #${i + 1} '${h}' is not host[:port]`);
+    if (!hm) throw new Error(`${where}: ${what} #${i + 1} '${h}' is not host[:port]`);
     const port = hm[2] === undefined ? defaultPort : Number(hm[2]);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${where}: host #${i + 1} '${h}' has port ${hm[2]} outside 1..65535`);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${where}: ${what} #${i + 1} '${h}' has port ${hm[2]} outside 1..65535`);
     return `${hm[1]}:${port}`;
   });
+  const hosts = hostList(hostPart, 'host');
   const params: Record<string, string> = {};
   for (const kv of (query ?? '').split('&')) {
     if (!kv) continue;
@@ -49,6 +50,8 @@ export function parseFleetUrl(text: string, where: string, defaultPort: number):
     const k = dec(eq >= 0 ? kv.slice(0, eq) : kv, 'query');
     params[k] = dec(eq >= 0 ? kv.slice(eq + 1).replace(/\+/g, ' ') : '', 'query');
   }
+  // hosts=h2:port,h3:port: more servers in a form WHATWG URL parsers accept too
+  if (params['hosts']) hosts.push(...hostList(params['hosts'], 'hosts= entry'));
   return { scheme: scheme.toLowerCase(), user, password, hosts, path: dec(rawPath.replace(/^\/+/, ''), 'path'), params };
 }
 

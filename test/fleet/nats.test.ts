@@ -80,7 +80,13 @@ test('nats: R3 stream, one node killed mid-stream of 20,000 records: all consume
     }
   });
   assert.ok(killed, 'a node was killed');
-  await waitFor('20,000 unique records at the consumers', () => new Set(deliveries.map((d) => d.id)).size >= 20_000, 90_000);
+  try {
+    await waitFor('20,000 unique records at the consumers', () => new Set(deliveries.map((d) => d.id)).size >= 20_000, 120_000);
+  } catch (e) {
+    const ci = await consumerInfo('KILL1', 'central').catch((x: Error) => x.message);
+    throw new Error(`${(e as Error).message}: ${new Set(deliveries.map((d) => d.id)).size} unique, a ${JSON.stringify(a.stats)}, b ${JSON.stringify(b.stats)}, ` +
+      `killed ${killed}, consumer ${typeof ci === 'string' ? ci : JSON.stringify({ pending: ci.num_pending, ackPending: ci.num_ack_pending, waiting: ci.num_waiting, leader: ci.cluster?.leader })}`);
+  }
   await sleep(500);
   a.stop(); b.stop();
   await Promise.all(runs);

@@ -19,4 +19,8 @@ test('registry: fleet schemes create their sinks, common options go to delivery'
   assert.ok(createSink(parseSinkUrl('es+http://127.0.0.1:9200/falconet-alerts?format=ecs', '--sink #3')) instanceof ElasticsearchSink);
   assert.ok(createSink(parseSinkUrl('s3+http://127.0.0.1:9000/telemetry/fleet?window=60s&dir=/tmp/falconet-s3', '--sink #4')) instanceof S3Sink);
   assert.throws(() => createSink(parseSinkUrl('nats://127.0.0.1:4222/fleet?replicas=7', '--sink #5')), /replicas=7/);
+  // a cluster through the registry: hosts= carries the other servers (WHATWG URL takes no host list)
+  const c = createSink(parseSinkUrl('nats://127.0.0.1:4221/fleet?hosts=127.0.0.1:4222,127.0.0.1:4223&stream=FLEET&replicas=3', '--sink #6'));
+  assert.deepEqual((c as NatsSink).opts.servers, ['127.0.0.1:4221', '127.0.0.1:4222', '127.0.0.1:4223']);
+  assert.throws(() => createSink(parseSinkUrl('nats://h/x?hosts=a:1,b:0', '--sink #7')), /hosts= entry #2 'b:0' has port 0/);
 });

@@ -84,6 +84,9 @@ test('nats: R3 stream, one node killed mid-stream of 20,000 records: all consume
     await waitFor('20,000 unique records at the consumers', () => new Set(deliveries.map((d) => d.id)).size >= 20_000, 120_000);
   } catch (e) {
     const ci = await consumerInfo('KILL1', 'central').catch((x: Error) => x.message);
+    // leave nothing running behind a failure: sources, sink, the killed node
+    await a.close(); await b.close(); await sink.close(); advSub.unsubscribe(); await adv.close();
+    if (killed) { await cluster.restart(killed); await cluster.ready(); }
     throw new Error(`${(e as Error).message}: ${new Set(deliveries.map((d) => d.id)).size} unique, a ${JSON.stringify(a.stats)}, b ${JSON.stringify(b.stats)}, ` +
       `killed ${killed}, consumer ${typeof ci === 'string' ? ci : JSON.stringify({ pending: ci.num_pending, ackPending: ci.num_ack_pending, waiting: ci.num_waiting, leader: ci.cluster?.leader })}`);
   }

@@ -45,7 +45,8 @@ interface Inflight { id: string; partition: number; offset: bigint }
 
 export class KafkaSource implements Source {
   readonly name: string;
-  readonly stats = { received: 0, committed: 0, bad: 0, commitErrors: 0 };
+  /** joins: group (re)joins so far; partitions: this member's current assignment */
+  readonly stats = { received: 0, committed: 0, bad: 0, commitErrors: 0, joins: 0, partitions: [] as number[] };
   private consumer: Consumer | undefined;
   private stopped = false;
   private queue: SourceEvent[] = [];
@@ -92,6 +93,13 @@ export class KafkaSource implements Source {
     await c?.disconnect().catch(() => undefined);
   }
 
+  /** After the iteration ended: a consumer started while close() ran is disconnected here. */
+  private async leave(): Promise<void> {
+    const c = this.consumer;
+    this.consumer = undefined;
+    await c?.disconnect().catch(() => undefined);
+  }
+
   async *[Symbol.asyncIterator](): AsyncIterator<SourceEvent> {
     const o = this.opts;
     const kafka = new Kafka({ clientId: o.clientId, brokers: o.brokers, logLevel: logLevel.NOTHING, connectionTimeout: 3000, retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5000 } });
@@ -107,9 +115,15 @@ export class KafkaSource implements Source {
       });
       this.consumer = consumer;
       consumer.on(consumer.events.CRASH, (e) => { if (!e.payload.restart) { this.failure = e.payload.error; this.wake?.(); } });
+      consumer.on(consumer.events.GROUP_JOIN, (e) => {
+        this.stats.joins++;
+        this.stats.partitions = [...(e.payload.memberAssignment[o.topic] ?? [])].sort((x, y) => x - y);
+      });
       try {
         await consumer.connect();
+        if (this.stopped) throw new Error('stopped');
         await consumer.subscribe({ topic: o.topic, fromBeginning: o.fromBeginning });
+        if (this.stopped) throw new Error('stopped');
         await consumer.run({
           autoCommit: false,
           eachBatchAutoResolve: false,
@@ -147,7 +161,8 @@ export class KafkaSource implements Source {
       } catch (e) {
         this.consumer = undefined;
         await consumer.disconnect().catch(() => undefined);
-        if (attempt >= 8 || this.stopped) throw e;
+        if (this.stopped) { yield { kind: 'end' }; return; }
+        if (attempt >= 12) throw e;
         o.log?.(`kafka: joining group ${o.groupId} failed (${(e as Error).message}); retrying`);
         await new Promise((r) => setTimeout(r, 250 * attempt));
       }
@@ -167,6 +182,7 @@ export class KafkaSource implements Source {
       for (const ev of this.queue.splice(0)) yield ev;
     } finally {
       this.taken?.();
+      if (this.stopped) await this.leave();
     }
     yield { kind: 'end' };
   }

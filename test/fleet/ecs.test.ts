@@ -104,7 +104,7 @@ const alert: AlertRecord = {
 };
 
 function allEnvelopes(): Envelope[] {
-  const enrich = { ids: { user: 'alice', group: 'staff', fileOwner: 'alice', fileGroup: 'staff' }, process: { args: ['curl', '-s', 'x'] } };
+  const enrich = { users: { user: 'alice', group: 'staff', fileUser: 'alice', fileGroup: 'staff' }, process: { args: ['curl', '-s', 'x'] } };
   return [
     env('socket', sock(), 1, enrich),
     env('socket', sock({ role: 'SERVER', localIP: '2001:db8::2', localPort: 443, remoteIP: '2001:db8::1', remotePort: 50000, family: 'AF_INET6' }), 2),
@@ -146,7 +146,7 @@ test('ecs: the validator rejects unknown fields and wrong types', () => {
 });
 
 test('ecs: TCP client flow maps like Auditbeat socket (exact document)', () => {
-  const doc = ecsDocument(env('socket', sock(), 1, { ids: { user: 'alice', group: 'staff' } }), CTX)!;
+  const doc = ecsDocument(env('socket', sock(), 1, { users: { user: 'alice', group: 'staff' } }), CTX)!;
   assert.deepEqual(doc, {
     '@timestamp': '2023-11-14T22:13:27.500000000Z',
     ecs: { version: '8.17.0' },
@@ -183,7 +183,7 @@ test('ecs: a server flow has the remote side as source and the same community id
 });
 
 test('ecs: file record → file.* and the most consequential event.action', () => {
-  const doc = ecsDocument(env('file', file(), 6, { ids: { fileOwner: 'alice', fileGroup: 'staff' } }), CTX)!;
+  const doc = ecsDocument(env('file', file(), 6, { users: { fileUser: 'alice', fileGroup: 'staff' } }), CTX)!;
   assert.deepEqual(doc['file'], {
     path: '/home/u/notes.txt', name: 'notes.txt', directory: '/home/u', type: 'file', inode: '131077', device: '8:1',
     mode: '0644', uid: '1000', gid: '1000', size: 2048, mtime: '2023-11-14T22:13:20.000000006Z',
@@ -227,4 +227,13 @@ test('ecs: the encoder is pure and skips kinds it has no mapping for', () => {
   assert.equal(enc.encode(e), enc.encode(e));
   assert.equal(enc.encode({ kind: 'payload', rec: {} }), null);
   assert.equal(typeof JSON.parse(enc.encode(e)!), 'object');
+});
+
+test('ecs: reads the runtime enrichment: host (with its clock), mounts, users', () => {
+  const enrich = { host: { ...CTX.host, hostName: 'relay-7', bootToRealNs: CTX.bootToRealNs + 1_000_000_000n }, mounts: { dir: '/srv/data/', device: '8:1' }, users: { fileUser: 'bob' } };
+  const doc = ecsDocument(env('file', file({ dir: 'data/' }), 9, enrich), CTX)!;
+  assert.equal(doc['@timestamp'], '2023-11-14T22:13:28.500000000Z');
+  assert.equal((doc['host'] as EcsDoc)['name'], 'relay-7');
+  const f = doc['file'] as EcsDoc;
+  assert.deepEqual([f['path'], f['directory'], f['owner']], ['/srv/data/notes.txt', '/srv/data', 'bob']);
 });

@@ -1,6 +1,6 @@
 /* librdkafka's mock Kafka cluster (rd_kafka_mock_cluster_new) as a process for the tests:
  * prints the bootstrap servers, then obeys stdin lines and answers "ok" or "error ...":
- *   topic NAME PARTITIONS REPLICAS | down BROKER | up BROKER | quit
+ *   topic NAME PARTITIONS REPLICAS | leader TOPIC PARTITION BROKER | down BROKER | up BROKER | quit
  * It speaks the Kafka protocol over TCP on 127.0.0.1; it is not a Kafka broker. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +24,7 @@ int main(int argc, char **argv) {
     char name[256]; int a = 0, b = 0;
     rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
     if (sscanf(line, "topic %255s %d %d", name, &a, &b) == 3) e = rd_kafka_mock_topic_create(mc, name, a, b);
+    else if (sscanf(line, "leader %255s %d %d", name, &a, &b) == 3) e = rd_kafka_mock_partition_set_leader(mc, name, a, b);
     else if (sscanf(line, "down %d", &a) == 1) e = rd_kafka_mock_broker_set_down(mc, a);
     else if (sscanf(line, "up %d", &a) == 1) e = rd_kafka_mock_broker_set_up(mc, a);
     else if (strncmp(line, "quit", 4) == 0) break;

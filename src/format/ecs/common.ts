@@ -29,16 +29,16 @@ export interface EcsContext {
 }
 
 /**
- * Enrichment keys the ECS encoder reads (each owned by the enricher of that name). All are
- * optional; a record relayed from another host carries its own `host` and `clock`.
+ * Enrichment keys the ECS encoder reads — the runtime's enrich stage sets them (format/context.ts
+ * KflowdFacts); all are optional. A record relayed from another host carries its own `host`.
  */
 export interface EcsEnrichment {
-  host?: EcsHost;
-  clock?: { bootToRealNs: bigint };
+  /** host facts; bootToRealNs = CLOCK_REALTIME - CLOCK_BOOTTIME of the agent that saw the record */
+  host?: EcsHost & { bootToRealNs?: bigint };
   /** names of hdr.uid / hdr.gid, and of a file's owner and group */
-  ids?: { user?: string; group?: string; fileOwner?: string; fileGroup?: string };
-  /** a file record's absolute path when the kernel gave a filesystem-relative one */
-  file?: { path?: string };
+  users?: { user?: string; group?: string; fileUser?: string; fileGroup?: string };
+  /** file records: the absolute directory when the kernel gave a filesystem-relative one */
+  mounts?: { dir?: string; device?: string };
   /** the process's full command line when a process table knows it */
   process?: { args?: string[]; parentName?: string };
 }
@@ -67,7 +67,7 @@ export function num(v: bigint): number {
 }
 
 export function realClock(env: Envelope, ctx: EcsContext): bigint {
-  return enrichment(env).clock?.bootToRealNs ?? ctx.bootToRealNs;
+  return enrichment(env).host?.bootToRealNs ?? ctx.bootToRealNs;
 }
 
 export function baseDoc(env: Envelope, ctx: EcsContext, tsBoot: bigint): EcsDoc {
@@ -123,13 +123,13 @@ export function processFields(doc: EcsDoc, env: Envelope, ctx: EcsContext, hdr: 
     proc['command_line'] = e.process.args.join(' ');
   }
   const user: EcsDoc = { id: String(hdr.uid) };
-  if (e.ids?.user) user['name'] = e.ids.user;
+  if (e.users?.user) user['name'] = e.users.user;
   const group: EcsDoc = { id: String(hdr.gid) };
-  if (e.ids?.group) group['name'] = e.ids.group;
+  if (e.users?.group) group['name'] = e.users.group;
   proc['user'] = { ...user };
   proc['group'] = { ...group };
   doc['process'] = proc;
   doc['user'] = user;
   doc['group'] = group;
-  if (e.ids?.user) doc['related'] = { user: [e.ids.user] };
+  if (e.users?.user) doc['related'] = { user: [e.users.user] };
 }

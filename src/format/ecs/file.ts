@@ -5,7 +5,7 @@
 import { FF, FILE_EVENTS } from '../../sensor/layout.js';
 import type { FileRecord } from '../../model/records.js';
 import type { Envelope } from '../../pipeline/types.js';
-import { baseDoc, enrichment, eventBase, isoNs, num, processFields, type EcsContext, type EcsDoc } from './common.js';
+import { baseDoc, enrichment, eventBase, isoNs, num, processFields, realClock, type EcsContext, type EcsDoc } from './common.js';
 
 type FileEvent = (typeof FILE_EVENTS)[number];
 
@@ -53,17 +53,19 @@ export function fileDoc(env: Envelope<FileRecord>, ctx: EcsContext): EcsDoc {
   event['category'] = ['file'];
   event['type'] = hits.length ? [...new Set(hits.map(([, , t]) => t))] : ['info'];
   event['action'] = hits.length ? hits[0]![1] : 'observed';
-  event['start'] = isoNs(r.hdr.tsFirst + (e.clock?.bootToRealNs ?? ctx.bootToRealNs));
-  event['end'] = isoNs(r.hdr.ts + (e.clock?.bootToRealNs ?? ctx.bootToRealNs));
+  event['start'] = isoNs(r.hdr.tsFirst + realClock(env, ctx));
+  event['end'] = isoNs(r.hdr.ts + realClock(env, ctx));
   event['duration'] = num(r.hdr.ts > r.hdr.tsFirst ? r.hdr.ts - r.hdr.tsFirst : 0n);
   doc['event'] = event;
 
-  const dir = r.dir.endsWith('/') && r.dir.length > 1 ? r.dir.slice(0, -1) : r.dir;
-  const path = e.file?.path ?? (r.dir.endsWith('/') ? r.dir + r.name : `${r.dir}/${r.name}`);
+  // the kernel's directory, made absolute by the mounts enricher when it was fs-relative
+  const abs = e.mounts?.dir ?? r.dir;
+  const dir = abs.endsWith('/') && abs.length > 1 ? abs.slice(0, -1) : abs;
+  const path = abs.endsWith('/') ? abs + r.name : `${abs}/${r.name}`;
   const file: EcsDoc = {
     path,
     name: r.name,
-    directory: e.file?.path ? e.file.path.slice(0, Math.max(1, e.file.path.lastIndexOf('/'))) : dir,
+    directory: dir,
     type: fileType(r.mode),
     inode: String(r.ino),
     device: `${r.dev >>> 20}:${r.dev & 0xfffff}`,
@@ -77,8 +79,8 @@ export function fileDoc(env: Envelope<FileRecord>, ctx: EcsContext): EcsDoc {
   };
   const ext = extension(r.name);
   if (ext) file['extension'] = ext;
-  if (e.ids?.fileOwner) file['owner'] = e.ids.fileOwner;
-  if (e.ids?.fileGroup) file['group'] = e.ids.fileGroup;
+  if (e.users?.fileUser) file['owner'] = e.users.fileUser;
+  if (e.users?.fileGroup) file['group'] = e.users.fileGroup;
   doc['file'] = file;
   processFields(doc, env, ctx, r.hdr);
   const extra: EcsDoc = {

@@ -170,7 +170,7 @@ test('nats: whole cluster down 30 s: the agent\'s spool holds the records (acros
   const st2 = d2.stats();
   await d2.close({ drainMs: 1000 });
   rmSync(dir, { recursive: true, force: true });
-  console.log(`outage: ${Date.now() - t0} ms with the cluster down (agent restarted during it), delivered after ${st2.delivered}, re-sent duplicates ${st2.duplicatesResent}`);
+  console.log(`outage: cluster down ${outageMs} ms (agent restarted during it); all delivered ${Date.now() - t0} ms after it began; delivered after the restart ${st2.delivered}, re-sent (possible duplicates) ${st2.duplicatesResent}`);
   assert.ok(Date.now() - t0 >= outageMs);
   // Nats-Msg-Id de-duplication: re-sent records are stored once
   assert.equal(info.state.messages, 2000);

@@ -14,6 +14,8 @@ PKGS+=(rsyslog rsyslog-gnutls openssl)
 PKGS+=(prometheus)
 # -p tests (test/kernel/protocols): real DNS/HTTP/syslog servers and clients
 PKGS+=(dnsmasq-base nginx dnsutils curl bsdutils)
+# fleet tests (test/fleet): a real nats-server cluster; librdkafka's mock Kafka cluster (built by the test)
+PKGS+=(nats-server librdkafka-dev)
 # one dpkg-query for all of them (a query per package costs ~20 ms each at every start)
 mapfile -t installed < <(dpkg-query -W -f='${Package} ${Status}\n' "${PKGS[@]}" 2>/dev/null | awk '$NF == "installed" && $(NF-1) == "ok" {print $1}')
 missing=()

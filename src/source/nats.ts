@@ -1,0 +1,185 @@
+// NATS JetStream source for central processors (`falconet process --driver nats`): a durable
+// pull consumer with explicit acks. Processors started with the same durable name pull from the
+// same consumer, so JetStream splits the stream between them; a message is acknowledged only
+// when the runtime calls ack() after delivering what it produced, so the in-flight messages of
+// a processor that dies are redelivered (after ack_wait) to the others.
+import { AckPolicy, connect, DeliverPolicy, nanos, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
+import type { Envelope, RecordId, RecordKind, Source, SourceEvent } from '../pipeline/types.js';
+import { recordIdString } from '../pipeline/types.js';
+import { parseDurationMs, parseFleetUrl, parseIntParam } from '../util/fleet-url.js';
+import { shutdownNats } from '../sinks/nats.js';
+
+const KINDS: readonly RecordKind[] = ['file', 'socket', 'process', 'payload', 'pid_exit', 'alert', 'sysflow'];
+
+/** Turns a message body into the record the processor's stages take (default: JSON). */
+export type FleetDecode = (data: Uint8Array, kind: RecordKind) => unknown;
+
+export const jsonDecode: FleetDecode = (data) => JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')) as unknown;
+
+export interface NatsSourceOptions {
+  servers: string[];
+  user?: string;
+  password?: string;
+  token?: string;
+  stream: string;
+  /** consumer name shared by the processors that split the stream */
+  durable: string;
+  /** e.g. "falconet.>" or "falconet.socket" (default: everything in the stream) */
+  filterSubject?: string;
+  /** a message not acked within this time goes to another processor */
+  ackWaitMs: number;
+  maxAckPending: number;
+  /** messages pulled per request; also the largest batch handed to the runtime */
+  batch: number;
+  decode?: FleetDecode;
+  /** diagnostics (bad messages) */
+  log?: (text: string) => void;
+}
+
+/** `nats://host:port[,host:port]/subject-filter?stream=NAME&durable=NAME&ack_wait=30s&batch=256` */
+export function parseNatsSourceUrl(text: string, where: string): NatsSourceOptions {
+  const u = parseFleetUrl(text, where, 4222);
+  if (u.scheme !== 'nats') throw new Error(`${where}: scheme '${u.scheme}' is not nats`);
+  const p = u.params;
+  const prefix = u.path.replace(/\/+$/, '').replace(/\//g, '.');
+  return {
+    servers: u.hosts, user: u.user, password: u.password, token: p['token'],
+    stream: p['stream'] ?? 'FALCONET',
+    durable: p['durable'] ?? 'falconet-processor',
+    filterSubject: prefix ? (prefix.endsWith('>') || prefix.split('.').length > 1 ? prefix : `${prefix}.>`) : undefined,
+    ackWaitMs: p['ack_wait'] ? parseDurationMs(p['ack_wait'], `${where} ack_wait`) : 30_000,
+    maxAckPending: parseIntParam(p, 'max_ack_pending', where, 10_000, 1, 1_000_000),
+    batch: parseIntParam(p, 'batch', where, 256, 1, 10_000),
+  };
+}
+
+/** `host:boot:seq` (the Nats-Msg-Id) → RecordId; undefined when it is not one. */
+export function parseRecordId(text: string | undefined): RecordId | undefined {
+  if (!text) return undefined;
+  const b = text.lastIndexOf(':');
+  const a = b > 0 ? text.lastIndexOf(':', b - 1) : -1;
+  // canonical decimal only (no leading zeros), so the text round-trips through recordIdString
+  if (a <= 0 || !/^(0|[1-9]\d*)$/.test(text.slice(b + 1))) return undefined;
+  return { host: text.slice(0, a), boot: text.slice(a + 1, b), seq: BigInt(text.slice(b + 1)) };
+}
+
+/** What a fleet source attaches as `enrich.fleet` to each envelope. */
+export interface FleetDelivery {
+  source: 'nats' | 'kafka';
+  /** JetStream stream sequence, or Kafka offset */
+  streamSeq: number;
+  /** the engine says this record was delivered before (to this or another processor) */
+  redelivered: boolean;
+  deliveries: number;
+  partition?: number;
+}
+
+export interface NatsSourceStats {
+  received: number;
+  redelivered: number;
+  acked: number;
+  /** messages that could not be decoded (terminated, never redelivered) */
+  bad: number;
+}
+
+export class NatsSource implements Source {
+  readonly name: string;
+  readonly stats: NatsSourceStats = { received: 0, redelivered: 0, acked: 0, bad: 0 };
+  private nc: NatsConnection | undefined;
+  private messages: ConsumerMessages | undefined;
+  private stopped = false;
+  private ended = false;
+  /** delivered to the runtime, not yet acked, in delivery order */
+  private inflight: { id: string; msg: JsMsg }[] = [];
+
+  constructor(private readonly opts: NatsSourceOptions) {
+    this.name = `nats:${opts.stream}/${opts.durable}`;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.messages?.stop();
+  }
+
+  ack(upTo: RecordId): void {
+    const want = recordIdString(upTo);
+    const at = this.inflight.findIndex((x) => x.id === want);
+    if (at < 0) return;
+    for (const x of this.inflight.splice(0, at + 1)) { x.msg.ack(); this.stats.acked++; }
+    if (this.ended && !this.inflight.length) void this.shutdown();
+  }
+
+  private async shutdown(): Promise<void> {
+    const nc = this.nc;
+    this.nc = undefined;
+    if (nc) await shutdownNats(nc);
+  }
+
+  /** Closes the connection now: unacked messages go back to the stream after ack_wait. */
+  async close(): Promise<void> {
+    this.stop();
+    await this.shutdown();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<SourceEvent> {
+    const o = this.opts;
+    const nc = await connect({
+      servers: o.servers, user: o.user, pass: o.password, token: o.token, name: this.name,
+      reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 2000,
+    });
+    this.nc = nc;
+    const jsm = await nc.jetstreamManager();
+    try {
+      await jsm.consumers.info(o.stream, o.durable);
+    } catch (e) {
+      if (!/consumer not found/i.test((e as Error).message)) throw e;
+      try {
+        await jsm.consumers.add(o.stream, {
+          durable_name: o.durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All,
+          ack_wait: nanos(o.ackWaitMs), max_ack_pending: o.maxAckPending,
+          ...(o.filterSubject ? { filter_subject: o.filterSubject } : {}),
+        });
+      } catch (e2) {
+        // a sibling processor created it in between
+        if (!/already in use|already exists/i.test((e2 as Error).message)) throw e2;
+      }
+    }
+    const consumer = await nc.jetstream().consumers.get(o.stream, o.durable);
+    const decode = o.decode ?? jsonDecode;
+    if (this.stopped) { this.ended = true; yield { kind: 'end' }; return; }
+    const messages = await consumer.consume({ max_messages: o.batch, expires: 5000 });
+    this.messages = messages;
+    let batch: Envelope[] = [];
+    for await (const m of messages) {
+      this.stats.received++;
+      if (m.info.redelivered) this.stats.redelivered++;
+      const kind = m.subject.slice(m.subject.lastIndexOf('.') + 1) as RecordKind;
+      const id = parseRecordId(m.headers?.get('Nats-Msg-Id'));
+      let rec: unknown;
+      try {
+        if (!KINDS.includes(kind)) throw new Error(`subject ${m.subject} names no record kind`);
+        if (!id) throw new Error('no Nats-Msg-Id record id');
+        rec = decode(m.data, kind);
+      } catch (e) {
+        this.stats.bad++;
+        o.log?.(`nats: ${m.subject} stream seq ${m.seq}: ${(e as Error).message}; message terminated`);
+        m.term();
+        continue;
+      }
+      this.inflight.push({ id: recordIdString(id!), msg: m });
+      // delivery facts for stages that care (a redelivered record may have been processed before)
+      const fleet: FleetDelivery = { source: 'nats', streamSeq: m.seq, redelivered: m.info.redelivered, deliveries: m.info.deliveryCount };
+      batch.push({ kind, rec, id, enrich: { fleet } });
+      if (batch.length >= o.batch || messages.getPending() === 0) {
+        const out = batch;
+        batch = [];
+        yield { kind: 'records', records: out };
+      }
+      if (this.stopped) break;
+    }
+    if (batch.length) yield { kind: 'records', records: batch };
+    this.ended = true;
+    if (!this.inflight.length) await this.shutdown();
+    yield { kind: 'end' };
+  }
+}

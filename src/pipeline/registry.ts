@@ -15,6 +15,9 @@ import { loadEngine, parseDialect, type PolicyOverrides } from './policy-loading
 import type { Node, OutputNode, StageNode } from './runtime.js';
 import { openExportFile, openSinkUrl, openTerminal, type OpenedSink } from './sink-factory.js';
 import { EnrichStage } from './stages/enrich.js';
+import { hostname, release } from 'node:os';
+import { EcsEncoder } from '../format/ecs/encoder.js';
+import { agentVersion } from '../enrich/host.js';
 import { FilterStage, PolicyStage } from './stages/policy.js';
 import { FlattenerStage, TraceWriterStage, type SysFlowMapping } from './stages/sysflow.js';
 import type { Encoder, Envelope, Stage } from './types.js';
@@ -53,7 +56,17 @@ export interface BuiltTree {
 }
 
 /** The format names an exporter accepts, with what each encodes. */
-export const EXPORT_FORMATS = ['json', 'sysflow-json', 'falco', 'sysflow-avro', 'json-min', 'kflowd-json', 'table'] as const;
+export const EXPORT_FORMATS = ['json', 'sysflow-json', 'falco', 'sysflow-avro', 'json-min', 'kflowd-json', 'table', 'ecs'] as const;
+
+/** ECS documents take host facts from each record's enrichment; this context covers records without. */
+function ecsEncoder(): Encoder {
+  const h = hostname();
+  return new EcsEncoder({
+    host: { hostName: h, hostIP: '', system: 'Linux', kernel: release(), version: `falconet-v${agentVersion()}` },
+    bootToRealNs: 0n,
+    agent: { name: h, version: agentVersion() },
+  });
+}
 
 export function encoderFor(format: string, where: string): Encoder {
   switch (format) {
@@ -63,6 +76,7 @@ export function encoderFor(format: string, where: string): Encoder {
     case 'json-min': return kflowdEncoder('json-min');
     case 'kflowd-json': return kflowdEncoder('json');
     case 'table': return kflowdEncoder('table');
+    case 'ecs': return ecsEncoder();
     default: throw new PipelineConfigError(where, `unknown format "${format}" (expected ${EXPORT_FORMATS.join(', ')})`);
   }
 }

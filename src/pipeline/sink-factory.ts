@@ -7,6 +7,16 @@ import type { Writable } from 'node:stream';
 import type { RuntimeCounters } from '../metrics/counters.js';
 import { Delivery } from '../sinks/delivery.js';
 import { createSink, parseSinkUrl } from '../sinks/registry.js';
+import { registerNats } from '../sinks/nats.js';
+import { registerKafka } from '../sinks/kafka.js';
+import { registerElasticsearch } from '../sinks/elasticsearch.js';
+import { registerS3 } from '../sinks/s3.js';
+
+// The fleet sinks plug into the registry by scheme (nats://, kafka://, es+http(s)://, s3+http(s)://).
+registerNats();
+registerKafka();
+registerElasticsearch();
+registerS3();
 import { PipelineConfigError } from './config.js';
 import { StreamDelivery, type DeliveryPort } from './delivery-port.js';
 

@@ -82,13 +82,15 @@ export async function runPipeline(rs: RecordSource, opts: PipelineOptions, out: 
       const h = c.hello;
       mapping.mapper ??= new KernelToSysFlow(h.bootToRealNs, ids);
       counters.sensorRestarts = source.restarts;
-      if (!first) return;
-      first = false;
+      // a restarted sensor says hello again: say it is ready again (supervisors and tests wait
+      // for that line), but set up the run only once
       for (const s of h.programStatus) log(s);
-      if (opts.durationSec && !durationTimer) durationTimer = setTimeout(() => source.stop(), opts.durationSec * 1000);
       log(opts.hostFromStream
         ? `replaying a stream recorded on ${h.hostname} (${h.kernelRelease}; ${h.programsAttached} programs attached, ${h.programsSkipped} skipped)`
         : `sensor ready (${h.programsAttached} programs attached, ${h.programsSkipped} skipped)`);
+      if (!first) return;
+      first = false;
+      if (opts.durationSec && !durationTimer) durationTimer = setTimeout(() => source.stop(), opts.durationSec * 1000);
       opts.onReady?.();
     } else if (c.kind === 'stats') {
       for (const f of tree.filters) counters.drops.set('filtered', f.dropped);

@@ -7,7 +7,7 @@ import type { ProcEventRecord } from '../model/process-record.js';
 import type { SockRecord } from '../model/socket-record.js';
 import type { IdNames } from '../enrich/ids.js';
 import { FF } from '../sensor/layout.js';
-import { SysFlowMapper, type LiveProcessInfo, type LiveFileOp } from '../sysflow/live-mapper.js';
+import { SysFlowMapper, type LiveProcessInfo, type LiveFileOp, type LiveProcessLookup } from '../sysflow/live-mapper.js';
 import { createSysFlowTraceSink, type SysFlowTraceSink } from '../sysflow/trace-sink.js';
 import { SeqpacketRelayTransport } from '../sysflow/seqpacket-transport.js';
 import type { SfObject } from '../sysflow/types.js';
@@ -19,12 +19,15 @@ export interface SysFlowOutputOptions {
   exporterId?: string;
   /** --sf-socket: sf-processor's SOCK_SEQPACKET socket path */
   socketPath?: string;
+  /** process facts from the process table; when set, /proc is never read */
+  processLookup?: LiveProcessLookup;
 }
 
 const EV = { CREATE: 0, OPEN: 1, OPEN_EXEC: 2, ACCESS: 3, ATTRIB: 4, MODIFY: 5, CLOSE_WRITE: 6, CLOSE_NOWRITE: 7, MOVED_FROM: 8, MOVED_TO: 9, DELETE: 10 };
 
 /** Executable path and arguments from /proc while the process lives; the basename otherwise. */
-function procDetails(pid: number, exeBase: string): { exe: string; args: string[]; cwd?: string } {
+function procDetails(pid: number, exeBase: string, lookup?: LiveProcessLookup): { exe: string; args: readonly string[]; cwd?: string; tty?: boolean } {
+  if (lookup) return lookup(pid) ?? { exe: exeBase, args: [] };
   try {
     const exe = readlinkSync(`/proc/${pid}/exe`);
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a, i, all) => i < all.length - 1 || a);
@@ -41,8 +44,10 @@ export class SysFlowOutput {
   private readonly sink: SysFlowTraceSink;
   private readonly seen = new Set<string>();
   private readonly relay: SeqpacketRelayTransport | undefined;
+  private readonly lookup: LiveProcessLookup | undefined;
 
   constructor(opts: SysFlowOutputOptions, private readonly bootToRealNs: bigint, private readonly ids: IdNames) {
+    this.lookup = opts.processLookup;
     this.relay = opts.socketPath ? new SeqpacketRelayTransport(opts.socketPath) : undefined;
     this.sink = createSysFlowTraceSink({ output: opts.output, rotateSeconds: opts.rotateSeconds, exporterId: opts.exporterId, socket: this.relay });
   }
@@ -63,10 +68,11 @@ export class SysFlowOutput {
     if (this.seen.size > 100_000) this.seen.clear();
     this.seen.add(key);
     const exec = r.type === 'proc' && r.event === 'EXEC' ? r.exec : undefined;
-    const d = exec ? { exe: exec.exePath, args: exec.argv.slice(1) } : procDetails(h.pid, h.exe);
+    const t = this.lookup?.(h.pid);
+    const d = exec ? { exe: exec.exePath, args: exec.argv.slice(1), cwd: t?.cwd, tty: t?.tty } : procDetails(h.pid, h.exe, this.lookup);
     const info: LiveProcessInfo = {
-      pid: h.pid, ppid: h.ppid, exe: d.exe, args: d.args, uid: h.uid, gid: h.gid,
-      user: this.ids.user(h.uid), group: this.ids.group(h.gid), startTimeNs: this.real(h.procStart), tty: false,
+      pid: h.pid, ppid: h.ppid, exe: d.exe, args: d.args, uid: h.uid, gid: h.gid, cwd: d.cwd,
+      user: this.ids.user(h.uid), group: this.ids.group(h.gid), startTimeNs: this.real(h.procStart), tty: d.tty ?? false,
     };
     this.write(this.mapper.processSeen(info, this.real(h.ts)));
   }
@@ -109,10 +115,10 @@ export class SysFlowOutput {
         if (!r.fork) return;
         if (r.fork.thread) this.write(this.mapper.lifecycle({ kind: 'thread', ts, pid: h.pid, tid: h.tid, newTid: r.fork.childTid }));
         else {
-          const d = procDetails(r.fork.childPid, h.exe);
+          const d = procDetails(r.fork.childPid, h.exe, this.lookup);
           this.write(this.mapper.lifecycle({
             kind: 'clone', ts, parentPid: h.pid, parentTid: h.tid, ret,
-            child: { pid: r.fork.childPid, ppid: h.pid, exe: d.exe, args: d.args, uid: h.uid, gid: h.gid, startTimeNs: this.real(r.fork.childStart), tty: false },
+            child: { pid: r.fork.childPid, ppid: h.pid, exe: d.exe, args: d.args, uid: h.uid, gid: h.gid, startTimeNs: this.real(r.fork.childStart), tty: d.tty ?? false, cwd: d.cwd },
           }));
         }
         return;
@@ -120,7 +126,7 @@ export class SysFlowOutput {
         if (!r.exec) return;
         this.write(this.mapper.lifecycle({
           kind: 'exec', ts, pid: h.pid, tid: h.tid, ret,
-          process: { pid: h.pid, ppid: h.ppid, exe: r.exec.exePath, args: r.exec.argv.slice(1), uid: h.uid, gid: h.gid, startTimeNs: this.real(h.procStart), tty: false },
+          process: { pid: h.pid, ppid: h.ppid, exe: r.exec.exePath, args: r.exec.argv.slice(1), uid: h.uid, gid: h.gid, startTimeNs: this.real(h.procStart), tty: this.lookup?.(h.pid)?.tty ?? false, cwd: this.lookup?.(h.pid)?.cwd },
         }));
         return;
       case 'EXIT':

@@ -7,7 +7,7 @@ import type { ProcEventRecord } from '../model/process-record.js';
 import type { SockRecord } from '../model/socket-record.js';
 import type { IdNames } from '../enrich/ids.js';
 import { FF } from '../sensor/layout.js';
-import { SysFlowMapper, type LiveProcessInfo, type LiveFileOp, type LiveProcessLookup } from '../sysflow/live-mapper.js';
+import { SysFlowMapper, type LiveContainerInfo, type LiveProcessInfo, type LiveFileOp, type LiveProcessLookup } from '../sysflow/live-mapper.js';
 import { createSysFlowTraceSink, type SysFlowTraceSink } from '../sysflow/trace-sink.js';
 import { SeqpacketRelayTransport } from '../sysflow/seqpacket-transport.js';
 import type { SfObject } from '../sysflow/types.js';
@@ -26,7 +26,7 @@ export interface SysFlowOutputOptions {
 const EV = { CREATE: 0, OPEN: 1, OPEN_EXEC: 2, ACCESS: 3, ATTRIB: 4, MODIFY: 5, CLOSE_WRITE: 6, CLOSE_NOWRITE: 7, MOVED_FROM: 8, MOVED_TO: 9, DELETE: 10 };
 
 /** Executable path and arguments from /proc while the process lives; the basename otherwise. */
-function procDetails(pid: number, exeBase: string, lookup?: LiveProcessLookup): { exe: string; args: readonly string[]; cwd?: string; tty?: boolean } {
+function procDetails(pid: number, exeBase: string, lookup?: LiveProcessLookup): { exe: string; args: readonly string[]; cwd?: string; tty?: boolean; container?: LiveContainerInfo } {
   if (lookup) return lookup(pid) ?? { exe: exeBase, args: [] };
   try {
     const exe = readlinkSync(`/proc/${pid}/exe`);
@@ -56,6 +56,13 @@ export class SysFlowOutput {
     for (const o of objs) this.sink.write(o);
   }
 
+  /** Container entity (emitted when new or changed) of a process the lookup placed in one. */
+  private containerOf(c: LiveContainerInfo | undefined): string | null {
+    if (!c) return null;
+    this.write(this.mapper.containerSeen(c));
+    return c.id;
+  }
+
   private real(bootNs: bigint): bigint {
     return bootNs + this.bootToRealNs;
   }
@@ -69,9 +76,9 @@ export class SysFlowOutput {
     this.seen.add(key);
     const exec = r.type === 'proc' && r.event === 'EXEC' ? r.exec : undefined;
     const t = this.lookup?.(h.pid);
-    const d = exec ? { exe: exec.exePath, args: exec.argv.slice(1), cwd: t?.cwd, tty: t?.tty } : procDetails(h.pid, h.exe, this.lookup);
+    const d = exec ? { exe: exec.exePath, args: exec.argv.slice(1), cwd: t?.cwd, tty: t?.tty, container: t?.container } : procDetails(h.pid, h.exe, this.lookup);
     const info: LiveProcessInfo = {
-      pid: h.pid, ppid: h.ppid, exe: d.exe, args: d.args, uid: h.uid, gid: h.gid, cwd: d.cwd,
+      pid: h.pid, ppid: h.ppid, exe: d.exe, args: d.args, uid: h.uid, gid: h.gid, cwd: d.cwd, containerId: this.containerOf(d.container),
       user: this.ids.user(h.uid), group: this.ids.group(h.gid), startTimeNs: this.real(h.procStart), tty: d.tty ?? false,
     };
     this.write(this.mapper.processSeen(info, this.real(h.ts)));
@@ -118,17 +125,19 @@ export class SysFlowOutput {
           const d = procDetails(r.fork.childPid, h.exe, this.lookup);
           this.write(this.mapper.lifecycle({
             kind: 'clone', ts, parentPid: h.pid, parentTid: h.tid, ret,
-            child: { pid: r.fork.childPid, ppid: h.pid, exe: d.exe, args: d.args, uid: h.uid, gid: h.gid, startTimeNs: this.real(r.fork.childStart), tty: d.tty ?? false, cwd: d.cwd },
+            child: { pid: r.fork.childPid, ppid: h.pid, exe: d.exe, args: d.args, uid: h.uid, gid: h.gid, startTimeNs: this.real(r.fork.childStart), tty: d.tty ?? false, cwd: d.cwd, containerId: this.containerOf(d.container) },
           }));
         }
         return;
-      case 'EXEC':
+      case 'EXEC': {
         if (!r.exec) return;
+        const t = this.lookup?.(h.pid);
         this.write(this.mapper.lifecycle({
           kind: 'exec', ts, pid: h.pid, tid: h.tid, ret,
-          process: { pid: h.pid, ppid: h.ppid, exe: r.exec.exePath, args: r.exec.argv.slice(1), uid: h.uid, gid: h.gid, startTimeNs: this.real(h.procStart), tty: this.lookup?.(h.pid)?.tty ?? false, cwd: this.lookup?.(h.pid)?.cwd },
+          process: { pid: h.pid, ppid: h.ppid, exe: r.exec.exePath, args: r.exec.argv.slice(1), uid: h.uid, gid: h.gid, startTimeNs: this.real(h.procStart), tty: t?.tty ?? false, cwd: t?.cwd, containerId: this.containerOf(t?.container) },
         }));
         return;
+      }
       case 'EXIT':
         this.write(this.mapper.lifecycle({ kind: 'exit', ts, pid: h.pid, tid: h.tid, ret: r.exit?.code }));
         return;

@@ -10,7 +10,7 @@ import { request } from 'node:http';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import type { Envelope, Stage, StageContext } from '../pipeline/types.js';
-import type { ProcessEnrichment } from './process-table.js';
+import type { ProcEntry, ProcessEnrichment } from './process-table.js';
 
 export type ContainerRuntime = 'docker' | 'containerd' | 'cri-o' | 'podman' | 'lxc';
 
@@ -227,10 +227,11 @@ export class ContainerStage implements Stage {
   }
 
   /** The container of a process, or null (host), or undefined (not known yet: `wait` says why). */
-  private locate(p: ProcessEnrichment, wait: Promise<void>[]): CgroupContainer | null | undefined {
+  private locate(p: ProcEntry, wait: Promise<void>[] | null): CgroupContainer | null | undefined {
     if (p.cgroupId !== 0n) {
       const path = this.cgroups.path(p.cgroupId);
       if (path === undefined) {
+        if (!wait) return undefined;
         this.cgroupMiss ??= this.cgroups.refresh().finally(() => { this.cgroupMiss = undefined; });
         wait.push(this.cgroupMiss);
         return undefined;
@@ -247,6 +248,7 @@ export class ContainerStage implements Stage {
     const known = this.byProcess.get(key);
     if (known !== undefined) return known;
     if (p.exited) return null; // its /proc entry is gone or belongs to someone else
+    if (!wait) return undefined;
     let pr = this.procInflight.get(key);
     if (!pr) {
       this.stats.procCgroupReads++;
@@ -304,33 +306,42 @@ export class ContainerStage implements Stage {
     return Promise.race([Promise.all(wait), bound]).then(() => { clearTimeout(t); return this.attach(batch); });
   }
 
+  /** The container of a process from the caches only (starts no look-up): for synchronous readers. */
+  containerOf(p: ProcEntry): ContainerEnrichment | undefined {
+    const c = this.locate(p, null);
+    return c ? this.describe(c) : undefined;
+  }
+
   private attach(batch: Envelope[]): Envelope[] {
-    const none: Promise<void>[] = []; // look-ups were started above; attach only reads caches
     for (const env of batch) {
       const p = env.enrich?.['process'] as ProcessEnrichment | undefined;
       if (!p) continue;
-      const c = this.locate(p, none);
+      const c = this.locate(p, null); // look-ups were started by process(); only caches here
       if (!c) continue;
-      const m = this.meta.get(c.id);
-      let e: ContainerEnrichment;
-      if (m?.state === 'done') {
-        const i = m.info;
-        const pod = i.labels['io.kubernetes.pod.name'] !== undefined
-          ? { name: i.labels['io.kubernetes.pod.name']!, namespace: i.labels['io.kubernetes.pod.namespace'] ?? '', uid: i.labels['io.kubernetes.pod.uid'] ?? c.podUid ?? '', labels: i.labels }
-          : undefined;
-        e = {
-          id: c.id, shortId: c.id.slice(0, 12), runtime: c.runtime, name: i.name, image: i.image, imageId: i.imageId,
-          privileged: i.privileged, labels: i.labels, ...(pod ? { pod } : {}), metadata: 'done',
-        };
-      } else {
-        const pending = this.metaInflight.has(c.id);
-        if (pending) this.stats.metadataPending++;
-        e = { id: c.id, shortId: c.id.slice(0, 12), runtime: c.runtime, metadata: pending ? 'pending' : 'none' };
-      }
+      const e = this.describe(c);
+      if (e.metadata === 'pending') this.stats.metadataPending++;
       this.stats.tagged++;
       (env.enrich ??= {})['container'] = e;
     }
     return batch;
+  }
+
+  private describe(c: CgroupContainer): ContainerEnrichment {
+    const m = this.meta.get(c.id);
+    let e: ContainerEnrichment;
+    if (m?.state === 'done') {
+      const i = m.info;
+      const pod = i.labels['io.kubernetes.pod.name'] !== undefined
+        ? { name: i.labels['io.kubernetes.pod.name']!, namespace: i.labels['io.kubernetes.pod.namespace'] ?? '', uid: i.labels['io.kubernetes.pod.uid'] ?? c.podUid ?? '', labels: i.labels }
+        : undefined;
+      e = {
+        id: c.id, shortId: c.id.slice(0, 12), runtime: c.runtime, name: i.name, image: i.image, imageId: i.imageId,
+        privileged: i.privileged, labels: i.labels, ...(pod ? { pod } : {}), metadata: 'done',
+      };
+    } else {
+      e = { id: c.id, shortId: c.id.slice(0, 12), runtime: c.runtime, metadata: this.metaInflight.has(c.id) ? 'pending' : 'none' };
+    }
+    return e;
   }
 
   close(): void {

@@ -50,7 +50,7 @@ export interface LiveProcessInfo {
  * table, src/enrich/process-table.ts) instead of reading /proc/PID/* on the record path.
  * undefined: the pid is unknown.
  */
-export type LiveProcessLookup = (pid: number) => { exe: string; args: readonly string[]; cwd?: string; tty: boolean } | undefined;
+export type LiveProcessLookup = (pid: number) => { exe: string; args: readonly string[]; cwd?: string; tty: boolean; container?: LiveContainerInfo } | undefined;
 
 /** Container metadata, when the enrichment knows it. */
 export interface LiveContainerInfo {

@@ -292,7 +292,8 @@ export class ContainerStage implements Stage {
     this.meta.set(id, m);
   }
 
-  process(batch: Envelope[]): Envelope[] | Promise<Envelope[]> {
+  /** Starts the look-ups the batch needs; returns what to wait for (empty: all cached). */
+  private lookups(batch: Envelope[]): Promise<void>[] {
     const wait: Promise<void>[] = [];
     for (const env of batch) {
       const p = env.enrich?.['process'] as ProcessEnrichment | undefined;
@@ -300,10 +301,25 @@ export class ContainerStage implements Stage {
       const c = this.locate(p, wait);
       if (c) this.metadata(c.id, wait);
     }
-    if (!wait.length) return this.attach(batch);
-    let t: NodeJS.Timeout | undefined;
-    const bound = new Promise<void>((r) => { t = setTimeout(r, this.waitMs); });
-    return Promise.race([Promise.all(wait), bound]).then(() => { clearTimeout(t); return this.attach(batch); });
+    return wait;
+  }
+
+  process(batch: Envelope[]): Envelope[] | Promise<Envelope[]> {
+    const first = this.lookups(batch);
+    if (!first.length) return this.attach(batch);
+    // two rounds within one deadline: a container found only once the cgroup index or
+    // /proc answered still gets its metadata asked for
+    const deadline = Date.now() + this.waitMs;
+    const within = (w: Promise<void>[]): Promise<void> => {
+      let t: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((r) => { t = setTimeout(r, Math.max(0, deadline - Date.now())); });
+      return Promise.race([Promise.all(w), bound]).then(() => clearTimeout(t));
+    };
+    return within(first).then(async () => {
+      const second = Date.now() < deadline ? this.lookups(batch) : [];
+      if (second.length) await within(second);
+      return this.attach(batch);
+    });
   }
 
   /** The container of a process from the caches only (starts no look-up): for synchronous readers. */

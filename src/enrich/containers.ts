@@ -205,6 +205,8 @@ export class ContainerStage implements Stage {
   private readonly metaInflight = new Map<string, Promise<void>>();
   /** "pid:startNs" → container from /proc/PID/cgroup (null: host) */
   private readonly byProcess = new Map<string, CgroupContainer | null>();
+  /** /proc/PID/cgroup text → its container (null: host); few distinct texts on a host */
+  private readonly parsed = new Map<string, CgroupContainer | null>();
   private readonly procInflight = new Map<string, Promise<void>>();
   private cgroupMiss: Promise<void> | undefined;
   readonly stats = { procCgroupReads: 0, apiCalls: 0, tagged: 0, metadataPending: 0 };
@@ -236,11 +238,21 @@ export class ContainerStage implements Stage {
         wait.push(this.cgroupMiss);
         return undefined;
       }
-      const c = containerFromCgroupPath(path);
+      let c = this.parsed.get(path);
+      if (c === undefined) {
+        c = containerFromCgroupPath(path) ?? null;
+        if (this.parsed.size >= 4096) this.parsed.clear();
+        this.parsed.set(path, c);
+      }
       if (c) return c;
     }
     if (p.cgroup) {
-      const c = containerFromProcCgroup(p.cgroup);
+      let c = this.parsed.get(p.cgroup);
+      if (c === undefined) {
+        c = containerFromProcCgroup(p.cgroup) ?? null;
+        if (this.parsed.size >= 4096) this.parsed.clear();
+        this.parsed.set(p.cgroup, c);
+      }
       if (c) return c;
     }
     if (!this.procFallback) return null;

@@ -22,23 +22,37 @@ export interface KflowdEnrichmentFlags {
   containers?: boolean;
 }
 
-/** Inserts `entries` after the first existing key of `anchors` (or at the end), keeping order. */
-function insertAfter(o: JObject, anchors: readonly string[], entries: ReadonlyArray<readonly [string, JValue]>): void {
-  if (!entries.length) return;
-  const anchor = anchors.find((a) => o.has(a));
-  if (anchor === undefined || [...o.keys()].at(-1) === anchor) {
-    for (const [k, v] of entries) o.set(k, v);
-    return;
+type Entries = ReadonlyArray<readonly [string, JValue]>;
+
+/**
+ * Inserts each group of entries after the first existing key of its anchors (or at the end),
+ * keeping order, with at most one rebuild of the map for all groups.
+ */
+function insertAll(o: JObject, groups: ReadonlyArray<{ anchors: readonly string[]; entries: Entries }>): void {
+  const at = new Map<string, Entries[]>();
+  const tail: Entries[] = [];
+  let rebuild = false;
+  let last: string | undefined;
+  for (const k of o.keys()) last = k;
+  for (const g of groups) {
+    if (!g.entries.length) continue;
+    const anchor = g.anchors.find((a) => o.has(a));
+    if (anchor === undefined || anchor === last) { tail.push(g.entries); continue; }
+    rebuild = true;
+    const list = at.get(anchor);
+    if (list) list.push(g.entries);
+    else at.set(anchor, [g.entries]);
   }
-  const rest: Array<[string, JValue]> = [];
-  let after = false;
-  for (const [k, v] of o) {
-    if (after) rest.push([k, v]);
-    else if (k === anchor) after = true;
+  if (rebuild) {
+    const all = [...o];
+    o.clear();
+    for (const [k, v] of all) {
+      o.set(k, v);
+      const ins = at.get(k);
+      if (ins) for (const es of ins) for (const [ek, ev] of es) o.set(ek, ev);
+    }
   }
-  for (const [k] of rest) o.delete(k);
-  for (const [k, v] of entries) o.set(k, v);
-  for (const [k, v] of rest) o.set(k, v);
+  for (const es of tail) for (const [k, v] of es) o.set(k, v);
 }
 
 const isExec = (env: Envelope): boolean => {
@@ -50,16 +64,19 @@ const isExec = (env: Envelope): boolean => {
 /** Adds the enrichment keys to a kflowd record object built by the kflowd encoder. */
 export function addKflowdEnrichmentKeys(o: JObject, env: Envelope, flags: KflowdEnrichmentFlags): void {
   const e = env.enrich ?? {};
+  const exec = isExec(env);
+  const groups: Array<{ anchors: readonly string[]; entries: Entries }> = [];
   if (flags.versions) {
     const pk = e['packages'] as PackageEnrichment | undefined;
-    insertAfter(o, ['Proc'], [['ProcVersion', pk?.procVersion ?? '']]);
-    if (isExec(env)) insertAfter(o, ['FileOrigin', 'File'], [['FileVersion', pk?.fileVersion ?? '']]);
+    groups.push({ anchors: ['Proc'], entries: [['ProcVersion', pk?.procVersion ?? '']] });
+    if (exec) groups.push({ anchors: ['FileOrigin', 'File'], entries: [['FileVersion', pk?.fileVersion ?? '']] });
   }
   if (flags.containers) {
     const c = e['container'] as ContainerEnrichment | undefined;
-    if (c) insertAfter(o, ['ProcAge'], [['ContainerId', c.shortId], ['ContainerName', c.name ?? ''], ['ContainerImage', c.image ?? '']]);
+    if (c) groups.push({ anchors: ['ProcAge'], entries: [['ContainerId', c.shortId], ['ContainerName', c.name ?? ''], ['ContainerImage', c.image ?? '']] });
   }
-  if (flags.checksums && isExec(env)) {
+  if (groups.length) insertAll(o, groups);
+  if (flags.checksums && exec) {
     const cs = e['checksums'] as ChecksumEnrichment | undefined;
     const done = cs?.state === 'done' ? cs : undefined;
     o.set('FileMD5', done?.md5 ?? '');

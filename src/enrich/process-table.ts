@@ -98,6 +98,9 @@ export function parseProcStat(text: string): { ppid: number; session: number; tt
 
 export class ProcessTable {
   private readonly byPid = new Map<number, ProcEntry>();
+  /** bumped on every change: cached enrichments (entry + ancestors) are valid while it holds */
+  private version = 0;
+  private readonly enrichCache = new WeakMap<ProcEntry, { version: number; value: ProcessEnrichment }>();
   /** exited pids in exit order, with their exit time and the entry that exited */
   private readonly exits: Array<{ at: number; entry: ProcEntry }> = [];
   private exitHead = 0;
@@ -196,6 +199,18 @@ export class ProcessTable {
   private put(e: ProcEntry): void {
     if (!this.byPid.has(e.pid) && this.byPid.size >= this.maxEntries) this.evict();
     this.byPid.set(e.pid, e);
+    this.version++;
+  }
+
+  /** The entry of `pid` with its ancestors, shared between records while nothing changed. */
+  enrichment(pid: number): ProcessEnrichment | undefined {
+    const e = this.byPid.get(pid);
+    if (!e) return undefined;
+    const c = this.enrichCache.get(e);
+    if (c && c.version === this.version) return c.value;
+    const value: ProcessEnrichment = Object.freeze({ ...e, ancestors: Object.freeze(this.ancestors(pid)) });
+    this.enrichCache.set(e, { version: this.version, value });
+    return value;
   }
 
   private evict(): void {
@@ -203,7 +218,7 @@ export class ProcessTable {
     this.sweep(Infinity);
     if (this.byPid.size >= this.maxEntries) {
       const first = this.byPid.keys().next().value;
-      if (first !== undefined) { this.byPid.delete(first); this.stats.evicted++; }
+      if (first !== undefined) { this.byPid.delete(first); this.stats.evicted++; this.version++; }
     }
   }
 
@@ -215,7 +230,7 @@ export class ProcessTable {
       this.exitHead++;
       // only if the pid still holds the process that exited (not a reused pid)
       const cur = this.byPid.get(x.entry.pid);
-      if (cur && cur.exited && cur.startNs === x.entry.startNs) { this.byPid.delete(x.entry.pid); this.stats.removed++; }
+      if (cur && cur.exited && cur.startNs === x.entry.startNs) { this.byPid.delete(x.entry.pid); this.stats.removed++; this.version++; }
       if (now === Infinity) break;
     }
     if (this.exitHead > 4096 && this.exitHead * 2 > this.exits.length) {
@@ -305,10 +320,8 @@ export class ProcessStage implements Stage {
       const rec = env.rec as { type?: string; hdr?: ProcHeader };
       if (!rec.hdr) continue;
       if (env.kind === 'process' || rec.type === 'proc') this.table.apply(env.rec as ProcRecord);
-      const e = this.table.get(rec.hdr.pid);
-      if (!e) continue;
-      const p: ProcessEnrichment = { ...e, ancestors: this.table.ancestors(e.pid) };
-      (env.enrich ??= {})['process'] = p;
+      const p = this.table.enrichment(rec.hdr.pid);
+      if (p) (env.enrich ??= {})['process'] = p;
     }
     return batch;
   }

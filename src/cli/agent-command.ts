@@ -2,7 +2,11 @@
 import { createWriteStream } from 'node:fs';
 import os from 'node:os';
 import { Option, type Command } from 'commander';
-import { runPipeline, type OutputFormat } from '../agent/pipeline.js';
+import { runPipeline, agentConfig, type OutputFormat, type PipelineOptions } from '../pipeline/agent.js';
+import { defaultPipeline } from '../pipeline/defaults.js';
+import { RuntimeCounters } from '../metrics/counters.js';
+import { startMetricsServer, type MetricsServer } from '../metrics/prometheus.js';
+import { daemonize, daemonReady } from './daemon.js';
 import { agentVersion } from '../enrich/host.js';
 import { legendText } from '../format/legend.js';
 import {
@@ -47,6 +51,49 @@ interface AgentFlags {
   rotate?: number;
   exporterId?: string;
   sfSocket?: string;
+  sink?: string[];
+  udp?: string[];
+  rules?: string;
+  strict?: boolean;
+  alertFormat?: string;
+  filter?: string;
+  plugdir?: string;
+  config?: string;
+  metrics?: string;
+  daemon?: boolean;
+  printPipeline?: boolean;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** kflowd's -u IP:PORT[,IP:PORT…] (up to 7 servers) as udp:// sinks. */
+function udpSinks(list: string[] | undefined): string[] {
+  const out: string[] = [];
+  for (const v of list ?? []) {
+    for (const s of v.split(',')) {
+      const m = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+|[0-9a-fA-F:]+)):([0-9]{1,5})$/.exec(s.trim());
+      if (!m || Number(m[3]) < 1 || Number(m[3]) > 65535) throw new InvalidArgumentError(`-u: expected IP:PORT[,IP:PORT...] (IPv6 as [ADDR]:PORT), got '${s}'`);
+      const host = m[1] ?? m[2]!;
+      out.push(`udp://${host.includes(':') ? `[${host}]` : host}:${m[3]}`);
+    }
+  }
+  if (out.length > 7) throw new InvalidArgumentError(`-u: at most 7 servers (kflowd's limit), got ${out.length}`);
+  return out;
+}
+
+/** The runtime options the agent flags stand for. */
+function pipelineOptions(flags: AgentFlags, extra: Partial<PipelineOptions> = {}): PipelineOptions {
+  const sinks = [...(flags.sink ?? []), ...udpSinks(flags.udp)];
+  if ((flags.quiet || flags.daemon) && sinks.length === 0 && !flags.write && !flags.sfSocket && !flags.config) {
+    throw new InvalidArgumentError(`${flags.daemon ? '-d' : '-q'} needs a destination for the records (--sink URL or -u IP:PORT; -w or --sf-socket), as kflowd's needs -u`);
+  }
+  return {
+    output: flags.output, quiet: flags.quiet || flags.daemon, token: flags.token, stats: flags.stats,
+    sysflow: sysflowOptions(flags), durationSec: flags.duration, sinks, filter: flags.filter, rules: flags.rules,
+    strict: flags.strict, alertFormat: flags.alertFormat, plugdir: flags.plugdir, pipelineFile: flags.config, ...extra,
+  };
 }
 
 /** SysFlow output (-w, -G, --exporter-id, --sf-socket), when asked for. */
@@ -82,13 +129,24 @@ function addSensorFlags(cmd: Command): Command {
 function addOutputFlags(cmd: Command): Command {
   return cmd
     .option('-o, --output <format>', 'json (pretty, kflowd record separator), json-min (one record per line) or table', parseOutput, 'json' as OutputFormat)
-    .option('-q, --quiet', 'no record output on stdout')
+    .option('-q, --quiet', 'no record output on stdout (kflowd: needs a destination, --sink or -u)')
+    .option('-d, --daemon', 'run in the background (kflowd\'s -d; needs --sink or -u); see packaging/falconet.service')
     .option('-T, --token <token>', 'host token added as InfoHostToken (at most 63 characters)', parseToken)
     .option('--stats', 'print the sensor\'s counters (drops, records, sweeps) as JSON lines on stderr')
     .option('-w, --write <path>', 'also write SysFlow (Avro) traces: DIR/ for <epoch>-named files in DIR, or a file path')
     .option('-G, --rotate <seconds>', 'with -w: start a new trace file every N seconds', parsePositiveInt)
     .option('--exporter-id <id>', 'with -w: SysFlow header exporter id (default: host name)')
-    .option('--sf-socket <path>', 'also stream SysFlow to sf-processor\'s socket driver (AF_UNIX SOCK_SEQPACKET, one record per message)');
+    .option('--sf-socket <path>', 'also stream SysFlow to sf-processor\'s socket driver (AF_UNIX SOCK_SEQPACKET, one record per message)')
+    .option('--sink <url>', 'send records to URL (repeatable): file:///path, udp://host:port, syslog+udp|tcp|tls://host:port, unix:///path; ?format=…&spool=DIR&queue=N (see docs/pipeline.md); without --sink records go to stdout', collect)
+    .option('-u, --udp <ip:port,...>', 'kflowd\'s UDP output: one datagram per record to each server (up to 7), same as --sink udp://ip:port', collect)
+    .option('--rules <path>', 'evaluate SysFlow/Falco policies (a file or directory) on the records; alerts go to the same destinations')
+    .option('--strict', 'with --rules: policies using unknown fields or macros are errors (default: warnings)')
+    .option('--alert-format <format>', 'with --rules: falco (default) or sysflow-json', 'falco')
+    .option('--filter <expr>', 'keep only records matching a condition in the policy language (sf-collector -f), e.g. "sf.proc.name != sshd"')
+    .option('--plugdir <dir>', 'directory of custom stage plugins (<name>.js) for --config')
+    .option('--config <pipeline.json>', 'run this pipeline.json (sf-processor format) instead of the tree the flags compile to')
+    .option('--print-pipeline', 'print the pipeline.json the flags compile to and exit')
+    .option('--metrics <addr>', 'serve Prometheus metrics on [HOST:]PORT (/metrics)');
 }
 
 /** Stops the source on SIGINT/SIGTERM, so open records are flushed. (--duration is timed by
@@ -125,14 +183,26 @@ export function registerAgentCommand(program: Command): void {
       process.stdout.write(`falconet ${agentVersion()} (Linux ${os.release()}, ${os.arch()}, node ${process.version})\n`);
       return;
     }
+    let metrics: MetricsServer | undefined;
     try {
+      const opts = pipelineOptions(flags);
+      if (flags.printPipeline) {
+        process.stdout.write(JSON.stringify(defaultPipeline(opts), null, 2) + '\n');
+        return;
+      }
+      agentConfig(opts); // a bad configuration fails before the sensor starts
       checkSensorPrerequisites();
+      if (flags.daemon && (await daemonize())) return; // the parent returns once the child is ready
+      const counters = new RuntimeCounters();
+      if (flags.metrics) metrics = await startMetricsServer(flags.metrics, counters);
       const source = sensorSource(sensorOptions(flags));
       const done = stopOnSignals(source);
-      await runPipeline(source, { output: flags.output, quiet: flags.quiet, token: flags.token, stats: flags.stats, sysflow: sysflowOptions(flags), durationSec: flags.duration }, process.stdout);
+      await runPipeline(source, { ...opts, counters, onReady: flags.daemon ? daemonReady : undefined }, process.stdout);
       done();
     } catch (err) {
       fail(err);
+    } finally {
+      await metrics?.close();
     }
   });
 
@@ -160,10 +230,16 @@ export function registerAgentCommand(program: Command): void {
       .command('replay <file>')
       .description('run the pipeline on a stream saved by "falconet record" (no root needed)'),
   ).action(async (file: string, flags: AgentFlags) => {
+    let metrics: MetricsServer | undefined;
     try {
-      await runPipeline(replaySource(file), { output: flags.output, quiet: flags.quiet, token: flags.token, stats: flags.stats, hostFromStream: true, sysflow: sysflowOptions(flags) }, process.stdout);
+      const opts = pipelineOptions(flags, { hostFromStream: true });
+      const counters = new RuntimeCounters();
+      if (flags.metrics) metrics = await startMetricsServer(flags.metrics, counters);
+      await runPipeline(replaySource(file), { ...opts, counters }, process.stdout);
     } catch (err) {
       fail(err);
+    } finally {
+      await metrics?.close();
     }
   });
 }

@@ -1,7 +1,7 @@
 // Parsing and validation of kflowd's flags, shared by the agent, record and replay commands.
 import { InvalidArgumentError } from 'commander';
 import { MON_FILE, MON_PROCESS, MON_SOCKET } from '../sensor/layout.js';
-import type { OutputFormat } from '../agent/pipeline.js';
+import type { OutputFormat } from '../pipeline/agent.js';
 
 const MONITORS: { name: string; bit: number; available: boolean }[] = [
   { name: 'file', bit: MON_FILE, available: true },

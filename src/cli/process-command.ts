@@ -28,16 +28,18 @@ interface ProcessCliOptions {
   mode?: string;
   format?: string;
   dialect?: string;
+  strict?: boolean;
   lenient?: boolean;
   verbose?: boolean;
   stats?: boolean;
+  plugdir?: string;
 }
 
 export function registerProcessCommand(program: Command): void {
   normaliseProcessArgv(process.argv);
   program
     .command('process')
-    .description('run a SysFlow pipeline.json (sysflowreader → policyengine → exporter) over trace files')
+    .description('run a SysFlow pipeline.json (sysflowreader → policyengines → exporters, with fan-out) over trace files')
     .requiredOption('--config <file>', 'pipeline configuration (sfprocessor -config also accepted)')
     .option('--driver <driver>', 'input driver (only "file")', 'file')
     .option('--log <level>', 'accepted for sfprocessor compatibility; diagnostics go to stderr')
@@ -45,19 +47,21 @@ export function registerProcessCommand(program: Command): void {
     .option('--mode <mode>', 'override the policyengine mode: alert, enrich, filter, bypass')
     .option('--format <format>', 'override the exporter format: json (SysFlow) or falco')
     .option('--dialect <dialect>', 'policy semantics: sysflow (default) or falco')
-    .option('--lenient', 'load policies that use unknown fields/macros, as sf-processor does')
-    .option('-v, --verbose', 'print every policy warning')
+    .option('--strict', 'unknown fields/macros and bad values in policies are errors (default: warnings, as sf-processor)')
+    .option('--lenient', 'the default (sf-processor loading); accepted for compatibility')
+    .option('-v, --verbose', 'also print a summary of the loaded policies')
     .option('--stats', 'print record counts to stderr at the end')
     .argument('<traces...>', 'SysFlow trace files or directories')
-    .action((traces: string[], opts: ProcessCliOptions) => {
+    .option('--plugdir <dir>', 'directory of custom stage plugins (<name>.js), placed in pipeline.json by name')
+    .action(async (traces: string[], opts: ProcessCliOptions) => {
       if (opts.driver !== 'file') {
         process.stderr.write(`falconet process: driver "${opts.driver}" is not supported yet (only file)\n`);
         process.exitCode = 2;
         return;
       }
-      process.exitCode = runProcess({
+      process.exitCode = await runProcess({
         config: opts.config, traces, policies: opts.policies, mode: opts.mode, format: opts.format,
-        dialect: opts.dialect, lenient: opts.lenient, verbose: opts.verbose, stats: opts.stats,
+        dialect: opts.dialect, strict: opts.strict, lenient: opts.lenient, verbose: opts.verbose, stats: opts.stats, plugdir: opts.plugdir,
       });
     });
 }

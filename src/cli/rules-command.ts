@@ -24,7 +24,7 @@ export function registerRulesCommand(program: Command): void {
     .command('check')
     .description('load policy files together and report all problems (exit 1 on error)')
     .argument('<files...>', 'policy files or directories (.yaml/.yml, recursive)')
-    .option('--lenient', 'sf-processor compatibility: unknown fields become literals, unknown macros false (warnings)')
+    .option('--lenient', 'load as sf-processor (and falconet process by default): unknown fields become their own name, unknown macros false (warnings)')
     .option('--dialect <dialect>', 'operator semantics: sysflow (pmatch = substring) or falco (pmatch = path prefix)', 'sysflow')
     .option('--strict', 'treat warnings as errors')
     .option('-q, --quiet', 'print errors only')

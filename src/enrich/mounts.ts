@@ -1,6 +1,7 @@
 // Devices and mount points from /proc/self/mountinfo, for FileDevice and for prefixing
 // filesystem-relative paths. Reloaded when a device is unknown (new mounts), at most every 2 s.
 import { readFileSync } from 'node:fs';
+import { kflowdDevHex } from '../format/device.js';
 
 export interface MountEntry {
   /** kernel dev_t, major << 20 | minor */
@@ -37,12 +38,7 @@ export function parseMountInfo(text: string): MountEntry[] {
   return out;
 }
 
-/** kflowd prints devices as GETDEV(dev) = major << 8 | minor, in hex with an 'h' suffix. */
-export function kflowdDevHex(dev: number): string {
-  const major = dev >>> 20;
-  const minor = dev & 0xfffff;
-  return `${((major << 8) | minor).toString(16)}h`;
-}
+export { kflowdDevHex };
 
 export class Mounts {
   private byDev = new Map<number, MountEntry[]>();
@@ -78,10 +74,17 @@ export class Mounts {
     return list ?? [];
   }
 
+  private readonly deviceText = new Map<number, string>();
+
   /** "<dev-hex>h:<devname>:<mountpoint>:<fstype>" of the device's first mount. */
   device(dev: number): string {
+    let t = this.deviceText.get(dev);
+    if (t !== undefined) return t;
     const e = this.entries(dev)[0];
-    return e ? `${kflowdDevHex(dev)}:${e.source}:${e.mountPoint}:${e.fsType}` : `${kflowdDevHex(dev)}:::`;
+    t = e ? `${kflowdDevHex(dev)}:${e.source}:${e.mountPoint}:${e.fsType}` : `${kflowdDevHex(dev)}:::`;
+    // unknown devices are looked up again after a reload; known ones keep their first mount
+    if (e) this.deviceText.set(dev, t);
+    return t;
   }
 
   /** Absolute path for a filesystem-relative one: the mount whose root contains it. */

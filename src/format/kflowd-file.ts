@@ -2,7 +2,8 @@
 // decoded kernel file record.
 import { FF, FILE_EVENTS } from '../sensor/layout.js';
 import type { FileRecord } from '../model/records.js';
-import type { FormatContext } from './context.js';
+import type { KflowdFacts } from './context.js';
+import { kflowdDevHex } from './device.js';
 import type { JObject } from './json.js';
 import { infoKeys, procKeys } from './proc-keys.js';
 import { seconds, wallClock } from './time.js';
@@ -22,11 +23,14 @@ export function permissions(mode: number): string {
   return `${(mode & 0o7777).toString(8).padStart(4, '0')}/${type}${rwx(mode >> 6)}${rwx(mode >> 3)}${rwx(mode)}`;
 }
 
-/** Absolute directory of the record (kernel paths are absolute unless flagged fs-relative). */
-export function fileDir(r: FileRecord, ctx: FormatContext): string {
-  if (!(r.hdr.flags & FF.PATH_FSREL)) return r.dir;
-  const abs = ctx.mounts.absolute(r.dev, r.dir);
-  return abs.endsWith('/') ? abs : abs + '/';
+/** Absolute directory of the record: the mounts enricher's, else the kernel's. */
+export function fileDir(r: FileRecord, f: KflowdFacts): string {
+  return f.mounts?.dir ?? r.dir;
+}
+
+/** kflowd's FileDevice: the mounts enricher's, else the bare device number. */
+export function fileDevice(r: FileRecord, f: KflowdFacts): string {
+  return f.mounts?.device ?? `${kflowdDevHex(r.dev)}:::`;
 }
 
 export function fileEventsObject(r: FileRecord): JObject {
@@ -38,11 +42,11 @@ export function fileEventsObject(r: FileRecord): JObject {
   return ev;
 }
 
-export function kflowdFileRecord(r: FileRecord, seq: number, ctx: FormatContext): JObject {
+export function kflowdFileRecord(r: FileRecord, seq: number, f: KflowdFacts): JObject {
   const o: JObject = new Map();
-  infoKeys(o, seq, 'filesystem', r.hdr.ts, ctx);
-  procKeys(o, r.hdr, ctx);
-  o.set('FilePath', fileDir(r, ctx));
+  infoKeys(o, seq, 'filesystem', r.hdr.ts, f.host);
+  procKeys(o, r.hdr, f.users);
+  o.set('FilePath', fileDir(r, f));
   o.set('File', r.name);
   if (r.hdr.flags & FF.MOVED) o.set('FileOrigin', r.origin);
   o.set('FileMode', fileMode(r.mode, r.nlink));
@@ -51,10 +55,10 @@ export function kflowdFileRecord(r: FileRecord, seq: number, ctx: FormatContext)
   o.set('FileEventsDuration', seconds(r.hdr.ts - r.hdr.tsFirst));
   o.set('FileInode', r.ino);
   o.set('FileInodeLinkCount', r.nlink);
-  o.set('FileDevice', ctx.mounts.device(r.dev));
+  o.set('FileDevice', fileDevice(r, f));
   o.set('FilePermissions', permissions(r.mode));
-  o.set('FileUser', ctx.ids.user(r.iuid));
-  o.set('FileGroup', ctx.ids.group(r.igid));
+  o.set('FileUser', f.users?.fileUser ?? '');
+  o.set('FileGroup', f.users?.fileGroup ?? '');
   o.set('FileUID', r.iuid);
   o.set('FileGID', r.igid);
   o.set('FileSize', r.size);

@@ -2,7 +2,7 @@
 // an Event* block (EventType, EventSyscall, EventReturn, per-type keys). Keys are listed with
 // descriptions in legend-process.ts; the order below is the output order.
 import type { ProcEventRecord, ProcRecord, ProcThrottleRecord, SockAddr } from '../model/process-record.js';
-import type { FormatContext } from './context.js';
+import type { KflowdFacts } from './context.js';
 import type { JObject, JValue } from './json.js';
 import { infoKeys, procKeys } from './proc-keys.js';
 import { seconds } from './time.js';
@@ -229,10 +229,10 @@ function throttleKeys(o: JObject, r: ProcThrottleRecord): void {
   o.set('EventProcessExited', r.exited);
 }
 
-export function kflowdProcessRecord(r: ProcRecord, seq: number, ctx: FormatContext): JObject {
+export function kflowdProcessRecord(r: ProcRecord, seq: number, f: KflowdFacts): JObject {
   const o: JObject = new Map();
-  infoKeys(o, seq, 'process', r.hdr.ts, ctx);
-  procKeys(o, r.hdr, ctx);
+  infoKeys(o, seq, 'process', r.hdr.ts, f.host);
+  procKeys(o, r.hdr, f.users);
   o.set('EventType', r.event);
   if (r.event === 'THROTTLED') {
     throttleKeys(o, r);

@@ -4,11 +4,10 @@
 // record per peer, and TCP byte counts are stream bytes (kflowd adds retransmitted and duplicate
 // segments into SockTx/RxBytes; here they are only in SockTxBytesRetrans and the packet counts).
 import type { SockDirection, SockRecord } from '../model/socket-record.js';
-import type { FormatContext } from './context.js';
+import type { KflowdFacts } from './context.js';
 import type { JObject } from './json.js';
 import { infoKeys, procKeys } from './proc-keys.js';
 import { seconds } from './time.js';
-import { interfaces } from '../enrich/interfaces.js';
 
 function duration(d: SockDirection): ReturnType<typeof seconds> {
   return seconds(d.tsFirst && d.ts > d.tsFirst ? d.ts - d.tsFirst : 0n);
@@ -25,12 +24,12 @@ export function tcpRxBytes(r: SockRecord): number {
   return Math.max(0, Math.min(r.rx.bytes, r.bytesReceived - (fin ? 1 : 0)));
 }
 
-function txBlock(o: JObject, r: SockRecord): void {
+function txBlock(o: JObject, r: SockRecord, f: KflowdFacts): void {
   const d = r.tx;
   if (d.packets === 0) return;
   if (r.family === 'AF_UNIX') { o.set('SockTxBytes', d.bytes); return; }
   const tcp = r.protocol === 'TCP';
-  o.set('SockTxInterface', interfaces().describe(d.ifindex));
+  o.set('SockTxInterface', f.interfaces?.tx ?? interfaceFallback(d.ifindex));
   if (tcp) o.set('SockTxDataPackets', d.dataPackets);
   o.set('SockTxPackets', d.packets);
   if (tcp) {
@@ -48,12 +47,12 @@ function txBlock(o: JObject, r: SockRecord): void {
   }
 }
 
-function rxBlock(o: JObject, r: SockRecord): void {
+function rxBlock(o: JObject, r: SockRecord, f: KflowdFacts): void {
   const d = r.rx;
   if (d.packets === 0) return;
   if (r.family === 'AF_UNIX') { o.set('SockRxBytes', d.bytes); return; }
   const tcp = r.protocol === 'TCP';
-  o.set('SockRxInterface', interfaces().describe(d.ifindex));
+  o.set('SockRxInterface', f.interfaces?.rx ?? interfaceFallback(d.ifindex));
   if (tcp) o.set('SockRxDataPackets', d.dataPackets);
   o.set('SockRxPackets', d.packets);
   o.set('SockRxPacketsQueued', r.rxQueued);
@@ -67,10 +66,15 @@ function rxBlock(o: JObject, r: SockRecord): void {
   if (tcp) o.set('SockRTT', seconds(r.rttNs));
 }
 
-export function kflowdSocketRecord(r: SockRecord, seq: number, ctx: FormatContext): JObject {
+/** An interface no enricher named: kflowd's form with the name and MAC left empty. */
+export function interfaceFallback(index: number): string {
+  return index ? `${index}::` : '';
+}
+
+export function kflowdSocketRecord(r: SockRecord, seq: number, f: KflowdFacts): JObject {
   const o: JObject = new Map();
-  infoKeys(o, seq, 'socket', r.hdr.ts, ctx);
-  procKeys(o, r.hdr, ctx);
+  infoKeys(o, seq, 'socket', r.hdr.ts, f.host);
+  procKeys(o, r.hdr, f.users);
   if (r.family === 'AF_UNIX') {
     o.set('SockRole', r.role);
     o.set('SockAddress', r.path);
@@ -86,7 +90,7 @@ export function kflowdSocketRecord(r: SockRecord, seq: number, ctx: FormatContex
     o.set('SockRemotePort', r.remotePort);
   }
   // a client speaks first, a server listens first
-  if (r.role === 'CLIENT') { txBlock(o, r); rxBlock(o, r); } else { rxBlock(o, r); txBlock(o, r); }
+  if (r.role === 'CLIENT') { txBlock(o, r, f); rxBlock(o, r, f); } else { rxBlock(o, r, f); txBlock(o, r, f); }
   o.set('SockAge', seconds(r.hdr.ts > r.hdr.tsFirst ? r.hdr.ts - r.hdr.tsFirst : 0n));
   return o;
 }

@@ -1,6 +1,6 @@
 // Info* and Proc* keys shared by every kflowd-style record.
 import type { ProcHeader } from '../model/records.js';
-import type { FormatContext } from './context.js';
+import type { HostFacts, UserFacts } from './context.js';
 import type { JObject } from './json.js';
 import { seconds, wallClock } from './time.js';
 
@@ -11,10 +11,9 @@ export function procName(exe: string, comm: string): string {
   return `${exe}/${comm}`;
 }
 
-export function infoKeys(o: JObject, seq: number, monitor: string, tsBoot: bigint, ctx: FormatContext): void {
-  const h = ctx.host;
+export function infoKeys(o: JObject, seq: number, monitor: string, tsBoot: bigint, h: HostFacts): void {
   o.set('InfoSequenceNumber', seq);
-  o.set('InfoTimestamp', wallClock(tsBoot + ctx.bootToRealNs));
+  o.set('InfoTimestamp', wallClock(tsBoot + h.bootToRealNs));
   o.set('InfoMonitor', monitor);
   o.set('InfoHostName', h.hostName);
   o.set('InfoHostIP', h.hostIP);
@@ -22,14 +21,14 @@ export function infoKeys(o: JObject, seq: number, monitor: string, tsBoot: bigin
   o.set('InfoSystem', h.system);
   o.set('InfoKernel', h.kernel);
   o.set('InfoVersion', h.version);
-  o.set('InfoUptime', seconds(tsBoot - ctx.startBootNs));
+  o.set('InfoUptime', seconds(tsBoot - h.startBootNs));
 }
 
-export function procKeys(o: JObject, p: ProcHeader, ctx: FormatContext): void {
+export function procKeys(o: JObject, p: ProcHeader, u: UserFacts | undefined): void {
   o.set('ProcParent', p.parentExe);
   o.set('Proc', procName(p.exe, p.comm));
-  o.set('ProcUser', ctx.ids.user(p.uid));
-  o.set('ProcGroup', ctx.ids.group(p.gid));
+  o.set('ProcUser', u?.user ?? '');
+  o.set('ProcGroup', u?.group ?? '');
   o.set('ProcPPID', p.ppid);
   o.set('ProcPID', p.pid);
   o.set('ProcTID', p.tid);

@@ -1,7 +1,7 @@
 // Table view (-o table): one line per file record, readable in a terminal.
 import type { FileRecord } from '../model/records.js';
 import { FF } from '../sensor/layout.js';
-import type { FormatContext } from './context.js';
+import type { KflowdFacts } from './context.js';
 import { fileDir } from './kflowd-file.js';
 import { procName } from './proc-keys.js';
 import { secondsText } from './time.js';
@@ -26,12 +26,12 @@ function printable(s: string): string {
   return s.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
-export function fileTableRow(r: FileRecord, ctx: FormatContext): string {
+export function fileTableRow(r: FileRecord, f: KflowdFacts): string {
   const kind = (r.mode & 0o170000) === 0o120000 ? 'S' : r.nlink > 1 ? 'H' : 'F';
   const codes = FILE_EVENT_CODES.filter((_, i) => (r.event[i] ?? 0) > 0);
   const name = r.hdr.flags & FF.MOVED ? `${r.origin}>${r.name}` : r.name;
   return (
-    pad(clock(r.hdr.ts + ctx.bootToRealNs), 14) +
+    pad(clock(r.hdr.ts + f.host.bootToRealNs), 14) +
     pad(`${kind},${codes.join(',')}`, 23) +
     pad(String(r.events), 6) +
     pad(secondsText(r.hdr.ts - r.hdr.tsFirst), 14) +
@@ -40,6 +40,6 @@ export function fileTableRow(r: FileRecord, ctx: FormatContext): string {
     pad(String(r.hdr.pid), 9) +
     pad(String(r.ino), 11) +
     pad(String(r.size), 11) +
-    printable(fileDir(r, ctx) + name)
+    printable(fileDir(r, f) + name)
   );
 }

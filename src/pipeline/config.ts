@@ -1,12 +1,16 @@
-// pipeline.json reading (sf-processor's format, driver/pipeline/config.go): a `pipeline` array
-// of plugins chained by channels ("<name> <type>"), optional `drivers`. Only what `falconet
-// process` needs today; the full runtime (tees, sinks, plugins) comes later.
+// pipeline.json (sf-processor's format, driver/pipeline/config.go): a `pipeline` array of plugins
+// joined by channels ("<name> <type>"). A plugin reads one channel (`in`) and writes zero or more
+// (`out`: a string or an array). Fan-out: a channel read by several plugins gives each of them
+// every record, and a plugin writing several channels feeds each. The first plugin's input is the
+// driver (the source: live sensor, replay, trace files); any plugin reading that channel reads the
+// source. Every other input must be written by an earlier plugin.
 //
 // Like sf-processor, plugin settings are strings. A non-string value (e.g. `"concurrency": 10`)
 // is ignored there silently; here it is kept as its JSON text and reported as a warning.
 // Environment overrides follow sf-processor: `<PROCESSOR>_<KEY>` with `_` → `.` in the key
-// (POLICYENGINE_MODE=enrich sets `mode` on every policyengine entry).
+// (POLICYENGINE_MODE=enrich sets `mode` on every policyengine entry). Errors name file:line:col.
 import { readFileSync } from 'node:fs';
+import { JsonSyntaxError, parseJsonWithPositions, type Json, type Pos } from './json-positions.js';
 
 export interface Channel {
   readonly name: string;
@@ -20,60 +24,83 @@ export interface PluginConfig {
   readonly out: readonly Channel[];
   /** Every other key, as strings. */
   readonly settings: Readonly<Record<string, string>>;
+  /** `file:line:col` of the plugin's object, for messages */
+  readonly where: string;
+  /** `file:line:col` of each setting given in the file (overrides from the environment: "env NAME") */
+  readonly settingWhere: Readonly<Record<string, string>>;
+  /** index in the pipeline array */
+  readonly index: number;
 }
 
 export interface PipelineConfig {
   readonly path: string;
   readonly plugins: readonly PluginConfig[];
   readonly warnings: readonly string[];
+  /** the driver channel: the first plugin's input */
+  readonly driver: Channel;
 }
 
 export class PipelineConfigError extends Error {
-  constructor(path: string, message: string) {
-    super(`${path}: ${message}`);
+  constructor(where: string, message: string) {
+    super(`${where}: ${message}`);
     this.name = 'PipelineConfigError';
   }
 }
 
 const RESERVED = new Set(['processor', 'handler', 'in', 'out']);
 
-function parseChannel(path: string, where: string, v: unknown): Channel {
-  if (typeof v !== 'string') throw new PipelineConfigError(path, `${where} must be a string "<name> <type>"`);
+function loc(path: string, p: Pos | undefined): string {
+  return p ? `${path}:${p.line}:${p.col}` : path;
+}
+
+function parseChannel(where: string, field: string, v: Json | undefined): Channel {
+  if (typeof v !== 'string') throw new PipelineConfigError(where, `${field} must be a string "<name> <type>"`);
   const parts = v.trim().split(/\s+/);
-  if (parts.length !== 2 || parts[0] === '') throw new PipelineConfigError(path, `${where} must be "<name> <type>", got ${JSON.stringify(v)}`);
+  if (parts.length !== 2 || parts[0] === '') throw new PipelineConfigError(where, `${field} must be "<name> <type>", got ${JSON.stringify(v)}`);
   return { name: parts[0]!, type: parts[1]! };
 }
 
 /** Parses pipeline JSON text; `env` supplies the overrides (defaults to process.env). */
 export function parsePipelineConfig(path: string, text: string, env: NodeJS.ProcessEnv = process.env): PipelineConfig {
-  let doc: unknown;
+  let parsed;
   try {
-    doc = JSON.parse(text);
+    parsed = parseJsonWithPositions(text);
   } catch (e) {
-    throw new PipelineConfigError(path, `invalid JSON: ${(e as Error).message}`);
+    if (e instanceof JsonSyntaxError) throw new PipelineConfigError(loc(path, e.pos), `invalid JSON: ${e.message}`);
+    throw e;
   }
-  if (typeof doc !== 'object' || doc === null || !Array.isArray((doc as { pipeline?: unknown }).pipeline)) {
-    throw new PipelineConfigError(path, 'expected an object with a "pipeline" array');
+  const doc = parsed.value;
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc) || !Array.isArray(doc['pipeline'])) {
+    throw new PipelineConfigError(loc(path, { line: 1, col: 1 }), 'expected an object with a "pipeline" array');
   }
+  const entries = doc['pipeline'];
+  if (entries.length === 0) throw new PipelineConfigError(loc(path, parsed.at(entries)), 'pipeline: the array is empty');
   const warnings: string[] = [];
   const plugins: PluginConfig[] = [];
-  const entries = (doc as { pipeline: unknown[] }).pipeline;
   entries.forEach((raw, i) => {
-    const where = `pipeline[${i}]`;
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new PipelineConfigError(path, `${where} must be an object`);
-    const o = raw as Record<string, unknown>;
-    if (typeof o['processor'] !== 'string' || o['processor'] === '') throw new PipelineConfigError(path, `${where}.processor must be a non-empty string`);
-    const processor = o['processor'].toLowerCase();
-    const inCh = parseChannel(path, `${where}.in`, o['in']);
-    const outRaw = o['out'];
-    const out = outRaw === undefined ? [] : Array.isArray(outRaw) ? outRaw.map((x, j) => parseChannel(path, `${where}.out[${j}]`, x)) : [parseChannel(path, `${where}.out`, outRaw)];
+    const where = loc(path, parsed.member(entries, i));
+    const field = `pipeline[${i}]`;
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new PipelineConfigError(where, `${field} must be an object`);
+    const at = (k: string) => loc(path, parsed.member(raw, k));
+    const proc = raw['processor'];
+    if (typeof proc !== 'string' || proc === '') throw new PipelineConfigError(raw['processor'] === undefined ? where : at('processor'), `${field}.processor must be a non-empty string`);
+    const processor = proc.toLowerCase();
+    const inCh = parseChannel(raw['in'] === undefined ? where : at('in'), `${field}.in`, raw['in']);
+    const outRaw = raw['out'];
+    const out = outRaw === undefined ? []
+      : Array.isArray(outRaw) ? outRaw.map((x, j) => parseChannel(loc(path, parsed.member(outRaw, j)), `${field}.out[${j}]`, x))
+        : [parseChannel(at('out'), `${field}.out`, outRaw)];
+    const handler = raw['handler'];
+    if (handler !== undefined && typeof handler !== 'string') throw new PipelineConfigError(at('handler'), `${field}.handler must be a string`);
     const settings: Record<string, string> = {};
-    for (const [k, v] of Object.entries(o)) {
+    const settingWhere: Record<string, string> = {};
+    for (const [k, v] of Object.entries(raw)) {
       if (RESERVED.has(k) || k.startsWith('_')) continue;
+      settingWhere[k] = at(k);
       if (typeof v === 'string') settings[k] = v;
       else {
         settings[k] = JSON.stringify(v);
-        warnings.push(`${path}: ${where}.${k} is not a string (sf-processor ignores non-string settings); using ${JSON.stringify(v)}`);
+        warnings.push(`${at(k)}: ${field}.${k} is not a string (sf-processor ignores non-string settings); using ${JSON.stringify(v)}`);
       }
     }
     // Environment overrides: name lower-cased, split at the first "_".
@@ -82,25 +109,30 @@ export function parsePipelineConfig(path: string, text: string, env: NodeJS.Proc
       const lower = name.toLowerCase();
       const us = lower.indexOf('_');
       if (us <= 0 || lower.slice(0, us) !== processor) continue;
-      settings[lower.slice(us + 1).replace(/_/g, '.')] = value;
+      const key = lower.slice(us + 1).replace(/_/g, '.');
+      settings[key] = value;
+      settingWhere[key] = `environment ${name}`;
     }
-    plugins.push({ processor, handler: typeof o['handler'] === 'string' ? o['handler'] : null, in: inCh, out, settings });
+    plugins.push({ processor, handler: typeof handler === 'string' ? handler : null, in: inCh, out, settings, settingWhere, where, index: i });
   });
-  // Every input channel except the reader's must be produced by an earlier plugin.
+  const driver = plugins[0]!.in;
   const produced = new Map<string, string>();
   for (const [i, p] of plugins.entries()) {
-    if (i > 0 || p.processor !== 'sysflowreader') {
+    if (p.in.name !== driver.name) {
       const t = produced.get(p.in.name);
-      if (t === undefined && !(p.processor === 'sysflowreader' || p.processor === 'sysflowprocessor')) {
-        throw new PipelineConfigError(path, `pipeline[${i}] (${p.processor}) reads channel "${p.in.name}", which no earlier plugin writes`);
-      }
-      if (t !== undefined && t !== p.in.type) {
-        throw new PipelineConfigError(path, `pipeline[${i}] (${p.processor}) reads "${p.in.name}" as ${p.in.type}, but it is written as ${t}`);
-      }
+      if (t === undefined) throw new PipelineConfigError(p.where, `pipeline[${i}] (${p.processor}) reads channel "${p.in.name}", which no earlier plugin writes`);
+      if (t !== p.in.type) throw new PipelineConfigError(p.where, `pipeline[${i}] (${p.processor}) reads "${p.in.name}" as ${p.in.type}, but it is written as ${t}`);
+    } else if (p.in.type !== driver.type) {
+      throw new PipelineConfigError(p.where, `pipeline[${i}] (${p.processor}) reads the driver channel "${driver.name}" as ${p.in.type}, but it is ${driver.type}`);
     }
-    for (const o of p.out) produced.set(o.name, o.type);
+    for (const o of p.out) {
+      if (o.name === driver.name) throw new PipelineConfigError(p.where, `pipeline[${i}] (${p.processor}) writes the driver channel "${driver.name}"`);
+      const t = produced.get(o.name);
+      if (t !== undefined && t !== o.type) throw new PipelineConfigError(p.where, `pipeline[${i}] (${p.processor}) writes "${o.name}" as ${o.type}, but it is already written as ${t}`);
+      produced.set(o.name, o.type);
+    }
   }
-  return { path, plugins, warnings };
+  return { path, plugins, warnings, driver };
 }
 
 export function readPipelineConfig(path: string, env: NodeJS.ProcessEnv = process.env): PipelineConfig {
@@ -113,33 +145,7 @@ export function readPipelineConfig(path: string, env: NodeJS.ProcessEnv = proces
   return parsePipelineConfig(path, text, env);
 }
 
-/**
- * The linear chain `process` runs: reader → [policyengine] → exporter. Throws for shapes the
- * runtime does not support yet (fan-out, several engines, custom plugins).
- */
-export function linearChain(cfg: PipelineConfig): { reader: PluginConfig; engine: PluginConfig | null; exporter: PluginConfig } {
-  const ps = cfg.plugins;
-  const reader = ps[0];
-  if (!reader || (reader.processor !== 'sysflowreader' && reader.processor !== 'sysflowprocessor')) {
-    throw new PipelineConfigError(cfg.path, 'the first plugin must be sysflowreader');
-  }
-  if (reader.handler !== null && reader.handler !== 'flattener') {
-    throw new PipelineConfigError(cfg.path, `handler "${reader.handler}" is not supported (only flattener)`);
-  }
-  let engine: PluginConfig | null = null;
-  let exporter: PluginConfig | null = null;
-  for (const p of ps.slice(1)) {
-    if (p.processor === 'policyengine') {
-      if (engine) throw new PipelineConfigError(cfg.path, 'several policyengine plugins (fan-out) are not supported yet');
-      engine = p;
-    } else if (p.processor === 'exporter') {
-      if (exporter) throw new PipelineConfigError(cfg.path, 'several exporters (fan-out) are not supported yet');
-      exporter = p;
-    } else {
-      throw new PipelineConfigError(cfg.path, `plugin "${p.processor}" is not supported yet (supported: sysflowreader, policyengine, exporter)`);
-    }
-  }
-  for (const p of ps) if (p.out.length > 1) throw new PipelineConfigError(cfg.path, `${p.processor}: several outputs (fan-out) are not supported yet`);
-  if (!exporter) throw new PipelineConfigError(cfg.path, 'no exporter in the pipeline');
-  return { reader, engine, exporter };
+/** The plugins that read a channel, in file order. */
+export function readersOf(cfg: PipelineConfig, channel: string): PluginConfig[] {
+  return cfg.plugins.filter((p) => p.in.name === channel);
 }

@@ -1,15 +1,15 @@
-// `falconet process`: runs a pipeline.json over SysFlow trace files. Supported today: the
-// sysflowreader → [policyengine] → exporter chain, exporting to the terminal, a file or null in
-// SysFlow's JSON (`format: json`) or Falco's alert JSON (`format: falco`, our extension).
-import { closeSync, openSync, readdirSync, statSync, writeSync, existsSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { EntityTable, openSysFlow } from '../sysflow/index.js';
-import {
-  ENGINE_MODES, PolicyEngine, checkPolicies, formatDiagnostic, toFalcoJson, toSysFlowJson,
-  type Dialect, type EngineMode, type PolicySet,
-} from '../policy/index.js';
-import { linearChain, readPipelineConfig } from './config.js';
+// `falconet process`: a pipeline.json over SysFlow trace files — the runtime with the trace-file
+// source (sf-processor's file driver). Exporters write to the terminal, a file, null or sink URLs
+// in SysFlow's JSON (`format: json`) or Falco's alert JSON (`format: falco`, our extension).
+import { Writable } from 'node:stream';
+import { writeSync } from 'node:fs';
+import { RuntimeCounters } from '../metrics/counters.js';
+import { readPipelineConfig } from './config.js';
+import { buildTree } from './registry.js';
+import { Runtime } from './runtime.js';
+import { sysflowFileSource, ENGINE_RECORD_TYPES } from './sources/sysflow-files.js';
+
+export { ENGINE_RECORD_TYPES };
 
 export interface ProcessOptions {
   readonly config: string;
@@ -19,76 +19,41 @@ export interface ProcessOptions {
   readonly mode?: string;
   readonly format?: string;
   readonly dialect?: string;
+  /**
+   * Policy checking. Default (false): as sf-processor, every problem is a warning on stderr
+   * and the affected condition behaves as there (unknown field = its own name, unknown macro =
+   * false). true: unknown fields, macros and bad values are errors and nothing runs.
+   */
+  readonly strict?: boolean;
+  /** Accepted for compatibility: lenient loading is the default now. */
   readonly lenient?: boolean;
   readonly verbose?: boolean;
   readonly stats?: boolean;
-  /** Output and diagnostics sinks (file descriptors); default stdout/stderr. */
+  readonly plugdir?: string;
+  /** Output and diagnostics (file descriptors); default stdout/stderr. */
   readonly outFd?: number;
   readonly errFd?: number;
 }
 
-/** The record types sf-processor's flattener hands to the policy engine. */
-export const ENGINE_RECORD_TYPES: ReadonlySet<string> = new Set(['PE', 'FF', 'FE', 'NF', 'KE']);
+const KNOWN_ERRORS = new Set(['PipelineConfigError', 'SysFlowReadError', 'PolicyLoadError', 'TraceInputError']);
 
-class UsageError extends Error {}
-
-/** Buffered line writer on a file descriptor (one syscall per ~64 KiB). */
-class LineWriter {
-  private buf: string[] = [];
-  private size = 0;
-  broken = false;
-  constructor(private readonly fd: number) {}
-  line(s: string): void {
-    if (this.broken) return;
-    this.buf.push(s, '\n');
-    this.size += s.length + 1;
-    if (this.size >= 65536) this.flush();
-  }
-  flush(): void {
-    if (this.buf.length === 0 || this.broken) return;
-    const data = this.buf.join('');
-    this.buf = [];
-    this.size = 0;
-    try {
-      const b = Buffer.from(data, 'utf8');
-      let off = 0;
-      while (off < b.length) off += writeSync(this.fd, b, off, b.length - off);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EPIPE') this.broken = true;
-      else throw e;
-    }
-  }
-}
-
-function expandTraces(paths: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const p of paths) {
-    let st;
-    try {
-      st = statSync(p);
-    } catch (e) {
-      throw new UsageError(`cannot read trace ${p}: ${(e as Error).message}`);
-    }
-    if (st.isDirectory()) {
-      // sf-processor reads a directory's files in name order.
-      for (const e of readdirSync(p).sort()) {
-        const q = join(p, e);
-        if (statSync(q).isFile()) out.push(q);
+/** A Writable on a file descriptor, written synchronously (one write per batch); EPIPE ends it quietly. */
+function fdWritable(fd: number): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      try {
+        let off = 0;
+        while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+        cb();
+      } catch (e) {
+        cb(e as Error);
       }
-    } else out.push(p);
-  }
-  return out;
+    },
+  });
 }
 
-/** Resolves a policies path: as given (relative to the CWD), else relative to the config file. */
-function resolvePolicies(p: string, configPath: string): string {
-  if (isAbsolute(p) || existsSync(p)) return p;
-  const alt = resolve(dirname(configPath), p);
-  return existsSync(alt) ? alt : p;
-}
-
-/** Runs the pipeline; returns the process exit code (0 ok, 1 errors). */
-export function runProcess(opts: ProcessOptions): number {
+/** Runs the pipeline; resolves to the process exit code (0 ok, 1 errors). */
+export async function runProcess(opts: ProcessOptions): Promise<number> {
   const errFd = opts.errFd ?? 2;
   const err = (s: string): void => {
     try {
@@ -97,10 +62,12 @@ export function runProcess(opts: ProcessOptions): number {
       /* stderr gone: nothing useful left to do */
     }
   };
+  const out = opts.outFd !== undefined && opts.outFd !== 1 ? fdWritable(opts.outFd) : fdWritable(1);
+  out.on('error', () => { /* EPIPE: the reader left; the delivery stops writing */ });
   try {
-    return run(opts, err);
+    return await run(opts, err, out);
   } catch (e) {
-    if (e instanceof UsageError || (e instanceof Error && e.name === 'PipelineConfigError') || (e instanceof Error && e.name === 'SysFlowReadError')) {
+    if (e instanceof Error && KNOWN_ERRORS.has(e.name)) {
       err(`falconet process: ${e.message}`);
       return 1;
     }
@@ -108,89 +75,26 @@ export function runProcess(opts: ProcessOptions): number {
   }
 }
 
-function run(opts: ProcessOptions, err: (s: string) => void): number {
+async function run(opts: ProcessOptions, err: (s: string) => void, out: Writable): Promise<number> {
   const cfg = readPipelineConfig(opts.config);
   for (const w of cfg.warnings) err(`falconet process: warning: ${w}`);
-  const chain = linearChain(cfg);
-  const es = chain.engine?.settings ?? {};
-  // Settings that change sf-processor's behaviour but are not implemented yet: say so.
-  if (/^on$/i.test(chain.reader.settings['filter.enabled'] ?? '')) err('falconet process: warning: sysflowreader filter.enabled (rate limiter) is not supported yet; all records are processed');
-  if (/^local$/i.test(es['monitor'] ?? '')) err('falconet process: warning: policyengine monitor=local (policy reload) does not apply to trace files; ignored');
-  const mode = (opts.mode ?? es['mode'] ?? (chain.engine ? 'alert' : 'bypass')).toLowerCase();
-  if (!(ENGINE_MODES as readonly string[]).includes(mode)) {
-    throw new UsageError(`unknown policy engine mode "${mode}" (expected ${ENGINE_MODES.join(', ')})`);
-  }
-  const language = (es['language'] ?? 'falco').toLowerCase();
-  if (language !== 'falco') throw new UsageError(`policy language "${language}" is not supported (only falco-style policies)`);
-  const dialect = (opts.dialect ?? es['dialect'] ?? 'sysflow').toLowerCase();
-  if (dialect !== 'sysflow' && dialect !== 'falco') throw new UsageError(`unknown dialect "${dialect}" (expected sysflow or falco)`);
-  const lenient = opts.lenient ?? /^(true|1|yes|on)$/i.test(es['lenient'] ?? '');
-
-  let policy: PolicySet = { rules: [], filters: [], lists: new Map(), macros: new Set(), files: [], diagnostics: [] };
-  const policiesSetting = opts.policies ?? es['policies'];
-  if (mode !== 'bypass') {
-    if (!policiesSetting) throw new UsageError(`the policyengine needs "policies" in ${mode} mode`);
-    const path = resolvePolicies(policiesSetting, cfg.path);
-    const r = checkPolicies([path], { dialect: dialect as Dialect, lenient });
-    const errors = r.diagnostics.filter((d) => d.severity === 'error');
-    const warnings = r.diagnostics.filter((d) => d.severity === 'warning');
-    if (!r.policy) {
-      for (const d of r.diagnostics) if (d.severity === 'error' || opts.verbose) err(formatDiagnostic(d));
-      err(`falconet process: ${errors.length} error(s) in policies ${path}${lenient ? '' : ' (--lenient loads sf-processor-era files that use unknown fields)'}`);
-      return 1;
-    }
-    if (opts.verbose) for (const d of warnings) err(formatDiagnostic(d));
-    else if (warnings.length > 0) err(`falconet process: ${warnings.length} policy warning(s); see 'falconet rules check ${path}'`);
-    policy = r.policy;
-  }
-  const engine = new PolicyEngine(policy, mode as EngineMode);
-
-  const xs = chain.exporter.settings;
-  const exportTo = (xs['export'] ?? 'terminal').toLowerCase();
-  const format = (opts.format ?? xs['format'] ?? 'json').toLowerCase();
-  if (format !== 'json' && format !== 'falco') throw new UsageError(`exporter format "${format}" is not supported yet (json, falco)`);
-  let outFd = opts.outFd ?? 1;
-  let ownFd = false;
-  if (exportTo === 'file') {
-    // sf-processor removes file.path at start, then appends.
-    outFd = openSync(xs['file.path'] ?? './export.out', 'w');
-    ownFd = true;
-  } else if (exportTo !== 'terminal' && exportTo !== 'null') {
-    throw new UsageError(`export "${exportTo}" is not supported yet (terminal, file, null)`);
-  }
-  const out = new LineWriter(outFd);
-  const discard = exportTo === 'null';
-  const host = hostname();
-  let records = 0;
-  try {
-    for (const trace of expandTraces(opts.traces)) {
-      const reader = openSysFlow(trace);
-      const table = new EntityTable();
-      try {
-        for (const obj of reader) {
-          const v = table.push(obj);
-          if (v === null || !ENGINE_RECORD_TYPES.has(v.type)) continue;
-          records++;
-          const rec = engine.process(v);
-          if (rec === null || discard) continue;
-          if (format === 'json') out.line(toSysFlowJson(rec));
-          else {
-            const node = v.header?.exporter || host;
-            for (const r of rec.alerts) out.line(toFalcoJson(v, r, node));
-          }
-          if (out.broken) return 0;
-        }
-      } finally {
-        reader.close();
-      }
-    }
-  } finally {
-    out.flush();
-    if (ownFd) closeSync(outFd);
-  }
+  const counters = new RuntimeCounters();
+  const log = (t: string) => err(`falconet process: ${t}`);
+  const tree = await buildTree(cfg, {
+    sourceKind: 'sysflow', counters, log, diag: err, mapping: { mapper: undefined }, stdout: out, plugdir: opts.plugdir,
+    policy: { policies: opts.policies, mode: opts.mode, dialect: opts.dialect, strict: opts.strict, lenient: opts.lenient, verbose: opts.verbose },
+    format: opts.format,
+  });
+  const source = sysflowFileSource(opts.traces);
+  const rt = new Runtime(source, tree.roots, { counters, log });
+  await rt.run();
   if (opts.stats) {
-    const s = engine.stats;
-    err(`falconet process: ${records} records, ${s.filtered} filtered, ${s.matched} matched, ${s.emitted} emitted (mode ${mode}, ${policy.rules.length} rules, ${policy.filters.length} filters)`);
+    for (const e of tree.engines) {
+      const s = e.engine.stats;
+      const p = e.engine.policy;
+      err(`falconet process: ${s.records} records, ${s.filtered} filtered, ${s.matched} matched, ${s.emitted} emitted (mode ${e.engine.mode}, ${p.rules.length} rules, ${p.filters.length} filters)`);
+    }
+    if (tree.engines.length === 0) err(`falconet process: ${counters.sourceRecords} records (no policy engine)`);
   }
   return 0;
 }

@@ -191,6 +191,8 @@ interface Getter {
   readonly get: (v: SfRecordView) => FieldValueMap[FieldType];
   readonly def: FieldDef | null;
   readonly name: string;
+  /** Lenient mode: an unknown field standing for its own name (sf-processor's attribute mapper). */
+  readonly literal?: true;
 }
 
 export class Compiler {
@@ -366,7 +368,7 @@ export class Compiler {
       if (this.opts.lenient) {
         this.warn(f.offset, `unknown field '${f.name}' (treated as the literal string '${f.text}', as sf-processor does)`, f.text);
         const lit = f.text;
-        return { scope: 'const', type: 'string', get: () => lit, def: null, name: f.name };
+        return { scope: 'const', type: 'string', get: () => lit, def: null, name: f.name, literal: true };
       }
       this.softFail(f.offset, `unknown field '${f.name}'`, f.text);
       return null;
@@ -452,6 +454,7 @@ export class Compiler {
       }
     }
     if (g === null) return FALSE;
+    if (g.literal && NUM_OPS.has(op)) return lenientNumeric(op, rhsField, values);
     if (rhsField !== undefined) {
       if (rhsField === null) return FALSE;
       this.rhsScope = rhsField.scope;
@@ -506,7 +509,14 @@ export class Compiler {
           else if (/^[+-]?\d+$/.test(t)) nums.push(isBig ? BigInt(t) : Number(t));
           else if (/^0x[0-9a-f]+$/i.test(t)) nums.push(isBig ? BigInt(t) : Number(t));
           else if (STRING_OPS.has(op)) nums.push(NaN); // compared as text below
-          else {
+          else if (this.opts.lenient) {
+            // sf-processor: ordering operators read a non-number as 0; equality compares text,
+            // which a decimal never equals.
+            const at = rhs.kind === 'list' ? (rhs.items.find((it) => it.value === s)?.offset ?? literalAt) : literalAt;
+            const ord = NUM_OPS.has(op);
+            this.warn(at, `field '${f.name}' is numeric; '${s}' is not a number (${ord ? 'read as 0' : 'never equal'}, as sf-processor does)`, s);
+            nums.push(ord ? (isBig ? 0n : 0) : NaN);
+          } else {
             this.softFail(rhs.kind === 'list' ? (rhs.items.find((it) => it.value === s)?.offset ?? literalAt) : literalAt, `field '${f.name}' is numeric; '${s}' is not a number`, s);
             return FALSE;
           }
@@ -523,13 +533,18 @@ export class Compiler {
         return numCheck(g.get as (v: SfRecordView) => number | bigint, op, nums, atOp);
       }
       case 'bool': {
-        const bools = vals.map((s) => {
+        const bools: boolean[] = [];
+        for (const s of vals) {
           const t = s.trim().toLowerCase();
-          if (t === 'true' || t === '1') return true;
-          if (t === 'false' || t === '0') return false;
-          this.softFail(literalAt, `field '${f.name}' is boolean; '${s}' is not true or false`, s);
-          return false;
-        });
+          if (t === 'true' || t === '1') bools.push(true);
+          else if (t === 'false' || t === '0') bools.push(false);
+          // sf-processor compares the text "true"/"false" with the literal: never equal
+          else if (this.opts.lenient) this.warn(literalAt, `field '${f.name}' is boolean; '${s}' is not true or false (never equal, as sf-processor does)`, s);
+          else {
+            this.softFail(literalAt, `field '${f.name}' is boolean; '${s}' is not true or false`, s);
+            bools.push(false);
+          }
+        }
         const get = g.get as (v: SfRecordView) => boolean;
         if (op === '=' || op === 'in' || op === 'intersects') {
           if (bools.length === 1) {
@@ -585,6 +600,33 @@ export class Compiler {
 
 const LIST_NAME_LIKE = /^[a-z0-9]+(_[a-z0-9]+)*_(binaries|files|directories|dirs|tools|paths|processes|names|users|containers|images|programs|commands|ports|scripts|utils)$/;
 const LIST_OPS_SET: ReadonlySet<string> = new Set(['in', 'intersects', 'pmatch']);
+const NUM_OPS: ReadonlySet<string> = new Set(['<', '<=', '>', '>=']);
+
+/** Go's strconv.ParseInt(s, 10, 64) or 0, as sf-processor's MapInt reads a non-field operand. */
+function goIntOrZero(s: string): bigint {
+  return /^[+-]?\d+$/.test(s) ? BigInt(s) : 0n;
+}
+
+/**
+ * Lenient mode, an unknown field under an ordering operator: sf-processor's MapInt gives 0 for
+ * it (its name is no number), and the right side is a field's integer value or the literal
+ * read as an integer (0 if it is none).
+ */
+function lenientNumeric(op: string, rhsField: Getter | null | undefined, values: string[] | null): Predicate {
+  const cmp = numComparator(op)!;
+  if (rhsField === undefined) return cmp(0n, goIntOrZero((values ?? [])[0]?.trim() ?? '')) ? TRUE : FALSE;
+  if (rhsField === null) return FALSE;
+  const get = rhsField.get;
+  switch (rhsField.type) {
+    case 'int':
+    case 'int64':
+      return (v) => cmp(0, get(v) as number | bigint);
+    case 'bool':
+      return (v) => cmp(0, (get(v) as boolean) ? 1 : 0);
+    default:
+      return cmp(0, 0) ? TRUE : FALSE; // a string field, or another unknown one: MapInt gives 0
+  }
+}
 const STRING_OPS: ReadonlySet<string> = new Set([
   'contains', 'icontains', 'bcontains', 'startswith', 'istartswith', 'bstartswith', 'endswith', 'iendswith', 'glob', 'iglob', 'regex',
 ]);

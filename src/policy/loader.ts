@@ -291,7 +291,7 @@ function readItem(
     if (keys.has(k.key)) sink.error(src, k.keyOffset, `duplicate key '${k.key}'`, k.key);
     keys.set(k.key, k);
   }
-  const head = item.keys[0]!;
+  const head = item.head;
   const name = textValue(src, head);
   if (item.kind === 'required_engine_version' || item.kind === 'required_plugin_versions') return;
   if (name === '') {

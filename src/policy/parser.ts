@@ -225,9 +225,11 @@ export function parseSequence(src: SourceText, start: number, end: number): Lite
   if (c === '-') {
     // Block sequence: one element per `- value` line.
     const re = /^[ \t]*-[ \t]+(.*?)[ \t]*$/gm;
-    re.lastIndex = lx.pos;
+    // `^` needs a line start: begin at the first element's line (lx.pos is at its dash).
+    re.lastIndex = text.lastIndexOf('\n', lx.pos - 1) + 1;
     const body = text.slice(0, end);
     for (let m = re.exec(body); m && m.index < end; m = re.exec(body)) {
+      if (m.index + m[0].indexOf('-') < lx.pos) continue;
       const v = m[1]!;
       const off = m.index + m[0].indexOf(v);
       items.push({ kind: 'literal', value: unquoteScalar(v), bare: !/^["']/.test(v), offset: off });

@@ -47,7 +47,7 @@ test('hand-written witnesses equal the golden alerts', () => {
   assert.deepEqual([...got].sort(), [...golden].sort());
 });
 
-test('falconet process (pipeline.json, terminal/json exporter) emits the golden shellshock alerts', () => {
+test('falconet process (pipeline.json, terminal/json exporter) emits the golden shellshock alerts', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'falconet-golden-'));
   try {
     const cfg = join(dir, 'pipeline.json');
@@ -61,7 +61,7 @@ test('falconet process (pipeline.json, terminal/json exporter) emits the golden 
     const outPath = join(dir, 'out.jsonl');
     const outFd = openSync(outPath, 'w');
     const errFd = openSync(join(dir, 'err.txt'), 'w');
-    const code = runProcess({ config: cfg, traces: [join(TRACE_DIR, 'shellshock.sf')], outFd, errFd });
+    const code = await runProcess({ config: cfg, traces: [join(TRACE_DIR, 'shellshock.sf')], outFd, errFd });
     closeSync(outFd);
     closeSync(errFd);
     assert.equal(code, 0, readFileSync(join(dir, 'err.txt'), 'utf8'));

@@ -9,9 +9,7 @@ import { kflowdProcessRecord } from '../../src/format/kflowd-process.js';
 import { PROCESS_LEGEND } from '../../src/format/legend-process.js';
 import { legendText } from '../../src/format/legend.js';
 import { toMinJson, type JObject } from '../../src/format/json.js';
-import type { FormatContext } from '../../src/format/context.js';
-import { IdNames } from '../../src/enrich/ids.js';
-import { Mounts } from '../../src/enrich/mounts.js';
+import type { KflowdFacts } from '../../src/format/context.js';
 import { parseProcEvents, type ProcEventRecord, type ProcRecord, type ProcThrottleRecord } from '../../src/model/process-record.js';
 import { FrameError } from '../../src/sensor/frames.js';
 
@@ -77,12 +75,10 @@ function record(s: Spec): Buffer {
   return b;
 }
 
-const ctx: FormatContext = {
-  host: { hostName: 'h', hostIP: '10.0.0.1', system: 'Linux', kernel: '6.18', version: 'falconet-test' },
-  bootToRealNs: 1_700_000_000_000_000_000n,
-  startBootNs: 4_500_000_000n,
-  ids: new IdNames('/nonexistent'),
-  mounts: new Mounts('/nonexistent'),
+// formatters read what enrichment attached; no names known here (as with empty /etc files)
+const ctx: KflowdFacts = {
+  host: { hostName: 'h', hostIP: '10.0.0.1', system: 'Linux', kernel: '6.18', version: 'falconet-test', bootToRealNs: 1_700_000_000_000_000_000n, startBootNs: 4_500_000_000n },
+  users: { user: '', group: '' },
 };
 
 function one(buf: Buffer): ProcRecord {

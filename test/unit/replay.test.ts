@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { runPipeline, type PipelineOptions } from '../../src/agent/pipeline.js';
+import { runPipeline, type PipelineOptions } from '../../src/pipeline/agent.js';
 import { replaySource } from '../../src/sensor/source.js';
 import { FrameError, FrameSplitter } from '../../src/sensor/frames.js';
 import { decodeFrame } from '../../src/sensor/decode.js';

@@ -11,7 +11,7 @@ import { SysFlowSocketOutput } from '../../src/sysflow/socket-output.js';
 import { SeqpacketRelayTransport, RELAY_BIN } from '../../src/sysflow/seqpacket-transport.js';
 import { decodeSfDatum } from '../../src/sysflow/index.js';
 import type { SfObject } from '../../src/sysflow/types.js';
-import { runPipeline } from '../../src/agent/pipeline.js';
+import { runPipeline } from '../../src/pipeline/agent.js';
 import { replaySource } from '../../src/sensor/source.js';
 import { end, fileRecord, hello, records } from './stream-builder.js';
 

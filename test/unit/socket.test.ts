@@ -10,18 +10,14 @@ import { REC_HDR, RecType, SF, SOCK_DIR, SOCK_RECORD } from '../../src/sensor/la
 import { kflowdSocketRecord } from '../../src/format/kflowd-socket.js';
 import { SOCKET_LEGEND } from '../../src/format/legend-socket.js';
 import { toMinJson } from '../../src/format/json.js';
-import type { FormatContext } from '../../src/format/context.js';
-import { IdNames } from '../../src/enrich/ids.js';
-import { Mounts } from '../../src/enrich/mounts.js';
+import type { KflowdFacts } from '../../src/format/context.js';
 import { Interfaces } from '../../src/enrich/interfaces.js';
 import type { SockRecord } from '../../src/model/socket-record.js';
 
-const ctx: FormatContext = {
-  host: { hostName: 'h', hostIP: '10.0.0.1', system: 'Linux', kernel: '6.18', version: 'falconet-test' },
-  bootToRealNs: 1_700_000_000_000_000_000n,
-  startBootNs: 1_000_000_000n,
-  ids: new IdNames('/nonexistent'),
-  mounts: new Mounts('/nonexistent'),
+// formatters read what enrichment attached; no names known here (as with empty /etc files)
+const ctx: KflowdFacts = {
+  host: { hostName: 'h', hostIP: '10.0.0.1', system: 'Linux', kernel: '6.18', version: 'falconet-test', bootToRealNs: 1_700_000_000_000_000_000n, startBootNs: 1_000_000_000n },
+  users: { user: '', group: '' },
 };
 
 const R = SOCK_RECORD.fields;

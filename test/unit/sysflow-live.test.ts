@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { runPipeline } from '../../src/agent/pipeline.js';
+import { runPipeline } from '../../src/pipeline/agent.js';
 import { replaySource } from '../../src/sensor/source.js';
 import { readSysFlowFile } from '../../src/sysflow/reader.js';
 import type { SfObject } from '../../src/sysflow/types.js';

@@ -1,32 +1,23 @@
-// Live SysFlow: maps kernel records to SysFlow objects (SysFlowMapper) and writes them as Avro
-// traces (-w DIR/, -G, --exporter-id). What maps to what is in docs/sysflow-mapping.md and
-// docs/process-events.md; this module only translates our records into the mapper's inputs.
+// Kernel records → SysFlow objects (SysFlowMapper): what maps to what is in
+// docs/sysflow-mapping.md and docs/process-events.md; this module only translates our records
+// into the mapper's inputs. One mapper serves a whole runtime: the objects of a record are
+// memoised on its envelope (enrich.sysflow), so the filter, the flattener and the trace writer
+// share one mapping and the mapper sees every record once, in order.
 import { readFileSync, readlinkSync } from 'node:fs';
-import type { FileRecord, KernelRecord } from '../model/records.js';
-import type { ProcEventRecord } from '../model/process-record.js';
-import type { SockRecord } from '../model/socket-record.js';
-import type { IdNames } from '../enrich/ids.js';
-import { FF } from '../sensor/layout.js';
-import { SysFlowMapper, type LiveContainerInfo, type LiveProcessInfo, type LiveFileOp, type LiveProcessLookup } from '../sysflow/live-mapper.js';
-import { createSysFlowTraceSink, type SysFlowTraceSink } from '../sysflow/trace-sink.js';
-import { SeqpacketRelayTransport } from '../sysflow/seqpacket-transport.js';
-import type { SfObject } from '../sysflow/types.js';
-
-export interface SysFlowOutputOptions {
-  /** -w: trace file or DIR/ (optional when streaming to a socket) */
-  output?: string;
-  rotateSeconds?: number;
-  exporterId?: string;
-  /** --sf-socket: sf-processor's SOCK_SEQPACKET socket path */
-  socketPath?: string;
-  /** process facts from the process table; when set, /proc is never read */
-  processLookup?: LiveProcessLookup;
-}
+import type { FileRecord, KernelRecord } from '../../model/records.js';
+import type { ProcEventRecord } from '../../model/process-record.js';
+import type { SockRecord } from '../../model/socket-record.js';
+import { FF } from '../../sensor/layout.js';
+import { SysFlowMapper, type LiveContainerInfo, type LiveProcessInfo, type LiveFileOp, type LiveProcessLookup } from '../../sysflow/live-mapper.js';
+import type { SfObject } from '../../sysflow/types.js';
+import type { Enrichment, Envelope } from '../types.js';
 
 const EV = { CREATE: 0, OPEN: 1, OPEN_EXEC: 2, ACCESS: 3, ATTRIB: 4, MODIFY: 5, CLOSE_WRITE: 6, CLOSE_NOWRITE: 7, MOVED_FROM: 8, MOVED_TO: 9, DELETE: 10 };
 
+type Details = { exe: string; args: readonly string[]; cwd?: string; tty?: boolean; container?: LiveContainerInfo };
+
 /** Executable path and arguments from /proc while the process lives; the basename otherwise. */
-function procDetails(pid: number, exeBase: string, lookup?: LiveProcessLookup): { exe: string; args: readonly string[]; cwd?: string; tty?: boolean; container?: LiveContainerInfo } {
+function procDetails(pid: number, exeBase: string, lookup?: LiveProcessLookup): Details {
   if (lookup) return lookup(pid) ?? { exe: exeBase, args: [] };
   try {
     const exe = readlinkSync(`/proc/${pid}/exe`);
@@ -39,28 +30,54 @@ function procDetails(pid: number, exeBase: string, lookup?: LiveProcessLookup): 
   }
 }
 
-export class SysFlowOutput {
+/** uid/gid names for SysFlow's user/group fields. */
+export interface IdLookup {
+  user(uid: number): string;
+  group(gid: number): string;
+}
+
+export class KernelToSysFlow {
   private readonly mapper = new SysFlowMapper();
-  private readonly sink: SysFlowTraceSink;
   private readonly seen = new Set<string>();
-  private readonly relay: SeqpacketRelayTransport | undefined;
-  private readonly lookup: LiveProcessLookup | undefined;
+  private out: SfObject[] = [];
+  /** records SysFlow could not hold (reported once by the caller) */
+  errors = 0;
+  lastError = '';
 
-  constructor(opts: SysFlowOutputOptions, private readonly bootToRealNs: bigint, private readonly ids: IdNames) {
-    this.lookup = opts.processLookup;
-    this.relay = opts.socketPath ? new SeqpacketRelayTransport(opts.socketPath) : undefined;
-    this.sink = createSysFlowTraceSink({ output: opts.output, rotateSeconds: opts.rotateSeconds, exporterId: opts.exporterId, socket: this.relay });
+  /** the enrichment of the record being mapped (process table and container stages) */
+  private current: Enrichment | undefined;
+  private readonly lookup: LiveProcessLookup;
+
+  /** `lookup`: process facts from the process table instead of /proc (src/enrich). */
+  constructor(private readonly bootToRealNs: bigint, private readonly ids: IdLookup, private readonly table?: LiveProcessLookup) {
+    this.lookup = (pid) => this.fromEnrichment(pid) ?? this.table?.(pid);
   }
 
-  private write(objs: SfObject[]): void {
-    for (const o of objs) this.sink.write(o);
+  /** The record's own process snapshot (as it was when the record passed the process stage). */
+  private fromEnrichment(pid: number): Details & { tty: boolean } | undefined {
+    const p = this.current?.['process'] as { pid: number; exe: string; argv: readonly string[]; cwd: string; tty: number } | undefined;
+    if (!p || p.pid !== pid || !p.exe) return undefined;
+    const c = this.current?.['container'] as { shortId: string; name?: string; image?: string; imageId?: string; runtime: string; privileged?: boolean } | undefined;
+    return {
+      exe: p.exe, args: p.argv.slice(1), cwd: p.cwd || undefined, tty: p.tty !== 0,
+      // SysFlow (and sf-collector) use the 12-character id
+      container: c && { id: c.shortId, name: c.name, image: c.image, imageId: c.imageId, runtime: c.runtime, privileged: c.privileged },
+    };
   }
 
-  /** Container entity (emitted when new or changed) of a process the lookup placed in one. */
+  /** Container entity (emitted when new or changed) of a process the enrichment placed in one. */
   private containerOf(c: LiveContainerInfo | undefined): string | null {
     if (!c) return null;
     this.write(this.mapper.containerSeen(c));
     return c.id;
+  }
+
+  private get enriched(): LiveProcessLookup | undefined {
+    return this.current?.['process'] || this.table ? this.lookup : undefined;
+  }
+
+  private write(objs: SfObject[]): void {
+    for (const o of objs) this.out.push(o);
   }
 
   private real(bootNs: bigint): bigint {
@@ -75,8 +92,8 @@ export class SysFlowOutput {
     if (this.seen.size > 100_000) this.seen.clear();
     this.seen.add(key);
     const exec = r.type === 'proc' && r.event === 'EXEC' ? r.exec : undefined;
-    const t = this.lookup?.(h.pid);
-    const d = exec ? { exe: exec.exePath, args: exec.argv.slice(1), cwd: t?.cwd, tty: t?.tty, container: t?.container } : procDetails(h.pid, h.exe, this.lookup);
+    const t = this.enriched?.(h.pid);
+    const d: Details = exec ? { exe: exec.exePath, args: exec.argv.slice(1), cwd: t?.cwd, tty: t?.tty, container: t?.container } : procDetails(h.pid, h.exe, this.enriched);
     const info: LiveProcessInfo = {
       pid: h.pid, ppid: h.ppid, exe: d.exe, args: d.args, uid: h.uid, gid: h.gid, cwd: d.cwd, containerId: this.containerOf(d.container),
       user: this.ids.user(h.uid), group: this.ids.group(h.gid), startTimeNs: this.real(h.procStart), tty: d.tty ?? false,
@@ -122,7 +139,8 @@ export class SysFlowOutput {
         if (!r.fork) return;
         if (r.fork.thread) this.write(this.mapper.lifecycle({ kind: 'thread', ts, pid: h.pid, tid: h.tid, newTid: r.fork.childTid }));
         else {
-          const d = procDetails(r.fork.childPid, h.exe, this.lookup);
+          // a forked child has its parent's image, cwd, tty and cgroup: the record's own process
+          const d = this.current?.['process'] ? procDetails(h.pid, h.exe, this.enriched) : procDetails(r.fork.childPid, h.exe, this.enriched);
           this.write(this.mapper.lifecycle({
             kind: 'clone', ts, parentPid: h.pid, parentTid: h.tid, ret,
             child: { pid: r.fork.childPid, ppid: h.pid, exe: d.exe, args: d.args, uid: h.uid, gid: h.gid, startTimeNs: this.real(r.fork.childStart), tty: d.tty ?? false, cwd: d.cwd, containerId: this.containerOf(d.container) },
@@ -131,7 +149,7 @@ export class SysFlowOutput {
         return;
       case 'EXEC': {
         if (!r.exec) return;
-        const t = this.lookup?.(h.pid);
+        const t = this.enriched?.(h.pid);
         this.write(this.mapper.lifecycle({
           kind: 'exec', ts, pid: h.pid, tid: h.tid, ret,
           process: { pid: h.pid, ppid: h.ppid, exe: r.exec.exePath, args: r.exec.argv.slice(1), uid: h.uid, gid: h.gid, startTimeNs: this.real(h.procStart), tty: t?.tty ?? false, cwd: t?.cwd, containerId: this.containerOf(t?.container) },
@@ -152,26 +170,38 @@ export class SysFlowOutput {
     }
   }
 
-  /** Maps one kernel record (internal notices are ignored). */
-  record(r: KernelRecord): void {
-    if (r.type === 'pid_exit') return;
-    if (r.type === 'proc' && r.event === 'THROTTLED') return;
-    this.processOf(r);
-    if (r.type === 'file') this.file(r);
-    else if (r.type === 'sock') this.sock(r);
-    else if (r.type === 'proc') this.proc(r);
-  }
-
-  tick(): void {
-    this.sink.tick();
-  }
-
-  /** Closes the traces (and waits until the socket relay delivered everything). */
-  async close(): Promise<string[]> {
-    this.sink.close();
-    if (this.relay && (await this.relay.done) !== 0) {
-      process.stderr.write(`falconet: SysFlow socket output failed: ${this.relay.errors || 'relay exited'}\n`);
+  /** The SysFlow objects of one kernel record (internal notices map to none). `enrich`: what
+   * the process table and container stages attached to it (then /proc is never read). */
+  record(r: KernelRecord, enrich?: Enrichment): SfObject[] {
+    this.out = [];
+    this.current = enrich;
+    if (r.type === 'pid_exit') return this.out;
+    if (r.type === 'proc' && r.event === 'THROTTLED') return this.out;
+    try {
+      this.processOf(r);
+      if (r.type === 'file') this.file(r);
+      else if (r.type === 'sock') this.sock(r);
+      else if (r.type === 'proc') this.proc(r);
+    } catch (e) {
+      // a record SysFlow cannot hold must not stop the other outputs
+      this.errors++;
+      this.lastError = (e as Error).message;
     }
-    return [...this.sink.paths];
+    return this.out;
   }
 }
+
+const NO_OBJECTS: SfObject[] = [];
+
+/** The SysFlow objects of an envelope, mapped once (memoised in enrich.sysflow). */
+export function sysflowObjects(env: Envelope, mapper: KernelToSysFlow | undefined): SfObject[] {
+  const e = env.enrich;
+  const have = e?.['sysflow'] as SfObject[] | undefined;
+  if (have !== undefined) return have;
+  if (!mapper || env.kind === 'sysflow' || env.kind === 'alert') return NO_OBJECTS;
+  const objs = mapper.record(env.rec as KernelRecord, e);
+  if (e) e['sysflow'] = objs;
+  else env.enrich = { sysflow: objs };
+  return objs;
+}
+

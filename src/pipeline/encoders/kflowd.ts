@@ -1,0 +1,59 @@
+// kflowd's formats as Encoders: json (pretty, kflowd's record separator), json-min (one line) and
+// table (file records as terminal rows; the others as one-line JSON, as kflowd does). Pure
+// functions of the record, its sequence number and what enrichment attached.
+import type { KernelRecord } from '../../model/records.js';
+import { UNKNOWN_HOST, type KflowdFacts } from '../../format/context.js';
+import { toPrettyJson } from '../../format/json.js';
+import { kflowdRecord } from '../../format/kflowd.js';
+import { KflowdMinWriter } from '../../format/kflowd-min.js';
+import { TABLE_HEADER, fileTableRow } from '../../format/table.js';
+import type { Encoder, Envelope } from '../types.js';
+
+export type KflowdFormat = 'json' | 'json-min' | 'table';
+
+const NO_FACTS: KflowdFacts = { host: UNKNOWN_HOST };
+
+/** The enrichment the kflowd formatters read. */
+export function kflowdFacts(env: Envelope): KflowdFacts {
+  const e = env.enrich as Partial<KflowdFacts> | undefined;
+  return e?.host ? (e as KflowdFacts) : NO_FACTS;
+}
+
+function isKernel(env: Envelope): boolean {
+  return env.kind === 'file' || env.kind === 'socket' || env.kind === 'process';
+}
+
+function seqOf(env: Envelope): number {
+  return env.id ? Number(env.id.seq) : 0;
+}
+
+export function kflowdEncoder(format: KflowdFormat): Encoder {
+  const min = new KflowdMinWriter();
+  switch (format) {
+    case 'json-min':
+      return {
+        name: 'json-min',
+        encode: (env) => (isKernel(env) ? min.record(env.rec as KernelRecord, seqOf(env), kflowdFacts(env)) : null),
+      };
+    case 'json':
+      return {
+        name: 'json',
+        encode(env) {
+          if (!isKernel(env)) return null;
+          const o = kflowdRecord(env.rec as KernelRecord, seqOf(env), kflowdFacts(env));
+          // kflowd's record separator: the sink's newline completes "\n\x1e\n"
+          return o ? toPrettyJson(o) + '\n\x1e' : null;
+        },
+      };
+    case 'table':
+      return {
+        name: 'table',
+        header: () => TABLE_HEADER,
+        encode(env) {
+          if (!isKernel(env)) return null;
+          const r = env.rec as KernelRecord;
+          return r.type === 'file' ? fileTableRow(r, kflowdFacts(env)) : min.record(r, seqOf(env), kflowdFacts(env));
+        },
+      };
+  }
+}

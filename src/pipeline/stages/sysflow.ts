@@ -1,0 +1,100 @@
+// SysFlow on live records: the flattener (sf-processor's sysflowreader + flattener handler) turns
+// kernel records into SysFlow record views; the trace writer (-w, --sf-socket) writes the SysFlow
+// objects of kernel records as Avro traces. Both use the runtime's one mapping (kernel-sysflow.ts).
+import { hostname } from 'node:os';
+import { EntityTable } from '../../sysflow/index.js';
+import { createSysFlowTraceSink, type SysFlowTraceSink } from '../../sysflow/trace-sink.js';
+import { SeqpacketRelayTransport } from '../../sysflow/seqpacket-transport.js';
+import type { SysFlowRecord } from '../encoders/sysflow.js';
+import type { Control, Envelope, Stage } from '../types.js';
+import type { ControlAware } from '../runtime.js';
+import { sysflowObjects, type KernelToSysFlow } from './kernel-sysflow.js';
+import { ENGINE_RECORD_TYPES } from '../sources/sysflow-files.js';
+
+/** Lazily created once the hello says how to convert clocks (shared by a runtime's stages). */
+export interface SysFlowMapping {
+  readonly mapper: KernelToSysFlow | undefined;
+}
+
+const NONE: readonly never[] = Object.freeze([]);
+
+export class FlattenerStage implements Stage {
+  readonly name: string;
+  private readonly table = new EntityTable();
+  private readonly node = hostname();
+
+  constructor(name: string, private readonly mapping: SysFlowMapping) {
+    this.name = name;
+  }
+
+  process(batch: Envelope[]): Envelope[] {
+    const out: Envelope[] = [];
+    const mapper = this.mapping.mapper;
+    for (let i = 0; i < batch.length; i++) {
+      const env = batch[i]!;
+      if (env.kind === 'sysflow' || env.kind === 'alert') { out.push(env); continue; }
+      const objs = sysflowObjects(env, mapper);
+      for (let j = 0; j < objs.length; j++) {
+        const v = this.table.push(objs[j]!);
+        if (v === null || !ENGINE_RECORD_TYPES.has(v.type)) continue;
+        const rec: SysFlowRecord = { view: v, alerts: NONE, tags: NONE, node: this.node };
+        out.push({ kind: 'sysflow', rec, id: env.id, enrich: env.enrich });
+      }
+    }
+    return out;
+  }
+}
+
+export interface TraceWriterOptions {
+  /** -w: trace file or DIR/ (optional when streaming to a socket) */
+  output?: string;
+  rotateSeconds?: number;
+  exporterId?: string;
+  /** --sf-socket: sf-processor's SOCK_SEQPACKET socket path */
+  socketPath?: string;
+}
+
+/** Writes the SysFlow objects of kernel records as traces; a terminal stage (returns nothing). */
+export class TraceWriterStage implements Stage, ControlAware {
+  readonly name: string;
+  private sink: SysFlowTraceSink | undefined;
+  private relay: SeqpacketRelayTransport | undefined;
+  private reported = 0;
+  /** trace files written, known once closed */
+  paths: string[] = [];
+
+  constructor(name: string, private readonly opts: TraceWriterOptions, private readonly mapping: SysFlowMapping, private readonly log: (t: string) => void) {
+    this.name = name;
+  }
+
+  onControl(c: Control): void {
+    // a restarted sensor sends a new hello: keep writing the same traces
+    if (c.kind === 'hello' && !this.sink) {
+      this.relay = this.opts.socketPath ? new SeqpacketRelayTransport(this.opts.socketPath) : undefined;
+      this.sink = createSysFlowTraceSink({ output: this.opts.output, rotateSeconds: this.opts.rotateSeconds, exporterId: this.opts.exporterId, socket: this.relay });
+    } else if (c.kind === 'stats') this.sink?.tick();
+  }
+
+  process(batch: Envelope[]): Envelope[] {
+    const sink = this.sink;
+    if (!sink) return [];
+    for (let i = 0; i < batch.length; i++) {
+      const objs = sysflowObjects(batch[i]!, this.mapping.mapper);
+      for (let j = 0; j < objs.length; j++) sink.write(objs[j]!);
+    }
+    const m = this.mapping.mapper;
+    if (m && m.errors > this.reported) {
+      if (this.reported === 0) this.log(`SysFlow mapping failed: ${m.lastError}`);
+      this.reported = m.errors;
+    }
+    return [];
+  }
+
+  async close(): Promise<void> {
+    if (!this.sink) return;
+    this.sink.close();
+    if (this.relay && (await this.relay.done) !== 0) this.log(`SysFlow socket output failed: ${this.relay.errors || 'relay exited'}`);
+    this.paths = [...this.sink.paths];
+    if (this.reported) this.log(`${this.reported} records could not be mapped to SysFlow`);
+  }
+}

@@ -1,0 +1,417 @@
+// One sink behind one bounded queue, optionally backed by the disk spool. `push` admits records
+// under the overload policy (every refusal counted by reason); a sender loop hands batches to
+// the sink, confirms them, and on failure rewinds to the last confirmed record and retries with
+// backoff. Records re-sent after a failure or a restart may have arrived before: they are counted
+// as duplicatesResent and each range is reported in a log line.
+import type { DropReason, OverloadPolicy, RecordId, Sink, SinkItem } from '../pipeline/types.js';
+import { recordIdString } from '../pipeline/types.js';
+import { itemBytes, MemoryBacklog, SpoolBacklog, type Backlog, type Taken } from './backlog.js';
+import { frameSize } from './record-frame.js';
+import { Spool } from './spool.js';
+
+export interface SpoolOptions {
+  dir: string;
+  maxBytes: number;
+  segmentBytes?: number;
+  fsyncMs?: number;
+}
+
+export interface DeliveryOptions {
+  /** sink name for metrics and logs, e.g. "syslog-1"; also the spool cursor's name */
+  name: string;
+  sink: Sink;
+  /** default 'drop_newest': a dead sink never blocks the others or the kernel side */
+  policy: OverloadPolicy;
+  /** in-memory queue bound, bytes (records count data + 96 bytes of bookkeeping each) */
+  maxBytes: number;
+  /** at-least-once when present */
+  spool?: SpoolOptions;
+  /** items per send (default 512) */
+  batchMax?: number;
+  retry?: { minMs: number; maxMs: number };
+  /**
+   * Additive to the contract: how long a sent batch must stay without a transport error before
+   * it counts as delivered. Transports without acknowledgements (syslog over TCP/TLS, unix)
+   * use it so that a peer that dies with records in its buffers gets them again. 0 = at once.
+   */
+  confirmMs?: number;
+  /** where diagnostics go (default stderr) */
+  log?: (line: string) => void;
+}
+
+export interface DeliveryStats {
+  accepted: number;
+  delivered: number;
+  duplicatesResent: number;
+  dropped: Partial<Record<DropReason, number>>;
+  queueDepth: number;
+  queueBytes: number;
+  spoolBytes: number;
+  spoolTruncatedBytes: number;
+  sinkUp: boolean;
+}
+
+/** What push did with a batch (additive: the contract's callers may ignore it). */
+export interface PushResult {
+  accepted: number;
+  refused: number;
+}
+
+const DEFAULT_BATCH = 512;
+const BATCH_BYTES = 1 << 20;
+
+export class Delivery {
+  private readonly o: DeliveryOptions;
+  private readonly log: (line: string) => void;
+  private spool: Spool | null = null;
+  private backlog!: Backlog;
+  private readonly st: DeliveryStats = {
+    accepted: 0, delivered: 0, duplicatesResent: 0, dropped: {}, queueDepth: 0, queueBytes: 0, spoolBytes: 0, spoolTruncatedBytes: 0, sinkUp: false,
+  };
+  /** bytes accepted into the spool's commit buffer and not committed yet */
+  private committing = 0;
+  private admit: Promise<unknown> = Promise.resolve();
+  private waiters: (() => void)[] = [];
+  private inflight: { mark: Taken['mark']; count: number; at: number }[] = [];
+  private running = false;
+  private closing = false;
+  private loop: Promise<void> | null = null;
+  private sinkOpen = false;
+  private downSince = 0;
+  private truncatedAtOpen = 0;
+
+  constructor(opts: DeliveryOptions) {
+    if (!(opts.maxBytes > 0)) throw new RangeError(`sink ${opts.name}: queue size must be positive`);
+    this.o = opts;
+    this.log = opts.log ?? ((l) => process.stderr.write(`falconet: ${l}\n`));
+  }
+
+  async open(): Promise<void> {
+    if (this.o.spool) {
+      const sp = this.o.spool;
+      this.spool = await Spool.open({ dir: sp.dir, maxBytes: sp.maxBytes, segmentBytes: sp.segmentBytes, fsyncMs: sp.fsyncMs, consumers: [this.o.name], log: this.log });
+      this.truncatedAtOpen = this.spool.counters.truncatedBytes;
+      this.spool.setCommitListener(() => this.wake());
+      this.backlog = new SpoolBacklog(this.spool, this.o.name);
+    } else {
+      this.backlog = new MemoryBacklog();
+    }
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** The last record the spool accepted before this process started (resume point of a replay). */
+  lastAcceptedId(): RecordId | undefined {
+    return this.spool?.lastAcceptedId;
+  }
+
+  push(items: readonly SinkItem[]): Promise<PushResult> {
+    // admissions run one after another so a blocked push keeps the order of later ones; waiting
+    // for the group commit does not hold the next admission, so concurrent pushes share a commit
+    const p = this.admit.then(() => this.admitBatch(items));
+    this.admit = p.catch(() => undefined);
+    return p.then(async (a) => {
+      await a.commit;
+      return a.result;
+    });
+  }
+
+  private drop(reason: DropReason, n = 1): void {
+    if (n > 0) this.st.dropped[reason] = (this.st.dropped[reason] ?? 0) + n;
+  }
+
+  private async admitBatch(items: readonly SinkItem[]): Promise<{ result: PushResult; commit?: Promise<unknown> }> {
+    if (!this.running || this.closing) {
+      this.drop('shutdown', items.length);
+      return { result: { accepted: 0, refused: items.length } };
+    }
+    return this.spool ? this.admitToSpool(this.spool, items) : { result: await this.admitToMemory(this.backlog as MemoryBacklog, items) };
+  }
+
+  private async admitToMemory(q: MemoryBacklog, items: readonly SinkItem[]): Promise<PushResult> {
+    let accepted = 0;
+    for (const item of items) {
+      const b = itemBytes(item);
+      let ok = true;
+      while (ok && q.bytes + b > this.o.maxBytes) {
+        if (this.o.policy === 'block' && q.bytes > 0 && !this.closing) await this.changed();
+        else if (this.o.policy === 'drop_oldest' && q.dropOldestUnsent()) this.drop('queue_full');
+        else ok = false;
+      }
+      if (!ok) {
+        this.drop(this.closing ? 'shutdown' : this.o.policy === 'reject' ? 'rejected' : 'queue_full');
+        continue;
+      }
+      q.push(item, b);
+      accepted++;
+    }
+    this.st.accepted += accepted;
+    if (accepted) this.wake();
+    return { accepted, refused: items.length - accepted };
+  }
+
+  private async admitToSpool(sp: Spool, items: readonly SinkItem[]): Promise<{ result: PushResult; commit: Promise<unknown> }> {
+    const commits: Promise<void>[] = [];
+    let take: SinkItem[] = [];
+    let takeBytes = 0;
+    let refused = 0;
+    const flushTake = (): void => {
+      if (!take.length) return;
+      commits.push(this.commitPart(sp, take, takeBytes));
+      take = [];
+      takeBytes = 0;
+    };
+    const policy = this.o.policy;
+    for (const item of items) {
+      const f = frameSize(item);
+      let reason: DropReason | null = null;
+      // the memory bound covers records waiting for their group commit
+      while (this.committing + takeBytes + f > this.o.maxBytes) {
+        if (takeBytes > 0) flushTake();
+        else if (policy === 'block' && this.committing > 0 && !this.closing) await this.changed();
+        else {
+          reason = this.closing ? 'shutdown' : policy === 'reject' ? 'rejected' : 'queue_full';
+          break;
+        }
+      }
+      // the size cap on disk
+      while (reason === null && !sp.fits(takeBytes + f)) {
+        if (policy === 'block') {
+          flushTake();
+          if (this.closing) reason = 'shutdown';
+          else await this.changed();
+        } else if (policy === 'drop_oldest') {
+          flushTake();
+          const lost = sp.evictOldest();
+          if (lost < 0) reason = 'spool_full';
+          else this.drop('spool_full', lost);
+        } else reason = policy === 'reject' ? 'rejected' : 'spool_full';
+      }
+      if (reason !== null) {
+        this.drop(reason);
+        refused++;
+        continue;
+      }
+      take.push(item);
+      takeBytes += f;
+    }
+    flushTake();
+    return { result: { accepted: items.length - refused, refused }, commit: Promise.all(commits) };
+  }
+
+  private commitPart(sp: Spool, items: SinkItem[], bytes: number): Promise<void> {
+    this.committing += bytes;
+    const n = items.length;
+    return sp.append(items).then(
+      () => {
+        this.st.accepted += n;
+        this.committing -= bytes;
+        this.notify();
+      },
+      (e: unknown) => {
+        // the spool cannot write (disk error): these records were never accepted
+        this.committing -= bytes;
+        this.drop('spool_full', n);
+        this.notify();
+        throw e;
+      },
+    );
+  }
+
+  /** Resolves at the next state change (room freed, commit done, close). */
+  private changed(): Promise<void> {
+    return new Promise((r) => this.waiters.push(r));
+  }
+
+  private notify(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const r of w) r();
+  }
+
+  private wakeLoop: (() => void) | null = null;
+  private wake(): void {
+    const w = this.wakeLoop;
+    this.wakeLoop = null;
+    w?.();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((r) => {
+      const t = setTimeout(() => {
+        this.wakeLoop = null;
+        r();
+      }, ms);
+      this.wakeLoop = () => {
+        clearTimeout(t);
+        r();
+      };
+    });
+  }
+
+  private get confirmMs(): number {
+    return this.o.confirmMs ?? 0;
+  }
+
+  /** Confirms batches whose confirmation window has passed without a transport error. */
+  private confirmDue(all = false): void {
+    const now = Date.now();
+    while (this.inflight.length && (all || now - this.inflight[0]!.at >= this.confirmMs)) {
+      const f = this.inflight.shift()!;
+      this.backlog.confirm(f.mark, f.count);
+      this.st.delivered += f.count;
+    }
+    this.notify();
+  }
+
+  private async run(): Promise<void> {
+    const retry = this.o.retry ?? { minMs: 100, maxMs: 5000 };
+    let backoff = retry.minMs;
+    const batchMax = this.o.batchMax ?? DEFAULT_BATCH;
+    while (this.running) {
+      if (!this.sinkOpen) {
+        try {
+          await this.o.sink.open();
+          this.sinkOpen = true;
+          this.up();
+          backoff = retry.minMs;
+        } catch (e) {
+          this.down(e);
+          await this.sleep(backoff);
+          backoff = Math.min(retry.maxMs, backoff * 2);
+          continue;
+        }
+      }
+      this.confirmDue();
+      const t = this.backlog.take(batchMax, BATCH_BYTES);
+      if (!t) {
+        if (!this.running) break;
+        await this.sleep(this.inflight.length ? Math.max(1, this.confirmMs - (Date.now() - this.inflight[0]!.at)) : 1000);
+        continue;
+      }
+      if (t.resent) this.reportResend(t);
+      try {
+        await this.sendAll(t.items, retry);
+        this.up();
+        backoff = retry.minMs;
+        this.inflight.push({ mark: t.mark, count: t.items.length, at: Date.now() });
+        if (this.confirmMs === 0) this.confirmDue();
+      } catch (e) {
+        this.down(e);
+        this.inflight = [];
+        this.backlog.rewind(e instanceof SinkUnavailableError ? t : null);
+        await this.sleep(backoff);
+        backoff = Math.min(retry.maxMs, backoff * 2);
+      }
+    }
+  }
+
+  /** Sends a batch; items the sink failed with retry=true are re-sent alone, the others counted. */
+  private async sendAll(items: readonly SinkItem[], retry: { minMs: number; maxMs: number }): Promise<void> {
+    let todo = items;
+    let wait = retry.minMs;
+    for (;;) {
+      const res = await this.o.sink.send(todo);
+      const failed = res.failed ?? [];
+      if (failed.length === 0) return;
+      const again: SinkItem[] = [];
+      for (const f of failed) {
+        const it = todo[f.index];
+        if (!it) continue;
+        if (f.retry && this.running) again.push(it);
+        else {
+          this.drop(f.retry ? 'shutdown' : 'sink_rejected');
+          this.log(`sink ${this.o.name}: record ${recordIdString(it.id)} ${f.retry ? 'not delivered at shutdown' : 'rejected'}: ${f.reason}`);
+        }
+      }
+      if (again.length === 0) return;
+      todo = again;
+      await this.sleep(wait);
+      wait = Math.min(retry.maxMs, wait * 2);
+    }
+  }
+
+  private reportResend(t: Taken): void {
+    this.st.duplicatesResent += t.resent;
+    const first = t.items[0]!.id;
+    const last = t.items[t.resent - 1]!.id;
+    this.log(`sink ${this.o.name}: re-sending ${t.resent} records that may have been delivered already: ${recordIdString(first)} .. ${recordIdString(last)}`);
+  }
+
+  private up(): void {
+    if (!this.st.sinkUp && this.downSince) this.log(`sink ${this.o.name}: up again after ${Date.now() - this.downSince} ms`);
+    this.st.sinkUp = true;
+    this.downSince = 0;
+  }
+
+  private down(e: unknown): void {
+    if (this.st.sinkUp || !this.downSince) {
+      this.log(`sink ${this.o.name}: down: ${e instanceof Error ? e.message : String(e)}`);
+      this.downSince = Date.now();
+    }
+    this.st.sinkUp = false;
+  }
+
+  /**
+   * Stops accepting, waits up to drainMs (default 5 s) for the backlog to reach the sink, then
+   * stops. With a spool the rest stays on disk; without one it is counted as dropped (shutdown).
+   */
+  async close(opts: { drainMs?: number } = {}): Promise<void> {
+    if (!this.running) return;
+    const deadline = Date.now() + (opts.drainMs ?? 5000);
+    this.closing = true;
+    this.notify(); // blocked pushes give up (counted as shutdown)
+    await this.admit;
+    await this.spool?.flush();
+    this.wake();
+    while (Date.now() < deadline && (this.backlog.depth > 0 || this.hasUnsent())) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    this.running = false;
+    this.wake();
+    await this.loop;
+    try {
+      await this.o.sink.close();
+      // a clean close of the transport means what was handed to it got there
+      if (this.st.sinkUp) this.confirmDue(true);
+    } catch (e) {
+      this.log(`sink ${this.o.name}: close: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (this.spool) await this.spool.close();
+    else this.drop('shutdown', (this.backlog as MemoryBacklog).clear());
+    this.notify();
+  }
+
+  private hasUnsent(): boolean {
+    return this.backlog instanceof SpoolBacklog ? this.backlog.hasUnsent() : (this.backlog as MemoryBacklog).unsent > 0;
+  }
+
+  stats(): DeliveryStats {
+    const s = this.st;
+    return {
+      ...s,
+      dropped: { ...s.dropped },
+      queueDepth: this.backlog ? this.backlog.depth : 0,
+      queueBytes: this.spool ? this.committing : this.backlog ? this.backlog.bytes : 0,
+      spoolBytes: this.spool ? this.spool.bytes : 0,
+      spoolTruncatedBytes: this.spool ? this.spool.counters.truncatedBytes + this.spool.counters.corruptSkippedBytes : 0,
+      sinkUp: s.sinkUp,
+    };
+  }
+
+  /** Truncated bytes found by this process's recovery (log and metric), vs. earlier runs. */
+  truncatedAtStart(): number {
+    return this.truncatedAtOpen;
+  }
+}
+
+/**
+ * A sink throws this from send() when none of the batch reached the transport (not connected,
+ * connect refused). The batch is then not counted as a possible duplicate when it is re-sent.
+ */
+export class SinkUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SinkUnavailableError';
+  }
+}

@@ -1,0 +1,633 @@
+// The disk spool: append-only segments with group commit, per-consumer cursors, lazy recovery.
+// A record is accepted only once its frame is written and fdatasync'ed (group commit every
+// fsyncMs); a new segment is fsync'ed together with its directory. Start-up reads segment
+// headers and scans only the last segment (the only one a crash can tear), so it costs the same
+// for 1 MiB and 1 GiB. Segments go once every consumer's acked cursor has passed them.
+import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, readSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { RecordId, SinkItem } from '../pipeline/types.js';
+import { checkFrame, decodeFrame, encodeFrame } from './record-frame.js';
+import { scanSegment } from './segment-scan.js';
+import {
+  cmpPos, cursorName, cursorSlotOffset, decodeCursor, encodeCursorSlot, encodeSegHeader, parseSegName, readSegHeader, segName, type CursorState, type Pos,
+} from './spool-format.js';
+
+export interface SpoolConfig {
+  dir: string;
+  /** size cap for all segments together, bytes */
+  maxBytes: number;
+  segmentBytes?: number;
+  /** group-commit interval (default 10 ms) */
+  fsyncMs?: number;
+  /** consumers whose cursors hold segments back (one per sink) */
+  consumers: readonly string[];
+  log?: (line: string) => void;
+}
+
+/** An item read back from the spool with the position just after it. */
+export interface SpooledItem {
+  readonly item: SinkItem;
+  readonly end: Pos;
+  readonly bytes: number;
+}
+
+/** Drops and repairs that happened inside the spool; kept in stats.json across restarts. */
+export interface SpoolCounters {
+  evictedRecords: number;
+  truncatedBytes: number;
+  corruptSkippedBytes: number;
+}
+
+interface Segment {
+  readonly seg: number;
+  headerLen: number;
+  size: number;
+}
+
+interface Consumer {
+  readonly name: string;
+  fd: number;
+  gen: bigint;
+  acked: Pos;
+  sent: Pos;
+  read: Pos;
+  /** the sent cursor found at start: records before it may have been delivered already */
+  readonly resendUpTo: Pos;
+}
+
+const HOT_MAX_BYTES = 8 << 20;
+const READ_CHUNK = 1 << 20;
+
+export class Spool {
+  readonly dir: string;
+  private readonly maxBytes: number;
+  private readonly segmentBytes: number;
+  private readonly fsyncMs: number;
+  private readonly log: (line: string) => void;
+  private segs: Segment[] = [];
+  private writeFh: FileHandle | null = null;
+  private lastId: RecordId | undefined;
+  private readonly consumers = new Map<string, Consumer>();
+  private pending: Buffer[] = [];
+  private pendingIds: { id: RecordId; item: SinkItem; bytes: number }[] = [];
+  private pendingBytes = 0;
+  /** bytes of the commit in progress not yet added to a segment's size */
+  private writingBytes = 0;
+  private waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private committing: Promise<void> | null = null;
+  /** recently committed items, served to readers without a disk read */
+  private hot: { start: Pos; s: SpooledItem }[] = [];
+  private hotBytes = 0;
+  private readFd: { seg: number; fd: number } | null = null;
+  private onCommitted: (() => void) | null = null;
+  private failed: Error | null = null;
+  readonly counters: SpoolCounters = { evictedRecords: 0, truncatedBytes: 0, corruptSkippedBytes: 0 };
+
+  private constructor(cfg: SpoolConfig) {
+    this.dir = cfg.dir;
+    this.maxBytes = cfg.maxBytes;
+    this.segmentBytes = Math.max(64 << 10, Math.min(cfg.segmentBytes ?? 16 << 20, Math.floor(cfg.maxBytes / 4)));
+    this.fsyncMs = cfg.fsyncMs ?? 10;
+    this.log = cfg.log ?? ((l) => process.stderr.write(`falconet: ${l}\n`));
+  }
+
+  /** Opens (creating or recovering) a spool directory. */
+  static async open(cfg: SpoolConfig): Promise<Spool> {
+    if (!(cfg.maxBytes > 0)) throw new RangeError(`spool ${cfg.dir}: size cap must be positive`);
+    const s = new Spool(cfg);
+    mkdirSync(cfg.dir, { recursive: true });
+    s.lock();
+    s.loadCounters();
+    await s.recover();
+    for (const c of cfg.consumers) s.openConsumer(c);
+    return s;
+  }
+
+  /** Called after every group commit (readers waiting for data wake up). */
+  setCommitListener(fn: (() => void) | null): void {
+    this.onCommitted = fn;
+  }
+
+  // ---------------------------------------------------------------- recovery
+
+  private lock(): void {
+    const p = join(this.dir, 'lock');
+    if (existsSync(p)) {
+      const pid = Number(readFileSync(p, 'utf8').trim());
+      if (pid > 0 && pid !== process.pid && alive(pid)) throw new Error(`spool ${this.dir} is in use by process ${pid}`);
+    }
+    writeFileSync(p, `${process.pid}\n`);
+  }
+
+  private loadCounters(): void {
+    try {
+      const j = JSON.parse(readFileSync(join(this.dir, 'stats.json'), 'utf8')) as Partial<SpoolCounters>;
+      for (const k of ['evictedRecords', 'truncatedBytes', 'corruptSkippedBytes'] as const) {
+        if (typeof j[k] === 'number') this.counters[k] = j[k];
+      }
+    } catch {
+      /* absent or unreadable: start from zero (the file is informational) */
+    }
+  }
+
+  private saveCounters(): void {
+    const p = join(this.dir, 'stats.json');
+    writeFileSync(p + '.tmp', JSON.stringify(this.counters) + '\n');
+    renameSync(p + '.tmp', p);
+  }
+
+  private async recover(): Promise<void> {
+    const nums = readdirSync(this.dir).map(parseSegName).filter((n): n is number => n !== null).sort((a, b) => a - b);
+    let prevId: RecordId | undefined;
+    for (let i = 0; i < nums.length; i++) {
+      const seg = nums[i]!;
+      const path = join(this.dir, segName(seg));
+      const h = readSegHeader(path);
+      const last = i === nums.length - 1;
+      if (!h || h.seg !== seg) {
+        // a segment whose header is torn (crash while creating it) or foreign: nothing in it can be trusted
+        const size = statSync(path).size;
+        this.counters.truncatedBytes += size;
+        this.log(`spool ${this.dir}: segment ${segName(seg)} has a bad header; removed ${size} bytes`);
+        unlinkSync(path);
+        this.saveCounters();
+        continue;
+      }
+      if (h.prev) prevId = h.prev;
+      if (!last) {
+        this.segs.push({ seg, headerLen: h.size, size: statSync(path).size });
+        continue;
+      }
+      const scan = scanSegment(path, h.size);
+      if (scan.goodEnd < scan.fileSize) {
+        const cut = scan.fileSize - scan.goodEnd;
+        const fd = openSync(path, 'r+');
+        ftruncateSync(fd, scan.goodEnd);
+        fsyncSync(fd);
+        closeSync(fd);
+        this.counters.truncatedBytes += cut;
+        this.saveCounters();
+        this.log(`spool ${this.dir}: truncated ${cut} bytes of torn or corrupt tail (${scan.bad?.why ?? 'torn'}) in ${segName(seg)} at offset ${scan.goodEnd}`);
+      }
+      if (scan.lastId) prevId = scan.lastId;
+      this.segs.push({ seg, headerLen: h.size, size: scan.goodEnd });
+    }
+    this.lastId = prevId;
+    if (this.segs.length === 0) await this.createSegment(nums.length ? nums[nums.length - 1]! + 1 : 1);
+    else this.writeFh = await open(join(this.dir, segName(this.cur.seg)), 'r+');
+    this.removeTempFiles();
+  }
+
+  private removeTempFiles(): void {
+    for (const f of readdirSync(this.dir)) if (f.endsWith('.tmp')) unlinkSync(join(this.dir, f));
+  }
+
+  private get cur(): Segment {
+    return this.segs[this.segs.length - 1]!;
+  }
+
+  private async createSegment(seg: number): Promise<void> {
+    const path = join(this.dir, segName(seg));
+    const header = encodeSegHeader(seg, this.lastId);
+    const fh = await open(path, 'w+');
+    await fh.write(header, 0, header.length, 0);
+    await fh.sync();
+    const dfd = openSync(this.dir, 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+    this.writeFh = fh;
+    this.segs.push({ seg, headerLen: header.length, size: header.length });
+  }
+
+  private openConsumer(name: string): void {
+    const path = join(this.dir, cursorName(name));
+    const fd = openSync(path, existsSync(path) ? 'r+' : 'w+');
+    const b = Buffer.alloc(128);
+    const n = readSync(fd, b, 0, 128, 0);
+    const saved = decodeCursor(b.subarray(0, n));
+    const first: Pos = { seg: this.segs[0]!.seg, off: this.segs[0]!.headerLen };
+    const acked = saved ? this.clamp(saved.acked) : first;
+    let sent = saved ? this.clamp(saved.sent) : acked;
+    if (cmpPos(sent, acked) < 0) sent = acked;
+    if (!saved && n > 0) this.log(`spool ${this.dir}: cursor of ${name} is unreadable; resending from the oldest record`);
+    const c: Consumer = { name, fd, gen: saved?.gen ?? 0n, acked, sent, read: acked, resendUpTo: saved ? sent : acked };
+    this.consumers.set(name, c);
+  }
+
+  /** Moves a saved position onto data that still exists (segments may be gone or truncated). */
+  private clamp(p: Pos): Pos {
+    for (const s of this.segs) {
+      if (s.seg < p.seg) continue;
+      if (s.seg > p.seg) return { seg: s.seg, off: s.headerLen };
+      return { seg: s.seg, off: Math.max(s.headerLen, Math.min(p.off, s.size)) };
+    }
+    return { seg: this.cur.seg, off: this.cur.size };
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  /** Bytes on disk plus bytes waiting for the next commit. */
+  get bytes(): number {
+    let n = this.pendingBytes + this.writingBytes;
+    for (const s of this.segs) n += s.size;
+    return n;
+  }
+
+  get capBytes(): number {
+    return this.maxBytes;
+  }
+
+  /** Would `more` bytes fit under the cap? */
+  fits(more: number): boolean {
+    // room for the header of a segment the commit may have to start
+    const header = 35 + Buffer.byteLength(this.lastId?.host ?? '') + Buffer.byteLength(this.lastId?.boot ?? '');
+    return this.bytes + more + header <= this.maxBytes;
+  }
+
+  /** The id of the last record accepted (committed) or pending, if any was ever written. */
+  get lastAcceptedId(): RecordId | undefined {
+    return this.lastId;
+  }
+
+  /** Frames the items and resolves once they are committed (written and fdatasync'ed). */
+  append(items: readonly SinkItem[]): Promise<void> {
+    if (this.failed) return Promise.reject(this.failed);
+    for (const item of items) {
+      const f = encodeFrame(item);
+      this.pending.push(f);
+      this.pendingIds.push({ id: item.id, item, bytes: f.length });
+      this.pendingBytes += f.length;
+    }
+    const p = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    if (this.pendingBytes >= 4 << 20) this.commitSoon(0);
+    else this.commitSoon(this.fsyncMs);
+    return p;
+  }
+
+  private commitSoon(ms: number): void {
+    if (this.committing) return; // the running commit schedules the next one
+    if (this.timer && ms > 0) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.committing = this.commit().finally(() => {
+        this.committing = null;
+        if (this.pending.length) this.commitSoon(this.pendingBytes >= 4 << 20 ? 0 : this.fsyncMs);
+      });
+    }, ms);
+  }
+
+  /** Waits until everything appended so far is committed. */
+  async flush(): Promise<void> {
+    while (this.pending.length || this.committing || this.timer) {
+      if (this.timer) {
+        clearTimeout(this.timer);
+        this.timer = null;
+        if (!this.committing) {
+          this.committing = this.commit().finally(() => (this.committing = null));
+        }
+      }
+      if (this.committing) await this.committing;
+    }
+  }
+
+  private async commit(): Promise<void> {
+    const frames = this.pending;
+    const ids = this.pendingIds;
+    const waiters = this.waiters;
+    this.pending = [];
+    this.pendingIds = [];
+    this.writingBytes = this.pendingBytes;
+    this.pendingBytes = 0;
+    this.waiters = [];
+    try {
+      const committed: { start: Pos; s: SpooledItem }[] = [];
+      let i = 0;
+      while (i < frames.length) {
+        if (this.cur.size + frames[i]!.length > this.segmentBytes && this.cur.size > this.cur.headerLen) await this.roll();
+        // as many frames as fit in this segment, in one writev
+        const seg = this.cur;
+        const start = seg.size;
+        let off = start;
+        const batch: Buffer[] = [];
+        while (i < frames.length && (batch.length === 0 || off + frames[i]!.length <= this.segmentBytes)) {
+          const f = frames[i]!;
+          const p = ids[i]!;
+          committed.push({ start: { seg: seg.seg, off }, s: { item: p.item, end: { seg: seg.seg, off: off + f.length }, bytes: f.length } });
+          batch.push(f);
+          off += f.length;
+          this.lastId = p.id;
+          i++;
+        }
+        await this.writeFh!.writev(batch, start);
+        seg.size = off;
+        this.writingBytes -= off - start;
+      }
+      await this.writeFh!.datasync();
+      for (const c of committed) this.addHot(c);
+      for (const w of waiters) w.resolve();
+      this.onCommitted?.();
+    } catch (e) {
+      this.writingBytes = 0;
+      this.failed = e instanceof Error ? e : new Error(String(e));
+      this.log(`spool ${this.dir}: write failed: ${this.failed.message}`);
+      for (const w of waiters) w.reject(this.failed);
+    }
+  }
+
+  private async roll(): Promise<void> {
+    await this.writeFh!.datasync();
+    await this.writeFh!.close();
+    this.writeFh = null;
+    await this.createSegment(this.cur.seg + 1);
+  }
+
+  private addHot(h: { start: Pos; s: SpooledItem }): void {
+    this.hot.push(h);
+    this.hotBytes += h.s.bytes;
+    while (this.hotBytes > HOT_MAX_BYTES && this.hot.length) this.hotBytes -= this.hot.shift()!.s.bytes;
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  private consumer(name: string): Consumer {
+    const c = this.consumers.get(name);
+    if (!c) throw new Error(`spool ${this.dir}: unknown consumer ${name}`);
+    return c;
+  }
+
+  /** The committed end of the spool. */
+  get end(): Pos {
+    return { seg: this.cur.seg, off: this.cur.size };
+  }
+
+  /** Is there committed data the consumer has not read yet? */
+  hasUnread(name: string): boolean {
+    return cmpPos(this.consumer(name).read, this.end) < 0;
+  }
+
+  /** Records read but not yet acked, plus unread ones, in bytes (frames). */
+  unackedBytes(name: string): number {
+    const c = this.consumer(name);
+    let n = 0;
+    for (const s of this.segs) {
+      if (s.seg < c.acked.seg) continue;
+      n += s.size - (s.seg === c.acked.seg ? c.acked.off : s.headerLen);
+    }
+    return n;
+  }
+
+  /** Position that starts the consumer's next read. */
+  readPos(name: string): Pos {
+    return this.consumer(name).read;
+  }
+
+  /** True if the record ending at `end` may have been sent before the last restart. */
+  maybeSentBefore(name: string, end: Pos): boolean {
+    return cmpPos(end, this.consumer(name).resendUpTo) <= 0;
+  }
+
+  /** Reads up to maxItems/maxBytes committed records from the consumer's read position. */
+  read(name: string, maxItems: number, maxBytes: number): SpooledItem[] {
+    const c = this.consumer(name);
+    const out: SpooledItem[] = [];
+    let bytes = 0;
+    while (out.length < maxItems && bytes < maxBytes && cmpPos(c.read, this.end) < 0) {
+      const fromHot = this.readHot(c, out, maxItems - out.length, maxBytes - bytes);
+      if (fromHot > 0) {
+        bytes += fromHot;
+        continue;
+      }
+      const n = this.readDisk(c, out, maxItems - out.length, maxBytes - bytes);
+      if (n < 0) continue; // moved to the next segment
+      if (n === 0) break;
+      bytes += n;
+    }
+    return out;
+  }
+
+  private readHot(c: Consumer, out: SpooledItem[], maxItems: number, maxBytes: number): number {
+    const h = this.hot;
+    // hot entries are in spool order; find the one starting at the read position
+    let lo = 0;
+    let hi = h.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cmpPos(h[mid]!.start, c.read) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo >= h.length || cmpPos(h[lo]!.start, c.read) !== 0) return 0;
+    let bytes = 0;
+    for (let i = lo; i < h.length && maxItems > 0 && bytes < maxBytes; i++, maxItems--) {
+      const s = h[i]!.s;
+      out.push(s);
+      bytes += s.bytes;
+      c.read = s.end;
+    }
+    return bytes;
+  }
+
+  private segIndex(seg: number): number {
+    let lo = 0;
+    let hi = this.segs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.segs[mid]!.seg < seg) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Reads frames from disk. Returns bytes read, or -1 after moving to the next segment. */
+  private readDisk(c: Consumer, out: SpooledItem[], maxItems: number, maxBytes: number): number {
+    const idx = this.segIndex(c.read.seg);
+    const s = this.segs[idx];
+    if (!s) return 0;
+    if (s.seg !== c.read.seg || c.read.off >= s.size) {
+      if (s.seg !== c.read.seg) c.read = { seg: s.seg, off: s.headerLen };
+      else if (idx + 1 < this.segs.length) c.read = { seg: this.segs[idx + 1]!.seg, off: this.segs[idx + 1]!.headerLen };
+      else return 0;
+      return -1;
+    }
+    if (!this.readFd || this.readFd.seg !== s.seg) {
+      if (this.readFd) closeSync(this.readFd.fd);
+      this.readFd = { seg: s.seg, fd: openSync(join(this.dir, segName(s.seg)), 'r') };
+    }
+    const want = Math.min(READ_CHUNK, s.size - c.read.off);
+    let buf = Buffer.allocUnsafe(want);
+    let n = readSync(this.readFd.fd, buf, 0, want, c.read.off);
+    let at = 0;
+    let bytes = 0;
+    for (let got = 0; got < maxItems && bytes < maxBytes; got++) {
+      let chk = checkFrame(buf, at, n);
+      if (!chk.ok && chk.why === 'short' && at === 0 && c.read.off + n < s.size && n >= 8) {
+        // one frame larger than the chunk
+        buf = Buffer.allocUnsafe(8 + buf.readUInt32LE(0));
+        n = readSync(this.readFd.fd, buf, 0, Math.min(buf.length, s.size - c.read.off), c.read.off);
+        chk = checkFrame(buf, 0, n);
+      }
+      if (!chk.ok) {
+        if (chk.why === 'short' && c.read.off + at + (n - at) < s.size) break; // continue with the next chunk
+        if (at > 0) break;
+        this.skipCorrupt(c, s, idx, chk.why);
+        return -1;
+      }
+      const item = decodeFrame(buf, at);
+      const start = c.read.off + at;
+      const end = { seg: s.seg, off: start + chk.size };
+      out.push({ item, end, bytes: chk.size });
+      at += chk.size;
+      bytes += chk.size;
+      if (at >= n) break;
+    }
+    c.read = { seg: s.seg, off: c.read.off + at };
+    return bytes;
+  }
+
+  /** A frame inside a committed segment failed its check (disk corruption): skip the rest. */
+  private skipCorrupt(c: Consumer, s: Segment, idx: number, why: string): void {
+    const cut = s.size - c.read.off;
+    this.counters.corruptSkippedBytes += cut;
+    this.saveCounters();
+    this.log(`spool ${this.dir}: ${why} frame in ${segName(s.seg)} at offset ${c.read.off}; skipped ${cut} bytes`);
+    if (idx + 1 < this.segs.length) c.read = { seg: this.segs[idx + 1]!.seg, off: this.segs[idx + 1]!.headerLen };
+    else {
+      // the write segment itself: nothing after the bad frame can be read; seal it
+      c.read = { seg: s.seg, off: s.size };
+    }
+  }
+
+  /** Moves the consumer's read position back to its acked cursor (after a failed send). */
+  rewind(name: string): void {
+    const c = this.consumer(name);
+    c.read = c.acked;
+  }
+
+  /** Records the position up to which records have been handed to the sink (before sending). */
+  markSent(name: string, upTo: Pos): void {
+    const c = this.consumer(name);
+    if (cmpPos(upTo, c.sent) <= 0) return;
+    c.sent = upTo;
+    this.writeCursor(c);
+  }
+
+  /** The sent cursor (persisted high-water mark of records handed to the sink). */
+  sentPos(name: string): Pos {
+    return this.consumer(name).sent;
+  }
+
+  /** Moves the sent cursor back (the last send put nothing on the wire); never before acked. */
+  resetSent(name: string, to: Pos): void {
+    const c = this.consumer(name);
+    const p = cmpPos(to, c.acked) < 0 ? c.acked : to;
+    if (cmpPos(p, c.sent) === 0) return;
+    c.sent = p;
+    this.writeCursor(c);
+  }
+
+  /** The sink confirmed everything before `upTo`; segments nobody needs any more are deleted. */
+  ack(name: string, upTo: Pos): void {
+    const c = this.consumer(name);
+    if (cmpPos(upTo, c.acked) <= 0) return;
+    c.acked = upTo;
+    if (cmpPos(c.sent, upTo) < 0) c.sent = upTo;
+    this.writeCursor(c);
+    this.collect();
+  }
+
+  private writeCursor(c: Consumer): void {
+    c.gen++;
+    const st: CursorState = { gen: c.gen, acked: c.acked, sent: c.sent };
+    writeSync(c.fd, encodeCursorSlot(st), 0, 64, cursorSlotOffset(c.gen));
+  }
+
+  private minAcked(): Pos {
+    let m: Pos | null = null;
+    for (const c of this.consumers.values()) if (!m || cmpPos(c.acked, m) < 0) m = c.acked;
+    return m ?? this.end;
+  }
+
+  /** Deletes sealed segments that every consumer has acked. */
+  private collect(): void {
+    const m = this.minAcked();
+    while (this.segs.length > 1) {
+      const s = this.segs[0]!;
+      if (!(s.seg < m.seg || (s.seg === m.seg && m.off >= s.size))) break;
+      this.dropSegment();
+    }
+  }
+
+  private dropSegment(): void {
+    const s = this.segs.shift()!;
+    if (this.readFd?.seg === s.seg) {
+      closeSync(this.readFd.fd);
+      this.readFd = null;
+    }
+    unlinkSync(join(this.dir, segName(s.seg)));
+    while (this.hot.length && this.hot[0]!.start.seg <= s.seg) this.hotBytes -= this.hot.shift()!.s.bytes;
+    const next = this.segs[0]!;
+    for (const c of this.consumers.values()) {
+      const to = { seg: next.seg, off: next.headerLen };
+      if (c.acked.seg <= s.seg) c.acked = to;
+      if (c.sent.seg <= s.seg) c.sent = to;
+      if (c.read.seg <= s.seg) c.read = to;
+    }
+  }
+
+  /**
+   * The cap is reached and the policy is drop_oldest: deletes the oldest sealed segment and
+   * returns how many records in it no consumer had acked yet (they are dropped, counted as
+   * spool_full). Returns -1 if only the segment being written is left.
+   */
+  evictOldest(): number {
+    if (this.segs.length < 2) return -1;
+    const s = this.segs[0]!;
+    const m = this.minAcked();
+    const from = m.seg === s.seg ? m.off : m.seg > s.seg ? s.size : s.headerLen;
+    const lost = from < s.size ? scanSegment(join(this.dir, segName(s.seg)), from, { to: s.size }).records : 0;
+    this.counters.evictedRecords += lost;
+    this.saveCounters();
+    this.log(`spool ${this.dir}: size cap ${this.maxBytes} reached; deleted ${segName(s.seg)} with ${lost} unsent records`);
+    this.dropSegment();
+    for (const c of this.consumers.values()) this.writeCursor(c);
+    return lost;
+  }
+
+  /** Commits what is pending, persists cursors and closes files. */
+  async close(): Promise<void> {
+    await this.flush();
+    for (const c of this.consumers.values()) {
+      fsyncSync(c.fd);
+      closeSync(c.fd);
+    }
+    this.consumers.clear();
+    if (this.readFd) closeSync(this.readFd.fd);
+    this.readFd = null;
+    await this.writeFh?.close();
+    this.writeFh = null;
+    try {
+      unlinkSync(join(this.dir, 'lock'));
+    } catch {
+      /* already gone */
+    }
+  }
+
+  /** Size of the segment file that holds `seg` (for tests and inspect). */
+  segments(): readonly { seg: number; size: number }[] {
+    return this.segs.map((s) => ({ seg: s.seg, size: s.size }));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

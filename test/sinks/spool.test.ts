@@ -1,0 +1,230 @@
+// The disk spool: framing and CRC, group commit, segments and their deletion, recovery of torn
+// tails, lazy start-up, cursors across restarts, the size cap.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { appendFileSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { crc32c } from '../../src/sinks/crc32c.js';
+import { checkFrame, decodeFrame, encodeFrame } from '../../src/sinks/record-frame.js';
+import { Spool } from '../../src/sinks/spool.js';
+import { segName } from '../../src/sinks/spool-format.js';
+import { item, items, seqOf, tempDir } from './helpers.js';
+
+const quiet = (lines: string[]) => (l: string) => lines.push(l);
+
+function segFiles(dir: string): string[] {
+  return readdirSync(dir).filter((f) => f.endsWith('.seg')).sort();
+}
+
+function readAll(s: Spool, name = 's'): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const got = s.read(name, 1000, 1 << 20);
+    if (!got.length) return out;
+    for (const g of got) out.push(seqOf(g.item));
+  }
+}
+
+describe('crc32c and frames', () => {
+  it('matches the published CRC32C check values', () => {
+    assert.equal(crc32c(Buffer.from('123456789')), 0xe3069283);
+    assert.equal(crc32c(Buffer.alloc(32)), 0x8a9136aa);
+    assert.equal(crc32c(Buffer.alloc(32, 0xff)), 0x62a8ab43);
+    const inc = Buffer.from(Array.from({ length: 32 }, (_, i) => i));
+    assert.equal(crc32c(inc), 0x46dd794e);
+    // continuing a checksum equals checksumming the concatenation
+    const b = Buffer.from('falconet spool record frame');
+    assert.equal(crc32c(b, 10, b.length, crc32c(b, 0, 10)), crc32c(b));
+  });
+
+  it('round-trips a record id, kind, key and data; a flipped bit is caught', () => {
+    const it0 = { id: { host: 'host-ä', boot: 'boot-1', seq: 2n ** 63n + 5n }, kind: 'socket' as const, data: Buffer.from('payload\n'), key: 'k1' };
+    const f = encodeFrame(it0);
+    assert.deepEqual(checkFrame(f, 0, f.length), { ok: true, size: f.length });
+    const back = decodeFrame(f, 0);
+    assert.deepEqual({ ...back, data: Buffer.from(back.data).toString() }, { ...it0, data: 'payload\n' });
+    for (let bit = 0; bit < f.length * 8; bit += 7) {
+      const c = Buffer.from(f);
+      c[bit >> 3]! ^= 1 << (bit & 7);
+      assert.equal(checkFrame(c, 0, c.length).ok, false, `bit ${bit}`);
+    }
+    assert.deepEqual(checkFrame(f, 0, f.length - 1), { ok: false, why: 'short' });
+  });
+});
+
+describe('spool', () => {
+  it('commits, reads back in order across segments, and deletes acked segments', async () => {
+    const t = tempDir('spool');
+    try {
+      const s = await Spool.open({ dir: t.dir, maxBytes: 64 << 20, segmentBytes: 64 << 10, consumers: ['s'], log: () => {} });
+      await s.append(items(1, 3000, 40));
+      assert.ok(segFiles(t.dir).length >= 3, 'several segments');
+      assert.deepEqual(readAll(s), Array.from({ length: 3000 }, (_, i) => i + 1));
+      s.ack('s', s.end);
+      assert.equal(segFiles(t.dir).length, 1, 'only the segment being written is kept');
+      await s.close();
+    } finally {
+      t.done();
+    }
+  });
+
+  it('restart: resumes after the acked cursor and marks the sent-but-unacked range as possible duplicates', async () => {
+    const t = tempDir('spool');
+    try {
+      let s = await Spool.open({ dir: t.dir, maxBytes: 64 << 20, segmentBytes: 64 << 10, consumers: ['s'], log: () => {} });
+      await s.append(items(1, 1000, 40));
+      const got = s.read('s', 300, 1 << 20);
+      s.markSent('s', got[299]!.end);
+      s.ack('s', got[199]!.end); // 200 confirmed, 100 sent but not confirmed
+      // no close: a crash leaves the files as they are (the lock names our own pid, which is allowed)
+      s = await Spool.open({ dir: t.dir, maxBytes: 64 << 20, segmentBytes: 64 << 10, consumers: ['s'], log: () => {} });
+      const again = s.read('s', 1000, 1 << 30);
+      assert.equal(seqOf(again[0]!.item), 201);
+      assert.equal(again.length, 800);
+      const maybe = again.filter((g) => s.maybeSentBefore('s', g.end)).map((g) => seqOf(g.item));
+      assert.deepEqual(maybe, Array.from({ length: 100 }, (_, i) => 201 + i));
+      assert.equal(s.lastAcceptedId?.seq, 1000n);
+      await s.close();
+    } finally {
+      t.done();
+    }
+  });
+
+  it('recovery truncates torn tails to the last good record, counts and logs the bytes', async () => {
+    const t = tempDir('spool');
+    try {
+      let s = await Spool.open({ dir: t.dir, maxBytes: 64 << 20, consumers: ['s'], log: () => {} });
+      await s.append(items(1, 100));
+      await s.close();
+      const seg = join(t.dir, segFiles(t.dir).at(-1)!);
+      const good = statSync(seg).size;
+      const torn = encodeFrame(item(101)).subarray(0, 13); // half a frame
+      appendFileSync(seg, torn);
+      const lines: string[] = [];
+      s = await Spool.open({ dir: t.dir, maxBytes: 64 << 20, consumers: ['s'], log: quiet(lines) });
+      assert.equal(statSync(seg).size, good);
+      assert.equal(s.counters.truncatedBytes, 13);
+      assert.match(lines.join('\n'), /truncated 13 bytes of torn or corrupt tail \(torn\)/);
+      assert.deepEqual(readAll(s), Array.from({ length: 100 }, (_, i) => i + 1));
+      assert.equal(s.lastAcceptedId?.seq, 100n);
+      // a whole frame with a bad CRC, then garbage: cut as well, and the spool carries on
+      await s.append(items(101, 1));
+      await s.close();
+      const size2 = statSync(seg).size;
+      const bad = encodeFrame(item(102));
+      bad[bad.length - 1]! ^= 0x40;
+      appendFileSync(seg, Buffer.concat([bad, Buffer.from('garbage')]));
+      s = await Spool.open({ dir: t.dir, maxBytes: 64 << 20, consumers: ['s'], log: quiet(lines) });
+      assert.equal(statSync(seg).size, size2);
+      assert.equal(s.counters.truncatedBytes, 13 + bad.length + 7);
+      assert.match(lines.at(-1)!, /\(crc\)/);
+      assert.deepEqual(readAll(s), Array.from({ length: 101 }, (_, i) => i + 1));
+      await s.append(items(102, 2));
+      assert.deepEqual(readAll(s), [102, 103]);
+      await s.close();
+      assert.equal(JSON.parse(readFileSync(join(t.dir, 'stats.json'), 'utf8')).truncatedBytes, 13 + bad.length + 7);
+    } finally {
+      t.done();
+    }
+  });
+
+  it('a segment with a torn header (crash while creating it) is removed and counted', async () => {
+    const t = tempDir('spool');
+    try {
+      let s = await Spool.open({ dir: t.dir, maxBytes: 64 << 20, consumers: ['s'], log: () => {} });
+      await s.append(items(1, 10));
+      await s.close();
+      writeFileSync(join(t.dir, segName(2)), Buffer.from('FNSPOO'));
+      s = await Spool.open({ dir: t.dir, maxBytes: 64 << 20, consumers: ['s'], log: () => {} });
+      assert.equal(s.counters.truncatedBytes, 6);
+      assert.deepEqual(readAll(s), Array.from({ length: 10 }, (_, i) => i + 1));
+      await s.close();
+    } finally {
+      t.done();
+    }
+  });
+
+  it('start-up is lazy: only the last segment is scanned; corruption in an older one is found when read', async () => {
+    const t = tempDir('spool');
+    try {
+      let s = await Spool.open({ dir: t.dir, maxBytes: 64 << 20, segmentBytes: 64 << 10, consumers: ['s'], log: () => {} });
+      await s.append(items(1, 3000, 40));
+      await s.close();
+      const first = join(t.dir, segFiles(t.dir)[0]!);
+      const b = readFileSync(first);
+      b[b.length - 20]! ^= 0xff; // inside the last frame of the first segment
+      writeFileSync(first, b);
+      const lines: string[] = [];
+      s = await Spool.open({ dir: t.dir, maxBytes: 64 << 20, segmentBytes: 64 << 10, consumers: ['s'], log: quiet(lines) });
+      assert.equal(s.counters.corruptSkippedBytes, 0, 'not scanned at start');
+      const got = readAll(s);
+      assert.ok(s.counters.corruptSkippedBytes > 0);
+      assert.match(lines.join('\n'), /crc frame in 0+1\.seg at offset \d+; skipped \d+ bytes/);
+      // everything but the one corrupt record (the last of segment 1) comes back, in order
+      assert.equal(got.length, 2999);
+      assert.deepEqual(got, [...got].sort((x, y) => x - y));
+      await s.close();
+    } finally {
+      t.done();
+    }
+  });
+
+  it('the cap holds to within one segment; drop_oldest eviction counts the unacked records it deleted', async () => {
+    const t = tempDir('spool');
+    try {
+      const cap = 256 << 10;
+      const s = await Spool.open({ dir: t.dir, maxBytes: cap, segmentBytes: 64 << 10, consumers: ['s'], log: () => {} });
+      let accepted = 0;
+      let evicted = 0;
+      for (let seq = 1; seq <= 5000; seq += 50) {
+        const batch = items(seq, 50, 60);
+        const size = batch.reduce((n, b) => n + encodeFrame(b).length, 0);
+        while (!s.fits(size)) {
+          const lost = s.evictOldest();
+          assert.ok(lost >= 0);
+          evicted += lost;
+        }
+        await s.append(batch);
+        accepted += 50;
+        if (seq === 2001) readAll(s); // a reader in the middle: what it read is still unacked, so evictions count it
+        const onDisk = segFiles(t.dir).reduce((n, f) => n + statSync(join(t.dir, f)).size, 0);
+        assert.ok(onDisk <= cap, `on disk ${onDisk} <= cap ${cap}`);
+      }
+      const left = readAll(s);
+      assert.equal(left.length + evicted, accepted);
+      assert.equal(left.at(-1), 5000);
+      assert.equal(s.counters.evictedRecords, evicted);
+      await s.close();
+    } finally {
+      t.done();
+    }
+  });
+
+  it('keeps the last accepted id in the next segment header after older segments are deleted', async () => {
+    const t = tempDir('spool');
+    try {
+      let s = await Spool.open({ dir: t.dir, maxBytes: 64 << 20, segmentBytes: 64 << 10, consumers: ['s'], log: () => {} });
+      await s.append(items(1, 1500, 40));
+      readAll(s);
+      s.ack('s', s.end);
+      await s.close();
+      // force a fresh empty segment: a writer that rolled just before the crash
+      s = await Spool.open({ dir: t.dir, maxBytes: 64 << 20, segmentBytes: 64 << 10, consumers: ['s'], log: () => {} });
+      assert.equal(s.lastAcceptedId?.seq, 1500n);
+      await s.close();
+    } finally {
+      t.done();
+    }
+  });
+
+  it('refuses a spool that another live process holds', async () => {
+    const t = tempDir('spool');
+    try {
+      writeFileSync(join(t.dir, 'lock'), `${process.ppid}\n`);
+      await assert.rejects(Spool.open({ dir: t.dir, maxBytes: 1 << 20, consumers: ['s'] }), /in use by process/);
+      truncateSync(join(t.dir, 'lock'));
+    } finally {
+      t.done();
+    }
+  });
+});

@@ -9,12 +9,10 @@ import { readdirSync, statSync } from 'node:fs';
 import { ChecksumStage } from '../src/enrich/checksums.js';
 import { kernelDev } from '../src/enrich/checksum-worker.js';
 import { CgroupIndex, ContainerStage } from '../src/enrich/containers.js';
-import { IdNames } from '../src/enrich/ids.js';
 import { addKflowdEnrichmentKeys } from '../src/enrich/kflowd-keys.js';
-import { Mounts } from '../src/enrich/mounts.js';
 import { PackageIndex, PackageStage } from '../src/enrich/packages.js';
 import { ProcessStage, ProcFs } from '../src/enrich/process-table.js';
-import type { FormatContext } from '../src/format/context.js';
+import { UNKNOWN_HOST, type KflowdFacts } from '../src/format/context.js';
 import { toMinJson } from '../src/format/json.js';
 import { kflowdRecord } from '../src/format/kflowd.js';
 import type { ProcEventRecord } from '../src/model/process-record.js';
@@ -54,10 +52,7 @@ function fileRecord(i: number): FileRecord {
 const records: KernelRecord[] = [];
 for (let i = 0; i < N; i++) records.push(i % 20 === 0 ? { ...execRecord(1000 + (i % PROCS), exes[i % exes.length]!), event: 'CHDIR', exec: undefined, file: { path: '/tmp', fd: -100 } } as ProcEventRecord : fileRecord(i));
 
-const ctx: FormatContext = {
-  host: { hostName: 'h', hostIP: '127.0.0.1', system: 'Linux', kernel: '6', version: 'falconet', token: undefined } as unknown as FormatContext['host'],
-  bootToRealNs: 0n, startBootNs: 0n, ids: new IdNames(), mounts: new Mounts(),
-};
+const ctx: KflowdFacts = { host: { ...UNKNOWN_HOST, hostName: 'h', hostIP: '127.0.0.1', kernel: '6', version: 'falconet' }, users: { user: 'root', group: 'root' } };
 const kind = (r: KernelRecord) => (r.type === 'proc' ? 'process' : r.type === 'file' ? 'file' : 'socket') as Envelope['kind'];
 
 async function pass(stages: Stage[], keys: boolean, encode = true): Promise<number> {

@@ -84,3 +84,15 @@ export function addKflowdEnrichmentKeys(o: JObject, env: Envelope, flags: Kflowd
     if (cs && cs.state !== 'done') o.set('FileChecksumState', cs.state);
   }
 }
+
+/** Did an enricher behind -v, -c or --containers attach anything to this record? */
+export function hasKflowdEnrichment(env: Envelope): boolean {
+  const e = env.enrich;
+  return e !== undefined && (e['packages'] !== undefined || e['checksums'] !== undefined || e['container'] !== undefined);
+}
+
+/** The flags a record's enrichment stands for: a stage that ran attached its key. */
+export function kflowdEnrichmentFlags(env: Envelope): KflowdEnrichmentFlags {
+  const e = env.enrich ?? {};
+  return { versions: e['packages'] !== undefined, checksums: e['checksums'] !== undefined || false, containers: e['container'] !== undefined };
+}

@@ -15,6 +15,7 @@ import { loadEngine, parseDialect, type PolicyOverrides } from './policy-loading
 import type { Node, OutputNode, StageNode } from './runtime.js';
 import { openSink, type OpenedSink } from './sink-factory.js';
 import { EnrichStage } from './stages/enrich.js';
+import { enrichmentStages, StageChain } from '../enrich/stages.js';
 import { FilterStage, PolicyStage } from './stages/policy.js';
 import { FlattenerStage, TraceWriterStage, type SysFlowMapping } from './stages/sysflow.js';
 import type { Encoder, Envelope, Stage } from './types.js';
@@ -152,7 +153,10 @@ async function buildPlugin(p: PluginConfig, cfg: PipelineConfig, ctx: BuildConte
     case 'enrich': {
       const e = new EnrichStage({ token: s['token'] ?? ctx.token, hostFromStream: ctx.hostFromStream });
       built.enrichers.push(e);
-      return stage(e);
+      // -v, -c, --containers, --process-table (src/enrich/stages.ts)
+      let extra;
+      try { extra = enrichmentStages(s); } catch (err) { throw new PipelineConfigError(p.where, (err as Error).message); }
+      return stage(extra.length ? new StageChain('enrich', [e, ...extra]) : e);
     }
     case 'filter': {
       const expr = s['expr'] ?? s['filter'];

@@ -1,22 +1,21 @@
 // Kernel e2e (root + BPF; run under flock /tmp/falconet-kernel.lock): a 3-level tree of
 // short-lived shells, each changing directory, then a leaf command. The real sensor's process
-// records feed the process table; the live SysFlow output takes exe/args/cwd from the table, and
-// the policy fields read them from the trace. /proc is read only by the seed: counted.
+// records feed the process table; the live SysFlow mapping takes exe/args/cwd from the record's
+// table snapshot, and the policy fields read them from the SysFlow objects. /proc is read only by the seed: counted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ProcessStage, processDetailsFrom, type ProcessEnrichment } from '../../src/enrich/process-table.js';
+import { ProcessStage, type ProcessEnrichment } from '../../src/enrich/process-table.js';
 import { IdNames } from '../../src/enrich/ids.js';
-import { SysFlowOutput } from '../../src/agent/sysflow-output.js';
+import { KernelToSysFlow } from '../../src/pipeline/stages/kernel-sysflow.js';
 import { parseProcEvents } from '../../src/model/process-record.js';
 import type { Envelope } from '../../src/pipeline/types.js';
 import { lookupField } from '../../src/policy/fields.js';
 import { MON_PROCESS } from '../../src/sensor/layout.js';
 import { sensorSource } from '../../src/sensor/source.js';
-import { readSysFlowFile } from '../../src/sysflow/reader.js';
 import { viewsOf } from '../../src/sysflow/entities.js';
 import type { SfObject } from '../../src/sysflow/types.js';
 import type { SfRecordView } from '../../src/sysflow/view.js';
@@ -34,19 +33,19 @@ function run(cmd: string, args: string[], cwd: string): Promise<void> {
 test('3-level tree of short-lived processes: exe, args and cwd from the table in enrichment, SysFlow and policy fields', { skip, timeout: 240000 }, async () => {
   const base = realpathSync(mkdtempSync(path.join(tmpdir(), 'falconet-tree-')));
   mkdirSync(path.join(base, 'l1/l2/l3'), { recursive: true });
-  const traces = path.join(base, 'traces') + '/';
   const marker = `leaf-${process.pid}`;
   const stage = new ProcessStage();
   await stage.start();
   const readsAfterSeed = stage.table.procfs.reads;
   const leafEnrich: ProcessEnrichment[] = [];
-  let sysflow: SysFlowOutput | undefined;
+  let sysflow: KernelToSysFlow | undefined;
+  const objs: SfObject[] = [];
   const source = sensorSource({ monitors: MON_PROCESS, procEvents: parseProcEvents('FORK,EXEC,EXIT,CHDIR'), statsMs: 200 });
   let workload: Promise<void> | undefined;
   try {
     for await (const ev of source) {
       if (ev.kind === 'hello') {
-        sysflow = new SysFlowOutput({ output: traces, exporterId: 'tree', processLookup: processDetailsFrom(stage.table) }, ev.hello.bootToRealNs, new IdNames());
+        sysflow = new KernelToSysFlow(ev.hello.bootToRealNs, new IdNames());
         // level 1 and 2 keep running after their child (the trailing `; true`), so no shell
         // replaces itself with its last command
         workload = run('sh', ['-c', `cd l1 && sh -c 'cd l2 && sh -c "cd l3 && /usr/bin/printf %s ${marker} >/dev/null; true"; true'; true`], base)
@@ -55,8 +54,8 @@ test('3-level tree of short-lived processes: exe, args and cwd from the table in
       } else if (ev.kind === 'records') {
         for (const r of ev.records) {
           const env: Envelope = { kind: r.type === 'proc' ? 'process' : r.type === 'sock' ? 'socket' : r.type === 'pid_exit' ? 'pid_exit' : 'file', rec: r };
-          await stage.process([env]); // one at a time: SysFlow asks the table as of this record
-          sysflow!.record(r);
+          await stage.process([env]);
+          objs.push(...sysflow!.record(r, env.enrich)); // SysFlow from the record's own enrichment
           if (r.type === 'proc' && r.event === 'EXEC' && r.exec?.argv.includes(marker)) leafEnrich.push(env.enrich!['process'] as ProcessEnrichment);
         }
       }
@@ -65,7 +64,6 @@ test('3-level tree of short-lived processes: exe, args and cwd from the table in
   } finally {
     source.stop();
   }
-  await sysflow!.close();
   try {
     const l1 = path.join(base, 'l1'), l2 = path.join(l1, 'l2'), l3 = path.join(l2, 'l3');
     // 1. enrichment
@@ -80,9 +78,7 @@ test('3-level tree of short-lived processes: exe, args and cwd from the table in
     assert.equal(p3!.ppid, process.pid, 'level 1 is our child');
     // 2. no /proc read on the record path
     assert.equal(stage.table.procfs.reads, readsAfterSeed, 'the record path read /proc');
-    // 3. SysFlow trace + policy fields
-    const objs: SfObject[] = [];
-    for (const f of readdirSync(traces)) for (const o of readSysFlowFile(path.join(traces, f))) objs.push(o);
+    // 3. SysFlow objects + policy fields
     const views = [...viewsOf(objs)];
     const get = (v: SfRecordView, name: string): unknown => lookupField(name)!.get(v);
     const leafViews = views.filter((v) => v.type === 'PE' && v.proc?.exe === '/usr/bin/printf' && v.proc.exeArgs.includes(marker));

@@ -7,8 +7,13 @@ cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 # Debian packages: the BPF toolchain, libbpf (static), and the real servers/tools tests use.
-PKGS=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool make gcc pkg-config tshark python3 procps prometheus
-  podman runc busybox-static curl coreutils)
+PKGS=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool make gcc pkg-config tshark python3 procps)
+# delivery tests (test/sinks): a private rsyslogd with TLS; openssl makes the test CA
+PKGS+=(rsyslog rsyslog-gnutls openssl)
+# metrics test (test/pipeline/metrics.test.ts): a private Prometheus scraping --metrics
+PKGS+=(prometheus)
+# enrichment tests (test/enrich): podman with runc and a busybox-static image, curl, md5sum/sha256sum
+PKGS+=(podman runc busybox-static curl coreutils)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -5,6 +5,8 @@ import { registerAgentCommand } from './agent-command.js';
 import { registerPrintCommand } from './print-command.js';
 import { registerRulesCommand } from './rules-command.js';
 import { registerProcessCommand } from './process-command.js';
+// delivery (helper spool): spool inspect/verify
+import { registerSpoolCommand } from './spool-command.js';
 
 export function buildProgram(): Command {
   const program = new Command('falconet');
@@ -12,6 +14,8 @@ export function buildProgram(): Command {
   registerPrintCommand(program);
   registerRulesCommand(program);
   registerProcessCommand(program);
+  // delivery (helper spool)
+  registerSpoolCommand(program);
   return program;
 }
 

@@ -101,31 +101,40 @@ export class KflowdMinWriter {
     return s;
   }
 
+  // Parts are joined once per record: a flat string of the right length, not a chain of
+  // concatenations that the sink would have to flatten.
+  private readonly parts: (string | number)[] = [];
+
   file(r: FileRecord, seq: number, f: KflowdFacts): string {
     const h = r.hdr;
     const hs = this.host(f.host);
     const ps = this.proc(h, f.users);
-    let ev = '';
+    const p = this.parts;
+    p.length = 0;
+    p.push('{"InfoSequenceNumber": ', seq, ', "InfoTimestamp": "', hs.clock.text(h.ts), hs.file, secs(h.ts - f.host.startBootNs),
+      ps.text, h.tid, ', "ProcUID": ', h.uid, ', "ProcGID": ', h.gid, ', "ProcAge": ', secs(h.ts - h.procStart),
+      ', "FilePath": ', q(fileDir(r, f)), ', "File": ', q(r.name));
+    if (h.flags & FF.MOVED) p.push(', "FileOrigin": ', q(r.origin));
+    p.push(', "FileMode": "', fileMode(r.mode, r.nlink), '", "FileEventCount": ', r.events, ', "FileEvents": {');
     const e = r.event;
+    let first = true;
     for (let i = 0; i < e.length && i < fileEventKeys.length; i++) {
       const n = e[i]!;
-      if (n) ev = ev === '' ? fileEventKeys[i]! + n : `${ev}, ${fileEventKeys[i]!}${n}`;
+      if (!n) continue;
+      p.push(first ? fileEventKeys[i]! : ', ' + fileEventKeys[i]!, n);
+      first = false;
     }
     let perm = permCache.get(r.mode);
     if (perm === undefined) { perm = q(permissions(r.mode)); if (permCache.size < 1024) permCache.set(r.mode, perm); }
-    let s = `{"InfoSequenceNumber": ${seq}, "InfoTimestamp": "${hs.clock.text(h.ts)}${hs.file}${secs(h.ts - f.host.startBootNs)}` +
-      `${ps.text}${h.tid}, "ProcUID": ${h.uid}, "ProcGID": ${h.gid}, "ProcAge": ${secs(h.ts - h.procStart)}` +
-      `, "FilePath": ${q(fileDir(r, f))}, "File": ${q(r.name)}`;
-    if (h.flags & FF.MOVED) s += `, "FileOrigin": ${q(r.origin)}`;
-    s += `, "FileMode": "${fileMode(r.mode, r.nlink)}", "FileEventCount": ${r.events}, "FileEvents": {${ev}}` +
-      `, "FileEventsDuration": ${secs(h.ts - h.tsFirst)}, "FileInode": ${r.ino}, "FileInodeLinkCount": ${r.nlink}` +
-      `, "FileDevice": ${q(fileDevice(r, f))}, "FilePermissions": ${perm}, "FileUser": ${q(f.users?.fileUser ?? '')}` +
-      `, "FileGroup": ${q(f.users?.fileGroup ?? '')}, "FileUID": ${r.iuid}, "FileGID": ${r.igid}, "FileSize": ${r.size}`;
-    if (r.size !== r.sizeFirst) s += `, "FileSizeChange": ${r.size - r.sizeFirst}`;
-    s += `, "FileAccessTime": "${this.atime.get(r.atimeNs)}", "FileStatusChangeTime": "${this.ctime.get(r.ctimeNs)}"` +
-      `, "FileModificationTime": "${this.mtime.get(r.mtimeNs)}"`;
-    if (r.mtimeNs !== r.mtimeFirstNs) s += `, "FileModificationTimeChange": ${secondsText(r.mtimeNs - r.mtimeFirstNs)}`;
-    return s + '}';
+    p.push('}, "FileEventsDuration": ', secs(h.ts - h.tsFirst), ', "FileInode": ', r.ino, ', "FileInodeLinkCount": ', r.nlink,
+      ', "FileDevice": ', q(fileDevice(r, f)), ', "FilePermissions": ', perm, ', "FileUser": ', q(f.users?.fileUser ?? ''),
+      ', "FileGroup": ', q(f.users?.fileGroup ?? ''), ', "FileUID": ', r.iuid, ', "FileGID": ', r.igid, ', "FileSize": ', r.size);
+    if (r.size !== r.sizeFirst) p.push(', "FileSizeChange": ', r.size - r.sizeFirst);
+    p.push(', "FileAccessTime": "', this.atime.get(r.atimeNs), '", "FileStatusChangeTime": "', this.ctime.get(r.ctimeNs),
+      '", "FileModificationTime": "', this.mtime.get(r.mtimeNs), '"');
+    if (r.mtimeNs !== r.mtimeFirstNs) p.push(', "FileModificationTimeChange": ', secondsText(r.mtimeNs - r.mtimeFirstNs));
+    p.push('}');
+    return p.join('');
   }
 
   /** One record as kflowd's json-min line (without the newline); null for internal records. */

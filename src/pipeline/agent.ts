@@ -74,6 +74,7 @@ export async function runPipeline(rs: RecordSource, opts: PipelineOptions, out: 
   const tree = await buildTree(cfg, {
     sourceKind: 'kernel', counters, log, mapping, stdout: out, plugdir: opts.plugdir,
     token: opts.token, hostFromStream: opts.hostFromStream,
+    sinkWhere: (u) => { const i = opts.pipelineFile ? -1 : (opts.sinks ?? []).indexOf(u); return i >= 0 ? `--sink #${i + 1}` : undefined; },
   });
   const source = kernelSource('sensor', rs);
   let durationTimer: NodeJS.Timeout | undefined;

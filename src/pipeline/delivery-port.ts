@@ -9,7 +9,7 @@ import type { SinkFigures } from '../metrics/counters.js';
 
 export interface DeliveryPort {
   open(): Promise<void>;
-  push(items: readonly SinkItem[]): Promise<void>;
+  push(items: readonly SinkItem[]): Promise<unknown>;
   close(opts?: { drainMs?: number }): Promise<void>;
   stats(): SinkFigures;
 }

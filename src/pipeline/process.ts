@@ -35,7 +35,7 @@ export interface ProcessOptions {
   readonly errFd?: number;
 }
 
-const KNOWN_ERRORS = new Set(['PipelineConfigError', 'SysFlowReadError', 'PolicyLoadError', 'TraceInputError']);
+const KNOWN_ERRORS = new Set(['PipelineConfigError', 'SysFlowReadError', 'PolicyLoadError', 'TraceInputError', 'SinkUrlError']);
 
 /** A Writable on a file descriptor, written synchronously (one write per batch); EPIPE ends it quietly. */
 function fdWritable(fd: number): Writable {

@@ -10,10 +10,10 @@ import type { RuntimeCounters } from '../metrics/counters.js';
 import { PipelineConfigError, type PipelineConfig, type PluginConfig } from './config.js';
 import type { DeliveryPort } from './delivery-port.js';
 import { kflowdEncoder } from './encoders/kflowd.js';
-import { falcoEncoder, sysflowJsonEncoder } from './encoders/sysflow.js';
+import { falcoEncoder, sysflowAvroEncoder, sysflowJsonEncoder } from './encoders/sysflow.js';
 import { loadEngine, parseDialect, type PolicyOverrides } from './policy-loading.js';
 import type { Node, OutputNode, StageNode } from './runtime.js';
-import { openSink, type OpenedSink } from './sink-factory.js';
+import { openExportFile, openSinkUrl, openTerminal, type OpenedSink } from './sink-factory.js';
 import { EnrichStage } from './stages/enrich.js';
 import { enrichmentStages, StageChain } from '../enrich/stages.js';
 import { FilterStage, PolicyStage } from './stages/policy.js';
@@ -39,6 +39,8 @@ export interface BuildContext {
   readonly policy?: PolicyOverrides;
   /** exporter format override (process --format) */
   readonly format?: string;
+  /** where a sink URL came from, for messages (e.g. "--sink #2") */
+  readonly sinkWhere?: (url: string) => string | undefined;
 }
 
 export interface BuiltTree {
@@ -52,12 +54,13 @@ export interface BuiltTree {
 }
 
 /** The format names an exporter accepts, with what each encodes. */
-export const EXPORT_FORMATS = ['json', 'sysflow-json', 'falco', 'json-min', 'kflowd-json', 'table'] as const;
+export const EXPORT_FORMATS = ['json', 'sysflow-json', 'falco', 'sysflow-avro', 'json-min', 'kflowd-json', 'table'] as const;
 
 export function encoderFor(format: string, where: string): Encoder {
   switch (format) {
     case 'json': case 'sysflow-json': return sysflowJsonEncoder;
     case 'falco': return falcoEncoder;
+    case 'sysflow-avro': return sysflowAvroEncoder;
     case 'json-min': return kflowdEncoder('json-min');
     case 'kflowd-json': return kflowdEncoder('json');
     case 'table': return kflowdEncoder('table');
@@ -202,24 +205,28 @@ function buildExporter(p: PluginConfig, ctx: BuildContext, built: BuiltTree, uni
   const defaultEncoder = encoderFor(format, ctx.format ? '--format' : where('format'));
   const name = uniqueName('exporter');
   const targets: { delivery: DeliveryPort; format?: string }[] = [];
-  const add = (key: string, url: string, w: string) => {
+  // one delivery per destination, shared by the exporters that name it
+  const add = (key: string, open: () => OpenedSink) => {
     let o = built.sinks.get(key);
-    if (!o) { o = openSink(url, w, ctx); built.sinks.set(key, o); }
+    if (!o) { o = open(); built.sinks.set(key, o); }
     targets.push({ delivery: o.delivery, format: o.format });
   };
+  const sinkCtx = { stdout: ctx.stdout, counters: ctx.counters, log: ctx.log };
   switch (exportTo) {
-    case 'terminal': add('stdout:', 'stdout:', where('export')); break;
+    case 'terminal': add('stdout:', () => openTerminal(sinkCtx)); break;
     case 'null': break;
     case 'file': {
-      // sf-processor removes file.path at start, then appends
-      const path = s['file.path'] ?? './export.out';
-      add(`file:${resolve(path)}`, `file://${resolve(path)}?truncate=1`, where('file.path'));
+      const path = resolve(s['file.path'] ?? './export.out');
+      add(`export-file:${path}`, () => openExportFile(path, where('file.path'), sinkCtx));
       break;
     }
     case 'sink': {
       const urls = (s['sink'] ?? '').split(/\s+/).filter(Boolean);
       if (!urls.length) throw new PipelineConfigError(where('sink'), 'exporter: "sink" needs one or more sink URLs (space-separated)');
-      urls.forEach((u, i) => add(u, u, `${where('sink')} exporter.sink${urls.length > 1 ? ` #${i + 1}` : ''}`));
+      urls.forEach((u, i) => {
+        const w = ctx.sinkWhere?.(u) ?? `${where('sink')} exporter.sink${urls.length > 1 ? ` #${i + 1}` : ''}`;
+        add(u, () => (u === 'stdout:' ? openTerminal(sinkCtx) : openSinkUrl(u, w, sinkCtx)));
+      });
       break;
     }
     default:

@@ -1,9 +1,12 @@
-// Opens a destination for an exporter: stdout, or a sink URL (--sink, exporter `sink`). Sinks
-// and their queues/spools are src/sinks/ (DELIVERY-CONTRACT.md); stdout is written in step by
-// the runtime itself (delivery-port.ts).
+// Opens a destination for an exporter: the terminal, sf-processor's `export: file`, or a sink URL
+// (--sink, exporter `sink`). Sink URLs, sinks, their bounded queues and spools are src/sinks/
+// (DELIVERY-CONTRACT.md). The terminal and sf-processor's export file are written in step by the
+// runtime itself (delivery-port.ts): a terminal must see records in order and at once.
 import { openSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { RuntimeCounters } from '../metrics/counters.js';
+import { Delivery } from '../sinks/delivery.js';
+import { createSink, parseSinkUrl } from '../sinks/registry.js';
 import { PipelineConfigError } from './config.js';
 import { StreamDelivery, type DeliveryPort } from './delivery-port.js';
 
@@ -17,6 +20,7 @@ export interface OpenedSink {
 export interface SinkContext {
   readonly stdout: Writable;
   readonly counters: RuntimeCounters;
+  readonly log: (text: string) => void;
 }
 
 /** "<scheme>-<n>": the n-th sink of that scheme in this runtime (names for metrics and logs). */
@@ -26,32 +30,32 @@ export function sinkName(scheme: string, counters: RuntimeCounters): string {
   return `${scheme}-${n}`;
 }
 
-export function openSink(url: string, where: string, ctx: SinkContext): OpenedSink {
-  if (url === 'stdout:' || url === '-' || url === 'stdout://') {
-    const delivery = new StreamDelivery({ stream: ctx.stdout });
-    ctx.counters.sink('stdout', () => delivery.stats());
-    return { name: 'stdout', delivery };
-  }
-  let u: URL;
+/** The terminal (no --sink, exporter `export: terminal`). */
+export function openTerminal(ctx: SinkContext): OpenedSink {
+  const delivery = new StreamDelivery({ stream: ctx.stdout });
+  ctx.counters.sink('stdout', () => delivery.stats());
+  return { name: 'stdout', delivery };
+}
+
+/** sf-processor's `export: file`: removes file.path at start, then appends. */
+export function openExportFile(path: string, where: string, ctx: SinkContext): OpenedSink {
+  let fd: number;
   try {
-    u = new URL(url);
-  } catch {
-    throw new PipelineConfigError(where, `bad sink URL ${JSON.stringify(url)}`);
+    fd = openSync(path, 'w');
+  } catch (e) {
+    throw new PipelineConfigError(where, `cannot open ${path}: ${(e as Error).message}`);
   }
-  const format = u.searchParams.get('format') ?? undefined;
-  if (u.protocol === 'file:') {
-    const path = decodeURIComponent(u.pathname);
-    if (!path || path.endsWith('/')) throw new PipelineConfigError(where, `file sink ${JSON.stringify(url)} needs a file path`);
-    const name = sinkName('file', ctx.counters);
-    let fd: number;
-    try {
-      fd = openSync(path, u.searchParams.get('truncate') === '1' ? 'w' : 'a');
-    } catch (e) {
-      throw new PipelineConfigError(where, `cannot open ${path}: ${(e as Error).message}`);
-    }
-    const delivery = new StreamDelivery({ fd }, true);
-    ctx.counters.sink(name, () => delivery.stats());
-    return { name, delivery, format };
-  }
-  throw new PipelineConfigError(where, `sink scheme "${u.protocol}" is not available in this build`);
+  const name = sinkName('export-file', ctx.counters);
+  const delivery = new StreamDelivery({ fd }, true);
+  ctx.counters.sink(name, () => delivery.stats());
+  return { name, delivery };
+}
+
+/** A sink URL through src/sinks: one Delivery (bounded queue, optional spool) per sink. */
+export function openSinkUrl(url: string, where: string, ctx: SinkContext): OpenedSink {
+  const spec = parseSinkUrl(url, where);
+  const name = sinkName(spec.scheme.replace(/\+/g, '-'), ctx.counters);
+  const delivery = new Delivery({ ...spec.delivery, name, sink: createSink(spec), log: ctx.log });
+  ctx.counters.sink(name, () => delivery.stats());
+  return { name, delivery, format: spec.format };
 }

@@ -25,7 +25,9 @@ export interface Taken {
 
 export interface Backlog {
   take(maxItems: number, maxBytes: number): Taken | null;
-  /** everything up to `mark` is delivered; returns the number of records confirmed */
+  /** the sink took everything up to `mark` (a restart need not send it again) */
+  taken(mark: number | Pos): void;
+  /** everything up to `mark` is confirmed for good (its memory or segments can go) */
   confirm(mark: number | Pos, count: number): void;
   /**
    * A send failed: start again after the last confirmed record. `unsent` is the failed batch
@@ -106,6 +108,10 @@ export class MemoryBacklog implements Backlog {
     return { items, mark: this.base + this.next, from, resent };
   }
 
+  taken(): void {
+    /* memory does not survive a restart */
+  }
+
   confirm(mark: number | Pos): void {
     const upTo = (mark as number) - this.base;
     while (this.head < upTo && this.head < this.q.length) {
@@ -168,8 +174,12 @@ export class SpoolBacklog implements Backlog {
     return { items: got.map((g) => g.item), mark, from, resent };
   }
 
-  confirm(mark: number | Pos, count: number): void {
+  taken(mark: number | Pos): void {
     this.spool.ack(this.consumer, mark as Pos);
+  }
+
+  confirm(mark: number | Pos, count: number): void {
+    this.spool.release(this.consumer, mark as Pos);
     this.inFlight = Math.max(0, this.inFlight - count);
   }
 

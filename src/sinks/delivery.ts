@@ -130,15 +130,18 @@ export class Delivery {
 
   private async admitToMemory(q: MemoryBacklog, items: readonly SinkItem[]): Promise<PushResult> {
     let accepted = 0;
+    let refusing = false;
     for (const item of items) {
       const b = itemBytes(item);
-      let ok = true;
+      let ok = !refusing;
       while (ok && q.bytes + b > this.o.maxBytes) {
         if (this.o.policy === 'block' && q.bytes > 0 && !this.closing) await this.changed();
         else if (this.o.policy === 'drop_oldest' && q.dropOldestUnsent()) this.drop('queue_full');
         else ok = false;
       }
       if (!ok) {
+        // once full, the rest of the batch is refused too: what is dropped is always the newest
+        refusing = this.o.policy !== 'drop_oldest';
         this.drop(this.closing ? 'shutdown' : this.o.policy === 'reject' ? 'rejected' : 'queue_full');
         continue;
       }
@@ -162,11 +165,12 @@ export class Delivery {
       takeBytes = 0;
     };
     const policy = this.o.policy;
+    let sticky: DropReason | null = null;
     for (const item of items) {
       const f = frameSize(item);
-      let reason: DropReason | null = null;
+      let reason: DropReason | null = sticky;
       // the memory bound covers records waiting for their group commit
-      while (this.committing + takeBytes + f > this.o.maxBytes) {
+      while (reason === null && this.committing + takeBytes + f > this.o.maxBytes) {
         if (takeBytes > 0) flushTake();
         else if (policy === 'block' && this.committing > 0 && !this.closing) await this.changed();
         else {
@@ -188,6 +192,8 @@ export class Delivery {
         } else reason = policy === 'reject' ? 'rejected' : 'spool_full';
       }
       if (reason !== null) {
+        // once full, the rest of the batch is refused too: what is dropped is always the newest
+        if (policy !== 'drop_oldest') sticky = reason;
         this.drop(reason);
         refused++;
         continue;
@@ -289,14 +295,17 @@ export class Delivery {
         await this.sleep(this.inflight.length ? Math.max(1, this.confirmMs - (Date.now() - this.inflight[0]!.at)) : 1000);
         continue;
       }
-      if (t.resent) this.reportResend(t);
       try {
         await this.sendAll(t.items, retry);
+        if (t.resent) this.reportResend(t);
+        this.backlog.taken(t.mark);
         this.up();
         backoff = retry.minMs;
         this.inflight.push({ mark: t.mark, count: t.items.length, at: Date.now() });
         if (this.confirmMs === 0) this.confirmDue();
       } catch (e) {
+        // a batch that failed part-way may have reached the peer: its re-sends count
+        if (t.resent && !(e instanceof SinkUnavailableError)) this.reportResend(t);
         this.down(e);
         this.inflight = [];
         this.backlog.rewind(e instanceof SinkUnavailableError ? t : null);
@@ -380,6 +389,11 @@ export class Delivery {
     if (this.spool) await this.spool.close();
     else this.drop('shutdown', (this.backlog as MemoryBacklog).clear());
     this.notify();
+  }
+
+  /** Nothing waits: every accepted record is confirmed (or dropped). */
+  idle(): boolean {
+    return this.committing === 0 && this.backlog.depth === 0 && this.inflight.length === 0 && !this.hasUnsent();
   }
 
   private hasUnsent(): boolean {

@@ -49,8 +49,12 @@ interface Consumer {
   readonly name: string;
   fd: number;
   gen: bigint;
+  /** persisted: the sink took everything before it (where a restart resumes) */
   acked: Pos;
+  /** persisted: everything before it was (at least) handed to the sink */
   sent: Pos;
+  /** in memory: confirmed for good; records before it may be deleted, a rewind comes back here */
+  held: Pos;
   read: Pos;
   /** the sent cursor found at start: records before it may have been delivered already */
   readonly resendUpTo: Pos;
@@ -215,7 +219,7 @@ export class Spool {
     let sent = saved ? this.clamp(saved.sent) : acked;
     if (cmpPos(sent, acked) < 0) sent = acked;
     if (!saved && n > 0) this.log(`spool ${this.dir}: cursor of ${name} is unreadable; resending from the oldest record`);
-    const c: Consumer = { name, fd, gen: saved?.gen ?? 0n, acked, sent, read: acked, resendUpTo: saved ? sent : acked };
+    const c: Consumer = { name, fd, gen: saved?.gen ?? 0n, acked, sent, held: acked, read: acked, resendUpTo: saved ? sent : acked };
     this.consumers.set(name, c);
   }
 
@@ -376,8 +380,8 @@ export class Spool {
     const c = this.consumer(name);
     let n = 0;
     for (const s of this.segs) {
-      if (s.seg < c.acked.seg) continue;
-      n += s.size - (s.seg === c.acked.seg ? c.acked.off : s.headerLen);
+      if (s.seg < c.held.seg) continue;
+      n += s.size - (s.seg === c.held.seg ? c.held.off : s.headerLen);
     }
     return n;
   }
@@ -502,10 +506,15 @@ export class Spool {
     }
   }
 
-  /** Moves the consumer's read position back to its acked cursor (after a failed send). */
+  /** Moves the read position back to the last confirmed record (after a failed send). */
   rewind(name: string): void {
     const c = this.consumer(name);
-    c.read = c.acked;
+    c.read = c.held;
+    if (cmpPos(c.acked, c.held) > 0) {
+      // what was taken since may be lost: a restart must send it again too
+      c.acked = c.held;
+      this.writeCursor(c);
+    }
   }
 
   /** Records the position up to which records have been handed to the sink (before sending). */
@@ -530,13 +539,21 @@ export class Spool {
     this.writeCursor(c);
   }
 
-  /** The sink confirmed everything before `upTo`; segments nobody needs any more are deleted. */
+  /** The sink took everything before `upTo` (persisted: a restart resumes there). */
   ack(name: string, upTo: Pos): void {
     const c = this.consumer(name);
     if (cmpPos(upTo, c.acked) <= 0) return;
     c.acked = upTo;
     if (cmpPos(c.sent, upTo) < 0) c.sent = upTo;
     this.writeCursor(c);
+  }
+
+  /** Everything before `upTo` is confirmed for good; segments nobody needs any more are deleted. */
+  release(name: string, upTo: Pos): void {
+    const c = this.consumer(name);
+    if (cmpPos(upTo, c.acked) > 0) this.ack(name, upTo);
+    if (cmpPos(upTo, c.held) <= 0) return;
+    c.held = upTo;
     this.collect();
   }
 
@@ -546,15 +563,15 @@ export class Spool {
     writeSync(c.fd, encodeCursorSlot(st), 0, 64, cursorSlotOffset(c.gen));
   }
 
-  private minAcked(): Pos {
+  private minHeld(): Pos {
     let m: Pos | null = null;
-    for (const c of this.consumers.values()) if (!m || cmpPos(c.acked, m) < 0) m = c.acked;
+    for (const c of this.consumers.values()) if (!m || cmpPos(c.held, m) < 0) m = c.held;
     return m ?? this.end;
   }
 
   /** Deletes sealed segments that every consumer has acked. */
   private collect(): void {
-    const m = this.minAcked();
+    const m = this.minHeld();
     while (this.segs.length > 1) {
       const s = this.segs[0]!;
       if (!(s.seg < m.seg || (s.seg === m.seg && m.off >= s.size))) break;
@@ -574,6 +591,7 @@ export class Spool {
     for (const c of this.consumers.values()) {
       const to = { seg: next.seg, off: next.headerLen };
       if (c.acked.seg <= s.seg) c.acked = to;
+      if (c.held.seg <= s.seg) c.held = to;
       if (c.sent.seg <= s.seg) c.sent = to;
       if (c.read.seg <= s.seg) c.read = to;
     }
@@ -587,7 +605,7 @@ export class Spool {
   evictOldest(): number {
     if (this.segs.length < 2) return -1;
     const s = this.segs[0]!;
-    const m = this.minAcked();
+    const m = this.minHeld();
     const from = m.seg === s.seg ? m.off : m.seg > s.seg ? s.size : s.headerLen;
     const lost = from < s.size ? scanSegment(join(this.dir, segName(s.seg)), from, { to: s.size }).records : 0;
     this.counters.evictedRecords += lost;

@@ -74,3 +74,30 @@ test('fan-out: one pipeline.json feeds two engines and three sinks, each gets ex
   assert.deepEqual(lines('b.jsonl'), wantB);
   assert.ok(wantB.some((l) => l.includes('"tags":["etc"]')) || wantB.some((l) => l.includes('"shell"')), 'engine B matched something');
 });
+
+test('sysflow-avro: one SysFlow datum per record through a UDP sink, decodable on its own', async () => {
+  const dgram = await import('node:dgram');
+  const { decodeSfDatum } = await import('../../src/sysflow/index.js');
+  const server = dgram.createSocket('udp4');
+  const got: Buffer[] = [];
+  server.on('message', (m) => got.push(m));
+  await new Promise<void>((r) => server.bind(0, '127.0.0.1', () => r()));
+  const port = server.address().port;
+  const dir = mkdtempSync(join(tmpdir(), 'fn-avro-'));
+  const cfg = join(dir, 'pipeline.json');
+  writeFileSync(cfg, JSON.stringify({
+    pipeline: [
+      { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
+      { processor: 'exporter', in: 'flat flattenerchan', sink: `udp://127.0.0.1:${port}?format=sysflow-avro&policy=block` },
+    ],
+  }));
+  const errFd = openSync(join(dir, 'err.txt'), 'w');
+  const code = await runProcess({ config: cfg, traces: [TRACE], errFd });
+  closeSync(errFd);
+  assert.equal(code, 0, readFileSync(join(dir, 'err.txt'), 'utf8'));
+  const want = [...viewsOf(readSysFlowFile(TRACE))].filter((v) => ENGINE_RECORD_TYPES.has(v.type)).map((v) => v.obj);
+  for (let i = 0; i < 50 && got.length < want.length; i++) await new Promise((r) => setTimeout(r, 20));
+  server.close();
+  assert.equal(got.length, want.length);
+  assert.deepEqual(got.map((m) => decodeSfDatum(m)), want);
+});

@@ -60,7 +60,7 @@ describe('spool', () => {
       await s.append(items(1, 3000, 40));
       assert.ok(segFiles(t.dir).length >= 3, 'several segments');
       assert.deepEqual(readAll(s), Array.from({ length: 3000 }, (_, i) => i + 1));
-      s.ack('s', s.end);
+      s.release('s', s.end);
       assert.equal(segFiles(t.dir).length, 1, 'only the segment being written is kept');
       await s.close();
     } finally {
@@ -206,7 +206,7 @@ describe('spool', () => {
       let s = await Spool.open({ dir: t.dir, maxBytes: 64 << 20, segmentBytes: 64 << 10, consumers: ['s'], log: () => {} });
       await s.append(items(1, 1500, 40));
       readAll(s);
-      s.ack('s', s.end);
+      s.release('s', s.end);
       await s.close();
       // force a fresh empty segment: a writer that rolled just before the crash
       s = await Spool.open({ dir: t.dir, maxBytes: 64 << 20, segmentBytes: 64 << 10, consumers: ['s'], log: () => {} });

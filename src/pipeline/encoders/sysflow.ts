@@ -2,6 +2,7 @@
 // matched policies and tags) and Falco's alert JSON (`falco`, one line per matched alert rule).
 import { toFalcoJson, toSysFlowJson, type EngineRecord } from '../../policy/index.js';
 import type { SfRecordView } from '../../sysflow/view.js';
+import { encodeSfObject } from '../../sysflow/schema.js';
 import type { Encoder, Envelope } from '../types.js';
 
 /** A SysFlow record in the runtime: its view and, after a policy engine, what it matched. */
@@ -34,5 +35,18 @@ export const falcoEncoder: Encoder = {
     let s = '';
     for (const rule of r.alerts) s += (s ? '\n' : '') + toFalcoJson(r.view, rule, r.node);
     return s;
+  },
+};
+
+/**
+ * One SysFlow Avro datum (schema v5 union) per SysFlow record: the event or flow itself, without
+ * the entities it references, for message sinks feeding a consumer that keeps its own entity
+ * tables. Self-contained trace files come from the sysflowwriter stage (-w).
+ */
+export const sysflowAvroEncoder: Encoder = {
+  name: 'sysflow-avro',
+  encode(env) {
+    const r = asSysFlow(env);
+    return r ? encodeSfObject(r.view.obj) : null;
   },
 };

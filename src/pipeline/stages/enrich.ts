@@ -76,21 +76,24 @@ export class EnrichStage implements Stage, ControlAware {
       const env = batch[i]!;
       if (env.kind !== 'file' && env.kind !== 'socket' && env.kind !== 'process') continue;
       const r = env.rec as KernelRecord;
-      const e = env.enrich ?? (env.enrich = {});
-      e['host'] = host;
       const h = r.hdr;
+      let users: UserFacts;
+      let mounts: MountFacts | undefined;
+      let ifs: InterfaceFacts | undefined;
       if (r.type === 'file') {
-        e['users'] = this.users(h.uid, h.gid, r.iuid, r.igid);
+        users = this.users(h.uid, h.gid, r.iuid, r.igid);
         if (r.hdr.flags & FF.PATH_FSREL) {
           const abs = this.mounts.absolute(r.dev, r.dir);
-          e['mounts'] = { dir: abs.endsWith('/') ? abs : abs + '/', device: this.mounts.device(r.dev) } satisfies MountFacts;
-        } else e['mounts'] = this.device(r.dev);
+          mounts = { dir: abs.endsWith('/') ? abs : abs + '/', device: this.mounts.device(r.dev) };
+        } else mounts = this.device(r.dev);
       } else {
-        e['users'] = this.users(h.uid, h.gid, -1, -1);
-        if (r.type === 'sock') {
-          e['interfaces'] = { tx: this.ifaces.describe(r.tx.ifindex), rx: this.ifaces.describe(r.rx.ifindex) } satisfies InterfaceFacts;
-        }
+        users = this.users(h.uid, h.gid, -1, -1);
+        if (r.type === 'sock') ifs = { tx: this.ifaces.describe(r.tx.ifindex), rx: this.ifaces.describe(r.rx.ifindex) };
       }
+      const e = env.enrich;
+      // one object shape for every record (a stage before may have attached other keys)
+      if (e === undefined) env.enrich = { host, users, mounts, interfaces: ifs };
+      else { e['host'] = host; e['users'] = users; e['mounts'] = mounts; e['interfaces'] = ifs; }
     }
     return batch;
   }

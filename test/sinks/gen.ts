@@ -1,0 +1,123 @@
+// A sequenced, replayable record generator that delivers through Delivery: the "agent" of the
+// delivery tests and of bench/spool-faults. It can be SIGKILLed at any moment and restarted;
+// it resumes after the last record each sink accepted (its checkpoint, or the spool's last
+// record if that is newer), so every sequence number is produced exactly once overall and is
+// either accepted or refused (counted by reason in the checkpoint).
+//
+// usage: node dist/test/sinks/gen.js '<json GenConfig>'
+// stdout: one JSON line per sink at the end ({name, stats, next}); stderr: the Delivery's log.
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DropReason, SinkItem } from '../../src/pipeline/types.js';
+import { Delivery } from '../../src/sinks/delivery.js';
+import { createSink, parseSinkUrl } from '../../src/sinks/registry.js';
+
+export interface GenConfig {
+  sinks: { name: string; url: string }[];
+  /** records 1..total */
+  total: number;
+  /** records per second (0 = as fast as accepted) */
+  rate: number;
+  /** checkpoint directory (one file per sink) */
+  ckptDir: string;
+  /** payload padding, bytes */
+  pad?: number;
+  host?: string;
+  boot?: string;
+  /** wait until everything accepted is delivered, then exit (default true) */
+  drain?: boolean;
+  /** give up draining after this long (ms) */
+  drainMs?: number;
+}
+
+interface Ckpt {
+  next: number;
+  dropped: Partial<Record<DropReason, number>>;
+}
+
+export function record(seq: number, pad: number, host: string, boot: string): SinkItem {
+  // fixed width: every record has the same size, so a cap refuses whole tails
+  const body = `{"seq":${String(seq).padStart(10, '0')},"pad":"${'x'.repeat(pad)}"}`;
+  return { id: { host, boot, seq: BigInt(seq) }, kind: 'file', data: Buffer.from(body) };
+}
+
+export function parseSeq(line: string): number | null {
+  const m = /\{"seq":(\d{10}),"pad":"x*"\}/.exec(line);
+  return m ? Number(m[1]) : null;
+}
+
+function loadCkpt(path: string): Ckpt {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Ckpt;
+  } catch {
+    return { next: 1, dropped: {} };
+  }
+}
+
+function saveCkpt(path: string, c: Ckpt): void {
+  writeFileSync(path + '.tmp', JSON.stringify(c));
+  renameSync(path + '.tmp', path);
+}
+
+async function main(): Promise<void> {
+  const cfg = JSON.parse(process.argv[2]!) as GenConfig;
+  const host = cfg.host ?? 'gen';
+  const boot = cfg.boot ?? 'b0';
+  const pad = cfg.pad ?? 100;
+  const sinks = await Promise.all(
+    cfg.sinks.map(async (s) => {
+      const spec = parseSinkUrl(s.url, `sink ${s.name}`);
+      const d = new Delivery({ name: s.name, sink: createSink(spec), ...spec.delivery, log: (l) => process.stderr.write(`${new Date().toISOString()} ${l}\n`) });
+      await d.open();
+      const path = join(cfg.ckptDir, `${s.name}.ckpt`);
+      const ck = loadCkpt(path);
+      const last = d.lastAcceptedId();
+      if (last && Number(last.seq) + 1 > ck.next) ck.next = Number(last.seq) + 1;
+      return { name: s.name, d, path, ck };
+    }),
+  );
+  const start = Date.now();
+  let produced = Math.min(...sinks.map((s) => s.ck.next)) - 1;
+  const first = produced;
+  process.stderr.write(`gen: resuming at ${produced + 1} (${sinks.map((s) => `${s.name}=${s.ck.next}`).join(' ')})\n`);
+  while (produced < cfg.total) {
+    const due = cfg.rate > 0 ? Math.min(cfg.total, first + Math.floor(((Date.now() - start) * cfg.rate) / 1000)) : Math.min(cfg.total, produced + 1000);
+    if (due <= produced) {
+      await new Promise((r) => setTimeout(r, 5));
+      continue;
+    }
+    const batch: SinkItem[] = [];
+    for (let q = produced + 1; q <= due; q++) batch.push(record(q, pad, host, boot));
+    await Promise.all(
+      sinks.map(async (s) => {
+        const mine = batch.filter((b) => Number(b.id.seq) >= s.ck.next);
+        if (!mine.length) return;
+        const before = s.d.stats().dropped;
+        await s.d.push(mine);
+        const after = s.d.stats().dropped;
+        for (const k of Object.keys(after) as DropReason[]) {
+          const n = (after[k] ?? 0) - (before[k] ?? 0);
+          if (n) s.ck.dropped[k] = (s.ck.dropped[k] ?? 0) + n;
+        }
+        s.ck.next = due + 1;
+        saveCkpt(s.path, s.ck);
+      }),
+    );
+    produced = due;
+  }
+  if (cfg.drain !== false) {
+    const end = Date.now() + (cfg.drainMs ?? 120_000);
+    while (Date.now() < end && !sinks.every((s) => s.d.idle())) await new Promise((r) => setTimeout(r, 20));
+  }
+  for (const s of sinks) {
+    await s.d.close({ drainMs: 2000 });
+    process.stdout.write(JSON.stringify({ name: s.name, stats: s.d.stats(), next: s.ck.next, dropped: s.ck.dropped }) + '\n');
+  }
+}
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\/dist\//, '/dist/'))) {
+  main().catch((e: unknown) => {
+    process.stderr.write(`gen: ${e instanceof Error ? e.stack : String(e)}\n`);
+    process.exit(2);
+  });
+}

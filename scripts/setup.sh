@@ -16,6 +16,8 @@ PKGS+=(prometheus)
 PKGS+=(dnsmasq-base nginx dnsutils curl bsdutils)
 # fleet tests (test/fleet): a real nats-server cluster; librdkafka's mock Kafka cluster (built by the test)
 PKGS+=(nats-server librdkafka-dev)
+# enrichment tests (test/enrich): podman with runc and a busybox-static image, curl, md5sum/sha256sum
+PKGS+=(podman runc busybox-static coreutils)
 # one dpkg-query for all of them (a query per package costs ~20 ms each at every start)
 mapfile -t installed < <(dpkg-query -W -f='${Package} ${Status}\n' "${PKGS[@]}" 2>/dev/null | awk '$NF == "installed" && $(NF-1) == "ok" {print $1}')
 missing=()

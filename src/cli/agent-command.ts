@@ -66,6 +66,11 @@ interface AgentFlags {
   printPipeline?: boolean;
   skIter?: boolean;
   protocol?: ProtocolArgs;
+  versions?: boolean;
+  checksums?: boolean;
+  containers?: boolean;
+  processTable?: boolean;
+  containerSocket?: string[];
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -96,7 +101,9 @@ function pipelineOptions(flags: AgentFlags, extra: Partial<PipelineOptions> = {}
   return {
     output: flags.output, quiet: flags.quiet || flags.daemon, token: flags.token, stats: flags.stats,
     sysflow: sysflowOptions(flags), durationSec: flags.duration, sinks, filter: flags.filter, rules: flags.rules,
-    strict: flags.strict, alertFormat: flags.alertFormat, plugdir: flags.plugdir, pipelineFile: flags.config, ...extra,
+    strict: flags.strict, alertFormat: flags.alertFormat, plugdir: flags.plugdir, pipelineFile: flags.config,
+    enrichment: { versions: flags.versions, checksums: flags.checksums, containers: flags.containers, processTable: flags.processTable, containerSockets: flags.containerSocket },
+    ...extra,
   };
 }
 
@@ -141,6 +148,11 @@ function addOutputFlags(cmd: Command): Command {
     .option('-d, --daemon', 'run in the background (kflowd\'s -d; needs --sink or -u); see packaging/falconet.service')
     .option('-T, --token <token>', 'host token added as InfoHostToken (at most 63 characters)', parseToken)
     .option('--stats', 'print the sensor\'s counters (drops, records, sweeps) as JSON lines on stderr')
+    .option('-v, --versions', 'ProcVersion/FileVersion: package versions (dpkg, rpm) of executables, by full path (needs the process monitor)')
+    .option('-c, --checksums', 'FileMD5/FileSHA256 of executable files (computed in worker threads)')
+    .option('--containers', 'ContainerId/ContainerName/ContainerImage (cgroup path; docker/podman API socket)')
+    .option('--container-socket <path>', 'with --containers: a docker-compatible API socket to ask (repeatable; default /var/run/docker.sock, /run/podman/podman.sock)', collect)
+    .option('--process-table', 'keep a process table from the process monitor (exe, args, cwd, ancestry) for SysFlow and policies instead of reading /proc')
     .option('-w, --write <path>', 'also write SysFlow (Avro) traces: DIR/ for <epoch>-named files in DIR, or a file path')
     .option('-G, --rotate <seconds>', 'with -w: start a new trace file every N seconds', parsePositiveInt)
     .option('--exporter-id <id>', 'with -w: SysFlow header exporter id (default: host name)')

@@ -9,6 +9,8 @@ const SYS = '/sys/class/net';
 export class Interfaces {
   private byIndex = new Map<number, NetInterface>();
   private lastScan = 0;
+  /** indexes a scan did not find, since that scan */
+  private readonly missed = new Set<number>();
 
   constructor(private readonly root = SYS, private readonly minRescanMs = 1000) {}
 
@@ -26,13 +28,17 @@ export class Interfaces {
       } catch { /* vanished while scanning */ }
     }
     this.byIndex = next;
+    this.missed.clear();
   }
 
   get(index: number): NetInterface | undefined {
     let i = this.byIndex.get(index);
-    if (!i && Date.now() - this.lastScan >= this.minRescanMs) {
+    // an index not missed since the last scan (a veth created after it) re-scans at once;
+    // indexes that stay unknown re-scan at most every minRescanMs
+    if (!i && (!this.missed.has(index) || Date.now() - this.lastScan >= this.minRescanMs)) {
       this.scan();
       i = this.byIndex.get(index);
+      if (!i) this.missed.add(index);
     }
     return i;
   }

@@ -33,6 +33,8 @@ export interface PipelineOptions {
   strict?: boolean;
   alertFormat?: string;
   plugdir?: string;
+  /** -v, -c, --containers, --process-table */
+  enrichment?: AgentFlagsTree['enrichment'];
   /** --config: a pipeline.json instead of the tree the flags compile to */
   pipelineFile?: string;
   /** the counters the metrics endpoint reads (created when absent) */

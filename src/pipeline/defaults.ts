@@ -16,6 +16,8 @@ export interface AgentFlagsTree {
   /** falco (default) or sysflow-json */
   alertFormat?: string;
   sysflow?: { output?: string; rotateSeconds?: number; exporterId?: string; socketPath?: string };
+  /** -v, -c, --containers, --process-table (src/enrich/stages.ts) */
+  enrichment?: { versions?: boolean; checksums?: boolean; containers?: boolean; processTable?: boolean; containerSockets?: readonly string[] };
 }
 
 type Plugin = Record<string, string | string[]>;
@@ -29,7 +31,13 @@ export function defaultPipeline(f: AgentFlagsTree): { pipeline: Plugin[] } {
     p.push({ processor: 'filter', in: ch, out: 'filtered filterchan', expr: f.filter });
     ch = 'filtered filterchan';
   }
-  p.push({ processor: 'enrich', in: ch, out: 'rec recchan', ...(f.token !== undefined ? { token: f.token } : {}) });
+  const en = f.enrichment ?? {};
+  p.push({
+    processor: 'enrich', in: ch, out: 'rec recchan', ...(f.token !== undefined ? { token: f.token } : {}),
+    ...(en.processTable ? { process: 'on' } : {}), ...(en.versions ? { versions: 'on' } : {}),
+    ...(en.checksums ? { checksums: 'on' } : {}), ...(en.containers ? { containers: 'on' } : {}),
+    ...(en.containers && en.containerSockets?.length ? { 'containers.sockets': en.containerSockets.join(' ') } : {}),
+  });
   const sinks = [...(f.sinks ?? [])];
   const destinations = (): Plugin => (sinks.length ? { export: 'sink', sink: sinks.join(' ') } : f.quiet ? { export: 'null' } : { export: 'terminal' });
   p.push({ processor: 'exporter', in: 'rec recchan', format: KFLOWD_FORMAT[f.output], ...destinations() });

@@ -18,6 +18,7 @@ import { EnrichStage } from './stages/enrich.js';
 import { hostname, release } from 'node:os';
 import { EcsEncoder } from '../format/ecs/encoder.js';
 import { agentVersion } from '../enrich/host.js';
+import { enrichmentStages, StageChain } from '../enrich/stages.js';
 import { FilterStage, PolicyStage } from './stages/policy.js';
 import { FlattenerStage, TraceWriterStage, type SysFlowMapping } from './stages/sysflow.js';
 import type { Encoder, Envelope, Stage } from './types.js';
@@ -169,7 +170,10 @@ async function buildPlugin(p: PluginConfig, cfg: PipelineConfig, ctx: BuildConte
     case 'enrich': {
       const e = new EnrichStage({ token: s['token'] ?? ctx.token, hostFromStream: ctx.hostFromStream });
       built.enrichers.push(e);
-      return stage(e);
+      // -v, -c, --containers, --process-table (src/enrich/stages.ts)
+      let extra;
+      try { extra = enrichmentStages(s); } catch (err) { throw new PipelineConfigError(p.where, (err as Error).message); }
+      return stage(extra.length ? new StageChain('enrich', [e, ...extra]) : e);
     }
     case 'filter': {
       const expr = s['expr'] ?? s['filter'];

@@ -45,6 +45,13 @@ export interface LiveProcessInfo {
   entry?: boolean;
 }
 
+/**
+ * Where the live mapping takes a process's exe, args, cwd and tty from (the enrichment's process
+ * table, src/enrich/process-table.ts) instead of reading /proc/PID/* on the record path.
+ * undefined: the pid is unknown.
+ */
+export type LiveProcessLookup = (pid: number) => { exe: string; args: readonly string[]; cwd?: string; tty: boolean; container?: LiveContainerInfo } | undefined;
+
 /** Container metadata, when the enrichment knows it. */
 export interface LiveContainerInfo {
   id: string;

@@ -3,11 +3,12 @@
 // functions of the record, its sequence number and what enrichment attached.
 import type { KernelRecord } from '../../model/records.js';
 import { UNKNOWN_HOST, type KflowdFacts } from '../../format/context.js';
-import { toPrettyJson } from '../../format/json.js';
+import { toMinJson, toPrettyJson } from '../../format/json.js';
 import { kflowdRecord } from '../../format/kflowd.js';
 import { KflowdMinWriter } from '../../format/kflowd-min.js';
 import { TABLE_HEADER, fileTableRow } from '../../format/table.js';
 import type { Encoder, Envelope } from '../types.js';
+import { addKflowdEnrichmentKeys, hasKflowdEnrichment, kflowdEnrichmentFlags } from '../../enrich/kflowd-keys.js';
 
 export type KflowdFormat = 'json' | 'json-min' | 'table';
 
@@ -33,7 +34,14 @@ export function kflowdEncoder(format: KflowdFormat): Encoder {
     case 'json-min':
       return {
         name: 'json-min',
-        encode: (env) => (isKernel(env) ? min.record(env.rec as KernelRecord, seqOf(env), kflowdFacts(env)) : null),
+        encode(env) {
+          if (!isKernel(env)) return null;
+          // -v/-c/containers keys go in the middle of the record: the generic writer
+          if (!hasKflowdEnrichment(env)) return min.record(env.rec as KernelRecord, seqOf(env), kflowdFacts(env));
+          const o = kflowdRecord(env.rec as KernelRecord, seqOf(env), kflowdFacts(env));
+          if (o) addKflowdEnrichmentKeys(o, env, kflowdEnrichmentFlags(env));
+          return o ? toMinJson(o) : null;
+        },
       };
     case 'json':
       return {
@@ -41,6 +49,7 @@ export function kflowdEncoder(format: KflowdFormat): Encoder {
         encode(env) {
           if (!isKernel(env)) return null;
           const o = kflowdRecord(env.rec as KernelRecord, seqOf(env), kflowdFacts(env));
+          if (o && hasKflowdEnrichment(env)) addKflowdEnrichmentKeys(o, env, kflowdEnrichmentFlags(env));
           // kflowd's record separator: the sink's newline completes "\n\x1e\n"
           return o ? toPrettyJson(o) + '\n\x1e' : null;
         },

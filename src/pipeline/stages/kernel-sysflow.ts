@@ -8,14 +8,17 @@ import type { FileRecord, KernelRecord } from '../../model/records.js';
 import type { ProcEventRecord } from '../../model/process-record.js';
 import type { SockRecord } from '../../model/socket-record.js';
 import { FF } from '../../sensor/layout.js';
-import { SysFlowMapper, type LiveProcessInfo, type LiveFileOp } from '../../sysflow/live-mapper.js';
+import { SysFlowMapper, type LiveContainerInfo, type LiveProcessInfo, type LiveFileOp, type LiveProcessLookup } from '../../sysflow/live-mapper.js';
 import type { SfObject } from '../../sysflow/types.js';
-import type { Envelope } from '../types.js';
+import type { Enrichment, Envelope } from '../types.js';
 
 const EV = { CREATE: 0, OPEN: 1, OPEN_EXEC: 2, ACCESS: 3, ATTRIB: 4, MODIFY: 5, CLOSE_WRITE: 6, CLOSE_NOWRITE: 7, MOVED_FROM: 8, MOVED_TO: 9, DELETE: 10 };
 
+type Details = { exe: string; args: readonly string[]; cwd?: string; tty?: boolean; container?: LiveContainerInfo };
+
 /** Executable path and arguments from /proc while the process lives; the basename otherwise. */
-function procDetails(pid: number, exeBase: string): { exe: string; args: string[]; cwd?: string } {
+function procDetails(pid: number, exeBase: string, lookup?: LiveProcessLookup): Details {
+  if (lookup) return lookup(pid) ?? { exe: exeBase, args: [] };
   try {
     const exe = readlinkSync(`/proc/${pid}/exe`);
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a, i, all) => i < all.length - 1 || a);
@@ -41,7 +44,37 @@ export class KernelToSysFlow {
   errors = 0;
   lastError = '';
 
-  constructor(private readonly bootToRealNs: bigint, private readonly ids: IdLookup) {}
+  /** the enrichment of the record being mapped (process table and container stages) */
+  private current: Enrichment | undefined;
+  private readonly lookup: LiveProcessLookup;
+
+  /** `lookup`: process facts from the process table instead of /proc (src/enrich). */
+  constructor(private readonly bootToRealNs: bigint, private readonly ids: IdLookup, private readonly table?: LiveProcessLookup) {
+    this.lookup = (pid) => this.fromEnrichment(pid) ?? this.table?.(pid);
+  }
+
+  /** The record's own process snapshot (as it was when the record passed the process stage). */
+  private fromEnrichment(pid: number): Details & { tty: boolean } | undefined {
+    const p = this.current?.['process'] as { pid: number; exe: string; argv: readonly string[]; cwd: string; tty: number } | undefined;
+    if (!p || p.pid !== pid || !p.exe) return undefined;
+    const c = this.current?.['container'] as { shortId: string; name?: string; image?: string; imageId?: string; runtime: string; privileged?: boolean } | undefined;
+    return {
+      exe: p.exe, args: p.argv.slice(1), cwd: p.cwd || undefined, tty: p.tty !== 0,
+      // SysFlow (and sf-collector) use the 12-character id
+      container: c && { id: c.shortId, name: c.name, image: c.image, imageId: c.imageId, runtime: c.runtime, privileged: c.privileged },
+    };
+  }
+
+  /** Container entity (emitted when new or changed) of a process the enrichment placed in one. */
+  private containerOf(c: LiveContainerInfo | undefined): string | null {
+    if (!c) return null;
+    this.write(this.mapper.containerSeen(c));
+    return c.id;
+  }
+
+  private get enriched(): LiveProcessLookup | undefined {
+    return this.current?.['process'] || this.table ? this.lookup : undefined;
+  }
 
   private write(objs: SfObject[]): void {
     for (const o of objs) this.out.push(o);
@@ -59,10 +92,11 @@ export class KernelToSysFlow {
     if (this.seen.size > 100_000) this.seen.clear();
     this.seen.add(key);
     const exec = r.type === 'proc' && r.event === 'EXEC' ? r.exec : undefined;
-    const d = exec ? { exe: exec.exePath, args: exec.argv.slice(1) } : procDetails(h.pid, h.exe);
+    const t = this.enriched?.(h.pid);
+    const d: Details = exec ? { exe: exec.exePath, args: exec.argv.slice(1), cwd: t?.cwd, tty: t?.tty, container: t?.container } : procDetails(h.pid, h.exe, this.enriched);
     const info: LiveProcessInfo = {
-      pid: h.pid, ppid: h.ppid, exe: d.exe, args: d.args, uid: h.uid, gid: h.gid,
-      user: this.ids.user(h.uid), group: this.ids.group(h.gid), startTimeNs: this.real(h.procStart), tty: false,
+      pid: h.pid, ppid: h.ppid, exe: d.exe, args: d.args, uid: h.uid, gid: h.gid, cwd: d.cwd, containerId: this.containerOf(d.container),
+      user: this.ids.user(h.uid), group: this.ids.group(h.gid), startTimeNs: this.real(h.procStart), tty: d.tty ?? false,
     };
     this.write(this.mapper.processSeen(info, this.real(h.ts)));
   }
@@ -105,20 +139,23 @@ export class KernelToSysFlow {
         if (!r.fork) return;
         if (r.fork.thread) this.write(this.mapper.lifecycle({ kind: 'thread', ts, pid: h.pid, tid: h.tid, newTid: r.fork.childTid }));
         else {
-          const d = procDetails(r.fork.childPid, h.exe);
+          // a forked child has its parent's image, cwd, tty and cgroup: the record's own process
+          const d = this.current?.['process'] ? procDetails(h.pid, h.exe, this.enriched) : procDetails(r.fork.childPid, h.exe, this.enriched);
           this.write(this.mapper.lifecycle({
             kind: 'clone', ts, parentPid: h.pid, parentTid: h.tid, ret,
-            child: { pid: r.fork.childPid, ppid: h.pid, exe: d.exe, args: d.args, uid: h.uid, gid: h.gid, startTimeNs: this.real(r.fork.childStart), tty: false },
+            child: { pid: r.fork.childPid, ppid: h.pid, exe: d.exe, args: d.args, uid: h.uid, gid: h.gid, startTimeNs: this.real(r.fork.childStart), tty: d.tty ?? false, cwd: d.cwd, containerId: this.containerOf(d.container) },
           }));
         }
         return;
-      case 'EXEC':
+      case 'EXEC': {
         if (!r.exec) return;
+        const t = this.enriched?.(h.pid);
         this.write(this.mapper.lifecycle({
           kind: 'exec', ts, pid: h.pid, tid: h.tid, ret,
-          process: { pid: h.pid, ppid: h.ppid, exe: r.exec.exePath, args: r.exec.argv.slice(1), uid: h.uid, gid: h.gid, startTimeNs: this.real(h.procStart), tty: false },
+          process: { pid: h.pid, ppid: h.ppid, exe: r.exec.exePath, args: r.exec.argv.slice(1), uid: h.uid, gid: h.gid, startTimeNs: this.real(h.procStart), tty: t?.tty ?? false, cwd: t?.cwd, containerId: this.containerOf(t?.container) },
         }));
         return;
+      }
       case 'EXIT':
         this.write(this.mapper.lifecycle({ kind: 'exit', ts, pid: h.pid, tid: h.tid, ret: r.exit?.code }));
         return;
@@ -133,9 +170,11 @@ export class KernelToSysFlow {
     }
   }
 
-  /** The SysFlow objects of one kernel record (internal notices map to none). */
-  record(r: KernelRecord): SfObject[] {
+  /** The SysFlow objects of one kernel record (internal notices map to none). `enrich`: what
+   * the process table and container stages attached to it (then /proc is never read). */
+  record(r: KernelRecord, enrich?: Enrichment): SfObject[] {
     this.out = [];
+    this.current = enrich;
     if (r.type === 'pid_exit') return this.out;
     if (r.type === 'proc' && r.event === 'THROTTLED') return this.out;
     try {
@@ -160,7 +199,7 @@ export function sysflowObjects(env: Envelope, mapper: KernelToSysFlow | undefine
   const have = e?.['sysflow'] as SfObject[] | undefined;
   if (have !== undefined) return have;
   if (!mapper || env.kind === 'sysflow' || env.kind === 'alert') return NO_OBJECTS;
-  const objs = mapper.record(env.rec as KernelRecord);
+  const objs = mapper.record(env.rec as KernelRecord, e);
   if (e) e['sysflow'] = objs;
   else env.enrich = { sysflow: objs };
   return objs;

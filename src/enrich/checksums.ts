@@ -1,0 +1,217 @@
+// -c: FileMD5 and FileSHA256 of executables (any x bit), computed in worker threads, never on
+// the record path. Results are cached by the file's identity (dev, ino, size, mtime, ctime), so
+// an unchanged file is hashed once. A batch waits for the checksums it needs at most `waitMs`;
+// records whose checksum is not ready leave marked pending, and the digest arrives with the next
+// record for the same file (same identity). Files larger than `largeBytes` never make a batch
+// wait and are hashed on their own lane, so a 1 GiB executable cannot hold up small ones.
+import { Worker } from 'node:worker_threads';
+import type { FileRecord } from '../model/records.js';
+import type { Envelope, Stage, StageContext } from '../pipeline/types.js';
+import type { ChecksumReply, FileIdentity } from './checksum-worker.js';
+import { fileRecordPath, isExecutableFile } from './file-path.js';
+
+export type { FileIdentity };
+
+export type ChecksumEnrichment =
+  | { readonly state: 'done'; readonly md5: string; readonly sha256: string }
+  /** still being computed (or queued): follows with a later record of the same file */
+  | { readonly state: 'pending' }
+  /** could not be computed: file gone, unreadable, changed while hashing, queue full */
+  | { readonly state: 'error'; readonly reason: string };
+
+export function identityKey(f: FileIdentity): string {
+  return `${f.dev}:${f.ino}:${f.size}:${f.mtimeNs}:${f.ctimeNs}`;
+}
+
+export function recordIdentity(r: FileRecord): FileIdentity {
+  return { dev: r.dev, ino: r.ino, size: r.size, mtimeNs: r.mtimeNs, ctimeNs: r.ctimeNs };
+}
+
+type Done = Extract<ChecksumEnrichment, { state: 'done' }>;
+type Outcome = Done | Extract<ChecksumEnrichment, { state: 'error' }>;
+
+interface Lane {
+  worker: Worker;
+  busy: boolean;
+  queue: Array<{ id: number; path: string }>;
+}
+
+export interface ChecksumPoolOptions {
+  /** 1 or 2 workers; with 2, files above largeBytes go to the second (default 2) */
+  workers?: 1 | 2;
+  largeBytes?: number;
+  /** bound on queued jobs per lane (default 4096); beyond it jobs fail with 'queue full' */
+  maxQueue?: number;
+}
+
+/** Worker pool: one job at a time per worker, FIFO per lane, results by job id. */
+export class ChecksumPool {
+  private readonly lanes: Lane[];
+  private readonly waiting = new Map<number, (r: ChecksumReply) => void>();
+  private nextId = 1;
+  readonly largeBytes: number;
+  private readonly maxQueue: number;
+  readonly stats = { jobs: 0, queueFull: 0, bytesLargeLane: 0 };
+
+  constructor(opts: ChecksumPoolOptions = {}) {
+    this.largeBytes = opts.largeBytes ?? 16 << 20;
+    this.maxQueue = opts.maxQueue ?? 4096;
+    const n = opts.workers ?? 2;
+    this.lanes = Array.from({ length: n }, () => this.newLane());
+  }
+
+  private newLane(): Lane {
+    const worker = new Worker(new URL('./checksum-worker.js', import.meta.url));
+    worker.unref(); // an agent that forgets close() still exits
+    const lane: Lane = { worker, busy: false, queue: [] };
+    worker.on('message', (r: ChecksumReply) => {
+      lane.busy = false;
+      this.waiting.get(r.id)?.(r);
+      this.waiting.delete(r.id);
+      this.pump(lane);
+    });
+    worker.on('error', (e) => {
+      for (const [id, done] of this.waiting) done({ id, ok: false, reason: `checksum worker failed: ${e.message}` });
+      this.waiting.clear();
+    });
+    return lane;
+  }
+
+  private pump(lane: Lane): void {
+    if (lane.busy) return;
+    const job = lane.queue.shift();
+    if (!job) return;
+    lane.busy = true;
+    lane.worker.postMessage(job);
+  }
+
+  /** Hashes `path`; `size` (as the record saw it) picks the lane. */
+  hash(path: string, size: number): Promise<ChecksumReply> {
+    const lane = this.lanes[size > this.largeBytes && this.lanes.length > 1 ? 1 : 0]!;
+    const id = this.nextId++;
+    if (lane.queue.length >= this.maxQueue) {
+      this.stats.queueFull++;
+      return Promise.resolve({ id, ok: false, reason: 'queue full' });
+    }
+    this.stats.jobs++;
+    if (size > this.largeBytes) this.stats.bytesLargeLane += size;
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      lane.queue.push({ id, path });
+      this.pump(lane);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.lanes.map((l) => l.worker.terminate()));
+  }
+}
+
+export interface ChecksumStageOptions extends ChecksumPoolOptions {
+  /** longest a batch waits for the checksums it needs (default 50 ms) */
+  waitMs?: number;
+  /** bound on cached digests (default 65,536; oldest dropped first) */
+  maxCache?: number;
+  /** full path of a file record (default: kernel path, mount point added for fs-relative ones) */
+  pathOf?: (r: FileRecord) => string;
+}
+
+export class ChecksumStage implements Stage {
+  readonly name = 'checksums';
+  readonly pool: ChecksumPool;
+  private readonly cache = new Map<string, Outcome>();
+  /** identity key → the job computing it */
+  private readonly inflight = new Map<string, Promise<void>>();
+  private readonly waitMs: number;
+  private readonly maxCache: number;
+  private readonly pathOf: (r: FileRecord) => string;
+  private log: (text: string) => void = () => {};
+  readonly stats = { hits: 0, computed: 0, pendingOut: 0, errors: 0 };
+
+  constructor(opts: ChecksumStageOptions = {}) {
+    this.pool = new ChecksumPool(opts);
+    this.waitMs = opts.waitMs ?? 50;
+    this.maxCache = opts.maxCache ?? 65536;
+    this.pathOf = opts.pathOf ?? ((r) => fileRecordPath(r));
+  }
+
+  start(ctx: StageContext): void {
+    this.log = (t) => ctx.log(t);
+  }
+
+  /** Starts (or joins) the computation for a record's file. */
+  private request(r: FileRecord, key: string): Promise<void> {
+    let p = this.inflight.get(key);
+    if (!p) {
+      p = this.pool.hash(this.pathOf(r), r.size).then((reply) => {
+        this.inflight.delete(key);
+        if (reply.ok) {
+          this.stats.computed++;
+          // cached under what was read: equal to the record's identity unless the file moved on
+          this.remember(identityKey(reply.file), { state: 'done', md5: reply.md5, sha256: reply.sha256 });
+        } else {
+          this.stats.errors++;
+          // a vanished or unreadable file stays that way for this identity; a changed one
+          // will be asked for again by its next record (new identity)
+          if (reply.reason !== 'changed while hashing') this.remember(key, { state: 'error', reason: reply.reason });
+        }
+      });
+      this.inflight.set(key, p);
+    }
+    return p;
+  }
+
+  private remember(key: string, o: Outcome): void {
+    if (this.cache.size >= this.maxCache) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(key, o);
+  }
+
+  process(batch: Envelope[]): Envelope[] | Promise<Envelope[]> {
+    const waitFor: Promise<void>[] = [];
+    let need = false;
+    for (const env of batch) {
+      if (env.kind !== 'file') continue;
+      const r = env.rec as FileRecord;
+      if (!isExecutableFile(r)) continue;
+      need = true;
+      const key = identityKey(recordIdentity(r));
+      if (this.cache.has(key)) continue;
+      const p = this.request(r, key);
+      if (r.size <= this.pool.largeBytes) waitFor.push(p);
+    }
+    if (!need) return batch;
+    if (!waitFor.length) return this.attach(batch);
+    let t: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => { t = setTimeout(resolve, this.waitMs); });
+    return Promise.race([Promise.all(waitFor), bound]).then(() => {
+      clearTimeout(t);
+      return this.attach(batch);
+    });
+  }
+
+  private attach(batch: Envelope[]): Envelope[] {
+    for (const env of batch) {
+      if (env.kind !== 'file') continue;
+      const r = env.rec as FileRecord;
+      if (!isExecutableFile(r)) continue;
+      let o: ChecksumEnrichment | undefined = this.cache.get(identityKey(recordIdentity(r)));
+      if (o) this.stats.hits++;
+      else {
+        o = { state: 'pending' };
+        this.stats.pendingOut++;
+      }
+      (env.enrich ??= {})['checksums'] = o;
+    }
+    return batch;
+  }
+
+  /** Waits for every running computation (tests, shutdown). */
+  async settle(): Promise<void> {
+    while (this.inflight.size) await Promise.all([...this.inflight.values()]);
+  }
+
+  async close(): Promise<void> {
+    if (this.stats.errors) this.log(`checksums: ${this.stats.errors} files could not be hashed`);
+    await this.pool.close();
+  }
+}

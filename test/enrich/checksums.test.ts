@@ -1,0 +1,127 @@
+// -c checksums: digests equal md5sum/sha256sum; a 1 GiB executable never holds up other records
+// (asserted by ordering: the small file's record leaves, with its digest, while the big one is
+// still being hashed); the wait bound with a single worker; identity-keyed caching.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, appendFileSync, chmodSync, closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ChecksumStage, type ChecksumEnrichment } from '../../src/enrich/checksums.js';
+import { kernelDev } from '../../src/enrich/checksum-worker.js';
+import type { FileRecord } from '../../src/model/records.js';
+import type { Envelope } from '../../src/pipeline/types.js';
+
+/** A file record for `p` as the kernel would report it after close (identity from stat). */
+function recordOf(p: string): Envelope {
+  const s = statSync(p, { bigint: true });
+  const rec = {
+    type: 'file', hdr: { flags: 0 }, dir: path.dirname(p) + '/', name: path.basename(p), mode: Number(s.mode),
+    dev: kernelDev(s.dev), ino: Number(s.ino), size: Number(s.size), mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs,
+  } as unknown as FileRecord;
+  return { kind: 'file', rec };
+}
+const sum = (tool: string, p: string) => execFileSync(tool, [p], { encoding: 'utf8' }).split(' ')[0]!;
+const cs = (e: Envelope) => e.enrich?.['checksums'] as ChecksumEnrichment | undefined;
+
+function tmp(): string {
+  return mkdtempSync(path.join(tmpdir(), 'falconet-cs-'));
+}
+
+test('digests of a written executable equal md5sum and sha256sum; non-executables get none; cache hit', async () => {
+  const dir = tmp();
+  const stage = new ChecksumStage({ waitMs: 30000 });
+  try {
+    const exe = path.join(dir, 'tool');
+    copyFileSync('/usr/bin/true', exe);
+    appendFileSync(exe, `unique ${process.pid} ${Date.now()}`);
+    chmodSync(exe, 0o750);
+    const data = path.join(dir, 'data');
+    writeFileSync(data, 'not executable');
+    const [a, b] = await stage.process([recordOf(exe), recordOf(data)]);
+    assert.deepEqual(cs(a!), { state: 'done', md5: sum('md5sum', exe), sha256: sum('sha256sum', exe) });
+    assert.equal(cs(b!), undefined);
+    const [again] = await stage.process([recordOf(exe)]);
+    assert.deepEqual(cs(again!), cs(a!));
+    assert.equal(stage.stats.computed, 1); // the second record was served from the cache
+    // a file changed after its record: that record's identity is never hashed (pending), the
+    // next record (new identity) gets the new digests
+    appendFileSync(exe, 'changed');
+    const old = recordOf(exe);
+    appendFileSync(exe, 'more');
+    const [stale] = await stage.process([old]);
+    assert.deepEqual(cs(stale!), { state: 'pending' });
+    await stage.settle();
+    const [fresh] = await stage.process([recordOf(exe)]);
+    assert.deepEqual(cs(fresh!), { state: 'done', md5: sum('md5sum', exe), sha256: sum('sha256sum', exe) });
+    // a vanished file: an error state, not a crash
+    const gone = path.join(dir, 'gone');
+    copyFileSync('/usr/bin/true', gone);
+    const goneRec = recordOf(gone);
+    rmSync(gone);
+    const [g] = await stage.process([goneRec]);
+    assert.deepEqual(cs(g!), { state: 'error', reason: 'ENOENT' });
+  } finally {
+    await stage.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function bigExecutable(dir: string): string {
+  const p = path.join(dir, 'big');
+  const fd = openSync(p, 'w', 0o755);
+  writeFileSync(fd, 'head of a big executable');
+  ftruncateSync(fd, 1 << 30); // 1 GiB (sparse: the test measures hashing, not disk)
+  closeSync(fd);
+  return p;
+}
+
+test('a 1 GiB executable does not hold up other records; its digest follows in a later record', async () => {
+  const dir = tmp();
+  const stage = new ChecksumStage({ workers: 2, waitMs: 60000 });
+  try {
+    const big = bigExecutable(dir);
+    const small = path.join(dir, 'small');
+    copyFileSync('/usr/bin/true', small);
+    const [b1] = await stage.process([recordOf(big)]);
+    // large files never make a batch wait
+    assert.deepEqual(cs(b1!), { state: 'pending' });
+    const [s1] = await stage.process([recordOf(small)]);
+    assert.deepEqual(cs(s1!), { state: 'done', md5: sum('md5sum', small), sha256: sum('sha256sum', small) });
+    // ordering: the small record left with its digest while the big file was still being hashed
+    const [b2] = await stage.process([recordOf(big)]);
+    assert.deepEqual(cs(b2!), { state: 'pending' }, 'the 1 GiB hash finished before the small one: lanes are not separate');
+    await stage.settle();
+    const [b3] = await stage.process([recordOf(big)]);
+    assert.deepEqual(cs(b3!), { state: 'done', md5: sum('md5sum', big), sha256: sum('sha256sum', big) });
+  } finally {
+    await stage.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('one worker: a record behind a big job waits only the bound, leaves pending, gets the digest later', async () => {
+  const dir = tmp();
+  // largeBytes above the big file's size: the pool treats it as small and the batch waits for it
+  const stage = new ChecksumStage({ workers: 1, waitMs: 100, largeBytes: 2 * 2 ** 30 });
+  try {
+    const big = bigExecutable(dir);
+    const small = path.join(dir, 'small');
+    copyFileSync('/usr/bin/true', small);
+    let bigDone = false;
+    const t0 = Date.now();
+    const out = await stage.process([recordOf(big), recordOf(small)]);
+    const held = Date.now() - t0;
+    // the batch returned on its bound, not when hashing finished: both still pending
+    assert.deepEqual(out.map(cs), [{ state: 'pending' }, { state: 'pending' }]);
+    assert.ok(held >= 95, `returned after ${held} ms, before its bound`);
+    void stage.settle().then(() => { bigDone = true; });
+    assert.equal(bigDone, false);
+    await stage.settle();
+    const again = await stage.process([recordOf(small)]);
+    assert.deepEqual(cs(again[0]!), { state: 'done', md5: sum('md5sum', small), sha256: sum('sha256sum', small) });
+  } finally {
+    await stage.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

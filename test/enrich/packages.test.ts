@@ -1,0 +1,184 @@
+// Package index (-v): real dpkg database against dpkg-query, a fixture database (usr-merge,
+// Multi-Arch list names, removed packages, refresh on status replacement), rpm through a stand-in
+// rpm binary (no rpm database on Debian), and a fuzzed status parser.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PackageIndex, PackageStage, parseDpkgStatus, type PackageEnrichment } from '../../src/enrich/packages.js';
+import type { Envelope } from '../../src/pipeline/types.js';
+import { Rng } from '../policy/fuzz-lib.js';
+
+const hasDpkg = existsSync('/var/lib/dpkg/status') && spawnSync('dpkg-query', ['--version']).status === 0;
+
+function dpkgVersion(pkg: string): string {
+  return execFileSync('dpkg-query', ['-W', `-f=\${Version}`, pkg], { encoding: 'utf8' });
+}
+
+/** `dpkg-query -S` owners of each path; multi-owner and diverted paths are left out. */
+function dpkgOwners(paths: string[]): Map<string, string> {
+  const r = spawnSync('dpkg-query', ['-S', ...paths], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const out = new Map<string, string>();
+  for (const line of r.stdout.split('\n')) {
+    const m = /^([^\s,:]+)(?::[a-z0-9]+)?: (\/.*)$/.exec(line);
+    if (m) out.set(m[2]!, m[1]!);
+  }
+  return out;
+}
+
+test('dpkg: curl, ls, bash and more have the versions dpkg-query reports, by canonical path', { skip: !hasDpkg && 'no dpkg' }, async () => {
+  const idx = new PackageIndex({ rpm: null });
+  await idx.start();
+  assert.ok(idx.stats.packages > 10 && idx.stats.paths > 1000);
+  // /usr/bin/ls and /usr/bin/bash are listed as /bin/ls and /bin/bash (usr-merge)
+  for (const [p, pkg] of [['/usr/bin/curl', 'curl'], ['/usr/bin/ls', 'coreutils'], ['/usr/bin/bash', 'bash'], ['/usr/bin/dpkg-query', 'dpkg'], ['/usr/bin/md5sum', 'coreutils']] as const) {
+    const o = idx.lookup(p);
+    assert.ok(o, `${p} not indexed`);
+    assert.equal(o.pkg, pkg, p);
+    assert.equal(o.version, dpkgVersion(pkg), p);
+  }
+  // every regular file in /usr/bin that dpkg-query -S attributes to one package (under its
+  // canonical or its /bin name) has that package's version
+  const names = readdirSync('/usr/bin').sort();
+  const canon = dpkgOwners(names.map((n) => `/usr/bin/${n}`));
+  const merged = dpkgOwners(names.map((n) => `/bin/${n}`));
+  let checked = 0;
+  const versions = new Map<string, string>();
+  for (const n of names) {
+    const owner = canon.get(`/usr/bin/${n}`) ?? merged.get(`/bin/${n}`);
+    if (!owner) continue;
+    const o = idx.lookup(`/usr/bin/${n}`);
+    assert.ok(o, `/usr/bin/${n} (${owner}) not indexed`);
+    assert.equal(o.pkg, owner, `/usr/bin/${n}`);
+    if (!versions.has(owner)) versions.set(owner, dpkgVersion(owner));
+    assert.equal(o.version, versions.get(owner), `/usr/bin/${n}`);
+    checked++;
+  }
+  assert.ok(checked > 50, `only ${checked} files compared`);
+  // a path no package owns
+  assert.equal(idx.lookup('/usr/bin/definitely-not-packaged-xyz'), undefined);
+});
+
+function fixture(): { dir: string; dpkg: string; root: string } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'falconet-pkg-'));
+  const root = path.join(dir, 'root');
+  mkdirSync(path.join(root, 'usr/bin'), { recursive: true });
+  mkdirSync(path.join(root, 'usr/lib/x86_64-linux-gnu'), { recursive: true });
+  symlinkSync('usr/bin', path.join(root, 'bin'));
+  const dpkg = path.join(dir, 'dpkg');
+  mkdirSync(path.join(dpkg, 'info'), { recursive: true });
+  writeFileSync(path.join(dpkg, 'status'), [
+    'Package: alpha', 'Status: install ok installed', 'Architecture: amd64', 'Version: 1:2.3-4+deb12u1', 'Description: a', ' long text', '',
+    'Package: libbeta', 'Status: install ok installed', 'Architecture: amd64', 'Multi-Arch: same', 'Version: 0.9~rc1-2', '',
+    'Package: gone', 'Status: deinstall ok config-files', 'Architecture: amd64', 'Version: 5', '',
+  ].join('\n'));
+  writeFileSync(path.join(dpkg, 'info/alpha.list'), '/.\n/bin\n/bin/alpha\n/usr/bin/alpha-helper\n');
+  writeFileSync(path.join(dpkg, 'info/libbeta:amd64.list'), '/.\n/usr/lib/x86_64-linux-gnu/libbeta.so.1\n');
+  writeFileSync(path.join(dpkg, 'info/gone.list'), '/usr/bin/gone\n');
+  return { dir, dpkg, root };
+}
+
+test('fixture: usr-merge canonical paths, Multi-Arch list names, removed packages ignored', async () => {
+  const f = fixture();
+  try {
+    const idx = new PackageIndex({ dpkgDir: f.dpkg, root: f.root, rpm: null });
+    await idx.start();
+    assert.deepEqual(idx.lookup('/usr/bin/alpha'), { pkg: 'alpha', version: '1:2.3-4+deb12u1', arch: 'amd64', source: 'dpkg' });
+    assert.equal(idx.lookup('/bin/alpha')?.pkg, 'alpha'); // the listed form is kept too
+    assert.equal(idx.lookup('/usr/bin/alpha-helper')?.version, '1:2.3-4+deb12u1');
+    assert.equal(idx.lookup('/usr/lib/x86_64-linux-gnu/libbeta.so.1')?.version, '0.9~rc1-2');
+    assert.equal(idx.lookup('/usr/bin/gone'), undefined);
+    assert.equal(idx.stats.packages, 2);
+  } finally {
+    rmSync(f.dir, { recursive: true, force: true });
+  }
+});
+
+test('fixture: replacing the status file (as dpkg does, by rename) rebuilds the index', async () => {
+  const f = fixture();
+  const idx = new PackageIndex({ dpkgDir: f.dpkg, root: f.root, rpm: null, debounceMs: 50 });
+  try {
+    await idx.start();
+    idx.watch();
+    assert.equal(idx.lookup('/usr/bin/alpha')?.version, '1:2.3-4+deb12u1');
+    const tmp = path.join(f.dpkg, 'status-new');
+    writeFileSync(tmp, 'Package: alpha\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1:2.4-1\n');
+    renameSync(tmp, path.join(f.dpkg, 'status'));
+    const deadline = Date.now() + 20000;
+    while (idx.lookup('/usr/bin/alpha')?.version !== '1:2.4-1' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(idx.lookup('/usr/bin/alpha')?.version, '1:2.4-1');
+    assert.equal(idx.lookup('/usr/lib/x86_64-linux-gnu/libbeta.so.1'), undefined); // libbeta is gone from status
+    assert.ok(idx.stats.builds >= 2);
+  } finally {
+    idx.close();
+    rmSync(f.dir, { recursive: true, force: true });
+  }
+});
+
+test('rpm: files from `rpm -qa --qf` (stand-in rpm binary printing the query format)', async () => {
+  const f = fixture();
+  try {
+    const rpm = path.join(f.dir, 'rpm');
+    // the stand-in checks it got the query we send, then prints what rpm would
+    writeFileSync(rpm, `#!/bin/sh\n[ "$1" = -qa ] && [ "$2" = --qf ] || exit 3\nprintf 'gamma\\t2:1.0-3.el9\\tx86_64\\t/bin/gamma\\ngamma\\t2:1.0-3.el9\\tx86_64\\t/usr/share/doc/gamma\\n'\n`);
+    chmodSync(rpm, 0o755);
+    const idx = new PackageIndex({ dpkgDir: path.join(f.dir, 'none'), root: f.root, rpm });
+    await idx.start();
+    assert.deepEqual(idx.lookup('/usr/bin/gamma'), { pkg: 'gamma', version: '2:1.0-3.el9', arch: 'x86_64', source: 'rpm' });
+    assert.equal(idx.stats.rpmNote, '');
+    const none = new PackageIndex({ dpkgDir: path.join(f.dir, 'none'), root: f.root, rpm: path.join(f.dir, 'no-such-rpm') });
+    await none.start();
+    assert.match(none.stats.rpmNote, /no rpm database/);
+    assert.equal(none.stats.paths, 0);
+  } finally {
+    rmSync(f.dir, { recursive: true, force: true });
+  }
+});
+
+test('stage: ProcVersion from the process exe, FileVersion only for executable files, pending before the index', async () => {
+  const f = fixture();
+  try {
+    const idx = new PackageIndex({ dpkgDir: f.dpkg, root: f.root, rpm: null });
+    const stage = new PackageStage(idx, { watch: false, readyWaitMs: 10000 });
+    const mk = (exe: string, mode: number, dir: string, name: string): Envelope => ({
+      kind: 'file',
+      rec: { type: 'file', hdr: { flags: 0 }, mode, dir, name },
+      enrich: { process: { exe } },
+    });
+    const out = await stage.process([
+      mk('/usr/bin/alpha', 0o100755, '/usr/lib/x86_64-linux-gnu/', 'libbeta.so.1'),
+      mk('/usr/bin/other', 0o100644, '/usr/lib/x86_64-linux-gnu/', 'libbeta.so.1'),
+    ]);
+    assert.deepEqual(out[0]!.enrich!['packages'], { procVersion: '1:2.3-4+deb12u1', fileVersion: '0.9~rc1-2' } satisfies PackageEnrichment);
+    assert.deepEqual(out[1]!.enrich!['packages'], {}); // not executable, exe not packaged
+    // a stage whose index cannot finish within the wait passes records on, marked
+    const slow = new PackageStage(new PackageIndex({ rpm: null }), { watch: false, readyWaitMs: 0 });
+    const [e] = await slow.process([mk('/usr/bin/alpha', 0o100755, '/', 'x')]);
+    assert.deepEqual(e!.enrich!['packages'], { indexPending: true });
+    assert.equal(slow.recordsBeforeReady, 1);
+    await slow.index.start();
+    const [e2] = await slow.process([mk('/usr/bin/curl', 0o100644, '/', 'x')]);
+    if (hasDpkg) assert.equal((e2!.enrich!['packages'] as PackageEnrichment).procVersion, dpkgVersion('curl'));
+  } finally {
+    rmSync(f.dir, { recursive: true, force: true });
+  }
+});
+
+test('fuzz: the dpkg status parser never throws and only returns complete installed stanzas', () => {
+  const rng = new Rng(15);
+  const pieces = ['Package: a', 'Status: install ok installed', 'Version: 1', 'Architecture: all', '\n', '\n\n', ' cont', ':', 'x', '\u0000', 'Status: deinstall ok config-files', '\r\n', 'Version:', 'Package:'];
+  for (let i = 0; i < 5000; i++) {
+    let s = '';
+    const n = rng.int(20);
+    for (let j = 0; j < n; j++) s += rng.pick(pieces) + (rng.int(2) ? '\n' : '');
+    let errors = 0;
+    const pkgs = parseDpkgStatus(s, () => errors++);
+    for (const p of pkgs) {
+      assert.ok(p.name.length > 0, `case ${i}`);
+      assert.equal(typeof p.version, 'string');
+    }
+    assert.ok(errors <= 1);
+  }
+});

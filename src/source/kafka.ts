@@ -105,7 +105,11 @@ export class KafkaSource implements Source {
     const kafka = new Kafka({ clientId: o.clientId, brokers: o.brokers, logLevel: logLevel.NOTHING, connectionTimeout: 3000, retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5000 } });
     const decode = o.decode ?? jsonDecode;
     // Joining a group can fail outright (a coordinator moving, a SyncGroup refused while members
-    // come and go): start again with a fresh consumer a few times before giving up.
+    // come and go), at the start or at a later rebalance, where kafkajs gives up on errors it
+    // deems not retriable: start again with a fresh consumer a few times before giving up.
+    // Offsets not yet committed are fetched again (at least once).
+    let rejoins = 0;
+    const join = async (): Promise<boolean> => {
     for (let attempt = 1; ; attempt++) {
       const consumer = kafka.consumer({
         groupId: o.groupId, sessionTimeout: o.sessionTimeoutMs, heartbeatInterval: Math.max(100, Math.floor(o.sessionTimeoutMs / 10)),
@@ -157,19 +161,33 @@ export class KafkaSource implements Source {
             await heartbeat();
           },
         });
-        break;
+        return true;
       } catch (e) {
         this.consumer = undefined;
         await consumer.disconnect().catch(() => undefined);
-        if (this.stopped) { yield { kind: 'end' }; return; }
+        if (this.stopped) return false;
         if (attempt >= 12) throw e;
         o.log?.(`kafka: joining group ${o.groupId} failed (${(e as Error).message}); retrying`);
         await new Promise((r) => setTimeout(r, 250 * attempt));
       }
     }
+    };
+    if (!(await join())) { yield { kind: 'end' }; return; }
     try {
       while (!this.stopped) {
-        if (this.failure) throw this.failure;
+        if (this.failure) {
+          const e = this.failure;
+          if (++rejoins > 12) throw e;
+          this.failure = undefined;
+          o.log?.(`kafka: consumer of group ${o.groupId} stopped (${e.message}); joining again`);
+          const old = this.consumer;
+          this.consumer = undefined;
+          await old?.disconnect().catch(() => undefined);
+          // records handed over but not acknowledged come again from the committed offsets
+          this.inflight.length = 0;
+          if (!(await join())) break;
+          continue;
+        }
         const ev = this.queue.shift();
         if (ev) {
           if (!this.queue.length) { const t = this.taken; this.taken = undefined; t?.(); }

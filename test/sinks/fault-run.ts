@@ -11,6 +11,7 @@ import { encodeFrame } from '../../src/sinks/record-frame.js';
 import { parseSeq, record } from './gen.js';
 import { reportedResends, runGen, tally, type GenResult } from './gen-run.js';
 import type { Rsyslog } from './rsyslog-harness.js';
+import { rng } from '../lib/rng.js';
 
 export interface FaultPlan {
   dir: string;
@@ -58,17 +59,6 @@ export interface FaultReport {
   wallMs: number;
 }
 
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x100000000;
-  };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSink, parseSinkUrl, registerSinkScheme, SinkUrlError } from '../../src/sinks/registry.js';
 import { FakeSink } from './helpers.js';
+import { rng } from '../lib/rng.js';
 
 describe('parseSinkUrl', () => {
   it('parses every built-in form', () => {
@@ -74,18 +75,6 @@ describe('parseSinkUrl', () => {
   });
 });
 
-/** xorshift32 for reproducible cases. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x100000000;
-  };
-}
 
 describe('parseSinkUrl fuzz', () => {
   it('20,000 mutations throw only SinkUrlError, quickly', () => {

@@ -9,19 +9,8 @@ import { readSysFlowFilePartial, readSysFlowFile, SysFlowReadError } from '../..
 import { encodeSysFlowTrace } from '../../src/sysflow/ocf-writer.js';
 import { tracePath } from './helpers.js';
 import { scenario } from './prototype-scenario.js';
+import { rng } from '../lib/rng.js';
 
-/** xorshift32: reproducible cases. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x100000000;
-  };
-}
 
 type Mutator = (b: Buffer, r: () => number) => Buffer;
 const int = (r: () => number, n: number): number => Math.floor(r() * n);

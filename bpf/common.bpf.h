@@ -241,8 +241,6 @@ struct walk_ctx {
 	__u32 fsrel;
 };
 
-#define AS_BTF(type, p) ((type *)bpf_rdonly_cast((p), bpf_core_type_id_kernel(type)))
-
 static long walk_step(__u64 i, void *ctx)
 {
 	struct walk_ctx *c = ctx;

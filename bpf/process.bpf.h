@@ -322,8 +322,7 @@ static __noinline __u32 put_file(struct proc_record *r, __u32 idx, __u32 off, st
 {
 	if (!f)
 		return off;
-	struct file *bf = AS_BTF(struct file, f);
-	return put_dentry(r, idx, off, bf->f_path.dentry, bf->f_path.mnt);
+	return put_dentry(r, idx, off, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt));
 }
 
 /* Appends dirfd/cwd + '/' + the user path (or the user path alone when absolute). */

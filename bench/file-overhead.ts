@@ -137,9 +137,10 @@ async function main(): Promise<void> {
   const idle = hookRows(after, afterWritesOnly, (n) => n === 'file_ctime_skip')
     .map((r) => ({ ...r, hook: 'file_ctime_skip (no tracked operation)' }));
   console.log(hookTable([...rows, ...idle]));
+  if (!idle.length) console.log('(file_ctime_skip did not fire in the writes-only pass: no "no tracked operation" row to show)');
   if (floorRuns) console.log(`| count-only floor program (all its tracepoints) | ${(floorNs / floorRuns).toFixed(0)} | ${floorRuns} | | |`);
   console.log('(bpf_stats adds two clock reads to every invocation: the floor row shows that base cost; ' +
-    'the "no tracked operation" row is a separate writes-only pass of the same workload)');
+    'a "no tracked operation" row comes from a separate writes-only pass of the same workload)');
   console.log(`\nlost: file_map_full=${last.counters.file_map_full} notice_drop=${last.counters.notice_drop} (deferred, not lost: ${last.counters.file_deferred})`);
   console.log(`records: ${last.recordsOut} in ${elapsed.toFixed(1)} s = ${(last.recordsOut / elapsed).toFixed(0)} records/s delivered; agent CPU ${cpu1 !== undefined && cpu0 !== undefined ? ((cpu1 - cpu0) / elapsed * 100).toFixed(1) + '%' : 'n/a'}`);
 }

@@ -45,19 +45,14 @@ struct proc_pending {
 	__u32 nr;
 	__s32 dfd[2];          /* base of upath[i]: AT_FDCWD or a directory fd */
 	__s32 fd;              /* fd-based calls: the fd */
-	__u32 pad;
+	__u32 live;            /* 1: a call is in flight (the entry is reused, never deleted) */
 	__u64 upath[2];        /* user path strings (0: none) */
 	__u64 a[6];            /* normalised integer arguments (proc_record.arg) */
 	__u32 id_old[3];
 	__u32 pad2;
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 32768);
-	__type(key, __u32);
-	__type(value, struct proc_pending);
-} proc_pending SEC(".maps");
+
 
 /* Writes of one string may start at any offset below FN_PROC_DATA_MAX: the slack keeps the
  * verifier's worst case inside the map value. */
@@ -73,19 +68,37 @@ struct {
 	__type(value, struct proc_scratch);
 } proc_scratch SEC(".maps");
 
-/* Token bucket per process: small and preallocated, since every process that has an event
- * gets one (created lazily, removed at its exit). */
+/* Token bucket per process, held by its group leader's task state. */
 struct proc_bucket {
 	__u64 tokens;          /* ns-scaled: one event costs NSEC */
 	__u64 last_ns;         /* last refill */
+	__u32 live;            /* 1: initialised */
+	__u32 pad;
+};
+
+/* Per-task state in task storage rather than hashes keyed by tid or (tgid, start): a hash update
+ * or delete takes a bucket lock with interrupts off, ~0.5 µs each on this kind of guest, and a
+ * storm pays several per process. Task storage is found from the task itself and freed with it,
+ * so exits do no map work. A new process's state is created once, at fork, with its parent's
+ * balance; a thread that execs keeps its state (its tid changes, its task does not). */
+struct proc_task {
+	struct proc_pending p; /* this task's syscall in flight */
+	struct proc_bucket b;  /* the process's rate limit: used in the group leader's state */
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct proc_bucket_key);
-	__type(value, struct proc_bucket);
-} proc_buckets SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct proc_task);
+} proc_tasks SEC(".maps");
+
+/* The current task's in-flight call, or NULL. */
+static __always_inline struct proc_pending *pending_get(void)
+{
+	struct proc_task *s = bpf_task_storage_get(&proc_tasks, bpf_get_current_task_btf(), 0, 0);
+	return s && s->p.live ? &s->p : NULL;
+}
 
 /* Counts only for processes that had suppressed or lost events. */
 struct {
@@ -126,10 +139,10 @@ static __always_inline bool proc_on(__u32 ev)
 /* ---- rate limit ---- */
 static __always_inline struct proc_bucket_key cur_bucket_key(void)
 {
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *t = bpf_get_current_task_btf();
 	struct proc_bucket_key k = {};
 	k.tgid = bpf_get_current_pid_tgid() >> 32;
-	k.start = BPF_CORE_READ(t, group_leader, start_boottime);
+	k.start = t->group_leader->start_boottime;
 	return k;
 }
 
@@ -144,16 +157,19 @@ static __always_inline void refill(struct proc_bucket *b, __u64 now)
 	b->last_ns = now;
 }
 
-/* The current process's bucket, created full when missing; NULL if the map is full. */
+/* The current process's bucket, created full when missing; NULL if it cannot be allocated. */
 static __noinline struct proc_bucket *bucket_get(__u64 now)
 {
-	struct proc_bucket_key k = cur_bucket_key();
-	struct proc_bucket *b = bpf_map_lookup_elem(&proc_buckets, &k);
-	if (b)
-		return b;
-	struct proc_bucket n = { .tokens = (__u64)cfg_proc_rate * NSEC, .last_ns = now };
-	bpf_map_update_elem(&proc_buckets, &k, &n, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&proc_buckets, &k);
+	struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
+	struct proc_task *s = bpf_task_storage_get(&proc_tasks, leader, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!s)
+		return NULL;
+	if (!s->b.live) {
+		s->b.tokens = (__u64)cfg_proc_rate * NSEC;
+		s->b.last_ns = now;
+		s->b.live = 1;
+	}
+	return &s->b;
 }
 
 /* The current process's counts, created (with its header) when missing; NULL if full. */
@@ -169,7 +185,7 @@ static __noinline struct proc_counts *counts_get(__u64 now)
 		return NULL;
 	__builtin_memset(s, 0, sizeof(*s));
 	s->first_ns = now;
-	fill_hdr(&s->hdr, FN_REC_PROC, now);
+	fill_hdr_task(&s->hdr, FN_REC_PROC, now);
 	bpf_map_update_elem(&proc_counts, &k, s, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&proc_counts, &k);
 }
@@ -223,15 +239,16 @@ static __noinline struct proc_record *rec_begin(__u32 ev, __u32 nr, long ret, __
 #pragma unroll
 	for (int k = 0; k < (int)(PROC_RECORD_FIXED / 8); k++)
 		w[k] = 0;
-	fill_hdr(&r->hdr, FN_REC_PROC, now);
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	fill_hdr_task(&r->hdr, FN_REC_PROC, now);
+	struct task_struct *t = bpf_get_current_task_btf();
 	r->event = ev;
 	r->syscall = nr;
 	r->ret = ret;
-	r->parent_start = BPF_CORE_READ(t, real_parent, start_boottime);
+	r->parent_start = t->real_parent->start_boottime;
 	r->cgroup_id = bpf_get_current_cgroup_id();
-	r->euid = BPF_CORE_READ(t, cred, euid.val);
-	r->egid = BPF_CORE_READ(t, cred, egid.val);
+	const struct cred *cr = t->cred;
+	r->euid = cr->euid.val;
+	r->egid = cr->egid.val;
 	return r;
 }
 
@@ -523,9 +540,12 @@ static __always_inline int pend_begin(__u32 ev, __u32 nr, __s32 dfd0, __u64 p0, 
 	p.a[5] = a5;
 	if (is_cred_event(ev))
 		cred_ids(p.id_old, is_gid_event(ev));
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	/* map full: the exit hook still reports the call, flagged PF_NO_PENDING */
-	bpf_map_update_elem(&proc_pending, &tid, &p, BPF_ANY);
+	p.live = 1;
+	/* no storage (allocation failed): the exit hook still reports the call, flagged PF_NO_PENDING */
+	struct proc_task *s = bpf_task_storage_get(&proc_tasks, bpf_get_current_task_btf(), 0,
+						   BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (s)
+		s->p = p;
 	return 0;
 }
 
@@ -565,16 +585,15 @@ static __always_inline int proc_exit(long ret, __u32 nr, __u32 ev, __u32 shape, 
 {
 	if (!proc_mon_on())
 		return 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct proc_pending *pp = pending_get();
 	/* successful exec/clone were reported from the sched tracepoints (the child's return from
 	 * clone has no entry at all) */
 	if ((shape == SH_EXEC_FAIL || shape == SH_CLONE_FAIL) && ret >= 0) {
-		if (shape == SH_EXEC_FAIL || ret > 0)
-			bpf_map_delete_elem(&proc_pending, &tid);
+		if (pp && (shape == SH_EXEC_FAIL || ret > 0))
+			pp->live = 0;
 		return 0;
 	}
 	struct proc_pending p = {};
-	struct proc_pending *pp = bpf_map_lookup_elem(&proc_pending, &tid);
 	bool have = false;
 	if (pp) {
 		/* an entry of another syscall: its exit hook was not attached yet when it ran */
@@ -582,7 +601,7 @@ static __always_inline int proc_exit(long ret, __u32 nr, __u32 ev, __u32 shape, 
 			p = *pp;
 			have = true;
 		}
-		bpf_map_delete_elem(&proc_pending, &tid);
+		pp->live = 0;
 	}
 	if (!have && need_pending)
 		return 0;
@@ -864,11 +883,10 @@ int BPF_PROG(proc_fork, struct task_struct *parent, struct task_struct *child)
 	if (!proc_mon_on() || is_self(bpf_get_current_pid_tgid() >> 32))
 		return 0;
 	__u64 now = bpf_ktime_get_boot_ns();
-	__u32 ctgid = BPF_CORE_READ(child, tgid), ctid = BPF_CORE_READ(child, pid);
+	__u32 ctgid = child->tgid, ctid = child->pid;
 	bool thread = ctgid != ctid;
-	__u64 cstart = BPF_CORE_READ(child, start_boottime);
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct proc_pending *pp = bpf_map_lookup_elem(&proc_pending, &tid);
+	__u64 cstart = child->start_boottime;
+	struct proc_pending *pp = pending_get();
 	__u64 flags = pp && pp->ev == PE_FORK ? pp->a[2] : 0;
 	__u32 nr = pp && pp->ev == PE_FORK ? pp->nr : 0;
 
@@ -890,13 +908,17 @@ int BPF_PROG(proc_fork, struct task_struct *parent, struct task_struct *child)
 	}
 	/* a new process inherits its parent's balance (threads share the parent's bucket) */
 	if (cfg_proc_rate && !thread) {
-		struct proc_bucket_key pk = cur_bucket_key();
-		struct proc_bucket *pb = bpf_map_lookup_elem(&proc_buckets, &pk);
-		if (pb) {
-			refill(pb, now);
-			struct proc_bucket n = { .tokens = pb->tokens, .last_ns = now };
-			struct proc_bucket_key ck = { .tgid = ctgid, .start = cstart };
-			bpf_map_update_elem(&proc_buckets, &ck, &n, BPF_ANY);
+		struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
+		struct proc_task *ps = bpf_task_storage_get(&proc_tasks, leader, 0, 0);
+		if (ps && ps->b.live) {
+			refill(&ps->b, now);
+			struct proc_task *cs = bpf_task_storage_get(&proc_tasks, child, 0,
+								     BPF_LOCAL_STORAGE_GET_F_CREATE);
+			if (cs) {
+				cs->b.tokens = ps->b.tokens;
+				cs->b.last_ns = now;
+				cs->b.live = 1;
+			}
 		}
 	}
 	return 0;
@@ -906,7 +928,8 @@ static __noinline __u32 put_argv(struct proc_record *r, __u32 idx, __u32 off, st
 {
 	if (!ROOM(off))
 		return off;
-	unsigned long start = BPF_CORE_READ(t, mm, arg_start), end = BPF_CORE_READ(t, mm, arg_end);
+	struct mm_struct *mm = t->mm;
+	unsigned long start = mm->arg_start, end = mm->arg_end;
 	if (end <= start)
 		return off;
 	__u64 len = end - start;
@@ -928,27 +951,24 @@ static __noinline __u32 put_argv(struct proc_record *r, __u32 idx, __u32 off, st
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(proc_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	if (old_pid != tid)
-		bpf_map_delete_elem(&proc_pending, &old_pid); /* a thread exec'd: its tid changed */
 	if (!proc_on(PE_EXEC))
 		return 0;
 	__u64 now = bpf_ktime_get_boot_ns();
 	if (!rate_allow(PE_EXEC, now))
 		return 0;
-	struct proc_pending *pp = bpf_map_lookup_elem(&proc_pending, &tid);
+	struct proc_pending *pp = pending_get();
 	struct proc_record *r = rec_begin(PE_EXEC, pp ? pp->nr : 0, 0, now);
 	if (!r)
 		return 0;
 	r->arg[0] = old_pid;
-	r->arg[1] = BPF_CORE_READ(bprm, argc);
-	__u32 off = put_file(r, 0, 0, BPF_CORE_READ(bprm, file));
-	const char *fname = BPF_CORE_READ(bprm, filename);
-	const char *interp = BPF_CORE_READ(bprm, interp);
+	r->arg[1] = bprm->argc;
+	__u32 off = put_file(r, 0, 0, bprm->file);
+	const char *fname = bprm->filename;
+	const char *interp = bprm->interp;
 	off = put_kernel_str(r, 1, off, fname);
 	if (interp && interp != fname)
 		off = put_kernel_str(r, 2, off, interp);
-	off = put_argv(r, 3, off, (struct task_struct *)bpf_get_current_task());
+	off = put_argv(r, 3, off, bpf_get_current_task_btf());
 	rec_emit(r, off, now);
 	return 0;
 }
@@ -959,15 +979,14 @@ int BPF_PROG(proc_exit_task, struct task_struct *p, bool group_dead)
 {
 	if (!proc_mon_on())
 		return 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	bpf_map_delete_elem(&proc_pending, &tid);
+	/* the task's pending entry goes with the task */
 	if (is_self(bpf_get_current_pid_tgid() >> 32))
 		return 0;
 	__u64 now = bpf_ktime_get_boot_ns();
 	if (((cfg_proc_events >> PE_EXIT) & 1) && rate_allow(PE_EXIT, now)) {
 		struct proc_record *r = rec_begin(PE_EXIT, 0, 0, now);
 		if (r) {
-			r->arg[0] = (__u32)BPF_CORE_READ(p, exit_code);
+			r->arg[0] = (__u32)p->exit_code;
 			r->arg[1] = group_dead ? 1 : 0;
 			if (!group_dead)
 				r->hdr.flags |= PF_THREAD;
@@ -975,9 +994,8 @@ int BPF_PROG(proc_exit_task, struct task_struct *p, bool group_dead)
 		}
 	}
 	if (group_dead) {
-		/* the sensor reports and removes the counts; the bucket goes now */
+		/* the sensor reports and removes the counts; the bucket goes with the leader's task */
 		struct proc_bucket_key k = cur_bucket_key();
-		bpf_map_delete_elem(&proc_buckets, &k);
 		struct proc_counts *c = bpf_map_lookup_elem(&proc_counts, &k);
 		if (c)
 			c->exited = 1;

@@ -31,6 +31,8 @@ void die(const char *fmt, ...);
 __u64 now_ns(clockid_t clk);
 
 void sock_configure(struct falconet_bpf *skel);
+/* before the first load: drops the TCP iterator up front when the kernel refuses it */
+void sock_probe(void);
 /* The object failed to load because of prog (-err): true when the socket monitor takes the
  * other path on the next load (the TCP iterator); false: not its program. */
 bool sock_load_refused(const char *prog, int err);

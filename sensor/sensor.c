@@ -384,6 +384,7 @@ int main(int argc, char **argv)
 	struct bpf_program *prog;
 	/* A program this kernel's verifier rejects is skipped and reported, and the object is loaded
 	 * again without it, so one monitor's problem does not take the others down. */
+	sock_probe();
 	for (;;) {
 		skel = falconet_bpf__open();
 		if (!skel)

@@ -91,6 +91,27 @@ static const char *errno_name(int err)
 	return num;
 }
 
+/* Chooses the TCP export path before the object is loaded, where it can: the iterator program
+ * loaded alone (with the maps it needs) costs a fraction of what loading every program, finding
+ * the iterator refused and loading them all again would (a second full load is seconds). A
+ * refusal at attach or run still goes through sock_loaded and one reload. */
+void sock_probe(void)
+{
+	if (!(opt.monitors & FN_MON_SOCKET) || opt.no_sk_iter || walk_why[0])
+		return;
+	struct falconet_bpf *p = falconet_bpf__open();
+	if (!p)
+		return; /* the real open says why */
+	struct bpf_program *prog;
+	bpf_object__for_each_program(prog, p->obj)
+		bpf_program__set_autoload(prog, prog == p->progs.sock_tcp_iter);
+	bpf_map__set_max_entries(p->maps.events, 4096); /* the probe submits nothing */
+	int err = falconet_bpf__load(p);
+	if (err)
+		snprintf(walk_why, sizeof(walk_why), "iterator refused: %s", errno_name(-err));
+	falconet_bpf__destroy(p);
+}
+
 bool sock_load_refused(const char *prog, int err)
 {
 	if (!sock_enabled || walk_why[0] || strcmp(prog, "sock_tcp_iter"))

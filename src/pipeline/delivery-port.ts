@@ -2,7 +2,8 @@
 // Sink). src/sinks/delivery.ts's Delivery has this shape (DELIVERY-CONTRACT.md); so does the
 // direct delivery below, which the runtime uses for stdout: a terminal must see records in order
 // and in step, and a spool there would only delay them.
-import { closeSync, writeSync } from 'node:fs';
+import { closeSync } from 'node:fs';
+import { writeAllFd } from '../util/write-fd.js';
 import type { Writable } from 'node:stream';
 import type { SinkItem } from './types.js';
 import type { SinkFigures } from '../metrics/counters.js';
@@ -60,8 +61,7 @@ export class StreamDelivery implements DeliveryPort {
     const buf = framed(items);
     if ('fd' in this.target) {
       try {
-        let off = 0;
-        while (off < buf.length) off += writeSync(this.target.fd, buf, off, buf.length - off);
+        await writeAllFd(this.target.fd, buf);
         this.delivered += items.length;
       } catch {
         this.broken = true;

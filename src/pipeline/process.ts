@@ -3,6 +3,7 @@
 // in SysFlow's JSON (`format: json`) or Falco's alert JSON (`format: falco`, our extension).
 import { Writable } from 'node:stream';
 import { writeSync } from 'node:fs';
+import { writeAllFd } from '../util/write-fd.js';
 import { RuntimeCounters } from '../metrics/counters.js';
 import { readPipelineConfig } from './config.js';
 import { buildTree } from './registry.js';
@@ -41,13 +42,7 @@ const KNOWN_ERRORS = new Set(['PipelineConfigError', 'SysFlowReadError', 'Policy
 function fdWritable(fd: number): Writable {
   return new Writable({
     write(chunk: Buffer, _enc, cb) {
-      try {
-        let off = 0;
-        while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
-        cb();
-      } catch (e) {
-        cb(e as Error);
-      }
+      writeAllFd(fd, chunk).then(() => cb(), (e: Error) => cb(e));
     },
   });
 }

@@ -83,7 +83,7 @@ void sock_configure(struct falconet_bpf *skel)
 /* The errno's name (EPERM), or its number. */
 static const char *errno_name(int err)
 {
-	static char num[16];
+	static char num[24];
 	const char *n = strerrorname_np(err);
 	if (n)
 		return n;

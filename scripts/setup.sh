@@ -50,7 +50,12 @@ stamp=dist/.build-stamp
 sources=$(find src test bench -name '*.ts' -newer "$stamp" -print -quit 2>/dev/null || true)
 listing=$( (find src test bench -name '*.ts' | LC_ALL=C sort; cat tsconfig.json package-lock.json) | md5sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ -n "$sources" ] || [ tsconfig.json -nt "$stamp" ] || [ "$(cat "$stamp")" != "$listing" ]; then
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" != "$listing" ]; then rm -rf dist; fi
+  # outputs whose source is gone (file by file: a test run reading dist/ meanwhile keeps working)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" != "$listing" ] && [ -d dist ]; then
+    find dist -name '*.js' | while read -r f; do
+      src=${f#dist/}; [ -f "${src%.js}.ts" ] || rm -f "$f" "$f.map"
+    done
+  fi
   log "tsc"
   node_modules/.bin/tsc -p tsconfig.json
   echo "$listing" > "$stamp"

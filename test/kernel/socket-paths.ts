@@ -39,7 +39,7 @@ export function refusalOf(p: ExportPath, stderr: string): string | undefined {
 /** Starts the agent once on the iterator path and reads its startup output: the skip reason of
  * the iterator runs, or false. */
 async function probeIterator(): Promise<string | false> {
-  const child = spawn(process.execPath, [path.join(REPO, 'bin/falconet'), '-m', 'socket', '-q', '--duration', '0.2'],
+  const child = spawn(process.execPath, [path.join(REPO, 'bin/falconet'), '-m', 'socket', '-o', 'json-min', '--duration', '0.2'],
     { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });

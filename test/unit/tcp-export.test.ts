@@ -66,7 +66,7 @@ function sensorArgs(agentArgs: string[], env: Record<string, string>): string[] 
   const fake = path.join(dir, 'sensor');
   writeFileSync(fake, `#!/bin/sh\nprintf '%s\\n' "$@" "env=$FALCONET_NO_SK_ITER" > "${dir}/argv"\nexit 3\n`);
   chmodSync(fake, 0o755);
-  spawnSync(process.execPath, [path.join(REPO, 'bin/falconet'), '-m', 'socket', '-q', ...agentArgs],
+  spawnSync(process.execPath, [path.join(REPO, 'bin/falconet'), '-m', 'socket', '-o', 'json-min', ...agentArgs],
     { env: { ...process.env, FALCONET_NO_SK_ITER: '', ...env, FALCONET_SENSOR: fake }, encoding: 'utf8', timeout: 30000 });
   assert.ok(existsSync(`${dir}/argv`), 'the stand-in sensor was started');
   return readFileSync(`${dir}/argv`, 'utf8').trim().split('\n');

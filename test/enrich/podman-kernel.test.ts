@@ -81,7 +81,8 @@ test('a podman container (runc, imported busybox image) is tagged with id, name 
     if (last.type === 'C') assert.deepEqual([last.rec.name, last.rec.image, last.rec.imageid.replace(/^sha256:/, ''), last.rec.privileged], [name, image, inspect[0]!.Id, false]);
     const views = [...viewsOf(objs)].filter((v) => v.proc?.containerId === containerId.slice(0, 12));
     assert.ok(views.length >= 1, 'records of container processes');
-    const v = views.find((x) => x.type === 'PE')!;
+    // the last process event: by then the Container entity carries the API's metadata
+    const v = views.filter((x) => x.type === 'PE').at(-1)!;
     const get = (n: string) => lookupField(n)!.get(v);
     assert.deepEqual([get('sf.container.id'), get('container.name'), get('sf.container.image'), get('sf.container.privileged')], [containerId.slice(0, 12), name, image, false]);
   } finally {

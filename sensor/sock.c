@@ -105,7 +105,15 @@ void sock_probe(void)
 	struct bpf_program *prog;
 	bpf_object__for_each_program(prog, p->obj)
 		bpf_program__set_autoload(prog, prog == p->progs.sock_tcp_iter);
-	bpf_map__set_max_entries(p->maps.events, 4096); /* the probe submits nothing */
+	/* the probe stores nothing: smallest maps (a preallocated 64K-entry hash costs ~0.1 s) */
+	struct bpf_map *m;
+	bpf_object__for_each_map(m, p->obj) {
+		enum bpf_map_type t = bpf_map__type(m);
+		if (t == BPF_MAP_TYPE_HASH || t == BPF_MAP_TYPE_LRU_HASH || t == BPF_MAP_TYPE_PERCPU_HASH ||
+		    t == BPF_MAP_TYPE_LRU_PERCPU_HASH)
+			bpf_map__set_max_entries(m, 1);
+	}
+	bpf_map__set_max_entries(p->maps.events, 4096);
 	int err = falconet_bpf__load(p);
 	if (err)
 		snprintf(walk_why, sizeof(walk_why), "iterator refused: %s", errno_name(-err));

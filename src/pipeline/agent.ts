@@ -1,6 +1,5 @@
 // The agent (live sensor) and replay: kflowd's flags or a pipeline.json, one runtime.
 import type { Writable } from 'node:stream';
-import type { SensorHello, SensorStats } from '../model/records.js';
 import type { RecordSource } from '../sensor/source.js';
 import { IdNames } from '../enrich/ids.js';
 import { RuntimeCounters } from '../metrics/counters.js';
@@ -8,7 +7,7 @@ import { figuresObject } from '../metrics/figures.js';
 import { parsePipelineConfig, readPipelineConfig, type PipelineConfig } from './config.js';
 import { defaultPipeline, type AgentFlagsTree } from './defaults.js';
 import { buildTree, type BuiltTree } from './registry.js';
-import { Runtime } from './runtime.js';
+import { Runtime, type RunSummary as RuntimeSummary } from './runtime.js';
 import { kernelSource } from './sources/kernel.js';
 import { KernelToSysFlow } from './stages/kernel-sysflow.js';
 import type { Control } from './types.js';
@@ -45,12 +44,7 @@ export interface PipelineOptions {
   log?: (text: string) => void;
 }
 
-export interface RunSummary {
-  records: number;
-  hello?: SensorHello;
-  lastStats?: SensorStats;
-  logs: string[];
-  cleanEnd: boolean;
+export interface RunSummary extends RuntimeSummary {
   /** SysFlow trace files written */
   sysflowFiles: string[];
   tree: BuiltTree;

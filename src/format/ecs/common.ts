@@ -4,21 +4,15 @@
 import type { ProcHeader } from '../../model/records.js';
 import type { Envelope } from '../../pipeline/types.js';
 import { recordIdString } from '../../pipeline/types.js';
+import type { HostFacts } from '../context.js';
 
 export const ECS_VERSION = '8.17.0';
 
 export type EcsValue = string | number | boolean | null | EcsValue[] | EcsDoc;
 export interface EcsDoc { [key: string]: EcsValue }
 
-/** Host facts (the shape of enrich/host.ts HostInfo). */
-export interface EcsHost {
-  hostName: string;
-  hostIP: string;
-  system: string;
-  kernel: string;
-  version: string;
-  token?: string;
-}
+/** Host facts: the enrich stage's, without the clocks (format/context.ts). */
+export type EcsHost = Omit<HostFacts, 'bootToRealNs' | 'startBootNs'>;
 
 /** Fixed per encoder: who we are and, by default, where we run. */
 export interface EcsContext {

@@ -1,7 +1,7 @@
 // Process monitor events (one per kernel event) → process.*; events that act on a file or a
 // socket also fill file.* or destination/source. event.outcome comes from the return value.
 import type { ProcEventRecord, ProcRecord, SockAddr } from '../../model/process-record.js';
-import type { PidExitRecord } from '../../model/records.js';
+import type { PidExitRecord, ProcHeader } from '../../model/records.js';
 import type { Envelope } from '../../pipeline/types.js';
 import { baseDoc, eventBase, processFields, realClock, isoNs, type EcsContext, type EcsDoc } from './common.js';
 
@@ -93,16 +93,22 @@ function eventDoc(env: Envelope<ProcEventRecord>, ctx: EcsContext): EcsDoc {
   return doc;
 }
 
+/** A process-category document with its event type and action, and the process fields. */
+function processEventDoc(env: Envelope, ctx: EcsContext, hdr: ProcHeader, type: string, action: string): EcsDoc {
+  const doc = baseDoc(env, ctx, hdr.ts);
+  const event = eventBase(env, 'process');
+  event['category'] = ['process'];
+  event['type'] = [type];
+  event['action'] = action;
+  doc['event'] = event;
+  processFields(doc, env, ctx, hdr);
+  return doc;
+}
+
 function throttleDoc(env: Envelope<ProcRecord>, ctx: EcsContext): EcsDoc {
   const r = env.rec;
   if (r.event !== 'THROTTLED') throw new Error('internal: not a throttle record');
-  const doc = baseDoc(env, ctx, r.hdr.ts);
-  const event = eventBase(env, 'process');
-  event['category'] = ['process'];
-  event['type'] = ['info'];
-  event['action'] = 'throttled';
-  doc['event'] = event;
-  processFields(doc, env, ctx, r.hdr);
+  const doc = processEventDoc(env, ctx, r.hdr, 'info', 'throttled');
   doc['falconet'] = { process: { event: 'THROTTLED', suppressed: r.suppressedTotal, lost: r.lostTotal } };
   return doc;
 }
@@ -113,13 +119,7 @@ export function processDoc(env: Envelope<ProcRecord>, ctx: EcsContext): EcsDoc {
 
 export function pidExitDoc(env: Envelope<PidExitRecord>, ctx: EcsContext): EcsDoc {
   const r = env.rec;
-  const doc = baseDoc(env, ctx, r.hdr.ts);
-  const event = eventBase(env, 'process');
-  event['category'] = ['process'];
-  event['type'] = ['end'];
-  event['action'] = 'exit';
-  doc['event'] = event;
-  processFields(doc, env, ctx, r.hdr);
+  const doc = processEventDoc(env, ctx, r.hdr, 'end', 'exit');
   const proc = doc['process'] as EcsDoc;
   proc['exit_code'] = r.exitCode;
   proc['end'] = isoNs(r.hdr.ts + realClock(env, ctx));

@@ -8,6 +8,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 #include "records.h"
+#include "compat.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -134,14 +135,15 @@ static __always_inline void fill_hdr_task(struct rec_hdr *h, __u16 type, __u64 n
 }
 
 /* ---- fd → struct file ---- */
-/* bpf_rdonly_cast (6.2+) turns a kernel address into a BTF pointer whose fields are read with
- * direct (fault-safe) loads: several times cheaper than one bpf_probe_read_kernel per field,
- * which matters on hooks that run for every read() and write() of the system. */
-extern void *bpf_rdonly_cast(const void *obj__ign, __u32 btf_id) __ksym;
+/* bpf_rdonly_cast (6.2+, compat.bpf.h) turns a kernel address into a BTF pointer whose fields
+ * are read with direct (fault-safe) loads: several times cheaper than one bpf_probe_read_kernel
+ * per field, which matters on hooks that run for every read() and write() of the system. */
 
 /* The struct file of fd in the current task, as a BTF pointer, or NULL. */
 static __always_inline struct file *fd_file(__u64 fd)
 {
+	if (!cfg_kf_rdonly_cast)
+		return NULL; /* the __nokf twins (file_compat.bpf.h) run instead */
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct fdtable *fdt = t->files->fdt;
 	if (!fdt || fd >= fdt->max_fds)

@@ -4,6 +4,7 @@
  * were not asked for (by name prefix) before load. */
 #include "common.bpf.h"
 #include "file.bpf.h"
+#include "file_compat.bpf.h" /* fd hooks without kfuncs (6.1) */
 #include "socket.bpf.h"
 #include "payload.bpf.h"   /* -p: DNS/HTTP/SYSLOG payloads (socket monitor) */
 #include "process.bpf.h"

@@ -573,7 +573,7 @@ static __noinline int pending_end(long ret)
 	struct pending_op *p = bpf_map_lookup_elem(&file_pending, &tid);
 	if (!p)
 		return 0;
-	if (ret == 0 && p->inode && !p->done) {
+	if (ret == 0 && p->inode && !p->done && cfg_kf_rdonly_cast) {
 		struct inode *inode = bpf_rdonly_cast(p->inode, bpf_core_type_id_kernel(struct inode));
 		struct file_record *r = pending_rec(p, inode);
 		if (r) {

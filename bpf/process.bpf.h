@@ -975,8 +975,9 @@ int BPF_PROG(proc_exec, struct task_struct *p, pid_t old_pid, struct linux_binpr
 
 /* Every thread's exit; a[0] = exit_code (wait status), a[1] = 1 for the process's last thread. */
 SEC("tp_btf/sched_process_exit")
-int BPF_PROG(proc_exit_task, struct task_struct *p, bool group_dead)
+int BPF_PROG(proc_exit_task, struct task_struct *p)
 {
+	bool group_dead = exit_group_dead(ctx, p); /* an argument on newer kernels (compat.bpf.h) */
 	if (!proc_mon_on())
 		return 0;
 	/* the task's pending entry goes with the task */

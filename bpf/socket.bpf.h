@@ -58,7 +58,6 @@ extern unsigned int CONFIG_HZ __kconfig __weak;
 
 /* CLOCK_BOOTTIME - CLOCK_MONOTONIC (time spent suspended), kept current by the sensor's timer */
 volatile __u64 sock_boot_offset_ns;
-extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
 
 /* TCP records live in the socket itself: the packet hooks reach them without a hash lookup,
  * and they go away with the socket. */
@@ -722,9 +721,14 @@ static __noinline int unix_io(struct sock *sk, __u64 cookie, int ret, bool rx)
  * A server socket gets its owner there (or at close), without a record lookup on every read. */
 static __always_inline bool first_read(struct sock *sk, int ret)
 {
-	struct tcp_sock *tp = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
-	/* rcv_nxt counts a FIN the reader has not reached yet */
-	__u64 read = tp->bytes_received - (__u32)(tp->rcv_nxt - tp->copied_seq);
+	__u64 read;
+	if (cfg_kf_rdonly_cast) {
+		struct tcp_sock *tp = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
+		/* rcv_nxt counts a FIN the reader has not reached yet */
+		read = tp->bytes_received - (__u32)(tp->rcv_nxt - tp->copied_seq);
+	} else {
+		read = TCP_READ_NOKF(sk);
+	}
 	return read == (__u64)ret || read + 1 == (__u64)ret;
 }
 
@@ -875,7 +879,8 @@ static __always_inline void rx_add(struct __sk_buff *skb, struct sock_record *v,
 {
 	dir_add(&v->rx, now, payload, flagc, skb->ifindex, 1);
 	__sync_fetch_and_add(&v->ttl_sum, ttl);
-	__u32 nf = rx_frags(bpf_cast_to_kern_ctx(skb));
+	/* without the kfuncs (6.1) the kernel skb is out of reach: no fragment count */
+	__u32 nf = cfg_kf_kern_ctx && cfg_kf_rdonly_cast ? rx_frags(bpf_cast_to_kern_ctx(skb)) : 0;
 	if (nf)
 		__sync_fetch_and_add(&v->frags, nf);
 }
@@ -973,8 +978,10 @@ static __noinline int udp_rx(struct __sk_buff *skb)
 	struct sock_key key = {};
 	struct pkt_local pl = {};
 	udp_ends(&f, cookie, (l4[0] << 8) | l4[1], (l4[2] << 8) | l4[3], true, now, &key, &pl);
-	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
-	struct sock_record *v = udp_entry(kskb->sk, &key, &pl);
+	/* without bpf_cast_to_kern_ctx (6.1) an entry made here has no socket address (state,
+	 * drops and queue come with the first send) */
+	struct sock *ksk = cfg_kf_kern_ctx ? ((struct sk_buff *)bpf_cast_to_kern_ctx(skb))->sk : NULL;
+	struct sock_record *v = udp_entry(ksk, &key, &pl);
 	if (!v)
 		return 0;
 	__u32 len = skb->len;
@@ -1089,8 +1096,8 @@ static __always_inline int dev_xmit(const struct sk_buff *skb, const struct net_
 	unsigned char *head = skb->head;
 	__u16 th = skb->transport_header;
 	/* a load through a cast pointer: no helper call per packet. Bytes 12-13: offset, flags */
-	union tcp_word_hdr *tcp = bpf_rdonly_cast(head + th, bpf_core_type_id_kernel(union tcp_word_hdr));
-	__u32 w = bpf_ntohl(tcp->words[3]);
+	__u32 w = cfg_kf_rdonly_cast ? bpf_ntohl(((union tcp_word_hdr *)bpf_rdonly_cast(
+		head + th, bpf_core_type_id_kernel(union tcp_word_hdr)))->words[3]) : TCP_WORD3_NOKF(head + th);
 	__u64 hl = (__u64)(head + th - skb->data) + (w >> 28) * 4;
 	__u32 len = skb->len;
 	/* TCP stamps every skb it sends with its departure time (CLOCK_MONOTONIC): reading that
@@ -1132,8 +1139,13 @@ static __always_inline int skb_in(struct __sk_buff *skb, const bool walk)
 		return 1;
 	if (walk && sk->protocol == IPPROTO_TCP_) {
 		/* the socket's cookie, read in place (a full socket, like the storage lookup's) */
-		struct sock *ksk = ((struct sk_buff *)bpf_cast_to_kern_ctx(skb))->sk;
-		struct sock_record *v = ksk ? tcp_walk_rec(ksk->__sk_common.skc_cookie.counter) : NULL;
+		struct sock_record *v;
+		if (cfg_kf_kern_ctx) {
+			struct sock *ksk = ((struct sk_buff *)bpf_cast_to_kern_ctx(skb))->sk;
+			v = ksk ? tcp_walk_rec(ksk->__sk_common.skc_cookie.counter) : NULL;
+		} else {
+			v = tcp_walk_rec(bpf_get_socket_cookie(skb)); /* a helper call instead (6.1) */
+		}
 		if (v)
 			tcp_rx(skb, v);
 		return 1;

@@ -32,6 +32,7 @@
 #include "monitors.h"
 #include "payload.h"
 #include "mapwalk.h"
+#include "kcompat.h"
 
 #define EXITED_MAX 4096
 
@@ -247,8 +248,9 @@ static int libbpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap
 	return fputs(line, stderr);
 }
 
-#define MAX_REJECTED 32
-static char rejected[MAX_REJECTED][128];
+/* Programs the verifier rejected although the pre-load checks (kcompat.c) let them load: a
+ * last resort, loud and counted; each costs a full reload. */
+static char (*rejected)[128];
 static unsigned n_rejected;
 
 static bool was_rejected(const char *name)
@@ -378,15 +380,17 @@ int main(int argc, char **argv)
 		die("cannot count CPUs");
 
 	vmlinux_btf = btf__load_vmlinux_btf();
+	kcompat_probe();
 	char status[8192];
 	size_t slen = 0;
 	unsigned attached = 0, skipped = 0;
 	struct bpf_program *prog;
-	/* A program this kernel's verifier rejects is skipped and reported, and the object is loaded
-	 * again without it, so one monitor's problem does not take the others down. */
+	/* What this kernel cannot run is decided before load (kcompat.c). A program the verifier
+	 * still rejects is skipped, reported loudly, and the object is loaded again without it, so
+	 * one monitor's problem does not take the others down. */
 	sock_probe();
 	for (;;) {
-		skel = falconet_bpf__open();
+		skel = kcompat_open();
 		if (!skel)
 			die("cannot open the BPF object: %s", strerror(errno));
 		skel->rodata->cfg_self_pid = getpid();
@@ -414,6 +418,13 @@ int main(int argc, char **argv)
 				continue; /* its monitor chose another path (*_configure) */
 			if (!tracepoint_exists(sec))
 				why = "tracepoint not in this kernel";
+			else if ((why = kcompat_skip(skel->obj, prog)) != NULL) {
+				/* a twin's choice, or a capability kcompat_report names once per monitor */
+				bpf_program__set_autoload(prog, false);
+				if (*why)
+					skipped++;
+				continue;
+			}
 			else if (was_rejected(name))
 				why = "rejected by this kernel's verifier; --verbose shows the log";
 			if (!why)
@@ -438,11 +449,23 @@ int main(int argc, char **argv)
 			falconet_bpf__destroy(skel);
 			continue;
 		}
-		if (!failed_prog[0] || was_rejected(failed_prog) || n_rejected == MAX_REJECTED)
+		if (!failed_prog[0] || was_rejected(failed_prog))
 			die("cannot load the BPF object (%s): run with --verbose for the verifier log", strerror(-err));
+		rejected = realloc(rejected, (n_rejected + 1) * sizeof(*rejected));
+		if (!rejected)
+			die("out of memory");
 		snprintf(rejected[n_rejected++], sizeof(rejected[0]), "%s", failed_prog);
+		fprintf(stderr, "falconet-sensor: WARNING: this kernel's verifier rejected %s although the "
+			"pre-load checks let it load; loading again without it (--verbose shows the log)\n", failed_prog);
 		falconet_bpf__destroy(skel);
 	}
+	kcompat_report(status, sizeof(status), &slen, opt.monitors);
+	if (n_rejected)
+		slen += snprintf(status + slen, sizeof(status) - slen > 0 ? sizeof(status) - slen : 0,
+				 "REJECTED: %u programs by the verifier after the pre-load checks passed "
+				 "(each cost a reload; a kcompat.c check is missing)", n_rejected) + 1;
+	if (slen >= sizeof(status))
+		slen = sizeof(status) - 1;
 	const char *tcp_export = sock_tcp_export();
 	if (tcp_export) {
 		slen += snprintf(status + slen, sizeof(status) - slen > 0 ? sizeof(status) - slen : 0, "%s", tcp_export) + 1;

@@ -25,6 +25,7 @@
 #include "falconet.skel.h"
 #include "mapwalk.h"
 #include "monitors.h"
+#include "kcompat.h"
 #include "output.h"
 
 #define SOCK_TICK_MS 500 /* idle/active resolution */
@@ -99,7 +100,7 @@ void sock_probe(void)
 {
 	if (!(opt.monitors & FN_MON_SOCKET) || opt.no_sk_iter || walk_why[0])
 		return;
-	struct falconet_bpf *p = falconet_bpf__open();
+	struct falconet_bpf *p = kcompat_open(); /* the kconfig values and compat flags of the real load */
 	if (!p)
 		return; /* the real open says why */
 	struct bpf_program *prog;

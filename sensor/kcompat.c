@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Per-kernel choices, made before the object is loaded (no reject-and-reload):
+ *  - kfuncs (bpf_rdonly_cast, bpf_cast_to_kern_ctx: 6.2+) and tracepoint signatures come from
+ *    the running kernel's BTF; they set rodata flags (bpf/compat.bpf.h) that select a
+ *    probe-read path, or pick the "__nokf" twin of a program (bpf/file_compat.bpf.h);
+ *  - helpers (bpf_loop, bpf_find_vma: 5.17+) are asked of the kernel (libbpf_probe_bpf_helper);
+ *  - tracepoints a program needs are looked up in tracefs (tp/) or BTF (tp_btf/);
+ *  - kconfig values are passed to libbpf when the kernel's config file is not readable
+ *    (containers), so that CONFIG_HZ does not fail the load.
+ * What a monitor loses on this kernel is said once per capability in the hello's status lines.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include "../bpf/records.h"
+#include "falconet.skel.h"
+#include "kcompat.h"
+#include "monitors.h"
+
+struct kcompat kc;
+static struct btf *vbtf;
+static char kconfig[64];
+
+static bool btf_has(const char *name, int kind)
+{
+	return vbtf && btf__find_by_name_kind(vbtf, name, kind) > 0;
+}
+
+/* Parameters of a tp_btf tracepoint's probe (btf_trace_X: typedef → pointer → func proto),
+ * counting the leading void *; -1 when the kernel has no such tracepoint. */
+static int tp_btf_params(const char *tp)
+{
+	char name[160];
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	int id = vbtf ? btf__find_by_name_kind(vbtf, name, BTF_KIND_TYPEDEF) : -1;
+	if (id <= 0)
+		return -1;
+	const struct btf_type *t = btf__type_by_id(vbtf, id);
+	t = btf__type_by_id(vbtf, t->type); /* pointer */
+	if (!t || !btf_is_ptr(t))
+		return -1;
+	t = btf__type_by_id(vbtf, t->type);
+	if (!t || !btf_is_func_proto(t))
+		return -1;
+	return btf_vlen(t);
+}
+
+bool kc_tracepoint_exists(const char *sec)
+{
+	char path[256];
+	if (!strncmp(sec, "tp/", 3)) {
+		snprintf(path, sizeof(path), "/sys/kernel/tracing/events/%s", sec + 3);
+		if (access(path, F_OK) == 0)
+			return true;
+		snprintf(path, sizeof(path), "/sys/kernel/debug/tracing/events/%s", sec + 3);
+		return access(path, F_OK) == 0;
+	}
+	if (!strncmp(sec, "tp_btf/", 7))
+		return tp_btf_params(sec + 7) >= 0;
+	return true;
+}
+
+/* jiffies from /proc/timer_list (root-readable; the first "jiffies:" line). 0: unknown. */
+static unsigned long long read_jiffies(void)
+{
+	FILE *f = fopen("/proc/timer_list", "r");
+	if (!f)
+		return 0;
+	char line[256];
+	unsigned long long j = 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "jiffies: %llu", &j) == 1)
+			break;
+	fclose(f);
+	return j;
+}
+
+/* CONFIG_HZ when no config file says it: jiffies counted over 100 ms, rounded to the nearest
+ * value Kconfig allows (100, 250, 300, 1000); 250 (Debian's) when jiffies cannot be read. */
+static unsigned measure_hz(const char **how)
+{
+	unsigned long long j0 = read_jiffies();
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	usleep(100000);
+	unsigned long long j1 = read_jiffies();
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (!j0 || !j1 || j1 <= j0) {
+		*how = "assumed (no kernel config, /proc/timer_list unreadable)";
+		return 250;
+	}
+	double dt = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	double hz = (j1 - j0) / dt;
+	static const unsigned allowed[] = { 100, 250, 300, 1000 };
+	unsigned best = 250;
+	double bestd = 1e9;
+	for (unsigned i = 0; i < 4; i++) {
+		double d = hz > allowed[i] ? hz - allowed[i] : allowed[i] - hz;
+		if (d < bestd) {
+			bestd = d;
+			best = allowed[i];
+		}
+	}
+	*how = "measured from jiffies (no kernel config)";
+	return best;
+}
+
+static bool kernel_config_readable(void)
+{
+	struct utsname u;
+	char path[256];
+	if (uname(&u) == 0) {
+		snprintf(path, sizeof(path), "/boot/config-%s", u.release);
+		if (access(path, R_OK) == 0)
+			return true;
+	}
+	return access("/proc/config.gz", R_OK) == 0;
+}
+
+void kcompat_probe(void)
+{
+	vbtf = btf__load_vmlinux_btf();
+	kc.kf_rdonly_cast = btf_has("bpf_rdonly_cast", BTF_KIND_FUNC);
+	kc.kf_kern_ctx = btf_has("bpf_cast_to_kern_ctx", BTF_KIND_FUNC);
+	/* (void *, task, group_dead) on newer kernels; (void *, task) on 6.1 */
+	kc.exit_group_dead_arg = tp_btf_params("sched_process_exit") >= 3;
+	kc.has_loop = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_loop, NULL) == 1;
+	kc.has_find_vma = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_find_vma, NULL) == 1;
+	kc.ctime_tps = kc_tracepoint_exists("tp_btf/ctime_ns_xchg") || kc_tracepoint_exists("tp_btf/inode_set_ctime_to_ts");
+	kc.sock_len_tps = kc_tracepoint_exists("tp_btf/sock_send_length") && kc_tracepoint_exists("tp_btf/sock_recv_length");
+	kc.sk_data_ready_tp = kc_tracepoint_exists("tp_btf/sk_data_ready");
+	const char *env = getenv("FALCONET_KCONFIG"); /* explicit values win (tests, odd hosts) */
+	if (env && *env) {
+		snprintf(kconfig, sizeof(kconfig), "%s", env);
+		kc.hz_how = "from FALCONET_KCONFIG";
+	} else if (!kernel_config_readable()) {
+		unsigned hz = measure_hz(&kc.hz_how);
+		snprintf(kconfig, sizeof(kconfig), "CONFIG_HZ=%u\n", hz);
+	}
+}
+
+struct falconet_bpf *kcompat_open(void)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .kconfig = kconfig[0] ? kconfig : NULL);
+	struct falconet_bpf *skel = falconet_bpf__open_opts(&oo);
+	if (!skel)
+		return NULL;
+	skel->rodata->cfg_kf_rdonly_cast = kc.kf_rdonly_cast;
+	skel->rodata->cfg_kf_kern_ctx = kc.kf_kern_ctx;
+	skel->rodata->cfg_exit_group_dead_arg = kc.exit_group_dead_arg;
+	return skel;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+#define NOKF "__nokf"
+
+/* A path operation's program (file.bpf.h PATH_OP): file_enter_X and file_exit_X both exist;
+ * close/dup2/dup3 have an enter hook only. */
+static bool is_path_op(struct bpf_object *obj, const char *name)
+{
+	char other[160];
+	if (!strncmp(name, "file_enter_", 11))
+		snprintf(other, sizeof(other), "file_exit_%s", name + 11);
+	else if (!strncmp(name, "file_exit_", 10))
+		snprintf(other, sizeof(other), "file_enter_%s", name + 10);
+	else
+		return false;
+	return !ends_with(name, NOKF) && bpf_object__find_program_by_name(obj, other) != NULL;
+}
+
+const char *kcompat_skip(struct bpf_object *obj, struct bpf_program *prog)
+{
+	const char *name = bpf_program__name(prog);
+	char twin[160];
+	/* kfunc twins: the "__nokf" program where bpf_rdonly_cast is missing, else its original */
+	if (ends_with(name, NOKF))
+		return kc.kf_rdonly_cast ? "" : NULL;
+	snprintf(twin, sizeof(twin), "%s" NOKF, name);
+	if (bpf_object__find_program_by_name(obj, twin))
+		return kc.kf_rdonly_cast ? NULL : "";
+	if (!kc.has_loop && (!strncmp(name, "file_", 5) || !strncmp(name, "sock_tcp_", 9)))
+		return "needs the bpf_loop helper (5.17+)";
+	if (!kc.has_find_vma && !strncmp(name, "proc_exit_", 10) && strcmp(name, "proc_exit_task"))
+		return "needs the bpf_find_vma helper (5.17+)";
+	/* without a ctime tracepoint a path op's enter/exit pair would only mark and unmark threads */
+	if (!kc.ctime_tps && is_path_op(obj, name))
+		return "no VFS ctime tracepoint in this kernel (ctime_ns_xchg, inode_set_ctime_to_ts: 6.13+)";
+	return NULL;
+}
+
+static void add(char *status, size_t cap, size_t *slen, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void add(char *status, size_t cap, size_t *slen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(status + *slen, *slen < cap ? cap - *slen : 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	*slen += n + 1;
+	if (*slen >= cap)
+		*slen = cap - 1;
+}
+
+void kcompat_report(char *status, size_t cap, size_t *slen, unsigned monitors)
+{
+	if (kconfig[0])
+		add(status, cap, slen, "kernel: kconfig %.*s %s", (int)strcspn(kconfig, "\n"), kconfig, kc.hz_how);
+	if (monitors & FN_MON_FILE) {
+		if (!kc.has_loop)
+			add(status, cap, slen, "unavailable: file: every event (full paths need the bpf_loop helper, 5.17+)");
+		if (!kc.ctime_tps)
+			add(status, cap, slen, "unavailable: file: path operations (rename, unlink, link, symlink, chmod, "
+			    "chown, utimes, xattr, truncate by path or fd: MOVED_FROM/MOVED_TO, DELETE, ATTRIB, MODIFY) "
+			    "(the VFS ctime tracepoints are 6.13+)");
+		if (!kc.kf_rdonly_cast)
+			add(status, cap, slen, "fallback: file: fd events resolve the struct file with probe reads "
+			    "(no bpf_rdonly_cast kfunc, 6.2+)");
+	}
+	if (monitors & FN_MON_SOCKET) {
+		if (!kc.has_loop)
+			add(status, cap, slen, "unavailable: socket: TCP records (lifecycle hooks need the bpf_loop helper, 5.17+)");
+		if (!kc.sock_len_tps)
+			add(status, cap, slen, "unavailable: socket: UNIX socket records, TCP server owner at first read "
+			    "(owner taken at close instead) (no sock_send_length/sock_recv_length tracepoints)");
+		if (!kc.kf_kern_ctx)
+			add(status, cap, slen, "unavailable: socket: SockRxPacketsFrag; drops and queue of UDP peers seen "
+			    "only receiving (no bpf_cast_to_kern_ctx kfunc, 6.2+)");
+		if (!kc.sk_data_ready_tp)
+			add(status, cap, slen, "unavailable: socket: -p payloads of UNIX sockets (no sk_data_ready tracepoint)");
+	}
+	if (monitors & FN_MON_PROCESS) {
+		if (!kc.has_find_vma)
+			add(status, cap, slen, "unavailable: process: syscall events (need the bpf_find_vma helper, 5.17+)");
+		if (!kc.exit_group_dead_arg)
+			add(status, cap, slen, "fallback: process: EXIT's last-thread flag from signal->live "
+			    "(sched_process_exit has no group_dead argument)");
+	}
+}

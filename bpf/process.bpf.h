@@ -254,7 +254,9 @@ static __noinline struct proc_record *rec_begin(__u32 ev, __u32 nr, long ret, __
 
 static __noinline void rec_emit(struct proc_record *r, __u32 len, __u64 now)
 {
-	__u64 size = PROC_RECORD_FIXED + len;
+	/* bounded in 64 bits before the clamp: 6.1's verifier does not carry a 32-bit compare's
+	 * bound over to the 64-bit copy the size is made of */
+	__u64 size = PROC_RECORD_FIXED + BOUND(len, 0x7fff);
 	if (size > sizeof(*r))
 		size = sizeof(*r);
 	r->hdr.size = size;

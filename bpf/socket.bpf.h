@@ -825,10 +825,12 @@ struct pkt_local {
 	__u32 rx;
 };
 
-/* The entry of one UDP peer, created by its first packet. sk: the socket (trusted), or NULL. */
-static __noinline struct sock_record *udp_entry(struct sock *sk, struct sock_key *key, struct pkt_local *pl)
+/* The entry of one UDP peer, created by its first packet. sk: the socket (trusted), or NULL.
+ * rx is a constant at each call: the verifier then never walks the sender's branch from cgroup
+ * ingress, where 6.1 has no bpf_get_current_pid_tgid. */
+static __noinline struct sock_record *udp_entry(struct sock *sk, struct sock_key *key, struct pkt_local *pl,
+						 const bool rx)
 {
-	bool rx = pl->rx;
 	__u64 now = pl->now;
 	struct sock_record *v = bpf_map_lookup_elem(&sock_map, key);
 	if (v)
@@ -981,7 +983,7 @@ static __noinline int udp_rx(struct __sk_buff *skb)
 	/* without bpf_cast_to_kern_ctx (6.1) an entry made here has no socket address (state,
 	 * drops and queue come with the first send) */
 	struct sock *ksk = cfg_kf_kern_ctx ? ((struct sk_buff *)bpf_cast_to_kern_ctx(skb))->sk : NULL;
-	struct sock_record *v = udp_entry(ksk, &key, &pl);
+	struct sock_record *v = udp_entry(ksk, &key, &pl, true);
 	if (!v)
 		return 0;
 	__u32 len = skb->len;
@@ -1050,7 +1052,7 @@ static __noinline int udp_tx(const struct sk_buff *skb, struct sock *sk, __u32 i
 		last->key = key;
 		last->lport = sport;
 	}
-	struct sock_record *v = udp_entry(sk, &key, &pl);
+	struct sock_record *v = udp_entry(sk, &key, &pl, false);
 	if (v)
 		dir_add(&v->tx, now, after, -1, ifindex, 1);
 	return 0;

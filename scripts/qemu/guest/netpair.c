@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Guest workload for the booted-kernel test (static; busybox has no UDP client): exact loopback
+ * exchanges whose byte counts the host asserts.
+ *   netpair tcp PORT UP DOWN   client sends UP bytes, half-closes, server answers DOWN bytes
+ *   netpair udp PORT N SIZE    client sends N datagrams of SIZE bytes, server echoes each
+ * Prints one line per side: "<proto> <role> pid=P lport=L rport=R tx=T rx=X". */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char buf[65536];
+
+static void die(const char *what)
+{
+	perror(what);
+	exit(1);
+}
+
+static struct sockaddr_in addr(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return a;
+}
+
+static int lport(int fd)
+{
+	struct sockaddr_in a;
+	socklen_t l = sizeof(a);
+	getsockname(fd, (struct sockaddr *)&a, &l);
+	return ntohs(a.sin_port);
+}
+
+static long send_all(int fd, long n)
+{
+	long sent = 0;
+	memset(buf, 'x', sizeof(buf));
+	while (sent < n) {
+		long k = n - sent < (long)sizeof(buf) ? n - sent : (long)sizeof(buf);
+		long w = write(fd, buf, k);
+		if (w <= 0)
+			die("write");
+		sent += w;
+	}
+	return sent;
+}
+
+static long recv_all(int fd)
+{
+	long got = 0, r;
+	while ((r = read(fd, buf, sizeof(buf))) > 0)
+		got += r;
+	return got;
+}
+
+static int tcp(int port, long up, long down)
+{
+	int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	struct sockaddr_in a = addr(port);
+	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(ls, (struct sockaddr *)&a, sizeof(a)) || listen(ls, 1))
+		die("tcp listen");
+	pid_t c = fork();
+	if (c == 0) {
+		close(ls);
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		if (connect(s, (struct sockaddr *)&a, sizeof(a)))
+			die("connect");
+		long tx = send_all(s, up);
+		shutdown(s, SHUT_WR);
+		long rx = recv_all(s);
+		printf("tcp client pid=%d lport=%d rport=%d tx=%ld rx=%ld\n", getpid(), lport(s), port, tx, rx);
+		fflush(stdout);
+		close(s);
+		_exit(0);
+	}
+	int s = accept(ls, NULL, NULL);
+	if (s < 0)
+		die("accept");
+	long rx = recv_all(s);
+	long tx = send_all(s, down);
+	close(s);
+	close(ls);
+	waitpid(c, NULL, 0);
+	printf("tcp server pid=%d lport=%d tx=%ld rx=%ld\n", getpid(), port, tx, rx);
+	return 0;
+}
+
+static int udp(int port, int n, int size)
+{
+	int srv = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = addr(port);
+	if (bind(srv, (struct sockaddr *)&a, sizeof(a)))
+		die("udp bind");
+	pid_t c = fork();
+	if (c == 0) {
+		close(srv);
+		int s = socket(AF_INET, SOCK_DGRAM, 0);
+		long tx = 0, rx = 0;
+		memset(buf, 'u', size);
+		for (int i = 0; i < n; i++) {
+			tx += sendto(s, buf, size, 0, (struct sockaddr *)&a, sizeof(a));
+			rx += recv(s, buf, sizeof(buf), 0);
+		}
+		printf("udp client pid=%d lport=%d rport=%d tx=%ld rx=%ld\n", getpid(), lport(s), port, tx, rx);
+		fflush(stdout);
+		close(s);
+		_exit(0);
+	}
+	long tx = 0, rx = 0;
+	for (int i = 0; i < n; i++) {
+		struct sockaddr_in from;
+		socklen_t fl = sizeof(from);
+		long r = recvfrom(srv, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+		rx += r;
+		tx += sendto(srv, buf, r, 0, (struct sockaddr *)&from, fl);
+	}
+	waitpid(c, NULL, 0);
+	close(srv);
+	printf("udp server pid=%d lport=%d tx=%ld rx=%ld\n", getpid(), port, tx, rx);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 5 && !strcmp(argv[1], "tcp"))
+		return tcp(atoi(argv[2]), atol(argv[3]), atol(argv[4]));
+	if (argc == 5 && !strcmp(argv[1], "udp"))
+		return udp(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
+	fprintf(stderr, "usage: netpair tcp PORT UP DOWN | netpair udp PORT N SIZE\n");
+	return 2;
+}

@@ -18,6 +18,9 @@ PKGS+=(dnsmasq-base nginx dnsutils curl bsdutils)
 PKGS+=(nats-server librdkafka-dev)
 # enrichment tests (test/enrich): podman with runc and a busybox-static image, curl, md5sum/sha256sum
 PKGS+=(podman runc busybox-static coreutils)
+# booted-kernel test (test/kernel61): QEMU boots Debian 12's own 6.1 kernel under TCG with a
+# busybox initramfs; the kernel package is only downloaded and unpacked (scripts/qemu/kernel61.sh)
+PKGS+=(qemu-system-x86 libc6-dev)
 # one dpkg-query for all of them (a query per package costs ~20 ms each at every start)
 mapfile -t installed < <(dpkg-query -W -f='${Package} ${Status}\n' "${PKGS[@]}" 2>/dev/null | awk '$NF == "installed" && $(NF-1) == "ok" {print $1}')
 missing=()
@@ -61,10 +64,17 @@ if [ ! -f "$stamp" ] || [ -n "$sources" ] || [ tsconfig.json -nt "$stamp" ] || [
   echo "$listing" > "$stamp"
 fi
 
-# Kernel object and sensor binary (make decides what is stale).
-if [ -r /sys/kernel/btf/vmlinux ]; then
+# Kernel object and sensor binary (make decides what is stale). The object compiles against the
+# shipped bpf/vmlinux/<arch>/vmlinux.h, so the build host's BTF is needed only elsewhere.
+arch=$(uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+if [ -f "bpf/vmlinux/$arch/vmlinux.h" ] || [ -r /sys/kernel/btf/vmlinux ]; then
   make -s -C bpf >&2
   make -s -C sensor >&2
 else
-  log "no /sys/kernel/btf/vmlinux: the BPF object and sensor are not built (replay and pure-TS features still work)"
+  log "no bpf/vmlinux/$arch/vmlinux.h and no /sys/kernel/btf/vmlinux: the BPF object and sensor are not built (replay and pure-TS features still work)"
+fi
+
+# Debian 12's 6.1 kernel for the booted-kernel test: downloaded once into a cache dir, not installed.
+if [ "$(id -u)" = 0 ] && [ "$arch" = x86 ]; then
+  scripts/qemu/kernel61.sh >/dev/null || log "could not fetch Debian's 6.1 kernel (test/kernel61 will fail until it is)"
 fi

@@ -8,13 +8,15 @@ set -euo pipefail
 cache=${FALCONET_KERNEL61_CACHE:-/var/cache/falconet/kernel61}
 mkdir -p "$cache"
 pkg=${FALCONET_KERNEL61_PKG:-}
+# a kernel unpacked already is used as is (asking apt costs seconds at every setup); remove the
+# cache dir to move to a newer ABI
+if [ -z "$pkg" ]; then
+  pkg=$(ls "$cache" 2>/dev/null | grep -E '^linux-image-6\.1\.0-[0-9]+-amd64$' | sort -t- -k5,5n | tail -1 || true)
+  [ -n "$pkg" ] && [ -f "$cache/$pkg/vmlinuz" ] || pkg=
+fi
 if [ -z "$pkg" ]; then
   # the signed image (its vmlinuz boots under -kernel like any other); newest ABI number first
   pkg=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' 2>/dev/null | awk '{print $1}' | sort -t- -k5,5n | tail -1)
-  if [ -z "$pkg" ]; then
-    # apt lists may be stale or absent: whatever is cached already
-    pkg=$(ls "$cache" 2>/dev/null | sed -n 's/^\(linux-image-6\.1\.0-[0-9]*-amd64\)$/\1/p' | sort -t- -k5,5n | tail -1)
-  fi
 fi
 [ -n "$pkg" ] || { echo "kernel61: no linux-image-6.1.0-*-amd64 package known to apt (run apt-get update)" >&2; exit 1; }
 dir="$cache/$pkg"

@@ -4,7 +4,8 @@
  * were not asked for (by name prefix) before load. */
 #include "common.bpf.h"
 #include "file.bpf.h"
-#include "file_compat.bpf.h" /* fd hooks without kfuncs (6.1) */
+#include "file_compat.bpf.h" /* fd hooks and path-op exits without kfuncs (6.1) */
+#include "file_lsm.bpf.h"    /* path operations through BPF LSM where the ctime tracepoints are missing */
 #include "socket.bpf.h"
 #include "payload.bpf.h"   /* -p: DNS/HTTP/SYSLOG payloads (socket monitor) */
 #include "process.bpf.h"

@@ -567,13 +567,15 @@ int BPF_PROG(file_ctime_set, struct inode *inode)
 	return pending_capture(inode);
 }
 
+static __noinline int pending_end_nokf(long ret); /* file_compat.bpf.h (6.1) */
+
 static __noinline int pending_end(long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct pending_op *p = bpf_map_lookup_elem(&file_pending, &tid);
 	if (!p)
 		return 0;
-	if (ret == 0 && p->inode && !p->done && cfg_kf_rdonly_cast) {
+	if (ret == 0 && p->inode && !p->done) {
 		struct inode *inode = bpf_rdonly_cast(p->inode, bpf_core_type_id_kernel(struct inode));
 		struct file_record *r = pending_rec(p, inode);
 		if (r) {
@@ -619,7 +621,7 @@ static __noinline int pending_end(long ret)
 	{                                                                                       \
 		if (!file_on())                                                                 \
 			return 0;                                                               \
-		return pending_end(ctx->ret);                                                   \
+		return cfg_kf_rdonly_cast ? pending_end(ctx->ret) : pending_end_nokf(ctx->ret); \
 	}
 
 #define A(n) (ctx->args[n])

@@ -9,8 +9,34 @@
 #pragma once
 #include "file.bpf.h"
 
-/* file_rec() with an inode read by probe reads (not a BTF pointer). */
-static __noinline struct file_record *file_rec_nokf(struct inode *inode, struct file *f, __u64 now)
+/* A new record's fixed part. Its own frame: the header and inode reads need ~300 bytes of stack,
+ * which must not add up with walk_path's under 6.1's 512-byte limit for a call chain. */
+static __noinline void file_rec_init_nokf(struct file_record *r, struct file_key *key, struct inode *inode,
+					  __u64 now)
+{
+	__u64 *w = (__u64 *)r;
+#pragma unroll
+	for (int k = 0; k < (int)(FILE_RECORD_FIXED / 8); k++)
+		w[k] = 0;
+	fill_hdr(&r->hdr, FN_REC_FILE, now);
+	r->ino = key->ino;
+	r->dev = key->dev;
+	refresh_inode(r, inode);
+	r->size_first = r->size;
+	r->mtime_first_ns = r->mtime_ns;
+}
+
+/* pid_slot_add() in a frame of its own: its zeroed pid_files (~270 bytes of stack) must not add
+ * up with walk_path's under 6.1's 512-byte limit for a call chain. */
+static __noinline void pid_slot_add_nokf(struct file_key *key)
+{
+	pid_slot_add(key);
+}
+
+/* file_rec() with an inode read by probe reads (not a BTF pointer); the path comes from f
+ * when given, else from (dentry, mnt). */
+static __noinline struct file_record *file_rec_nokf(struct inode *inode, struct file *f, struct dentry *dentry,
+						    struct vfsmount *mnt, __u64 now)
 {
 	struct file_key key = {};
 	__u64 pt = bpf_get_current_pid_tgid();
@@ -27,22 +53,15 @@ static __noinline struct file_record *file_rec_nokf(struct inode *inode, struct 
 	}
 	if (!now)
 		now = bpf_ktime_get_boot_ns();
-	struct dentry *dentry = BPF_CORE_READ(f, f_path.dentry);
-	struct vfsmount *mnt = BPF_CORE_READ(f, f_path.mnt);
+	if (f) {
+		dentry = BPF_CORE_READ(f, f_path.dentry);
+		mnt = BPF_CORE_READ(f, f_path.mnt);
+	}
 	__u32 zero = 0;
 	r = bpf_map_lookup_elem(&file_scratch, &zero);
 	if (!r)
 		return NULL;
-	__u64 *w = (__u64 *)r;
-#pragma unroll
-	for (int k = 0; k < (int)(FILE_RECORD_FIXED / 8); k++)
-		w[k] = 0;
-	fill_hdr(&r->hdr, FN_REC_FILE, now);
-	r->ino = key.ino;
-	r->dev = key.dev;
-	refresh_inode(r, inode);
-	r->size_first = r->size;
-	r->mtime_first_ns = r->mtime_ns;
+	file_rec_init_nokf(r, &key, inode, now);
 	r->path_len = walk_path(dentry, mnt, r->path, &r->name_off, &r->hdr.flags);
 	if (r->hdr.flags & FF_PATH_TRUNC)
 		stat_inc(ST_PATH_TRUNC);
@@ -50,7 +69,7 @@ static __noinline struct file_record *file_rec_nokf(struct inode *inode, struct 
 		stat_inc(ST_FILE_MAP_FULL);
 		return NULL;
 	}
-	pid_slot_add(&key);
+	pid_slot_add_nokf(&key);
 	return bpf_map_lookup_elem(&file_records, &key);
 }
 
@@ -62,7 +81,7 @@ static __always_inline struct file_record *open_file_rec_nokf(struct file *f, st
 	if (!inode || !mode_tracked(BPF_CORE_READ(inode, i_mode)))
 		return NULL;
 	*ip = inode;
-	return file_rec_nokf(inode, f, now);
+	return file_rec_nokf(inode, f, NULL, NULL, now);
 }
 
 static __always_inline int on_file_nokf(struct file *f, __u32 ev, __s64 bytes)
@@ -186,4 +205,60 @@ int file_enter_dup3__nokf(struct trace_event_raw_sys_enter *ctx)
 	if (skip() || ctx->args[0] == ctx->args[1])
 		return 0;
 	return on_close_nokf(ctx->args[1]);
+}
+
+/* ---- path operations applied at the syscall's exit (pending_end) without bpf_rdonly_cast:
+ * the pending inode is a stored address, read with probe reads ---- */
+static __always_inline struct file_record *pending_rec_nokf(struct pending_op *p, struct inode *inode)
+{
+	__u64 now = bpf_ktime_get_boot_ns();
+	if (p->fd >= 0) {
+		struct file *f = fd_to_file((struct task_struct *)bpf_get_current_task(), (__u32)p->fd);
+		if (f && BPF_CORE_READ(f, f_inode) == inode)
+			return file_rec_nokf(inode, f, NULL, NULL, now);
+	}
+	struct dentry *d = inode_alias(inode);
+	if (!d)
+		return NULL;
+	return file_rec_nokf(inode, NULL, d, pending_mnt(p, inode), now);
+}
+
+static __noinline int pending_end_nokf(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pending_op *p = bpf_map_lookup_elem(&file_pending, &tid);
+	if (!p)
+		return 0;
+	if (ret == 0 && p->inode && !p->done) {
+		struct inode *inode = p->inode;
+		struct file_record *r = pending_rec_nokf(p, inode);
+		if (r) {
+			switch (p->kind) {
+			case PK_ATTRIB:
+				count(r, inode, FE_ATTRIB);
+				break;
+			case PK_MODIFY:
+				r->size = BPF_CORE_READ(inode, i_size);
+				count(r, inode, FE_MODIFY);
+				break;
+			case PK_RENAME:
+				r->hdr.flags |= FF_MOVED;
+				r->origin_len = p->old_len;
+				bpf_probe_read_kernel(r->origin, sizeof(r->origin), p->old_name);
+				r->path_len = walk_path(inode_alias(inode), pending_mnt(p, inode), r->path,
+							&r->name_off, &r->hdr.flags);
+				count(r, inode, FE_MOVED_FROM);
+				count(r, inode, FE_MOVED_TO);
+				break;
+			case PK_LINK:
+				r->hdr.flags |= FF_LINK_CREATED;
+				count(r, inode, FE_CREATE);
+				file_emit(r, inode, 0);
+				break;
+			}
+		}
+	}
+	if (!bpf_map_delete_elem(&file_pending, &tid))
+		__sync_fetch_and_add(&pending_active, -1);
+	return 0;
 }

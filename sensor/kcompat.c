@@ -55,6 +55,38 @@ static int tp_btf_params(const char *tp)
 	return btf_vlen(t);
 }
 
+/* Index of the parameter called name in function fn's BTF prototype, or -1. */
+static int func_param(const char *fn, const char *name)
+{
+	int id = vbtf ? btf__find_by_name_kind(vbtf, fn, BTF_KIND_FUNC) : -1;
+	if (id <= 0)
+		return -1;
+	const struct btf_type *t = btf__type_by_id(vbtf, btf__type_by_id(vbtf, id)->type);
+	if (!t || !btf_is_func_proto(t))
+		return -1;
+	const struct btf_param *p = btf_params(t);
+	for (int i = 0; i < btf_vlen(t); i++)
+		if (!strcmp(btf__name_by_offset(vbtf, p[i].name_off), name))
+			return i;
+	return -1;
+}
+
+/* BPF LSM is active when securityfs lists it (lsm= or CONFIG_LSM). */
+static bool lsm_bpf_active(void)
+{
+	char buf[512] = "";
+	FILE *f = fopen("/sys/kernel/security/lsm", "r");
+	if (!f)
+		return false;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	for (char *tok = strtok(buf, ",\n"); tok; tok = strtok(NULL, ",\n"))
+		if (!strcmp(tok, "bpf"))
+			return true;
+	return false;
+}
+
 bool kc_tracepoint_exists(const char *sec)
 {
 	char path[256];
@@ -139,6 +171,8 @@ void kcompat_probe(void)
 	kc.ctime_tps = kc_tracepoint_exists("tp_btf/ctime_ns_xchg") || kc_tracepoint_exists("tp_btf/inode_set_ctime_to_ts");
 	kc.sock_len_tps = kc_tracepoint_exists("tp_btf/sock_send_length") && kc_tracepoint_exists("tp_btf/sock_recv_length");
 	kc.sk_data_ready_tp = kc_tracepoint_exists("tp_btf/sk_data_ready");
+	kc.lsm_bpf = lsm_bpf_active() && func_param("bpf_lsm_inode_rename", "old_dentry") >= 0;
+	kc.lsm_setattr_dentry = func_param("bpf_lsm_inode_setattr", "dentry");
 	const char *env = getenv("FALCONET_KCONFIG"); /* explicit values win (tests, odd hosts) */
 	if (env && *env) {
 		snprintf(kconfig, sizeof(kconfig), "%s", env);
@@ -158,6 +192,7 @@ struct falconet_bpf *kcompat_open(void)
 	skel->rodata->cfg_kf_rdonly_cast = kc.kf_rdonly_cast;
 	skel->rodata->cfg_kf_kern_ctx = kc.kf_kern_ctx;
 	skel->rodata->cfg_exit_group_dead_arg = kc.exit_group_dead_arg;
+	skel->rodata->cfg_lsm_setattr_dentry = kc.lsm_setattr_dentry > 0 ? kc.lsm_setattr_dentry : 0;
 	return skel;
 }
 
@@ -197,8 +232,12 @@ const char *kcompat_skip(struct bpf_object *obj, struct bpf_program *prog)
 		return "needs the bpf_loop helper (5.17+)";
 	if (!kc.has_find_vma && !strncmp(name, "proc_exit_", 10) && strcmp(name, "proc_exit_task"))
 		return "needs the bpf_find_vma helper (5.17+)";
-	/* without a ctime tracepoint a path op's enter/exit pair would only mark and unmark threads */
-	if (!kc.ctime_tps && is_path_op(obj, name))
+	/* path operations: the ctime tracepoints, else the BPF LSM hooks (file_lsm.bpf.h), else none */
+	bool lsm_path = !kc.ctime_tps && kc.lsm_bpf && kc.lsm_setattr_dentry >= 0;
+	if (!strncmp(name, "file_lsm_", 9))
+		return lsm_path ? NULL : kc.ctime_tps ? "" : "BPF LSM not active";
+	/* without a hook giving the inode a path op's enter/exit pair would only mark and unmark threads */
+	if (!kc.ctime_tps && !lsm_path && is_path_op(obj, name))
 		return "no VFS ctime tracepoint in this kernel (ctime_ns_xchg, inode_set_ctime_to_ts: 6.13+)";
 	return NULL;
 }
@@ -226,10 +265,14 @@ void kcompat_report(char *status, size_t cap, size_t *slen, unsigned monitors)
 	if (monitors & FN_MON_FILE) {
 		if (!kc.has_loop)
 			add(status, cap, slen, "unavailable: file: every event (full paths need the bpf_loop helper, 5.17+)");
-		if (!kc.ctime_tps)
+		if (!kc.ctime_tps && kc.lsm_bpf && kc.lsm_setattr_dentry >= 0)
+			add(status, cap, slen, "fallback: file: path operations through BPF LSM inode hooks (no VFS ctime "
+			    "tracepoints, 6.13+); unavailable that way: symlink creation, fallocate MODIFY; DELETE is counted "
+			    "when the unlink is checked");
+		else if (!kc.ctime_tps)
 			add(status, cap, slen, "unavailable: file: path operations (rename, unlink, link, symlink, chmod, "
 			    "chown, utimes, xattr, truncate by path or fd: MOVED_FROM/MOVED_TO, DELETE, ATTRIB, MODIFY) "
-			    "(the VFS ctime tracepoints are 6.13+)");
+			    "(no VFS ctime tracepoints (6.13+), and BPF LSM is not active)");
 		if (!kc.kf_rdonly_cast)
 			add(status, cap, slen, "fallback: file: fd events resolve the struct file with probe reads "
 			    "(no bpf_rdonly_cast kfunc, 6.2+)");

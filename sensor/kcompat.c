@@ -228,6 +228,9 @@ const char *kcompat_skip(struct bpf_object *obj, struct bpf_program *prog)
 	snprintf(twin, sizeof(twin), "%s" NOKF, name);
 	if (bpf_object__find_program_by_name(obj, twin))
 		return kc.kf_rdonly_cast ? NULL : "";
+	/* UNIX bytes: the sock_*_length tracepoints, else BPF LSM socket hooks (socket_unix_compat.bpf.h) */
+	if (!strncmp(name, "sock_ux_", 8))
+		return !kc.sock_len_tps && kc.lsm_bpf ? NULL : kc.sock_len_tps ? "" : "BPF LSM not active";
 	if (!kc.has_loop && (!strncmp(name, "file_", 5) || !strncmp(name, "sock_tcp_", 9)))
 		return "needs the bpf_loop helper (5.17+)";
 	if (!kc.has_find_vma && !strncmp(name, "proc_exit_", 10) && strcmp(name, "proc_exit_task"))
@@ -280,9 +283,14 @@ void kcompat_report(char *status, size_t cap, size_t *slen, unsigned monitors)
 	if (monitors & FN_MON_SOCKET) {
 		if (!kc.has_loop)
 			add(status, cap, slen, "unavailable: socket: TCP records (lifecycle hooks need the bpf_loop helper, 5.17+)");
-		if (!kc.sock_len_tps)
+		if (!kc.sock_len_tps && kc.lsm_bpf)
+			add(status, cap, slen, "fallback: socket: UNIX socket bytes through BPF LSM socket_sendmsg/recvmsg "
+			    "and syscall exits (no sock_send_length/sock_recv_length tracepoints); unavailable: UNIX bytes of "
+			    "sendmmsg/recvmmsg/splice/sendfile, TCP server owner at first read (taken at close instead)");
+		else if (!kc.sock_len_tps)
 			add(status, cap, slen, "unavailable: socket: UNIX socket records, TCP server owner at first read "
-			    "(owner taken at close instead) (no sock_send_length/sock_recv_length tracepoints)");
+			    "(owner taken at close instead) (no sock_send_length/sock_recv_length tracepoints, and BPF LSM "
+			    "is not active)");
 		if (!kc.kf_kern_ctx)
 			add(status, cap, slen, "unavailable: socket: SockRxPacketsFrag; drops and queue of UDP peers seen "
 			    "only receiving (no bpf_cast_to_kern_ctx kfunc, 6.2+)");

@@ -3,6 +3,7 @@
  * exchanges whose byte counts the host asserts.
  *   netpair tcp PORT UP DOWN   client sends UP bytes, half-closes, server answers DOWN bytes
  *   netpair udp PORT N SIZE    client sends N datagrams of SIZE bytes, server echoes each
+ *   netpair unix PATH UP DOWN  as tcp, over a UNIX stream socket bound to PATH
  * Prints one line per side: "<proto> <role> pid=P lport=L rport=R tx=T rx=X". */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -91,6 +93,40 @@ static int tcp(int port, long up, long down)
 	return 0;
 }
 
+static int unix_stream(const char *path, long up, long down)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	unlink(path);
+	int ls = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (bind(ls, (struct sockaddr *)&a, sizeof(a)) || listen(ls, 1))
+		die("unix listen");
+	pid_t c = fork();
+	if (c == 0) {
+		close(ls);
+		int s = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (connect(s, (struct sockaddr *)&a, sizeof(a)))
+			die("unix connect");
+		long tx = send_all(s, up);
+		shutdown(s, SHUT_WR);
+		long rx = recv_all(s);
+		printf("unix client pid=%d tx=%ld rx=%ld\n", getpid(), tx, rx);
+		fflush(stdout);
+		close(s);
+		_exit(0);
+	}
+	int s = accept(ls, NULL, NULL);
+	if (s < 0)
+		die("unix accept");
+	long rx = recv_all(s);
+	long tx = send_all(s, down);
+	close(s);
+	close(ls);
+	waitpid(c, NULL, 0);
+	printf("unix server pid=%d tx=%ld rx=%ld\n", getpid(), tx, rx);
+	return 0;
+}
+
 static int udp(int port, int n, int size)
 {
 	int srv = socket(AF_INET, SOCK_DGRAM, 0);
@@ -130,8 +166,10 @@ int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "tcp"))
 		return tcp(atoi(argv[2]), atol(argv[3]), atol(argv[4]));
+	if (argc == 5 && !strcmp(argv[1], "unix"))
+		return unix_stream(argv[2], atol(argv[3]), atol(argv[4]));
 	if (argc == 5 && !strcmp(argv[1], "udp"))
 		return udp(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
-	fprintf(stderr, "usage: netpair tcp PORT UP DOWN | netpair udp PORT N SIZE\n");
+	fprintf(stderr, "usage: netpair tcp PORT UP DOWN | netpair udp PORT N SIZE | netpair unix PATH UP DOWN\n");
 	return 2;
 }

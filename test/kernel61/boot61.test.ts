@@ -127,7 +127,7 @@ test('6.1 guest: file monitor, fd events exact (create/append/read by fd, throug
     assert.equal(bySh[0]!.FileSize, 3);
     assert.deepEqual(bySh[1]!.FileEvents, { OPEN: 1, MODIFY: 1, CLOSE_WRITE: 1 });
     assert.equal(bySh[1]!.FileSize, 7);
-    const reads = mine.filter((r) => r.ProcPID !== sh);
+    const reads = mine.filter((r) => r.Proc === 'busybox/cat');
     assert.equal(reads.length, 1, `f${i} read by cat: ${JSON.stringify(reads)}`);
     assert.deepEqual(reads[0]!.FileEvents, { OPEN: 1, ACCESS: 1, CLOSE_NOWRITE: 1 });
   }

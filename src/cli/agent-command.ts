@@ -5,7 +5,7 @@ import { Option, type Command } from 'commander';
 import { runPipeline, agentConfig, type OutputFormat, type PipelineOptions } from '../pipeline/agent.js';
 import { defaultPipeline } from '../pipeline/defaults.js';
 import { RuntimeCounters } from '../metrics/counters.js';
-import { startMetricsServer, type MetricsServer } from '../metrics/prometheus.js';
+import type { MetricsServer } from '../metrics/prometheus.js';
 import { daemonize, daemonReady } from './daemon.js';
 import { agentVersion } from '../enrich/host.js';
 import { legendText } from '../format/legend.js';
@@ -171,6 +171,11 @@ function addOutputFlags(cmd: Command): Command {
 
 /** Stops the source on SIGINT/SIGTERM, so open records are flushed. (--duration is timed by
  * the pipeline from the moment monitoring starts.) */
+/** The Prometheus endpoint; prom-client is loaded only when --metrics asks for it (start-up time). */
+async function startMetrics(addr: string, counters: RuntimeCounters): Promise<MetricsServer> {
+  return (await import('../metrics/prometheus.js')).startMetricsServer(addr, counters);
+}
+
 function stopOnSignals(source: RecordSource): () => void {
   const stop = () => source.stop();
   process.once('SIGINT', stop);
@@ -214,7 +219,7 @@ export function registerAgentCommand(program: Command): void {
       checkSensorPrerequisites();
       if (flags.daemon && (await daemonize())) return; // the parent returns once the child is ready
       const counters = new RuntimeCounters();
-      if (flags.metrics) metrics = await startMetricsServer(flags.metrics, counters);
+      if (flags.metrics) metrics = await startMetrics(flags.metrics, counters);
       const source = sensorSource(sensorOptions(flags));
       const done = stopOnSignals(source);
       await runPipeline(source, { ...opts, counters, onReady: flags.daemon ? daemonReady : undefined }, process.stdout);
@@ -254,7 +259,7 @@ export function registerAgentCommand(program: Command): void {
     try {
       const opts = pipelineOptions(flags, { hostFromStream: true });
       const counters = new RuntimeCounters();
-      if (flags.metrics) metrics = await startMetricsServer(flags.metrics, counters);
+      if (flags.metrics) metrics = await startMetrics(flags.metrics, counters);
       await runPipeline(replaySource(file), { ...opts, counters }, process.stdout);
     } catch (err) {
       fail(err);

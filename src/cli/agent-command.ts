@@ -77,7 +77,8 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
-/** kflowd's -u IP:PORT[,IP:PORT…] (up to 7 servers) as udp:// sinks. */
+/** kflowd's -u IP:PORT[,IP:PORT…] as udp:// sinks: up to 8 servers, as kflowd means (UDP_SERVER_MAX
+ * 8); its check (`>= 8`) refuses the eighth, a bug not copied. */
 function udpSinks(list: string[] | undefined): string[] {
   const out: string[] = [];
   for (const v of list ?? []) {
@@ -88,7 +89,7 @@ function udpSinks(list: string[] | undefined): string[] {
       out.push(`udp://${host.includes(':') ? `[${host}]` : host}:${m[3]}`);
     }
   }
-  if (out.length > 7) throw new InvalidArgumentError(`-u: at most 7 servers (kflowd's limit), got ${out.length}`);
+  if (out.length > 8) throw new InvalidArgumentError(`-u: at most 8 servers, got ${out.length}`);
   return out;
 }
 
@@ -158,7 +159,7 @@ function addOutputFlags(cmd: Command): Command {
     .option('--exporter-id <id>', 'with -w: SysFlow header exporter id (default: host name)')
     .option('--sf-socket <path>', 'also stream SysFlow to sf-processor\'s socket driver (AF_UNIX SOCK_SEQPACKET, one record per message)')
     .option('--sink <url>', 'send records to URL (repeatable): file:///path, udp://host:port, syslog+udp|tcp|tls://host:port, unix:///path; ?format=…&spool=DIR&queue=N (see docs/pipeline.md); without --sink records go to stdout', collect)
-    .option('-u, --udp <ip:port,...>', 'kflowd\'s UDP output: one datagram per record to each server (up to 7), same as --sink udp://ip:port', collect)
+    .option('-u, --udp <ip:port,...>', 'kflowd\'s UDP output: one datagram per record to each server (up to 8), same as --sink udp://ip:port', collect)
     .option('--rules <path>', 'evaluate SysFlow/Falco policies (a file or directory) on the records; alerts go to the same destinations')
     .option('--strict', 'with --rules: policies using unknown fields or macros are errors (default: warnings)')
     .option('--alert-format <format>', 'with --rules: falco (default) or sysflow-json', 'falco')

@@ -552,25 +552,7 @@ static __always_inline int pend_begin(__u32 ev, __u32 nr, __s32 dfd0, __u64 p0, 
 }
 
 /* ---- exit: build the record ---- */
-enum proc_shape {
-	SH_ARGS = 1,   /* integer arguments only */
-	SH_PATH,       /* str0 = path0 at dfd0, str1 = path1 at dfd1 */
-	SH_SYMLINK,    /* str0 = target as given, str1 = link path at dfd1 */
-	SH_FD,         /* str0 = path of fd */
-	SH_DUP,        /* str0 = path of the new fd (ret) */
-	SH_CHDIR,      /* str0 = new cwd (success) or cwd + path (failure) */
-	SH_CRED,       /* id_old / id_new */
-	SH_PIPE,       /* a[0] = user int[2] → a[0], a[1] */
-	SH_SOCKPAIR,   /* a[3] = user int[2] → a[3], a[4] */
-	SH_MMAP,       /* str0 = path of fd a[4] unless anonymous */
-	SH_MPROTECT,   /* str0 = file of the vma at a[0] */
-	SH_SOCKADDR,   /* addr = user sockaddr (a[1], a[2]); addr2 = local side of fd */
-	SH_SOCKFD,     /* addr = own address of fd (listen) */
-	SH_PEER,       /* addr = peer, addr2 = local of the socket (ret fd for accept) */
-	SH_EXEC_FAIL,  /* failed execve: str0 = path at, str1 = filename as given */
-	SH_SETNS,      /* str0 = namespace type name of an nsfs fd (a[2] = its inode), else the fd's path */
-	SH_CLONE_FAIL, /* failed clone */
-};
+#include "proc_syscalls.h"
 
 struct vma_ctx {
 	struct file *file;
@@ -725,7 +707,8 @@ static __always_inline int proc_exit(long ret, __u32 nr, __u32 ev, __u32 shape, 
 }
 
 /* One syscall: the enter hook normalises (DFD0, P0, DFD1, P1, FD, A0..A5) into the pending
- * entry, the exit hook builds a record of event EV with SHAPE. */
+ * entry; the shared exit program below builds a record of event EV with SHAPE (the sensor puts
+ * both in cfg_sc_kind from the same list, bpf/proc_syscalls.def). */
 #define PROC_SYSCALL(name, EV, SHAPE, DFD0, P0, DFD1, P1, FD, A0, A1, A2, A3, A4, A5)            \
 	SEC("tp/syscalls/sys_enter_" #name)                                                      \
 	int proc_enter_##name(struct trace_event_raw_sys_enter *ctx)                             \
@@ -733,12 +716,27 @@ static __always_inline int proc_exit(long ret, __u32 nr, __u32 ev, __u32 shape, 
 		return pend_begin(EV, SC_NR(ctx), DFD0, (__u64)(P0), DFD1, (__u64)(P1), FD,          \
 				  (__u64)(A0), (__u64)(A1), (__u64)(A2), (__u64)(A3), (__u64)(A4),  \
 				  (__u64)(A5));                                                   \
-	}                                                                                        \
-	SEC("tp/syscalls/sys_exit_" #name)                                                       \
-	int proc_exit_##name(struct trace_event_raw_sys_exit *ctx)                               \
-	{                                                                                        \
-		return proc_exit(ctx->ret, ctx->id, EV, SHAPE, false);                          \
 	}
+#define PROC_SYSCALL_EXIT(name, EV, SHAPE, NEED_PENDING) /* enter program written by hand */
+
+/* Event, shape and whether a record needs the enter's entry, by syscall number (P_SC_KIND). */
+const volatile __u32 cfg_sc_kind[P_SC_MAX];
+
+/* One exit program for every syscall of bpf/proc_syscalls.def: the sensor attaches it to each
+ * sys_exit_<name> whose enter program it attached. 57 copies specialised by constants cost the
+ * verifier 3.4 s at start-up; one program with the shape read from cfg_sc_kind is verified once. */
+SEC("tp")
+int proc_exit_syscall(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 nr = (__u32)ctx->id;
+	if (nr >= P_SC_MAX)
+		return 0;
+	/* the mask (P_SC_MAX is a power of two) bounds the index in the register that is used */
+	__u32 k = cfg_sc_kind[nr & (P_SC_MAX - 1)];
+	if (!k)
+		return 0;
+	return proc_exit(ctx->ret, nr, k & 0xff, (k >> 8) & 0xff, (k >> 16) & 1);
+}
 
 /* The syscall number as the int the tracepoint format declares: reading ctx->id as a long runs
  * past the end of argument-less formats (sys_enter_fork) and the attach is refused. */
@@ -748,21 +746,8 @@ static __always_inline int proc_exit(long ret, __u32 nr, __u32 ev, __u32 shape, 
 #define CWD P_AT_FDCWD
 #define NOFD -1
 
-/* process */
-PROC_SYSCALL(clone, PE_FORK, SH_CLONE_FAIL, CWD, 0, CWD, 0, NOFD, 0, 0, X(0), 0, 0, 0)
-PROC_SYSCALL(fork, PE_FORK, SH_CLONE_FAIL, CWD, 0, CWD, 0, NOFD, 0, 0, P_SIGCHLD, 0, 0, 0)
-PROC_SYSCALL(vfork, PE_FORK, SH_CLONE_FAIL, CWD, 0, CWD, 0, NOFD, 0, 0,
-	     P_CLONE_VFORK | P_CLONE_VM | P_SIGCHLD, 0, 0, 0)
-PROC_SYSCALL(execve, PE_EXEC, SH_EXEC_FAIL, CWD, X(0), CWD, 0, NOFD, 0, 0, 0, 0, 0, 0)
-PROC_SYSCALL(execveat, PE_EXEC, SH_EXEC_FAIL, (int)X(0), X(1), CWD, 0, NOFD, 0, 0, X(4), 0, 0, 0)
-PROC_SYSCALL(kill, PE_KILL, SH_ARGS, CWD, 0, CWD, 0, NOFD, XI(0), X(1), 0, 0, 0, 0)
-PROC_SYSCALL(tkill, PE_KILL, SH_ARGS, CWD, 0, CWD, 0, NOFD, XI(0), X(1), 0, 0, 0, 0)
-PROC_SYSCALL(tgkill, PE_KILL, SH_ARGS, CWD, 0, CWD, 0, NOFD, XI(1), X(2), XI(0), 0, 0, 0)
-PROC_SYSCALL(ptrace, PE_PTRACE, SH_ARGS, CWD, 0, CWD, 0, NOFD, X(0), XI(1), X(2), X(3), 0, 0)
-PROC_SYSCALL(pipe, PE_PIPE, SH_PIPE, CWD, 0, CWD, 0, NOFD, X(0), 0, 0, 0, 0, 0)
-PROC_SYSCALL(pipe2, PE_PIPE, SH_PIPE, CWD, 0, CWD, 0, NOFD, X(0), 0, X(1), 0, 0, 0)
-PROC_SYSCALL(setns, PE_SETNS, SH_SETNS, CWD, 0, CWD, 0, (int)X(0), XI(0), X(1), 0, 0, 0, 0)
-PROC_SYSCALL(unshare, PE_UNSHARE, SH_ARGS, CWD, 0, CWD, 0, NOFD, X(0), 0, 0, 0, 0, 0)
+#define NA 0xffffffffULL
+#include "proc_syscalls.def"
 
 /* unlinkat(AT_REMOVEDIR) is rmdir */
 SEC("tp/syscalls/sys_enter_unlinkat")
@@ -770,12 +755,6 @@ int proc_enter_unlinkat(struct trace_event_raw_sys_enter *ctx)
 {
 	return pend_begin((X(2) & P_AT_REMOVEDIR) ? PE_RMDIR : PE_UNLINK, SC_NR(ctx), (int)X(0), X(1), CWD, 0,
 			  NOFD, X(2), XI(0), 0, 0, 0, 0);
-}
-
-SEC("tp/syscalls/sys_exit_unlinkat")
-int proc_exit_unlinkat(struct trace_event_raw_sys_exit *ctx)
-{
-	return proc_exit(ctx->ret, ctx->id, PE_UNLINK, SH_PATH, false);
 }
 
 /* clone3: flags are the first u64 of struct clone_args in user memory */
@@ -789,12 +768,6 @@ int proc_enter_clone3(struct trace_event_raw_sys_enter *ctx)
 	return pend_begin(PE_FORK, SC_NR(ctx), CWD, 0, CWD, 0, NOFD, 0, 0, flags, 0, 0, 0);
 }
 
-SEC("tp/syscalls/sys_exit_clone3")
-int proc_exit_clone3(struct trace_event_raw_sys_exit *ctx)
-{
-	return proc_exit(ctx->ret, ctx->id, PE_FORK, SH_CLONE_FAIL, false);
-}
-
 /* mmap/mprotect: only PROT_EXEC calls are events (filtered before any map work) */
 SEC("tp/syscalls/sys_enter_mmap")
 int proc_enter_mmap(struct trace_event_raw_sys_enter *ctx)
@@ -802,12 +775,6 @@ int proc_enter_mmap(struct trace_event_raw_sys_enter *ctx)
 	if (!(ctx->args[2] & P_PROT_EXEC))
 		return 0;
 	return pend_begin(PE_MMAP, SC_NR(ctx), CWD, 0, CWD, 0, NOFD, X(0), X(1), X(2), X(3), XI(4), X(5));
-}
-
-SEC("tp/syscalls/sys_exit_mmap")
-int proc_exit_mmap(struct trace_event_raw_sys_exit *ctx)
-{
-	return proc_exit(ctx->ret, ctx->id, PE_MMAP, SH_MMAP, true); /* only PROT_EXEC calls have an entry */
 }
 
 SEC("tp/syscalls/sys_enter_mprotect")
@@ -818,63 +785,6 @@ int proc_enter_mprotect(struct trace_event_raw_sys_enter *ctx)
 	return pend_begin(PE_MPROTECT, SC_NR(ctx), CWD, 0, CWD, 0, NOFD, X(0), X(1), X(2), 0, 0, 0);
 }
 
-SEC("tp/syscalls/sys_exit_mprotect")
-int proc_exit_mprotect(struct trace_event_raw_sys_exit *ctx)
-{
-	return proc_exit(ctx->ret, ctx->id, PE_MPROTECT, SH_MPROTECT, true);
-}
-
-/* credentials: a[0..2] = requested (real, effective, saved); -1 = unchanged/not given */
-#define NA 0xffffffffULL
-PROC_SYSCALL(setuid, PE_SETUID, SH_CRED, CWD, 0, CWD, 0, NOFD, (__u32)X(0), NA, NA, 0, 0, 0)
-PROC_SYSCALL(setreuid, PE_SETREUID, SH_CRED, CWD, 0, CWD, 0, NOFD, (__u32)X(0), (__u32)X(1), NA, 0, 0, 0)
-PROC_SYSCALL(setresuid, PE_SETRESUID, SH_CRED, CWD, 0, CWD, 0, NOFD, (__u32)X(0), (__u32)X(1), (__u32)X(2), 0, 0, 0)
-PROC_SYSCALL(setgid, PE_SETGID, SH_CRED, CWD, 0, CWD, 0, NOFD, (__u32)X(0), NA, NA, 0, 0, 0)
-PROC_SYSCALL(setregid, PE_SETREGID, SH_CRED, CWD, 0, CWD, 0, NOFD, (__u32)X(0), (__u32)X(1), NA, 0, 0, 0)
-PROC_SYSCALL(setresgid, PE_SETRESGID, SH_CRED, CWD, 0, CWD, 0, NOFD, (__u32)X(0), (__u32)X(1), (__u32)X(2), 0, 0, 0)
-
-/* files: a[] per docs/process-events.md; dirfd -100 = AT_FDCWD */
-PROC_SYSCALL(mkdir, PE_MKDIR, SH_PATH, CWD, X(0), CWD, 0, NOFD, X(1), CWD, 0, 0, 0, 0)
-PROC_SYSCALL(mkdirat, PE_MKDIR, SH_PATH, (int)X(0), X(1), CWD, 0, NOFD, X(2), XI(0), 0, 0, 0, 0)
-PROC_SYSCALL(rmdir, PE_RMDIR, SH_PATH, CWD, X(0), CWD, 0, NOFD, 0, CWD, 0, 0, 0, 0)
-PROC_SYSCALL(unlink, PE_UNLINK, SH_PATH, CWD, X(0), CWD, 0, NOFD, 0, CWD, 0, 0, 0, 0)
-PROC_SYSCALL(link, PE_LINK, SH_PATH, CWD, X(0), CWD, X(1), NOFD, 0, 0, 0, 0, 0, 0)
-PROC_SYSCALL(linkat, PE_LINK, SH_PATH, (int)X(0), X(1), (int)X(2), X(3), NOFD, X(4), 0, 0, 0, 0, 0)
-PROC_SYSCALL(symlink, PE_SYMLINK, SH_SYMLINK, CWD, X(0), CWD, X(1), NOFD, 0, 0, 0, 0, 0, 0)
-PROC_SYSCALL(symlinkat, PE_SYMLINK, SH_SYMLINK, CWD, X(0), (int)X(1), X(2), NOFD, 0, 0, 0, 0, 0, 0)
-PROC_SYSCALL(rename, PE_RENAME, SH_PATH, CWD, X(0), CWD, X(1), NOFD, 0, 0, 0, 0, 0, 0)
-PROC_SYSCALL(renameat, PE_RENAME, SH_PATH, (int)X(0), X(1), (int)X(2), X(3), NOFD, 0, 0, 0, 0, 0, 0)
-PROC_SYSCALL(renameat2, PE_RENAME, SH_PATH, (int)X(0), X(1), (int)X(2), X(3), NOFD, X(4), 0, 0, 0, 0, 0)
-/* chmod: a[0] mode, a[1] fd (-1 for path-based), a[2] flags */
-PROC_SYSCALL(chmod, PE_CHMOD, SH_PATH, CWD, X(0), CWD, 0, NOFD, X(1), -1, 0, 0, 0, 0)
-PROC_SYSCALL(fchmodat, PE_CHMOD, SH_PATH, (int)X(0), X(1), CWD, 0, NOFD, X(2), -1, 0, 0, 0, 0)
-PROC_SYSCALL(fchmodat2, PE_CHMOD, SH_PATH, (int)X(0), X(1), CWD, 0, NOFD, X(2), -1, X(3), 0, 0, 0)
-PROC_SYSCALL(fchmod, PE_CHMOD, SH_FD, CWD, 0, CWD, 0, (int)X(0), X(1), XI(0), 0, 0, 0, 0)
-/* chown: a[0] uid, a[1] gid (-1: unchanged), a[2] flags, a[3] fd (-1 for path-based) */
-PROC_SYSCALL(chown, PE_CHOWN, SH_PATH, CWD, X(0), CWD, 0, NOFD, (__u32)X(1), (__u32)X(2), 0, -1, 0, 0)
-PROC_SYSCALL(lchown, PE_CHOWN, SH_PATH, CWD, X(0), CWD, 0, NOFD, (__u32)X(1), (__u32)X(2), 0x100, -1, 0, 0)
-PROC_SYSCALL(fchownat, PE_CHOWN, SH_PATH, (int)X(0), X(1), CWD, 0, NOFD, (__u32)X(2), (__u32)X(3), X(4), -1, 0, 0)
-PROC_SYSCALL(fchown, PE_CHOWN, SH_FD, CWD, 0, CWD, 0, (int)X(0), (__u32)X(1), (__u32)X(2), 0, XI(0), 0, 0)
-/* truncate: a[0] length, a[1] fd (-1 for path-based) */
-PROC_SYSCALL(truncate, PE_TRUNCATE, SH_PATH, CWD, X(0), CWD, 0, NOFD, X(1), -1, 0, 0, 0, 0)
-PROC_SYSCALL(ftruncate, PE_TRUNCATE, SH_FD, CWD, 0, CWD, 0, (int)X(0), X(1), XI(0), 0, 0, 0, 0)
-/* dup: a[0] old fd, a[1] requested new fd (-1 for dup), a[2] flags */
-PROC_SYSCALL(dup, PE_DUP, SH_DUP, CWD, 0, CWD, 0, (int)X(0), XI(0), -1, 0, 0, 0, 0)
-PROC_SYSCALL(dup2, PE_DUP, SH_DUP, CWD, 0, CWD, 0, (int)X(0), XI(0), XI(1), 0, 0, 0, 0)
-PROC_SYSCALL(dup3, PE_DUP, SH_DUP, CWD, 0, CWD, 0, (int)X(0), XI(0), XI(1), X(2), 0, 0, 0)
-/* chdir: a[0] fd (-1 for chdir) */
-PROC_SYSCALL(chdir, PE_CHDIR, SH_CHDIR, CWD, X(0), CWD, 0, NOFD, -1, 0, 0, 0, 0, 0)
-PROC_SYSCALL(fchdir, PE_CHDIR, SH_CHDIR, CWD, 0, CWD, 0, (int)X(0), XI(0), 0, 0, 0, 0, 0)
-
-/* network: a[0] fd */
-PROC_SYSCALL(connect, PE_CONNECT, SH_SOCKADDR, CWD, 0, CWD, 0, NOFD, XI(0), X(1), X(2), 0, 0, 0)
-PROC_SYSCALL(bind, PE_BIND, SH_SOCKADDR, CWD, 0, CWD, 0, NOFD, XI(0), X(1), X(2), 0, 0, 0)
-PROC_SYSCALL(listen, PE_LISTEN, SH_SOCKFD, CWD, 0, CWD, 0, NOFD, XI(0), XI(1), 0, 0, 0, 0)
-PROC_SYSCALL(accept, PE_ACCEPT, SH_PEER, CWD, 0, CWD, 0, NOFD, XI(0), 0, 0, 0, 0, 0)
-PROC_SYSCALL(accept4, PE_ACCEPT, SH_PEER, CWD, 0, CWD, 0, NOFD, XI(0), X(3), 0, 0, 0, 0)
-PROC_SYSCALL(getpeername, PE_GETPEERNAME, SH_PEER, CWD, 0, CWD, 0, NOFD, XI(0), 0, 0, 0, 0, 0)
-/* socketpair: a[0] domain, a[1] type, a[2] protocol, a[3] fd 0, a[4] fd 1 */
-PROC_SYSCALL(socketpair, PE_SOCKETPAIR, SH_SOCKPAIR, CWD, 0, CWD, 0, NOFD, X(0), X(1), X(2), X(3), 0, 0)
 
 /* ---- sched tracepoints ---- */
 

@@ -48,6 +48,9 @@ void sock_tick(struct falconet_bpf *skel, __u64 boot_ns);
 void sock_shutdown(struct falconet_bpf *skel);
 
 void proc_configure(struct falconet_bpf *skel);
+/* Attaches the shared syscall exit program (proc_exit_syscall) to the exit tracepoint that
+ * matches enter program ENTER_PROG. NULL with errno 0: ENTER_PROG is not a syscall enter. */
+struct bpf_link *proc_attach_exit(struct falconet_bpf *skel, const char *enter_prog);
 void proc_start(struct falconet_bpf *skel);
 void proc_tick(struct falconet_bpf *skel, __u64 boot_ns);
 void proc_shutdown(struct falconet_bpf *skel);

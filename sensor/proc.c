@@ -7,11 +7,14 @@
  * what it reported and emits differences, so nothing is counted twice or dropped in a race.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "../bpf/records.h"
+#include "../bpf/proc_syscalls.h"
 #include "falconet.skel.h"
 #include "monitors.h"
 #include "output.h"
@@ -27,6 +30,24 @@ struct reported {
 	__u32 suppressed[PE_MAX];
 	__u32 lost[PE_MAX];
 };
+
+#ifndef __NR_fchmodat2
+#define __NR_fchmodat2 452 /* Linux 6.6; the same number on every architecture */
+#endif
+
+/* The shared exit program's table (cfg_sc_kind), from the list the enter programs come from. */
+struct sc_entry {
+	const char *name;
+	int nr;
+	__u32 kind;
+};
+#define PROC_SYSCALL(name, EV, SHAPE, ...) { #name, __NR_##name, P_SC_KIND(EV, SHAPE, 0) },
+#define PROC_SYSCALL_EXIT(name, EV, SHAPE, NEED) { #name, __NR_##name, P_SC_KIND(EV, SHAPE, NEED) },
+static const struct sc_entry sc_entries[] = {
+#include "../bpf/proc_syscalls.def"
+};
+#undef PROC_SYSCALL
+#undef PROC_SYSCALL_EXIT
 
 static struct reported *table[1u << TABLE_BITS];
 static struct reported orphan_reported;
@@ -158,6 +179,30 @@ void proc_configure(struct falconet_bpf *skel)
 	ncpu = libbpf_num_possible_cpus();
 	if (ncpu <= 0)
 		die("cannot count CPUs");
+	for (size_t i = 0; i < sizeof(sc_entries) / sizeof(sc_entries[0]); i++)
+		if (sc_entries[i].nr >= 0 && sc_entries[i].nr < P_SC_MAX)
+			skel->rodata->cfg_sc_kind[sc_entries[i].nr] = sc_entries[i].kind;
+}
+
+struct bpf_link *proc_attach_exit(struct falconet_bpf *skel, const char *enter_prog)
+{
+	const char *name = !strncmp(enter_prog, "proc_enter_", 11) ? enter_prog + 11 : NULL;
+	errno = 0;
+	if (!name)
+		return NULL;
+	for (size_t i = 0; i < sizeof(sc_entries) / sizeof(sc_entries[0]); i++) {
+		if (strcmp(sc_entries[i].name, name))
+			continue;
+		if (sc_entries[i].nr < 0 || sc_entries[i].nr >= P_SC_MAX) {
+			errno = ERANGE;
+			return NULL;
+		}
+		char tp[64];
+		snprintf(tp, sizeof(tp), "sys_exit_%s", name);
+		return bpf_program__attach_tracepoint(skel->progs.proc_exit_syscall, "syscalls", tp);
+	}
+	errno = ENOENT; /* an enter program without an entry in proc_syscalls.def */
+	return NULL;
 }
 
 void proc_start(struct falconet_bpf *skel)

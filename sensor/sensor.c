@@ -480,8 +480,9 @@ int main(int argc, char **argv)
 		/* cgroup and iterator programs are attached, and syscall programs run, by their monitor (*_start) */
 		if (!strncmp(bpf_program__section_name(prog), "cgroup", 6) ||
 		    !strncmp(bpf_program__section_name(prog), "iter/", 5) ||
-		    !strcmp(bpf_program__section_name(prog), "syscall"))
-			continue;
+		    !strcmp(bpf_program__section_name(prog), "syscall") ||
+		    !strcmp(bpf_program__section_name(prog), "tp"))
+			continue; /* "tp": attached below, once per syscall, beside its enter program */
 		struct bpf_link *l = bpf_program__attach(prog);
 		if (!l) {
 			skipped++;
@@ -495,6 +496,19 @@ int main(int argc, char **argv)
 		if (n_links < MAX_LINKS)
 			links[n_links++] = l;
 		attached++;
+		l = proc_attach_exit(skel, bpf_program__name(prog));
+		if (l) {
+			if (n_links < MAX_LINKS)
+				links[n_links++] = l;
+			attached++;
+		} else if (errno) {
+			skipped++;
+			slen += snprintf(status + slen, sizeof(status) - slen > 0 ? sizeof(status) - slen : 0,
+					 "skipped the exit of %s (attach failed: %s)", bpf_program__name(prog),
+					 strerror(errno)) + 1;
+			if (slen >= sizeof(status))
+				slen = sizeof(status) - 1;
+		}
 	}
 	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, NULL, NULL);
 	if (!rb)

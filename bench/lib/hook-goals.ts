@@ -8,7 +8,9 @@ export const HOOK_GOALS: Readonly<Record<string, number>> = {
   proc_fork: 2000,
   proc_exit_task: 2000,
   proc_enter_execve: 1000,
-  proc_exit_execve: 1000,
+  /** the one exit program of every process-monitor syscall (execve's among them; a successful
+   * exec is reported by proc_exec), so its mean is over all of them */
+  proc_exit_syscall: 1000,
   file_exit_openat: 400,
   file_enter_close: 400,
   file_exit_write: 120,

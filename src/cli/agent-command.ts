@@ -5,7 +5,7 @@ import { Option, type Command } from 'commander';
 import { runPipeline, agentConfig, type OutputFormat, type PipelineOptions } from '../pipeline/agent.js';
 import { defaultPipeline } from '../pipeline/defaults.js';
 import { RuntimeCounters } from '../metrics/counters.js';
-import { startMetricsServer, type MetricsServer } from '../metrics/prometheus.js';
+import type { MetricsServer } from '../metrics/prometheus.js';
 import { daemonize, daemonReady } from './daemon.js';
 import { agentVersion } from '../enrich/host.js';
 import { legendText } from '../format/legend.js';
@@ -77,7 +77,8 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
-/** kflowd's -u IP:PORT[,IP:PORT…] (up to 7 servers) as udp:// sinks. */
+/** kflowd's -u IP:PORT[,IP:PORT…] as udp:// sinks: up to 8 servers, as kflowd means (UDP_SERVER_MAX
+ * 8); its check (`>= 8`) refuses the eighth, a bug not copied. */
 function udpSinks(list: string[] | undefined): string[] {
   const out: string[] = [];
   for (const v of list ?? []) {
@@ -88,7 +89,7 @@ function udpSinks(list: string[] | undefined): string[] {
       out.push(`udp://${host.includes(':') ? `[${host}]` : host}:${m[3]}`);
     }
   }
-  if (out.length > 7) throw new InvalidArgumentError(`-u: at most 7 servers (kflowd's limit), got ${out.length}`);
+  if (out.length > 8) throw new InvalidArgumentError(`-u: at most 8 servers, got ${out.length}`);
   return out;
 }
 
@@ -158,7 +159,7 @@ function addOutputFlags(cmd: Command): Command {
     .option('--exporter-id <id>', 'with -w: SysFlow header exporter id (default: host name)')
     .option('--sf-socket <path>', 'also stream SysFlow to sf-processor\'s socket driver (AF_UNIX SOCK_SEQPACKET, one record per message)')
     .option('--sink <url>', 'send records to URL (repeatable): file:///path, udp://host:port, syslog+udp|tcp|tls://host:port, unix:///path; ?format=…&spool=DIR&queue=N (see docs/pipeline.md); without --sink records go to stdout', collect)
-    .option('-u, --udp <ip:port,...>', 'kflowd\'s UDP output: one datagram per record to each server (up to 7), same as --sink udp://ip:port', collect)
+    .option('-u, --udp <ip:port,...>', 'kflowd\'s UDP output: one datagram per record to each server (up to 8), same as --sink udp://ip:port', collect)
     .option('--rules <path>', 'evaluate SysFlow/Falco policies (a file or directory) on the records; alerts go to the same destinations')
     .option('--strict', 'with --rules: policies using unknown fields or macros are errors (default: warnings)')
     .option('--alert-format <format>', 'with --rules: falco (default) or sysflow-json', 'falco')
@@ -171,6 +172,11 @@ function addOutputFlags(cmd: Command): Command {
 
 /** Stops the source on SIGINT/SIGTERM, so open records are flushed. (--duration is timed by
  * the pipeline from the moment monitoring starts.) */
+/** The Prometheus endpoint; prom-client is loaded only when --metrics asks for it (start-up time). */
+async function startMetrics(addr: string, counters: RuntimeCounters): Promise<MetricsServer> {
+  return (await import('../metrics/prometheus.js')).startMetricsServer(addr, counters);
+}
+
 function stopOnSignals(source: RecordSource): () => void {
   const stop = () => source.stop();
   process.once('SIGINT', stop);
@@ -214,7 +220,7 @@ export function registerAgentCommand(program: Command): void {
       checkSensorPrerequisites();
       if (flags.daemon && (await daemonize())) return; // the parent returns once the child is ready
       const counters = new RuntimeCounters();
-      if (flags.metrics) metrics = await startMetricsServer(flags.metrics, counters);
+      if (flags.metrics) metrics = await startMetrics(flags.metrics, counters);
       const source = sensorSource(sensorOptions(flags));
       const done = stopOnSignals(source);
       await runPipeline(source, { ...opts, counters, onReady: flags.daemon ? daemonReady : undefined }, process.stdout);
@@ -254,7 +260,7 @@ export function registerAgentCommand(program: Command): void {
     try {
       const opts = pipelineOptions(flags, { hostFromStream: true });
       const counters = new RuntimeCounters();
-      if (flags.metrics) metrics = await startMetricsServer(flags.metrics, counters);
+      if (flags.metrics) metrics = await startMetrics(flags.metrics, counters);
       await runPipeline(replaySource(file), { ...opts, counters }, process.stdout);
     } catch (err) {
       fail(err);

@@ -13,7 +13,7 @@ import { kflowdEncoder } from './encoders/kflowd.js';
 import { falcoEncoder, sysflowAvroEncoder, sysflowJsonEncoder } from './encoders/sysflow.js';
 import { loadEngine, parseDialect, type PolicyOverrides } from './policy-loading.js';
 import type { Node, OutputNode, StageNode } from './runtime.js';
-import { openExportFile, openSinkUrl, openTerminal, type OpenedSink } from './sink-factory.js';
+import { loadSinkSchemes, openExportFile, openSinkUrl, openTerminal, type OpenedSink } from './sink-factory.js';
 import { EnrichStage } from './stages/enrich.js';
 import { hostname, release } from 'node:os';
 import { EcsEncoder } from '../format/ecs/encoder.js';
@@ -205,6 +205,7 @@ async function buildPlugin(p: PluginConfig, cfg: PipelineConfig, ctx: BuildConte
       return stage(w);
     }
     case 'exporter':
+      await loadSinkSchemes((s['sink'] ?? '').split(/\s+/).filter(Boolean));
       return buildExporter(p, ctx, built, uniqueName);
     default:
       return stage(await customStage(p, ctx));

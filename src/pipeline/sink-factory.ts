@@ -6,19 +6,45 @@ import { openSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { RuntimeCounters } from '../metrics/counters.js';
 import { Delivery } from '../sinks/delivery.js';
-import { createSink, parseSinkUrl } from '../sinks/registry.js';
-import { registerNats } from '../sinks/nats.js';
-import { registerKafka } from '../sinks/kafka.js';
-import { registerElasticsearch } from '../sinks/elasticsearch.js';
-import { registerS3 } from '../sinks/s3.js';
-
-// The fleet sinks plug into the registry by scheme (nats://, kafka://, es+http(s)://, s3+http(s)://).
-registerNats();
-registerKafka();
-registerElasticsearch();
-registerS3();
+import { createSink, parseSinkUrl, sinkSchemes } from '../sinks/registry.js';
 import { PipelineConfigError } from './config.js';
 import { StreamDelivery, type DeliveryPort } from './delivery-port.js';
+
+// The fleet sinks plug into the registry by scheme (nats://, kafka://, es+http(s)://,
+// s3+http(s)://). Their engines' clients take about a second to load together, which every start
+// of the agent paid before its sensor was ready; a scheme's module is loaded when a URL uses it.
+const FLEET_MODULES: Record<string, () => Promise<void>> = {
+  nats: async () => { (await import('../sinks/nats.js')).registerNats(); },
+  kafka: async () => { (await import('../sinks/kafka.js')).registerKafka(); },
+  es: async () => { (await import('../sinks/elasticsearch.js')).registerElasticsearch(); },
+  s3: async () => { (await import('../sinks/s3.js')).registerS3(); },
+};
+const FLEET_SCHEMES: Record<string, keyof typeof FLEET_MODULES> = {
+  nats: 'nats', kafka: 'kafka', 'es+http': 'es', 'es+https': 'es', 's3+http': 's3', 's3+https': 's3',
+};
+const loading = new Map<string, Promise<void>>();
+
+function loadFleetModule(key: string): Promise<void> {
+  let p = loading.get(key);
+  if (!p) { p = FLEET_MODULES[key]!(); loading.set(key, p); }
+  return p;
+}
+
+/**
+ * Registers the fleet schemes these URLs use. A URL whose scheme nobody knows loads them all, so
+ * that the error parseSinkUrl gives lists every scheme there is.
+ */
+export async function loadSinkSchemes(urls: Iterable<string>): Promise<void> {
+  const want = new Set<string>();
+  for (const u of urls) {
+    const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(u)?.[1]?.toLowerCase();
+    if (scheme === undefined || sinkSchemes().includes(scheme)) continue;
+    const key = FLEET_SCHEMES[scheme];
+    if (key) want.add(key);
+    else for (const k of Object.keys(FLEET_MODULES)) want.add(k);
+  }
+  await Promise.all([...want].map(loadFleetModule));
+}
 
 export interface OpenedSink {
   readonly name: string;

@@ -81,3 +81,15 @@ test('--print-pipeline shows the tree the flags compile to; --config errors name
   assert.equal(r.status, 1);
   assert.match(r.stderr, /bad\.json:3:52: export "carrier-pigeon" is not supported yet/);
 });
+
+test('-u takes up to 8 servers (kflowd means 8; its check refuses the eighth)', () => {
+  const servers = (n: number): string => Array.from({ length: n }, (_, i) => (i % 2 ? `[::1]:${5000 + i}` : `127.0.0.1:${5000 + i}`)).join(',');
+  const ok = run(['--print-pipeline', '-u', servers(8)]);
+  assert.equal(ok.status, 0, ok.stderr);
+  const tree = JSON.stringify(JSON.parse(ok.stdout));
+  for (let i = 0; i < 8; i++) assert.ok(tree.includes(`:${5000 + i}`), `server ${i + 1} in the tree`);
+  assert.match(tree, /udp:\/\/\[::1\]:5001/);
+  const nine = run(['--print-pipeline', '-u', servers(9)]);
+  assert.notEqual(nine.status, 0);
+  assert.match(nine.stderr, /-u: at most 8 servers, got 9/);
+});

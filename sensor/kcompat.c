@@ -227,6 +227,11 @@ const char *kcompat_skip(struct bpf_object *obj, struct bpf_program *prog)
 {
 	const char *name = bpf_program__name(prog);
 	char twin[160];
+	/* helpers first: no variant of these programs runs without them */
+	if (!kc.has_loop && (!strncmp(name, "file_", 5) || !strncmp(name, "sock_tcp_", 9)))
+		return "needs the bpf_loop helper (5.17+)";
+	if (!kc.has_find_vma && !strncmp(name, "proc_exit_", 10) && strcmp(name, "proc_exit_task"))
+		return "needs the bpf_find_vma helper (5.17+)";
 	/* kfunc twins: the "__nokf" program where bpf_rdonly_cast is missing, else its original */
 	if (ends_with(name, NOKF))
 		return kc.kf_rdonly_cast ? "" : NULL;
@@ -236,10 +241,6 @@ const char *kcompat_skip(struct bpf_object *obj, struct bpf_program *prog)
 	/* UNIX bytes: the sock_*_length tracepoints, else BPF LSM socket hooks (socket_unix_compat.bpf.h) */
 	if (!strncmp(name, "sock_ux_", 8))
 		return !kc.sock_len_tps && kc.lsm_bpf ? NULL : kc.sock_len_tps ? "" : "BPF LSM not active";
-	if (!kc.has_loop && (!strncmp(name, "file_", 5) || !strncmp(name, "sock_tcp_", 9)))
-		return "needs the bpf_loop helper (5.17+)";
-	if (!kc.has_find_vma && !strncmp(name, "proc_exit_", 10) && strcmp(name, "proc_exit_task"))
-		return "needs the bpf_find_vma helper (5.17+)";
 	/* path operations: the ctime tracepoints, else the BPF LSM hooks (file_lsm.bpf.h), else none */
 	bool lsm_path = !kc.ctime_tps && kc.lsm_bpf && kc.lsm_setattr_dentry >= 0;
 	if (!strncmp(name, "file_lsm_", 9))

@@ -148,13 +148,13 @@ static __always_inline struct file *fd_file(__u64 fd)
 	struct fdtable *fdt = t->files->fdt;
 	if (!fdt || fd >= fdt->max_fds)
 		return NULL;
-	/* fdt->fd is a pointer to pointers: the verifier gives its value as a scalar, and the slot
-	 * at a variable index needs one probe read */
-	__u64 base = (__u64)fdt->fd, fp = 0;
-	bpf_probe_read_kernel(&fp, sizeof(fp), (void *)(base + fd * sizeof(void *)));
-	if (!fp)
-		return NULL;
-	return bpf_rdonly_cast((void *)fp, bpf_core_type_id_kernel(struct file));
+	/* fdt->fd is a pointer to pointers: the verifier gives its value as a scalar. The slot is
+	 * read as the first member of a struct that starts with a struct file * (kiocb.ki_filp),
+	 * a direct load instead of a probe read (~30 ns on every read and write) */
+	__u64 base = (__u64)fdt->fd;
+	struct kiocb *slot = bpf_rdonly_cast((void *)(base + fd * sizeof(void *)),
+					     bpf_core_type_id_kernel(struct kiocb));
+	return slot->ki_filp;
 }
 
 static __always_inline struct file *fd_to_file(struct task_struct *t, __u64 fd)
@@ -177,8 +177,8 @@ struct file___old {
 static __always_inline long file_refs(struct file *f)
 {
 	if (bpf_core_field_exists(f->f_ref))
-		return BPF_CORE_READ(f, f_ref.refcnt.counter) + 1;
-	return BPF_CORE_READ((struct file___old *)f, f_count.counter);
+		return f->f_ref.refcnt.counter + 1; /* f is a BTF pointer: direct loads */
+	return ((struct file___old *)f)->f_count.counter;
 }
 
 /* ---- inode times across the 6.6 / 6.7 / 6.11 renames ---- */
@@ -196,23 +196,23 @@ struct inode___old {
 
 #define I_CTIME_QUERIED_BIT (1U << 31)
 
+/* i is a BTF pointer (every caller has one): direct loads, not one probe read per field. */
 static __always_inline void inode_times(struct inode *i, __u64 *a, __u64 *m, __u64 *c)
 {
 	if (bpf_core_field_exists(i->i_mtime_sec)) {
-		*a = BPF_CORE_READ(i, i_atime_sec) * 1000000000ULL + BPF_CORE_READ(i, i_atime_nsec);
-		*m = BPF_CORE_READ(i, i_mtime_sec) * 1000000000ULL + BPF_CORE_READ(i, i_mtime_nsec);
-		*c = BPF_CORE_READ(i, i_ctime_sec) * 1000000000ULL +
-		     (BPF_CORE_READ(i, i_ctime_nsec) & ~I_CTIME_QUERIED_BIT);
+		*a = i->i_atime_sec * 1000000000ULL + i->i_atime_nsec;
+		*m = i->i_mtime_sec * 1000000000ULL + i->i_mtime_nsec;
+		*c = i->i_ctime_sec * 1000000000ULL + (i->i_ctime_nsec & ~I_CTIME_QUERIED_BIT);
 	} else if (bpf_core_field_exists(((struct inode___6_7 *)i)->__i_mtime)) {
 		struct inode___6_7 *o = (void *)i;
-		*a = BPF_CORE_READ(o, __i_atime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, __i_atime.tv_nsec);
-		*m = BPF_CORE_READ(o, __i_mtime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, __i_mtime.tv_nsec);
-		*c = BPF_CORE_READ(o, __i_ctime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, __i_ctime.tv_nsec);
+		*a = o->__i_atime.tv_sec * 1000000000ULL + o->__i_atime.tv_nsec;
+		*m = o->__i_mtime.tv_sec * 1000000000ULL + o->__i_mtime.tv_nsec;
+		*c = o->__i_ctime.tv_sec * 1000000000ULL + o->__i_ctime.tv_nsec;
 	} else {
 		struct inode___old *o = (void *)i;
-		*a = BPF_CORE_READ(o, i_atime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, i_atime.tv_nsec);
-		*m = BPF_CORE_READ(o, i_mtime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, i_mtime.tv_nsec);
-		*c = BPF_CORE_READ(o, i_ctime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, i_ctime.tv_nsec);
+		*a = o->i_atime.tv_sec * 1000000000ULL + o->i_atime.tv_nsec;
+		*m = o->i_mtime.tv_sec * 1000000000ULL + o->i_mtime.tv_nsec;
+		*c = o->i_ctime.tv_sec * 1000000000ULL + o->i_ctime.tv_nsec;
 	}
 }
 
@@ -223,6 +223,14 @@ static __always_inline void inode_times(struct inode *i, __u64 *a, __u64 *m, __u
 
 struct walk_scratch {
 	char buf[WALK_BUF + FN_NAME_MAX];
+	/* The walk's position as plain addresses. Kept here, not in the loop's stack context: a
+	 * BTF pointer spilled there makes each iteration's verifier state differ from the last
+	 * (the walk then never converges within the 1M-instruction limit), while map memory reads
+	 * back as scalars. Each step turns them into BTF pointers with bpf_rdonly_cast for direct
+	 * loads, which cost far less than one probe read per field. */
+	__u64 dentry;
+	__u64 mnt;                /* struct mount; 0: stop at the filesystem root (fs-relative) */
+	__u64 mnt_root;
 };
 
 struct {
@@ -233,9 +241,6 @@ struct {
 } walk_scratch_map SEC(".maps");
 
 struct walk_ctx {
-	struct dentry *dentry;
-	struct mount *mnt;        /* NULL: stop at the filesystem root (path is fs-relative) */
-	struct dentry *mnt_root;
 	struct walk_scratch *s;
 	__u32 pos;                /* start of the path written so far in s->buf */
 	__u32 done;
@@ -246,29 +251,30 @@ struct walk_ctx {
 static long walk_step(__u64 i, void *ctx)
 {
 	struct walk_ctx *c = ctx;
-	struct dentry *d = c->dentry;
-	struct dentry *parent = BPF_CORE_READ(d, d_parent);
+	struct walk_scratch *s = c->s;
+	struct dentry *d = bpf_rdonly_cast((void *)s->dentry, bpf_core_type_id_kernel(struct dentry));
+	__u64 parent = (__u64)d->d_parent;
 
-	struct mount *m = c->mnt;
-	if (m && d == c->mnt_root) {
-		struct mount *mp = BPF_CORE_READ(m, mnt_parent);
-		if (mp == m || !mp) {
+	if (s->mnt && s->dentry == s->mnt_root) {
+		struct mount *m = bpf_rdonly_cast((void *)s->mnt, bpf_core_type_id_kernel(struct mount));
+		__u64 mp = (__u64)m->mnt_parent;
+		if (mp == s->mnt || !mp) {
 			c->done = 1; /* root of the mount namespace */
 			return 1;
 		}
-		c->dentry = BPF_CORE_READ(m, mnt_mountpoint);
-		c->mnt = mp;
-		c->mnt_root = BPF_CORE_READ(mp, mnt.mnt_root);
+		s->dentry = (__u64)m->mnt_mountpoint;
+		s->mnt = mp;
+		m = bpf_rdonly_cast((void *)mp, bpf_core_type_id_kernel(struct mount));
+		s->mnt_root = (__u64)m->mnt.mnt_root;
 		return 0;
 	}
-	if (d == parent || !parent) {
-		if (c->mnt)
+	if (s->dentry == parent || !parent) {
+		if (s->mnt)
 			c->fsrel = 1; /* disconnected from its mount (e.g. lazily unmounted) */
 		c->done = 1;
 		return 1;
 	}
-	struct qstr q = BPF_CORE_READ(d, d_name);
-	__u32 len = q.len;
+	__u32 len = d->d_name.len;
 	if (len > FN_NAME_MAX - 1)
 		len = FN_NAME_MAX - 1;
 	if (c->pos < len + 1 + (WALK_END - FN_PATH_MAX) + 1) {
@@ -276,11 +282,11 @@ static long walk_step(__u64 i, void *ctx)
 		return 1;
 	}
 	c->pos -= len;
-	bpf_probe_read_kernel(&c->s->buf[BOUND(c->pos, WALK_BUF - 1)], BOUND(len, FN_NAME_MAX - 1),
-			      q.name);
+	bpf_probe_read_kernel(&s->buf[BOUND(c->pos, WALK_BUF - 1)], BOUND(len, FN_NAME_MAX - 1),
+			      d->d_name.name);
 	c->pos -= 1;
-	c->s->buf[BOUND(c->pos, WALK_BUF - 1)] = '/';
-	c->dentry = parent;
+	s->buf[BOUND(c->pos, WALK_BUF - 1)] = '/';
+	s->dentry = parent;
 	return 0;
 }
 
@@ -294,10 +300,11 @@ static __noinline int walk_path(struct dentry *dentry, struct vfsmount *vfsmnt, 
 	c.s = bpf_map_lookup_elem(&walk_scratch_map, &zero);
 	if (!c.s || !dst)
 		return 0;
-	c.dentry = dentry;
+	c.s->dentry = (__u64)dentry;
+	c.s->mnt = 0;
 	if (vfsmnt) {
-		c.mnt = (struct mount *)((char *)vfsmnt - bpf_core_field_offset(struct mount, mnt));
-		c.mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+		c.s->mnt = (__u64)vfsmnt - bpf_core_field_offset(struct mount, mnt);
+		c.s->mnt_root = (__u64)BPF_CORE_READ(vfsmnt, mnt_root);
 	} else {
 		c.fsrel = 1;
 	}

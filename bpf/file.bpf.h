@@ -135,11 +135,12 @@ static __always_inline bool mode_tracked(__u32 mode)
 
 static __always_inline void refresh_inode(struct file_record *r, struct inode *i)
 {
-	r->mode = BPF_CORE_READ(i, i_mode);
-	r->nlink = BPF_CORE_READ(i, __i_nlink);
-	r->iuid = BPF_CORE_READ(i, i_uid.val);
-	r->igid = BPF_CORE_READ(i, i_gid.val);
-	r->size = BPF_CORE_READ(i, i_size);
+	/* i is a BTF pointer (tp_btf argument, f_inode of a cast file): direct loads */
+	r->mode = i->i_mode;
+	r->nlink = i->__i_nlink;
+	r->iuid = i->i_uid.val;
+	r->igid = i->i_gid.val;
+	r->size = i->i_size;
 	inode_times(i, &r->atime_ns, &r->mtime_ns, &r->ctime_ns);
 }
 
@@ -168,7 +169,7 @@ static __noinline struct file_record *file_rec(struct inode *inode, struct file 
 	}
 	if (!now)
 		now = bpf_ktime_get_boot_ns();
-	if (f) {
+	if (f) { /* probe reads: the walk's loop state must hold scalars, not BTF pointers */
 		dentry = BPF_CORE_READ(f, f_path.dentry);
 		mnt = BPF_CORE_READ(f, f_path.mnt);
 	}
@@ -180,7 +181,7 @@ static __noinline struct file_record *file_rec(struct inode *inode, struct file 
 #pragma unroll
 	for (int k = 0; k < (int)(FILE_RECORD_FIXED / 8); k++)
 		w[k] = 0;
-	fill_hdr(&r->hdr, FN_REC_FILE, now);
+	fill_hdr_task(&r->hdr, FN_REC_FILE, now);
 	r->ino = key.ino;
 	r->dev = key.dev;
 	refresh_inode(r, inode);
@@ -257,8 +258,9 @@ static __always_inline struct file_record *open_file_rec(struct file *f, struct 
 static __always_inline int on_file(struct file *f, __u32 ev, __s64 bytes)
 {
 	struct inode *inode = NULL;
-	/* reads and writes do not stamp the time (see file_rec); other events do */
-	bool hot = ev == FE_ACCESS || ev == FE_MODIFY;
+	/* reads and writes do not stamp the time (see file_rec), nor do events that emit the
+	 * record at once (file_emit stamps it); other events do */
+	bool hot = ev == FE_ACCESS || ev == FE_MODIFY || emits(ev);
 	struct file_record *r = open_file_rec(f, &inode, hot ? 0 : bpf_ktime_get_boot_ns());
 	if (!r || !inode)
 		return 0;
@@ -549,22 +551,24 @@ static __noinline int pending_capture(struct inode *inode)
 	return 0;
 }
 
+/* The in-flight check is repeated before the call: with nothing in flight (nearly every
+ * timestamp update of the system) the hook is one load and a return. */
 SEC("tp_btf/ctime_ns_xchg")
 int BPF_PROG(file_ctime_xchg, struct inode *inode)
 {
-	return pending_capture(inode);
+	return pending_active ? pending_capture(inode) : 0;
 }
 
 SEC("tp_btf/ctime_xchg_skip")
 int BPF_PROG(file_ctime_skip, struct inode *inode)
 {
-	return pending_capture(inode);
+	return pending_active ? pending_capture(inode) : 0;
 }
 
 SEC("tp_btf/inode_set_ctime_to_ts")
 int BPF_PROG(file_ctime_set, struct inode *inode)
 {
-	return pending_capture(inode);
+	return pending_active ? pending_capture(inode) : 0;
 }
 
 static __noinline int pending_end_nokf(long ret); /* file_compat.bpf.h (6.1) */

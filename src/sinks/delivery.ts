@@ -22,7 +22,7 @@ export interface DeliveryOptions {
   sink: Sink;
   /** default 'drop_newest': a dead sink never blocks the others or the kernel side */
   policy: OverloadPolicy;
-  /** in-memory queue bound, bytes (records count data + ITEM_OVERHEAD bytes each, see backlog.ts) */
+  /** in-memory queue bound: bytes of encoded records (data + id + 22 bytes of framing each; see backlog.ts) */
   maxBytes: number;
   /** at-least-once when present */
   spool?: SpoolOptions;
@@ -134,12 +134,25 @@ export class Delivery {
     let accepted = 0;
     let refusing = false;
     const dropped: Partial<Record<DropReason, number>> = {};
+    // admitted records are encoded into the queue in runs, not one by one
+    let take: SinkItem[] = [];
+    let sizes: number[] = [];
+    let takeBytes = 0;
+    const flush = (): void => {
+      q.pushItems(take, sizes);
+      take = [];
+      sizes = [];
+      takeBytes = 0;
+    };
     for (const item of items) {
       const b = itemBytes(item);
       let ok = !refusing;
-      while (ok && q.bytes + b > this.o.maxBytes) {
-        if (this.o.policy === 'block' && q.bytes > 0 && !this.closing) await this.changed();
-        else if (this.o.policy === 'drop_oldest' && q.dropOldestUnsent()) this.drop('queue_full');
+      while (ok && q.bytes + takeBytes + b > this.o.maxBytes) {
+        if (takeBytes > 0) flush();
+        else if (this.o.policy === 'block' && q.bytes > 0 && !this.closing) {
+          this.wake();
+          await this.changed();
+        } else if (this.o.policy === 'drop_oldest' && q.dropOldestUnsent()) this.drop('queue_full');
         else ok = false;
       }
       if (!ok) {
@@ -150,9 +163,12 @@ export class Delivery {
         dropped[reason] = (dropped[reason] ?? 0) + 1;
         continue;
       }
-      q.push(item, b);
+      take.push(item);
+      sizes.push(b);
+      takeBytes += b;
       accepted++;
     }
+    flush();
     this.st.accepted += accepted;
     if (accepted) this.wake();
     return { accepted, refused: items.length - accepted, dropped };
@@ -161,12 +177,14 @@ export class Delivery {
   private async admitToSpool(sp: Spool, items: readonly SinkItem[]): Promise<{ result: PushResult; commit: Promise<unknown> }> {
     const commits: Promise<void>[] = [];
     let take: SinkItem[] = [];
+    let sizes: number[] = [];
     let takeBytes = 0;
     let refused = 0;
     const flushTake = (): void => {
       if (!take.length) return;
-      commits.push(this.commitPart(sp, take, takeBytes));
+      commits.push(this.commitPart(sp, take, sizes, takeBytes));
       take = [];
+      sizes = [];
       takeBytes = 0;
     };
     const policy = this.o.policy;
@@ -206,16 +224,17 @@ export class Delivery {
         continue;
       }
       take.push(item);
+      sizes.push(f);
       takeBytes += f;
     }
     flushTake();
     return { result: { accepted: items.length - refused, refused, dropped }, commit: Promise.all(commits) };
   }
 
-  private commitPart(sp: Spool, items: SinkItem[], bytes: number): Promise<void> {
+  private commitPart(sp: Spool, items: SinkItem[], sizes: number[], bytes: number): Promise<void> {
     this.committing += bytes;
     const n = items.length;
-    return sp.append(items).then(
+    return sp.append(items, sizes).then(
       () => {
         this.st.accepted += n;
         this.committing -= bytes;

@@ -42,11 +42,14 @@ export interface Backlog {
 }
 
 interface QueuedRun {
-  readonly run: FrameRun;
+  /** null once every record of the run was dropped (its memory goes at once) */
+  run: FrameRun | null;
   /** ordinal of the run's first record */
   readonly first: number;
+  readonly n: number;
   /** records dropped by drop_oldest after later ones were queued (allocated on first use) */
   dead: Uint8Array | null;
+  deadCount: number;
 }
 
 /**
@@ -78,7 +81,7 @@ export class MemoryBacklog implements Backlog {
   pushItems(items: readonly SinkItem[], sizes: ArrayLike<number>): void {
     if (!items.length) return;
     for (const run of encodeRuns(items, 0, items.length, sizes, false)) {
-      this.runs.push({ run, first: this.end, dead: null });
+      this.runs.push({ run, first: this.end, n: run.ends.length, dead: null, deadCount: 0 });
       this.end += run.ends.length;
       this.bytes += run.buf.length;
     }
@@ -97,7 +100,8 @@ export class MemoryBacklog implements Backlog {
   }
 
   private frameBytes(r: QueuedRun, k: number): number {
-    return r.run.ends[k]! - (k ? r.run.ends[k - 1]! : 0);
+    const e = r.run!.ends;
+    return e[k]! - (k ? e[k - 1]! : 0);
   }
 
   /** Drops the oldest record that has not been handed to the sink yet; false if there is none. */
@@ -107,9 +111,12 @@ export class MemoryBacklog implements Backlog {
       const k = this.next - r.first;
       this.next++;
       if (r.dead?.[k]) continue;
-      (r.dead ??= new Uint8Array(r.run.ends.length))[k] = 1;
+      (r.dead ??= new Uint8Array(r.n))[k] = 1;
       this.bytes -= this.frameBytes(r, k);
       this.live--;
+      // a run whose records were all dropped is released now, not when the head passes it
+      // (a stalled send at the head would otherwise keep every dropped run)
+      if (++r.deadCount === r.n) r.run = null;
       return true;
     }
     return false;
@@ -135,14 +142,15 @@ export class MemoryBacklog implements Backlog {
     let ri = this.runAt(this.next);
     while (this.next < this.end && items.length < maxItems && (items.length === 0 || bytes < maxBytes)) {
       let r = this.runs[ri]!;
-      if (this.next >= r.first + r.run.ends.length) r = this.runs[++ri]!;
+      if (this.next >= r.first + r.n) r = this.runs[++ri]!;
       const k = this.next - r.first;
       this.next++;
       if (r.dead?.[k]) continue;
       if (this.next <= this.resendUntil) resent++;
-      const a = k ? r.run.ends[k - 1]! : 0;
-      const b = r.run.ends[k]!;
-      items.push(this.dec.decode(r.run.buf, a, b));
+      const run = r.run!;
+      const a = k ? run.ends[k - 1]! : 0;
+      const b = run.ends[k]!;
+      items.push(this.dec.decode(run.buf, a, b));
       bytes += b - a;
     }
     if (items.length === 0) {
@@ -160,7 +168,7 @@ export class MemoryBacklog implements Backlog {
     const upTo = Math.min(mark as number, this.end);
     while (this.head < upTo) {
       const r = this.runs[this.runHead]!;
-      const n = r.run.ends.length;
+      const n = r.n;
       const stop = Math.min(upTo, r.first + n);
       for (let k = this.head - r.first; k < stop - r.first; k++) {
         if (r.dead?.[k]) continue;

@@ -134,26 +134,38 @@ export class Delivery {
     let accepted = 0;
     let refusing = false;
     const dropped: Partial<Record<DropReason, number>> = {};
-    // admitted records are encoded into the queue in runs, not one by one
+    // admitted records are encoded into the queue in runs, not one by one; take[takeFrom..] are
+    // admitted and not queued yet (drop_oldest may drop from its front: they are older than
+    // what comes next, and newer than everything queued)
     let take: SinkItem[] = [];
     let sizes: number[] = [];
+    let takeFrom = 0;
     let takeBytes = 0;
     const flush = (): void => {
-      q.pushItems(take, sizes);
+      if (take.length > takeFrom) q.pushItems(takeFrom ? take.slice(takeFrom) : take, takeFrom ? sizes.slice(takeFrom) : sizes);
       take = [];
       sizes = [];
+      takeFrom = 0;
       takeBytes = 0;
     };
     for (const item of items) {
       const b = itemBytes(item);
       let ok = !refusing;
       while (ok && q.bytes + takeBytes + b > this.o.maxBytes) {
-        if (takeBytes > 0) flush();
-        else if (this.o.policy === 'block' && q.bytes > 0 && !this.closing) {
+        if (this.o.policy === 'drop_oldest') {
+          if (q.dropOldestUnsent()) this.drop('queue_full');
+          else if (takeFrom < take.length) {
+            takeBytes -= sizes[takeFrom]!;
+            takeFrom++;
+            accepted--;
+            this.drop('queue_full');
+            dropped.queue_full = (dropped.queue_full ?? 0) + 1;
+          } else ok = false;
+        } else if (this.o.policy === 'block' && (q.bytes > 0 || takeBytes > 0) && !this.closing) {
+          flush();
           this.wake();
           await this.changed();
-        } else if (this.o.policy === 'drop_oldest' && q.dropOldestUnsent()) this.drop('queue_full');
-        else ok = false;
+        } else ok = false;
       }
       if (!ok) {
         // once full, the rest of the batch is refused too: what is dropped is always the newest
@@ -180,12 +192,15 @@ export class Delivery {
     let sizes: number[] = [];
     let takeBytes = 0;
     let refused = 0;
+    // room under the cap, asked again only when a record does not fit (asking walks the segments)
+    let room = sp.room();
     const flushTake = (): void => {
       if (!take.length) return;
       commits.push(this.commitPart(sp, take, sizes, takeBytes));
       take = [];
       sizes = [];
       takeBytes = 0;
+      room = sp.room();
     };
     const policy = this.o.policy;
     let sticky: DropReason | null = null;
@@ -203,7 +218,7 @@ export class Delivery {
         }
       }
       // the size cap on disk
-      while (reason === null && !sp.fits(takeBytes + f)) {
+      while (reason === null && takeBytes + f > room && takeBytes + f > (room = sp.room())) {
         if (policy === 'block') {
           flushTake();
           if (this.closing) reason = 'shutdown';

@@ -92,7 +92,7 @@ interface Consumer {
   readonly resendUpTo: Pos;
 }
 
-const HOT_MAX_BYTES = 8 << 20;
+const HOT_MAX_BYTES = 4 << 20;
 const READ_CHUNK = 1 << 20;
 
 export class Spool {
@@ -286,9 +286,14 @@ export class Spool {
 
   /** Would `more` bytes fit under the cap? */
   fits(more: number): boolean {
+    return more <= this.room();
+  }
+
+  /** Bytes that may still be appended under the cap. */
+  room(): number {
     // room for the header of a segment the commit may have to start
     const header = 35 + Buffer.byteLength(this.lastId?.host ?? '') + Buffer.byteLength(this.lastId?.boot ?? '');
-    return this.bytes + more + header <= this.maxBytes;
+    return this.maxBytes - this.bytes - header;
   }
 
   /** The id of the last record accepted (committed) or pending, if any was ever written. */
@@ -411,8 +416,14 @@ export class Spool {
   private addHot(h: HotPiece): void {
     this.hot.push(h);
     this.hotBytes += h.bytes;
-    while (this.hotBytes > HOT_MAX_BYTES && this.hotHead < this.hot.length) this.hotBytes -= this.hot[this.hotHead++]!.bytes;
+    while (this.hotBytes > HOT_MAX_BYTES && this.hotHead < this.hot.length) this.dropHot();
     this.compactHot();
+  }
+
+  /** Forgets the oldest cached piece (its slot is cleared at once: pieces hold whole runs). */
+  private dropHot(): void {
+    this.hotBytes -= this.hot[this.hotHead]!.bytes;
+    this.hot[this.hotHead++] = undefined as unknown as HotPiece;
   }
 
   private compactHot(): void {
@@ -720,7 +731,7 @@ export class Spool {
       this.readFd = null;
     }
     unlinkSync(join(this.dir, segName(s.seg)));
-    while (this.hotHead < this.hot.length && this.hot[this.hotHead]!.seg <= s.seg) this.hotBytes -= this.hot[this.hotHead++]!.bytes;
+    while (this.hotHead < this.hot.length && this.hot[this.hotHead]!.seg <= s.seg) this.dropHot();
     this.compactHot();
     const next = this.segs[0]!;
     for (const c of this.consumers.values()) {

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { runFaults } from '../test/sinks/fault-run.js';
 import { runGen } from '../test/sinks/gen-run.js';
 import { makeRsyslog, type Rsyslog } from '../test/sinks/rsyslog-harness.js';
+import { NatsServer } from '../test/sinks/nats-harness.js';
 import { Spool } from '../src/sinks/spool.js';
 import { record } from '../test/sinks/gen.js';
 
@@ -32,6 +33,8 @@ const TP = arg('throughput-records', 200_000);
 const STARTUP_MIB = arg('startup-mib', 1024);
 const SEED = arg('seed', 1);
 const TP_RUNS = arg('throughput-runs', 3);
+/** SIGKILL every this many ms (0: the kills at random moments) */
+const KILL_EVERY_MS = arg('kill-every-ms', 0);
 const STALL_CAP_MIB = arg('stall-cap-mib', 64);
 /** --only startup,stall,throughput,faults: run some parts */
 const ONLY = (() => {
@@ -42,7 +45,8 @@ const part = (p: string): boolean => !ONLY || ONLY.has(p);
 
 async function faults(dir: string, rs: Rsyslog): Promise<void> {
   console.log(`fault injection: ${N} records at ${RATE}/s, ${KILLS} SIGKILLs, ${OUTAGES} rsyslog outages of ${OUTAGE_MS} ms, torn writes after every kill`);
-  const rep = await runFaults({ dir, rsyslog: rs, total: N, rate: RATE, kills: KILLS, outages: OUTAGES, outageMs: OUTAGE_MS, outageSignal: 'SIGTERM', confirmMs: 20, seed: SEED, tag: 'bench' });
+  const nats = await NatsServer.make(dir);
+  const rep = await runFaults({ dir, rsyslog: rs, nats, total: N, rate: RATE, kills: KILLS, killEveryMs: KILL_EVERY_MS || undefined, outages: OUTAGES, outageMs: OUTAGE_MS, outageSignal: 'SIGTERM', confirmMs: 20, seed: SEED, tag: 'bench', log: (l) => console.log(`    ${l}`) }).finally(() => nats.stop());
   for (const s of rep.sinks) {
     const dropped = Object.values(s.dropped).reduce((a, b) => a + b, 0);
     const ok = s.unique + dropped === s.produced && s.outOfRange === 0;

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { DropReason, SinkItem } from '../../src/pipeline/types.js';
 import { Delivery } from '../../src/sinks/delivery.js';
 import { createSink, parseSinkUrl } from '../../src/sinks/registry.js';
+import { registerNats } from '../../src/sinks/nats.js';
 
 export interface GenConfig {
   sinks: { name: string; url: string }[];
@@ -65,6 +66,7 @@ function saveCkpt(path: string, c: Ckpt): void {
 }
 
 async function main(): Promise<void> {
+  registerNats();
   const cfg = JSON.parse(process.argv[2]!) as GenConfig;
   const host = cfg.host ?? 'gen';
   const boot = cfg.boot ?? 'b0';

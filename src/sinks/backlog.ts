@@ -3,7 +3,8 @@
 // what was sent but not yet confirmed, and can rewind to the last confirmed record after a
 // failed send so that nothing sent-but-unconfirmed is lost.
 import type { SinkItem } from '../pipeline/types.js';
-import { encodeRuns, frameSize, RunDecoder, type FrameRun } from './record-frame.js';
+import { frameSize, RunDecoder, type FrameRun } from './record-frame.js';
+import { RunArena } from './run-arena.js';
 import type { Spool } from './spool.js';
 import type { Pos } from './spool-format.js';
 
@@ -67,6 +68,8 @@ export class MemoryBacklog implements Backlog {
   private resendUntil = 0;
   private live = 0;
   private readonly dec = new RunDecoder();
+  /** frames that never leave memory carry no CRC */
+  private readonly arena = new RunArena(false);
   bytes = 0;
 
   get depth(): number {
@@ -80,7 +83,7 @@ export class MemoryBacklog implements Backlog {
   /** Queues items; `sizes[i]` is frameSize(items[i]). */
   pushItems(items: readonly SinkItem[], sizes: ArrayLike<number>): void {
     if (!items.length) return;
-    for (const run of encodeRuns(items, 0, items.length, sizes, false)) {
+    for (const run of this.arena.encode(items, sizes)) {
       this.runs.push({ run, first: this.end, n: run.ends.length, dead: null, deadCount: 0 });
       this.end += run.ends.length;
       this.bytes += run.buf.length;
@@ -116,7 +119,10 @@ export class MemoryBacklog implements Backlog {
       this.live--;
       // a run whose records were all dropped is released now, not when the head passes it
       // (a stalled send at the head would otherwise keep every dropped run)
-      if (++r.deadCount === r.n) r.run = null;
+      if (++r.deadCount === r.n) {
+        this.arena.release(r.run!);
+        r.run = null;
+      }
       return true;
     }
     return false;
@@ -148,6 +154,7 @@ export class MemoryBacklog implements Backlog {
       if (r.dead?.[k]) continue;
       if (this.next <= this.resendUntil) resent++;
       const run = r.run!;
+      this.arena.lend(run);
       const a = k ? run.ends[k - 1]! : 0;
       const b = run.ends[k]!;
       items.push(this.dec.decode(run.buf, a, b));
@@ -176,7 +183,10 @@ export class MemoryBacklog implements Backlog {
         this.live--;
       }
       this.head = stop;
-      if (stop === r.first + n) this.runs[this.runHead++] = undefined as unknown as QueuedRun; // release the run
+      if (stop === r.first + n) {
+        if (r.run) this.arena.release(r.run);
+        this.runs[this.runHead++] = undefined as unknown as QueuedRun; // release the run
+      }
     }
     if (this.runHead > 1024 && this.runHead * 2 > this.runs.length) {
       this.runs = this.runs.slice(this.runHead);

@@ -50,37 +50,19 @@ export interface FrameRun {
   readonly ends: Uint32Array;
 }
 
-/** Runs are cut at this size so that memory is released (and accounted) in small steps. */
+/** Runs are packed into slabs of this size (run-arena.ts): memory is released in small steps. */
 export const RUN_BYTES = 256 << 10;
 
-/**
- * Encodes items[from, to) as frames into runs of at most RUN_BYTES (a single larger frame gets
- * a run of its own). `sizes[i - from]`, when given, is frameSize(items[i]) already computed.
- */
-export function encodeRuns(items: readonly SinkItem[], from = 0, to = items.length, sizes?: ArrayLike<number>, crc = true): FrameRun[] {
-  const runs: FrameRun[] = [];
+/** Encodes items[from, to) as frames into buf at `at`; returns each frame's end relative to `at`. */
+export function encodeInto(items: readonly SinkItem[], from: number, to: number, buf: Buffer, at: number, crc = true): Uint32Array {
   const enc = new IdBytes(crc);
-  let i = from;
-  while (i < to) {
-    let total = 0;
-    let j = i;
-    while (j < to) {
-      const f = sizes ? sizes[j - from]! : frameSize(items[j]!);
-      if (j > i && total + f > RUN_BYTES) break;
-      total += f;
-      j++;
-    }
-    const buf = Buffer.allocUnsafe(total);
-    const ends = new Uint32Array(j - i);
-    let o = 0;
-    for (let k = i; k < j; k++) {
-      o += encodeFrameAt(items[k]!, buf, o, enc);
-      ends[k - i] = o;
-    }
-    runs.push({ buf, ends });
-    i = j;
+  const ends = new Uint32Array(to - from);
+  let o = at;
+  for (let k = from; k < to; k++) {
+    o += encodeFrameAt(items[k]!, buf, o, enc);
+    ends[k - from] = o - at;
   }
-  return runs;
+  return ends;
 }
 
 /** Encodes items as consecutive frames in one buffer; `sizes` gets each frame's length. */

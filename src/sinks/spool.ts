@@ -7,7 +7,8 @@ import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, r
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RecordId, SinkItem } from '../pipeline/types.js';
-import { checkFrame, decodeFrame, encodeRuns, RunDecoder, type FrameRun } from './record-frame.js';
+import { checkFrame, decodeFrame, frameSize, RunDecoder, type FrameRun } from './record-frame.js';
+import { RunArena } from './run-arena.js';
 import { scanSegment } from './segment-scan.js';
 import {
   cmpPos, cursorName, cursorSlotOffset, decodeCursor, encodeCursorSlot, encodeSegHeader, parseSegName, readSegHeader, segName, type CursorState, type Pos,
@@ -37,6 +38,12 @@ export interface SpooledItem {
   readonly bytes: number;
 }
 
+/** A run and how many holders it has (the commit writing it, cached pieces of it). */
+interface RunHold {
+  readonly run: FrameRun;
+  n: number;
+}
+
 /** Records read in one go, all from one segment: `ends[i]` is the offset just after item i. */
 export interface ReadBatch {
   readonly items: SinkItem[];
@@ -51,6 +58,7 @@ export interface ReadBatch {
  * bytes are kept (decoded on read), so the cache costs what it says.
  */
 interface HotPiece {
+  readonly hold: RunHold;
   readonly seg: number;
   readonly off: number;
   readonly run: FrameRun;
@@ -116,6 +124,7 @@ export class Spool {
   /** recently committed runs, served to readers without a disk read */
   private hot: HotPiece[] = [];
   private readonly dec = new RunDecoder();
+  private readonly arena = new RunArena(true);
   /** index of the first live entry of `hot` (dropping from the front without shifting) */
   private hotHead = 0;
   private hotBytes = 0;
@@ -306,7 +315,13 @@ export class Spool {
     if (this.failed) return Promise.reject(this.failed);
     if (items.length === 0) return Promise.resolve();
     // a few runs per append; frames are never copied again before they reach the disk
-    for (const r of encodeRuns(items, 0, items.length, sizes)) {
+    let sz = sizes;
+    if (!sz) {
+      const a = new Array<number>(items.length);
+      for (let i = 0; i < items.length; i++) a[i] = frameSize(items[i]!);
+      sz = a;
+    }
+    for (const r of this.arena.encode(items, sz)) {
       this.pending.push(r);
       this.pendingBytes += r.buf.length;
     }
@@ -353,6 +368,7 @@ export class Spool {
     this.writingBytes = this.pendingBytes;
     this.pendingBytes = 0;
     this.waiters = [];
+    const holds: RunHold[] = runs.map((run) => ({ run, n: 1 }));
     try {
       const placed: HotPiece[] = [];
       let r = 0;
@@ -378,7 +394,8 @@ export class Spool {
           }
           const bytes = run.ends[to - 1]! - base;
           iov.push(base === 0 && to === run.ends.length ? run.buf : run.buf.subarray(base, base + bytes));
-          placed.push({ seg: seg.seg, off, run, from, to, base, bytes });
+          holds[r]!.n++;
+          placed.push({ hold: holds[r]!, seg: seg.seg, off, run, from, to, base, bytes });
           off += bytes;
           if (to < run.ends.length) {
             from = to;
@@ -395,6 +412,7 @@ export class Spool {
       this.cur.durable = this.cur.size;
       if (lastId) this.lastId = lastId;
       for (const h of placed) this.addHot(h);
+      for (const h of holds) this.unhold(h);
       for (const w of waiters) w.resolve();
       this.onCommitted?.();
     } catch (e) {
@@ -422,8 +440,14 @@ export class Spool {
 
   /** Forgets the oldest cached piece (its slot is cleared at once: pieces hold whole runs). */
   private dropHot(): void {
-    this.hotBytes -= this.hot[this.hotHead]!.bytes;
+    const p = this.hot[this.hotHead]!;
+    this.hotBytes -= p.bytes;
     this.hot[this.hotHead++] = undefined as unknown as HotPiece;
+    this.unhold(p.hold);
+  }
+
+  private unhold(h: RunHold): void {
+    if (--h.n === 0) this.arena.release(h.run);
   }
 
   private compactHot(): void {
@@ -563,6 +587,7 @@ export class Spool {
       const run = p.run;
       const pos = p.off - p.base;
       let end = -1;
+      this.arena.lend(run);
       for (; k < p.to && got < maxItems && bytes < maxBytes; k++, got++) {
         const from = k ? run.ends[k - 1]! : 0;
         const to = run.ends[k]!;

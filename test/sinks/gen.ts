@@ -34,6 +34,8 @@ export interface GenConfig {
    * Throughput runs turn it off: it is the generator's cost, not the delivery's.
    */
   checkpoint?: boolean;
+  /** pushes in flight per sink (default 4): with a spool, how many batches share a group commit */
+  inflight?: number;
 }
 
 interface Ckpt {
@@ -97,7 +99,7 @@ async function main(): Promise<void> {
     }
     const batch: SinkItem[] = [];
     for (let q = produced + 1; q <= due; q++) batch.push(record(q, pad, host, boot));
-    // up to 4 pushes in flight per sink: the next batch is made while the last one commits;
+    // up to 4 (cfg.inflight) pushes in flight per sink: the next batch is made while the last one commits;
     // checkpoints follow the pushes in order (they resolve in order)
     for (const s of sinks) {
       const mine = batch.filter((b) => Number(b.id.seq) >= s.ck.next && Number(b.id.seq) > s.queuedUpTo);
@@ -111,7 +113,7 @@ async function main(): Promise<void> {
       });
       s.last = p;
       s.inflight.push(p);
-      while (s.inflight.length > 4) await s.inflight.shift();
+      while (s.inflight.length > (cfg.inflight ?? 4)) await s.inflight.shift();
     }
     produced = due;
   }

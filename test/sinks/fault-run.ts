@@ -7,7 +7,7 @@
 // committed), and outages of every server (each on its own random schedule, so they overlap).
 // Afterwards every sink is audited: delivered-unique + dropped-by-reason = produced, exactly,
 // and every duplicate lies in a range the generator reported.
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeFrame } from '../../src/sinks/record-frame.js';
 import { FifoFile } from './fifo-file.js';
@@ -96,6 +96,36 @@ function injectTorn(spoolDir: string, r: () => number): number {
   }
   appendFileSync(path, piece);
   return piece.length;
+}
+
+/** The record seqs in a file's lines (that contain `mark`), read in chunks: files may exceed a string. */
+export function seqsInFile(path: string, mark?: string): number[] {
+  const out: number[] = [];
+  if (!existsSync(path)) return out;
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(16 << 20);
+    let rest = '';
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      const text = rest + buf.toString('utf8', 0, n);
+      const lines = text.split('\n');
+      rest = lines.pop()!;
+      for (const l of lines) {
+        if (mark && !l.includes(mark)) continue;
+        const q = parseSeq(l);
+        if (q !== null) out.push(q);
+      }
+    }
+    if (rest && (!mark || rest.includes(mark))) {
+      const q = parseSeq(rest);
+      if (q !== null) out.push(q);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return out;
 }
 
 export async function runFaults(p: FaultPlan): Promise<FaultReport> {
@@ -212,10 +242,9 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
     }
     return got;
   };
-  const seqsOf = (lines: string[]) => lines.map(parseSeq).filter((q): q is number => q !== null);
-  const fileSeqs = await uniqueAtLeast('file', () => seqsOf(file.lines()));
+  const fileSeqs = await uniqueAtLeast('file', () => seqsInFile(fileOut));
   await file.stop();
-  const sysAll = await uniqueAtLeast('syslog', () => seqsOf(rs.lines().filter((l) => l.includes(`|${app}|`))));
+  const sysAll = await uniqueAtLeast('syslog', () => seqsInFile(rs.outFile, `|${app}|`));
   const natsSeqs = await uniqueAtLeast('nats', () => p.nats.streamSeqs(stream, parseSeq));
   const reported = reportedResends(stderr);
   const audit = (sink: string, seqs: number[]): SinkAudit => {

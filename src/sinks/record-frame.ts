@@ -65,21 +65,6 @@ export function encodeInto(items: readonly SinkItem[], from: number, to: number,
   return ends;
 }
 
-/** Encodes items as consecutive frames in one buffer; `sizes` gets each frame's length. */
-export function encodeFrames(items: readonly SinkItem[], sizes: number[]): Buffer {
-  let total = 0;
-  for (const it of items) total += frameSize(it);
-  const out = Buffer.allocUnsafe(total);
-  const enc = new IdBytes();
-  let o = 0;
-  for (const it of items) {
-    const n = encodeFrameAt(it, out, o, enc);
-    sizes.push(n);
-    o += n;
-  }
-  return out;
-}
-
 /** Encodes one item as a frame. */
 export function encodeFrame(item: SinkItem): Buffer {
   const b = Buffer.allocUnsafe(frameSize(item));

@@ -9,7 +9,7 @@
 //     server. Prints the accounting identity per sink, duplicates, recovery times.
 //   node dist/bench/spool-faults.js [--records N] [--rate R] [--kills K] [--kill-every-ms MS]
 //        [--outages O] [--outage-ms MS] [--throughput-records M] [--throughput-runs T]
-//        [--startup-mib S] [--stall-cap-mib Q] [--seed X] [--only startup,stall,throughput,faults]
+//        [--startup-mib S] [--stall-cap-mib Q] [--seed X] [--batch B] [--only startup,stall,throughput,faults]
 // Defaults are the issue's full size: 10M records at 20,000/s (500 s), 1,000 random SIGKILLs,
 // 8 outages of 60 s per server. `--kill-every-ms 10000 --kills 50` is "a SIGKILL every 10 s".
 import { execFileSync } from 'node:child_process';
@@ -38,6 +38,8 @@ const TP = arg('throughput-records', 200_000);
 const STARTUP_MIB = arg('startup-mib', 1024);
 const SEED = arg('seed', 1);
 const TP_RUNS = arg('throughput-runs', 5);
+/** records per send in the fault part (duplicates after a kill are at most one batch per sink) */
+const BATCH = arg('batch', 64);
 /** SIGKILL every this many ms (0: the kills at random moments) */
 const KILL_EVERY_MS = arg('kill-every-ms', 0);
 const STALL_CAP_MIB = arg('stall-cap-mib', 64);
@@ -51,7 +53,7 @@ const part = (p: string): boolean => !ONLY || ONLY.has(p);
 async function faults(dir: string, rs: Rsyslog): Promise<void> {
   console.log(`fault injection: ${N} records at ${RATE}/s to a file, rsyslog TCP and nats-server JetStream, each behind a spool; ${KILLS} SIGKILLs${KILL_EVERY_MS ? ` every ${KILL_EVERY_MS} ms` : ' at random moments'}, ${OUTAGES} outages of ${OUTAGE_MS} ms per server, torn writes into every spool after every kill`);
   const nats = await NatsServer.make(dir);
-  const rep = await runFaults({ dir, rsyslog: rs, nats, total: N, rate: RATE, kills: KILLS, killEveryMs: KILL_EVERY_MS || undefined, outages: OUTAGES, outageMs: OUTAGE_MS, outageSignal: 'SIGKILL', confirmMs: 20, seed: SEED, tag: 'bench', log: (l) => { if (!l.startsWith('generator SIGKILLed')) console.log(`    ${l}`); } }).finally(() => nats.stop());
+  const rep = await runFaults({ dir, rsyslog: rs, nats, total: N, rate: RATE, kills: KILLS, killEveryMs: KILL_EVERY_MS || undefined, outages: OUTAGES, outageMs: OUTAGE_MS, outageSignal: 'SIGKILL', confirmMs: 20, seed: SEED, tag: 'bench', batch: BATCH, drainMs: 3_600_000, log: (l) => { if (!l.startsWith('generator SIGKILLed')) console.log(`    ${l}`); } }).finally(() => nats.stop());
   for (const s of rep.sinks) {
     const dropped = Object.values(s.dropped).reduce((a, b) => a + b, 0);
     const ok = s.unique + dropped === s.produced && s.outOfRange === 0;

@@ -34,6 +34,8 @@ export interface FaultPlan {
   seed: number;
   /** records per send (default 16) */
   batch?: number;
+  /** how long the last generator run may take to deliver what the spools hold (default 120 s) */
+  drainMs?: number;
   /** spool cap for both sinks; small enough and the cap is hit */
   spoolMax?: string;
   /** gap between SIGKILLs instead of random moments (the bench: "SIGKILL every 10 s") */
@@ -152,7 +154,7 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
   ];
   const ckptDir = join(p.dir, `${p.tag}-ckpt`);
   mkdirSync(ckptDir, { recursive: true });
-  const cfg = { sinks, total: p.total, rate: p.rate, ckptDir, pad: 60, host: p.tag, boot: 'b1', drainMs: 120_000 };
+  const cfg = { sinks, total: p.total, rate: p.rate, ckptDir, pad: 60, host: p.tag, boot: 'b1', drainMs: p.drainMs ?? 120_000 };
   const runMs = (p.total / p.rate) * 1000;
   const killAt = p.killEveryMs
     ? Array.from({ length: p.kills }, (_, i) => (i + 1) * p.killEveryMs!)

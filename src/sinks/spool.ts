@@ -377,6 +377,9 @@ export class Spool {
         // as many frames as fit in this segment, in one writev
         let seg = this.cur;
         if (seg.size > seg.headerLen && seg.size + frameLen(runs[r]!, from) > this.segmentBytes) {
+          // the new segment's header names the last record before it: the last one written
+          const last = placed[placed.length - 1];
+          if (last) this.lastId = decodeFrame(last.run.buf, last.to > 1 ? last.run.ends[last.to - 2]! : 0).id;
           await this.roll();
           seg = this.cur;
         }

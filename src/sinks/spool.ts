@@ -3,6 +3,9 @@
 // fsyncMs); a new segment is fsync'ed together with its directory. Start-up reads segment
 // headers and scans only the last segment (the only one a crash can tear), so it costs the same
 // for 1 MiB and 1 GiB. Segments go once every consumer's acked cursor has passed them.
+// Appends are encoded once into runs of frames (run-arena.ts) that are written with one writev
+// per commit; readers see only committed data, served from the last few MiB of runs kept in
+// memory when they keep up, else read lazily from the segments.
 import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';

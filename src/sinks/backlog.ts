@@ -3,19 +3,17 @@
 // what was sent but not yet confirmed, and can rewind to the last confirmed record after a
 // failed send so that nothing sent-but-unconfirmed is lost.
 import type { SinkItem } from '../pipeline/types.js';
+import { frameSize, RunDecoder, type FrameRun } from './record-frame.js';
+import { RunArena } from './run-arena.js';
 import type { Spool } from './spool.js';
 import type { Pos } from './spool-format.js';
 
 /**
- * What one queued record costs in memory besides its data: the SinkItem, its id (with a BigInt),
- * the Uint8Array view and the queue entry, plus the heap growth they cause. Measured by
- * bench/spool-faults (stalled sink): about 1 KB per 235-byte record in RSS, so 768 here keeps
- * `queue=` close to the memory the queue really takes.
+ * What one queued record costs: the bytes of its encoded frame (data, record id, 22 bytes of
+ * framing). The memory queue keeps records encoded, not as objects, so this is what it holds.
  */
-export const ITEM_OVERHEAD = 768;
-
 export function itemBytes(item: SinkItem): number {
-  return item.data.length + ITEM_OVERHEAD + item.id.host.length + item.id.boot.length + (item.key?.length ?? 0);
+  return frameSize(item);
 }
 
 /** A batch taken for sending: items, and a mark to confirm once the sink has them. */
@@ -44,73 +42,129 @@ export interface Backlog {
   readonly bytes: number;
 }
 
-/** Records in memory: a deque with a confirmed head, a sent index and an unsent tail. */
-export class MemoryBacklog implements Backlog {
-  /** item null: dropped by drop_oldest after later records were queued (a tombstone keeps ordinals) */
-  private q: { item: SinkItem | null; bytes: number }[] = [];
-  private head = 0;
-  private next = 0; // index of the first record not yet taken
-  /** taken-and-failed records before this index are re-sends */
-  private resendUntil = 0;
-  private base = 0; // absolute ordinal of q[0]
-  bytes = 0;
+interface QueuedRun {
+  /** null once every record of the run was dropped (its memory goes at once) */
+  run: FrameRun | null;
+  /** ordinal of the run's first record */
+  readonly first: number;
+  readonly n: number;
+  /** records dropped by drop_oldest after later ones were queued (allocated on first use) */
+  dead: Uint8Array | null;
+  deadCount: number;
+}
 
+/**
+ * Records in memory, kept encoded in runs of frames (the spool's framing): the queue holds the
+ * bytes it accounts for and nothing of the producer's objects. Ordinals number the records;
+ * [head, next) are taken and not confirmed, [next, end) not taken yet.
+ */
+export class MemoryBacklog implements Backlog {
+  private runs: QueuedRun[] = [];
+  private runHead = 0;
+  private head = 0;
+  private next = 0;
+  private end = 0;
+  /** taken-and-failed records before this ordinal are re-sends */
+  private resendUntil = 0;
   private live = 0;
+  private readonly dec = new RunDecoder();
+  /** frames that never leave memory carry no CRC */
+  private readonly arena = new RunArena(false);
+  bytes = 0;
 
   get depth(): number {
     return this.live;
   }
 
   get unsent(): number {
-    return this.q.length - this.next;
+    return this.end - this.next;
   }
 
-  push(item: SinkItem, bytes: number): void {
-    this.q.push({ item, bytes });
-    this.bytes += bytes;
-    this.live++;
+  /** Queues items; `sizes[i]` is frameSize(items[i]). */
+  pushItems(items: readonly SinkItem[], sizes: ArrayLike<number>): void {
+    if (!items.length) return;
+    for (const run of this.arena.encode(items, sizes)) {
+      this.runs.push({ run, first: this.end, n: run.ends.length, dead: null, deadCount: 0 });
+      this.end += run.ends.length;
+      this.bytes += run.buf.length;
+    }
+    this.live += items.length;
+  }
+
+  private runAt(ord: number): number {
+    let lo = this.runHead;
+    let hi = this.runs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.runs[mid]!.first <= ord) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo - 1;
+  }
+
+  private frameBytes(r: QueuedRun, k: number): number {
+    const e = r.run!.ends;
+    return e[k]! - (k ? e[k - 1]! : 0);
   }
 
   /** Drops the oldest record that has not been handed to the sink yet; false if there is none. */
   dropOldestUnsent(): boolean {
-    if (this.next >= this.q.length) return false;
-    const e = this.q[this.next++]!;
-    this.bytes -= e.bytes;
-    e.item = null;
-    e.bytes = 0;
-    this.live--;
-    return true;
+    while (this.next < this.end) {
+      const r = this.runs[this.runAt(this.next)]!;
+      const k = this.next - r.first;
+      this.next++;
+      if (r.dead?.[k]) continue;
+      (r.dead ??= new Uint8Array(r.n))[k] = 1;
+      this.bytes -= this.frameBytes(r, k);
+      this.live--;
+      // a run whose records were all dropped is released now, not when the head passes it
+      // (a stalled send at the head would otherwise keep every dropped run)
+      if (++r.deadCount === r.n) {
+        this.arena.release(r.run!);
+        r.run = null;
+      }
+      return true;
+    }
+    return false;
   }
 
   /** Removes every record not confirmed yet (shutdown without a spool); returns how many. */
   clear(): number {
     const n = this.live;
     this.live = 0;
-    this.base += this.q.length;
-    this.q = [];
-    this.head = this.next = this.resendUntil = 0;
+    this.runs = [];
+    this.runHead = 0;
+    this.head = this.next = this.resendUntil = this.end;
     this.bytes = 0;
     return n;
   }
 
   take(maxItems: number, maxBytes: number): Taken | null {
-    if (this.next >= this.q.length) return null;
-    const from = this.base + this.next;
+    if (this.next >= this.end) return null;
+    const from = this.next;
     const items: SinkItem[] = [];
     let bytes = 0;
     let resent = 0;
-    while (this.next < this.q.length && items.length < maxItems && (items.length === 0 || bytes < maxBytes)) {
-      const e = this.q[this.next++]!;
-      if (!e.item) continue;
+    let ri = this.runAt(this.next);
+    while (this.next < this.end && items.length < maxItems && (items.length === 0 || bytes < maxBytes)) {
+      let r = this.runs[ri]!;
+      if (this.next >= r.first + r.n) r = this.runs[++ri]!;
+      const k = this.next - r.first;
+      this.next++;
+      if (r.dead?.[k]) continue;
       if (this.next <= this.resendUntil) resent++;
-      items.push(e.item);
-      bytes += e.bytes;
+      const run = r.run!;
+      this.arena.lend(run);
+      const a = k ? run.ends[k - 1]! : 0;
+      const b = run.ends[k]!;
+      items.push(this.dec.decode(run.buf, a, b));
+      bytes += b - a;
     }
     if (items.length === 0) {
-      this.confirm(this.base + this.next);
+      this.confirm(this.next);
       return null;
     }
-    return { items, mark: this.base + this.next, from, resent };
+    return { items, mark: this.next, from, resent };
   }
 
   taken(): void {
@@ -118,23 +172,30 @@ export class MemoryBacklog implements Backlog {
   }
 
   confirm(mark: number | Pos): void {
-    const upTo = (mark as number) - this.base;
-    while (this.head < upTo && this.head < this.q.length) {
-      const e = this.q[this.head++]!;
-      this.bytes -= e.bytes;
-      if (e.item) this.live--;
+    const upTo = Math.min(mark as number, this.end);
+    while (this.head < upTo) {
+      const r = this.runs[this.runHead]!;
+      const n = r.n;
+      const stop = Math.min(upTo, r.first + n);
+      for (let k = this.head - r.first; k < stop - r.first; k++) {
+        if (r.dead?.[k]) continue;
+        this.bytes -= this.frameBytes(r, k);
+        this.live--;
+      }
+      this.head = stop;
+      if (stop === r.first + n) {
+        if (r.run) this.arena.release(r.run);
+        this.runs[this.runHead++] = undefined as unknown as QueuedRun; // release the run
+      }
     }
-    if (this.head > 4096 && this.head * 2 > this.q.length) {
-      this.q = this.q.slice(this.head);
-      this.base += this.head;
-      this.next -= this.head;
-      this.resendUntil = Math.max(0, this.resendUntil - this.head);
-      this.head = 0;
+    if (this.runHead > 1024 && this.runHead * 2 > this.runs.length) {
+      this.runs = this.runs.slice(this.runHead);
+      this.runHead = 0;
     }
   }
 
   rewind(unsent: Taken | null): void {
-    const upTo = unsent ? (unsent.from as number) - this.base : this.next;
+    const upTo = unsent ? (unsent.from as number) : this.next;
     this.resendUntil = Math.max(this.resendUntil, upTo);
     this.next = this.head;
   }
@@ -166,17 +227,19 @@ export class SpoolBacklog implements Backlog {
 
   take(maxItems: number, maxBytes: number): Taken | null {
     const from = this.spool.readPos(this.consumer);
-    const got = this.spool.read(this.consumer, maxItems, maxBytes);
-    if (got.length === 0) return null;
+    const got = this.spool.readBatch(this.consumer, maxItems, maxBytes);
+    if (!got) return null;
+    // records ending at or before these positions may have gone out before
+    const seg = got.seg;
+    const lim = (p: Pos | null): number => (!p || p.seg < seg ? -1 : p.seg > seg ? Infinity : p.off);
+    const upTo = Math.max(lim(this.spool.resendUpTo(this.consumer)), lim(this.resendUntil));
     let resent = 0;
-    for (const g of got) {
-      if (this.spool.maybeSentBefore(this.consumer, g.end) || (this.resendUntil && cmp(g.end, this.resendUntil) <= 0)) resent++;
-    }
-    const mark = got[got.length - 1]!.end;
+    while (resent < got.ends.length && got.ends[resent]! <= upTo) resent++;
+    const mark = { seg, off: got.ends[got.ends.length - 1]! };
     this.sentBefore = this.spool.sentPos(this.consumer);
     this.spool.markSent(this.consumer, mark);
-    this.inFlight += got.length;
-    return { items: got.map((g) => g.item), mark, from, resent };
+    this.inFlight += got.items.length;
+    return { items: got.items, mark, from, resent };
   }
 
   taken(mark: number | Pos): void {

@@ -22,7 +22,7 @@ export interface DeliveryOptions {
   sink: Sink;
   /** default 'drop_newest': a dead sink never blocks the others or the kernel side */
   policy: OverloadPolicy;
-  /** in-memory queue bound, bytes (records count data + ITEM_OVERHEAD bytes each, see backlog.ts) */
+  /** in-memory queue bound: bytes of encoded records (data + id + 22 bytes of framing each; see backlog.ts) */
   maxBytes: number;
   /** at-least-once when present */
   spool?: SpoolOptions;
@@ -134,13 +134,38 @@ export class Delivery {
     let accepted = 0;
     let refusing = false;
     const dropped: Partial<Record<DropReason, number>> = {};
+    // admitted records are encoded into the queue in runs, not one by one; take[takeFrom..] are
+    // admitted and not queued yet (drop_oldest may drop from its front: they are older than
+    // what comes next, and newer than everything queued)
+    let take: SinkItem[] = [];
+    let sizes: number[] = [];
+    let takeFrom = 0;
+    let takeBytes = 0;
+    const flush = (): void => {
+      if (take.length > takeFrom) q.pushItems(takeFrom ? take.slice(takeFrom) : take, takeFrom ? sizes.slice(takeFrom) : sizes);
+      take = [];
+      sizes = [];
+      takeFrom = 0;
+      takeBytes = 0;
+    };
     for (const item of items) {
       const b = itemBytes(item);
       let ok = !refusing;
-      while (ok && q.bytes + b > this.o.maxBytes) {
-        if (this.o.policy === 'block' && q.bytes > 0 && !this.closing) await this.changed();
-        else if (this.o.policy === 'drop_oldest' && q.dropOldestUnsent()) this.drop('queue_full');
-        else ok = false;
+      while (ok && q.bytes + takeBytes + b > this.o.maxBytes) {
+        if (this.o.policy === 'drop_oldest') {
+          if (q.dropOldestUnsent()) this.drop('queue_full');
+          else if (takeFrom < take.length) {
+            takeBytes -= sizes[takeFrom]!;
+            takeFrom++;
+            accepted--;
+            this.drop('queue_full');
+            dropped.queue_full = (dropped.queue_full ?? 0) + 1;
+          } else ok = false;
+        } else if (this.o.policy === 'block' && (q.bytes > 0 || takeBytes > 0) && !this.closing) {
+          flush();
+          this.wake();
+          await this.changed();
+        } else ok = false;
       }
       if (!ok) {
         // once full, the rest of the batch is refused too: what is dropped is always the newest
@@ -150,9 +175,12 @@ export class Delivery {
         dropped[reason] = (dropped[reason] ?? 0) + 1;
         continue;
       }
-      q.push(item, b);
+      take.push(item);
+      sizes.push(b);
+      takeBytes += b;
       accepted++;
     }
+    flush();
     this.st.accepted += accepted;
     if (accepted) this.wake();
     return { accepted, refused: items.length - accepted, dropped };
@@ -161,13 +189,18 @@ export class Delivery {
   private async admitToSpool(sp: Spool, items: readonly SinkItem[]): Promise<{ result: PushResult; commit: Promise<unknown> }> {
     const commits: Promise<void>[] = [];
     let take: SinkItem[] = [];
+    let sizes: number[] = [];
     let takeBytes = 0;
     let refused = 0;
+    // room under the cap, asked again only when a record does not fit (asking walks the segments)
+    let room = sp.room();
     const flushTake = (): void => {
       if (!take.length) return;
-      commits.push(this.commitPart(sp, take, takeBytes));
+      commits.push(this.commitPart(sp, take, sizes, takeBytes));
       take = [];
+      sizes = [];
       takeBytes = 0;
+      room = sp.room();
     };
     const policy = this.o.policy;
     let sticky: DropReason | null = null;
@@ -185,7 +218,7 @@ export class Delivery {
         }
       }
       // the size cap on disk
-      while (reason === null && !sp.fits(takeBytes + f)) {
+      while (reason === null && takeBytes + f > room && takeBytes + f > (room = sp.room())) {
         if (policy === 'block') {
           flushTake();
           if (this.closing) reason = 'shutdown';
@@ -206,16 +239,17 @@ export class Delivery {
         continue;
       }
       take.push(item);
+      sizes.push(f);
       takeBytes += f;
     }
     flushTake();
     return { result: { accepted: items.length - refused, refused, dropped }, commit: Promise.all(commits) };
   }
 
-  private commitPart(sp: Spool, items: SinkItem[], bytes: number): Promise<void> {
+  private commitPart(sp: Spool, items: SinkItem[], sizes: number[], bytes: number): Promise<void> {
     this.committing += bytes;
     const n = items.length;
-    return sp.append(items).then(
+    return sp.append(items, sizes).then(
       () => {
         this.st.accepted += n;
         this.committing -= bytes;

@@ -11,7 +11,7 @@ export const FRAME_HEADER = 8;
 export const MAX_BODY = 64 * 1024 * 1024;
 
 const KINDS: readonly RecordKind[] = ['file', 'socket', 'process', 'payload', 'pid_exit', 'alert', 'sysflow'];
-const KIND_CODE = new Map<RecordKind, number>(KINDS.map((k, i) => [k, i]));
+const KIND_NUM: Readonly<Record<string, number>> = Object.fromEntries(KINDS.map((k, i) => [k, i]));
 const utf8 = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -21,54 +21,113 @@ function shortBytes(s: string, what: string, max: number): Uint8Array {
   return b;
 }
 
+let lastHost = '';
+let lastHostLen = 0;
+let lastBoot = '';
+let lastBootLen = 0;
+
 /** Encoded size of an item's frame, header included. */
 export function frameSize(item: SinkItem): number {
-  return FRAME_HEADER + 1 + 8 + 2 + 2 + Buffer.byteLength(item.id.host) + Buffer.byteLength(item.id.boot) + (item.key ? Buffer.byteLength(item.key) : 0) + item.data.length;
+  const { host, boot } = item.id;
+  if (host !== lastHost) {
+    lastHostLen = Buffer.byteLength(host);
+    lastHost = host;
+  }
+  if (boot !== lastBoot) {
+    lastBootLen = Buffer.byteLength(boot);
+    lastBoot = boot;
+  }
+  return FRAME_HEADER + 1 + 8 + 2 + 2 + lastHostLen + lastBootLen + (item.key ? Buffer.byteLength(item.key) : 0) + item.data.length;
 }
 
-/** Encodes items as consecutive frames in one buffer; `sizes` gets each frame's length. */
-export function encodeFrames(items: readonly SinkItem[], sizes: number[]): Buffer {
-  let total = 0;
-  for (const it of items) total += frameSize(it);
-  const out = Buffer.allocUnsafe(total);
-  let o = 0;
-  for (const it of items) {
-    const n = encodeFrameAt(it, out, o);
-    sizes.push(n);
-    o += n;
+/**
+ * Frames of consecutive records in one buffer: the unit the spool writes and the memory queue
+ * keeps. `ends[i]` is where frame i ends, relative to the start of `buf`. One allocation per run
+ * (plus the ends array) instead of several objects per record.
+ */
+export interface FrameRun {
+  readonly buf: Buffer;
+  readonly ends: Uint32Array;
+}
+
+/** Runs are packed into slabs of this size (run-arena.ts): memory is released in small steps. */
+export const RUN_BYTES = 256 << 10;
+
+/** Encodes items[from, to) as frames into buf at `at`; returns each frame's end relative to `at`. */
+export function encodeInto(items: readonly SinkItem[], from: number, to: number, buf: Buffer, at: number, crc = true): Uint32Array {
+  const enc = new IdBytes(crc);
+  const ends = new Uint32Array(to - from);
+  let o = at;
+  for (let k = from; k < to; k++) {
+    o += encodeFrameAt(items[k]!, buf, o, enc);
+    ends[k - from] = o - at;
   }
-  return out;
+  return ends;
 }
 
 /** Encodes one item as a frame. */
 export function encodeFrame(item: SinkItem): Buffer {
   const b = Buffer.allocUnsafe(frameSize(item));
-  encodeFrameAt(item, b, 0);
+  encodeFrameAt(item, b, 0, new IdBytes());
   return b;
 }
 
-function encodeFrameAt(item: SinkItem, b: Buffer, at: number): number {
-  const hl = Buffer.byteLength(item.id.host);
-  const bl = Buffer.byteLength(item.id.boot);
+/** The UTF-8 bytes of the last host and boot seen: a batch nearly always has one of each. */
+class IdBytes {
+  /** false: frames that never leave memory (the queue) get no CRC (written as 0) */
+  constructor(readonly crc = true) {}
+  private host = '';
+  private hostB: Uint8Array = new Uint8Array(0);
+  private boot = '';
+  private bootB: Uint8Array = new Uint8Array(0);
+  hostBytes(h: string): Uint8Array {
+    if (h !== this.host) {
+      this.hostB = shortBytes(h, 'host', 255);
+      this.host = h;
+    }
+    return this.hostB;
+  }
+  bootBytes(b: string): Uint8Array {
+    if (b !== this.boot) {
+      this.bootB = shortBytes(b, 'boot', 255);
+      this.boot = b;
+    }
+    return this.bootB;
+  }
+}
+
+const TWO32 = 4294967296;
+
+function encodeFrameAt(item: SinkItem, b: Buffer, at: number, enc: IdBytes): number {
+  const hb = enc.hostBytes(item.id.host);
+  const bb = enc.bootBytes(item.id.boot);
   const kl = item.key === undefined ? 0 : Buffer.byteLength(item.key);
-  if (hl > 255) shortBytes(item.id.host, 'host', 255);
-  if (bl > 255) shortBytes(item.id.boot, 'boot', 255);
   if (kl > 65535) shortBytes(item.key!, 'key', 65535);
+  const hl = hb.length;
+  const bl = bb.length;
   const bodyLen = 1 + 8 + 1 + hl + 1 + bl + 2 + kl + item.data.length;
   let o = at + FRAME_HEADER;
-  b[o++] = KIND_CODE.get(item.kind) ?? 0;
-  b.writeBigUInt64LE(BigInt.asUintN(64, item.id.seq), o);
+  b[o++] = KIND_NUM[item.kind] ?? 0;
+  const seq = item.id.seq;
+  if (seq >= 0n && seq <= 9007199254740991n) {
+    // the usual case, without BigInt arithmetic (which allocates)
+    const n = Number(seq);
+    b.writeUInt32LE(n % TWO32, o);
+    b.writeUInt32LE(Math.floor(n / TWO32), o + 4);
+  } else b.writeBigUInt64LE(BigInt.asUintN(64, seq), o);
   o += 8;
   b[o++] = hl;
-  o += b.write(item.id.host, o, 'utf8');
+  b.set(hb, o);
+  o += hl;
   b[o++] = bl;
-  o += b.write(item.id.boot, o, 'utf8');
-  b.writeUInt16LE(kl, o);
-  o += 2;
+  b.set(bb, o);
+  o += bl;
+  b[o++] = kl & 0xff;
+  b[o++] = kl >>> 8;
   if (kl) o += b.write(item.key!, o, 'utf8');
   b.set(item.data, o);
   b.writeUInt32LE(bodyLen, at);
-  b.writeUInt32LE(crc32c(b, at + FRAME_HEADER, at + FRAME_HEADER + bodyLen), at + 4);
+  b.writeUInt32LE(enc.crc ? crc32c(b, at + FRAME_HEADER, at + FRAME_HEADER + bodyLen) : 0, at + 4);
   return FRAME_HEADER + bodyLen;
 }
 
@@ -123,4 +182,56 @@ export function decodeFrame(buf: Uint8Array, at: number): SinkItem {
   o += kl;
   const data = Uint8Array.prototype.slice.call(buf, o, end);
   return key === undefined ? { id: { host, boot, seq }, kind, data } : { id: { host, boot, seq }, kind, data, key };
+}
+
+/**
+ * Decodes frames this process encoded itself (memory queue, the spool's recent runs): no CRC
+ * check, and the data is a view into `buf` (no copy). Host and boot strings are shared between
+ * consecutive records that carry the same bytes.
+ */
+export class RunDecoder {
+  private hostAt = -1;
+  private hostBuf: Uint8Array | null = null;
+  private host = '';
+  private bootAt = -1;
+  private bootBuf: Uint8Array | null = null;
+  private boot = '';
+
+  decode(buf: Buffer, at: number, end: number): SinkItem {
+    let o = at + FRAME_HEADER;
+    const kind = KINDS[buf[o++]!] ?? 'file';
+    const lo = buf.readUInt32LE(o);
+    const hi = buf.readUInt32LE(o + 4);
+    const seq = hi < 0x200000 ? BigInt(hi * TWO32 + lo) : buf.readBigUInt64LE(o);
+    o += 8;
+    const hl = buf[o++]!;
+    const host = this.sameAs(buf, o, hl, this.hostBuf, this.hostAt) ? this.host : this.setHost(buf, o, hl);
+    o += hl;
+    const bl = buf[o++]!;
+    const boot = this.sameAs(buf, o, bl, this.bootBuf, this.bootAt) ? this.boot : this.setBoot(buf, o, bl);
+    o += bl;
+    const kl = buf[o]! | (buf[o + 1]! << 8);
+    o += 2;
+    const data = buf.subarray(o + kl, end);
+    if (kl === 0) return { id: { host, boot, seq }, kind, data };
+    return { id: { host, boot, seq }, kind, data, key: buf.toString('utf8', o, o + kl) };
+  }
+
+  private sameAs(buf: Uint8Array, o: number, n: number, prev: Uint8Array | null, at: number): boolean {
+    if (!prev || at < 0 || prev[at - 1] !== n) return false;
+    for (let i = 0; i < n; i++) if (buf[o + i] !== prev[at + i]) return false;
+    return true;
+  }
+
+  private setHost(buf: Buffer, o: number, n: number): string {
+    this.hostBuf = buf;
+    this.hostAt = o;
+    return (this.host = buf.toString('utf8', o, o + n));
+  }
+
+  private setBoot(buf: Buffer, o: number, n: number): string {
+    this.bootBuf = buf;
+    this.bootAt = o;
+    return (this.boot = buf.toString('utf8', o, o + n));
+  }
 }

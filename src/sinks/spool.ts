@@ -3,11 +3,15 @@
 // fsyncMs); a new segment is fsync'ed together with its directory. Start-up reads segment
 // headers and scans only the last segment (the only one a crash can tear), so it costs the same
 // for 1 MiB and 1 GiB. Segments go once every consumer's acked cursor has passed them.
+// Appends are encoded once into runs of frames (run-arena.ts) that are written with one writev
+// per commit; readers see only committed data, served from the last few MiB of runs kept in
+// memory when they keep up, else read lazily from the segments.
 import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RecordId, SinkItem } from '../pipeline/types.js';
-import { checkFrame, decodeFrame, encodeFrames } from './record-frame.js';
+import { checkFrame, decodeFrame, frameSize, RunDecoder, type FrameRun } from './record-frame.js';
+import { RunArena } from './run-arena.js';
 import { scanSegment } from './segment-scan.js';
 import {
   cmpPos, cursorName, cursorSlotOffset, decodeCursor, encodeCursorSlot, encodeSegHeader, parseSegName, readSegHeader, segName, type CursorState, type Pos,
@@ -37,6 +41,37 @@ export interface SpooledItem {
   readonly bytes: number;
 }
 
+/** A run and how many holders it has (the commit writing it, cached pieces of it). */
+interface RunHold {
+  readonly run: FrameRun;
+  n: number;
+}
+
+/** Records read in one go, all from one segment: `ends[i]` is the offset just after item i. */
+export interface ReadBatch {
+  readonly items: SinkItem[];
+  readonly seg: number;
+  readonly ends: number[];
+  readonly bytes: number;
+}
+
+/**
+ * A committed stretch of a run, kept in memory so that a reader that keeps up needs no disk
+ * read: frames run.ends[from..to) of `run`, written at `off` in segment `seg`. Only encoded
+ * bytes are kept (decoded on read), so the cache costs what it says.
+ */
+interface HotPiece {
+  readonly hold: RunHold;
+  readonly seg: number;
+  readonly off: number;
+  readonly run: FrameRun;
+  readonly from: number;
+  readonly to: number;
+  /** offset in run.buf where frame `from` starts */
+  readonly base: number;
+  readonly bytes: number;
+}
+
 /** Drops and repairs that happened inside the spool; kept in stats.json across restarts. */
 export interface SpoolCounters {
   evictedRecords: number;
@@ -47,7 +82,10 @@ export interface SpoolCounters {
 interface Segment {
   readonly seg: number;
   headerLen: number;
+  /** bytes written */
   size: number;
+  /** bytes written and fdatasync'ed: what readers may see (a record is sent only once committed) */
+  durable: number;
 }
 
 interface Consumer {
@@ -65,7 +103,7 @@ interface Consumer {
   readonly resendUpTo: Pos;
 }
 
-const HOT_MAX_BYTES = 8 << 20;
+const HOT_MAX_BYTES = 4 << 20;
 const READ_CHUNK = 1 << 20;
 
 export class Spool {
@@ -78,16 +116,18 @@ export class Spool {
   private writeFh: FileHandle | null = null;
   private lastId: RecordId | undefined;
   private readonly consumers = new Map<string, Consumer>();
-  private pending: Buffer[] = [];
-  private pendingIds: { id: RecordId; item: SinkItem; bytes: number }[] = [];
+  private pending: FrameRun[] = [];
+  private pendingLastId: RecordId | undefined;
   private pendingBytes = 0;
   /** bytes of the commit in progress not yet added to a segment's size */
   private writingBytes = 0;
   private waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private timer: NodeJS.Timeout | null = null;
   private committing: Promise<void> | null = null;
-  /** recently committed items, served to readers without a disk read */
-  private hot: { start: Pos; s: SpooledItem }[] = [];
+  /** recently committed runs, served to readers without a disk read */
+  private hot: HotPiece[] = [];
+  private readonly dec = new RunDecoder();
+  private readonly arena = new RunArena(true);
   /** index of the first live entry of `hot` (dropping from the front without shifting) */
   private hotHead = 0;
   private hotBytes = 0;
@@ -168,7 +208,10 @@ export class Spool {
       }
       if (h.prev) prevId = h.prev;
       if (!last) {
-        this.segs.push({ seg, headerLen: h.size, size: statSync(path).size });
+        {
+        const size = statSync(path).size;
+        this.segs.push({ seg, headerLen: h.size, size, durable: size });
+      }
         continue;
       }
       const scan = scanSegment(path, h.size);
@@ -183,7 +226,7 @@ export class Spool {
         this.log(`spool ${this.dir}: truncated ${cut} bytes of torn or corrupt tail (${scan.bad?.why ?? 'torn'}) in ${segName(seg)} at offset ${scan.goodEnd}`);
       }
       if (scan.lastId) prevId = scan.lastId;
-      this.segs.push({ seg, headerLen: h.size, size: scan.goodEnd });
+      this.segs.push({ seg, headerLen: h.size, size: scan.goodEnd, durable: scan.goodEnd });
     }
     this.lastId = prevId;
     if (this.segs.length === 0) await this.createSegment(nums.length ? nums[nums.length - 1]! + 1 : 1);
@@ -212,7 +255,7 @@ export class Spool {
       closeSync(dfd);
     }
     this.writeFh = fh;
-    this.segs.push({ seg, headerLen: header.length, size: header.length });
+    this.segs.push({ seg, headerLen: header.length, size: header.length, durable: header.length });
   }
 
   private openConsumer(name: string): void {
@@ -255,9 +298,14 @@ export class Spool {
 
   /** Would `more` bytes fit under the cap? */
   fits(more: number): boolean {
+    return more <= this.room();
+  }
+
+  /** Bytes that may still be appended under the cap. */
+  room(): number {
     // room for the header of a segment the commit may have to start
     const header = 35 + Buffer.byteLength(this.lastId?.host ?? '') + Buffer.byteLength(this.lastId?.boot ?? '');
-    return this.bytes + more + header <= this.maxBytes;
+    return this.maxBytes - this.bytes - header;
   }
 
   /** The id of the last record accepted (committed) or pending, if any was ever written. */
@@ -266,19 +314,21 @@ export class Spool {
   }
 
   /** Frames the items and resolves once they are committed (written and fdatasync'ed). */
-  append(items: readonly SinkItem[]): Promise<void> {
+  append(items: readonly SinkItem[], sizes?: ArrayLike<number>): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
-    // one buffer per append; frames are sliced out of it (views, no copies) for the writes
-    const sizes: number[] = [];
-    const buf = encodeFrames(items, sizes);
-    let o = 0;
-    for (let i = 0; i < items.length; i++) {
-      const n = sizes[i]!;
-      this.pending.push(buf.subarray(o, o + n));
-      this.pendingIds.push({ id: items[i]!.id, item: items[i]!, bytes: n });
-      o += n;
+    if (items.length === 0) return Promise.resolve();
+    // a few runs per append; frames are never copied again before they reach the disk
+    let sz = sizes;
+    if (!sz) {
+      const a = new Array<number>(items.length);
+      for (let i = 0; i < items.length; i++) a[i] = frameSize(items[i]!);
+      sz = a;
     }
-    this.pendingBytes += buf.length;
+    for (const r of this.arena.encode(items, sz)) {
+      this.pending.push(r);
+      this.pendingBytes += r.buf.length;
+    }
+    this.pendingLastId = items[items.length - 1]!.id;
     const p = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     if (this.pendingBytes >= 4 << 20) this.commitSoon(0);
     else this.commitSoon(this.fsyncMs);
@@ -314,42 +364,61 @@ export class Spool {
   }
 
   private async commit(): Promise<void> {
-    const frames = this.pending;
-    const ids = this.pendingIds;
+    const runs = this.pending;
+    const lastId = this.pendingLastId;
     const waiters = this.waiters;
     this.pending = [];
-    this.pendingIds = [];
     this.writingBytes = this.pendingBytes;
     this.pendingBytes = 0;
     this.waiters = [];
+    const holds: RunHold[] = runs.map((run) => ({ run, n: 1 }));
     try {
-      const committed: { start: Pos; s: SpooledItem }[] = [];
-      let i = 0;
-      while (i < frames.length) {
-        if (this.cur.size + frames[i]!.length > this.segmentBytes && this.cur.size > this.cur.headerLen) await this.roll();
+      const placed: HotPiece[] = [];
+      let r = 0;
+      let from = 0; // first frame of runs[r] not yet written
+      while (r < runs.length) {
         // as many frames as fit in this segment, in one writev
-        const seg = this.cur;
+        let seg = this.cur;
+        if (seg.size > seg.headerLen && seg.size + frameLen(runs[r]!, from) > this.segmentBytes) {
+          // the new segment's header names the last record before it: the last one written
+          const last = placed[placed.length - 1];
+          if (last) this.lastId = decodeFrame(last.run.buf, last.to > 1 ? last.run.ends[last.to - 2]! : 0).id;
+          await this.roll();
+          seg = this.cur;
+        }
         const start = seg.size;
         let off = start;
-        const batch: Buffer[] = [];
-        while (i < frames.length && (batch.length === 0 || off + frames[i]!.length <= this.segmentBytes)) {
-          const f = frames[i]!;
-          const p = ids[i]!;
-          committed.push({ start: { seg: seg.seg, off }, s: { item: p.item, end: { seg: seg.seg, off: off + f.length }, bytes: f.length } });
-          const prev = batch[batch.length - 1];
-          if (prev && prev.buffer === f.buffer && prev.byteOffset + prev.length === f.byteOffset) {
-            batch[batch.length - 1] = Buffer.from(prev.buffer, prev.byteOffset, prev.length + f.length); // contiguous: one iovec
-          } else batch.push(f);
-          off += f.length;
-          this.lastId = p.id;
-          i++;
+        const iov: Buffer[] = [];
+        while (r < runs.length) {
+          const run = runs[r]!;
+          const base = from ? run.ends[from - 1]! : 0;
+          // frames from..to of this run that fit (at least one in an empty segment)
+          let to = lastFit(run, from, base, this.segmentBytes - off);
+          if (to === from) {
+            if (off > seg.headerLen) break;
+            to = from + 1;
+          }
+          const bytes = run.ends[to - 1]! - base;
+          iov.push(base === 0 && to === run.ends.length ? run.buf : run.buf.subarray(base, base + bytes));
+          holds[r]!.n++;
+          placed.push({ hold: holds[r]!, seg: seg.seg, off, run, from, to, base, bytes });
+          off += bytes;
+          if (to < run.ends.length) {
+            from = to;
+            break;
+          }
+          r++;
+          from = 0;
         }
-        await this.writeFh!.writev(batch, start);
+        await this.writeFh!.writev(iov, start);
         seg.size = off;
         this.writingBytes -= off - start;
       }
       await this.writeFh!.datasync();
-      for (const c of committed) this.addHot(c);
+      this.cur.durable = this.cur.size;
+      if (lastId) this.lastId = lastId;
+      for (const h of placed) this.addHot(h);
+      for (const h of holds) this.unhold(h);
       for (const w of waiters) w.resolve();
       this.onCommitted?.();
     } catch (e) {
@@ -362,16 +431,29 @@ export class Spool {
 
   private async roll(): Promise<void> {
     await this.writeFh!.datasync();
+    this.cur.durable = this.cur.size;
     await this.writeFh!.close();
     this.writeFh = null;
     await this.createSegment(this.cur.seg + 1);
   }
 
-  private addHot(h: { start: Pos; s: SpooledItem }): void {
+  private addHot(h: HotPiece): void {
     this.hot.push(h);
-    this.hotBytes += h.s.bytes;
-    while (this.hotBytes > HOT_MAX_BYTES && this.hotHead < this.hot.length) this.hotBytes -= this.hot[this.hotHead++]!.s.bytes;
+    this.hotBytes += h.bytes;
+    while (this.hotBytes > HOT_MAX_BYTES && this.hotHead < this.hot.length) this.dropHot();
     this.compactHot();
+  }
+
+  /** Forgets the oldest cached piece (its slot is cleared at once: pieces hold whole runs). */
+  private dropHot(): void {
+    const p = this.hot[this.hotHead]!;
+    this.hotBytes -= p.bytes;
+    this.hot[this.hotHead++] = undefined as unknown as HotPiece;
+    this.unhold(p.hold);
+  }
+
+  private unhold(h: RunHold): void {
+    if (--h.n === 0) this.arena.release(h.run);
   }
 
   private compactHot(): void {
@@ -391,7 +473,7 @@ export class Spool {
 
   /** The committed end of the spool. */
   get end(): Pos {
-    return { seg: this.cur.seg, off: this.cur.size };
+    return { seg: this.cur.seg, off: this.cur.durable };
   }
 
   /** Is there committed data the consumer has not read yet? */
@@ -415,6 +497,11 @@ export class Spool {
     return this.consumer(name).read;
   }
 
+  /** Records ending at or before this position may have been sent before the last restart. */
+  resendUpTo(name: string): Pos {
+    return this.consumer(name).resendUpTo;
+  }
+
   /** True if the record ending at `end` may have been sent before the last restart. */
   maybeSentBefore(name: string, end: Pos): boolean {
     return cmpPos(end, this.consumer(name).resendUpTo) <= 0;
@@ -422,42 +509,108 @@ export class Spool {
 
   /** Reads up to maxItems/maxBytes committed records from the consumer's read position. */
   read(name: string, maxItems: number, maxBytes: number): SpooledItem[] {
-    const c = this.consumer(name);
     const out: SpooledItem[] = [];
-    let bytes = 0;
-    while (out.length < maxItems && bytes < maxBytes && cmpPos(c.read, this.end) < 0) {
-      const fromHot = this.readHot(c, out, maxItems - out.length, maxBytes - bytes);
-      if (fromHot > 0) {
-        bytes += fromHot;
-        continue;
-      }
-      const n = this.readDisk(c, out, maxItems - out.length, maxBytes - bytes);
-      if (n < 0) continue; // moved to the next segment
-      if (n === 0) break;
-      bytes += n;
+    while (out.length < maxItems) {
+      const b = this.readBatch(name, maxItems - out.length, maxBytes);
+      if (!b) break;
+      let prev = b.ends[b.ends.length - 1]! - b.bytes;
+      b.items.forEach((item, i) => {
+        const end = b.ends[i]!;
+        out.push({ item, end: { seg: b.seg, off: end }, bytes: end - prev });
+        prev = end;
+      });
+      maxBytes -= b.bytes;
+      if (maxBytes <= 0) break;
     }
     return out;
   }
 
-  private readHot(c: Consumer, out: SpooledItem[], maxItems: number, maxBytes: number): number {
+  /**
+   * Reads up to maxItems/maxBytes committed records from the consumer's read position, all from
+   * one segment (a batch stops at a segment's end). Null when there is nothing to read.
+   */
+  readBatch(name: string, maxItems: number, maxBytes: number): ReadBatch | null {
+    const c = this.consumer(name);
+    const b: ReadBatch = { items: [], seg: 0, ends: [], bytes: 0 };
+    for (;;) {
+      if (cmpPos(c.read, this.end) >= 0) return null;
+      const start = c.read.off;
+      const startSeg = c.read.seg;
+      if (this.readHot(c, b, maxItems, maxBytes) || this.readDisk(c, b, maxItems, maxBytes) > 0) {
+        (b as { seg: number }).seg = c.read.seg;
+        (b as { bytes: number }).bytes = c.read.off - start;
+        // more of the same segment from memory, if the disk read stopped where the cache starts
+        if (b.items.length < maxItems && b.bytes < maxBytes && this.readHot(c, b, maxItems - b.items.length, maxBytes - b.bytes)) {
+          (b as { bytes: number }).bytes = c.read.off - start;
+        }
+        return b;
+      }
+      if (cmpPos(c.read, this.end) >= 0) return null;
+      // moved past a segment's end (or skipped a corrupt one): try again from there
+      if (c.read.seg === startSeg && c.read.off === start && this.readStalled(c)) return null;
+    }
+  }
+
+  /** A read that made no progress and cannot move on (should not happen): stop, do not spin. */
+  private readStalled(c: Consumer): boolean {
+    const s = this.segs[this.segIndex(c.read.seg)];
+    return !!s && s.seg === c.read.seg && c.read.off < s.durable;
+  }
+
+  private readHot(c: Consumer, out: ReadBatch, maxItems: number, maxBytes: number): boolean {
     const h = this.hot;
-    // hot entries are in spool order; find the one starting at the read position
+    // hot pieces are in spool order; find the last one starting at or before the read position
     let lo = this.hotHead;
     let hi = h.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (cmpPos(h[mid]!.start, c.read) < 0) lo = mid + 1;
+      const p = h[mid]!;
+      if (p.seg < c.read.seg || (p.seg === c.read.seg && p.off <= c.read.off)) lo = mid + 1;
       else hi = mid;
     }
-    if (lo >= h.length || cmpPos(h[lo]!.start, c.read) !== 0) return 0;
-    let bytes = 0;
-    for (let i = lo; i < h.length && maxItems > 0 && bytes < maxBytes; i++, maxItems--) {
-      const s = h[i]!.s;
-      out.push(s);
-      bytes += s.bytes;
-      c.read = s.end;
+    if (lo === this.hotHead) return false;
+    let i = lo - 1;
+    let p = h[i]!;
+    if (p.seg !== c.read.seg || c.read.off >= p.off + p.bytes) return false;
+    // the frame of this piece that starts at the read position
+    const rel = c.read.off - p.off + p.base;
+    let k = p.from;
+    if (rel !== p.base) {
+      let a = p.from;
+      let b = p.to;
+      while (a < b) {
+        const m = (a + b) >> 1;
+        if (p.run.ends[m]! <= rel) a = m + 1;
+        else b = m;
+      }
+      if (p.run.ends[a - 1] !== rel) return false; // not a frame boundary (cannot happen)
+      k = a;
     }
-    return bytes;
+    let bytes = 0;
+    let got = 0;
+    const seg = c.read.seg;
+    for (;;) {
+      const run = p.run;
+      const pos = p.off - p.base;
+      let end = -1;
+      this.arena.lend(run);
+      for (; k < p.to && got < maxItems && bytes < maxBytes; k++, got++) {
+        const from = k ? run.ends[k - 1]! : 0;
+        const to = run.ends[k]!;
+        out.items.push(this.dec.decode(run.buf, from, to));
+        end = pos + to;
+        out.ends.push(end);
+        bytes += to - from;
+      }
+      if (end < 0) break;
+      c.read = { seg, off: end };
+      if (k < p.to || got >= maxItems || bytes >= maxBytes) break;
+      // the next piece, if it continues in the same segment
+      if (++i >= h.length || h[i]!.seg !== seg || h[i]!.off !== c.read.off) break;
+      p = h[i]!;
+      k = p.from;
+    }
+    return got > 0;
   }
 
   private segIndex(seg: number): number {
@@ -472,11 +625,11 @@ export class Spool {
   }
 
   /** Reads frames from disk. Returns bytes read, or -1 after moving to the next segment. */
-  private readDisk(c: Consumer, out: SpooledItem[], maxItems: number, maxBytes: number): number {
+  private readDisk(c: Consumer, out: ReadBatch, maxItems: number, maxBytes: number): number {
     const idx = this.segIndex(c.read.seg);
     const s = this.segs[idx];
     if (!s) return 0;
-    if (s.seg !== c.read.seg || c.read.off >= s.size) {
+    if (s.seg !== c.read.seg || c.read.off >= s.durable) {
       if (s.seg !== c.read.seg) c.read = { seg: s.seg, off: s.headerLen };
       else if (idx + 1 < this.segs.length) c.read = { seg: this.segs[idx + 1]!.seg, off: this.segs[idx + 1]!.headerLen };
       else return 0;
@@ -486,31 +639,30 @@ export class Spool {
       if (this.readFd) closeSync(this.readFd.fd);
       this.readFd = { seg: s.seg, fd: openSync(join(this.dir, segName(s.seg)), 'r') };
     }
-    const want = Math.min(READ_CHUNK, s.size - c.read.off);
+    // read no further than the start of the in-memory copy, if it holds what follows
+    const want = Math.min(READ_CHUNK, s.durable - c.read.off);
     let buf = Buffer.allocUnsafe(want);
     let n = readSync(this.readFd.fd, buf, 0, want, c.read.off);
     let at = 0;
     let bytes = 0;
     for (let got = 0; got < maxItems && bytes < maxBytes; got++) {
       let chk = checkFrame(buf, at, n);
-      if (!chk.ok && chk.why === 'short' && at === 0 && c.read.off + n < s.size && n >= 8) {
+      if (!chk.ok && chk.why === 'short' && at === 0 && c.read.off + n < s.durable && n >= 8) {
         // one frame larger than the chunk
         buf = Buffer.allocUnsafe(8 + buf.readUInt32LE(0));
-        n = readSync(this.readFd.fd, buf, 0, Math.min(buf.length, s.size - c.read.off), c.read.off);
+        n = readSync(this.readFd.fd, buf, 0, Math.min(buf.length, s.durable - c.read.off), c.read.off);
         chk = checkFrame(buf, 0, n);
       }
       if (!chk.ok) {
-        if (chk.why === 'short' && c.read.off + at + (n - at) < s.size) break; // continue with the next chunk
+        if (chk.why === 'short' && c.read.off + at + (n - at) < s.durable) break; // continue with the next chunk
         if (at > 0) break;
         this.skipCorrupt(c, s, idx, chk.why);
         return -1;
       }
-      const item = decodeFrame(buf, at);
-      const start = c.read.off + at;
-      const end = { seg: s.seg, off: start + chk.size };
-      out.push({ item, end, bytes: chk.size });
+      out.items.push(decodeFrame(buf, at));
       at += chk.size;
       bytes += chk.size;
+      out.ends.push(c.read.off + at);
       if (at >= n) break;
     }
     c.read = { seg: s.seg, off: c.read.off + at };
@@ -519,14 +671,14 @@ export class Spool {
 
   /** A frame inside a committed segment failed its check (disk corruption): skip the rest. */
   private skipCorrupt(c: Consumer, s: Segment, idx: number, why: string): void {
-    const cut = s.size - c.read.off;
+    const cut = s.durable - c.read.off;
     this.counters.corruptSkippedBytes += cut;
     this.saveCounters();
     this.log(`spool ${this.dir}: ${why} frame in ${segName(s.seg)} at offset ${c.read.off}; skipped ${cut} bytes`);
     if (idx + 1 < this.segs.length) c.read = { seg: this.segs[idx + 1]!.seg, off: this.segs[idx + 1]!.headerLen };
     else {
       // the write segment itself: nothing after the bad frame can be read; seal it
-      c.read = { seg: s.seg, off: s.size };
+      c.read = { seg: s.seg, off: s.durable };
     }
   }
 
@@ -610,7 +762,7 @@ export class Spool {
       this.readFd = null;
     }
     unlinkSync(join(this.dir, segName(s.seg)));
-    while (this.hotHead < this.hot.length && this.hot[this.hotHead]!.start.seg <= s.seg) this.hotBytes -= this.hot[this.hotHead++]!.s.bytes;
+    while (this.hotHead < this.hot.length && this.hot[this.hotHead]!.seg <= s.seg) this.dropHot();
     this.compactHot();
     const next = this.segs[0]!;
     for (const c of this.consumers.values()) {
@@ -664,6 +816,25 @@ export class Spool {
   segments(): readonly { seg: number; size: number }[] {
     return this.segs.map((s) => ({ seg: s.seg, size: s.size }));
   }
+}
+
+/** Length of frame `i` of a run. */
+function frameLen(run: FrameRun, i: number): number {
+  return run.ends[i]! - (i ? run.ends[i - 1]! : 0);
+}
+
+/** The end index of the frames from `from` that fit in `room` bytes (base = start of frame `from`). */
+function lastFit(run: FrameRun, from: number, base: number, room: number): number {
+  const e = run.ends;
+  if (e[e.length - 1]! - base <= room) return e.length;
+  let a = from;
+  let b = e.length;
+  while (a < b) {
+    const m = (a + b) >> 1;
+    if (e[m]! - base <= room) a = m + 1;
+    else b = m;
+  }
+  return a;
 }
 
 function alive(pid: number): boolean {

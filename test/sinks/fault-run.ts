@@ -1,13 +1,17 @@
 // The fault-injection scenario shared by the CI test (test/sinks/faults.test.ts) and the bench
-// (bench/spool-faults.ts). A sequenced generator (gen.ts) feeds a file sink and rsyslog over TCP,
-// each behind its own spool. While it runs: SIGKILLs of the generator at random moments, torn
-// writes appended to the last segment of each spool while it is down (partial frames, frames
-// with a bad CRC, garbage: all of them writes that never committed), and rsyslog outages.
+// (bench/spool-faults.ts). A sequenced generator (gen.ts) feeds three real sinks, each behind its
+// own spool: a file (written through a FIFO whose reader can be stopped: fifo-file.ts), rsyslog
+// over TCP, and nats-server with JetStream (Nats-Msg-Id = record id). While it runs: SIGKILLs of
+// the generator at random moments, torn writes appended to the last segment of each spool while
+// it is down (partial frames, frames with a bad CRC, garbage: all of them writes that never
+// committed), and outages of every server (each on its own random schedule, so they overlap).
 // Afterwards every sink is audited: delivered-unique + dropped-by-reason = produced, exactly,
 // and every duplicate lies in a range the generator reported.
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeFrame } from '../../src/sinks/record-frame.js';
+import { FifoFile } from './fifo-file.js';
+import type { NatsServer } from './nats-harness.js';
 import { parseSeq, record } from './gen.js';
 import { reportedResends, runGen, tally, type GenResult } from './gen-run.js';
 import type { Rsyslog } from './rsyslog-harness.js';
@@ -16,10 +20,11 @@ import { rng } from '../lib/rng.js';
 export interface FaultPlan {
   dir: string;
   rsyslog: Rsyslog;
+  nats: NatsServer;
   total: number;
   rate: number;
   kills: number;
-  /** rsyslog outages: count and length */
+  /** outages of each server (file, rsyslog, nats-server): count per server and length */
   outages: number;
   outageMs: number;
   /** how rsyslog is taken down */
@@ -29,8 +34,12 @@ export interface FaultPlan {
   seed: number;
   /** records per send (default 16) */
   batch?: number;
+  /** how long the last generator run may take to deliver what the spools hold (default 120 s) */
+  drainMs?: number;
   /** spool cap for both sinks; small enough and the cap is hit */
   spoolMax?: string;
+  /** gap between SIGKILLs instead of random moments (the bench: "SIGKILL every 10 s") */
+  killEveryMs?: number;
   /** rsyslog stays down from the start for this long (to fill the spool) */
   downAtStartMs?: number;
   tag: string;
@@ -47,10 +56,14 @@ export interface SinkAudit {
   reportedResent: number;
   unreportedDuplicates: number;
   outOfRange: number;
+  /** the first missing ranges (neither delivered nor counted), for diagnosis */
+  missing: string[];
 }
 
 export interface FaultReport {
   sinks: SinkAudit[];
+  /** outages that happened, per server */
+  outagesDone: Record<string, number>;
   kills: number;
   tornInjected: number;
   truncatedBytes: number;
@@ -87,12 +100,45 @@ function injectTorn(spoolDir: string, r: () => number): number {
   return piece.length;
 }
 
+/** The record seqs in a file's lines (that contain `mark`), read in chunks: files may exceed a string. */
+export function seqsInFile(path: string, mark?: string): number[] {
+  const out: number[] = [];
+  if (!existsSync(path)) return out;
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(16 << 20);
+    let rest = '';
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      const text = rest + buf.toString('utf8', 0, n);
+      const lines = text.split('\n');
+      rest = lines.pop()!;
+      for (const l of lines) {
+        if (mark && !l.includes(mark)) continue;
+        const q = parseSeq(l);
+        if (q !== null) out.push(q);
+      }
+    }
+    if (rest && (!mark || rest.includes(mark))) {
+      const q = parseSeq(rest);
+      if (q !== null) out.push(q);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return out;
+}
+
 export async function runFaults(p: FaultPlan): Promise<FaultReport> {
   const log = p.log ?? (() => {});
   const r = rng(p.seed);
   const rs = p.rsyslog;
   const fileOut = join(p.dir, `${p.tag}-file.jsonl`);
+  const file = new FifoFile(join(p.dir, `${p.tag}-file.fifo`), fileOut);
+  file.start();
   const app = `${p.tag}-syslog`;
+  const stream = `${p.tag.toUpperCase()}_FAULTS`;
   // small batches: a SIGKILL during a send re-sends at most one batch (duplicates ≤ batch per kill)
   const cap = `&batch=${p.batch ?? 16}` + (p.spoolMax ? `&spool_max=${p.spoolMax}` : '');
   const sinks = [
@@ -101,13 +147,28 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
       name: 'syslog',
       url: `syslog+tcp://127.0.0.1:${rs.tcpPort}?app=${app}&spool=${join(p.dir, `${p.tag}-spool-syslog`)}&spool_segment=1MB&confirm_ms=${p.confirmMs}&retry_min=20ms&retry_max=200ms${cap}`,
     },
+    {
+      name: 'nats',
+      url: `nats://127.0.0.1:${p.nats.port}/${p.tag}?stream=${stream}&dup_window=10m&ack_timeout=2s&spool=${join(p.dir, `${p.tag}-spool-nats`)}&spool_segment=1MB&retry_min=20ms&retry_max=200ms${cap}`,
+    },
   ];
   const ckptDir = join(p.dir, `${p.tag}-ckpt`);
   mkdirSync(ckptDir, { recursive: true });
-  const cfg = { sinks, total: p.total, rate: p.rate, ckptDir, pad: 60, host: p.tag, boot: 'b1', drainMs: 120_000 };
+  const cfg = { sinks, total: p.total, rate: p.rate, ckptDir, pad: 60, host: p.tag, boot: 'b1', drainMs: p.drainMs ?? 120_000 };
   const runMs = (p.total / p.rate) * 1000;
-  const killAt = Array.from({ length: p.kills }, () => 300 + r() * runMs * 0.9).sort((a, b) => a - b);
-  const outageAt = Array.from({ length: p.outages }, () => 300 + r() * runMs * 0.8).sort((a, b) => a - b);
+  const killAt = p.killEveryMs
+    ? Array.from({ length: p.kills }, (_, i) => (i + 1) * p.killEveryMs!)
+    : Array.from({ length: p.kills }, () => 300 + r() * runMs * 0.9).sort((a, b) => a - b);
+  // each server's outages on its own schedule, never overlapping themselves
+  const schedule = (): number[] => {
+    const at: number[] = [];
+    for (let i = 0; i < p.outages; i++) {
+      const slot = runMs / Math.max(1, p.outages);
+      at.push(i * slot + r() * Math.max(0, slot - p.outageMs) * 0.9 + 300);
+    }
+    return at;
+  };
+  const outageAt = { file: schedule(), syslog: schedule(), nats: schedule() };
 
   const start = Date.now();
   let stderr = '';
@@ -115,22 +176,32 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
   let kills = 0;
   if (p.downAtStartMs) await rs.stop(p.outageSignal);
   else await rs.start();
-  // rsyslog outages run beside the generator's life and deaths
-  const outages = (async () => {
-    if (p.downAtStartMs) {
-      await sleep(p.downAtStartMs);
-      await rs.start();
-      log(`rsyslog up after ${p.downAtStartMs} ms down from the start`);
-    }
-    for (const at of outageAt) {
+  await p.nats.start();
+  const outagesDone: Record<string, number> = { file: 0, syslog: 0, nats: 0 };
+  // outages run beside the generator's life and deaths, each server on its own schedule
+  const outage = async (name: 'file' | 'syslog' | 'nats', down: () => Promise<void>, up: () => Promise<void>): Promise<void> => {
+    for (const at of outageAt[name]) {
       await sleep(Math.max(0, start + at - Date.now()));
-      await rs.stop(p.outageSignal);
-      log(`rsyslog down (${p.outageSignal}) at ${Date.now() - start} ms`);
+      await down();
+      log(`${name} down at ${Date.now() - start} ms`);
       await sleep(p.outageMs);
-      await rs.start();
-      log(`rsyslog up at ${Date.now() - start} ms`);
+      await up();
+      outagesDone[name]!++;
+      log(`${name} up at ${Date.now() - start} ms`);
     }
-  })();
+  };
+  const outages = Promise.all([
+    (async () => {
+      if (p.downAtStartMs) {
+        await sleep(p.downAtStartMs);
+        await rs.start();
+        log(`rsyslog up after ${p.downAtStartMs} ms down from the start`);
+      }
+      await outage('syslog', () => rs.stop(p.outageSignal), () => rs.start());
+    })(),
+    outage('file', async () => file.pause(), async () => file.resume()),
+    outage('nats', () => p.nats.stop(), () => p.nats.start()),
+  ]);
   let results: GenResult[] = [];
   for (;;) {
     const g = runGen({ ...cfg, host: p.tag });
@@ -151,22 +222,32 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
     await g.kill();
     stderr += g.stderr;
     kills++;
-    for (const s of ['file', 'syslog']) torn += injectTorn(join(p.dir, `${p.tag}-spool-${s}`), r) > 0 ? 1 : 0;
+    for (const s of ['file', 'syslog', 'nats']) torn += injectTorn(join(p.dir, `${p.tag}-spool-${s}`), r) > 0 ? 1 : 0;
     log(`generator SIGKILLed at ${Date.now() - start} ms (${kills}/${p.kills}); torn writes injected`);
   }
   await outages;
   await rs.start();
+  await p.nats.start();
+  file.resume();
   const wallMs = Date.now() - start;
 
   // what arrived
-  const fileSeqs = existsSync(fileOut) ? readFileSync(fileOut, 'utf8').split('\n').map(parseSeq).filter((q): q is number => q !== null) : [];
-  const want = (n: number, f: () => number[]) => waitFor(() => f().length >= n, 10_000).then(f);
   const ckpt = (name: string) => JSON.parse(readFileSync(join(ckptDir, `${name}.ckpt`), 'utf8')) as { dropped: Record<string, number> };
   const droppedOf = (name: string) => Object.values(ckpt(name).dropped).reduce((a, b) => a + b, 0);
-  const sysSeqs = await want(new Set(fileSeqs).size, () => rs.lines().filter((l) => l.includes(`|${app}|`)).map(parseSeq).filter((q): q is number => q !== null));
-  void sysSeqs;
-  const expectSys = p.total - droppedOf('syslog');
-  const sysAll = await want(expectSys, () => rs.lines().filter((l) => l.includes(`|${app}|`)).map(parseSeq).filter((q): q is number => q !== null));
+  const uniqueAtLeast = async (name: string, f: () => Promise<number[]> | number[]): Promise<number[]> => {
+    const n = p.total - droppedOf(name);
+    let got = await f();
+    const end = Date.now() + 15_000;
+    while (new Set(got).size < n && Date.now() < end) {
+      await sleep(200);
+      got = await f();
+    }
+    return got;
+  };
+  const fileSeqs = await uniqueAtLeast('file', () => seqsInFile(fileOut));
+  await file.stop();
+  const sysAll = await uniqueAtLeast('syslog', () => seqsInFile(rs.outFile, `|${app}|`));
+  const natsSeqs = await uniqueAtLeast('nats', () => p.nats.streamSeqs(stream, parseSeq));
   const reported = reportedResends(stderr);
   const audit = (sink: string, seqs: number[]): SinkAudit => {
     const counts = tally(seqs);
@@ -177,8 +258,17 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
       if (q < 1 || q > p.total) outOfRange++;
       if (n > 1 && !mine.some((x) => q >= x.from && q <= x.to)) unreported++;
     }
+    const missing: string[] = [];
+    for (let q = 1; q <= p.total && missing.length < 10; q++) {
+      if (counts.has(q)) continue;
+      let e = q;
+      while (e + 1 <= p.total && !counts.has(e + 1)) e++;
+      missing.push(q === e ? `${q}` : `${q}-${e}`);
+      q = e;
+    }
     return {
       sink,
+      missing,
       produced: p.total,
       unique: counts.size,
       arrivals: seqs.length,
@@ -193,10 +283,6 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
   const truncatedBytes = [...stderr.matchAll(/truncated (\d+) bytes of torn or corrupt tail|has a bad header; removed (\d+) bytes/g)].reduce((n, m) => n + Number(m[1] ?? m[2]), 0);
   const recoveryMs = [...stderr.matchAll(/gen: spools opened in ([\d.]+) ms/g)].map((m) => Number(m[1]));
   void results;
-  return { sinks: [audit('file', fileSeqs), audit('syslog', sysAll)], kills, tornInjected: torn, truncatedBytes, recoveryMs, wallMs };
+  return { sinks: [audit('file', fileSeqs), audit('syslog', sysAll), audit('nats', natsSeqs)], outagesDone, kills, tornInjected: torn, truncatedBytes, recoveryMs, wallMs };
 }
 
-async function waitFor(cond: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond() && Date.now() < end) await sleep(50);
-}

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { DropReason, SinkItem } from '../../src/pipeline/types.js';
 import { Delivery } from '../../src/sinks/delivery.js';
 import { createSink, parseSinkUrl } from '../../src/sinks/registry.js';
+import { registerNats } from '../../src/sinks/nats.js';
 
 export interface GenConfig {
   sinks: { name: string; url: string }[];
@@ -28,6 +29,13 @@ export interface GenConfig {
   drain?: boolean;
   /** give up draining after this long (ms) */
   drainMs?: number;
+  /**
+   * write a checkpoint after every push (default true: needed to resume after a SIGKILL).
+   * Throughput runs turn it off: it is the generator's cost, not the delivery's.
+   */
+  checkpoint?: boolean;
+  /** pushes in flight per sink (default 4): with a spool, how many batches share a group commit */
+  inflight?: number;
 }
 
 interface Ckpt {
@@ -60,6 +68,7 @@ function saveCkpt(path: string, c: Ckpt): void {
 }
 
 async function main(): Promise<void> {
+  registerNats();
   const cfg = JSON.parse(process.argv[2]!) as GenConfig;
   const host = cfg.host ?? 'gen';
   const boot = cfg.boot ?? 'b0';
@@ -90,7 +99,7 @@ async function main(): Promise<void> {
     }
     const batch: SinkItem[] = [];
     for (let q = produced + 1; q <= due; q++) batch.push(record(q, pad, host, boot));
-    // up to 4 pushes in flight per sink: the next batch is made while the last one commits;
+    // up to 4 (cfg.inflight) pushes in flight per sink: the next batch is made while the last one commits;
     // checkpoints follow the pushes in order (they resolve in order)
     for (const s of sinks) {
       const mine = batch.filter((b) => Number(b.id.seq) >= s.ck.next && Number(b.id.seq) > s.queuedUpTo);
@@ -100,11 +109,11 @@ async function main(): Promise<void> {
       const p = Promise.all([s.last, s.d.push(mine)]).then(([, r]) => {
         for (const [k, n] of Object.entries(r.dropped ?? {}) as [DropReason, number][]) s.ck.dropped[k] = (s.ck.dropped[k] ?? 0) + n;
         s.ck.next = due + 1;
-        saveCkpt(s.path, s.ck);
+        if (cfg.checkpoint !== false) saveCkpt(s.path, s.ck);
       });
       s.last = p;
       s.inflight.push(p);
-      while (s.inflight.length > 4) await s.inflight.shift();
+      while (s.inflight.length > (cfg.inflight ?? 4)) await s.inflight.shift();
     }
     produced = due;
   }
@@ -113,7 +122,8 @@ async function main(): Promise<void> {
     while (Date.now() < end && !sinks.every((s) => s.d.idle())) await new Promise((r) => setTimeout(r, 20));
   }
   for (const s of sinks) await Promise.all(s.inflight);
-  process.stderr.write(`gen: produced ${produced - first} and drained in ${Date.now() - start} ms\n`);
+  const delivered = sinks.reduce((n, s) => n + s.d.stats().delivered, 0);
+  process.stderr.write(`gen: produced ${produced - first} and drained in ${Date.now() - start} ms; delivered ${delivered}\n`);
   for (const s of sinks) {
     await s.d.close({ drainMs: 2000 });
     process.stdout.write(JSON.stringify({ name: s.name, stats: s.d.stats(), next: s.ck.next, dropped: s.ck.dropped }) + '\n');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { crc32c } from '../../src/sinks/crc32c.js';
 import { checkFrame, decodeFrame, encodeFrame } from '../../src/sinks/record-frame.js';
 import { Spool } from '../../src/sinks/spool.js';
-import { segName } from '../../src/sinks/spool-format.js';
+import { readSegHeader, segName } from '../../src/sinks/spool-format.js';
 import { item, items, seqOf, tempDir } from './helpers.js';
 
 const quiet = (lines: string[]) => (l: string) => lines.push(l);
@@ -243,6 +243,31 @@ describe('spool', () => {
       writeFileSync(join(t.dir, 'lock'), `${process.ppid}\n`);
       await assert.rejects(Spool.open({ dir: t.dir, maxBytes: 1 << 20, consumers: ['s'] }), /in use by process/);
       truncateSync(join(t.dir, 'lock'));
+    } finally {
+      t.done();
+    }
+  });
+});
+
+describe('spool segment headers', () => {
+  it('a segment started in the middle of a commit names the last record written before it', async () => {
+    const t = tempDir('spool');
+    try {
+      const s = await Spool.open({ dir: t.dir, maxBytes: 64 << 20, segmentBytes: 64 << 10, consumers: ['s'], log: () => {} });
+      await s.append(items(1, 3000, 40)); // one commit, several segments
+      const lastIn = new Map<number, number>(); // segment -> seq of its last record
+      for (;;) {
+        const got = s.read('s', 1000, 1 << 30);
+        if (!got.length) break;
+        for (const g of got) lastIn.set(g.end.seg, seqOf(g.item));
+      }
+      const segs = s.segments();
+      assert.ok(segs.length >= 3, 'several segments');
+      for (let i = 1; i < segs.length; i++) {
+        const h = readSegHeader(join(t.dir, segName(segs[i]!.seg)))!;
+        assert.equal(h.prev?.seq, BigInt(lastIn.get(segs[i - 1]!.seg)!), `header of segment ${segs[i]!.seg}`);
+      }
+      await s.close();
     } finally {
       t.done();
     }

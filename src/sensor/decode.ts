@@ -35,6 +35,51 @@ const O = {
   origin: off(F, 'origin'), path: off(F, 'path'), exitCode: off(PID_EXIT_NOTICE.fields, 'exit_code'),
 };
 
+/**
+ * A C string field that repeats from record to record (comm, exe, parent exe: records come in
+ * runs from one process): the last bytes and their string are kept, so a repeat costs a byte
+ * compare instead of a Buffer view and a string.
+ */
+class LastCString {
+  private bytes = new Uint8Array(64);
+  private len = -1;
+  private str = '';
+  get(b: Buffer, off: number, max: number): string {
+    const lim = Math.min(off + max, b.length);
+    let end = off;
+    while (end < lim && b[end] !== 0) end++;
+    const n = end - off;
+    if (n === this.len) {
+      const k = this.bytes;
+      let i = 0;
+      while (i < n && k[i] === b[off + i]) i++;
+      if (i === n) return this.str;
+    }
+    if (n > this.bytes.length) this.bytes = new Uint8Array(n);
+    this.bytes.set(b.subarray(off, end));
+    this.len = n;
+    this.str = decodeBytes(b, off, end);
+    return this.str;
+  }
+}
+const lastComm = new LastCString();
+const lastExe = new LastCString();
+const lastParentExe = new LastCString();
+
+/** u64 at p as a bigint: one allocation when it fits a double exactly (readBigUInt64LE makes three). */
+function u64(b: Buffer, p: number): bigint {
+  const hi = b.readUInt32LE(p + 4);
+  return hi < 0x200000 ? BigInt(hi * 0x1_0000_0000 + b.readUInt32LE(p)) : b.readBigUInt64LE(p);
+}
+
+/** u64 / s64 at p as the nearest Number, as Number(readBig*64LE) gives (one rounding of the exact sum). */
+function u64n(b: Buffer, p: number): number {
+  return b.readUInt32LE(p + 4) * 0x1_0000_0000 + b.readUInt32LE(p);
+}
+function s64n(b: Buffer, p: number): number {
+  return b.readInt32LE(p + 4) * 0x1_0000_0000 + b.readUInt32LE(p);
+}
+
 function header(b: Buffer, p: number): ProcHeader {
   return {
     flags: b.readUInt32LE(p + O.flags),
@@ -43,12 +88,12 @@ function header(b: Buffer, p: number): ProcHeader {
     ppid: b.readUInt32LE(p + O.ppid),
     uid: b.readUInt32LE(p + O.uid),
     gid: b.readUInt32LE(p + O.gid),
-    tsFirst: b.readBigUInt64LE(p + O.tsFirst),
-    ts: b.readBigUInt64LE(p + O.ts),
-    procStart: b.readBigUInt64LE(p + O.procStart),
-    comm: cString(b, p + O.comm, COMM_LEN),
-    exe: cString(b, p + O.exe, EXE_LEN),
-    parentExe: cString(b, p + O.parentExe, EXE_LEN),
+    tsFirst: u64(b, p + O.tsFirst),
+    ts: u64(b, p + O.ts),
+    procStart: u64(b, p + O.procStart),
+    comm: lastComm.get(b, p + O.comm, COMM_LEN),
+    exe: lastExe.get(b, p + O.exe, EXE_LEN),
+    parentExe: lastParentExe.get(b, p + O.parentExe, EXE_LEN),
   };
 }
 
@@ -67,21 +112,21 @@ function fileRecord(b: Buffer, p: number, size: number, frameOffset: number): Fi
     hdr: header(b, p),
     events: b.readUInt32LE(p + O.events),
     event,
-    ino: Number(b.readBigUInt64LE(p + O.ino)),
+    ino: u64n(b, p + O.ino),
     dev: b.readUInt32LE(p + O.dev),
     mode: b.readUInt32LE(p + O.mode),
     nlink: b.readUInt32LE(p + O.nlink),
     iuid: b.readUInt32LE(p + O.iuid),
     igid: b.readUInt32LE(p + O.igid),
     openFlags: b.readUInt32LE(p + O.openFlags),
-    sizeFirst: Number(b.readBigInt64LE(p + O.sizeFirst)),
-    size: Number(b.readBigInt64LE(p + O.size)),
-    bytesRead: Number(b.readBigUInt64LE(p + O.bytesRead)),
-    bytesWritten: Number(b.readBigUInt64LE(p + O.bytesWritten)),
-    atimeNs: b.readBigUInt64LE(p + O.atime),
-    mtimeNs: b.readBigUInt64LE(p + O.mtime),
-    ctimeNs: b.readBigUInt64LE(p + O.ctime),
-    mtimeFirstNs: b.readBigUInt64LE(p + O.mtimeFirst),
+    sizeFirst: s64n(b, p + O.sizeFirst),
+    size: s64n(b, p + O.size),
+    bytesRead: u64n(b, p + O.bytesRead),
+    bytesWritten: u64n(b, p + O.bytesWritten),
+    atimeNs: u64(b, p + O.atime),
+    mtimeNs: u64(b, p + O.mtime),
+    ctimeNs: u64(b, p + O.ctime),
+    mtimeFirstNs: u64(b, p + O.mtimeFirst),
     dir: decodeBytes(b, ps, ps + nameOff),
     name: decodeBytes(b, ps + nameOff, ps + pathLen),
     origin: decodeBytes(b, p + O.origin, p + O.origin + originLen),

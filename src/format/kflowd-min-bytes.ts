@@ -1,0 +1,268 @@
+// kflowd's json-min file record written straight into bytes: the hot path of `-o json-min` to a
+// file or socket. The string writer (kflowd-min.ts) builds a ~1 KB JS string per record that the
+// runtime then encodes to UTF-8 and the GC collects; here the record goes once into a large slab
+// that the sink writes as it is. Constant keys and per-host/per-process segments are cached as
+// bytes; numbers and times are written digit by digit; strings that need no escaping (printable
+// ASCII without quote or backslash) are copied, every other string goes through JSON.stringify,
+// so any bytes stay valid JSON exactly as in the string writer. Output is byte-identical to
+// KflowdMinWriter.file (test/unit/kflowd-min-bytes.test.ts).
+import type { FileRecord, ProcHeader } from '../model/records.js';
+import { FF, FILE_EVENTS } from '../sensor/layout.js';
+import type { HostFacts, KflowdFacts, UserFacts } from './context.js';
+import { fileDevice, fileDir, fileMode, permissions } from './kflowd-file.js';
+import { procName } from './proc-keys.js';
+import { secondsText, wallClock } from './time.js';
+
+const q = JSON.stringify;
+const NS = 1_000_000_000;
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+/** slabs are this large unless one record needs more; records never straddle two slabs */
+const SLAB = 1 << 20;
+
+const b = (s: string): Uint8Array => Buffer.from(s, 'utf8');
+const K = {
+  open: b('{"InfoSequenceNumber": '), ts: b(', "InfoTimestamp": "'), uid: b(', "ProcUID": '), gid: b(', "ProcGID": '),
+  age: b(', "ProcAge": '), path: b(', "FilePath": '), file: b(', "File": '), origin: b(', "FileOrigin": '),
+  mode: b(', "FileMode": "'), count: b('", "FileEventCount": '), events: b(', "FileEvents": {'), comma: b(', '),
+  dur: b('}, "FileEventsDuration": '), ino: b(', "FileInode": '), nlink: b(', "FileInodeLinkCount": '),
+  dev: b(', "FileDevice": '), perm: b(', "FilePermissions": '), fuser: b(', "FileUser": '), fgroup: b(', "FileGroup": '),
+  fuid: b(', "FileUID": '), fgid: b(', "FileGID": '), size: b(', "FileSize": '), sizeChange: b(', "FileSizeChange": '),
+  atime: b(', "FileAccessTime": "'), ctime: b('", "FileStatusChangeTime": "'), mtime: b('", "FileModificationTime": "'),
+  mtimeEnd: b('"'), mtimeChange: b(', "FileModificationTimeChange": '), close: b('}'), utc: b(' UTC'),
+};
+const EVENT_KEYS = FILE_EVENTS.map((n) => b(`${q(n)}: `));
+const MODES = new Map<string, Uint8Array>();
+const PERMS = new Map<number, Uint8Array>();
+
+/** Where the writer puts records: a slab and a position in it. */
+class Slab {
+  buf: Buffer = Buffer.allocUnsafe(SLAB);
+  pos = 0;
+  /** Room for n more bytes, in a fresh slab if needed (earlier records keep their slab). */
+  reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    this.buf = Buffer.allocUnsafe(Math.max(SLAB, n));
+    this.pos = 0;
+  }
+}
+
+/** A wall-clock second's text up to the fraction ("Thu, Apr 04 2024 15:34:35."), cached. */
+class SecondPrefix {
+  private sec = -1;
+  bytes: Uint8Array = new Uint8Array(0);
+  get(sec: number): Uint8Array {
+    if (sec !== this.sec) {
+      const full = wallClock(BigInt(sec) * 1_000_000_000n);
+      this.bytes = b(full.slice(0, full.length - 13));
+      this.sec = sec;
+    }
+    return this.bytes;
+  }
+}
+
+/** One slot of last-value memory for realtime stamps that repeat (inode times). */
+class WallBytes {
+  private last = -1n;
+  bytes: Uint8Array = new Uint8Array(0);
+  get(ns: bigint): Uint8Array {
+    if (ns !== this.last) { this.last = ns; this.bytes = b(wallClock(ns)); }
+    return this.bytes;
+  }
+}
+
+interface HostBytes { readonly h: HostFacts; readonly offSec: number; readonly offFrac: number; readonly file: Uint8Array }
+interface ProcBytes { readonly hdr: ProcHeader; readonly users: UserFacts | undefined; readonly text: Uint8Array }
+
+export class KflowdMinBytes {
+  private readonly s = new Slab();
+  private readonly hosts = new WeakMap<HostFacts, HostBytes>();
+  private readonly procs = new Map<number, ProcBytes>();
+  private readonly prefix = new SecondPrefix();
+  private readonly atime = new WallBytes();
+  private readonly ctime = new WallBytes();
+  private readonly mtime = new WallBytes();
+  /** quoted JSON of low-cardinality strings (devices, names, permissions) */
+  private readonly quoted = new Map<string, Uint8Array>();
+  private lastDir = '';
+  private lastDirBytes: Uint8Array = b('""');
+
+  private host(h: HostFacts): HostBytes {
+    let s = this.hosts.get(h);
+    if (!s) {
+      const tail = `"InfoHostName": ${q(h.hostName)}, "InfoHostIP": ${q(h.hostIP)}, ` +
+        (h.token !== undefined ? `"InfoHostToken": ${q(h.token)}, ` : '') +
+        `"InfoSystem": ${q(h.system)}, "InfoKernel": ${q(h.kernel)}, "InfoVersion": ${q(h.version)}, "InfoUptime": `;
+      s = {
+        h, offSec: Number(h.bootToRealNs / 1_000_000_000n), offFrac: Number(h.bootToRealNs % 1_000_000_000n),
+        file: b(`", "InfoMonitor": "filesystem", ${tail}`),
+      };
+      this.hosts.set(h, s);
+    }
+    return s;
+  }
+
+  /** `, "ProcParent": … "ProcTID": ` cached per process (as the string writer's segment). */
+  private proc(p: ProcHeader, u: UserFacts | undefined): ProcBytes {
+    const c = this.procs.get(p.pid);
+    if (c && c.hdr.exe === p.exe && c.hdr.comm === p.comm && c.hdr.parentExe === p.parentExe && c.hdr.ppid === p.ppid &&
+      (c.users === u || ((c.users?.user ?? '') === (u?.user ?? '') && (c.users?.group ?? '') === (u?.group ?? '')))) return c;
+    const text = b(`, "ProcParent": ${q(p.parentExe)}, "Proc": ${q(procName(p.exe, p.comm))}, "ProcUser": ${q(u?.user ?? '')}, ` +
+      `"ProcGroup": ${q(u?.group ?? '')}, "ProcPPID": ${p.ppid}, "ProcPID": ${p.pid}, "ProcTID": `);
+    const s: ProcBytes = { hdr: p, users: u, text };
+    if (this.procs.size >= 4096) this.procs.clear();
+    this.procs.set(p.pid, s);
+    return s;
+  }
+
+  private q(v: string): Uint8Array {
+    let x = this.quoted.get(v);
+    if (x === undefined) {
+      x = b(q(v));
+      if (this.quoted.size >= 4096) this.quoted.clear();
+      this.quoted.set(v, x);
+    }
+    return x;
+  }
+
+  private put(x: Uint8Array): void {
+    const s = this.s;
+    const n = x.length;
+    if (n > 24) { s.buf.set(x, s.pos); s.pos += n; return; }
+    const buf = s.buf;
+    let p = s.pos;
+    for (let i = 0; i < n; i++) buf[p++] = x[i]!;
+    s.pos = p;
+  }
+
+  /** A number as String(n) writes it. */
+  private num(n: number): void {
+    const s = this.s;
+    if (!Number.isSafeInteger(n)) { s.pos += s.buf.write(String(n), s.pos, 'latin1'); return; }
+    const buf = s.buf;
+    if (n < 0) { buf[s.pos++] = 0x2d; n = -n; }
+    if (n < 10) { buf[s.pos++] = 0x30 + n; return; }
+    let digits = 1;
+    for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
+    let p = s.pos + digits;
+    s.pos = p;
+    while (n >= 10) { const d = n % 10; buf[--p] = 0x30 + d; n = (n - d) / 10; }
+    buf[--p] = 0x30 + n;
+  }
+
+  /** n (0 ≤ n < 1e9) as exactly nine digits. */
+  private nine(n: number): void {
+    const buf = this.s.buf;
+    let p = this.s.pos + 9;
+    this.s.pos = p;
+    for (let i = 0; i < 9; i++) { const d = n % 10; buf[--p] = 0x30 + d; n = (n - d) / 10; }
+  }
+
+  /** "S.NNNNNNNNN" for a duration in ns (secondsText's text). */
+  private secs(ns: bigint): void {
+    if (ns < 0n || ns > MAX_EXACT) { this.ascii(secondsText(ns)); return; }
+    const n = Number(ns);
+    const sec = Math.floor(n / NS);
+    this.num(sec);
+    this.s.buf[this.s.pos++] = 0x2e;
+    this.nine(n - sec * NS);
+  }
+
+  /** Text known to be ASCII (formatted numbers and times). */
+  private ascii(t: string): void {
+    this.s.pos += this.s.buf.write(t, this.s.pos, 'latin1');
+  }
+
+  /** A JSON string: copied when it needs no escaping, JSON.stringify otherwise. */
+  private str(v: string): void {
+    const s = this.s;
+    const buf = s.buf;
+    const start = s.pos;
+    let p = start;
+    buf[p++] = 0x22;
+    for (let i = 0; i < v.length; i++) {
+      const c = v.charCodeAt(i);
+      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) { s.pos = start + buf.write(q(v), start, 'utf8'); return; }
+      buf[p++] = c;
+    }
+    buf[p++] = 0x22;
+    s.pos = p;
+  }
+
+  /** The wall clock of a boot-time stamp (BootClock.text of the string writer). */
+  private clock(hb: HostBytes, tsBoot: bigint): void {
+    if (tsBoot < 0n || tsBoot > MAX_EXACT || hb.offFrac < 0) { this.ascii(wallClock(tsBoot + hb.h.bootToRealNs)); return; }
+    const n = Number(tsBoot);
+    let sec = Math.floor(n / NS);
+    let frac = n - sec * NS + hb.offFrac;
+    if (frac >= NS) { frac -= NS; sec += 1; }
+    sec += hb.offSec;
+    this.put(this.prefix.get(sec));
+    this.nine(frac);
+    this.put(K.utc);
+  }
+
+  /**
+   * The record's json-min line, without its newline, as a view of the slab; the slab holds a
+   * newline right after it, so a run of records is one contiguous write for line sinks.
+   */
+  file(r: FileRecord, seq: number, f: KflowdFacts): Uint8Array {
+    const h = r.hdr;
+    const hb = this.host(f.host);
+    const pb = this.proc(h, f.users);
+    const dir = fileDir(r, f);
+    const users = f.users;
+    // worst case: every string char escaped to 6 bytes, plus the fixed text
+    const s = this.s;
+    s.reserve(2048 + hb.file.length + pb.text.length + 6 * (dir.length + r.name.length + r.origin.length) +
+      6 * ((users?.fileUser?.length ?? 0) + (users?.fileGroup?.length ?? 0)) + (f.mounts ? 6 * f.mounts.device.length : 0));
+    const start = s.pos;
+    this.put(K.open); this.num(seq); this.put(K.ts); this.clock(hb, h.ts); this.put(hb.file);
+    this.secs(h.ts - f.host.startBootNs);
+    this.put(pb.text); this.num(h.tid); this.put(K.uid); this.num(h.uid); this.put(K.gid); this.num(h.gid);
+    this.put(K.age); this.secs(h.ts - h.procStart);
+    this.put(K.path);
+    if (dir !== this.lastDir) {
+      // directories repeat in runs: the last one's JSON is kept
+      const st = s.pos;
+      this.str(dir);
+      this.lastDir = dir;
+      this.lastDirBytes = new Uint8Array(s.buf.subarray(st, s.pos));
+    } else this.put(this.lastDirBytes);
+    this.put(K.file); this.str(r.name);
+    if (h.flags & FF.MOVED) { this.put(K.origin); this.str(r.origin); }
+    this.put(K.mode);
+    const mode = fileMode(r.mode, r.nlink);
+    let mb = MODES.get(mode);
+    if (mb === undefined) MODES.set(mode, (mb = b(mode)));
+    this.put(mb);
+    this.put(K.count); this.num(r.events); this.put(K.events);
+    const e = r.event;
+    let first = true;
+    for (let i = 0; i < e.length && i < EVENT_KEYS.length; i++) {
+      const n = e[i]!;
+      if (!n) continue;
+      if (!first) this.put(K.comma);
+      this.put(EVENT_KEYS[i]!); this.num(n);
+      first = false;
+    }
+    this.put(K.dur); this.secs(h.ts - h.tsFirst);
+    this.put(K.ino); this.num(r.ino); this.put(K.nlink); this.num(r.nlink);
+    this.put(K.dev); this.put(this.q(fileDevice(r, f)));
+    this.put(K.perm);
+    let pm = PERMS.get(r.mode);
+    if (pm === undefined) { pm = b(q(permissions(r.mode))); if (PERMS.size < 1024) PERMS.set(r.mode, pm); }
+    this.put(pm);
+    this.put(K.fuser); this.put(this.q(users?.fileUser ?? ''));
+    this.put(K.fgroup); this.put(this.q(users?.fileGroup ?? ''));
+    this.put(K.fuid); this.num(r.iuid); this.put(K.fgid); this.num(r.igid); this.put(K.size); this.num(r.size);
+    if (r.size !== r.sizeFirst) { this.put(K.sizeChange); this.num(r.size - r.sizeFirst); }
+    this.put(K.atime); this.put(this.atime.get(r.atimeNs));
+    this.put(K.ctime); this.put(this.ctime.get(r.ctimeNs));
+    this.put(K.mtime); this.put(this.mtime.get(r.mtimeNs)); this.put(K.mtimeEnd);
+    if (r.mtimeNs !== r.mtimeFirstNs) { this.put(K.mtimeChange); this.ascii(secondsText(r.mtimeNs - r.mtimeFirstNs)); }
+    this.put(K.close);
+    const end = s.pos;
+    s.buf[s.pos++] = 0x0a;
+    return s.buf.subarray(start, end);
+  }
+}

@@ -48,6 +48,10 @@ class LastCString {
     const lim = Math.min(off + max, b.length);
     let end = off;
     while (end < lim && b[end] !== 0) end++;
+    return this.range(b, off, end);
+  }
+  /** The string of b[off, end). */
+  range(b: Buffer, off: number, end: number): string {
     const n = end - off;
     if (n === this.len) {
       const k = this.bytes;
@@ -65,6 +69,7 @@ class LastCString {
 const lastComm = new LastCString();
 const lastExe = new LastCString();
 const lastParentExe = new LastCString();
+const lastDir = new LastCString();
 
 /** u64 at p as a bigint: one allocation when it fits a double exactly (readBigUInt64LE makes three). */
 function u64(b: Buffer, p: number): bigint {
@@ -127,7 +132,7 @@ function fileRecord(b: Buffer, p: number, size: number, frameOffset: number): Fi
     mtimeNs: u64(b, p + O.mtime),
     ctimeNs: u64(b, p + O.ctime),
     mtimeFirstNs: u64(b, p + O.mtimeFirst),
-    dir: decodeBytes(b, ps, ps + nameOff),
+    dir: lastDir.range(b, ps, ps + nameOff),
     name: decodeBytes(b, ps + nameOff, ps + pathLen),
     origin: decodeBytes(b, p + O.origin, p + O.origin + originLen),
   };

@@ -63,8 +63,12 @@ const FILE_SCOPED = new WeakSet<Predicate>([TRUE, FALSE]);
 // Slot values: 0 unknown, 1 false, 2 true. Typed arrays keep lookups dense and monomorphic.
 // Slots belong to one compilation (one policy set, or one filter expression), so reloading
 // policies does not grow every entity's array; old slots go away with the old predicates.
+// The array hangs on the entity under a symbol of this compilation: a property read instead of
+// a WeakMap look-up and an ephemeron per entity (live records bring a new File entity each).
+// Frozen entities (none today) fall back to the WeakMap.
 class SlotCache {
   private readonly map = new WeakMap<object, Int8Array>();
+  private readonly key = Symbol('policy slots');
   private next = 0;
   // Consecutive records usually share their process (and often their file), so the entity's
   // array is remembered and the WeakMap consulted only when the entity changes. `undefined`
@@ -75,11 +79,15 @@ class SlotCache {
   lastFileSlots: Int8Array | null = null;
 
   slotsFor(entity: object): Int8Array {
-    let s = this.map.get(entity);
+    const holder = entity as { [k: symbol]: Int8Array | undefined };
+    let s = holder[this.key] ?? this.map.get(entity);
     if (s === undefined || s.length < this.next) {
       const n = new Int8Array(Math.max(this.next, 16));
       if (s !== undefined) n.set(s);
-      this.map.set(entity, (s = n));
+      s = n;
+      // not enumerable: deep comparisons and copies of entities do not see it
+      if (Object.isExtensible(entity)) Object.defineProperty(entity, this.key, { value: s, writable: true, configurable: true, enumerable: false });
+      else this.map.set(entity, s);
     }
     return s;
   }

@@ -31,8 +31,9 @@ const K = {
   mtimeEnd: b('"'), mtimeChange: b(', "FileModificationTimeChange": '), close: b('}'), utc: b(' UTC'),
 };
 const EVENT_KEYS = FILE_EVENTS.map((n) => b(`${q(n)}: `));
+const EVENT_FIRST = FILE_EVENTS.map((n) => b(`, "FileEvents": {${q(n)}: `));
+const EVENT_NEXT = FILE_EVENTS.map((n) => b(`, ${q(n)}: `));
 const MODES = new Map<string, Uint8Array>();
-const PERMS = new Map<number, Uint8Array>();
 
 /** Where the writer puts records: a slab and a position in it. */
 class Slab {
@@ -60,29 +61,18 @@ class SecondPrefix {
   }
 }
 
-/** One slot of last-value memory for realtime stamps that repeat (inode times). */
-class WallBytes {
-  private last = -1n;
-  bytes: Uint8Array = new Uint8Array(0);
-  get(ns: bigint): Uint8Array {
-    if (ns !== this.last) { this.last = ns; this.bytes = b(wallClock(ns)); }
-    return this.bytes;
-  }
-}
-
-interface HostBytes { readonly h: HostFacts; readonly offSec: number; readonly offFrac: number; readonly file: Uint8Array }
+interface HostBytes { readonly h: HostFacts; readonly offSec: number; readonly offFrac: number; readonly utcFile: Uint8Array }
 interface ProcBytes { readonly hdr: ProcHeader; readonly users: UserFacts | undefined; readonly text: Uint8Array }
+/** `, "FileDevice": … "FileSize": ` for one (device, mode, owner) */
+interface OwnerBytes { readonly device: string; readonly mode: number; readonly user: string; readonly group: string; readonly uid: number; readonly gid: number; readonly text: Uint8Array }
+/** `, "FileAccessTime": … "FileModificationTime": "…"` for one triple of inode times */
+interface TimesBytes { readonly a: bigint; readonly c: bigint; readonly m: bigint; readonly text: Uint8Array }
 
 export class KflowdMinBytes {
   private readonly s = new Slab();
   private readonly hosts = new WeakMap<HostFacts, HostBytes>();
   private readonly procs = new Map<number, ProcBytes>();
   private readonly prefix = new SecondPrefix();
-  private readonly atime = new WallBytes();
-  private readonly ctime = new WallBytes();
-  private readonly mtime = new WallBytes();
-  /** quoted JSON of low-cardinality strings (devices, names, permissions) */
-  private readonly quoted = new Map<string, Uint8Array>();
   private lastDir = '';
   private lastDirBytes: Uint8Array = b('""');
 
@@ -94,34 +84,25 @@ export class KflowdMinBytes {
         `"InfoSystem": ${q(h.system)}, "InfoKernel": ${q(h.kernel)}, "InfoVersion": ${q(h.version)}, "InfoUptime": `;
       s = {
         h, offSec: Number(h.bootToRealNs / 1_000_000_000n), offFrac: Number(h.bootToRealNs % 1_000_000_000n),
-        file: b(`", "InfoMonitor": "filesystem", ${tail}`),
+        utcFile: b(` UTC", "InfoMonitor": "filesystem", ${tail}`),
       };
       this.hosts.set(h, s);
     }
     return s;
   }
 
-  /** `, "ProcParent": … "ProcTID": ` cached per process (as the string writer's segment). */
+  /** `, "ProcParent": … "ProcAge": ` cached per process and thread (one copy per record). */
   private proc(p: ProcHeader, u: UserFacts | undefined): ProcBytes {
     const c = this.procs.get(p.pid);
     if (c && c.hdr.exe === p.exe && c.hdr.comm === p.comm && c.hdr.parentExe === p.parentExe && c.hdr.ppid === p.ppid &&
+      c.hdr.tid === p.tid && c.hdr.uid === p.uid && c.hdr.gid === p.gid &&
       (c.users === u || ((c.users?.user ?? '') === (u?.user ?? '') && (c.users?.group ?? '') === (u?.group ?? '')))) return c;
     const text = b(`, "ProcParent": ${q(p.parentExe)}, "Proc": ${q(procName(p.exe, p.comm))}, "ProcUser": ${q(u?.user ?? '')}, ` +
-      `"ProcGroup": ${q(u?.group ?? '')}, "ProcPPID": ${p.ppid}, "ProcPID": ${p.pid}, "ProcTID": `);
+      `"ProcGroup": ${q(u?.group ?? '')}, "ProcPPID": ${p.ppid}, "ProcPID": ${p.pid}, "ProcTID": ${p.tid}, "ProcUID": ${p.uid}, "ProcGID": ${p.gid}, "ProcAge": `);
     const s: ProcBytes = { hdr: p, users: u, text };
     if (this.procs.size >= 4096) this.procs.clear();
     this.procs.set(p.pid, s);
     return s;
-  }
-
-  private q(v: string): Uint8Array {
-    let x = this.quoted.get(v);
-    if (x === undefined) {
-      x = b(q(v));
-      if (this.quoted.size >= 4096) this.quoted.clear();
-      this.quoted.set(v, x);
-    }
-    return x;
   }
 
   private put(x: Uint8Array): void {
@@ -188,9 +169,9 @@ export class KflowdMinBytes {
     s.pos = start + n + 2;
   }
 
-  /** The wall clock of a boot-time stamp (BootClock.text of the string writer). */
+  /** The wall clock of a boot-time stamp (BootClock.text of the string writer) without " UTC". */
   private clock(hb: HostBytes, tsBoot: bigint): void {
-    if (tsBoot < 0n || tsBoot > MAX_EXACT || hb.offFrac < 0) { this.ascii(wallClock(tsBoot + hb.h.bootToRealNs)); return; }
+    if (tsBoot < 0n || tsBoot > MAX_EXACT || hb.offFrac < 0) { const w = wallClock(tsBoot + hb.h.bootToRealNs); this.ascii(w.slice(0, w.length - 4)); return; }
     const n = Number(tsBoot);
     let sec = Math.floor(n / NS);
     let frac = n - sec * NS + hb.offFrac;
@@ -198,7 +179,29 @@ export class KflowdMinBytes {
     sec += hb.offSec;
     this.put(this.prefix.get(sec));
     this.nine(frac);
-    this.put(K.utc);
+  }
+
+  private lastOwner: OwnerBytes | undefined;
+  /** Device, permissions and owner of a file record: one segment while they repeat. */
+  private owner(r: FileRecord, f: KflowdFacts): OwnerBytes {
+    const device = fileDevice(r, f);
+    const user = f.users?.fileUser ?? '';
+    const group = f.users?.fileGroup ?? '';
+    const o = this.lastOwner;
+    if (o && o.device === device && o.mode === r.mode && o.user === user && o.group === group && o.uid === r.iuid && o.gid === r.igid) return o;
+    const text = b(`, "FileDevice": ${q(device)}, "FilePermissions": ${q(permissions(r.mode))}, "FileUser": ${q(user)}, ` +
+      `"FileGroup": ${q(group)}, "FileUID": ${r.iuid}, "FileGID": ${r.igid}, "FileSize": `);
+    return (this.lastOwner = { device, mode: r.mode, user, group, uid: r.iuid, gid: r.igid, text });
+  }
+
+  private lastTimes: TimesBytes | undefined;
+  /** The three inode times: one segment while they repeat. */
+  private times(r: FileRecord): TimesBytes {
+    const t = this.lastTimes;
+    if (t && t.a === r.atimeNs && t.c === r.ctimeNs && t.m === r.mtimeNs) return t;
+    const text = b(`, "FileAccessTime": "${wallClock(r.atimeNs)}", "FileStatusChangeTime": "${wallClock(r.ctimeNs)}", ` +
+      `"FileModificationTime": "${wallClock(r.mtimeNs)}"`);
+    return (this.lastTimes = { a: r.atimeNs, c: r.ctimeNs, m: r.mtimeNs, text });
   }
 
   /**
@@ -210,57 +213,46 @@ export class KflowdMinBytes {
     const hb = this.host(f.host);
     const pb = this.proc(h, f.users);
     const dir = fileDir(r, f);
-    const users = f.users;
-    // worst case: every string char escaped to 6 bytes, plus the fixed text
+    const ob = this.owner(r, f);
+    const tb = this.times(r);
+    // worst case: every string char escaped to 6 bytes, plus the fixed text and cached segments
     const s = this.s;
-    s.reserve(2048 + hb.file.length + pb.text.length + 6 * (dir.length + r.name.length + r.origin.length) +
-      6 * ((users?.fileUser?.length ?? 0) + (users?.fileGroup?.length ?? 0)) + (f.mounts ? 6 * f.mounts.device.length : 0));
+    s.reserve(1024 + hb.utcFile.length + pb.text.length + ob.text.length + tb.text.length +
+      6 * (dir.length + r.name.length + r.origin.length) + 64);
     const start = s.pos;
-    this.put(K.open); this.num(seq); this.put(K.ts); this.clock(hb, h.ts); this.put(hb.file);
+    this.put(K.open); this.num(seq); this.put(K.ts); this.clock(hb, h.ts); this.put(hb.utcFile);
     this.secs(h.ts - f.host.startBootNs);
-    this.put(pb.text); this.num(h.tid); this.put(K.uid); this.num(h.uid); this.put(K.gid); this.num(h.gid);
-    this.put(K.age); this.secs(h.ts - h.procStart);
-    this.put(K.path);
+    this.put(pb.text); this.secs(h.ts - h.procStart);
     if (dir !== this.lastDir) {
-      // directories repeat in runs: the last one's JSON is kept
+      // directories repeat in runs: the last one's segment is kept
       const st = s.pos;
-      this.str(dir);
+      this.put(K.path); this.str(dir); this.put(K.file);
       this.lastDir = dir;
       this.lastDirBytes = new Uint8Array(s.buf.subarray(st, s.pos));
     } else this.put(this.lastDirBytes);
-    this.put(K.file); this.str(r.name);
+    this.str(r.name);
     if (h.flags & FF.MOVED) { this.put(K.origin); this.str(r.origin); }
-    this.put(K.mode);
     const mode = fileMode(r.mode, r.nlink);
     let mb = MODES.get(mode);
-    if (mb === undefined) MODES.set(mode, (mb = b(mode)));
+    if (mb === undefined) MODES.set(mode, (mb = b(`, "FileMode": "${mode}", "FileEventCount": `)));
     this.put(mb);
-    this.put(K.count); this.num(r.events); this.put(K.events);
+    this.num(r.events);
     const e = r.event;
     let first = true;
     for (let i = 0; i < e.length && i < EVENT_KEYS.length; i++) {
       const n = e[i]!;
       if (!n) continue;
-      if (!first) this.put(K.comma);
-      this.put(EVENT_KEYS[i]!); this.num(n);
+      this.put(first ? EVENT_FIRST[i]! : EVENT_NEXT[i]!); this.num(n);
       first = false;
     }
+    if (first) this.put(K.events);
     this.put(K.dur); this.secs(h.ts - h.tsFirst);
     this.put(K.ino); this.num(r.ino); this.put(K.nlink); this.num(r.nlink);
-    this.put(K.dev); this.put(this.q(fileDevice(r, f)));
-    this.put(K.perm);
-    let pm = PERMS.get(r.mode);
-    if (pm === undefined) { pm = b(q(permissions(r.mode))); if (PERMS.size < 1024) PERMS.set(r.mode, pm); }
-    this.put(pm);
-    this.put(K.fuser); this.put(this.q(users?.fileUser ?? ''));
-    this.put(K.fgroup); this.put(this.q(users?.fileGroup ?? ''));
-    this.put(K.fuid); this.num(r.iuid); this.put(K.fgid); this.num(r.igid); this.put(K.size); this.num(r.size);
+    this.put(ob.text); this.num(r.size);
     if (r.size !== r.sizeFirst) { this.put(K.sizeChange); this.num(r.size - r.sizeFirst); }
-    this.put(K.atime); this.put(this.atime.get(r.atimeNs));
-    this.put(K.ctime); this.put(this.ctime.get(r.ctimeNs));
-    this.put(K.mtime); this.put(this.mtime.get(r.mtimeNs)); this.put(K.mtimeEnd);
+    this.put(tb.text);
     if (r.mtimeNs !== r.mtimeFirstNs) { this.put(K.mtimeChange); this.ascii(secondsText(r.mtimeNs - r.mtimeFirstNs)); }
-    this.put(K.close);
+    s.buf[s.pos++] = 0x7d;
     const end = s.pos;
     s.buf[s.pos++] = 0x0a;
     return s.buf.subarray(start, end);

@@ -78,15 +78,19 @@ class SlotCache {
   lastFile: object | null | undefined = undefined;
   lastFileSlots: Int8Array | null = null;
 
+  /** one descriptor, reused: defining the property is the cost of a new entity */
+  private readonly desc: PropertyDescriptor = { value: undefined, writable: true, configurable: true, enumerable: false };
+
   slotsFor(entity: object): Int8Array {
     const holder = entity as { [k: symbol]: Int8Array | undefined };
-    let s = holder[this.key] ?? this.map.get(entity);
+    const extensible = Object.isExtensible(entity);
+    let s = extensible ? holder[this.key] : this.map.get(entity);
     if (s === undefined || s.length < this.next) {
       const n = new Int8Array(Math.max(this.next, 16));
       if (s !== undefined) n.set(s);
       s = n;
-      // not enumerable: deep comparisons and copies of entities do not see it
-      if (Object.isExtensible(entity)) Object.defineProperty(entity, this.key, { value: s, writable: true, configurable: true, enumerable: false });
+      // not enumerable: spreads ({ ...proc }) and deep comparisons of entities do not see it
+      if (extensible) { this.desc.value = s; Object.defineProperty(entity, this.key, this.desc); this.desc.value = undefined; }
       else this.map.set(entity, s);
     }
     return s;

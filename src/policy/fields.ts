@@ -258,13 +258,21 @@ interface FileDerived {
   directory: string;
   typechar: string;
 }
+// Memoised on the entity under a symbol (not enumerable, so spreads and deep comparisons do not
+// see it): live records bring a new File each, and a WeakMap entry per file cost more than the
+// derivation. Frozen entities use the WeakMap.
 const fileMemo = new WeakMap<File, FileDerived>();
+const FILE_DERIVED = Symbol('file derived');
+const fileDesc: PropertyDescriptor = { value: undefined, writable: true, configurable: true, enumerable: false };
 function fileDerived(f: File): FileDerived {
-  let d = fileMemo.get(f);
+  const holder = f as File & { [FILE_DERIVED]?: FileDerived };
+  const extensible = Object.isExtensible(f);
+  let d = extensible ? holder[FILE_DERIVED] : fileMemo.get(f);
   if (d === undefined) {
     const path = f.path.trim();
     d = { path, name: basename(path), directory: dirname(path), typechar: f.restype > 0 ? String.fromCharCode(f.restype) : '' };
-    fileMemo.set(f, d);
+    if (extensible) { fileDesc.value = d; Object.defineProperty(f, FILE_DERIVED, fileDesc); fileDesc.value = undefined; }
+    else fileMemo.set(f, d);
   }
   return d;
 }

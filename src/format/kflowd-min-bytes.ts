@@ -139,10 +139,11 @@ export class KflowdMinBytes {
     for (let i = 0; i < 9; i++) { const d = n % 10; buf[--p] = 0x30 + d; n = (n - d) / 10; }
   }
 
-  /** "S.NNNNNNNNN" for a duration in ns (secondsText's text). */
-  private secs(ns: bigint): void {
-    if (ns < 0n || ns > MAX_EXACT) { this.ascii(secondsText(ns)); return; }
-    const n = Number(ns);
+  /** "S.NNNNNNNNN" for the duration to - from in ns (secondsText's text); Number math (no
+   * BigInt difference) when both stamps are exact doubles and the difference is not negative. */
+  private secs(to: bigint, from: bigint): void {
+    if (to > MAX_EXACT || from < 0n || to < from) { this.ascii(secondsText(to - from)); return; }
+    const n = Number(to) - Number(from);
     const sec = Math.floor(n / NS);
     this.num(sec);
     this.s.buf[this.s.pos++] = 0x2e;
@@ -221,8 +222,8 @@ export class KflowdMinBytes {
       6 * (dir.length + r.name.length + r.origin.length) + 64);
     const start = s.pos;
     this.put(K.open); this.num(seq); this.put(K.ts); this.clock(hb, h.ts); this.put(hb.utcFile);
-    this.secs(h.ts - f.host.startBootNs);
-    this.put(pb.text); this.secs(h.ts - h.procStart);
+    this.secs(h.ts, f.host.startBootNs);
+    this.put(pb.text); this.secs(h.ts, h.procStart);
     if (dir !== this.lastDir) {
       // directories repeat in runs: the last one's segment is kept
       const st = s.pos;
@@ -246,7 +247,7 @@ export class KflowdMinBytes {
       first = false;
     }
     if (first) this.put(K.events);
-    this.put(K.dur); this.secs(h.ts - h.tsFirst);
+    this.put(K.dur); this.secs(h.ts, h.tsFirst);
     this.put(K.ino); this.num(r.ino); this.put(K.nlink); this.num(r.nlink);
     this.put(ob.text); this.num(r.size);
     if (r.size !== r.sizeFirst) { this.put(K.sizeChange); this.num(r.size - r.sizeFirst); }

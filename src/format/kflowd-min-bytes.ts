@@ -116,19 +116,27 @@ export class KflowdMinBytes {
     s.pos = p;
   }
 
-  /** A number as String(n) writes it. */
+  /** A number as String(n) writes it. Below 2^31 the digits come from int32 math (`%` on a
+   * double is a call into the runtime). */
   private num(n: number): void {
     const s = this.s;
     if (!Number.isSafeInteger(n)) { s.pos += s.buf.write(String(n), s.pos, 'latin1'); return; }
     const buf = s.buf;
     if (n < 0) { buf[s.pos++] = 0x2d; n = -n; }
     if (n < 10) { buf[s.pos++] = 0x30 + n; return; }
+    if (n >= 0x80000000) {
+      // above int32: split off the low nine digits
+      const hi = Math.floor(n / NS);
+      this.num(hi);
+      this.nine(n - hi * NS);
+      return;
+    }
+    let v = n | 0;
     let digits = 1;
-    for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
+    for (let t = v; t >= 10; t = (t / 10) | 0) digits++;
     let p = s.pos + digits;
     s.pos = p;
-    while (n >= 10) { const d = n % 10; buf[--p] = 0x30 + d; n = (n - d) / 10; }
-    buf[--p] = 0x30 + n;
+    do { const q = (v / 10) | 0; buf[--p] = 0x30 + v - q * 10; v = q; } while (v > 0);
   }
 
   /** n (0 ≤ n < 1e9) as exactly nine digits. */
@@ -136,7 +144,8 @@ export class KflowdMinBytes {
     const buf = this.s.buf;
     let p = this.s.pos + 9;
     this.s.pos = p;
-    for (let i = 0; i < 9; i++) { const d = n % 10; buf[--p] = 0x30 + d; n = (n - d) / 10; }
+    let v = n | 0;
+    for (let i = 0; i < 9; i++) { const q = (v / 10) | 0; buf[--p] = 0x30 + v - q * 10; v = q; }
   }
 
   /** "S.NNNNNNNNN" for the duration to - from in ns (secondsText's text); Number math (no

@@ -43,7 +43,7 @@ test('json-min byte writer equals the string writer on 20,000 random file record
       tsFirst: BigInt(rng.int(1_000_000_000)), ts: BigInt(1_000_000_000 + rng.int(2_000_000_000)) * (rng.int(50) === 0 ? 10_000_000n : 1n),
       procStart: BigInt(rng.int(900_000_000)) * (rng.int(40) === 0 ? 10_000_000_000n : 1n),
       events: Array.from({ length: 11 }, () => (rng.int(3) === 0 ? rng.int(5) * (rng.int(20) === 0 ? 1_000_000 : 1) : 0)),
-      ino: rng.int(20) === 0 ? 2 ** 60 + rng.int(1e6) : rng.int(1e9), mode: rng.pick([0o100644, 0o120777, 0o104755, 0o100000]),
+      ino: rng.int(20) === 0 ? 2 ** 60 + rng.int(1e6) : rng.int(10) === 0 ? 2 ** 31 + rng.int(1e9) * rng.int(1e6) : rng.int(1e9), mode: rng.pick([0o100644, 0o120777, 0o104755, 0o100000]),
       size: rng.int(20) === 0 ? -rng.int(5000) : rng.int(5000), sizeFirst: rng.int(2) ? 0 : 4999, nlink: rng.pick([1, 2]),
       mtime: 1_712_244_875_154_106_191n + BigInt(rng.int(1000)), mtimeFirst: 1_712_244_875_154_106_191n - BigInt(rng.int(3)) * 1_000_000_000_000n,
       path: Buffer.concat([dir, name]), origin: moved ? rng.pick(names) : '',

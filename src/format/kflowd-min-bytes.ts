@@ -31,9 +31,6 @@ const K = {
   mtimeEnd: b('"'), mtimeChange: b(', "FileModificationTimeChange": '), close: b('}'), utc: b(' UTC'),
 };
 const EVENT_KEYS = FILE_EVENTS.map((n) => b(`${q(n)}: `));
-const EVENT_FIRST = FILE_EVENTS.map((n) => b(`, "FileEvents": {${q(n)}: `));
-const EVENT_NEXT = FILE_EVENTS.map((n) => b(`, ${q(n)}: `));
-const MODES = new Map<string, Uint8Array>();
 
 /** Where the writer puts records: a slab and a position in it. */
 class Slab {
@@ -191,6 +188,26 @@ export class KflowdMinBytes {
     this.nine(frac);
   }
 
+  private lastEvents: { mode: string; count: number; ev: number[]; text: Uint8Array } | undefined;
+  /** `, "FileMode": … "FileEventsDuration": ` (mode, count and per-event counts): one segment
+   * while they repeat, as they do for a workload's files. */
+  private events(r: FileRecord): Uint8Array {
+    const mode = fileMode(r.mode, r.nlink);
+    const e = r.event;
+    const n = Math.min(e.length, EVENT_KEYS.length);
+    const l = this.lastEvents;
+    if (l && l.mode === mode && l.count === r.events && l.ev.length === n) {
+      let i = 0;
+      while (i < n && l.ev[i] === e[i]) i++;
+      if (i === n) return l.text;
+    }
+    const parts: string[] = [];
+    for (let i = 0; i < n; i++) if (e[i]) parts.push(`${q(FILE_EVENTS[i]!)}: ${e[i]}`);
+    const text = b(`, "FileMode": "${mode}", "FileEventCount": ${r.events}, "FileEvents": {${parts.join(', ')}}, "FileEventsDuration": `);
+    this.lastEvents = { mode, count: r.events, ev: e.slice(0, n), text };
+    return text;
+  }
+
   private lastOwner: OwnerBytes | undefined;
   /** Device, permissions and owner of a file record: one segment while they repeat. */
   private owner(r: FileRecord, f: KflowdFacts): OwnerBytes {
@@ -225,9 +242,10 @@ export class KflowdMinBytes {
     const dir = fileDir(r, f);
     const ob = this.owner(r, f);
     const tb = this.times(r);
+    const eb = this.events(r);
     // worst case: every string char escaped to 6 bytes, plus the fixed text and cached segments
     const s = this.s;
-    s.reserve(1024 + hb.utcFile.length + pb.text.length + ob.text.length + tb.text.length +
+    s.reserve(1024 + hb.utcFile.length + pb.text.length + ob.text.length + tb.text.length + eb.length +
       6 * (dir.length + r.name.length + r.origin.length) + 64);
     const start = s.pos;
     this.put(K.open); this.num(seq); this.put(K.ts); this.clock(hb, h.ts); this.put(hb.utcFile);
@@ -242,21 +260,8 @@ export class KflowdMinBytes {
     } else this.put(this.lastDirBytes);
     this.str(r.name);
     if (h.flags & FF.MOVED) { this.put(K.origin); this.str(r.origin); }
-    const mode = fileMode(r.mode, r.nlink);
-    let mb = MODES.get(mode);
-    if (mb === undefined) MODES.set(mode, (mb = b(`, "FileMode": "${mode}", "FileEventCount": `)));
-    this.put(mb);
-    this.num(r.events);
-    const e = r.event;
-    let first = true;
-    for (let i = 0; i < e.length && i < EVENT_KEYS.length; i++) {
-      const n = e[i]!;
-      if (!n) continue;
-      this.put(first ? EVENT_FIRST[i]! : EVENT_NEXT[i]!); this.num(n);
-      first = false;
-    }
-    if (first) this.put(K.events);
-    this.put(K.dur); this.secs(h.ts, h.tsFirst);
+    this.put(eb);
+    this.secs(h.ts, h.tsFirst);
     this.put(K.ino); this.num(r.ino); this.put(K.nlink); this.num(r.nlink);
     this.put(ob.text); this.num(r.size);
     if (r.size !== r.sizeFirst) { this.put(K.sizeChange); this.num(r.size - r.sizeFirst); }

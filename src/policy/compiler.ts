@@ -65,7 +65,11 @@ const FILE_SCOPED = new WeakSet<Predicate>([TRUE, FALSE]);
 // policies does not grow every entity's array; old slots go away with the old predicates.
 // The array hangs on the entity under a symbol of this compilation: a property read instead of
 // a WeakMap look-up and an ephemeron per entity (live records bring a new File entity each).
+// It names its owner, so a copy of the entity made by a spread does not inherit stale results.
 // Frozen entities (none today) fall back to the WeakMap.
+/** An entity's slot array and the entity it was made for. */
+interface SlotHolder { readonly owner: object; readonly slots: Int8Array }
+
 class SlotCache {
   private readonly map = new WeakMap<object, Int8Array>();
   private readonly key = Symbol('policy slots');
@@ -78,19 +82,18 @@ class SlotCache {
   lastFile: object | null | undefined = undefined;
   lastFileSlots: Int8Array | null = null;
 
-  /** one descriptor, reused: defining the property is the cost of a new entity */
-  private readonly desc: PropertyDescriptor = { value: undefined, writable: true, configurable: true, enumerable: false };
-
   slotsFor(entity: object): Int8Array {
-    const holder = entity as { [k: symbol]: Int8Array | undefined };
+    const holder = entity as { [k: symbol]: SlotHolder | undefined };
     const extensible = Object.isExtensible(entity);
-    let s = extensible ? holder[this.key] : this.map.get(entity);
+    const h = extensible ? holder[this.key] : undefined;
+    // a holder copied onto another entity by a spread ({ ...proc, uid }) belongs to the original
+    let s = h !== undefined && h.owner === entity ? h.slots : extensible ? undefined : this.map.get(entity);
     if (s === undefined || s.length < this.next) {
       const n = new Int8Array(Math.max(this.next, 16));
       if (s !== undefined) n.set(s);
       s = n;
-      // not enumerable: spreads ({ ...proc }) and deep comparisons of entities do not see it
-      if (extensible) { this.desc.value = s; Object.defineProperty(entity, this.key, this.desc); this.desc.value = undefined; }
+      // a plain property (defineProperty costs four times as much per new entity)
+      if (extensible) holder[this.key] = { owner: entity, slots: s };
       else this.map.set(entity, s);
     }
     return s;

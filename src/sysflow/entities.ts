@@ -77,10 +77,14 @@ export class EntityTable {
         return null;
       case 'F':
         if (this.maxFiles !== Infinity) {
-          // newest last, as the mapper orders them, so the table forgets only what it forgot
-          this.files.delete(obj.rec.oid);
+          // newest last, as the mapper orders them, so the table forgets only what it forgot;
+          // a new file (the usual case) costs one probe: only a known one is moved
+          const n = this.files.size;
           this.files.set(obj.rec.oid, obj.rec);
-          if (this.files.size > this.maxFiles) this.filesEvict.evict();
+          if (this.files.size === n) {
+            this.files.delete(obj.rec.oid);
+            this.files.set(obj.rec.oid, obj.rec);
+          } else if (this.files.size > this.maxFiles) this.filesEvict.evict();
         } else this.files.set(obj.rec.oid, obj.rec);
         return null;
       case 'POD':

@@ -422,7 +422,7 @@ export class SysFlowMapper {
     if (cur && cur.restype === rt) return cur;
     const oid = cur ? cur.oid : computeFoid(path, cid);
     const rec: File = { state: cur ? 'MODIFIED' : 'CREATED', oid, ts, restype: rt, path, containerId: cid };
-    this.files.delete(key);
+    if (cur) this.files.delete(key); // a changed entity becomes the newest
     this.files.set(key, rec);
     if (this.files.size > this.maxFiles) this.filesEvict.evict();
     if (!cur) this.stats.filesCreated++;

@@ -41,7 +41,7 @@ export function registerProcessCommand(program: Command): void {
     .command('process')
     .description('run a SysFlow pipeline.json (sysflowreader → policyengines → exporters, with fan-out) over trace files')
     .requiredOption('--config <file>', 'pipeline configuration (sfprocessor -config also accepted)')
-    .option('--driver <driver>', 'input driver (only "file")', 'file')
+    .option('--driver <driver>', 'input driver: file (trace files, the default) or socket (listen on a SysFlow socket PATH until SIGTERM/SIGINT); default: the config\'s "drivers" section')
     .option('--log <level>', 'accepted for sfprocessor compatibility; diagnostics go to stderr')
     .option('--policies <path>', 'override the policyengine "policies" setting')
     .option('--mode <mode>', 'override the policyengine mode: alert, enrich, filter, bypass')
@@ -51,16 +51,11 @@ export function registerProcessCommand(program: Command): void {
     .option('--lenient', 'the default (sf-processor loading); accepted for compatibility')
     .option('-v, --verbose', 'also print a summary of the loaded policies')
     .option('--stats', 'print record counts to stderr at the end')
-    .argument('<traces...>', 'SysFlow trace files or directories')
+    .argument('[paths...]', 'SysFlow trace files or directories (driver file), or the socket path (driver socket)')
     .option('--plugdir <dir>', 'directory of custom stage plugins (<name>.js), placed in pipeline.json by name')
     .action(async (traces: string[], opts: ProcessCliOptions) => {
-      if (opts.driver !== 'file') {
-        process.stderr.write(`falconet process: driver "${opts.driver}" is not supported yet (only file)\n`);
-        process.exitCode = 2;
-        return;
-      }
       process.exitCode = await runProcess({
-        config: opts.config, traces, policies: opts.policies, mode: opts.mode, format: opts.format,
+        config: opts.config, traces, driver: opts.driver, policies: opts.policies, mode: opts.mode, format: opts.format,
         dialect: opts.dialect, strict: opts.strict, lenient: opts.lenient, verbose: opts.verbose, stats: opts.stats, plugdir: opts.plugdir,
       });
     });

@@ -32,12 +32,23 @@ export interface PluginConfig {
   readonly index: number;
 }
 
+/** sf-processor's optional `drivers` section: where `falconet process` reads from. */
+export interface DriverConfig {
+  /** `file` (trace files) or `socket` (SysFlow over a UNIX SEQPACKET socket) */
+  readonly driver: string;
+  /** trace file/directory, or the socket path */
+  readonly path?: string;
+  readonly where: string;
+}
+
 export interface PipelineConfig {
   readonly path: string;
   readonly plugins: readonly PluginConfig[];
   readonly warnings: readonly string[];
   /** the driver channel: the first plugin's input */
   readonly driver: Channel;
+  /** the `drivers` section, when the file has one (additive) */
+  readonly drivers?: readonly DriverConfig[];
 }
 
 export class PipelineConfigError extends Error {
@@ -132,7 +143,31 @@ export function parsePipelineConfig(path: string, text: string, env: NodeJS.Proc
       produced.set(o.name, o.type);
     }
   }
-  return { path, plugins, warnings, driver };
+  const drivers = parseDrivers(path, parsed, doc);
+  return drivers ? { path, plugins, warnings, driver, drivers } : { path, plugins, warnings, driver };
+}
+
+const DRIVER_KEYS = new Set(['driver', 'path', 'out']);
+
+/** `"drivers": [{ "driver": "socket", "path": "/var/run/sysflow.sock", "out": "sysflow sysflowchan" }]` */
+function parseDrivers(path: string, parsed: ReturnType<typeof parseJsonWithPositions>, doc: { readonly [k: string]: Json }): DriverConfig[] | undefined {
+  const raw = doc['drivers'];
+  if (raw === undefined) return undefined;
+  if (!Array.isArray(raw)) throw new PipelineConfigError(loc(path, parsed.member(doc, 'drivers')), 'drivers must be an array of {"driver", "path"} objects');
+  return raw.map((d, i) => {
+    const where = loc(path, parsed.member(raw, i));
+    if (typeof d !== 'object' || d === null || Array.isArray(d)) throw new PipelineConfigError(where, `drivers[${i}] must be an object`);
+    const at = (k: string) => loc(path, parsed.member(d, k));
+    const name = d['driver'];
+    if (typeof name !== 'string' || name === '') throw new PipelineConfigError(name === undefined ? where : at('driver'), `drivers[${i}].driver must be a non-empty string (file or socket)`);
+    const p = d['path'];
+    if (p !== undefined && typeof p !== 'string') throw new PipelineConfigError(at('path'), `drivers[${i}].path must be a string`);
+    if (d['out'] !== undefined) parseChannel(at('out'), `drivers[${i}].out`, d['out']);
+    for (const k of Object.keys(d)) {
+      if (!DRIVER_KEYS.has(k) && !k.startsWith('_')) throw new PipelineConfigError(at(k), `drivers[${i}]: unknown key "${k}" (driver, path, out)`);
+    }
+    return p === undefined ? { driver: name.toLowerCase(), where } : { driver: name.toLowerCase(), path: p, where };
+  });
 }
 
 export function readPipelineConfig(path: string, env: NodeJS.ProcessEnv = process.env): PipelineConfig {

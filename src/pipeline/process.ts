@@ -9,12 +9,22 @@ import { readPipelineConfig } from './config.js';
 import { buildTree } from './registry.js';
 import { Runtime } from './runtime.js';
 import { sysflowFileSource, ENGINE_RECORD_TYPES } from './sources/sysflow-files.js';
+import { sysflowSocketSource } from './sources/sysflow-socket.js';
+import type { PipelineConfig } from './config.js';
+import type { Source } from './types.js';
 
 export { ENGINE_RECORD_TYPES };
 
 export interface ProcessOptions {
   readonly config: string;
+  /** trace files/directories (driver file), or the one socket path (driver socket) */
   readonly traces: readonly string[];
+  /**
+   * `file` or `socket` (sf-processor's -driver). Unset: the config's `drivers` section, else
+   * `file`. With `socket` it listens until SIGTERM/SIGINT, then reads what the connection has
+   * queued and ends.
+   */
+  readonly driver?: string;
   /** Overrides the policyengine `policies` setting. */
   readonly policies?: string;
   readonly mode?: string;
@@ -36,7 +46,7 @@ export interface ProcessOptions {
   readonly errFd?: number;
 }
 
-const KNOWN_ERRORS = new Set(['PipelineConfigError', 'SysFlowReadError', 'PolicyLoadError', 'TraceInputError', 'SinkUrlError']);
+const KNOWN_ERRORS = new Set(['SysFlowSocketError', 'PipelineConfigError', 'SysFlowReadError', 'PolicyLoadError', 'TraceInputError', 'SinkUrlError']);
 
 /** A Writable on a file descriptor, written synchronously (one write per batch); EPIPE ends it quietly. */
 function fdWritable(fd: number): Writable {
@@ -70,6 +80,33 @@ export async function runProcess(opts: ProcessOptions): Promise<number> {
   }
 }
 
+/** Removes the signal handlers of a socket run. */
+let stopOnSignals: (() => void) | undefined;
+
+class DriverError extends Error {
+  override readonly name = 'PipelineConfigError';
+}
+
+/** The source the driver names: trace files, or the SysFlow socket. */
+function driverSource(opts: ProcessOptions, cfg: PipelineConfig, log: (t: string) => void): Source {
+  const fromConfig = cfg.drivers?.[0];
+  const driver = (opts.driver ?? fromConfig?.driver ?? 'file').toLowerCase();
+  const where = opts.driver !== undefined ? '--driver' : fromConfig ? `${fromConfig.where}: drivers[0].driver` : '--driver';
+  const paths = opts.traces.length ? opts.traces : fromConfig?.path !== undefined ? [fromConfig.path] : [];
+  if (driver === 'file') {
+    if (paths.length === 0) throw new DriverError(`${where}: the file driver needs trace files or directories`);
+    return sysflowFileSource(paths);
+  }
+  if (driver !== 'socket') throw new DriverError(`${where}: unknown driver "${driver}" (file or socket)`);
+  if (paths.length !== 1) throw new DriverError(`${where}: the socket driver takes one socket path, got ${paths.length}`);
+  const src = sysflowSocketSource(paths[0]!, log);
+  const stop = (): void => src.stop();
+  process.on('SIGTERM', stop).on('SIGINT', stop);
+  stopOnSignals = () => { process.off('SIGTERM', stop).off('SIGINT', stop); };
+  src.listening.then(() => log(`listening on SysFlow socket ${paths[0]}`), () => { /* the run reports it */ });
+  return src;
+}
+
 async function run(opts: ProcessOptions, err: (s: string) => void, out: Writable): Promise<number> {
   const cfg = readPipelineConfig(opts.config);
   for (const w of cfg.warnings) err(`falconet process: warning: ${w}`);
@@ -80,9 +117,13 @@ async function run(opts: ProcessOptions, err: (s: string) => void, out: Writable
     policy: { policies: opts.policies, mode: opts.mode, dialect: opts.dialect, strict: opts.strict, lenient: opts.lenient, verbose: opts.verbose },
     format: opts.format,
   });
-  const source = sysflowFileSource(opts.traces);
+  const source = driverSource(opts, cfg, log);
   const rt = new Runtime(source, tree.roots, { counters, log });
-  await rt.run();
+  try {
+    await rt.run();
+  } finally {
+    stopOnSignals?.();
+  }
   if (opts.stats) {
     for (const e of tree.engines) {
       const s = e.engine.stats;

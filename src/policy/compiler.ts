@@ -63,9 +63,20 @@ const FILE_SCOPED = new WeakSet<Predicate>([TRUE, FALSE]);
 // Slot values: 0 unknown, 1 false, 2 true. Typed arrays keep lookups dense and monomorphic.
 // Slots belong to one compilation (one policy set, or one filter expression), so reloading
 // policies does not grow every entity's array; old slots go away with the old predicates.
+// The array hangs on the entity under a symbol of this compilation: a property read instead of
+// a WeakMap look-up and an ephemeron per entity (live records bring a new File entity each).
+// It names its owner, so a copy of the entity made by a spread does not inherit stale results.
+// Frozen entities (none today) fall back to the WeakMap.
+/** An entity's slot array and the entity it was made for. */
+interface SlotHolder { readonly owner: object; readonly slots: Int8Array }
+
 class SlotCache {
   private readonly map = new WeakMap<object, Int8Array>();
-  private next = 0;
+  private readonly key = Symbol('policy slots');
+  // proc and file slots are counted apart: an entity is one or the other, and a short array
+  // stays on V8's heap (typed arrays up to 64 bytes), which is what a new File entity costs
+  private procNext = 0;
+  private fileNext = 0;
   // Consecutive records usually share their process (and often their file), so the entity's
   // array is remembered and the WeakMap consulted only when the entity changes. `undefined`
   // means unknown (a record without a process/file has null, which must not match it).
@@ -74,33 +85,41 @@ class SlotCache {
   lastFile: object | null | undefined = undefined;
   lastFileSlots: Int8Array | null = null;
 
-  slotsFor(entity: object): Int8Array {
-    let s = this.map.get(entity);
-    if (s === undefined || s.length < this.next) {
-      const n = new Int8Array(Math.max(this.next, 16));
+  slotsFor(entity: object, kind: 'proc' | 'file'): Int8Array {
+    const need = kind === 'proc' ? this.procNext : this.fileNext;
+    const holder = entity as { [k: symbol]: SlotHolder | undefined };
+    const extensible = Object.isExtensible(entity);
+    const h = extensible ? holder[this.key] : undefined;
+    // a holder copied onto another entity by a spread ({ ...proc, uid }) belongs to the original
+    let s = h !== undefined && h.owner === entity ? h.slots : extensible ? undefined : this.map.get(entity);
+    if (s === undefined || s.length < need) {
+      const n = new Int8Array(Math.max(need, 16));
       if (s !== undefined) n.set(s);
-      this.map.set(entity, (s = n));
+      s = n;
+      // a plain property (defineProperty costs four times as much per new entity)
+      if (extensible) holder[this.key] = { owner: entity, slots: s };
+      else this.map.set(entity, s);
     }
     return s;
   }
 
   /** A new slot invalidates the remembered arrays (they may be too short now). */
-  newSlot(): number {
+  newSlot(kind: 'proc' | 'file'): number {
     this.lastProc = undefined;
     this.lastFile = undefined;
-    return this.next++;
+    return kind === 'proc' ? this.procNext++ : this.fileNext++;
   }
 }
 
 function cacheScoped(p: Predicate, c: SlotCache): Predicate {
   if (p === TRUE || p === FALSE) return p;
   if (PROC_SCOPED.has(p)) {
-    const id = c.newSlot();
+    const id = c.newSlot('proc');
     return (v) => {
       const e = v.proc;
       if (e !== c.lastProc) {
         c.lastProc = e;
-        c.lastProcSlots = e === null ? null : c.slotsFor(e);
+        c.lastProcSlots = e === null ? null : c.slotsFor(e, 'proc');
       }
       const s = c.lastProcSlots;
       if (s === null) return p(v);
@@ -114,12 +133,12 @@ function cacheScoped(p: Predicate, c: SlotCache): Predicate {
   if (FILE_SCOPED.has(p)) {
     // File slots are looked up only when a file-scoped unit is reached, which many records
     // never do (their cheaper operands already decided the rule).
-    const id = c.newSlot();
+    const id = c.newSlot('file');
     return (v) => {
       const e = v.file;
       if (e !== c.lastFile) {
         c.lastFile = e;
-        c.lastFileSlots = e === null ? null : c.slotsFor(e);
+        c.lastFileSlots = e === null ? null : c.slotsFor(e, 'file');
       }
       const s = c.lastFileSlots;
       if (s === null) return p(v);

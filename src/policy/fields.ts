@@ -258,13 +258,21 @@ interface FileDerived {
   directory: string;
   typechar: string;
 }
+// Memoised on the entity under a symbol (with its owner, so a spread copy of the entity does not
+// inherit it): live records bring a new File each, and a WeakMap entry per file cost more than
+// the derivation. Frozen entities use the WeakMap.
 const fileMemo = new WeakMap<File, FileDerived>();
+const FILE_DERIVED = Symbol('file derived');
 function fileDerived(f: File): FileDerived {
-  let d = fileMemo.get(f);
+  const holder = f as File & { [FILE_DERIVED]?: { owner: File; d: FileDerived } };
+  const extensible = Object.isExtensible(f);
+  const h = extensible ? holder[FILE_DERIVED] : undefined;
+  let d = h !== undefined && h.owner === f ? h.d : extensible ? undefined : fileMemo.get(f);
   if (d === undefined) {
     const path = f.path.trim();
     d = { path, name: basename(path), directory: dirname(path), typechar: f.restype > 0 ? String.fromCharCode(f.restype) : '' };
-    fileMemo.set(f, d);
+    if (extensible) holder[FILE_DERIVED] = { owner: f, d };
+    else fileMemo.set(f, d);
   }
   return d;
 }

@@ -35,54 +35,114 @@ const O = {
   origin: off(F, 'origin'), path: off(F, 'path'), exitCode: off(PID_EXIT_NOTICE.fields, 'exit_code'),
 };
 
-function header(b: Buffer, p: number): ProcHeader {
+/**
+ * A C string field that repeats from record to record (comm, exe, parent exe: records come in
+ * runs from one process): the last bytes and their string are kept, so a repeat costs a byte
+ * compare instead of a Buffer view and a string.
+ */
+class LastCString {
+  private bytes = new Uint8Array(64);
+  private len = -1;
+  private str = '';
+  get(b: Buffer, off: number, max: number): string {
+    const lim = Math.min(off + max, b.length);
+    let end = off;
+    while (end < lim && b[end] !== 0) end++;
+    return this.range(b, off, end);
+  }
+  /** The string of b[off, end). */
+  range(b: Buffer, off: number, end: number): string {
+    const n = end - off;
+    if (n === this.len) {
+      const k = this.bytes;
+      let i = 0;
+      while (i < n && k[i] === b[off + i]) i++;
+      if (i === n) return this.str;
+    }
+    if (n > this.bytes.length) this.bytes = new Uint8Array(n);
+    this.bytes.set(b.subarray(off, end));
+    this.len = n;
+    this.str = decodeBytes(b, off, end);
+    return this.str;
+  }
+}
+const lastComm = new LastCString();
+const lastExe = new LastCString();
+const lastParentExe = new LastCString();
+const lastDir = new LastCString();
+
+// Fixed fields are read through one DataView per frame body: V8 inlines its getters, where
+// Buffer#readUInt32LE is a JS function with its own checks per field.
+let lastBody: Buffer | null = null;
+let lastView: DataView = new DataView(new ArrayBuffer(0));
+function viewOf(b: Buffer): DataView {
+  if (b !== lastBody) { lastBody = b; lastView = new DataView(b.buffer, b.byteOffset, b.length); }
+  return lastView;
+}
+
+/** u64 at p as a bigint: one allocation when it fits a double exactly (readBigUInt64LE makes three). */
+function u64(d: DataView, p: number): bigint {
+  const hi = d.getUint32(p + 4, true);
+  return hi < 0x200000 ? BigInt(hi * 0x1_0000_0000 + d.getUint32(p, true)) : d.getBigUint64(p, true);
+}
+
+/** u64 / s64 at p as the nearest Number, as Number(readBig*64LE) gives (one rounding of the exact sum). */
+function u64n(d: DataView, p: number): number {
+  return d.getUint32(p + 4, true) * 0x1_0000_0000 + d.getUint32(p, true);
+}
+function s64n(d: DataView, p: number): number {
+  return d.getInt32(p + 4, true) * 0x1_0000_0000 + d.getUint32(p, true);
+}
+
+function header(b: Buffer, p: number, d: DataView = viewOf(b)): ProcHeader {
   return {
-    flags: b.readUInt32LE(p + O.flags),
-    pid: b.readUInt32LE(p + O.pid),
-    tid: b.readUInt32LE(p + O.tid),
-    ppid: b.readUInt32LE(p + O.ppid),
-    uid: b.readUInt32LE(p + O.uid),
-    gid: b.readUInt32LE(p + O.gid),
-    tsFirst: b.readBigUInt64LE(p + O.tsFirst),
-    ts: b.readBigUInt64LE(p + O.ts),
-    procStart: b.readBigUInt64LE(p + O.procStart),
-    comm: cString(b, p + O.comm, COMM_LEN),
-    exe: cString(b, p + O.exe, EXE_LEN),
-    parentExe: cString(b, p + O.parentExe, EXE_LEN),
+    flags: d.getUint32(p + O.flags, true),
+    pid: d.getUint32(p + O.pid, true),
+    tid: d.getUint32(p + O.tid, true),
+    ppid: d.getUint32(p + O.ppid, true),
+    uid: d.getUint32(p + O.uid, true),
+    gid: d.getUint32(p + O.gid, true),
+    tsFirst: u64(d, p + O.tsFirst),
+    ts: u64(d, p + O.ts),
+    procStart: u64(d, p + O.procStart),
+    comm: lastComm.get(b, p + O.comm, COMM_LEN),
+    exe: lastExe.get(b, p + O.exe, EXE_LEN),
+    parentExe: lastParentExe.get(b, p + O.parentExe, EXE_LEN),
   };
 }
 
 function fileRecord(b: Buffer, p: number, size: number, frameOffset: number): FileRecord {
-  const pathLen = b.readUInt16LE(p + O.pathLen);
-  const nameOff = b.readUInt16LE(p + O.nameOff);
-  const originLen = Math.min(b.readUInt16LE(p + O.originLen), NAME_MAX - 1);
+  const d = viewOf(b);
+  const pathLen = d.getUint16(p + O.pathLen, true);
+  const nameOff = d.getUint16(p + O.nameOff, true);
+  const originLen = Math.min(d.getUint16(p + O.originLen, true), NAME_MAX - 1);
   if (pathLen > PATH_MAX || FILE_RECORD_FIXED + pathLen > size || nameOff > pathLen) {
     throw new FrameError(`file record path length ${pathLen} / name offset ${nameOff} exceed record size ${size}`, frameOffset + p);
   }
   const event: number[] = new Array(FE_COUNT);
-  for (let i = 0; i < FE_COUNT; i++) event[i] = b.readUInt32LE(p + O.event + 4 * i);
+  for (let i = 0; i < FE_COUNT; i++) event[i] = d.getUint32(p + O.event + 4 * i, true);
   const ps = p + O.path;
   return {
     type: 'file',
-    hdr: header(b, p),
-    events: b.readUInt32LE(p + O.events),
+    hdr: header(b, p, d),
+    events: d.getUint32(p + O.events, true),
     event,
-    ino: Number(b.readBigUInt64LE(p + O.ino)),
-    dev: b.readUInt32LE(p + O.dev),
-    mode: b.readUInt32LE(p + O.mode),
-    nlink: b.readUInt32LE(p + O.nlink),
-    iuid: b.readUInt32LE(p + O.iuid),
-    igid: b.readUInt32LE(p + O.igid),
-    openFlags: b.readUInt32LE(p + O.openFlags),
-    sizeFirst: Number(b.readBigInt64LE(p + O.sizeFirst)),
-    size: Number(b.readBigInt64LE(p + O.size)),
-    bytesRead: Number(b.readBigUInt64LE(p + O.bytesRead)),
-    bytesWritten: Number(b.readBigUInt64LE(p + O.bytesWritten)),
-    atimeNs: b.readBigUInt64LE(p + O.atime),
-    mtimeNs: b.readBigUInt64LE(p + O.mtime),
-    ctimeNs: b.readBigUInt64LE(p + O.ctime),
-    mtimeFirstNs: b.readBigUInt64LE(p + O.mtimeFirst),
-    dir: decodeBytes(b, ps, ps + nameOff),
+    ino: u64n(d, p + O.ino),
+    dev: d.getUint32(p + O.dev, true),
+    mode: d.getUint32(p + O.mode, true),
+    nlink: d.getUint32(p + O.nlink, true),
+    iuid: d.getUint32(p + O.iuid, true),
+    igid: d.getUint32(p + O.igid, true),
+    openFlags: d.getUint32(p + O.openFlags, true),
+    sizeFirst: s64n(d, p + O.sizeFirst),
+    size: s64n(d, p + O.size),
+    bytesRead: u64n(d, p + O.bytesRead),
+    bytesWritten: u64n(d, p + O.bytesWritten),
+    atimeNs: u64(d, p + O.atime),
+    mtimeNs: u64(d, p + O.mtime),
+    ctimeNs: u64(d, p + O.ctime),
+    mtimeFirstNs: u64(d, p + O.mtimeFirst),
+    dir: lastDir.range(b, ps, ps + nameOff),
     name: decodeBytes(b, ps + nameOff, ps + pathLen),
     origin: decodeBytes(b, p + O.origin, p + O.origin + originLen),
   };

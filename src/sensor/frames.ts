@@ -22,13 +22,15 @@ export class FrameSplitter {
   private pending: Buffer[] = [];
   private pendingLen = 0;
   private consumed = 0; // stream offset of pending[0][0]
+  /** bytes the unfinished frame needs: chunks are joined once it is complete, not on each chunk */
+  private need = 0;
 
   /** Feeds a chunk; returns the complete frames it finished. */
   push(chunk: Buffer): Frame[] {
     this.pending.push(chunk);
     this.pendingLen += chunk.length;
     const out: Frame[] = [];
-    if (this.pendingLen < FRAME.size) return out;
+    if (this.pendingLen < FRAME.size || this.pendingLen < this.need) return out;
     let buf = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingLen);
     let pos = 0;
     while (buf.length - pos >= FRAME.size) {
@@ -38,11 +40,12 @@ export class FrameSplitter {
       if (kind < FrameKind.Hello || kind > FrameKind.End || len > MAX_FRAME) {
         throw new FrameError(`bad frame header (kind ${kind}, length ${len})`, this.consumed + pos);
       }
-      if (buf.length - pos - FRAME.size < len) break;
+      if (buf.length - pos - FRAME.size < len) { this.need = FRAME.size + len; break; }
       const start = pos + FRAME.size;
       out.push({ kind, flags, body: buf.subarray(start, start + len), offset: this.consumed + pos });
       pos = start + len;
     }
+    if (buf.length - pos < FRAME.size) this.need = 0;
     this.consumed += pos;
     buf = buf.subarray(pos);
     this.pending = buf.length ? [buf] : [];

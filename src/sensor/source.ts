@@ -32,7 +32,8 @@ async function* framesOf(stream: Readable, tap?: WriteStream): AsyncGenerator<Se
 
 /** Replays a stream recorded by `falconet record`. */
 export function replaySource(file: string): RecordSource {
-  const stream = createReadStream(file);
+  // large reads: a frame of 256 records is ~160 KB, so 64 KB chunks would be joined per frame
+  const stream = createReadStream(file, { highWaterMark: 1 << 20 });
   return { [Symbol.asyncIterator]: () => framesOf(stream), stop: () => stream.destroy() };
 }
 

@@ -8,6 +8,7 @@
 // - Keys: process OID (hpid, createTS) by value, file FOID hex, container id, pod id.
 // - Missing references are counted in `missing` (sysprint prints a WARN and continues).
 import { OidMap, oidKey } from './oid.js';
+import { OldestFirst } from './evict.js';
 import type { Container, File, OID, Pod, Process, SFHeader, SfEventFlowObject, SfEventFlowType, SfObject } from './types.js';
 import type { SfRecordView } from './view.js';
 
@@ -28,6 +29,13 @@ export class EntityTable {
   /** Count of every record pushed (entities included); the next record's index. */
   index = 0;
   readonly missing: MissingCounts = { process: 0, parent: 0, file: 0, container: 0, pod: 0 };
+  private readonly filesEvict = new OldestFirst(this.files);
+
+  /**
+   * maxFiles: a live stream (the flattener) forgets its oldest files beyond this many; the live
+   * mapper sends a File entity again when a forgotten file comes back. Traces keep every file.
+   */
+  constructor(private readonly maxFiles = Infinity) {}
 
   reset(): void {
     this.header = null;
@@ -68,7 +76,16 @@ export class EntityTable {
         this.processes.set(obj.rec.oid, obj.rec);
         return null;
       case 'F':
-        this.files.set(obj.rec.oid, obj.rec);
+        if (this.maxFiles !== Infinity) {
+          // newest last, as the mapper orders them, so the table forgets only what it forgot;
+          // a new file (the usual case) costs one probe: only a known one is moved
+          const n = this.files.size;
+          this.files.set(obj.rec.oid, obj.rec);
+          if (this.files.size === n) {
+            this.files.delete(obj.rec.oid);
+            this.files.set(obj.rec.oid, obj.rec);
+          } else if (this.files.size > this.maxFiles) this.filesEvict.evict();
+        } else this.files.set(obj.rec.oid, obj.rec);
         return null;
       case 'POD':
         this.pods.set(obj.rec.id, obj.rec);

@@ -10,6 +10,7 @@
 import { OP, RESTYPE, linuxOpenFlagsToSysFlow } from './flags.js';
 import { ipStringToInt, toIPv4 } from './ip.js';
 import { computeFoid, oidKey } from './oid.js';
+import { OldestFirst } from './evict.js';
 import type { Container, ContainerType, File, OID, Process, SfObject } from './types.js';
 
 /** Epoch nanoseconds. */
@@ -214,10 +215,13 @@ export class SysFlowMapper {
   private readonly byPid = new Map<number, Process>();
   /** pids whose Process is a placeholder made for an event before processSeen. */
   private readonly placeholders = new Set<number>();
+  /** File entities by container id + NUL + path (the FOID's input: SHA-1 runs once per file) */
   private readonly files = new Map<string, File>();
+  private readonly filesEvict = new OldestFirst(this.files);
   private readonly containers = new Map<string, Container>();
   private readonly maxProcesses: number;
   private readonly maxFiles: number;
+  private readonly pidsEvict = new OldestFirst(this.byPid);
 
   constructor(opts: SysFlowMapperOptions = {}) {
     this.maxProcesses = opts.maxProcesses ?? 100_000;
@@ -277,7 +281,7 @@ export class SysFlowMapper {
   private remember(p: Process): void {
     this.byPid.delete(Number(p.oid.hpid));
     this.byPid.set(Number(p.oid.hpid), p);
-    if (this.byPid.size > this.maxProcesses) this.byPid.delete(this.byPid.keys().next().value as number);
+    if (this.byPid.size > this.maxProcesses) this.pidsEvict.evict();
   }
 
   /**
@@ -412,14 +416,15 @@ export class SysFlowMapper {
 
   private fileFor(path: string, containerId: string | null | undefined, restype: string | undefined, ts: Ns, out: SfObject[]): File {
     const cid = this.ensureContainer(containerId, out);
-    const oid = computeFoid(path, cid);
+    const key = cid ? `${cid}\0${path}` : path;
     const rt = restype ? restype.charCodeAt(0) : RESTYPE.FILE;
-    const cur = this.files.get(oid);
+    const cur = this.files.get(key);
     if (cur && cur.restype === rt) return cur;
+    const oid = cur ? cur.oid : computeFoid(path, cid);
     const rec: File = { state: cur ? 'MODIFIED' : 'CREATED', oid, ts, restype: rt, path, containerId: cid };
-    this.files.delete(oid);
-    this.files.set(oid, rec);
-    if (this.files.size > this.maxFiles) this.files.delete(this.files.keys().next().value as string);
+    if (cur) this.files.delete(key); // a changed entity becomes the newest
+    this.files.set(key, rec);
+    if (this.files.size > this.maxFiles) this.filesEvict.evict();
     if (!cur) this.stats.filesCreated++;
     out.push({ type: 'F', rec });
     return rec;

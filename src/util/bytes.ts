@@ -9,7 +9,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export function decodeBytes(buf: Uint8Array, start = 0, end = buf.length): string {
   let ascii = true;
   for (let i = start; i < end; i++) if (buf[i]! >= 0x80) { ascii = false; break; }
-  if (ascii) return Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1');
+  if (ascii) return Buffer.isBuffer(buf) ? buf.toString('latin1', start, end) : Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1');
   const view = buf.subarray(start, end);
   try {
     return utf8.decode(view);

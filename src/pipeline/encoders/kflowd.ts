@@ -6,6 +6,7 @@ import { UNKNOWN_HOST, type KflowdFacts } from '../../format/context.js';
 import { toMinJson, toPrettyJson } from '../../format/json.js';
 import { kflowdRecord } from '../../format/kflowd.js';
 import { KflowdMinWriter } from '../../format/kflowd-min.js';
+import { KflowdMinBytes } from '../../format/kflowd-min-bytes.js';
 import { TABLE_HEADER, fileTableRow } from '../../format/table.js';
 import type { Encoder, Envelope } from '../types.js';
 import { addKflowdEnrichmentKeys, hasKflowdEnrichment, kflowdEnrichmentFlags } from '../../enrich/kflowd-keys.js';
@@ -31,18 +32,24 @@ function seqOf(env: Envelope): number {
 export function kflowdEncoder(format: KflowdFormat): Encoder {
   const min = new KflowdMinWriter();
   switch (format) {
-    case 'json-min':
+    case 'json-min': {
+      const bytes = new KflowdMinBytes();
       return {
         name: 'json-min',
         encode(env) {
           if (!isKernel(env)) return null;
           // -v/-c/containers keys go in the middle of the record: the generic writer
-          if (!hasKflowdEnrichment(env)) return min.record(env.rec as KernelRecord, seqOf(env), kflowdFacts(env));
+          if (!hasKflowdEnrichment(env)) {
+            const r = env.rec as KernelRecord;
+            // file records, the bulk of the stream, are written as bytes (kflowd-min-bytes.ts)
+            return r.type === 'file' ? bytes.file(r, seqOf(env), kflowdFacts(env)) : min.record(r, seqOf(env), kflowdFacts(env));
+          }
           const o = kflowdRecord(env.rec as KernelRecord, seqOf(env), kflowdFacts(env));
           if (o) addKflowdEnrichmentKeys(o, env, kflowdEnrichmentFlags(env));
           return o ? toMinJson(o) : null;
         },
       };
+    }
     case 'json':
       return {
         name: 'json',

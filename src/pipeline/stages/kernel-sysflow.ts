@@ -38,7 +38,8 @@ export interface IdLookup {
 
 export class KernelToSysFlow {
   private readonly mapper = new SysFlowMapper();
-  private readonly seen = new Set<string>();
+  /** start time of each pid the mapper was told about (pid reuse gives another start time) */
+  private readonly seen = new Map<number, bigint>();
   private out: SfObject[] = [];
   /** records SysFlow could not hold (reported once by the caller) */
   errors = 0;
@@ -87,10 +88,9 @@ export class KernelToSysFlow {
   /** Makes sure the mapper knows the process of a record (pid + start time identify it). */
   private processOf(r: KernelRecord): void {
     const h = r.hdr;
-    const key = `${h.pid}:${h.procStart}`;
-    if (this.seen.has(key)) return;
+    if (this.seen.get(h.pid) === h.procStart) return;
     if (this.seen.size > 100_000) this.seen.clear();
-    this.seen.add(key);
+    this.seen.set(h.pid, h.procStart);
     const exec = r.type === 'proc' && r.event === 'EXEC' ? r.exec : undefined;
     const t = this.enriched?.(h.pid);
     const d: Details = exec ? { exe: exec.exePath, args: exec.argv.slice(1), cwd: t?.cwd, tty: t?.tty, container: t?.container } : procDetails(h.pid, h.exe, this.enriched);

@@ -9,7 +9,7 @@ import type { SfRecordView } from '../../sysflow/view.js';
 import type { SysFlowRecord } from '../encoders/sysflow.js';
 import type { Envelope, Stage } from '../types.js';
 import { sysflowObjects } from './kernel-sysflow.js';
-import type { SysFlowMapping } from './sysflow.js';
+import { LIVE_TABLE_FILES, type SysFlowMapping } from './sysflow.js';
 import { ENGINE_RECORD_TYPES } from '../sources/sysflow-files.js';
 
 export class PolicyStage implements Stage {
@@ -43,7 +43,7 @@ export class PolicyStage implements Stage {
 export class FilterStage implements Stage {
   readonly name: string;
   private readonly pred: (v: SfRecordView) => boolean;
-  private readonly table = new EntityTable();
+  private readonly table = new EntityTable(LIVE_TABLE_FILES);
   /** records dropped (counted as drops with reason "filtered") */
   dropped = 0;
 

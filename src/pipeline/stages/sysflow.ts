@@ -18,9 +18,13 @@ export interface SysFlowMapping {
 
 const NONE: readonly never[] = Object.freeze([]);
 
+/** Files a live entity table keeps: twice the live mapper's (65,536), which re-sends a File
+ * entity for a file it forgot, so the table never forgets one the mapper still uses. */
+export const LIVE_TABLE_FILES = 131_072;
+
 export class FlattenerStage implements Stage {
   readonly name: string;
-  private readonly table = new EntityTable();
+  private readonly table = new EntityTable(LIVE_TABLE_FILES);
   private readonly node = hostname();
 
   constructor(name: string, private readonly mapping: SysFlowMapping) {

@@ -3,6 +3,7 @@
 // the `process` token are normalised to `--config` etc. before commander parses them.
 import type { Command } from 'commander';
 import { runProcess } from '../pipeline/process.js';
+import { runFleetProcess } from '../fleet/process-fleet.js';
 
 const SFPROCESSOR_FLAGS = ['config', 'driver', 'log', 'driverdir', 'plugdir', 'policies', 'mode', 'format', 'dialect'];
 
@@ -33,15 +34,18 @@ interface ProcessCliOptions {
   verbose?: boolean;
   stats?: boolean;
   plugdir?: string;
+  sink?: string[];
 }
+
+const DRIVERS = ['file', 'nats', 'kafka'];
 
 export function registerProcessCommand(program: Command): void {
   normaliseProcessArgv(process.argv);
   program
     .command('process')
-    .description('run a SysFlow pipeline.json (sysflowreader → policyengines → exporters, with fan-out) over trace files')
+    .description('run a SysFlow pipeline.json (sysflowreader → policyengines → exporters, with fan-out) over trace files, or as a central processor on a fleet stream (--driver nats|kafka)')
     .requiredOption('--config <file>', 'pipeline configuration (sfprocessor -config also accepted)')
-    .option('--driver <driver>', 'input driver (only "file")', 'file')
+    .option('--driver <driver>', 'input driver: file (trace files), nats (JetStream durable consumer), kafka (consumer group)', 'file')
     .option('--log <level>', 'accepted for sfprocessor compatibility; diagnostics go to stderr')
     .option('--policies <path>', 'override the policyengine "policies" setting')
     .option('--mode <mode>', 'override the policyengine mode: alert, enrich, filter, bypass')
@@ -51,11 +55,29 @@ export function registerProcessCommand(program: Command): void {
     .option('--lenient', 'the default (sf-processor loading); accepted for compatibility')
     .option('-v, --verbose', 'also print a summary of the loaded policies')
     .option('--stats', 'print record counts to stderr at the end')
-    .argument('<traces...>', 'SysFlow trace files or directories')
+    .argument('<inputs...>', 'SysFlow trace files or directories; with --driver nats|kafka: the stream URL')
+    .option('--sink <url>', 'send every exporter\'s output to this sink URL instead (repeatable)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--plugdir <dir>', 'directory of custom stage plugins (<name>.js), placed in pipeline.json by name')
     .action(async (traces: string[], opts: ProcessCliOptions) => {
-      if (opts.driver !== 'file') {
-        process.stderr.write(`falconet process: driver "${opts.driver}" is not supported yet (only file)\n`);
+      if (!DRIVERS.includes(opts.driver ?? 'file')) {
+        process.stderr.write(`falconet process: --driver ${opts.driver}: expected one of ${DRIVERS.join(', ')}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      if (opts.driver === 'nats' || opts.driver === 'kafka') {
+        if (traces.length !== 1) {
+          process.stderr.write(`falconet process: --driver ${opts.driver} takes one stream URL (${opts.driver}://host:port[,host:port]/…), got ${traces.length} arguments\n`);
+          process.exitCode = 2;
+          return;
+        }
+        process.exitCode = await runFleetProcess({
+          driver: opts.driver, url: traces[0]!, config: opts.config, sinks: opts.sink, policies: opts.policies, mode: opts.mode, format: opts.format,
+          dialect: opts.dialect, strict: opts.strict, lenient: opts.lenient, verbose: opts.verbose, stats: opts.stats, plugdir: opts.plugdir,
+        });
+        return;
+      }
+      if (opts.sink?.length) {
+        process.stderr.write('falconet process: --sink is for --driver nats|kafka (trace files: give the exporter a "sink" in pipeline.json)\n');
         process.exitCode = 2;
         return;
       }

@@ -207,5 +207,5 @@ export async function closeNats(nc: NatsConnection): Promise<void> {
 
 /** Plugs the scheme into the sink registry (parseSinkUrl/createSink, --sink, pipeline.json). */
 export function registerNats(register: typeof registerSinkScheme = registerSinkScheme): void {
-  register('nats', (spec) => new NatsSink(parseNatsSinkUrl(spec.text ?? spec.url.href, spec.text ?? 'sink')));
+  register('nats', (spec) => new NatsSink(parseNatsSinkUrl(spec.text ?? spec.url.href, spec.text ?? 'sink')), parseNatsSinkUrl);
 }

@@ -111,7 +111,7 @@ test('process --driver nats: one processor SIGKILLed mid-stream: nothing lost, e
     // a duplicate alert is one whose record p1 delivered but had not acked, redelivered to p2
     assert.ok(extra.length <= redelivered, `${extra.length} extra alerts, ${redelivered} redelivered`);
     assert.deepEqual(minus(extra, killedLines), [], 'every extra alert is one p1 had written');
-    assert.ok(p2.stat('received') >= RECORDS - p2.stat('received') || p2.stat('received') > 0);
+    assert.ok(p2.stat('received') > RECORDS / 2, 'p2 took over the rest');
   } finally {
     await p1.stop('SIGKILL'); await p2.stop('SIGKILL');
   }

@@ -6,7 +6,7 @@
 // from the last commit at the other member; repeats only of records it had not committed).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KafkaMock } from './kafka-mock.js';
@@ -33,13 +33,13 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const srcUrl = (group: string): string => `kafka://${mock.bootstrap.join(',')}/central?group=${group}&session_timeout=6s`;
+const srcUrl = (group: string, topic: string): string => `kafka://${mock.bootstrap.join(',')}/${topic}?group=${group}&session_timeout=6s`;
 
 /** Starts two members one after the other (the mock refuses SyncGroup at times when two join at once). */
-async function groupOfTwo(group: string, prefix: string): Promise<[Processor, Processor]> {
-  const p1 = new Processor(`${prefix}1`, 'kafka', central, join(dir, `${prefix}1.jsonl`), srcUrl(group));
+async function groupOfTwo(group: string, prefix: string, topic: string): Promise<[Processor, Processor]> {
+  const p1 = new Processor(`${prefix}1`, 'kafka', central, join(dir, `${prefix}1.jsonl`), srcUrl(group, topic));
   await waitFor(`${prefix}1 in the group`, () => (p1.partitions()?.length ?? 0) === 4, 60_000);
-  const p2 = new Processor(`${prefix}2`, 'kafka', central, join(dir, `${prefix}2.jsonl`), srcUrl(group));
+  const p2 = new Processor(`${prefix}2`, 'kafka', central, join(dir, `${prefix}2.jsonl`), srcUrl(group, topic));
   await waitFor('a group of two', () => {
     const a = p1.partitions() ?? []; const b = p2.partitions() ?? [];
     return a.length > 0 && b.length > 0 && a.length + b.length === 4 && a.every((x) => !b.includes(x));
@@ -49,7 +49,7 @@ async function groupOfTwo(group: string, prefix: string): Promise<[Processor, Pr
 
 test('process --driver kafka: agent → mock cluster (4 partitions) → a consumer group of two: alerts exact, both consumed', async () => {
   assert.equal(truth.length, 466);
-  const [p1, p2] = await groupOfTwo('central', 'g');
+  const [p1, p2] = await groupOfTwo('central', 'g', 'central');
   try {
     await runAgent(forward, AGENT);
     await waitFor(`${truth.length} alerts`, () => p1.lines().length + p2.lines().length >= truth.length, 180_000)
@@ -70,14 +70,20 @@ test('process --driver kafka: agent → mock cluster (4 partitions) → a consum
 });
 
 test('process --driver kafka: one member SIGKILLed mid-stream: nothing lost', async () => {
-  // a new group reads the topic from its start
-  const [p1, p2] = await groupOfTwo('central2', 'k');
+  // a fresh topic, so that both members hold partitions before the records arrive
+  await mock.command('topic central2 4 3');
+  const sub = join(dir, 'kill');
+  mkdirSync(sub);
+  const fwd2 = writePipelines(sub, `kafka://${mock.bootstrap.join(',')}/central2?format=sysflow-msg&key=record&policy=block`).forward;
+  const [p1, p2] = await groupOfTwo('central2', 'k', 'central2');
   try {
+    const agent = runAgent(fwd2, AGENT);
     await waitFor('p1 has delivered alerts', () => p1.lines().length >= 1, 120_000);
     const atKill = p1.lines().length + p2.lines().length;
     await p1.stop('SIGKILL');
     assert.ok(atKill < truth.length, `killed mid-stream (${atKill} of ${truth.length} alerts out)`);
     const killedLines = p1.lines();
+    await agent;
     await waitFor('every alert of the ground truth', () => minus(truth, [...killedLines, ...p2.lines()]).length === 0, 180_000)
       .catch((e: Error) => { throw new Error(`${e.message}: ${p2.lines().length}\np2: ${p2.tail()}`); });
     await new Promise((r) => setTimeout(r, 1000));

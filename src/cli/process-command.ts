@@ -3,6 +3,7 @@
 // the `process` token are normalised to `--config` etc. before commander parses them.
 import type { Command } from 'commander';
 import { runProcess } from '../pipeline/process.js';
+import { runFleetProcess } from '../fleet/process-fleet.js';
 
 const SFPROCESSOR_FLAGS = ['config', 'driver', 'log', 'driverdir', 'plugdir', 'policies', 'mode', 'format', 'dialect'];
 
@@ -33,15 +34,18 @@ interface ProcessCliOptions {
   verbose?: boolean;
   stats?: boolean;
   plugdir?: string;
+  sink?: string[];
 }
+
+const DRIVERS = ['file', 'socket', 'nats', 'kafka'];
 
 export function registerProcessCommand(program: Command): void {
   normaliseProcessArgv(process.argv);
   program
     .command('process')
-    .description('run a SysFlow pipeline.json (sysflowreader → policyengines → exporters, with fan-out) over trace files')
+    .description('run a SysFlow pipeline.json (sysflowreader → policyengines → exporters, with fan-out) over trace files, or as a central processor on a fleet stream (--driver nats|kafka)')
     .requiredOption('--config <file>', 'pipeline configuration (sfprocessor -config also accepted)')
-    .option('--driver <driver>', 'input driver: file (trace files, the default) or socket (listen on a SysFlow socket PATH until SIGTERM/SIGINT); default: the config\'s "drivers" section')
+    .option('--driver <driver>', 'input driver: file (trace files, the default), socket (listen on a SysFlow socket PATH until SIGTERM/SIGINT), nats (JetStream durable consumer), kafka (consumer group); default: the config\'s "drivers" section')
     .option('--log <level>', 'accepted for sfprocessor compatibility; diagnostics go to stderr')
     .option('--policies <path>', 'override the policyengine "policies" setting')
     .option('--mode <mode>', 'override the policyengine mode: alert, enrich, filter, bypass')
@@ -51,9 +55,33 @@ export function registerProcessCommand(program: Command): void {
     .option('--lenient', 'the default (sf-processor loading); accepted for compatibility')
     .option('-v, --verbose', 'also print a summary of the loaded policies')
     .option('--stats', 'print record counts to stderr at the end')
-    .argument('[paths...]', 'SysFlow trace files or directories (driver file), or the socket path (driver socket)')
+    .argument('[paths...]', 'SysFlow trace files or directories (driver file), the socket path (driver socket), or the stream URL (driver nats|kafka)')
+    .option('--sink <url>', 'send every exporter\'s output to this sink URL instead (repeatable)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--plugdir <dir>', 'directory of custom stage plugins (<name>.js), placed in pipeline.json by name')
     .action(async (traces: string[], opts: ProcessCliOptions) => {
+      if (opts.driver !== undefined && !DRIVERS.includes(opts.driver.toLowerCase())) {
+        process.stderr.write(`falconet process: --driver ${opts.driver}: expected one of ${DRIVERS.join(', ')}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      const fleet = opts.driver?.toLowerCase();
+      if (fleet === 'nats' || fleet === 'kafka') {
+        if (traces.length !== 1) {
+          process.stderr.write(`falconet process: --driver ${fleet} takes one stream URL (${fleet}://host:port[,host:port]/…), got ${traces.length} arguments\n`);
+          process.exitCode = 2;
+          return;
+        }
+        process.exitCode = await runFleetProcess({
+          driver: fleet, url: traces[0]!, config: opts.config, sinks: opts.sink, policies: opts.policies, mode: opts.mode, format: opts.format,
+          dialect: opts.dialect, strict: opts.strict, lenient: opts.lenient, verbose: opts.verbose, stats: opts.stats, plugdir: opts.plugdir,
+        });
+        return;
+      }
+      if (opts.sink?.length) {
+        process.stderr.write('falconet process: --sink is for --driver nats|kafka (trace files: give the exporter a "sink" in pipeline.json)\n');
+        process.exitCode = 2;
+        return;
+      }
       process.exitCode = await runProcess({
         config: opts.config, traces, driver: opts.driver, policies: opts.policies, mode: opts.mode, format: opts.format,
         dialect: opts.dialect, strict: opts.strict, lenient: opts.lenient, verbose: opts.verbose, stats: opts.stats, plugdir: opts.plugdir,

@@ -11,6 +11,7 @@ import { PipelineConfigError, type PipelineConfig, type PluginConfig } from './c
 import type { DeliveryPort } from './delivery-port.js';
 import { kflowdEncoder } from './encoders/kflowd.js';
 import { falcoEncoder, sysflowAvroEncoder, sysflowJsonEncoder } from './encoders/sysflow.js';
+import { sysflowMessageEncoder } from '../fleet/sysflow-message.js';
 import { loadEngine, parseDialect, type PolicyOverrides } from './policy-loading.js';
 import type { Node, OutputNode, StageNode } from './runtime.js';
 import { loadSinkSchemes, openExportFile, openSinkUrl, openTerminal, type OpenedSink } from './sink-factory.js';
@@ -57,7 +58,7 @@ export interface BuiltTree {
 }
 
 /** The format names an exporter accepts, with what each encodes. */
-export const EXPORT_FORMATS = ['json', 'sysflow-json', 'falco', 'sysflow-avro', 'json-min', 'kflowd-json', 'table', 'ecs'] as const;
+export const EXPORT_FORMATS = ['json', 'sysflow-json', 'falco', 'sysflow-avro', 'sysflow-msg', 'json-min', 'kflowd-json', 'table', 'ecs'] as const;
 
 /** ECS documents take host facts from each record's enrichment; this context covers records without. */
 function ecsEncoder(): Encoder {
@@ -74,6 +75,7 @@ export function encoderFor(format: string, where: string): Encoder {
     case 'json': case 'sysflow-json': return sysflowJsonEncoder;
     case 'falco': return falcoEncoder;
     case 'sysflow-avro': return sysflowAvroEncoder;
+    case 'sysflow-msg': return sysflowMessageEncoder;
     case 'json-min': return kflowdEncoder('json-min');
     case 'kflowd-json': return kflowdEncoder('json');
     case 'table': return kflowdEncoder('table');

@@ -205,5 +205,5 @@ export class ElasticsearchSink implements Sink {
 
 /** Plugs the scheme into the sink registry (parseSinkUrl/createSink, --sink, pipeline.json). */
 export function registerElasticsearch(register: typeof registerSinkScheme = registerSinkScheme): void {
-  for (const scheme of ['es+http', 'es+https']) register(scheme, (spec) => new ElasticsearchSink(parseEsSinkUrl(spec.text ?? spec.url.href, spec.text ?? 'sink')));
+  for (const scheme of ['es+http', 'es+https']) register(scheme, (spec) => new ElasticsearchSink(parseEsSinkUrl(spec.text ?? spec.url.href, spec.text ?? 'sink')), parseEsSinkUrl);
 }

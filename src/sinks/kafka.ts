@@ -22,8 +22,13 @@ export interface KafkaSinkOptions {
   requestTimeoutMs: number;
   sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
   ssl: boolean;
+  /** partition key: flow (host + flow, the default), host, or record (the record id: spreads a
+   * host's records over every partition, for records that need no order, e.g. sysflow-msg) */
+  key: KafkaKeyMode;
   name?: string;
 }
+
+export type KafkaKeyMode = 'flow' | 'host' | 'record';
 
 /** `kafka://[user:pass@]host:port[,host:port]/topic?compression=gzip&idempotent=true&retries=8` */
 export function parseKafkaSinkUrl(text: string, where: string): KafkaSinkOptions {
@@ -34,6 +39,8 @@ export function parseKafkaSinkUrl(text: string, where: string): KafkaSinkOptions
   if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic)) throw new Error(`${where}: topic '${topic}' must be 1..249 of letters, digits, '.', '_' and '-'`);
   const compression = p['compression'] ?? 'gzip';
   if (compression !== 'none' && compression !== 'gzip') throw new Error(`${where}: compression=${compression} must be none or gzip`);
+  const key = p['key'] ?? 'flow';
+  if (key !== 'flow' && key !== 'host' && key !== 'record') throw new Error(`${where}: key=${key} must be flow, host or record`);
   const mech = p['sasl'] ?? 'plain';
   if (mech !== 'plain' && mech !== 'scram-sha-256' && mech !== 'scram-sha-512') throw new Error(`${where}: sasl=${mech} must be plain, scram-sha-256 or scram-sha-512`);
   return {
@@ -48,6 +55,7 @@ export function parseKafkaSinkUrl(text: string, where: string): KafkaSinkOptions
     requestTimeoutMs: p['timeout'] ? parseDurationMs(p['timeout'], `${where} timeout`) : 30_000,
     sasl: u.user !== undefined ? { mechanism: mech, username: u.user, password: u.password ?? '' } : undefined,
     ssl: u.scheme === 'kafka+ssl',
+    key,
   };
 }
 
@@ -55,9 +63,10 @@ export function parseKafkaSinkUrl(text: string, where: string): KafkaSinkOptions
 // clusters that name no controller refuse it
 const IDEMPOTENCE_REFUSED = /CLUSTER_AUTHORIZATION_FAILED|not authorized to access this cluster|UNSUPPORTED_VERSION|not found in the cached metadata/i;
 
-/** Partition key: the item's own key (host + flow), else its host. */
-export function kafkaKey(it: SinkItem): string {
-  return it.key ?? it.id.host;
+/** Partition key: the item's own key (host + flow), else its host; or its host, or its record id. */
+export function kafkaKey(it: SinkItem, mode: KafkaKeyMode = 'flow'): string {
+  if (mode === 'record') return recordIdString(it.id);
+  return mode === 'host' ? it.id.host : (it.key ?? it.id.host);
 }
 
 export class KafkaSink implements Sink {
@@ -68,7 +77,7 @@ export class KafkaSink implements Sink {
   idempotent: boolean;
   readonly stats = { sent: 0, batches: 0, failedBatches: 0 };
 
-  constructor(private readonly opts: KafkaSinkOptions) {
+  constructor(readonly opts: KafkaSinkOptions) {
     this.name = opts.name ?? `kafka:${opts.topic}`;
     this.idempotent = opts.idempotent;
   }
@@ -126,7 +135,7 @@ export class KafkaSink implements Sink {
       acks: -1,
       compression: o.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
       messages: batch.map((it) => ({
-        key: kafkaKey(it),
+        key: kafkaKey(it, o.key),
         value: Buffer.from(it.data.buffer, it.data.byteOffset, it.data.byteLength),
         headers: { 'falconet-id': recordIdString(it.id), 'falconet-kind': it.kind },
       })),
@@ -161,5 +170,5 @@ export class KafkaSink implements Sink {
 
 /** Plugs the scheme into the sink registry (parseSinkUrl/createSink, --sink, pipeline.json). */
 export function registerKafka(register: typeof registerSinkScheme = registerSinkScheme): void {
-  register('kafka', (spec) => new KafkaSink(parseKafkaSinkUrl(spec.text ?? spec.url.href, spec.text ?? 'sink')));
+  register('kafka', (spec) => new KafkaSink(parseKafkaSinkUrl(spec.text ?? spec.url.href, spec.text ?? 'sink')), parseKafkaSinkUrl);
 }

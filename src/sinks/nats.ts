@@ -188,9 +188,10 @@ export class NatsSink implements Sink {
 export async function shutdownNats(nc: NatsConnection): Promise<void> {
   const proto = (nc as unknown as { protocol?: { connected?: boolean } }).protocol;
   if (proto?.connected !== false) {
-    const drained = await Promise.race([nc.drain().then(() => true, () => false), new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref())]);
-    if (drained) return;
+    await Promise.race([nc.drain().catch(() => undefined), new Promise<void>((r) => setTimeout(r, 2000).unref())]);
   }
+  // also after a drain: nats.js 2.29 may still hold a socket (a reconnect under way) that only
+  // abortReconnect + close() release
   await closeNats(nc);
 }
 
@@ -207,5 +208,5 @@ export async function closeNats(nc: NatsConnection): Promise<void> {
 
 /** Plugs the scheme into the sink registry (parseSinkUrl/createSink, --sink, pipeline.json). */
 export function registerNats(register: typeof registerSinkScheme = registerSinkScheme): void {
-  register('nats', (spec) => new NatsSink(parseNatsSinkUrl(spec.text ?? spec.url.href, spec.text ?? 'sink')));
+  register('nats', (spec) => new NatsSink(parseNatsSinkUrl(spec.text ?? spec.url.href, spec.text ?? 'sink')), parseNatsSinkUrl);
 }

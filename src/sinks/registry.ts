@@ -37,14 +37,29 @@ export class SinkUrlError extends Error {
 }
 
 type Factory = (spec: SinkSpec) => Sink;
+/** A registered scheme's own URL parser (host lists, options), run by parseSinkUrl; throws Error. */
+type UrlCheck = (text: string, where: string) => unknown;
 const registered = new Map<string, Factory>();
+const checks = new Map<string, UrlCheck>();
 const BUILTIN = ['stdout', 'file', 'udp', 'syslog+udp', 'syslog+tcp', 'syslog+tls', 'unix'];
 
-export function registerSinkScheme(scheme: string, factory: Factory): void {
+export function registerSinkScheme(scheme: string, factory: Factory, check?: UrlCheck): void {
   const s = scheme.toLowerCase();
   if (!/^[a-z][a-z0-9+.-]*$/.test(s)) throw new Error(`sink scheme "${scheme}" is not a URL scheme`);
   if (BUILTIN.includes(s)) throw new Error(`sink scheme "${s}" is built in`);
   registered.set(s, factory);
+  if (check) checks.set(s, check);
+  else checks.delete(s);
+}
+
+/** The URL with its host list cut to the first host (WHATWG URL holds one host; `text` keeps all). */
+function firstHostUrl(t: string): URL | null {
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/(?:[^/?#@]*@)?)([^,/?#]*),[^/?#]*(.*)$/s.exec(t);
+  try {
+    return new URL(m ? m[1]! + m[2]! + m[3]! : t);
+  } catch {
+    return null;
+  }
 }
 
 export function sinkSchemes(): string[] {
@@ -157,12 +172,21 @@ export function parseSinkUrl(text: string, where: string): SinkSpec {
       parseSyslogOptions(spec, bad);
       break;
     }
-    default:
-      try {
-        spec.url = new URL(t);
-      } catch {
-        bad(`not a valid URL`);
+    default: {
+      // a scheme with its own parser (the fleet schemes: host lists, options) checks the whole text
+      const check = checks.get(scheme);
+      if (check) {
+        try {
+          check(t, where);
+        } catch (e) {
+          const msg = (e as Error).message;
+          bad(msg.startsWith(`${where}: `) ? msg.slice(where.length + 2) : msg);
+        }
       }
+      const u = firstHostUrl(t);
+      if (!u) return bad('not a valid URL');
+      spec.url = u;
+    }
   }
   return spec;
 }

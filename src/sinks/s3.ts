@@ -242,5 +242,5 @@ export class S3Sink implements Sink {
 
 /** Plugs the scheme into the sink registry (parseSinkUrl/createSink, --sink, pipeline.json). */
 export function registerS3(register: typeof registerSinkScheme = registerSinkScheme): void {
-  for (const scheme of ['s3+http', 's3+https']) register(scheme, (spec) => new S3Sink(parseS3SinkUrl(spec.text ?? spec.url.href, spec.text ?? 'sink')));
+  for (const scheme of ['s3+http', 's3+https']) register(scheme, (spec) => new S3Sink(parseS3SinkUrl(spec.text ?? spec.url.href, spec.text ?? 'sink')), parseS3SinkUrl);
 }

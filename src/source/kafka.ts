@@ -54,6 +54,9 @@ export class KafkaSource implements Source {
   private taken: (() => void) | undefined;
   private inflight: Inflight[] = [];
   private failure: Error | undefined;
+  private closed = false;
+  /** offset commits under way (close waits for them: a stopped processor commits what it acked) */
+  private readonly commits = new Set<Promise<void>>();
 
   constructor(private readonly opts: KafkaSourceOptions) {
     this.name = `kafka:${opts.topic}/${opts.groupId}`;
@@ -73,11 +76,14 @@ export class KafkaSource implements Source {
     const next = new Map<number, bigint>();
     for (const x of done) if ((next.get(x.partition) ?? -1n) < x.offset + 1n) next.set(x.partition, x.offset + 1n);
     const offsets = [...next].map(([partition, offset]) => ({ topic: this.opts.topic, partition, offset: offset.toString() }));
-    this.consumer?.commitOffsets(offsets).then(
+    const c = this.consumer;
+    if (!c) return;
+    const p = c.commitOffsets(offsets).then(
       () => { this.stats.committed += done.length; },
       // a partition moved to another processor: it resumes from the last commit (repeats, loses nothing)
       (e: Error) => { this.stats.commitErrors++; this.opts.log?.(`kafka: commit failed: ${e.message}`); },
-    );
+    ).finally(() => { this.commits.delete(p); });
+    this.commits.add(p);
   }
 
   private push(ev: SourceEvent): void {
@@ -87,7 +93,9 @@ export class KafkaSource implements Source {
 
   /** Leaves the group now (uncommitted records go to the other members). */
   async close(): Promise<void> {
+    this.closed = true;
     this.stop();
+    await Promise.allSettled([...this.commits]);
     const c = this.consumer;
     this.consumer = undefined;
     await c?.disconnect().catch(() => undefined);
@@ -122,6 +130,7 @@ export class KafkaSource implements Source {
       consumer.on(consumer.events.GROUP_JOIN, (e) => {
         this.stats.joins++;
         this.stats.partitions = [...(e.payload.memberAssignment[o.topic] ?? [])].sort((x, y) => x - y);
+        o.log?.(`kafka: joined group ${o.groupId}: partitions [${this.stats.partitions.join(',')}] of ${o.topic}`);
       });
       try {
         await consumer.connect();
@@ -200,7 +209,8 @@ export class KafkaSource implements Source {
       for (const ev of this.queue.splice(0)) yield ev;
     } finally {
       this.taken?.();
-      if (this.stopped) await this.leave();
+      // stopped: the group is left by close(), after the last acks are committed
+      if (this.closed) await this.leave();
     }
     yield { kind: 'end' };
   }

@@ -170,7 +170,10 @@ export class NatsSource implements Source {
       // delivery facts for stages that care (a redelivered record may have been processed before)
       const fleet: FleetDelivery = { source: 'nats', streamSeq: m.seq, redelivered: m.info.redelivered, deliveries: m.info.deliveryCount };
       batch.push({ kind, rec, id, enrich: { fleet } });
-      if (batch.length >= o.batch || messages.getPending() === 0) {
+      // nothing more buffered in the client: hand the batch over now. (getPending() counts the
+      // message being handed out and queued status frames too, so it is not 0 at the tail; waiting
+      // for one more message would hold the tail of a stream until its ack_wait ran out.)
+      if (batch.length >= o.batch || messages.getReceived() <= messages.getProcessed()) {
         const out = batch;
         batch = [];
         yield { kind: 'records', records: out };

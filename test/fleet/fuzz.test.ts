@@ -11,6 +11,13 @@ import { parseS3SinkUrl } from '../../src/sinks/s3.js';
 import { parseNatsSourceUrl, parseRecordId } from '../../src/source/nats.js';
 import { parseKafkaSourceUrl } from '../../src/source/kafka.js';
 import { communityId } from '../../src/format/community-id.js';
+import { parseSinkUrl, SinkUrlError } from '../../src/sinks/registry.js';
+import { registerNats } from '../../src/sinks/nats.js';
+import { registerKafka } from '../../src/sinks/kafka.js';
+import { registerElasticsearch } from '../../src/sinks/elasticsearch.js';
+import { registerS3 } from '../../src/sinks/s3.js';
+
+registerNats(); registerKafka(); registerElasticsearch(); registerS3();
 
 const SEEDS: [string, (t: string, w: string) => unknown][] = [
   ['nats://u:p@10.0.0.1:4222,[::1]:4223/fleet.a?stream=S&replicas=3&retention=workqueue&max_age=24h&dup_window=2m&ack_timeout=5s', parseNatsSinkUrl],
@@ -51,6 +58,25 @@ test('fuzz: fleet URL parsers accept or reject with an error naming the place', 
     }
   }
   assert.ok(ok > 1000 && rejected > 1000, `${ok} parsed, ${rejected} rejected`);
+});
+
+test('fuzz: host-list URLs through the sink registry: a spec or a SinkUrlError naming the place', () => {
+  const rng = new Rng(13);
+  let ok = 0; let rejected = 0;
+  const seeds = SEEDS.filter(([, p]) => p !== parseNatsSourceUrl && p !== parseKafkaSourceUrl).map(([s]) => s);
+  for (let i = 0; i < 8000; i++) {
+    const text = mutate(rng, seeds[i % seeds.length]!);
+    try {
+      const spec = parseSinkUrl(text, `fuzz#${i}`);
+      assert.ok(spec.url instanceof URL);
+      ok++;
+    } catch (e) {
+      assert.ok(e instanceof SinkUrlError, `#${i} ${JSON.stringify(text)}: ${String(e)}`);
+      assert.ok(e.message.startsWith(`fuzz#${i}: sink "`), `#${i} ${JSON.stringify(text)}: ${e.message}`);
+      rejected++;
+    }
+  }
+  assert.ok(ok > 500 && rejected > 500, `${ok} parsed, ${rejected} rejected`);
 });
 
 test('fuzz: record ids and Community ID inputs', () => {

@@ -378,8 +378,8 @@ async function redisBench(): Promise<void> {
     execFileSync('redis-cli', ['-p', String(port), 'INFO', 'stats'], { encoding: 'utf8' }))![1]);
   let expected = 0;
   const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  const agentRun = async (): Promise<number> => {
-    const agent = await startAgent();
+  const agentRun = async (extra: string[] = []): Promise<number> => {
+    const agent = await startAgent(extra);
     await pause(2000); // steady state: the agent's own start-up (BPF load, verifier) is over
     const before = accepted();
     const rate = run();
@@ -399,9 +399,13 @@ async function redisBench(): Promise<void> {
     await pause(2000);
   };
   const baseRun = async (): Promise<void> => { base.push(run()); await pause(2000); };
-  const steps = [baseRun, floorRun, async () => { withAgent.push(await agentRun()); }];
+  // -p is on by default (kflowd's ports; redis's port matches none): the same agent with every
+  // application off shows what the payload programs cost a flow they do not capture
+  const withoutPayload: number[] = [];
+  const steps = [baseRun, floorRun, async () => { withAgent.push(await agentRun()); },
+    async () => { withoutPayload.push(await agentRun(['-p', 'dns=off', '-p', 'http=off', '-p', 'syslog=off'])); }];
   for (let i = 0; i < REDIS_ROUNDS; i++) {
-    for (let k = 0; k < 3; k++) await steps[(i + k) % 3]!();
+    for (let k = 0; k < steps.length; k++) await steps[(i + k) % steps.length]!();
   }
   const nsPerReq = (await bpfRunNs(() => { run(); })) / (2 * REDIS_N); // SET and GET runs
   srv.kill('SIGTERM');
@@ -423,8 +427,14 @@ async function redisBench(): Promise<void> {
     const fl = median(floorRates);
     console.log(`| count-only floor (the monitor's hooks: tp_btf and cgroup_skb ingress) | ${fl.toFixed(0)} | ${(fl / b).toFixed(3)} | ${pairs(floorRates)} | ${added(fl)} |`);
   } else console.log(`floor: ${floorNote}`);
-  console.log(`| falconet -m socket | ${a.toFixed(0)} | ${(a / b).toFixed(3)} | ${pairs(withAgent)} | ${added(a)} |`);
-  console.log(`all runs without: ${base.map((x) => x.toFixed(0)).join(', ')}; floor: ${floorRates.map((x) => x.toFixed(0)).join(', ')}; with: ${withAgent.map((x) => x.toFixed(0)).join(', ')}`);
+  const o = median(withoutPayload);
+  console.log(`| falconet -m socket -p dns=off -p http=off -p syslog=off | ${o.toFixed(0)} | ${(o / b).toFixed(3)} | ${pairs(withoutPayload)} | ${added(o)} |`);
+  console.log(`| falconet -m socket (-p on: kflowd's default ports, none of them redis's) | ${a.toFixed(0)} | ${(a / b).toFixed(3)} | ${pairs(withAgent)} | ${added(a)} |`);
+  // -p on vs off, per round (adjacent runs): the payload programs' share
+  const onOff = median(withAgent.map((x, i) => x / withoutPayload[i]!));
+  const spread = (xs: number[]) => { const r = xs.map((x, i) => x / base[i]!); return (Math.max(...r) - Math.min(...r)) / 2; };
+  console.log(`-p on / -p off: median per-round ratio ${onOff.toFixed(3)}; noise (half the spread of per-round ratios to no agent): ±${spread(withAgent).toFixed(3)} (on), ±${spread(withoutPayload).toFixed(3)} (off)`);
+  console.log(`all runs without: ${base.map((x) => x.toFixed(0)).join(', ')}; floor: ${floorRates.map((x) => x.toFixed(0)).join(', ')}; with: ${withAgent.map((x) => x.toFixed(0)).join(', ')}; -p off: ${withoutPayload.map((x) => x.toFixed(0)).join(', ')}`);
   console.log(`records for redis connections: ${c.client} CLIENT, ${c.server} SERVER for ${expected} connections redis accepted while the agent ran; ` +
     `lost ${Math.abs(expected - c.client) + Math.abs(expected - c.server)}; kernel sock_drop=${sockDrop}`);
   console.log(`BPF run time per request (both sockets, kernel.bpf_stats_enabled, separate run): ${nsPerReq.toFixed(0)} ns`);

@@ -1,15 +1,17 @@
 // -p and TCP retransmissions: captures are de-duplicated by sequence number in the kernel, on
 // both hooks. A client and an HTTP server in two private network namespaces joined by a veth
-// pair (nothing leaves them); nftables in the client's namespace makes the retransmissions:
-//  - port D: every client data segment is duplicated after it left the socket (`dup to` in
-//    postrouting: the copy has no socket, so the egress program sees the segment once) and the
-//    server's ingress program sees it twice;
-//  - port L: the first transmission of every client data segment is dropped on the wire (netdev
-//    egress hook, after the egress program), so TCP sends it again and the egress program sees
-//    the same sequence range twice, the server's ingress program once.
-// Ground truth: the kernel's own counters (TcpRetransSegs of both namespaces, the nft counters).
-// Each request must appear exactly once in the client's and the server's record, and
-// skip_retrans must equal the duplicates plus the retransmissions exactly.
+// pair (nothing leaves them); nftables makes the retransmissions:
+//  - port D: every client data segment is copied after it left the socket (`dup to` in the
+//    client's postrouting: the copy has no socket, so the egress program sees the segment once)
+//    and the server's ingress program sees it twice;
+//  - port L: the first transmission of every client data segment is lost on the wire (netdev
+//    ingress of the server's veth, before the server's stack), so the client's TCP resends it
+//    (a loss probe): the egress program sees the same sequence range twice, the server's
+//    ingress program once. (A drop on the client's side of the wire would not do: a local drop
+//    is reported to TCP, which sends the segment again as new, not as a retransmission.)
+// Ground truth: the kernel's own counters (TcpRetransSegs of both namespaces, nft counters on
+// the server's veth). Each request must appear exactly once in the client's and the server's
+// record, and skip_retrans must equal the copies plus the retransmissions exactly.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -67,7 +69,7 @@ describe('TCP retransmissions are captured once (netns + veth + nftables)', { sk
   let server: ChildProcess | undefined;
   let cap: Capture;
   let dupCurl = 0, lossCurl = 0, serverPid = 0;
-  let retransA = 0, retransB = 0, dupped = 0, dropped = 0;
+  let retransA = 0, retransB = 0, dupIn = 0, dropped = 0;
 
   before(async () => {
     for (const ns of [A, B]) sh(['ip', 'netns', 'add', ns]);
@@ -80,14 +82,18 @@ describe('TCP retransmissions are captured once (netns + veth + nftables)', { sk
       sh(['ip', '-n', ns, 'link', 'set', dev, 'up']);
       sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
     }
-    // data segments only: SYNs are left alone (a copied SYN makes the server resend its SYN-ACK),
-    // and the drop rule keys on the IP length (a pure ACK with timestamps is 52 bytes)
+    // data segments only (the IP length: a pure ACK with timestamps is 52 bytes, a SYN 60; a
+    // copied SYN would make the server resend its SYN-ACK)
     execFileSync('ip', ['netns', 'exec', A, 'nft', '-f', '-'], { input: `
 table ip fndup {
-  chain post { type filter hook postrouting priority mangle; tcp dport ${D} ip length > 100 counter dup to ${ipB} comment "dup"; }
+  chain post { type filter hook postrouting priority mangle; tcp dport ${D} ip length > 100 dup to ${ipB}; }
 }
-table netdev fnloss {
-  chain out { type filter hook egress device "${VA}" priority 0; tcp dport ${L} ip length > 100 numgen inc mod 2 == 0 counter drop comment "loss"; }
+` });
+    execFileSync('ip', ['netns', 'exec', B, 'nft', '-f', '-'], { input: `
+table netdev fnwire {
+  chain in { type filter hook ingress device "${VB}" priority 0;
+    tcp dport ${D} ip length > 100 counter comment "dup-in";
+    tcp dport ${L} ip length > 100 numgen inc mod 2 == 0 counter drop comment "loss"; }
 }
 ` });
     server = spawn('ip', ['netns', 'exec', B, 'python3', '-c', SERVER, ipB, String(D), String(L)], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -102,8 +108,8 @@ table netdev fnloss {
     }, ['-m', 'socket', '-p', `http=tcp/${D},tcp/${L}`, '-p', 'dns=off', '-p', 'syslog=off']);
     retransA = retransSegs(A) - r0A;
     retransB = retransSegs(B) - r0B;
-    dupped = nftCount(A, 'dup');
-    dropped = nftCount(A, 'loss');
+    dupIn = nftCount(B, 'dup-in');
+    dropped = nftCount(B, 'loss');
   });
 
   after(() => {
@@ -113,8 +119,8 @@ table netdev fnloss {
 
   const requests = (recs: JsonRecord[], key: string) => recs.map((r) => ((r[key] as JsonRecord[] | undefined) ?? []).filter((m) => m._Method).map((m) => m._Url));
 
-  it('the wire did what the test asked: K copies, K drops, each resent once, nothing else resent', () => {
-    assert.equal(dupped, K);
+  it('the wire did what the test asked: K copies, K losses, each resent once, nothing else resent', () => {
+    assert.equal(dupIn, 2 * K, 'the server got each request to D twice');
     assert.equal(dropped, K);
     assert.equal(retransA, K, 'the client resent each dropped request once');
     assert.equal(retransB, 0, 'the server resent nothing');
@@ -136,7 +142,7 @@ table netdev fnloss {
     const line = cap.stderr.split('\n').filter((l) => l.startsWith('falconet-payload-stats ')).at(-1);
     assert.ok(line);
     const s = JSON.parse(line.slice('falconet-payload-stats '.length)) as Record<string, number>;
-    assert.equal(s.skip_retrans, dupped + retransA, JSON.stringify(s));
+    assert.equal(s.skip_retrans, (dupIn - K) + retransA, JSON.stringify(s));
     assert.equal(s.drop_ringbuf, 0);
     assert.equal(s.payloads, s.captured);
   });

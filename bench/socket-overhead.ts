@@ -375,10 +375,13 @@ async function redisBench(): Promise<void> {
   const accepted = (): number => Number(/total_connections_received:(\d+)/.exec(
     execFileSync('redis-cli', ['-p', String(port), 'INFO', 'stats'], { encoding: 'utf8' }))![1]);
   const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  // two agents: the socket monitor alone, and the full default agent (every monitor: what a host
-  // runs when falconet is deployed with its defaults)
+  // three agents: the socket monitor with and without payload capture, and the full default agent
+  // (every monitor: what a host runs when falconet is deployed with its defaults)
   const agents = [
-    { name: 'falconet -m socket', monitors: ['-m', 'socket'], rates: [] as number[], outs: [] as string[], expected: 0, sockDrop: 0 },
+    { name: 'falconet -m socket (-p on: kflowd\'s default ports, none of them redis\'s)', monitors: ['-m', 'socket'], rates: [] as number[], outs: [] as string[], expected: 0, sockDrop: 0 },
+    // -p is on by default (kflowd's ports; redis's port matches none): the same agent with every
+    // application off shows what the payload programs cost a flow they do not capture
+    { name: 'falconet -m socket -p dns=off -p http=off -p syslog=off', monitors: ['-m', 'socket', '-p', 'dns=off', '-p', 'http=off', '-p', 'syslog=off'], rates: [] as number[], outs: [] as string[], expected: 0, sockDrop: 0 },
     { name: 'falconet, full default agent (all monitors)', monitors: [] as string[], rates: [] as number[], outs: [] as string[], expected: 0, sockDrop: 0 },
   ];
   const agentRun = async (cfg: (typeof agents)[number]): Promise<void> => {
@@ -391,7 +394,7 @@ async function redisBench(): Promise<void> {
     cfg.outs.push(agent.out);
     await pause(2000);
   };
-  // Each round runs the four in a rotated order (none, floor, -m socket, full agent), so a drift
+  // Each round runs the five in a rotated order (none, floor, the three agents), so a drift
   // within a round falls on each of them alike
   const floorRates: number[] = [];
   let floorNote = '';
@@ -411,7 +414,7 @@ async function redisBench(): Promise<void> {
   const pairs = (xs: number[]) => median(xs.map((x, i) => x / base[i]!));
   const added = (x: number) => (1e6 / x - 1e6 / b).toFixed(2);
   console.log(`\nredis-benchmark -n ${REDIS_N} -c 50 -t set,get (mean of SET and GET requests/s), server and benchmark pinned to CPUs 1 and 0 (taskset), ` +
-    `${REDIS_ROUNDS} rounds of (none, floor, -m socket, full agent) in rotated order, median`);
+    `${REDIS_ROUNDS} rounds of (none, floor, -m socket, -m socket -p off, full agent) in rotated order, median`);
   console.log('');
   console.log('| run | requests/s | ratio | median of per-round ratios | added µs/request |');
   console.log('|---|---|---|---|---|');
@@ -424,9 +427,13 @@ async function redisBench(): Promise<void> {
     const a = median(cfg.rates);
     console.log(`| ${cfg.name} | ${a.toFixed(0)} | ${(a / b).toFixed(3)} | ${pairs(cfg.rates).toFixed(3)} | ${added(a)} |`);
   }
-  const full = agents[1]!;
+  const full = agents[2]!;
   console.log(`goal: the full default agent keeps >= 0.95 of redis's throughput alone (median of per-round ratios): ` +
     `${pairs(full.rates).toFixed(3)} ${pairs(full.rates) >= 0.95 ? 'met' : 'NOT met'}`);
+  // -p on vs off, per round (adjacent runs): the payload programs' share
+  const onOff = median(agents[0]!.rates.map((x, i) => x / agents[1]!.rates[i]!));
+  const spread = (xs: number[]) => { const r = xs.map((x, i) => x / base[i]!); return (Math.max(...r) - Math.min(...r)) / 2; };
+  console.log(`-p on / -p off: median per-round ratio ${onOff.toFixed(3)}; noise (half the spread of per-round ratios to no agent): ±${spread(agents[0]!.rates).toFixed(3)} (on), ±${spread(agents[1]!.rates).toFixed(3)} (off)`);
   console.log(`all runs without: ${base.map((x) => x.toFixed(0)).join(', ')}; floor: ${floorRates.map((x) => x.toFixed(0)).join(', ')}; ` +
     agents.map((cfg) => `${cfg.name}: ${cfg.rates.map((x) => x.toFixed(0)).join(', ')}`).join('; '));
   for (const cfg of agents) {

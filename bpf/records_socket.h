@@ -27,7 +27,7 @@ enum fn_sock_role { SOCK_ROLE_CLIENT = 0, SOCK_ROLE_SERVER = 1 };
 /* Map key: the socket cookie, plus the peer for UDP (zero for TCP and UNIX). */
 struct sock_key {
 	__u64 cookie;
-	__u8 raddr[16];
+	__u8 raddr[16];        /* UNIX: bytes 8..16 hold the socket's inode number */
 	__u16 rport;          /* host order */
 	__u16 family;         /* of raddr (UDP) */
 	__u32 pad;

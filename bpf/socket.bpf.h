@@ -707,6 +707,14 @@ static __noinline int unix_io(struct sock *sk, __u64 cookie, int ret, bool rx)
 		r->sotype = BPF_CORE_READ(sk, sk_type);
 		r->hdr.ts_first = r->hdr.ts = r->ts_export = now;
 		r->sk = (__u64)sk;
+		/* and its socket inode (raddr[8..16], unused by UNIX records): a struct sock address is
+		 * reused at once by the next socket, the inode number is not (payload join) */
+		struct socket *so = BPF_CORE_READ(sk, sk_socket);
+		if (so) {
+			__u64 ino = BPF_CORE_READ((struct socket_alloc *)((void *)so - bpf_core_field_offset(struct socket_alloc, socket)),
+						  vfs_inode.i_ino);
+			__builtin_memcpy(r->raddr + 8, &ino, 8);
+		}
 		fill_hdr(&r->hdr, FN_REC_SOCK, now);
 		unix_path_of(r, sk);
 		v = sock_insert(&key, r);

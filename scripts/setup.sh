@@ -14,6 +14,8 @@ PKGS+=(rsyslog rsyslog-gnutls openssl)
 PKGS+=(prometheus)
 # -p tests (test/kernel/protocols): real DNS/HTTP/syslog servers and clients
 PKGS+=(dnsmasq-base nginx dnsutils curl bsdutils)
+# retransmission test (test/kernel/protocols-retrans): network namespaces, veth, nftables
+PKGS+=(iproute2 nftables)
 # fleet tests (test/fleet): a real nats-server cluster; librdkafka's mock Kafka cluster (built by the test)
 PKGS+=(nats-server librdkafka-dev)
 # enrichment tests (test/enrich): podman with runc and a busybox-static image, curl, md5sum/sha256sum

@@ -70,6 +70,19 @@ export function containerFromProcCgroup(text: string): CgroupContainer | undefin
   return undefined;
 }
 
+/**
+ * The pod of a container from its CRI labels (io.kubernetes.pod.name/namespace/uid, which
+ * kubelet sets on every container of a pod); the pod's labels are the other labels, without
+ * kubelet's own io.kubernetes.* and cri-dockerd's annotation.* keys. undefined: not in a pod.
+ */
+export function podOf(labels: Readonly<Record<string, string>>, cgroupPodUid?: string): PodInfo | undefined {
+  const name = labels['io.kubernetes.pod.name'];
+  if (name === undefined) return undefined;
+  const own: Record<string, string> = {};
+  for (const [k, v] of Object.entries(labels)) if (!k.startsWith('io.kubernetes.') && !k.startsWith('annotation.')) own[k] = v;
+  return { name, namespace: labels['io.kubernetes.pod.namespace'] ?? '', uid: labels['io.kubernetes.pod.uid'] ?? cgroupPodUid ?? '', labels: own };
+}
+
 export interface PodInfo { readonly name: string; readonly namespace: string; readonly uid: string; readonly labels: Readonly<Record<string, string>> }
 
 /** What the container stage attaches as env.enrich.container (absent for host processes). */
@@ -359,9 +372,7 @@ export class ContainerStage implements Stage {
     let e: ContainerEnrichment;
     if (m?.state === 'done') {
       const i = m.info;
-      const pod = i.labels['io.kubernetes.pod.name'] !== undefined
-        ? { name: i.labels['io.kubernetes.pod.name']!, namespace: i.labels['io.kubernetes.pod.namespace'] ?? '', uid: i.labels['io.kubernetes.pod.uid'] ?? c.podUid ?? '', labels: i.labels }
-        : undefined;
+      const pod = podOf(i.labels, c.podUid);
       e = {
         id: c.id, shortId: c.id.slice(0, 12), runtime: c.runtime, name: i.name, image: i.image, imageId: i.imageId,
         privileged: i.privileged, labels: i.labels, ...(pod ? { pod } : {}), metadata: 'done',

@@ -23,6 +23,8 @@ export interface PayloadRecord {
   peerPort: number;
   /** UNIX: the sender's struct sock address (its socket record's skAddr); 0n otherwise */
   skAddr: bigint;
+  /** UNIX: the sender's socket inode number (its socket record's skIno); absent otherwise */
+  skIno?: bigint;
   /** TCP: sequence number of the first payload byte */
   seq: number;
   /** payload bytes on the wire; bytes.length is less when the capture was cut */

@@ -63,6 +63,8 @@ export interface SockRecord {
   rxQueued: number;
   /** the kernel's struct sock address (UNIX: joins syslog payloads captured at the receiver) */
   skAddr?: bigint;
+  /** UNIX: the socket's inode number (with skAddr, names the socket across address reuse) */
+  skIno?: bigint;
   // ---- set by the protocols stage (src/protocols/join.ts), not by the decoder ----
   /** names the remote IP was resolved from (DNS answers seen on this host) */
   remoteNames?: string[];

@@ -10,6 +10,7 @@ import { buildTree, type BuiltTree } from './registry.js';
 import { Runtime, type RunSummary as RuntimeSummary } from './runtime.js';
 import { kernelSource } from './sources/kernel.js';
 import { KernelToSysFlow } from './stages/kernel-sysflow.js';
+import { payloadStartupNotes } from '../protocols/startup.js';
 import type { Control } from './types.js';
 
 export type OutputFormat = 'json' | 'json-min' | 'table';
@@ -81,6 +82,7 @@ export async function runPipeline(rs: RecordSource, opts: PipelineOptions, out: 
       // a restarted sensor says hello again: say it is ready again (supervisors and tests wait
       // for that line), but set up the run only once
       for (const s of h.programStatus) log(s);
+      for (const n of payloadStartupNotes(h.programStatus)) log(n); // src/protocols/startup.ts
       log(opts.hostFromStream
         ? `replaying a stream recorded on ${h.hostname} (${h.kernelRelease}; ${h.programsAttached} programs attached, ${h.programsSkipped} skipped)`
         : `sensor ready (${h.programsAttached} programs attached, ${h.programsSkipped} skipped)`);

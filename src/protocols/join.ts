@@ -27,15 +27,16 @@ export interface JoinStats {
   unmatched: number;
 }
 
-/** TCP: the cookie; UDP: cookie and peer; UNIX: the sender's struct sock address (the kernel
- * cannot always read the sender's cookie where it captures). */
+/** TCP: the cookie; UDP: cookie and peer; UNIX: the sender's struct sock address and socket
+ * inode (the kernel cannot always read the sender's cookie where it captures, and the address
+ * alone names the previous socket too: a freed struct sock goes to the next socket at once). */
 function payloadKey(p: PayloadRecord): string {
-  if (p.transport === 'unix') return `u${p.skAddr}`;
+  if (p.transport === 'unix') return `u${p.skAddr}:${p.skIno ?? 0n}`;
   return p.transport === 'udp' ? `${p.cookie}|${p.peerIP}|${p.peerPort}` : `${p.cookie}`;
 }
 
 function sockFlowKey(r: SockRecord): string {
-  if (r.family === 'AF_UNIX') return `u${r.skAddr ?? 0n}`;
+  if (r.family === 'AF_UNIX') return `u${r.skAddr ?? 0n}:${r.skIno ?? 0n}`;
   return r.protocol === 'UDP' ? `${r.cookie}|${r.remoteIP}|${r.remotePort}` : `${r.cookie}`;
 }
 

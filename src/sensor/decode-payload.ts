@@ -32,6 +32,7 @@ export function decodePayloadRecord(b: Buffer, p: number, size: number, hdr: Pro
     peerIP: udp ? ipText(fam === 10 ? 'AF_INET6' : 'AF_INET', raddr) : '',
     peerPort: udp ? b.readUInt16LE(p + o('rport')) : 0,
     skAddr: transport === 'unix' ? raddr.readBigUInt64LE(0) : 0n,
+    ...(transport === 'unix' ? { skIno: raddr.readBigUInt64LE(8) } : {}),
     seq: b.readUInt32LE(p + o('seq')),
     wireLen: b.readUInt32LE(p + o('wire_len')),
     bytes: Buffer.from(b.subarray(p + fixed, p + fixed + capLen)),

@@ -159,5 +159,6 @@ export function decodeSockRecord(b: Buffer, p: number, size: number, hdr: ProcHe
     rxQueued: u64(b, p + o(R, 'rx_queued')),
     bytesReceived: u64(b, p + o(R, 'bytes_received')),
     skAddr: b.readBigUInt64LE(p + o(R, 'sk')), // payload join (src/protocols/join.ts)
+    ...(fam === 'AF_UNIX' ? { skIno: ra.readBigUInt64LE(8) } : {}),
   };
 }

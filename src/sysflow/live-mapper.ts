@@ -11,7 +11,7 @@ import { OP, RESTYPE, linuxOpenFlagsToSysFlow } from './flags.js';
 import { ipStringToInt, toIPv4 } from './ip.js';
 import { computeFoid, oidKey } from './oid.js';
 import { OldestFirst } from './evict.js';
-import type { Container, ContainerType, File, OID, Process, SfObject } from './types.js';
+import type { Container, ContainerType, File, OID, Pod, Process, SfObject } from './types.js';
 
 /** Epoch nanoseconds. */
 export type Ns = bigint;
@@ -63,6 +63,20 @@ export interface LiveContainerInfo {
   runtime?: string;
   privileged?: boolean;
   podId?: string | null;
+  /** The pod the container belongs to (from CRI labels); gives a Pod entity and podId. */
+  pod?: LivePodInfo;
+}
+
+/** A Kubernetes pod as the container runtime's labels describe it. */
+export interface LivePodInfo {
+  /** pod uid (SysFlow Pod.id, Container.podId) */
+  id: string;
+  name: string;
+  namespace: string;
+  labels?: Readonly<Record<string, string>>;
+  nodeName?: string;
+  /** first seen, epoch ns */
+  ts?: Ns;
 }
 
 /** Process lifecycle events. `ts` is the event time in epoch ns; `ret` the syscall result. */
@@ -163,6 +177,7 @@ export interface SysFlowMapperStats {
   placeholderProcesses: number;
   filesCreated: number;
   containersCreated: number;
+  podsCreated: number;
   /** Live facts SysFlow has no slot for (chmod/chown/truncate ops, IPv6 flows), dropped. */
   unmappable: number;
 }
@@ -209,6 +224,7 @@ export class SysFlowMapper {
     placeholderProcesses: 0,
     filesCreated: 0,
     containersCreated: 0,
+    podsCreated: 0,
     unmappable: 0,
   };
   /** Current Process entity by pid (a pid maps to one live process at a time). */
@@ -219,6 +235,7 @@ export class SysFlowMapper {
   private readonly files = new Map<string, File>();
   private readonly filesEvict = new OldestFirst(this.files);
   private readonly containers = new Map<string, Container>();
+  private readonly pods = new Map<string, Pod>();
   private readonly maxProcesses: number;
   private readonly maxFiles: number;
   private readonly pidsEvict = new OldestFirst(this.byPid);
@@ -233,8 +250,25 @@ export class SysFlowMapper {
     return this.byPid.get(pid) ?? null;
   }
 
-  /** Register container metadata (emits a Container entity the first time, or when it changes). */
+  /** Register a pod (emits a Pod entity the first time, or when its name, namespace or labels change). */
+  podSeen(p: LivePodInfo): SfObject[] {
+    const old = this.pods.get(p.id);
+    const rec: Pod = {
+      ts: old?.ts ?? p.ts ?? 0n, id: p.id, name: p.name, nodeName: p.nodeName ?? '', hostIP: [], internalIP: [],
+      namespace: p.namespace, restartCount: 0n, labels: { ...(p.labels ?? {}) }, selectors: {}, services: [],
+    };
+    if (old && old.name === rec.name && old.namespace === rec.namespace && old.nodeName === rec.nodeName &&
+      JSON.stringify(old.labels) === JSON.stringify(rec.labels)) return [];
+    this.pods.set(p.id, rec);
+    if (this.pods.size > 4096) this.pods.delete(this.pods.keys().next().value as string);
+    if (!old) this.stats.podsCreated++;
+    return [{ type: 'POD', rec }];
+  }
+
+  /** Register container metadata (emits a Container entity the first time, or when it changes;
+   * its Pod entity first when the container is in one). */
   containerSeen(c: LiveContainerInfo): SfObject[] {
+    const pod = c.pod ? this.podSeen(c.pod) : [];
     const rec: Container = {
       id: c.id,
       name: c.name ?? '',
@@ -242,13 +276,13 @@ export class SysFlowMapper {
       imageid: c.imageId ?? '',
       type: RUNTIMES[(c.runtime ?? '').toLowerCase()] ?? 'CT_CUSTOM',
       privileged: c.privileged ?? false,
-      podId: c.podId ?? null,
+      podId: c.pod?.id ?? c.podId ?? null,
     };
     const old = this.containers.get(c.id);
-    if (old && JSON.stringify(old) === JSON.stringify(rec)) return [];
+    if (old && JSON.stringify(old) === JSON.stringify(rec)) return pod;
     this.containers.set(c.id, rec);
     if (!old) this.stats.containersCreated++;
-    return [{ type: 'C', rec }];
+    return [...pod, { type: 'C', rec }];
   }
 
   private ensureContainer(id: string | null | undefined, out: SfObject[]): string | null {

@@ -14,6 +14,12 @@ import { CgroupIndex, ContainerStage, containerFromCgroupPath, containerFromProc
 import type { ProcessEnrichment } from '../../src/enrich/process-table.js';
 import type { Envelope } from '../../src/pipeline/types.js';
 import { Rng } from '../policy/fuzz-lib.js';
+import { KernelToSysFlow } from '../../src/pipeline/stages/kernel-sysflow.js';
+import { IdNames } from '../../src/enrich/ids.js';
+import { lookupField } from '../../src/policy/fields.js';
+import { viewsOf } from '../../src/sysflow/entities.js';
+import type { Container, Pod } from '../../src/sysflow/types.js';
+import { PROC_EVENTS_SAMPLE } from '../fleet/ecs-records.js';
 
 const ID = 'a'.repeat(8) + '0123456789abcdef0123456789abcdef0123456789abcdef01234567';
 const UID = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
@@ -153,10 +159,26 @@ test('docker-compatible API: metadata and CRI pod labels from /containers/{id}/j
     assert.deepEqual(a.enrich!['container'], {
       id: ID, shortId: ID.slice(0, 12), runtime: 'containerd', name: 'web-1', image: 'nginx:1.25', imageId: 'sha256:feed', privileged: true,
       labels: { 'io.kubernetes.pod.name': 'web', 'io.kubernetes.pod.namespace': 'prod', 'io.kubernetes.pod.uid': UID, app: 'web' },
-      pod: { name: 'web', namespace: 'prod', uid: UID, labels: { 'io.kubernetes.pod.name': 'web', 'io.kubernetes.pod.namespace': 'prod', 'io.kubernetes.pod.uid': UID, app: 'web' } },
+      pod: { name: 'web', namespace: 'prod', uid: UID, labels: { app: 'web' } },
       metadata: 'done',
     } satisfies ContainerEnrichment);
     assert.equal(host.enrich!['container'], undefined);
+    // SysFlow: a Pod entity (uid, name, namespace, labels) before the Container that names it,
+    // and the policy fields of the process's events
+    const k2s = new KernelToSysFlow(0n, new IdNames());
+    const exec = PROC_EVENTS_SAMPLE[0]!;
+    const proc = { ...a.enrich!['process'] as ProcessEnrichment, pid: exec.hdr.pid, exe: '/usr/bin/curl', argv: ['curl', '-s'] };
+    const objs = [...k2s.record(exec, { ...a.enrich, process: proc }), ...k2s.record(exec, { ...a.enrich, process: proc })];
+    const kinds = objs.map((o) => o.type);
+    assert.deepEqual(kinds.filter((t) => t === 'POD' || t === 'C'), ['POD', 'C'], 'each entity once');
+    assert.ok(kinds.indexOf('POD') < kinds.indexOf('C'));
+    const podObj = objs.find((o) => o.type === 'POD')!.rec as Pod;
+    assert.deepEqual({ ...podObj, ts: 0n }, { ts: 0n, id: UID, name: 'web', nodeName: '', hostIP: [], internalIP: [], namespace: 'prod', restartCount: 0n, labels: { app: 'web' }, selectors: {}, services: [] });
+    assert.equal(podObj.ts, exec.hdr.ts, 'first seen at the record (boot-to-real offset 0 here)');
+    assert.equal((objs.find((o) => o.type === 'C')!.rec as Container).podId, UID);
+    const pe = [...viewsOf(objs)].find((v) => v.type === 'PE')!;
+    const get = (n: string) => lookupField(n)!.get(pe);
+    assert.deepEqual([get('sf.pod.name'), get('k8s.ns.name'), get('sf.pod.id'), get('sf.container.name')], ['web', 'prod', UID, 'web-1']);
     // cached: a second record makes no call
     const b = mk(`0::/kubepods/besteffort/pod${UID}/${ID}\n`);
     await stage.process([b]);

@@ -1,10 +1,11 @@
 // Interfaces created after start (container veths) are named: an unknown ifindex re-scans at
 // once, even right after another scan; an index that stays unknown re-scans only after the
-// interval. A fixture /sys/class/net tree stands in for sysfs (creating real interfaces would
-// disturb the host's network for other tests).
+// interval. A fixture /sys/class/net tree covers the re-scan rules; a real veth pair (down,
+// without addresses, so nothing else on the host notices it) checks the real sysfs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Interfaces } from '../../src/enrich/interfaces.js';
@@ -37,5 +38,22 @@ test('a veth created after the last scan is named on its first record', () => {
     assert.equal(ifs.describe(10), '10:ten:02:00:00:00:00:10');
   } finally {
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a real veth pair created after the first scan is named by its index (root; the pair stays down, no addresses)', { skip: process.getuid?.() !== 0 ? 'needs root' : false }, () => {
+  const tag = `${process.pid % 100000}`;
+  const [a, b] = [`fnifa${tag}`, `fnifb${tag}`];
+  const ifs = new Interfaces(undefined, 3_600_000);
+  assert.equal(ifs.describe(1).split(':')[1], 'lo'); // the first scan
+  execFileSync('ip', ['link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
+  try {
+    const index = Number(readFileSync(`/sys/class/net/${a}/ifindex`, 'utf8'));
+    const mac = readFileSync(`/sys/class/net/${a}/address`, 'utf8').trim();
+    assert.equal(ifs.describe(index), `${index}:${a}:${mac}`);
+    const peer = Number(readFileSync(`/sys/class/net/${b}/ifindex`, 'utf8'));
+    assert.equal(ifs.describe(peer).split(':')[1], b);
+  } finally {
+    execFileSync('ip', ['link', 'del', a]);
   }
 });

@@ -2,88 +2,12 @@
 // ECS field reference (shared/data/ecs/ecs-fields.csv + our falconet.* custom fields) by type.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { EcsEncoder, ecsDocument, type EcsDoc } from '../../src/format/ecs/encoder.js';
 import type { AlertRecord } from '../../src/format/ecs/alert.js';
 import type { SfRecordView } from '../../src/sysflow/view.js';
 import type { Envelope } from '../../src/pipeline/types.js';
 import { CTX, PID_EXIT, PROC_EVENTS_SAMPLE, THROTTLE, env, file, sock } from './ecs-records.js';
-
-const SHARED = process.env['FALCONET_SHARED'] ?? '/work/shared';
-const HERE = fileURLToPath(new URL('.', import.meta.url));
-// compiled into dist/test/fleet: the fixtures stay in the source tree
-const CUSTOM = join(HERE, '../../../test/fleet/fixtures/ecs-custom-fields.csv');
-
-function csvRows(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = []; let cell = ''; let q = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (q) {
-      if (c === '"' && text[i + 1] === '"') { cell += '"'; i++; } else if (c === '"') q = false; else cell += c;
-    } else if (c === '"') q = true;
-    else if (c === ',') { row.push(cell); cell = ''; }
-    else if (c === '\n') { row.push(cell); rows.push(row); row = []; cell = ''; }
-    else if (c !== '\r') cell += c;
-  }
-  if (cell || row.length) { row.push(cell); rows.push(row); }
-  return rows;
-}
-
-interface FieldDef { type: string; array: boolean }
-function loadFields(): Map<string, FieldDef> {
-  const m = new Map<string, FieldDef>();
-  for (const path of [join(SHARED, 'data/ecs/ecs-fields.csv'), CUSTOM]) {
-    const rows = csvRows(readFileSync(path, 'utf8'));
-    const h = rows[0]!;
-    const iF = h.indexOf('Field'), iT = h.indexOf('Type'), iN = h.indexOf('Normalization');
-    for (const r of rows.slice(1)) if (r[iF]) m.set(r[iF]!, { type: r[iT]!, array: (r[iN] ?? '').includes('array') });
-  }
-  return m;
-}
-const FIELDS = loadFields();
-
-function lookup(path: string): FieldDef | undefined {
-  const d = FIELDS.get(path);
-  if (d) return d;
-  const parent = path.slice(0, path.lastIndexOf('.'));
-  return FIELDS.get(`${parent}.*`);
-}
-
-const STRINGS = new Set(['keyword', 'wildcard', 'match_only_text', 'text', 'constant_keyword']);
-function checkValue(path: string, def: FieldDef, v: unknown): string | undefined {
-  const bad = `${path}: ${JSON.stringify(v)} is not a ${def.type}`;
-  if (STRINGS.has(def.type)) return typeof v === 'string' ? undefined : bad;
-  switch (def.type) {
-    case 'long': return typeof v === 'number' && Number.isInteger(v) ? undefined : bad;
-    case 'float': case 'scaled_float': case 'double': return typeof v === 'number' ? undefined : bad;
-    case 'boolean': return typeof v === 'boolean' ? undefined : bad;
-    case 'ip': return typeof v === 'string' && isIP(v) ? undefined : bad;
-    case 'date': return typeof v === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/.test(v) && !Number.isNaN(Date.parse(v)) ? undefined : bad;
-    default: return `${path}: type ${def.type} not handled by the check`;
-  }
-}
-
-/** Every leaf of the document must be a known field of the right type; returns the problems. */
-function validate(doc: EcsDoc, prefix = '', out: string[] = [], seen: Set<string> = new Set()): string[] {
-  for (const [k, v] of Object.entries(doc)) {
-    const path = prefix ? `${prefix}.${k}` : k;
-    if (v !== null && typeof v === 'object' && !Array.isArray(v) && !lookup(path)) { validate(v, path, out, seen); continue; }
-    const def = lookup(path);
-    seen.add(path);
-    if (!def) { out.push(`${path}: not an ECS field`); continue; }
-    if (Array.isArray(v)) {
-      if (!def.array && def.type !== 'keyword') out.push(`${path}: array for a non-array field`);
-      for (const x of v) { const e = checkValue(path, def, x); if (e) out.push(e); }
-    } else {
-      const e = checkValue(path, def, v); if (e) out.push(e);
-    }
-  }
-  return out;
-}
+import { validate } from './ecs-validate.js';
 
 function alertView(): SfRecordView {
   return {

@@ -4,7 +4,7 @@
 // dig resolved carries that name; and the capture counters account for every payload.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -94,7 +94,8 @@ describe('payload decoding with real clients and servers', { skip }, () => {
       logD = await run('logger', ['-d', '-n', '127.0.0.1', '-P', String(syslog.udp), '--rfc3164', '-t', 'dtag', 'hello udp']);
       // the UDP and UNIX records leave at close; give the exporter a tick
       await new Promise((r) => setTimeout(r, 1200));
-    }, ['-m', 'socket', '-p', `dns=udp/${dns.port},tcp/${dns.port}`, '-p', `http=tcp/${P}`,
+    }, ['-m', 'socket', '--sink', 'stdout:?format=json-min', '--sink', `file://${path.join(dir, 'ecs.ndjson')}?format=ecs`,
+      '-p', `dns=udp/${dns.port},tcp/${dns.port}`, '-p', `http=tcp/${P}`,
       '-p', `syslog=udp/${syslog.udp},tcp/${syslog.tcp},unix:${syslog.socket}`]);
   });
 
@@ -180,6 +181,39 @@ describe('payload decoding with real clients and servers', { skip }, () => {
     for (const m of ['hello unix', 'hello tcp', 'hello udp']) assert.ok(got.includes(m), m);
   });
 
+  it('ECS (format=ecs sink of the same run): dns.*, http.*/url.*, log.syslog.*, destination.domain', () => {
+    const docs = readFileSync(path.join(dir, 'ecs.ndjson'), 'utf8').split('\n').filter((l) => l).map((l) => JSON.parse(l) as JsonRecord);
+    const of = (pid: number, proto: string) => {
+      const d = docs.filter((x) => (x.process as JsonRecord | undefined)?.pid === pid && (x.network as JsonRecord).protocol === proto);
+      assert.equal(d.length, 1, `one ${proto} document of pid ${pid}`);
+      return d[0]!;
+    };
+    const first = digs[0]!; // A www.a.test: a CNAME and an A
+    const d = digFacts(first.r.stdout);
+    assert.deepEqual(of(first.r.pid, 'dns').dns, {
+      type: 'answer', id: String(d.id), op_code: 'QUERY', header_flags: d.flags, response_code: 'NOERROR', question: { name: 'www.a.test', type: 'A' },
+      answers: [{ name: 'www.a.test', type: 'CNAME', class: 'IN', ttl: 300, data: 'a.test' }, { name: 'a.test', type: 'A', class: 'IN', ttl: 300, data: '10.1.2.3' }],
+      resolved_ip: ['10.1.2.3'],
+    });
+    const h = of(curl.pid, 'http');
+    assert.deepEqual(h.http, { version: '1.1', request: { method: 'GET' }, response: { status_code: 301, mime_type: 'text/html', body: { bytes: 169 } } });
+    assert.deepEqual(h.url, { original: '/old', path: '/old', domain: '127.0.0.1', port: web.port });
+    assert.deepEqual(h.user_agent, { original: `curl/${curlVersion}` });
+    assert.deepEqual(h.falconet && (h.falconet as JsonRecord).app, { tx_messages: 3, rx_messages: (appRecord(cap.records, curl.pid, web.port).AppRxHttp as unknown[]).length, exceptions: 0 });
+    const named = of(curlName.pid, 'http');
+    assert.equal((named.destination as JsonRecord).domain, 'web.test');
+    assert.deepEqual((named.related as JsonRecord).hosts, ['web.test']);
+    const u = of(logU.pid, 'syslog');
+    assert.deepEqual((u.log as JsonRecord).syslog, { priority: 13, facility: { code: 1, name: 'user' }, severity: { code: 5, name: 'Notice' }, appname: 'utag', procid: String(logU.pid) });
+    assert.equal(u.message, 'hello unix');
+    const t = of(logT.pid, 'syslog');
+    const ts = (t.log as JsonRecord).syslog as JsonRecord;
+    assert.deepEqual({ ...ts, structured_data: undefined }, { priority: 13, facility: { code: 1, name: 'user' }, severity: { code: 5, name: 'Notice' }, version: '1',
+      hostname: hostname(), appname: 'ttag', msgid: 'MID7', structured_data: undefined });
+    assert.deepEqual(Object.keys(ts.structured_data as JsonRecord), ['timeQuality']);
+    assert.equal(t.message, 'hello tcp');
+  });
+
   it('every capture reached the agent and joined a record', () => {
     const line = cap.stderr.split('\n').filter((l) => l.startsWith('falconet-payload-stats ')).at(-1);
     assert.ok(line, 'payload stats line');
@@ -234,5 +268,52 @@ describe('payload loss accounting', { skip: skipUnlessBpf() }, () => {
     // port the kernel handed out again is the same peer)
     assert.equal(s.captured! + s.drop_ringbuf! + s.drop_flow_map!, 400 * 8 + peers * 8, JSON.stringify(s));
     assert.equal(s.payloads, s.captured, 'every captured record reached the agent');
+  });
+});
+
+/** Address reuse: one process, pinned to one CPU, alternates two connected UNIX datagram
+ * sockets: a "noise" one to an ordinary socket (read at once, so the socket is freed at close)
+ * and a "syslog" one to the configured syslog socket. The allocator hands the next socket the
+ * struct sock the previous one just freed, so both records carry the same address. */
+const REUSE = `
+import os, socket, sys
+os.sched_setaffinity(0, {0})
+d, n = sys.argv[1], int(sys.argv[2])
+other = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); other.bind(d + '/other')
+for i in range(n):
+    a = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); a.connect(d + '/other'); a.send(b'noise'); other.recv(64); a.close()
+    b = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); b.connect(d + '/log'); b.send(b'<13>Dec  2 21:02:49 rtag[1]: msg %d' % i); b.close()
+print(os.getpid())
+`;
+
+/** The syslog socket (it must exist when the agent starts: -p resolves its path then). */
+const LOG_RECEIVER = `
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1] + '/log')
+print('ready', flush=True)
+while True: s.recv(256)
+`;
+
+describe('UNIX syslog payloads and struct sock reuse', { skip: skipUnlessBpf() }, () => {
+  it('each message joins the record of the socket that sent it, never an earlier socket at the same address', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fn-reuse-'));
+    const N = 40;
+    let pid = 0;
+    const rx = spawn('python3', ['-c', LOG_RECEIVER, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((res, rej) => { rx.stdout.once('data', () => res()); rx.once('exit', (c) => rej(new Error(`receiver exited ${c}`))); });
+    const cap = await captureRecords(async () => {
+      const r = await run('python3', ['-c', REUSE, dir, String(N)]);
+      pid = Number(r.stdout.trim());
+      await new Promise((res) => setTimeout(res, 1200));
+    }, ['-m', 'socket', '-p', 'dns=off', '-p', 'http=off', '-p', `syslog=unix:${dir}/log`]).finally(() => rx.kill());
+    const mine = cap.records.filter((r) => r.ProcPID === pid && r.SockFamily === 'AF_UNIX' && r.SockRole === 'CLIENT');
+    const noise = mine.filter((r) => r.SockAddress === `${dir}/other`);
+    const logs = mine.filter((r) => r.SockAddress === `${dir}/log`);
+    assert.equal(noise.length, N, 'one record per noise socket');
+    assert.equal(logs.length, N, 'one record per syslog socket');
+    assert.deepEqual(noise.filter((r) => r.App !== undefined).map((r) => r.AppTxSyslog), [], 'no noise socket has a syslog message');
+    const msgs = logs.map((r) => ((r.AppTxSyslog as JsonRecord[] | undefined) ?? []).map((m) => m.Message));
+    assert.deepEqual(msgs.flat().sort(), Array.from({ length: N }, (_, i) => `msg ${i}`).sort());
+    assert.ok(msgs.every((m) => m.length === 1), 'one message per syslog socket');
   });
 });

@@ -49,6 +49,8 @@ test('payload records: UDP peer, TCP sequence, UNIX sender address, counters', (
   assert.equal(t.peerIP, '');
   assert.equal(x.transport, 'unix');
   assert.equal(x.skAddr, 0xffff880000002010n);
+  assert.equal(x.skIno, 9n, 'the sender socket inode (raddr[8..16])');
+  assert.equal(u.skIno, undefined);
   assert.deepEqual(s.counters, { captured: 1, drop_ringbuf: 2, drop_flow_cap: 3, drop_flow_map: 4, drop_handshake: 5, skip_retrans: 6, drop_read: 7 });
 });
 

@@ -96,6 +96,22 @@ describe('payload join and names', () => {
     for (const ck of [1n, 2n, 3n, 3n]) j.add(payload({ cookie: ck, app: 'HTTP', transport: 'tcp', rx: true, ts: 1n, bytes: Buffer.from('x') }));
     assert.deepEqual(j.stats, { payloads: 4, attached: 0, unmatched: 2 });
   });
+
+  it('UNIX: a struct sock address reused by the next socket: the socket inode tells them apart', () => {
+    const j = new PayloadJoin();
+    const msg = Buffer.from('<13>Dec  2 21:02:49 t[1]: m');
+    const unix = (cookie: bigint, skIno: bigint): SockRecord => ({
+      ...sock(cookie, 'UDP', '', 0, 1_000_000_000n), family: 'AF_UNIX', protocol: '', state: '', path: '/dev/log', localIP: '', remoteIP: '', skAddr: 0xffff0001n, skIno,
+    });
+    // the earlier socket's record leaves after the later socket's message was captured
+    const out = j.process([
+      payload({ cookie: 0n, app: 'SYSLOG', transport: 'unix', rx: false, ts: 1_000_001_000n, skAddr: 0xffff0001n, skIno: 502n, bytes: msg }),
+      unix(10n, 501n), unix(11n, 502n),
+    ]) as SockRecord[];
+    assert.equal(out[0]!.appKeys, undefined);
+    assert.equal(out[1]!.appKeys?.[0]?.[1], 'SYSLOG');
+    assert.deepEqual(j.stats, { payloads: 1, attached: 1, unmatched: 0 });
+  });
 });
 
 describe('-p option', () => {

@@ -193,6 +193,13 @@ test('UNIX records: SockAddress (pathname and abstract), bytes only', () => {
   assert.equal(toMinJson(sockPart(o) as never),
     '{"SockRole": "CLIENT", "SockAddress": "/run/systemd/journal/dev-log", "SockFamily": "AF_UNIX", "SockTxBytes": 192, "SockAge": 0.500000000}');
   assert.equal(mk('@abstract', 1).path, '@abstract');
+  // the socket inode in raddr[8..16] (the UNIX syslog payload join); IP records have none
+  const withIno = one(record({
+    flags: SF.CLOSED, family: 1, protocol: 0, role: 0, state: 0, sotype: 2, path: '/dev/log', raddr: [...Array(8).fill(0), 0x39, 0x30, 0, 0, 0, 0, 0, 0],
+    tx: { tsFirst: 1n, ts: 1n, packets: 1, data: 1, bytes: 10, ifindex: 0 }, rx: { tsFirst: 0n, ts: 0n, packets: 0, data: 0, bytes: 0, ifindex: 0 },
+  }));
+  assert.equal(withIno.skIno, 12345n);
+  assert.equal(withIno.remoteIP, '');
 });
 
 test('flag names, IPv6 text', () => {

@@ -5,6 +5,7 @@
 import type { SockRecord } from '../../model/socket-record.js';
 import type { Envelope } from '../../pipeline/types.js';
 import { communityId, PROTO_TCP, PROTO_UDP } from '../community-id.js';
+import { appFields } from './app.js';
 import { baseDoc, eventBase, isoNs, num, processFields, realClock, type EcsContext, type EcsDoc } from './common.js';
 
 function side(ip: string, port: number, packets: number, bytes: number): EcsDoc {
@@ -83,5 +84,6 @@ export function socketDoc(env: Envelope<SockRecord>, ctx: EcsContext): EcsDoc | 
     sock['rtt_us'] = num(r.rttNs / 1000n);
   }
   doc['falconet'] = { socket: sock };
+  appFields(doc, r); // -p payloads and DNS names (app.ts)
   return doc;
 }

@@ -11,6 +11,7 @@ import { FF } from '../../sensor/layout.js';
 import { SysFlowMapper, type LiveContainerInfo, type LiveProcessInfo, type LiveFileOp, type LiveProcessLookup } from '../../sysflow/live-mapper.js';
 import type { SfObject } from '../../sysflow/types.js';
 import type { Enrichment, Envelope } from '../types.js';
+import type { ContainerEnrichment } from '../../enrich/containers.js';
 
 const EV = { CREATE: 0, OPEN: 1, OPEN_EXEC: 2, ACCESS: 3, ATTRIB: 4, MODIFY: 5, CLOSE_WRITE: 6, CLOSE_NOWRITE: 7, MOVED_FROM: 8, MOVED_TO: 9, DELETE: 10 };
 
@@ -47,6 +48,8 @@ export class KernelToSysFlow {
 
   /** the enrichment of the record being mapped (process table and container stages) */
   private current: Enrichment | undefined;
+  /** boot-time ns of the record being mapped (a pod's first-seen time) */
+  private currentTs = 0n;
   private readonly lookup: LiveProcessLookup;
 
   /** `lookup`: process facts from the process table instead of /proc (src/enrich). */
@@ -58,11 +61,14 @@ export class KernelToSysFlow {
   private fromEnrichment(pid: number): Details & { tty: boolean } | undefined {
     const p = this.current?.['process'] as { pid: number; exe: string; argv: readonly string[]; cwd: string; tty: number } | undefined;
     if (!p || p.pid !== pid || !p.exe) return undefined;
-    const c = this.current?.['container'] as { shortId: string; name?: string; image?: string; imageId?: string; runtime: string; privileged?: boolean } | undefined;
+    const c = this.current?.['container'] as ContainerEnrichment | undefined;
     return {
       exe: p.exe, args: p.argv.slice(1), cwd: p.cwd || undefined, tty: p.tty !== 0,
       // SysFlow (and sf-collector) use the 12-character id
-      container: c && { id: c.shortId, name: c.name, image: c.image, imageId: c.imageId, runtime: c.runtime, privileged: c.privileged },
+      container: c && {
+        id: c.shortId, name: c.name, image: c.image, imageId: c.imageId, runtime: c.runtime, privileged: c.privileged,
+        ...(c.pod?.uid ? { pod: { id: c.pod.uid, name: c.pod.name, namespace: c.pod.namespace, labels: c.pod.labels, ts: this.real(this.currentTs) } } : {}),
+      },
     };
   }
 
@@ -175,6 +181,7 @@ export class KernelToSysFlow {
   record(r: KernelRecord, enrich?: Enrichment): SfObject[] {
     this.out = [];
     this.current = enrich;
+    this.currentTs = r.hdr.ts;
     if (r.type === 'pid_exit') return this.out;
     if (r.type === 'proc' && r.event === 'THROTTLED') return this.out;
     try {

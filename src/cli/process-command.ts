@@ -37,8 +37,6 @@ interface ProcessCliOptions {
   sink?: string[];
 }
 
-const DRIVERS = ['file', 'socket', 'nats', 'kafka'];
-
 export function registerProcessCommand(program: Command): void {
   normaliseProcessArgv(process.argv);
   program
@@ -59,11 +57,6 @@ export function registerProcessCommand(program: Command): void {
     .option('--sink <url>', 'send every exporter\'s output to this sink URL instead (repeatable)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--plugdir <dir>', 'directory of custom stage plugins (<name>.js), placed in pipeline.json by name')
     .action(async (traces: string[], opts: ProcessCliOptions) => {
-      if (opts.driver !== undefined && !DRIVERS.includes(opts.driver.toLowerCase())) {
-        process.stderr.write(`falconet process: --driver ${opts.driver}: expected one of ${DRIVERS.join(', ')}\n`);
-        process.exitCode = 2;
-        return;
-      }
       const fleet = opts.driver?.toLowerCase();
       if (fleet === 'nats' || fleet === 'kafka') {
         if (traces.length !== 1) {

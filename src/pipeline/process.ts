@@ -97,7 +97,8 @@ function driverSource(opts: ProcessOptions, cfg: PipelineConfig, log: (t: string
     if (paths.length === 0) throw new DriverError(`${where}: the file driver needs trace files or directories`);
     return sysflowFileSource(paths);
   }
-  if (driver !== 'socket') throw new DriverError(`${where}: unknown driver "${driver}" (file or socket)`);
+  if (driver === 'nats' || driver === 'kafka') throw new DriverError(`${where}: the ${driver} driver is chosen on the command line (falconet process --driver ${driver} URL), where its stream URL goes`);
+  if (driver !== 'socket') throw new DriverError(`${where}: unknown driver "${driver}" (file, socket, nats or kafka)`);
   if (paths.length !== 1) throw new DriverError(`${where}: the socket driver takes one socket path, got ${paths.length}`);
   const src = sysflowSocketSource(paths[0]!, log);
   const stop = (): void => src.stop();

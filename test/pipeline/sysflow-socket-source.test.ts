@@ -129,7 +129,7 @@ test('bad drivers sections and driver choices are errors that name the place', (
     writeFileSync(p, `${base}}`);
     const unknown = spawnSync(process.execPath, [BIN, 'process', '--config', p, '--driver', 'kafka2', 'x'], { encoding: 'utf8' });
     assert.equal(unknown.status, 1);
-    assert.match(unknown.stderr, /--driver: unknown driver "kafka2" \(file or socket\)/);
+    assert.match(unknown.stderr, /--driver: unknown driver "kafka2" \(file, socket, nats or kafka\)/);
     const two = spawnSync(process.execPath, [BIN, 'process', '--config', p, '--driver', 'socket', 'a', 'b'], { encoding: 'utf8' });
     assert.match(two.stderr, /the socket driver takes one socket path, got 2/);
     const none = spawnSync(process.execPath, [BIN, 'process', '--config', p], { encoding: 'utf8' });

@@ -23,24 +23,33 @@ function timeSync(cmd: string, args: string[]): number {
   return performance.now() - t;
 }
 
-/** ms from spawn until `ready(stderrOrStdout)` holds; then the child is stopped. */
+/**
+ * ms from spawn until `ready(stderrOrStdout)` holds; then the child's whole process group is
+ * stopped and waited for (npm does not pass SIGTERM on to the agent it runs, which would keep
+ * the sensor attached and this bench's pipes open). Fails after 120 s.
+ */
 function timeUntil(cmd: string, args: string[], onStdout: boolean, ready: (text: string) => boolean): Promise<number> {
   return new Promise((resolve, reject) => {
     const t = performance.now();
-    const child = spawn(cmd, args, { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let text = '';
-    let done = false;
+    let took: number | undefined;
+    const stop = (): void => { try { process.kill(-child.pid!, 'SIGTERM'); } catch { /* already gone */ } };
+    const timer = setTimeout(() => { stop(); setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, 5000).unref(); }, 120_000);
     const watch = (d: Buffer): void => {
-      if (done) return;
+      if (took !== undefined) return;
       text += d.toString('latin1');
       if (!ready(text)) return;
-      done = true;
-      resolve(performance.now() - t);
-      child.kill('SIGTERM');
+      took = performance.now() - t;
+      stop();
     };
     (onStdout ? child.stdout : child.stderr).on('data', watch);
     (onStdout ? child.stderr : child.stdout).resume();
-    child.on('close', (code) => { if (!done) reject(new Error(`${cmd} exited ${code} before it was ready: ${text.slice(-400)}`)); });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (took !== undefined) resolve(took);
+      else reject(new Error(`${cmd} exited ${code} before it was ready (or in 120 s): ${text.slice(-400)}`));
+    });
   });
 }
 

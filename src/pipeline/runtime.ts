@@ -162,7 +162,8 @@ export class Runtime {
       this.headerDone.add(n);
       const h = n.encoder.header();
       const first = batch[0];
-      if (h !== null && first?.id) items.push({ id: first.id, kind: first.kind, data: toBytes(h) });
+      // the header has an id of its own (engines de-duplicate by id: it must not be the first record's)
+      if (h !== null && first?.id) items.push({ id: { ...first.id, boot: `${first.id.boot}.header` }, kind: first.kind, data: toBytes(h) });
     }
     const texts: (string | Uint8Array | null)[] = new Array(batch.length);
     let chars = 0;

@@ -26,6 +26,8 @@ export class FlattenerStage implements Stage {
   readonly name: string;
   private readonly table = new EntityTable(LIVE_TABLE_FILES);
   private readonly node = hostname();
+  /** SysFlow records made so far: their ids' sequence (one kernel record can make several) */
+  private seq = 0n;
 
   constructor(name: string, private readonly mapping: SysFlowMapping) {
     this.name = name;
@@ -42,7 +44,10 @@ export class FlattenerStage implements Stage {
         const v = this.table.push(objs[j]!);
         if (v === null || !ENGINE_RECORD_TYPES.has(v.type)) continue;
         const rec: SysFlowRecord = { view: v, alerts: NONE, tags: NONE, node: this.node };
-        out.push({ kind: 'sysflow', rec, id: env.id, enrich: env.enrich });
+        // each SysFlow record needs its own id (engines de-duplicate by it: Nats-Msg-Id, ES _id);
+        // they count in their own space, `<boot>.sf`, beside the kernel records'
+        const id = env.id && { host: env.id.host, boot: `${env.id.boot}.sf`, seq: ++this.seq };
+        out.push({ kind: 'sysflow', rec, id, enrich: env.enrich });
       }
     }
     return out;

@@ -176,9 +176,11 @@ struct file___old {
 /* References to a struct file: 6.13+ file_ref_t counts from 0 for one reference. */
 static __always_inline long file_refs(struct file *f)
 {
+	/* f is a BTF pointer where the kfunc exists (direct loads); probe reads elsewhere */
 	if (bpf_core_field_exists(f->f_ref))
-		return f->f_ref.refcnt.counter + 1; /* f is a BTF pointer: direct loads */
-	return ((struct file___old *)f)->f_count.counter;
+		return (cfg_kf_rdonly_cast ? f->f_ref.refcnt.counter : BPF_CORE_READ(f, f_ref.refcnt.counter)) + 1;
+	return cfg_kf_rdonly_cast ? ((struct file___old *)f)->f_count.counter
+				  : BPF_CORE_READ((struct file___old *)f, f_count.counter);
 }
 
 /* ---- inode times across the 6.6 / 6.7 / 6.11 renames ---- */
@@ -196,9 +198,34 @@ struct inode___old {
 
 #define I_CTIME_QUERIED_BIT (1U << 31)
 
-/* i is a BTF pointer (every caller has one): direct loads, not one probe read per field. */
+/* i is a BTF pointer on kernels with bpf_rdonly_cast (every caller has one there): direct loads,
+ * not one probe read per field. Before 6.2 the callers may hold plain addresses: probe reads. */
+static __always_inline void inode_times_nokf(struct inode *i, __u64 *a, __u64 *m, __u64 *c)
+{
+	if (bpf_core_field_exists(i->i_mtime_sec)) {
+		*a = BPF_CORE_READ(i, i_atime_sec) * 1000000000ULL + BPF_CORE_READ(i, i_atime_nsec);
+		*m = BPF_CORE_READ(i, i_mtime_sec) * 1000000000ULL + BPF_CORE_READ(i, i_mtime_nsec);
+		*c = BPF_CORE_READ(i, i_ctime_sec) * 1000000000ULL +
+		     (BPF_CORE_READ(i, i_ctime_nsec) & ~I_CTIME_QUERIED_BIT);
+	} else if (bpf_core_field_exists(((struct inode___6_7 *)i)->__i_mtime)) {
+		struct inode___6_7 *o = (void *)i;
+		*a = BPF_CORE_READ(o, __i_atime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, __i_atime.tv_nsec);
+		*m = BPF_CORE_READ(o, __i_mtime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, __i_mtime.tv_nsec);
+		*c = BPF_CORE_READ(o, __i_ctime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, __i_ctime.tv_nsec);
+	} else {
+		struct inode___old *o = (void *)i;
+		*a = BPF_CORE_READ(o, i_atime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, i_atime.tv_nsec);
+		*m = BPF_CORE_READ(o, i_mtime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, i_mtime.tv_nsec);
+		*c = BPF_CORE_READ(o, i_ctime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, i_ctime.tv_nsec);
+	}
+}
+
 static __always_inline void inode_times(struct inode *i, __u64 *a, __u64 *m, __u64 *c)
 {
+	if (!cfg_kf_rdonly_cast) {
+		inode_times_nokf(i, a, m, c);
+		return;
+	}
 	if (bpf_core_field_exists(i->i_mtime_sec)) {
 		*a = i->i_atime_sec * 1000000000ULL + i->i_atime_nsec;
 		*m = i->i_mtime_sec * 1000000000ULL + i->i_mtime_nsec;
@@ -248,10 +275,9 @@ struct walk_ctx {
 	__u32 fsrel;
 };
 
-static long walk_step(__u64 i, void *ctx)
+/* One step of the walk through BTF pointers (bpf_rdonly_cast): direct loads. */
+static __always_inline long walk_step_kf(struct walk_ctx *c, struct walk_scratch *s)
 {
-	struct walk_ctx *c = ctx;
-	struct walk_scratch *s = c->s;
 	struct dentry *d = bpf_rdonly_cast((void *)s->dentry, bpf_core_type_id_kernel(struct dentry));
 	__u64 parent = (__u64)d->d_parent;
 
@@ -288,6 +314,55 @@ static long walk_step(__u64 i, void *ctx)
 	s->buf[BOUND(c->pos, WALK_BUF - 1)] = '/';
 	s->dentry = parent;
 	return 0;
+}
+
+/* The same step with CO-RE probe reads, for kernels without bpf_rdonly_cast (before 6.2). */
+static __always_inline long walk_step_nokf(struct walk_ctx *c, struct walk_scratch *s)
+{
+	struct dentry *d = (struct dentry *)s->dentry;
+	__u64 parent = (__u64)BPF_CORE_READ(d, d_parent);
+
+	if (s->mnt && s->dentry == s->mnt_root) {
+		struct mount *m = (struct mount *)s->mnt;
+		__u64 mp = (__u64)BPF_CORE_READ(m, mnt_parent);
+		if (mp == s->mnt || !mp) {
+			c->done = 1;
+			return 1;
+		}
+		s->dentry = (__u64)BPF_CORE_READ(m, mnt_mountpoint);
+		s->mnt = mp;
+		s->mnt_root = (__u64)BPF_CORE_READ((struct mount *)mp, mnt.mnt_root);
+		return 0;
+	}
+	if (s->dentry == parent || !parent) {
+		if (s->mnt)
+			c->fsrel = 1;
+		c->done = 1;
+		return 1;
+	}
+	struct qstr q = BPF_CORE_READ(d, d_name);
+	__u32 len = q.len;
+	if (len > FN_NAME_MAX - 1)
+		len = FN_NAME_MAX - 1;
+	if (c->pos < len + 1 + (WALK_END - FN_PATH_MAX) + 1) {
+		c->trunc = 1;
+		return 1;
+	}
+	c->pos -= len;
+	bpf_probe_read_kernel(&s->buf[BOUND(c->pos, WALK_BUF - 1)], BOUND(len, FN_NAME_MAX - 1), q.name);
+	c->pos -= 1;
+	s->buf[BOUND(c->pos, WALK_BUF - 1)] = '/';
+	s->dentry = parent;
+	return 0;
+}
+
+static long walk_step(__u64 i, void *ctx)
+{
+	struct walk_ctx *c = ctx;
+	/* the flag is a load-time constant: the verifier walks only the branch this kernel runs */
+	if (cfg_kf_rdonly_cast)
+		return walk_step_kf(c, c->s);
+	return walk_step_nokf(c, c->s);
 }
 
 /* Writes the path of (dentry, vfsmount) into dst[FN_PATH_MAX]. Returns its length; sets

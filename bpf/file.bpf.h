@@ -135,7 +135,17 @@ static __always_inline bool mode_tracked(__u32 mode)
 
 static __always_inline void refresh_inode(struct file_record *r, struct inode *i)
 {
-	/* i is a BTF pointer (tp_btf argument, f_inode of a cast file): direct loads */
+	/* i is a BTF pointer (tp_btf argument, f_inode of a cast file) where bpf_rdonly_cast
+	 * exists: direct loads; before 6.2 the __nokf paths pass plain addresses: probe reads */
+	if (!cfg_kf_rdonly_cast) {
+		r->mode = BPF_CORE_READ(i, i_mode);
+		r->nlink = BPF_CORE_READ(i, __i_nlink);
+		r->iuid = BPF_CORE_READ(i, i_uid.val);
+		r->igid = BPF_CORE_READ(i, i_gid.val);
+		r->size = BPF_CORE_READ(i, i_size);
+		inode_times(i, &r->atime_ns, &r->mtime_ns, &r->ctime_ns);
+		return;
+	}
 	r->mode = i->i_mode;
 	r->nlink = i->__i_nlink;
 	r->iuid = i->i_uid.val;
@@ -157,8 +167,13 @@ static __noinline struct file_record *file_rec(struct inode *inode, struct file 
 	struct file_key key = {};
 	__u64 pt = bpf_get_current_pid_tgid();
 	key.pid = pt >> 32;
-	key.dev = inode->i_sb->s_dev; /* inode is a BTF pointer: direct loads */
-	key.ino = inode->i_ino;
+	if (cfg_kf_rdonly_cast) { /* inode is a BTF pointer: direct loads */
+		key.dev = inode->i_sb->s_dev;
+		key.ino = inode->i_ino;
+	} else {
+		key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+		key.ino = BPF_CORE_READ(inode, i_ino);
+	}
 
 	struct file_record *r = bpf_map_lookup_elem(&file_records, &key);
 	if (r) {

@@ -275,6 +275,25 @@ struct walk_ctx {
 	__u32 fsrel;
 };
 
+/* Puts "/name" in front of the path written so far and moves up to parent; 1 ends the walk
+ * (truncated: no room left). */
+static __always_inline long walk_put_name(struct walk_ctx *c, struct walk_scratch *s, __u32 len,
+					  const unsigned char *name, __u64 parent)
+{
+	if (len > FN_NAME_MAX - 1)
+		len = FN_NAME_MAX - 1;
+	if (c->pos < len + 1 + (WALK_END - FN_PATH_MAX) + 1) {
+		c->trunc = 1;
+		return 1;
+	}
+	c->pos -= len;
+	bpf_probe_read_kernel(&s->buf[BOUND(c->pos, WALK_BUF - 1)], BOUND(len, FN_NAME_MAX - 1), name);
+	c->pos -= 1;
+	s->buf[BOUND(c->pos, WALK_BUF - 1)] = '/';
+	s->dentry = parent;
+	return 0;
+}
+
 /* One step of the walk through BTF pointers (bpf_rdonly_cast): direct loads. */
 static __always_inline long walk_step_kf(struct walk_ctx *c, struct walk_scratch *s)
 {
@@ -300,20 +319,7 @@ static __always_inline long walk_step_kf(struct walk_ctx *c, struct walk_scratch
 		c->done = 1;
 		return 1;
 	}
-	__u32 len = d->d_name.len;
-	if (len > FN_NAME_MAX - 1)
-		len = FN_NAME_MAX - 1;
-	if (c->pos < len + 1 + (WALK_END - FN_PATH_MAX) + 1) {
-		c->trunc = 1;
-		return 1;
-	}
-	c->pos -= len;
-	bpf_probe_read_kernel(&s->buf[BOUND(c->pos, WALK_BUF - 1)], BOUND(len, FN_NAME_MAX - 1),
-			      d->d_name.name);
-	c->pos -= 1;
-	s->buf[BOUND(c->pos, WALK_BUF - 1)] = '/';
-	s->dentry = parent;
-	return 0;
+	return walk_put_name(c, s, d->d_name.len, d->d_name.name, parent);
 }
 
 /* The same step with CO-RE probe reads, for kernels without bpf_rdonly_cast (before 6.2). */
@@ -341,19 +347,7 @@ static __always_inline long walk_step_nokf(struct walk_ctx *c, struct walk_scrat
 		return 1;
 	}
 	struct qstr q = BPF_CORE_READ(d, d_name);
-	__u32 len = q.len;
-	if (len > FN_NAME_MAX - 1)
-		len = FN_NAME_MAX - 1;
-	if (c->pos < len + 1 + (WALK_END - FN_PATH_MAX) + 1) {
-		c->trunc = 1;
-		return 1;
-	}
-	c->pos -= len;
-	bpf_probe_read_kernel(&s->buf[BOUND(c->pos, WALK_BUF - 1)], BOUND(len, FN_NAME_MAX - 1), q.name);
-	c->pos -= 1;
-	s->buf[BOUND(c->pos, WALK_BUF - 1)] = '/';
-	s->dentry = parent;
-	return 0;
+	return walk_put_name(c, s, q.len, q.name, parent);
 }
 
 static long walk_step(__u64 i, void *ctx)

@@ -11,6 +11,7 @@ import { buildTree } from '../pipeline/registry.js';
 import { Runtime } from '../pipeline/runtime.js';
 import type { SysFlowRecord } from '../pipeline/encoders/sysflow.js';
 import type { Envelope, RecordKind, Source } from '../pipeline/types.js';
+import type { ProcessCommonOptions } from '../pipeline/process.js';
 import { KafkaSource, parseKafkaSourceUrl } from '../source/kafka.js';
 import { NatsSource, parseNatsSourceUrl } from '../source/nats.js';
 import { AckTracker, trackedSource } from './ack-tracker.js';
@@ -18,22 +19,12 @@ import { decodeFleetSysFlow } from './sysflow-message.js';
 
 export type FleetDriver = 'nats' | 'kafka';
 
-export interface FleetProcessOptions {
+export interface FleetProcessOptions extends ProcessCommonOptions {
   readonly driver: FleetDriver;
-  readonly config: string;
   /** the stream: nats://…?stream=&durable=  or kafka://…/topic?group= */
   readonly url: string;
   /** replace every exporter's destinations with these sink URLs */
   readonly sinks?: readonly string[];
-  readonly policies?: string;
-  readonly mode?: string;
-  readonly format?: string;
-  readonly dialect?: string;
-  readonly strict?: boolean;
-  readonly lenient?: boolean;
-  readonly verbose?: boolean;
-  readonly stats?: boolean;
-  readonly plugdir?: string;
   readonly errFd?: number;
 }
 

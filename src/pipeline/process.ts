@@ -15,16 +15,9 @@ import type { Source } from './types.js';
 
 export { ENGINE_RECORD_TYPES };
 
-export interface ProcessOptions {
+/** What every `falconet process` driver takes: the configuration and its command-line overrides. */
+export interface ProcessCommonOptions {
   readonly config: string;
-  /** trace files/directories (driver file), or the one socket path (driver socket) */
-  readonly traces: readonly string[];
-  /**
-   * `file` or `socket` (sf-processor's -driver). Unset: the config's `drivers` section, else
-   * `file`. With `socket` it listens until SIGTERM/SIGINT, then reads what the connection has
-   * queued and ends.
-   */
-  readonly driver?: string;
   /** Overrides the policyengine `policies` setting. */
   readonly policies?: string;
   readonly mode?: string;
@@ -41,6 +34,17 @@ export interface ProcessOptions {
   readonly verbose?: boolean;
   readonly stats?: boolean;
   readonly plugdir?: string;
+}
+
+export interface ProcessOptions extends ProcessCommonOptions {
+  /** trace files/directories (driver file), or the one socket path (driver socket) */
+  readonly traces: readonly string[];
+  /**
+   * `file` or `socket` (sf-processor's -driver). Unset: the config's `drivers` section, else
+   * `file`. With `socket` it listens until SIGTERM/SIGINT, then reads what the connection has
+   * queued and ends.
+   */
+  readonly driver?: string;
   /** Output and diagnostics (file descriptors); default stdout/stderr. */
   readonly outFd?: number;
   readonly errFd?: number;

@@ -288,3 +288,24 @@ test('s3 object=sf: mutated and truncated sysflow-msg items are rejected with a 
   const objs = [...readSysFlowBuffer(Buffer.concat(chunks))];
   assert.equal(objs.filter((o) => ENGINE_RECORD_TYPES.has(o.type) || o.type === 'NE' || o.type === 'PF').length, ok);
 });
+
+test('s3 object=sf: the store unreachable → the .sf window stays on disk; a later run uploads it, then deletes it', async () => {
+  await withS3rver(async (endpoint, client, tmp) => {
+    const dir = join(tmp, 'win');
+    const dead = await freePort();
+    const q = `object=sf&format=sysflow-msg&nodeip=n1&node=a&dir=${encodeURIComponent(dir)}`;
+    const down = new S3Sink(parseS3SinkUrl(`s3+http://S3RVER:S3RVER@127.0.0.1:${dead}/telemetry?${q}`, 't'), () => 1_700_000_000_000);
+    const sent = traceRecords('shellshock.sf');
+    assert.deepEqual(await down.send(sent.map(item)), {});
+    await down.close();
+    assert.equal(down.stats.uploadErrors, 1);
+    assert.deepEqual(readdirSync(dir), ['1700000000.n1.sf'], 'kept until confirmed');
+    const up = new S3Sink(parseS3SinkUrl(`s3+http://S3RVER:S3RVER@${endpoint}/telemetry?${q}`, 't'));
+    await up.open();
+    await up.close();
+    assert.deepEqual(readdirSync(dir), []);
+    const objs = await list(client, 'telemetry');
+    assert.deepEqual(objs.map((o) => o.key), ['a/n1/2023/11/14/1700000000.n1.sf']);
+    assert.deepEqual(readObject(await get(client, 'telemetry', objs[0]!.key)).records, sent.map((r) => r.content));
+  });
+});

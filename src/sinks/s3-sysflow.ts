@@ -11,10 +11,10 @@
 // Each batch becomes whole Avro blocks, so the file is a valid trace at every batch boundary.
 // Nothing is remembered for a batch until commit(): a batch whose bytes could not be stored is
 // retried by the delivery and must write its entities again.
-import { Cursor } from '../sysflow/avro-decode.js';
+import { Cursor, readFramingLong } from '../sysflow/avro-decode.js';
 import { oidKey } from '../sysflow/oid.js';
 import { SysFlowOcfWriter } from '../sysflow/ocf-writer.js';
-import { planForSchema } from '../sysflow/reader.js';
+import { openSysFlow, planForSchema } from '../sysflow/reader.js';
 import { encodeSfObject, SYSFLOW_V5_SCHEMA_JSON } from '../sysflow/schema.js';
 import type { SFHeader, SfObject } from '../sysflow/types.js';
 import type { SinkItem } from '../pipeline/types.js';
@@ -140,4 +140,36 @@ export class SysFlowObjectBuilder {
       },
     };
   }
+}
+
+/**
+ * Bytes of `file` up to the end of its last complete block: what a window left by a crash in
+ * the middle of an append holds intact. 0 when it holds no whole block (the preamble goes to
+ * disk with the first block, in one append).
+ */
+export function completeSysFlowLength(file: Buffer): number {
+  let r;
+  try {
+    r = openSysFlow(file, 'window');
+  } catch {
+    return 0;
+  }
+  const { dataOffset, sync } = r.info;
+  r.close();
+  const c = new Cursor(file, dataOffset);
+  let good = 0;
+  while (c.pos < file.length) {
+    try {
+      const count = readFramingLong(c, 'block count');
+      const size = readFramingLong(c, 'block size');
+      if (count === 0 || c.pos + size + 16 > file.length) break;
+      c.pos += size;
+      if (!file.subarray(c.pos, c.pos + 16).equals(sync)) break;
+      c.pos += 16;
+      good = c.pos;
+    } catch {
+      break;
+    }
+  }
+  return good;
 }

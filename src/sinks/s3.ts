@@ -8,18 +8,19 @@
 // whole Avro blocks, so the file is valid at every batch boundary); a cut window is uploaded
 // (multipart above the part size) and the local file is deleted only after the store confirms
 // the object's size.
-// Files left by a crash or an unreachable store are uploaded on the next open or cut.
+// Files left by a crash or an unreachable store are uploaded on the next open or cut (a `.sf`
+// window torn mid-append is first cut back to its last whole block).
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand,
   HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client, UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, truncateSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { SendResult, Sink, SinkItem } from '../pipeline/types.js';
 import { registerSinkScheme } from './registry.js';
-import { SysFlowObjectBuilder } from './s3-sysflow.js';
+import { completeSysFlowLength, SysFlowObjectBuilder } from './s3-sysflow.js';
 import { parseBoolParam, parseBytes, parseDurationMs, parseFleetUrl } from '../util/fleet-url.js';
 
 export interface S3SinkOptions {
@@ -116,7 +117,7 @@ export class S3Sink implements Sink {
   /** the object name's ending, also the local window files' */
   private readonly ext: string;
   private readonly contentType: { ContentType: string; ContentEncoding?: string };
-  readonly stats = { objects: 0, multipart: 0, parts: 0, bytesUploaded: 0, uploadErrors: 0, lastError: '', rejected: 0 };
+  readonly stats = { objects: 0, multipart: 0, parts: 0, bytesUploaded: 0, uploadErrors: 0, lastError: '', rejected: 0, truncatedWindows: 0, corruptWindows: 0 };
 
   constructor(private readonly opts: S3SinkOptions, private readonly now: () => number = Date.now) {
     this.name = opts.name ?? `s3:${opts.bucket}`;
@@ -136,10 +137,33 @@ export class S3Sink implements Sink {
       maxAttempts: 3,
     });
     // windows of an earlier run: a half-written one is complete up to its last batch
-    for (const f of readdirSync(o.dir)) if (f.endsWith('.part')) renameSync(join(o.dir, f), join(o.dir, f.slice(0, -5)));
+    for (const f of readdirSync(o.dir)) if (f.endsWith('.part')) this.recover(join(o.dir, f));
     this.timer = setInterval(() => this.tick(), Math.max(50, Math.min(1000, Math.floor(o.windowMs / 4))));
     this.timer.unref();
     this.kickUploads();
+  }
+
+  /**
+   * A `.sf` window cut short by a crash in the middle of an append is truncated to its last
+   * whole block; one without a whole block holds no record and is set aside (`.corrupt`,
+   * neither uploaded nor deleted). NDJSON.gz windows are renamed as they are.
+   */
+  private recover(path: string): void {
+    const done = path.slice(0, -5);
+    if (done.endsWith('.sf')) {
+      const size = statSync(path).size;
+      const good = completeSysFlowLength(readFileSync(path));
+      if (good === 0) {
+        renameSync(path, `${done}.corrupt`);
+        this.stats.corruptWindows++;
+        return;
+      }
+      if (good < size) {
+        truncateSync(path, good);
+        this.stats.truncatedWindows++;
+      }
+    }
+    renameSync(path, done);
   }
 
   private tick(): void {

@@ -21,8 +21,8 @@ import { toSysFlowJson } from '../../src/policy/index.js';
 import { ENGINE_RECORD_TYPES } from '../../src/pipeline/sources/sysflow-files.js';
 import { runCli, TRACES, writePipelines } from './fleet-cli.js';
 import { Rng } from '../policy/fuzz-lib.js';
-import { SysFlowObjectBuilder, splitSysFlowMessage } from '../../src/sinks/s3-sysflow.js';
-import { writeFileSync } from 'node:fs';
+import { completeSysFlowLength, SysFlowObjectBuilder, splitSysFlowMessage } from '../../src/sinks/s3-sysflow.js';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 
 async function withS3rver<T>(fn: (endpoint: string, client: S3Client, tmp: string) => Promise<T>): Promise<T> {
   const tmp = mkdtempSync(join(tmpdir(), 'falconet-s3-'));
@@ -308,4 +308,57 @@ test('s3 object=sf: the store unreachable → the .sf window stays on disk; a la
     assert.deepEqual(objs.map((o) => o.key), ['a/n1/2023/11/14/1700000000.n1.sf']);
     assert.deepEqual(readObject(await get(client, 'telemetry', objs[0]!.key)).records, sent.map((r) => r.content));
   });
+});
+
+test('s3 object=sf: a window torn by a crash mid-append is cut back to its last whole block and uploaded; a torn preamble is set aside', async () => {
+  await withS3rver(async (endpoint, client, tmp) => {
+    const dir = join(tmp, 'win');
+    const q = `object=sf&format=sysflow-msg&nodeip=n1&node=a&dir=${encodeURIComponent(dir)}`;
+    const sent = traceRecords('shellshock.sf');
+    // the "crashed" run: two batches appended, then half of a third block; never closed
+    const crashed = new S3Sink(parseS3SinkUrl(`s3+http://S3RVER:S3RVER@${endpoint}/telemetry?${q}`, 't'), () => 1_700_000_000_000);
+    assert.deepEqual(await crashed.send(sent.slice(0, 30).map(item)), {});
+    assert.deepEqual(await crashed.send(sent.slice(30).map(item)), {});
+    const part = join(dir, '1700000000.n1.sf.part');
+    const whole = readFileSync(part);
+    const other = new SysFlowObjectBuilder({ version: 5n, exporter: 'x', ip: 'NA', filename: 'k' });
+    other.encode(sent.slice(0, 10).map(item)).commit(); // the preamble goes with the first batch
+    const block = other.encode(sent.slice(10, 20).map(item)).bytes;
+    appendFileSync(part, block.subarray(0, block.length >> 1)); // a block cut short
+    // and a window whose first append tore inside the preamble
+    writeFileSync(join(dir, '1700000005.n1.sf.part'), whole.subarray(0, 100));
+    const up = new S3Sink(parseS3SinkUrl(`s3+http://S3RVER:S3RVER@${endpoint}/telemetry?${q}`, 't'));
+    await up.open();
+    await up.close();
+    assert.deepEqual([up.stats.truncatedWindows, up.stats.corruptWindows, up.stats.objects], [1, 1, 1]);
+    assert.deepEqual(readdirSync(dir), ['1700000005.n1.sf.corrupt'], 'set aside, neither uploaded nor deleted');
+    const objs = await list(client, 'telemetry');
+    assert.deepEqual(objs.map((o) => o.key), ['a/n1/2023/11/14/1700000000.n1.sf']);
+    const data = await get(client, 'telemetry', objs[0]!.key);
+    assert.ok(data.equals(whole), 'exactly the two whole batches');
+    assert.deepEqual(readObject(data).records, sent.map((r) => r.content));
+    crashed.close().catch(() => undefined);
+  });
+});
+
+test('s3 object=sf: completeSysFlowLength on cut and mutated windows: a whole-block prefix that reads back, never a throw', () => {
+  const sent = traceRecords('shellshock.sf');
+  const b = new SysFlowObjectBuilder({ version: 5n, exporter: 'x', ip: 'NA', filename: 'k' }, { blockSize: 2000 });
+  const parts: Buffer[] = [];
+  for (let i = 0; i < sent.length; i += 7) { const r = b.encode(sent.slice(i, i + 7).map(item)); r.commit(); parts.push(r.bytes); }
+  const file = Buffer.concat(parts);
+  assert.equal(completeSysFlowLength(file), file.length);
+  const rng = new Rng(1317);
+  let cut = 0; let whole = 0;
+  for (let i = 0; i < 3000; i++) {
+    let f = file.subarray(0, rng.int(file.length + 1));
+    if (rng.int(2)) { f = Buffer.from(f); for (let k = 1 + rng.int(3); k > 0 && f.length; k--) f[rng.int(f.length)] = rng.int(256); }
+    const n = completeSysFlowLength(f);
+    assert.ok(n >= 0 && n <= f.length, `#${i}: ${n} of ${f.length}`);
+    if (n === 0) { cut++; continue; }
+    whole++;
+    // an untouched prefix cut back to whole blocks reads to its end
+    if (file.subarray(0, n).equals(f.subarray(0, n))) assert.ok([...readSysFlowBuffer(file.subarray(0, n))].length > 0, `#${i}: records in ${n} bytes`);
+  }
+  assert.ok(cut > 100 && whole > 200, `${cut} set aside, ${whole} kept`);
 });

@@ -1,20 +1,26 @@
-// S3 sink (@aws-sdk/client-s3): records are cut into objects by time and size windows, each
-// object NDJSON.gz named like sf-exporter names its traces:
-//   [prefix/][cluster/][node/][nodeip/]YYYY/MM/DD/<epoch>.<nodeip>.ndjson.gz
-// A window is written to a local directory first (each send appends one complete gzip member, so
-// the file is valid gzip at every batch boundary); a cut window is uploaded (multipart above the
-// part size) and the local file is deleted only after the store confirms the object's size.
-// Files left by a crash or an unreachable store are uploaded on the next open or cut.
+// S3 sink (@aws-sdk/client-s3): records are cut into objects by time and size windows, named
+// like sf-exporter names its traces:
+//   [prefix/][cluster/][node/][nodeip/]YYYY/MM/DD/<epoch>.<nodeip>.ndjson.gz   (object=ndjson.gz)
+//   [prefix/][cluster/][node/][nodeip/]YYYY/MM/DD/<epoch>.<nodeip>.sf          (object=sf)
+// An `ndjson.gz` object holds the encoded records, one per line. An `sf` object is a
+// self-contained SysFlow v5 trace built from `format=sysflow-msg` items (s3-sysflow.ts).
+// A window is written to a local directory first (each send appends one complete gzip member or
+// whole Avro blocks, so the file is valid at every batch boundary); a cut window is uploaded
+// (multipart above the part size) and the local file is deleted only after the store confirms
+// the object's size.
+// Files left by a crash or an unreachable store are uploaded on the next open or cut (a `.sf`
+// window torn mid-append is first cut back to its last whole block).
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand,
   HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client, UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, truncateSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { SendResult, Sink, SinkItem } from '../pipeline/types.js';
 import { registerSinkScheme } from './registry.js';
+import { completeSysFlowLength, SysFlowObjectBuilder } from './s3-sysflow.js';
 import { parseBoolParam, parseBytes, parseDurationMs, parseFleetUrl } from '../util/fleet-url.js';
 
 export interface S3SinkOptions {
@@ -38,14 +44,21 @@ export interface S3SinkOptions {
   dir: string;
   createBucket: boolean;
   forcePathStyle: boolean;
+  /** what an object holds: NDJSON.gz lines, or a self-contained SysFlow trace (`.sf`) */
+  object: S3ObjectFormat;
   name?: string;
 }
+
+export type S3ObjectFormat = 'ndjson.gz' | 'sf';
+const OBJECT_FORMATS: readonly S3ObjectFormat[] = ['ndjson.gz', 'sf'];
 
 const MIN_PART = 5 * 1024 * 1024;
 
 /**
  * `s3+http(s)://[access:secret@]host:port/bucket/prefix?window=60s&max_bytes=64MB&dir=/var/lib/falconet/s3`
- * Other keys: region, part_size, node, nodeip, cluster, create_bucket, path_style.
+ * Other keys: region, part_size, node, nodeip, cluster, create_bucket, path_style, and
+ * object=ndjson.gz|sf (`sf` takes the items of format=sysflow-msg, the only encoding whose items
+ * carry the entities their records reference; the URL must say so).
  */
 export function parseS3SinkUrl(text: string, where: string): S3SinkOptions {
   const u = parseFleetUrl(text, where, 443);
@@ -57,6 +70,11 @@ export function parseS3SinkUrl(text: string, where: string): S3SinkOptions {
   const partBytes = p['part_size'] ? parseBytes(p['part_size'], `${where} part_size`) : 8 * 1024 * 1024;
   if (partBytes < MIN_PART) throw new Error(`${where}: part_size must be at least 5MB (the S3 minimum)`);
   const host = hostname();
+  const object = (p['object'] ?? 'ndjson.gz') as S3ObjectFormat;
+  if (!OBJECT_FORMATS.includes(object)) throw new Error(`${where}: object '${p['object']}' is not one of ${OBJECT_FORMATS.join(', ')}`);
+  if (object === 'sf' && p['format'] !== 'sysflow-msg') {
+    throw new Error(`${where}: object=sf builds SysFlow traces from format=sysflow-msg items (each carries the entities its record references); add format=sysflow-msg${p['format'] ? ` instead of format=${p['format']}` : ''}`);
+  }
   return {
     endpoint: `${u.scheme === 's3+https' ? 'https' : 'http'}://${u.hosts[0]}`,
     region: p['region'] ?? 'us-east-1',
@@ -73,6 +91,7 @@ export function parseS3SinkUrl(text: string, where: string): S3SinkOptions {
     dir: p['dir'] ?? join(process.cwd(), 'falconet-s3'),
     createBucket: parseBoolParam(p, 'create_bucket', where, true),
     forcePathStyle: parseBoolParam(p, 'path_style', where, true),
+    object,
   };
 }
 
@@ -86,9 +105,7 @@ export function s3ObjectKey(o: Pick<S3SinkOptions, 'prefix' | 'clusterId' | 'nod
   return `${parts.join('/')}/${epochSec}.${o.nodeIp}.${ext}`;
 }
 
-const EXT = 'ndjson.gz';
-
-interface Window { epoch: number; path: string; bytes: number; openedAt: number }
+interface Window { epoch: number; path: string; bytes: number; openedAt: number; sf?: SysFlowObjectBuilder }
 
 export class S3Sink implements Sink {
   readonly name: string;
@@ -97,10 +114,15 @@ export class S3Sink implements Sink {
   private timer: NodeJS.Timeout | undefined;
   private uploading: Promise<void> = Promise.resolve();
   private lastEpoch = 0;
-  readonly stats = { objects: 0, multipart: 0, parts: 0, bytesUploaded: 0, uploadErrors: 0, lastError: '' };
+  /** the object name's ending, also the local window files' */
+  private readonly ext: string;
+  private readonly contentType: { ContentType: string; ContentEncoding?: string };
+  readonly stats = { objects: 0, multipart: 0, parts: 0, bytesUploaded: 0, uploadErrors: 0, lastError: '', rejected: 0, truncatedWindows: 0, corruptWindows: 0 };
 
   constructor(private readonly opts: S3SinkOptions, private readonly now: () => number = Date.now) {
     this.name = opts.name ?? `s3:${opts.bucket}`;
+    this.ext = opts.object;
+    this.contentType = opts.object === 'sf' ? { ContentType: 'application/octet-stream' } : { ContentType: 'application/x-ndjson', ContentEncoding: 'gzip' };
   }
 
   async open(): Promise<void> {
@@ -115,10 +137,33 @@ export class S3Sink implements Sink {
       maxAttempts: 3,
     });
     // windows of an earlier run: a half-written one is complete up to its last batch
-    for (const f of readdirSync(o.dir)) if (f.endsWith('.part')) renameSync(join(o.dir, f), join(o.dir, f.slice(0, -5)));
+    for (const f of readdirSync(o.dir)) if (f.endsWith('.part')) this.recover(join(o.dir, f));
     this.timer = setInterval(() => this.tick(), Math.max(50, Math.min(1000, Math.floor(o.windowMs / 4))));
     this.timer.unref();
     this.kickUploads();
+  }
+
+  /**
+   * A `.sf` window cut short by a crash in the middle of an append is truncated to its last
+   * whole block; one without a whole block holds no record and is set aside (`.corrupt`,
+   * neither uploaded nor deleted). NDJSON.gz windows are renamed as they are.
+   */
+  private recover(path: string): void {
+    const done = path.slice(0, -5);
+    if (done.endsWith('.sf')) {
+      const size = statSync(path).size;
+      const good = completeSysFlowLength(readFileSync(path));
+      if (good === 0) {
+        renameSync(path, `${done}.corrupt`);
+        this.stats.corruptWindows++;
+        return;
+      }
+      if (good < size) {
+        truncateSync(path, good);
+        this.stats.truncatedWindows++;
+      }
+    }
+    renameSync(path, done);
   }
 
   private tick(): void {
@@ -128,6 +173,7 @@ export class S3Sink implements Sink {
   async send(batch: readonly SinkItem[]): Promise<SendResult> {
     if (!batch.length) return {};
     await this.open();
+    if (this.opts.object === 'sf') return this.sendSysFlow(batch);
     const body = gzipSync(Buffer.concat(batch.flatMap((it) => [Buffer.from(it.data.buffer, it.data.byteOffset, it.data.byteLength), Buffer.from('\n')])));
     const w = this.window();
     appendFileSync(w.path, body);
@@ -136,13 +182,31 @@ export class S3Sink implements Sink {
     return {};
   }
 
+  /** object=sf: the batch as Avro blocks of the window's trace; items that are no sysflow-msg are rejected. */
+  private sendSysFlow(batch: readonly SinkItem[]): SendResult {
+    const w = this.window();
+    const b = w.sf!.encode(batch);
+    if (b.bytes.length) {
+      appendFileSync(w.path, b.bytes);
+      b.commit();
+      w.bytes += b.bytes.length;
+    }
+    this.stats.rejected += b.failed.length;
+    if (w.bytes >= this.opts.maxBytes) this.cut();
+    return b.failed.length ? { failed: b.failed } : {};
+  }
+
   private window(): Window {
     if (this.win) return this.win;
     let epoch = Math.floor(this.now() / 1000);
     // two windows in one second (size cuts): keep names unique and all digits
     if (epoch <= this.lastEpoch) epoch = this.lastEpoch + 1;
     this.lastEpoch = epoch;
-    this.win = { epoch, path: join(this.opts.dir, `${epoch}.${this.opts.nodeIp}.${EXT}.part`), bytes: 0, openedAt: this.now() };
+    this.win = { epoch, path: join(this.opts.dir, `${epoch}.${this.opts.nodeIp}.${this.ext}.part`), bytes: 0, openedAt: this.now() };
+    if (this.opts.object === 'sf') {
+      const o = this.opts;
+      this.win.sf = new SysFlowObjectBuilder({ version: 5n, exporter: o.nodeName ?? o.nodeIp, ip: o.nodeIp, filename: s3ObjectKey(o, epoch, this.ext) });
+    }
     return this.win;
   }
 
@@ -150,7 +214,8 @@ export class S3Sink implements Sink {
   private cut(): void {
     const w = this.win;
     this.win = undefined;
-    if (w) {
+    // a window nothing was written to (object=sf, every item rejected) has no file
+    if (w && w.bytes > 0) {
       const fd = openSync(w.path, 'r+');
       try { fsyncSync(fd); } finally { closeSync(fd); }
       renameSync(w.path, w.path.slice(0, -5));
@@ -168,15 +233,15 @@ export class S3Sink implements Sink {
   /** Every finished window in the directory, oldest first; each deleted once confirmed. */
   private async uploadPending(): Promise<void> {
     const o = this.opts;
-    const files = readdirSync(o.dir).filter((f) => f.endsWith(`.${EXT}`) && /^\d+\./.test(f)).sort((a, b) => parseInt(a, 10) - parseInt(b, 10));
+    const files = readdirSync(o.dir).filter((f) => f.endsWith(`.${this.ext}`) && /^\d+\./.test(f)).sort((a, b) => parseInt(a, 10) - parseInt(b, 10));
     if (!files.length) return;
     await this.ensureBucket();
     for (const f of files) {
       const path = join(o.dir, f);
       const size = statSync(path).size;
-      const key = s3ObjectKey(o, parseInt(f, 10), EXT);
+      const key = s3ObjectKey(o, parseInt(f, 10), this.ext);
       if (size > o.partBytes) await this.multipart(path, key);
-      else await this.client!.send(new PutObjectCommand({ Bucket: o.bucket, Key: key, Body: readFileSync(path), ContentType: 'application/x-ndjson', ContentEncoding: 'gzip', Metadata: this.metadata() }));
+      else await this.client!.send(new PutObjectCommand({ Bucket: o.bucket, Key: key, Body: readFileSync(path), ...this.contentType, Metadata: this.metadata() }));
       const head = await this.client!.send(new HeadObjectCommand({ Bucket: o.bucket, Key: key }));
       if (head.ContentLength !== size) throw new Error(`s3: ${key} holds ${head.ContentLength} bytes, uploaded ${size}; local file kept`);
       unlinkSync(path);
@@ -204,7 +269,7 @@ export class S3Sink implements Sink {
   private async multipart(path: string, key: string): Promise<void> {
     const o = this.opts;
     const data = readFileSync(path);
-    const up = await this.client!.send(new CreateMultipartUploadCommand({ Bucket: o.bucket, Key: key, ContentType: 'application/x-ndjson', ContentEncoding: 'gzip', Metadata: this.metadata() }));
+    const up = await this.client!.send(new CreateMultipartUploadCommand({ Bucket: o.bucket, Key: key, ...this.contentType, Metadata: this.metadata() }));
     try {
       const parts: { ETag: string; PartNumber: number }[] = [];
       for (let off = 0, n = 1; off < data.length; off += o.partBytes, n++) {
@@ -228,7 +293,7 @@ export class S3Sink implements Sink {
 
   /** Local windows not yet confirmed by the store. */
   pendingFiles(): string[] {
-    return readdirSync(this.opts.dir).filter((f) => f.endsWith(`.${EXT}`) || f.endsWith('.part'));
+    return readdirSync(this.opts.dir).filter((f) => f.endsWith(`.${this.ext}`) || f.endsWith('.part'));
   }
 
   async close(): Promise<void> {

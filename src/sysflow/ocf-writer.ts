@@ -76,6 +76,18 @@ export class SysFlowOcfWriter {
     if (this.block.len >= this.blockSize) this.flush();
   }
 
+  /**
+   * Append one datum already encoded in the writer's layout (bytes a reader decoded, passed on
+   * unchanged); the caller vouches for it. A full block is compressed and written.
+   */
+  writeDatum(datum: Buffer): void {
+    if (this.closed) throw new Error('SysFlow writer is closed');
+    this.block.raw(datum);
+    this.blockCount++;
+    this.records++;
+    if (this.block.len >= this.blockSize) this.flush();
+  }
+
   /** Write the buffered records as one block (no-op when empty). */
   flush(): void {
     if (this.blockCount === 0) return;

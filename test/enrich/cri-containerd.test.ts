@@ -120,7 +120,7 @@ test('real containerd (CRI plugin): a container\'s process resolves to its id an
     const podConfig = {
       metadata: { name: 'web', namespace: 'prod', uid: UID, attempt: 0 }, log_directory: path.join(dir, 'logs'),
       labels: { ...kube, app: 'web', tier: 'front' }, annotations: { 'kubernetes.io/config.source': 'api' },
-      linux: { cgroup_parent: cgroupParent, security_context: { namespace_options: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } } },
+      linux: { cgroup_parent: cgroupParent, security_context: { privileged: true, namespace_options: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } } },
     };
     sandboxId = String((await client.call('RunPodSandbox', { config: podConfig })).pod_sandbox_id);
     const containerLabels = { ...kube, 'io.kubernetes.container.name': 'app' };
@@ -160,15 +160,28 @@ test('real containerd (CRI plugin): a container\'s process resolves to its id an
     await stage.process([b]);
     assert.deepEqual(b.enrich!['container'], a.enrich!['container']);
     assert.equal(stage.stats.apiCalls, 1);
+    // a privileged container of the same pod (the sandbox allows it): the flag comes from
+    // containerd's verbose info (the CreateContainer config it echoes)
+    const pid2Id = String((await client.call('CreateContainer', {
+      pod_sandbox_id: sandboxId, sandbox_config: podConfig,
+      config: { metadata: { name: 'priv', attempt: 0 }, image: { image }, command: ['/bin/sleep', '100000'], labels: { ...kube, 'io.kubernetes.container.name': 'priv' }, log_path: 'priv.log', linux: { security_context: { privileged: true } } },
+    })).container_id);
+    await client.call('StartContainer', { container_id: pid2Id });
+    const pid2 = (JSON.parse(((await client.call('ContainerStatus', { container_id: pid2Id, verbose: true }))['info'] as Record<string, string>)['info']!) as { pid: number }).pid;
+    const p2: Envelope = { kind: 'process', rec: {}, enrich: { process: entry(pid2, statSync(path.join(V2!, cgroupParent, pid2Id), { bigint: true }).ino) } };
+    await stage.process([p2]);
+    const e2 = p2.enrich!['container'] as ContainerEnrichment;
+    assert.deepEqual([e2.id, e2.name, e2.privileged, e2.pod?.name, e2.pod?.labels], [pid2Id, 'priv', true, 'web', { app: 'web', tier: 'front' }]);
+    assert.equal(stage.stats.apiCalls, 2);
     // an id containerd does not know (NOT_FOUND): id and runtime only, and remembered as such
     const unknown = 'e'.repeat(64);
     const other = (): Envelope => ({ kind: 'process', rec: {}, enrich: { process: { ...entry(pid, 0n), cgroup: `0::/kubepods/besteffort/pod${UID}/${unknown}\n` } } });
     const c = other();
     await stage.process([c]);
     assert.deepEqual(c.enrich!['container'], { id: unknown, shortId: unknown.slice(0, 12), runtime: 'containerd', metadata: 'none' });
-    assert.equal(stage.stats.apiCalls, 2);
+    assert.equal(stage.stats.apiCalls, 3);
     await stage.process([other()]);
-    assert.equal(stage.stats.apiCalls, 2);
+    assert.equal(stage.stats.apiCalls, 3);
   } finally {
     stage?.close();
     if (client && sandboxId) {

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { status } from '@grpc/grpc-js';
 import { CgroupIndex, ContainerStage, type ContainerEnrichment } from '../../src/enrich/containers.js';
 import { parseVerboseInfo, podOfSandbox } from '../../src/enrich/cri-api.js';
+import { enrichmentStages } from '../../src/enrich/stages.js';
 import type { ProcessEnrichment } from '../../src/enrich/process-table.js';
 import type { Envelope } from '../../src/pipeline/types.js';
 import { Rng } from '../policy/fuzz-lib.js';
@@ -294,4 +295,20 @@ test('grpc-js is loaded only when a CRI socket is asked', async () => {
     await srv.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('--cri-socket and containers.cri_sockets: the CLI flag reaches pipeline.json, the setting picks the sockets ("" / none: no CRI)', async () => {
+  const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/falconet');
+  const tree = async (...a: string[]) => (JSON.parse((await run(process.execPath, [bin, '--print-pipeline', '--containers', ...a])).stdout) as { pipeline: Array<Record<string, string>> }).pipeline[0]!;
+  assert.equal((await tree('--cri-socket', '/a.sock', '--cri-socket', '/b.sock'))['containers.cri_sockets'], '/a.sock /b.sock');
+  assert.equal((await tree('--cri-socket', 'none'))['containers.cri_sockets'], '');
+  assert.equal((await tree())['containers.cri_sockets'], undefined, 'default sockets');
+  await withServer({ ContainerStatus: () => grpcError(status.NOT_FOUND, 'no') }, async (sock, calls) => {
+    for (const [setting, want] of [[sock, 1], ['', 1]] as const) {
+      const stage = enrichmentStages({ containers: 'on', 'containers.sockets': '', 'containers.cri_sockets': setting }).find((s) => s.name === 'containers')!;
+      await stage.process([rec(`0::/kubepods/pod${UID}/${hex('b')}\n`)]);
+      await stage.close?.();
+      assert.equal(calls['ContainerStatus'], want, `containers.cri_sockets "${setting}"`);
+    }
+  });
 });

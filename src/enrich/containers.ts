@@ -124,6 +124,8 @@ export interface ContainerApi {
   readonly kind: 'docker' | 'cri';
   inspect(id: string): Promise<InspectResult | undefined>;
   close?(): void;
+  /** set when the client itself cannot work (logged once) */
+  readonly loadError?: string | undefined;
 }
 
 /** GET over a UNIX socket; resolves to the status and body (undefined when nothing listens). */
@@ -234,6 +236,7 @@ type Meta = { state: 'done'; info: InspectResult } | { state: 'none'; at: number
 export class ContainerStage implements Stage {
   readonly name = 'containers';
   private readonly apis: ContainerApi[];
+  private readonly logged = new Set<ContainerApi>();
   private readonly waitMs: number;
   readonly cgroups: CgroupIndex;
   private readonly procFallback: boolean;
@@ -336,7 +339,11 @@ export class ContainerStage implements Stage {
         for (const api of order) {
           if (!existsSync(api.socketPath)) continue;
           this.stats.apiCalls++;
-          const info = await api.inspect(id);
+          const info = await api.inspect(id).catch(() => undefined);
+          if (api.loadError && !this.logged.has(api)) {
+            this.logged.add(api);
+            this.log(`containers: ${api.socketPath}: ${api.loadError}`);
+          }
           if (info) return this.setMeta(id, { state: 'done', info });
         }
         this.setMeta(id, { state: 'none', at: Date.now() });

@@ -89,6 +89,8 @@ export class CriApi {
   private closed = false;
   /** calls answered with an error other than NOT_FOUND (unreachable, deadline, bad reply) */
   failures = 0;
+  /** why grpc-js or the proto could not be loaded, if so */
+  loadError: string | undefined;
 
   constructor(readonly socketPath: string, private readonly timeoutMs = 2000, private readonly maxSandboxes = 1024) {}
 
@@ -96,7 +98,14 @@ export class CriApi {
     if (this.closed) return undefined;
     let c = this.client;
     if (!c) {
-      const { grpc, Service } = await loadGrpc();
+      let g: Loaded;
+      try { g = await loadGrpc(); } catch (e) {
+        // a broken install (module or proto missing) costs the metadata, never the record
+        this.failures++;
+        this.loadError ??= (e as Error).message;
+        return undefined;
+      }
+      const { grpc, Service } = g;
       if (this.closed) return undefined;
       c = this.client ??= new Service(`unix:${this.socketPath}`, grpc.credentials.createInsecure(), {
         'grpc.max_receive_message_length': 4 << 20, 'grpc.enable_retries': 0, 'grpc.initial_reconnect_backoff_ms': 1000,
@@ -119,8 +128,10 @@ export class CriApi {
 
   /** The runtime behind the socket (asked once; undefined if it does not say). */
   private runtime(): Promise<ContainerRuntime | undefined> {
-    this.version ??= this.call('Version', { version: 'v1' }).then((r) => runtimeOf(str(r?.['runtime_name'])));
-    return this.version;
+    const v = this.version ??= this.call('Version', { version: 'v1' }).then((r) => runtimeOf(str(r?.['runtime_name'])));
+    // an unanswered Version is asked again with the next container
+    void v.then((rt) => { if (!rt && this.version === v) this.version = undefined; });
+    return v;
   }
 
   private pod(sandboxId: string): Promise<PodInfo | undefined> {

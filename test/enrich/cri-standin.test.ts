@@ -312,3 +312,27 @@ test('--cri-socket and containers.cri_sockets: the CLI flag reaches pipeline.jso
     }
   });
 });
+
+test('grpc-js failing to load costs the metadata, not the record, and is logged once', async () => {
+  const containers = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/enrich/containers.js');
+  await withServer({ ContainerStatus: () => grpcError(status.NOT_FOUND, 'no') }, async (sock, calls) => {
+    // a resolve hook that makes @grpc/proto-loader unresolvable, as in a broken install
+    const hooks = `export async function resolve(s, c, next) { if (s === '@grpc/proto-loader') throw new Error('Cannot find package @grpc/proto-loader (test)'); return next(s, c); }`;
+    const script = `
+      import { register } from 'node:module';
+      register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hooks)}));
+      const { ContainerStage, CgroupIndex } = await import(${JSON.stringify(containers)});
+      const logs = [];
+      const stage = new ContainerStage({ sockets: [], criSockets: [process.argv[1]], cgroupIndex: new CgroupIndex('/nonexistent'), procFallback: false, waitMs: 30000 });
+      await stage.start({ log: (t) => logs.push(t) });
+      const rec = (id) => ({ kind: 'process', rec: {}, enrich: { process: { pid: 1, startNs: 1n, cgroupId: 0n, cgroup: '0::/kubepods/' + id + '\\n', exited: false } } });
+      const out = [];
+      for (const id of ['${hex('a')}', '${hex('b')}']) { const r = rec(id); await stage.process([r]); out.push(r.enrich.container.metadata); }
+      stage.close();
+      console.log(JSON.stringify({ out, logs }));`;
+    const r = JSON.parse((await run(process.execPath, ['--input-type=module', '-e', script, sock])).stdout) as { out: string[]; logs: string[] };
+    assert.deepEqual(r.out, ['none', 'none']);
+    assert.deepEqual(r.logs, [`containers: ${sock}: Cannot find package @grpc/proto-loader (test)`]);
+    assert.equal(calls['ContainerStatus'], undefined, 'nothing reached the server');
+  });
+});

@@ -126,7 +126,7 @@ export class CriApi {
     });
   }
 
-  /** The runtime behind the socket (asked once; undefined if it does not say). */
+  /** The runtime behind the socket (asked until it answers; undefined if it does not say). */
   private runtime(): Promise<ContainerRuntime | undefined> {
     const v = this.version ??= this.call('Version', { version: 'v1' }).then((r) => runtimeOf(str(r?.['runtime_name'])));
     // an unanswered Version is asked again with the next container

@@ -95,7 +95,7 @@ async function main(): Promise<void> {
   const packages = new PackageStage(new PackageIndex({ rpm: null }), { watch: false, readyWaitMs: 60000 });
   await packages.index.start();
   const checksums = new ChecksumStage({ waitMs: 60000 });
-  const containers = new ContainerStage({ sockets: [], cgroupIndex: new CgroupIndex('/nonexistent'), procFallback: false });
+  const containers = new ContainerStage({ sockets: [], criSockets: [], cgroupIndex: new CgroupIndex('/nonexistent'), procFallback: false });
 
   console.log(`enrichment cost, ${N} synthetic records (file 95%, process 5%; 1 in 10 file records an executable), one core\n`);
   await pass([procs, packages, checksums, containers], true); // warm-up: computes the digests once

@@ -20,6 +20,8 @@ PKGS+=(iproute2 nftables)
 PKGS+=(nats-server librdkafka-dev)
 # enrichment tests (test/enrich): podman with runc and a busybox-static image, curl, md5sum/sha256sum
 PKGS+=(podman runc busybox-static coreutils)
+# CRI metadata test (test/enrich/cri-containerd.test.ts): a private containerd (its CRI plugin)
+PKGS+=(containerd)
 # booted-kernel test (test/kernel61): QEMU boots Debian 12's own 6.1 kernel under TCG with a
 # busybox initramfs; the kernel package is only downloaded and unpacked (scripts/qemu/kernel61.sh)
 PKGS+=(qemu-system-x86 libc6-dev)

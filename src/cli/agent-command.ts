@@ -71,6 +71,7 @@ interface AgentFlags {
   containers?: boolean;
   processTable?: boolean;
   containerSocket?: string[];
+  criSocket?: string[];
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -103,7 +104,7 @@ function pipelineOptions(flags: AgentFlags, extra: Partial<PipelineOptions> = {}
     output: flags.output, quiet: flags.quiet || flags.daemon, token: flags.token, stats: flags.stats,
     sysflow: sysflowOptions(flags), durationSec: flags.duration, sinks, filter: flags.filter, rules: flags.rules,
     strict: flags.strict, alertFormat: flags.alertFormat, plugdir: flags.plugdir, pipelineFile: flags.config,
-    enrichment: { versions: flags.versions, checksums: flags.checksums, containers: flags.containers, processTable: flags.processTable, containerSockets: flags.containerSocket },
+    enrichment: { versions: flags.versions, checksums: flags.checksums, containers: flags.containers, processTable: flags.processTable, containerSockets: flags.containerSocket, criSockets: flags.criSocket },
     ...extra,
   };
 }
@@ -151,8 +152,9 @@ function addOutputFlags(cmd: Command): Command {
     .option('--stats', 'print the sensor\'s counters (drops, records, sweeps) as JSON lines on stderr')
     .option('-v, --versions', 'ProcVersion/FileVersion: package versions (dpkg, rpm) of executables, by full path (needs the process monitor)')
     .option('-c, --checksums', 'FileMD5/FileSHA256 of executable files (computed in worker threads)')
-    .option('--containers', 'ContainerId/ContainerName/ContainerImage (cgroup path; docker/podman API socket)')
+    .option('--containers', 'ContainerId/ContainerName/ContainerImage (cgroup path; docker/podman API socket, CRI gRPC socket)')
     .option('--container-socket <path>', 'with --containers: a docker-compatible API socket to ask (repeatable; default /var/run/docker.sock, /run/podman/podman.sock)', collect)
+    .option('--cri-socket <path>', 'with --containers: a CRI gRPC socket (containerd, CRI-O) to ask (repeatable; default /run/containerd/containerd.sock, /run/crio/crio.sock; "none": no CRI)', collect)
     .option('--process-table', 'keep a process table from the process monitor (exe, args, cwd, ancestry) for SysFlow and policies instead of reading /proc')
     .option('-w, --write <path>', 'also write SysFlow (Avro) traces: DIR/ for <epoch>-named files in DIR, or a file path')
     .option('-G, --rotate <seconds>', 'with -w: start a new trace file every N seconds', parsePositiveInt)

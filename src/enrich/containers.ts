@@ -2,15 +2,15 @@
 // that every process record carries (mapped to a path by walking the unified hierarchy) or, on
 // v1/hybrid hosts where the v2 cgroup does not tell, /proc/PID/cgroup (read once per process,
 // asynchronously). Name, image, image id and privileged come from a docker-compatible API on a
-// UNIX socket (docker, or podman's `podman system service`), cached per id; the pod name,
-// namespace and labels from the CRI labels (io.kubernetes.*) the runtime keeps on the container.
-// Not implemented: containerd's and CRI-O's own gRPC APIs (CRI) — their containers get id and
-// runtime from the cgroup path, metadata only if a docker-compatible socket knows them.
+// UNIX socket (docker, or podman's `podman system service`) or from the CRI gRPC API
+// (containerd, CRI-O: ./cri-api.ts), cached per id; the pod name, namespace and labels from the
+// CRI labels (io.kubernetes.*) the runtime keeps on the container or its pod sandbox.
 import { request } from 'node:http';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import type { Envelope, Stage, StageContext } from '../pipeline/types.js';
 import type { ProcEntry, ProcessEnrichment } from './process-table.js';
+import { CriApi, DEFAULT_CRI_SOCKETS } from './cri-api.js';
 
 export type ContainerRuntime = 'docker' | 'containerd' | 'cri-o' | 'podman' | 'lxc';
 
@@ -96,13 +96,37 @@ export interface ContainerEnrichment {
   readonly imageId?: string;
   readonly privileged?: boolean;
   readonly labels?: Readonly<Record<string, string>>;
+  /** the container's annotations (CRI only) */
+  readonly annotations?: Readonly<Record<string, string>>;
   readonly pod?: PodInfo;
   /** 'pending': the runtime's API did not answer within the wait (a later record has it);
    * 'none': no API socket knows the container */
   readonly metadata: 'done' | 'pending' | 'none';
 }
 
-interface InspectResult { name: string; image: string; imageId: string; privileged: boolean; labels: Record<string, string>; engine: 'docker' | 'podman' }
+/** What a runtime's API says about a container. */
+export interface InspectResult {
+  name: string; image: string; imageId: string;
+  /** undefined: the API does not tell (CRI without verbose info) */
+  privileged: boolean | undefined;
+  labels: Record<string, string>;
+  annotations?: Record<string, string>;
+  engine: 'docker' | 'podman' | ContainerRuntime | 'cri';
+  /** the runtime that answered, when it says (CRI Version), over the cgroup path's guess */
+  runtime?: ContainerRuntime;
+  /** the pod from its sandbox (CRI), over the one from the container's labels */
+  pod?: PodInfo;
+}
+
+/** A runtime API that can describe a container by id. */
+export interface ContainerApi {
+  readonly socketPath: string;
+  readonly kind: 'docker' | 'cri';
+  inspect(id: string): Promise<InspectResult | undefined>;
+  close?(): void;
+  /** set when the client itself cannot work (logged once) */
+  readonly loadError?: string | undefined;
+}
 
 /** GET over a UNIX socket; resolves to the status and body (undefined when nothing listens). */
 function httpGet(socketPath: string, path: string, timeoutMs: number): Promise<{ status: number; body: string } | undefined> {
@@ -121,7 +145,8 @@ function httpGet(socketPath: string, path: string, timeoutMs: number): Promise<{
 }
 
 /** Docker Engine API (also served by podman): /containers/{id}/json. */
-export class DockerApi {
+export class DockerApi implements ContainerApi {
+  readonly kind = 'docker';
   constructor(readonly socketPath: string, private readonly timeoutMs = 2000) {}
 
   async inspect(id: string): Promise<InspectResult | undefined> {
@@ -189,6 +214,10 @@ export class CgroupIndex {
 export interface ContainerStageOptions {
   /** docker-compatible API sockets (default DEFAULT_SOCKETS) */
   sockets?: string[];
+  /** CRI gRPC sockets (default DEFAULT_CRI_SOCKETS) */
+  criSockets?: string[];
+  /** how long one API call may take (default 2 s; a record never waits longer than waitMs) */
+  apiTimeoutMs?: number;
   /** longest a batch waits for cgroup and API look-ups (default 100 ms) */
   waitMs?: number;
   cgroupIndex?: CgroupIndex;
@@ -206,7 +235,8 @@ type Meta = { state: 'done'; info: InspectResult } | { state: 'none'; at: number
 
 export class ContainerStage implements Stage {
   readonly name = 'containers';
-  private readonly apis: DockerApi[];
+  private readonly apis: ContainerApi[];
+  private readonly logged = new Set<ContainerApi>();
   private readonly waitMs: number;
   readonly cgroups: CgroupIndex;
   private readonly procFallback: boolean;
@@ -226,7 +256,11 @@ export class ContainerStage implements Stage {
   private log: (t: string) => void = () => {};
 
   constructor(opts: ContainerStageOptions = {}) {
-    this.apis = (opts.sockets ?? DEFAULT_SOCKETS).map((s) => new DockerApi(s));
+    const timeout = opts.apiTimeoutMs ?? 2000;
+    this.apis = [
+      ...(opts.sockets ?? DEFAULT_SOCKETS).map((s) => new DockerApi(s, timeout)),
+      ...(opts.criSockets ?? DEFAULT_CRI_SOCKETS).map((s) => new CriApi(s, timeout)),
+    ];
     this.waitMs = opts.waitMs ?? 100;
     this.cgroups = opts.cgroupIndex ?? new CgroupIndex();
     this.procFallback = opts.procFallback ?? this.cgroups.root !== '/sys/fs/cgroup';
@@ -292,16 +326,24 @@ export class ContainerStage implements Stage {
     this.byProcess.set(key, c);
   }
 
-  private metadata(id: string, wait: Promise<void>[]): Meta | undefined {
+  private metadata(c: CgroupContainer, wait: Promise<void>[]): Meta | undefined {
+    const id = c.id;
     const m = this.meta.get(id);
     if (m && (m.state === 'done' || Date.now() - m.at < this.negativeTtlMs)) return m;
     let pr = this.metaInflight.get(id);
     if (!pr) {
+      // the API the cgroup path points at first: CRI for containerd/CRI-O, docker's for the rest
+      const cri = c.runtime === 'containerd' || c.runtime === 'cri-o';
+      const order = [...this.apis.filter((a) => (a.kind === 'cri') === cri), ...this.apis.filter((a) => (a.kind === 'cri') !== cri)];
       pr = (async () => {
-        for (const api of this.apis) {
+        for (const api of order) {
           if (!existsSync(api.socketPath)) continue;
           this.stats.apiCalls++;
-          const info = await api.inspect(id);
+          const info = await api.inspect(id).catch(() => undefined);
+          if (api.loadError && !this.logged.has(api)) {
+            this.logged.add(api);
+            this.log(`containers: ${api.socketPath}: ${api.loadError}`);
+          }
           if (info) return this.setMeta(id, { state: 'done', info });
         }
         this.setMeta(id, { state: 'none', at: Date.now() });
@@ -324,7 +366,7 @@ export class ContainerStage implements Stage {
       const p = env.enrich?.['process'] as ProcessEnrichment | undefined;
       if (!p) continue;
       const c = this.locate(p, wait);
-      if (c) this.metadata(c.id, wait);
+      if (c) this.metadata(c, wait);
     }
     return wait;
   }
@@ -372,10 +414,11 @@ export class ContainerStage implements Stage {
     let e: ContainerEnrichment;
     if (m?.state === 'done') {
       const i = m.info;
-      const pod = podOf(i.labels, c.podUid);
+      const pod = i.pod ?? podOf(i.labels, c.podUid);
       e = {
-        id: c.id, shortId: c.id.slice(0, 12), runtime: c.runtime, name: i.name, image: i.image, imageId: i.imageId,
-        privileged: i.privileged, labels: i.labels, ...(pod ? { pod } : {}), metadata: 'done',
+        id: c.id, shortId: c.id.slice(0, 12), runtime: i.runtime ?? c.runtime, name: i.name, image: i.image, imageId: i.imageId,
+        ...(i.privileged !== undefined ? { privileged: i.privileged } : {}), labels: i.labels,
+        ...(i.annotations ? { annotations: i.annotations } : {}), ...(pod ? { pod } : {}), metadata: 'done',
       };
     } else {
       e = { id: c.id, shortId: c.id.slice(0, 12), runtime: c.runtime, metadata: this.metaInflight.has(c.id) ? 'pending' : 'none' };
@@ -384,6 +427,7 @@ export class ContainerStage implements Stage {
   }
 
   close(): void {
+    for (const a of this.apis) a.close?.();
     if (this.stats.metadataPending) this.log(`containers: ${this.stats.metadataPending} records left before their container's metadata arrived`);
   }
 }

@@ -5,10 +5,12 @@
 //   versions: on       package versions (ProcVersion, FileVersion)
 //   checksums: on      FileMD5/FileSHA256; checksums.wait (ms, default 50), checksums.workers (1|2)
 //   containers: on     container and pod; containers.sockets (space-separated docker-compatible
-//                      API sockets), containers.wait (ms, default 100)
+//                      API sockets), containers.cri_sockets (space-separated CRI gRPC sockets;
+//                      "" for none), containers.wait (ms, default 100)
 import type { Control, Envelope, Stage, StageContext } from '../pipeline/types.js';
 import { ChecksumStage } from './checksums.js';
 import { ContainerStage, DEFAULT_SOCKETS } from './containers.js';
+import { DEFAULT_CRI_SOCKETS } from './cri-api.js';
 import { PackageIndex, PackageStage } from './packages.js';
 import { ProcessStage } from './process-table.js';
 
@@ -35,7 +37,8 @@ export function enrichmentStages(settings: Readonly<Record<string, string>>): St
   }
   if (containers) {
     const sockets = settings['containers.sockets']?.split(/\s+/).filter(Boolean) ?? DEFAULT_SOCKETS;
-    out.push(new ContainerStage({ sockets, waitMs: positiveInt(settings, 'containers.wait', 100) }));
+    const criSockets = settings['containers.cri_sockets']?.split(/\s+/).filter(Boolean) ?? DEFAULT_CRI_SOCKETS;
+    out.push(new ContainerStage({ sockets, criSockets, waitMs: positiveInt(settings, 'containers.wait', 100) }));
   }
   return out;
 }

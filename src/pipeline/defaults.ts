@@ -17,7 +17,7 @@ export interface AgentFlagsTree {
   alertFormat?: string;
   sysflow?: { output?: string; rotateSeconds?: number; exporterId?: string; socketPath?: string };
   /** -v, -c, --containers, --process-table (src/enrich/stages.ts) */
-  enrichment?: { versions?: boolean; checksums?: boolean; containers?: boolean; processTable?: boolean; containerSockets?: readonly string[] };
+  enrichment?: { versions?: boolean; checksums?: boolean; containers?: boolean; processTable?: boolean; containerSockets?: readonly string[]; criSockets?: readonly string[] };
 }
 
 type Plugin = Record<string, string | string[]>;
@@ -37,6 +37,8 @@ export function defaultPipeline(f: AgentFlagsTree): { pipeline: Plugin[] } {
     ...(en.processTable ? { process: 'on' } : {}), ...(en.versions ? { versions: 'on' } : {}),
     ...(en.checksums ? { checksums: 'on' } : {}), ...(en.containers ? { containers: 'on' } : {}),
     ...(en.containers && en.containerSockets?.length ? { 'containers.sockets': en.containerSockets.join(' ') } : {}),
+    // `--cri-socket none` asks no CRI socket
+    ...(en.containers && en.criSockets?.length ? { 'containers.cri_sockets': en.criSockets.filter((s) => s !== 'none').join(' ') } : {}),
   });
   const sinks = [...(f.sinks ?? [])];
   const destinations = (): Plugin => (sinks.length ? { export: 'sink', sink: sinks.join(' ') } : f.quiet ? { export: 'null' } : { export: 'terminal' });

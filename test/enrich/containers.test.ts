@@ -117,7 +117,7 @@ test('processes placed in runtime-style cgroups (v2 through the cgroup id, v1 th
       // the stage: v2 → the record's cgroup id (inode of the directory) resolved by the index;
       // v1 → the v2 id says "host", so the stage reads /proc/PID/cgroup once
       const cgroupId = v2 ? statSync(dir, { bigint: true }).ino : statSync(V2, { bigint: true }).ino;
-      const stage = new ContainerStage({ sockets: [], cgroupIndex: new CgroupIndex(V2, 0), procFallback: !v2, waitMs: 30000 });
+      const stage = new ContainerStage({ criSockets: [], sockets: [], cgroupIndex: new CgroupIndex(V2, 0), procFallback: !v2, waitMs: 30000 });
       await stage.start();
       const env: Envelope = { kind: 'file', rec: { hdr: { pid } }, enrich: { process: entryFor(pid, cgroupId) } };
       await stage.process([env]);
@@ -151,7 +151,7 @@ test('docker-compatible API: metadata and CRI pod labels from /containers/{id}/j
   });
   await new Promise<void>((r) => server.listen(sock, r));
   try {
-    const stage = new ContainerStage({ sockets: [path.join(dir, 'missing.sock'), sock], cgroupIndex: new CgroupIndex('/nonexistent'), procFallback: false, waitMs: 30000 });
+    const stage = new ContainerStage({ criSockets: [], sockets: [path.join(dir, 'missing.sock'), sock], cgroupIndex: new CgroupIndex('/nonexistent'), procFallback: false, waitMs: 30000 });
     const mk = (cgroup: string): Envelope => ({ kind: 'socket', rec: {}, enrich: { process: { ...entryFor(1234, 0n), cgroup } } });
     const a = mk(`0::/kubepods/besteffort/pod${UID}/${ID}\n`);
     const host = mk('0::/system.slice/ssh.service\n');
@@ -207,7 +207,7 @@ test('a slow API: the record leaves after the wait with metadata pending; a late
   });
   await new Promise<void>((r) => server.listen(sock, r));
   try {
-    const stage = new ContainerStage({ sockets: [sock], cgroupIndex: new CgroupIndex('/nonexistent'), procFallback: false, waitMs: 50 });
+    const stage = new ContainerStage({ criSockets: [], sockets: [sock], cgroupIndex: new CgroupIndex('/nonexistent'), procFallback: false, waitMs: 50 });
     const mk = (): Envelope => ({ kind: 'file', rec: {}, enrich: { process: { ...entryFor(1, 0n), cgroup: `0::/docker/${ID}\n` } } });
     const first = mk();
     await stage.process([first]);

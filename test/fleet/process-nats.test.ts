@@ -35,6 +35,22 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/** The stream's and the consumer's counts, for a failure message. */
+async function streamState(durable: string): Promise<string> {
+  const nc = await connect({ servers: cluster.servers });
+  try {
+    const jsm = await nc.jetstreamManager();
+    const si = await jsm.streams.info('CENTRAL');
+    const ci = await jsm.consumers.info('CENTRAL', durable);
+    return `stream messages ${si.state.messages}; consumer ${durable}: delivered ${ci.delivered.stream_seq}, ack floor ${ci.ack_floor.stream_seq}, ` +
+      `pending ${ci.num_pending}, ack pending ${ci.num_ack_pending}, redelivered ${ci.num_redelivered}, waiting ${ci.num_waiting}`;
+  } catch (e) {
+    return `stream state unavailable: ${(e as Error).message}`;
+  } finally {
+    await nc.close();
+  }
+}
+
 async function consumerWaiting(durable: string): Promise<number> {
   const nc = await connect({ servers: cluster.servers });
   try {
@@ -61,8 +77,9 @@ test('process --driver nats: agents → R3 stream → two processors sharing a d
     await waitFor('both processors pulling', () => waiting >= 2, 60_000, async () => { waiting = await consumerWaiting('central'); });
     await Promise.all([runAgent(forward, AGENT_A), runAgent(forward, AGENT_B)]);
     await waitFor(`${truth.length} alerts`, () => p1.lines().length + p2.lines().length >= truth.length, 180_000).catch(async (e: Error) => {
+      const state = await streamState('central');
       await p1.stop(); await p2.stop();
-      throw new Error(`${e.message}: p1 ${p1.lines().length}, p2 ${p2.lines().length}\np1: ${p1.tail()}\np2: ${p2.tail()}`);
+      throw new Error(`${e.message}: p1 ${p1.lines().length}, p2 ${p2.lines().length}; ${state}\np1: ${p1.tail()}\np2: ${p2.tail()}`);
     });
     // settle: a duplicate would show up now
     await new Promise((r) => setTimeout(r, 500));
@@ -93,25 +110,29 @@ test('process --driver nats: one processor SIGKILLed mid-stream: nothing lost, e
   const p1 = new Processor('p1', 'nats', central, join(dir, 'k1.jsonl'), srcUrl('central2'));
   const p2 = new Processor('p2', 'nats', central, join(dir, 'k2.jsonl'), srcUrl('central2'));
   try {
-    await waitFor('p1 has delivered alerts', () => p1.lines().length >= 1, 120_000);
+    // whichever processor pulls first may take every batch for a while: the one that has written
+    // alerts is the one killed (waiting for a particular one made the test depend on scheduling)
+    await waitFor('a processor has delivered alerts', () => p1.lines().length + p2.lines().length >= 1, 120_000);
+    const [victim, survivor] = p1.lines().length >= 1 ? [p1, p2] : [p2, p1];
     const atKill = p1.lines().length + p2.lines().length;
-    await p1.stop('SIGKILL');
+    await victim.stop('SIGKILL');
     assert.ok(atKill < truth.length, `killed mid-stream (${atKill} of ${truth.length} alerts out)`);
-    const killedLines = p1.lines();
-    await waitFor('every alert of the ground truth', () => minus(truth, [...killedLines, ...p2.lines()]).length === 0, 120_000);
+    const killedLines = victim.lines();
+    await waitFor('every alert of the ground truth', () => minus(truth, [...killedLines, ...survivor.lines()]).length === 0, 120_000);
     await new Promise((r) => setTimeout(r, 500));
-    assert.equal(await p2.stop(), 0);
-    const got = [...killedLines, ...p2.lines()];
+    assert.equal(await survivor.stop(), 0);
+    const got = [...killedLines, ...survivor.lines()];
     const extra = minus(got, truth);
-    const redelivered = p2.stat('redelivered');
-    console.log(`central nats kill: p1 killed after ${killedLines.length} alerts, p2 ${p2.lines().length} alerts, received ${p2.stat('received')}, ` +
-      `redelivered to p2 ${redelivered}, extra alerts ${extra.length}`);
+    const redelivered = survivor.stat('redelivered');
+    console.log(`central nats kill: ${victim === p1 ? 'p1' : 'p2'} killed after ${killedLines.length} alerts, the other ${survivor.lines().length} alerts, ` +
+      `received ${survivor.stat('received')}, redelivered to it ${redelivered}, extra alerts ${extra.length}`);
     assert.deepEqual(minus(truth, got), [], 'nothing lost');
-    assert.ok(redelivered > 0, 'p1 held records in flight that went to p2');
-    // a duplicate alert is one whose record p1 delivered but had not acked, redelivered to p2
+    // (whether the killed one held unacknowledged records at that instant depends on scheduling:
+    // with none, nothing is redelivered and there must be no extra alert either)
+    // a duplicate alert is one whose record the killed processor delivered but had not acked
     assert.ok(extra.length <= redelivered, `${extra.length} extra alerts, ${redelivered} redelivered`);
-    assert.deepEqual(minus(extra, killedLines), [], 'every extra alert is one p1 had written');
-    assert.ok(p2.stat('received') > RECORDS / 2, 'p2 took over the rest');
+    assert.deepEqual(minus(extra, killedLines), [], 'every extra alert is one the killed processor had written');
+    assert.ok(survivor.stat('received') > RECORDS / 2, 'the survivor took over the rest');
   } finally {
     await p1.stop('SIGKILL'); await p2.stop('SIGKILL');
   }

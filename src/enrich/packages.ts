@@ -262,7 +262,9 @@ export class PackageIndex {
       const i = p.lastIndexOf('/');
       const dir = i <= 0 ? '/' : p.slice(0, i);
       base = p.slice(i + 1);
-      real = this.canonicalDir(dir, cache) ?? dir; // missing directory: keep the listed form
+      const r = this.canonicalDir(dir, cache);
+      if (r === null || r === dir) return p; // missing directory: the listed form; or no link on the way
+      real = r;
     }
     return real === '/' ? `/${base}` : `${real}/${base}`;
   }

@@ -394,20 +394,34 @@ export class PackageStage implements Stage {
     return this.attach(batch);
   }
 
+  /** records without an executable file share one frozen enrichment per exe (per index build) */
+  private readonly byExe = new Map<string | undefined, PackageEnrichment>();
+  private byExeBuild = -1;
+
   private attach(batch: Envelope[]): Envelope[] {
     const ready = this.index.ready;
+    if (this.byExeBuild !== this.index.stats.builds || this.byExe.size >= 4096) {
+      this.byExe.clear();
+      this.byExeBuild = this.index.stats.builds;
+    }
     for (const env of batch) {
-      const e: PackageEnrichment = {};
+      let e: PackageEnrichment;
       if (!ready) {
-        e.indexPending = true;
+        e = { indexPending: true };
         this.recordsBeforeReady++;
       } else {
         const exe = this.exeOf(env);
-        const pv = exe ? this.index.lookup(exe) : undefined;
-        if (pv) e.procVersion = pv.version;
         const file = this.fileOf(env);
-        const fv = file ? this.index.lookup(file) : undefined;
-        if (fv) e.fileVersion = fv.version;
+        const shared = file ? undefined : this.byExe.get(exe);
+        if (shared) e = shared;
+        else {
+          e = {};
+          const pv = exe ? this.index.lookup(exe) : undefined;
+          if (pv) e.procVersion = pv.version;
+          const fv = file ? this.index.lookup(file) : undefined;
+          if (fv) e.fileVersion = fv.version;
+          if (!file) this.byExe.set(exe, Object.freeze(e));
+        }
       }
       (env.enrich ??= {})['packages'] = e;
     }

@@ -153,6 +153,14 @@ test('stage: ProcVersion from the process exe, FileVersion only for executable f
     ]);
     assert.deepEqual(out[0]!.enrich!['packages'], { procVersion: '1:2.3-4+deb12u1', fileVersion: '0.9~rc1-2' } satisfies PackageEnrichment);
     assert.deepEqual(out[1]!.enrich!['packages'], {}); // not executable, exe not packaged
+    // per-exe answers are shared between records, and a rebuild with a new version replaces them
+    const again = await stage.process([mk('/usr/bin/alpha', 0o100644, '/', 'x'), mk('/usr/bin/alpha', 0o100644, '/', 'y')]);
+    assert.deepEqual(again[0]!.enrich!['packages'], { procVersion: '1:2.3-4+deb12u1' });
+    assert.equal(again[1]!.enrich!['packages'], again[0]!.enrich!['packages']);
+    writeFileSync(path.join(f.dpkg, 'status'), 'Package: alpha\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1:2.4-1\n');
+    await idx.rebuild();
+    const [upgraded] = await stage.process([mk('/usr/bin/alpha', 0o100644, '/', 'x')]);
+    assert.deepEqual(upgraded!.enrich!['packages'], { procVersion: '1:2.4-1' });
     // a stage whose index cannot finish within the wait passes records on, marked
     const slow = new PackageStage(new PackageIndex({ rpm: null }), { watch: false, readyWaitMs: 0 });
     const [e] = await slow.process([mk('/usr/bin/alpha', 0o100755, '/', 'x')]);

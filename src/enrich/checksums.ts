@@ -46,7 +46,10 @@ export interface ChecksumPoolOptions {
 
 /** Worker pool: one job at a time per worker, FIFO per lane, results by job id. */
 export class ChecksumPool {
-  private readonly lanes: Lane[];
+  /** lane 0 starts with the pool; the large-file lane (1) with its first job: a worker costs
+   * ~0.1 s of CPU to start, and large files never make a batch wait, so starting it late
+   * changes no record */
+  private readonly lanes: Array<Lane | undefined>;
   private readonly waiting = new Map<number, (r: ChecksumReply) => void>();
   private nextId = 1;
   readonly largeBytes: number;
@@ -57,7 +60,7 @@ export class ChecksumPool {
     this.largeBytes = opts.largeBytes ?? 16 << 20;
     this.maxQueue = opts.maxQueue ?? 4096;
     const n = opts.workers ?? 2;
-    this.lanes = Array.from({ length: n }, () => this.newLane());
+    this.lanes = Array.from({ length: n }, (_, i) => (i === 0 ? this.newLane() : undefined));
   }
 
   private newLane(): Lane {
@@ -87,7 +90,8 @@ export class ChecksumPool {
 
   /** Hashes `path`; `size` (as the record saw it) picks the lane. */
   hash(path: string, size: number): Promise<ChecksumReply> {
-    const lane = this.lanes[size > this.largeBytes && this.lanes.length > 1 ? 1 : 0]!;
+    const k = size > this.largeBytes && this.lanes.length > 1 ? 1 : 0;
+    const lane = (this.lanes[k] ??= this.newLane());
     const id = this.nextId++;
     if (lane.queue.length >= this.maxQueue) {
       this.stats.queueFull++;
@@ -103,7 +107,7 @@ export class ChecksumPool {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.lanes.map((l) => l.worker.terminate()));
+    await Promise.all(this.lanes.map((l) => l?.worker.terminate()));
   }
 }
 

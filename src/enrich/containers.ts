@@ -409,8 +409,20 @@ export class ContainerStage implements Stage {
     return batch;
   }
 
+  /** the last enrichment made per container, reused while its metadata answer is the same */
+  private readonly described = new WeakMap<CgroupContainer, { m: Meta | undefined; inflight: boolean; e: ContainerEnrichment }>();
+
   private describe(c: CgroupContainer): ContainerEnrichment {
     const m = this.meta.get(c.id);
+    const inflight = m?.state !== 'done' && this.metaInflight.has(c.id);
+    const d = this.described.get(c);
+    if (d && d.m === m && d.inflight === inflight) return d.e;
+    const e = this.make(c, m, inflight);
+    this.described.set(c, { m, inflight, e });
+    return e;
+  }
+
+  private make(c: CgroupContainer, m: Meta | undefined, inflight: boolean): ContainerEnrichment {
     let e: ContainerEnrichment;
     if (m?.state === 'done') {
       const i = m.info;
@@ -421,7 +433,7 @@ export class ContainerStage implements Stage {
         ...(i.annotations ? { annotations: i.annotations } : {}), ...(pod ? { pod } : {}), metadata: 'done',
       };
     } else {
-      e = { id: c.id, shortId: c.id.slice(0, 12), runtime: c.runtime, metadata: this.metaInflight.has(c.id) ? 'pending' : 'none' };
+      e = { id: c.id, shortId: c.id.slice(0, 12), runtime: c.runtime, metadata: inflight ? 'pending' : 'none' };
     }
     return e;
   }

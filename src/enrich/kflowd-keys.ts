@@ -9,6 +9,7 @@
 import type { FileRecord } from '../model/records.js';
 import type { Envelope } from '../pipeline/types.js';
 import type { JObject, JValue } from '../format/json.js';
+import type { KflowdFileExtras } from '../format/kflowd-min-bytes.js';
 import type { ChecksumEnrichment } from './checksums.js';
 import type { ContainerEnrichment } from './containers.js';
 import type { PackageEnrichment } from './packages.js';
@@ -83,6 +84,41 @@ export function addKflowdEnrichmentKeys(o: JObject, env: Envelope, flags: Kflowd
     o.set('FileSHA256', done?.sha256 ?? '');
     if (cs && cs.state !== 'done') o.set('FileChecksumState', cs.state);
   }
+}
+
+const scratch: KflowdFileExtras = {
+  procVersion: undefined, containerId: undefined, containerName: '', containerImage: '', fileVersion: undefined,
+  md5: undefined, sha256: '', checksumState: undefined,
+};
+
+/**
+ * The keys addKflowdEnrichmentKeys(o, env, kflowdEnrichmentFlags(env)) adds to a file record, as
+ * the json-min byte writer takes them (it writes them in place: no Map is rebuilt). Fills and
+ * returns one reused object, valid until the next call.
+ */
+export function kflowdFileExtras(env: Envelope): KflowdFileExtras {
+  const e = env.enrich ?? {};
+  const x = scratch;
+  const exec = isExec(env);
+  if (e['packages'] !== undefined) {
+    const pk = e['packages'] as PackageEnrichment | undefined;
+    x.procVersion = pk?.procVersion ?? '';
+    x.fileVersion = exec ? pk?.fileVersion ?? '' : undefined;
+  } else x.procVersion = x.fileVersion = undefined;
+  const c = e['container'] as ContainerEnrichment | undefined;
+  if (c) {
+    x.containerId = c.shortId;
+    x.containerName = c.name ?? '';
+    x.containerImage = c.image ?? '';
+  } else x.containerId = undefined;
+  if (e['checksums'] !== undefined && exec) {
+    const cs = e['checksums'] as ChecksumEnrichment | undefined;
+    const done = cs?.state === 'done' ? cs : undefined;
+    x.md5 = done?.md5 ?? '';
+    x.sha256 = done?.sha256 ?? '';
+    x.checksumState = cs && cs.state !== 'done' ? cs.state : undefined;
+  } else x.md5 = x.checksumState = undefined;
+  return x;
 }
 
 /** Did an enricher behind -v, -c or --containers attach anything to this record? */

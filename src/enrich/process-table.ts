@@ -100,7 +100,7 @@ export class ProcessTable {
   private readonly byPid = new Map<number, ProcEntry>();
   /** bumped on every change: cached enrichments (entry + ancestors) are valid while it holds */
   private version = 0;
-  private readonly enrichCache = new WeakMap<ProcEntry, { version: number; value: ProcessEnrichment }>();
+  private readonly enrichCache = new WeakMap<ProcEntry, { version: number; readonly value: ProcessEnrichment }>();
   /** exited pids in exit order, with their exit time and the entry that exited */
   private readonly exits: Array<{ at: number; entry: ProcEntry }> = [];
   private exitHead = 0;
@@ -207,10 +207,38 @@ export class ProcessTable {
     const e = this.byPid.get(pid);
     if (!e) return undefined;
     const c = this.enrichCache.get(e);
-    if (c && c.version === this.version) return c.value;
+    if (c && (c.version === this.version || this.sameAncestors(e, c.value.ancestors))) {
+      c.version = this.version;
+      return c.value;
+    }
     const value: ProcessEnrichment = Object.freeze({ ...e, ancestors: Object.freeze(this.ancestors(pid)) });
     this.enrichCache.set(e, { version: this.version, value });
     return value;
+  }
+
+  /**
+   * Would ancestors(e.pid) return exactly these entries (the same objects)? Entries are
+   * immutable (a change puts a new object), so a cached enrichment stays valid while its entry
+   * and every ancestor are still the table's: other processes' changes do not rebuild it.
+   * Walks the chain as ancestors() does, without allocating.
+   */
+  private sameAncestors(e: ProcEntry, cached: readonly ProcEntry[]): boolean {
+    let cur: ProcEntry | undefined = e;
+    let n = 0;
+    while (cur && n < this.ancestryBound && cur.ppid > 0) {
+      const ppid: number = cur.ppid;
+      // ancestors() stops at a pid already on the chain (a cycle)
+      if (ppid === e.pid) break;
+      let seen = false;
+      for (let i = 0; i < n; i++) if (cached[i]!.pid === ppid) { seen = true; break; }
+      if (seen) break;
+      cur = this.byPid.get(ppid);
+      if (cur) {
+        if (cached[n] !== cur) return false;
+        n++;
+      }
+    }
+    return n === cached.length;
   }
 
   private evict(): void {

@@ -6,6 +6,10 @@
 // ASCII without quote or backslash) are copied, every other string goes through JSON.stringify,
 // so any bytes stay valid JSON exactly as in the string writer. Output is byte-identical to
 // KflowdMinWriter.file (test/unit/kflowd-min-bytes.test.ts).
+// Enrichment keys (-v, -c, containers) are written in place, in kflowd's key order, from a
+// KflowdFileExtras the encoder fills from the envelope (src/enrich/kflowd-keys.ts), so enriched
+// records stay on this path; byte-identical to kflowdRecord + addKflowdEnrichmentKeys + toMinJson
+// (test/enrich/kflowd-min-enriched.test.ts).
 import type { FileRecord, ProcHeader } from '../model/records.js';
 import { FF, FILE_EVENTS } from '../sensor/layout.js';
 import type { HostFacts, KflowdFacts, UserFacts } from './context.js';
@@ -29,6 +33,9 @@ const K = {
   fuid: b(', "FileUID": '), fgid: b(', "FileGID": '), size: b(', "FileSize": '), sizeChange: b(', "FileSizeChange": '),
   atime: b(', "FileAccessTime": "'), ctime: b('", "FileStatusChangeTime": "'), mtime: b('", "FileModificationTime": "'),
   mtimeEnd: b('"'), mtimeChange: b(', "FileModificationTimeChange": '), close: b('}'), utc: b(' UTC'),
+};
+const X = {
+  fileVersion: b(', "FileVersion": '), md5: b(', "FileMD5": '), sha256: b(', "FileSHA256": '), state: b(', "FileChecksumState": '),
 };
 const EVENT_KEYS = FILE_EVENTS.map((n) => b(`${q(n)}: `));
 
@@ -58,8 +65,28 @@ class SecondPrefix {
   }
 }
 
+/**
+ * Enrichment keys of one file record; undefined leaves a key out. Strings are the key values.
+ * `procVersion` goes right after Proc, the container keys right after ProcAge, `fileVersion`
+ * right after File (or FileOrigin), the checksum keys last.
+ */
+export interface KflowdFileExtras {
+  procVersion: string | undefined;
+  /** ContainerId (short id); ContainerName and ContainerImage are written with it */
+  containerId: string | undefined;
+  containerName: string;
+  containerImage: string;
+  fileVersion: string | undefined;
+  /** FileMD5 and FileSHA256, both or neither */
+  md5: string | undefined;
+  sha256: string;
+  checksumState: string | undefined;
+}
+
 interface HostBytes { readonly h: HostFacts; readonly offSec: number; readonly offFrac: number; readonly utcFile: Uint8Array }
-interface ProcBytes { readonly hdr: ProcHeader; readonly users: UserFacts | undefined; readonly text: Uint8Array }
+interface ProcBytes { readonly hdr: ProcHeader; readonly users: UserFacts | undefined; readonly version: string | undefined; readonly text: Uint8Array }
+/** `, "ContainerId": … "ContainerImage": …` */
+interface ContainerBytes { readonly id: string; readonly name: string; readonly image: string; readonly text: Uint8Array }
 /** `, "FileDevice": … "FileSize": ` for one (device, mode, owner) */
 interface OwnerBytes { readonly device: string; readonly mode: number; readonly user: string; readonly group: string; readonly uid: number; readonly gid: number; readonly text: Uint8Array }
 /** `, "FileAccessTime": … "FileModificationTime": "…"` for one triple of inode times */
@@ -88,15 +115,17 @@ export class KflowdMinBytes {
     return s;
   }
 
-  /** `, "ProcParent": … "ProcAge": ` cached per process and thread (one copy per record). */
-  private proc(p: ProcHeader, u: UserFacts | undefined): ProcBytes {
+  /** `, "ProcParent": … "ProcAge": ` cached per process and thread (one copy per record), with
+   * ProcVersion after Proc when -v gave one. */
+  private proc(p: ProcHeader, u: UserFacts | undefined, version: string | undefined): ProcBytes {
     const c = this.procs.get(p.pid);
-    if (c && c.hdr.exe === p.exe && c.hdr.comm === p.comm && c.hdr.parentExe === p.parentExe && c.hdr.ppid === p.ppid &&
+    if (c && c.version === version && c.hdr.exe === p.exe && c.hdr.comm === p.comm && c.hdr.parentExe === p.parentExe && c.hdr.ppid === p.ppid &&
       c.hdr.tid === p.tid && c.hdr.uid === p.uid && c.hdr.gid === p.gid &&
       (c.users === u || ((c.users?.user ?? '') === (u?.user ?? '') && (c.users?.group ?? '') === (u?.group ?? '')))) return c;
-    const text = b(`, "ProcParent": ${q(p.parentExe)}, "Proc": ${q(procName(p.exe, p.comm))}, "ProcUser": ${q(u?.user ?? '')}, ` +
+    const text = b(`, "ProcParent": ${q(p.parentExe)}, "Proc": ${q(procName(p.exe, p.comm))}, ` +
+      (version !== undefined ? `"ProcVersion": ${q(version)}, ` : '') + `"ProcUser": ${q(u?.user ?? '')}, ` +
       `"ProcGroup": ${q(u?.group ?? '')}, "ProcPPID": ${p.ppid}, "ProcPID": ${p.pid}, "ProcTID": ${p.tid}, "ProcUID": ${p.uid}, "ProcGID": ${p.gid}, "ProcAge": `);
-    const s: ProcBytes = { hdr: p, users: u, text };
+    const s: ProcBytes = { hdr: p, users: u, version, text };
     if (this.procs.size >= 4096) this.procs.clear();
     this.procs.set(p.pid, s);
     return s;
@@ -221,6 +250,15 @@ export class KflowdMinBytes {
     return (this.lastOwner = { device, mode: r.mode, user, group, uid: r.iuid, gid: r.igid, text });
   }
 
+  private lastContainer: ContainerBytes | undefined;
+  /** The container keys: one segment while the container repeats. */
+  private container(id: string, name: string, image: string): Uint8Array {
+    const c = this.lastContainer;
+    if (c && c.id === id && c.name === name && c.image === image) return c.text;
+    const text = b(`, "ContainerId": ${q(id)}, "ContainerName": ${q(name)}, "ContainerImage": ${q(image)}`);
+    return (this.lastContainer = { id, name, image, text }).text;
+  }
+
   private lastTimes: TimesBytes | undefined;
   /** The three inode times: one segment while they repeat. */
   private times(r: FileRecord): TimesBytes {
@@ -235,22 +273,25 @@ export class KflowdMinBytes {
    * The record's json-min line, without its newline, as a view of the slab; the slab holds a
    * newline right after it, so a run of records is one contiguous write for line sinks.
    */
-  file(r: FileRecord, seq: number, f: KflowdFacts): Uint8Array {
+  file(r: FileRecord, seq: number, f: KflowdFacts, x?: KflowdFileExtras): Uint8Array {
     const h = r.hdr;
     const hb = this.host(f.host);
-    const pb = this.proc(h, f.users);
+    const pb = this.proc(h, f.users, x?.procVersion);
     const dir = fileDir(r, f);
     const ob = this.owner(r, f);
     const tb = this.times(r);
     const eb = this.events(r);
+    const cb = x?.containerId !== undefined ? this.container(x.containerId, x.containerName, x.containerImage) : undefined;
     // worst case: every string char escaped to 6 bytes, plus the fixed text and cached segments
     const s = this.s;
     s.reserve(1024 + hb.utcFile.length + pb.text.length + ob.text.length + tb.text.length + eb.length +
-      6 * (dir.length + r.name.length + r.origin.length) + 64);
+      6 * (dir.length + r.name.length + r.origin.length) + 64 +
+      (x ? (cb?.length ?? 0) + 6 * ((x.fileVersion?.length ?? 0) + (x.md5?.length ?? 0) + x.sha256.length + (x.checksumState?.length ?? 0)) + 128 : 0));
     const start = s.pos;
     this.put(K.open); this.num(seq); this.put(K.ts); this.clock(hb, h.ts); this.put(hb.utcFile);
     this.secs(h.ts, f.host.startBootNs);
     this.put(pb.text); this.secs(h.ts, h.procStart);
+    if (cb) this.put(cb);
     if (dir !== this.lastDir) {
       // directories repeat in runs: the last one's segment is kept
       const st = s.pos;
@@ -260,6 +301,7 @@ export class KflowdMinBytes {
     } else this.put(this.lastDirBytes);
     this.str(r.name);
     if (h.flags & FF.MOVED) { this.put(K.origin); this.str(r.origin); }
+    if (x?.fileVersion !== undefined) { this.put(X.fileVersion); this.str(x.fileVersion); }
     this.put(eb);
     this.secs(h.ts, h.tsFirst);
     this.put(K.ino); this.num(r.ino); this.put(K.nlink); this.num(r.nlink);
@@ -267,6 +309,8 @@ export class KflowdMinBytes {
     if (r.size !== r.sizeFirst) { this.put(K.sizeChange); this.num(r.size - r.sizeFirst); }
     this.put(tb.text);
     if (r.mtimeNs !== r.mtimeFirstNs) { this.put(K.mtimeChange); this.ascii(secondsText(r.mtimeNs - r.mtimeFirstNs)); }
+    if (x?.md5 !== undefined) { this.put(X.md5); this.str(x.md5); this.put(X.sha256); this.str(x.sha256); }
+    if (x?.checksumState !== undefined) { this.put(X.state); this.str(x.checksumState); }
     s.buf[s.pos++] = 0x7d;
     const end = s.pos;
     s.buf[s.pos++] = 0x0a;

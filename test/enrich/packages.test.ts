@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PackageIndex, PackageStage, parseDpkgStatus, type PackageEnrichment } from '../../src/enrich/packages.js';
@@ -153,6 +153,14 @@ test('stage: ProcVersion from the process exe, FileVersion only for executable f
     ]);
     assert.deepEqual(out[0]!.enrich!['packages'], { procVersion: '1:2.3-4+deb12u1', fileVersion: '0.9~rc1-2' } satisfies PackageEnrichment);
     assert.deepEqual(out[1]!.enrich!['packages'], {}); // not executable, exe not packaged
+    // per-exe answers are shared between records, and a rebuild with a new version replaces them
+    const again = await stage.process([mk('/usr/bin/alpha', 0o100644, '/', 'x'), mk('/usr/bin/alpha', 0o100644, '/', 'y')]);
+    assert.deepEqual(again[0]!.enrich!['packages'], { procVersion: '1:2.3-4+deb12u1' });
+    assert.equal(again[1]!.enrich!['packages'], again[0]!.enrich!['packages']);
+    writeFileSync(path.join(f.dpkg, 'status'), 'Package: alpha\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1:2.4-1\n');
+    await idx.rebuild();
+    const [upgraded] = await stage.process([mk('/usr/bin/alpha', 0o100644, '/', 'x')]);
+    assert.deepEqual(upgraded!.enrich!['packages'], { procVersion: '1:2.4-1' });
     // a stage whose index cannot finish within the wait passes records on, marked
     const slow = new PackageStage(new PackageIndex({ rpm: null }), { watch: false, readyWaitMs: 0 });
     const [e] = await slow.process([mk('/usr/bin/alpha', 0o100755, '/', 'x')]);
@@ -181,4 +189,90 @@ test('fuzz: the dpkg status parser never throws and only returns complete instal
     }
     assert.ok(errors <= 1);
   }
+});
+
+/** The index as it was built before the per-directory resolver: realpath of each listed path's
+ * directory (the listed form when that fails), the first package listing a path wins. */
+function referenceIndex(dpkgDir: string, root: string): Map<string, string> {
+  const pkgs = parseDpkgStatus(readFileSync(path.join(dpkgDir, 'status'), 'utf8'));
+  const byName = new Map<string, string>();
+  for (const p of pkgs) {
+    byName.set(`${p.name}:${p.arch}`, `${p.name}\t${p.version}`);
+    if (!byName.has(p.name)) byName.set(p.name, `${p.name}\t${p.version}`);
+  }
+  const out = new Map<string, string>();
+  const dirs = new Map<string, string>();
+  for (const f of readdirSync(path.join(dpkgDir, 'info')).filter((n) => n.endsWith('.list'))) {
+    const owner = byName.get(f.slice(0, -5));
+    if (!owner) continue;
+    for (const line of readFileSync(path.join(dpkgDir, 'info', f), 'utf8').split('\n')) {
+      if (!line.startsWith('/') || line === '/.') continue;
+      const dir = path.posix.dirname(line);
+      let real = dirs.get(dir);
+      if (real === undefined) {
+        try {
+          const r = realpathSync.native(path.join(root, dir));
+          real = root === '/' ? r : '/' + path.relative(root, r);
+        } catch {
+          real = dir;
+        }
+        dirs.set(dir, real);
+      }
+      const base = path.posix.basename(line);
+      const canon = real === '/' ? `/${base}` : `${real}/${base}`;
+      if (!out.has(canon)) out.set(canon, owner);
+      if (canon !== line && !out.has(line)) out.set(line, owner);
+    }
+  }
+  return out;
+}
+
+function indexOf(idx: PackageIndex): Map<string, string> {
+  return new Map([...idx.entries()].map(([k, v]) => [k, `${v.pkg}\t${v.version}`]));
+}
+
+test('fixture: canonical paths equal realpath\'s (symlink chains, links to files, dangling links, loops, files as directories, dot names, doubled slashes)', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'falconet-pkg-canon-'));
+  try {
+    const root = path.join(dir, 'root');
+    for (const d of ['usr/bin', 'usr/lib/a/b', 'usr/share/.hid', 'opt']) mkdirSync(path.join(root, d), { recursive: true });
+    symlinkSync('usr/bin', path.join(root, 'bin'));
+    symlinkSync('usr/lib', path.join(root, 'lib'));
+    symlinkSync('a', path.join(root, 'usr/lib/alias'));
+    symlinkSync('../../lib/alias/b', path.join(root, 'usr/lib/chain')); // through the /lib link
+    symlinkSync(path.join(root, 'usr/bin'), path.join(root, 'opt/abs')); // absolute, inside the root
+    symlinkSync('nowhere', path.join(root, 'dangling'));
+    symlinkSync('loop2', path.join(root, 'loop1'));
+    symlinkSync('loop1', path.join(root, 'loop2'));
+    writeFileSync(path.join(root, 'usr/bin/file'), 'x');
+    symlinkSync('usr/bin/file', path.join(root, 'flink'));
+    const dpkg = path.join(dir, 'dpkg');
+    mkdirSync(path.join(dpkg, 'info'), { recursive: true });
+    writeFileSync(path.join(dpkg, 'status'), 'Package: p\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\n\nPackage: q\nStatus: install ok installed\nArchitecture: all\nVersion: 2\n');
+    const lines = ['/.', '/bin', '/bin/x', '/lib/alias/y', '/lib/alias/b/z', '/usr/lib/chain/w', '/opt/abs/v', '/dangling/q', '/dangling/d/q',
+      '/loop1/w', '/usr/bin/file/w', '/usr/bin/file/sub/w', '/flink/w', '/flink/sub/w', '/missing/dir/w', '/bin/missing/w',
+      '//bin//x2', '/bin/./x3', '/lib/alias/../alias/x4', '/usr/share/.hid/x5', '/bin/.x6', '/usr/bin/', '/lib/alias/b/'];
+    writeFileSync(path.join(dpkg, 'info/p.list'), lines.join('\n') + '\n');
+    writeFileSync(path.join(dpkg, 'info/q.list'), '/usr/bin/x\n/usr/lib/a/y\n/usr/lib/a/b/z2\n');
+    const idx = new PackageIndex({ dpkgDir: dpkg, root, rpm: null });
+    await idx.start();
+    const want = referenceIndex(dpkg, root);
+    assert.deepEqual(indexOf(idx), want);
+    // and the cases meant: a chain resolved, a file accepted as the last directory only
+    assert.equal(want.get('/usr/lib/a/b/w'), 'p\t1');
+    assert.equal(want.get('/usr/bin/file/w'), 'p\t1');
+    assert.equal(want.get('/flink/sub/w'), 'p\t1');
+    assert.equal(want.has('/usr/bin/file/sub/w'), true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('dpkg: the index equals one built with realpath on every listed directory', { skip: !hasDpkg && 'no dpkg' }, async (t) => {
+  const idx = new PackageIndex({ rpm: null });
+  await idx.start();
+  const want = referenceIndex('/var/lib/dpkg', '/');
+  if (idx.stats.packages !== new Set([...want.values()]).size) { t.skip('dpkg changed the database in between'); return; }
+  assert.deepEqual(indexOf(idx), want);
+  assert.ok(want.size > 1000);
 });

@@ -128,3 +128,39 @@ test('fuzz: /proc stat parser and record application never throw', () => {
     t.ancestors(pid);
   }
 });
+
+test('fuzz: a cached enrichment equals the entry and its ancestors as they are now, after any change to the table', () => {
+  const rng = new Rng(2615);
+  let now = 0;
+  const table = new ProcessTable({ procfs: new ProcFs('/nonexistent'), graceMs: 50, now: () => now, ancestryBound: 4 });
+  const pids = Array.from({ length: 12 }, (_, i) => 10 + i);
+  let reused = 0;
+  let checks = 0;
+  const last = new Map<number, ProcessEnrichment>();
+  for (let step = 0; step < 20_000; step++) {
+    now += rng.int(3);
+    const pid = rng.pick(pids);
+    const ppid = rng.int(8) === 0 ? rng.pick([0, 1, pid]) : rng.pick(pids); // roots, self-parents and cycles too
+    const k = rng.int(6);
+    const env = k === 0 ? fork(pid, ppid, rng.pick(pids), BigInt(rng.int(100)))
+      : k === 1 ? exec(pid, ppid, `/bin/e${rng.int(4)}`, ['e'], BigInt(rng.int(100)))
+        : k === 2 ? chdir(pid, ppid, `/d${rng.int(4)}`)
+          : k === 3 ? exit(pid, ppid)
+            : rec('CHDIR', pid, ppid, { ret: -2n }); // a failed chdir: only the header (ppid, uid) counts
+    table.apply(env.rec as ProcEventRecord);
+    if (rng.int(10) === 0) table.sweep();
+    for (let j = 0; j < 3; j++) {
+      const q = rng.pick(pids);
+      const before = table.enrichment(q);
+      const e = table.get(q);
+      if (!e) { assert.equal(before, undefined); continue; }
+      assert.deepEqual(before, { ...e, ancestors: table.ancestors(q) }, `step ${step} pid ${q}`);
+      // the same object as last time for this pid, although the table changed in between
+      if (last.get(q) === before) reused++;
+      last.set(q, before!);
+      checks++;
+    }
+  }
+  // other processes' changes leave a cached enrichment in use
+  assert.ok(checks > 30_000 && reused > 3000, `${checks} checks, ${reused} served from cache across changes`);
+});

@@ -28,6 +28,8 @@ export interface FileRecordSpec {
   tsFirst?: bigint; ts?: bigint; procStart?: bigint; comm?: string; exe?: string; parentExe?: string;
   events?: number[]; ino?: number; dev?: number; mode?: number; nlink?: number; size?: number; sizeFirst?: number;
   mtime?: bigint; mtimeFirst?: bigint; path?: Buffer | string; origin?: string;
+  /** default: mtime */
+  ctime?: bigint; atime?: bigint;
 }
 
 const F = FILE_RECORD.fields;
@@ -62,9 +64,9 @@ export function fileRecord(s: FileRecordSpec): Buffer {
   b.writeBigInt64LE(BigInt(s.sizeFirst ?? 0), at(F, 'size_first'));
   b.writeBigInt64LE(BigInt(s.size ?? 41), at(F, 'size'));
   const mt = s.mtime ?? 1_712_244_875_154_106_191n;
-  b.writeBigUInt64LE(mt, at(F, 'atime_ns'));
+  b.writeBigUInt64LE(s.atime ?? mt, at(F, 'atime_ns'));
   b.writeBigUInt64LE(mt, at(F, 'mtime_ns'));
-  b.writeBigUInt64LE(mt, at(F, 'ctime_ns'));
+  b.writeBigUInt64LE(s.ctime ?? mt, at(F, 'ctime_ns'));
   b.writeBigUInt64LE(s.mtimeFirst ?? mt, at(F, 'mtime_first_ns'));
   b.writeUInt16LE(path.length, at(F, 'path_len'));
   b.writeUInt16LE(path.lastIndexOf(0x2f) + 1, at(F, 'name_off'));

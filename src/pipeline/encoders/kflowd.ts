@@ -9,7 +9,7 @@ import { KflowdMinWriter } from '../../format/kflowd-min.js';
 import { KflowdMinBytes } from '../../format/kflowd-min-bytes.js';
 import { TABLE_HEADER, fileTableRow } from '../../format/table.js';
 import type { Encoder, Envelope } from '../types.js';
-import { addKflowdEnrichmentKeys, hasKflowdEnrichment, kflowdEnrichmentFlags } from '../../enrich/kflowd-keys.js';
+import { addKflowdEnrichmentKeys, hasKflowdEnrichment, kflowdEnrichmentFlags, kflowdFileExtras } from '../../enrich/kflowd-keys.js';
 
 export type KflowdFormat = 'json' | 'json-min' | 'table';
 
@@ -38,12 +38,13 @@ export function kflowdEncoder(format: KflowdFormat): Encoder {
         name: 'json-min',
         encode(env) {
           if (!isKernel(env)) return null;
-          // -v/-c/containers keys go in the middle of the record: the generic writer
-          if (!hasKflowdEnrichment(env)) {
-            const r = env.rec as KernelRecord;
-            // file records, the bulk of the stream, are written as bytes (kflowd-min-bytes.ts)
-            return r.type === 'file' ? bytes.file(r, seqOf(env), kflowdFacts(env)) : min.record(r, seqOf(env), kflowdFacts(env));
-          }
+          const r = env.rec as KernelRecord;
+          const enriched = hasKflowdEnrichment(env);
+          // file records, the bulk of the stream, are written as bytes (kflowd-min-bytes.ts),
+          // -v/-c/containers keys included (written in place, in kflowd's order)
+          if (r.type === 'file') return bytes.file(r, seqOf(env), kflowdFacts(env), enriched ? kflowdFileExtras(env) : undefined);
+          // other kinds with those keys: the generic writer inserts them into the record's Map
+          if (!enriched) return min.record(r, seqOf(env), kflowdFacts(env));
           const o = kflowdRecord(env.rec as KernelRecord, seqOf(env), kflowdFacts(env));
           if (o) addKflowdEnrichmentKeys(o, env, kflowdEnrichmentFlags(env));
           return o ? toMinJson(o) : null;

@@ -11,7 +11,7 @@ import { OP, RESTYPE, linuxOpenFlagsToSysFlow } from './flags.js';
 import { ipStringToInt, toIPv4 } from './ip.js';
 import { computeFoid, oidKey } from './oid.js';
 import { OldestFirst } from './evict.js';
-import type { Container, ContainerType, File, OID, Pod, Process, SfObject } from './types.js';
+import type { Container, ContainerType, File, FileFlow, FOID, OID, Pod, Process, SfObject } from './types.js';
 
 /** Epoch nanoseconds. */
 export type Ns = bigint;
@@ -469,21 +469,13 @@ export class SysFlowMapper {
     const out: SfObject[] = [];
     const p = this.procFor(r.pid, r.firstTs, out);
     const f = this.fileFor(r.path, r.containerId ?? p.containerId, r.restype, r.firstTs, out);
-    let op = 0;
-    if (r.opens) op |= OP.OPEN;
-    if (r.reads) op |= OP.READ_RECV;
-    if (r.writes) op |= OP.WRITE_SEND;
-    if (r.closes) op |= OP.CLOSE;
-    if (r.mmaps) op |= OP.MMAP;
-    if (r.setns) op |= OP.SETNS;
-    if (r.truncated) op |= OP.TRUNCATE;
     out.push({
       type: 'FF',
       rec: {
         procOID: p.oid,
         ts: r.firstTs,
         tid: BigInt(r.tid),
-        opFlags: op,
+        opFlags: fileOps(r),
         openFlags: r.openFlagsLinux === undefined ? 0 : linuxOpenFlagsToSysFlow(r.openFlagsLinux),
         endTs: r.lastTs,
         fileOID: f.oid,
@@ -495,6 +487,30 @@ export class SysFlowMapper {
       },
     });
     return out;
+  }
+
+  /**
+   * What fileRecord(r) would join into its FileFlow view, without changing any table: the
+   * FileFlow and its File entity (the known one, or a stand-in whose FOID is computed only if
+   * read). null when fileRecord would have to create an entity first (a process or container
+   * the mapper has not seen): then the caller maps the record for real.
+   */
+  previewFileRecord(r: LiveFileRecord): { flow: FileFlow; file: File } | null {
+    const p = this.byPid.get(r.pid);
+    if (p === undefined) return null;
+    const cid = (r.containerId ?? p.containerId) || null;
+    if (cid !== null && !this.containers.has(cid)) return null;
+    const key = cid ? `${cid}\0${r.path}` : r.path;
+    const rt = r.restype ? r.restype.charCodeAt(0) : RESTYPE.FILE;
+    const cur = this.files.get(key);
+    const file: File = cur !== undefined && cur.restype === rt ? cur
+      : new PendingFile(cur ? 'MODIFIED' : 'CREATED', cur ? cur.oid : null, r.firstTs, rt, r.path, cid);
+    return { flow: new PreviewFileFlow(r, p.oid, file), file };
+  }
+
+  /** Network record → NetworkFlow, or [] (IPv6 without a mapped IPv4 cannot be encoded). */
+  networkRecordMaps(r: Pick<LiveNetworkRecord, 'localIp' | 'remoteIp'>): boolean {
+    return toIPv4(r.localIp) !== null && toIPv4(r.remoteIp) !== null;
   }
 
   /** Aggregated network record → NetworkFlow. IPv6 (non-mapped) cannot be encoded: dropped. */
@@ -571,6 +587,68 @@ export class SysFlowMapper {
   /** Key of the process's OID, for joining with other tables. */
   static key(oid: OID): string {
     return oidKey(oid);
+  }
+}
+
+function fileOps(r: LiveFileRecord): number {
+  let op = 0;
+  if (r.opens) op |= OP.OPEN;
+  if (r.reads) op |= OP.READ_RECV;
+  if (r.writes) op |= OP.WRITE_SEND;
+  if (r.closes) op |= OP.CLOSE;
+  if (r.mmaps) op |= OP.MMAP;
+  if (r.setns) op |= OP.SETNS;
+  if (r.truncated) op |= OP.TRUNCATE;
+  return op;
+}
+
+/** A File entity not in the tables yet (previewFileRecord): its FOID (SHA-1) is computed when read. */
+class PendingFile implements File {
+  private foid: FOID | null;
+  constructor(
+    public state: File['state'],
+    foid: FOID | null,
+    public ts: bigint,
+    public restype: number,
+    public path: string,
+    public containerId: string | null,
+  ) {
+    this.foid = foid;
+  }
+  get oid(): FOID {
+    return (this.foid ??= computeFoid(this.path, this.containerId));
+  }
+  set oid(v: FOID) {
+    this.foid = v;
+  }
+}
+
+/** The FileFlow fileRecord would make, with the FOID of its (possibly pending) File read on demand. */
+class PreviewFileFlow implements FileFlow {
+  readonly ts: bigint;
+  readonly tid: bigint;
+  readonly opFlags: number;
+  readonly openFlags: number;
+  readonly endTs: bigint;
+  readonly fd: number;
+  readonly numRRecvOps: bigint;
+  readonly numWSendOps: bigint;
+  readonly numRRecvBytes: bigint;
+  readonly numWSendBytes: bigint;
+  constructor(r: LiveFileRecord, readonly procOID: OID, private readonly file: File) {
+    this.ts = r.firstTs;
+    this.tid = BigInt(r.tid);
+    this.opFlags = fileOps(r);
+    this.openFlags = r.openFlagsLinux === undefined ? 0 : linuxOpenFlagsToSysFlow(r.openFlagsLinux);
+    this.endTs = r.lastTs;
+    this.fd = r.fd ?? -1;
+    this.numRRecvOps = big(r.reads);
+    this.numWSendOps = big(r.writes);
+    this.numRRecvBytes = big(r.bytesRead);
+    this.numWSendBytes = big(r.bytesWritten);
+  }
+  get fileOID(): FOID {
+    return this.file.oid;
   }
 }
 

@@ -9,6 +9,10 @@ import type { SysFlowRecord } from '../encoders/sysflow.js';
 import type { Control, Envelope, Stage } from '../types.js';
 import type { ControlAware } from '../runtime.js';
 import { sysflowObjects, type KernelToSysFlow } from './kernel-sysflow.js';
+import type { KernelRecord } from '../../model/records.js';
+import type { PolicyEngine, Rule } from '../../policy/index.js';
+import type { SfRecordView } from '../../sysflow/view.js';
+import type { SfObject } from '../../sysflow/types.js';
 import { ENGINE_RECORD_TYPES } from '../sources/sysflow-files.js';
 
 /** Lazily created once the hello says how to convert clocks (shared by a runtime's stages). */
@@ -33,13 +37,47 @@ export class FlattenerStage implements Stage {
     this.name = name;
   }
 
+  /** may an alert rule match this FileFlow view? (set when only alert-mode engines follow) */
+  private mayAlert: ((v: SfRecordView) => boolean) | undefined;
+
+  /**
+   * This flattener feeds only these engines, in alert mode, and is the mapping's only user: a
+   * file record whose FileFlow no alert rule of theirs matches would leave them with nothing, so
+   * it is previewed (its process bookkeeping done for real, its File not made) and dropped
+   * unmapped. Matching is decided by the rules themselves on the previewed view, which has the
+   * same fields as the view the full mapping makes (only File.state/ts, which no field reads,
+   * and view.index can differ), so the alerts are exactly those of the full mapping.
+   */
+  onlyFeedsAlerts(engines: readonly PolicyEngine[]): void {
+    const rules: Rule[] = [];
+    for (const e of engines) for (const r of e.rulesFor('FF')) if (r.actions.includes('alert') && !rules.includes(r)) rules.push(r);
+    this.mayAlert = (v) => {
+      for (let i = 0; i < rules.length; i++) if (rules[i]!.predicate(v)) return true;
+      return false;
+    };
+  }
+
   process(batch: Envelope[]): Envelope[] {
     const out: Envelope[] = [];
     const mapper = this.mapping.mapper;
+    const mayAlert = this.mayAlert;
     for (let i = 0; i < batch.length; i++) {
       const env = batch[i]!;
       if (env.kind === 'sysflow' || env.kind === 'alert') { out.push(env); continue; }
-      const objs = sysflowObjects(env, mapper);
+      let objs: SfObject[] | undefined;
+      if (mayAlert !== undefined && mapper !== undefined && env.kind === 'file' && env.enrich?.['sysflow'] === undefined) {
+        const pv = mapper.previewFile(env.rec as KernelRecord, env.enrich);
+        if (pv !== null) {
+          for (let j = 0; j < pv.entities.length; j++) this.table.push(pv.entities[j]!);
+          if (pv.failed) continue;
+          if (pv.flow !== null && !mayAlert(this.table.view({ type: 'FF', rec: pv.flow }, this.table.index, pv.file!))) {
+            this.seq++; // the FileFlow's id, as if it had been made
+            continue;
+          }
+          objs = mapper.record(env.rec as KernelRecord, env.enrich); // the rest: File, FileFlow
+        }
+      }
+      objs ??= sysflowObjects(env, mapper);
       for (let j = 0; j < objs.length; j++) {
         const v = this.table.push(objs[j]!);
         if (v === null || !ENGINE_RECORD_TYPES.has(v.type)) continue;

@@ -37,6 +37,8 @@ export class FlattenerStage implements Stage {
     this.name = name;
   }
 
+  /** kernel records dropped unmapped because no alert rule could match them */
+  unmapped = 0;
   /** may an alert rule match this FileFlow view? (set when only alert-mode engines follow) */
   private mayAlert: ((v: SfRecordView) => boolean) | undefined;
 
@@ -72,6 +74,7 @@ export class FlattenerStage implements Stage {
           if (pv.failed) continue;
           if (pv.flow !== null && !mayAlert(this.table.view({ type: 'FF', rec: pv.flow }, this.table.index, pv.file!))) {
             this.seq++; // the FileFlow's id, as if it had been made
+            this.unmapped++;
             continue;
           }
           objs = mapper.record(env.rec as KernelRecord, env.enrich); // the rest: File, FileFlow

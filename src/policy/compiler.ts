@@ -236,7 +236,8 @@ export class Compiler {
     this.src = src;
     this.softErrors = 0;
     try {
-      const p = cacheScoped(this.expr(expr), this.slots);
+      const inner = this.expr(expr);
+      const p = this.cons(`C${this.idOf(inner)}`, () => cacheScoped(inner, this.slots));
       return this.softErrors > 0 ? null : p;
     } catch (e) {
       if (e instanceof CompileAbort) return null;
@@ -273,7 +274,7 @@ export class Compiler {
         const a = this.expr(e.expr);
         if (a === TRUE) return FALSE;
         if (a === FALSE) return TRUE;
-        return mark(withCost((v: SfRecordView) => !a(v), costOf(a)), scopeOfPred(a));
+        return this.cons(`N${this.idOf(a)}`, () => mark(withCost((v: SfRecordView) => !a(v), costOf(a)), scopeOfPred(a)));
       }
       case 'macro':
         return this.macroRef(e.name, e.offset);
@@ -325,14 +326,15 @@ export class Compiler {
     if (preds.length === 0) return neutral;
     if (preds.length === 1) return preds[0]!;
     const scope = preds.map(scopeOfPred).reduce(joinScope);
-    if (scope !== 'record') return mark(withCost(combine(preds, isAnd), preds.reduce((n, p) => n + costOf(p), 0)), scope);
+    const j = isAnd ? '&' : '|';
+    if (scope !== 'record') return this.cons(`J${j}${this.idsOf(preds)}`, () => mark(withCost(combine(preds, isAnd), preds.reduce((n, p) => n + costOf(p), 0)), scope));
     const procParts = preds.filter((p) => { const sc = scopeOfPred(p); return sc === 'proc' || sc === 'const'; });
     const fileParts = preds.filter((p) => scopeOfPred(p) === 'file');
     const units: Predicate[] = preds.filter((p) => scopeOfPred(p) === 'record');
-    if (procParts.length > 0) units.push(withCost(cacheScoped(mark(combine(procParts, isAnd), 'proc'), this.slots), 1.5));
-    if (fileParts.length > 0) units.push(withCost(cacheScoped(mark(combine(fileParts, isAnd), 'file'), this.slots), 1.6));
+    if (procParts.length > 0) units.push(this.cons(`P${j}${this.idsOf(procParts)}`, () => withCost(cacheScoped(mark(combine(procParts, isAnd), 'proc'), this.slots), 1.5)));
+    if (fileParts.length > 0) units.push(this.cons(`F${j}${this.idsOf(fileParts)}`, () => withCost(cacheScoped(mark(combine(fileParts, isAnd), 'file'), this.slots), 1.6)));
     units.sort((a, b) => costOf(a) - costOf(b));
-    return withCost(combine(units, isAnd), units.reduce((n, p) => n + costOf(p), 0));
+    return this.cons(`U${j}${this.idsOf(units)}`, () => withCost(combine(units, isAnd), units.reduce((n, p) => n + costOf(p), 0)));
   }
 
   private macroRef(name: string, offset: number): Predicate {
@@ -439,8 +441,49 @@ export class Compiler {
 
   private check(f: FieldRef, op: string, opOffset: number, rhs: Operand | ListValue): Predicate {
     const g = this.field(f);
+    this.checkKey = null;
     const p = this.checkInner(g, f, op, opOffset, rhs);
-    return mark(p, g === null ? 'const' : joinScope(g.scope, this.rhsScope));
+    const marked = mark(p, g === null ? 'const' : joinScope(g.scope, this.rhsScope));
+    // compiled in full above (every diagnostic reported), then shared with its equals
+    return this.checkKey === null || p === TRUE || p === FALSE ? marked : this.cons(this.checkKey, () => marked);
+  }
+
+  // ---- shared sub-conditions ------------------------------------------------------------------
+  // Policy sets repeat conditions (ttps.yaml restates most of runtimeintegrity.yaml's rules).
+  // Equal checks (same field, operator and values) compile to one predicate, and so do
+  // junctions, negations and cached units of the same operands, so a repeated unit is evaluated
+  // once per entity (its cached slot) and a repeated rule is the same predicate. Predicates are
+  // pure, so sharing them changes no result.
+  private readonly consed = new Map<string, Predicate>();
+  private readonly predIds = new WeakMap<Predicate, number>();
+  private nextPredId = 1;
+  /** key of the check being compiled (set once its right-hand side is resolved) */
+  private checkKey: string | null = null;
+
+  private idOf(p: Predicate): number {
+    let i = this.predIds.get(p);
+    if (i === undefined) {
+      i = this.nextPredId++;
+      this.predIds.set(p, i);
+    }
+    return i;
+  }
+
+  private idsOf(ps: readonly Predicate[]): string {
+    return ps.map((p) => this.idOf(p)).join(',');
+  }
+
+  private cons(key: string, make: () => Predicate): Predicate {
+    let p = this.consed.get(key);
+    if (p === undefined) {
+      p = make();
+      this.consed.set(key, p);
+    }
+    return p;
+  }
+
+  private static getterKey(g: Getter | null | undefined): string | null {
+    return g === undefined ? '-' : g === null ? null : g.literal ? `lit:${g.name}:${String(g.get(null as unknown as SfRecordView))}` : g.name;
   }
 
   /** Scope of the right-hand field of the last check (field-vs-field comparisons). */
@@ -472,6 +515,7 @@ export class Compiler {
         this.warn(rhs.offset, "sf-processor splits this value on ',' and matches any part; falconet compares it whole (use 'in (a, b)')", rhs.value);
       }
     }
+    this.checkKey = JSON.stringify([Compiler.getterKey(g), f.arg, op, values, Compiler.getterKey(rhsField)]);
     if (g === null) return FALSE;
     if (g.literal && NUM_OPS.has(op)) return lenientNumeric(op, rhsField, values);
     if (rhsField !== undefined) {

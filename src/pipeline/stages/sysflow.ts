@@ -10,7 +10,7 @@ import type { Control, Envelope, Stage } from '../types.js';
 import type { ControlAware } from '../runtime.js';
 import { sysflowObjects, type KernelToSysFlow } from './kernel-sysflow.js';
 import type { KernelRecord } from '../../model/records.js';
-import type { PolicyEngine, Rule } from '../../policy/index.js';
+import type { PolicyEngine } from '../../policy/index.js';
 import type { SfRecordView } from '../../sysflow/view.js';
 import type { SfObject } from '../../sysflow/types.js';
 import { ENGINE_RECORD_TYPES } from '../sources/sysflow-files.js';
@@ -51,10 +51,11 @@ export class FlattenerStage implements Stage {
    * and view.index can differ), so the alerts are exactly those of the full mapping.
    */
   onlyFeedsAlerts(engines: readonly PolicyEngine[]): void {
-    const rules: Rule[] = [];
-    for (const e of engines) for (const r of e.rulesFor('FF')) if (r.actions.includes('alert') && !rules.includes(r)) rules.push(r);
+    // a rule restated in another file compiles to the same predicate (policy/compiler.ts): once
+    const preds: ((v: SfRecordView) => boolean)[] = [];
+    for (const e of engines) for (const r of e.rulesFor('FF')) if (r.actions.includes('alert') && !preds.includes(r.predicate)) preds.push(r.predicate);
     this.mayAlert = (v) => {
-      for (let i = 0; i < rules.length; i++) if (rules[i]!.predicate(v)) return true;
+      for (let i = 0; i < preds.length; i++) if (preds[i]!(v)) return true;
       return false;
     };
   }

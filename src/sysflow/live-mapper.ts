@@ -495,7 +495,7 @@ export class SysFlowMapper {
    * read). null when fileRecord would have to create an entity first (a process or container
    * the mapper has not seen): then the caller maps the record for real.
    */
-  previewFileRecord(r: LiveFileRecord): { flow: FileFlow; file: File } | null {
+  previewFileRecord(r: LiveFileRecord): (FileFlow & { readonly file: File }) | null {
     const p = this.byPid.get(r.pid);
     if (p === undefined) return null;
     const cid = (r.containerId ?? p.containerId) || null;
@@ -505,7 +505,7 @@ export class SysFlowMapper {
     const cur = this.files.get(key);
     const file: File = cur !== undefined && cur.restype === rt ? cur
       : new PendingFile(cur ? 'MODIFIED' : 'CREATED', cur ? cur.oid : null, r.firstTs, rt, r.path, cid);
-    return { flow: new PreviewFileFlow(r, p.oid, file), file };
+    return new PreviewFileFlow(r, p.oid, file);
   }
 
   /** Network record → NetworkFlow, or [] (IPv6 without a mapped IPv4 cannot be encoded). */
@@ -623,33 +623,29 @@ class PendingFile implements File {
   }
 }
 
-/** The FileFlow fileRecord would make, with the FOID of its (possibly pending) File read on demand. */
+/**
+ * The FileFlow fileRecord would make; the FOID of its (possibly pending) File and the counters
+ * (BigInts) are made when read, which a prefilter that rejects the record mostly never does.
+ */
 class PreviewFileFlow implements FileFlow {
   readonly ts: bigint;
-  readonly tid: bigint;
   readonly opFlags: number;
   readonly openFlags: number;
   readonly endTs: bigint;
   readonly fd: number;
-  readonly numRRecvOps: bigint;
-  readonly numWSendOps: bigint;
-  readonly numRRecvBytes: bigint;
-  readonly numWSendBytes: bigint;
-  constructor(r: LiveFileRecord, readonly procOID: OID, private readonly file: File) {
+  constructor(private readonly r: LiveFileRecord, readonly procOID: OID, readonly file: File) {
     this.ts = r.firstTs;
-    this.tid = BigInt(r.tid);
     this.opFlags = fileOps(r);
     this.openFlags = r.openFlagsLinux === undefined ? 0 : linuxOpenFlagsToSysFlow(r.openFlagsLinux);
     this.endTs = r.lastTs;
     this.fd = r.fd ?? -1;
-    this.numRRecvOps = big(r.reads);
-    this.numWSendOps = big(r.writes);
-    this.numRRecvBytes = big(r.bytesRead);
-    this.numWSendBytes = big(r.bytesWritten);
   }
-  get fileOID(): FOID {
-    return this.file.oid;
-  }
+  get fileOID(): FOID { return this.file.oid; }
+  get tid(): bigint { return BigInt(this.r.tid); }
+  get numRRecvOps(): bigint { return big(this.r.reads); }
+  get numWSendOps(): bigint { return big(this.r.writes); }
+  get numRRecvBytes(): bigint { return big(this.r.bytesRead); }
+  get numWSendBytes(): bigint { return big(this.r.bytesWritten); }
 }
 
 function pe(oid: OID, ts: Ns, tid: number, op: number, ret: number, args: string[] = []): SfObject {

@@ -224,8 +224,8 @@ export class KernelToSysFlow {
     }
     const entities = this.out;
     this.out = [];
-    const p = this.mapper.previewFileRecord(this.fileInput(r));
-    return p ? { entities, flow: p.flow, file: p.file, failed: false } : { entities, flow: null, file: null, failed: false };
+    const flow = this.mapper.previewFileRecord(this.fileInput(r));
+    return { entities, flow, file: flow === null ? null : flow.file, failed: false };
   }
 }
 

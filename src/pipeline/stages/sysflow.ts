@@ -10,7 +10,9 @@ import type { Control, Envelope, Stage } from '../types.js';
 import type { ControlAware } from '../runtime.js';
 import { sysflowObjects, type KernelToSysFlow } from './kernel-sysflow.js';
 import type { KernelRecord } from '../../model/records.js';
-import type { PolicyEngine } from '../../policy/index.js';
+import type { PolicyEngine, Predicate } from '../../policy/index.js';
+import { opsNeedOf, pathNeedOf } from '../../policy/compiler.js';
+import { PathNeedMatcher } from '../../policy/path-need.js';
 import type { SfRecordView } from '../../sysflow/view.js';
 import type { SfObject } from '../../sysflow/types.js';
 import { ENGINE_RECORD_TYPES } from '../sources/sysflow-files.js';
@@ -40,7 +42,7 @@ export class FlattenerStage implements Stage {
   /** kernel records dropped unmapped because no alert rule could match them */
   unmapped = 0;
   /** may an alert rule match this FileFlow view? (set when only alert-mode engines follow) */
-  private mayAlert: ((v: SfRecordView) => boolean) | undefined;
+  private mayAlert: ((v: SfRecordView, opFlags: number) => boolean) | undefined;
 
   /**
    * This flattener feeds only these engines, in alert mode, and is the mapping's only user: a
@@ -52,10 +54,28 @@ export class FlattenerStage implements Stage {
    */
   onlyFeedsAlerts(engines: readonly PolicyEngine[]): void {
     // a rule restated in another file compiles to the same predicate (policy/compiler.ts): once
-    const preds: ((v: SfRecordView) => boolean)[] = [];
+    const preds: Predicate[] = [];
     for (const e of engines) for (const r of e.rulesFor('FF')) if (r.actions.includes('alert') && !preds.includes(r.predicate)) preds.push(r.predicate);
-    this.mayAlert = (v) => {
-      for (let i = 0; i < preds.length; i++) if (preds[i]!(v)) return true;
+    // What each rule needs (policy/compiler.ts): one of some opflags bits, and of the path
+    // (path-need.ts). A rule is evaluated only when the record's opflags meet its mask, and a
+    // rule needing something of the path only when the path meets the joined need of them all.
+    const always = preds.filter((p) => pathNeedOf(p) === null);
+    const alwaysOps = always.map((p) => opsNeedOf(p) ?? -1);
+    const gated = preds.filter((p) => pathNeedOf(p) !== null);
+    const gatedOps = gated.map((p) => opsNeedOf(p) ?? -1);
+    const need = new PathNeedMatcher(gated.flatMap((p) => pathNeedOf(p)!));
+    this.mayAlert = (v, ops) => {
+      for (let i = 0; i < always.length; i++) {
+        const m = alwaysOps[i]!;
+        if ((m === -1 || (ops & m) !== 0) && always[i]!(v)) return true;
+      }
+      let any = false;
+      for (let i = 0; i < gated.length && !any; i++) any = gatedOps[i] === -1 || (ops & gatedOps[i]!) !== 0;
+      if (!any || !need.matches(v.file === null ? null : v.file.path, v.newFile === null ? null : v.newFile.path)) return false;
+      for (let i = 0; i < gated.length; i++) {
+        const m = gatedOps[i]!;
+        if ((m === -1 || (ops & m) !== 0) && gated[i]!(v)) return true;
+      }
       return false;
     };
   }
@@ -73,7 +93,7 @@ export class FlattenerStage implements Stage {
         if (pv !== null) {
           for (let j = 0; j < pv.entities.length; j++) this.table.push(pv.entities[j]!);
           if (pv.failed) continue;
-          if (pv.flow !== null && !mayAlert(this.table.view({ type: 'FF', rec: pv.flow }, this.table.index, pv.file!))) {
+          if (pv.flow !== null && !mayAlert(this.table.view({ type: 'FF', rec: pv.flow }, this.table.index, pv.file!), pv.flow.opFlags)) {
             this.seq++; // the FileFlow's id, as if it had been made
             this.unmapped++;
             continue;

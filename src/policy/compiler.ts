@@ -286,9 +286,9 @@ export class Compiler {
       const inner = this.expr(expr);
       const p = withNeed(this.cons(`C${this.idOf(inner)}`, () => {
         const w = cacheScoped(inner, this.slots);
-        // a macro used in a junction keeps the cost of its cached unit, so a process-only macro
-        // is still tried before file tests (the order only; operands are pure)
-        return w === inner ? w : withCost(w, PROC_SCOPED.has(inner) ? 1.5 : 1.6);
+        // a macro used in a junction keeps the scope and cost of its cached unit, so a
+        // process-only macro joins the process unit and is tried before file tests
+        return w === inner ? w : mark(withCost(w, PROC_SCOPED.has(inner) ? 1.5 : 1.6), scopeOfPred(inner));
       }), pathNeedOf(inner), opsNeedOf(inner));
       return this.softErrors > 0 ? null : p;
     } catch (e) {

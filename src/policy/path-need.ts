@@ -65,29 +65,38 @@ export function needOfOr(needs: readonly (PathNeed | null)[]): PathNeed | null {
   return out;
 }
 
-/** String tests of one part of the path: equal to, starting with, ending with, containing. */
+const escape = (v: string): string => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * String tests of one part of the path (equal to, starting with, ending with, containing any of
+ * its values) as one regular expression: one scan instead of a call per value (several times
+ * faster than startsWith/includes loops for a few dozen values).
+ */
 class PartTests {
-  readonly eq = new Set<string>();
-  readonly prefix: string[] = [];
-  readonly suffix: string[] = [];
-  readonly sub: string[] = [];
+  private readonly values: Record<PathTest, Set<string>> = { eq: new Set(), prefix: new Set(), suffix: new Set(), sub: new Set() };
+  private re: RegExp | null = null;
   used = false;
 
   add(test: PathTest, v: string): void {
     this.used = true;
-    if (test === 'eq') this.eq.add(v);
-    else if (!this[test].includes(v)) this[test].push(v);
+    this.values[test].add(v);
+  }
+
+  /** Builds the expression once all values are in. */
+  seal(): void {
+    const alt = (t: PathTest) => [...this.values[t]].map(escape).join('|');
+    const parts: string[] = [];
+    if (this.values.eq.size) parts.push(`^(?:${alt('eq')})$`);
+    if (this.values.prefix.size) parts.push(`^(?:${alt('prefix')})`);
+    if (this.values.suffix.size) parts.push(`(?:${alt('suffix')})$`);
+    if (this.values.sub.size) parts.push(`(?:${alt('sub')})`);
+    // no flags: ^ and $ are the ends of the string, and code units are compared as
+    // String.prototype.startsWith / endsWith / includes do
+    this.re = parts.length ? new RegExp(parts.join('|')) : null;
   }
 
   test(s: string): boolean {
-    if (this.eq.size > 0 && this.eq.has(s)) return true;
-    const p = this.prefix;
-    for (let i = 0; i < p.length; i++) if (s.startsWith(p[i]!)) return true;
-    const x = this.suffix;
-    for (let i = 0; i < x.length; i++) if (s.endsWith(x[i]!)) return true;
-    const c = this.sub;
-    for (let i = 0; i < c.length; i++) if (s.includes(c[i]!)) return true;
-    return false;
+    return this.re !== null && this.re.test(s);
   }
 }
 
@@ -100,6 +109,7 @@ export class PathNeedMatcher {
 
   constructor(need: PathNeed) {
     for (const a of need) for (const v of a.values) this[a.part].add(a.test, v);
+    for (const t of [this.path, this.directory, this.name, this.newpath]) t.seal();
   }
 
   /**

@@ -209,10 +209,14 @@ export class KernelToSysFlow {
    * SysFlowMapper.previewFileRecord). `flow` is null when the record needs the full mapping;
    * then record() gives the rest of its objects (the process part does not repeat). After a
    * failure (`failed`), the record maps to the entities only, as record() would have left it.
+   * The answer is valid until the next call.
    */
   previewFile(r: KernelRecord, enrich?: Enrichment): FilePreview | null {
     if (r.type !== 'file' || (r.hdr.flags & FF.MOVED) !== 0 || (r.event[EV.DELETE] ?? 0) !== 0) return null;
-    this.out = [];
+    // the entities and the answer are read before the next call: one array and object serve all
+    const pv = this.preview;
+    pv.entities.length = 0;
+    this.out = pv.entities;
     this.current = enrich;
     this.currentTs = r.hdr.ts;
     try {
@@ -220,13 +224,20 @@ export class KernelToSysFlow {
     } catch (e) {
       this.errors++;
       this.lastError = (e as Error).message;
-      return { entities: this.out, flow: null, file: null, failed: true };
+      pv.flow = null;
+      pv.file = null;
+      pv.failed = true;
+      return pv;
     }
-    const entities = this.out;
     this.out = [];
     const flow = this.mapper.previewFileRecord(this.fileInput(r));
-    return { entities, flow, file: flow === null ? null : flow.file, failed: false };
+    pv.flow = flow;
+    pv.file = flow === null ? null : flow.file;
+    pv.failed = false;
+    return pv;
   }
+
+  private readonly preview: { entities: SfObject[]; flow: FileFlow | null; file: File | null; failed: boolean } = { entities: [], flow: null, file: null, failed: false };
 }
 
 /** A file record's process entities and its previewed FileFlow (KernelToSysFlow.previewFile). */

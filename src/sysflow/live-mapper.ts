@@ -508,9 +508,17 @@ export class SysFlowMapper {
     return new PreviewFileFlow(r, p.oid, file);
   }
 
-  /** Network record → NetworkFlow, or [] (IPv6 without a mapped IPv4 cannot be encoded). */
-  networkRecordMaps(r: Pick<LiveNetworkRecord, 'localIp' | 'remoteIp'>): boolean {
-    return toIPv4(r.localIp) !== null && toIPv4(r.remoteIp) !== null;
+  /**
+   * networkRecord(r) for a consumer that needs no NetworkFlow: the same bookkeeping, no objects.
+   * Returns how many NetworkFlows it would have made (0 or 1), or null when it would have to
+   * create a Process first (then the caller maps the record for real).
+   */
+  skipNetworkRecord(r: Pick<LiveNetworkRecord, 'pid' | 'localIp' | 'remoteIp'>): number | null {
+    if (toIPv4(r.localIp) === null || toIPv4(r.remoteIp) === null) {
+      this.stats.unmappable++;
+      return 0;
+    }
+    return this.byPid.has(r.pid) ? 1 : null;
   }
 
   /** Aggregated network record → NetworkFlow. IPv6 (non-mapped) cannot be encoded: dropped. */

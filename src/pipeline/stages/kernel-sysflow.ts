@@ -237,7 +237,41 @@ export class KernelToSysFlow {
     return pv;
   }
 
+  /**
+   * record() for a socket record whose NetworkFlow nobody needs: the process bookkeeping, no
+   * flow. `flows`: NetworkFlows the record would have made (its ids are counted), or -1 when it
+   * needs the full mapping (record() gives the rest). Valid until the next call.
+   */
+  skipSocket(r: KernelRecord, enrich?: Enrichment): SocketSkip | null {
+    if (r.type !== 'sock') return null;
+    const pv = this.skipped;
+    pv.entities.length = 0;
+    this.out = pv.entities;
+    this.current = enrich;
+    this.currentTs = r.hdr.ts;
+    pv.failed = false;
+    try {
+      this.processOf(r);
+      pv.flows = r.family === 'AF_UNIX' || !r.protocol ? 0 : this.mapper.skipNetworkRecord({ pid: r.hdr.pid, localIp: r.localIP, remoteIp: r.remoteIP }) ?? -1;
+    } catch (e) {
+      this.errors++;
+      this.lastError = (e as Error).message;
+      pv.failed = true;
+      pv.flows = 0;
+    }
+    this.out = [];
+    return pv;
+  }
+
   private readonly preview: { entities: SfObject[]; flow: FileFlow | null; file: File | null; failed: boolean } = { entities: [], flow: null, file: null, failed: false };
+  private readonly skipped: { entities: SfObject[]; flows: number; failed: boolean } = { entities: [], flows: 0, failed: false };
+}
+
+/** A socket record's process entities and the NetworkFlows it would make (KernelToSysFlow.skipSocket). */
+export interface SocketSkip {
+  readonly entities: SfObject[];
+  readonly flows: number;
+  readonly failed: boolean;
 }
 
 /** A file record's process entities and its previewed FileFlow (KernelToSysFlow.previewFile). */

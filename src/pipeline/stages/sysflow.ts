@@ -41,6 +41,8 @@ export class FlattenerStage implements Stage {
 
   /** kernel records dropped unmapped because no alert rule could match them */
   unmapped = 0;
+  /** socket records are not mapped (only alert-mode engines follow, none with NetworkFlow rules) */
+  private noNetworkAlerts = false;
   /** may an alert rule match this FileFlow view? (set when only alert-mode engines follow) */
   private mayAlert: ((v: SfRecordView, opFlags: number) => boolean) | undefined;
 
@@ -53,6 +55,8 @@ export class FlattenerStage implements Stage {
    * and view.index can differ), so the alerts are exactly those of the full mapping.
    */
   onlyFeedsAlerts(engines: readonly PolicyEngine[]): void {
+    // no alert rule admits NetworkFlows: socket records need only their process bookkeeping
+    this.noNetworkAlerts = engines.every((e) => e.rulesFor('NF').every((r) => !r.actions.includes('alert')));
     // a rule restated in another file compiles to the same predicate (policy/compiler.ts): once
     const preds: Predicate[] = [];
     for (const e of engines) for (const r of e.rulesFor('FF')) if (r.actions.includes('alert') && !preds.includes(r.predicate)) preds.push(r.predicate);
@@ -99,6 +103,19 @@ export class FlattenerStage implements Stage {
             continue;
           }
           objs = mapper.record(env.rec as KernelRecord, env.enrich); // the rest: File, FileFlow
+        }
+      }
+      if (this.noNetworkAlerts && mapper !== undefined && env.kind === 'socket' && env.enrich?.['sysflow'] === undefined) {
+        const sk = mapper.skipSocket(env.rec as KernelRecord, env.enrich);
+        if (sk !== null) {
+          for (let j = 0; j < sk.entities.length; j++) this.table.push(sk.entities[j]!);
+          if (sk.failed) continue;
+          if (sk.flows >= 0) {
+            this.seq += BigInt(sk.flows); // the NetworkFlow's id, as if it had been made
+            this.unmapped++;
+            continue;
+          }
+          objs = mapper.record(env.rec as KernelRecord, env.enrich); // the rest: NetworkFlow
         }
       }
       objs ??= sysflowObjects(env, mapper);

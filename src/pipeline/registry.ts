@@ -154,7 +154,28 @@ export async function buildTree(cfg: PipelineConfig, ctx: BuildContext): Promise
     }
     if (p.in.name === cfg.driver.name) built.roots.push(...nodes[i]!);
   }
+  gateFlatteners(nodes.flat(), built);
   return built;
+}
+
+/**
+ * Live policies without needless SysFlow: when the one flattener feeds only policy engines in
+ * alert mode, and nothing else uses the kernel → SysFlow mapping (no trace writer, no filter on
+ * kernel records), a file record whose previewed FileFlow no alert rule matches is never mapped
+ * (stages/sysflow.ts). FALCONET_LIVE_PREFILTER=off turns this off (the equivalence tests).
+ */
+function gateFlatteners(all: readonly Node[], built: BuiltTree): void {
+  if (process.env['FALCONET_LIVE_PREFILTER'] === 'off') return;
+  const flat = all.filter((n): n is StageNode => n.kind === 'stage' && n.stage instanceof FlattenerStage);
+  if (flat.length !== 1 || built.writers.length > 0 || built.filters.length > 0) return;
+  const node = flat[0]!;
+  const engines: PolicyStage[] = [];
+  for (const c of node.next) {
+    if (c.kind !== 'stage' || !(c.stage instanceof PolicyStage) || c.stage.engine.mode !== 'alert') return;
+    engines.push(c.stage);
+  }
+  if (engines.length === 0) return;
+  (node.stage as FlattenerStage).onlyFeedsAlerts(engines.map((e) => e.engine));
 }
 
 async function buildPlugin(p: PluginConfig, cfg: PipelineConfig, ctx: BuildContext, built: BuiltTree, uniqueName: (b: string) => string): Promise<Node[]> {

@@ -6,6 +6,7 @@ import type { Expr, FieldRef, ListValue, Literal, Operand } from './ast.js';
 import type { DiagnosticSink, SourceText } from './errors.js';
 import { isUnavailableFalcoField, lookupField, type FieldDef, type FieldType, type FieldValueMap } from './fields.js';
 import type { SfRecordView } from '../sysflow/view.js';
+import { needOfAnd, needOfOr, pathPartOf, pathTestOf, type PathNeed } from './path-need.js';
 
 export type Predicate = (v: SfRecordView) => boolean;
 
@@ -152,6 +153,52 @@ function cacheScoped(p: Predicate, c: SlotCache): Predicate {
   return p;
 }
 
+// What a predicate requires of the file path (path-need.ts); absent: nothing known.
+const NEED = new WeakMap<Predicate, PathNeed | null>();
+
+/** The path need of a compiled condition: null when it has none (path-need.ts). */
+export function pathNeedOf(p: Predicate): PathNeed | null {
+  if (p === TRUE) return null;
+  if (p === FALSE) return [];
+  return NEED.get(p) ?? null;
+}
+
+function withNeed(p: Predicate, need: PathNeed | null, ops: number | null = null): Predicate {
+  if (p !== TRUE && p !== FALSE && !NEED.has(p)) {
+    NEED.set(p, need);
+    if (ops !== null) OPS_NEED.set(p, ops);
+  }
+  return p;
+}
+
+// What a predicate requires of the record's operation flags: true only if (opflags & mask) != 0.
+// From positive checks on sf.opflags / evt.type (`= EXEC`, `in (…)`); `and` keeps one operand's
+// mask, `or` joins them. Absent: nothing known.
+const OPS_NEED = new WeakMap<Predicate, number>();
+
+/** The opflags mask a compiled condition needs (one of its bits set), or null. */
+export function opsNeedOf(p: Predicate): number | null {
+  if (p === TRUE) return null;
+  if (p === FALSE) return 0;
+  return OPS_NEED.get(p) ?? null;
+}
+
+function opsOfAnd(ms: readonly (number | null)[]): number | null {
+  let best: number | null = null;
+  const bits = (m: number) => { let n = 0; for (let x = m >>> 0; x !== 0; x &= x - 1) n++; return n; };
+  for (const m of ms) if (m !== null && (best === null || bits(m) < bits(best))) best = m;
+  return best;
+}
+
+function opsOfOr(ms: readonly (number | null)[]): number | null {
+  let mask = 0;
+  for (const m of ms) {
+    if (m === null) return null;
+    mask |= m;
+  }
+  return mask;
+}
+
 // Estimated evaluation cost, used only to order and/or operands.
 const COST = new WeakMap<Predicate, number>();
 function costOf(p: Predicate): number {
@@ -236,7 +283,13 @@ export class Compiler {
     this.src = src;
     this.softErrors = 0;
     try {
-      const p = cacheScoped(this.expr(expr), this.slots);
+      const inner = this.expr(expr);
+      const p = withNeed(this.cons(`C${this.idOf(inner)}`, () => {
+        const w = cacheScoped(inner, this.slots);
+        // a macro used in a junction keeps the scope and cost of its cached unit, so a
+        // process-only macro joins the process unit and is tried before file tests
+        return w === inner ? w : mark(withCost(w, PROC_SCOPED.has(inner) ? 1.5 : 1.6), scopeOfPred(inner));
+      }), pathNeedOf(inner), opsNeedOf(inner));
       return this.softErrors > 0 ? null : p;
     } catch (e) {
       if (e instanceof CompileAbort) return null;
@@ -273,7 +326,7 @@ export class Compiler {
         const a = this.expr(e.expr);
         if (a === TRUE) return FALSE;
         if (a === FALSE) return TRUE;
-        return mark(withCost((v: SfRecordView) => !a(v), costOf(a)), scopeOfPred(a));
+        return this.cons(`N${this.idOf(a)}`, () => mark(withCost((v: SfRecordView) => !a(v), costOf(a)), scopeOfPred(a)));
       }
       case 'macro':
         return this.macroRef(e.name, e.offset);
@@ -324,15 +377,22 @@ export class Compiler {
     if (absorbed) return absorbing;
     if (preds.length === 0) return neutral;
     if (preds.length === 1) return preds[0]!;
+    const needs = preds.map(pathNeedOf);
+    const ops = preds.map(opsNeedOf);
+    return withNeed(this.junctionOf(preds, isAnd), isAnd ? needOfAnd(needs) : needOfOr(needs), isAnd ? opsOfAnd(ops) : opsOfOr(ops));
+  }
+
+  private junctionOf(preds: Predicate[], isAnd: boolean): Predicate {
     const scope = preds.map(scopeOfPred).reduce(joinScope);
-    if (scope !== 'record') return mark(withCost(combine(preds, isAnd), preds.reduce((n, p) => n + costOf(p), 0)), scope);
+    const j = isAnd ? '&' : '|';
+    if (scope !== 'record') return this.cons(`J${j}${this.idsOf(preds)}`, () => mark(withCost(combine(preds, isAnd), preds.reduce((n, p) => n + costOf(p), 0)), scope));
     const procParts = preds.filter((p) => { const sc = scopeOfPred(p); return sc === 'proc' || sc === 'const'; });
     const fileParts = preds.filter((p) => scopeOfPred(p) === 'file');
     const units: Predicate[] = preds.filter((p) => scopeOfPred(p) === 'record');
-    if (procParts.length > 0) units.push(withCost(cacheScoped(mark(combine(procParts, isAnd), 'proc'), this.slots), 1.5));
-    if (fileParts.length > 0) units.push(withCost(cacheScoped(mark(combine(fileParts, isAnd), 'file'), this.slots), 1.6));
+    if (procParts.length > 0) units.push(this.cons(`P${j}${this.idsOf(procParts)}`, () => withCost(cacheScoped(mark(combine(procParts, isAnd), 'proc'), this.slots), 1.5)));
+    if (fileParts.length > 0) units.push(this.cons(`F${j}${this.idsOf(fileParts)}`, () => withCost(cacheScoped(mark(combine(fileParts, isAnd), 'file'), this.slots), 1.6)));
     units.sort((a, b) => costOf(a) - costOf(b));
-    return withCost(combine(units, isAnd), units.reduce((n, p) => n + costOf(p), 0));
+    return this.cons(`U${j}${this.idsOf(units)}`, () => withCost(combine(units, isAnd), units.reduce((n, p) => n + costOf(p), 0)));
   }
 
   private macroRef(name: string, offset: number): Predicate {
@@ -439,8 +499,56 @@ export class Compiler {
 
   private check(f: FieldRef, op: string, opOffset: number, rhs: Operand | ListValue): Predicate {
     const g = this.field(f);
+    this.checkKey = null;
+    this.checkNeed = null;
+    this.checkOps = null;
     const p = this.checkInner(g, f, op, opOffset, rhs);
-    return mark(p, g === null ? 'const' : joinScope(g.scope, this.rhsScope));
+    const marked = mark(p, g === null ? 'const' : joinScope(g.scope, this.rhsScope));
+    // compiled in full above (every diagnostic reported), then shared with its equals
+    if (this.checkKey === null || p === TRUE || p === FALSE) return marked;
+    return withNeed(this.cons(this.checkKey, () => marked), this.checkNeed, this.checkOps);
+  }
+
+  // ---- shared sub-conditions ------------------------------------------------------------------
+  // Policy sets repeat conditions (ttps.yaml restates most of runtimeintegrity.yaml's rules).
+  // Equal checks (same field, operator and values) compile to one predicate, and so do
+  // junctions, negations and cached units of the same operands, so a repeated unit is evaluated
+  // once per entity (its cached slot) and a repeated rule is the same predicate. Predicates are
+  // pure, so sharing them changes no result.
+  private readonly consed = new Map<string, Predicate>();
+  private readonly predIds = new WeakMap<Predicate, number>();
+  private nextPredId = 1;
+  /** key of the check being compiled (set once its right-hand side is resolved) */
+  private checkKey: string | null = null;
+  /** path need of the check being compiled (path-need.ts) */
+  private checkNeed: PathNeed | null = null;
+  /** opflags mask the check being compiled needs */
+  private checkOps: number | null = null;
+
+  private idOf(p: Predicate): number {
+    let i = this.predIds.get(p);
+    if (i === undefined) {
+      i = this.nextPredId++;
+      this.predIds.set(p, i);
+    }
+    return i;
+  }
+
+  private idsOf(ps: readonly Predicate[]): string {
+    return ps.map((p) => this.idOf(p)).join(',');
+  }
+
+  private cons(key: string, make: () => Predicate): Predicate {
+    let p = this.consed.get(key);
+    if (p === undefined) {
+      p = make();
+      this.consed.set(key, p);
+    }
+    return p;
+  }
+
+  private static getterKey(g: Getter | null | undefined): string | null {
+    return g === undefined ? '-' : g === null ? null : g.literal ? `lit:${g.name}:${String(g.get(null as unknown as SfRecordView))}` : g.name;
   }
 
   /** Scope of the right-hand field of the last check (field-vs-field comparisons). */
@@ -472,6 +580,10 @@ export class Compiler {
         this.warn(rhs.offset, "sf-processor splits this value on ',' and matches any part; falconet compares it whole (use 'in (a, b)')", rhs.value);
       }
     }
+    this.checkKey = JSON.stringify([Compiler.getterKey(g), f.arg, op, values, Compiler.getterKey(rhsField)]);
+    const part = g !== null && !g.literal && f.arg === null && rhsField === undefined && values !== null ? pathPartOf(g.name) : null;
+    const ptest = part !== null ? pathTestOf(op, this.opts.dialect) : null;
+    if (part !== null && ptest !== null) this.checkNeed = [{ part, test: ptest, values: values! }];
     if (g === null) return FALSE;
     if (g.literal && NUM_OPS.has(op)) return lenientNumeric(op, rhsField, values);
     if (rhsField !== undefined) {
@@ -501,6 +613,12 @@ export class Compiler {
       if (tests.every((t) => t !== undefined)) {
         const raw = bits.raw;
         const ts = tests as ((x: number) => boolean)[];
+        if (op !== '!=' && (g.name === 'sf.opflags' || g.name === 'evt.type')) {
+          // each test is (x & m) !== 0: probing the single bits recovers m
+          let mask = 0;
+          for (let b = 0; b < 32; b++) if (ts.some((t) => t(1 << b))) mask |= 1 << b;
+          this.checkOps = mask;
+        }
         const any: Predicate = ts.length === 1 ? ((t) => (v: SfRecordView) => t(raw(v)))(ts[0]!) : (v) => {
           const x = raw(v);
           for (let i = 0; i < ts.length; i++) if (ts[i]!(x)) return true;

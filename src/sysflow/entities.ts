@@ -95,8 +95,11 @@ export class EntityTable {
     }
   }
 
-  /** Join an event/flow with the current tables (does not modify them). */
-  view(obj: SfEventFlowObject, index: number): SfRecordView {
+  /**
+   * Join an event/flow with the current tables (does not modify them). `fileEntity`: the File of
+   * an FF that is not in the table (the live flattener's preview, stages/sysflow.ts).
+   */
+  view(obj: SfEventFlowObject, index: number, fileEntity?: File): SfRecordView {
     let proc: Process | null = null;
     let pproc: Process | null = null;
     let file: File | null = null;
@@ -110,7 +113,7 @@ export class EntityTable {
       }
     }
     if (obj.type === 'FF' || obj.type === 'FE') {
-      file = this.files.get(obj.rec.fileOID) ?? null;
+      file = fileEntity ?? this.files.get(obj.rec.fileOID) ?? null;
       if (file === null) this.missing.file++;
       if (obj.type === 'FE' && obj.rec.newFileOID !== null) {
         newFile = this.files.get(obj.rec.newFileOID) ?? null;

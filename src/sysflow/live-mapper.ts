@@ -11,7 +11,7 @@ import { OP, RESTYPE, linuxOpenFlagsToSysFlow } from './flags.js';
 import { ipStringToInt, toIPv4 } from './ip.js';
 import { computeFoid, oidKey } from './oid.js';
 import { OldestFirst } from './evict.js';
-import type { Container, ContainerType, File, OID, Pod, Process, SfObject } from './types.js';
+import type { Container, ContainerType, File, FileFlow, FOID, OID, Pod, Process, SfObject } from './types.js';
 
 /** Epoch nanoseconds. */
 export type Ns = bigint;
@@ -469,21 +469,13 @@ export class SysFlowMapper {
     const out: SfObject[] = [];
     const p = this.procFor(r.pid, r.firstTs, out);
     const f = this.fileFor(r.path, r.containerId ?? p.containerId, r.restype, r.firstTs, out);
-    let op = 0;
-    if (r.opens) op |= OP.OPEN;
-    if (r.reads) op |= OP.READ_RECV;
-    if (r.writes) op |= OP.WRITE_SEND;
-    if (r.closes) op |= OP.CLOSE;
-    if (r.mmaps) op |= OP.MMAP;
-    if (r.setns) op |= OP.SETNS;
-    if (r.truncated) op |= OP.TRUNCATE;
     out.push({
       type: 'FF',
       rec: {
         procOID: p.oid,
         ts: r.firstTs,
         tid: BigInt(r.tid),
-        opFlags: op,
+        opFlags: fileOps(r),
         openFlags: r.openFlagsLinux === undefined ? 0 : linuxOpenFlagsToSysFlow(r.openFlagsLinux),
         endTs: r.lastTs,
         fileOID: f.oid,
@@ -495,6 +487,38 @@ export class SysFlowMapper {
       },
     });
     return out;
+  }
+
+  /**
+   * What fileRecord(r) would join into its FileFlow view, without changing any table: the
+   * FileFlow and its File entity (the known one, or a stand-in whose FOID is computed only if
+   * read). null when fileRecord would have to create an entity first (a process or container
+   * the mapper has not seen): then the caller maps the record for real.
+   */
+  previewFileRecord(r: LiveFileRecord): (FileFlow & { readonly file: File }) | null {
+    const p = this.byPid.get(r.pid);
+    if (p === undefined) return null;
+    const cid = (r.containerId ?? p.containerId) || null;
+    if (cid !== null && !this.containers.has(cid)) return null;
+    const key = cid ? `${cid}\0${r.path}` : r.path;
+    const rt = r.restype ? r.restype.charCodeAt(0) : RESTYPE.FILE;
+    const cur = this.files.get(key);
+    const file: File = cur !== undefined && cur.restype === rt ? cur
+      : new PendingFile(cur ? 'MODIFIED' : 'CREATED', cur ? cur.oid : null, r.firstTs, rt, r.path, cid);
+    return new PreviewFileFlow(r, p.oid, file);
+  }
+
+  /**
+   * networkRecord(r) for a consumer that needs no NetworkFlow: the same bookkeeping, no objects.
+   * Returns how many NetworkFlows it would have made (0 or 1), or null when it would have to
+   * create a Process first (then the caller maps the record for real).
+   */
+  skipNetworkRecord(r: Pick<LiveNetworkRecord, 'pid' | 'localIp' | 'remoteIp'>): number | null {
+    if (toIPv4(r.localIp) === null || toIPv4(r.remoteIp) === null) {
+      this.stats.unmappable++;
+      return 0;
+    }
+    return this.byPid.has(r.pid) ? 1 : null;
   }
 
   /** Aggregated network record → NetworkFlow. IPv6 (non-mapped) cannot be encoded: dropped. */
@@ -572,6 +596,64 @@ export class SysFlowMapper {
   static key(oid: OID): string {
     return oidKey(oid);
   }
+}
+
+function fileOps(r: LiveFileRecord): number {
+  let op = 0;
+  if (r.opens) op |= OP.OPEN;
+  if (r.reads) op |= OP.READ_RECV;
+  if (r.writes) op |= OP.WRITE_SEND;
+  if (r.closes) op |= OP.CLOSE;
+  if (r.mmaps) op |= OP.MMAP;
+  if (r.setns) op |= OP.SETNS;
+  if (r.truncated) op |= OP.TRUNCATE;
+  return op;
+}
+
+/** A File entity not in the tables yet (previewFileRecord): its FOID (SHA-1) is computed when read. */
+class PendingFile implements File {
+  private foid: FOID | null;
+  constructor(
+    public state: File['state'],
+    foid: FOID | null,
+    public ts: bigint,
+    public restype: number,
+    public path: string,
+    public containerId: string | null,
+  ) {
+    this.foid = foid;
+  }
+  get oid(): FOID {
+    return (this.foid ??= computeFoid(this.path, this.containerId));
+  }
+  set oid(v: FOID) {
+    this.foid = v;
+  }
+}
+
+/**
+ * The FileFlow fileRecord would make; the FOID of its (possibly pending) File and the counters
+ * (BigInts) are made when read, which a prefilter that rejects the record mostly never does.
+ */
+class PreviewFileFlow implements FileFlow {
+  readonly ts: bigint;
+  readonly opFlags: number;
+  readonly openFlags: number;
+  readonly endTs: bigint;
+  readonly fd: number;
+  constructor(private readonly r: LiveFileRecord, readonly procOID: OID, readonly file: File) {
+    this.ts = r.firstTs;
+    this.opFlags = fileOps(r);
+    this.openFlags = r.openFlagsLinux === undefined ? 0 : linuxOpenFlagsToSysFlow(r.openFlagsLinux);
+    this.endTs = r.lastTs;
+    this.fd = r.fd ?? -1;
+  }
+  get fileOID(): FOID { return this.file.oid; }
+  get tid(): bigint { return BigInt(this.r.tid); }
+  get numRRecvOps(): bigint { return big(this.r.reads); }
+  get numWSendOps(): bigint { return big(this.r.writes); }
+  get numRRecvBytes(): bigint { return big(this.r.bytesRead); }
+  get numWSendBytes(): bigint { return big(this.r.bytesWritten); }
 }
 
 function pe(oid: OID, ts: Ns, tid: number, op: number, ret: number, args: string[] = []): SfObject {

@@ -1,6 +1,6 @@
 // Builds sensor streams byte by byte from layout.ts, for replay tests, fuzzing and benches
 // that must run without root.
-import { FILE_RECORD, FILE_RECORD_FIXED, FrameKind, HELLO, REC_HDR, RecType, STATS_FRAME, STREAM_MAGIC, STREAM_VERSION } from '../../src/sensor/layout.js';
+import { FILE_RECORD, FILE_RECORD_FIXED, FrameKind, HELLO, PROC_EVENTS, PROC_RECORD, PROC_RECORD_FIXED, REC_HDR, RecType, SOCK_DIR, SOCK_RECORD, STATS_FRAME, STREAM_MAGIC, STREAM_VERSION } from '../../src/sensor/layout.js';
 
 export function frame(kind: FrameKind, body: Buffer): Buffer {
   const h = Buffer.alloc(8);
@@ -87,4 +87,99 @@ export function stats(): Buffer {
 
 export function end(): Buffer {
   return frame(FrameKind.End, Buffer.alloc(0));
+}
+
+/** Common record header fields of the builders below. */
+export interface HeaderSpec {
+  pid?: number; tid?: number; ppid?: number; uid?: number; gid?: number; flags?: number;
+  ts?: bigint; procStart?: bigint; exe?: string; parentExe?: string;
+}
+
+function putHeader(b: Buffer, type: RecType, size: number, s: HeaderSpec): void {
+  b.writeUInt16LE(type, 0);
+  b.writeUInt16LE(size, 2);
+  b.writeUInt32LE(s.flags ?? 0, at(H, 'flags'));
+  b.writeUInt32LE(s.pid ?? 100, at(H, 'pid'));
+  b.writeUInt32LE(s.tid ?? s.pid ?? 100, at(H, 'tid'));
+  b.writeUInt32LE(s.ppid ?? 1, at(H, 'ppid'));
+  b.writeUInt32LE(s.uid ?? 0, at(H, 'uid'));
+  b.writeUInt32LE(s.gid ?? 0, at(H, 'gid'));
+  b.writeBigUInt64LE(s.ts ?? 2_500_000_000n, at(H, 'ts_first'));
+  b.writeBigUInt64LE(s.ts ?? 2_500_000_000n, at(H, 'ts'));
+  b.writeBigUInt64LE(s.procStart ?? 1_500_000_000n, at(H, 'proc_start'));
+  const comm = (s.exe ?? 'bash').slice(0, 15);
+  b.write(comm, at(H, 'comm'));
+  b.write(s.exe ?? 'bash', at(H, 'exe'));
+  b.write(s.parentExe ?? 'sshd', at(H, 'parent_exe'));
+}
+
+export interface ProcRecordSpec extends HeaderSpec {
+  event: (typeof PROC_EVENTS)[number];
+  ret?: bigint;
+  /** arg[0..5] (FORK: child pid, child tid, clone flags, child start; EXIT: code) */
+  args?: bigint[];
+  /** str0..3 (EXEC: exe path, filename, interpreter, argv joined by NUL; RENAME: path, new path) */
+  strs?: string[];
+  /** SETUID*: new real, effective, saved */
+  idNew?: [number, number, number];
+}
+
+/** A process-event record (fork, exec, exit, setuid, file operations, ...). */
+export function procRecord(s: ProcRecordSpec): Buffer {
+  const P = PROC_RECORD.fields;
+  const strs = (s.strs ?? []).map((x) => Buffer.from(x));
+  const size = PROC_RECORD_FIXED + strs.reduce((n, x) => n + x.length, 0);
+  const b = Buffer.alloc((size + 7) & ~7);
+  putHeader(b, RecType.Proc, size, s);
+  b.writeUInt16LE(PROC_EVENTS.indexOf(s.event), at(P, 'event'));
+  b.writeBigInt64LE(s.ret ?? 0n, at(P, 'ret'));
+  (s.args ?? []).forEach((v, i) => b.writeBigInt64LE(v, at(P, 'arg') + 8 * i));
+  (s.idNew ?? []).forEach((v, i) => b.writeInt32LE(v, at(P, 'id_new') + 4 * i));
+  let p = at(P, 'data');
+  strs.forEach((x, i) => {
+    b.writeUInt16LE(x.length, at(P, 'str_len') + 2 * i);
+    x.copy(b, p);
+    p += x.length;
+  });
+  return b;
+}
+
+export interface SockRecordSpec extends HeaderSpec {
+  /** 6 TCP, 17 UDP */
+  protocol?: number;
+  /** IPv4 addresses as four bytes */
+  laddr: [number, number, number, number];
+  raddr: [number, number, number, number];
+  lport: number;
+  rport: number;
+  /** 1: server (accepted), else client */
+  role?: number;
+  txBytes?: number;
+  rxBytes?: number;
+}
+
+/** An IPv4 socket record (AF_INET: the address in the first four bytes). */
+export function sockRecord(s: SockRecordSpec): Buffer {
+  const R = SOCK_RECORD.fields;
+  const D = SOCK_DIR.fields;
+  const b = Buffer.alloc(SOCK_RECORD.size);
+  putHeader(b, RecType.Sock, SOCK_RECORD.size, s);
+  b.writeUInt16LE(2, at(R, 'family'));
+  b.writeUInt16LE(s.protocol ?? 6, at(R, 'protocol'));
+  b[at(R, 'role')] = s.role ?? 0;
+  b[at(R, 'sotype')] = (s.protocol ?? 6) === 17 ? 2 : 1;
+  b.writeUInt16LE(s.lport, at(R, 'lport'));
+  b.writeUInt16LE(s.rport, at(R, 'rport'));
+  Buffer.from(s.laddr).copy(b, at(R, 'laddr'));
+  Buffer.from(s.raddr).copy(b, at(R, 'raddr'));
+  const dir = (base: number, bytes: number) => {
+    b.writeBigUInt64LE(s.ts ?? 2_500_000_000n, base + at(D, 'ts_first'));
+    b.writeBigUInt64LE(s.ts ?? 2_500_000_000n, base + at(D, 'ts'));
+    b.writeBigUInt64LE(bytes ? 2n : 0n, base + at(D, 'packets'));
+    b.writeBigUInt64LE(bytes ? 1n : 0n, base + at(D, 'data_packets'));
+    b.writeBigUInt64LE(BigInt(bytes), base + at(D, 'bytes'));
+  };
+  dir(at(R, 'tx'), s.txBytes ?? 100);
+  dir(at(R, 'rx'), s.rxBytes ?? 200);
+  return b;
 }

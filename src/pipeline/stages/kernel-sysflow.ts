@@ -8,8 +8,8 @@ import type { FileRecord, KernelRecord } from '../../model/records.js';
 import type { ProcEventRecord } from '../../model/process-record.js';
 import type { SockRecord } from '../../model/socket-record.js';
 import { FF } from '../../sensor/layout.js';
-import { SysFlowMapper, type LiveContainerInfo, type LiveProcessInfo, type LiveFileOp, type LiveProcessLookup } from '../../sysflow/live-mapper.js';
-import type { SfObject } from '../../sysflow/types.js';
+import { SysFlowMapper, type LiveContainerInfo, type LiveProcessInfo, type LiveFileOp, type LiveFileRecord, type LiveProcessLookup } from '../../sysflow/live-mapper.js';
+import type { File, FileFlow, SfObject } from '../../sysflow/types.js';
 import type { Enrichment, Envelope } from '../types.js';
 import type { ContainerEnrichment } from '../../enrich/containers.js';
 
@@ -107,17 +107,22 @@ export class KernelToSysFlow {
     this.write(this.mapper.processSeen(info, this.real(h.ts)));
   }
 
-  private file(r: FileRecord): void {
-    const path = r.dir + r.name;
+  private fileInput(r: FileRecord): LiveFileRecord {
     const e = r.event;
-    this.write(this.mapper.fileRecord({
-      pid: r.hdr.pid, tid: r.hdr.tid, path, firstTs: this.real(r.hdr.tsFirst), lastTs: this.real(r.hdr.ts),
+    return {
+      pid: r.hdr.pid, tid: r.hdr.tid, path: r.dir + r.name, firstTs: this.real(r.hdr.tsFirst), lastTs: this.real(r.hdr.ts),
       opens: (e[EV.OPEN] ?? 0) + (e[EV.OPEN_EXEC] ?? 0), reads: e[EV.ACCESS], writes: e[EV.MODIFY],
       closes: (e[EV.CLOSE_WRITE] ?? 0) + (e[EV.CLOSE_NOWRITE] ?? 0),
       bytesRead: r.bytesRead, bytesWritten: r.bytesWritten, openFlagsLinux: r.openFlags,
       restype: (r.mode & 0o170000) === 0o120000 ? 'l' : 'f',
       truncated: (r.hdr.flags & FF.SHUTDOWN) !== 0,
-    }));
+    };
+  }
+
+  private file(r: FileRecord): void {
+    const path = r.dir + r.name;
+    const e = r.event;
+    this.write(this.mapper.fileRecord(this.fileInput(r)));
     const op = (o: LiveFileOp['op'], p: string, newPath?: string) =>
       this.write(this.mapper.fileOp({ op: o, ts: this.real(r.hdr.ts), pid: r.hdr.pid, tid: r.hdr.tid, path: p, newPath, ret: 0 }));
     if (r.hdr.flags & FF.MOVED) op('rename', r.dir + r.origin, path);
@@ -196,6 +201,85 @@ export class KernelToSysFlow {
     }
     return this.out;
   }
+
+  /**
+   * The first half of record() for a file record that maps to exactly one FileFlow (no rename,
+   * no delete): the process bookkeeping runs for real and its entities are returned, and the
+   * FileFlow with its File is previewed without touching the file tables (see
+   * SysFlowMapper.previewFileRecord). `flow` is null when the record needs the full mapping;
+   * then record() gives the rest of its objects (the process part does not repeat). After a
+   * failure (`failed`), the record maps to the entities only, as record() would have left it.
+   * The answer is valid until the next call.
+   */
+  previewFile(r: KernelRecord, enrich?: Enrichment): FilePreview | null {
+    if (r.type !== 'file' || (r.hdr.flags & FF.MOVED) !== 0 || (r.event[EV.DELETE] ?? 0) !== 0) return null;
+    // the entities and the answer are read before the next call: one array and object serve all
+    const pv = this.preview;
+    pv.entities.length = 0;
+    this.out = pv.entities;
+    this.current = enrich;
+    this.currentTs = r.hdr.ts;
+    try {
+      this.processOf(r);
+    } catch (e) {
+      this.errors++;
+      this.lastError = (e as Error).message;
+      pv.flow = null;
+      pv.file = null;
+      pv.failed = true;
+      return pv;
+    }
+    this.out = [];
+    const flow = this.mapper.previewFileRecord(this.fileInput(r));
+    pv.flow = flow;
+    pv.file = flow === null ? null : flow.file;
+    pv.failed = false;
+    return pv;
+  }
+
+  /**
+   * record() for a socket record whose NetworkFlow nobody needs: the process bookkeeping, no
+   * flow. `flows`: NetworkFlows the record would have made (its ids are counted), or -1 when it
+   * needs the full mapping (record() gives the rest). Valid until the next call.
+   */
+  skipSocket(r: KernelRecord, enrich?: Enrichment): SocketSkip | null {
+    if (r.type !== 'sock') return null;
+    const pv = this.skipped;
+    pv.entities.length = 0;
+    this.out = pv.entities;
+    this.current = enrich;
+    this.currentTs = r.hdr.ts;
+    pv.failed = false;
+    try {
+      this.processOf(r);
+      pv.flows = r.family === 'AF_UNIX' || !r.protocol ? 0 : this.mapper.skipNetworkRecord({ pid: r.hdr.pid, localIp: r.localIP, remoteIp: r.remoteIP }) ?? -1;
+    } catch (e) {
+      this.errors++;
+      this.lastError = (e as Error).message;
+      pv.failed = true;
+      pv.flows = 0;
+    }
+    this.out = [];
+    return pv;
+  }
+
+  private readonly preview: { entities: SfObject[]; flow: FileFlow | null; file: File | null; failed: boolean } = { entities: [], flow: null, file: null, failed: false };
+  private readonly skipped: { entities: SfObject[]; flows: number; failed: boolean } = { entities: [], flows: 0, failed: false };
+}
+
+/** A socket record's process entities and the NetworkFlows it would make (KernelToSysFlow.skipSocket). */
+export interface SocketSkip {
+  readonly entities: SfObject[];
+  readonly flows: number;
+  readonly failed: boolean;
+}
+
+/** A file record's process entities and its previewed FileFlow (KernelToSysFlow.previewFile). */
+export interface FilePreview {
+  readonly entities: SfObject[];
+  readonly flow: FileFlow | null;
+  readonly file: File | null;
+  readonly failed: boolean;
 }
 
 const NO_OBJECTS: SfObject[] = [];

@@ -9,6 +9,12 @@ import type { SysFlowRecord } from '../encoders/sysflow.js';
 import type { Control, Envelope, Stage } from '../types.js';
 import type { ControlAware } from '../runtime.js';
 import { sysflowObjects, type KernelToSysFlow } from './kernel-sysflow.js';
+import type { KernelRecord } from '../../model/records.js';
+import type { PolicyEngine, Predicate } from '../../policy/index.js';
+import { opsNeedOf, pathNeedOf } from '../../policy/compiler.js';
+import { PathNeedMatcher } from '../../policy/path-need.js';
+import type { SfRecordView } from '../../sysflow/view.js';
+import type { SfObject } from '../../sysflow/types.js';
 import { ENGINE_RECORD_TYPES } from '../sources/sysflow-files.js';
 
 /** Lazily created once the hello says how to convert clocks (shared by a runtime's stages). */
@@ -33,13 +39,86 @@ export class FlattenerStage implements Stage {
     this.name = name;
   }
 
+  /** kernel records dropped unmapped because no alert rule could match them */
+  unmapped = 0;
+  /** socket records are not mapped (only alert-mode engines follow, none with NetworkFlow rules) */
+  private noNetworkAlerts = false;
+  /** may an alert rule match this FileFlow view? (set when only alert-mode engines follow) */
+  private mayAlert: ((v: SfRecordView, opFlags: number) => boolean) | undefined;
+
+  /**
+   * This flattener feeds only these engines, in alert mode, and is the mapping's only user: a
+   * file record whose FileFlow no alert rule of theirs matches would leave them with nothing, so
+   * it is previewed (its process bookkeeping done for real, its File not made) and dropped
+   * unmapped. Matching is decided by the rules themselves on the previewed view, which has the
+   * same fields as the view the full mapping makes (only File.state/ts, which no field reads,
+   * and view.index can differ), so the alerts are exactly those of the full mapping.
+   */
+  onlyFeedsAlerts(engines: readonly PolicyEngine[]): void {
+    // no alert rule admits NetworkFlows: socket records need only their process bookkeeping
+    this.noNetworkAlerts = engines.every((e) => e.rulesFor('NF').every((r) => !r.actions.includes('alert')));
+    // a rule restated in another file compiles to the same predicate (policy/compiler.ts): once
+    const preds: Predicate[] = [];
+    for (const e of engines) for (const r of e.rulesFor('FF')) if (r.actions.includes('alert') && !preds.includes(r.predicate)) preds.push(r.predicate);
+    // What each rule needs (policy/compiler.ts): one of some opflags bits, and of the path
+    // (path-need.ts). A rule is evaluated only when the record's opflags meet its mask, and a
+    // rule needing something of the path only when the path meets the joined need of them all.
+    const always = preds.filter((p) => pathNeedOf(p) === null);
+    const alwaysOps = always.map((p) => opsNeedOf(p) ?? -1);
+    const gated = preds.filter((p) => pathNeedOf(p) !== null);
+    const gatedOps = gated.map((p) => opsNeedOf(p) ?? -1);
+    const need = new PathNeedMatcher(gated.flatMap((p) => pathNeedOf(p)!));
+    this.mayAlert = (v, ops) => {
+      for (let i = 0; i < always.length; i++) {
+        const m = alwaysOps[i]!;
+        if ((m === -1 || (ops & m) !== 0) && always[i]!(v)) return true;
+      }
+      let any = false;
+      for (let i = 0; i < gated.length && !any; i++) any = gatedOps[i] === -1 || (ops & gatedOps[i]!) !== 0;
+      if (!any || !need.matches(v.file === null ? null : v.file.path, v.newFile === null ? null : v.newFile.path)) return false;
+      for (let i = 0; i < gated.length; i++) {
+        const m = gatedOps[i]!;
+        if ((m === -1 || (ops & m) !== 0) && gated[i]!(v)) return true;
+      }
+      return false;
+    };
+  }
+
   process(batch: Envelope[]): Envelope[] {
     const out: Envelope[] = [];
     const mapper = this.mapping.mapper;
+    const mayAlert = this.mayAlert;
     for (let i = 0; i < batch.length; i++) {
       const env = batch[i]!;
       if (env.kind === 'sysflow' || env.kind === 'alert') { out.push(env); continue; }
-      const objs = sysflowObjects(env, mapper);
+      let objs: SfObject[] | undefined;
+      if (mayAlert !== undefined && mapper !== undefined && env.kind === 'file' && env.enrich?.['sysflow'] === undefined) {
+        const pv = mapper.previewFile(env.rec as KernelRecord, env.enrich);
+        if (pv !== null) {
+          for (let j = 0; j < pv.entities.length; j++) this.table.push(pv.entities[j]!);
+          if (pv.failed) continue;
+          if (pv.flow !== null && !mayAlert(this.table.view({ type: 'FF', rec: pv.flow }, this.table.index, pv.file!), pv.flow.opFlags)) {
+            this.seq++; // the FileFlow's id, as if it had been made
+            this.unmapped++;
+            continue;
+          }
+          objs = mapper.record(env.rec as KernelRecord, env.enrich); // the rest: File, FileFlow
+        }
+      }
+      if (this.noNetworkAlerts && mapper !== undefined && env.kind === 'socket' && env.enrich?.['sysflow'] === undefined) {
+        const sk = mapper.skipSocket(env.rec as KernelRecord, env.enrich);
+        if (sk !== null) {
+          for (let j = 0; j < sk.entities.length; j++) this.table.push(sk.entities[j]!);
+          if (sk.failed) continue;
+          if (sk.flows >= 0) {
+            this.seq += BigInt(sk.flows); // the NetworkFlow's id, as if it had been made
+            this.unmapped++;
+            continue;
+          }
+          objs = mapper.record(env.rec as KernelRecord, env.enrich); // the rest: NetworkFlow
+        }
+      }
+      objs ??= sysflowObjects(env, mapper);
       for (let j = 0; j < objs.length; j++) {
         const v = this.table.push(objs[j]!);
         if (v === null || !ENGINE_RECORD_TYPES.has(v.type)) continue;

@@ -8,6 +8,7 @@ import { recordIdString } from '../pipeline/types.js';
 import { itemBytes, MemoryBacklog, SpoolBacklog, type Backlog, type Taken } from './backlog.js';
 import { frameSize } from './record-frame.js';
 import { Spool } from './spool.js';
+import { SPOOL_PUSH_WINDOW, type PushWindowSize } from '../pipeline/push-window.js';
 
 export interface SpoolOptions {
   dir: string;
@@ -100,6 +101,14 @@ export class Delivery {
     }
     this.running = true;
     this.loop = this.run();
+  }
+
+  /**
+   * With a spool a push resolves only after its group commit: producers keep several pushes
+   * outstanding so that they share commits (push-window.ts). Memory queues admit at once.
+   */
+  get pushWindow(): PushWindowSize | undefined {
+    return this.o.spool ? SPOOL_PUSH_WINDOW : undefined;
   }
 
   /** The last record the spool accepted before this process started (resume point of a replay). */

@@ -10,7 +10,7 @@ import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, r
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RecordId, SinkItem } from '../pipeline/types.js';
-import { checkFrame, decodeFrame, frameSize, RunDecoder, type FrameRun } from './record-frame.js';
+import { checkFrame, decodeFrame, FRAME_HEADER, frameSize, RunDecoder, type FrameRun } from './record-frame.js';
 import { RunArena } from './run-arena.js';
 import { scanSegment } from './segment-scan.js';
 import {
@@ -72,6 +72,14 @@ interface HotPiece {
   readonly bytes: number;
 }
 
+/** Bytes of segment `seg` from offset `off`, read from disk (n of buf are valid). */
+interface ReadChunk {
+  readonly seg: number;
+  readonly off: number;
+  readonly buf: Buffer;
+  readonly n: number;
+}
+
 /** Drops and repairs that happened inside the spool; kept in stats.json across restarts. */
 export interface SpoolCounters {
   evictedRecords: number;
@@ -103,7 +111,7 @@ interface Consumer {
   readonly resendUpTo: Pos;
 }
 
-const HOT_MAX_BYTES = 4 << 20;
+const HOT_MAX_BYTES = 16 << 20;
 const READ_CHUNK = 1 << 20;
 
 export class Spool {
@@ -132,6 +140,9 @@ export class Spool {
   private hotHead = 0;
   private hotBytes = 0;
   private readFd: { seg: number; fd: number } | null = null;
+  /** the last bytes read from disk (readDisk continues in them) */
+  private chunk: ReadChunk | null = null;
+  private readonly diskDec = new RunDecoder();
   private onCommitted: (() => void) | null = null;
   private failed: Error | null = null;
   readonly counters: SpoolCounters = { evictedRecords: 0, truncatedBytes: 0, corruptSkippedBytes: 0 };
@@ -624,7 +635,12 @@ export class Spool {
     return lo;
   }
 
-  /** Reads frames from disk. Returns bytes read, or -1 after moving to the next segment. */
+  /**
+   * Reads frames from disk. Returns bytes read, or -1 after moving to the next segment. Reads go
+   * through one chunk of up to READ_CHUNK bytes that later batches continue in (a batch is far
+   * smaller than a chunk, and committed bytes never change), and the items are views into it:
+   * each committed byte is read, checked and decoded once, without a copy.
+   */
   private readDisk(c: Consumer, out: ReadBatch, maxItems: number, maxBytes: number): number {
     const idx = this.segIndex(c.read.seg);
     const s = this.segs[idx];
@@ -635,38 +651,54 @@ export class Spool {
       else return 0;
       return -1;
     }
+    let ch = this.chunk;
+    if (!ch || ch.seg !== s.seg || c.read.off < ch.off || c.read.off >= ch.off + ch.n) ch = this.fill(s, c.read.off, READ_CHUNK);
+    let at = c.read.off - ch.off;
+    let bytes = 0;
+    for (let got = 0; got < maxItems && bytes < maxBytes; ) {
+      const chk = checkFrame(ch.buf, at, ch.n);
+      if (!chk.ok && chk.why === 'short' && ch.off + ch.n < s.durable) {
+        // the frame continues past the chunk: what was read goes out, the next call reads on
+        if (bytes > 0) break;
+        // a frame larger than a chunk: read it whole
+        const need = ch.n - at >= FRAME_HEADER ? FRAME_HEADER + ch.buf.readUInt32LE(at) : 0;
+        ch = this.fill(s, c.read.off, Math.max(READ_CHUNK, need));
+        at = 0;
+        if (ch.n >= need) continue;
+        break; // cannot happen (the frame is inside committed bytes); the caller stops on no progress
+      }
+      if (!chk.ok) {
+        if (bytes > 0) break;
+        this.skipCorrupt(c, s, idx, chk.why);
+        return -1;
+      }
+      out.items.push(this.diskDec.decode(ch.buf, at, at + chk.size));
+      at += chk.size;
+      bytes += chk.size;
+      got++;
+      out.ends.push(ch.off + at);
+      if (at >= ch.n) break;
+    }
+    c.read = { seg: s.seg, off: ch.off + at };
+    return bytes;
+  }
+
+  /** Reads up to `want` committed bytes of segment s from `off` into a fresh chunk. */
+  private fill(s: Segment, off: number, want: number): ReadChunk {
     if (!this.readFd || this.readFd.seg !== s.seg) {
       if (this.readFd) closeSync(this.readFd.fd);
       this.readFd = { seg: s.seg, fd: openSync(join(this.dir, segName(s.seg)), 'r') };
     }
-    // read no further than the start of the in-memory copy, if it holds what follows
-    const want = Math.min(READ_CHUNK, s.durable - c.read.off);
-    let buf = Buffer.allocUnsafe(want);
-    let n = readSync(this.readFd.fd, buf, 0, want, c.read.off);
-    let at = 0;
-    let bytes = 0;
-    for (let got = 0; got < maxItems && bytes < maxBytes; got++) {
-      let chk = checkFrame(buf, at, n);
-      if (!chk.ok && chk.why === 'short' && at === 0 && c.read.off + n < s.durable && n >= 8) {
-        // one frame larger than the chunk
-        buf = Buffer.allocUnsafe(8 + buf.readUInt32LE(0));
-        n = readSync(this.readFd.fd, buf, 0, Math.min(buf.length, s.durable - c.read.off), c.read.off);
-        chk = checkFrame(buf, 0, n);
-      }
-      if (!chk.ok) {
-        if (chk.why === 'short' && c.read.off + at + (n - at) < s.durable) break; // continue with the next chunk
-        if (at > 0) break;
-        this.skipCorrupt(c, s, idx, chk.why);
-        return -1;
-      }
-      out.items.push(decodeFrame(buf, at));
-      at += chk.size;
-      bytes += chk.size;
-      out.ends.push(c.read.off + at);
-      if (at >= n) break;
+    // a fresh buffer each time: items handed out are views into the previous one
+    const buf = Buffer.allocUnsafe(Math.min(want, s.durable - off));
+    let n = 0;
+    while (n < buf.length) {
+      const r = readSync(this.readFd.fd, buf, n, buf.length - n, off + n);
+      if (r === 0) break;
+      n += r;
     }
-    c.read = { seg: s.seg, off: c.read.off + at };
-    return bytes;
+    this.chunk = { seg: s.seg, off, buf, n };
+    return this.chunk;
   }
 
   /** A frame inside a committed segment failed its check (disk corruption): skip the rest. */
@@ -761,6 +793,7 @@ export class Spool {
       closeSync(this.readFd.fd);
       this.readFd = null;
     }
+    if (this.chunk?.seg === s.seg) this.chunk = null;
     unlinkSync(join(this.dir, segName(s.seg)));
     while (this.hotHead < this.hot.length && this.hot[this.hotHead]!.seg <= s.seg) this.dropHot();
     this.compactHot();
@@ -803,6 +836,7 @@ export class Spool {
     this.consumers.clear();
     if (this.readFd) closeSync(this.readFd.fd);
     this.readFd = null;
+    this.chunk = null;
     await this.writeFh?.close();
     this.writeFh = null;
     try {

@@ -13,9 +13,6 @@ export interface PushWindowSize {
   readonly bytes: number;
 }
 
-/** What a spooled delivery allows: enough to cover a slow fsync (tens of ms) at full rate. */
-export const SPOOL_PUSH_WINDOW: PushWindowSize = { pushes: 32, bytes: 2 << 20 };
-
 export class PushWindow {
   private readonly q: { p: Promise<unknown>; bytes: number }[] = [];
   private head = 0;

@@ -7,8 +7,8 @@ import type { DropReason, OverloadPolicy, RecordId, Sink, SinkItem } from '../pi
 import { recordIdString } from '../pipeline/types.js';
 import { itemBytes, MemoryBacklog, SpoolBacklog, type Backlog, type Taken } from './backlog.js';
 import { frameSize } from './record-frame.js';
-import { Spool } from './spool.js';
-import { SPOOL_PUSH_WINDOW, type PushWindowSize } from '../pipeline/push-window.js';
+import { COMMIT_MAX_BYTES, Spool } from './spool.js';
+import type { PushWindowSize } from '../pipeline/push-window.js';
 
 export interface SpoolOptions {
   dir: string;
@@ -61,6 +61,18 @@ export interface PushResult {
 }
 
 const DEFAULT_BATCH = 512;
+
+/**
+ * Pushes a producer keeps outstanding to a spooled delivery: four commits' worth, so that while
+ * one commit runs (write + fdatasync) the next ones are already admitted and the producer
+ * still has room to make more.
+ */
+export const SPOOL_PUSH_WINDOW: PushWindowSize = { pushes: 64, bytes: 4 * COMMIT_MAX_BYTES };
+
+async function afterCommit(a: { result: PushResult; commit?: Promise<unknown> }): Promise<PushResult> {
+  await a.commit;
+  return a.result;
+}
 const BATCH_BYTES = 1 << 20;
 
 export class Delivery {
@@ -121,10 +133,9 @@ export class Delivery {
     // for the group commit does not hold the next admission, so concurrent pushes share a commit
     const p = this.admit.then(() => this.admitBatch(items));
     this.admit = p.catch(() => undefined);
-    return p.then(async (a) => {
-      await a.commit;
-      return a.result;
-    });
+    // not a closure here: it would share this call's context and keep `items` alive until the
+    // commit (tens of thousands of records per window surviving young-generation GCs)
+    return p.then(afterCommit);
   }
 
   private drop(reason: DropReason, n = 1): void {

@@ -112,6 +112,11 @@ interface Consumer {
 }
 
 const HOT_MAX_BYTES = 16 << 20;
+/**
+ * A group commit writes at most this much (whole runs): one commit runs while the next fills.
+ * Producers keep a window of several commits' worth of pushes outstanding (push-window.ts).
+ */
+export const COMMIT_MAX_BYTES = 1 << 20;
 const READ_CHUNK = 1 << 20;
 
 export class Spool {
@@ -124,12 +129,16 @@ export class Spool {
   private writeFh: FileHandle | null = null;
   private lastId: RecordId | undefined;
   private readonly consumers = new Map<string, Consumer>();
+  /** runs appended and not committed yet, each with the id of its last record */
   private pending: FrameRun[] = [];
-  private pendingLastId: RecordId | undefined;
+  private pendingIds: RecordId[] = [];
   private pendingBytes = 0;
+  /** runs ever appended / committed: an append's waiter resolves once its last run is committed */
+  private appendedRuns = 0;
+  private committedRuns = 0;
   /** bytes of the commit in progress not yet added to a segment's size */
   private writingBytes = 0;
-  private waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  private waiters: { upTo: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   private timer: NodeJS.Timeout | null = null;
   private committing: Promise<void> | null = null;
   /** recently committed runs, served to readers without a disk read */
@@ -335,53 +344,69 @@ export class Spool {
       for (let i = 0; i < items.length; i++) a[i] = frameSize(items[i]!);
       sz = a;
     }
+    let n = 0;
     for (const r of this.arena.encode(items, sz)) {
+      n += r.ends.length;
       this.pending.push(r);
+      this.pendingIds.push(items[n - 1]!.id);
       this.pendingBytes += r.buf.length;
+      this.appendedRuns++;
     }
-    this.pendingLastId = items[items.length - 1]!.id;
-    const p = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
-    if (this.pendingBytes >= 4 << 20) this.commitSoon(0);
-    else this.commitSoon(this.fsyncMs);
+    const p = new Promise<void>((resolve, reject) => this.waiters.push({ upTo: this.appendedRuns, resolve, reject }));
+    if (this.committing) return p; // the running commit starts the next one
+    // a full commit's worth starts at once: a producer that never yields (its next pushes are
+    // microtasks) must not fill its whole window before the first commit starts
+    if (this.pendingBytes >= COMMIT_MAX_BYTES) this.startCommit();
+    else if (!this.timer) {
+      // a timer (0 ms by default) lets the appends of this turn of the event loop join the commit
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        if (!this.committing && this.pending.length) this.startCommit();
+      }, this.fsyncMs);
+    }
     return p;
   }
 
-  private commitSoon(ms: number): void {
-    if (this.committing) return; // the running commit schedules the next one
-    if (this.timer && ms > 0) return;
+  private startCommit(): void {
     if (this.timer) clearTimeout(this.timer);
-    // a 0 ms timer still lets the appends of this turn of the event loop join the commit
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.committing = this.commit().finally(() => {
-        this.committing = null;
-        if (this.pending.length) this.commitSoon(this.pendingBytes >= 4 << 20 ? 0 : this.fsyncMs);
-      });
-    }, ms);
+    this.timer = null;
+    this.committing = this.commit().finally(() => {
+      this.committing = null;
+      if (!this.pending.length) return;
+      // what was appended while this commit ran goes next, without waiting a turn (unless a
+      // positive fsyncMs asks to gather more)
+      if (this.fsyncMs === 0 || this.pendingBytes >= COMMIT_MAX_BYTES) this.startCommit();
+      else if (!this.timer) {
+        this.timer = setTimeout(() => {
+          this.timer = null;
+          if (!this.committing && this.pending.length) this.startCommit();
+        }, this.fsyncMs);
+      }
+    });
   }
 
   /** Waits until everything appended so far is committed. */
   async flush(): Promise<void> {
-    while (this.pending.length || this.committing || this.timer) {
-      if (this.timer) {
-        clearTimeout(this.timer);
-        this.timer = null;
-        if (!this.committing) {
-          this.committing = this.commit().finally(() => (this.committing = null));
-        }
-      }
-      if (this.committing) await this.committing;
+    while (this.pending.length || this.committing) {
+      if (!this.committing) this.startCommit();
+      await this.committing;
     }
   }
 
+  /**
+   * Writes up to COMMIT_MAX_BYTES of the pending runs (whole runs, at least one) with one writev
+   * per segment, fdatasyncs, then resolves the appends whose runs are all committed. Bounded
+   * commits keep a pipeline: while one commit runs, producers fill the next.
+   */
   private async commit(): Promise<void> {
-    const runs = this.pending;
-    const lastId = this.pendingLastId;
-    const waiters = this.waiters;
-    this.pending = [];
-    this.writingBytes = this.pendingBytes;
-    this.pendingBytes = 0;
-    this.waiters = [];
+    let k = 0;
+    let bytes = 0;
+    while (k < this.pending.length && (k === 0 || bytes + this.pending[k]!.buf.length <= COMMIT_MAX_BYTES)) bytes += this.pending[k++]!.buf.length;
+    const runs = this.pending.splice(0, k);
+    const lastId = this.pendingIds.splice(0, k)[k - 1];
+    this.writingBytes = bytes;
+    this.pendingBytes -= bytes;
+    const upTo = this.committedRuns + k;
     const holds: RunHold[] = runs.map((run) => ({ run, n: 1 }));
     try {
       const placed: HotPiece[] = [];
@@ -428,15 +453,24 @@ export class Spool {
       await this.writeFh!.datasync();
       this.cur.durable = this.cur.size;
       if (lastId) this.lastId = lastId;
+      this.committedRuns = upTo;
       for (const h of placed) this.addHot(h);
       for (const h of holds) this.unhold(h);
-      for (const w of waiters) w.resolve();
+      let w = 0;
+      while (w < this.waiters.length && this.waiters[w]!.upTo <= upTo) this.waiters[w++]!.resolve();
+      this.waiters.splice(0, w);
       this.onCommitted?.();
     } catch (e) {
+      // nothing more is written: every append not committed yet fails, and later ones too
       this.writingBytes = 0;
+      this.pending = [];
+      this.pendingIds = [];
+      this.pendingBytes = 0;
       this.failed = e instanceof Error ? e : new Error(String(e));
       this.log(`spool ${this.dir}: write failed: ${this.failed.message}`);
-      for (const w of waiters) w.reject(this.failed);
+      const ws = this.waiters;
+      this.waiters = [];
+      for (const x of ws) x.reject(this.failed);
     }
   }
 

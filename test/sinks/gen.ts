@@ -122,6 +122,9 @@ async function main(): Promise<void> {
       await s.win.add(p, bytes);
     }
     produced = due;
+    // a real source waits for I/O between its reads; this lets the deliveries' I/O callbacks
+    // (commits, sink writes) run between batches instead of after the whole window
+    await new Promise((r) => setImmediate(r));
   }
   if (cfg.drain !== false) {
     const end = Date.now() + (cfg.drainMs ?? 120_000);

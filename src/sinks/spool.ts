@@ -7,6 +7,7 @@
 // per commit; readers see only committed data, served from the last few MiB of runs kept in
 // memory when they keep up, else read lazily from the segments.
 import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, readSync } from 'node:fs';
+import { unlink } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RecordId, SinkItem } from '../pipeline/types.js';
@@ -154,6 +155,9 @@ export class Spool {
   private readonly diskDec = new RunDecoder();
   private onCommitted: (() => void) | null = null;
   private failed: Error | null = null;
+  /** segment deletions under way, and who waits for them (close) */
+  private unlinking = 0;
+  private unlinked: (() => void)[] = [];
   readonly counters: SpoolCounters = { evictedRecords: 0, truncatedBytes: 0, corruptSkippedBytes: 0 };
 
   private constructor(cfg: SpoolConfig) {
@@ -828,7 +832,15 @@ export class Spool {
       this.readFd = null;
     }
     if (this.chunk?.seg === s.seg) this.chunk = null;
-    unlinkSync(join(this.dir, segName(s.seg)));
+    // unlinking a full segment takes tens of ms on ext4: off the event loop. Should the process
+    // die first, recovery finds a segment before every cursor, and the next release deletes it
+    const path = join(this.dir, segName(s.seg));
+    this.unlinking++;
+    unlink(path, (e) => {
+      this.unlinking--;
+      if (e && e.code !== 'ENOENT') this.log(`spool ${this.dir}: cannot delete ${segName(s.seg)}: ${e.message}`);
+      if (this.unlinking === 0) for (const r of this.unlinked.splice(0)) r();
+    });
     while (this.hotHead < this.hot.length && this.hot[this.hotHead]!.seg <= s.seg) this.dropHot();
     this.compactHot();
     const next = this.segs[0]!;
@@ -873,6 +885,7 @@ export class Spool {
     this.chunk = null;
     await this.writeFh?.close();
     this.writeFh = null;
+    if (this.unlinking > 0) await new Promise<void>((r) => this.unlinked.push(r));
     try {
       unlinkSync(join(this.dir, 'lock'));
     } catch {

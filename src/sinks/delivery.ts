@@ -120,7 +120,11 @@ export class Delivery {
    * outstanding so that they share commits (push-window.ts). Memory queues admit at once.
    */
   get pushWindow(): PushWindowSize | undefined {
-    return this.o.spool ? SPOOL_PUSH_WINDOW : undefined;
+    if (!this.o.spool) return undefined;
+    // records waiting for their commit count against the queue bound (a full queue refuses
+    // under drop_newest/reject): the window stays well inside it (frames are larger than data)
+    const bytes = Math.min(SPOOL_PUSH_WINDOW.bytes, Math.floor(this.o.maxBytes / 4));
+    return bytes === SPOOL_PUSH_WINDOW.bytes ? SPOOL_PUSH_WINDOW : { pushes: SPOOL_PUSH_WINDOW.pushes, bytes };
   }
 
   /** The last record the spool accepted before this process started (resume point of a replay). */

@@ -8,6 +8,8 @@ import { Runtime, type OutputNode } from '../../src/pipeline/runtime.js';
 import type { DeliveryPort } from '../../src/pipeline/delivery-port.js';
 import type { Envelope, SinkItem, Source, SourceEvent } from '../../src/pipeline/types.js';
 import { RuntimeCounters } from '../../src/metrics/counters.js';
+import { Delivery, SPOOL_PUSH_WINDOW } from '../../src/sinks/delivery.js';
+import { FakeSink } from '../sinks/helpers.js';
 
 function deferred(): { p: Promise<void>; resolve: () => void; reject: (e: Error) => void } {
   let resolve!: () => void;
@@ -131,5 +133,15 @@ describe('runtime: overlapping pushes', () => {
     await runWith(p, true);
     assert.deepEqual(p.got, all);
     assert.equal(p.maxOutstanding, 2);
+  });
+});
+
+describe('delivery push window', () => {
+  const mk = (maxBytes: number, spool: boolean): Delivery =>
+    new Delivery({ name: 'x', sink: new FakeSink(), policy: 'drop_newest', maxBytes, ...(spool ? { spool: { dir: '/nonexistent', maxBytes: 1 << 30 } } : {}) });
+  it('a spooled delivery offers four commits of window, never more than a quarter of its queue bound; a memory queue none', () => {
+    assert.deepEqual(mk(64 << 20, true).pushWindow, SPOOL_PUSH_WINDOW);
+    assert.deepEqual(mk(1 << 20, true).pushWindow, { pushes: SPOOL_PUSH_WINDOW.pushes, bytes: 256 << 10 });
+    assert.equal(mk(64 << 20, false).pushWindow, undefined);
   });
 });

@@ -6,8 +6,7 @@
 // Appends are encoded once into runs of frames (run-arena.ts) that are written with one writev
 // per commit; readers see only committed data, served from the last few MiB of runs kept in
 // memory when they keep up, else read lazily from the segments.
-import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, readSync } from 'node:fs';
-import { unlink } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlink, unlinkSync, writeFileSync, writeSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RecordId, SinkItem } from '../pipeline/types.js';
@@ -25,9 +24,10 @@ export interface SpoolConfig {
   segmentBytes?: number;
   /**
    * How long a group commit waits to gather records before it starts. Default 0: a commit
-   * starts as soon as the disk is free, and everything appended while one runs goes into the
-   * next, so a record waits at most one commit (a few ms) and no fsync is wasted on one record
-   * while another is running. A positive value trades latency for fewer fsyncs.
+   * starts as soon as the disk is free, and what was appended while one ran goes into the next
+   * (up to COMMIT_MAX_BYTES), so a record waits about one commit (a few ms) and no fsync is
+   * wasted on one record while another is running. A positive value trades latency for fewer
+   * fsyncs.
    */
   fsyncMs?: number;
   /** consumers whose cursors hold segments back (one per sink) */

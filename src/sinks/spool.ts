@@ -110,6 +110,8 @@ interface Consumer {
   read: Pos;
   /** the sent cursor found at start: records before it may have been delivered already */
   readonly resendUpTo: Pos;
+  /** `acked` moved on since the cursor was last written (ackSoon) */
+  dirty: boolean;
 }
 
 const HOT_MAX_BYTES = 16 << 20;
@@ -293,7 +295,7 @@ export class Spool {
     let sent = saved ? this.clamp(saved.sent) : acked;
     if (cmpPos(sent, acked) < 0) sent = acked;
     if (!saved && n > 0) this.log(`spool ${this.dir}: cursor of ${name} is unreadable; resending from the oldest record`);
-    const c: Consumer = { name, fd, gen: saved?.gen ?? 0n, acked, sent, held: acked, read: acked, resendUpTo: saved ? sent : acked };
+    const c: Consumer = { name, fd, gen: saved?.gen ?? 0n, acked, sent, held: acked, read: acked, resendUpTo: saved ? sent : acked, dirty: false };
     this.consumers.set(name, c);
   }
 
@@ -794,6 +796,27 @@ export class Spool {
     this.writeCursor(c);
   }
 
+  /**
+   * Like ack, but the cursor is written with the next cursor write (the next markSent, or
+   * persistCursor when the sender finds nothing more to send, or close) instead of now: one
+   * synchronous write per batch instead of two. A crash before that resumes at the previous ack;
+   * the range in between lies before the persisted sent cursor, so it is re-sent and reported as
+   * possible duplicates, as any batch handed to the sink but not acked is.
+   */
+  ackSoon(name: string, upTo: Pos): void {
+    const c = this.consumer(name);
+    if (cmpPos(upTo, c.acked) <= 0) return;
+    c.acked = upTo;
+    if (cmpPos(c.sent, upTo) < 0) c.sent = upTo;
+    c.dirty = true;
+  }
+
+  /** Writes the consumer's cursor if an ackSoon is not on disk yet. */
+  persistCursor(name: string): void {
+    const c = this.consumer(name);
+    if (c.dirty) this.writeCursor(c);
+  }
+
   /** Everything before `upTo` is confirmed for good; segments nobody needs any more are deleted. */
   release(name: string, upTo: Pos): void {
     const c = this.consumer(name);
@@ -804,6 +827,7 @@ export class Spool {
   }
 
   private writeCursor(c: Consumer): void {
+    c.dirty = false;
     c.gen++;
     const st: CursorState = { gen: c.gen, acked: c.acked, sent: c.sent };
     writeSync(c.fd, encodeCursorSlot(st), 0, 64, cursorSlotOffset(c.gen));
@@ -876,6 +900,7 @@ export class Spool {
   async close(): Promise<void> {
     await this.flush();
     for (const c of this.consumers.values()) {
+      if (c.dirty) this.writeCursor(c);
       fsyncSync(c.fd);
       closeSync(c.fd);
     }

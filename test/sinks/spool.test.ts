@@ -121,6 +121,40 @@ describe('spool', () => {
     }
   });
 
+  it('ackSoon reaches the disk with the next markSent or persistCursor; a crash before that re-sends the range as possible duplicates', async () => {
+    const t = tempDir('spool');
+    try {
+      const open = () => Spool.open({ dir: t.dir, maxBytes: 64 << 20, consumers: ['s'], log: () => {} });
+      let s = await open();
+      await s.append(items(1, 100));
+      const got = s.read('s', 100, 1 << 30);
+      s.markSent('s', got[49]!.end);
+      s.ackSoon('s', got[49]!.end); // 1..50 taken by the sink, not written yet
+      // a crash now: the restart resumes at the start, and 1..50 count as possible duplicates
+      s = await open();
+      let again = s.read('s', 1000, 1 << 30);
+      assert.equal(seqOf(again[0]!.item), 1);
+      assert.deepEqual(again.filter((g) => s.maybeSentBefore('s', g.end)).map((g) => seqOf(g.item)), Array.from({ length: 50 }, (_, i) => i + 1));
+      // this time the next markSent carries the ack
+      s.markSent('s', again[49]!.end);
+      s.ackSoon('s', again[49]!.end);
+      s.markSent('s', again[79]!.end);
+      s = await open();
+      again = s.read('s', 1000, 1 << 30);
+      assert.equal(seqOf(again[0]!.item), 51);
+      assert.equal(again.filter((g) => s.maybeSentBefore('s', g.end)).length, 30, '51..80 were handed out');
+      // and persistCursor (the sender found nothing more to send) writes it alone
+      s.markSent('s', again[49]!.end);
+      s.ackSoon('s', again[49]!.end);
+      s.persistCursor('s');
+      s = await open();
+      assert.equal(s.read('s', 1000, 1 << 30).length, 0, 'all 100 acked');
+      await s.close();
+    } finally {
+      t.done();
+    }
+  });
+
   it('a rewind after a broken connection also moves the persisted cursor back, so a restart re-sends the window', async () => {
     const t = tempDir('spool');
     try {

@@ -100,7 +100,7 @@ export async function runPipeline(rs: RecordSource, opts: PipelineOptions, out: 
       }
     } else if (c.kind === 'log') log(c.text);
   };
-  const rt = new Runtime(source, tree.roots, { counters, log, onControl });
+  const rt = new Runtime(source, tree.roots, { counters, log, onControl, overlapPushes: true });
   let s;
   try {
     s = await rt.run();

@@ -7,12 +7,18 @@ import { writeAllFd } from '../util/write-fd.js';
 import type { Writable } from 'node:stream';
 import type { SinkItem } from './types.js';
 import type { SinkFigures } from '../metrics/counters.js';
+import type { PushWindowSize } from './push-window.js';
 
 export interface DeliveryPort {
   open(): Promise<void>;
   push(items: readonly SinkItem[]): Promise<unknown>;
   close(opts?: { drainMs?: number }): Promise<void>;
   stats(): SinkFigures;
+  /**
+   * Additive: how many pushes a producer may keep outstanding (push-window.ts). Absent: await
+   * each push (a terminal must see records in order and in step).
+   */
+  readonly pushWindow?: PushWindowSize;
 }
 
 /** Where a stream delivery writes: a Node stream (stdout), or a file descriptor written in step. */

@@ -123,7 +123,7 @@ async function run(opts: ProcessOptions, err: (s: string) => void, out: Writable
     format: opts.format,
   });
   const source = driverSource(opts, cfg, log);
-  const rt = new Runtime(source, tree.roots, { counters, log });
+  const rt = new Runtime(source, tree.roots, { counters, log, overlapPushes: true });
   try {
     await rt.run();
   } finally {

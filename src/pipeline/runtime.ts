@@ -7,6 +7,7 @@ import type { SensorHello, SensorStats } from '../model/records.js';
 import type { Control, Encoder, Envelope, RecordId, SinkItem, Source, Stage, StageContext } from './types.js';
 import type { RuntimeCounters, StageCounters, OutputCounters } from '../metrics/counters.js';
 import type { DeliveryPort } from './delivery-port.js';
+import { PushWindow } from './push-window.js';
 
 /** A Stage that also wants the control frames (hello, stats, end) of its source. */
 export interface ControlAware {
@@ -44,6 +45,13 @@ export interface RuntimeOptions {
   /** diagnostics (stderr by default) */
   log(text: string): void;
   onControl?(c: Control): void | Promise<void>;
+  /**
+   * Let pushes to deliveries that allow it (a disk spool) overlap, up to their push window, so
+   * that encoding the next batches overlaps the group commit of the previous ones. Off when
+   * something needs a batch's records accepted before the source is read again (the fleet's
+   * ack tracker notes `accepted` when the source resumes).
+   */
+  overlapPushes?: boolean;
 }
 
 
@@ -58,6 +66,7 @@ export class Runtime {
   private readonly failedOnce = new Set<Node>();
   private readonly all: Node[] = [];
   private readonly deliveries = new Set<DeliveryPort>();
+  private readonly windows = new Map<DeliveryPort, PushWindow>();
 
   constructor(private readonly source: Source, private readonly roots: Node[], private readonly opts: RuntimeOptions) {
     const visit = (n: Node): void => {
@@ -99,7 +108,10 @@ export class Runtime {
         await this.control(ev);
       }
       await this.flush();
+      for (const w of this.windows.values()) await w.drain();
     } finally {
+      // after a failure: let what is outstanding settle before the deliveries close
+      for (const w of this.windows.values()) await w.drain().catch(() => undefined);
       for (const n of this.all) if (n.kind === 'stage') {
         try { await n.stage.close?.(); } catch (e) { this.fail(n, e); }
       }
@@ -183,6 +195,7 @@ export class Runtime {
     // part of its data: line-oriented sinks can write a run of records without copying them.
     let arena = Buffer.allocUnsafe(chars + 256);
     let off = 0;
+    let dataBytes = 0;
     for (let i = 0; i < batch.length; i++) {
       const data = texts[i];
       if (data === null || data === undefined) { c.skipped++; continue; }
@@ -199,10 +212,22 @@ export class Runtime {
         off += len + 1;
       } else bytes = data;
       items.push({ id: env.id ?? NO_ID, kind: env.kind, data: bytes });
+      dataBytes += bytes.length;
     }
     c.encoded += items.length;
     if (items.length === 0) return;
-    for (const d of n.deliveries) await d.push(items);
+    for (const d of n.deliveries) {
+      const w = this.window(d);
+      if (w) await w.add(d.push(items), dataBytes);
+      else await d.push(items);
+    }
+  }
+
+  private window(d: DeliveryPort): PushWindow | null {
+    if (!this.opts.overlapPushes || !d.pushWindow || d.pushWindow.pushes <= 1) return null;
+    let w = this.windows.get(d);
+    if (!w) this.windows.set(d, (w = new PushWindow(d.pushWindow)));
+    return w;
   }
 }
 

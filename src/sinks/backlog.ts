@@ -228,7 +228,12 @@ export class SpoolBacklog implements Backlog {
   take(maxItems: number, maxBytes: number): Taken | null {
     const from = this.spool.readPos(this.consumer);
     const got = this.spool.readBatch(this.consumer, maxItems, maxBytes);
-    if (!got) return null;
+    if (!got) {
+      // nothing more to send for now: the last ack goes to disk (while busy it rides along
+      // with the next markSent)
+      this.spool.persistCursor(this.consumer);
+      return null;
+    }
     // records ending at or before these positions may have gone out before
     const seg = got.seg;
     const lim = (p: Pos | null): number => (!p || p.seg < seg ? -1 : p.seg > seg ? Infinity : p.off);
@@ -243,7 +248,7 @@ export class SpoolBacklog implements Backlog {
   }
 
   taken(mark: number | Pos): void {
-    this.spool.ack(this.consumer, mark as Pos);
+    this.spool.ackSoon(this.consumer, mark as Pos);
   }
 
   confirm(mark: number | Pos, count: number): void {

@@ -7,7 +7,8 @@ import type { DropReason, OverloadPolicy, RecordId, Sink, SinkItem } from '../pi
 import { recordIdString } from '../pipeline/types.js';
 import { itemBytes, MemoryBacklog, SpoolBacklog, type Backlog, type Taken } from './backlog.js';
 import { frameSize } from './record-frame.js';
-import { Spool } from './spool.js';
+import { COMMIT_MAX_BYTES, Spool } from './spool.js';
+import type { PushWindowSize } from '../pipeline/push-window.js';
 
 export interface SpoolOptions {
   dir: string;
@@ -60,6 +61,18 @@ export interface PushResult {
 }
 
 const DEFAULT_BATCH = 512;
+
+/**
+ * Pushes a producer keeps outstanding to a spooled delivery: four commits' worth, so that while
+ * one commit runs (write + fdatasync) the next ones are already admitted and the producer
+ * still has room to make more.
+ */
+export const SPOOL_PUSH_WINDOW: PushWindowSize = { pushes: 64, bytes: 4 * COMMIT_MAX_BYTES };
+
+async function afterCommit(a: { result: PushResult; commit?: Promise<unknown> }): Promise<PushResult> {
+  await a.commit;
+  return a.result;
+}
 const BATCH_BYTES = 1 << 20;
 
 export class Delivery {
@@ -102,6 +115,18 @@ export class Delivery {
     this.loop = this.run();
   }
 
+  /**
+   * With a spool a push resolves only after its group commit: producers keep several pushes
+   * outstanding so that they share commits (push-window.ts). Memory queues admit at once.
+   */
+  get pushWindow(): PushWindowSize | undefined {
+    if (!this.o.spool) return undefined;
+    // records waiting for their commit count against the queue bound (a full queue refuses
+    // under drop_newest/reject): the window stays well inside it (frames are larger than data)
+    const bytes = Math.min(SPOOL_PUSH_WINDOW.bytes, Math.floor(this.o.maxBytes / 4));
+    return bytes === SPOOL_PUSH_WINDOW.bytes ? SPOOL_PUSH_WINDOW : { pushes: SPOOL_PUSH_WINDOW.pushes, bytes };
+  }
+
   /** The last record the spool accepted before this process started (resume point of a replay). */
   lastAcceptedId(): RecordId | undefined {
     return this.spool?.lastAcceptedId;
@@ -112,10 +137,9 @@ export class Delivery {
     // for the group commit does not hold the next admission, so concurrent pushes share a commit
     const p = this.admit.then(() => this.admitBatch(items));
     this.admit = p.catch(() => undefined);
-    return p.then(async (a) => {
-      await a.commit;
-      return a.result;
-    });
+    // not a closure here: it would share this call's context and keep `items` alive until the
+    // commit (tens of thousands of records per window surviving young-generation GCs)
+    return p.then(afterCommit);
   }
 
   private drop(reason: DropReason, n = 1): void {

@@ -141,13 +141,17 @@ export type FrameCheck =
  */
 export function checkFrame(buf: Uint8Array, at: number, end: number): FrameCheck {
   if (end - at < FRAME_HEADER) return { ok: false, why: 'short' };
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const bodyLen = dv.getUint32(at, true);
+  // byte reads, not a DataView per frame (this runs for every record read back from disk)
+  const bodyLen = u32le(buf, at);
   if (bodyLen < 14 || bodyLen > MAX_BODY) return { ok: false, why: 'length' };
   if (end - at < FRAME_HEADER + bodyLen) return { ok: false, why: 'short' };
-  if (crc32c(buf, at + FRAME_HEADER, at + FRAME_HEADER + bodyLen) !== dv.getUint32(at + 4, true)) return { ok: false, why: 'crc' };
+  if (crc32c(buf, at + FRAME_HEADER, at + FRAME_HEADER + bodyLen) !== u32le(buf, at + 4)) return { ok: false, why: 'crc' };
   if (!bodyFits(buf, at + FRAME_HEADER, bodyLen)) return { ok: false, why: 'body' };
   return { ok: true, size: FRAME_HEADER + bodyLen };
+}
+
+function u32le(b: Uint8Array, o: number): number {
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 }
 
 function bodyFits(buf: Uint8Array, o: number, len: number): boolean {

@@ -6,11 +6,11 @@
 // Appends are encoded once into runs of frames (run-arena.ts) that are written with one writev
 // per commit; readers see only committed data, served from the last few MiB of runs kept in
 // memory when they keep up, else read lazily from the segments.
-import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlink, unlinkSync, writeFileSync, writeSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RecordId, SinkItem } from '../pipeline/types.js';
-import { checkFrame, decodeFrame, frameSize, RunDecoder, type FrameRun } from './record-frame.js';
+import { checkFrame, decodeFrame, FRAME_HEADER, frameSize, RunDecoder, type FrameRun } from './record-frame.js';
 import { RunArena } from './run-arena.js';
 import { scanSegment } from './segment-scan.js';
 import {
@@ -24,9 +24,10 @@ export interface SpoolConfig {
   segmentBytes?: number;
   /**
    * How long a group commit waits to gather records before it starts. Default 0: a commit
-   * starts as soon as the disk is free, and everything appended while one runs goes into the
-   * next, so a record waits at most one commit (a few ms) and no fsync is wasted on one record
-   * while another is running. A positive value trades latency for fewer fsyncs.
+   * starts as soon as the disk is free, and what was appended while one ran goes into the next
+   * (up to COMMIT_MAX_BYTES), so a record waits about one commit (a few ms) and no fsync is
+   * wasted on one record while another is running. A positive value trades latency for fewer
+   * fsyncs.
    */
   fsyncMs?: number;
   /** consumers whose cursors hold segments back (one per sink) */
@@ -72,6 +73,14 @@ interface HotPiece {
   readonly bytes: number;
 }
 
+/** Bytes of segment `seg` from offset `off`, read from disk (n of buf are valid). */
+interface ReadChunk {
+  readonly seg: number;
+  readonly off: number;
+  readonly buf: Buffer;
+  readonly n: number;
+}
+
 /** Drops and repairs that happened inside the spool; kept in stats.json across restarts. */
 export interface SpoolCounters {
   evictedRecords: number;
@@ -101,9 +110,16 @@ interface Consumer {
   read: Pos;
   /** the sent cursor found at start: records before it may have been delivered already */
   readonly resendUpTo: Pos;
+  /** `acked` moved on since the cursor was last written (ackSoon) */
+  dirty: boolean;
 }
 
-const HOT_MAX_BYTES = 4 << 20;
+const HOT_MAX_BYTES = 16 << 20;
+/**
+ * A group commit writes at most this much (whole runs): one commit runs while the next fills.
+ * Producers keep a window of several commits' worth of pushes outstanding (push-window.ts).
+ */
+export const COMMIT_MAX_BYTES = 1 << 20;
 const READ_CHUNK = 1 << 20;
 
 export class Spool {
@@ -116,12 +132,16 @@ export class Spool {
   private writeFh: FileHandle | null = null;
   private lastId: RecordId | undefined;
   private readonly consumers = new Map<string, Consumer>();
+  /** runs appended and not committed yet, each with the id of its last record */
   private pending: FrameRun[] = [];
-  private pendingLastId: RecordId | undefined;
+  private pendingIds: RecordId[] = [];
   private pendingBytes = 0;
+  /** runs ever appended / committed: an append's waiter resolves once its last run is committed */
+  private appendedRuns = 0;
+  private committedRuns = 0;
   /** bytes of the commit in progress not yet added to a segment's size */
   private writingBytes = 0;
-  private waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  private waiters: { upTo: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   private timer: NodeJS.Timeout | null = null;
   private committing: Promise<void> | null = null;
   /** recently committed runs, served to readers without a disk read */
@@ -132,8 +152,14 @@ export class Spool {
   private hotHead = 0;
   private hotBytes = 0;
   private readFd: { seg: number; fd: number } | null = null;
+  /** the last bytes read from disk (readDisk continues in them) */
+  private chunk: ReadChunk | null = null;
+  private readonly diskDec = new RunDecoder();
   private onCommitted: (() => void) | null = null;
   private failed: Error | null = null;
+  /** segment deletions under way, and who waits for them (close) */
+  private unlinking = 0;
+  private unlinked: (() => void)[] = [];
   readonly counters: SpoolCounters = { evictedRecords: 0, truncatedBytes: 0, corruptSkippedBytes: 0 };
 
   private constructor(cfg: SpoolConfig) {
@@ -269,7 +295,7 @@ export class Spool {
     let sent = saved ? this.clamp(saved.sent) : acked;
     if (cmpPos(sent, acked) < 0) sent = acked;
     if (!saved && n > 0) this.log(`spool ${this.dir}: cursor of ${name} is unreadable; resending from the oldest record`);
-    const c: Consumer = { name, fd, gen: saved?.gen ?? 0n, acked, sent, held: acked, read: acked, resendUpTo: saved ? sent : acked };
+    const c: Consumer = { name, fd, gen: saved?.gen ?? 0n, acked, sent, held: acked, read: acked, resendUpTo: saved ? sent : acked, dirty: false };
     this.consumers.set(name, c);
   }
 
@@ -324,53 +350,69 @@ export class Spool {
       for (let i = 0; i < items.length; i++) a[i] = frameSize(items[i]!);
       sz = a;
     }
+    let n = 0;
     for (const r of this.arena.encode(items, sz)) {
+      n += r.ends.length;
       this.pending.push(r);
+      this.pendingIds.push(items[n - 1]!.id);
       this.pendingBytes += r.buf.length;
+      this.appendedRuns++;
     }
-    this.pendingLastId = items[items.length - 1]!.id;
-    const p = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
-    if (this.pendingBytes >= 4 << 20) this.commitSoon(0);
-    else this.commitSoon(this.fsyncMs);
+    const p = new Promise<void>((resolve, reject) => this.waiters.push({ upTo: this.appendedRuns, resolve, reject }));
+    if (this.committing) return p; // the running commit starts the next one
+    // a full commit's worth starts at once: a producer that never yields (its next pushes are
+    // microtasks) must not fill its whole window before the first commit starts
+    if (this.pendingBytes >= COMMIT_MAX_BYTES) this.startCommit();
+    else if (!this.timer) {
+      // a timer (0 ms by default) lets the appends of this turn of the event loop join the commit
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        if (!this.committing && this.pending.length) this.startCommit();
+      }, this.fsyncMs);
+    }
     return p;
   }
 
-  private commitSoon(ms: number): void {
-    if (this.committing) return; // the running commit schedules the next one
-    if (this.timer && ms > 0) return;
+  private startCommit(): void {
     if (this.timer) clearTimeout(this.timer);
-    // a 0 ms timer still lets the appends of this turn of the event loop join the commit
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.committing = this.commit().finally(() => {
-        this.committing = null;
-        if (this.pending.length) this.commitSoon(this.pendingBytes >= 4 << 20 ? 0 : this.fsyncMs);
-      });
-    }, ms);
+    this.timer = null;
+    this.committing = this.commit().finally(() => {
+      this.committing = null;
+      if (!this.pending.length) return;
+      // what was appended while this commit ran goes next, without waiting a turn (unless a
+      // positive fsyncMs asks to gather more)
+      if (this.fsyncMs === 0 || this.pendingBytes >= COMMIT_MAX_BYTES) this.startCommit();
+      else if (!this.timer) {
+        this.timer = setTimeout(() => {
+          this.timer = null;
+          if (!this.committing && this.pending.length) this.startCommit();
+        }, this.fsyncMs);
+      }
+    });
   }
 
   /** Waits until everything appended so far is committed. */
   async flush(): Promise<void> {
-    while (this.pending.length || this.committing || this.timer) {
-      if (this.timer) {
-        clearTimeout(this.timer);
-        this.timer = null;
-        if (!this.committing) {
-          this.committing = this.commit().finally(() => (this.committing = null));
-        }
-      }
-      if (this.committing) await this.committing;
+    while (this.pending.length || this.committing) {
+      if (!this.committing) this.startCommit();
+      await this.committing;
     }
   }
 
+  /**
+   * Writes up to COMMIT_MAX_BYTES of the pending runs (whole runs, at least one) with one writev
+   * per segment, fdatasyncs, then resolves the appends whose runs are all committed. Bounded
+   * commits keep a pipeline: while one commit runs, producers fill the next.
+   */
   private async commit(): Promise<void> {
-    const runs = this.pending;
-    const lastId = this.pendingLastId;
-    const waiters = this.waiters;
-    this.pending = [];
-    this.writingBytes = this.pendingBytes;
-    this.pendingBytes = 0;
-    this.waiters = [];
+    let k = 0;
+    let bytes = 0;
+    while (k < this.pending.length && (k === 0 || bytes + this.pending[k]!.buf.length <= COMMIT_MAX_BYTES)) bytes += this.pending[k++]!.buf.length;
+    const runs = this.pending.splice(0, k);
+    const lastId = this.pendingIds.splice(0, k)[k - 1];
+    this.writingBytes = bytes;
+    this.pendingBytes -= bytes;
+    const upTo = this.committedRuns + k;
     const holds: RunHold[] = runs.map((run) => ({ run, n: 1 }));
     try {
       const placed: HotPiece[] = [];
@@ -417,15 +459,24 @@ export class Spool {
       await this.writeFh!.datasync();
       this.cur.durable = this.cur.size;
       if (lastId) this.lastId = lastId;
+      this.committedRuns = upTo;
       for (const h of placed) this.addHot(h);
       for (const h of holds) this.unhold(h);
-      for (const w of waiters) w.resolve();
+      let w = 0;
+      while (w < this.waiters.length && this.waiters[w]!.upTo <= upTo) this.waiters[w++]!.resolve();
+      this.waiters.splice(0, w);
       this.onCommitted?.();
     } catch (e) {
+      // nothing more is written: every append not committed yet fails, and later ones too
       this.writingBytes = 0;
+      this.pending = [];
+      this.pendingIds = [];
+      this.pendingBytes = 0;
       this.failed = e instanceof Error ? e : new Error(String(e));
       this.log(`spool ${this.dir}: write failed: ${this.failed.message}`);
-      for (const w of waiters) w.reject(this.failed);
+      const ws = this.waiters;
+      this.waiters = [];
+      for (const x of ws) x.reject(this.failed);
     }
   }
 
@@ -624,7 +675,12 @@ export class Spool {
     return lo;
   }
 
-  /** Reads frames from disk. Returns bytes read, or -1 after moving to the next segment. */
+  /**
+   * Reads frames from disk. Returns bytes read, or -1 after moving to the next segment. Reads go
+   * through one chunk of up to READ_CHUNK bytes that later batches continue in (a batch is far
+   * smaller than a chunk, and committed bytes never change), and the items are views into it:
+   * each committed byte is read, checked and decoded once, without a copy.
+   */
   private readDisk(c: Consumer, out: ReadBatch, maxItems: number, maxBytes: number): number {
     const idx = this.segIndex(c.read.seg);
     const s = this.segs[idx];
@@ -635,38 +691,54 @@ export class Spool {
       else return 0;
       return -1;
     }
+    let ch = this.chunk;
+    if (!ch || ch.seg !== s.seg || c.read.off < ch.off || c.read.off >= ch.off + ch.n) ch = this.fill(s, c.read.off, READ_CHUNK);
+    let at = c.read.off - ch.off;
+    let bytes = 0;
+    for (let got = 0; got < maxItems && bytes < maxBytes; ) {
+      const chk = checkFrame(ch.buf, at, ch.n);
+      if (!chk.ok && chk.why === 'short' && ch.off + ch.n < s.durable) {
+        // the frame continues past the chunk: what was read goes out, the next call reads on
+        if (bytes > 0) break;
+        // a frame larger than a chunk: read it whole
+        const need = ch.n - at >= FRAME_HEADER ? FRAME_HEADER + ch.buf.readUInt32LE(at) : 0;
+        ch = this.fill(s, c.read.off, Math.max(READ_CHUNK, need));
+        at = 0;
+        if (ch.n >= need) continue;
+        break; // cannot happen (the frame is inside committed bytes); the caller stops on no progress
+      }
+      if (!chk.ok) {
+        if (bytes > 0) break;
+        this.skipCorrupt(c, s, idx, chk.why);
+        return -1;
+      }
+      out.items.push(this.diskDec.decode(ch.buf, at, at + chk.size));
+      at += chk.size;
+      bytes += chk.size;
+      got++;
+      out.ends.push(ch.off + at);
+      if (at >= ch.n) break;
+    }
+    c.read = { seg: s.seg, off: ch.off + at };
+    return bytes;
+  }
+
+  /** Reads up to `want` committed bytes of segment s from `off` into a fresh chunk. */
+  private fill(s: Segment, off: number, want: number): ReadChunk {
     if (!this.readFd || this.readFd.seg !== s.seg) {
       if (this.readFd) closeSync(this.readFd.fd);
       this.readFd = { seg: s.seg, fd: openSync(join(this.dir, segName(s.seg)), 'r') };
     }
-    // read no further than the start of the in-memory copy, if it holds what follows
-    const want = Math.min(READ_CHUNK, s.durable - c.read.off);
-    let buf = Buffer.allocUnsafe(want);
-    let n = readSync(this.readFd.fd, buf, 0, want, c.read.off);
-    let at = 0;
-    let bytes = 0;
-    for (let got = 0; got < maxItems && bytes < maxBytes; got++) {
-      let chk = checkFrame(buf, at, n);
-      if (!chk.ok && chk.why === 'short' && at === 0 && c.read.off + n < s.durable && n >= 8) {
-        // one frame larger than the chunk
-        buf = Buffer.allocUnsafe(8 + buf.readUInt32LE(0));
-        n = readSync(this.readFd.fd, buf, 0, Math.min(buf.length, s.durable - c.read.off), c.read.off);
-        chk = checkFrame(buf, 0, n);
-      }
-      if (!chk.ok) {
-        if (chk.why === 'short' && c.read.off + at + (n - at) < s.durable) break; // continue with the next chunk
-        if (at > 0) break;
-        this.skipCorrupt(c, s, idx, chk.why);
-        return -1;
-      }
-      out.items.push(decodeFrame(buf, at));
-      at += chk.size;
-      bytes += chk.size;
-      out.ends.push(c.read.off + at);
-      if (at >= n) break;
+    // a fresh buffer each time: items handed out are views into the previous one
+    const buf = Buffer.allocUnsafe(Math.min(want, s.durable - off));
+    let n = 0;
+    while (n < buf.length) {
+      const r = readSync(this.readFd.fd, buf, n, buf.length - n, off + n);
+      if (r === 0) break;
+      n += r;
     }
-    c.read = { seg: s.seg, off: c.read.off + at };
-    return bytes;
+    this.chunk = { seg: s.seg, off, buf, n };
+    return this.chunk;
   }
 
   /** A frame inside a committed segment failed its check (disk corruption): skip the rest. */
@@ -724,6 +796,27 @@ export class Spool {
     this.writeCursor(c);
   }
 
+  /**
+   * Like ack, but the cursor is written with the next cursor write (the next markSent, or
+   * persistCursor when the sender finds nothing more to send, or close) instead of now: one
+   * synchronous write per batch instead of two. A crash before that resumes at the previous ack;
+   * the range in between lies before the persisted sent cursor, so it is re-sent and reported as
+   * possible duplicates, as any batch handed to the sink but not acked is.
+   */
+  ackSoon(name: string, upTo: Pos): void {
+    const c = this.consumer(name);
+    if (cmpPos(upTo, c.acked) <= 0) return;
+    c.acked = upTo;
+    if (cmpPos(c.sent, upTo) < 0) c.sent = upTo;
+    c.dirty = true;
+  }
+
+  /** Writes the consumer's cursor if an ackSoon is not on disk yet. */
+  persistCursor(name: string): void {
+    const c = this.consumer(name);
+    if (c.dirty) this.writeCursor(c);
+  }
+
   /** Everything before `upTo` is confirmed for good; segments nobody needs any more are deleted. */
   release(name: string, upTo: Pos): void {
     const c = this.consumer(name);
@@ -734,6 +827,7 @@ export class Spool {
   }
 
   private writeCursor(c: Consumer): void {
+    c.dirty = false;
     c.gen++;
     const st: CursorState = { gen: c.gen, acked: c.acked, sent: c.sent };
     writeSync(c.fd, encodeCursorSlot(st), 0, 64, cursorSlotOffset(c.gen));
@@ -761,7 +855,16 @@ export class Spool {
       closeSync(this.readFd.fd);
       this.readFd = null;
     }
-    unlinkSync(join(this.dir, segName(s.seg)));
+    if (this.chunk?.seg === s.seg) this.chunk = null;
+    // unlinking a full segment takes tens of ms on ext4: off the event loop. Should the process
+    // die first, recovery finds a segment before every cursor, and the next release deletes it
+    const path = join(this.dir, segName(s.seg));
+    this.unlinking++;
+    unlink(path, (e) => {
+      this.unlinking--;
+      if (e && e.code !== 'ENOENT') this.log(`spool ${this.dir}: cannot delete ${segName(s.seg)}: ${e.message}`);
+      if (this.unlinking === 0) for (const r of this.unlinked.splice(0)) r();
+    });
     while (this.hotHead < this.hot.length && this.hot[this.hotHead]!.seg <= s.seg) this.dropHot();
     this.compactHot();
     const next = this.segs[0]!;
@@ -797,14 +900,17 @@ export class Spool {
   async close(): Promise<void> {
     await this.flush();
     for (const c of this.consumers.values()) {
+      if (c.dirty) this.writeCursor(c);
       fsyncSync(c.fd);
       closeSync(c.fd);
     }
     this.consumers.clear();
     if (this.readFd) closeSync(this.readFd.fd);
     this.readFd = null;
+    this.chunk = null;
     await this.writeFh?.close();
     this.writeFh = null;
+    if (this.unlinking > 0) await new Promise<void>((r) => this.unlinked.push(r));
     try {
       unlinkSync(join(this.dir, 'lock'));
     } catch {

@@ -100,7 +100,9 @@ export async function runPipeline(rs: RecordSource, opts: PipelineOptions, out: 
       }
     } else if (c.kind === 'log') log(c.text);
   };
-  const rt = new Runtime(source, tree.roots, { counters, log, onControl, overlapPushes: true });
+  // a replay is finite: its sinks get every record while they make progress; a live agent told
+  // to stop gives them 5 s
+  const rt = new Runtime(source, tree.roots, { counters, log, onControl, overlapPushes: true, drainWhileProgressing: opts.hostFromStream === true });
   let s;
   try {
     s = await rt.run();

@@ -12,7 +12,7 @@ import type { PushWindowSize } from './push-window.js';
 export interface DeliveryPort {
   open(): Promise<void>;
   push(items: readonly SinkItem[]): Promise<unknown>;
-  close(opts?: { drainMs?: number }): Promise<void>;
+  close(opts?: { drainMs?: number; whileProgressing?: boolean }): Promise<void>;
   stats(): SinkFigures;
   /**
    * Additive: how many pushes a producer may keep outstanding (push-window.ts). Absent: await

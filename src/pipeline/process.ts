@@ -123,7 +123,8 @@ async function run(opts: ProcessOptions, err: (s: string) => void, out: Writable
     format: opts.format,
   });
   const source = driverSource(opts, cfg, log);
-  const rt = new Runtime(source, tree.roots, { counters, log, overlapPushes: true });
+  // trace files (and a socket told to stop) end: every record should reach its sinks before exit
+  const rt = new Runtime(source, tree.roots, { counters, log, overlapPushes: true, drainWhileProgressing: true });
   try {
     await rt.run();
   } finally {

@@ -52,6 +52,12 @@ export interface RuntimeOptions {
    * ack tracker notes `accepted` when the source resumes).
    */
   overlapPushes?: boolean;
+  /**
+   * A finite source (trace files, a replayed stream): at the end, wait for the sinks as long as
+   * they make progress (giving up after 5 s without any), so a slow engine still gets every
+   * record; the default gives the sinks 5 s in all, which suits a live agent told to stop.
+   */
+  drainWhileProgressing?: boolean;
 }
 
 
@@ -115,7 +121,7 @@ export class Runtime {
       for (const n of this.all) if (n.kind === 'stage') {
         try { await n.stage.close?.(); } catch (e) { this.fail(n, e); }
       }
-      for (const d of this.deliveries) await d.close();
+      for (const d of this.deliveries) await d.close({ whileProgressing: this.opts.drainWhileProgressing });
     }
     return summary;
   }

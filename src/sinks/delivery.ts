@@ -429,10 +429,14 @@ export class Delivery {
   /**
    * Stops accepting, waits up to drainMs (default 5 s) for the backlog to reach the sink, then
    * stops. With a spool the rest stays on disk; without one it is counted as dropped (shutdown).
+   * `whileProgressing`: drainMs counts from the sink's last delivery instead of from the call
+   * (a finite run delivers everything to a slow but working sink; a dead one still ends it).
    */
-  async close(opts: { drainMs?: number } = {}): Promise<void> {
+  async close(opts: { drainMs?: number; whileProgressing?: boolean } = {}): Promise<void> {
     if (!this.running) return;
-    const deadline = Date.now() + (opts.drainMs ?? 5000);
+    const drainMs = opts.drainMs ?? 5000;
+    let deadline = Date.now() + drainMs;
+    let seen = this.st.delivered;
     this.closing = true;
     this.notify(); // blocked pushes give up (counted as shutdown)
     await this.admit;
@@ -440,6 +444,10 @@ export class Delivery {
     this.wake();
     while (Date.now() < deadline && (this.backlog.depth > 0 || this.hasUnsent())) {
       await new Promise((r) => setTimeout(r, 5));
+      if (opts.whileProgressing && this.st.delivered !== seen) {
+        seen = this.st.delivered;
+        deadline = Date.now() + drainMs;
+      }
     }
     this.running = false;
     this.wake();

@@ -191,3 +191,39 @@ describe('delivery: spool', () => {
     }
   });
 });
+
+describe('delivery: close of a finite run (whileProgressing)', () => {
+  // The sink completes one send every 400 ms: 8 records take ~3.2 s, longer than the 1.5 s drain
+  // bound but with every gap well inside it.
+  const paced = async (whileProgressing: boolean): Promise<Delivery> => {
+    const sink = new FakeSink();
+    sink.stall();
+    const d = mk(sink, { policy: 'block', batchMax: 1 });
+    await d.open();
+    await d.push(items(1, 8));
+    const closed = d.close({ drainMs: 1500, whileProgressing });
+    let done = false;
+    void closed.then(() => { done = true; });
+    for (let i = 0; i < 8 && !done; i++) {
+      await new Promise((r) => setTimeout(r, 400));
+      sink.unstall(); // the waiting send completes; the next one waits again
+      sink.stall();
+    }
+    sink.unstall();
+    await closed;
+    return d;
+  };
+
+  it('a slow but working sink gets every record before close returns', async () => {
+    const d = await paced(true);
+    assert.equal(d.stats().delivered, 8);
+    assert.deepEqual(d.stats().dropped, {});
+  });
+
+  it('without it, close gives up after drainMs and counts the rest as dropped at shutdown', async () => {
+    const d = await paced(false);
+    const st = d.stats();
+    assert.ok(st.delivered < 8, `delivered ${st.delivered}`);
+    assert.equal(st.delivered + (st.dropped['shutdown'] ?? 0), 8);
+  });
+});

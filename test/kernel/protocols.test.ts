@@ -286,9 +286,13 @@ for i in range(n):
 print(os.getpid())
 `;
 
-/** The syslog socket (it must exist when the agent starts: -p resolves its path then). */
+/** The syslog socket (it must exist when the agent starts: -p resolves its path then). Pinned to
+ * the sender's CPU: sk_data_ready reads the datagram at the tail of the receive queue, and a
+ * receiver running on another CPU could take it first (counted as drop_read, not joined). On one
+ * CPU the receiver runs only once the sender's send() has returned. */
 const LOG_RECEIVER = `
-import socket, sys
+import os, socket, sys
+os.sched_setaffinity(0, {0})
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1] + '/log')
 print('ready', flush=True)
 while True: s.recv(256)

@@ -40,20 +40,7 @@ export function fileRecord(s: FileRecordSpec): Buffer {
   const path = Buffer.isBuffer(s.path) ? s.path : Buffer.from(s.path ?? '/tmp/dir/file.txt');
   const size = FILE_RECORD_FIXED + path.length;
   const b = Buffer.alloc((size + 7) & ~7);
-  b.writeUInt16LE(RecType.File, 0);
-  b.writeUInt16LE(size, 2);
-  b.writeUInt32LE(s.flags ?? 0, at(H, 'flags'));
-  b.writeUInt32LE(s.pid ?? 100, at(H, 'pid'));
-  b.writeUInt32LE(s.tid ?? s.pid ?? 100, at(H, 'tid'));
-  b.writeUInt32LE(s.ppid ?? 1, at(H, 'ppid'));
-  b.writeUInt32LE(s.uid ?? 0, at(H, 'uid'));
-  b.writeUInt32LE(s.gid ?? 0, at(H, 'gid'));
-  b.writeBigUInt64LE(s.tsFirst ?? 2_000_000_000n, at(H, 'ts_first'));
-  b.writeBigUInt64LE(s.ts ?? 2_500_000_000n, at(H, 'ts'));
-  b.writeBigUInt64LE(s.procStart ?? 1_500_000_000n, at(H, 'proc_start'));
-  b.write(s.comm ?? 'bash', at(H, 'comm'));
-  b.write(s.exe ?? 'bash', at(H, 'exe'));
-  b.write(s.parentExe ?? 'sshd', at(H, 'parent_exe'));
+  putHeader(b, RecType.File, size, { ...s, tsFirst: s.tsFirst ?? 2_000_000_000n, comm: s.comm ?? 'bash' });
   const ev = s.events ?? [1, 1, 0, 0, 0, 2, 1, 0, 0, 0, 0];
   ev.forEach((n, i) => b.writeUInt32LE(n, at(F, 'event') + 4 * i));
   b.writeUInt32LE(ev.reduce((a, n) => a + n, 0), at(F, 'events'));
@@ -93,6 +80,10 @@ export function end(): Buffer {
 export interface HeaderSpec {
   pid?: number; tid?: number; ppid?: number; uid?: number; gid?: number; flags?: number;
   ts?: bigint; procStart?: bigint; exe?: string; parentExe?: string;
+  /** default: ts */
+  tsFirst?: bigint;
+  /** default: the first 15 bytes of exe */
+  comm?: string;
 }
 
 function putHeader(b: Buffer, type: RecType, size: number, s: HeaderSpec): void {
@@ -104,11 +95,10 @@ function putHeader(b: Buffer, type: RecType, size: number, s: HeaderSpec): void 
   b.writeUInt32LE(s.ppid ?? 1, at(H, 'ppid'));
   b.writeUInt32LE(s.uid ?? 0, at(H, 'uid'));
   b.writeUInt32LE(s.gid ?? 0, at(H, 'gid'));
-  b.writeBigUInt64LE(s.ts ?? 2_500_000_000n, at(H, 'ts_first'));
+  b.writeBigUInt64LE(s.tsFirst ?? s.ts ?? 2_500_000_000n, at(H, 'ts_first'));
   b.writeBigUInt64LE(s.ts ?? 2_500_000_000n, at(H, 'ts'));
   b.writeBigUInt64LE(s.procStart ?? 1_500_000_000n, at(H, 'proc_start'));
-  const comm = (s.exe ?? 'bash').slice(0, 15);
-  b.write(comm, at(H, 'comm'));
+  b.write(s.comm ?? (s.exe ?? 'bash').slice(0, 15), at(H, 'comm'));
   b.write(s.exe ?? 'bash', at(H, 'exe'));
   b.write(s.parentExe ?? 'sshd', at(H, 'parent_exe'));
 }

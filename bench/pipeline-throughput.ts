@@ -1,6 +1,8 @@
 // Userspace capacity: records/s through the runtime (replay → [filter/policies] → enrich → encoder
 // → sink) for a synthetic stream of file records (no root), against a decode + enrich baseline.
-// All figures come from one run. Usage: node dist/bench/pipeline-throughput.js [records=200000]
+// All figures come from one run. Usage: node dist/bench/pipeline-throughput.js [records=200000] [rounds=5]
+// The policies' cost is also measured alternating json-min and --rules `rounds` times each and
+// taking each one's best rate: single runs on a shared machine swing more than the goal.
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,6 +13,7 @@ import { end, fileRecord, hello, records } from '../test/unit/stream-builder.js'
 import { haveRsyslog, makeRsyslog } from '../test/sinks/rsyslog-harness.js';
 
 const N = Number(process.argv[2] ?? 200_000);
+const ROUNDS = Number(process.argv[3] ?? 5);
 const dir = mkdtempSync(path.join(tmpdir(), 'fn-tput-'));
 const file = path.join(dir, 'stream.bin');
 const batch: Buffer[] = [];
@@ -73,7 +76,20 @@ async function main(): Promise<void> {
   console.log(`formatting+sink cost vs decode+enrich: json-min ${(base / min).toFixed(2)}x, json ${(base / pretty).toFixed(2)}x, table ${(base / table).toFixed(2)}x`);
   console.log(`json-min → file sink: ${Math.round(min)} records/s (goal ≥ 220000: ${min >= 220_000 ? 'met' : 'NOT met'})`);
   const added = (min / rules - 1) * 100;
-  console.log(`with live policies (--rules runtimeintegrity): ${Math.round(rules)} records/s; time per record ${(min / rules).toFixed(2)}x of json-min → file sink: policies add ${added.toFixed(1)} % (goal ≤ 30 %: ${added <= 30 ? 'met' : 'NOT met'})`);
+  console.log(`with live policies (--rules runtimeintegrity): ${Math.round(rules)} records/s; time per record ${(min / rules).toFixed(2)}x of json-min → file sink: policies add ${added.toFixed(1)} % (single runs; goal ≤ 30 %: ${added <= 30 ? 'met' : 'NOT met'})`);
+  // alternated rounds: each side's best rate (the least disturbed run of each)
+  console.log(`\nalternating json-min → file and + --rules, ${ROUNDS} rounds:\n`);
+  console.log('| pipeline | records delivered | wall s | cpu s | records/s wall | records/s per core (cpu) |');
+  console.log('|---|---|---|---|---|---|');
+  let bestMin = 0, bestRules = 0;
+  for (let i = 0; i < ROUNDS; i++) {
+    bestMin = Math.max(bestMin, await time(`round ${i + 1}: json-min → file sink`, { sinks: [sink] }));
+    rmSync(out, { force: true });
+    bestRules = Math.max(bestRules, await time(`round ${i + 1}: + --rules runtimeintegrity`, { sinks: [sink], rules: RULES }));
+    rmSync(out, { force: true });
+  }
+  const addedBest = (bestMin / bestRules - 1) * 100;
+  console.log(`best of ${ROUNDS} alternated: json-min ${Math.round(bestMin)}, with policies ${Math.round(bestRules)} records/s per core: policies add ${addedBest.toFixed(1)} % (goal ≤ 30 %: ${addedBest <= 30 ? 'met' : 'NOT met'})`);
 }
 
 /** json-min through the syslog+tcp sink (RFC 5424, octet counting) into a private rsyslogd. */

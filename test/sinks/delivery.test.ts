@@ -193,19 +193,20 @@ describe('delivery: spool', () => {
 });
 
 describe('delivery: close of a finite run (whileProgressing)', () => {
-  // The sink completes one send every 400 ms: 8 records take ~3.2 s, longer than the 1.5 s drain
-  // bound but with every gap well inside it.
+  // The sink completes one send every 500 ms: 8 records take ~4 s, longer than the 2.5 s drain
+  // bound, with every gap 2 s inside it (only an event-loop stall over 2 s could fail the first
+  // case; a slower machine only makes the second deliver fewer).
   const paced = async (whileProgressing: boolean): Promise<Delivery> => {
     const sink = new FakeSink();
     sink.stall();
     const d = mk(sink, { policy: 'block', batchMax: 1 });
     await d.open();
     await d.push(items(1, 8));
-    const closed = d.close({ drainMs: 1500, whileProgressing });
+    const closed = d.close({ drainMs: 2500, whileProgressing });
     let done = false;
     void closed.then(() => { done = true; });
     for (let i = 0; i < 8 && !done; i++) {
-      await new Promise((r) => setTimeout(r, 400));
+      await new Promise((r) => setTimeout(r, 500));
       sink.unstall(); // the waiting send completes; the next one waits again
       sink.stall();
     }

@@ -85,6 +85,11 @@ export interface Encoder {
   encode(env: Envelope): Uint8Array | string | null;
   /** written once at the start of each output object (a file, a stream), e.g. a table header */
   header?(): Uint8Array | string | null;
+  /**
+   * Additive: nothing that encode() returned before this call is referenced any more (the
+   * runtime calls it once every delivery has copied a batch): the encoder may reuse its memory.
+   */
+  release?(): void;
 }
 
 /** One encoded record handed to a sink. */
@@ -112,6 +117,12 @@ export interface Sink {
   open(): Promise<void>;
   send(batch: readonly SinkItem[]): Promise<SendResult>;
   close(): Promise<void>;
+  /**
+   * Additive: true when the sink keeps no reference to the items' data once `send` has resolved
+   * (it wrote them out, as the file sink does). The queue in front of it then reuses the memory
+   * of confirmed records instead of leaving it to the GC. Absent: the data may be kept.
+   */
+  readonly releasesData?: boolean;
 }
 
 /** How a queue in front of a sink behaves when it is full. */

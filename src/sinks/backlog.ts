@@ -3,7 +3,8 @@
 // what was sent but not yet confirmed, and can rewind to the last confirmed record after a
 // failed send so that nothing sent-but-unconfirmed is lost.
 import type { SinkItem } from '../pipeline/types.js';
-import { frameSize, RunDecoder, type FrameRun } from './record-frame.js';
+import { frameSize, type FrameRun } from './record-frame.js';
+import { encodeLinesInto } from './line-data.js';
 import { RunArena } from './run-arena.js';
 import type { Spool } from './spool.js';
 import type { Pos } from './spool-format.js';
@@ -42,21 +43,62 @@ export interface Backlog {
   readonly bytes: number;
 }
 
+/** A column of a run: one value when every record of the run has it (the usual case), else one per record. */
+type Column<T> = { readonly one: T; readonly each: null } | { readonly one: null; readonly each: T[] };
+
+function column<T>(items: readonly SinkItem[], from: number, to: number, get: (i: SinkItem) => T): Column<T> {
+  const v = get(items[from]!);
+  for (let k = from + 1; k < to; k++) {
+    if (get(items[k]!) === v) continue;
+    const each: T[] = [];
+    for (let j = from; j < to; j++) each.push(get(items[j]!));
+    return { one: null, each };
+  }
+  return { one: v, each: null };
+}
+
+const at = <T>(c: Column<T>, k: number): T => (c.each === null ? c.one : c.each[k]!);
+const MAX_EXACT = 9007199254740991n;
+const NO_COLUMN: Column<never> = { one: null, each: [] };
+
 interface QueuedRun {
   /** null once every record of the run was dropped (its memory goes at once) */
   run: FrameRun | null;
   /** ordinal of the run's first record */
   readonly first: number;
   readonly n: number;
+  /** what each record counts against the bound, its frame size (itemBytes): `extra` + its data's
+   * length when that is the same for all (one host, boot and key), else `costs[k]` */
+  extra: number;
+  costs: number[] | null;
+  /** sequence numbers: `seq0 + k` when consecutive (the usual case), else `seqs[k]`. Few
+   * objects per run: per-record columns that live as long as the queue holds the run are
+   * promoted by the GC and grew the heap by a third under drop_oldest */
+  seq0: bigint;
+  seqs: bigint[] | null;
+  kind: Column<SinkItem['kind']>;
+  host: Column<string>;
+  boot: Column<string>;
+  key: Column<string | undefined>;
   /** records dropped by drop_oldest after later ones were queued (allocated on first use) */
   dead: Uint8Array | null;
   deadCount: number;
 }
 
+export interface MemoryBacklogOptions {
+  /**
+   * The sink keeps no reference to an item's data once its send has resolved (Sink.releasesData):
+   * memory of confirmed records is reused instead of being left to the GC.
+   */
+  reuse?: boolean;
+}
+
 /**
- * Records in memory, kept encoded in runs of frames (the spool's framing): the queue holds the
- * bytes it accounts for and nothing of the producer's objects. Ordinals number the records;
- * [head, next) are taken and not confirmed, [next, end) not taken yet.
+ * Records in memory, kept as bytes: each record's data followed by a newline, packed into slabs
+ * (a run of them is what a line sink writes, as it lies), with the ids in typed columns beside
+ * them. The queue holds the bytes it accounts for and none of the producer's objects; a record
+ * counts its frame size (data, id, framing: itemBytes), as in the spool. Ordinals number the
+ * records; [head, next) are taken and not confirmed, [next, end) not taken yet.
  */
 export class MemoryBacklog implements Backlog {
   private runs: QueuedRun[] = [];
@@ -67,10 +109,13 @@ export class MemoryBacklog implements Backlog {
   /** taken-and-failed records before this ordinal are re-sends */
   private resendUntil = 0;
   private live = 0;
-  private readonly dec = new RunDecoder();
-  /** frames that never leave memory carry no CRC */
-  private readonly arena = new RunArena(false);
+  private readonly arena = new RunArena(encodeLinesInto);
+  private readonly reuse: boolean;
   bytes = 0;
+
+  constructor(opts: MemoryBacklogOptions = {}) {
+    this.reuse = opts.reuse === true;
+  }
 
   get depth(): number {
     return this.live;
@@ -80,13 +125,47 @@ export class MemoryBacklog implements Backlog {
     return this.end - this.next;
   }
 
-  /** Queues items; `sizes[i]` is frameSize(items[i]). */
+  /** Queues items; `sizes[i]` is frameSize(items[i]) (what it counts against the bound). */
   pushItems(items: readonly SinkItem[], sizes: ArrayLike<number>): void {
     if (!items.length) return;
-    for (const run of this.arena.encode(items, sizes)) {
-      this.runs.push({ run, first: this.end, n: run.ends.length, dead: null, deadCount: 0 });
-      this.end += run.ends.length;
-      this.bytes += run.buf.length;
+    const lines: number[] = [];
+    for (let i = 0; i < items.length; i++) lines.push(items[i]!.data.length + 1);
+    let i = 0;
+    for (const run of this.arena.encode(items, lines)) {
+      const n = run.ends.length;
+      const extra = sizes[i]! - items[i]!.data.length;
+      const seq0 = items[i]!.id.seq;
+      let bytes = 0;
+      let sameExtra = true;
+      let consecutive = seq0 >= 0n && seq0 + BigInt(n) <= MAX_EXACT;
+      const s0 = Number(seq0);
+      for (let k = 0; k < n; k++) {
+        const it = items[i + k]!;
+        const c = sizes[i + k]!;
+        bytes += c;
+        if (c - it.data.length !== extra) sameExtra = false;
+        // compared as numbers (exact in this range): no BigInt arithmetic per record
+        if (consecutive && (typeof it.id.seq !== 'bigint' || Number(it.id.seq) !== s0 + k || it.id.seq > MAX_EXACT)) consecutive = false;
+      }
+      let costs: number[] | null = null;
+      if (!sameExtra) {
+        costs = [];
+        for (let k = 0; k < n; k++) costs.push(sizes[i + k]!);
+      }
+      let seqs: bigint[] | null = null;
+      if (!consecutive) {
+        seqs = [];
+        for (let k = 0; k < n; k++) seqs.push(items[i + k]!.id.seq);
+      }
+      this.runs.push({
+        run, first: this.end, n, extra, costs, seq0, seqs,
+        kind: column(items, i, i + n, (x) => x.kind), host: column(items, i, i + n, (x) => x.id.host),
+        boot: column(items, i, i + n, (x) => x.id.boot), key: column(items, i, i + n, (x) => x.key),
+        dead: null, deadCount: 0,
+      });
+      this.end += n;
+      this.bytes += bytes;
+      i += n;
     }
     this.live += items.length;
   }
@@ -103,8 +182,9 @@ export class MemoryBacklog implements Backlog {
   }
 
   private frameBytes(r: QueuedRun, k: number): number {
+    if (r.costs !== null) return r.costs[k]!;
     const e = r.run!.ends;
-    return e[k]! - (k ? e[k - 1]! : 0);
+    return r.extra + e[k]! - (k ? e[k - 1]! : 0) - 1;
   }
 
   /** Drops the oldest record that has not been handed to the sink yet; false if there is none. */
@@ -122,6 +202,10 @@ export class MemoryBacklog implements Backlog {
       if (++r.deadCount === r.n) {
         this.arena.release(r.run!);
         r.run = null;
+        // so are its columns (nothing reads a dead record's)
+        r.costs = null;
+        r.seqs = null;
+        r.kind = r.host = r.boot = r.key = NO_COLUMN;
       }
       return true;
     }
@@ -154,11 +238,16 @@ export class MemoryBacklog implements Backlog {
       if (r.dead?.[k]) continue;
       if (this.next <= this.resendUntil) resent++;
       const run = r.run!;
-      this.arena.lend(run);
+      // the items are views into the slab: unless the sink lets go of them once sent, the slab
+      // is never reused (the GC frees it)
+      if (!this.reuse) this.arena.lend(run);
       const a = k ? run.ends[k - 1]! : 0;
       const b = run.ends[k]!;
-      items.push(this.dec.decode(run.buf, a, b));
-      bytes += b - a;
+      const id = { host: at(r.host, k), boot: at(r.boot, k), seq: r.seqs === null ? BigInt(Number(r.seq0) + k) : r.seqs[k]! };
+      const key = at(r.key, k);
+      const data = run.buf.subarray(a, b - 1);
+      items.push(key === undefined ? { id, kind: at(r.kind, k), data } : { id, kind: at(r.kind, k), data, key });
+      bytes += r.costs === null ? r.extra + b - a - 1 : r.costs[k]!;
     }
     if (items.length === 0) {
       this.confirm(this.next);

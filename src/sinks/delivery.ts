@@ -109,7 +109,7 @@ export class Delivery {
       this.spool.setCommitListener(() => this.wake());
       this.backlog = new SpoolBacklog(this.spool, this.o.name);
     } else {
-      this.backlog = new MemoryBacklog();
+      this.backlog = new MemoryBacklog({ reuse: this.o.sink.releasesData === true });
     }
     this.running = true;
     this.loop = this.run();
@@ -125,6 +125,12 @@ export class Delivery {
     // under drop_newest/reject): the window stays well inside it (frames are larger than data)
     const bytes = Math.min(SPOOL_PUSH_WINDOW.bytes, Math.floor(this.o.maxBytes / 4));
     return bytes === SPOOL_PUSH_WINDOW.bytes ? SPOOL_PUSH_WINDOW : { pushes: SPOOL_PUSH_WINDOW.pushes, bytes };
+  }
+
+  /** The memory queue copies what it admits before push resolves (pushItems); the spool path
+   * is not claimed (its commits may still reference a batch). */
+  get copiesOnPush(): boolean {
+    return !this.o.spool;
   }
 
   /** The last record the spool accepted before this process started (resume point of a replay). */

@@ -3,7 +3,7 @@
 // delivered once write(2) has returned (the page cache survives a crash of the agent).
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import type { SendResult, Sink, SinkItem } from '../pipeline/types.js';
-import { joinLines } from './line-data.js';
+import { lineChunks } from './line-data.js';
 
 export interface FileSinkOptions {
   path: string;
@@ -17,6 +17,8 @@ export interface FileSinkOptions {
 
 export class FileSink implements Sink {
   readonly name: string;
+  /** the data is written (write(2) returned) before send resolves; nothing of it is kept */
+  readonly releasesData = true;
   private fh: FileHandle | null = null;
   private size = 0;
   private openedAt = 0;
@@ -33,17 +35,24 @@ export class FileSink implements Sink {
   }
 
   async send(batch: readonly SinkItem[]): Promise<SendResult> {
-    const buf = joinLines(batch);
+    // runs of records laid out as lines (the queue keeps them so) go out as they lie, gathered
+    const chunks = lineChunks(batch);
+    let total = 0;
+    for (const c of chunks) total += c.length;
     if (!this.fh) await this.open();
     const rb = this.o.rotateBytes ?? 0;
     const rt = this.o.rotateMs ?? 0;
-    if (this.size > 0 && ((rb > 0 && this.size + buf.length > rb) || (rt > 0 && Date.now() - this.openedAt >= rt))) await this.rotate();
-    let off = 0;
-    while (off < buf.length) {
-      const { bytesWritten } = await this.fh!.write(buf, off, buf.length - off);
-      off += bytesWritten;
+    if (this.size > 0 && ((rb > 0 && this.size + total > rb) || (rt > 0 && Date.now() - this.openedAt >= rt))) await this.rotate();
+    let off = chunks.length === 1 ? 0 : (await this.fh!.writev(chunks)).bytesWritten;
+    if (off < total) {
+      // a short gathered write (or a single buffer): the rest one write at a time
+      const buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      while (off < total) {
+        const { bytesWritten } = await this.fh!.write(buf, off, total - off);
+        off += bytesWritten;
+      }
     }
-    this.size += buf.length;
+    this.size += total;
     return {};
   }
 

@@ -38,3 +38,57 @@ export function joinLines(batch: readonly SinkItem[]): Buffer {
   }
   return out.subarray(0, o);
 }
+
+/** Writes items[from, to) into buf at `at` as lines (each record's data, then a newline): the
+ * memory queue's layout (backlog.ts), so that a run of queued records is written as it lies.
+ * Returns each line's end (after its newline) relative to `at`. */
+export function encodeLinesInto(items: readonly SinkItem[], from: number, to: number, buf: Buffer, at: number): Uint32Array {
+  const ends = new Uint32Array(to - from);
+  let o = at;
+  for (let k = from; k < to; k++) {
+    const d = items[k]!.data;
+    const n = d.length;
+    if (n > 64) buf.set(d, o);
+    else for (let i = 0; i < n; i++) buf[o + i] = d[i]!;
+    o += n;
+    buf[o++] = NL;
+    ends[k - from] = o - at;
+  }
+  return ends;
+}
+
+/** The batch as newline-terminated records in as few buffers as possible, for a gathered write
+ * (writev): each run of records laid out back to back with their newlines is one buffer, written
+ * from where it lies; anything else is copied. Same bytes as joinLines. */
+export function lineChunks(batch: readonly SinkItem[]): Buffer[] {
+  const out: Buffer[] = [];
+  let i = 0;
+  while (i < batch.length) {
+    const first = batch[i]!.data;
+    const whole = new Uint8Array(first.buffer);
+    let end = first.byteOffset + first.length;
+    let j = i;
+    if (first.length > 0 && first[first.length - 1] !== NL && whole[end] === NL) {
+      j = i + 1;
+      while (j < batch.length) {
+        const d = batch[j]!.data;
+        if (d.buffer !== first.buffer || d.byteOffset !== end + 1 || d.length === 0 || d[d.length - 1] === NL || whole[d.byteOffset + d.length] !== NL) break;
+        end = d.byteOffset + d.length;
+        j++;
+      }
+      out.push(Buffer.from(first.buffer, first.byteOffset, end + 1 - first.byteOffset));
+      i = j;
+      continue;
+    }
+    // records that are not laid out as lines: copied until the next run that is
+    j = i + 1;
+    while (j < batch.length && !startsRun(batch[j]!.data)) j++;
+    out.push(joinLines(batch.slice(i, j)));
+    i = j;
+  }
+  return out;
+}
+
+function startsRun(d: Uint8Array): boolean {
+  return d.length > 0 && d[d.length - 1] !== NL && d.byteOffset + d.length < d.buffer.byteLength && new Uint8Array(d.buffer, d.byteOffset + d.length, 1)[0] === NL;
+}

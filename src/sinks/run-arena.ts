@@ -7,6 +7,9 @@
 import type { SinkItem } from '../pipeline/types.js';
 import { encodeInto, RUN_BYTES, type FrameRun } from './record-frame.js';
 
+/** Writes items[from, to) into buf at `at` in some layout; returns each record's end relative to `at`. */
+export type RunWriter = (items: readonly SinkItem[], from: number, to: number, buf: Buffer, at: number) => Uint32Array;
+
 export class Slab {
   readonly buf = Buffer.allocUnsafe(RUN_BYTES);
   used = 0;
@@ -27,16 +30,23 @@ export class RunArena {
   private tail: Slab | null = null;
   private pool: Slab[] = [];
 
-  constructor(private readonly crc: boolean) {}
+  private readonly write: RunWriter;
 
-  /** Encodes items (sizes[i] = frameSize(items[i])) into runs, in order. */
+  /** `layout`: frames (with or without their CRC), or another writer (the memory queue's lines). */
+  constructor(layout: boolean | RunWriter) {
+    this.write = typeof layout === 'function' ? layout : layout
+      ? (items, from, to, buf, at) => encodeInto(items, from, to, buf, at, true)
+      : (items, from, to, buf, at) => encodeInto(items, from, to, buf, at, false);
+  }
+
+  /** Encodes items (sizes[i] = the bytes the writer takes for items[i]) into runs, in order. */
   encode(items: readonly SinkItem[], sizes: ArrayLike<number>): ArenaRun[] {
     const out: ArenaRun[] = [];
     let i = 0;
     while (i < items.length) {
       if (sizes[i]! > RUN_BYTES) {
         const buf = Buffer.allocUnsafe(sizes[i]!);
-        const ends = encodeInto(items, i, i + 1, buf, 0, this.crc);
+        const ends = this.write(items, i, i + 1, buf, 0);
         out.push({ buf, ends, slab: null });
         i++;
         continue;
@@ -47,7 +57,7 @@ export class RunArena {
       let bytes = 0;
       while (j < items.length && sizes[j]! <= RUN_BYTES && t.used + bytes + sizes[j]! <= RUN_BYTES) bytes += sizes[j++]!;
       const start = t.used;
-      const ends = encodeInto(items, i, j, t.buf, start, this.crc);
+      const ends = this.write(items, i, j, t.buf, start);
       t.used += bytes;
       t.runs++;
       out.push({ buf: t.buf.subarray(start, start + bytes), ends, slab: t });

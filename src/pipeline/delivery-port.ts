@@ -19,6 +19,11 @@ export interface DeliveryPort {
    * each push (a terminal must see records in order and in step).
    */
   readonly pushWindow?: PushWindowSize;
+  /**
+   * Additive: true when a resolved push holds no reference to the items' data (it was copied
+   * into the delivery's own queue): the encoder that made them may then reuse its memory.
+   */
+  readonly copiesOnPush?: boolean;
 }
 
 /** Where a stream delivery writes: a Node stream (stdout), or a file descriptor written in step. */

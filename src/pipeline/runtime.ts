@@ -222,11 +222,15 @@ export class Runtime {
     }
     c.encoded += items.length;
     if (items.length === 0) return;
+    let copied = n.encoder.release !== undefined;
     for (const d of n.deliveries) {
       const w = this.window(d);
-      if (w) await w.add(d.push(items), dataBytes);
+      if (w) { copied = false; await w.add(d.push(items), dataBytes); }
       else await d.push(items);
+      if (d.copiesOnPush !== true) copied = false;
     }
+    // every delivery holds its own copy: the encoder may write the next batch over this one
+    if (copied) n.encoder.release!();
   }
 
   private window(d: DeliveryPort): PushWindow | null {

@@ -49,6 +49,9 @@ export function kflowdEncoder(format: KflowdFormat): Encoder {
           if (o) addKflowdEnrichmentKeys(o, env, kflowdEnrichmentFlags(env));
           return o ? toMinJson(o) : null;
         },
+        release() {
+          bytes.release();
+        },
       };
     }
     case 'json':

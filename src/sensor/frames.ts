@@ -27,19 +27,48 @@ export class FrameSplitter {
 
   /** Feeds a chunk; returns the complete frames it finished. */
   push(chunk: Buffer): Frame[] {
-    this.pending.push(chunk);
-    this.pendingLen += chunk.length;
     const out: Frame[] = [];
-    if (this.pendingLen < FRAME.size || this.pendingLen < this.need) return out;
-    let buf = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingLen);
+    if (this.pendingLen > 0) {
+      this.pending.push(chunk);
+      this.pendingLen += chunk.length;
+      if (this.pendingLen < FRAME.size || this.pendingLen < this.need) return out;
+      // the unfinished frame is joined alone, from the head of this chunk; the rest of the
+      // chunk is split where it lies (joining whole chunks copied every byte of the stream)
+      let size = this.need;
+      if (size === 0) {
+        const h = Buffer.concat(this.pending, FRAME.size);
+        size = FRAME.size + this.checkHeader(h, 0);
+        if (this.pendingLen < size) { this.need = size; return out; }
+      }
+      const joined = Buffer.concat(this.pending, size);
+      const rest = chunk.subarray(chunk.length - (this.pendingLen - size));
+      this.pending = [];
+      this.pendingLen = 0;
+      this.need = 0;
+      this.scan(joined, out);
+      chunk = rest;
+    }
+    this.scan(chunk, out);
+    return out;
+  }
+
+  /** The body length of the frame header at pos (a bad header raises FrameError). */
+  private checkHeader(buf: Buffer, pos: number): number {
+    const len = buf.readUInt32LE(pos);
+    const kind = buf.readUInt16LE(pos + 4);
+    if (kind < FrameKind.Hello || kind > FrameKind.End || len > MAX_FRAME) {
+      throw new FrameError(`bad frame header (kind ${kind}, length ${len})`, this.consumed + pos);
+    }
+    return len;
+  }
+
+  /** Splits the frames of buf (nothing pending before it); keeps what is left of it. */
+  private scan(buf: Buffer, out: Frame[]): void {
     let pos = 0;
     while (buf.length - pos >= FRAME.size) {
-      const len = buf.readUInt32LE(pos);
-      const kind = buf.readUInt16LE(pos + 4);
+      const len = this.checkHeader(buf, pos);
+      const kind = buf.readUInt16LE(pos + 4) as FrameKind;
       const flags = buf.readUInt16LE(pos + 6);
-      if (kind < FrameKind.Hello || kind > FrameKind.End || len > MAX_FRAME) {
-        throw new FrameError(`bad frame header (kind ${kind}, length ${len})`, this.consumed + pos);
-      }
       if (buf.length - pos - FRAME.size < len) { this.need = FRAME.size + len; break; }
       const start = pos + FRAME.size;
       out.push({ kind, flags, body: buf.subarray(start, start + len), offset: this.consumed + pos });
@@ -47,10 +76,9 @@ export class FrameSplitter {
     }
     if (buf.length - pos < FRAME.size) this.need = 0;
     this.consumed += pos;
-    buf = buf.subarray(pos);
-    this.pending = buf.length ? [buf] : [];
-    this.pendingLen = buf.length;
-    return out;
+    const left = buf.subarray(pos);
+    this.pending = left.length ? [left] : [];
+    this.pendingLen = left.length;
   }
 
   /** Bytes of an unfinished frame at end of stream (0 for a clean end). */

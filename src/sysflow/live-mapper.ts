@@ -500,12 +500,8 @@ export class SysFlowMapper {
     if (p === undefined) return null;
     const cid = (r.containerId ?? p.containerId) || null;
     if (cid !== null && !this.containers.has(cid)) return null;
-    const key = cid ? `${cid}\0${r.path}` : r.path;
     const rt = r.restype ? r.restype.charCodeAt(0) : RESTYPE.FILE;
-    const cur = this.files.get(key);
-    const file: File = cur !== undefined && cur.restype === rt ? cur
-      : new PendingFile(cur ? 'MODIFIED' : 'CREATED', cur ? cur.oid : null, r.firstTs, rt, r.path, cid);
-    return new PreviewFileFlow(r, p.oid, file);
+    return new PreviewFileFlow(r, p.oid, new PreviewFile(this.files, r, rt, cid));
   }
 
   /**
@@ -610,24 +606,58 @@ function fileOps(r: LiveFileRecord): number {
   return op;
 }
 
-/** A File entity not in the tables yet (previewFileRecord): its FOID (SHA-1) is computed when read. */
-class PendingFile implements File {
-  private foid: FOID | null;
+/**
+ * The File that fileRecord would join (previewFileRecord): the known entity when the tables have
+ * one for the path with this type, else the one it would create. Path, type and container are
+ * the record's either way; state, FOID and ts need the table look-up (and a new file's FOID a
+ * SHA-1), which are done only if read: a prefilter that rejects the record mostly never does.
+ */
+class PreviewFile implements File {
+  private looked = false;
+  private known: File | undefined;
+  private foid: FOID | null = null;
+  private over: { state?: File['state']; oid?: FOID; ts?: bigint } | null = null;
+  readonly path: string;
   constructor(
-    public state: File['state'],
-    foid: FOID | null,
-    public ts: bigint,
-    public restype: number,
-    public path: string,
-    public containerId: string | null,
+    private readonly files: ReadonlyMap<string, File>,
+    private readonly r: LiveFileRecord,
+    readonly restype: number,
+    readonly containerId: string | null,
   ) {
-    this.foid = foid;
+    this.path = r.path;
+  }
+  /** the table's entity for this path (undefined: none); the entity itself when its type matches */
+  private cur(): File | undefined {
+    if (!this.looked) {
+      this.looked = true;
+      const cid = this.containerId;
+      this.known = this.files.get(cid ? `${cid}\0${this.path}` : this.path);
+    }
+    return this.known;
+  }
+  get state(): File['state'] {
+    if (this.over?.state !== undefined) return this.over.state;
+    const c = this.cur();
+    return c === undefined ? 'CREATED' : c.restype === this.restype ? c.state : 'MODIFIED';
+  }
+  set state(v: File['state']) {
+    (this.over ??= {}).state = v;
   }
   get oid(): FOID {
-    return (this.foid ??= computeFoid(this.path, this.containerId));
+    if (this.over?.oid !== undefined) return this.over.oid;
+    const c = this.cur();
+    return c !== undefined ? c.oid : (this.foid ??= computeFoid(this.path, this.containerId));
   }
   set oid(v: FOID) {
-    this.foid = v;
+    (this.over ??= {}).oid = v;
+  }
+  get ts(): bigint {
+    if (this.over?.ts !== undefined) return this.over.ts;
+    const c = this.cur();
+    return c !== undefined && c.restype === this.restype ? c.ts : this.r.firstTs;
+  }
+  set ts(v: bigint) {
+    (this.over ??= {}).ts = v;
   }
 }
 
@@ -636,18 +666,16 @@ class PendingFile implements File {
  * (BigInts) are made when read, which a prefilter that rejects the record mostly never does.
  */
 class PreviewFileFlow implements FileFlow {
-  readonly ts: bigint;
   readonly opFlags: number;
   readonly openFlags: number;
-  readonly endTs: bigint;
   readonly fd: number;
   constructor(private readonly r: LiveFileRecord, readonly procOID: OID, readonly file: File) {
-    this.ts = r.firstTs;
     this.opFlags = fileOps(r);
     this.openFlags = r.openFlagsLinux === undefined ? 0 : linuxOpenFlagsToSysFlow(r.openFlagsLinux);
-    this.endTs = r.lastTs;
     this.fd = r.fd ?? -1;
   }
+  get ts(): bigint { return this.r.firstTs; }
+  get endTs(): bigint { return this.r.lastTs; }
   get fileOID(): FOID { return this.file.oid; }
   get tid(): bigint { return BigInt(this.r.tid); }
   get numRRecvOps(): bigint { return big(this.r.reads); }

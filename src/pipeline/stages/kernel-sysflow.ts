@@ -215,7 +215,8 @@ export class KernelToSysFlow {
     if (r.type !== 'file' || (r.hdr.flags & FF.MOVED) !== 0 || (r.event[EV.DELETE] ?? 0) !== 0) return null;
     // the entities and the answer are read before the next call: one array and object serve all
     const pv = this.preview;
-    pv.entities.length = 0;
+    // setting an array's length is a runtime call even when it is 0 already
+    if (pv.entities.length !== 0) pv.entities.length = 0;
     this.out = pv.entities;
     this.current = enrich;
     this.currentTs = r.hdr.ts;
@@ -230,7 +231,7 @@ export class KernelToSysFlow {
       return pv;
     }
     this.out = [];
-    const flow = this.mapper.previewFileRecord(this.fileInput(r));
+    const flow = this.mapper.previewFileRecord(new PreviewInput(r, this.bootToRealNs));
     pv.flow = flow;
     pv.file = flow === null ? null : flow.file;
     pv.failed = false;
@@ -245,7 +246,7 @@ export class KernelToSysFlow {
   skipSocket(r: KernelRecord, enrich?: Enrichment): SocketSkip | null {
     if (r.type !== 'sock') return null;
     const pv = this.skipped;
-    pv.entities.length = 0;
+    if (pv.entities.length !== 0) pv.entities.length = 0;
     this.out = pv.entities;
     this.current = enrich;
     this.currentTs = r.hdr.ts;
@@ -265,6 +266,32 @@ export class KernelToSysFlow {
 
   private readonly preview: { entities: SfObject[]; flow: FileFlow | null; file: File | null; failed: boolean } = { entities: [], flow: null, file: null, failed: false };
   private readonly skipped: { entities: SfObject[]; flows: number; failed: boolean } = { entities: [], flows: 0, failed: false };
+}
+
+/**
+ * fileInput(r) for previewFile, read on demand: the path is joined and the clocks converted
+ * (BigInt sums) only if something reads them; a record the prefilter rejects mostly never does.
+ * Same values as fileInput.
+ */
+class PreviewInput implements LiveFileRecord {
+  private p: string | undefined;
+  private first: bigint | undefined;
+  private last: bigint | undefined;
+  constructor(private readonly r: FileRecord, private readonly bootToRealNs: bigint) {}
+  get pid(): number { return this.r.hdr.pid; }
+  get tid(): number { return this.r.hdr.tid; }
+  get path(): string { return (this.p ??= this.r.dir + this.r.name); }
+  get firstTs(): bigint { return (this.first ??= this.r.hdr.tsFirst + this.bootToRealNs); }
+  get lastTs(): bigint { return (this.last ??= this.r.hdr.ts + this.bootToRealNs); }
+  get opens(): number { const e = this.r.event; return (e[EV.OPEN] ?? 0) + (e[EV.OPEN_EXEC] ?? 0); }
+  get reads(): number | undefined { return this.r.event[EV.ACCESS]; }
+  get writes(): number | undefined { return this.r.event[EV.MODIFY]; }
+  get closes(): number { const e = this.r.event; return (e[EV.CLOSE_WRITE] ?? 0) + (e[EV.CLOSE_NOWRITE] ?? 0); }
+  get bytesRead(): number { return this.r.bytesRead; }
+  get bytesWritten(): number { return this.r.bytesWritten; }
+  get openFlagsLinux(): number { return this.r.openFlags; }
+  get restype(): string { return (this.r.mode & 0o170000) === 0o120000 ? 'l' : 'f'; }
+  get truncated(): boolean { return (this.r.hdr.flags & FF.SHUTDOWN) !== 0; }
 }
 
 /** A socket record's process entities and the NetworkFlows it would make (KernelToSysFlow.skipSocket). */

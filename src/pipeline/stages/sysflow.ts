@@ -32,8 +32,10 @@ export class FlattenerStage implements Stage {
   readonly name: string;
   private readonly table = new EntityTable(LIVE_TABLE_FILES);
   private readonly node = hostname();
-  /** SysFlow records made so far: their ids' sequence (one kernel record can make several) */
-  private seq = 0n;
+  /** SysFlow records made so far: their ids' sequence (one kernel record can make several); a
+   * number (exact far beyond any run's count), made a BigInt only for an id: a BigInt
+   * increment allocates, and most records only count */
+  private seq = 0;
 
   constructor(name: string, private readonly mapping: SysFlowMapping) {
     this.name = name;
@@ -111,7 +113,7 @@ export class FlattenerStage implements Stage {
           for (let j = 0; j < sk.entities.length; j++) this.table.push(sk.entities[j]!);
           if (sk.failed) continue;
           if (sk.flows >= 0) {
-            this.seq += BigInt(sk.flows); // the NetworkFlow's id, as if it had been made
+            this.seq += sk.flows; // the NetworkFlow's id, as if it had been made
             this.unmapped++;
             continue;
           }
@@ -125,7 +127,7 @@ export class FlattenerStage implements Stage {
         const rec: SysFlowRecord = { view: v, alerts: NONE, tags: NONE, node: this.node };
         // each SysFlow record needs its own id (engines de-duplicate by it: Nats-Msg-Id, ES _id);
         // they count in their own space, `<boot>.sf`, beside the kernel records'
-        const id = env.id && { host: env.id.host, boot: `${env.id.boot}.sf`, seq: ++this.seq };
+        const id = env.id && { host: env.id.host, boot: `${env.id.boot}.sf`, seq: BigInt(++this.seq) };
         out.push({ kind: 'sysflow', rec, id, enrich: env.enrich });
       }
     }

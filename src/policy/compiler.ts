@@ -156,6 +156,21 @@ function cacheScoped(p: Predicate, c: SlotCache): Predicate {
 // What a predicate requires of the file path (path-need.ts); absent: nothing known.
 const NEED = new WeakMap<Predicate, PathNeed | null>();
 
+// The process-scoped conjunct of an `and` (its cached unit): true whenever the whole condition
+// is, and the same for every record of one process entity (as the unit's cache has it).
+const PROC_GATE = new WeakMap<Predicate, Predicate>();
+
+/**
+ * A predicate of the record's process entity alone (cached per entity) that is true whenever
+ * `p` is: `p` itself when it reads only process-scoped fields, the process unit of a top-level
+ * `and`; null when there is none. The live prefilter asks it once per process entity.
+ */
+export function procGateOf(p: Predicate): Predicate | null {
+  if (p === TRUE || p === FALSE) return null;
+  if (PROC_SCOPED.has(p)) return p;
+  return PROC_GATE.get(p) ?? null;
+}
+
 /** The path need of a compiled condition: null when it has none (path-need.ts). */
 export function pathNeedOf(p: Predicate): PathNeed | null {
   if (p === TRUE) return null;
@@ -389,10 +404,13 @@ export class Compiler {
     const procParts = preds.filter((p) => { const sc = scopeOfPred(p); return sc === 'proc' || sc === 'const'; });
     const fileParts = preds.filter((p) => scopeOfPred(p) === 'file');
     const units: Predicate[] = preds.filter((p) => scopeOfPred(p) === 'record');
-    if (procParts.length > 0) units.push(this.cons(`P${j}${this.idsOf(procParts)}`, () => withCost(cacheScoped(mark(combine(procParts, isAnd), 'proc'), this.slots), 1.5)));
+    let procUnit: Predicate | null = null;
+    if (procParts.length > 0) units.push((procUnit = this.cons(`P${j}${this.idsOf(procParts)}`, () => withCost(cacheScoped(mark(combine(procParts, isAnd), 'proc'), this.slots), 1.5))));
     if (fileParts.length > 0) units.push(this.cons(`F${j}${this.idsOf(fileParts)}`, () => withCost(cacheScoped(mark(combine(fileParts, isAnd), 'file'), this.slots), 1.6)));
     units.sort((a, b) => costOf(a) - costOf(b));
-    return this.cons(`U${j}${this.idsOf(units)}`, () => withCost(combine(units, isAnd), units.reduce((n, p) => n + costOf(p), 0)));
+    const u = this.cons(`U${j}${this.idsOf(units)}`, () => withCost(combine(units, isAnd), units.reduce((n, p) => n + costOf(p), 0)));
+    if (isAnd && procUnit !== null && u !== procUnit && !PROC_GATE.has(u)) PROC_GATE.set(u, procUnit);
+    return u;
   }
 
   private macroRef(name: string, offset: number): Predicate {

@@ -75,6 +75,8 @@ const escape = (v: string): string => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 class PartTests {
   private readonly values: Record<PathTest, Set<string>> = { eq: new Set(), prefix: new Set(), suffix: new Set(), sub: new Set() };
   private re: RegExp | null = null;
+  /** what the expression says of '' (a record without that path): known once, not re-run */
+  private empty = false;
   used = false;
 
   add(test: PathTest, v: string): void {
@@ -93,9 +95,11 @@ class PartTests {
     // no flags: ^ and $ are the ends of the string, and code units are compared as
     // String.prototype.startsWith / endsWith / includes do
     this.re = parts.length ? new RegExp(parts.join('|')) : null;
+    this.empty = this.re !== null && this.re.test('');
   }
 
   test(s: string): boolean {
+    if (s.length === 0) return this.empty;
     return this.re !== null && this.re.test(s);
   }
 }

@@ -45,6 +45,24 @@ export class EntityTable {
     this.pods.clear();
   }
 
+  /**
+   * processes.get by the OID object: a live stream's records carry their process's one OID
+   * object, and an identity look-up is several times cheaper than hashing two BigInts. Valid
+   * while the table's processes do not change (OidMap.version).
+   */
+  private readonly byOidObject = new WeakMap<OID, { version: number; p: Process | null }>();
+  processByOid(oid: OID): Process | null {
+    const v = this.processes.version;
+    const m = this.byOidObject.get(oid);
+    if (m !== undefined && m.version === v) return m.p;
+    const p = this.processes.get(oid) ?? null;
+    if (m !== undefined) {
+      m.version = v;
+      m.p = p;
+    } else this.byOidObject.set(oid, { version: v, p });
+    return p;
+  }
+
   getProcess(oid: OID | null): Process | null {
     return oid === null ? null : (this.processes.get(oid) ?? null);
   }
@@ -105,10 +123,10 @@ export class EntityTable {
     let file: File | null = null;
     let newFile: File | null = null;
     if (obj.type !== 'KE') {
-      proc = this.processes.get(obj.rec.procOID) ?? null;
+      proc = this.processByOid(obj.rec.procOID);
       if (proc === null) this.missing.process++;
       else if (proc.poid !== null) {
-        pproc = this.processes.get(proc.poid) ?? null;
+        pproc = this.processByOid(proc.poid);
         if (pproc === null) this.missing.parent++;
       }
     }

@@ -505,6 +505,18 @@ export class SysFlowMapper {
   }
 
   /**
+   * The process OID previewFileRecord would give a FileFlow of this pid (and container id, as
+   * the record has it), or null when it would return null (fileRecord must create an entity).
+   */
+  previewProcessOid(pid: number, containerId?: string | null): OID | null {
+    const p = this.byPid.get(pid);
+    if (p === undefined) return null;
+    const cid = (containerId ?? p.containerId) || null;
+    if (cid !== null && !this.containers.has(cid)) return null;
+    return p.oid;
+  }
+
+  /**
    * networkRecord(r) for a consumer that needs no NetworkFlow: the same bookkeeping, no objects.
    * Returns how many NetworkFlows it would have made (0 or 1), or null when it would have to
    * create a Process first (then the caller maps the record for real).
@@ -594,7 +606,8 @@ export class SysFlowMapper {
   }
 }
 
-function fileOps(r: LiveFileRecord): number {
+/** The opflags of the FileFlow of a file record (fileRecord, previewFileRecord). */
+export function fileOps(r: LiveFileRecord): number {
   let op = 0;
   if (r.opens) op |= OP.OPEN;
   if (r.reads) op |= OP.READ_RECV;

@@ -41,6 +41,8 @@ export function foidToBuffer(foid: FOID): Buffer {
 export class OidMap<V> {
   private readonly m = new Map<bigint, Map<bigint, V>>();
   private n = 0;
+  /** bumped by every change: a memo of look-ups is valid while it stays the same */
+  version = 0;
   get size(): number {
     return this.n;
   }
@@ -55,17 +57,20 @@ export class OidMap<V> {
     if (!inner) this.m.set(oid.hpid, (inner = new Map()));
     if (!inner.has(oid.createTS)) this.n++;
     inner.set(oid.createTS, v);
+    this.version++;
   }
   delete(oid: OID): boolean {
     const inner = this.m.get(oid.hpid);
     if (!inner || !inner.delete(oid.createTS)) return false;
     this.n--;
+    this.version++;
     if (inner.size === 0) this.m.delete(oid.hpid);
     return true;
   }
   clear(): void {
     this.m.clear();
     this.n = 0;
+    this.version++;
   }
   *values(): IterableIterator<V> {
     for (const inner of this.m.values()) yield* inner.values();

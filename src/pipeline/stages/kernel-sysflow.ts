@@ -8,8 +8,8 @@ import type { FileRecord, KernelRecord } from '../../model/records.js';
 import type { ProcEventRecord } from '../../model/process-record.js';
 import type { SockRecord } from '../../model/socket-record.js';
 import { FF } from '../../sensor/layout.js';
-import { SysFlowMapper, type LiveContainerInfo, type LiveProcessInfo, type LiveFileOp, type LiveFileRecord, type LiveProcessLookup } from '../../sysflow/live-mapper.js';
-import type { File, FileFlow, SfObject } from '../../sysflow/types.js';
+import { SysFlowMapper, fileOps, type LiveContainerInfo, type LiveProcessInfo, type LiveFileOp, type LiveFileRecord, type LiveProcessLookup } from '../../sysflow/live-mapper.js';
+import type { File, FileFlow, OID, SfObject } from '../../sysflow/types.js';
 import type { Enrichment, Envelope } from '../types.js';
 import type { ContainerEnrichment } from '../../enrich/containers.js';
 
@@ -212,6 +212,18 @@ export class KernelToSysFlow {
    * The answer is valid until the next call.
    */
   previewFile(r: KernelRecord, enrich?: Enrichment): FilePreview | null {
+    const pv = this.previewFileProcess(r, enrich);
+    if (pv !== null && !pv.failed) this.previewFileFlow(r as FileRecord);
+    return pv;
+  }
+
+  /**
+   * previewFile in two steps, so that a caller can decide from the process and the path alone
+   * before any preview object is made: this one checks the record qualifies and does the
+   * process bookkeeping (flow and file null, or failed); previewFileFlow then previews the
+   * FileFlow into the same answer. Valid until the next call.
+   */
+  previewFileProcess(r: KernelRecord, enrich?: Enrichment): FilePreview | null {
     if (r.type !== 'file' || (r.hdr.flags & FF.MOVED) !== 0 || (r.event[EV.DELETE] ?? 0) !== 0) return null;
     // the entities and the answer are read before the next call: one array and object serve all
     const pv = this.preview;
@@ -220,22 +232,39 @@ export class KernelToSysFlow {
     this.out = pv.entities;
     this.current = enrich;
     this.currentTs = r.hdr.ts;
+    pv.flow = null;
+    pv.file = null;
     try {
       this.processOf(r);
     } catch (e) {
       this.errors++;
       this.lastError = (e as Error).message;
-      pv.flow = null;
-      pv.file = null;
       pv.failed = true;
+      this.out = [];
       return pv;
     }
     this.out = [];
+    pv.failed = false;
+    return pv;
+  }
+
+  /** The second step of previewFile (after previewFileProcess accepted `r` without failing). */
+  previewFileFlow(r: FileRecord): FilePreview {
+    const pv = this.preview;
     const flow = this.mapper.previewFileRecord(new PreviewInput(r, this.bootToRealNs));
     pv.flow = flow;
     pv.file = flow === null ? null : flow.file;
-    pv.failed = false;
     return pv;
+  }
+
+  /** The process OID of the FileFlow previewFileFlow would make of `r`, null if it would make none. */
+  previewProcessOid(r: FileRecord): OID | null {
+    return this.mapper.previewProcessOid(r.hdr.pid);
+  }
+
+  /** The opflags of that FileFlow. */
+  previewOps(r: FileRecord): number {
+    return fileOps(new PreviewInput(r, this.bootToRealNs));
   }
 
   /**

@@ -9,12 +9,12 @@ import type { SysFlowRecord } from '../encoders/sysflow.js';
 import type { Control, Envelope, Stage } from '../types.js';
 import type { ControlAware } from '../runtime.js';
 import { sysflowObjects, type KernelToSysFlow } from './kernel-sysflow.js';
-import type { KernelRecord } from '../../model/records.js';
+import type { FileRecord, KernelRecord } from '../../model/records.js';
 import type { PolicyEngine, Predicate } from '../../policy/index.js';
-import { opsNeedOf, pathNeedOf } from '../../policy/compiler.js';
+import { opsNeedOf, pathNeedOf, procGateOf } from '../../policy/compiler.js';
 import { PathNeedMatcher } from '../../policy/path-need.js';
 import type { SfRecordView } from '../../sysflow/view.js';
-import type { SfObject } from '../../sysflow/types.js';
+import type { Process, SfObject } from '../../sysflow/types.js';
 import { ENGINE_RECORD_TYPES } from '../sources/sysflow-files.js';
 
 /** Lazily created once the hello says how to convert clocks (shared by a runtime's stages). */
@@ -47,6 +47,12 @@ export class FlattenerStage implements Stage {
   private noNetworkAlerts = false;
   /** may an alert rule match this FileFlow view? (set when only alert-mode engines follow) */
   private mayAlert: ((v: SfRecordView, opFlags: number) => boolean) | undefined;
+  /** may a rule match a FileFlow of this (previewable) record, judged from its process entity,
+   * opflags and path alone? undefined: build the preview and ask mayAlert */
+  private mayAlertFast: ((r: FileRecord, mapper: KernelToSysFlow) => boolean | undefined) | undefined;
+  /** file records dropped unmapped without a preview (their process rules out every rule that
+   * needs no path, and their path or opflags every other rule) */
+  gatedOut = 0;
 
   /**
    * This flattener feeds only these engines, in alert mode, and is the mapping's only user: a
@@ -70,8 +76,48 @@ export class FlattenerStage implements Stage {
     const gated = preds.filter((p) => pathNeedOf(p) !== null);
     const gatedOps = gated.map((p) => opsNeedOf(p) ?? -1);
     const need = new PathNeedMatcher(gated.flatMap((p) => pathNeedOf(p)!));
+    // Per process entity: the rules needing no path that its process part does not rule out
+    // (policy/compiler.ts procGateOf: a conjunct true whenever the rule is, the same for every
+    // record of the entity, as the rule's own per-entity cache has it).
+    const gates = always.map(procGateOf);
+    const ALL = always.map((_, i) => i);
+    const left = new WeakMap<Process, number[]>();
+    const survivors = (v: SfRecordView): number[] => {
+      const p = v.proc;
+      if (p === null) return ALL;
+      let l = left.get(p);
+      if (l === undefined) {
+        l = [];
+        for (let i = 0; i < always.length; i++) if (gates[i] === null || gates[i]!(v)) l.push(i);
+        left.set(p, l);
+      }
+      return l;
+    };
+    const gatedMayPass = (ops: number, path: string): boolean => {
+      let any = false;
+      for (let i = 0; i < gated.length && !any; i++) any = gatedOps[i] === -1 || (ops & gatedOps[i]!) !== 0;
+      return any && need.matches(path, null);
+    };
+    this.mayAlertFast = (r, mapper) => {
+      const oid = mapper.previewProcessOid(r);
+      if (oid === null) return undefined;
+      const p = this.table.processByOid(oid);
+      if (p === null) return undefined;
+      const l = left.get(p);
+      if (l === undefined) return undefined;
+      // the view would join this process: of the rules needing no path, only these may match,
+      // if the record's opflags meet theirs
+      const ops = mapper.previewOps(r);
+      for (let k = 0; k < l.length; k++) {
+        const m = alwaysOps[l[k]!]!;
+        if (m === -1 || (ops & m) !== 0) return undefined;
+      }
+      return gatedMayPass(ops, r.dir + r.name);
+    };
     this.mayAlert = (v, ops) => {
-      for (let i = 0; i < always.length; i++) {
+      const l = survivors(v);
+      for (let k = 0; k < l.length; k++) {
+        const i = l[k]!;
         const m = alwaysOps[i]!;
         if ((m === -1 || (ops & m) !== 0) && always[i]!(v)) return true;
       }
@@ -95,10 +141,17 @@ export class FlattenerStage implements Stage {
       if (env.kind === 'sysflow' || env.kind === 'alert') { out.push(env); continue; }
       let objs: SfObject[] | undefined;
       if (mayAlert !== undefined && mapper !== undefined && env.kind === 'file' && env.enrich?.['sysflow'] === undefined) {
-        const pv = mapper.previewFile(env.rec as KernelRecord, env.enrich);
+        const pv = mapper.previewFileProcess(env.rec as KernelRecord, env.enrich);
         if (pv !== null) {
           for (let j = 0; j < pv.entities.length; j++) this.table.push(pv.entities[j]!);
           if (pv.failed) continue;
+          if (this.mayAlertFast!(env.rec as FileRecord, mapper) === false) {
+            this.seq++; // the FileFlow's id, as if it had been made
+            this.unmapped++;
+            this.gatedOut++;
+            continue;
+          }
+          mapper.previewFileFlow(env.rec as FileRecord);
           if (pv.flow !== null && !mayAlert(this.table.view({ type: 'FF', rec: pv.flow }, this.table.index, pv.file!), pv.flow.opFlags)) {
             this.seq++; // the FileFlow's id, as if it had been made
             this.unmapped++;

@@ -264,8 +264,12 @@ export class KernelToSysFlow {
 
   /** The opflags of that FileFlow. */
   previewOps(r: FileRecord): number {
-    return fileOps(new PreviewInput(r, this.bootToRealNs));
+    // nothing keeps the input: one serves every call
+    const i = (this.opsInput ??= new PreviewInput(r, this.bootToRealNs));
+    i.reset(r);
+    return fileOps(i);
   }
+  private opsInput: PreviewInput | undefined;
 
   /**
    * record() for a socket record whose NetworkFlow nobody needs: the process bookkeeping, no
@@ -306,7 +310,12 @@ class PreviewInput implements LiveFileRecord {
   private p: string | undefined;
   private first: bigint | undefined;
   private last: bigint | undefined;
-  constructor(private readonly r: FileRecord, private readonly bootToRealNs: bigint) {}
+  constructor(private r: FileRecord, private readonly bootToRealNs: bigint) {}
+  /** The input of another record (previewOps reuses one). */
+  reset(r: FileRecord): void {
+    this.r = r;
+    this.p = this.first = this.last = undefined;
+  }
   get pid(): number { return this.r.hdr.pid; }
   get tid(): number { return this.r.hdr.tid; }
   get path(): string { return (this.p ??= this.r.dir + this.r.name); }

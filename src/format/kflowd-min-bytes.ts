@@ -184,10 +184,11 @@ export class KflowdMinBytes {
   }
 
   /** "S.NNNNNNNNN" for the duration to - from in ns (secondsText's text); Number math (no
-   * BigInt difference) when both stamps are exact doubles and the difference is not negative. */
-  private secs(to: bigint, from: bigint): void {
-    if (to > MAX_EXACT || from < 0n || to < from) { this.ascii(secondsText(to - from)); return; }
-    const n = Number(to) - Number(from);
+   * BigInt difference) when both stamps are exact doubles and the difference is not negative.
+   * `toN`: Number(to), or -1 when `to` is above 2^53 (the record's stamp, converted once). */
+  private secs(to: bigint, from: bigint, toN: number): void {
+    if (toN < 0 || from < 0n || to < from) { this.ascii(secondsText(to - from)); return; }
+    const n = toN - Number(from);
     const sec = Math.floor(n / NS);
     this.num(sec);
     this.s.buf[this.s.pos++] = 0x2e;
@@ -215,9 +216,8 @@ export class KflowdMinBytes {
   }
 
   /** The wall clock of a boot-time stamp (BootClock.text of the string writer) without " UTC". */
-  private clock(hb: HostBytes, tsBoot: bigint): void {
-    if (tsBoot < 0n || tsBoot > MAX_EXACT || hb.offFrac < 0) { const w = wallClock(tsBoot + hb.h.bootToRealNs); this.ascii(w.slice(0, w.length - 4)); return; }
-    const n = Number(tsBoot);
+  private clock(hb: HostBytes, tsBoot: bigint, n: number): void {
+    if (n < 0 || hb.offFrac < 0) { const w = wallClock(tsBoot + hb.h.bootToRealNs); this.ascii(w.slice(0, w.length - 4)); return; }
     let sec = Math.floor(n / NS);
     let frac = n - sec * NS + hb.offFrac;
     if (frac >= NS) { frac -= NS; sec += 1; }
@@ -297,9 +297,11 @@ export class KflowdMinBytes {
       6 * (dir.length + r.name.length + r.origin.length) + 64 +
       (x ? (cb?.length ?? 0) + 6 * ((x.fileVersion?.length ?? 0) + (x.md5?.length ?? 0) + x.sha256.length + (x.checksumState?.length ?? 0)) + 128 : 0));
     const start = s.pos;
-    this.put(K.open); this.num(seq); this.put(K.ts); this.clock(hb, h.ts); this.put(hb.utcFile);
-    this.secs(h.ts, f.host.startBootNs);
-    this.put(pb.text); this.secs(h.ts, h.procStart);
+    // the record's stamp as a Number once (-1: above 2^53, or negative: the BigInt paths)
+    const tsN = h.ts > MAX_EXACT ? -1 : Number(h.ts);
+    this.put(K.open); this.num(seq); this.put(K.ts); this.clock(hb, h.ts, tsN); this.put(hb.utcFile);
+    this.secs(h.ts, f.host.startBootNs, tsN);
+    this.put(pb.text); this.secs(h.ts, h.procStart, tsN);
     if (cb) this.put(cb);
     if (dir !== this.lastDir) {
       // directories repeat in runs: the last one's segment is kept
@@ -312,7 +314,7 @@ export class KflowdMinBytes {
     if (h.flags & FF.MOVED) { this.put(K.origin); this.str(r.origin); }
     if (x?.fileVersion !== undefined) { this.put(X.fileVersion); this.str(x.fileVersion); }
     this.put(eb);
-    this.secs(h.ts, h.tsFirst);
+    this.secs(h.ts, h.tsFirst, tsN);
     this.put(K.ino); this.num(r.ino); this.put(K.nlink); this.num(r.nlink);
     this.put(ob.text); this.num(r.size);
     if (r.size !== r.sizeFirst) { this.put(K.sizeChange); this.num(r.size - r.sizeFirst); }

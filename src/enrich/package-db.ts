@@ -1,4 +1,4 @@
-// Reading the package databases into a path → owner map: dpkg's status and info/*.list, rpm's
+// Reading the package databases into a path → owner table: dpkg's status and info/*.list, rpm's
 // database through `rpm -qa --qf`. Runs in the package index worker
 // (src/enrich/package-index-worker.ts), so it is plain synchronous code: nothing here is on the
 // record path. Listed paths are canonicalised by resolving symlinked DIRECTORIES (usr-merge:
@@ -71,8 +71,13 @@ export interface PackageDbOptions {
   rpm: string | null;
 }
 
+/** Where the paths go: the first owner added for a path wins. */
+export interface PathSink {
+  /** true when the path was not there yet */
+  add(path: string, owner: PackageOwner): boolean;
+}
+
 export interface PackageDb {
-  byPath: Map<string, PackageOwner>;
   packages: number;
   /** why rpm was not read, when it was not */
   rpmNote: string;
@@ -80,17 +85,15 @@ export interface PackageDb {
   warnings: string[];
 }
 
-/** Reads dpkg's and rpm's databases (the first package listing a path wins). */
-export function readPackageDb(opts: PackageDbOptions): PackageDb {
-  const byPath = new Map<string, PackageOwner>();
+/** Reads dpkg's and rpm's databases into `into` (the first package listing a path wins). */
+export function readPackageDb(opts: PackageDbOptions, into: PathSink): PackageDb {
   const warnings: string[] = [];
-  const canon = new Canonicaliser(opts.root);
-  const dpkg = readDpkg(opts.dpkgDir, byPath, canon, warnings);
-  const rpm = readRpm(opts.rpm, byPath, new Canonicaliser(opts.root));
-  return { byPath, packages: dpkg + rpm.packages, rpmNote: rpm.note, warnings };
+  const dpkg = readDpkg(opts.dpkgDir, into, new Canonicaliser(opts.root), warnings);
+  const rpm = readRpm(opts.rpm, into, new Canonicaliser(opts.root));
+  return { packages: dpkg + rpm.packages, rpmNote: rpm.note, warnings };
 }
 
-function readDpkg(dpkgDir: string, into: Map<string, PackageOwner>, canon: Canonicaliser, warnings: string[]): number {
+function readDpkg(dpkgDir: string, into: PathSink, canon: Canonicaliser, warnings: string[]): number {
   let status: string;
   try {
     status = readFileSync(path.join(dpkgDir, 'status'), 'utf8');
@@ -118,14 +121,14 @@ function readDpkg(dpkgDir: string, into: Map<string, PackageOwner>, canon: Canon
     for (const line of text.split('\n')) {
       if (!line.startsWith('/') || line === '/.') continue;
       const c = canon.path(line);
-      if (!into.has(c)) into.set(c, owner);
-      if (c !== line && !into.has(line)) into.set(line, owner);
+      into.add(c, owner);
+      if (c !== line) into.add(line, owner);
     }
   }
   return used;
 }
 
-function readRpm(rpm: string | null, into: Map<string, PackageOwner>, canon: Canonicaliser): { packages: number; note: string } {
+function readRpm(rpm: string | null, into: PathSink, canon: Canonicaliser): { packages: number; note: string } {
   if (rpm === null) return { packages: 0, note: 'rpm disabled' };
   let text: string;
   try {
@@ -137,7 +140,7 @@ function readRpm(rpm: string | null, into: Map<string, PackageOwner>, canon: Can
   for (const { path: p, owner } of parseRpmQuery(text)) {
     pkgs.add(owner.pkg);
     const c = canon.path(p);
-    if (!into.has(c)) into.set(c, owner);
+    into.add(c, owner);
   }
   return { packages: pkgs.size, note: '' };
 }
@@ -148,11 +151,18 @@ function readRpm(rpm: string | null, into: Map<string, PackageOwner>, canon: Can
  * directory is its canonical parent plus its name unless lstat says it is a symlink, and only
  * those few (usr-merge's /bin, /lib, …) go through realpath. One lstat per distinct directory.
  */
+/** Canonicaliser's answer for a directory without links on the way */
+const SAME = '\0same';
+
 export class Canonicaliser {
   /** canonical directories; null: does not resolve */
   private readonly real = new Map<string, string | null>();
   /** directories of listed paths with dot names or doubled slashes: realpath's answer */
   private readonly odd = new Map<string, string>();
+
+  /** the directory of the last path (without its trailing slash; '' for /) and its answer */
+  private lastDir = '\0';
+  private lastReal: string | null = null;
 
   constructor(private readonly root: string) {}
 
@@ -176,10 +186,19 @@ export class Canonicaliser {
       real = r;
     } else {
       const i = p.lastIndexOf('/');
-      const dir = i <= 0 ? '/' : p.slice(0, i);
+      // a list names a directory's files one after the other: the last directory's answer
+      // serves them without slicing and hashing the directory again
+      let r: string | null;
+      if (i === this.lastDir.length && p.startsWith(this.lastDir)) r = this.lastReal;
+      else {
+        const dir = i <= 0 ? '/' : p.slice(0, i);
+        r = this.dir(dir);
+        this.lastDir = i <= 0 ? '' : dir;
+        this.lastReal = r === dir ? SAME : r;
+        if (r === dir) r = SAME;
+      }
+      if (r === null || r === SAME) return p; // missing directory: the listed form; or no link on the way
       base = p.slice(i + 1);
-      const r = this.dir(dir);
-      if (r === null || r === dir) return p; // missing directory: the listed form; or no link on the way
       real = r;
     }
     return real === '/' ? `/${base}` : `${real}/${base}`;
@@ -201,7 +220,7 @@ export class Canonicaliser {
       const name = dir.slice(i + 1);
       const cand = parent === '/' ? `/${name}` : `${parent}/${name}`;
       let st: Stats | undefined;
-      try { st = lstatSync(path.join(this.root, cand), { throwIfNoEntry: false }); } catch { st = undefined; }
+      try { st = lstatSync(this.root === '/' ? cand : path.join(this.root, cand), { throwIfNoEntry: false }); } catch { st = undefined; }
       if (st && !st.isSymbolicLink()) real = cand;
       else if (st) {
         try {

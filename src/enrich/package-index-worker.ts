@@ -4,7 +4,7 @@
 // here, so the main thread (the record path) spends no CPU on it.
 import { parentPort, workerData } from 'node:worker_threads';
 import { readPackageDb, type PackageDbOptions } from './package-db.js';
-import { packPathIndex, type PackedPathIndexData } from './packed-path-index.js';
+import { PackedPathIndexBuilder, type PackedPathIndexData } from './packed-path-index.js';
 import { threadCpuMs } from './thread-cpu.js';
 
 export type PackageIndexReply =
@@ -14,12 +14,13 @@ export type PackageIndexReply =
 if (parentPort) {
   const port = parentPort;
   try {
-    const db = readPackageDb(workerData as PackageDbOptions);
-    const { data, transfer } = packPathIndex(db.byPath);
+    const table = new PackedPathIndexBuilder();
+    const db = readPackageDb(workerData as PackageDbOptions, table);
+    const { data, transfer } = table.finish();
     // the thread's CPU since it was created: its start (isolate, modules) included
     const cpuMs = threadCpuMs();
     const reply: PackageIndexReply = {
-      ok: true, data, packages: db.packages, paths: db.byPath.size, rpmNote: db.rpmNote, warnings: db.warnings,
+      ok: true, data, packages: db.packages, paths: table.size, rpmNote: db.rpmNote, warnings: db.warnings,
       cpuMs,
     };
     port.postMessage(reply, transfer);

@@ -24,39 +24,88 @@ function fnv1a(bytes: Uint8Array, off: number, len: number): number {
   return h >>> 0;
 }
 
-/** Packs a map (its iteration order is kept for entries()). */
-export function packPathIndex(map: ReadonlyMap<string, PackageOwner>): { data: PackedPathIndexData; transfer: ArrayBuffer[] } {
-  const owners: PackageOwner[] = [];
-  const ownerNo = new Map<PackageOwner, number>();
-  let bytes = 0;
-  for (const k of map.keys()) bytes += Buffer.byteLength(k, 'utf8');
-  const blob = new ArrayBuffer(bytes);
-  const buf = Buffer.from(blob);
-  const ents = new Uint32Array(map.size * 3);
-  let cap = 16;
-  while (cap < map.size * 2) cap *= 2;
-  const slots = new Uint32Array(cap);
-  const hashes = new Uint32Array(cap);
-  const mask = cap - 1;
-  let off = 0;
-  let n = 0;
-  for (const [k, o] of map) {
-    let oi = ownerNo.get(o);
-    if (oi === undefined) { oi = owners.length; owners.push(o); ownerNo.set(o, oi); }
-    const len = buf.write(k, off, 'utf8');
-    ents[n * 3] = off;
-    ents[n * 3 + 1] = len;
-    ents[n * 3 + 2] = oi;
-    const h = fnv1a(buf, off, len);
-    let s = h & mask;
-    while (slots[s] !== 0) s = (s + 1) & mask; // keys of a Map are distinct
-    slots[s] = n + 1;
-    hashes[s] = h;
-    off += len;
-    n++;
+/**
+ * Builds the table directly (no Map of 120,000 strings first): add() writes the key's bytes,
+ * hashes them and probes; a key already there is dropped (the first owner wins), as with
+ * `if (!map.has(k)) map.set(k, owner)`.
+ */
+export class PackedPathIndexBuilder {
+  private blob = Buffer.alloc(1 << 20);
+  private off = 0;
+  private ents = new Uint32Array(3 * 4096);
+  private n = 0;
+  private slots = new Uint32Array(8192);
+  private hashes = new Uint32Array(8192);
+  private readonly owners: PackageOwner[] = [];
+  private readonly ownerNo = new Map<PackageOwner, number>();
+
+  get size(): number {
+    return this.n;
   }
-  const data: PackedPathIndexData = { owners, blob, ents: ents.buffer, slots: slots.buffer, hashes: hashes.buffer };
-  return { data, transfer: [blob, ents.buffer, slots.buffer, hashes.buffer] };
+
+  /** Adds `key` unless it is there; true when added. */
+  add(key: string, owner: PackageOwner): boolean {
+    if (this.blob.length - this.off < key.length * 3) this.growBlob(key.length * 3);
+    const blob = this.blob;
+    const off = this.off;
+    const len = blob.write(key, off, 'utf8');
+    const h = fnv1a(blob, off, len);
+    const mask = this.slots.length - 1;
+    let s = h & mask;
+    for (; this.slots[s] !== 0; s = (s + 1) & mask) {
+      if (this.hashes[s] !== h) continue;
+      const base = (this.slots[s]! - 1) * 3;
+      if (this.ents[base + 1] !== len) continue;
+      const o = this.ents[base]!;
+      let i = 0;
+      while (i < len && blob[o + i] === blob[off + i]) i++;
+      if (i === len) return false; // there already: its bytes past `off` are overwritten next time
+    }
+    let oi = this.ownerNo.get(owner);
+    if (oi === undefined) { oi = this.owners.length; this.owners.push(owner); this.ownerNo.set(owner, oi); }
+    if (this.ents.length < (this.n + 1) * 3) { const e = new Uint32Array(this.ents.length * 2); e.set(this.ents); this.ents = e; }
+    this.ents[this.n * 3] = off;
+    this.ents[this.n * 3 + 1] = len;
+    this.ents[this.n * 3 + 2] = oi;
+    this.n++;
+    this.slots[s] = this.n;
+    this.hashes[s] = h;
+    this.off += len;
+    if (this.n * 2 > this.slots.length) this.rehash(this.slots.length * 2);
+    return true;
+  }
+
+  private growBlob(need: number): void {
+    const b = Buffer.alloc(Math.max(this.blob.length * 2, this.off + need));
+    this.blob.copy(b, 0, 0, this.off);
+    this.blob = b;
+  }
+
+  private rehash(cap: number): void {
+    const slots = new Uint32Array(cap);
+    const hashes = new Uint32Array(cap);
+    const mask = cap - 1;
+    for (let i = 0; i < this.slots.length; i++) {
+      const e = this.slots[i]!;
+      if (e === 0) continue;
+      let s = this.hashes[i]! & mask;
+      while (slots[s] !== 0) s = (s + 1) & mask;
+      slots[s] = e;
+      hashes[s] = this.hashes[i]!;
+    }
+    this.slots = slots;
+    this.hashes = hashes;
+  }
+
+  /** The table in buffers of their own (transferable), sized to what was added. */
+  finish(): { data: PackedPathIndexData; transfer: ArrayBuffer[] } {
+    const blob = new ArrayBuffer(this.off);
+    new Uint8Array(blob).set(this.blob.subarray(0, this.off));
+    const ents = this.ents.slice(0, this.n * 3).buffer;
+    const slots = this.slots.slice().buffer;
+    const hashes = this.hashes.slice().buffer;
+    return { data: { owners: this.owners, blob, ents, slots, hashes }, transfer: [blob, ents, slots, hashes] };
+  }
 }
 
 const encoder = new TextEncoder();

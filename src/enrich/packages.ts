@@ -14,6 +14,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { FileRecord } from '../model/records.js';
 import type { Envelope, Stage, StageContext } from '../pipeline/types.js';
+import { FF } from '../sensor/layout.js';
 import { fileRecordPath, isExecutableFile } from './file-path.js';
 import type { PackageDbOptions, PackageOwner } from './package-db.js';
 import type { PackageIndexReply } from './package-index-worker.js';
@@ -222,34 +223,62 @@ export class PackageStage implements Stage {
     return this.attach(batch);
   }
 
-  /** records without an executable file share one frozen enrichment per exe (per index build) */
+  /** one frozen enrichment per exe (per index build), shared by the records without an
+   * executable file */
   private readonly byExe = new Map<string | undefined, PackageEnrichment>();
-  private byExeBuild = -1;
+  /** per inode of an executable file record: its path's owner and the last enrichment made
+   * with it (records of one file repeat; the path is not rebuilt nor hashed for them) */
+  private readonly byFile = new Map<number, { dev: number; dir: string; name: string; fsrel: number; owner: PackageOwner | undefined; forExe: PackageEnrichment; e: PackageEnrichment }>();
+  private cacheBuild = -1;
+
+  private exeEnrichment(exe: string | undefined): PackageEnrichment {
+    let e = this.byExe.get(exe);
+    if (e === undefined) {
+      const pv = exe ? this.index.lookup(exe) : undefined;
+      e = Object.freeze(pv ? { procVersion: pv.version } : {});
+      this.byExe.set(exe, e);
+    }
+    return e;
+  }
+
+  private withFile(pe: PackageEnrichment, fv: PackageOwner | undefined): PackageEnrichment {
+    const e: PackageEnrichment = {};
+    if (pe.procVersion !== undefined) e.procVersion = pe.procVersion;
+    if (fv) e.fileVersion = fv.version;
+    return Object.freeze(e);
+  }
 
   private attach(batch: Envelope[]): Envelope[] {
     const ready = this.index.ready;
-    if (this.byExeBuild !== this.index.stats.builds || this.byExe.size >= 4096) {
+    if (this.cacheBuild !== this.index.stats.builds || this.byExe.size >= 4096 || this.byFile.size >= 65536) {
       this.byExe.clear();
-      this.byExeBuild = this.index.stats.builds;
+      this.byFile.clear();
+      this.cacheBuild = this.index.stats.builds;
     }
+    const customFile = this.opts.execFileOf !== undefined;
     for (const env of batch) {
       let e: PackageEnrichment;
       if (!ready) {
         e = { indexPending: true };
         this.recordsBeforeReady++;
       } else {
-        const exe = this.exeOf(env);
-        const file = this.fileOf(env);
-        const shared = file ? undefined : this.byExe.get(exe);
-        if (shared) e = shared;
-        else {
-          e = {};
-          const pv = exe ? this.index.lookup(exe) : undefined;
-          if (pv) e.procVersion = pv.version;
-          const fv = file ? this.index.lookup(file) : undefined;
-          if (fv) e.fileVersion = fv.version;
-          if (!file) this.byExe.set(exe, Object.freeze(e));
-        }
+        const pe = this.exeEnrichment(this.exeOf(env));
+        if (customFile) {
+          const file = this.fileOf(env);
+          e = file ? this.withFile(pe, this.index.lookup(file)) : pe;
+        } else if (env.kind === 'file' && isExecutableFile(env.rec as FileRecord)) {
+          const r = env.rec as FileRecord;
+          let f = this.byFile.get(r.ino);
+          if (f === undefined || f.dev !== r.dev || f.dir !== r.dir || f.name !== r.name || f.fsrel !== (r.hdr.flags & FF.PATH_FSREL)) {
+            const owner = this.index.lookup(fileRecordPath(r));
+            f = { dev: r.dev, dir: r.dir, name: r.name, fsrel: r.hdr.flags & FF.PATH_FSREL, owner, forExe: pe, e: this.withFile(pe, owner) };
+            this.byFile.set(r.ino, f);
+          } else if (f.forExe !== pe) {
+            f.forExe = pe;
+            f.e = this.withFile(pe, f.owner);
+          }
+          e = f.e;
+        } else e = pe;
       }
       (env.enrich ??= {})['packages'] = e;
     }

@@ -118,7 +118,9 @@ export class ProcessTable {
   private readonly byPid = new Map<number, ProcEntry>();
   /** bumped on every change: cached enrichments (entry + ancestors) are valid while it holds */
   private version = 0;
-  private readonly enrichCache = new WeakMap<ProcEntry, { version: number; readonly value: ProcessEnrichment }>();
+  /** per pid: the enrichment made for its current entry (a Map keyed by the small-integer pid
+   * is cheaper per record than a WeakMap keyed by the entry) */
+  private readonly enrichCache = new Map<number, { entry: ProcEntry; version: number; value: ProcessEnrichment }>();
   /** exited pids in exit order, with their exit time and the entry that exited */
   private readonly exits: Array<{ at: number; entry: ProcEntry }> = [];
   private exitHead = 0;
@@ -231,15 +233,18 @@ export class ProcessTable {
 
   /** The entry of `pid` with its ancestors, shared between records while nothing changed. */
   enrichment(pid: number): ProcessEnrichment | undefined {
+    const c = this.enrichCache.get(pid);
+    // nothing changed in the table since: the cached answer is the table's (the fast path)
+    if (c !== undefined && c.version === this.version) return c.value;
     const e = this.byPid.get(pid);
     if (!e) return undefined;
-    const c = this.enrichCache.get(e);
-    if (c && (c.version === this.version || this.sameAncestors(e, c.value.ancestors))) {
+    if (c !== undefined && c.entry === e && this.sameAncestors(e, c.value.ancestors)) {
       c.version = this.version;
       return c.value;
     }
     const value: ProcessEnrichment = Object.freeze({ ...e, ancestors: Object.freeze(this.ancestors(pid)) });
-    this.enrichCache.set(e, { version: this.version, value });
+    if (c !== undefined) { c.entry = e; c.version = this.version; c.value = value; }
+    else this.enrichCache.set(pid, { entry: e, version: this.version, value });
     return value;
   }
 
@@ -273,7 +278,7 @@ export class ProcessTable {
     this.sweep(Infinity);
     if (this.byPid.size >= this.maxEntries) {
       const first = this.byPid.keys().next().value;
-      if (first !== undefined) { this.byPid.delete(first); this.stats.evicted++; this.version++; }
+      if (first !== undefined) { this.byPid.delete(first); this.enrichCache.delete(first); this.stats.evicted++; this.version++; }
     }
   }
 
@@ -285,7 +290,7 @@ export class ProcessTable {
       this.exitHead++;
       // only if the pid still holds the process that exited (not a reused pid)
       const cur = this.byPid.get(x.entry.pid);
-      if (cur && cur.exited && cur.startNs === x.entry.startNs) { this.byPid.delete(x.entry.pid); this.stats.removed++; this.version++; }
+      if (cur && cur.exited && cur.startNs === x.entry.startNs) { this.byPid.delete(x.entry.pid); this.enrichCache.delete(x.entry.pid); this.stats.removed++; this.version++; }
       if (now === Infinity) break;
     }
     if (this.exitHead > 4096 && this.exitHead * 2 > this.exits.length) {

@@ -20,7 +20,7 @@
 // node's and the shell's exe) and 1 in 10 file records is a real executable of /usr/bin with its
 // real identity (FileVersion looked up, digests computed once in the worker, then cached).
 // Usage: node dist/bench/enrich-throughput.js [records=200000] [rounds=5]
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -33,8 +33,10 @@ import { end, fileRecord, hello, records } from '../test/unit/stream-builder.js'
 const N = Number(process.argv[2] ?? 200_000);
 const REPS = Number(process.argv[3] ?? 5);
 const dir = mkdtempSync(path.join(tmpdir(), 'fn-enrich-tput-'));
+// regular files, not symlinks: a kernel record names the file itself (the worker opens with
+// O_NOFOLLOW, so a link's path would give an error, not a digest)
 const exes = readdirSync('/usr/bin').map((n) => `/usr/bin/${n}`).filter((p) => {
-  try { const s = statSync(p); return s.isFile() && (s.mode & 0o111) !== 0 && s.size < 1 << 20; } catch { return false; }
+  try { const s = lstatSync(p); return s.isFile() && (s.mode & 0o111) !== 0 && s.size < 1 << 20; } catch { return false; }
 }).slice(0, 20).map((p) => ({ p, s: statSync(p, { bigint: true }) }));
 
 function stream(n: number, name: string, known = false): string {

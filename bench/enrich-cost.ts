@@ -5,7 +5,7 @@
 // -c serves digests from the cache after the first pass) and process records; half of the
 // processes sit in a docker-style cgroup. One core, batches of 256, best of 7 interleaved passes.
 // Usage: node dist/bench/enrich-cost.js [records=100000]
-import { readdirSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, statSync } from 'node:fs';
 import { ChecksumStage } from '../src/enrich/checksums.js';
 import { kernelDev } from '../src/enrich/checksum-worker.js';
 import { CgroupIndex, ContainerStage } from '../src/enrich/containers.js';
@@ -20,7 +20,7 @@ import type { Envelope, Stage } from '../src/pipeline/types.js';
 const N = Number(process.argv[2] ?? 100_000);
 const PROCS = 50;
 const exes = readdirSync('/usr/bin').map((n) => `/usr/bin/${n}`).filter((p) => {
-  try { const s = statSync(p); return s.isFile() && (s.mode & 0o111) !== 0 && s.size < 4 << 20; } catch { return false; }
+  try { const s = lstatSync(p); return s.isFile() && (s.mode & 0o111) !== 0 && s.size < 4 << 20; } catch { return false; } // no symlinks: records name the file
 }).slice(0, 40);
 
 const hdr = (pid: number, ts: bigint): ProcHeader => ({

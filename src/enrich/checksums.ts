@@ -170,6 +170,19 @@ export class ChecksumStage implements Stage {
     this.cache.set(key, o);
   }
 
+  /** the last identity key made per inode: a file's records repeat its identity, and a key
+   * made once (its hash kept by the engine) saves two BigInt→string conversions per record */
+  private readonly keys = new Map<number, { dev: number; size: number; mtimeNs: bigint; ctimeNs: bigint; key: string }>();
+
+  private keyOf(r: FileRecord): string {
+    const k = this.keys.get(r.ino);
+    if (k !== undefined && k.dev === r.dev && k.size === r.size && k.mtimeNs === r.mtimeNs && k.ctimeNs === r.ctimeNs) return k.key;
+    const key = identityKey(recordIdentity(r));
+    if (this.keys.size >= this.maxCache) this.keys.clear();
+    this.keys.set(r.ino, { dev: r.dev, size: r.size, mtimeNs: r.mtimeNs, ctimeNs: r.ctimeNs, key });
+    return key;
+  }
+
   process(batch: Envelope[]): Envelope[] | Promise<Envelope[]> {
     const waitFor: Promise<void>[] = [];
     let need = false;
@@ -178,7 +191,7 @@ export class ChecksumStage implements Stage {
       const r = env.rec as FileRecord;
       if (!isExecutableFile(r)) continue;
       need = true;
-      const key = identityKey(recordIdentity(r));
+      const key = this.keyOf(r);
       if (this.cache.has(key)) continue;
       const p = this.request(r, key);
       if (r.size <= this.pool.largeBytes) waitFor.push(p);
@@ -198,7 +211,7 @@ export class ChecksumStage implements Stage {
       if (env.kind !== 'file') continue;
       const r = env.rec as FileRecord;
       if (!isExecutableFile(r)) continue;
-      let o: ChecksumEnrichment | undefined = this.cache.get(identityKey(recordIdentity(r)));
+      let o: ChecksumEnrichment | undefined = this.cache.get(this.keyOf(r));
       if (o) this.stats.hits++;
       else {
         o = { state: 'pending' };

@@ -275,8 +275,23 @@ export class ContainerStage implements Stage {
     await this.cgroups.refresh();
   }
 
+  /** locate()'s settled answers per process entry: entries are immutable and shared by the
+   * records of a process, and every source of an answer is fixed once given (the cgroup path of
+   * an id, a parsed text, a process's /proc cgroup), so the common case is one WeakMap look-up
+   * instead of building a "pid:start" key per record */
+  private readonly located = new WeakMap<ProcEntry, CgroupContainer | null>();
+
   /** The container of a process, or null (host), or undefined (not known yet: `wait` says why). */
   private locate(p: ProcEntry, wait: Promise<void>[] | null): CgroupContainer | null | undefined {
+    let c = this.located.get(p);
+    if (c === undefined) {
+      c = this.locateOnce(p, wait);
+      if (c !== undefined) this.located.set(p, c);
+    }
+    return c;
+  }
+
+  private locateOnce(p: ProcEntry, wait: Promise<void>[] | null): CgroupContainer | null | undefined {
     if (p.cgroupId !== 0n) {
       const path = this.cgroups.path(p.cgroupId);
       if (path === undefined) {

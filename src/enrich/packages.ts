@@ -1,77 +1,26 @@
 // Package versions by FULL path (kflowd -v: ProcVersion, FileVersion). kflowd looks versions up
 // by basename, which mixes up same-named executables; we index every path a package owns:
 // dpkg's status (installed packages and their versions) plus info/<pkg>[:arch].list, and rpm's
-// database through `rpm -qa --qf` when rpm is installed. Listed paths are canonicalised by
-// resolving symlinked DIRECTORIES (usr-merge: /bin → /usr/bin), not the final component, so a
-// kernel exe path (always canonical) finds its package while /usr/bin/python3 (a symlink owned
-// by python3-minimal) does not shadow /usr/bin/python3.11 (owned by python3.11-minimal).
+// database through `rpm -qa --qf` when rpm is installed (src/enrich/package-db.ts).
 //
-// The index is built asynchronously (in slices of SLICE_MS between which records flow), never on the record path,
-// and rebuilt when /var/lib/dpkg/status is replaced (fs.watch on its directory, debounced).
-// Versions are dpkg's ${Version} verbatim, epoch included (what `dpkg-query -W -f='${Version}'`
-// prints); kflowd cut them at ':' but its own README sample shows the epoch.
-import { execFile } from 'node:child_process';
-import { lstatSync, readFileSync, realpathSync, watch, type FSWatcher, type Stats } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
-import path from 'node:path';
+// The index is built in a worker thread (src/enrich/package-index-worker.ts), never on the
+// record path nor on the main thread, and arrives packed in transferred buffers
+// (src/enrich/packed-path-index.ts) that look-ups read synchronously. It is rebuilt when
+// /var/lib/dpkg/status is replaced (fs.watch on its directory, debounced); the new table
+// replaces the old one whole. Versions are dpkg's ${Version} verbatim, epoch included (what
+// `dpkg-query -W -f='${Version}'` prints); kflowd cut them at ':' but its own README sample shows
+// the epoch.
+import { watch, type FSWatcher } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import type { FileRecord } from '../model/records.js';
 import type { Envelope, Stage, StageContext } from '../pipeline/types.js';
+import { FF } from '../sensor/layout.js';
 import { fileRecordPath, isExecutableFile } from './file-path.js';
+import type { PackageDbOptions, PackageOwner } from './package-db.js';
+import type { PackageIndexReply } from './package-index-worker.js';
+import { PackedPathIndex } from './packed-path-index.js';
 
-export interface PackageOwner {
-  readonly pkg: string;
-  readonly version: string;
-  readonly arch: string;
-  readonly source: 'dpkg' | 'rpm';
-}
-
-export interface DpkgPackage { name: string; version: string; arch: string }
-
-/**
- * Installed packages from a dpkg status file. Only stanzas whose Status ends in "installed"
- * count (config-files, half-installed and not-installed are skipped). Malformed stanzas are
- * skipped; the first malformed line is reported through `onError` with its line number.
- */
-export function parseDpkgStatus(text: string, onError?: (msg: string) => void): DpkgPackage[] {
-  const out: DpkgPackage[] = [];
-  let cur: Record<string, string> = {};
-  let lineNo = 0;
-  let reported = false;
-  const finish = () => {
-    const name = cur['package'];
-    const status = cur['status'] ?? '';
-    if (name && cur['version'] !== undefined && /\binstalled$/.test(status.trim()) && !/config-files|half-installed|not-installed/.test(status)) {
-      out.push({ name, version: cur['version'], arch: cur['architecture'] ?? '' });
-    }
-    cur = {};
-  };
-  for (const line of text.split('\n')) {
-    lineNo++;
-    if (line === '' || line === '\r') { finish(); continue; }
-    if (line[0] === ' ' || line[0] === '\t') continue; // continuation of a multi-line field
-    const c = line.indexOf(':');
-    if (c <= 0) {
-      if (!reported && onError) { onError(`dpkg status line ${lineNo}: expected "Field: value"`); reported = true; }
-      continue;
-    }
-    cur[line.slice(0, c).toLowerCase()] = line.slice(c + 1).trim();
-  }
-  finish();
-  return out;
-}
-
-/** rpm -qa output in the form RPM_QUERY_FORMAT produces: "name\tversion\tarch\tpath" lines. */
-export function parseRpmQuery(text: string): Array<{ path: string; owner: PackageOwner }> {
-  const out: Array<{ path: string; owner: PackageOwner }> = [];
-  for (const line of text.split('\n')) {
-    const f = line.split('\t');
-    if (f.length !== 4 || !f[0] || !f[3]?.startsWith('/')) continue;
-    out.push({ path: f[3], owner: { pkg: f[0], version: f[1]!, arch: f[2]!, source: 'rpm' } });
-  }
-  return out;
-}
-/** One line per file; `(none)` epochs are left out, as `rpm -q --qf '%{EVR}'` does. */
-export const RPM_QUERY_FORMAT = '[%{NAME}\\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\t%{ARCH}\\t%{FILENAMES}\\n]';
+export { parseDpkgStatus, parseRpmQuery, RPM_QUERY_FORMAT, type DpkgPackage, type PackageOwner } from './package-db.js';
 
 export interface PackageIndexOptions {
   /** dpkg's admin directory (status, info/) */
@@ -89,40 +38,31 @@ export interface PackageIndexStats {
   builds: number;
   packages: number;
   paths: number;
+  /** wall time of the last build, worker start included */
   lastBuildMs: number;
+  /** CPU time of the last build's worker thread (its start included; undefined: not measurable) */
+  lastBuildCpuMs: number | undefined;
+  /** CPU time of every build's worker thread together */
+  buildCpuMs: number;
   /** why rpm was not read, when it was not */
   rpmNote: string;
 }
 
-const yieldNow = () => new Promise<void>((r) => setImmediate(r));
-/** the index build runs this long at most before it lets records through */
-const SLICE_MS = 4;
-
-/** Canonical directories for one build; `null`: does not resolve. */
-class DirCache {
-  readonly real = new Map<string, string | null>();
-  /** directories of listed paths with dot names or doubled slashes: realpath's answer */
-  readonly odd = new Map<string, string>();
-}
-
 export class PackageIndex {
-  private byPath = new Map<string, PackageOwner>();
-  private readonly dpkgDir: string;
-  private readonly root: string;
-  private readonly rpm: string | null;
+  private packed: PackedPathIndex | undefined;
+  private readonly db: PackageDbOptions;
   private readonly debounceMs: number;
   private readonly log: (text: string) => void;
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
   private building: Promise<void> | undefined;
+  private worker: Worker | undefined;
   private rebuildAgain = false;
   private firstBuild: Promise<void> | undefined;
-  readonly stats: PackageIndexStats = { builds: 0, packages: 0, paths: 0, lastBuildMs: 0, rpmNote: '' };
+  readonly stats: PackageIndexStats = { builds: 0, packages: 0, paths: 0, lastBuildMs: 0, lastBuildCpuMs: undefined, buildCpuMs: 0, rpmNote: '' };
 
   constructor(opts: PackageIndexOptions = {}) {
-    this.dpkgDir = opts.dpkgDir ?? '/var/lib/dpkg';
-    this.root = opts.root ?? '/';
-    this.rpm = opts.rpm === undefined ? 'rpm' : opts.rpm;
+    this.db = { dpkgDir: opts.dpkgDir ?? '/var/lib/dpkg', root: opts.root ?? '/', rpm: opts.rpm === undefined ? 'rpm' : opts.rpm };
     this.debounceMs = opts.debounceMs ?? 1000;
     this.log = opts.log ?? (() => {});
   }
@@ -140,15 +80,15 @@ export class PackageIndex {
 
   /** The owner of an absolute, canonical path (as the kernel reports exe and file paths). */
   lookup(p: string): PackageOwner | undefined {
-    return this.byPath.get(p);
+    return this.packed?.lookup(p);
   }
 
   /** Every indexed path and its owner (tests, diagnostics). */
   entries(): IterableIterator<[string, PackageOwner]> {
-    return this.byPath.entries();
+    return this.packed?.entries() ?? new Map<string, PackageOwner>().entries();
   }
 
-  /** Rebuilds now (coalescing concurrent requests); the new map replaces the old one whole. */
+  /** Rebuilds now (coalescing concurrent requests); the new table replaces the old one whole. */
   rebuild(): Promise<void> {
     if (this.building) {
       this.rebuildAgain = true;
@@ -158,23 +98,39 @@ export class PackageIndex {
       do {
         this.rebuildAgain = false;
         const t0 = performance.now();
-        const next = new Map<string, PackageOwner>();
-        const n = (await this.readDpkg(next)) + (await this.readRpm(next));
-        this.byPath = next;
+        const r = await this.buildInWorker();
+        this.packed = new PackedPathIndex(r.data);
+        for (const w of r.warnings) this.log(w);
         this.stats.builds++;
-        this.stats.packages = n;
-        this.stats.paths = next.size;
+        this.stats.packages = r.packages;
+        this.stats.paths = r.paths;
+        this.stats.rpmNote = r.rpmNote;
         this.stats.lastBuildMs = performance.now() - t0;
+        this.stats.lastBuildCpuMs = r.cpuMs;
+        this.stats.buildCpuMs += r.cpuMs ?? 0;
       } while (this.rebuildAgain);
     })().finally(() => { this.building = undefined; });
     return this.building;
+  }
+
+  /** One build in a fresh worker (it ends after replying: no idle thread between builds). */
+  private buildInWorker(): Promise<Extract<PackageIndexReply, { ok: true }>> {
+    return new Promise((resolve, reject) => {
+      const w = new Worker(new URL('./package-index-worker.js', import.meta.url), { workerData: this.db });
+      this.worker = w;
+      let settled = false;
+      const done = (f: () => void) => { if (!settled) { settled = true; this.worker = undefined; f(); } };
+      w.once('message', (r: PackageIndexReply) => done(() => (r.ok ? resolve(r) : reject(new Error(r.error)))));
+      w.once('error', (e) => done(() => reject(e)));
+      w.once('exit', (code) => done(() => reject(new Error(`package index worker exited (${code}) without an index`))));
+    });
   }
 
   /** Rebuilds when dpkg's status file changes (dpkg replaces it by rename: watch the directory). */
   watch(): void {
     if (this.watcher) return;
     try {
-      this.watcher = watch(this.dpkgDir, (_ev, name) => {
+      this.watcher = watch(this.db.dpkgDir, (_ev, name) => {
         if (name !== 'status') return;
         clearTimeout(this.timer);
         this.timer = setTimeout(() => {
@@ -183,7 +139,7 @@ export class PackageIndex {
       });
       this.watcher.on('error', (e) => this.log(`package database watch failed: ${e.message}`));
     } catch (e) {
-      this.log(`cannot watch ${this.dpkgDir}: ${(e as Error).message}`);
+      this.log(`cannot watch ${this.db.dpkgDir}: ${(e as Error).message}`);
     }
   }
 
@@ -191,134 +147,7 @@ export class PackageIndex {
     clearTimeout(this.timer);
     this.watcher?.close();
     this.watcher = undefined;
-  }
-
-  private async readDpkg(into: Map<string, PackageOwner>): Promise<number> {
-    let status: string;
-    try {
-      status = await readFile(path.join(this.dpkgDir, 'status'), 'utf8');
-    } catch {
-      return 0; // no dpkg on this machine
-    }
-    const pkgs = parseDpkgStatus(status, (m) => this.log(m));
-    const byName = new Map<string, DpkgPackage>();
-    for (const p of pkgs) {
-      byName.set(`${p.name}:${p.arch}`, p);
-      if (!byName.has(p.name)) byName.set(p.name, p);
-    }
-    const infoDir = path.join(this.dpkgDir, 'info');
-    let files: string[] = [];
-    try { files = (await readdir(infoDir)).filter((f) => f.endsWith('.list')); } catch { /* no info dir */ }
-    const dirCache = new DirCache();
-    let used = 0;
-    let slice = performance.now();
-    for (const f of files) {
-      const key = f.slice(0, -'.list'.length); // "pkg" or "pkg:arch" (Multi-Arch: same)
-      const p = byName.get(key);
-      if (!p) continue; // removed package whose list is left over
-      used++;
-      let text: string;
-      // small files (a few KB): read synchronously, in slices of a few ms between yields
-      try { text = readFileSync(path.join(infoDir, f), 'utf8'); } catch { continue; }
-      const owner: PackageOwner = { pkg: p.name, version: p.version, arch: p.arch, source: 'dpkg' };
-      for (const line of text.split('\n')) {
-        if (!line.startsWith('/') || line === '/.') continue;
-        const canon = this.canonical(line, dirCache);
-        if (!into.has(canon)) into.set(canon, owner);
-        if (canon !== line && !into.has(line)) into.set(line, owner);
-      }
-      if (performance.now() - slice >= SLICE_MS) { await yieldNow(); slice = performance.now(); } // records keep flowing while we build
-    }
-    return used;
-  }
-
-  /**
-   * Resolves the directory part through symlinks; keeps the name. The same result as
-   * realpath(root + dir) (the listed form when that fails) at a fraction of its cost: a directory
-   * is its canonical parent plus its name unless lstat says it is a symlink, and only those few
-   * (usr-merge's /bin, /lib, …) go through realpath. One lstat per distinct directory (cached
-   * in `cache`), synchronous, so the 135,000 lines of a Debian system's lists cost no promise
-   * each; the caller yields between list files.
-   */
-  private canonical(p: string, cache: DirCache): string {
-    let real: string;
-    let base: string;
-    if (p.includes('//') || p.includes('/.') || p.endsWith('/')) {
-      // dot names, doubled or trailing slashes: realpath itself, as the index always did
-      const dir = path.posix.dirname(p);
-      base = path.posix.basename(p);
-      let r = cache.odd.get(dir);
-      if (r === undefined) {
-        try {
-          const rp = realpathSync.native(path.join(this.root, dir));
-          r = this.root === '/' ? rp : '/' + path.relative(this.root, rp);
-        } catch {
-          r = dir;
-        }
-        cache.odd.set(dir, r);
-      }
-      real = r;
-    } else {
-      const i = p.lastIndexOf('/');
-      const dir = i <= 0 ? '/' : p.slice(0, i);
-      base = p.slice(i + 1);
-      const r = this.canonicalDir(dir, cache);
-      if (r === null || r === dir) return p; // missing directory: the listed form; or no link on the way
-      real = r;
-    }
-    return real === '/' ? `/${base}` : `${real}/${base}`;
-  }
-
-  /**
-   * What realpath(root + dir) gives for an absolute directory without dot names or doubled
-   * slashes (root-relative), null when it fails. A child of something that is not a directory
-   * fails at its lstat (ENOTDIR), as in realpath.
-   */
-  private canonicalDir(dir: string, cache: DirCache): string | null {
-    if (dir === '/') return '/';
-    let real = cache.real.get(dir);
-    if (real !== undefined) return real;
-    const i = dir.lastIndexOf('/');
-    const parent = this.canonicalDir(i === 0 ? '/' : dir.slice(0, i), cache);
-    real = null;
-    if (parent !== null) {
-      const name = dir.slice(i + 1);
-      const cand = parent === '/' ? `/${name}` : `${parent}/${name}`;
-      let st: Stats | undefined;
-      try { st = lstatSync(path.join(this.root, cand), { throwIfNoEntry: false }); } catch { st = undefined; }
-      if (st && !st.isSymbolicLink()) real = cand;
-      else if (st) {
-        try {
-          const r = realpathSync.native(path.join(this.root, cand));
-          real = this.root === '/' ? r : '/' + path.relative(this.root, r);
-        } catch {
-          real = null; // dangling, a loop, unreadable
-        }
-      }
-    }
-    cache.real.set(dir, real);
-    return real;
-  }
-
-  private async readRpm(into: Map<string, PackageOwner>): Promise<number> {
-    if (this.rpm === null) { this.stats.rpmNote = 'rpm disabled'; return 0; }
-    const text = await new Promise<string | null>((resolve) => {
-      execFile(this.rpm!, ['-qa', '--qf', RPM_QUERY_FORMAT], { maxBuffer: 512 * 1024 * 1024 }, (err, stdout) => {
-        resolve(err ? null : stdout);
-      });
-    });
-    if (text === null) { this.stats.rpmNote = `no rpm database (${this.rpm} not runnable or failed)`; return 0; }
-    this.stats.rpmNote = '';
-    const dirCache = new DirCache();
-    const pkgs = new Set<string>();
-    let i = 0;
-    for (const { path: p, owner } of parseRpmQuery(text)) {
-      pkgs.add(owner.pkg);
-      const canon = this.canonical(p, dirCache);
-      if (!into.has(canon)) into.set(canon, owner);
-      if (++i % 2000 === 0) await yieldNow();
-    }
-    return pkgs.size;
+    void this.worker?.terminate();
   }
 }
 
@@ -394,34 +223,62 @@ export class PackageStage implements Stage {
     return this.attach(batch);
   }
 
-  /** records without an executable file share one frozen enrichment per exe (per index build) */
+  /** one frozen enrichment per exe (per index build), shared by the records without an
+   * executable file */
   private readonly byExe = new Map<string | undefined, PackageEnrichment>();
-  private byExeBuild = -1;
+  /** per inode of an executable file record: its path's owner and the last enrichment made
+   * with it (records of one file repeat; the path is not rebuilt nor hashed for them) */
+  private readonly byFile = new Map<number, { dev: number; dir: string; name: string; fsrel: number; owner: PackageOwner | undefined; forExe: PackageEnrichment; e: PackageEnrichment }>();
+  private cacheBuild = -1;
+
+  private exeEnrichment(exe: string | undefined): PackageEnrichment {
+    let e = this.byExe.get(exe);
+    if (e === undefined) {
+      const pv = exe ? this.index.lookup(exe) : undefined;
+      e = Object.freeze(pv ? { procVersion: pv.version } : {});
+      this.byExe.set(exe, e);
+    }
+    return e;
+  }
+
+  private withFile(pe: PackageEnrichment, fv: PackageOwner | undefined): PackageEnrichment {
+    const e: PackageEnrichment = {};
+    if (pe.procVersion !== undefined) e.procVersion = pe.procVersion;
+    if (fv) e.fileVersion = fv.version;
+    return Object.freeze(e);
+  }
 
   private attach(batch: Envelope[]): Envelope[] {
     const ready = this.index.ready;
-    if (this.byExeBuild !== this.index.stats.builds || this.byExe.size >= 4096) {
+    if (this.cacheBuild !== this.index.stats.builds || this.byExe.size >= 4096 || this.byFile.size >= 65536) {
       this.byExe.clear();
-      this.byExeBuild = this.index.stats.builds;
+      this.byFile.clear();
+      this.cacheBuild = this.index.stats.builds;
     }
+    const customFile = this.opts.execFileOf !== undefined;
     for (const env of batch) {
       let e: PackageEnrichment;
       if (!ready) {
         e = { indexPending: true };
         this.recordsBeforeReady++;
       } else {
-        const exe = this.exeOf(env);
-        const file = this.fileOf(env);
-        const shared = file ? undefined : this.byExe.get(exe);
-        if (shared) e = shared;
-        else {
-          e = {};
-          const pv = exe ? this.index.lookup(exe) : undefined;
-          if (pv) e.procVersion = pv.version;
-          const fv = file ? this.index.lookup(file) : undefined;
-          if (fv) e.fileVersion = fv.version;
-          if (!file) this.byExe.set(exe, Object.freeze(e));
-        }
+        const pe = this.exeEnrichment(this.exeOf(env));
+        if (customFile) {
+          const file = this.fileOf(env);
+          e = file ? this.withFile(pe, this.index.lookup(file)) : pe;
+        } else if (env.kind === 'file' && isExecutableFile(env.rec as FileRecord)) {
+          const r = env.rec as FileRecord;
+          let f = this.byFile.get(r.ino);
+          if (f === undefined || f.dev !== r.dev || f.dir !== r.dir || f.name !== r.name || f.fsrel !== (r.hdr.flags & FF.PATH_FSREL)) {
+            const owner = this.index.lookup(fileRecordPath(r));
+            f = { dev: r.dev, dir: r.dir, name: r.name, fsrel: r.hdr.flags & FF.PATH_FSREL, owner, forExe: pe, e: this.withFile(pe, owner) };
+            this.byFile.set(r.ino, f);
+          } else if (f.forExe !== pe) {
+            f.forExe = pe;
+            f.e = this.withFile(pe, f.owner);
+          }
+          e = f.e;
+        } else e = pe;
       }
       (env.enrich ??= {})['packages'] = e;
     }

@@ -174,6 +174,54 @@ test('stage: ProcVersion from the process exe, FileVersion only for executable f
   }
 });
 
+test('stage: the per-inode answer for executable files follows the record (same inode, other dev, directory or name; other exe)', async () => {
+  const f = fixture();
+  try {
+    const idx = new PackageIndex({ dpkgDir: f.dpkg, root: f.root, rpm: null });
+    const stage = new PackageStage(idx, { watch: false, readyWaitMs: 10000 });
+    const mk = (exe: string, ino: number, dev: number, dir: string, name: string): Envelope => ({
+      kind: 'file',
+      rec: { type: 'file', hdr: { flags: 0 }, mode: 0o100755, ino, dev, dir, name },
+      enrich: { process: { exe } },
+    });
+    const pk = (e: Envelope) => e.enrich!['packages'] as PackageEnrichment;
+    const out = await stage.process([
+      mk('/usr/bin/alpha', 7, 1, '/usr/lib/x86_64-linux-gnu/', 'libbeta.so.1'),
+      mk('/usr/bin/alpha', 7, 1, '/usr/lib/x86_64-linux-gnu/', 'libbeta.so.1'), // the cached answer
+      mk('/usr/bin/alpha', 7, 1, '/usr/bin/', 'alpha-helper'), // same inode, other name
+      mk('/usr/bin/alpha', 7, 2, '/usr/bin/', 'alpha-helper'), // other device
+      mk('/usr/bin/alpha', 7, 2, '/usr/bin/', 'unowned'),
+      mk('/usr/bin/unowned', 7, 2, '/usr/bin/', 'unowned'), // other exe, same file
+      mk('/usr/bin/unowned', 8, 2, '/usr/lib/x86_64-linux-gnu/', 'libbeta.so.1'),
+    ]);
+    assert.deepEqual(out.map(pk), [
+      { procVersion: '1:2.3-4+deb12u1', fileVersion: '0.9~rc1-2' },
+      { procVersion: '1:2.3-4+deb12u1', fileVersion: '0.9~rc1-2' },
+      { procVersion: '1:2.3-4+deb12u1', fileVersion: '1:2.3-4+deb12u1' },
+      { procVersion: '1:2.3-4+deb12u1', fileVersion: '1:2.3-4+deb12u1' },
+      { procVersion: '1:2.3-4+deb12u1' },
+      {},
+      { fileVersion: '0.9~rc1-2' },
+    ] satisfies PackageEnrichment[]);
+    assert.equal(pk(out[0]!), pk(out[1]!)); // one frozen answer for the repeated file
+    assert.ok(Object.isFrozen(pk(out[2]!)));
+  } finally {
+    rmSync(f.dir, { recursive: true, force: true });
+  }
+});
+
+test('rpm: a binary that does not exist is not spawned (the note says so)', async () => {
+  const f = fixture();
+  try {
+    const idx = new PackageIndex({ dpkgDir: f.dpkg, root: f.root, rpm: 'falconet-no-such-rpm-binary' });
+    await idx.start();
+    assert.equal(idx.stats.rpmNote, 'no rpm database (falconet-no-such-rpm-binary not found)');
+    assert.equal(idx.lookup('/usr/bin/alpha')?.pkg, 'alpha');
+  } finally {
+    rmSync(f.dir, { recursive: true, force: true });
+  }
+});
+
 test('fuzz: the dpkg status parser never throws and only returns complete installed stanzas', () => {
   const rng = new Rng(15);
   const pieces = ['Package: a', 'Status: install ok installed', 'Version: 1', 'Architecture: all', '\n', '\n\n', ' cont', ':', 'x', '\u0000', 'Status: deinstall ok config-files', '\r\n', 'Version:', 'Package:'];

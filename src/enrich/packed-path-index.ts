@@ -1,0 +1,165 @@
+// A path → package owner table packed into ArrayBuffers: built in the package index worker and
+// transferred (not copied) to the main thread, where look-ups read it synchronously. The ~120,000
+// paths of a Debian system live outside the JS heap, so the garbage collector never walks them
+// (a Map of them made every full collection on the record path dearer) and the main thread
+// spends no CPU deserialising them. Open addressing, FNV-1a over the UTF-8 bytes, load ≤ 1/2.
+import type { PackageOwner } from './package-db.js';
+
+/** What crosses from the worker: the owners (structured clone) and four transferable buffers. */
+export interface PackedPathIndexData {
+  readonly owners: PackageOwner[];
+  /** the keys' UTF-8 bytes back to back */
+  readonly blob: ArrayBuffer;
+  /** per entry, in insertion order: offset, length, owner index (Uint32) */
+  readonly ents: ArrayBuffer;
+  /** per slot: entry index + 1, 0 when empty (Uint32; a power of two of them) */
+  readonly slots: ArrayBuffer;
+  /** per slot: the key's hash (Uint32) */
+  readonly hashes: ArrayBuffer;
+}
+
+function fnv1a(bytes: Uint8Array, off: number, len: number): number {
+  let h = 0x811c9dc5;
+  for (let i = off, e = off + len; i < e; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+  return h >>> 0;
+}
+
+/**
+ * Builds the table directly (no Map of 120,000 strings first): add() writes the key's bytes,
+ * hashes them and probes; a key already there is dropped (the first owner wins), as with
+ * `if (!map.has(k)) map.set(k, owner)`.
+ */
+export class PackedPathIndexBuilder {
+  private blob = Buffer.alloc(1 << 20);
+  private off = 0;
+  private ents = new Uint32Array(3 * 4096);
+  private n = 0;
+  private slots = new Uint32Array(8192);
+  private hashes = new Uint32Array(8192);
+  private readonly owners: PackageOwner[] = [];
+  private readonly ownerNo = new Map<PackageOwner, number>();
+
+  get size(): number {
+    return this.n;
+  }
+
+  /** Adds `key` unless it is there; true when added. */
+  add(key: string, owner: PackageOwner): boolean {
+    if (this.blob.length - this.off < key.length * 3) this.growBlob(key.length * 3);
+    const blob = this.blob;
+    const off = this.off;
+    const len = blob.write(key, off, 'utf8');
+    const h = fnv1a(blob, off, len);
+    const mask = this.slots.length - 1;
+    let s = h & mask;
+    for (; this.slots[s] !== 0; s = (s + 1) & mask) {
+      if (this.hashes[s] !== h) continue;
+      const base = (this.slots[s]! - 1) * 3;
+      if (this.ents[base + 1] !== len) continue;
+      const o = this.ents[base]!;
+      let i = 0;
+      while (i < len && blob[o + i] === blob[off + i]) i++;
+      if (i === len) return false; // there already: its bytes past `off` are overwritten next time
+    }
+    let oi = this.ownerNo.get(owner);
+    if (oi === undefined) { oi = this.owners.length; this.owners.push(owner); this.ownerNo.set(owner, oi); }
+    if (this.ents.length < (this.n + 1) * 3) { const e = new Uint32Array(this.ents.length * 2); e.set(this.ents); this.ents = e; }
+    this.ents[this.n * 3] = off;
+    this.ents[this.n * 3 + 1] = len;
+    this.ents[this.n * 3 + 2] = oi;
+    this.n++;
+    this.slots[s] = this.n;
+    this.hashes[s] = h;
+    this.off += len;
+    if (this.n * 2 > this.slots.length) this.rehash(this.slots.length * 2);
+    return true;
+  }
+
+  private growBlob(need: number): void {
+    const b = Buffer.alloc(Math.max(this.blob.length * 2, this.off + need));
+    this.blob.copy(b, 0, 0, this.off);
+    this.blob = b;
+  }
+
+  private rehash(cap: number): void {
+    const slots = new Uint32Array(cap);
+    const hashes = new Uint32Array(cap);
+    const mask = cap - 1;
+    for (let i = 0; i < this.slots.length; i++) {
+      const e = this.slots[i]!;
+      if (e === 0) continue;
+      let s = this.hashes[i]! & mask;
+      while (slots[s] !== 0) s = (s + 1) & mask;
+      slots[s] = e;
+      hashes[s] = this.hashes[i]!;
+    }
+    this.slots = slots;
+    this.hashes = hashes;
+  }
+
+  /** The table in buffers of their own (transferable), sized to what was added. */
+  finish(): { data: PackedPathIndexData; transfer: ArrayBuffer[] } {
+    const blob = new ArrayBuffer(this.off);
+    new Uint8Array(blob).set(this.blob.subarray(0, this.off));
+    const ents = this.ents.slice(0, this.n * 3).buffer;
+    const slots = this.slots.slice().buffer;
+    const hashes = this.hashes.slice().buffer;
+    return { data: { owners: this.owners, blob, ents, slots, hashes }, transfer: [blob, ents, slots, hashes] };
+  }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class PackedPathIndex {
+  private readonly blob: Uint8Array;
+  private readonly ents: Uint32Array;
+  private readonly slots: Uint32Array;
+  private readonly hashes: Uint32Array;
+  private readonly owners: readonly PackageOwner[];
+  private readonly mask: number;
+  /** the query's UTF-8 bytes */
+  private scratch = new Uint8Array(1024);
+
+  constructor(d: PackedPathIndexData) {
+    this.blob = new Uint8Array(d.blob);
+    this.ents = new Uint32Array(d.ents);
+    this.slots = new Uint32Array(d.slots);
+    this.hashes = new Uint32Array(d.hashes);
+    this.owners = d.owners;
+    this.mask = this.slots.length - 1;
+    if (this.slots.length === 0 || (this.slots.length & this.mask) !== 0 || this.hashes.length !== this.slots.length) {
+      throw new Error('packed path index: slot count is not a power of two');
+    }
+  }
+
+  get size(): number {
+    return this.ents.length / 3;
+  }
+
+  lookup(p: string): PackageOwner | undefined {
+    if (this.scratch.length < p.length * 3) this.scratch = new Uint8Array(p.length * 3);
+    const q = this.scratch;
+    const len = encoder.encodeInto(p, q).written;
+    const h = fnv1a(q, 0, len);
+    for (let s = h & this.mask; ; s = (s + 1) & this.mask) {
+      const e = this.slots[s]!;
+      if (e === 0) return undefined;
+      if (this.hashes[s] !== h) continue;
+      const base = (e - 1) * 3;
+      if (this.ents[base + 1] !== len) continue;
+      const off = this.ents[base]!;
+      let i = 0;
+      while (i < len && this.blob[off + i] === q[i]) i++;
+      if (i === len) return this.owners[this.ents[base + 2]!];
+    }
+  }
+
+  /** Every entry in the order it was packed (tests, diagnostics). */
+  *entries(): IterableIterator<[string, PackageOwner]> {
+    for (let n = 0; n < this.size; n++) {
+      const off = this.ents[n * 3]!;
+      yield [decoder.decode(this.blob.subarray(off, off + this.ents[n * 3 + 1]!)), this.owners[this.ents[n * 3 + 2]!]!];
+    }
+  }
+}

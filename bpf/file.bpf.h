@@ -343,22 +343,31 @@ static __always_inline struct file *fd_file_task(struct task_struct *t, __u64 fd
 	return slot->ki_filp;
 }
 
-/* A read or write of `bytes` (> 0) through fd: on_file() for the hottest hooks of the monitor,
- * with the thread's ids read once and the record's lookup inline (file_rec() only when the
- * record is missing, which it looks up again before creating it). */
-static __always_inline void on_rw(struct task_struct *t, __u64 pt, __u64 fd, __u32 ev, __s64 bytes)
+/* open_file_rec() for the hottest hooks (read, write, close), with the thread's ids read once
+ * by the caller and the record's lookup inline: file_rec() only when the record is missing (it
+ * looks it up again before creating it). Leaves hdr.ts alone, as file_rec() does for these. */
+static __always_inline struct file_record *hot_rec(struct file *f, struct inode **ip, __u64 pt)
 {
-	struct file *f = fd_file_task(t, fd);
 	if (!f)
-		return;
+		return NULL;
 	struct inode *inode = f->f_inode;
 	if (!inode || !mode_tracked(inode->i_mode))
-		return;
+		return NULL;
+	*ip = inode;
 	struct file_key key = { .pid = pt >> 32, .dev = inode->i_sb->s_dev, .ino = inode->i_ino };
 	struct file_record *r = bpf_map_lookup_elem(&file_records, &key);
-	if (r)
-		r->hdr.tid = (__u32)pt;
-	else if (!(r = file_rec(inode, f, NULL, NULL, 0)))
+	if (!r)
+		return file_rec(inode, f, NULL, NULL, 0);
+	r->hdr.tid = (__u32)pt;
+	return r;
+}
+
+/* A read or write of `bytes` (> 0) through fd: on_file() with hot_rec(). */
+static __always_inline void on_rw(struct task_struct *t, __u64 pt, __u64 fd, __u32 ev, __s64 bytes)
+{
+	struct inode *inode = NULL;
+	struct file_record *r = hot_rec(fd_file_task(t, fd), &inode, pt);
+	if (!r || !inode)
 		return;
 	if (ev == FE_ACCESS) {
 		r->bytes_read += bytes;
@@ -447,20 +456,28 @@ OPEN_EXIT_HOOK(creat)
 OPEN_EXIT_HOOK(open_by_handle_at)
 
 /* ---- close: only the last reference closes the file (kflowd's __fput semantics) ---- */
+/* Before 6.2 (no bpf_rdonly_cast) the __nokf twins run instead. */
 static __always_inline int on_close(__u64 fd)
 {
-	struct file *f = fd_file(fd);
+	if (!file_on() || !cfg_kf_rdonly_cast)
+		return 0;
+	__u64 pt = bpf_get_current_pid_tgid();
+	if (is_self(pt >> 32))
+		return 0;
+	struct file *f = fd_file_task(bpf_get_current_task_btf(), fd);
 	if (!f || file_refs(f) != 1)
 		return 0;
 	__u32 fmode = f->f_mode;
-	return on_file(f, (fmode & FMODE_WRITE_BIT) ? FE_CLOSE_WRITE : FE_CLOSE_NOWRITE, 0);
+	struct inode *inode = NULL;
+	struct file_record *r = hot_rec(f, &inode, pt);
+	if (r && inode)
+		count(r, inode, (fmode & FMODE_WRITE_BIT) ? FE_CLOSE_WRITE : FE_CLOSE_NOWRITE);
+	return 0;
 }
 
 SEC("tp/syscalls/sys_enter_close")
 int file_enter_close(struct trace_event_raw_sys_enter *ctx)
 {
-	if (skip())
-		return 0;
 	return on_close(ctx->args[0]);
 }
 
@@ -468,7 +485,7 @@ int file_enter_close(struct trace_event_raw_sys_enter *ctx)
 SEC("tp/syscalls/sys_enter_dup2")
 int file_enter_dup2(struct trace_event_raw_sys_enter *ctx)
 {
-	if (skip() || ctx->args[0] == ctx->args[1])
+	if (ctx->args[0] == ctx->args[1])
 		return 0;
 	return on_close(ctx->args[1]);
 }
@@ -476,7 +493,7 @@ int file_enter_dup2(struct trace_event_raw_sys_enter *ctx)
 SEC("tp/syscalls/sys_enter_dup3")
 int file_enter_dup3(struct trace_event_raw_sys_enter *ctx)
 {
-	if (skip() || ctx->args[0] == ctx->args[1])
+	if (ctx->args[0] == ctx->args[1])
 		return 0;
 	return on_close(ctx->args[1]);
 }

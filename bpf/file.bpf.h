@@ -158,6 +158,26 @@ static __always_inline void refresh_inode(struct file_record *r, struct inode *i
  * the system, skip their map lookup when it is zero. */
 __u32 pending_active = 0;
 
+/* The same count per bucket of thread ids (tid & PENDING_TID_MASK): while other threads of the
+ * system have path operations in flight, a ctime hook of a thread without one costs a load here
+ * instead of a hash lookup. A bucket counts entries of file_pending, so it is never below the
+ * number of this bucket's threads with an operation in flight (entries made and removed with
+ * the same increments as pending_active). */
+#define PENDING_TID_BUCKETS 1024
+#define PENDING_TID_MASK (PENDING_TID_BUCKETS - 1)
+__u32 pending_tids[PENDING_TID_BUCKETS] = {};
+
+static __always_inline bool tid_pending(__u32 tid)
+{
+	return pending_tids[tid & PENDING_TID_MASK] != 0;
+}
+
+static __always_inline void pending_count(__u32 tid, int d)
+{
+	__sync_fetch_and_add(&pending_active, d);
+	__sync_fetch_and_add(&pending_tids[tid & PENDING_TID_MASK], d);
+}
+
 /* The record of (current tgid, inode), created when missing with the path of f (when given)
  * or of (dentry, mnt). now == 0 (read/write, the hot path) leaves hdr.ts alone: a clock read
  * costs ~70 ns here, a third of the hook; emission stamps the record instead. */
@@ -311,21 +331,73 @@ static __always_inline struct pt_regs *cur_regs(void)
 #define SC_ARG2(r) ((r)->dx)
 #endif
 
-/* An exit hook that runs BODY (ret and regs in scope) only when the call moved bytes. */
+/* fd_file() for a task already at hand (the read/write hooks read it once). */
+static __always_inline struct file *fd_file_task(struct task_struct *t, __u64 fd)
+{
+	struct fdtable *fdt = t->files->fdt;
+	if (!fdt || fd >= fdt->max_fds)
+		return NULL;
+	__u64 base = (__u64)fdt->fd;
+	struct kiocb *slot = bpf_rdonly_cast((void *)(base + fd * sizeof(void *)),
+					     bpf_core_type_id_kernel(struct kiocb));
+	return slot->ki_filp;
+}
+
+/* open_file_rec() for the hottest hooks (read, write, close), with the thread's ids read once
+ * by the caller and the record's lookup inline: file_rec() only when the record is missing (it
+ * looks it up again before creating it). Leaves hdr.ts alone, as file_rec() does for these. */
+static __always_inline struct file_record *hot_rec(struct file *f, struct inode **ip, __u64 pt)
+{
+	if (!f)
+		return NULL;
+	struct inode *inode = f->f_inode;
+	if (!inode || !mode_tracked(inode->i_mode))
+		return NULL;
+	*ip = inode;
+	struct file_key key = { .pid = pt >> 32, .dev = inode->i_sb->s_dev, .ino = inode->i_ino };
+	struct file_record *r = bpf_map_lookup_elem(&file_records, &key);
+	if (!r)
+		return file_rec(inode, f, NULL, NULL, 0);
+	r->hdr.tid = (__u32)pt;
+	return r;
+}
+
+/* A read or write of `bytes` (> 0) through fd: on_file() with hot_rec(). */
+static __always_inline void on_rw(struct task_struct *t, __u64 pt, __u64 fd, __u32 ev, __s64 bytes)
+{
+	struct inode *inode = NULL;
+	struct file_record *r = hot_rec(fd_file_task(t, fd), &inode, pt);
+	if (!r || !inode)
+		return;
+	if (ev == FE_ACCESS) {
+		r->bytes_read += bytes;
+	} else {
+		r->bytes_written += bytes;
+		r->size = inode->i_size;
+	}
+	count(r, inode, ev);
+}
+
+/* An exit hook that runs BODY (ret, t, pt and regs in scope) only when the call moved bytes.
+ * Before 6.2 (no bpf_rdonly_cast) the __nokf twins run instead. */
 #define IO_EXIT_HOOK(name, BODY)                                                                \
 	SEC("tp/syscalls/sys_exit_" #name)                                                      \
 	int file_exit_##name(struct trace_event_raw_sys_exit *ctx)                              \
 	{                                                                                       \
 		long ret = ctx->ret;                                                            \
-		if (ret <= 0 || skip())                                                         \
+		if (ret <= 0 || !file_on() || !cfg_kf_rdonly_cast)                              \
 			return 0;                                                               \
-		struct pt_regs *regs = cur_regs();                                              \
+		__u64 pt = bpf_get_current_pid_tgid();                                          \
+		if (is_self(pt >> 32))                                                          \
+			return 0;                                                               \
+		struct task_struct *t = bpf_get_current_task_btf();                             \
+		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);                   \
 		BODY;                                                                           \
 		return 0;                                                                       \
 	}
 
 /* fd in the syscall argument given by ARG, event EV */
-#define FD_EXIT_HOOK(name, ARG, EV) IO_EXIT_HOOK(name, on_file(fd_file(ARG(regs)), EV, ret))
+#define FD_EXIT_HOOK(name, ARG, EV) IO_EXIT_HOOK(name, on_rw(t, pt, ARG(regs), EV, ret))
 
 FD_EXIT_HOOK(read, SC_ARG0, FE_ACCESS)
 FD_EXIT_HOOK(readv, SC_ARG0, FE_ACCESS)
@@ -340,8 +412,8 @@ FD_EXIT_HOOK(pwritev2, SC_ARG0, FE_MODIFY)
 
 /* Copies count on both sides: the source is read (ACCESS), the target modified. */
 #define COPY_EXIT_HOOK(name, IN, OUT)                                                           \
-	IO_EXIT_HOOK(name, on_file(fd_file(IN(regs)), FE_ACCESS, ret);                          \
-			   on_file(fd_file(OUT(regs)), FE_MODIFY, ret))
+	IO_EXIT_HOOK(name, on_rw(t, pt, IN(regs), FE_ACCESS, ret);                              \
+			   on_rw(t, pt, OUT(regs), FE_MODIFY, ret))
 
 COPY_EXIT_HOOK(sendfile64, SC_ARG1, SC_ARG0)
 COPY_EXIT_HOOK(copy_file_range, SC_ARG0, SC_ARG2)
@@ -384,20 +456,28 @@ OPEN_EXIT_HOOK(creat)
 OPEN_EXIT_HOOK(open_by_handle_at)
 
 /* ---- close: only the last reference closes the file (kflowd's __fput semantics) ---- */
+/* Before 6.2 (no bpf_rdonly_cast) the __nokf twins run instead. */
 static __always_inline int on_close(__u64 fd)
 {
-	struct file *f = fd_file(fd);
+	if (!file_on() || !cfg_kf_rdonly_cast)
+		return 0;
+	__u64 pt = bpf_get_current_pid_tgid();
+	if (is_self(pt >> 32))
+		return 0;
+	struct file *f = fd_file_task(bpf_get_current_task_btf(), fd);
 	if (!f || file_refs(f) != 1)
 		return 0;
 	__u32 fmode = f->f_mode;
-	return on_file(f, (fmode & FMODE_WRITE_BIT) ? FE_CLOSE_WRITE : FE_CLOSE_NOWRITE, 0);
+	struct inode *inode = NULL;
+	struct file_record *r = hot_rec(f, &inode, pt);
+	if (r && inode)
+		count(r, inode, (fmode & FMODE_WRITE_BIT) ? FE_CLOSE_WRITE : FE_CLOSE_NOWRITE);
+	return 0;
 }
 
 SEC("tp/syscalls/sys_enter_close")
 int file_enter_close(struct trace_event_raw_sys_enter *ctx)
 {
-	if (skip())
-		return 0;
 	return on_close(ctx->args[0]);
 }
 
@@ -405,7 +485,7 @@ int file_enter_close(struct trace_event_raw_sys_enter *ctx)
 SEC("tp/syscalls/sys_enter_dup2")
 int file_enter_dup2(struct trace_event_raw_sys_enter *ctx)
 {
-	if (skip() || ctx->args[0] == ctx->args[1])
+	if (ctx->args[0] == ctx->args[1])
 		return 0;
 	return on_close(ctx->args[1]);
 }
@@ -413,7 +493,7 @@ int file_enter_dup2(struct trace_event_raw_sys_enter *ctx)
 SEC("tp/syscalls/sys_enter_dup3")
 int file_enter_dup3(struct trace_event_raw_sys_enter *ctx)
 {
-	if (skip() || ctx->args[0] == ctx->args[1])
+	if (ctx->args[0] == ctx->args[1])
 		return 0;
 	return on_close(ctx->args[1]);
 }
@@ -488,7 +568,7 @@ static __noinline int pending_begin(__u32 kind, long dirfd, long fd, const char 
 	}
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	if (!bpf_map_update_elem(&file_pending, &tid, p, BPF_ANY))
-		__sync_fetch_and_add(&pending_active, 1);
+		pending_count(tid, 1);
 	return 0;
 }
 
@@ -567,23 +647,31 @@ static __noinline int pending_capture(struct inode *inode)
 }
 
 /* The in-flight check is repeated before the call: with nothing in flight (nearly every
- * timestamp update of the system) the hook is one load and a return. */
+ * timestamp update of the system) the hook is one load and a return; with operations of other
+ * threads in flight, a helper call and a load more (the thread's bucket). */
+static __always_inline int ctime_hook(struct inode *inode)
+{
+	if (!pending_active || !tid_pending((__u32)bpf_get_current_pid_tgid()))
+		return 0;
+	return pending_capture(inode);
+}
+
 SEC("tp_btf/ctime_ns_xchg")
 int BPF_PROG(file_ctime_xchg, struct inode *inode)
 {
-	return pending_active ? pending_capture(inode) : 0;
+	return ctime_hook(inode);
 }
 
 SEC("tp_btf/ctime_xchg_skip")
 int BPF_PROG(file_ctime_skip, struct inode *inode)
 {
-	return pending_active ? pending_capture(inode) : 0;
+	return ctime_hook(inode);
 }
 
 SEC("tp_btf/inode_set_ctime_to_ts")
 int BPF_PROG(file_ctime_set, struct inode *inode)
 {
-	return pending_active ? pending_capture(inode) : 0;
+	return ctime_hook(inode);
 }
 
 static __noinline int pending_end_nokf(long ret); /* file_compat.bpf.h (6.1) */
@@ -625,7 +713,7 @@ static __noinline int pending_end(long ret)
 		}
 	}
 	if (!bpf_map_delete_elem(&file_pending, &tid))
-		__sync_fetch_and_add(&pending_active, -1);
+		pending_count(tid, -1);
 	return 0;
 }
 

@@ -259,6 +259,6 @@ static __noinline int pending_end_nokf(long ret)
 		}
 	}
 	if (!bpf_map_delete_elem(&file_pending, &tid))
-		__sync_fetch_and_add(&pending_active, -1);
+		pending_count(tid, -1);
 	return 0;
 }

@@ -1,7 +1,10 @@
 // Process monitor overhead: a fork/exec/exit storm (N children of /bin/true, 2 at a time) timed
 // alone, under a count-only BPF floor on the same tracepoints (bpftrace), and under falconet
 // -m process (json-min to /dev/null), interleaved rep by rep in one run; medians and ratios.
-// Also: records delivered, suppressed/lost counts, and mean BPF ns per hook invocation.
+// Also: records delivered, suppressed/lost counts, and mean BPF ns per hook invocation. Beside
+// wall time (noisy on a shared machine) it prints the workload's CPU time (the hooks run in its
+// context) and the BPF run time per child of the floor's programs and of falconet's hooks
+// (bpf_stats, over each storm only): the steadiest measure of what the kernel side adds.
 // Usage: node dist/bench/process-storm.js [reps=3] [children=10000] [-- extra agent args]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';

@@ -202,7 +202,10 @@ function buildFloor(): { bin: string; obj: string } | string {
   const dir = mkdtempSync(path.join(tmpdir(), 'fn-floor-'));
   const src = path.join(REPO, 'bench/floor');
   try {
-    execFileSync('clang', ['-g', '-O2', '-target', 'bpf', '-mcpu=v3', '-D__TARGET_ARCH_x86', '-c',
+    // vmlinux.h as bpf/Makefile finds it: shipped per arch, else generated in bpf/
+    const arch = process.arch === 'arm64' ? 'arm64' : 'x86';
+    execFileSync('clang', ['-g', '-O2', '-target', 'bpf', '-mcpu=v3', `-D__TARGET_ARCH_${arch}`,
+      '-I', path.join(REPO, 'bpf/vmlinux', arch), '-I', path.join(REPO, 'bpf'), '-c',
       path.join(src, 'sock-floor.bpf.c'), '-o', path.join(dir, 'sock-floor.bpf.o')], { stdio: 'pipe' });
     execFileSync('cc', ['-O2', '-o', path.join(dir, 'sock-floor'), path.join(src, 'sock-floor.c'), '-lbpf'], { stdio: 'pipe' });
     floorBin = { bin: path.join(dir, 'sock-floor'), obj: path.join(dir, 'sock-floor.bpf.o') };

@@ -10,7 +10,7 @@
 //  3. `paths` mode: the BPF cost of each TCP export path (socket storage iterator, map walk) in
 //     one run: ns per packet of the packet hooks, BPF ns per redis request and per storm
 //     connection, timer ns per tick (kernel.bpf_stats_enabled).
-// Usage: node dist/bench/socket-overhead.js [reps=3] [connections=20000 (0: redis only)] [redis requests=100000] [redis rounds=10]
+// Usage: node dist/bench/socket-overhead.js [reps=3] [connections=20000 (0: redis only)] [redis requests=100000 (0: storm only)] [redis rounds=10]
 //        node dist/bench/socket-overhead.js paths [connections=5000] [redis requests=50000] [rounds=3]
 // FALCONET_NO_SK_ITER=1 makes every agent of a run use the map-walk path. FALCONET_BENCH_AGENT
 // runs another checkout's bin/falconet. FALCONET_BENCH_PATHS lists the runs of `paths` mode
@@ -23,7 +23,7 @@ import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import { REPO } from '../test/kernel/harness.js';
-import { bpfProgStats, type ProgStats } from './lib/bpf-stats.js';
+import { bpfProgStats, bpfProgStatsById, type ProgStats } from './lib/bpf-stats.js';
 
 const PATHS_MODE = process.argv[2] === 'paths';
 const argv = PATHS_MODE ? ['', '', '1', ...process.argv.slice(3)] : process.argv;
@@ -88,13 +88,15 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 let runNo = 0;
 /** Runs the storm; returns connections/s and the server port. */
-function storm(bin: string): { rate: number; port: number } {
+/** cpuUs: the storm's own CPU (user + sys; the hooks run in its context) per connection. */
+function storm(bin: string): { rate: number; port: number; cpuUs: number } {
   const k = ++runNo;
   const src = `127.${1 + Math.floor(k / 250)}.${k % 250}.${(process.pid % 250) + 1}`;
+  const c0 = childrenCpu();
   const t = process.hrtime.bigint();
   const out = execFileSync(bin, [String(CONNS), src], { encoding: 'utf8' });
   const s = Number(process.hrtime.bigint() - t) / 1e9;
-  return { rate: CONNS / s, port: Number(out.trim()) };
+  return { rate: CONNS / s, port: Number(out.trim()), cpuUs: (childrenCpu() - c0) * 1e6 / CONNS };
 }
 
 function waitStderr(child: ChildProcess, needle: string): Promise<void> {
@@ -143,6 +145,19 @@ async function bpfRunNs(work: () => void): Promise<number> {
     const ns = sockBpfNs() - ns0;
     await agent.stop();
     return ns;
+  } finally {
+    execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=0']);
+  }
+}
+
+/** BPF run time (ns) of the floor's programs while `work` runs under it (bpf_stats on): the
+ * programs loaded since the floor started, by id (not falconet's: no run holds both). */
+async function floorBpfNs(work: () => void): Promise<number | string> {
+  const before = new Set(bpfProgStatsById().keys());
+  const sum = () => [...bpfProgStatsById()].filter(([id]) => !before.has(id)).reduce((a, [, p]) => a + p.runNs, 0);
+  execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=1']);
+  try {
+    return await underFloor(() => { const n0 = sum(); work(); return sum() - n0; });
   } finally {
     execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=0']);
   }
@@ -235,8 +250,8 @@ async function underFloor<T>(work: () => T | Promise<T>): Promise<T | string> {
   return r;
 }
 
-async function floorRuns(bin: string, n: number): Promise<number[] | string> {
-  return underFloor(() => Array.from({ length: n }, () => storm(bin).rate));
+async function floorRuns(bin: string, n: number): Promise<{ rate: number; cpuUs: number }[] | string> {
+  return underFloor(() => Array.from({ length: n }, () => storm(bin)));
 }
 
 function freePort(): Promise<number> {
@@ -507,15 +522,18 @@ async function main(): Promise<void> {
   storm(bin); // warm-up
   // interleaved (none, floor, falconet) per round: the machine's load drifts between rounds
   const base: number[] = [], withAgent: number[] = [], floorRates: number[] = [], cpuUs: number[] = [];
+  const baseCpu: number[] = [], floorCpu: number[] = [], agentStormCpu: number[] = [];
   let floorNote = '';
   const ports = new Set<number>();
   const counters = { sockDrop: 0, recordsOut: 0 };
   const outs: string[] = [];
   let tcpExportUsed = '';
   for (let i = 0; i < reps; i++) {
-    base.push(storm(bin).rate);
+    const b0 = storm(bin);
+    base.push(b0.rate);
+    baseCpu.push(b0.cpuUs);
     const f = await floorRuns(bin, 1);
-    if (Array.isArray(f)) floorRates.push(...f); else floorNote = f;
+    if (Array.isArray(f)) { floorRates.push(...f.map((x) => x.rate)); floorCpu.push(...f.map((x) => x.cpuUs)); } else floorNote = f;
     const agent = await startAgent();
     tcpExportUsed = agent.tcpExport;
     const cpu0 = agent.cpu();
@@ -523,6 +541,7 @@ async function main(): Promise<void> {
     await new Promise((res) => setTimeout(res, 600)); // let the agent drain this run's records
     cpuUs.push((agent.cpu() - cpu0) * 1e6 / CONNS);
     withAgent.push(r.rate);
+    agentStormCpu.push(r.cpuUs);
     ports.add(r.port);
     const st = await agent.stop();
     counters.sockDrop += st.counters.sock_drop ?? 0;
@@ -531,6 +550,7 @@ async function main(): Promise<void> {
   }
   // one more run with BPF run-time accounting on (it adds its own cost, so not in the ratios)
   const bpfNs = await bpfRunNs(() => { storm(bin); });
+  const floorNs = await floorBpfNs(() => { storm(bin); });
   const recs = new Map<number, { client: number; server: number }>();
   for (const o of outs) for (const [p, c] of await countRecords(o, ports)) {
     const t = recs.get(p) ?? { client: 0, server: 0 };
@@ -549,6 +569,18 @@ async function main(): Promise<void> {
     console.log(`| count-only floor (the monitor's hooks: tp_btf and cgroup_skb ingress) | ${fl.toFixed(0)} | ${(fl / b).toFixed(3)} | ${added(fl)} |`);
   } else console.log(`floor: ${floorNote}`);
   console.log(`| falconet -m socket | ${a.toFixed(0)} | ${(a / b).toFixed(3)} | ${added(a)} |`);
+  // the storm's own CPU per connection, per round against that round's run alone: steadier than
+  // the rate on a shared machine (10 ms ticks over the whole storm)
+  const addedCpu = (xs: number[]) => median(xs.map((x, i) => x - baseCpu[i]!));
+  console.log(`storm CPU µs/connection (user + sys of the storm, hooks included; medians): none ${median(baseCpu).toFixed(1)}` +
+    (floorCpu.length ? `, floor ${median(floorCpu).toFixed(1)} (added ${addedCpu(floorCpu).toFixed(1)})` : '') +
+    `, falconet ${median(agentStormCpu).toFixed(1)} (added ${addedCpu(agentStormCpu).toFixed(1)})` +
+    (floorCpu.length && addedCpu(floorCpu) > 0 ? ` -> falconet's added CPU = ${(addedCpu(agentStormCpu) / addedCpu(floorCpu)).toFixed(2)}x the floor's` : ''));
+  if (floorRates.length) {
+    const fl = median(floorRates);
+    const added = (x: number) => 1e6 / x - 1e6 / b;
+    if (added(fl) > 0) console.log(`falconet's added wall time per connection = ${(added(a) / added(fl)).toFixed(2)}x the floor's`);
+  }
   console.log(`falconet's TCP export path: ${tcpExportUsed}`);
   console.log(`runs without: ${base.map((x) => x.toFixed(0)).join(', ')}; floor: ${floorRates.map((x) => x.toFixed(0)).join(', ')}; with: ${withAgent.map((x) => x.toFixed(0)).join(', ')}`);
   let lost = 0;
@@ -559,8 +591,12 @@ async function main(): Promise<void> {
   console.log(`records lost (expected - reported, both roles): ${lost}; kernel sock_drop=${counters.sockDrop}; records out ${counters.recordsOut}`);
   console.log(`load-independent costs per connection: BPF programs ${(bpfNs / CONNS).toFixed(0)} ns (kernel.bpf_stats_enabled, separate run, ` +
     `both sockets); agent + sensor CPU ${median(cpuUs).toFixed(1)} µs (median; 2 records)`);
+  if (typeof floorNs === 'number') {
+    console.log(`BPF run time per connection, same accounting: floor ${(floorNs / CONNS).toFixed(0)} ns, falconet ${(bpfNs / CONNS).toFixed(0)} ns ` +
+      `= ${(bpfNs / floorNs).toFixed(2)}x the floor's (the kernel side alone; other work's packets in the window count in both)`);
+  } else console.log(`floor BPF run time: ${floorNs}`);
   console.log(`load average at the end: ${readFileSync('/proc/loadavg', 'utf8').trim()} (other work on this machine skews all numbers)`);
-  await redisBench();
+  if (REDIS_N > 0) await redisBench(); // redis requests 0: the connection storm only
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -1,7 +1,10 @@
 // Process monitor overhead: a fork/exec/exit storm (N children of /bin/true, 2 at a time) timed
 // alone, under a count-only BPF floor on the same tracepoints (bpftrace), and under falconet
 // -m process (json-min to /dev/null), interleaved rep by rep in one run; medians and ratios.
-// Also: records delivered, suppressed/lost counts, and mean BPF ns per hook invocation.
+// Also: records delivered, suppressed/lost counts, and mean BPF ns per hook invocation. Beside
+// wall time (noisy on a shared machine) it prints the workload's CPU time (the hooks run in its
+// context) and the BPF run time per child of the floor's programs and of falconet's hooks
+// (bpf_stats, over each storm only): the steadiest measure of what the kernel side adds.
 // Usage: node dist/bench/process-storm.js [reps=3] [children=10000] [-- extra agent args]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,7 +12,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { REPO } from '../test/kernel/harness.js';
 import { buildC, STORM_C } from '../test/kernel/process-workloads.js';
-import { bpfProgStats } from './lib/bpf-stats.js';
+import { bpfProgStats, bpfProgStatsById } from './lib/bpf-stats.js';
 import { hookTable } from './lib/hook-goals.js';
 
 const reps = Number(process.argv[2] ?? 3);
@@ -55,13 +58,16 @@ function waitFor(child: ChildProcess, stream: 'stdout' | 'stderr', needle: strin
   });
 }
 
-/** The process monitor's tracepoints, read from bpf/process.bpf.h (SEC names and PROC_SYSCALL). */
+/** The process monitor's tracepoints: its syscall list (bpf/proc_syscalls.def: an enter and an
+ * exit program per PROC_SYSCALL, an exit per PROC_SYSCALL_EXIT) and the SEC names of
+ * bpf/process.bpf.h (hand-written enter programs, sched tracepoints). */
 function procTracepoints(): string[] {
+  const def = readFileSync(path.join(REPO, 'bpf/proc_syscalls.def'), 'utf8');
   const src = readFileSync(path.join(REPO, 'bpf/process.bpf.h'), 'utf8');
   const tps = new Set<string>();
-  for (const m of src.matchAll(/^PROC_SYSCALL\((\w+),/gm)) {
-    tps.add(`tracepoint:syscalls:sys_enter_${m[1]}`);
-    tps.add(`tracepoint:syscalls:sys_exit_${m[1]}`);
+  for (const m of def.matchAll(/^PROC_SYSCALL(_EXIT)?\((\w+),/gm)) {
+    if (!m[1]) tps.add(`tracepoint:syscalls:sys_enter_${m[2]}`);
+    tps.add(`tracepoint:syscalls:sys_exit_${m[2]}`);
   }
   for (const m of src.matchAll(/SEC\("tp\/syscalls\/(\w+)"\)/g)) tps.add(`tracepoint:syscalls:${m[1]}`);
   for (const m of src.matchAll(/SEC\("tp_btf\/(\w+)"\)/g)) tps.add(`tracepoint:sched:${m[1]}`);
@@ -69,13 +75,23 @@ function procTracepoints(): string[] {
 }
 
 
+/** BPF run time (ns) of the floor's programs during the last floor run (bpf_stats). */
+let lastFloorBpfNs = 0;
+
 async function withFloor<T>(fn: () => T): Promise<T> {
   const f = path.join(mkdtempSync(path.join(tmpdir(), 'fn-floor-')), 'floor.bt');
   writeFileSync(f, `BEGIN { printf("floor-ready\\n"); }\n${procTracepoints().join(',\n')} { @c = count(); }\n`);
+  const before = new Set(bpfProgStatsById().keys());
   const bt = spawn('bpftrace', [f], { stdio: ['ignore', 'pipe', 'pipe'] });
   await waitFor(bt, 'stdout', 'floor-ready');
+  // the floor's programs: loaded by bpftrace since (names are bpftrace's, never falconet's)
+  const mine = () => [...bpfProgStatsById()].filter(([id, p]) => !before.has(id) && !/^(proc|file|sock)_/.test(p.name))
+    .reduce((a, [, p]) => a + p.runNs, 0);
+  const ns0 = mine();
   try {
-    return fn();
+    const r = fn();
+    lastFloorBpfNs = mine() - ns0;
+    return r;
   } finally {
     // SIGTERM: a shell's background job inherits SIGINT ignored, and bpftrace keeps that
     const closed = new Promise((r) => bt.on('close', r));
@@ -121,11 +137,18 @@ async function withAgent(): Promise<AgentRun> {
   const sensorPid = Number(readFileSync(`/proc/${agent.pid}/task/${agent.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
   const both = () => (procCpu(agent.pid!) ?? 0) + (procCpu(sensorPid) ?? 0);
   const a0 = both();
+  const procHooks = () => new Map([...bpfProgStats()].filter(([n]) => n.startsWith('proc_')));
+  const h0 = procHooks();
   const ms = timeStorm();
+  const h1 = procHooks();
   const stormCpu = lastStormCpu;
   await new Promise((r) => setTimeout(r, 300)); // the agent drains the tail
   const agentCpu = both() - a0;
-  const hooks = new Map([...bpfProgStats()].filter(([n]) => n.startsWith('proc_')));
+  // the storm's window only (the agent's start-up and drain are not the workload's)
+  const hooks = new Map([...h1].map(([n, v]) => {
+    const p = h0.get(n) ?? { runNs: 0, runs: 0 };
+    return [n, { runNs: v.runNs - p.runNs, runs: v.runs - p.runs }];
+  }));
   agent.kill('SIGTERM');
   await new Promise((r) => agent.on('close', r));
   const statLines = stderr.split('\n').filter((l) => l.startsWith('falconet-stats '));
@@ -136,6 +159,7 @@ async function main(): Promise<void> {
   const load0 = loadavg()[0]!;
   timeStorm(); // warm the page cache and the binaries
   const base: number[] = [], floor: number[] = [], agent: number[] = [], baseCpu: number[] = [];
+  const floorCpu: number[] = [], floorBpf: number[] = [];
   const runs: AgentRun[] = [];
   let floorNote = '';
   execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=1']);
@@ -145,6 +169,8 @@ async function main(): Promise<void> {
     if (!floorNote) {
       try {
         floor.push(await withFloor(timeStorm));
+        floorCpu.push(lastStormCpu);
+        floorBpf.push(lastFloorBpfNs);
       } catch (e) {
         floorNote = `floor unavailable: ${(e as Error).message}`;
       }
@@ -173,13 +199,32 @@ async function main(): Promise<void> {
   console.log(`\nCPU seconds (less sensitive to other load than wall time; medians): storm alone ${bc.toFixed(2)}; ` +
     `storm under falconet ${sc.toFixed(2)} (BPF hooks included) + agent and sensor ${ac.toFixed(2)} = ` +
     `${(sc + ac).toFixed(2)} -> CPU ratio ${((sc + ac) / bc).toFixed(3)}`);
+  // The workload's CPU (the storm and its reaped children, 10 ms ticks): the hooks run in its
+  // context, so its growth is what the kernel side adds. Per round against that round's run alone.
+  const addedCpu = (xs: number[]) => median(xs.map((x, i) => x - baseCpu[i]!));
+  const fa = addedCpu(runs.map((r) => r.stormCpu));
+  if (floorCpu.length) {
+    const ff = addedCpu(floorCpu);
+    console.log(`workload CPU added (median per round vs that round's run alone; ±10 ms ticks, and other load moves a ${bc.toFixed(2)} s storm by more): ` +
+      `floor ${(ff * 1e3).toFixed(0)} ms, falconet ${(fa * 1e3).toFixed(0)} ms` + (ff > 0 ? ` = ${(fa / ff).toFixed(2)}x the floor's` : ' (floor within noise: no ratio)'));
+  }
+  // BPF run time during the storm: the kernel-side cost itself, independent of other load (it
+  // counts other processes' events in the same window too, in both arms)
+  const bpfPer = (ns: number) => (ns / N / 1e3).toFixed(2);
+  const fb = median(runs.map((r) => [...r.hooks.values()].reduce((x, h) => x + h.runNs, 0)));
+  if (floorBpf.length) {
+    const flb = median(floorBpf);
+    console.log(`BPF run time during the storm (bpf_stats, median): floor ${bpfPer(flb)} µs per child, falconet's hooks ${bpfPer(fb)} µs per child = ${(fb / flb).toFixed(2)}x the floor's`);
+  }
+  console.log(`agent + sensor CPU (records to JSON, other processes' events included): ${(ac / N * 1e6).toFixed(1)} µs per child, ` +
+    `${(ac * 1e6 / Math.max(1, median(runs.map((r) => r.stats.recordsOut)))).toFixed(1)} µs per record`);
   for (const [i, r] of runs.entries()) {
     console.log(`run ${i + 1}: records ${r.stats.recordsOut}, proc_records ${r.stats.counters.proc_records}, proc_drop ${r.stats.counters.proc_drop}, THROTTLED records ${r.throttledLines} (suppressed ${r.suppressed})`);
   }
   const rows = [...runs[0]!.hooks].filter(([, s]) => s.runs > 0)
     .map(([hook, s]) => ({ hook, runs: s.runs, meanNs: s.runNs / s.runs }));
   if (rows.length) {
-    console.log('\nper hook, mean BPF ns per invocation over run 1 (bpf_stats; includes its two clock reads):\n');
+    console.log('\nper hook, mean BPF ns per invocation during run 1\'s storm (bpf_stats; includes its two clock reads):\n');
     console.log(hookTable(rows));
   }
 }

@@ -10,7 +10,7 @@
 //  3. `paths` mode: the BPF cost of each TCP export path (socket storage iterator, map walk) in
 //     one run: ns per packet of the packet hooks, BPF ns per redis request and per storm
 //     connection, timer ns per tick (kernel.bpf_stats_enabled).
-// Usage: node dist/bench/socket-overhead.js [reps=3] [connections=20000 (0: redis only)] [redis requests=100000] [redis rounds=10]
+// Usage: node dist/bench/socket-overhead.js [reps=3] [connections=20000 (0: redis only)] [redis requests=100000 (0: storm only)] [redis rounds=10]
 //        node dist/bench/socket-overhead.js paths [connections=5000] [redis requests=50000] [rounds=3]
 // FALCONET_NO_SK_ITER=1 makes every agent of a run use the map-walk path. FALCONET_BENCH_AGENT
 // runs another checkout's bin/falconet. FALCONET_BENCH_PATHS lists the runs of `paths` mode
@@ -23,7 +23,7 @@ import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import { REPO } from '../test/kernel/harness.js';
-import { bpfProgStats, type ProgStats } from './lib/bpf-stats.js';
+import { bpfProgStats, bpfProgStatsById, type ProgStats } from './lib/bpf-stats.js';
 
 const PATHS_MODE = process.argv[2] === 'paths';
 const argv = PATHS_MODE ? ['', '', '1', ...process.argv.slice(3)] : process.argv;
@@ -88,13 +88,15 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 let runNo = 0;
 /** Runs the storm; returns connections/s and the server port. */
-function storm(bin: string): { rate: number; port: number } {
+/** cpuUs: the storm's own CPU (user + sys; the hooks run in its context) per connection. */
+function storm(bin: string): { rate: number; port: number; cpuUs: number } {
   const k = ++runNo;
   const src = `127.${1 + Math.floor(k / 250)}.${k % 250}.${(process.pid % 250) + 1}`;
+  const c0 = childrenCpu();
   const t = process.hrtime.bigint();
   const out = execFileSync(bin, [String(CONNS), src], { encoding: 'utf8' });
   const s = Number(process.hrtime.bigint() - t) / 1e9;
-  return { rate: CONNS / s, port: Number(out.trim()) };
+  return { rate: CONNS / s, port: Number(out.trim()), cpuUs: (childrenCpu() - c0) * 1e6 / CONNS };
 }
 
 function waitStderr(child: ChildProcess, needle: string): Promise<void> {
@@ -143,6 +145,19 @@ async function bpfRunNs(work: () => void): Promise<number> {
     const ns = sockBpfNs() - ns0;
     await agent.stop();
     return ns;
+  } finally {
+    execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=0']);
+  }
+}
+
+/** BPF run time (ns) of the floor's programs while `work` runs under it (bpf_stats on): the
+ * programs loaded since the floor started, by id (not falconet's: no run holds both). */
+async function floorBpfNs(work: () => void): Promise<number | string> {
+  const before = new Set(bpfProgStatsById().keys());
+  const sum = () => [...bpfProgStatsById()].filter(([id]) => !before.has(id)).reduce((a, [, p]) => a + p.runNs, 0);
+  execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=1']);
+  try {
+    return await underFloor(() => { const n0 = sum(); work(); return sum() - n0; });
   } finally {
     execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=0']);
   }
@@ -202,7 +217,10 @@ function buildFloor(): { bin: string; obj: string } | string {
   const dir = mkdtempSync(path.join(tmpdir(), 'fn-floor-'));
   const src = path.join(REPO, 'bench/floor');
   try {
-    execFileSync('clang', ['-g', '-O2', '-target', 'bpf', '-mcpu=v3', '-D__TARGET_ARCH_x86', '-c',
+    // vmlinux.h as bpf/Makefile finds it: shipped per arch, else generated in bpf/
+    const arch = process.arch === 'arm64' ? 'arm64' : 'x86';
+    execFileSync('clang', ['-g', '-O2', '-target', 'bpf', '-mcpu=v3', `-D__TARGET_ARCH_${arch}`,
+      '-I', path.join(REPO, 'bpf/vmlinux', arch), '-I', path.join(REPO, 'bpf'), '-c',
       path.join(src, 'sock-floor.bpf.c'), '-o', path.join(dir, 'sock-floor.bpf.o')], { stdio: 'pipe' });
     execFileSync('cc', ['-O2', '-o', path.join(dir, 'sock-floor'), path.join(src, 'sock-floor.c'), '-lbpf'], { stdio: 'pipe' });
     floorBin = { bin: path.join(dir, 'sock-floor'), obj: path.join(dir, 'sock-floor.bpf.o') };
@@ -232,8 +250,8 @@ async function underFloor<T>(work: () => T | Promise<T>): Promise<T | string> {
   return r;
 }
 
-async function floorRuns(bin: string, n: number): Promise<number[] | string> {
-  return underFloor(() => Array.from({ length: n }, () => storm(bin).rate));
+async function floorRuns(bin: string, n: number): Promise<{ rate: number; cpuUs: number }[] | string> {
+  return underFloor(() => Array.from({ length: n }, () => storm(bin)));
 }
 
 function freePort(): Promise<number> {
@@ -256,7 +274,18 @@ function haveRedis(): boolean {
 }
 
 /** redis-server on a free port, and a redis-benchmark run against it (mean requests/s of SET and GET). */
-async function startRedis(): Promise<{ port: number; srv: ChildProcess; run: () => number }> {
+/** One redis-benchmark run: mean requests/s of SET and GET, and the CPU µs per request that the
+ * server and the benchmark used (utime + stime: the hooks run in their context; steadier than the
+ * rate on a shared machine, where other work takes turns on the two pinned CPUs). */
+interface RedisRun { rate: number; cpuUs: number }
+
+/** utime + stime of this process's reaped children, in seconds. */
+function childrenCpu(): number {
+  const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[13]) + Number(f[14])) / 100;
+}
+
+async function startRedis(): Promise<{ port: number; srv: ChildProcess; run: () => RedisRun }> {
   const port = await freePort();
   // server and client each on a CPU of their own: the scheduler moving them around adds noise
   const pin = (cpu: number, argv: string[]): [string, string[]] =>
@@ -266,11 +295,13 @@ async function startRedis(): Promise<{ port: number; srv: ChildProcess; run: () 
     let buf = '';
     srv.stdout!.setEncoding('utf8').on('data', (d: string) => { buf += d; if (buf.includes('Ready to accept')) resolve(); });
   });
-  const run = (): number => {
+  const run = (): RedisRun => {
+    const c0 = childrenCpu() + procCpu(srv.pid!);
     const out = execFileSync(...pin(0, ['redis-benchmark', '-p', String(port), '-n', String(REDIS_N), '-c', '50', '-t', 'set,get', '-q']), { encoding: 'utf8' });
-    // "SET: 81234.50 requests per second, p50=..." lines: sum of both tests' rates
+    const cpu = childrenCpu() + procCpu(srv.pid!) - c0;
+    // "SET: 81234.50 requests per second, p50=..." lines: mean of both tests' rates
     const rates = [...out.matchAll(/([\d.]+) requests per second/g)].map((m) => Number(m[1]));
-    return rates.reduce((a, b) => a + b, 0) / rates.length;
+    return { rate: rates.reduce((a, b) => a + b, 0) / rates.length, cpuUs: cpu * 1e6 / (2 * REDIS_N) };
   };
   return { port, srv, run };
 }
@@ -370,83 +401,118 @@ async function redisBench(): Promise<void> {
   }
   const { port, srv, run } = await startRedis();
   run(); // warm-up
-  const base: number[] = [];
+  const base: RedisRun[] = [];
   // connections redis accepted (each INFO query is itself one, counted by its own reply)
   const accepted = (): number => Number(/total_connections_received:(\d+)/.exec(
     execFileSync('redis-cli', ['-p', String(port), 'INFO', 'stats'], { encoding: 'utf8' }))![1]);
   const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  type Cfg = { name: string; monitors: string[]; runs: RedisRun[]; agentUs: number[]; outs: string[]; expected: number; sockDrop: number };
+  const cfg = (name: string, monitors: string[]): Cfg => ({ name, monitors, runs: [], agentUs: [], outs: [], expected: 0, sockDrop: 0 });
   // three agents: the socket monitor with and without payload capture, and the full default agent
   // (every monitor: what a host runs when falconet is deployed with its defaults)
   const agents = [
-    { name: 'falconet -m socket (-p on: kflowd\'s default ports, none of them redis\'s)', monitors: ['-m', 'socket'], rates: [] as number[], outs: [] as string[], expected: 0, sockDrop: 0 },
+    cfg('falconet -m socket (-p on: kflowd\'s default ports, none of them redis\'s)', ['-m', 'socket']),
     // -p is on by default (kflowd's ports; redis's port matches none): the same agent with every
     // application off shows what the payload programs cost a flow they do not capture
-    { name: 'falconet -m socket -p dns=off -p http=off -p syslog=off', monitors: ['-m', 'socket', '-p', 'dns=off', '-p', 'http=off', '-p', 'syslog=off'], rates: [] as number[], outs: [] as string[], expected: 0, sockDrop: 0 },
-    { name: 'falconet, full default agent (all monitors)', monitors: [] as string[], rates: [] as number[], outs: [] as string[], expected: 0, sockDrop: 0 },
+    cfg('falconet -m socket -p dns=off -p http=off -p syslog=off', ['-m', 'socket', '-p', 'dns=off', '-p', 'http=off', '-p', 'syslog=off']),
+    cfg('falconet, full default agent (all monitors)', []),
   ];
-  const agentRun = async (cfg: (typeof agents)[number]): Promise<void> => {
-    const agent = await startAgent([], AGENT_BIN, cfg.monitors);
+  const agentRun = async (c: Cfg): Promise<void> => {
+    const agent = await startAgent([], AGENT_BIN, c.monitors);
     await pause(2000); // steady state: the agent's own start-up (BPF load, verifier) is over
     const before = accepted();
-    cfg.rates.push(run());
-    cfg.expected += accepted() - before + 1;
-    cfg.sockDrop += (await agent.stop()).counters.sock_drop ?? 0;
-    cfg.outs.push(agent.out);
+    const a0 = agent.cpu();
+    c.runs.push(run());
+    c.agentUs.push((agent.cpu() - a0) * 1e6 / (2 * REDIS_N));
+    c.expected += accepted() - before + 1;
+    c.sockDrop += (await agent.stop()).counters.sock_drop ?? 0;
+    c.outs.push(agent.out);
     await pause(2000);
   };
   // Each round runs the five in a rotated order (none, floor, the three agents), so a drift
   // within a round falls on each of them alike
-  const floorRates: number[] = [];
+  const floorRuns: RedisRun[] = [];
   let floorNote = '';
   const floorRun = async (): Promise<void> => {
     const r = await underFloor(() => run());
-    if (typeof r === 'number') floorRates.push(r); else floorNote = r;
+    if (typeof r === 'string') floorNote = r; else floorRuns.push(r);
     await pause(2000);
   };
   const baseRun = async (): Promise<void> => { base.push(run()); await pause(2000); };
-  const steps = [baseRun, floorRun, ...agents.map((cfg) => () => agentRun(cfg))];
+  const steps = [baseRun, floorRun, ...agents.map((c) => () => agentRun(c))];
   for (let i = 0; i < REDIS_ROUNDS; i++) {
     for (let k = 0; k < steps.length; k++) await steps[(i + k) % steps.length]!();
   }
   const nsPerReq = (await bpfRunNs(() => { run(); })) / (2 * REDIS_N); // SET and GET runs
+  // the full agent's hooks during one more run (bpf_stats on): which fire per request, and what they cost
+  execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=1']);
+  let fullHooks: { name: string; runs: number; ns: number }[] = [];
+  try {
+    const agent = await startAgent([], AGENT_BIN, []);
+    await pause(2000);
+    const s0 = bpfProgStats();
+    run();
+    const s1 = bpfProgStats();
+    await agent.stop();
+    fullHooks = [...s1].map(([name, v]) => {
+      const p = s0.get(name) ?? { runNs: 0, runs: 0 };
+      return { name, runs: v.runs - p.runs, ns: v.runNs - p.runNs };
+    }).filter((h) => h.runs > 0 && /^(file|sock|proc)_/.test(h.name)).sort((a, b) => b.ns - a.ns);
+  } finally {
+    execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=0']);
+  }
   srv.kill('SIGTERM');
-  const b = median(base);
-  const pairs = (xs: number[]) => median(xs.map((x, i) => x / base[i]!));
+  const rate = (xs: RedisRun[]) => xs.map((x) => x.rate);
+  const b = median(rate(base));
+  const pairs = (xs: RedisRun[]) => median(xs.map((x, i) => x.rate / base[i]!.rate));
+  // CPU: per-round ratio of the redis pair's CPU per request alone to that under the agent (the
+  // throughput one CPU-bound server keeps), and the agent's own CPU per request beside it
+  const cpuKeep = (xs: RedisRun[]) => median(xs.map((x, i) => base[i]!.cpuUs / x.cpuUs));
+  const medCpu = (xs: RedisRun[]) => median(xs.map((x) => x.cpuUs));
   const added = (x: number) => (1e6 / x - 1e6 / b).toFixed(2);
   console.log(`\nredis-benchmark -n ${REDIS_N} -c 50 -t set,get (mean of SET and GET requests/s), server and benchmark pinned to CPUs 1 and 0 (taskset), ` +
-    `${REDIS_ROUNDS} rounds of (none, floor, -m socket, -m socket -p off, full agent) in rotated order, median`);
+    `${REDIS_ROUNDS} rounds of (none, floor, -m socket, -m socket -p off, full agent) in rotated order, median; ` +
+    `load average at the end ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} on ${os.availableParallelism()} CPUs`);
   console.log('');
-  console.log('| run | requests/s | ratio | median of per-round ratios | added µs/request |');
-  console.log('|---|---|---|---|---|');
-  console.log(`| no agent | ${b.toFixed(0)} | 1.000 | 1.000 | 0 |`);
-  if (floorRates.length) {
-    const fl = median(floorRates);
-    console.log(`| count-only floor (the monitor's hooks: tp_btf and cgroup_skb ingress) | ${fl.toFixed(0)} | ${(fl / b).toFixed(3)} | ${pairs(floorRates).toFixed(3)} | ${added(fl)} |`);
+  console.log('| run | requests/s | ratio | median of per-round ratios | added µs/request | redis CPU µs/request (server + benchmark) | CPU kept (per-round median of alone/with) | agent + sensor CPU µs/request |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  console.log(`| no agent | ${b.toFixed(0)} | 1.000 | 1.000 | 0 | ${medCpu(base).toFixed(1)} | 1.000 | - |`);
+  if (floorRuns.length) {
+    const fl = median(rate(floorRuns));
+    console.log(`| count-only floor (the monitor's hooks: tp_btf and cgroup_skb ingress) | ${fl.toFixed(0)} | ${(fl / b).toFixed(3)} | ${pairs(floorRuns).toFixed(3)} | ${added(fl)} | ${medCpu(floorRuns).toFixed(1)} | ${cpuKeep(floorRuns).toFixed(3)} | - |`);
   } else console.log(`floor: ${floorNote}`);
-  for (const cfg of agents) {
-    const a = median(cfg.rates);
-    console.log(`| ${cfg.name} | ${a.toFixed(0)} | ${(a / b).toFixed(3)} | ${pairs(cfg.rates).toFixed(3)} | ${added(a)} |`);
+  for (const c of agents) {
+    const a = median(rate(c.runs));
+    console.log(`| ${c.name} | ${a.toFixed(0)} | ${(a / b).toFixed(3)} | ${pairs(c.runs).toFixed(3)} | ${added(a)} | ${medCpu(c.runs).toFixed(1)} | ${cpuKeep(c.runs).toFixed(3)} | ${median(c.agentUs).toFixed(1)} |`);
   }
   const full = agents[2]!;
   console.log(`goal: the full default agent keeps >= 0.95 of redis's throughput alone (median of per-round ratios): ` +
-    `${pairs(full.rates).toFixed(3)} ${pairs(full.rates) >= 0.95 ? 'met' : 'NOT met'}`);
+    `${pairs(full.runs).toFixed(3)} ${pairs(full.runs) >= 0.95 ? 'met' : 'NOT met'}; by the redis pair's CPU per request ` +
+    `(steadier on a shared machine): ${cpuKeep(full.runs).toFixed(3)} ${cpuKeep(full.runs) >= 0.95 ? 'met' : 'NOT met'}`);
   // -p on vs off, per round (adjacent runs): the payload programs' share
-  const onOff = median(agents[0]!.rates.map((x, i) => x / agents[1]!.rates[i]!));
-  const spread = (xs: number[]) => { const r = xs.map((x, i) => x / base[i]!); return (Math.max(...r) - Math.min(...r)) / 2; };
-  console.log(`-p on / -p off: median per-round ratio ${onOff.toFixed(3)}; noise (half the spread of per-round ratios to no agent): ±${spread(agents[0]!.rates).toFixed(3)} (on), ±${spread(agents[1]!.rates).toFixed(3)} (off)`);
-  console.log(`all runs without: ${base.map((x) => x.toFixed(0)).join(', ')}; floor: ${floorRates.map((x) => x.toFixed(0)).join(', ')}; ` +
-    agents.map((cfg) => `${cfg.name}: ${cfg.rates.map((x) => x.toFixed(0)).join(', ')}`).join('; '));
-  for (const cfg of agents) {
-    const c = { client: 0, server: 0 };
-    for (const o of cfg.outs) {
+  const onOff = median(agents[0]!.runs.map((x, i) => x.rate / agents[1]!.runs[i]!.rate));
+  const spread = (xs: RedisRun[]) => { const r = xs.map((x, i) => x.rate / base[i]!.rate); return (Math.max(...r) - Math.min(...r)) / 2; };
+  console.log(`-p on / -p off: median per-round ratio ${onOff.toFixed(3)}; noise (half the spread of per-round ratios to no agent): ±${spread(agents[0]!.runs).toFixed(3)} (on), ±${spread(agents[1]!.runs).toFixed(3)} (off)`);
+  const fmt = (xs: RedisRun[]) => xs.map((x) => `${x.rate.toFixed(0)} (${x.cpuUs.toFixed(0)} µs)`).join(', ');
+  console.log(`all runs, requests/s (redis CPU µs/request): without: ${fmt(base)}; floor: ${fmt(floorRuns)}; ` +
+    agents.map((c) => `${c.name}: ${fmt(c.runs)}`).join('; '));
+  for (const c of agents) {
+    const t = { client: 0, server: 0 };
+    for (const o of c.outs) {
       const r = (await countRecords(o, new Set([port]))).get(port)!;
-      c.client += r.client;
-      c.server += r.server;
+      t.client += r.client;
+      t.server += r.server;
     }
-    console.log(`${cfg.name}: records for redis connections: ${c.client} CLIENT, ${c.server} SERVER for ${cfg.expected} connections redis accepted while the agent ran; ` +
-      `lost ${Math.abs(cfg.expected - c.client) + Math.abs(cfg.expected - c.server)}; kernel sock_drop=${cfg.sockDrop}`);
+    console.log(`${c.name}: records for redis connections: ${t.client} CLIENT, ${t.server} SERVER for ${c.expected} connections redis accepted while the agent ran; ` +
+      `lost ${Math.abs(c.expected - t.client) + Math.abs(c.expected - t.server)}; kernel sock_drop=${c.sockDrop}`);
   }
   console.log(`BPF run time per request (both sockets, -m socket, kernel.bpf_stats_enabled, separate run): ${nsPerReq.toFixed(0)} ns`);
+  const req = 2 * REDIS_N;
+  console.log(`\nfull default agent, one more run with kernel.bpf_stats_enabled: hooks by total BPF time (all work on the machine, not only redis's); ` +
+    `all hooks ${(fullHooks.reduce((a, h) => a + h.ns, 0) / req).toFixed(0)} ns per request\n`);
+  console.log('| hook | invocations per request | mean ns | ns per request |');
+  console.log('|---|---|---|---|');
+  for (const h of fullHooks.slice(0, 12)) console.log(`| ${h.name} | ${(h.runs / req).toFixed(2)} | ${(h.ns / h.runs).toFixed(0)} | ${(h.ns / req).toFixed(0)} |`);
 }
 
 async function main(): Promise<void> {
@@ -456,15 +522,18 @@ async function main(): Promise<void> {
   storm(bin); // warm-up
   // interleaved (none, floor, falconet) per round: the machine's load drifts between rounds
   const base: number[] = [], withAgent: number[] = [], floorRates: number[] = [], cpuUs: number[] = [];
+  const baseCpu: number[] = [], floorCpu: number[] = [], agentStormCpu: number[] = [];
   let floorNote = '';
   const ports = new Set<number>();
   const counters = { sockDrop: 0, recordsOut: 0 };
   const outs: string[] = [];
   let tcpExportUsed = '';
   for (let i = 0; i < reps; i++) {
-    base.push(storm(bin).rate);
+    const b0 = storm(bin);
+    base.push(b0.rate);
+    baseCpu.push(b0.cpuUs);
     const f = await floorRuns(bin, 1);
-    if (Array.isArray(f)) floorRates.push(...f); else floorNote = f;
+    if (Array.isArray(f)) { floorRates.push(...f.map((x) => x.rate)); floorCpu.push(...f.map((x) => x.cpuUs)); } else floorNote = f;
     const agent = await startAgent();
     tcpExportUsed = agent.tcpExport;
     const cpu0 = agent.cpu();
@@ -472,6 +541,7 @@ async function main(): Promise<void> {
     await new Promise((res) => setTimeout(res, 600)); // let the agent drain this run's records
     cpuUs.push((agent.cpu() - cpu0) * 1e6 / CONNS);
     withAgent.push(r.rate);
+    agentStormCpu.push(r.cpuUs);
     ports.add(r.port);
     const st = await agent.stop();
     counters.sockDrop += st.counters.sock_drop ?? 0;
@@ -480,6 +550,7 @@ async function main(): Promise<void> {
   }
   // one more run with BPF run-time accounting on (it adds its own cost, so not in the ratios)
   const bpfNs = await bpfRunNs(() => { storm(bin); });
+  const floorNs = await floorBpfNs(() => { storm(bin); });
   const recs = new Map<number, { client: number; server: number }>();
   for (const o of outs) for (const [p, c] of await countRecords(o, ports)) {
     const t = recs.get(p) ?? { client: 0, server: 0 };
@@ -498,6 +569,18 @@ async function main(): Promise<void> {
     console.log(`| count-only floor (the monitor's hooks: tp_btf and cgroup_skb ingress) | ${fl.toFixed(0)} | ${(fl / b).toFixed(3)} | ${added(fl)} |`);
   } else console.log(`floor: ${floorNote}`);
   console.log(`| falconet -m socket | ${a.toFixed(0)} | ${(a / b).toFixed(3)} | ${added(a)} |`);
+  // the storm's own CPU per connection, per round against that round's run alone: steadier than
+  // the rate on a shared machine (10 ms ticks over the whole storm)
+  const addedCpu = (xs: number[]) => median(xs.map((x, i) => x - baseCpu[i]!));
+  console.log(`storm CPU µs/connection (user + sys of the storm, hooks included; medians): none ${median(baseCpu).toFixed(1)}` +
+    (floorCpu.length ? `, floor ${median(floorCpu).toFixed(1)} (added ${addedCpu(floorCpu).toFixed(1)})` : '') +
+    `, falconet ${median(agentStormCpu).toFixed(1)} (added ${addedCpu(agentStormCpu).toFixed(1)})` +
+    (floorCpu.length && addedCpu(floorCpu) > 0 ? ` -> falconet's added CPU = ${(addedCpu(agentStormCpu) / addedCpu(floorCpu)).toFixed(2)}x the floor's` : ''));
+  if (floorRates.length) {
+    const fl = median(floorRates);
+    const added = (x: number) => 1e6 / x - 1e6 / b;
+    if (added(fl) > 0) console.log(`falconet's added wall time per connection = ${(added(a) / added(fl)).toFixed(2)}x the floor's`);
+  }
   console.log(`falconet's TCP export path: ${tcpExportUsed}`);
   console.log(`runs without: ${base.map((x) => x.toFixed(0)).join(', ')}; floor: ${floorRates.map((x) => x.toFixed(0)).join(', ')}; with: ${withAgent.map((x) => x.toFixed(0)).join(', ')}`);
   let lost = 0;
@@ -508,8 +591,12 @@ async function main(): Promise<void> {
   console.log(`records lost (expected - reported, both roles): ${lost}; kernel sock_drop=${counters.sockDrop}; records out ${counters.recordsOut}`);
   console.log(`load-independent costs per connection: BPF programs ${(bpfNs / CONNS).toFixed(0)} ns (kernel.bpf_stats_enabled, separate run, ` +
     `both sockets); agent + sensor CPU ${median(cpuUs).toFixed(1)} µs (median; 2 records)`);
+  if (typeof floorNs === 'number') {
+    console.log(`BPF run time per connection, same accounting: floor ${(floorNs / CONNS).toFixed(0)} ns, falconet ${(bpfNs / CONNS).toFixed(0)} ns ` +
+      `= ${(bpfNs / floorNs).toFixed(2)}x the floor's (the kernel side alone; other work's packets in the window count in both)`);
+  } else console.log(`floor BPF run time: ${floorNs}`);
   console.log(`load average at the end: ${readFileSync('/proc/loadavg', 'utf8').trim()} (other work on this machine skews all numbers)`);
-  await redisBench();
+  if (REDIS_N > 0) await redisBench(); // redis requests 0: the connection storm only
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -10,7 +10,8 @@
  *   entry, the exit hook builds the record with the return value. Paths are resolved at exit:
  *   walk_path() of the cwd or dirfd + '/' + the user string (no '..' or symlink normalisation).
  * - Noise control: cfg_proc_events (bit per enum fn_proc_event) filters at enter; a token
- *   bucket per process (tgid + start time, map proc_buckets), cfg_proc_rate events/s with a
+ *   bucket per process (tgid + start time: a slot of proc_bucket_slots, or task storage when the
+ *   slot is taken), cfg_proc_rate events/s with a
  *   one-second burst, suppresses the rest and counts them per type in proc_counts. A new process
  *   starts with its parent's balance, so a fork storm cannot mint fresh budget per child. Records
  *   the ring buffer refuses are counted there too (and in ST_PROC_DROP); the sensor turns the counts into
@@ -78,9 +79,9 @@ struct proc_bucket {
 
 /* Per-task state in task storage rather than hashes keyed by tid or (tgid, start): a hash update
  * or delete takes a bucket lock with interrupts off, ~0.5 µs each on this kind of guest, and a
- * storm pays several per process. Task storage is found from the task itself and freed with it,
- * so exits do no map work. A new process's state is created once, at fork, with its parent's
- * balance; a thread that execs keeps its state (its tid changes, its task does not). */
+ * storm pays several per process. Task storage is found from the task itself and freed with it.
+ * It is now the fallback behind the slots below (a slot held by another live task); a thread
+ * that execs keeps its state there (its tid changes, its task does not). */
 struct proc_task {
 	struct proc_pending p; /* this task's syscall in flight */
 	struct proc_bucket b;  /* the process's rate limit: used in the group leader's state */
@@ -93,11 +94,74 @@ struct {
 	__type(value, struct proc_task);
 } proc_tasks SEC(".maps");
 
-/* The current task's in-flight call, or NULL. */
-static __always_inline struct proc_pending *pending_get(void)
+/* Lock-free slots in front of the task storage. Creating a task's storage takes two locks with
+ * interrupts off (~0.9 µs on this kind of guest), and every new process needed one: at fork for its
+ * inherited balance, or at its first syscall for the pending entry. A slot of an array is found
+ * by id and claimed with one compare-and-swap; the task storage above is used only when the slot
+ * is held by another live task whose id shares it (the same exact state, just slower).
+ *
+ * Pending entries: slot tid % PEND_SLOTS, owned by tid from the enter hook to the exit hook. */
+#define PEND_SLOTS 16384
+struct proc_pend_slot {
+	__u32 owner;           /* tid; 0: free */
+	__u32 pad;
+	struct proc_pending p;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PEND_SLOTS);
+	__type(key, __u32);
+	__type(value, struct proc_pend_slot);
+} proc_pend_slots SEC(".maps");
+
+/* Buckets: slot tgid % BUCKET_SLOTS, owned by the process (tgid, group leader's start) from its
+ * first rate-limited event, or from its fork when it inherits a balance, to its exit. A slot whose
+ * owner has this tgid but another start belongs to a dead process (one tgid is never live twice),
+ * so the new one takes it over. */
+#define BUCKET_SLOTS 32768
+struct proc_bucket_slot {
+	__u32 tgid;            /* 0: free */
+	__u32 pad;
+	__u64 start;
+	struct proc_bucket b;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, BUCKET_SLOTS);
+	__type(key, __u32);
+	__type(value, struct proc_bucket_slot);
+} proc_bucket_slots SEC(".maps");
+
+static __always_inline struct proc_pend_slot *pend_slot(__u32 tid)
 {
+	__u32 k = tid & (PEND_SLOTS - 1);
+	return bpf_map_lookup_elem(&proc_pend_slots, &k);
+}
+
+/* The in-flight call of the current task (tid: its id when the call began), or NULL. */
+static __always_inline struct proc_pending *pending_of(__u32 tid)
+{
+	struct proc_pend_slot *ps = pend_slot(tid);
+	if (ps && ps->owner == tid)
+		return ps->p.live ? &ps->p : NULL;
 	struct proc_task *s = bpf_task_storage_get(&proc_tasks, bpf_get_current_task_btf(), 0, 0);
 	return s && s->p.live ? &s->p : NULL;
+}
+
+static __always_inline struct proc_pending *pending_get(void)
+{
+	return pending_of((__u32)bpf_get_current_pid_tgid());
+}
+
+/* Ends the call in flight (pp from pending_of(tid)) and frees tid's slot if it holds it. */
+static __always_inline void pend_done(struct proc_pending *pp, __u32 tid)
+{
+	pp->live = 0;
+	struct proc_pend_slot *ps = pend_slot(tid);
+	if (ps && ps->owner == tid)
+		ps->owner = 0;
 }
 
 /* Counts only for processes that had suppressed or lost events. */
@@ -157,19 +221,84 @@ static __always_inline void refill(struct proc_bucket *b, __u64 now)
 	b->last_ns = now;
 }
 
+static __always_inline struct proc_bucket_slot *bucket_slot(__u32 tgid)
+{
+	__u32 k = tgid & (BUCKET_SLOTS - 1);
+	return bpf_map_lookup_elem(&proc_bucket_slots, &k);
+}
+
+/* Takes slot bs for process (tgid, start): free, or left by a dead process of the same tgid. */
+static __always_inline bool bucket_claim(struct proc_bucket_slot *bs, __u32 tgid, __u64 start)
+{
+	if (bs->tgid != tgid && __sync_val_compare_and_swap(&bs->tgid, 0, tgid) != 0)
+		return false;
+	bs->start = start;
+	return true;
+}
+
+static __always_inline struct proc_bucket *bucket_set(struct proc_bucket *b, __u64 tokens, __u64 now)
+{
+	b->tokens = tokens;
+	b->last_ns = now;
+	b->live = 1;
+	return b;
+}
+
 /* The current process's bucket, created full when missing; NULL if it cannot be allocated. */
 static __noinline struct proc_bucket *bucket_get(__u64 now)
 {
 	struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
-	struct proc_task *s = bpf_task_storage_get(&proc_tasks, leader, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 start = leader->start_boottime;
+	struct proc_bucket_slot *bs = bucket_slot(tgid);
+	if (bs && bs->tgid == tgid && bs->start == start && bs->b.live)
+		return &bs->b;
+	/* a bucket kept in task storage (its slot was taken when it was made) */
+	struct proc_task *s = bpf_task_storage_get(&proc_tasks, leader, 0, 0);
+	if (s && s->b.live)
+		return &s->b;
+	if (bs && bucket_claim(bs, tgid, start))
+		return bucket_set(&bs->b, (__u64)cfg_proc_rate * NSEC, now);
+	s = bpf_task_storage_get(&proc_tasks, leader, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!s)
 		return NULL;
-	if (!s->b.live) {
-		s->b.tokens = (__u64)cfg_proc_rate * NSEC;
-		s->b.last_ns = now;
-		s->b.live = 1;
+	return bucket_set(&s->b, (__u64)cfg_proc_rate * NSEC, now);
+}
+
+/* The current process's bucket if it has one (none is created). */
+static __noinline struct proc_bucket *bucket_find(void)
+{
+	struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct proc_bucket_slot *bs = bucket_slot(tgid);
+	if (bs && bs->tgid == tgid && bs->start == leader->start_boottime && bs->b.live)
+		return &bs->b;
+	struct proc_task *s = bpf_task_storage_get(&proc_tasks, leader, 0, 0);
+	return s && s->b.live ? &s->b : NULL;
+}
+
+/* A new process (child, not running yet) starts with balance tokens as of now. */
+static __noinline void bucket_inherit(struct task_struct *child, __u64 tokens, __u64 now)
+{
+	__u32 tgid = child->tgid;
+	struct proc_bucket_slot *bs = bucket_slot(tgid);
+	if (bs && bucket_claim(bs, tgid, child->start_boottime)) {
+		bucket_set(&bs->b, tokens, now);
+		return;
 	}
-	return &s->b;
+	struct proc_task *cs = bpf_task_storage_get(&proc_tasks, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (cs)
+		bucket_set(&cs->b, tokens, now);
+}
+
+/* At the process's exit: its slot is free again (task storage goes with the task). */
+static __always_inline void bucket_release(__u32 tgid, __u64 start)
+{
+	struct proc_bucket_slot *bs = bucket_slot(tgid);
+	if (bs && bs->tgid == tgid && bs->start == start) {
+		bs->b.live = 0;
+		bs->tgid = 0;
+	}
 }
 
 /* The current process's counts, created (with its header) when missing; NULL if full. */
@@ -543,7 +672,14 @@ static __always_inline int pend_begin(__u32 ev, __u32 nr, __s32 dfd0, __u64 p0, 
 	if (is_cred_event(ev))
 		cred_ids(p.id_old, is_gid_event(ev));
 	p.live = 1;
-	/* no storage (allocation failed): the exit hook still reports the call, flagged PF_NO_PENDING */
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct proc_pend_slot *ps = pend_slot(tid);
+	if (ps && (ps->owner == tid || __sync_val_compare_and_swap(&ps->owner, 0, tid) == 0)) {
+		ps->p = p;
+		return 0;
+	}
+	/* the slot is another task's: task storage. No storage (allocation failed): the exit hook
+	 * still reports the call, flagged PF_NO_PENDING */
 	struct proc_task *s = bpf_task_storage_get(&proc_tasks, bpf_get_current_task_btf(), 0,
 						   BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (s)
@@ -569,12 +705,13 @@ static __always_inline int proc_exit(long ret, __u32 nr, __u32 ev, __u32 shape, 
 {
 	if (!proc_mon_on())
 		return 0;
-	struct proc_pending *pp = pending_get();
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct proc_pending *pp = pending_of(tid);
 	/* successful exec/clone were reported from the sched tracepoints (the child's return from
 	 * clone has no entry at all) */
 	if ((shape == SH_EXEC_FAIL || shape == SH_CLONE_FAIL) && ret >= 0) {
 		if (pp && (shape == SH_EXEC_FAIL || ret > 0))
-			pp->live = 0;
+			pend_done(pp, tid);
 		return 0;
 	}
 	struct proc_pending p = {};
@@ -585,7 +722,7 @@ static __always_inline int proc_exit(long ret, __u32 nr, __u32 ev, __u32 shape, 
 			p = *pp;
 			have = true;
 		}
-		pp->live = 0;
+		pend_done(pp, tid);
 	}
 	if (!have && need_pending)
 		return 0;
@@ -820,17 +957,10 @@ int BPF_PROG(proc_fork, struct task_struct *parent, struct task_struct *child)
 	}
 	/* a new process inherits its parent's balance (threads share the parent's bucket) */
 	if (cfg_proc_rate && !thread) {
-		struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
-		struct proc_task *ps = bpf_task_storage_get(&proc_tasks, leader, 0, 0);
-		if (ps && ps->b.live) {
-			refill(&ps->b, now);
-			struct proc_task *cs = bpf_task_storage_get(&proc_tasks, child, 0,
-								     BPF_LOCAL_STORAGE_GET_F_CREATE);
-			if (cs) {
-				cs->b.tokens = ps->b.tokens;
-				cs->b.last_ns = now;
-				cs->b.live = 1;
-			}
+		struct proc_bucket *pb = bucket_find();
+		if (pb) {
+			refill(pb, now);
+			bucket_inherit(child, pb->tokens, now);
 		}
 	}
 	return 0;
@@ -868,8 +998,12 @@ int BPF_PROG(proc_exec, struct task_struct *p, pid_t old_pid, struct linux_binpr
 	__u64 now = bpf_ktime_get_boot_ns();
 	if (!rate_allow(PE_EXEC, now))
 		return 0;
-	struct proc_pending *pp = pending_get();
-	struct proc_record *r = rec_begin(PE_EXEC, pp ? pp->nr : 0, 0, now);
+	/* the entry was made under the tid the task had (a thread that execs takes the tgid) */
+	struct proc_pending *pp = pending_of(old_pid);
+	__u32 nr = pp ? pp->nr : 0;
+	if (pp && (__u32)old_pid != (__u32)bpf_get_current_pid_tgid())
+		pend_done(pp, old_pid); /* the exit hook runs under the new tid */
+	struct proc_record *r = rec_begin(PE_EXEC, nr, 0, now);
 	if (!r)
 		return 0;
 	r->arg[0] = old_pid;
@@ -906,9 +1040,16 @@ int BPF_PROG(proc_exit_task, struct task_struct *p)
 			rec_emit(r, 0, now);
 		}
 	}
+	/* a slot still held (the call never returned to its exit hook) */
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct proc_pend_slot *ps = pend_slot(tid);
+	if (ps && ps->owner == tid)
+		ps->owner = 0;
 	if (group_dead) {
-		/* the sensor reports and removes the counts; the bucket goes with the leader's task */
+		/* the sensor reports and removes the counts; the bucket's slot is freed (a bucket in
+		 * task storage goes with the leader's task) */
 		struct proc_bucket_key k = cur_bucket_key();
+		bucket_release(k.tgid, k.start);
 		struct proc_counts *c = bpf_map_lookup_elem(&proc_counts, &k);
 		if (c)
 			c->exited = 1;

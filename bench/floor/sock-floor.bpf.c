@@ -2,7 +2,7 @@
 /* Count-only floor for the socket monitor's hooks: the same attach points as bpf/socket.bpf.h
  * (tp_btf tracepoints and cgroup_skb ingress), each program only adding one to a per-CPU
  * counter. What observing those hooks costs at all, for bench/socket-overhead. */
-#include "../../bpf/vmlinux.h"
+#include "vmlinux.h" /* bpf/vmlinux/<arch>/ (shipped) or bpf/ (generated): -I from the bench */
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 

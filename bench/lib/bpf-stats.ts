@@ -11,3 +11,10 @@ export function bpfProgStats(): ProgStats {
   for (const p of list) if (p.name) m.set(p.name, { runNs: p.run_time_ns ?? 0, runs: p.run_cnt ?? 0 });
   return m;
 }
+
+/** The same by program id (names need not be unique: bpftrace's are not), with the name. */
+export function bpfProgStatsById(): Map<number, { name: string; runNs: number; runs: number }> {
+  const list = JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8' })) as
+    { id: number; name?: string; run_time_ns?: number; run_cnt?: number }[];
+  return new Map(list.map((p) => [p.id, { name: p.name ?? '', runNs: p.run_time_ns ?? 0, runs: p.run_cnt ?? 0 }]));
+}

@@ -112,7 +112,11 @@ async function withFloor<T>(work: () => T): Promise<T> {
   progress('floor');
   const dir = mkdtempSync(path.join(tmpdir(), 'fn-plfloor-'));
   const src = path.join(REPO, 'bench/floor');
-  execFileSync('clang', ['-g', '-O2', '-target', 'bpf', '-mcpu=v3', '-c', path.join(src, 'pl-floor.bpf.c'), '-o', path.join(dir, 'f.bpf.o')]);
+  // vmlinux.h as bpf/Makefile finds it: shipped per arch, else generated in bpf/
+  const arch = process.arch === 'arm64' ? 'arm64' : 'x86';
+  execFileSync('clang', ['-g', '-O2', '-target', 'bpf', '-mcpu=v3', `-D__TARGET_ARCH_${arch}`,
+    '-I', path.join(REPO, 'bpf/vmlinux', arch), '-I', path.join(REPO, 'bpf'), '-c',
+    path.join(src, 'pl-floor.bpf.c'), '-o', path.join(dir, 'f.bpf.o')]);
   execFileSync('cc', ['-O2', '-o', path.join(dir, 'floor'), path.join(src, 'sock-floor.c'), '-lbpf']);
   const f = spawn(path.join(dir, 'floor'), [path.join(dir, 'f.bpf.o')], { stdio: ['ignore', 'pipe', 'pipe'] });
   await waitFor(f, 'stdout', 'floor-ready');

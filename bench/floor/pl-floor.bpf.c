@@ -2,7 +2,7 @@
 /* Count-only floor for payload capture (-p): the same hooks as bpf/payload.bpf.h's packet
  * programs (cgroup_skb egress and ingress on the cgroup v2 root), each only counting. Loaded by
  * sock-floor.c, for bench/dns-flood. */
-#include "../../bpf/vmlinux.h"
+#include "vmlinux.h" /* bpf/vmlinux/<arch>/ (shipped) or bpf/ (generated): -I from the bench */
 #include <bpf/bpf_helpers.h>
 
 struct {

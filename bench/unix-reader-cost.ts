@@ -30,7 +30,7 @@ def send():
 threading.Thread(target=send).start()
 s, _ = srv.accept(); got = 0
 while True:
-    d = s.recv(65536)
+    d = s.recv(4096)
     if not d: break
     got += len(d)
 print(got)
@@ -82,9 +82,10 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'fn-uxcost-'));
   const rx = spawn('python3', ['-c', RECEIVER, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
   await waitFor(rx, 'stdout', 'ready');
-  const a = spawn(process.execPath, [path.join(REPO, 'bin/falconet'), '-m', 'socket', '-q', '--stats', '-p', 'dns=off', '-p', 'http=off',
+  const a = spawn(process.execPath, [path.join(REPO, 'bin/falconet'), '-m', 'socket', '-o', 'json-min', '--stats', '-p', 'dns=off', '-p', 'http=off',
     '-p', `syslog=unix:${dir}/log`], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
+  const closed = new Promise((res) => a.on('close', res));
   const ready = waitFor(a, 'stderr', 'sensor ready');
   a.stderr!.on('data', (d: string) => { err += d; });
   try {
@@ -109,7 +110,6 @@ async function main(): Promise<void> {
     }
     await new Promise((res) => setTimeout(res, 1200));
   } finally {
-    const closed = new Promise((res) => a.on('close', res));
     a.kill('SIGTERM');
     await closed;
     rx.kill();

@@ -279,15 +279,16 @@ int sock_pl_in(struct __sk_buff *skb)
  * The reader side ships every datagram whose claim it does not find, or cannot delete. A full
  * barrier between each side's write and its read (pl_fence: sender claim → skb->next; reader
  * unlink → claim lookup) keeps both from missing the other's write. A claim names the sender
- * socket and length: skb addresses are reused at once. Claims are left only for datagrams that
- * are never read (their receiver closed): the LRU drops them. Datagram receivers only. */
+ * socket and length: skb addresses are reused at once. Claims are left only for datagrams the
+ * reader side never sees read (their receiver closed, or reads through io_uring): the LRU drops
+ * them, and the same thread's next claim at that address replaces one. Datagram receivers only. */
 #define PL_CLAIM_FRESH_NS 1000000000ULL
 
 struct pl_claim {
 	__u64 sk;   /* the sender's struct sock */
 	__u64 ts;
 	__u32 len;
-	__u32 pad;
+	__u32 tid;  /* the claiming thread: its own claim at this address is an earlier datagram's */
 };
 
 struct {
@@ -419,12 +420,12 @@ int BPF_PROG(sock_pl_unix, const struct sock *sk)
 	if (!pl_unix_reader || BPF_CORE_READ(sk, sk_type) != PL_SOCK_DGRAM)
 		return pl_unix_ship(sender, skb->data, len, head);
 	__u64 key = (__u64)skb, now = bpf_ktime_get_boot_ns();
-	struct pl_claim c = { .sk = (__u64)sender, .ts = now, .len = len };
+	struct pl_claim c = { .sk = (__u64)sender, .ts = now, .len = len, .tid = (__u32)bpf_get_current_pid_tgid() };
 	if (bpf_map_update_elem(&pl_unix_claims, &key, &c, BPF_NOEXIST)) {
 		struct pl_claim *o = bpf_map_lookup_elem(&pl_unix_claims, &key);
 		/* another sender's sk_data_ready claimed this tail (its own datagram was read before
-		 * it looked); else a stale claim of a datagram that was never read */
-		if (o && o->sk == c.sk && o->len == len && now - o->ts < PL_CLAIM_FRESH_NS)
+		 * it looked); else a stale claim of a datagram our hook never saw read */
+		if (o && o->sk == c.sk && o->len == len && o->tid != c.tid && now - o->ts < PL_CLAIM_FRESH_NS)
 			return 0;
 		bpf_map_update_elem(&pl_unix_claims, &key, &c, BPF_ANY);
 	}

@@ -43,7 +43,10 @@ enum fn_pl_stat {
 	PL_DROP_FLOW_MAP,      /* no flow state (map full) */
 	PL_DROP_HANDSHAKE,     /* data reached a listening/request socket (not attributed to the listener) */
 	PL_SKIP_RETRANS,       /* TCP retransmission of bytes already captured (de-duplicated, not a loss) */
-	PL_DROP_READ,          /* packet bytes could not be read */
+	PL_DROP_READ,          /* packet bytes could not be read (UNIX, without the reader side: a
+	                        * receiver took the datagram before sk_data_ready looked) */
+	PL_UNIX_READER,        /* not a reason: UNIX datagrams handled on the reader side
+	                        * (skb_copy_datagram_iovec), also counted under captured or a drop */
 	PL_MAX = 8
 };
 

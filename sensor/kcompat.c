@@ -301,7 +301,9 @@ void kcompat_report(char *status, size_t cap, size_t *slen, unsigned monitors)
 			add(status, cap, slen, "unavailable: socket: SockRxPacketsFrag; drops and queue of UDP peers seen "
 			    "only receiving (no bpf_cast_to_kern_ctx kfunc, 6.2+)");
 		if (!kc.sk_data_ready_tp)
-			add(status, cap, slen, "unavailable: socket: -p payloads of UNIX sockets (no sk_data_ready tracepoint)");
+			add(status, cap, slen, "fallback: socket: -p payloads of UNIX syslog sockets on the reader side "
+			    "(skb_copy_datagram_iovec; no sk_data_ready tracepoint); unavailable that way: UNIX stream "
+			    "sockets, receivers reading other than by read/readv/recvfrom/recvmsg/recvmmsg (io_uring)");
 	}
 	if (monitors & FN_MON_PROCESS) {
 		if (!kc.has_find_vma)

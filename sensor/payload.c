@@ -66,6 +66,7 @@ void payload_configure(struct falconet_bpf *skel)
 		bpf_program__set_autoload(skel->progs.sock_pl_in, false);
 		bpf_program__set_autoload(skel->progs.sock_pl_out, false);
 		bpf_program__set_autoload(skel->progs.sock_pl_unix, false);
+		bpf_program__set_autoload(skel->progs.sock_pl_unix_rd, false);
 		return;
 	}
 	for (unsigned i = 0; i < n_ports; i++)
@@ -81,8 +82,17 @@ void payload_configure(struct falconet_bpf *skel)
 		bpf_program__set_autoload(skel->progs.sock_pl_in, false);
 		bpf_program__set_autoload(skel->progs.sock_pl_out, false);
 	}
-	if (!n_unix)
+	if (!n_unix) {
 		bpf_program__set_autoload(skel->progs.sock_pl_unix, false);
+		bpf_program__set_autoload(skel->progs.sock_pl_unix_rd, false);
+	}
+}
+
+void payload_attached(struct falconet_bpf *skel, struct bpf_program *prog)
+{
+	/* the sender side leaves datagrams it could not see to the reader side from now on */
+	if (prog == skel->progs.sock_pl_unix_rd)
+		skel->bss->pl_unix_reader = 1;
 }
 
 static void logmsg(const char *what, const char *err)

@@ -496,6 +496,7 @@ int main(int argc, char **argv)
 		if (n_links < MAX_LINKS)
 			links[n_links++] = l;
 		attached++;
+		payload_attached(skel, prog);
 		l = proc_attach_exit(skel, bpf_program__name(prog));
 		if (l) {
 			if (n_links < MAX_LINKS)

@@ -2,18 +2,21 @@
 # Boots Debian 12's 6.1 kernel under QEMU (TCG: no KVM needed) with a small initramfs holding
 # busybox, the static sensor (the BPF object is inside it), netpair and a workload, and brings
 # back the sensor's raw stream (the `falconet record` format) over a second serial port.
-#   boot.sh --workload FILE --out DIR [--sensor-args "ARGS"] [--timeout S] [--smp N] [--mem M]
+#   boot.sh --workload FILE --out DIR [--prework FILE] [--sensor-args "ARGS"] [--timeout S] [--smp N] [--mem M]
+# --prework runs before the sensor starts (e.g. a syslog daemon whose socket -p resolves at
+# start); it may append sensor arguments to /tmp/sensor-args.extra in the guest.
 # Writes DIR/console.log (guest console) and DIR/stream.bin (decode it with
 # `bin/falconet replay DIR/stream.bin -o json-min`). Exit status 0 only when the guest reported
 # the stream it sent and the host received exactly those bytes.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-workload= out= timeout=600 smp=2 mem=2G
+workload= prework= out= timeout=600 smp=2 mem=2G
 sensor_args="--monitors 7"
 while [ $# -gt 0 ]; do
   case $1 in
     --workload) workload=$2; shift 2 ;;
+    --prework) prework=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --sensor-args) sensor_args=$2; shift 2 ;;
     --timeout) timeout=$2; shift 2 ;;
@@ -42,6 +45,7 @@ cp "$sensor" "$stage/bin/falconet-sensor"
 gcc -static -O2 -o "$stage/bin/netpair" "$here/guest/netpair.c"
 cp "$here/guest/init" "$stage/init"
 cp "$workload" "$stage/workload.sh"
+[ -z "$prework" ] || cp "$prework" "$stage/prework.sh"
 echo "$sensor_args" > "$stage/sensor-args"
 # the kernel's config travels along for reference, outside the paths libbpf reads: the sensor
 # must load without it (containers), as it does here

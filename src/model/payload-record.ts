@@ -36,6 +36,7 @@ export interface PayloadRecord {
 export interface PayloadStatsRecord {
   type: 'payload_stats';
   hdr: ProcHeader;
-  /** captured, drop_ringbuf, drop_flow_cap, drop_flow_map, drop_handshake, skip_retrans, drop_read */
+  /** captured, drop_ringbuf, drop_flow_cap, drop_flow_map, drop_handshake, skip_retrans, drop_read;
+   * unix_reader: of those, UNIX datagrams handled on the reader side */
   counters: Record<string, number>;
 }

@@ -192,8 +192,9 @@ export const REC_PAYLOAD = 5;
 export const REC_PAYLOAD_STATS = 6;
 export const PAYLOAD_MAX = 2048;
 export const PLF_RX = 0x1;
-/** enum fn_pl_stat, by index */
-export const PAYLOAD_STATS = ['captured', 'drop_ringbuf', 'drop_flow_cap', 'drop_flow_map', 'drop_handshake', 'skip_retrans', 'drop_read'] as const;
+/** enum fn_pl_stat, by index. unix_reader is no reason: the UNIX datagrams handled on the reader
+ * side, also counted under captured or a drop. */
+export const PAYLOAD_STATS = ['captured', 'drop_ringbuf', 'drop_flow_cap', 'drop_flow_map', 'drop_handshake', 'skip_retrans', 'drop_read', 'unix_reader'] as const;
 export const PL_MAX = 8;
 
 export const PAYLOAD_RECORD: StructLayout = {

@@ -321,3 +321,81 @@ describe('UNIX syslog payloads and struct sock reuse', { skip: skipUnlessBpf() }
     assert.ok(msgs.every((m) => m.length === 1), 'one message per syslog socket');
   });
 });
+
+/** The race: senders on CPU 0, the syslog receiver on CPU 1 polling without blocking (a busy
+ * receiver, like rsyslogd under load), so it often takes a datagram off the queue before the
+ * sender's sk_data_ready looks at the queue's tail. Those
+ * are the reader side's (skb_copy_datagram_iovec); the rest the sender side's. Each sending
+ * socket sends PER messages (under the per-flow cap of 8) and closes. */
+const RACE_SENDER = `
+import os, socket, sys
+os.sched_setaffinity(0, {0})
+d, n, per = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+for i in range(n):
+    b = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); b.connect(d + '/log')
+    for j in range(per): b.send(b'<13>Dec  2 21:02:49 race[1]: m %d.%d' % (i, j))
+    b.close()
+print(os.getpid())
+`;
+const RACE_RECEIVER = `
+import os, socket, sys
+os.sched_setaffinity(0, {1})
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1] + '/log')
+print('ready', flush=True)
+s.setblocking(False)
+n = 0
+while True:
+    try: m = s.recv(256)
+    except BlockingIOError: continue
+    if m == b'end': break
+    n += 1
+print(n, flush=True)
+`;
+
+describe('UNIX syslog: receiver on another CPU than the sender (reader-side capture)', { skip: skipUnlessBpf() }, () => {
+  it('every datagram is captured once, on one side or the other, and joins its socket record', async (t) => {
+    const { availableParallelism } = await import('node:os');
+    if (availableParallelism() < 2) { t.skip('needs 2 CPUs'); return; }
+    const dir = mkdtempSync(path.join(tmpdir(), 'fn-race-'));
+    const N = 300, PER = 5;
+    let pid = 0, received = -1;
+    const rx = spawn('python3', ['-c', RACE_RECEIVER, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let rxOut = '';
+    await new Promise<void>((res, rej) => {
+      rx.stdout.setEncoding('utf8').on('data', (d: string) => { rxOut += d; if (rxOut.includes('ready')) res(); });
+      rx.once('exit', (c) => rej(new Error(`receiver exited ${c}`)));
+    });
+    const rxDone = new Promise<void>((res) => rx.once('exit', () => res()));
+    const cap = await captureRecords(async () => {
+      const r = await run('python3', ['-c', RACE_SENDER, dir, String(N), String(PER)]);
+      pid = Number(r.stdout.trim());
+      // the end marker is not a syslog message: it is sent from an unconnected socket after the run
+      await run('python3', ['-c', `import socket; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b'end', '${dir}/log')`]);
+      await rxDone;
+      received = Number(rxOut.split('\n')[1]);
+      await new Promise((res) => setTimeout(res, 1200));
+    }, ['-m', 'socket', '-p', 'dns=off', '-p', 'http=off', '-p', `syslog=unix:${dir}/log`]).finally(() => rx.kill());
+    assert.equal(received, N * PER, 'the receiver got every datagram');
+    const line = cap.stderr.split('\n').filter((l) => l.startsWith('falconet-payload-stats ')).at(-1);
+    assert.ok(line, 'payload stats line');
+    const s = JSON.parse(line.slice('falconet-payload-stats '.length)) as Record<string, number>;
+    process.stdout.write(`# race: ${JSON.stringify(s)}\n`);
+    // N × PER messages + the end marker: all captured, none dropped, none twice
+    const dropped = s.drop_ringbuf! + s.drop_flow_cap! + s.drop_flow_map! + s.drop_handshake! + s.drop_read!;
+    assert.equal(s.captured! + dropped, N * PER + 1, JSON.stringify(s));
+    assert.equal(dropped, 0, JSON.stringify(s));
+    assert.ok(s.unix_reader! <= s.captured!, JSON.stringify(s));
+    assert.equal(s.payloads, s.captured, 'every captured record reached the agent');
+    const logs = cap.records.filter((r) => r.ProcPID === pid && r.SockFamily === 'AF_UNIX' && r.SockAddress === `${dir}/log`);
+    assert.equal(logs.length, N, 'one record per sending socket');
+    // sorted: a message taken on the reader side is shipped when it is read, after later
+    // messages of the same socket the sender side took as they were sent
+    const msgs = logs.map((r) => ((r.AppTxSyslog as JsonRecord[] | undefined) ?? []).map((m) => m.Message as string).sort());
+    for (const m of msgs) {
+      assert.equal(m.length, PER, JSON.stringify(m));
+      const i = /^m (\d+)\.0$/.exec(m[0]!)?.[1];
+      assert.deepEqual(m, Array.from({ length: PER }, (_, j) => `m ${i}.${j}`), 'a socket\'s own messages');
+    }
+    assert.equal(new Set(msgs.map((m) => m[0])).size, N);
+  });
+});

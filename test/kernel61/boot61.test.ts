@@ -5,7 +5,7 @@
 // Missing qemu or kernel is a failure, not a skip: scripts/setup.sh installs both.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,12 +13,25 @@ import { REPO, type JsonRecord } from '../kernel/harness.js';
 import { decodeFrame } from '../../src/sensor/decode.js';
 import { FrameSplitter } from '../../src/sensor/frames.js';
 import type { SensorHello } from '../../src/model/records.js';
+import { payloadStartupNotes } from '../../src/protocols/startup.js';
 
 const FILES = 5;       // files created, appended to and read
 const TRUES = 6;       // fork + exec of /bin/true
 const TCP_UP = 100000, TCP_DOWN = 200000;
 const UDP_N = 4, UDP_SIZE = 100;
 const UX_UP = 5000, UX_DOWN = 7000;
+const LOGGERS = 3;     // busybox logger processes, one syslog message each, to busybox syslogd
+
+/** Before the sensor: busybox syslogd on /dev/log (a datagram socket) and the sensor's -p
+ * argument for it, the kernel's (dev, ino) of that path (what src/protocols/sensor-spec.ts gives). */
+const PREWORK = `
+syslogd -n -O /work/syslog.out &
+i=0; while [ ! -S /dev/log ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+set -- $(stat -c '%d %i' /dev/log)
+maj=$(( ($1 >> 8) & 0xfff )); min=$(( ($1 & 0xff) | (($1 >> 12) & 0xfff00) ))
+echo "--payload unix=$(( (maj << 20) | min )):$2" > /tmp/sensor-args.extra
+echo "syslogd $(cat /tmp/sensor-args.extra)"
+`;
 
 const WORKLOAD = `
 mkdir /work/files && cd /work/files
@@ -32,9 +45,12 @@ for i in $(seq 1 ${TRUES}); do /bin/true; done
 netpair tcp 5001 ${TCP_UP} ${TCP_DOWN}
 netpair udp 5002 ${UDP_N} ${UDP_SIZE}
 netpair unix /work/ux.sock ${UX_UP} ${UX_DOWN}
+for i in $(seq 1 ${LOGGERS}); do logger -t k61 "hello k61 $i" & echo "logger $i pid=$!"; wait $!; done
+sleep 1
+sed 's/^/syslog.out: /' /work/syslog.out
 `;
 
-interface Boot { hello: SensorHello; records: JsonRecord[]; console: string; config: string }
+interface Boot { hello: SensorHello; records: JsonRecord[]; console: string; config: string; payloadStats?: Record<string, number> }
 
 function kernelDir(): string {
   return execFileSync('bash', [path.join(REPO, 'scripts/qemu/kernel61.sh')], { encoding: 'utf8' }).trim();
@@ -45,7 +61,9 @@ async function boot(): Promise<Boot> {
   try {
     const wl = path.join(dir, 'workload.sh');
     writeFileSync(wl, WORKLOAD);
-    const child = spawn('bash', [path.join(REPO, 'scripts/qemu/boot.sh'), '--workload', wl, '--out', dir, '--timeout', '300'],
+    const pre = path.join(dir, 'prework.sh');
+    writeFileSync(pre, PREWORK);
+    const child = spawn('bash', [path.join(REPO, 'scripts/qemu/boot.sh'), '--workload', wl, '--prework', pre, '--out', dir, '--timeout', '300'],
       { stdio: ['ignore', 'inherit', 'pipe'] });
     let err = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; process.stderr.write(d); });
@@ -61,11 +79,14 @@ async function boot(): Promise<Boot> {
       if (ev.kind === 'hello') hello = ev.hello;
     }
     assert.ok(hello, 'the stream has no hello frame');
-    const out = execFileSync(process.execPath, [path.join(REPO, 'bin/falconet'), 'replay', path.join(dir, 'stream.bin'), '-o', 'json-min'],
-      { encoding: 'utf8', maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'ignore'] });
-    const records = out.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as JsonRecord);
+    const rp = spawnSync(process.execPath, [path.join(REPO, 'bin/falconet'), 'replay', path.join(dir, 'stream.bin'), '-o', 'json-min', '--stats'],
+      { encoding: 'utf8', maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
+    assert.equal(rp.status, 0, rp.stderr);
+    const records = rp.stdout.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as JsonRecord);
+    const ps = rp.stderr.split('\n').filter((l) => l.startsWith('falconet-payload-stats ')).at(-1);
+    const payloadStats = ps ? JSON.parse(ps.slice('falconet-payload-stats '.length)) as Record<string, number> : undefined;
     const config = readFileSync(path.join(kernelDir(), 'config'), 'utf8');
-    return { hello, records, console: consoleLog, config };
+    return { hello, records, console: consoleLog, config, payloadStats };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -110,6 +131,8 @@ test('6.1 guest: every program loads without a verifier rejection, and each miss
     /^fallback: socket: UNIX socket bytes through BPF LSM socket_sendmsg\/recvmsg and syscall exits/,
     /^unavailable: socket: SockRxPacketsFrag.*bpf_cast_to_kern_ctx/,
     /^fallback: process: EXIT's last-thread flag from signal->live/,
+    /^fallback: socket: -p payloads of UNIX syslog sockets on the reader side \(skb_copy_datagram_iovec; no sk_data_ready/,
+    /^skipped sock_pl_unix \(tp_btf\/sk_data_ready: tracepoint not in this kernel\)$/,
   ]) assert.ok(st.some((s) => want.test(s)), `no status line ${want}: ${st.join('\n')}`);
   // no kernel config in the guest: HZ measured, and it must be the kernel's own
   const hz = /^CONFIG_HZ=(\d+)$/m.exec(b.config)?.[1];
@@ -233,4 +256,35 @@ test('6.1 guest: socket monitor, TCP and UDP loopback exchanges exact', () => {
   }
   assert.equal(cu[0]!.SockRole, 'CLIENT');
   assert.equal(su[0]!.SockRole, 'SERVER');
+});
+
+test('6.1 guest: UNIX syslog payloads through the reader-side fallback (skb_copy_datagram_iovec), the logger as the process', () => {
+  const st = b.hello.programStatus;
+  assert.ok(!st.some((s) => s.startsWith('skipped sock_pl_unix_rd')), st.join('\n'));
+  assert.deepEqual(payloadStartupNotes(st), ['-p syslog=unix: this kernel cannot run tp_btf/sk_data_ready (tracepoint not in this kernel); ' +
+    'syslog messages over UNIX datagram sockets are captured on the reader side (tp_btf/skb_copy_datagram_iovec) instead; over UNIX stream sockets they are not']);
+  const pids = new Map<number, number>();
+  for (const l of b.console.split(/\r?\n/)) {
+    const m = /^WORKLOAD: logger (\d+) pid=(\d+)$/.exec(l);
+    if (m) pids.set(Number(m[1]), Number(m[2]));
+  }
+  assert.equal(pids.size, LOGGERS, b.console.slice(-3000));
+  for (const [i, pid] of pids) {
+    assert.ok(b.console.includes(`hello k61 ${i}`), `syslogd got message ${i}`);
+    const mine = b.records.filter((r) => r.ProcPID === pid && r.SockFamily === 'AF_UNIX');
+    assert.equal(mine.length, 1, JSON.stringify(mine));
+    const r = mine[0]!;
+    assert.equal(r.SockAddress, '/dev/log');
+    assert.equal(r.App, 'SYSLOG');
+    const msgs = r.AppTxSyslog as JsonRecord[];
+    assert.equal(msgs.length, 1, JSON.stringify(msgs));
+    assert.match(msgs[0]!.Timestamp as string, /^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d$/);
+    assert.deepEqual({ ...msgs[0], Timestamp: '' }, { Facility: 'User', Severity: 'Notice (5)', Priority: 13, Version: 0, Timestamp: '',
+      Appname: 'k61', Message: `hello k61 ${i}` });
+  }
+  // every message on the reader side, none lost, each joined to its logger's socket record
+  const s = b.payloadStats;
+  assert.ok(s, 'payload stats');
+  assert.deepEqual({ captured: s.captured, unix_reader: s.unix_reader, drop_read: s.drop_read, payloads: s.payloads, attached: s.attached },
+    { captured: LOGGERS, unix_reader: LOGGERS, drop_read: 0, payloads: LOGGERS, attached: LOGGERS }, JSON.stringify(s));
 });

@@ -37,7 +37,7 @@ test('payload records: UDP peer, TCP sequence, UNIX sender address, counters', (
   const st = Buffer.alloc(PAYLOAD_STATS_RECORD.size);
   st.writeUInt16LE(REC_PAYLOAD_STATS, 0);
   st.writeUInt16LE(PAYLOAD_STATS_RECORD.size, 2);
-  for (let i = 0; i < 7; i++) st.writeBigUInt64LE(BigInt(i + 1), PAYLOAD_STATS_RECORD.fields.counters![0] + 8 * i);
+  for (let i = 0; i < 8; i++) st.writeBigUInt64LE(BigInt(i + 1), PAYLOAD_STATS_RECORD.fields.counters![0] + 8 * i);
   const [u, t, x, s] = decodeRecords(Buffer.concat([udp, tcp, unix, st])) as [PayloadRecord, PayloadRecord, PayloadRecord, PayloadStatsRecord];
   assert.deepEqual({ ...u, hdr: undefined, bytes: Buffer.from(u.bytes).toString() }, {
     type: 'payload', hdr: undefined, ts: 5000n, cookie: 77n, app: 'DNS', transport: 'udp', rx: true, peerIP: '127.0.0.53', peerPort: 53,
@@ -51,7 +51,7 @@ test('payload records: UDP peer, TCP sequence, UNIX sender address, counters', (
   assert.equal(x.skAddr, 0xffff880000002010n);
   assert.equal(x.skIno, 9n, 'the sender socket inode (raddr[8..16])');
   assert.equal(u.skIno, undefined);
-  assert.deepEqual(s.counters, { captured: 1, drop_ringbuf: 2, drop_flow_cap: 3, drop_flow_map: 4, drop_handshake: 5, skip_retrans: 6, drop_read: 7 });
+  assert.deepEqual(s.counters, { captured: 1, drop_ringbuf: 2, drop_flow_cap: 3, drop_flow_map: 4, drop_handshake: 5, skip_retrans: 6, drop_read: 7, unix_reader: 8 });
 });
 
 test('payload records: a length past the record is a frame error; an unknown app is skipped', () => {

@@ -1,4 +1,4 @@
-// -p on a kernel without tp_btf/sk_data_ready: the start-up log says what is not captured, from
+// -p on a kernel without tp_btf/sk_data_ready (or the reader side): the start-up log says what is captured how, from
 // the sensor's own "skipped" status lines (the form sensor/sensor.c writes), also end to end
 // through the agent's hello handling on a replayed stream.
 import { test } from 'node:test';
@@ -15,9 +15,17 @@ import { end, frame, hello } from '../unit/stream-builder.js';
 
 const MISSING = 'skipped sock_pl_unix (tp_btf/sk_data_ready: tracepoint not in this kernel)';
 
+const READER = 'skipped sock_pl_unix_rd (tp_btf/skb_copy_datagram_iovec: rejected by this kernel\'s verifier; --verbose shows the log)';
+
 test('-p notes: a kernel without sk_data_ready, a rejected cgroup program, nothing otherwise', () => {
   assert.deepEqual(payloadStartupNotes([MISSING]), [
-    '-p syslog=unix: this kernel cannot run tp_btf/sk_data_ready (tracepoint not in this kernel); syslog messages sent over UNIX sockets are not captured (UDP and TCP syslog still are)',
+    '-p syslog=unix: this kernel cannot run tp_btf/sk_data_ready (tracepoint not in this kernel); syslog messages over UNIX datagram sockets are captured on the reader side (tp_btf/skb_copy_datagram_iovec) instead; over UNIX stream sockets they are not',
+  ]);
+  assert.deepEqual(payloadStartupNotes([MISSING, READER]), [
+    '-p syslog=unix: this kernel cannot run tp_btf/sk_data_ready (tracepoint not in this kernel) nor tp_btf/skb_copy_datagram_iovec (rejected by this kernel\'s verifier; --verbose shows the log); syslog messages sent over UNIX sockets are not captured (UDP and TCP syslog still are)',
+  ]);
+  assert.deepEqual(payloadStartupNotes([READER]), [
+    '-p syslog=unix: this kernel cannot run tp_btf/skb_copy_datagram_iovec (rejected by this kernel\'s verifier; --verbose shows the log); a UNIX syslog message that its receiver reads before sk_data_ready sees it is not captured (counted as drop_read)',
   ]);
   assert.deepEqual(payloadStartupNotes(['skipped sock_pl_out (cgroup_skb/egress: rejected by this kernel\'s verifier; --verbose shows the log)']), [
     '-p: sock_pl_out (cgroup_skb/egress: rejected by this kernel\'s verifier; --verbose shows the log); DNS, HTTP and syslog payloads over UDP and TCP are not captured',

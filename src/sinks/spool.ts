@@ -1,12 +1,12 @@
 // The disk spool: append-only segments with group commit, per-consumer cursors, lazy recovery.
-// A record is accepted only once its frame is written and fdatasync'ed (group commit; the
-// segment is opened O_DSYNC, so the commit's writev is the fdatasync); a new segment is fsync'ed together with its directory. Start-up reads segment
+// A record is accepted only once its frame is written and fdatasync'ed (group commit every
+// fsyncMs); a new segment is fsync'ed together with its directory. Start-up reads segment
 // headers and scans only the last segment (the only one a crash can tear), so it costs the same
 // for 1 MiB and 1 GiB. Segments go once every consumer's acked cursor has passed them.
 // Appends are encoded once into runs of frames (run-arena.ts) that are written with one writev
 // per commit; readers see only committed data, served from the last few MiB of runs kept in
 // memory when they keep up, else read lazily from the segments.
-import { closeSync, constants as fsc, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlink, unlinkSync, writeFileSync, writeSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlink, unlinkSync, writeFileSync, writeSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RecordId, SinkItem } from '../pipeline/types.js';
@@ -121,15 +121,6 @@ const HOT_MAX_BYTES = 16 << 20;
  */
 export const COMMIT_MAX_BYTES = 1 << 20;
 const READ_CHUNK = 1 << 20;
-/**
- * The segment being written is opened O_DSYNC: each writev of a group commit returns only once
- * its data (and the metadata needed to read it back, such as the file size) is on disk, exactly
- * as write + fdatasync would (POSIX "synchronized I/O data integrity completion"; ext4 runs the
- * same fdatasync path over the written range). One thread-pool round trip per commit instead of
- * two, which on a loaded machine is a context switch fewer per commit.
- */
-const SEG_APPEND = fsc.O_RDWR | fsc.O_DSYNC;
-const SEG_CREATE = SEG_APPEND | fsc.O_CREAT | fsc.O_TRUNC;
 
 export class Spool {
   readonly dir: string;
@@ -265,7 +256,7 @@ export class Spool {
     }
     this.lastId = prevId;
     if (this.segs.length === 0) await this.createSegment(nums.length ? nums[nums.length - 1]! + 1 : 1);
-    else this.writeFh = await open(join(this.dir, segName(this.cur.seg)), SEG_APPEND);
+    else this.writeFh = await open(join(this.dir, segName(this.cur.seg)), 'r+');
     this.removeTempFiles();
   }
 
@@ -280,7 +271,7 @@ export class Spool {
   private async createSegment(seg: number): Promise<void> {
     const path = join(this.dir, segName(seg));
     const header = encodeSegHeader(seg, this.lastId);
-    const fh = await open(path, SEG_CREATE);
+    const fh = await open(path, 'w+');
     await fh.write(header, 0, header.length, 0);
     await fh.sync();
     const dfd = openSync(this.dir, 'r');
@@ -410,7 +401,7 @@ export class Spool {
 
   /**
    * Writes up to COMMIT_MAX_BYTES of the pending runs (whole runs, at least one) with one writev
-   * per segment (O_DSYNC: each returns once durable, as write + fdatasync), then resolves the appends whose runs are all committed. Bounded
+   * per segment, fdatasyncs, then resolves the appends whose runs are all committed. Bounded
    * commits keep a pipeline: while one commit runs, producers fill the next.
    */
   private async commit(): Promise<void> {
@@ -461,11 +452,11 @@ export class Spool {
           r++;
           from = 0;
         }
-        // O_DSYNC: durable when it returns (no separate fdatasync round trip)
         await this.writeFh!.writev(iov, start);
         seg.size = off;
         this.writingBytes -= off - start;
       }
+      await this.writeFh!.datasync();
       this.cur.durable = this.cur.size;
       if (lastId) this.lastId = lastId;
       this.committedRuns = upTo;
@@ -490,7 +481,7 @@ export class Spool {
   }
 
   private async roll(): Promise<void> {
-    // everything written to the old segment is durable already (O_DSYNC writes)
+    await this.writeFh!.datasync();
     this.cur.durable = this.cur.size;
     await this.writeFh!.close();
     this.writeFh = null;

@@ -59,6 +59,7 @@ async function faults(dir: string, rs: Rsyslog): Promise<void> {
     const dropped = Object.values(s.dropped).reduce((a, b) => a + b, 0);
     const ok = s.unique + dropped === s.produced && s.outOfRange === 0;
     console.log(`  ${s.sink.padEnd(7)} delivered-unique ${s.unique} + dropped ${dropped} ${JSON.stringify(s.dropped)} = ${s.unique + dropped} vs produced ${s.produced}: ${ok ? 'EXACT' : 'MISMATCH'}`);
+    if (!ok || s.unreportedDuplicates) console.log(`  ${''.padEnd(7)} first missing ${JSON.stringify(s.missing)}; first unreported duplicates ${JSON.stringify(s.unreportedSample)}`);
     console.log(`  ${''.padEnd(7)} duplicates ${s.duplicates} (${((s.duplicates / s.produced) * 100).toFixed(3)} %), re-sent and reported ${s.reportedResent}, unreported duplicates ${s.unreportedDuplicates}`);
   }
   const rec = [...rep.recoveryMs].sort((a, b) => a - b);
@@ -170,5 +171,7 @@ try {
   if (part('faults')) await faults(dir, rs);
 } finally {
   await rs.stop();
-  rmSync(dir, { recursive: true, force: true });
+  // --keep: leave the outputs, spools and the generators' log (DIR/bench-gen.log) for diagnosis
+  if (process.argv.includes('--keep')) console.log(`kept ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
 }

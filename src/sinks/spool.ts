@@ -14,7 +14,7 @@ import { checkFrame, decodeFrame, FRAME_HEADER, frameSize, RunDecoder, type Fram
 import { RunArena } from './run-arena.js';
 import { scanSegment } from './segment-scan.js';
 import {
-  cmpPos, cursorName, cursorSlotOffset, decodeCursor, encodeCursorSlot, encodeSegHeader, parseSegName, readSegHeader, segName, type CursorState, type Pos,
+  cmpPos, cursorName, cursorSlotOffset, decodeCursor, encodeCursorSlot, encodeSegHeader, parseSegName, readSegHeader, segName, type CursorState, type Pos, type SegHeader,
 } from './spool-format.js';
 
 export interface SpoolConfig {
@@ -217,14 +217,17 @@ export class Spool {
 
   private async recover(): Promise<void> {
     const nums = readdirSync(this.dir).map(parseSegName).filter((n): n is number => n !== null).sort((a, b) => a - b);
-    let prevId: RecordId | undefined;
-    for (let i = 0; i < nums.length; i++) {
-      const seg = nums[i]!;
+    // headers first: a segment whose header is torn (a crash while creating it, the usual case
+    // being the newest file) is removed before deciding which segment is the last one. The last
+    // *valid* segment is the one to scan: it holds the newest records (those of a commit cut by a
+    // crash while it rolled to the new segment included), so it gives the last accepted id and
+    // its tail is checked before appending after it
+    const valid: { seg: number; path: string; h: SegHeader }[] = [];
+    for (const seg of nums) {
       const path = join(this.dir, segName(seg));
       const h = readSegHeader(path);
-      const last = i === nums.length - 1;
       if (!h || h.seg !== seg) {
-        // a segment whose header is torn (crash while creating it) or foreign: nothing in it can be trusted
+        // nothing in a segment with a bad header (or a foreign one) can be trusted
         const size = statSync(path).size;
         this.counters.truncatedBytes += size;
         this.log(`spool ${this.dir}: segment ${segName(seg)} has a bad header; removed ${size} bytes`);
@@ -232,12 +235,15 @@ export class Spool {
         this.saveCounters();
         continue;
       }
+      valid.push({ seg, path, h });
+    }
+    let prevId: RecordId | undefined;
+    for (let i = 0; i < valid.length; i++) {
+      const { seg, path, h } = valid[i]!;
       if (h.prev) prevId = h.prev;
-      if (!last) {
-        {
+      if (i < valid.length - 1) {
         const size = statSync(path).size;
         this.segs.push({ seg, headerLen: h.size, size, durable: size });
-      }
         continue;
       }
       const scan = scanSegment(path, h.size);

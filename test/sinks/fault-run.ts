@@ -7,7 +7,7 @@
 // committed), and outages of every server (each on its own random schedule, so they overlap).
 // Afterwards every sink is audited: delivered-unique + dropped-by-reason = produced, exactly,
 // and every duplicate lies in a range the generator reported.
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeFrame } from '../../src/sinks/record-frame.js';
 import { FifoFile } from './fifo-file.js';
@@ -58,6 +58,8 @@ export interface SinkAudit {
   outOfRange: number;
   /** the first missing ranges (neither delivered nor counted), for diagnosis */
   missing: string[];
+  /** the first duplicated seqs outside every reported range, for diagnosis */
+  unreportedSample: number[];
 }
 
 export interface FaultReport {
@@ -230,6 +232,8 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
   await p.nats.start();
   file.resume();
   const wallMs = Date.now() - start;
+  // the generators' logs (re-sent ranges, recoveries, sink up/down) for diagnosis
+  writeFileSync(join(p.dir, `${p.tag}-gen.log`), stderr);
 
   // what arrived
   const ckpt = (name: string) => JSON.parse(readFileSync(join(ckptDir, `${name}.ckpt`), 'utf8')) as { dropped: Record<string, number> };
@@ -254,9 +258,13 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
     const mine = reported.filter((x) => x.sink === sink);
     let unreported = 0;
     let outOfRange = 0;
+    const unreportedSample: number[] = [];
     for (const [q, n] of counts) {
       if (q < 1 || q > p.total) outOfRange++;
-      if (n > 1 && !mine.some((x) => q >= x.from && q <= x.to)) unreported++;
+      if (n > 1 && !mine.some((x) => q >= x.from && q <= x.to)) {
+        unreported++;
+        if (unreportedSample.length < 10) unreportedSample.push(q);
+      }
     }
     const missing: string[] = [];
     for (let q = 1; q <= p.total && missing.length < 10; q++) {
@@ -276,6 +284,7 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
       dropped: ckpt(sink).dropped,
       reportedResent: mine.reduce((n, x) => n + x.n, 0),
       unreportedDuplicates: unreported,
+      unreportedSample: unreportedSample.sort((a, b) => a - b),
       outOfRange,
     };
   };

@@ -229,6 +229,38 @@ describe('spool', () => {
     }
   });
 
+  it('a crash while creating a segment: the segment before it is the last one, scanned for the last accepted id and its torn tail', async () => {
+    // found by the 10M fault bench: a commit that rolled wrote its first records into segment N
+    // (durable), then died creating N+1. Start-up removed N+1 but took N as an older segment and
+    // did not scan it, so the last accepted id was N's predecessor: the producer, resuming after
+    // it, produced N's newest records again (duplicates nobody reported); a torn tail in N would
+    // have stayed in front of new appends (records after it skipped as corrupt)
+    const t = tempDir('spool');
+    try {
+      let s = await Spool.open({ dir: t.dir, maxBytes: 64 << 20, segmentBytes: 64 << 10, consumers: ['s'], log: () => {} });
+      await s.append(items(1, 3000, 40));
+      await s.close();
+      const segs = segFiles(t.dir);
+      assert.ok(segs.length >= 3, 'several segments');
+      const lastGood = join(t.dir, segs.at(-1)!);
+      appendFileSync(lastGood, Buffer.from([7, 0, 0]), { flag: 'a' }); // a torn frame header
+      const nextNum = Number(segs.at(-1)!.slice(0, 20)) + 1;
+      writeFileSync(join(t.dir, segName(nextNum)), Buffer.alloc(0)); // created, header never written
+      const lines: string[] = [];
+      s = await Spool.open({ dir: t.dir, maxBytes: 64 << 20, segmentBytes: 64 << 10, consumers: ['s'], log: quiet(lines) });
+      assert.equal(s.lastAcceptedId?.seq, 3000n, 'the last record of the last valid segment');
+      assert.ok(lines.some((l) => l.includes(`${segName(nextNum)} has a bad header; removed 0 bytes`)), lines.join('\n'));
+      assert.ok(lines.some((l) => /truncated 3 bytes of torn or corrupt tail/.test(l)), lines.join('\n'));
+      assert.equal(s.counters.truncatedBytes, 3);
+      await s.append(items(3001, 500, 40)); // appended after the cut tail, rolling on from there
+      assert.deepEqual(readAll(s), Array.from({ length: 3500 }, (_, i) => i + 1));
+      assert.equal(s.counters.corruptSkippedBytes, 0);
+      await s.close();
+    } finally {
+      t.done();
+    }
+  });
+
   it('start-up is lazy: only the last segment is scanned; corruption in an older one is found when read', async () => {
     const t = tempDir('spool');
     try {

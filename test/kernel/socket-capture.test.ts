@@ -131,11 +131,13 @@ for (const ep of EXPORT_PATHS) {
       agent.on('close', (c) => reject(new Error(`agent exited ${c}: ${stderr}`)));
     });
     const closed = new Promise<void>((r) => agent.on('close', () => r()));
+    const sockets: dgram.Socket[] = [];
     try {
       await ready;
       assert.equal(tcpExportOf(stderr)?.path, ep.name, stderr);
       const bind = () => new Promise<dgram.Socket>((r) => { const s = dgram.createSocket('udp4'); s.bind(0, '127.0.0.1', () => r(s)); });
       const a = await bind(), b = await bind();
+      sockets.push(a, b);
       const got = new Promise<void>((r) => b.once('message', () => r()));
       const sentAt = Date.now();
       a.send(Buffer.alloc(42), b.address().port, '127.0.0.1');
@@ -151,9 +153,9 @@ for (const ep of EXPORT_PATHS) {
       assert.ok(after <= IDLE + 1, `exported ${after} s after the last packet`);
       assert.equal(m.rec.SockTxBytes, 42);
       assert.equal(m.rec.SockState, 'UDP_CLOSE');
-      a.close();
-      b.close();
     } finally {
+      // closed on failure too: an open socket would keep this file's process alive after its tests
+      for (const s of sockets) s.close();
       agent.kill('SIGTERM');
       await closed;
     }

@@ -90,8 +90,8 @@ function progStats(prefix: string): { ns: number; cnt: number } {
 
 async function withAgent<T>(port: number, work: (cpu: () => number) => T): Promise<{ r: T; stats: Record<string, number> }> {
   progress('agent');
-  const a = spawn(process.execPath, [path.join(REPO, 'bin/falconet'), '-m', 'socket', '-q', '--stats', '-p', `dns=udp/${port}`, '-p', 'http=off', '-p', 'syslog=off'],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
+  const a = spawn(process.execPath, [path.join(REPO, 'bin/falconet'), '-m', 'socket', '-o', 'json-min', '--stats', '-p', `dns=udp/${port}`, '-p', 'http=off', '-p', 'syslog=off'],
+    { stdio: ['ignore', 'ignore', 'pipe'] }); // records decoded and encoded as json-min, then discarded
   let err = '';
   const ready = waitFor(a, 'stderr', 'sensor ready');
   a.stderr!.on('data', (d: string) => { err += d; });

@@ -139,12 +139,10 @@ static __always_inline void fill_hdr_task(struct rec_hdr *h, __u16 type, __u64 n
  * are read with direct (fault-safe) loads: several times cheaper than one bpf_probe_read_kernel
  * per field, which matters on hooks that run for every read() and write() of the system. */
 
-/* The struct file of fd in the current task, as a BTF pointer, or NULL. */
-static __always_inline struct file *fd_file(__u64 fd)
+/* The struct file of fd in task t (a BTF task pointer), as a BTF pointer, or NULL. Only where
+ * cfg_kf_rdonly_cast holds (the read/write hooks read their task once and call this). */
+static __always_inline struct file *fd_file_task(struct task_struct *t, __u64 fd)
 {
-	if (!cfg_kf_rdonly_cast)
-		return NULL; /* the __nokf twins (file_compat.bpf.h) run instead */
-	struct task_struct *t = bpf_get_current_task_btf();
 	struct fdtable *fdt = t->files->fdt;
 	if (!fdt || fd >= fdt->max_fds)
 		return NULL;
@@ -155,6 +153,14 @@ static __always_inline struct file *fd_file(__u64 fd)
 	struct kiocb *slot = bpf_rdonly_cast((void *)(base + fd * sizeof(void *)),
 					     bpf_core_type_id_kernel(struct kiocb));
 	return slot->ki_filp;
+}
+
+/* The struct file of fd in the current task, as a BTF pointer, or NULL. */
+static __always_inline struct file *fd_file(__u64 fd)
+{
+	if (!cfg_kf_rdonly_cast)
+		return NULL; /* the __nokf twins (file_compat.bpf.h) run instead */
+	return fd_file_task(bpf_get_current_task_btf(), fd);
 }
 
 static __always_inline struct file *fd_to_file(struct task_struct *t, __u64 fd)

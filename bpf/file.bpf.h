@@ -331,18 +331,6 @@ static __always_inline struct pt_regs *cur_regs(void)
 #define SC_ARG2(r) ((r)->dx)
 #endif
 
-/* fd_file() for a task already at hand (the read/write hooks read it once). */
-static __always_inline struct file *fd_file_task(struct task_struct *t, __u64 fd)
-{
-	struct fdtable *fdt = t->files->fdt;
-	if (!fdt || fd >= fdt->max_fds)
-		return NULL;
-	__u64 base = (__u64)fdt->fd;
-	struct kiocb *slot = bpf_rdonly_cast((void *)(base + fd * sizeof(void *)),
-					     bpf_core_type_id_kernel(struct kiocb));
-	return slot->ki_filp;
-}
-
 /* open_file_rec() for the hottest hooks (read, write, close), with the thread's ids read once
  * by the caller and the record's lookup inline: file_rec() only when the record is missing (it
  * looks it up again before creating it). Leaves hdr.ts alone, as file_rec() does for these. */

@@ -93,11 +93,12 @@ export class FlattenerStage implements Stage {
       }
       return l;
     };
-    const gatedMayPass = (ops: number, path: string): boolean => {
-      let any = false;
-      for (let i = 0; i < gated.length && !any; i++) any = gatedOps[i] === -1 || (ops & gatedOps[i]!) !== 0;
-      return any && need.matches(path, null);
+    // some rule needing the path has its opflags met by ops
+    const gatedOpsMet = (ops: number): boolean => {
+      for (let i = 0; i < gated.length; i++) if (gatedOps[i] === -1 || (ops & gatedOps[i]!) !== 0) return true;
+      return false;
     };
+    const gatedMayPass = (ops: number, path: string): boolean => gatedOpsMet(ops) && need.matches(path, null);
     this.mayAlertFast = (r, mapper) => {
       const oid = mapper.previewProcessOid(r);
       if (oid === null) return undefined;
@@ -121,9 +122,7 @@ export class FlattenerStage implements Stage {
         const m = alwaysOps[i]!;
         if ((m === -1 || (ops & m) !== 0) && always[i]!(v)) return true;
       }
-      let any = false;
-      for (let i = 0; i < gated.length && !any; i++) any = gatedOps[i] === -1 || (ops & gatedOps[i]!) !== 0;
-      if (!any || !need.matches(v.file === null ? null : v.file.path, v.newFile === null ? null : v.newFile.path)) return false;
+      if (!gatedOpsMet(ops) || !need.matches(v.file === null ? null : v.file.path, v.newFile === null ? null : v.newFile.path)) return false;
       for (let i = 0; i < gated.length; i++) {
         const m = gatedOps[i]!;
         if ((m === -1 || (ops & m) !== 0) && gated[i]!(v)) return true;

@@ -47,6 +47,7 @@
 #define TCP_SYN_RECV_ 3
 #define TCP_FIN_WAIT1_ 4
 #define TCP_LAST_ACK_ 9
+#define TCP_LISTEN_ 10
 #define TCP_CLOSE_ 7
 #define UDP_CONNECTED_ 1
 #define TF_FIN 0x01
@@ -480,6 +481,52 @@ static __always_inline struct sock_record *tcp_rec(struct sock *sk)
 	return bpf_sk_storage_get(&sock_tcp, sk, NULL, 0);
 }
 
+static __always_inline bool same16(const __u8 *a, const __u8 *b)
+{
+	return *(const __u64 *)a == *(const __u64 *)b && *(const __u64 *)(a + 8) == *(const __u64 *)(b + 8);
+}
+
+/* A TCP segment with payload that reached a listening socket. When the client's bare ACK is lost,
+ * ignored (TCP_DEFER_ACCEPT) or overtaken (loopback, sender on another CPU than the softirq that
+ * holds the ACK), this segment completes the handshake: the kernel makes the child from it in the
+ * same softirq, on this CPU, and queues its payload after the child's move to ESTABLISHED, which
+ * makes the entry. The ingress hook ran on the listener, which has no entry, so the entry takes
+ * the packet from this slot (tcp_fill). The key (addresses, ports, the server's ISN + 1 it
+ * acknowledges) makes a slot that no child took harmless. */
+struct sock_listen_pkt {
+	__u8 raddr[16];       /* as inet_addrs writes the child's: IPv4 in the first 4 bytes, or */
+	__u8 laddr[16];       /* IPv4-mapped for an IPv6 listener */
+	__u16 rport, lport;   /* host order */
+	__u32 ack;            /* ack_seq (host order) */
+	__u32 payload;
+	__u32 flags;
+	__u32 ttl;
+	__u32 ifindex;
+	__u32 defer;          /* the listener ignores bare ACKs: one went through its hook before */
+	__u32 valid;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sock_listen_pkt);
+} sock_listen_pkts SEC(".maps");
+
+/* Set once any such segment was seen: until then a new server entry does not look. */
+volatile __u32 sock_listen_data;
+
+/* The packet of the slot is the one that completed sk's handshake. */
+static __always_inline bool listen_pkt_of(const struct sock_listen_pkt *p, const struct sock_record *r,
+					  struct sock *sk)
+{
+	if (!p->valid || p->lport != r->lport || p->rport != r->rport ||
+	    !same16(p->laddr, r->laddr) || !same16(p->raddr, r->raddr))
+		return false;
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	return tp && tp->snd_una == p->ack;
+}
+
 /* The fields of a new TCP entry r (zeroed) of socket sk. */
 static __always_inline void tcp_fill(struct sock_record *r, struct sock *sk, __u64 cookie, __u8 role, __u64 now)
 {
@@ -501,9 +548,22 @@ static __always_inline void tcp_fill(struct sock_record *r, struct sock *sk, __u
 		r->state = TCP_ESTABLISHED_;
 		/* the handshake went through the listener: SYN and ACK in, SYN-ACK out */
 		dir_add(&r->rx, now, 0, TF_SYN, 0, 1);
-		dir_add(&r->rx, now, 0, TF_ACK, 0, 1);
 		dir_add(&r->tx, now, 0, TF_SYN | TF_ACK, 0, 1);
-		r->rx_no_ttl = 2;
+		__u32 zero = 0;
+		struct sock_listen_pkt *p = sock_listen_data ? bpf_map_lookup_elem(&sock_listen_pkts, &zero) : NULL;
+		if (p && listen_pkt_of(p, r, sk)) {
+			/* a segment with data completed it (see sock_listen_pkt): it is the handshake's
+			 * ACK, unless the listener ignored a bare ACK before it */
+			p->valid = 0;
+			dir_add(&r->rx, now, p->payload, p->flags, p->ifindex, 1);
+			__sync_fetch_and_add(&r->ttl_sum, p->ttl);
+			if (p->defer)
+				dir_add(&r->rx, now, 0, TF_ACK, 0, 1);
+			r->rx_no_ttl = p->defer ? 2 : 1;
+		} else {
+			dir_add(&r->rx, now, 0, TF_ACK, 0, 1);
+			r->rx_no_ttl = 2;
+		}
 	}
 }
 
@@ -1015,11 +1075,6 @@ struct {
 	__type(value, struct udp_frag_peer);
 } udp_frag_peer SEC(".maps");
 
-static __always_inline bool same16(const __u8 *a, const __u8 *b)
-{
-	return *(const __u64 *)a == *(const __u64 *)b && *(const __u64 *)(a + 8) == *(const __u64 *)(b + 8);
-}
-
 /* UDP tx at the device (a fragmented datagram counts once per fragment, as a capture shows it). */
 static __noinline int udp_tx(const struct sk_buff *skb, struct sock *sk, __u32 ifindex)
 {
@@ -1132,6 +1187,61 @@ int BPF_PROG(sock_dev_xmit_w, const struct sk_buff *skb, const struct net_device
 	return dev_xmit(skb, dev, true);
 }
 
+/* A segment to a listening socket (no entry): kept in this CPU's slot if it carries data (see
+ * sock_listen_pkt). SYNs and bare ACKs carry none: the new entry credits them. */
+static __noinline int tcp_listen_rx(struct __sk_buff *skb, struct bpf_sock *sk)
+{
+	__u8 *data = (__u8 *)(long)skb->data, *end = (__u8 *)(long)skb->data_end;
+	__u32 zero = 0, l3, ttl;
+	bool v4 = skb->protocol == bpf_htons(ETH_P_IP_);
+	if (v4) {
+		if (data + 20 > end)
+			return 0;
+		l3 = (data[0] & 0xf) * 4;
+		ttl = data[8];
+	} else {
+		if (data + 40 > end)
+			return 0;
+		l3 = 40;
+		ttl = data[7];
+	}
+	__u8 *th = data + (l3 & 0x3c);
+	if (th + 14 > end)
+		return 0;
+	__u32 hl = l3 + (th[12] >> 4) * 4;
+	if (skb->len <= hl || (th[13] & TF_SYN))
+		return 0;
+	struct sock_listen_pkt *p = bpf_map_lookup_elem(&sock_listen_pkts, &zero);
+	if (!p)
+		return 0;
+	__builtin_memset(p->raddr, 0, 32);
+	if (v4) {
+		/* an IPv6 listener's child of an IPv4 client holds ::ffff:a.b.c.d */
+		__u32 o = sk->family == AF_INET6_ ? 12 : 0;
+		if (o) {
+			p->raddr[10] = p->raddr[11] = p->laddr[10] = p->laddr[11] = 0xff;
+		}
+		__builtin_memcpy(p->raddr + (o & 12), data + 12, 4);
+		__builtin_memcpy(p->laddr + (o & 12), data + 16, 4);
+	} else {
+		__builtin_memcpy(p->raddr, data + 8, 16);
+		__builtin_memcpy(p->laddr, data + 24, 16);
+	}
+	p->rport = (th[0] << 8) | th[1];
+	p->lport = (th[2] << 8) | th[3];
+	p->ack = ((__u32)th[8] << 24) | ((__u32)th[9] << 16) | ((__u32)th[10] << 8) | th[11];
+	p->payload = skb->len - hl;
+	p->flags = th[13] & 0x3f;
+	p->ttl = ttl;
+	p->ifindex = skb->ifindex;
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	p->defer = tp && tp->inet_conn.icsk_accept_queue.rskq_defer_accept;
+	p->valid = 1;
+	if (!sock_listen_data)
+		sock_listen_data = 1;
+	return 0;
+}
+
 static __always_inline int skb_in(struct __sk_buff *skb, const bool walk)
 {
 	if (!sock_on())
@@ -1160,10 +1270,14 @@ static __always_inline int skb_in(struct __sk_buff *skb, const bool walk)
 		}
 		if (v)
 			tcp_rx(skb, v);
+		else if (sk->state == TCP_LISTEN_)
+			tcp_listen_rx(skb, sk);
 		return 1;
 	}
 	if (sk->protocol == IPPROTO_UDP_)
 		udp_rx(skb);
+	else if (sk->protocol == IPPROTO_TCP_ && sk->state == TCP_LISTEN_)
+		tcp_listen_rx(skb, sk);
 	return 1;
 }
 

@@ -403,3 +403,40 @@ static __noinline int walk_path(struct dentry *dentry, struct vfsmount *vfsmnt, 
 		*flags |= FF_PATH_FSREL;
 	return len;
 }
+
+/* ---- per-CPU scratch that task context and softirq share ----
+ * A program in task context with bottom halves enabled (connect, send and recv, the UNIX syslog
+ * reader, the export iterator) can be interrupted on its CPU by a softirq whose program uses the
+ * same scratch; one per-CPU slot would be rewritten under it, and the interrupted program would
+ * ship a mix of two records. Such scratch maps hold NEST_SLOTS slots, taken by per-CPU depth:
+ * nesting on one CPU is strictly last-in first-out, so "take slot depth, restore depth on
+ * release" never hands one slot to two programs, whatever point the interruption comes at. */
+#define NEST_SLOTS 3 /* task, softirq, hardirq */
+enum nest_user { NEST_SOCK = 0, NEST_PAYLOAD = 1, NEST_USERS };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NEST_USERS);
+	__type(key, __u32);
+	__type(value, __u32);
+} nest_depth SEC(".maps");
+
+/* The slot to use, or -1 (deeper than NEST_SLOTS: the caller counts a drop). */
+static __always_inline int nest_take(__u32 user)
+{
+	__u32 *d = bpf_map_lookup_elem(&nest_depth, &user);
+	if (!d)
+		return -1;
+	__u32 slot = *d;
+	if (slot >= NEST_SLOTS)
+		return -1;
+	*d = slot + 1;
+	return slot;
+}
+
+static __always_inline void nest_put(__u32 user, int slot)
+{
+	__u32 *d = bpf_map_lookup_elem(&nest_depth, &user);
+	if (d && slot >= 0)
+		*d = slot;
+}

@@ -50,7 +50,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, NEST_SLOTS); /* taken with nest_take(NEST_PAYLOAD) */
 	__type(key, __u32);
 	__type(value, struct payload_record);
 } payload_scratch SEC(".maps");
@@ -131,10 +131,17 @@ static __noinline bool pl_admit(struct pl_flow_key *key, __u32 how, __u32 seq, _
 	return true;
 }
 
-static __always_inline struct payload_record *pl_scratch(void)
+/* This CPU's scratch record in slot *slot, given back with nest_put(NEST_PAYLOAD, *slot) (also
+ * when this returns NULL, which it counts as a read drop). Egress runs in task context with
+ * bottom halves enabled, as do the UNIX hooks: an ingress softirq may interrupt them. */
+static __always_inline struct payload_record *pl_scratch(int *slot)
 {
-	__u32 zero = 0;
-	return bpf_map_lookup_elem(&payload_scratch, &zero);
+	*slot = nest_take(NEST_PAYLOAD);
+	__u32 k = *slot;
+	struct payload_record *r = *slot >= 0 ? bpf_map_lookup_elem(&payload_scratch, &k) : NULL;
+	if (!r)
+		pl_count(PL_DROP_READ);
+	return r;
 }
 
 /* Ships r with cap payload bytes already in r->data. */
@@ -231,16 +238,17 @@ static __noinline int pl_skb(struct __sk_buff *skb, __u32 rx)
 	__u64 now = bpf_ktime_get_boot_ns();
 	if (!pl_admit(&key, (rx ? PL_ADMIT_RX : 0) | (t == 0 ? PL_ADMIT_TCP : 0), seq, len, now))
 		return 1;
-	struct payload_record *r = pl_scratch();
-	if (!r)
-		return 1;
-	__builtin_memcpy(r->raddr, key.raddr, 16);
-	r->rport = key.rport;
+	int slot;
+	struct payload_record *r = pl_scratch(&slot);
 	__u32 cap = len > FN_PAYLOAD_MAX ? FN_PAYLOAD_MAX : len;
-	if (cap == 0 || bpf_skb_load_bytes(skb, hl, r->data, cap)) {
-		pl_count(PL_DROP_READ);
+	if (!r || cap == 0 || bpf_skb_load_bytes(skb, hl, r->data, cap)) {
+		if (r)
+			pl_count(PL_DROP_READ);
+		nest_put(NEST_PAYLOAD, slot);
 		return 1;
 	}
+	__builtin_memcpy(r->raddr, key.raddr, 16);
+	r->rport = key.rport;
 	r->hdr.flags = rx ? PLF_RX : 0;
 	r->hdr.ts_first = r->hdr.ts = now;
 	r->cookie = cookie;
@@ -250,6 +258,7 @@ static __noinline int pl_skb(struct __sk_buff *skb, __u32 rx)
 	r->wire_len = len;
 	r->seq = seq;
 	pl_ship(r, cap);
+	nest_put(NEST_PAYLOAD, slot);
 	return 1;
 }
 
@@ -359,12 +368,13 @@ static __noinline int pl_unix_ship(struct sock *sender, void *data, __u32 len, _
 	__u64 now = bpf_ktime_get_boot_ns();
 	if (!pl_admit(&key, 0, 0, len, now))
 		return 0;
-	struct payload_record *r = pl_scratch();
-	if (!r)
-		return 0;
+	int slot;
+	struct payload_record *r = pl_scratch(&slot);
 	__u32 cap = head > FN_PAYLOAD_MAX ? FN_PAYLOAD_MAX : head;
-	if (cap == 0 || bpf_probe_read_kernel(r->data, cap, data)) {
-		pl_count(PL_DROP_READ);
+	if (!r || cap == 0 || bpf_probe_read_kernel(r->data, cap, data)) {
+		if (r)
+			pl_count(PL_DROP_READ);
+		nest_put(NEST_PAYLOAD, slot);
 		return 0;
 	}
 	__builtin_memcpy(r->raddr, &addr, 8);
@@ -379,6 +389,7 @@ static __noinline int pl_unix_ship(struct sock *sender, void *data, __u32 len, _
 	r->wire_len = len;
 	r->seq = 0;
 	pl_ship(r, cap);
+	nest_put(NEST_PAYLOAD, slot);
 	return 0;
 }
 

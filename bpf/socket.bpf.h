@@ -102,7 +102,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, NEST_SLOTS); /* taken with nest_take(NEST_SOCK) */
 	__type(key, __u32);
 	__type(value, struct sock_record);
 } sock_scratch SEC(".maps");
@@ -121,12 +121,17 @@ static __always_inline bool sock_on(void)
 	return (cfg_monitors & FN_MON_SOCKET) && !fn_paused;
 }
 
-static __always_inline struct sock_record *sock_zeroed(void)
+/* A zeroed scratch record in this CPU's slot *slot, which the caller gives back with
+ * sock_scratch_put (also when this returns NULL). */
+static __always_inline struct sock_record *sock_zeroed(int *slot)
 {
-	__u32 zero = 0;
-	struct sock_record *r = bpf_map_lookup_elem(&sock_scratch, &zero);
-	if (!r)
+	*slot = nest_take(NEST_SOCK);
+	__u32 k = *slot;
+	struct sock_record *r = *slot >= 0 ? bpf_map_lookup_elem(&sock_scratch, &k) : NULL;
+	if (!r) {
+		stat_inc(ST_SOCK_DROP);
 		return NULL;
+	}
 	__u64 *w = (__u64 *)r;
 	for (int k = 0; k < (int)(sizeof(*r) / 8); k++) {
 		w[k] = 0;
@@ -135,6 +140,11 @@ static __always_inline struct sock_record *sock_zeroed(void)
 	r->hdr.type = FN_REC_SOCK;
 	r->hdr.size = sizeof(*r);
 	return r;
+}
+
+static __always_inline void sock_scratch_put(int slot)
+{
+	nest_put(NEST_SOCK, slot);
 }
 
 /* Entries in sock_map: the timer skips walking its buckets while it is empty. */
@@ -573,12 +583,17 @@ static __noinline struct sock_record *tcp_new(struct sock *sk, __u64 cookie, __u
 		return NULL; /* already tracked: a second connect() on the same socket */
 	if (cfg_tcp_walk) {
 		/* filled in the scratch record and inserted whole: the timer never sees it half made */
-		struct sock_key key = { .cookie = cookie };
-		struct sock_record *r = sock_zeroed();
-		if (!r || !cookie)
+		if (!cookie)
 			return NULL;
-		tcp_fill(r, sk, cookie, role, now);
-		return sock_insert(&key, r); /* map full: counted in ST_SOCK_DROP */
+		struct sock_key key = { .cookie = cookie };
+		int slot;
+		struct sock_record *r = sock_zeroed(&slot), *v = NULL;
+		if (r) {
+			tcp_fill(r, sk, cookie, role, now);
+			v = sock_insert(&key, r); /* map full: counted in ST_SOCK_DROP */
+		}
+		sock_scratch_put(slot);
+		return v;
 	}
 	/* created zeroed in the socket and filled in place (no scratch record to clear and copy);
 	 * a zeroed entry is never due for export, and busy keeps the timer off while it is filled */
@@ -761,9 +776,12 @@ static __noinline int unix_io(struct sock *sk, __u64 cookie, int ret, bool rx)
 	struct sock_key key = { .cookie = cookie };
 	struct sock_record *v = bpf_map_lookup_elem(&sock_map, &key);
 	if (!v) {
-		struct sock_record *r = sock_zeroed();
-		if (!r)
+		int slot;
+		struct sock_record *r = sock_zeroed(&slot);
+		if (!r) {
+			sock_scratch_put(slot);
 			return 0;
+		}
 		r->cookie = cookie;
 		r->family = AF_UNIX_;
 		r->sotype = BPF_CORE_READ(sk, sk_type);
@@ -780,6 +798,7 @@ static __noinline int unix_io(struct sock *sk, __u64 cookie, int ret, bool rx)
 		fill_hdr(&r->hdr, FN_REC_SOCK, now);
 		unix_path_of(r, sk);
 		v = sock_insert(&key, r);
+		sock_scratch_put(slot);
 		if (!v)
 			return 0;
 	}
@@ -905,9 +924,12 @@ static __noinline struct sock_record *udp_entry(struct sock *sk, struct sock_key
 	struct sock_record *v = bpf_map_lookup_elem(&sock_map, key);
 	if (v)
 		return v;
-	struct sock_record *r = sock_zeroed();
-	if (!r)
+	int slot;
+	struct sock_record *r = sock_zeroed(&slot);
+	if (!r) {
+		sock_scratch_put(slot);
 		return NULL;
+	}
 	r->cookie = key->cookie;
 	r->protocol = IPPROTO_UDP_;
 	r->sotype = 2; /* SOCK_DGRAM */
@@ -932,7 +954,9 @@ static __noinline struct sock_record *udp_entry(struct sock *sk, struct sock_key
 		else
 			r->hdr.flags |= SF_NO_OWNER;
 	}
-	return sock_insert(key, r);
+	v = sock_insert(key, r);
+	sock_scratch_put(slot);
+	return v;
 }
 
 /* Page fragments of a received skb (kflowd's SockRxPacketsFrag): a linear skb has none. */
@@ -1455,13 +1479,17 @@ int sock_tcp_iter(struct bpf_iter__bpf_sk_storage_map *ctx)
 		return 0;
 	if (c.mode == SOCK_EXPORT_FINALIZE) {
 		/* on a copy: a record that overflows the output buffer is shown again by the next read */
-		__u32 zero = 0;
-		struct sock_record *r = bpf_map_lookup_elem(&sock_scratch, &zero);
-		if (!r)
-			return 0;
-		bpf_probe_read_kernel(r, sizeof(*r), v);
-		export_finalize(r, why);
-		bpf_seq_write(ctx->meta->seq, r, sizeof(*r));
+		int slot = nest_take(NEST_SOCK);
+		__u32 k = slot;
+		struct sock_record *r = slot >= 0 ? bpf_map_lookup_elem(&sock_scratch, &k) : NULL;
+		if (r) {
+			bpf_probe_read_kernel(r, sizeof(*r), v);
+			export_finalize(r, why);
+			bpf_seq_write(ctx->meta->seq, r, sizeof(*r));
+		} else {
+			stat_inc(ST_SOCK_DROP);
+		}
+		nest_put(NEST_SOCK, slot);
 		return 0;
 	}
 	/* a closed socket's final export belongs to tcp_destroy_sock */

@@ -982,25 +982,37 @@ static __always_inline void rx_add(struct __sk_buff *skb, struct sock_record *v,
 }
 
 /* TCP rx: headers read in place (the stack pulled them into the linear area before the hook). */
-static __noinline int tcp_rx(struct __sk_buff *skb, struct sock_record *v)
+/* The first 14 bytes of an ingress TCP packet's header, read in place (the stack pulled the
+ * headers into the linear area before the hook), or NULL; *hl: IP + TCP header bytes, *ttl: the
+ * TTL or hop limit. */
+static __always_inline __u8 *tcp_hdr_in(struct __sk_buff *skb, __u32 *hl, __u32 *ttl)
 {
 	__u8 *data = (__u8 *)(long)skb->data, *end = (__u8 *)(long)skb->data_end;
-	__u32 l3, ttl;
+	__u32 l3;
 	if (skb->protocol == bpf_htons(ETH_P_IP_)) {
 		if (data + 20 > end)
-			return 0;
+			return NULL;
 		l3 = (data[0] & 0xf) * 4;
-		ttl = data[8];
+		*ttl = data[8];
 	} else {
 		if (data + 40 > end)
-			return 0;
+			return NULL;
 		l3 = 40;
-		ttl = data[7];
+		*ttl = data[7];
 	}
 	__u8 *th = data + (l3 & 0x3c);
 	if (th + 14 > end)
+		return NULL;
+	*hl = l3 + (th[12] >> 4) * 4;
+	return th;
+}
+
+static __noinline int tcp_rx(struct __sk_buff *skb, struct sock_record *v)
+{
+	__u32 hl, ttl;
+	__u8 *th = tcp_hdr_in(skb, &hl, &ttl);
+	if (!th)
 		return 0;
-	__u32 hl = l3 + (th[12] >> 4) * 4;
 	__u32 len = skb->len;
 	rx_add(skb, v, bpf_ktime_get_boot_ns(), len > hl ? len - hl : 0, th[13] & 0x3f, ttl);
 	return 0;
@@ -1215,26 +1227,14 @@ int BPF_PROG(sock_dev_xmit_w, const struct sk_buff *skb, const struct net_device
  * sock_listen_pkt). SYNs and bare ACKs carry none: the new entry credits them. */
 static __noinline int tcp_listen_rx(struct __sk_buff *skb, struct bpf_sock *sk)
 {
+	__u32 zero = 0, hl, ttl;
+	__u8 *th = tcp_hdr_in(skb, &hl, &ttl);
+	if (!th || skb->len <= hl || (th[13] & TF_SYN))
+		return 0;
 	__u8 *data = (__u8 *)(long)skb->data, *end = (__u8 *)(long)skb->data_end;
-	__u32 zero = 0, l3, ttl;
 	bool v4 = skb->protocol == bpf_htons(ETH_P_IP_);
-	if (v4) {
-		if (data + 20 > end)
-			return 0;
-		l3 = (data[0] & 0xf) * 4;
-		ttl = data[8];
-	} else {
-		if (data + 40 > end)
-			return 0;
-		l3 = 40;
-		ttl = data[7];
-	}
-	__u8 *th = data + (l3 & 0x3c);
-	if (th + 14 > end)
-		return 0;
-	__u32 hl = l3 + (th[12] >> 4) * 4;
-	if (skb->len <= hl || (th[13] & TF_SYN))
-		return 0;
+	if (data + 40 > end)
+		return 0; /* IPv6's fixed header, and an IPv4 header with the TCP header behind it */
 	struct sock_listen_pkt *p = bpf_map_lookup_elem(&sock_listen_pkts, &zero);
 	if (!p)
 		return 0;

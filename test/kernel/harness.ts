@@ -1,12 +1,18 @@
 // Kernel e2e harness: runs the real agent (root + BPF), waits until its sensor is attached,
 // runs a workload, stops the agent gracefully (flushing open records) and returns the records.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const BIN = path.join(REPO, 'bin/falconet');
+
+/** Why a test needing these commands cannot run, or false. */
+export function missingCommands(need: string[]): string | false {
+  const m = need.filter((c) => { try { execFileSync('sh', ['-c', `command -v ${c}`], { stdio: 'ignore' }); return false; } catch { return true; } });
+  return m.length ? `missing ${m.join(', ')} (scripts/setup.sh installs them)` : false;
+}
 
 /** Why kernel tests cannot run here, or undefined when they can. */
 export function bpfSkipReason(): string | undefined {

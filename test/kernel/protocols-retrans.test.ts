@@ -14,17 +14,14 @@
 // record, and skip_retrans must equal the copies plus the retransmissions exactly.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { captureRecords, skipUnlessBpf, type Capture, type JsonRecord } from './harness.js';
+import { sh, vethPair, type VethPair } from './netns.js';
+import { captureRecords, missingCommands, skipUnlessBpf, type Capture, type JsonRecord } from './harness.js';
 import { run } from './protocols-servers.js';
 
 const need = ['ip', 'nft', 'curl', 'python3'];
-function missing(): string | false {
-  const m = need.filter((c) => { try { execFileSync('sh', ['-c', `command -v ${c}`], { stdio: 'ignore' }); return false; } catch { return true; } });
-  return m.length ? `missing ${m.join(', ')} (scripts/setup.sh installs them)` : false;
-}
-const skip = skipUnlessBpf() || missing();
+const skip = skipUnlessBpf() || missingCommands(need);
 
 /** HTTP/1.0 on two ports (one connection per request), fixed body. */
 const SERVER = `
@@ -42,7 +39,6 @@ print('ready', flush=True)
 threading.Event().wait()
 `;
 
-const sh = (args: string[]) => execFileSync(args[0]!, args.slice(1), { encoding: 'utf8' });
 
 /** TcpRetransSegs of a namespace (/proc/net/snmp is per namespace). */
 function retransSegs(ns: string): number {
@@ -51,19 +47,10 @@ function retransSegs(ns: string): number {
   return Number(vals[keys.indexOf('RetransSegs')]);
 }
 
-/** packets counted by the nft rule holding `comment`. */
-function nftCount(ns: string, comment: string): number {
-  const line = sh(['ip', 'netns', 'exec', ns, 'nft', 'list', 'ruleset']).split('\n').find((l) => l.includes(`comment "${comment}"`));
-  const m = /counter packets (\d+)/.exec(line ?? '');
-  assert.ok(m, `nft rule ${comment}`);
-  return Number(m[1]);
-}
 
 describe('TCP retransmissions are captured once (netns + veth + nftables)', { skip }, () => {
-  const tag = `${process.pid % 10000}${randomInt(100)}`;
-  const A = `fnrtA${tag}`, B = `fnrtB${tag}`, VA = `fnva${tag}`, VB = `fnvb${tag}`;
-  const net = `10.${200 + randomInt(50)}.${randomInt(250)}`;
-  const ipA = `${net}.1`, ipB = `${net}.2`;
+  let A = '', B = '', VB = '', ipB = '';
+  let pair: VethPair | undefined;
   const D = 20000 + randomInt(20000), L = D + 1;
   const K = 5;
   let server: ChildProcess | undefined;
@@ -72,30 +59,22 @@ describe('TCP retransmissions are captured once (netns + veth + nftables)', { sk
   let retransA = 0, retransB = 0, dupIn = 0, dropped = 0;
 
   before(async () => {
-    for (const ns of [A, B]) sh(['ip', 'netns', 'add', ns]);
-    sh(['ip', 'link', 'add', VA, 'type', 'veth', 'peer', 'name', VB]);
-    sh(['ip', 'link', 'set', VA, 'netns', A]);
-    sh(['ip', 'link', 'set', VB, 'netns', B]);
-    sh(['ip', '-n', A, 'addr', 'add', `${ipA}/24`, 'dev', VA]);
-    sh(['ip', '-n', B, 'addr', 'add', `${ipB}/24`, 'dev', VB]);
-    for (const [ns, dev] of [[A, VA], [B, VB]] as const) {
-      sh(['ip', '-n', ns, 'link', 'set', dev, 'up']);
-      sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
-    }
+    pair = vethPair('fnrt');
+    ({ A, B, VB, ipB } = pair);
     // data segments only (the IP length: a pure ACK with timestamps is 52 bytes, a SYN 60; a
     // copied SYN would make the server resend its SYN-ACK)
-    execFileSync('ip', ['netns', 'exec', A, 'nft', '-f', '-'], { input: `
+    pair.nft(A, `
 table ip fndup {
   chain post { type filter hook postrouting priority mangle; tcp dport ${D} ip length > 100 dup to ${ipB}; }
 }
-` });
-    execFileSync('ip', ['netns', 'exec', B, 'nft', '-f', '-'], { input: `
+`);
+    pair.nft(B, `
 table netdev fnwire {
   chain in { type filter hook ingress device "${VB}" priority 0;
     tcp dport ${D} ip length > 100 counter comment "dup-in";
     tcp dport ${L} ip length > 100 numgen inc mod 2 == 0 counter drop comment "loss"; }
 }
-` });
+`);
     server = spawn('ip', ['netns', 'exec', B, 'python3', '-c', SERVER, ipB, String(D), String(L)], { stdio: ['ignore', 'pipe', 'inherit'] });
     serverPid = server.pid!;
     await new Promise<void>((res, rej) => { server!.stdout!.once('data', () => res()); server!.once('exit', (c) => rej(new Error(`server exited ${c}`))); });
@@ -108,13 +87,13 @@ table netdev fnwire {
     }, ['-m', 'socket', '-p', `http=tcp/${D},tcp/${L}`, '-p', 'dns=off', '-p', 'syslog=off']);
     retransA = retransSegs(A) - r0A;
     retransB = retransSegs(B) - r0B;
-    dupIn = nftCount(B, 'dup-in');
-    dropped = nftCount(B, 'loss');
+    dupIn = pair.nftCount(B, 'dup-in');
+    dropped = pair.nftCount(B, 'loss');
   });
 
   after(() => {
     server?.kill();
-    for (const ns of [A, B]) { try { sh(['ip', 'netns', 'del', ns]); } catch { /* not created */ } }
+    pair?.remove();
   });
 
   const requests = (recs: JsonRecord[], key: string) => recs.map((r) => ((r[key] as JsonRecord[] | undefined) ?? []).filter((m) => m._Method).map((m) => m._Url));

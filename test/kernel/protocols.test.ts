@@ -8,16 +8,12 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
-import { captureRecords, skipUnlessBpf, type Capture, type JsonRecord } from './harness.js';
+import { captureRecords, missingCommands, skipUnlessBpf, type Capture, type JsonRecord } from './harness.js';
 import { nodeChild } from './socket-workloads.js';
 import { run, startDnsmasq, startNginx, startRsyslog, type Rsyslog, type Server, type Run } from './protocols-servers.js';
 
 const need = ['dnsmasq', 'nginx', 'dig', 'curl', 'logger', 'rsyslogd'];
-function missing(): string | false {
-  const m = need.filter((c) => { try { execFileSync('sh', ['-c', `command -v ${c}`], { stdio: 'ignore' }); return false; } catch { return true; } });
-  return m.length ? `missing ${m.join(', ')} (scripts/setup.sh installs them)` : false;
-}
-const skip = skipUnlessBpf() || missing();
+const skip = skipUnlessBpf() || missingCommands(need);
 
 const DNSMASQ = [
   '--host-record=a.test,10.1.2.3,fd00::3', '--cname=www.a.test,a.test', '--mx-host=a.test,mail.a.test,10',

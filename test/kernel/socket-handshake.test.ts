@@ -7,19 +7,14 @@
 // Ground truth: the bytes each client sent, and nftables' count of the bare ACKs it dropped.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { randomInt } from 'node:crypto';
-import type { Capture, JsonRecord } from './harness.js';
-import { bpfSkipReason } from './harness.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { vethPair, type VethPair } from './netns.js';
+import { bpfSkipReason, missingCommands, type Capture, type JsonRecord } from './harness.js';
 import { EXPORT_PATHS, captureOn, pathSkips } from './socket-paths.js';
 import { byPorts, flagKeys, sock } from './socket-workloads.js';
 
 const need = ['ip', 'nft', 'python3'];
-function missing(): string | false {
-  const m = need.filter((c) => { try { execFileSync('sh', ['-c', `command -v ${c}`], { stdio: 'ignore' }); return false; } catch { return true; } });
-  return m.length ? `missing ${m.join(', ')} (scripts/setup.sh installs them)` : false;
-}
-const skipAll = bpfSkipReason() ?? missing();
+const skipAll = bpfSkipReason() ?? missingCommands(need);
 const skips = skipAll ? new Map() : await pathSkips();
 const ARGS = ['-m', 'socket'];
 const K = 8;
@@ -116,37 +111,24 @@ for (const ep of EXPORT_PATHS) {
   });
 
   describe(`bare ACK lost on the wire: the data segment completes the handshake (netns + veth + nftables) [${ep.name}]`, { skip }, () => {
-    const tag = `${process.pid % 10000}${randomInt(100)}`;
-    const A = `fnhsA${tag}`, B = `fnhsB${tag}`, VA = `fnha${tag}`, VB = `fnhb${tag}`;
-    const net = `10.${200 + randomInt(50)}.${randomInt(250)}`;
-    const ipA = `${net}.1`, ipB = `${net}.2`;
-    const sh = (args: string[]) => execFileSync(args[0]!, args.slice(1), { encoding: 'utf8' });
+    let pair: VethPair | undefined;
     before(() => {
-      for (const ns of [A, B]) sh(['ip', 'netns', 'add', ns]);
-      sh(['ip', 'link', 'add', VA, 'type', 'veth', 'peer', 'name', VB]);
-      sh(['ip', 'link', 'set', VA, 'netns', A]);
-      sh(['ip', 'link', 'set', VB, 'netns', B]);
-      sh(['ip', '-n', A, 'addr', 'add', `${ipA}/24`, 'dev', VA]);
-      sh(['ip', '-n', B, 'addr', 'add', `${ipB}/24`, 'dev', VB]);
-      for (const [ns, dev] of [[A, VA], [B, VB]] as const) {
-        sh(['ip', '-n', ns, 'link', 'set', dev, 'up']);
-        sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
-      }
+      pair = vethPair('fnhs');
       // bare ACKs to the server (with timestamps a bare ACK is 52 bytes; the server sends no
       // data, so the handshake's is the client's only one before close), dropped before its stack
-      execFileSync('ip', ['netns', 'exec', B, 'nft', '-f', '-'], { input: `
+      pair.nft(pair.B, `
 table netdev fnhs {
-  chain in { type filter hook ingress device "${VB}" priority 0;
-    ip saddr ${ipA} tcp flags == ack ip length 52 counter drop comment "bare-ack"; }
+  chain in { type filter hook ingress device "${pair.VB}" priority 0;
+    ip saddr ${pair.ipA} tcp flags == ack ip length 52 counter drop comment "bare-ack"; }
 }
-` });
+`);
     });
-    after(() => { for (const ns of [A, B]) { try { sh(['ip', 'netns', 'del', ns]); } catch { /* not created */ } } });
+    after(() => pair?.remove());
 
     it('each server record has the data segment and no ACK; nftables dropped K bare ACKs', async () => {
-      const { cap, pid, port, ports } = await exchange(ep, ['ip', 'netns', 'exec', B], ['ip', 'netns', 'exec', A], ipB, false);
-      const line = sh(['ip', 'netns', 'exec', B, 'nft', 'list', 'ruleset']).split('\n').find((l) => l.includes('comment "bare-ack"'));
-      assert.equal(Number(/counter packets (\d+)/.exec(line ?? '')?.[1]), K, line);
+      const p = pair!;
+      const { cap, pid, port, ports } = await exchange(ep, ['ip', 'netns', 'exec', p.B], ['ip', 'netns', 'exec', p.A], p.ipB, false);
+      assert.equal(p.nftCount(p.B, 'bare-ack'), K);
       checkServers(cap, pid, port, ports, { SYN: 1, 'PSH-ACK': 1 });
     });
   });

@@ -2,7 +2,9 @@
 // processor's pipeline.json settings, and a chain that runs them after the kflowd enrich stage
 // as one stage (one node of the tree, in order, control frames forwarded).
 //   process: on        process table (implied by versions and containers)
-//   versions: on       package versions (ProcVersion, FileVersion)
+//   versions: on       package versions (ProcVersion, FileVersion); versions.state_dir: where
+//                      the built index is kept between runs (default /var/lib/falconet for
+//                      root, $XDG_STATE_HOME/falconet otherwise; "none": not kept)
 //   checksums: on      FileMD5/FileSHA256; checksums.wait (ms, default 50), checksums.workers (1|2)
 //   containers: on     container and pod; containers.sockets (space-separated docker-compatible
 //                      API sockets), containers.cri_sockets (space-separated CRI gRPC sockets;
@@ -13,6 +15,7 @@ import { ContainerStage, DEFAULT_SOCKETS } from './containers.js';
 import { DEFAULT_CRI_SOCKETS } from './cri-api.js';
 import { PackageIndex, PackageStage } from './packages.js';
 import { ProcessStage } from './process-table.js';
+import { defaultStateDir } from './state-dir.js';
 
 const on = (v: string | undefined): boolean => v !== undefined && /^(on|true|yes|1)$/i.test(v);
 
@@ -30,7 +33,11 @@ export function enrichmentStages(settings: Readonly<Record<string, string>>): St
   const containers = on(settings['containers']);
   const out: Stage[] = [];
   if (versions || containers || on(settings['process'])) out.push(new ProcessStage());
-  if (versions) out.push(new PackageStage(new PackageIndex()));
+  if (versions) {
+    const dir = settings['versions.state_dir'] ?? defaultStateDir();
+    if (dir !== 'none' && !dir.startsWith('/')) throw new Error(`enrich versions.state_dir: expected an absolute directory or "none", got "${dir}"`);
+    out.push(new PackageStage(new PackageIndex({ cacheDir: dir === 'none' ? null : dir })));
+  }
   if (checksums) {
     const workers = settings['checksums.workers'] === '1' ? 1 : 2;
     out.push(new ChecksumStage({ waitMs: positiveInt(settings, 'checksums.wait', 50), workers }));

@@ -34,6 +34,9 @@ interface Lane {
   worker: Worker;
   busy: boolean;
   queue: Array<{ id: number; path: string }>;
+  /** settles when the worker runs (or failed to start) */
+  online: Promise<void>;
+  isOnline: boolean;
 }
 
 export interface ChecksumPoolOptions {
@@ -46,9 +49,9 @@ export interface ChecksumPoolOptions {
 
 /** Worker pool: one job at a time per worker, FIFO per lane, results by job id. */
 export class ChecksumPool {
-  /** lane 0 starts with the pool; the large-file lane (1) with its first job: a worker costs
-   * ~0.1 s of CPU to start, and large files never make a batch wait, so starting it late
-   * changes no record */
+  /** each lane's worker starts with the lane's first job: a worker costs ~30–40 ms of CPU to
+   * start (its own and V8's helper threads'), and an agent that sees no executable never needs
+   * one. A batch that waits for digests waits for its lane's worker to run first (whenOnline) */
   private readonly lanes: Array<Lane | undefined>;
   private readonly waiting = new Map<number, (r: ChecksumReply) => void>();
   private nextId = 1;
@@ -60,13 +63,17 @@ export class ChecksumPool {
     this.largeBytes = opts.largeBytes ?? 16 << 20;
     this.maxQueue = opts.maxQueue ?? 4096;
     const n = opts.workers ?? 2;
-    this.lanes = Array.from({ length: n }, (_, i) => (i === 0 ? this.newLane() : undefined));
+    this.lanes = Array.from({ length: n }, () => undefined);
   }
 
   private newLane(): Lane {
     const worker = new Worker(new URL('./checksum-worker.js', import.meta.url));
     worker.unref(); // an agent that forgets close() still exits
-    const lane: Lane = { worker, busy: false, queue: [] };
+    let up!: () => void;
+    const lane: Lane = { worker, busy: false, queue: [], online: new Promise<void>((r) => { up = r; }), isOnline: false };
+    const online = () => { lane.isOnline = true; up(); };
+    worker.once('online', online);
+    worker.once('exit', online);
     worker.on('message', (r: ChecksumReply) => {
       lane.busy = false;
       this.waiting.get(r.id)?.(r);
@@ -74,6 +81,7 @@ export class ChecksumPool {
       this.pump(lane);
     });
     worker.on('error', (e) => {
+      online();
       for (const [id, done] of this.waiting) done({ id, ok: false, reason: `checksum worker failed: ${e.message}` });
       this.waiting.clear();
     });
@@ -86,6 +94,17 @@ export class ChecksumPool {
     if (!job) return;
     lane.busy = true;
     lane.worker.postMessage(job);
+  }
+
+  /** workers started so far (tests) */
+  get started(): number {
+    return this.lanes.filter((l) => l !== undefined).length;
+  }
+
+  /** A promise that settles when the worker for files of `size` runs; undefined when it does. */
+  whenOnline(size: number): Promise<void> | undefined {
+    const lane = this.lanes[size > this.largeBytes && this.lanes.length > 1 ? 1 : 0];
+    return lane === undefined || lane.isOnline ? undefined : lane.online;
   }
 
   /** Hashes `path`; `size` (as the record saw it) picks the lane. */
@@ -112,8 +131,11 @@ export class ChecksumPool {
 }
 
 export interface ChecksumStageOptions extends ChecksumPoolOptions {
-  /** longest a batch waits for the checksums it needs (default 50 ms) */
+  /** longest a batch waits for the checksums it needs (default 50 ms), counted from when the
+   * worker runs */
   waitMs?: number;
+  /** longest a batch waits for a worker to start before that (default 2000 ms) */
+  startWaitMs?: number;
   /** bound on cached digests (default 65,536; oldest dropped first) */
   maxCache?: number;
   /** full path of a file record (default: kernel path, mount point added for fs-relative ones) */
@@ -127,6 +149,7 @@ export class ChecksumStage implements Stage {
   /** identity key → the job computing it */
   private readonly inflight = new Map<string, Promise<void>>();
   private readonly waitMs: number;
+  private readonly startWaitMs: number;
   private readonly maxCache: number;
   private readonly pathOf: (r: FileRecord) => string;
   private log: (text: string) => void = () => {};
@@ -135,6 +158,7 @@ export class ChecksumStage implements Stage {
   constructor(opts: ChecksumStageOptions = {}) {
     this.pool = new ChecksumPool(opts);
     this.waitMs = opts.waitMs ?? 50;
+    this.startWaitMs = opts.startWaitMs ?? 2000;
     this.maxCache = opts.maxCache ?? 65536;
     this.pathOf = opts.pathOf ?? ((r) => fileRecordPath(r));
   }
@@ -199,8 +223,16 @@ export class ChecksumStage implements Stage {
     if (!need) return batch;
     if (!waitFor.length) return this.attach(batch);
     let t: NodeJS.Timeout | undefined;
-    const bound = new Promise<void>((resolve) => { t = setTimeout(resolve, this.waitMs); });
-    return Promise.race([Promise.all(waitFor), bound]).then(() => {
+    const all = Promise.all(waitFor);
+    // the small-file worker starts with its first job: the bound counts from when it runs
+    const starting = this.pool.whenOnline(0);
+    const bound = starting === undefined
+      ? new Promise<void>((resolve) => { t = setTimeout(resolve, this.waitMs); })
+      : new Promise<void>((resolve) => {
+        t = setTimeout(resolve, this.startWaitMs + this.waitMs);
+        void starting.then(() => { clearTimeout(t); t = setTimeout(resolve, this.waitMs); });
+      });
+    return Promise.race([all, bound]).then(() => {
       clearTimeout(t);
       return this.attach(batch);
     });

@@ -125,3 +125,25 @@ test('one worker: a record behind a big job waits only the bound, leaves pending
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('workers start with their first job: records without executables start none', async () => {
+  const dir = tmp();
+  const stage = new ChecksumStage({ waitMs: 30000 });
+  try {
+    const data = path.join(dir, 'data');
+    writeFileSync(data, 'not executable');
+    for (let i = 0; i < 3; i++) await stage.process([recordOf(data)]);
+    assert.equal(stage.pool.started, 0);
+    const exe = path.join(dir, 'tool');
+    copyFileSync('/usr/bin/true', exe);
+    chmodSync(exe, 0o755);
+    // the first executable starts the small-file worker; the batch waits for it to run and then
+    // for the digest (bound 30 s), so the digest is there
+    const [a] = await stage.process([recordOf(exe)]);
+    assert.equal(stage.pool.started, 1);
+    assert.deepEqual(cs(a!), { state: 'done', md5: sum('md5sum', exe), sha256: sum('sha256sum', exe) });
+  } finally {
+    await stage.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -276,8 +276,9 @@ export function parseCache(buf: Buffer, opts: PackageDbOptions): CacheLoad {
     if (r !== real) return bad(`stale: directory ${dir} now resolves to ${r ?? 'nothing'} (was ${real ?? 'nothing'})`);
   }
   // intact? every block's checksum, then the sections' shape
-  const dataLen = buf.length - h.dataStart;
-  if (dataLen % 4 !== 0 || Math.ceil(dataLen / BLOCK) !== h.sums.length) return bad(`truncated or extended: ${dataLen} data bytes at offset ${h.dataStart} for ${h.sums.length} blocks`);
+  const end = h.sections.hashes[0] + align8(h.sections.hashes[1]);
+  if (buf.length !== end) return bad(`${buf.length < end ? 'truncated' : 'extended'}: ${buf.length} bytes, the header says ${end}`);
+  if (Math.ceil((end - h.dataStart) / BLOCK) !== h.sums.length) return bad(`offset ${FIXED}: ${h.sums.length} block checksums for ${end - h.dataStart} data bytes`);
   for (let i = 0; i < h.sums.length; i++) {
     const at = h.dataStart + i * BLOCK;
     if (checksum(kind, buf.subarray(at, at + BLOCK)) !== h.sums[i]) {

@@ -25,7 +25,7 @@
 // third argument keeps no index (every enriched run builds it in its worker, as a first start).
 // Usage: node dist/bench/enrich-throughput.js [records=200000] [rounds=5] [warm|cold]
 import { lstatSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { runPipeline, type PipelineOptions } from '../src/pipeline/agent.js';
@@ -107,6 +107,7 @@ const median = (xs: Rates[], k: keyof Rates): number => {
 };
 
 async function main(): Promise<void> {
+  const load0 = loadavg();
   const ENRICH = { processTable: true, versions: true, checksums: true, containers: true, stateDir: COLD ? 'none' : path.join(dir, 'state') };
   await rate({}, false); // warm-up
   await rate({ enrichment: ENRICH }, true);
@@ -121,6 +122,8 @@ async function main(): Promise<void> {
   }
   const k = (x: number) => Math.round(x).toLocaleString('en-US');
   console.log(`pipeline throughput (replay → enrich → json-min → file sink), ${N} synthetic file records, ${REPS} alternated rounds; package index ${COLD ? 'built by every run (cold)' : 'kept between runs (warm)'}`);
+  const la = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
+  console.log(`load average (1, 5, 15 min): ${la(load0)} at start, ${la(loadavg())} at end`);
   console.log('records per CPU second: "main" = the main thread (the record path), "all" = every thread of the process (workers, GC helpers, libuv pool)');
   console.log('');
   console.log('| stream | pipeline | main, start included | main, steady | all threads, start included | all threads, steady | start CPU ms (256 records): main / all |');

@@ -157,7 +157,7 @@ function addOutputFlags(cmd: Command): Command {
     .option('-T, --token <token>', 'host token added as InfoHostToken (at most 63 characters)', parseToken)
     .option('--stats', 'print the sensor\'s counters (drops, records, sweeps) as JSON lines on stderr')
     .option('-v, --versions', 'ProcVersion/FileVersion: package versions (dpkg, rpm) of executables, by full path (needs the process monitor)')
-    .option('--state-dir <dir>', 'with -v: keep the built package index here between runs (default /var/lib/falconet for root, $XDG_STATE_HOME/falconet otherwise; "none": do not keep it)', parseStateDir)
+    .option('--state-dir <dir>', 'with -v, -c: keep the built package index and the digests here between runs (default /var/lib/falconet for root, $XDG_STATE_HOME/falconet otherwise; "none": keep nothing)', parseStateDir)
     .option('-c, --checksums', 'FileMD5/FileSHA256 of executable files (computed in worker threads)')
     .option('--containers', 'ContainerId/ContainerName/ContainerImage (cgroup path; docker/podman API socket, CRI gRPC socket)')
     .option('--container-socket <path>', 'with --containers: a docker-compatible API socket to ask (repeatable; default /var/run/docker.sock, /run/podman/podman.sock)', collect)

@@ -4,10 +4,13 @@
 // records whose checksum is not ready leave marked pending, and the digest arrives with the next
 // record for the same file (same identity). Files larger than `largeBytes` never make a batch
 // wait and are hashed on their own lane, so a 1 GiB executable cannot hold up small ones.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { FileRecord } from '../model/records.js';
 import type { Envelope, Stage, StageContext } from '../pipeline/types.js';
 import type { ChecksumReply, FileIdentity } from './checksum-worker.js';
+import { bootId, loadDigests, saveDigests, type StoredDigest } from './checksum-store.js';
 import { fileRecordPath, isExecutableFile } from './file-path.js';
 
 export type { FileIdentity };
@@ -140,6 +143,9 @@ export interface ChecksumStageOptions extends ChecksumPoolOptions {
   maxCache?: number;
   /** full path of a file record (default: kernel path, mount point added for fs-relative ones) */
   pathOf?: (r: FileRecord) => string;
+  /** directory where digests are kept between runs in one boot (src/enrich/checksum-store.ts);
+   * null or absent: not kept */
+  stateDir?: string | null;
 }
 
 export class ChecksumStage implements Stage {
@@ -153,7 +159,10 @@ export class ChecksumStage implements Stage {
   private readonly maxCache: number;
   private readonly pathOf: (r: FileRecord) => string;
   private log: (text: string) => void = () => {};
-  readonly stats = { hits: 0, computed: 0, pendingOut: 0, errors: 0 };
+  readonly stats = { hits: 0, computed: 0, pendingOut: 0, errors: 0, loaded: 0 };
+  /** the digest store; null: none */
+  readonly storeFile: string | null;
+  private readonly boot: string;
 
   constructor(opts: ChecksumStageOptions = {}) {
     this.pool = new ChecksumPool(opts);
@@ -161,10 +170,35 @@ export class ChecksumStage implements Stage {
     this.startWaitMs = opts.startWaitMs ?? 2000;
     this.maxCache = opts.maxCache ?? 65536;
     this.pathOf = opts.pathOf ?? ((r) => fileRecordPath(r));
+    this.storeFile = opts.stateDir ? path.join(opts.stateDir, 'checksums.txt') : null;
+    this.boot = this.storeFile ? bootId() : '';
   }
 
-  start(ctx: StageContext): void {
+  async start(ctx: StageContext): Promise<void> {
     this.log = (t) => ctx.log(t);
+    if (this.storeFile === null || this.stats.loaded) return;
+    const r = await loadDigests(this.storeFile, this.boot);
+    if (!r.ok) {
+      if (!r.absent) this.log(`checksum store ${this.storeFile}: ${r.reason}; not used`);
+      return;
+    }
+    for (const d of r.digests.slice(-this.maxCache)) {
+      if (!this.cache.has(d.key)) this.cache.set(d.key, { state: 'done', md5: d.md5, sha256: d.sha256 });
+    }
+    this.stats.loaded = r.digests.length;
+  }
+
+  /** Keeps the cached digests for the next run (when any were computed in this one). */
+  private async store(): Promise<void> {
+    if (this.storeFile === null || this.stats.computed === 0) return;
+    const digests: StoredDigest[] = [];
+    for (const [key, o] of this.cache) if (o.state === 'done') digests.push({ key, md5: o.md5, sha256: o.sha256 });
+    try {
+      await mkdir(path.dirname(this.storeFile), { recursive: true, mode: 0o755 });
+      await saveDigests(this.storeFile, digests, this.boot);
+    } catch (e) {
+      this.log(`checksum store ${this.storeFile}: not written: ${(e as Error).message}`);
+    }
   }
 
   /** Starts (or joins) the computation for a record's file. */
@@ -262,5 +296,6 @@ export class ChecksumStage implements Stage {
   async close(): Promise<void> {
     if (this.stats.errors) this.log(`checksums: ${this.stats.errors} files could not be hashed`);
     await this.pool.close();
+    await this.store();
   }
 }

@@ -2,10 +2,10 @@
 // processor's pipeline.json settings, and a chain that runs them after the kflowd enrich stage
 // as one stage (one node of the tree, in order, control frames forwarded).
 //   process: on        process table (implied by versions and containers)
-//   versions: on       package versions (ProcVersion, FileVersion); versions.state_dir: where
-//                      the built index is kept between runs (default /var/lib/falconet for
-//                      root, $XDG_STATE_HOME/falconet otherwise; "none": not kept)
+//   versions: on       package versions (ProcVersion, FileVersion)
 //   checksums: on      FileMD5/FileSHA256; checksums.wait (ms, default 50), checksums.workers (1|2)
+//   state_dir          where -v keeps its built index and -c its digests between runs (default
+//                      /var/lib/falconet for root, $XDG_STATE_HOME/falconet otherwise; "none")
 //   containers: on     container and pod; containers.sockets (space-separated docker-compatible
 //                      API sockets), containers.cri_sockets (space-separated CRI gRPC sockets;
 //                      "" for none), containers.wait (ms, default 100)
@@ -33,14 +33,15 @@ export function enrichmentStages(settings: Readonly<Record<string, string>>): St
   const containers = on(settings['containers']);
   const out: Stage[] = [];
   if (versions || containers || on(settings['process'])) out.push(new ProcessStage());
-  if (versions) {
-    const dir = settings['versions.state_dir'] ?? defaultStateDir();
-    if (dir !== 'none' && !dir.startsWith('/')) throw new Error(`enrich versions.state_dir: expected an absolute directory or "none", got "${dir}"`);
-    out.push(new PackageStage(new PackageIndex({ cacheDir: dir === 'none' ? null : dir })));
-  }
+  const stateDir = (): string | null => {
+    const dir = settings['state_dir'] ?? defaultStateDir();
+    if (dir !== 'none' && !dir.startsWith('/')) throw new Error(`enrich state_dir: expected an absolute directory or "none", got "${dir}"`);
+    return dir === 'none' ? null : dir;
+  };
+  if (versions) out.push(new PackageStage(new PackageIndex({ cacheDir: stateDir() })));
   if (checksums) {
     const workers = settings['checksums.workers'] === '1' ? 1 : 2;
-    out.push(new ChecksumStage({ waitMs: positiveInt(settings, 'checksums.wait', 50), workers }));
+    out.push(new ChecksumStage({ waitMs: positiveInt(settings, 'checksums.wait', 50), workers, stateDir: stateDir() }));
   }
   if (containers) {
     const sockets = settings['containers.sockets']?.split(/\s+/).filter(Boolean) ?? DEFAULT_SOCKETS;

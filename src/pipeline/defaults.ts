@@ -19,7 +19,7 @@ export interface AgentFlagsTree {
   /** -v, -c, --containers, --process-table (src/enrich/stages.ts) */
   enrichment?: {
     versions?: boolean; checksums?: boolean; containers?: boolean; processTable?: boolean; containerSockets?: readonly string[]; criSockets?: readonly string[];
-    /** --state-dir: where -v keeps its package index between runs ("none": not kept) */
+    /** --state-dir: where -v keeps its package index and -c its digests between runs ("none": not kept) */
     stateDir?: string;
   };
 }
@@ -39,7 +39,7 @@ export function defaultPipeline(f: AgentFlagsTree): { pipeline: Plugin[] } {
   p.push({
     processor: 'enrich', in: ch, out: 'rec recchan', ...(f.token !== undefined ? { token: f.token } : {}),
     ...(en.processTable ? { process: 'on' } : {}), ...(en.versions ? { versions: 'on' } : {}),
-    ...(en.versions && en.stateDir !== undefined ? { 'versions.state_dir': en.stateDir } : {}),
+    ...((en.versions || en.checksums) && en.stateDir !== undefined ? { state_dir: en.stateDir } : {}),
     ...(en.checksums ? { checksums: 'on' } : {}), ...(en.containers ? { containers: 'on' } : {}),
     ...(en.containers && en.containerSockets?.length ? { 'containers.sockets': en.containerSockets.join(' ') } : {}),
     // `--cri-socket none` asks no CRI socket

@@ -220,16 +220,19 @@ test('dpkg: versions from a loaded cache equal dpkg-query\'s', { skip: !hasDpkg 
   }
 });
 
-test('state dir: root, XDG_STATE_HOME, HOME; versions.state_dir checked; "none" keeps nothing', () => {
+test('state dir: root, XDG_STATE_HOME, HOME; state_dir checked; "none" keeps nothing', () => {
   assert.equal(defaultStateDir({}, 0), '/var/lib/falconet');
   assert.equal(defaultStateDir({ XDG_STATE_HOME: '/srv/state', HOME: '/home/u' }, 1000), '/srv/state/falconet');
   assert.equal(defaultStateDir({ XDG_STATE_HOME: 'relative', HOME: '/home/u' }, 1000), '/home/u/.local/state/falconet');
   assert.equal(defaultStateDir({ HOME: '/home/u' }, 1000), '/home/u/.local/state/falconet');
-  assert.throws(() => enrichmentStages({ versions: 'on', 'versions.state_dir': 'rel/dir' }), /versions\.state_dir: expected an absolute directory or "none", got "rel\/dir"/);
-  const none = enrichmentStages({ versions: 'on', 'versions.state_dir': 'none' });
-  const kept = enrichmentStages({ versions: 'on', 'versions.state_dir': '/srv/x' });
+  assert.throws(() => enrichmentStages({ versions: 'on', 'state_dir': 'rel/dir' }), /state_dir: expected an absolute directory or "none", got "rel\/dir"/);
+  const none = enrichmentStages({ versions: 'on', 'state_dir': 'none' });
+  const kept = enrichmentStages({ versions: 'on', 'state_dir': '/srv/x' });
   const idx = (s: ReturnType<typeof enrichmentStages>) => (s.find((x) => x.name === 'packages') as unknown as { index: PackageIndex }).index;
   assert.equal(idx(none).cacheFile, null);
   assert.equal(idx(kept).cacheFile, packageIndexCacheFile('/srv/x', { dpkgDir: '/var/lib/dpkg', root: '/', rpm: 'rpm' }));
   for (const s of [...none, ...kept]) void s.close?.();
+  const cs = enrichmentStages({ checksums: 'on', state_dir: '/srv/x' }).find((x) => x.name === 'checksums') as unknown as { storeFile: string | null; close(): Promise<void> };
+  assert.equal(cs.storeFile, '/srv/x/checksums.txt');
+  void cs.close();
 });

@@ -19,10 +19,11 @@
 // bench's own process and its parent (known from the /proc seed: ProcVersion looked up for
 // node's and the shell's exe) and 1 in 10 file records is a real executable of /usr/bin with its
 // real identity (FileVersion looked up, digests computed once in the worker, then cached).
-// -v keeps its built package index in a state directory (src/enrich/package-index-cache.ts): the
-// bench gives it a fresh one, which the warm-up builds, so the measured runs start as an agent
-// restarted on an unchanged package database does (the index loaded, not built). `cold` as the
-// third argument keeps no index (every enriched run builds it in its worker, as a first start).
+// -v keeps its built package index and -c its digests in a state directory
+// (src/enrich/package-index-cache.ts, checksum-store.ts): the bench gives them a fresh one, which
+// the warm-up fills, so the measured runs start as an agent restarted on an unchanged package
+// database in the same boot does (index loaded, known digests not computed again). `cold` as the
+// third argument keeps nothing (every enriched run builds the index and hashes its executables).
 // Usage: node dist/bench/enrich-throughput.js [records=200000] [rounds=5] [warm|cold]
 import { lstatSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';

@@ -5,8 +5,8 @@
 // a reboot, so the file names the boot it was written in and is ignored in any other.
 // Layout: one header line `falconet-checksums 1 <boot id> <entries> <crc32 of the body, hex>`,
 // then one line per digest: `<identity> <md5> <sha256>`. Written atomically (temporary file,
-// fsync, rename), mode 0600; read only when owned by this user (or root) and not writable by
-// others. Anything else → not used, with the reason.
+// rename; no fsync: a file torn by a crash fails its count or checksum and is not used), mode
+// 0600; read only when owned by this user (or root) and not writable by others. Anything else → not used, with the reason.
 import { readFileSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import zlib from 'node:zlib';
@@ -84,13 +84,12 @@ export function formatDigests(digests: readonly StoredDigest[], boot: string): B
   return Buffer.concat([Buffer.from(`${MAGIC} ${FORMAT} ${boot} ${digests.length} ${sum(body)}\n`, 'latin1'), body]);
 }
 
-/** Writes the store atomically (temporary file in the same directory, fsync, rename). */
+/** Writes the store atomically (temporary file in the same directory, rename). */
 export async function saveDigests(file: string, digests: readonly StoredDigest[], boot: string): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
   const fh = await open(tmp, 'wx', 0o600);
   try {
     await fh.writeFile(formatDigests(digests, boot));
-    await fh.sync();
   } catch (e) {
     await fh.close();
     await rm(tmp, { force: true });

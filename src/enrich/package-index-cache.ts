@@ -1,7 +1,9 @@
 // The built package index (-v) kept on disk, so an agent that starts again on an unchanged
 // package database loads it (one read, a checksum pass) instead of building it again (~0.4 s of
 // CPU in a worker: every info/*.list read, ~12,000 lstats). Written by the package index worker
-// after a build, atomically (temporary file, fsync, rename); read on the main thread through one
+// after a build, atomically (temporary file, rename; no fsync, which would hold the index's
+// hand-over for the disk: a file torn by a crash fails its length or checksum checks and is
+// built again); read on the main thread through one
 // asynchronous read (libuv's pool), the packed table used in place (no copy, no parse of paths).
 //
 // A cache is used only when everything the build read is as it was when the build ran:
@@ -16,7 +18,7 @@
 // Anything else (stale, corrupt, truncated, other format) → the caller rebuilds and says why.
 // Not seen: a directory that becomes a symlink outside dpkg and rpm (the next package change
 // rebuilds the index).
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -135,7 +137,7 @@ export interface CacheWriteInput {
 }
 
 /**
- * Writes the index to `file` atomically (a temporary file in the same directory, fsync, rename),
+ * Writes the index to `file` atomically (a temporary file in the same directory, rename),
  * creating the directory. Throws on failure (the caller reports it; the index is used anyway).
  */
 export function writePackageIndexCache(file: string, c: CacheWriteInput): void {
@@ -182,7 +184,6 @@ export function writePackageIndexCache(file: string, c: CacheWriteInput): void {
   try {
     writeAll(fd, head);
     writeAll(fd, body);
-    fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
     rmSync(tmp, { force: true });

@@ -6,7 +6,8 @@
 // Layout: one header line `falconet-checksums 1 <boot id> <entries> <crc32 of the body, hex>`,
 // then one line per digest: `<identity> <md5> <sha256>`. Written atomically (temporary file,
 // rename; no fsync: a file torn by a crash fails its count or checksum and is not used), mode
-// 0600; read only when owned by this user (or root) and not writable by others. Anything else → not used, with the reason.
+// 0600; read only when owned by this user (or root) and not writable by others. Anything else
+// → not used, with the reason.
 import { readFileSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import zlib from 'node:zlib';

@@ -257,6 +257,7 @@ export class ChecksumStage implements Stage {
     if (!need) return batch;
     if (!waitFor.length) return this.attach(batch);
     let t: NodeJS.Timeout | undefined;
+    let settled = false;
     const all = Promise.all(waitFor);
     // the small-file worker starts with its first job: the bound counts from when it runs
     const starting = this.pool.whenOnline(0);
@@ -264,9 +265,10 @@ export class ChecksumStage implements Stage {
       ? new Promise<void>((resolve) => { t = setTimeout(resolve, this.waitMs); })
       : new Promise<void>((resolve) => {
         t = setTimeout(resolve, this.startWaitMs + this.waitMs);
-        void starting.then(() => { clearTimeout(t); t = setTimeout(resolve, this.waitMs); });
+        void starting.then(() => { if (!settled) { clearTimeout(t); t = setTimeout(resolve, this.waitMs); } });
       });
     return Promise.race([all, bound]).then(() => {
+      settled = true;
       clearTimeout(t);
       return this.attach(batch);
     });

@@ -28,6 +28,11 @@ function parseProcEventsOption(value: string): bigint {
   }
 }
 
+function parseStateDir(value: string): string {
+  if (value !== 'none' && !value.startsWith('/')) throw new InvalidArgumentError(`--state-dir: expected an absolute directory or "none", got '${value}'`);
+  return value;
+}
+
 function parseNonNegativeInt(value: string): number {
   if (!/^[0-9]+$/.test(value) || Number(value) > 2 ** 30) throw new InvalidArgumentError(`expected an integer 0..${2 ** 30}, got '${value}'`);
   return Number(value);
@@ -72,6 +77,7 @@ interface AgentFlags {
   processTable?: boolean;
   containerSocket?: string[];
   criSocket?: string[];
+  stateDir?: string;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -104,7 +110,7 @@ function pipelineOptions(flags: AgentFlags, extra: Partial<PipelineOptions> = {}
     output: flags.output, quiet: flags.quiet || flags.daemon, token: flags.token, stats: flags.stats,
     sysflow: sysflowOptions(flags), durationSec: flags.duration, sinks, filter: flags.filter, rules: flags.rules,
     strict: flags.strict, alertFormat: flags.alertFormat, plugdir: flags.plugdir, pipelineFile: flags.config,
-    enrichment: { versions: flags.versions, checksums: flags.checksums, containers: flags.containers, processTable: flags.processTable, containerSockets: flags.containerSocket, criSockets: flags.criSocket },
+    enrichment: { versions: flags.versions, checksums: flags.checksums, containers: flags.containers, processTable: flags.processTable, containerSockets: flags.containerSocket, criSockets: flags.criSocket, ...(flags.stateDir !== undefined ? { stateDir: flags.stateDir } : {}) },
     ...extra,
   };
 }
@@ -151,6 +157,7 @@ function addOutputFlags(cmd: Command): Command {
     .option('-T, --token <token>', 'host token added as InfoHostToken (at most 63 characters)', parseToken)
     .option('--stats', 'print the sensor\'s counters (drops, records, sweeps) as JSON lines on stderr')
     .option('-v, --versions', 'ProcVersion/FileVersion: package versions (dpkg, rpm) of executables, by full path (needs the process monitor)')
+    .option('--state-dir <dir>', 'with -v, -c: keep the built package index and the digests here between runs (default /var/lib/falconet for root, $XDG_STATE_HOME/falconet otherwise; "none": keep nothing)', parseStateDir)
     .option('-c, --checksums', 'FileMD5/FileSHA256 of executable files (computed in worker threads)')
     .option('--containers', 'ContainerId/ContainerName/ContainerImage (cgroup path; docker/podman API socket, CRI gRPC socket)')
     .option('--container-socket <path>', 'with --containers: a docker-compatible API socket to ask (repeatable; default /var/run/docker.sock, /run/podman/podman.sock)', collect)

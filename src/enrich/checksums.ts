@@ -4,10 +4,13 @@
 // records whose checksum is not ready leave marked pending, and the digest arrives with the next
 // record for the same file (same identity). Files larger than `largeBytes` never make a batch
 // wait and are hashed on their own lane, so a 1 GiB executable cannot hold up small ones.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { FileRecord } from '../model/records.js';
 import type { Envelope, Stage, StageContext } from '../pipeline/types.js';
 import type { ChecksumReply, FileIdentity } from './checksum-worker.js';
+import { bootId, loadDigests, saveDigests, type StoredDigest } from './checksum-store.js';
 import { fileRecordPath, isExecutableFile } from './file-path.js';
 
 export type { FileIdentity };
@@ -34,6 +37,9 @@ interface Lane {
   worker: Worker;
   busy: boolean;
   queue: Array<{ id: number; path: string }>;
+  /** settles when the worker runs (or failed to start) */
+  online: Promise<void>;
+  isOnline: boolean;
 }
 
 export interface ChecksumPoolOptions {
@@ -46,9 +52,9 @@ export interface ChecksumPoolOptions {
 
 /** Worker pool: one job at a time per worker, FIFO per lane, results by job id. */
 export class ChecksumPool {
-  /** lane 0 starts with the pool; the large-file lane (1) with its first job: a worker costs
-   * ~0.1 s of CPU to start, and large files never make a batch wait, so starting it late
-   * changes no record */
+  /** each lane's worker starts with the lane's first job: a worker costs ~30–40 ms of CPU to
+   * start (its own and V8's helper threads'), and an agent that sees no executable never needs
+   * one. A batch that waits for digests waits for its lane's worker to run first (whenOnline) */
   private readonly lanes: Array<Lane | undefined>;
   private readonly waiting = new Map<number, (r: ChecksumReply) => void>();
   private nextId = 1;
@@ -60,13 +66,17 @@ export class ChecksumPool {
     this.largeBytes = opts.largeBytes ?? 16 << 20;
     this.maxQueue = opts.maxQueue ?? 4096;
     const n = opts.workers ?? 2;
-    this.lanes = Array.from({ length: n }, (_, i) => (i === 0 ? this.newLane() : undefined));
+    this.lanes = Array.from({ length: n }, () => undefined);
   }
 
   private newLane(): Lane {
     const worker = new Worker(new URL('./checksum-worker.js', import.meta.url));
     worker.unref(); // an agent that forgets close() still exits
-    const lane: Lane = { worker, busy: false, queue: [] };
+    let up!: () => void;
+    const lane: Lane = { worker, busy: false, queue: [], online: new Promise<void>((r) => { up = r; }), isOnline: false };
+    const online = () => { lane.isOnline = true; up(); };
+    worker.once('online', online);
+    worker.once('exit', online);
     worker.on('message', (r: ChecksumReply) => {
       lane.busy = false;
       this.waiting.get(r.id)?.(r);
@@ -74,6 +84,7 @@ export class ChecksumPool {
       this.pump(lane);
     });
     worker.on('error', (e) => {
+      online();
       for (const [id, done] of this.waiting) done({ id, ok: false, reason: `checksum worker failed: ${e.message}` });
       this.waiting.clear();
     });
@@ -86,6 +97,17 @@ export class ChecksumPool {
     if (!job) return;
     lane.busy = true;
     lane.worker.postMessage(job);
+  }
+
+  /** workers started so far (tests) */
+  get started(): number {
+    return this.lanes.filter((l) => l !== undefined).length;
+  }
+
+  /** A promise that settles when the worker for files of `size` runs; undefined when it does. */
+  whenOnline(size: number): Promise<void> | undefined {
+    const lane = this.lanes[size > this.largeBytes && this.lanes.length > 1 ? 1 : 0];
+    return lane === undefined || lane.isOnline ? undefined : lane.online;
   }
 
   /** Hashes `path`; `size` (as the record saw it) picks the lane. */
@@ -112,12 +134,18 @@ export class ChecksumPool {
 }
 
 export interface ChecksumStageOptions extends ChecksumPoolOptions {
-  /** longest a batch waits for the checksums it needs (default 50 ms) */
+  /** longest a batch waits for the checksums it needs (default 50 ms), counted from when the
+   * worker runs */
   waitMs?: number;
+  /** longest a batch waits for a worker to start before that (default 2000 ms) */
+  startWaitMs?: number;
   /** bound on cached digests (default 65,536; oldest dropped first) */
   maxCache?: number;
   /** full path of a file record (default: kernel path, mount point added for fs-relative ones) */
   pathOf?: (r: FileRecord) => string;
+  /** directory where digests are kept between runs in one boot (src/enrich/checksum-store.ts);
+   * null or absent: not kept */
+  stateDir?: string | null;
 }
 
 export class ChecksumStage implements Stage {
@@ -127,20 +155,50 @@ export class ChecksumStage implements Stage {
   /** identity key → the job computing it */
   private readonly inflight = new Map<string, Promise<void>>();
   private readonly waitMs: number;
+  private readonly startWaitMs: number;
   private readonly maxCache: number;
   private readonly pathOf: (r: FileRecord) => string;
   private log: (text: string) => void = () => {};
-  readonly stats = { hits: 0, computed: 0, pendingOut: 0, errors: 0 };
+  readonly stats = { hits: 0, computed: 0, pendingOut: 0, errors: 0, loaded: 0 };
+  /** the digest store; null: none */
+  readonly storeFile: string | null;
+  private readonly boot: string;
 
   constructor(opts: ChecksumStageOptions = {}) {
     this.pool = new ChecksumPool(opts);
     this.waitMs = opts.waitMs ?? 50;
+    this.startWaitMs = opts.startWaitMs ?? 2000;
     this.maxCache = opts.maxCache ?? 65536;
     this.pathOf = opts.pathOf ?? ((r) => fileRecordPath(r));
+    this.storeFile = opts.stateDir ? path.join(opts.stateDir, 'checksums.txt') : null;
+    this.boot = this.storeFile ? bootId() : '';
   }
 
-  start(ctx: StageContext): void {
+  async start(ctx: StageContext): Promise<void> {
     this.log = (t) => ctx.log(t);
+    if (this.storeFile === null || this.stats.loaded) return;
+    const r = await loadDigests(this.storeFile, this.boot);
+    if (!r.ok) {
+      if (!r.absent) this.log(`checksum store ${this.storeFile}: ${r.reason}; not used`);
+      return;
+    }
+    for (const d of r.digests.slice(-this.maxCache)) {
+      if (!this.cache.has(d.key)) this.cache.set(d.key, { state: 'done', md5: d.md5, sha256: d.sha256 });
+    }
+    this.stats.loaded = r.digests.length;
+  }
+
+  /** Keeps the cached digests for the next run (when any were computed in this one). */
+  private async store(): Promise<void> {
+    if (this.storeFile === null || this.stats.computed === 0) return;
+    const digests: StoredDigest[] = [];
+    for (const [key, o] of this.cache) if (o.state === 'done') digests.push({ key, md5: o.md5, sha256: o.sha256 });
+    try {
+      await mkdir(path.dirname(this.storeFile), { recursive: true, mode: 0o755 });
+      await saveDigests(this.storeFile, digests, this.boot);
+    } catch (e) {
+      this.log(`checksum store ${this.storeFile}: not written: ${(e as Error).message}`);
+    }
   }
 
   /** Starts (or joins) the computation for a record's file. */
@@ -199,8 +257,18 @@ export class ChecksumStage implements Stage {
     if (!need) return batch;
     if (!waitFor.length) return this.attach(batch);
     let t: NodeJS.Timeout | undefined;
-    const bound = new Promise<void>((resolve) => { t = setTimeout(resolve, this.waitMs); });
-    return Promise.race([Promise.all(waitFor), bound]).then(() => {
+    let settled = false;
+    const all = Promise.all(waitFor);
+    // the small-file worker starts with its first job: the bound counts from when it runs
+    const starting = this.pool.whenOnline(0);
+    const bound = starting === undefined
+      ? new Promise<void>((resolve) => { t = setTimeout(resolve, this.waitMs); })
+      : new Promise<void>((resolve) => {
+        t = setTimeout(resolve, this.startWaitMs + this.waitMs);
+        void starting.then(() => { if (!settled) { clearTimeout(t); t = setTimeout(resolve, this.waitMs); } });
+      });
+    return Promise.race([all, bound]).then(() => {
+      settled = true;
       clearTimeout(t);
       return this.attach(batch);
     });
@@ -230,5 +298,6 @@ export class ChecksumStage implements Stage {
   async close(): Promise<void> {
     if (this.stats.errors) this.log(`checksums: ${this.stats.errors} files could not be hashed`);
     await this.pool.close();
+    await this.store();
   }
 }

@@ -83,14 +83,20 @@ export interface PackageDb {
   rpmNote: string;
   /** the first malformed line of dpkg's status, if any */
   warnings: string[];
+  /** directories whose canonical form went through a symlink, and what they resolved to (null:
+   * did not resolve): the index cache checks them again before it is used */
+  links: Array<[string, string | null]>;
 }
 
 /** Reads dpkg's and rpm's databases into `into` (the first package listing a path wins). */
 export function readPackageDb(opts: PackageDbOptions, into: PathSink): PackageDb {
   const warnings: string[] = [];
-  const dpkg = readDpkg(opts.dpkgDir, into, new Canonicaliser(opts.root), warnings);
-  const rpm = readRpm(opts.rpm, into, new Canonicaliser(opts.root));
-  return { packages: dpkg + rpm.packages, rpmNote: rpm.note, warnings };
+  const dc = new Canonicaliser(opts.root);
+  const rc = new Canonicaliser(opts.root);
+  const dpkg = readDpkg(opts.dpkgDir, into, dc, warnings);
+  const rpm = readRpm(opts.rpm, into, rc);
+  const links = new Map([...dc.links, ...rc.links]);
+  return { packages: dpkg + rpm.packages, rpmNote: rpm.note, warnings, links: [...links] };
 }
 
 function readDpkg(dpkgDir: string, into: PathSink, canon: Canonicaliser, warnings: string[]): number {
@@ -129,7 +135,7 @@ function readDpkg(dpkgDir: string, into: PathSink, canon: Canonicaliser, warning
 }
 
 /** Is `cmd` (a path, or a name looked up on PATH) an executable file? */
-function executable(cmd: string): boolean {
+export function executable(cmd: string): boolean {
   const ok = (p: string) => { try { accessSync(p, constants.X_OK); return statSync(p).isFile(); } catch { return false; } };
   if (cmd.includes('/')) return ok(cmd);
   return (process.env['PATH'] ?? '/usr/bin:/bin').split(':').some((d) => d !== '' && ok(path.join(d, cmd)));
@@ -171,6 +177,9 @@ export class Canonicaliser {
   /** directories of listed paths with dot names or doubled slashes: realpath's answer */
   private readonly odd = new Map<string, string>();
 
+  /** root-relative directories that resolved through a symlink → their answer (null: none) */
+  readonly links = new Map<string, string | null>();
+
   /** the directory of the last path (without its trailing slash; '' for /) and its answer */
   private lastDir = '\0';
   private lastReal: string | null = null;
@@ -193,6 +202,7 @@ export class Canonicaliser {
           r = dir;
         }
         this.odd.set(dir, r);
+        if (r !== path.posix.normalize(dir)) this.links.set(dir, r === dir ? null : r);
       }
       real = r;
     } else {
@@ -240,6 +250,7 @@ export class Canonicaliser {
         } catch {
           real = null; // dangling, a loop, unreadable
         }
+        this.links.set(cand, real);
       }
     }
     this.real.set(dir, real);

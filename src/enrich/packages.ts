@@ -17,7 +17,8 @@ import type { Envelope, Stage, StageContext } from '../pipeline/types.js';
 import { FF } from '../sensor/layout.js';
 import { fileRecordPath, isExecutableFile } from './file-path.js';
 import type { PackageDbOptions, PackageOwner } from './package-db.js';
-import type { PackageIndexReply } from './package-index-worker.js';
+import { loadPackageIndexCache, packageIndexCacheFile } from './package-index-cache.js';
+import type { PackageIndexJob, PackageIndexReply } from './package-index-worker.js';
 import { PackedPathIndex } from './packed-path-index.js';
 
 export { parseDpkgStatus, parseRpmQuery, RPM_QUERY_FORMAT, type DpkgPackage, type PackageOwner } from './package-db.js';
@@ -31,6 +32,9 @@ export interface PackageIndexOptions {
   rpm?: string | null;
   /** rebuild this long after the last change of the status file */
   debounceMs?: number;
+  /** directory where the built index is kept between runs (src/enrich/package-index-cache.ts);
+   * null or absent: not kept */
+  cacheDir?: string | null;
   log?: (text: string) => void;
 }
 
@@ -46,6 +50,10 @@ export interface PackageIndexStats {
   buildCpuMs: number;
   /** why rpm was not read, when it was not */
   rpmNote: string;
+  /** the last index came from the cache file (no build) */
+  fromCache: boolean;
+  /** the cache: why it was not used, or what happened when it was written ('' without one) */
+  cacheNote: string;
 }
 
 export class PackageIndex {
@@ -59,10 +67,16 @@ export class PackageIndex {
   private worker: Worker | undefined;
   private rebuildAgain = false;
   private firstBuild: Promise<void> | undefined;
-  readonly stats: PackageIndexStats = { builds: 0, packages: 0, paths: 0, lastBuildMs: 0, lastBuildCpuMs: undefined, buildCpuMs: 0, rpmNote: '' };
+  /** the cache file; the first build tries it, every build writes it */
+  readonly cacheFile: string | null;
+  private cacheTried = false;
+  readonly stats: PackageIndexStats = {
+    builds: 0, packages: 0, paths: 0, lastBuildMs: 0, lastBuildCpuMs: undefined, buildCpuMs: 0, rpmNote: '', fromCache: false, cacheNote: '',
+  };
 
   constructor(opts: PackageIndexOptions = {}) {
     this.db = { dpkgDir: opts.dpkgDir ?? '/var/lib/dpkg', root: opts.root ?? '/', rpm: opts.rpm === undefined ? 'rpm' : opts.rpm };
+    this.cacheFile = opts.cacheDir ? packageIndexCacheFile(opts.cacheDir, this.db) : null;
     this.debounceMs = opts.debounceMs ?? 1000;
     this.log = opts.log ?? (() => {});
   }
@@ -95,6 +109,26 @@ export class PackageIndex {
       return this.building;
     }
     this.building = (async () => {
+      if (!this.cacheTried && this.cacheFile !== null) {
+        // the first build: an index kept from an earlier run, if the database is as it was then
+        this.cacheTried = true;
+        const t0 = performance.now();
+        const c = await loadPackageIndexCache(this.cacheFile, this.db);
+        if (c.ok && !this.rebuildAgain) {
+          this.packed = c.index;
+          this.stats.builds++;
+          this.stats.packages = c.packages;
+          this.stats.paths = c.paths;
+          this.stats.rpmNote = c.rpmNote;
+          this.stats.lastBuildMs = performance.now() - t0;
+          this.stats.lastBuildCpuMs = 0;
+          this.stats.fromCache = true;
+          this.stats.cacheNote = '';
+          return;
+        }
+        this.stats.cacheNote = c.ok ? 'the package database changed while it was read' : c.reason;
+        this.log(`package index cache ${this.cacheFile}: ${this.stats.cacheNote}; building the index`);
+      }
       do {
         this.rebuildAgain = false;
         const t0 = performance.now();
@@ -108,6 +142,11 @@ export class PackageIndex {
         this.stats.lastBuildMs = performance.now() - t0;
         this.stats.lastBuildCpuMs = r.cpuMs;
         this.stats.buildCpuMs += r.cpuMs ?? 0;
+        this.stats.fromCache = false;
+        if (r.cacheNote) {
+          this.stats.cacheNote = r.cacheNote;
+          if (r.cacheNote !== 'written') this.log(`package index cache ${this.cacheFile}: ${r.cacheNote}`);
+        }
       } while (this.rebuildAgain);
     })().finally(() => { this.building = undefined; });
     return this.building;
@@ -116,7 +155,8 @@ export class PackageIndex {
   /** One build in a fresh worker (it ends after replying: no idle thread between builds). */
   private buildInWorker(): Promise<Extract<PackageIndexReply, { ok: true }>> {
     return new Promise((resolve, reject) => {
-      const w = new Worker(new URL('./package-index-worker.js', import.meta.url), { workerData: this.db });
+      const job: PackageIndexJob = { db: this.db, cacheFile: this.cacheFile };
+      const w = new Worker(new URL('./package-index-worker.js', import.meta.url), { workerData: job });
       this.worker = w;
       let settled = false;
       const done = (f: () => void) => { if (!settled) { settled = true; this.worker = undefined; f(); } };
@@ -206,7 +246,7 @@ export class PackageStage implements Stage {
 
   start(ctx?: StageContext): void {
     this.index.start().then(
-      () => ctx?.log(`package index: ${this.index.stats.packages} packages, ${this.index.stats.paths} paths${this.index.stats.rpmNote ? ` (${this.index.stats.rpmNote})` : ''}`),
+      () => ctx?.log(`package index: ${this.index.stats.packages} packages, ${this.index.stats.paths} paths${this.index.stats.rpmNote ? ` (${this.index.stats.rpmNote})` : ''}${this.index.stats.fromCache ? ` (kept from an earlier run: ${this.index.cacheFile})` : ''}`),
       (e: Error) => ctx?.log(`package index failed: ${e.message}`),
     );
     if (this.opts.watch !== false) this.index.watch();

@@ -108,6 +108,15 @@ export class PackedPathIndexBuilder {
   }
 }
 
+/** The same table as views into buffers it does not own (the on-disk cache, read in one piece). */
+export interface PackedPathIndexViews {
+  readonly owners: readonly PackageOwner[];
+  readonly blob: Uint8Array;
+  readonly ents: Uint32Array;
+  readonly slots: Uint32Array;
+  readonly hashes: Uint32Array;
+}
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -121,16 +130,28 @@ export class PackedPathIndex {
   /** the query's UTF-8 bytes */
   private scratch = new Uint8Array(1024);
 
-  constructor(d: PackedPathIndexData) {
-    this.blob = new Uint8Array(d.blob);
-    this.ents = new Uint32Array(d.ents);
-    this.slots = new Uint32Array(d.slots);
-    this.hashes = new Uint32Array(d.hashes);
+  constructor(d: PackedPathIndexData | PackedPathIndexViews) {
+    const own = d.blob instanceof ArrayBuffer;
+    this.blob = own ? new Uint8Array(d.blob) : d.blob as Uint8Array;
+    this.ents = own ? new Uint32Array(d.ents as ArrayBuffer) : d.ents as Uint32Array;
+    this.slots = own ? new Uint32Array(d.slots as ArrayBuffer) : d.slots as Uint32Array;
+    this.hashes = own ? new Uint32Array(d.hashes as ArrayBuffer) : d.hashes as Uint32Array;
     this.owners = d.owners;
     this.mask = this.slots.length - 1;
     if (this.slots.length === 0 || (this.slots.length & this.mask) !== 0 || this.hashes.length !== this.slots.length) {
       throw new Error('packed path index: slot count is not a power of two');
     }
+  }
+
+  /**
+   * A table from views (the cache file), its sizes checked. The bytes are the cache's checksums'
+   * business; a look-up never reads outside them anyway (a key past the end compares unequal, an
+   * owner index past the end gives no owner).
+   */
+  static fromViews(v: PackedPathIndexViews): PackedPathIndex {
+    const n = v.ents.length / 3;
+    if (!Number.isInteger(n) || n * 2 > v.slots.length) throw new Error(`packed path index: ${v.ents.length} entry words for ${v.slots.length} slots`);
+    return new PackedPathIndex(v);
   }
 
   get size(): number {

@@ -4,6 +4,8 @@
 //   process: on        process table (implied by versions and containers)
 //   versions: on       package versions (ProcVersion, FileVersion)
 //   checksums: on      FileMD5/FileSHA256; checksums.wait (ms, default 50), checksums.workers (1|2)
+//   state_dir          where -v keeps its built index and -c its digests between runs (default
+//                      /var/lib/falconet for root, $XDG_STATE_HOME/falconet otherwise; "none")
 //   containers: on     container and pod; containers.sockets (space-separated docker-compatible
 //                      API sockets), containers.cri_sockets (space-separated CRI gRPC sockets;
 //                      "" for none), containers.wait (ms, default 100)
@@ -13,6 +15,7 @@ import { ContainerStage, DEFAULT_SOCKETS } from './containers.js';
 import { DEFAULT_CRI_SOCKETS } from './cri-api.js';
 import { PackageIndex, PackageStage } from './packages.js';
 import { ProcessStage } from './process-table.js';
+import { defaultStateDir } from './state-dir.js';
 
 const on = (v: string | undefined): boolean => v !== undefined && /^(on|true|yes|1)$/i.test(v);
 
@@ -30,10 +33,15 @@ export function enrichmentStages(settings: Readonly<Record<string, string>>): St
   const containers = on(settings['containers']);
   const out: Stage[] = [];
   if (versions || containers || on(settings['process'])) out.push(new ProcessStage());
-  if (versions) out.push(new PackageStage(new PackageIndex()));
+  const stateDir = (): string | null => {
+    const dir = settings['state_dir'] ?? defaultStateDir();
+    if (dir !== 'none' && !dir.startsWith('/')) throw new Error(`enrich state_dir: expected an absolute directory or "none", got "${dir}"`);
+    return dir === 'none' ? null : dir;
+  };
+  if (versions) out.push(new PackageStage(new PackageIndex({ cacheDir: stateDir() })));
   if (checksums) {
     const workers = settings['checksums.workers'] === '1' ? 1 : 2;
-    out.push(new ChecksumStage({ waitMs: positiveInt(settings, 'checksums.wait', 50), workers }));
+    out.push(new ChecksumStage({ waitMs: positiveInt(settings, 'checksums.wait', 50), workers, stateDir: stateDir() }));
   }
   if (containers) {
     const sockets = settings['containers.sockets']?.split(/\s+/).filter(Boolean) ?? DEFAULT_SOCKETS;

@@ -17,7 +17,11 @@ export interface AgentFlagsTree {
   alertFormat?: string;
   sysflow?: { output?: string; rotateSeconds?: number; exporterId?: string; socketPath?: string };
   /** -v, -c, --containers, --process-table (src/enrich/stages.ts) */
-  enrichment?: { versions?: boolean; checksums?: boolean; containers?: boolean; processTable?: boolean; containerSockets?: readonly string[]; criSockets?: readonly string[] };
+  enrichment?: {
+    versions?: boolean; checksums?: boolean; containers?: boolean; processTable?: boolean; containerSockets?: readonly string[]; criSockets?: readonly string[];
+    /** --state-dir: where -v keeps its package index and -c its digests between runs ("none": not kept) */
+    stateDir?: string;
+  };
 }
 
 type Plugin = Record<string, string | string[]>;
@@ -35,6 +39,7 @@ export function defaultPipeline(f: AgentFlagsTree): { pipeline: Plugin[] } {
   p.push({
     processor: 'enrich', in: ch, out: 'rec recchan', ...(f.token !== undefined ? { token: f.token } : {}),
     ...(en.processTable ? { process: 'on' } : {}), ...(en.versions ? { versions: 'on' } : {}),
+    ...((en.versions || en.checksums) && en.stateDir !== undefined ? { state_dir: en.stateDir } : {}),
     ...(en.checksums ? { checksums: 'on' } : {}), ...(en.containers ? { containers: 'on' } : {}),
     ...(en.containers && en.containerSockets?.length ? { 'containers.sockets': en.containerSockets.join(' ') } : {}),
     // `--cri-socket none` asks no CRI socket

@@ -4,10 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, appendFileSync, chmodSync, closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, appendFileSync, chmodSync, closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ChecksumStage, type ChecksumEnrichment } from '../../src/enrich/checksums.js';
+import { bootId, formatDigests, parseDigests } from '../../src/enrich/checksum-store.js';
+import { Rng } from '../policy/fuzz-lib.js';
 import { kernelDev } from '../../src/enrich/checksum-worker.js';
 import type { FileRecord } from '../../src/model/records.js';
 import type { Envelope } from '../../src/pipeline/types.js';
@@ -123,5 +125,98 @@ test('one worker: a record behind a big job waits only the bound, leaves pending
   } finally {
     await stage.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('workers start with their first job: records without executables start none', async () => {
+  const dir = tmp();
+  const stage = new ChecksumStage({ waitMs: 30000 });
+  try {
+    const data = path.join(dir, 'data');
+    writeFileSync(data, 'not executable');
+    for (let i = 0; i < 3; i++) await stage.process([recordOf(data)]);
+    assert.equal(stage.pool.started, 0);
+    const exe = path.join(dir, 'tool');
+    copyFileSync('/usr/bin/true', exe);
+    chmodSync(exe, 0o755);
+    // the first executable starts the small-file worker; the batch waits for it to run and then
+    // for the digest (bound 30 s), so the digest is there
+    const [a] = await stage.process([recordOf(exe)]);
+    assert.equal(stage.pool.started, 1);
+    assert.deepEqual(cs(a!), { state: 'done', md5: sum('md5sum', exe), sha256: sum('sha256sum', exe) });
+  } finally {
+    await stage.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('digests kept between runs in one boot: the next run starts no worker for them; other boot, corrupt bytes, bad mode → not used', async () => {
+  const dir = tmp();
+  const state = path.join(dir, 'state');
+  const logs: string[] = [];
+  const ctx = { log: (t: string) => logs.push(t) };
+  try {
+    const exe = path.join(dir, 'tool');
+    copyFileSync('/usr/bin/true', exe);
+    appendFileSync(exe, `kept ${process.pid} ${Date.now()}`);
+    chmodSync(exe, 0o755);
+    const want = { state: 'done', md5: sum('md5sum', exe), sha256: sum('sha256sum', exe) };
+    const a = new ChecksumStage({ waitMs: 30000, stateDir: state });
+    await a.start(ctx);
+    assert.deepEqual(cs((await a.process([recordOf(exe)]))[0]!), want);
+    await a.close();
+    const file = path.join(state, 'checksums.txt');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const kept = readFileSync(file);
+    assert.equal(kept.toString('latin1').split('\n')[0]!.split(' ').slice(0, 4).join(' '), `falconet-checksums 1 ${bootId()} 1`);
+    const fresh = async (): Promise<ChecksumStage> => { const s = new ChecksumStage({ waitMs: 30000, stateDir: state }); await s.start(ctx); return s; };
+    const b = await fresh();
+    assert.equal(b.stats.loaded, 1);
+    assert.deepEqual(cs((await b.process([recordOf(exe)]))[0]!), want);
+    assert.equal(b.pool.started, 0); // served from the store: no worker
+    assert.equal(b.stats.computed, 0);
+    await b.close();
+    assert.deepEqual(readFileSync(file), kept); // nothing new: not rewritten
+    assert.deepEqual(logs, []);
+    const rejected = async (bytes: Buffer, reason: RegExp): Promise<void> => {
+      writeFileSync(file, bytes, { mode: 0o600 });
+      logs.length = 0;
+      const s = await fresh();
+      assert.equal(s.stats.loaded, 0);
+      assert.match(logs[0] ?? '', reason);
+      assert.deepEqual(cs((await s.process([recordOf(exe)]))[0]!), want); // computed again
+      assert.equal(s.pool.started, 1);
+      await s.close();
+    };
+    const line = kept.toString('latin1').split('\n')[1]!;
+    await rejected(formatDigests([{ key: line.split(' ')[0]!, md5: want.md5, sha256: want.sha256 }], 'another-boot'), /: written in another boot \(another-boot; now .+\): device numbers may differ; not used$/);
+    const flipped = Buffer.from(kept);
+    const at = kept.indexOf(want.md5) + 5;
+    flipped[at] = flipped[at] === 0x30 ? 0x31 : 0x30; // another hex digit: still well-formed
+    await rejected(flipped, new RegExp(`: bytes ${kept.indexOf(10) + 1}–${kept.length - 1}: checksum \\S+, the header says \\S+; not used$`));
+    writeFileSync(file, kept);
+    chmodSync(file, 0o666);
+    await rejected(readFileSync(file), /: writable by others \(mode 666\); not used$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('fuzz: a mutated digest store never loads and never throws', () => {
+  const boot = 'b00t';
+  const rng = new Rng(1508);
+  const digests = Array.from({ length: 40 }, (_, i) => ({ key: `2049:${1000 + i}:${i * 17}:1700000000${i}:1700000001${i}`, md5: 'ab'.repeat(16), sha256: ((i % 10).toString()).repeat(64) }));
+  const good = formatDigests(digests, boot);
+  const ok = parseDigests(good, boot);
+  assert.ok(ok.ok && ok.digests.length === 40 && ok.digests[3]!.key === digests[3]!.key);
+  for (let i = 0; i < 2000; i++) {
+    const b = Buffer.from(good);
+    let bytes = b;
+    if (rng.int(3) === 0) bytes = b.subarray(0, rng.int(b.length));
+    else for (let k = 1 + rng.int(3); k > 0; k--) b[rng.int(b.length)]! ^= 1 + rng.int(255);
+    if (bytes.equals(good)) continue;
+    let r;
+    assert.doesNotThrow(() => { r = parseDigests(bytes, boot); }, `case ${i}`);
+    assert.equal(r!.ok, false, `case ${i} loaded`);
   }
 });

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -26,7 +26,7 @@ test('falconet -v -c: curl\'s ProcVersion = dpkg\'s, /usr/bin/true\'s FileVersio
       await run('sh', ['-c', `cp /usr/bin/true ${exe} && printf 'made by ${process.pid}' >> ${exe}`]);
       await run(exe);
       await new Promise((r) => setTimeout(r, 1500));
-    }, ['-m', 'file,process', '--proc-events', 'FORK,EXEC,EXIT,CHDIR', '-v', '-c']);
+    }, ['-m', 'file,process', '--proc-events', 'FORK,EXEC,EXIT,CHDIR', '-v', '-c', '--state-dir', path.join(dir, 'state')]);
     const recs = cap.records;
     const procOf = (r: JsonRecord) => String(r['Proc']).split('/')[0];
     // -v, process side: every curl record, key right after Proc
@@ -54,6 +54,8 @@ test('falconet -v -c: curl\'s ProcVersion = dpkg\'s, /usr/bin/true\'s FileVersio
     const plain = recs.filter((r) => r['InfoMonitor'] === 'filesystem' && !/x/.test(String(r['FilePermissions']).slice(5)));
     assert.ok(plain.length >= 1);
     for (const r of plain) assert.equal('FileMD5' in r || 'FileVersion' in r, false, JSON.stringify(r));
+    // the package index was kept in the given state directory (not in /var/lib/falconet)
+    assert.deepEqual(readdirSync(path.join(dir, 'state')).filter((n) => /^package-index-[0-9a-f]{8}\.bin$/.test(n)).length, 1);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,0 +1,238 @@
+// The package index kept between runs (-v, src/enrich/package-index-cache.ts): a second index on
+// an unchanged database loads the file and equals the built one; every kind of change to what
+// the build read (status, info/, a symlinked directory, options) and every corrupt, truncated,
+// foreign or badly-owned file makes a rebuild with a log line saying why (corrupt bytes: the
+// offset of the failing block); versions from a loaded cache equal dpkg-query's; fuzzed bytes
+// never load and never throw.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { packageIndexCacheFile, parseCache, PACKAGE_INDEX_CACHE_FORMAT } from '../../src/enrich/package-index-cache.js';
+import { PackageIndex, type PackageIndexOptions } from '../../src/enrich/packages.js';
+import { defaultStateDir } from '../../src/enrich/state-dir.js';
+import { enrichmentStages } from '../../src/enrich/stages.js';
+import { Rng } from '../policy/fuzz-lib.js';
+
+const hasDpkg = existsSync('/var/lib/dpkg/status') && spawnSync('dpkg-query', ['--version']).status === 0;
+
+/** A dpkg database with `extra` more listed files (so the cache spans several 64 KiB blocks). */
+function fixture(extra = 0): { dir: string; dpkg: string; root: string; state: string } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'falconet-pkgcache-'));
+  const root = path.join(dir, 'root');
+  mkdirSync(path.join(root, 'usr/bin'), { recursive: true });
+  mkdirSync(path.join(root, 'usr/sbin'), { recursive: true });
+  symlinkSync('usr/bin', path.join(root, 'bin'));
+  const dpkg = path.join(dir, 'dpkg');
+  mkdirSync(path.join(dpkg, 'info'), { recursive: true });
+  writeFileSync(path.join(dpkg, 'status'), [
+    'Package: alpha', 'Status: install ok installed', 'Architecture: amd64', 'Version: 1:2.3-4+deb12u1', '',
+    'Package: beta', 'Status: install ok installed', 'Architecture: all', 'Version: 0.9~rc1-2', '',
+  ].join('\n'));
+  writeFileSync(path.join(dpkg, 'info/alpha.list'), '/.\n/bin\n/bin/alpha\n/usr/bin/alpha-helper\n');
+  const many = Array.from({ length: extra }, (_, i) => `/usr/share/beta/some/longer/directory/name/file-number-${i}.txt`);
+  writeFileSync(path.join(dpkg, 'info/beta.list'), ['/usr/sbin/beta', ...many, ''].join('\n'));
+  return { dir, dpkg, root, state: path.join(dir, 'state') };
+}
+
+type Fx = ReturnType<typeof fixture>;
+
+async function index(f: Fx, more: PackageIndexOptions = {}): Promise<{ idx: PackageIndex; logs: string[] }> {
+  const logs: string[] = [];
+  const idx = new PackageIndex({ dpkgDir: f.dpkg, root: f.root, rpm: null, cacheDir: f.state, log: (t) => logs.push(t), ...more });
+  await idx.start();
+  return { idx, logs };
+}
+
+const entries = (idx: PackageIndex) => [...idx.entries()].map(([p, o]) => `${p}\t${o.pkg}\t${o.version}\t${o.arch}\t${o.source}`);
+
+test('cache: the first run builds and writes it, the next loads it and equals the build', async () => {
+  const f = fixture(3000);
+  try {
+    const a = await index(f);
+    assert.equal(a.idx.stats.fromCache, false);
+    assert.equal(a.idx.stats.cacheNote, 'written');
+    assert.deepEqual(a.logs, [`package index cache ${a.idx.cacheFile}: none yet; building the index`]);
+    const file = a.idx.cacheFile!;
+    assert.equal(path.dirname(file), f.state);
+    assert.equal(statSync(file).mode & 0o777, 0o644);
+    assert.deepEqual(readdirSync(f.state), [path.basename(file)]); // no temporary file left
+    const b = await index(f);
+    assert.equal(b.idx.stats.fromCache, true);
+    assert.deepEqual(b.logs, []);
+    assert.equal(b.idx.stats.paths, a.idx.stats.paths);
+    assert.equal(b.idx.stats.packages, 2);
+    assert.deepEqual(entries(b.idx), entries(a.idx));
+    assert.equal(b.idx.lookup('/usr/bin/alpha')?.version, '1:2.3-4+deb12u1');
+    assert.equal(b.idx.lookup('/usr/share/beta/some/longer/directory/name/file-number-2999.txt')?.version, '0.9~rc1-2');
+    assert.equal(b.idx.lookup('/usr/bin/nothing'), undefined);
+    // other options, other file: both kept
+    const c = await index(f, { cacheDir: f.state, root: path.join(f.root, 'usr') });
+    assert.notEqual(c.idx.cacheFile, file);
+    assert.equal(readdirSync(f.state).length, 2);
+  } finally {
+    rmSync(f.dir, { recursive: true, force: true });
+  }
+});
+
+test('cache: stale after a change to status, info/ or a symlinked directory — rebuilt, new versions, a log line', async () => {
+  const f = fixture();
+  try {
+    await index(f);
+    // status rewritten in place, same size (a version's last character)
+    const st = path.join(f.dpkg, 'status');
+    writeFileSync(st, readFileSync(st, 'utf8').replace('deb12u1', 'deb12u2'));
+    let r = await index(f);
+    assert.equal(r.idx.stats.fromCache, false);
+    assert.equal(r.logs.length, 1);
+    assert.match(r.logs[0]!, new RegExp(`: stale: ${st} changed \\(.+ → .+\\); building the index$`));
+    assert.equal(r.idx.lookup('/usr/bin/alpha')?.version, '1:2.3-4+deb12u2');
+    assert.equal((await index(f)).idx.stats.fromCache, true); // the rebuild wrote the new one
+    // a list file added (a package installed, as dpkg does: a new file in info/)
+    writeFileSync(path.join(f.dpkg, 'info/gamma.list'), '/usr/bin/gamma\n');
+    r = await index(f);
+    assert.match(r.logs[0] ?? '', new RegExp(`: stale: ${path.join(f.dpkg, 'info')} changed`));
+    assert.equal((await index(f)).idx.stats.fromCache, true);
+    // /bin pointed elsewhere: /bin/alpha is now /usr/sbin/alpha
+    unlinkSync(path.join(f.root, 'bin'));
+    symlinkSync('usr/sbin', path.join(f.root, 'bin'));
+    r = await index(f);
+    assert.match(r.logs[0] ?? '', /: stale: directory \/bin now resolves to \/usr\/sbin \(was \/usr\/bin\); building the index$/);
+    assert.equal(r.idx.lookup('/usr/sbin/alpha')?.pkg, 'alpha');
+    assert.equal(r.idx.lookup('/usr/bin/alpha'), undefined);
+    // the status file gone: stale, and the index is empty rather than old
+    rmSync(st);
+    r = await index(f);
+    assert.match(r.logs[0] ?? '', new RegExp(`: stale: ${st} changed \\(.+ → absent\\)`));
+    assert.equal(r.idx.stats.paths, 0);
+  } finally {
+    rmSync(f.dir, { recursive: true, force: true });
+  }
+});
+
+test('cache: corrupt, truncated, foreign and writable-by-others files are rejected with the reason (corrupt: the offset)', async () => {
+  const f = fixture(3000);
+  try {
+    const good = await index(f);
+    const file = good.idx.cacheFile!;
+    const orig = readFileSync(file);
+    const dataStart = 24 + orig.readUInt32LE(12);
+    assert.ok(orig.length - dataStart > 3 * 65536, `only ${orig.length} bytes`);
+    const expectLoad = async (bytes: Buffer, reason: RegExp): Promise<void> => {
+      writeFileSync(file, bytes);
+      const r = await index(f);
+      assert.equal(r.idx.stats.fromCache, false, String(reason));
+      assert.match(r.logs[0] ?? '', reason);
+      assert.deepEqual(entries(r.idx), entries(good.idx)); // rebuilt: the right versions
+      assert.deepEqual(readFileSync(file), orig); // and written again
+    };
+    // one byte in the third block of data
+    const at = dataStart + 2 * 65536 + 1234;
+    const bad = Buffer.from(orig);
+    bad[at]! ^= 0x01;
+    const block = dataStart + 2 * 65536;
+    await expectLoad(bad, new RegExp(`corrupt: the block at offset ${block} \\(bytes ${block}–${block + 65535}\\) fails its checksum; building the index$`));
+    // one byte of the header (an owner's version lives there)
+    const h = Buffer.from(orig);
+    const v = h.indexOf('deb12u1');
+    h[v + 6] = '9'.charCodeAt(0);
+    await expectLoad(h, /: offset 24: header \(\d+ bytes\) fails its checksum; building the index$/);
+    await expectLoad(orig.subarray(0, orig.length - 4096), new RegExp(`: truncated: ${orig.length - 4096} bytes, the header says ${orig.length}; building the index$`));
+    await expectLoad(orig.subarray(0, 10), /: truncated: 10 bytes, shorter than the 24-byte preamble/);
+    await expectLoad(Buffer.from('#!/bin/sh\necho not a cache at all\n'), /: offset 0: not a falconet package index cache \(magic\)/);
+    const other = Buffer.from(orig);
+    other.writeUInt32LE(PACKAGE_INDEX_CACHE_FORMAT + 1, 8);
+    await expectLoad(other, new RegExp(`: offset 8: format ${PACKAGE_INDEX_CACHE_FORMAT + 1}, this falconet writes ${PACKAGE_INDEX_CACHE_FORMAT}`));
+    // writable by others: not trusted
+    chmodSync(file, 0o666);
+    const r = await index(f);
+    assert.match(r.logs[0] ?? '', /: writable by others \(mode 666\); building the index$/);
+    assert.equal(statSync(file).mode & 0o777, 0o644); // replaced by a fresh one
+  } finally {
+    rmSync(f.dir, { recursive: true, force: true });
+  }
+});
+
+test('fuzz: mutated cache bytes never load and never throw', async () => {
+  const f = fixture(2000);
+  try {
+    const good = await index(f);
+    const orig = readFileSync(good.idx.cacheFile!);
+    const opts = { dpkgDir: f.dpkg, root: f.root, rpm: null };
+    assert.equal(parseCache(Buffer.from(orig), opts).ok, true);
+    const rng = new Rng(1507);
+    for (let i = 0; i < 400; i++) {
+      const b = Buffer.from(orig);
+      let changed = false;
+      const kind = rng.int(4);
+      let bytes = b;
+      if (kind === 0) { // a few flipped bytes anywhere
+        for (let k = 1 + rng.int(4); k > 0; k--) { const o = rng.int(b.length); const x = 1 + rng.int(255); b[o]! ^= x; changed = true; }
+      } else if (kind === 1) { // a byte of the preamble or header
+        const o = rng.int(Math.min(b.length, 24 + 200)); b[o]! ^= 1 + rng.int(255); changed = true;
+      } else if (kind === 2) { // truncated
+        bytes = b.subarray(0, rng.int(b.length)); changed = true;
+      } else { // a run of bytes overwritten with another part of the file
+        const len = 1 + rng.int(64); const from = rng.int(b.length - len); const to = rng.int(b.length - len);
+        const before = Buffer.from(b.subarray(to, to + len));
+        b.copy(b, to, from, from + len);
+        changed = !before.equals(b.subarray(to, to + len));
+      }
+      if (!changed) continue;
+      const copy = Buffer.alloc(bytes.length); // own buffer at offset 0, as the loader reads it
+      bytes.copy(copy);
+      let r;
+      assert.doesNotThrow(() => { r = parseCache(copy, opts); }, `case ${i}`);
+      assert.equal(r!.ok, false, `case ${i} (kind ${kind}) loaded`);
+    }
+  } finally {
+    rmSync(f.dir, { recursive: true, force: true });
+  }
+});
+
+test('dpkg: versions from a loaded cache equal dpkg-query\'s', { skip: !hasDpkg && 'no dpkg' }, async () => {
+  const state = mkdtempSync(path.join(tmpdir(), 'falconet-pkgstate-'));
+  try {
+    const built = new PackageIndex({ rpm: null, cacheDir: state });
+    await built.start();
+    const loaded = new PackageIndex({ rpm: null, cacheDir: state });
+    await loaded.start();
+    assert.equal(loaded.stats.fromCache, true, loaded.stats.cacheNote);
+    assert.equal(loaded.stats.paths, built.stats.paths);
+    for (const [p, pkg] of [['/usr/bin/curl', 'curl'], ['/usr/bin/ls', 'coreutils'], ['/usr/bin/bash', 'bash'], ['/usr/bin/dpkg-query', 'dpkg']] as const) {
+      const o = loaded.lookup(p);
+      assert.equal(o?.pkg, pkg, p);
+      assert.equal(o?.version, execFileSync('dpkg-query', ['-W', `-f=\${Version}`, pkg], { encoding: 'utf8' }), p);
+    }
+    // every entry equal, in order
+    const a = built.entries();
+    for (const [p, o] of loaded.entries()) {
+      const x = a.next().value as [string, { version: string; pkg: string }];
+      assert.equal(p, x[0]);
+      assert.equal(o.version, x[1].version);
+      assert.equal(o.pkg, x[1].pkg);
+    }
+    assert.equal(a.next().done, true);
+  } finally {
+    rmSync(state, { recursive: true, force: true });
+  }
+});
+
+test('state dir: root, XDG_STATE_HOME, HOME; state_dir checked; "none" keeps nothing', () => {
+  assert.equal(defaultStateDir({}, 0), '/var/lib/falconet');
+  assert.equal(defaultStateDir({ XDG_STATE_HOME: '/srv/state', HOME: '/home/u' }, 1000), '/srv/state/falconet');
+  assert.equal(defaultStateDir({ XDG_STATE_HOME: 'relative', HOME: '/home/u' }, 1000), '/home/u/.local/state/falconet');
+  assert.equal(defaultStateDir({ HOME: '/home/u' }, 1000), '/home/u/.local/state/falconet');
+  assert.throws(() => enrichmentStages({ versions: 'on', 'state_dir': 'rel/dir' }), /state_dir: expected an absolute directory or "none", got "rel\/dir"/);
+  const none = enrichmentStages({ versions: 'on', 'state_dir': 'none' });
+  const kept = enrichmentStages({ versions: 'on', 'state_dir': '/srv/x' });
+  const idx = (s: ReturnType<typeof enrichmentStages>) => (s.find((x) => x.name === 'packages') as unknown as { index: PackageIndex }).index;
+  assert.equal(idx(none).cacheFile, null);
+  assert.equal(idx(kept).cacheFile, packageIndexCacheFile('/srv/x', { dpkgDir: '/var/lib/dpkg', root: '/', rpm: 'rpm' }));
+  for (const s of [...none, ...kept]) void s.close?.();
+  const cs = enrichmentStages({ checksums: 'on', state_dir: '/srv/x' }).find((x) => x.name === 'checksums') as unknown as { storeFile: string | null; close(): Promise<void> };
+  assert.equal(cs.storeFile, '/srv/x/checksums.txt');
+  void cs.close();
+});

@@ -12,13 +12,15 @@ import { StreamConn, describeTarget, type StreamTarget } from './stream-conn.js'
 import { syslogMessage, type SyslogHeader } from './syslog-format.js';
 
 export interface RelpOptions {
-  /** unanswered `syslog` commands at most (default 1024) */
+  /** unanswered `syslog` commands at most (default 128) */
   window?: number;
   /** a connection whose oldest unanswered command waits this long is given up (default 30 s) */
   ackTimeoutMs?: number;
 }
 
-export const RELP_DEFAULT_WINDOW = 1024;
+// librelp's own default; more did not send faster to a local rsyslogd, and every unanswered record
+// is a possible duplicate after a crash
+export const RELP_DEFAULT_WINDOW = 128;
 const OPEN_TIMEOUT_MS = 5000;
 const CLOSE_TIMEOUT_MS = 5000;
 const OFFERS = 'relp_version=0\nrelp_software=falconet\ncommands=syslog';

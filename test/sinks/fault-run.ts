@@ -187,8 +187,10 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
     }
     return at;
   };
-  // rsyslog serves both syslog and relp; a server no chosen sink uses has no outages
-  const outageAt = { file: uses('file') ? schedule() : [], syslog: uses('syslog') || uses('relp') ? schedule() : [], nats: uses('nats') ? schedule() : [] };
+  // rsyslog serves both syslog and relp; a server no chosen sink uses has no outages (all three
+  // are drawn, so a seed gives the same schedules whichever sinks run)
+  const drawn = { file: schedule(), syslog: schedule(), nats: schedule() };
+  const outageAt = { file: uses('file') ? drawn.file : [], syslog: uses('syslog') || uses('relp') ? drawn.syslog : [], nats: uses('nats') ? drawn.nats : [] };
 
   const start = Date.now();
   let stderr = '';

@@ -103,7 +103,8 @@ ${relp}`,
       if (proc && proc.exitCode === null) return;
       proc = spawn('/usr/sbin/rsyslogd', ['-n', '-f', conf, '-i', join(dir, 'rsyslogd.pid')], { stdio: ['ignore', 'ignore', 'pipe'] });
       proc.stderr!.on('data', (d: Buffer) => (errText += d.toString()));
-      const end = Date.now() + 10_000;
+      // generous: under a loaded machine rsyslogd (gnutls, imrelp) once took over 10 s to listen again
+      const end = Date.now() + 30_000;
       for (const port of relpPort ? [tcpPort, tlsPort, relpPort] : [tcpPort, tlsPort]) {
         for (;;) {
           if (proc.exitCode !== null) throw new Error(`rsyslogd exited: ${errText}`);

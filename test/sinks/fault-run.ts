@@ -45,6 +45,12 @@ export interface FaultPlan {
   batch?: number;
   /** how long the last generator run may take to deliver what the spools hold (default 120 s) */
   drainMs?: number;
+  /**
+   * unanswered records of the relp sink (default: the sink's, 128). After a SIGKILL of the
+   * agent they are sent again, and rsyslog has usually written them: duplicates per kill are
+   * about this plus a batch
+   */
+  relpWindow?: number;
   /** spool cap for both sinks; small enough and the cap is hit */
   spoolMax?: string;
   /** gap between SIGKILLs instead of random moments (the bench: "SIGKILL every 10 s") */
@@ -166,7 +172,7 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
     },
     {
       name: 'relp',
-      url: `relp://127.0.0.1:${rs.relpPort}?app=${relpApp}&spool=${join(p.dir, `${p.tag}-spool-relp`)}&spool_segment=1MB&retry_min=20ms&retry_max=200ms${cap}`,
+      url: `relp://127.0.0.1:${rs.relpPort}?app=${relpApp}${p.relpWindow ? `&window=${p.relpWindow}` : ''}&spool=${join(p.dir, `${p.tag}-spool-relp`)}&spool_segment=1MB&retry_min=20ms&retry_max=200ms${cap}`,
     },
   ];
   const sinks = all.filter((s) => chosen.includes(s.name as FaultSink));

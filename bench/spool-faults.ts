@@ -2,22 +2,23 @@
 //  1. start-up on a large spool: time and RSS added by opening it (goal ≤ 1 s, ≤ 32 MiB).
 //  2. a stalled sink fed 10× what its queue holds: RSS stays within the queue cap + 64 MiB
 //     (memory queue drop_newest and drop_oldest, and with a spool).
-//  3. throughput with vs without the spool, file and syslog (goal: ≥ 70 % with the spool),
-//     interleaved pairs; the verdict is the median of the per-pair ratios.
-//  4. fault injection: N records to a file, rsyslog over TCP and nats-server JetStream, each
-//     behind a spool; K SIGKILLs of the delivering process (random moments, or every
+//  3. throughput with vs without the spool, file, syslog over TCP and over RELP (goal: ≥ 70 %
+//     with the spool), interleaved pairs; the verdict is the median of the per-pair ratios.
+//  4. fault injection: N records to a file, rsyslog over TCP, nats-server JetStream and rsyslog
+//     over RELP (--sinks selects some of them), each behind a spool; K SIGKILLs of the delivering process (random moments, or every
 //     --kill-every-ms), torn writes injected into every spool after each, O outages of every
 //     server. Prints the accounting identity per sink, duplicates, recovery times.
 //   node dist/bench/spool-faults.js [--records N] [--rate R] [--kills K] [--kill-every-ms MS]
 //        [--outages O] [--outage-ms MS] [--throughput-records M] [--throughput-runs T]
 //        [--startup-mib S] [--stall-cap-mib Q] [--seed X] [--batch B] [--only startup,stall,throughput,faults]
+//        [--sinks file,syslog,nats,relp] [--throughput-sinks file,syslog+tcp,relp]
 // Defaults are the issue's full size: 10M records at 20,000/s (500 s), 1,000 random SIGKILLs,
 // 8 outages of 60 s per server. `--kill-every-ms 10000 --kills 50` is "a SIGKILL every 10 s".
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runFaults } from '../test/sinks/fault-run.js';
+import { allFaultSinks, runFaults, type FaultSink } from '../test/sinks/fault-run.js';
 import { runGen } from '../test/sinks/gen-run.js';
 import { makeRsyslog, type Rsyslog } from '../test/sinks/rsyslog-harness.js';
 import { NatsServer } from '../test/sinks/nats-harness.js';
@@ -50,11 +51,21 @@ const ONLY = (() => {
   return i > 0 ? new Set(process.argv[i + 1]!.split(',')) : null;
 })();
 const part = (p: string): boolean => !ONLY || ONLY.has(p);
+function list(name: string): string[] | null {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1]!.split(',') : null;
+}
+/** --sinks: the fault part's sinks (default: all the machine has) */
+const SINKS = (list('sinks') ?? allFaultSinks()) as FaultSink[];
+for (const s of SINKS) if (!allFaultSinks().includes(s)) throw new Error(`--sinks: unknown or unavailable sink ${s} (have ${allFaultSinks().join(', ')})`);
+/** --throughput-sinks: the throughput part's rows (default all) */
+const TP_SINKS = list('throughput-sinks');
 
 async function faults(dir: string, rs: Rsyslog): Promise<void> {
-  console.log(`fault injection: ${N} records at ${RATE}/s to a file, rsyslog TCP and nats-server JetStream, each behind a spool; ${KILLS} SIGKILLs${KILL_EVERY_MS ? ` every ${KILL_EVERY_MS} ms` : ' at random moments'}, ${OUTAGES} outages of ${OUTAGE_MS} ms per server, torn writes into every spool after every kill`);
+  const what: Record<FaultSink, string> = { file: 'a file', syslog: 'rsyslog TCP', nats: 'nats-server JetStream', relp: 'rsyslog RELP' };
+  console.log(`fault injection: ${N} records at ${RATE}/s to ${SINKS.map((s) => what[s]).join(', ')}, each behind a spool; ${KILLS} SIGKILLs${KILL_EVERY_MS ? ` every ${KILL_EVERY_MS} ms` : ' at random moments'}, ${OUTAGES} outages of ${OUTAGE_MS} ms per server, torn writes into every spool after every kill`);
   const nats = await NatsServer.make(dir);
-  const rep = await runFaults({ dir, rsyslog: rs, nats, total: N, rate: RATE, kills: KILLS, killEveryMs: KILL_EVERY_MS || undefined, outages: OUTAGES, outageMs: OUTAGE_MS, outageSignal: 'SIGKILL', confirmMs: 20, seed: SEED, tag: 'bench', batch: BATCH, drainMs: 3_600_000, log: (l) => { if (!l.startsWith('generator SIGKILLed')) console.log(`    ${l}`); } }).finally(() => nats.stop());
+  const rep = await runFaults({ sinks: SINKS, dir, rsyslog: rs, nats, total: N, rate: RATE, kills: KILLS, killEveryMs: KILL_EVERY_MS || undefined, outages: OUTAGES, outageMs: OUTAGE_MS, outageSignal: 'SIGKILL', confirmMs: 20, seed: SEED, tag: 'bench', batch: BATCH, drainMs: 3_600_000, log: (l) => { if (!l.startsWith('generator SIGKILLed')) console.log(`    ${l}`); } }).finally(() => nats.stop());
   for (const s of rep.sinks) {
     const dropped = Object.values(s.dropped).reduce((a, b) => a + b, 0);
     const ok = s.unique + dropped === s.produced && s.outOfRange === 0;
@@ -83,10 +94,11 @@ async function throughput(dir: string, rs: Rsyslog): Promise<void> {
     // records per second of wall clock, and per second of the process's CPU time
     return { rate: Number(m[3]) / (Number(m[2]) / 1000), cpuRate: Number(m[3]) / (Math.max(1, Number(m[4])) / 1000) };
   };
-  const rows: [string, string][] = [
+  const rows = ([
     ['file', 'file://OUT?policy=block'],
     ['syslog+tcp', `syslog+tcp://127.0.0.1:${rs.tcpPort}?app=tp&policy=block`],
-  ];
+    ['relp', `relp://127.0.0.1:${rs.relpPort}?app=tp&policy=block`],
+  ] as [string, string][]).filter(([name]) => (TP_SINKS ? TP_SINKS.includes(name) : name !== 'relp' || rs.relpPort > 0));
   const median = (a: number[]): number => {
     const v = [...a].sort((x, y) => x - y);
     return v.length % 2 ? v[v.length >> 1]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;

@@ -8,8 +8,8 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 
 # Debian packages: the BPF toolchain, libbpf (static), and the real servers/tools tests use.
 PKGS=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool make gcc pkg-config tshark python3 procps)
-# delivery tests (test/sinks): a private rsyslogd with TLS; openssl makes the test CA
-PKGS+=(rsyslog rsyslog-gnutls openssl)
+# delivery tests (test/sinks): a private rsyslogd with TLS and RELP (imrelp); openssl makes the test CA
+PKGS+=(rsyslog rsyslog-gnutls rsyslog-relp openssl)
 # metrics test (test/pipeline/metrics.test.ts): a private Prometheus scraping --metrics
 PKGS+=(prometheus)
 # -p tests (test/kernel/protocols): real DNS/HTTP/syslog servers and clients

@@ -105,6 +105,13 @@ export interface SinkItem {
 export interface SendResult {
   /** per-item failures, by index into the batch; retry=false means rejected for good */
   readonly failed?: ReadonlyArray<{ readonly index: number; readonly retry: boolean; readonly reason: string }>;
+  /**
+   * Additive: the transport took the batch and the destination acknowledges it later (RELP's
+   * `rsp`, while the sink already sends the next batches). The batch counts as delivered only
+   * once this resolves; a rejection (connection lost, the server refused a record) means
+   * everything not yet acknowledged is sent again. Absent: delivered when `send` resolved.
+   */
+  readonly acked?: Promise<void>;
 }
 
 /**

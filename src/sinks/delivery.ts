@@ -87,7 +87,15 @@ export class Delivery {
   private committing = 0;
   private admit: Promise<unknown> = Promise.resolve();
   private waiters: (() => void)[] = [];
-  private inflight: { mark: Taken['mark']; count: number; at: number }[] = [];
+  /**
+   * Sent batches not confirmed yet, in order: by time (confirm window) or, for sinks that
+   * acknowledge (SendResult.acked), once their acknowledgement came (`pending` false).
+   */
+  private inflight: Inflight[] = [];
+  /** bumped at every rewind: acknowledgements of batches sent before it are stale */
+  private epoch = 0;
+  /** an acknowledgement failed (connection lost, record refused): the loop rewinds */
+  private ackFailure: unknown = null;
   private running = false;
   private closing = false;
   private loop: Promise<void> | null = null;
@@ -330,15 +338,48 @@ export class Delivery {
     return this.o.confirmMs ?? 0;
   }
 
-  /** Confirms batches whose confirmation window has passed without a transport error. */
+  /**
+   * Confirms batches whose confirmation window has passed without a transport error, and
+   * acknowledged batches (in order: one still waiting for its acknowledgement holds the rest).
+   */
   private confirmDue(all = false): void {
     const now = Date.now();
-    while (this.inflight.length && (all || now - this.inflight[0]!.at >= this.confirmMs)) {
-      const f = this.inflight.shift()!;
+    for (;;) {
+      const f = this.inflight[0];
+      if (!f || (f.pending === undefined ? !all && now - f.at < this.confirmMs : f.pending)) break;
+      this.inflight.shift();
+      // an acknowledged batch is the one a restart need not send again (the others were marked when sent)
+      if (f.pending !== undefined) this.backlog.taken(f.mark);
       this.backlog.confirm(f.mark, f.count);
       this.st.delivered += f.count;
     }
     this.notify();
+  }
+
+  /** Follows a batch's acknowledgement (SendResult.acked). */
+  private track(f: Inflight, acked: Promise<void>): void {
+    const epoch = this.epoch;
+    acked.then(
+      () => {
+        f.pending = false;
+        if (epoch !== this.epoch) return;
+        this.confirmDue();
+        this.wake();
+      },
+      (e: unknown) => {
+        if (epoch !== this.epoch || this.ackFailure) return;
+        this.ackFailure = e ?? new Error('acknowledgement failed');
+        this.wake();
+      },
+    );
+  }
+
+  /** Starts again after the last confirmed record (everything sent since is re-sent). */
+  private rewind(unsent: Taken | null): void {
+    this.epoch++;
+    this.ackFailure = null;
+    this.inflight = [];
+    this.backlog.rewind(unsent);
   }
 
   private async run(): Promise<void> {
@@ -359,41 +400,62 @@ export class Delivery {
           continue;
         }
       }
+      if (this.ackFailure) {
+        // a batch was not acknowledged: everything after the last acknowledged one goes again
+        this.down(this.ackFailure);
+        this.rewind(null);
+        await this.sleep(backoff);
+        backoff = Math.min(retry.maxMs, backoff * 2);
+        continue;
+      }
       this.confirmDue();
       const t = this.backlog.take(batchMax, BATCH_BYTES);
       if (!t) {
         if (!this.running) break;
-        await this.sleep(this.inflight.length ? Math.max(1, this.confirmMs - (Date.now() - this.inflight[0]!.at)) : 1000);
+        const f = this.inflight[0];
+        // acknowledgements wake the loop; a confirm window is waited out
+        await this.sleep(f && f.pending === undefined ? Math.max(1, this.confirmMs - (Date.now() - f.at)) : 1000);
         continue;
       }
       try {
-        await this.sendAll(t.items, retry);
+        const { acked } = await this.sendAll(t.items, retry);
         if (t.resent) this.reportResend(t);
-        this.backlog.taken(t.mark);
         this.up();
         backoff = retry.minMs;
-        this.inflight.push({ mark: t.mark, count: t.items.length, at: Date.now() });
-        if (this.confirmMs === 0) this.confirmDue();
+        if (acked) {
+          const f: Inflight = { mark: t.mark, count: t.items.length, at: Date.now(), pending: true };
+          this.inflight.push(f);
+          this.track(f, acked);
+        } else {
+          this.backlog.taken(t.mark);
+          this.inflight.push({ mark: t.mark, count: t.items.length, at: Date.now() });
+          if (this.confirmMs === 0) this.confirmDue();
+        }
       } catch (e) {
         // a batch that failed part-way may have reached the peer: its re-sends count
         if (t.resent && !(e instanceof SinkUnavailableError)) this.reportResend(t);
         this.down(e);
-        this.inflight = [];
-        this.backlog.rewind(e instanceof SinkUnavailableError ? t : null);
+        this.rewind(e instanceof SinkUnavailableError ? t : null);
         await this.sleep(backoff);
         backoff = Math.min(retry.maxMs, backoff * 2);
       }
     }
   }
 
-  /** Sends a batch; items the sink failed with retry=true are re-sent alone, the others counted. */
-  private async sendAll(items: readonly SinkItem[], retry: { minMs: number; maxMs: number }): Promise<void> {
+  /**
+   * Sends a batch; items the sink failed with retry=true are re-sent alone, the others counted.
+   * Returns the batch's acknowledgement when the sink gives one (SendResult.acked).
+   */
+  private async sendAll(items: readonly SinkItem[], retry: { minMs: number; maxMs: number }): Promise<{ acked?: Promise<void> }> {
     let todo = items;
     let wait = retry.minMs;
     for (;;) {
       const res = await this.o.sink.send(todo);
+      // a sink that acknowledges later reports refused records by rejecting `acked` (wrapped:
+      // an async function returning the promise itself would wait for it)
+      if (res.acked) return { acked: res.acked };
       const failed = res.failed ?? [];
-      if (failed.length === 0) return;
+      if (failed.length === 0) return {};
       const again: SinkItem[] = [];
       for (const f of failed) {
         const it = todo[f.index];
@@ -404,7 +466,7 @@ export class Delivery {
           this.log(`sink ${this.o.name}: record ${recordIdString(it.id)} ${f.retry ? 'not delivered at shutdown' : 'rejected'}: ${f.reason}`);
         }
       }
-      if (again.length === 0) return;
+      if (again.length === 0) return {};
       todo = again;
       await this.sleep(wait);
       wait = Math.min(retry.maxMs, wait * 2);
@@ -460,7 +522,8 @@ export class Delivery {
     await this.loop;
     try {
       await this.o.sink.close();
-      // a clean close of the transport means what was handed to it got there
+      // a clean close of the transport means what was handed to it got there (batches waiting
+      // for an acknowledgement stay unconfirmed: a restart sends them again)
       if (this.st.sinkUp) this.confirmDue(true);
     } catch (e) {
       this.log(`sink ${this.o.name}: close: ${e instanceof Error ? e.message : String(e)}`);
@@ -496,6 +559,14 @@ export class Delivery {
   truncatedAtStart(): number {
     return this.truncatedAtOpen;
   }
+}
+
+interface Inflight {
+  readonly mark: Taken['mark'];
+  readonly count: number;
+  readonly at: number;
+  /** undefined: confirmed by time; true/false: waiting for / got the sink's acknowledgement */
+  pending?: boolean;
 }
 
 /**

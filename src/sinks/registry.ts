@@ -1,4 +1,4 @@
-// Sink URLs → SinkSpec → Sink. Built in: stdout, file, udp, syslog+udp/tcp/tls, unix. Other
+// Sink URLs → SinkSpec → Sink. Built in: stdout, file, udp, syslog+udp/tcp/tls, relp, unix. Other
 // helpers plug their transports in with registerSinkScheme (nats, kafka, elasticsearch, s3).
 // Every error names the place the URL came from (`--sink #2`, `pipeline.json:12:5 …`).
 import { readFileSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { FileSink } from './file-sink.js';
 import { parseHostPort, type HostPort } from './host-port.js';
 import { StdoutSink } from './stdout-sink.js';
 import { SyslogStreamSink, syslogUdpSink } from './syslog-sink.js';
+import { RelpSink } from './relp-sink.js';
 import { defaultHeader, printable, type SyslogFormat, type SyslogHeader } from './syslog-format.js';
 import { UdpSink, UDP_MAX_SERVERS } from './udp-sink.js';
 import { UnixSink } from './unix-sink.js';
@@ -41,7 +42,9 @@ type Factory = (spec: SinkSpec) => Sink;
 type UrlCheck = (text: string, where: string) => unknown;
 const registered = new Map<string, Factory>();
 const checks = new Map<string, UrlCheck>();
-const BUILTIN = ['stdout', 'file', 'udp', 'syslog+udp', 'syslog+tcp', 'syslog+tls', 'unix'];
+const BUILTIN = ['stdout', 'file', 'udp', 'syslog+udp', 'syslog+tcp', 'syslog+tls', 'relp', 'unix'];
+/** schemes whose records are syslog messages (format=5424|3164 selects the framing) */
+const isSyslog = (scheme: string): boolean => scheme.startsWith('syslog+') || scheme === 'relp';
 
 export function registerSinkScheme(scheme: string, factory: Factory, check?: UrlCheck): void {
   const s = scheme.toLowerCase();
@@ -76,7 +79,10 @@ const SCHEME_PARAMS: Record<string, readonly string[]> = {
   'syslog+udp': ['facility', 'severity', 'app', 'hostname'],
   'syslog+tcp': ['facility', 'severity', 'app', 'hostname'],
   'syslog+tls': ['facility', 'severity', 'app', 'hostname', 'ca', 'cert', 'key', 'servername'],
+  relp: ['facility', 'severity', 'app', 'hostname', 'window', 'ack_timeout'],
 };
+/** RELP has no assigned port; 2514 is the one rsyslog's documentation uses */
+export const RELP_DEFAULT_PORT = 2514;
 export const DEFAULT_QUEUE_BYTES = 64 << 20;
 export const DEFAULT_SPOOL_BYTES = 1 << 30;
 /** Stream transports without acknowledgements keep sent records this long before confirming. */
@@ -162,11 +168,12 @@ export function parseSinkUrl(text: string, where: string): SinkSpec {
     }
     case 'syslog+udp':
     case 'syslog+tcp':
-    case 'syslog+tls': {
+    case 'syslog+tls':
+    case 'relp': {
       const a = authority().replace(/\/$/, '');
       if (a.includes(',')) bad('one server per syslog sink (give --sink once per server)');
       if (a.includes('/')) bad('a syslog address has no path');
-      const hp = hostPort(a, scheme === 'syslog+tls' ? 6514 : 514, bad);
+      const hp = hostPort(a, scheme === 'syslog+tls' ? 6514 : scheme === 'relp' ? RELP_DEFAULT_PORT : 514, bad);
       spec.servers = [hp];
       spec.url = urlOf(scheme, hp);
       parseSyslogOptions(spec, bad);
@@ -204,7 +211,7 @@ function urlOf(scheme: string, hp: HostPort): URL {
 }
 
 function parseFormats(spec: SinkSpec, formats: string[], scheme: string, bad: (m: string) => never): void {
-  const syslog = scheme.startsWith('syslog+');
+  const syslog = isSyslog(scheme);
   let framing: SyslogFormat | undefined;
   for (const f of formats) {
     const fr = /^(?:rfc)?(5424|3164)$/i.exec(f);
@@ -290,6 +297,8 @@ function parseSyslogOptions(spec: SinkSpec, bad: (m: string) => never): void {
   }
   if (spec.scheme !== 'syslog+tls' && (p.ca || p.cert || p.key)) bad('ca/cert/key are for syslog+tls');
   if ((p.cert === undefined) !== (p.key === undefined)) bad('cert= and key= go together');
+  if (p.window !== undefined && (!/^\d{1,6}$/.test(p.window) || Number(p.window) < 1)) bad(`option window=${p.window}: expected 1..999999 unanswered records`);
+  if (p.ack_timeout !== undefined && (parseDuration(p.ack_timeout) ?? 0) <= 0) bad(`option ack_timeout=${p.ack_timeout} is not a duration (e.g. 30s)`);
 }
 
 /** Builds the sink of a parsed spec (files named by the spec, e.g. a CA, are read here). */
@@ -316,6 +325,14 @@ export function createSink(spec: SinkSpec): Sink {
     case 'syslog+tcp': {
       const s = spec.servers![0]!;
       return new SyslogStreamSink({ kind: 'tcp', host: s.host, port: s.port }, spec.syslog!);
+    }
+    case 'relp': {
+      const s = spec.servers![0]!;
+      const p = spec.params;
+      return new RelpSink({ kind: 'tcp', host: s.host, port: s.port }, spec.syslog!, {
+        window: p.window !== undefined ? Number(p.window) : undefined,
+        ackTimeoutMs: p.ack_timeout !== undefined ? parseDuration(p.ack_timeout)! : undefined,
+      });
     }
     case 'syslog+tls': {
       const s = spec.servers![0]!;

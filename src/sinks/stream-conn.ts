@@ -1,7 +1,8 @@
 // One outgoing stream connection (TCP, TLS or UNIX) that connects lazily and reports a broken
 // connection on the next write. Connecting failures throw SinkUnavailableError (nothing of the
 // batch went out); a write on a connection that broke may have lost data, so it throws a plain
-// error and the Delivery re-sends everything it has not confirmed.
+// error and the Delivery re-sends everything it has not confirmed. A protocol that answers
+// (RELP) passes handlers for the bytes that come back and for the break.
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { SinkUnavailableError } from './delivery.js';
@@ -17,11 +18,21 @@ export function describeTarget(t: StreamTarget): string {
 
 const CONNECT_TIMEOUT_MS = 5000;
 
+export interface StreamHandlers {
+  /** bytes from the peer (without it they are read and ignored: a syslog server sends nothing) */
+  onData?(chunk: Buffer): void;
+  /** the connection broke (once per connection) */
+  onBroken?(e: Error): void;
+}
+
 export class StreamConn {
   private sock: Socket | null = null;
   private broken: Error | null = null;
 
-  constructor(private readonly target: StreamTarget) {}
+  constructor(
+    private readonly target: StreamTarget,
+    private readonly handlers: StreamHandlers = {},
+  ) {}
 
   get connected(): boolean {
     return this.sock !== null && this.broken === null;
@@ -54,22 +65,50 @@ export class StreamConn {
     });
   }
 
+  /**
+   * Connects if there is no connection; true when a new one was made. A broken connection
+   * throws its error first (data written before the break may be lost: the caller rewinds).
+   */
+  async ensure(): Promise<boolean> {
+    if (this.broken) this.drop();
+    if (this.sock) return false;
+    const s = await this.connect();
+    this.broken = null;
+    const mark = (e: Error): void => {
+      if (this.sock !== s || this.broken) return;
+      this.broken = e;
+      this.handlers.onBroken?.(e);
+    };
+    s.on('error', (e) => mark(e));
+    s.on('close', () => mark(new Error(`${describeTarget(this.target)}: connection closed`)));
+    s.on('end', () => mark(new Error(`${describeTarget(this.target)}: connection closed by peer`)));
+    const onData = this.handlers.onData;
+    s.on('data', onData ? (d: Buffer) => this.sock === s && onData(d) : () => {});
+    this.sock = s;
+    return true;
+  }
+
+  /** Breaks the connection on purpose (a protocol error): onBroken runs with `e`. */
+  abort(e: Error): void {
+    const s = this.sock;
+    if (!s || this.broken) return;
+    this.broken = e;
+    this.handlers.onBroken?.(e);
+    s.destroy();
+  }
+
+  /** Forgets a broken connection without throwing its error (the caller accounted for it). */
+  discardBroken(): void {
+    if (!this.broken) return;
+    this.sock?.destroy();
+    this.sock = null;
+    this.broken = null;
+  }
+
   /** Writes bytes; resolves once the socket has taken them. */
   async write(buf: Uint8Array): Promise<void> {
-    if (this.broken) this.drop();
-    if (!this.sock) {
-      const s = await this.connect();
-      this.broken = null;
-      const mark = (e: Error): void => {
-        if (this.sock === s && !this.broken) this.broken = e;
-      };
-      s.on('error', (e) => mark(e));
-      s.on('close', () => mark(new Error(`${describeTarget(this.target)}: connection closed`)));
-      s.on('end', () => mark(new Error(`${describeTarget(this.target)}: connection closed by peer`)));
-      s.on('data', () => {}); // a syslog server sends nothing; drain whatever it does
-      this.sock = s;
-    }
-    const s = this.sock;
+    await this.ensure();
+    const s = this.sock!;
     await new Promise<void>((resolve, reject) => {
       s.write(buf, (err) => (err ? reject(err) : this.broken ? reject(this.broken) : resolve()));
     });

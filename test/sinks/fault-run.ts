@@ -1,7 +1,8 @@
 // The fault-injection scenario shared by the CI test (test/sinks/faults.test.ts) and the bench
-// (bench/spool-faults.ts). A sequenced generator (gen.ts) feeds three real sinks, each behind its
+// (bench/spool-faults.ts). A sequenced generator (gen.ts) feeds real sinks, each behind its
 // own spool: a file (written through a FIFO whose reader can be stopped: fifo-file.ts), rsyslog
-// over TCP, and nats-server with JetStream (Nats-Msg-Id = record id). While it runs: SIGKILLs of
+// over TCP, nats-server with JetStream (Nats-Msg-Id = record id), and rsyslog over RELP (the
+// same rsyslogd as TCP, so the same outages; acknowledged per record). While it runs: SIGKILLs of
 // the generator at random moments, torn writes appended to the last segment of each spool while
 // it is down (partial frames, frames with a bad CRC, garbage: all of them writes that never
 // committed), and outages of every server (each on its own random schedule, so they overlap).
@@ -14,10 +15,18 @@ import { FifoFile } from './fifo-file.js';
 import type { NatsServer } from './nats-harness.js';
 import { parseSeq, record } from './gen.js';
 import { reportedResends, runGen, tally, type GenResult } from './gen-run.js';
-import type { Rsyslog } from './rsyslog-harness.js';
+import { haveRelp, type Rsyslog } from './rsyslog-harness.js';
 import { rng } from '../lib/rng.js';
 
+export type FaultSink = 'file' | 'syslog' | 'nats' | 'relp';
+/** every sink the machine can run (relp needs rsyslog-relp) */
+export function allFaultSinks(): FaultSink[] {
+  return haveRelp() ? ['file', 'syslog', 'nats', 'relp'] : ['file', 'syslog', 'nats'];
+}
+
 export interface FaultPlan {
+  /** which sinks (default allFaultSinks()); servers of sinks not chosen have no outages */
+  sinks?: FaultSink[];
   dir: string;
   rsyslog: Rsyslog;
   nats: NatsServer;
@@ -36,6 +45,12 @@ export interface FaultPlan {
   batch?: number;
   /** how long the last generator run may take to deliver what the spools hold (default 120 s) */
   drainMs?: number;
+  /**
+   * unanswered records of the relp sink (default: the sink's, 128). After a SIGKILL of the
+   * agent they are sent again, and rsyslog has usually written them: duplicates per kill are
+   * about this plus a batch
+   */
+  relpWindow?: number;
   /** spool cap for both sinks; small enough and the cap is hit */
   spoolMax?: string;
   /** gap between SIGKILLs instead of random moments (the bench: "SIGKILL every 10 s") */
@@ -143,7 +158,9 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
   const stream = `${p.tag.toUpperCase()}_FAULTS`;
   // small batches: a SIGKILL during a send re-sends at most one batch (duplicates ≤ batch per kill)
   const cap = `&batch=${p.batch ?? 16}` + (p.spoolMax ? `&spool_max=${p.spoolMax}` : '');
-  const sinks = [
+  const chosen = p.sinks ?? allFaultSinks();
+  const relpApp = `${p.tag}-relp`;
+  const all = [
     { name: 'file', url: `file://${fileOut}?spool=${join(p.dir, `${p.tag}-spool-file`)}&spool_segment=1MB${cap}` },
     {
       name: 'syslog',
@@ -153,7 +170,13 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
       name: 'nats',
       url: `nats://127.0.0.1:${p.nats.port}/${p.tag}?stream=${stream}&dup_window=10m&ack_timeout=2s&spool=${join(p.dir, `${p.tag}-spool-nats`)}&spool_segment=1MB&retry_min=20ms&retry_max=200ms${cap}`,
     },
+    {
+      name: 'relp',
+      url: `relp://127.0.0.1:${rs.relpPort}?app=${relpApp}${p.relpWindow ? `&window=${p.relpWindow}` : ''}&spool=${join(p.dir, `${p.tag}-spool-relp`)}&spool_segment=1MB&retry_min=20ms&retry_max=200ms${cap}`,
+    },
   ];
+  const sinks = all.filter((s) => chosen.includes(s.name as FaultSink));
+  const uses = (s: FaultSink): boolean => chosen.includes(s);
   const ckptDir = join(p.dir, `${p.tag}-ckpt`);
   mkdirSync(ckptDir, { recursive: true });
   const cfg = { sinks, total: p.total, rate: p.rate, ckptDir, pad: 60, host: p.tag, boot: 'b1', drainMs: p.drainMs ?? 120_000 };
@@ -170,7 +193,10 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
     }
     return at;
   };
-  const outageAt = { file: schedule(), syslog: schedule(), nats: schedule() };
+  // rsyslog serves both syslog and relp; a server no chosen sink uses has no outages (all three
+  // are drawn, so a seed gives the same schedules whichever sinks run)
+  const drawn = { file: schedule(), syslog: schedule(), nats: schedule() };
+  const outageAt = { file: uses('file') ? drawn.file : [], syslog: uses('syslog') || uses('relp') ? drawn.syslog : [], nats: uses('nats') ? drawn.nats : [] };
 
   const start = Date.now();
   let stderr = '';
@@ -224,7 +250,7 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
     await g.kill();
     stderr += g.stderr;
     kills++;
-    for (const s of ['file', 'syslog', 'nats']) torn += injectTorn(join(p.dir, `${p.tag}-spool-${s}`), r) > 0 ? 1 : 0;
+    for (const s of chosen) torn += injectTorn(join(p.dir, `${p.tag}-spool-${s}`), r) > 0 ? 1 : 0;
     log(`generator SIGKILLed at ${Date.now() - start} ms (${kills}/${p.kills}); torn writes injected`);
   }
   await outages;
@@ -248,10 +274,11 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
     }
     return got;
   };
-  const fileSeqs = await uniqueAtLeast('file', () => seqsInFile(fileOut));
+  const fileSeqs = uses('file') ? await uniqueAtLeast('file', () => seqsInFile(fileOut)) : [];
   await file.stop();
-  const sysAll = await uniqueAtLeast('syslog', () => seqsInFile(rs.outFile, `|${app}|`));
-  const natsSeqs = await uniqueAtLeast('nats', () => p.nats.streamSeqs(stream, parseSeq));
+  const sysAll = uses('syslog') ? await uniqueAtLeast('syslog', () => seqsInFile(rs.outFile, `|${app}|`)) : [];
+  const natsSeqs = uses('nats') ? await uniqueAtLeast('nats', () => p.nats.streamSeqs(stream, parseSeq)) : [];
+  const relpSeqs = uses('relp') ? await uniqueAtLeast('relp', () => seqsInFile(rs.relpOutFile, `|${relpApp}|`)) : [];
   const reported = reportedResends(stderr);
   const audit = (sink: string, seqs: number[]): SinkAudit => {
     const counts = tally(seqs);
@@ -292,6 +319,7 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
   const truncatedBytes = [...stderr.matchAll(/truncated (\d+) bytes of torn or corrupt tail|has a bad header; removed (\d+) bytes/g)].reduce((n, m) => n + Number(m[1] ?? m[2]), 0);
   const recoveryMs = [...stderr.matchAll(/gen: spools opened in ([\d.]+) ms/g)].map((m) => Number(m[1]));
   void results;
-  return { sinks: [audit('file', fileSeqs), audit('syslog', sysAll), audit('nats', natsSeqs)], outagesDone, kills, tornInjected: torn, truncatedBytes, recoveryMs, wallMs };
+  const seqsOf: Record<FaultSink, number[]> = { file: fileSeqs, syslog: sysAll, nats: natsSeqs, relp: relpSeqs };
+  return { sinks: chosen.map((s) => audit(s, seqsOf[s])), outagesDone, kills, tornInjected: torn, truncatedBytes, recoveryMs, wallMs };
 }
 

@@ -24,6 +24,10 @@ describe('parseSinkUrl', () => {
     assert.equal(parseSinkUrl('syslog+udp://127.0.0.1?format=3164', 'x').syslog!.format, '3164');
     assert.equal(parseSinkUrl('syslog+tcp://127.0.0.1:1514', 'x').syslog!.format, '5424');
     assert.equal(parseSinkUrl('unix:///run/collector.sock', 'x').path, '/run/collector.sock');
+    // RELP: a syslog transport with acknowledgements (no confirm window), default port 2514
+    const r = parseSinkUrl('relp://127.0.0.1?window=64&ack_timeout=10s&app=agent&format=3164&spool=/s', 'x');
+    assert.deepEqual([r.scheme, r.servers![0]!.port, r.syslog!.format, r.syslog!.app, r.params.window, r.params.ack_timeout, r.delivery.confirmMs], ['relp', 2514, '3164', 'agent', '64', '10s', undefined]);
+    assert.equal(createSink(parseSinkUrl('relp://[::1]:20514', 'x')).name, 'relp:tcp:::1:20514');
     assert.equal(parseSinkUrl('-', 'x').scheme, 'stdout');
     assert.equal(parseSinkUrl('stdout:?format=json', 'x').format, 'json');
   });
@@ -43,6 +47,11 @@ describe('parseSinkUrl', () => {
     ['syslog+tcp://a:1,b:2', /one server per syslog sink/],
     ['syslog+tcp://h?ca=/x', /unknown option "ca" for syslog\+tcp/],
     ['syslog+tls://h?cert=/c', /cert= and key= go together/],
+    ['relp://h:2514?window=0', /window=0: expected 1\.\.999999 unanswered records/],
+    ['relp://h?ack_timeout=soon', /ack_timeout=soon is not a duration/],
+    ['relp://h?ca=/x', /unknown option "ca" for relp/],
+    ['relp://a:1,b:2', /one server per syslog sink/],
+    ['syslog+tcp://h?window=5', /unknown option "window" for syslog\+tcp/],
     ['syslog+udp://h?facility=local9', /facility=local9: expected 0-23/],
     ['file:///x?policy=maybe', /policy=maybe: expected one of block, drop_newest, drop_oldest, reject/],
     ['file:///x?spool_max=1GB', /spool_max needs spool=DIR/],

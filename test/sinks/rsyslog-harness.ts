@@ -1,7 +1,10 @@
 // A private rsyslogd for tests: its own config, ports on 127.0.0.1 chosen free at run time,
 // UDP (imudp), plain TCP (imptcp) and TLS (imtcp + gtls, a CA and server certificate made with
-// openssl at test time). Every message goes to one file with a template that keeps the message
-// and the fields the tests check. Never the system's rsyslog, /dev/log or its config.
+// openssl at test time), and RELP (imrelp) when rsyslog-relp is installed. Every message goes to
+// one file with a template that keeps the message and the fields the tests check; RELP input has
+// its own file and a ruleset without a queue in memory (Direct): rsyslog answers `rsp 200` only
+// after the line was written, so an acknowledged record survives a SIGKILL of rsyslogd.
+// Never the system's rsyslog, /dev/log or its config.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect } from 'node:net';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,6 +15,9 @@ export interface Rsyslog {
   readonly udpPort: number;
   readonly tcpPort: number;
   readonly tlsPort: number;
+  /** imrelp's port (0 when rsyslog-relp is not installed) and its output file */
+  readonly relpPort: number;
+  readonly relpOutFile: string;
   readonly caFile: string;
   readonly outFile: string;
   start(): Promise<void>;
@@ -19,6 +25,10 @@ export interface Rsyslog {
   stop(signal?: NodeJS.Signals): Promise<void>;
   /** lines written so far: input|protocol-version|app-name|structured-data|msg */
   lines(): string[];
+}
+
+export function haveRelp(): boolean {
+  return existsSync('/usr/lib/x86_64-linux-gnu/rsyslog/imrelp.so');
 }
 
 export function haveRsyslog(): boolean {
@@ -52,7 +62,17 @@ export async function makeRsyslog(dir: string): Promise<Rsyslog> {
   mkdirSync(join(dir, 'work'), { recursive: true });
   const certs = makeCerts(dir);
   const [udpPort, tcpPort, tlsPort] = [await freePort(), await freePort(), await freePort()];
+  const relpPort = haveRelp() ? await freePort() : 0;
   const outFile = join(dir, 'out.log');
+  const relpOutFile = join(dir, 'relp-out.log');
+  const relp = relpPort
+    ? `module(load="imrelp")
+input(type="imrelp" address="127.0.0.1" port="${relpPort}" ruleset="relp")
+ruleset(name="relp" queue.type="Direct") {
+  action(type="omfile" file="${relpOutFile}" template="exact")
+}
+`
+    : '';
   const conf = join(dir, 'rsyslog.conf');
   writeFileSync(
     conf,
@@ -66,7 +86,7 @@ input(type="imptcp" address="127.0.0.1" port="${tcpPort}")
 input(type="imtcp" address="127.0.0.1" port="${tlsPort}")
 template(name="exact" type="string" string="%inputname%|%protocol-version%|%app-name%|%structured-data%|%msg%\\n")
 action(type="omfile" file="${outFile}" template="exact")
-`,
+${relp}`,
   );
   let proc: ChildProcess | null = null;
   let errText = '';
@@ -75,14 +95,17 @@ action(type="omfile" file="${outFile}" template="exact")
     udpPort,
     tcpPort,
     tlsPort,
+    relpPort,
+    relpOutFile,
     caFile: certs.ca,
     outFile,
     async start() {
       if (proc && proc.exitCode === null) return;
       proc = spawn('/usr/sbin/rsyslogd', ['-n', '-f', conf, '-i', join(dir, 'rsyslogd.pid')], { stdio: ['ignore', 'ignore', 'pipe'] });
       proc.stderr!.on('data', (d: Buffer) => (errText += d.toString()));
-      const end = Date.now() + 10_000;
-      for (const port of [tcpPort, tlsPort]) {
+      // generous: under a loaded machine rsyslogd (gnutls, imrelp) once took over 10 s to listen again
+      const end = Date.now() + 30_000;
+      for (const port of relpPort ? [tcpPort, tlsPort, relpPort] : [tcpPort, tlsPort]) {
         for (;;) {
           if (proc.exitCode !== null) throw new Error(`rsyslogd exited: ${errText}`);
           if (await canConnect(port)) break;

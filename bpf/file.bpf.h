@@ -23,13 +23,85 @@
 #define S_IFLNK_ 0120000
 #define S_IFDIR_ 0040000
 
+/* Records live in two tiers. file_records is preallocated: an insert into a BPF_F_NO_PREALLOC
+ * hash measured 0.6-1.0 us on a paravirtualised guest against ~0.35 us here (the allocator's
+ * per-CPU cache for 4.7 KB values holds 1-3 elements, so nearly every insert and delete queues
+ * a refill or a free through irq_work); a preallocated element comes off a free list.
+ * Preallocation costs its memory up front (~4.7 KB per entry), so this tier is small
+ * (FILE_RECORDS_HOT, ~5 MB) and the rest of --file-records is file_records_more, allocated per
+ * record as before. A record goes to the second tier only while the first is full; lookups try
+ * the first tier, then the second. */
+#define FILE_RECORDS_HOT 1024
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536); /* resized by the sensor (--file-records) */
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, FILE_RECORDS_HOT); /* min(FILE_RECORDS_HOT, --file-records) by the sensor */
 	__type(key, struct file_key);
 	__type(value, struct file_record);
 } file_records SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536); /* --file-records minus the first tier, by the sensor */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct file_key);
+	__type(value, struct file_record);
+} file_records_more SEC(".maps");
+
+/* set by the sensor: file_records_more is in use (--file-records > FILE_RECORDS_HOT) */
+const volatile __u32 cfg_file_more = 1;
+
+/* hdr.pad0 of a record: which tier holds it (emitted records carry 0). REC_TIER_NONE: a record
+ * built in file_scratch for an event that emits it at once (delete, rename, link of a file this
+ * process has no record of): it goes to the map only if the ring buffer cannot take it. */
+#define REC_TIER_MORE 1
+#define REC_TIER_NONE 2
+
+/* OR-ed into file_rec()'s `now` (a CLOCK_BOOTTIME stamp, far below 2^63): the caller's event
+ * emits the record at once, so a new one stays in file_scratch (REC_TIER_NONE). */
+#define REC_EMITS_NOW (1ULL << 63)
+
+/* The record of key in either tier, or NULL. */
+static __always_inline struct file_record *rec_find(struct file_key *key)
+{
+	struct file_record *r = bpf_map_lookup_elem(&file_records, key);
+	if (!r && cfg_file_more)
+		r = bpf_map_lookup_elem(&file_records_more, key);
+	return r;
+}
+
+#define EEXIST_ 17
+
+/* Inserts the new record r (BPF_NOEXIST) and returns the map's copy: the first tier unless it
+ * is full. A thread of the same process that inserted the key first wins; its record is
+ * returned. NULL: both tiers full. Two threads racing while the first tier fills or drains can
+ * leave one key in both tiers: every event is still counted once, in one of the two records,
+ * and both are emitted (by their own tier's delete; the sensor flushes a key from both). */
+static __always_inline struct file_record *rec_insert(struct file_key *key, struct file_record *r,
+						      bool *added)
+{
+	r->hdr.pad0 = 0;
+	long err = bpf_map_update_elem(&file_records, key, r, BPF_NOEXIST);
+	*added = !err;
+	if (!err || err == -EEXIST_)
+		return bpf_map_lookup_elem(&file_records, key);
+	if (!cfg_file_more)
+		return NULL;
+	r->hdr.pad0 = REC_TIER_MORE;
+	err = bpf_map_update_elem(&file_records_more, key, r, BPF_NOEXIST);
+	*added = !err;
+	if (!err || err == -EEXIST_)
+		return bpf_map_lookup_elem(&file_records_more, key);
+	return NULL;
+}
+
+/* Removes an emitted record from its tier. */
+static __always_inline void rec_delete(struct file_key *key, __u32 tier)
+{
+	if (tier == REC_TIER_MORE)
+		bpf_map_delete_elem(&file_records_more, key);
+	else
+		bpf_map_delete_elem(&file_records, key);
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -179,13 +251,16 @@ static __always_inline void pending_count(__u32 tid, int d)
 }
 
 /* The record of (current tgid, inode), created when missing with the path of f (when given)
- * or of (dentry, mnt). now == 0 (read/write, the hot path) leaves hdr.ts alone: a clock read
- * costs ~70 ns here, a third of the hook; emission stamps the record instead. */
+ * or of (dentry, mnt). now == 0 leaves hdr.ts alone and reads the clock only to create a
+ * record (ts_first): a clock read costs ~70 ns here; emission (kernel or sensor) stamps the
+ * record anyway. now with REC_EMITS_NOW: see REC_TIER_NONE. */
 static __noinline struct file_record *file_rec(struct inode *inode, struct file *f,
 					       struct dentry *dentry, struct vfsmount *mnt, __u64 now)
 {
 	struct file_key key = {};
 	__u64 pt = bpf_get_current_pid_tgid();
+	bool emits_now = now & REC_EMITS_NOW;
+	now &= ~REC_EMITS_NOW;
 	key.pid = pt >> 32;
 	if (cfg_kf_rdonly_cast) { /* inode is a BTF pointer: direct loads */
 		key.dev = inode->i_sb->s_dev;
@@ -195,7 +270,7 @@ static __noinline struct file_record *file_rec(struct inode *inode, struct file 
 		key.ino = BPF_CORE_READ(inode, i_ino);
 	}
 
-	struct file_record *r = bpf_map_lookup_elem(&file_records, &key);
+	struct file_record *r = rec_find(&key);
 	if (r) {
 		if (now)
 			r->hdr.ts = now;
@@ -225,12 +300,53 @@ static __noinline struct file_record *file_rec(struct inode *inode, struct file 
 	r->path_len = walk_path(dentry, mnt, r->path, &r->name_off, &r->hdr.flags);
 	if (r->hdr.flags & FF_PATH_TRUNC)
 		stat_inc(ST_PATH_TRUNC);
-	if (bpf_map_update_elem(&file_records, &key, r, BPF_NOEXIST)) {
+	if (emits_now) {
+		r->hdr.pad0 = REC_TIER_NONE;
+		return r;
+	}
+	bool added = false;
+	r = rec_insert(&key, r, &added);
+	if (!r) {
 		stat_inc(ST_FILE_MAP_FULL);
 		return NULL;
 	}
-	pid_slot_add(&key);
-	return bpf_map_lookup_elem(&file_records, &key);
+	if (added)
+		pid_slot_add(&key);
+	return r;
+}
+
+/* A REC_TIER_NONE record the ring buffer could not take: a copy goes into the map, flagged for
+ * the sensor's sweep of deferred records (counted, not lost; no pid slot: the sweep finds it by
+ * its flag). If another thread of the process created the key's record meanwhile, the counts
+ * are added to that one, which is flagged instead. The scratch record's counts are then
+ * cleared: a later event of the same call (rename's MOVED_TO) counts from zero, not twice. */
+static __noinline void file_defer_scratch(struct file_record *r, struct file_key *key)
+{
+	if (!r)
+		return;
+	r->hdr.flags |= FF_PENDING;
+	bool added = false;
+	struct file_record *m = rec_insert(key, r, &added);
+	r->hdr.pad0 = REC_TIER_NONE;
+	if (!m) {
+		stat_inc(ST_FILE_MAP_FULL);
+		return;
+	}
+	if (!added) {
+		if (!(m->hdr.flags & FF_PENDING))
+			stat_inc(ST_FILE_DEFERRED);
+#pragma unroll
+		for (int i = 0; i < FE_MAX; i++)
+			m->event[i] += r->event[i];
+		m->events += r->events;
+		m->hdr.flags |= r->hdr.flags;
+	} else {
+		stat_inc(ST_FILE_DEFERRED);
+	}
+#pragma unroll
+	for (int i = 0; i < FE_MAX; i++)
+		r->event[i] = 0;
+	r->events = 0;
 }
 
 /* Submit and forget the record; if the ring buffer is full, leave it flagged in the map for the
@@ -246,14 +362,25 @@ static __noinline void file_emit(struct file_record *r, struct inode *inode, __u
 		size = sizeof(*r);
 	r->hdr.size = size;
 	struct file_key key = { .pid = r->hdr.pid, .dev = r->dev, .ino = r->ino };
-	if (bpf_ringbuf_output(&events, r, size, rb_flags(size))) {
+	__u32 tier = r->hdr.pad0;
+	r->hdr.pad0 = 0;
+	long err = bpf_ringbuf_output(&events, r, size, rb_flags(size));
+	r->hdr.pad0 = tier;
+	if (tier == REC_TIER_NONE) {
+		if (err)
+			file_defer_scratch(r, &key);
+		else
+			stat_inc(ST_FILE_RECORDS);
+		return;
+	}
+	if (err) {
 		if (!(r->hdr.flags & FF_PENDING))
 			stat_inc(ST_FILE_DEFERRED);
 		r->hdr.flags |= FF_PENDING;
 		return;
 	}
 	stat_inc(ST_FILE_RECORDS);
-	bpf_map_delete_elem(&file_records, &key);
+	rec_delete(&key, tier);
 	pid_slot_del(&key);
 }
 
@@ -293,10 +420,8 @@ static __always_inline struct file_record *open_file_rec(struct file *f, struct 
 static __always_inline int on_file(struct file *f, __u32 ev, __s64 bytes)
 {
 	struct inode *inode = NULL;
-	/* reads and writes do not stamp the time (see file_rec), nor do events that emit the
-	 * record at once (file_emit stamps it); other events do */
-	bool hot = ev == FE_ACCESS || ev == FE_MODIFY || emits(ev);
-	struct file_record *r = open_file_rec(f, &inode, hot ? 0 : bpf_ktime_get_boot_ns());
+	/* no event stamps the time (see file_rec): emission does */
+	struct file_record *r = open_file_rec(f, &inode, 0);
 	if (!r || !inode)
 		return 0;
 	if (ev == FE_ACCESS && bytes > 0)
@@ -343,7 +468,7 @@ static __always_inline struct file_record *hot_rec(struct file *f, struct inode 
 		return NULL;
 	*ip = inode;
 	struct file_key key = { .pid = pt >> 32, .dev = inode->i_sb->s_dev, .ino = inode->i_ino };
-	struct file_record *r = bpf_map_lookup_elem(&file_records, &key);
+	struct file_record *r = rec_find(&key);
 	if (!r)
 		return file_rec(inode, f, NULL, NULL, 0);
 	r->hdr.tid = (__u32)pt;
@@ -414,7 +539,7 @@ static __always_inline int on_open(long fd)
 		return 0;
 	struct file *f = fd_file(fd);
 	struct inode *inode = NULL;
-	struct file_record *r = open_file_rec(f, &inode, bpf_ktime_get_boot_ns());
+	struct file_record *r = open_file_rec(f, &inode, 0);
 	if (!r || !inode || !f)
 		return 0;
 	__u32 fmode = f->f_mode;
@@ -587,10 +712,12 @@ static __always_inline struct dentry *inode_alias(struct inode *inode)
 	return (struct dentry *)((char *)first - bpf_core_field_offset(struct dentry, d_u.d_alias));
 }
 
-/* Record for the pending op's inode: via the fd when the op was fd-based, else via the alias. */
-static __noinline struct file_record *pending_rec(struct pending_op *p, struct inode *inode)
+/* Record for the pending op's inode: via the fd when the op was fd-based, else via the alias.
+ * emits: the op's event emits the record at once (REC_EMITS_NOW). No clock read here: file_rec()
+ * reads it only to create a record, and emission stamps the record. */
+static __noinline struct file_record *pending_rec(struct pending_op *p, struct inode *inode, bool emits)
 {
-	__u64 now = bpf_ktime_get_boot_ns();
+	__u64 now = emits ? REC_EMITS_NOW : 0;
 	if (p->fd >= 0) {
 		struct file *f = fd_to_file((struct task_struct *)bpf_get_current_task(), (__u32)p->fd);
 		if (f && BPF_CORE_READ(f, f_inode) == inode)
@@ -627,7 +754,7 @@ static __noinline int pending_capture(struct inode *inode)
 	} else if (p->kind == PK_DELETE) {
 		/* apply now: after the syscall the inode may be gone */
 		p->done = 1;
-		struct file_record *r = pending_rec(p, inode);
+		struct file_record *r = pending_rec(p, inode, true);
 		if (r)
 			count(r, inode, FE_DELETE);
 	}
@@ -672,7 +799,7 @@ static __noinline int pending_end(long ret)
 		return 0;
 	if (ret == 0 && p->inode && !p->done) {
 		struct inode *inode = bpf_rdonly_cast(p->inode, bpf_core_type_id_kernel(struct inode));
-		struct file_record *r = pending_rec(p, inode);
+		struct file_record *r = pending_rec(p, inode, p->kind == PK_RENAME || p->kind == PK_LINK);
 		if (r) {
 			switch (p->kind) {
 			case PK_ATTRIB:
@@ -686,9 +813,11 @@ static __noinline int pending_end(long ret)
 				r->hdr.flags |= FF_MOVED;
 				r->origin_len = p->old_len;
 				bpf_probe_read_kernel(r->origin, sizeof(r->origin), p->old_name);
-				/* the record may predate the rename: take the new path */
-				r->path_len = walk_path(inode_alias(inode), pending_mnt(p, inode), r->path,
-							&r->name_off, &r->hdr.flags);
+				/* the record may predate the rename: take the new path (a record made
+				 * just now, REC_TIER_NONE, has it already) */
+				if (r->hdr.pad0 != REC_TIER_NONE)
+					r->path_len = walk_path(inode_alias(inode), pending_mnt(p, inode), r->path,
+								&r->name_off, &r->hdr.flags);
 				count(r, inode, FE_MOVED_FROM);
 				count(r, inode, FE_MOVED_TO);
 				break;

@@ -44,7 +44,7 @@ static __noinline struct file_record *file_rec_nokf(struct inode *inode, struct 
 	key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	key.ino = BPF_CORE_READ(inode, i_ino);
 
-	struct file_record *r = bpf_map_lookup_elem(&file_records, &key);
+	struct file_record *r = rec_find(&key);
 	if (r) {
 		if (now)
 			r->hdr.ts = now;
@@ -65,12 +65,15 @@ static __noinline struct file_record *file_rec_nokf(struct inode *inode, struct 
 	r->path_len = walk_path(dentry, mnt, r->path, &r->name_off, &r->hdr.flags);
 	if (r->hdr.flags & FF_PATH_TRUNC)
 		stat_inc(ST_PATH_TRUNC);
-	if (bpf_map_update_elem(&file_records, &key, r, BPF_NOEXIST)) {
+	bool added = false;
+	r = rec_insert(&key, r, &added);
+	if (!r) {
 		stat_inc(ST_FILE_MAP_FULL);
 		return NULL;
 	}
-	pid_slot_add_nokf(&key);
-	return bpf_map_lookup_elem(&file_records, &key);
+	if (added)
+		pid_slot_add_nokf(&key);
+	return r;
 }
 
 static __always_inline struct file_record *open_file_rec_nokf(struct file *f, struct inode **ip, __u64 now)

@@ -229,7 +229,7 @@ static __always_inline struct file_record *pending_rec_nokf(struct pending_op *p
 static __noinline int pending_end_nokf(long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct pending_op *p = bpf_map_lookup_elem(&file_pending, &tid);
+	struct pending_op *p = pending_find(tid);
 	if (!p)
 		return 0;
 	if (ret == 0 && p->inode && !p->done) {
@@ -261,7 +261,6 @@ static __noinline int pending_end_nokf(long ret)
 			}
 		}
 	}
-	if (!bpf_map_delete_elem(&file_pending, &tid))
-		pending_count(tid, -1);
+	pending_release(tid);
 	return 0;
 }

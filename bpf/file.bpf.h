@@ -202,7 +202,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 4096); /* with the slots: >= 4096 operations in flight (was 16384 alone) */
 	__type(key, __u32);
 	__type(value, struct pending_op);
 } file_pending SEC(".maps");

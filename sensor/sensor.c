@@ -424,10 +424,16 @@ int main(int argc, char **argv)
 		__u32 hot = bpf_map__max_entries(skel->maps.file_records);
 		if (hot > opt.file_records_max)
 			hot = opt.file_records_max;
+		if (!(opt.monitors & FN_MON_FILE))
+			hot = 1; /* preallocated maps cost their memory even with no program using them */
 		bpf_map__set_max_entries(skel->maps.file_records, hot);
-		skel->rodata->cfg_file_more = opt.file_records_max > hot;
+		skel->rodata->cfg_file_more = opt.file_records_max > hot && (opt.monitors & FN_MON_FILE);
 		bpf_map__set_max_entries(skel->maps.file_records_more,
-					 opt.file_records_max > hot ? opt.file_records_max - hot : 1);
+					 skel->rodata->cfg_file_more ? opt.file_records_max - hot : 1);
+		if (!(opt.monitors & FN_MON_FILE)) {
+			bpf_map__set_max_entries(skel->maps.file_pend_slots, 1);
+			bpf_map__set_max_entries(skel->maps.file_pending, 1);
+		}
 		sock_configure(skel);
 		payload_configure(skel);
 		proc_configure(skel);

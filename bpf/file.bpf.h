@@ -254,9 +254,9 @@ __u32 pending_active = 0;
 
 /* The same count per bucket of thread ids (tid & PENDING_TID_MASK): while other threads of the
  * system have path operations in flight, a ctime hook of a thread without one costs a load here
- * instead of a hash lookup. A bucket counts entries of file_pending, so it is never below the
- * number of this bucket's threads with an operation in flight (entries made and removed with
- * the same increments as pending_active). */
+ * instead of a slot or hash lookup. A bucket counts operations in flight (slots claimed and
+ * file_pending entries made, changed with the same increments as pending_active), so it is
+ * never below the number of this bucket's threads with an operation in flight. */
 #define PENDING_TID_BUCKETS 1024
 #define PENDING_TID_MASK (PENDING_TID_BUCKETS - 1)
 __u32 pending_tids[PENDING_TID_BUCKETS] = {};

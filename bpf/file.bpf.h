@@ -23,84 +23,39 @@
 #define S_IFLNK_ 0120000
 #define S_IFDIR_ 0040000
 
-/* Records live in two tiers. file_records is preallocated: an insert into a BPF_F_NO_PREALLOC
- * hash measured 0.6-1.0 us on a paravirtualised guest against ~0.35 us here (the allocator's
- * per-CPU cache for 4.7 KB values holds 1-3 elements, so nearly every insert and delete queues
- * a refill or a free through irq_work); a preallocated element comes off a free list.
- * Preallocation costs its memory up front (~4.7 KB per entry), so this tier is small
- * (FILE_RECORDS_HOT, ~5 MB) and the rest of --file-records is file_records_more, allocated per
- * record as before. A record goes to the second tier only while the first is full; lookups try
- * the first tier, then the second. */
-#define FILE_RECORDS_HOT 1024
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, FILE_RECORDS_HOT); /* min(FILE_RECORDS_HOT, --file-records) by the sensor */
+	__uint(max_entries, 65536); /* resized by the sensor (--file-records) */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct file_key);
 	__type(value, struct file_record);
 } file_records SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536); /* --file-records minus the first tier, by the sensor */
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct file_key);
-	__type(value, struct file_record);
-} file_records_more SEC(".maps");
-
-/* set by the sensor: file_records_more is in use (--file-records > FILE_RECORDS_HOT) */
-const volatile __u32 cfg_file_more = 1;
-
-/* hdr.pad0 of a record: which tier holds it (emitted records carry 0). REC_TIER_NONE: a record
- * built in file_scratch for an event that emits it at once (delete, rename, link of a file this
- * process has no record of): it goes to the map only if the ring buffer cannot take it. */
-#define REC_TIER_MORE 1
-#define REC_TIER_NONE 2
+/* hdr.pad0 of a record: REC_IN_MAP (0) in file_records; REC_SCRATCH: built in file_scratch for
+ * an event that emits it at once (delete, rename, link of a file this process has no record
+ * of), put in the map only if the ring buffer cannot take it (an insert and a delete in this
+ * hash cost ~0.3 us each on a paravirtualised guest). Emitted records carry 0. */
+#define REC_IN_MAP 0
+#define REC_SCRATCH 2
 
 /* OR-ed into file_rec()'s `now` (a CLOCK_BOOTTIME stamp, far below 2^63): the caller's event
- * emits the record at once, so a new one stays in file_scratch (REC_TIER_NONE). */
+ * emits the record at once, so a new one stays in file_scratch (REC_SCRATCH). */
 #define REC_EMITS_NOW (1ULL << 63)
-
-/* The record of key in either tier, or NULL. */
-static __always_inline struct file_record *rec_find(struct file_key *key)
-{
-	struct file_record *r = bpf_map_lookup_elem(&file_records, key);
-	if (!r && cfg_file_more)
-		r = bpf_map_lookup_elem(&file_records_more, key);
-	return r;
-}
 
 #define EEXIST_ 17
 
-/* Inserts the new record r (BPF_NOEXIST) and returns the map's copy: the first tier unless it
- * is full. A thread of the same process that inserted the key first wins; its record is
- * returned. NULL: both tiers full. Two threads racing while the first tier fills or drains can
- * leave one key in both tiers: every event is still counted once, in one of the two records,
- * and both are emitted (by their own tier's delete; the sensor flushes a key from both). */
+/* Inserts the new record r (BPF_NOEXIST) and returns the map's copy. A thread of the same
+ * process that inserted the key first wins: its record is returned (*added false). NULL: the
+ * map is full. */
 static __always_inline struct file_record *rec_insert(struct file_key *key, struct file_record *r,
 						      bool *added)
 {
-	r->hdr.pad0 = 0;
+	r->hdr.pad0 = REC_IN_MAP;
 	long err = bpf_map_update_elem(&file_records, key, r, BPF_NOEXIST);
 	*added = !err;
 	if (!err || err == -EEXIST_)
 		return bpf_map_lookup_elem(&file_records, key);
-	if (!cfg_file_more)
-		return NULL;
-	r->hdr.pad0 = REC_TIER_MORE;
-	err = bpf_map_update_elem(&file_records_more, key, r, BPF_NOEXIST);
-	*added = !err;
-	if (!err || err == -EEXIST_)
-		return bpf_map_lookup_elem(&file_records_more, key);
 	return NULL;
-}
-
-/* Removes an emitted record from its tier. */
-static __always_inline void rec_delete(struct file_key *key, __u32 tier)
-{
-	if (tier == REC_TIER_MORE)
-		bpf_map_delete_elem(&file_records_more, key);
-	else
-		bpf_map_delete_elem(&file_records, key);
 }
 
 struct {
@@ -303,7 +258,7 @@ static __always_inline void pending_release(__u32 tid)
 /* The record of (current tgid, inode), created when missing with the path of f (when given)
  * or of (dentry, mnt). now == 0 leaves hdr.ts alone and reads the clock only to create a
  * record (ts_first): a clock read costs ~70 ns here; emission (kernel or sensor) stamps the
- * record anyway. now with REC_EMITS_NOW: see REC_TIER_NONE. */
+ * record anyway. now with REC_EMITS_NOW: see REC_SCRATCH. */
 static __noinline struct file_record *file_rec(struct inode *inode, struct file *f,
 					       struct dentry *dentry, struct vfsmount *mnt, __u64 now)
 {
@@ -320,7 +275,7 @@ static __noinline struct file_record *file_rec(struct inode *inode, struct file 
 		key.ino = BPF_CORE_READ(inode, i_ino);
 	}
 
-	struct file_record *r = rec_find(&key);
+	struct file_record *r = bpf_map_lookup_elem(&file_records, &key);
 	if (r) {
 		if (now)
 			r->hdr.ts = now;
@@ -351,7 +306,7 @@ static __noinline struct file_record *file_rec(struct inode *inode, struct file 
 	if (r->hdr.flags & FF_PATH_TRUNC)
 		stat_inc(ST_PATH_TRUNC);
 	if (emits_now) {
-		r->hdr.pad0 = REC_TIER_NONE;
+		r->hdr.pad0 = REC_SCRATCH;
 		return r;
 	}
 	bool added = false;
@@ -365,7 +320,7 @@ static __noinline struct file_record *file_rec(struct inode *inode, struct file 
 	return r;
 }
 
-/* A REC_TIER_NONE record the ring buffer could not take: a copy goes into the map, flagged for
+/* A REC_SCRATCH record the ring buffer could not take: a copy goes into the map, flagged for
  * the sensor's sweep of deferred records (counted, not lost; no pid slot: the sweep finds it by
  * its flag). If another thread of the process created the key's record meanwhile, the counts
  * are added to that one, which is flagged instead. The scratch record's counts are then
@@ -377,7 +332,7 @@ static __noinline void file_defer_scratch(struct file_record *r, struct file_key
 	r->hdr.flags |= FF_PENDING;
 	bool added = false;
 	struct file_record *m = rec_insert(key, r, &added);
-	r->hdr.pad0 = REC_TIER_NONE;
+	r->hdr.pad0 = REC_SCRATCH;
 	if (!m) {
 		stat_inc(ST_FILE_MAP_FULL);
 		return;
@@ -412,11 +367,11 @@ static __noinline void file_emit(struct file_record *r, struct inode *inode, __u
 		size = sizeof(*r);
 	r->hdr.size = size;
 	struct file_key key = { .pid = r->hdr.pid, .dev = r->dev, .ino = r->ino };
-	__u32 tier = r->hdr.pad0;
+	__u32 where = r->hdr.pad0;
 	r->hdr.pad0 = 0;
 	long err = bpf_ringbuf_output(&events, r, size, rb_flags(size));
-	r->hdr.pad0 = tier;
-	if (tier == REC_TIER_NONE) {
+	r->hdr.pad0 = where;
+	if (where == REC_SCRATCH) {
 		if (err)
 			file_defer_scratch(r, &key);
 		else
@@ -430,7 +385,7 @@ static __noinline void file_emit(struct file_record *r, struct inode *inode, __u
 		return;
 	}
 	stat_inc(ST_FILE_RECORDS);
-	rec_delete(&key, tier);
+	bpf_map_delete_elem(&file_records, &key);
 	pid_slot_del(&key);
 }
 
@@ -518,7 +473,7 @@ static __always_inline struct file_record *hot_rec(struct file *f, struct inode 
 		return NULL;
 	*ip = inode;
 	struct file_key key = { .pid = pt >> 32, .dev = inode->i_sb->s_dev, .ino = inode->i_ino };
-	struct file_record *r = rec_find(&key);
+	struct file_record *r = bpf_map_lookup_elem(&file_records, &key);
 	if (!r)
 		return file_rec(inode, f, NULL, NULL, 0);
 	r->hdr.tid = (__u32)pt;
@@ -890,8 +845,8 @@ static __noinline int pending_end(long ret)
 				r->origin_len = p->old_len;
 				bpf_probe_read_kernel(r->origin, sizeof(r->origin), p->old_name);
 				/* the record may predate the rename: take the new path (a record made
-				 * just now, REC_TIER_NONE, has it already) */
-				if (r->hdr.pad0 != REC_TIER_NONE)
+				 * just now, REC_SCRATCH, has it already) */
+				if (r->hdr.pad0 != REC_SCRATCH)
 					r->path_len = walk_path(inode_alias(inode), pending_mnt(p, inode), r->path,
 								&r->name_off, &r->hdr.flags);
 				count(r, inode, FE_MOVED_FROM);

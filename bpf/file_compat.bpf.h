@@ -44,7 +44,7 @@ static __noinline struct file_record *file_rec_nokf(struct inode *inode, struct 
 	key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	key.ino = BPF_CORE_READ(inode, i_ino);
 
-	struct file_record *r = rec_find(&key);
+	struct file_record *r = bpf_map_lookup_elem(&file_records, &key);
 	if (r) {
 		if (now)
 			r->hdr.ts = now;

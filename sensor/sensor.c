@@ -68,34 +68,21 @@ void die(const char *fmt, ...)
 /* ---- file records flushed by the sensor ---- */
 static struct file_record flush_rec;
 
-/* The two tiers of file records (bpf/file.bpf.h): preallocated, then allocated per record. */
-static int file_map_fd(int tier)
-{
-	return bpf_map__fd(tier ? skel->maps.file_records_more : skel->maps.file_records);
-}
-
-/* Takes the record out of one tier and emits it; false if the kernel emitted it meanwhile.
+/* Takes the record out of the map and emits it; false if the kernel emitted it meanwhile.
  * ts (CLOCK_BOOTTIME, 0: keep) stamps records whose reads/writes did not (process exit time,
  * shutdown time): the kernel skips the clock on those hot events. */
-static bool flush_tier(int tier, const struct file_key *k, __u32 why, __u64 ts)
+static bool flush_key(const struct file_key *k, __u32 why, __u64 ts)
 {
-	if (bpf_map_lookup_and_delete_elem(file_map_fd(tier), k, &flush_rec))
+	int fd = bpf_map__fd(skel->maps.file_records);
+	if (bpf_map_lookup_and_delete_elem(fd, k, &flush_rec))
 		return false;
 	if (ts > flush_rec.hdr.ts)
 		flush_rec.hdr.ts = ts;
 	flush_rec.hdr.flags = (flush_rec.hdr.flags & ~FF_PENDING) | why;
-	flush_rec.hdr.pad0 = 0; /* the kernel's tier mark */
 	size_t size = FILE_RECORD_FIXED + (flush_rec.path_len < FN_PATH_MAX ? flush_rec.path_len : FN_PATH_MAX);
 	flush_rec.hdr.size = size;
 	add_record(&flush_rec, size);
 	return true;
-}
-
-/* The record of k from both tiers (a race between threads can leave one key in both). */
-static void flush_key(const struct file_key *k, __u32 why, __u64 ts)
-{
-	flush_tier(0, k, why, ts);
-	flush_tier(1, k, why, ts);
 }
 
 /* Records an exited process left open, named by its exit notice. */
@@ -140,13 +127,10 @@ static bool pid_exited(__u32 pid)
 
 /* Emits and removes the file records selected by `what`. Keys are collected first because
  * deleting while iterating restarts get_next_key. */
-struct sweep { enum sweep_what what; int tier; };
-
 static bool sweep_wants(const void *k, void *ctx)
 {
 	const struct file_key *key = k;
-	const struct sweep *sw = ctx;
-	enum sweep_what what = sw->what;
+	enum sweep_what what = *(enum sweep_what *)ctx;
 	static struct file_record rec;
 	switch (what) {
 	case SWEEP_ALL:
@@ -156,7 +140,7 @@ static bool sweep_wants(const void *k, void *ctx)
 	case SWEEP_DEAD:
 		return kill(key->pid, 0) && errno == ESRCH;
 	case SWEEP_PENDING:
-		return bpf_map_lookup_elem(file_map_fd(sw->tier), key, &rec) == 0 &&
+		return bpf_map_lookup_elem(bpf_map__fd(skel->maps.file_records), key, &rec) == 0 &&
 		       (rec.hdr.flags & FF_PENDING);
 	}
 	return false;
@@ -164,18 +148,15 @@ static bool sweep_wants(const void *k, void *ctx)
 
 static void sweep_files(enum sweep_what what)
 {
+	size_t n = 0;
+	struct file_key *keys = map_keys(bpf_map__fd(skel->maps.file_records), sizeof(*keys), sweep_wants, &what, &n);
 	__u32 why = what == SWEEP_ALL ? FF_SHUTDOWN : what == SWEEP_PENDING ? 0 : FF_EXITED;
 	__u64 ts = what == SWEEP_PENDING ? 0 : now_ns(CLOCK_BOOTTIME);
 
 	sweeps++;
-	for (int tier = 0; tier < 2; tier++) {
-		size_t n = 0;
-		struct sweep sw = { what, tier };
-		struct file_key *keys = map_keys(file_map_fd(tier), sizeof(*keys), sweep_wants, &sw, &n);
-		for (size_t i = 0; i < n; i++)
-			flush_tier(tier, &keys[i], why, ts);
-		free(keys);
-	}
+	for (size_t i = 0; i < n; i++)
+		flush_key(&keys[i], why, ts);
+	free(keys);
 }
 
 static void read_stats(struct fn_stats *st)
@@ -195,8 +176,7 @@ static void read_stats(struct fn_stats *st)
 	st->records_out = records_out;
 	st->sweeps = sweeps;
 	st->ringbuf_bytes = (__u64)opt.ringbuf_mb << 20;
-	st->file_map_entries = map_count(file_map_fd(0), sizeof(struct file_key)) +
-			       map_count(file_map_fd(1), sizeof(struct file_key));
+	st->file_map_entries = map_count(bpf_map__fd(skel->maps.file_records), sizeof(struct file_key));
 	st->tcp_export = sock_tcp_export_kind();
 }
 
@@ -419,18 +399,9 @@ int main(int argc, char **argv)
 		skel->rodata->cfg_file_events_max = opt.file_events_max;
 		skel->rodata->cfg_wakeup_bytes = (__u64)opt.wakeup_kb << 10;
 		bpf_map__set_max_entries(skel->maps.events, opt.ringbuf_mb << 20);
-		/* --file-records in two tiers: a small preallocated one (its compiled size), the rest
-		 * allocated per record (bpf/file.bpf.h) */
-		__u32 hot = bpf_map__max_entries(skel->maps.file_records);
-		if (hot > opt.file_records_max)
-			hot = opt.file_records_max;
-		if (!(opt.monitors & FN_MON_FILE))
-			hot = 1; /* preallocated maps cost their memory even with no program using them */
-		bpf_map__set_max_entries(skel->maps.file_records, hot);
-		skel->rodata->cfg_file_more = opt.file_records_max > hot && (opt.monitors & FN_MON_FILE);
-		bpf_map__set_max_entries(skel->maps.file_records_more,
-					 skel->rodata->cfg_file_more ? opt.file_records_max - hot : 1);
+		bpf_map__set_max_entries(skel->maps.file_records, opt.file_records_max);
 		if (!(opt.monitors & FN_MON_FILE)) {
+			/* preallocated maps cost their memory even with no program using them */
 			bpf_map__set_max_entries(skel->maps.file_pend_slots, 1);
 			bpf_map__set_max_entries(skel->maps.file_pending, 1);
 		}

@@ -1,8 +1,8 @@
 // Records the ring buffer cannot take are kept in the kernel's record map and emitted by the
 // sensor (counted as deferred, never lost). The sensor is stopped (SIGSTOP) while a process
 // deletes more files than a 1 MiB ring buffer holds records for: each delete emits a record at
-// once (built in scratch memory, bpf/file.bpf.h REC_TIER_NONE), so most of them go into the map
-// instead, more than its preallocated first tier (1024) holds, so the second tier is used too.
+// once (built in scratch memory, bpf/file.bpf.h REC_SCRATCH), so most of them go into the map
+// instead, and the sensor emits them from there once it runs again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -45,7 +45,7 @@ function ourSensor(): number {
   throw new Error('no falconet-sensor under this test process');
 }
 
-test('deletes the ring buffer cannot take are deferred to the map (both tiers) and all emitted', { skip, timeout: 120000 }, async () => {
+test('deletes the ring buffer cannot take are deferred to the map and all emitted', { skip, timeout: 120000 }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'fn-defer-'));
   for (let i = 0; i < FILES; i++) writeFileSync(path.join(dir, `d-${i}`), '');
   let pid = 0;
@@ -69,6 +69,6 @@ test('deletes the ring buffer cannot take are deferred to the map (both tiers) a
   assert.ok([...names.values()].every((n) => n === 1), 'one record per file');
   assert.ok(cap.stats, 'stats were reported');
   assert.equal(cap.stats.counters.file_map_full, 0, 'no record lost to a full map');
-  assert.ok(cap.stats.counters.file_deferred > 1024,
-    `more records deferred (${cap.stats.counters.file_deferred}) than the first tier holds: the second tier held the rest`);
+  assert.ok(cap.stats.counters.file_deferred > FILES / 4,
+    `most deletes were deferred (${cap.stats.counters.file_deferred}): the ring buffer was full while the sensor was stopped`);
 });

@@ -31,6 +31,33 @@ struct {
 	__type(value, struct file_record);
 } file_records SEC(".maps");
 
+/* hdr.pad0 of a record: REC_IN_MAP (0) in file_records; REC_SCRATCH: built in file_scratch for
+ * an event that emits it at once (delete, rename, link of a file this process has no record
+ * of), put in the map only if the ring buffer cannot take it (an insert and a delete in this
+ * hash cost ~0.3 us each on a paravirtualised guest). Emitted records carry 0. */
+#define REC_IN_MAP 0
+#define REC_SCRATCH 2
+
+/* OR-ed into file_rec()'s `now` (a CLOCK_BOOTTIME stamp, far below 2^63): the caller's event
+ * emits the record at once, so a new one stays in file_scratch (REC_SCRATCH). */
+#define REC_EMITS_NOW (1ULL << 63)
+
+#define EEXIST_ 17
+
+/* Inserts the new record r (BPF_NOEXIST) and returns the map's copy. A thread of the same
+ * process that inserted the key first wins: its record is returned (*added false). NULL: the
+ * map is full. */
+static __always_inline struct file_record *rec_insert(struct file_key *key, struct file_record *r,
+						      bool *added)
+{
+	r->hdr.pad0 = REC_IN_MAP;
+	long err = bpf_map_update_elem(&file_records, key, r, BPF_NOEXIST);
+	*added = !err;
+	if (!err || err == -EEXIST_)
+		return bpf_map_lookup_elem(&file_records, key);
+	return NULL;
+}
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -108,12 +135,34 @@ struct pending_op {
 	char old_name[FN_NAME_MAX];
 };
 
+/* A path operation in flight lives in the slot of its thread (tid % FILE_PEND_SLOTS), claimed with
+ * one compare-and-swap by the syscall's enter hook and released by its exit hook: an insert
+ * and a delete in a hash take a bucket lock each (~0.3 us and ~0.2 us on a paravirtualised
+ * guest), paid by every unlink, rename, chmod... A thread whose slot another live thread holds
+ * falls back to the hash file_pending (the same state; pending_hashed counts its entries so
+ * that lookups skip it while it is empty). */
+#define FILE_PEND_SLOTS 2048
+struct pend_slot {
+	__u32 owner;       /* tid from the enter hook to the exit hook; 0: free */
+	__u32 pad;
+	struct pending_op op;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FILE_PEND_SLOTS);
+	__type(key, __u32);
+	__type(value, struct pend_slot);
+} file_pend_slots SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 4096); /* with the slots: >= 4096 operations in flight (was 16384 alone) */
 	__type(key, __u32);
 	__type(value, struct pending_op);
 } file_pending SEC(".maps");
+
+__u32 pending_hashed = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -160,9 +209,9 @@ __u32 pending_active = 0;
 
 /* The same count per bucket of thread ids (tid & PENDING_TID_MASK): while other threads of the
  * system have path operations in flight, a ctime hook of a thread without one costs a load here
- * instead of a hash lookup. A bucket counts entries of file_pending, so it is never below the
- * number of this bucket's threads with an operation in flight (entries made and removed with
- * the same increments as pending_active). */
+ * instead of a slot or hash lookup. A bucket counts operations in flight (slots claimed and
+ * file_pending entries made, changed with the same increments as pending_active), so it is
+ * never below the number of this bucket's threads with an operation in flight. */
 #define PENDING_TID_BUCKETS 1024
 #define PENDING_TID_MASK (PENDING_TID_BUCKETS - 1)
 __u32 pending_tids[PENDING_TID_BUCKETS] = {};
@@ -178,14 +227,45 @@ static __always_inline void pending_count(__u32 tid, int d)
 	__sync_fetch_and_add(&pending_tids[tid & PENDING_TID_MASK], d);
 }
 
+/* The path operation thread tid has in flight: its slot, else the fallback hash; NULL: none. */
+static __always_inline struct pending_op *pending_find(__u32 tid)
+{
+	__u32 idx = tid & (FILE_PEND_SLOTS - 1);
+	struct pend_slot *s = bpf_map_lookup_elem(&file_pend_slots, &idx);
+	if (s && s->owner == tid)
+		return &s->op;
+	if (!pending_hashed)
+		return NULL;
+	return bpf_map_lookup_elem(&file_pending, &tid);
+}
+
+/* Ends thread tid's path operation (the exit hook, after pending_find's op is applied). */
+static __always_inline void pending_release(__u32 tid)
+{
+	__u32 idx = tid & (FILE_PEND_SLOTS - 1);
+	struct pend_slot *s = bpf_map_lookup_elem(&file_pend_slots, &idx);
+	if (s && s->owner == tid) {
+		__sync_val_compare_and_swap(&s->owner, tid, 0);
+		pending_count(tid, -1);
+		return;
+	}
+	if (pending_hashed && !bpf_map_delete_elem(&file_pending, &tid)) {
+		__sync_fetch_and_add(&pending_hashed, -1);
+		pending_count(tid, -1);
+	}
+}
+
 /* The record of (current tgid, inode), created when missing with the path of f (when given)
- * or of (dentry, mnt). now == 0 (read/write, the hot path) leaves hdr.ts alone: a clock read
- * costs ~70 ns here, a third of the hook; emission stamps the record instead. */
+ * or of (dentry, mnt). now == 0 leaves hdr.ts alone and reads the clock only to create a
+ * record (ts_first): a clock read costs ~70 ns here; emission (kernel or sensor) stamps the
+ * record anyway. now with REC_EMITS_NOW: see REC_SCRATCH. */
 static __noinline struct file_record *file_rec(struct inode *inode, struct file *f,
 					       struct dentry *dentry, struct vfsmount *mnt, __u64 now)
 {
 	struct file_key key = {};
 	__u64 pt = bpf_get_current_pid_tgid();
+	bool emits_now = now & REC_EMITS_NOW;
+	now &= ~REC_EMITS_NOW;
 	key.pid = pt >> 32;
 	if (cfg_kf_rdonly_cast) { /* inode is a BTF pointer: direct loads */
 		key.dev = inode->i_sb->s_dev;
@@ -225,12 +305,53 @@ static __noinline struct file_record *file_rec(struct inode *inode, struct file 
 	r->path_len = walk_path(dentry, mnt, r->path, &r->name_off, &r->hdr.flags);
 	if (r->hdr.flags & FF_PATH_TRUNC)
 		stat_inc(ST_PATH_TRUNC);
-	if (bpf_map_update_elem(&file_records, &key, r, BPF_NOEXIST)) {
+	if (emits_now) {
+		r->hdr.pad0 = REC_SCRATCH;
+		return r;
+	}
+	bool added = false;
+	r = rec_insert(&key, r, &added);
+	if (!r) {
 		stat_inc(ST_FILE_MAP_FULL);
 		return NULL;
 	}
-	pid_slot_add(&key);
-	return bpf_map_lookup_elem(&file_records, &key);
+	if (added)
+		pid_slot_add(&key);
+	return r;
+}
+
+/* A REC_SCRATCH record the ring buffer could not take: a copy goes into the map, flagged for
+ * the sensor's sweep of deferred records (counted, not lost; no pid slot: the sweep finds it by
+ * its flag). If another thread of the process created the key's record meanwhile, the counts
+ * are added to that one, which is flagged instead. The scratch record's counts are then
+ * cleared: a later event of the same call (rename's MOVED_TO) counts from zero, not twice. */
+static __noinline void file_defer_scratch(struct file_record *r, struct file_key *key)
+{
+	if (!r)
+		return;
+	r->hdr.flags |= FF_PENDING;
+	bool added = false;
+	struct file_record *m = rec_insert(key, r, &added);
+	r->hdr.pad0 = REC_SCRATCH;
+	if (!m) {
+		stat_inc(ST_FILE_MAP_FULL);
+		return;
+	}
+	if (!added) {
+		if (!(m->hdr.flags & FF_PENDING))
+			stat_inc(ST_FILE_DEFERRED);
+#pragma unroll
+		for (int i = 0; i < FE_MAX; i++)
+			m->event[i] += r->event[i];
+		m->events += r->events;
+		m->hdr.flags |= r->hdr.flags;
+	} else {
+		stat_inc(ST_FILE_DEFERRED);
+	}
+#pragma unroll
+	for (int i = 0; i < FE_MAX; i++)
+		r->event[i] = 0;
+	r->events = 0;
 }
 
 /* Submit and forget the record; if the ring buffer is full, leave it flagged in the map for the
@@ -246,7 +367,18 @@ static __noinline void file_emit(struct file_record *r, struct inode *inode, __u
 		size = sizeof(*r);
 	r->hdr.size = size;
 	struct file_key key = { .pid = r->hdr.pid, .dev = r->dev, .ino = r->ino };
-	if (bpf_ringbuf_output(&events, r, size, rb_flags(size))) {
+	__u32 where = r->hdr.pad0;
+	r->hdr.pad0 = 0;
+	long err = bpf_ringbuf_output(&events, r, size, rb_flags(size));
+	r->hdr.pad0 = where;
+	if (where == REC_SCRATCH) {
+		if (err)
+			file_defer_scratch(r, &key);
+		else
+			stat_inc(ST_FILE_RECORDS);
+		return;
+	}
+	if (err) {
 		if (!(r->hdr.flags & FF_PENDING))
 			stat_inc(ST_FILE_DEFERRED);
 		r->hdr.flags |= FF_PENDING;
@@ -293,10 +425,8 @@ static __always_inline struct file_record *open_file_rec(struct file *f, struct 
 static __always_inline int on_file(struct file *f, __u32 ev, __s64 bytes)
 {
 	struct inode *inode = NULL;
-	/* reads and writes do not stamp the time (see file_rec), nor do events that emit the
-	 * record at once (file_emit stamps it); other events do */
-	bool hot = ev == FE_ACCESS || ev == FE_MODIFY || emits(ev);
-	struct file_record *r = open_file_rec(f, &inode, hot ? 0 : bpf_ktime_get_boot_ns());
+	/* no event stamps the time (see file_rec): emission does */
+	struct file_record *r = open_file_rec(f, &inode, 0);
 	if (!r || !inode)
 		return 0;
 	if (ev == FE_ACCESS && bytes > 0)
@@ -414,7 +544,7 @@ static __always_inline int on_open(long fd)
 		return 0;
 	struct file *f = fd_file(fd);
 	struct inode *inode = NULL;
-	struct file_record *r = open_file_rec(f, &inode, bpf_ktime_get_boot_ns());
+	struct file_record *r = open_file_rec(f, &inode, 0);
 	if (!r || !inode || !f)
 		return 0;
 	__u32 fmode = f->f_mode;
@@ -538,8 +668,25 @@ static __noinline int pending_begin(__u32 kind, long dirfd, long fd, const char 
 {
 	if (skip())
 		return 0;
-	__u32 zero = 0;
-	struct pending_op *p = bpf_map_lookup_elem(&pending_scratch, &zero);
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 idx = tid & (FILE_PEND_SLOTS - 1);
+	struct pend_slot *s = bpf_map_lookup_elem(&file_pend_slots, &idx);
+	struct pending_op *p;
+	bool slot = false, fresh = false;
+	if (s) {
+		/* owner == tid already: an op whose exit hook did not run (attached in between),
+		 * counted in flight already */
+		if (s->owner == tid)
+			slot = true;
+		else if (__sync_val_compare_and_swap(&s->owner, 0, tid) == 0)
+			slot = fresh = true;
+	}
+	if (slot) {
+		p = &s->op;
+	} else {
+		__u32 zero = 0;
+		p = bpf_map_lookup_elem(&pending_scratch, &zero);
+	}
 	if (!p)
 		return 0;
 	p->kind = kind;
@@ -554,9 +701,18 @@ static __noinline int pending_begin(__u32 kind, long dirfd, long fd, const char 
 		bpf_probe_read_user(&c, 1, upath);
 		p->abs = c == '/';
 	}
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	if (!bpf_map_update_elem(&file_pending, &tid, p, BPF_ANY))
+	if (slot) {
+		if (fresh)
+			pending_count(tid, 1);
+		return 0;
+	}
+	long err = bpf_map_update_elem(&file_pending, &tid, p, BPF_NOEXIST);
+	if (!err) {
+		__sync_fetch_and_add(&pending_hashed, 1);
 		pending_count(tid, 1);
+	} else if (err == -EEXIST_) {
+		bpf_map_update_elem(&file_pending, &tid, p, BPF_ANY); /* a stale entry of this thread */
+	}
 	return 0;
 }
 
@@ -587,10 +743,12 @@ static __always_inline struct dentry *inode_alias(struct inode *inode)
 	return (struct dentry *)((char *)first - bpf_core_field_offset(struct dentry, d_u.d_alias));
 }
 
-/* Record for the pending op's inode: via the fd when the op was fd-based, else via the alias. */
-static __noinline struct file_record *pending_rec(struct pending_op *p, struct inode *inode)
+/* Record for the pending op's inode: via the fd when the op was fd-based, else via the alias.
+ * emits: the op's event emits the record at once (REC_EMITS_NOW). No clock read here: file_rec()
+ * reads it only to create a record, and emission stamps the record. */
+static __noinline struct file_record *pending_rec(struct pending_op *p, struct inode *inode, bool emits)
 {
-	__u64 now = bpf_ktime_get_boot_ns();
+	__u64 now = emits ? REC_EMITS_NOW : 0;
 	if (p->fd >= 0) {
 		struct file *f = fd_to_file((struct task_struct *)bpf_get_current_task(), (__u32)p->fd);
 		if (f && BPF_CORE_READ(f, f_inode) == inode)
@@ -607,7 +765,7 @@ static __noinline int pending_capture(struct inode *inode)
 	if (!pending_active)
 		return 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct pending_op *p = bpf_map_lookup_elem(&file_pending, &tid);
+	struct pending_op *p = pending_find(tid);
 	if (!p || p->inode || p->done)
 		return 0;
 	__u32 mode = BPF_CORE_READ(inode, i_mode);
@@ -627,7 +785,7 @@ static __noinline int pending_capture(struct inode *inode)
 	} else if (p->kind == PK_DELETE) {
 		/* apply now: after the syscall the inode may be gone */
 		p->done = 1;
-		struct file_record *r = pending_rec(p, inode);
+		struct file_record *r = pending_rec(p, inode, true);
 		if (r)
 			count(r, inode, FE_DELETE);
 	}
@@ -667,12 +825,12 @@ static __noinline int pending_end_nokf(long ret); /* file_compat.bpf.h (6.1) */
 static __noinline int pending_end(long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct pending_op *p = bpf_map_lookup_elem(&file_pending, &tid);
+	struct pending_op *p = pending_find(tid);
 	if (!p)
 		return 0;
 	if (ret == 0 && p->inode && !p->done) {
 		struct inode *inode = bpf_rdonly_cast(p->inode, bpf_core_type_id_kernel(struct inode));
-		struct file_record *r = pending_rec(p, inode);
+		struct file_record *r = pending_rec(p, inode, p->kind == PK_RENAME || p->kind == PK_LINK);
 		if (r) {
 			switch (p->kind) {
 			case PK_ATTRIB:
@@ -686,9 +844,11 @@ static __noinline int pending_end(long ret)
 				r->hdr.flags |= FF_MOVED;
 				r->origin_len = p->old_len;
 				bpf_probe_read_kernel(r->origin, sizeof(r->origin), p->old_name);
-				/* the record may predate the rename: take the new path */
-				r->path_len = walk_path(inode_alias(inode), pending_mnt(p, inode), r->path,
-							&r->name_off, &r->hdr.flags);
+				/* the record may predate the rename: take the new path (a record made
+				 * just now, REC_SCRATCH, has it already) */
+				if (r->hdr.pad0 != REC_SCRATCH)
+					r->path_len = walk_path(inode_alias(inode), pending_mnt(p, inode), r->path,
+								&r->name_off, &r->hdr.flags);
 				count(r, inode, FE_MOVED_FROM);
 				count(r, inode, FE_MOVED_TO);
 				break;
@@ -700,8 +860,7 @@ static __noinline int pending_end(long ret)
 			}
 		}
 	}
-	if (!bpf_map_delete_elem(&file_pending, &tid))
-		pending_count(tid, -1);
+	pending_release(tid);
 	return 0;
 }
 

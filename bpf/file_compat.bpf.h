@@ -65,12 +65,15 @@ static __noinline struct file_record *file_rec_nokf(struct inode *inode, struct 
 	r->path_len = walk_path(dentry, mnt, r->path, &r->name_off, &r->hdr.flags);
 	if (r->hdr.flags & FF_PATH_TRUNC)
 		stat_inc(ST_PATH_TRUNC);
-	if (bpf_map_update_elem(&file_records, &key, r, BPF_NOEXIST)) {
+	bool added = false;
+	r = rec_insert(&key, r, &added);
+	if (!r) {
 		stat_inc(ST_FILE_MAP_FULL);
 		return NULL;
 	}
-	pid_slot_add_nokf(&key);
-	return bpf_map_lookup_elem(&file_records, &key);
+	if (added)
+		pid_slot_add_nokf(&key);
+	return r;
 }
 
 static __always_inline struct file_record *open_file_rec_nokf(struct file *f, struct inode **ip, __u64 now)
@@ -226,7 +229,7 @@ static __always_inline struct file_record *pending_rec_nokf(struct pending_op *p
 static __noinline int pending_end_nokf(long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct pending_op *p = bpf_map_lookup_elem(&file_pending, &tid);
+	struct pending_op *p = pending_find(tid);
 	if (!p)
 		return 0;
 	if (ret == 0 && p->inode && !p->done) {
@@ -258,7 +261,6 @@ static __noinline int pending_end_nokf(long ret)
 			}
 		}
 	}
-	if (!bpf_map_delete_elem(&file_pending, &tid))
-		pending_count(tid, -1);
+	pending_release(tid);
 	return 0;
 }

@@ -33,7 +33,7 @@ static __noinline int lsm_capture(struct dentry *d)
 	if (!inode)
 		return 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct pending_op *p = bpf_map_lookup_elem(&file_pending, &tid);
+	struct pending_op *p = pending_find(tid);
 	if (!p || p->inode || p->done)
 		return 0;
 	__u32 mode = BPF_CORE_READ(inode, i_mode);

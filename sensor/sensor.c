@@ -400,6 +400,11 @@ int main(int argc, char **argv)
 		skel->rodata->cfg_wakeup_bytes = (__u64)opt.wakeup_kb << 10;
 		bpf_map__set_max_entries(skel->maps.events, opt.ringbuf_mb << 20);
 		bpf_map__set_max_entries(skel->maps.file_records, opt.file_records_max);
+		if (!(opt.monitors & FN_MON_FILE)) {
+			/* preallocated maps cost their memory even with no program using them */
+			bpf_map__set_max_entries(skel->maps.file_pend_slots, 1);
+			bpf_map__set_max_entries(skel->maps.file_pending, 1);
+		}
 		sock_configure(skel);
 		payload_configure(skel);
 		proc_configure(skel);

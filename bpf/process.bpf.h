@@ -473,7 +473,21 @@ static __noinline __u32 put_file(struct proc_record *r, __u32 idx, __u32 off, st
 {
 	if (!f)
 		return off;
+	if (cfg_kf_rdonly_cast) {
+		/* f as a BTF pointer, whatever it came as: two loads, not two probe-read calls */
+		struct file *bf = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
+		return put_dentry(r, idx, off, bf->f_path.dentry, bf->f_path.mnt);
+	}
 	return put_dentry(r, idx, off, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt));
+}
+
+/* The current task's file of fd: direct loads where bpf_rdonly_cast exists (6.2+; one probe-read
+ * call per pointer of the fd table before). */
+static __always_inline struct file *cur_fd_file(__u64 fd)
+{
+	if (cfg_kf_rdonly_cast)
+		return fd_file_task(bpf_get_current_task_btf(), fd);
+	return fd_to_file((struct task_struct *)bpf_get_current_task(), fd);
 }
 
 /* Appends dirfd/cwd + '/' + the user path (or the user path alone when absolute). */
@@ -838,7 +852,7 @@ static __always_inline int proc_exit(long ret, __u32 nr, __u32 ev, __u32 shape, 
 		if (p.a[3] & P_MAP_ANONYMOUS)
 			r->hdr.flags |= PF_ANON;
 		else
-			off = put_file(r, 0, off, fd_to_file(t, (__u32)p.a[4]));
+			off = put_file(r, 0, off, cur_fd_file((__u32)p.a[4]));
 		break;
 	case SH_MPROTECT: {
 		struct vma_ctx c = {};

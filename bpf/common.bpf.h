@@ -118,9 +118,8 @@ static __always_inline void task_exe_name(struct task_struct *t, char *dst, __u3
  * whose kernel returns through a safe-RET thunk (spec_rstack_overflow mitigation), several times
  * the loads. comm is copied whole: the kernel keeps it NUL-terminated and zero-padded
  * (__set_task_comm pads, fork copies it), which is what bpf_get_current_comm returns. */
-static __always_inline void fill_hdr_task(struct rec_hdr *h, __u16 type, __u64 now)
+static __always_inline void fill_hdr_of(struct rec_hdr *h, __u16 type, __u64 now, struct task_struct *t)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
 	struct task_struct *parent = t->real_parent;
 	const struct cred *cr = t->cred;
 
@@ -138,6 +137,12 @@ static __always_inline void fill_hdr_task(struct rec_hdr *h, __u16 type, __u64 n
 	comm[1] = *(__u64 *)&t->comm[8];
 	task_exe_name(t, h->exe, &h->flags);
 	task_exe_name(parent, h->parent_exe, &h->flags);
+}
+
+/* fill_hdr_of() for the current task (t: its BTF pointer, where the caller has it already). */
+static __always_inline void fill_hdr_task(struct rec_hdr *h, __u16 type, __u64 now)
+{
+	fill_hdr_of(h, type, now, bpf_get_current_task_btf());
 }
 
 /* ---- fd → struct file ---- */

@@ -215,7 +215,7 @@ static __always_inline struct proc_bucket_key cur_bucket_key(void)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct proc_bucket_key k = {};
-	k.tgid = bpf_get_current_pid_tgid() >> 32;
+	k.tgid = t->tgid; /* = bpf_get_current_pid_tgid() >> 32, without a second helper call */
 	k.start = t->group_leader->start_boottime;
 	return k;
 }
@@ -257,8 +257,9 @@ static __always_inline struct proc_bucket *bucket_set(struct proc_bucket *b, __u
 /* The current process's bucket, created full when missing; NULL if it cannot be allocated. */
 static __noinline struct proc_bucket *bucket_get(__u64 now)
 {
-	struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct task_struct *leader = t->group_leader;
+	__u32 tgid = t->tgid;
 	__u64 start = leader->start_boottime;
 	struct proc_bucket_slot *bs = bucket_slot(tgid);
 	if (bs && bs->tgid == tgid && bs->start == start && bs->b.live)
@@ -278,8 +279,9 @@ static __noinline struct proc_bucket *bucket_get(__u64 now)
 /* The current process's bucket if it has one (none is created). */
 static __noinline struct proc_bucket *bucket_find(void)
 {
-	struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct task_struct *leader = t->group_leader;
+	__u32 tgid = t->tgid;
 	struct proc_bucket_slot *bs = bucket_slot(tgid);
 	if (bs && bs->tgid == tgid && bs->start == leader->start_boottime && bs->b.live)
 		return &bs->b;
@@ -386,8 +388,8 @@ static __noinline struct proc_record *rec_begin(__u32 ev, __u32 nr, long ret, __
 #pragma unroll
 	for (int k = 0; k < (int)(PROC_RECORD_FIXED / 8); k++)
 		w[k] = 0;
-	fill_hdr_task(&r->hdr, FN_REC_PROC, now);
 	struct task_struct *t = bpf_get_current_task_btf();
+	fill_hdr_of(&r->hdr, FN_REC_PROC, now, t);
 	r->event = ev;
 	r->syscall = nr;
 	r->ret = ret;
@@ -739,6 +741,8 @@ static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *d
 	return 0;
 }
 
+#define CUR_TASK ((struct task_struct *)bpf_get_current_task())
+
 static __always_inline int proc_exit(long ret, __u32 nr, __u32 ev, __u32 shape, bool need_pending)
 {
 	if (!proc_mon_on())
@@ -786,7 +790,8 @@ static __always_inline int proc_exit(long ret, __u32 nr, __u32 ev, __u32 shape, 
 		r->hdr.flags |= PF_NO_PENDING;
 	__builtin_memcpy(r->arg, p.a, sizeof(r->arg));
 	__u32 off = 0;
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	/* CUR_TASK: the task as a plain address, read only by the shapes that walk its fd table or
+	 * fs (a helper call each: the mmap records of every exec no longer pay it) */
 
 	switch (shape) {
 	case SH_PATH:
@@ -802,11 +807,11 @@ static __always_inline int proc_exit(long ret, __u32 nr, __u32 ev, __u32 shape, 
 		off = put_path_at(r, 1, off, p.dfd[1], p.upath[1]);
 		break;
 	case SH_FD:
-		off = put_file(r, 0, off, fd_to_file(t, (__u32)p.fd));
+		off = put_file(r, 0, off, fd_to_file(CUR_TASK, (__u32)p.fd));
 		break;
 	case SH_SETNS: {
 		/* nsfs dentries have no name (d_dname makes "uts:[inum]"): take it from the ns_common */
-		struct file *f = fd_to_file(t, (__u32)p.fd);
+		struct file *f = fd_to_file(CUR_TASK, (__u32)p.fd);
 		struct inode *ino = f ? BPF_CORE_READ(f, f_inode) : NULL;
 		if (ino && BPF_CORE_READ(ino, i_sb, s_magic) == P_NSFS_MAGIC) {
 			struct ns_common *ns = BPF_CORE_READ(ino, i_private);
@@ -818,15 +823,15 @@ static __always_inline int proc_exit(long ret, __u32 nr, __u32 ev, __u32 shape, 
 		break;
 	}
 	case SH_DUP:
-		off = put_file(r, 0, off, fd_to_file(t, ret >= 0 ? ret : (__u32)p.fd));
+		off = put_file(r, 0, off, fd_to_file(CUR_TASK, ret >= 0 ? ret : (__u32)p.fd));
 		break;
 	case SH_CHDIR:
 		if (ret == 0)
-			off = put_dentry(r, 0, off, BPF_CORE_READ(t, fs, pwd.dentry), BPF_CORE_READ(t, fs, pwd.mnt));
+			off = put_dentry(r, 0, off, BPF_CORE_READ(CUR_TASK, fs, pwd.dentry), BPF_CORE_READ(CUR_TASK, fs, pwd.mnt));
 		else if (p.upath[0])
 			off = put_path_at(r, 0, off, P_AT_FDCWD, p.upath[0]);
 		else
-			off = put_file(r, 0, off, fd_to_file(t, (__u32)p.fd));
+			off = put_file(r, 0, off, fd_to_file(CUR_TASK, (__u32)p.fd));
 		break;
 	case SH_CRED:
 		__builtin_memcpy(r->id_old, p.id_old, sizeof(r->id_old));

@@ -113,25 +113,36 @@ static __always_inline void task_exe_name(struct task_struct *t, char *dst, __u3
 	bpf_probe_read_kernel_str(dst, FN_EXE_LEN, d->d_name.name);
 }
 
-static __always_inline void fill_hdr_task(struct rec_hdr *h, __u16 type, __u64 now)
+/* Ids, credentials and comm are direct loads from the task, not the helpers that read the same
+ * fields (bpf_get_current_pid_tgid, _uid_gid, _comm): a helper call costs ~30-130 ns on a guest
+ * whose kernel returns through a safe-RET thunk (spec_rstack_overflow mitigation), several times
+ * the loads. comm is copied whole: the kernel keeps it NUL-terminated and zero-padded
+ * (__set_task_comm pads, fork copies it), which is what bpf_get_current_comm returns. */
+static __always_inline void fill_hdr_of(struct rec_hdr *h, __u16 type, __u64 now, struct task_struct *t)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
-	__u64 pt = bpf_get_current_pid_tgid();
-	__u64 ug = bpf_get_current_uid_gid();
 	struct task_struct *parent = t->real_parent;
+	const struct cred *cr = t->cred;
 
 	h->type = type;
-	h->pid = pt >> 32;
-	h->tid = (__u32)pt;
+	h->pid = t->tgid;
+	h->tid = t->pid;
 	h->ppid = parent->tgid;
-	h->uid = (__u32)ug;
-	h->gid = ug >> 32;
+	h->uid = cr->uid.val;
+	h->gid = cr->gid.val;
 	h->ts_first = now;
 	h->ts = now;
 	h->proc_start = t->start_boottime;
-	bpf_get_current_comm(h->comm, sizeof(h->comm));
+	__u64 *comm = (__u64 *)h->comm;
+	comm[0] = *(__u64 *)&t->comm[0];
+	comm[1] = *(__u64 *)&t->comm[8];
 	task_exe_name(t, h->exe, &h->flags);
 	task_exe_name(parent, h->parent_exe, &h->flags);
+}
+
+/* fill_hdr_of() for the current task (t: its BTF pointer, where the caller has it already). */
+static __always_inline void fill_hdr_task(struct rec_hdr *h, __u16 type, __u64 now)
+{
+	fill_hdr_of(h, type, now, bpf_get_current_task_btf());
 }
 
 /* ---- fd → struct file ---- */

@@ -134,6 +134,12 @@ struct {
 	__type(value, struct proc_bucket_slot);
 } proc_bucket_slots SEC(".maps");
 
+/* Pending entries held in task storage (the slot was another task's), or more (an entry of a task
+ * that died in its call is never taken back; harmless). While it is 0, which is always unless
+ * slots collide, a lookup that finds no slot needs no task-storage call: the exit of every
+ * syscall whose enter filtered the call out (most mmaps) pays only the slot's load. */
+volatile __s64 proc_ts_pending;
+
 static __always_inline struct proc_pend_slot *pend_slot(__u32 tid)
 {
 	__u32 k = tid & (PEND_SLOTS - 1);
@@ -146,6 +152,8 @@ static __always_inline struct proc_pending *pending_of(__u32 tid)
 	struct proc_pend_slot *ps = pend_slot(tid);
 	if (ps && ps->owner == tid)
 		return ps->p.live ? &ps->p : NULL;
+	if (proc_ts_pending <= 0)
+		return NULL;
 	struct proc_task *s = bpf_task_storage_get(&proc_tasks, bpf_get_current_task_btf(), 0, 0);
 	return s && s->p.live ? &s->p : NULL;
 }
@@ -160,8 +168,10 @@ static __always_inline void pend_done(struct proc_pending *pp, __u32 tid)
 {
 	pp->live = 0;
 	struct proc_pend_slot *ps = pend_slot(tid);
-	if (ps && ps->owner == tid)
+	if (ps && ps->owner == tid && pp == &ps->p)
 		ps->owner = 0;
+	else
+		__sync_fetch_and_add(&proc_ts_pending, -1); /* pp was in task storage */
 }
 
 /* Counts only for processes that had suppressed or lost events. */
@@ -205,7 +215,7 @@ static __always_inline struct proc_bucket_key cur_bucket_key(void)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct proc_bucket_key k = {};
-	k.tgid = bpf_get_current_pid_tgid() >> 32;
+	k.tgid = t->tgid; /* = bpf_get_current_pid_tgid() >> 32, without a second helper call */
 	k.start = t->group_leader->start_boottime;
 	return k;
 }
@@ -247,8 +257,9 @@ static __always_inline struct proc_bucket *bucket_set(struct proc_bucket *b, __u
 /* The current process's bucket, created full when missing; NULL if it cannot be allocated. */
 static __noinline struct proc_bucket *bucket_get(__u64 now)
 {
-	struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct task_struct *leader = t->group_leader;
+	__u32 tgid = t->tgid;
 	__u64 start = leader->start_boottime;
 	struct proc_bucket_slot *bs = bucket_slot(tgid);
 	if (bs && bs->tgid == tgid && bs->start == start && bs->b.live)
@@ -268,8 +279,9 @@ static __noinline struct proc_bucket *bucket_get(__u64 now)
 /* The current process's bucket if it has one (none is created). */
 static __noinline struct proc_bucket *bucket_find(void)
 {
-	struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct task_struct *leader = t->group_leader;
+	__u32 tgid = t->tgid;
 	struct proc_bucket_slot *bs = bucket_slot(tgid);
 	if (bs && bs->tgid == tgid && bs->start == leader->start_boottime && bs->b.live)
 		return &bs->b;
@@ -301,6 +313,12 @@ static __always_inline void bucket_release(__u32 tgid, __u64 start)
 	}
 }
 
+/* Entries of proc_counts, or more: counted before each insert (taken back if it fails), and the
+ * sensor takes one off for each entry it deletes. While it is 0 (no process has had an event
+ * suppressed or lost) an exiting process has no counts to mark, and its exit skips the hash
+ * lookup: a cold bucket of a 65,536-bucket table costs ~0.5 µs on this kind of guest. */
+volatile __s64 proc_counts_live;
+
 /* The current process's counts, created (with its header) when missing; NULL if full. */
 static __noinline struct proc_counts *counts_get(__u64 now)
 {
@@ -315,7 +333,9 @@ static __noinline struct proc_counts *counts_get(__u64 now)
 	__builtin_memset(s, 0, sizeof(*s));
 	s->first_ns = now;
 	fill_hdr_task(&s->hdr, FN_REC_PROC, now);
-	bpf_map_update_elem(&proc_counts, &k, s, BPF_NOEXIST);
+	__sync_fetch_and_add(&proc_counts_live, 1);
+	if (bpf_map_update_elem(&proc_counts, &k, s, BPF_NOEXIST))
+		__sync_fetch_and_add(&proc_counts_live, -1); /* another CPU made it (and counted it), or full */
 	return bpf_map_lookup_elem(&proc_counts, &k);
 }
 
@@ -368,13 +388,15 @@ static __noinline struct proc_record *rec_begin(__u32 ev, __u32 nr, long ret, __
 #pragma unroll
 	for (int k = 0; k < (int)(PROC_RECORD_FIXED / 8); k++)
 		w[k] = 0;
-	fill_hdr_task(&r->hdr, FN_REC_PROC, now);
 	struct task_struct *t = bpf_get_current_task_btf();
+	fill_hdr_of(&r->hdr, FN_REC_PROC, now, t);
 	r->event = ev;
 	r->syscall = nr;
 	r->ret = ret;
 	r->parent_start = t->real_parent->start_boottime;
-	r->cgroup_id = bpf_get_current_cgroup_id();
+	/* what bpf_get_current_cgroup_id() returns (cgroup_id(task_dfl_cgroup(current))), as
+	 * loads: a helper call costs more than the three loads on this kind of guest */
+	r->cgroup_id = t->cgroups->dfl_cgrp->kn->id;
 	const struct cred *cr = t->cred;
 	r->euid = cr->euid.val;
 	r->egid = cr->egid.val;
@@ -453,7 +475,21 @@ static __noinline __u32 put_file(struct proc_record *r, __u32 idx, __u32 off, st
 {
 	if (!f)
 		return off;
+	if (cfg_kf_rdonly_cast) {
+		/* f as a BTF pointer, whatever it came as: two loads, not two probe-read calls */
+		struct file *bf = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
+		return put_dentry(r, idx, off, bf->f_path.dentry, bf->f_path.mnt);
+	}
 	return put_dentry(r, idx, off, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt));
+}
+
+/* The current task's file of fd: direct loads where bpf_rdonly_cast exists (6.2+; one probe-read
+ * call per pointer of the fd table before). */
+static __always_inline struct file *cur_fd_file(__u64 fd)
+{
+	if (cfg_kf_rdonly_cast)
+		return fd_file_task(bpf_get_current_task_btf(), fd);
+	return fd_to_file((struct task_struct *)bpf_get_current_task(), fd);
 }
 
 /* Appends dirfd/cwd + '/' + the user path (or the user path alone when absolute). */
@@ -682,8 +718,12 @@ static __always_inline int pend_begin(__u32 ev, __u32 nr, __s32 dfd0, __u64 p0, 
 	 * still reports the call, flagged PF_NO_PENDING */
 	struct proc_task *s = bpf_task_storage_get(&proc_tasks, bpf_get_current_task_btf(), 0,
 						   BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (s)
+	if (s) {
+		/* counted before it can be found: a reader that sees 0 has no entry to miss */
+		if (!s->p.live)
+			__sync_fetch_and_add(&proc_ts_pending, 1);
 		s->p = p;
+	}
 	return 0;
 }
 
@@ -700,6 +740,8 @@ static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *d
 	c->file = BPF_CORE_READ(vma, vm_file);
 	return 0;
 }
+
+#define CUR_TASK ((struct task_struct *)bpf_get_current_task())
 
 static __always_inline int proc_exit(long ret, __u32 nr, __u32 ev, __u32 shape, bool need_pending)
 {
@@ -748,7 +790,8 @@ static __always_inline int proc_exit(long ret, __u32 nr, __u32 ev, __u32 shape, 
 		r->hdr.flags |= PF_NO_PENDING;
 	__builtin_memcpy(r->arg, p.a, sizeof(r->arg));
 	__u32 off = 0;
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	/* CUR_TASK: the task as a plain address, read only by the shapes that walk its fd table or
+	 * fs (a helper call each: the mmap records of every exec no longer pay it) */
 
 	switch (shape) {
 	case SH_PATH:
@@ -764,11 +807,11 @@ static __always_inline int proc_exit(long ret, __u32 nr, __u32 ev, __u32 shape, 
 		off = put_path_at(r, 1, off, p.dfd[1], p.upath[1]);
 		break;
 	case SH_FD:
-		off = put_file(r, 0, off, fd_to_file(t, (__u32)p.fd));
+		off = put_file(r, 0, off, fd_to_file(CUR_TASK, (__u32)p.fd));
 		break;
 	case SH_SETNS: {
 		/* nsfs dentries have no name (d_dname makes "uts:[inum]"): take it from the ns_common */
-		struct file *f = fd_to_file(t, (__u32)p.fd);
+		struct file *f = fd_to_file(CUR_TASK, (__u32)p.fd);
 		struct inode *ino = f ? BPF_CORE_READ(f, f_inode) : NULL;
 		if (ino && BPF_CORE_READ(ino, i_sb, s_magic) == P_NSFS_MAGIC) {
 			struct ns_common *ns = BPF_CORE_READ(ino, i_private);
@@ -780,15 +823,15 @@ static __always_inline int proc_exit(long ret, __u32 nr, __u32 ev, __u32 shape, 
 		break;
 	}
 	case SH_DUP:
-		off = put_file(r, 0, off, fd_to_file(t, ret >= 0 ? ret : (__u32)p.fd));
+		off = put_file(r, 0, off, fd_to_file(CUR_TASK, ret >= 0 ? ret : (__u32)p.fd));
 		break;
 	case SH_CHDIR:
 		if (ret == 0)
-			off = put_dentry(r, 0, off, BPF_CORE_READ(t, fs, pwd.dentry), BPF_CORE_READ(t, fs, pwd.mnt));
+			off = put_dentry(r, 0, off, BPF_CORE_READ(CUR_TASK, fs, pwd.dentry), BPF_CORE_READ(CUR_TASK, fs, pwd.mnt));
 		else if (p.upath[0])
 			off = put_path_at(r, 0, off, P_AT_FDCWD, p.upath[0]);
 		else
-			off = put_file(r, 0, off, fd_to_file(t, (__u32)p.fd));
+			off = put_file(r, 0, off, fd_to_file(CUR_TASK, (__u32)p.fd));
 		break;
 	case SH_CRED:
 		__builtin_memcpy(r->id_old, p.id_old, sizeof(r->id_old));
@@ -814,7 +857,7 @@ static __always_inline int proc_exit(long ret, __u32 nr, __u32 ev, __u32 shape, 
 		if (p.a[3] & P_MAP_ANONYMOUS)
 			r->hdr.flags |= PF_ANON;
 		else
-			off = put_file(r, 0, off, fd_to_file(t, (__u32)p.a[4]));
+			off = put_file(r, 0, off, cur_fd_file((__u32)p.a[4]));
 		break;
 	case SH_MPROTECT: {
 		struct vma_ctx c = {};
@@ -1050,7 +1093,7 @@ int BPF_PROG(proc_exit_task, struct task_struct *p)
 		 * task storage goes with the leader's task) */
 		struct proc_bucket_key k = cur_bucket_key();
 		bucket_release(k.tgid, k.start);
-		struct proc_counts *c = bpf_map_lookup_elem(&proc_counts, &k);
+		struct proc_counts *c = proc_counts_live > 0 ? bpf_map_lookup_elem(&proc_counts, &k) : NULL;
 		if (c)
 			c->exited = 1;
 	}

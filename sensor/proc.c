@@ -150,7 +150,9 @@ static void sweep(struct falconet_bpf *skel, __u64 now, bool all)
 	}
 	/* deleting while iterating would restart get_next_key */
 	for (size_t i = 0; i < ngone; i++) {
-		bpf_map_delete_elem(fd, &gone[i]);
+		/* the kernel skips its exit-time lookup while no entry is counted (proc_counts_live) */
+		if (bpf_map_delete_elem(fd, &gone[i]) == 0)
+			__sync_fetch_and_sub(&skel->bss->proc_counts_live, 1);
 		forget(&gone[i]);
 	}
 	free(gone);

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Micro-bench: what one record output costs on this machine, by channel. A getppid() of the
+ * bench process runs `reps` operations of `mode` between two clock reads. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#define REC 384 /* about a process record without strings */
+
+struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 64 << 20); } rb SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY); __uint(key_size, 4); __uint(value_size, 4); } pb SEC(".maps");
+struct rec { char b[REC]; };
+struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, struct rec); } scratch SEC(".maps");
+struct stage { __u32 len; __u32 pad; char b[8 * REC]; };
+struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, struct stage); } stg SEC(".maps");
+
+const volatile __u32 target = 0;
+struct { __u32 mode, reps; __u64 total_ns, calls, fails; } g = {};
+#define mode g.mode
+#define reps g.reps
+#define total_ns g.total_ns
+#define calls g.calls
+#define fails g.fails
+
+SEC("tp/syscalls/sys_enter_getppid")
+int rbc(void *ctx)
+{
+	if ((bpf_get_current_pid_tgid() >> 32) != target)
+		return 0;
+	__u32 zero = 0;
+	struct rec *r = bpf_map_lookup_elem(&scratch, &zero);
+	struct stage *s = bpf_map_lookup_elem(&stg, &zero);
+	if (!r || !s)
+		return 0;
+	__u64 t0 = bpf_ktime_get_ns();
+	for (int i = 0; i < 8; i++) {
+		if (i >= reps)
+			break;
+		switch (mode) {
+		case 0: break;
+		case 1: if (bpf_ringbuf_output(&rb, r, REC, BPF_RB_NO_WAKEUP)) fails++; break;
+		case 2: {
+			void *p = bpf_ringbuf_reserve(&rb, REC, 0);
+			if (!p) { fails++; break; }
+			__builtin_memcpy(p, r, 64);
+			bpf_ringbuf_submit(p, BPF_RB_NO_WAKEUP);
+			break; }
+		case 3: if (bpf_perf_event_output(ctx, &pb, BPF_F_CURRENT_CPU, r, REC)) fails++; break;
+		case 4: bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA); break;
+		case 5: bpf_ktime_get_boot_ns(); break;
+		case 6: /* staging: copy into the per-CPU stage; every 8th flushes it in one output */
+			bpf_probe_read_kernel(&s->b[(i & 7) * REC], REC, r);
+			if (i == 7 || i + 1 >= reps)
+				if (bpf_ringbuf_output(&rb, s->b, REC * 8, BPF_RB_NO_WAKEUP)) fails++;
+			break;
+		case 7: bpf_probe_read_kernel(&s->b[(i & 7) * REC], REC, r); break;
+		case 8: { char c[16]; bpf_get_current_comm(c, 16); break; }
+		case 9: bpf_get_current_uid_gid(); break;
+		case 10: { struct task_struct *t = bpf_get_current_task_btf(); char e[64];
+			struct mm_struct *mm = t->mm; struct file *x = mm ? mm->exe_file : 0;
+			if (x) bpf_probe_read_kernel_str(e, 64, x->f_path.dentry->d_name.name); break; }
+		case 11: bpf_get_current_cgroup_id(); break;
+		}
+	}
+	total_ns += bpf_ktime_get_ns() - t0;
+	calls++;
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

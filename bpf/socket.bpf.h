@@ -1226,7 +1226,12 @@ int BPF_PROG(sock_dev_xmit_w, const struct sk_buff *skb, const struct net_device
 
 /* A segment to a listening socket (no entry): kept in this CPU's slot if it carries data (see
  * sock_listen_pkt). SYNs and bare ACKs carry none: the new entry credits them. */
-static __noinline int tcp_listen_rx(struct __sk_buff *skb, struct bpf_sock *sk)
+#define LISTEN_DEFERS(sk) ({                                                                  \
+	struct tcp_sock *__tp = bpf_skc_to_tcp_sock(sk);                                        \
+	__tp ? (__u32)__tp->inet_conn.icsk_accept_queue.rskq_defer_accept : 0; })
+
+/* family: the listener's; defer: it ignores bare ACKs (LISTEN_DEFERS) */
+static __noinline int tcp_listen_rx(struct __sk_buff *skb, __u32 family, __u32 defer)
 {
 	__u32 zero = 0, hl, ttl;
 	__u8 *th = tcp_hdr_in(skb, &hl, &ttl);
@@ -1242,7 +1247,7 @@ static __noinline int tcp_listen_rx(struct __sk_buff *skb, struct bpf_sock *sk)
 	__builtin_memset(p->raddr, 0, 32);
 	if (v4) {
 		/* an IPv6 listener's child of an IPv4 client holds ::ffff:a.b.c.d */
-		__u32 o = sk->family == AF_INET6_ ? 12 : 0;
+		__u32 o = family == AF_INET6_ ? 12 : 0;
 		if (o) {
 			p->raddr[10] = p->raddr[11] = p->laddr[10] = p->laddr[11] = 0xff;
 		}
@@ -1259,8 +1264,7 @@ static __noinline int tcp_listen_rx(struct __sk_buff *skb, struct bpf_sock *sk)
 	p->flags = th[13] & 0x3f;
 	p->ttl = ttl;
 	p->ifindex = skb->ifindex;
-	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
-	p->defer = tp && tp->inet_conn.icsk_accept_queue.rskq_defer_accept;
+	p->defer = defer;
 	p->valid = 1;
 	if (!sock_listen_data)
 		sock_listen_data = 1;
@@ -1294,6 +1298,9 @@ static __always_inline int skb_in(struct __sk_buff *skb, const bool walk)
 			struct sock_record *v = tcp_walk_rec(ksk->__sk_common.skc_cookie.counter);
 			if (v)
 				tcp_rx(skb, v);
+			else if (st == TCP_LISTEN_)
+				tcp_listen_rx(skb, ksk->__sk_common.skc_family, /* an RCU pointer: read, not a helper */
+					      BPF_CORE_READ((struct inet_connection_sock *)ksk, icsk_accept_queue.rskq_defer_accept));
 		} else if (ksk->sk_protocol == IPPROTO_UDP_) {
 			udp_rx(skb);
 		}
@@ -1314,13 +1321,13 @@ static __always_inline int skb_in(struct __sk_buff *skb, const bool walk)
 		if (v)
 			tcp_rx(skb, v);
 		else if (sk->state == TCP_LISTEN_)
-			tcp_listen_rx(skb, sk);
+			tcp_listen_rx(skb, sk->family, LISTEN_DEFERS(sk));
 		return 1;
 	}
 	if (sk->protocol == IPPROTO_UDP_)
 		udp_rx(skb);
 	else if (sk->protocol == IPPROTO_TCP_ && sk->state == TCP_LISTEN_)
-		tcp_listen_rx(skb, sk);
+		tcp_listen_rx(skb, sk->family, LISTEN_DEFERS(sk));
 	return 1;
 }
 

@@ -44,3 +44,16 @@ test('npm start -- -o json-min writes only records on stdout', { skip }, async (
     assert.equal(typeof (rec as Record<string, unknown>).InfoSequenceNumber, 'number', `line ${i + 1} is a record`);
   }
 });
+
+// A program the verifier rejects is skipped with a startup line, and the agent runs on: each
+// missing capability must be a named fallback, never a rejection on the kernel we build for.
+// Both TCP export paths (the iterator's copy of the packet hooks and the map walk's).
+for (const args of [[], ['--no-sk-iter']]) {
+  test(`every program passes this kernel's verifier, all monitors ${args.join(' ') || '(default path)'}`, { skip }, () => {
+    const r = spawnSync(process.execPath, [`${REPO}/bin/falconet`, '-o', 'json-min', '-q', '--sink', 'file:///dev/null', '--duration', '0.2', ...args],
+      { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /sensor ready \(\d+ programs attached/);
+    assert.doesNotMatch(r.stderr, /REJECTED|rejected by this kernel/);
+  });
+}

@@ -11,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import zlib from 'node:zlib';
+import { untrustedStateFile } from './state-dir.js';
 
 const MAGIC = 'falconet-checksums';
 const FORMAT = 1;
@@ -42,9 +43,8 @@ export async function loadDigests(file: string, boot: string): Promise<DigestLoa
     const fh = await open(file, 'r');
     try {
       const st = await fh.stat();
-      const uid = process.getuid?.() ?? 0;
-      if (st.uid !== uid && st.uid !== 0) return { ok: false, absent: false, reason: `owned by uid ${st.uid}, not by this user (${uid})` };
-      if ((st.mode & 0o022) !== 0) return { ok: false, absent: false, reason: `writable by others (mode ${(st.mode & 0o777).toString(8)})` };
+      const untrusted = untrustedStateFile(st);
+      if (untrusted) return { ok: false, absent: false, reason: untrusted };
       buf = await fh.readFile();
     } finally {
       await fh.close();

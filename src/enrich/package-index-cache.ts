@@ -24,6 +24,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { executable, type PackageDbOptions, type PackageOwner } from './package-db.js';
 import { PackedPathIndex, type PackedPathIndexData } from './packed-path-index.js';
+import { untrustedStateFile } from './state-dir.js';
 
 /** bump when the index's contents or this layout change */
 export const PACKAGE_INDEX_CACHE_FORMAT = 1;
@@ -219,9 +220,8 @@ export async function loadPackageIndexCache(file: string, opts: PackageDbOptions
     const fh = await open(file, 'r');
     try {
       const st = await fh.stat();
-      const uid = process.getuid?.() ?? 0;
-      if (st.uid !== uid && st.uid !== 0) return bad(`owned by uid ${st.uid}, not by this user (${uid})`);
-      if ((st.mode & 0o022) !== 0) return bad(`writable by others (mode ${(st.mode & 0o777).toString(8)})`);
+      const untrusted = untrustedStateFile(st);
+      if (untrusted) return bad(untrusted);
       // its own ArrayBuffer at offset 0: the sections are viewed in place, 8-byte aligned
       buf = Buffer.allocUnsafeSlow(st.size);
       let got = 0;

@@ -10,3 +10,12 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env, uid: numbe
   if (xdg && path.isAbsolute(xdg)) return path.join(xdg, 'falconet');
   return path.join(env['HOME'] || homedir(), '.local', 'state', 'falconet');
 }
+
+/** Why a state file must not be trusted (another user's, or writable by others), or undefined:
+ * what it says decides versions and digests in the agent's records. */
+export function untrustedStateFile(st: { uid: number; mode: number }): string | undefined {
+  const uid = process.getuid?.() ?? 0;
+  if (st.uid !== uid && st.uid !== 0) return `owned by uid ${st.uid}, not by this user (${uid})`;
+  if ((st.mode & 0o022) !== 0) return `writable by others (mode ${(st.mode & 0o777).toString(8)})`;
+  return undefined;
+}

@@ -3,7 +3,7 @@
 // same consumer, so JetStream splits the stream between them; a message is acknowledged only
 // when the runtime calls ack() after delivering what it produced, so the in-flight messages of
 // a processor that dies are redelivered (after ack_wait) to the others.
-import { AckPolicy, connect, DeliverPolicy, nanos, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
+import { AckPolicy, connect, DeliverPolicy, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import type { Envelope, RecordId, RecordKind, Source, SourceEvent } from '../pipeline/types.js';
 import { recordIdString } from '../pipeline/types.js';
 import { parseDurationMs, parseFleetUrl, parseIntParam } from '../util/fleet-url.js';
@@ -82,6 +82,34 @@ export interface NatsSourceStats {
   bad: number;
 }
 
+/** JetStream API requests of a source: the client's default (5 s) is short for a loaded cluster. */
+const API_TIMEOUT_MS = 15_000;
+
+/** A JetStream API failure that may pass: no answer in time, or no responders (no leader yet). */
+function isTransientApiError(e: unknown): boolean {
+  const code = (e as { code?: string }).code;
+  return code === 'TIMEOUT' || code === '503';
+}
+
+/** Makes the durable consumer of o unless it exists (a sibling processor may make it first). */
+async function ensureConsumer(jsm: JetStreamManager, o: NatsSourceOptions): Promise<void> {
+  try {
+    await jsm.consumers.info(o.stream, o.durable);
+    return;
+  } catch (e) {
+    if (!/consumer not found/i.test((e as Error).message)) throw e;
+  }
+  try {
+    await jsm.consumers.add(o.stream, {
+      durable_name: o.durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All,
+      ack_wait: nanos(o.ackWaitMs), max_ack_pending: o.maxAckPending,
+      ...(o.filterSubject ? { filter_subject: o.filterSubject } : {}),
+    });
+  } catch (e) {
+    if (!/already in use|already exists/i.test((e as Error).message)) throw e;
+  }
+}
+
 export class NatsSource implements Source {
   readonly name: string;
   readonly stats: NatsSourceStats = { received: 0, redelivered: 0, acked: 0, bad: 0 };
@@ -123,31 +151,29 @@ export class NatsSource implements Source {
 
   async *[Symbol.asyncIterator](): AsyncIterator<SourceEvent> {
     const o = this.opts;
-    const nc = await connect({
-      servers: o.servers, user: o.user, pass: o.password, token: o.token, name: this.name,
-      reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 2000,
-    });
-    this.nc = nc;
-    const jsm = await nc.jetstreamManager();
-    try {
-      await jsm.consumers.info(o.stream, o.durable);
-    } catch (e) {
-      if (!/consumer not found/i.test((e as Error).message)) throw e;
+    // connect, make the durable consumer if absent, start consuming. A cluster electing leaders,
+    // or busy creating a replicated consumer for a sibling processor, can leave a request
+    // unanswered: that is retried (with a line each time) until the source is stopped; anything
+    // else ends it
+    let nc: NatsConnection | undefined;
+    let messages: ConsumerMessages | undefined;
+    for (let attempt = 1; !messages && !this.stopped; attempt++) {
       try {
-        await jsm.consumers.add(o.stream, {
-          durable_name: o.durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All,
-          ack_wait: nanos(o.ackWaitMs), max_ack_pending: o.maxAckPending,
-          ...(o.filterSubject ? { filter_subject: o.filterSubject } : {}),
+        nc ??= this.nc = await connect({
+          servers: o.servers, user: o.user, pass: o.password, token: o.token, name: this.name,
+          reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 2000,
         });
-      } catch (e2) {
-        // a sibling processor created it in between
-        if (!/already in use|already exists/i.test((e2 as Error).message)) throw e2;
+        await ensureConsumer(await nc.jetstreamManager({ timeout: API_TIMEOUT_MS }), o);
+        const consumer = await nc.jetstream({ timeout: API_TIMEOUT_MS }).consumers.get(o.stream, o.durable);
+        messages = await consumer.consume({ max_messages: o.batch, expires: 5000 });
+      } catch (e) {
+        if (!isTransientApiError(e)) throw e;
+        o.log?.(`nats: consumer ${o.durable} on stream ${o.stream}: ${(e as Error).message}; retrying (attempt ${attempt})`);
+        await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 5000)));
       }
     }
-    const consumer = await nc.jetstream().consumers.get(o.stream, o.durable);
     const decode = o.decode ?? jsonDecode;
-    if (this.stopped) { this.ended = true; yield { kind: 'end' }; return; }
-    const messages = await consumer.consume({ max_messages: o.batch, expires: 5000 });
+    if (this.stopped || !messages) { this.ended = true; yield { kind: 'end' }; return; }
     this.messages = messages;
     let batch: Envelope[] = [];
     for await (const m of messages) {

@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import zlib from 'node:zlib';
-import { untrustedStateFile } from './state-dir.js';
+import { readStateFile } from './state-dir.js';
 
 const MAGIC = 'falconet-checksums';
 const FORMAT = 1;
@@ -38,22 +38,8 @@ export type DigestLoad = { ok: true; digests: StoredDigest[] } | { ok: false; ab
 
 /** Reads the digests kept in `file` for boot `boot`; never throws. */
 export async function loadDigests(file: string, boot: string): Promise<DigestLoad> {
-  let buf: Buffer;
-  try {
-    const fh = await open(file, 'r');
-    try {
-      const st = await fh.stat();
-      const untrusted = untrustedStateFile(st);
-      if (untrusted) return { ok: false, absent: false, reason: untrusted };
-      buf = await fh.readFile();
-    } finally {
-      await fh.close();
-    }
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' ? { ok: false, absent: true, reason: 'none yet' } : { ok: false, absent: false, reason: `unreadable: ${code ?? (e as Error).message}` };
-  }
-  return parseDigests(buf, boot);
+  const r = await readStateFile(file);
+  return r.ok ? parseDigests(r.buf, boot) : r;
 }
 
 /** The checks of loadDigests on a file's bytes. */

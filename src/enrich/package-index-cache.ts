@@ -19,12 +19,11 @@
 // Not seen: a directory that becomes a symlink outside dpkg and rpm (the next package change
 // rebuilds the index).
 import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { executable, type PackageDbOptions, type PackageOwner } from './package-db.js';
 import { PackedPathIndex, type PackedPathIndexData } from './packed-path-index.js';
-import { untrustedStateFile } from './state-dir.js';
+import { readStateFile } from './state-dir.js';
 
 /** bump when the index's contents or this layout change */
 export const PACKAGE_INDEX_CACHE_FORMAT = 1;
@@ -215,30 +214,8 @@ const bad = (reason: string): CacheLoad => ({ ok: false, absent: false, reason }
  * Never throws: every failure is a reason (naming the offset for corrupt bytes).
  */
 export async function loadPackageIndexCache(file: string, opts: PackageDbOptions): Promise<CacheLoad> {
-  let buf: Buffer;
-  try {
-    const fh = await open(file, 'r');
-    try {
-      const st = await fh.stat();
-      const untrusted = untrustedStateFile(st);
-      if (untrusted) return bad(untrusted);
-      // its own ArrayBuffer at offset 0: the sections are viewed in place, 8-byte aligned
-      buf = Buffer.allocUnsafeSlow(st.size);
-      let got = 0;
-      while (got < st.size) {
-        const { bytesRead } = await fh.read(buf, got, st.size - got, got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      if (got !== st.size) return bad(`truncated while reading: ${got} of ${st.size} bytes`);
-    } finally {
-      await fh.close();
-    }
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' ? { ok: false, absent: true, reason: 'none yet' } : bad(`unreadable: ${code ?? (e as Error).message}`);
-  }
-  return parseCache(buf, opts);
+  const r = await readStateFile(file);
+  return r.ok ? parseCache(r.buf, opts) : r;
 }
 
 /** The checks and views of loadPackageIndexCache on a file's bytes (tests: in memory). */

@@ -249,7 +249,7 @@ test('nats sink: records land on <prefix>.<kind> with Nats-Msg-Id = record id', 
 });
 
 test('nats source: started while JetStream has no quorum, it retries (saying so) and consumes once the nodes are back', async () => {
-  const sink = new NatsSink(parseNatsSinkUrl(cluster.url('fleet1', 'stream=NOQ&replicas=3&ack_timeout=20s'), 't'));
+  const sink = new NatsSink(parseNatsSinkUrl(cluster.url('fleet5', 'stream=NOQ&replicas=3&ack_timeout=20s'), 't'));
   await sink.open();
   const all = items(200);
   await publishAll(sink, all, 50);
@@ -258,7 +258,7 @@ test('nats source: started while JetStream has no quorum, it retries (saying so)
   const down = cluster.nodes.slice(1).map((n) => n.name);
   for (const n of down) await cluster.kill(n);
   const lines: string[] = [];
-  const src = new NatsSource({ ...parseNatsSourceUrl(cluster.url('fleet1', 'stream=NOQ&durable=late&ack_wait=3s'), 's'), log: (t) => lines.push(t) });
+  const src = new NatsSource({ ...parseNatsSourceUrl(cluster.url('fleet5', 'stream=NOQ&durable=late&ack_wait=3s'), 's'), log: (t) => lines.push(t) });
   const got: Received[] = [];
   let failed: unknown;
   const run = collect(src, 'late', got).catch((e: unknown) => { failed = e; });

@@ -505,11 +505,11 @@ static __always_inline void on_rw(struct task_struct *t, __u64 pt, __u64 fd, __u
 		long ret = ctx->ret;                                                            \
 		if (ret <= 0 || !file_on() || !cfg_kf_rdonly_cast)                              \
 			return 0;                                                               \
-		__u64 pt = bpf_get_current_pid_tgid();                                          \
+		struct task_struct *t = bpf_get_current_task_btf();                             \
+		__u64 pt = task_pid_tgid(t);                                                    \
 		if (is_self(pt >> 32))                                                          \
 			return 0;                                                               \
-		struct task_struct *t = bpf_get_current_task_btf();                             \
-		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);                   \
+		struct pt_regs *regs = task_regs(t);                                            \
 		BODY;                                                                           \
 		return 0;                                                                       \
 	}
@@ -579,10 +579,11 @@ static __always_inline int on_close(__u64 fd)
 {
 	if (!file_on() || !cfg_kf_rdonly_cast)
 		return 0;
-	__u64 pt = bpf_get_current_pid_tgid();
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u64 pt = task_pid_tgid(t);
 	if (is_self(pt >> 32))
 		return 0;
-	struct file *f = fd_file_task(bpf_get_current_task_btf(), fd);
+	struct file *f = fd_file_task(t, fd);
 	if (!f || file_refs(f) != 1)
 		return 0;
 	__u32 fmode = f->f_mode;

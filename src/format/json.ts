@@ -35,12 +35,21 @@ function quoteKey(k: string): string {
 /** kflowd's one-line style: `{"Key": value, "Key2": value}`. Parts are joined once per
  * record: repeated `+=` builds deep ropes that cost more to flatten than to build. */
 export function toMinJson(v: JValue): string {
-  const parts: string[] = [];
+  const parts: (string | number)[] = [];
   minParts(v, parts);
   return parts.join('');
 }
 
-function minParts(v: JValue, out: string[]): void {
+/** The entries of o as `, "Key": value` parts: the tail of an object whose first keys the
+ * caller has written already. */
+export function minEntries(o: JObject, out: (string | number)[]): void {
+  for (const [k, val] of o) {
+    out.push(', ', quoteKey(k), ': ');
+    minParts(val, out);
+  }
+}
+
+function minParts(v: JValue, out: (string | number)[]): void {
   if (v instanceof Map) {
     out.push('{');
     let first = true;

@@ -3,9 +3,13 @@
 // exact. The output is byte-identical to toMinJson(kflowdRecord(...)) (test/unit/kflowd-min.test.ts
 // compares both on every record kind); shapes without a hand-written writer go through that path.
 import type { FileRecord, KernelRecord, ProcHeader } from '../model/records.js';
+import type { SockRecord } from '../model/socket-record.js';
+import type { ProcRecord } from '../model/process-record.js';
+import { processKeys } from './kflowd-process.js';
+import { socketKeys } from './kflowd-socket.js';
 import { FF, FILE_EVENTS } from '../sensor/layout.js';
 import type { HostFacts, KflowdFacts, UserFacts } from './context.js';
-import { toMinJson } from './json.js';
+import { minEntries, toMinJson, type JObject } from './json.js';
 import { kflowdRecord } from './kflowd.js';
 import { fileDevice, fileDir, fileMode, permissions } from './kflowd-file.js';
 import { procName } from './proc-keys.js';
@@ -60,7 +64,7 @@ class WallSlot {
   }
 }
 
-interface HostSegments { clock: BootClock; file: string }
+interface HostSegments { clock: BootClock; file: string; process: string; socket: string }
 
 interface ProcSegment {
   hdr: ProcHeader; users: UserFacts | undefined; text: string;
@@ -82,7 +86,10 @@ export class KflowdMinWriter {
       const tail = `"InfoHostName": ${q(h.hostName)}, "InfoHostIP": ${q(h.hostIP)}, ` +
         (h.token !== undefined ? `"InfoHostToken": ${q(h.token)}, ` : '') +
         `"InfoSystem": ${q(h.system)}, "InfoKernel": ${q(h.kernel)}, "InfoVersion": ${q(h.version)}, "InfoUptime": `;
-      s = { clock: new BootClock(h.bootToRealNs), file: `", "InfoMonitor": "filesystem", ${tail}` };
+      s = {
+        clock: new BootClock(h.bootToRealNs), file: `", "InfoMonitor": "filesystem", ${tail}`,
+        process: `", "InfoMonitor": "process", ${tail}`, socket: `", "InfoMonitor": "socket", ${tail}`,
+      };
       this.hosts.set(h, s);
     }
     return s;
@@ -137,9 +144,29 @@ export class KflowdMinWriter {
     return p.join('');
   }
 
+  /** Process and socket records: the Info* and Proc* keys from the cached segments, the rest
+   * (per event type, fewer keys) through the Map writer. */
+  private other(r: ProcRecord | SockRecord, seq: number, f: KflowdFacts): string {
+    const h = r.hdr;
+    const hs = this.host(f.host);
+    const ps = this.proc(h, f.users);
+    const p = this.parts;
+    p.length = 0;
+    p.push('{"InfoSequenceNumber": ', seq, ', "InfoTimestamp": "', hs.clock.text(h.ts), r.type === 'proc' ? hs.process : hs.socket,
+      secs(h.ts - f.host.startBootNs), ps.text, h.tid, ', "ProcUID": ', h.uid, ', "ProcGID": ', h.gid, ', "ProcAge": ',
+      secs(h.ts - h.procStart));
+    const o: JObject = new Map();
+    if (r.type === 'proc') processKeys(o, r);
+    else socketKeys(o, r, f);
+    minEntries(o, p);
+    p.push('}');
+    return p.join('');
+  }
+
   /** One record as kflowd's json-min line (without the newline); null for internal records. */
   record(r: KernelRecord, seq: number, f: KflowdFacts): string | null {
     if (r.type === 'file') return this.file(r, seq, f);
+    if (r.type === 'proc' || r.type === 'sock') return this.other(r, seq, f);
     const o = kflowdRecord(r, seq, f);
     return o ? toMinJson(o) : null;
   }

@@ -233,10 +233,16 @@ export function kflowdProcessRecord(r: ProcRecord, seq: number, f: KflowdFacts):
   const o: JObject = new Map();
   infoKeys(o, seq, 'process', r.hdr.ts, f.host);
   procKeys(o, r.hdr, f.users);
+  processKeys(o, r);
+  return o;
+}
+
+/** The Event* keys that follow the Info* and Proc* keys. */
+export function processKeys(o: JObject, r: ProcRecord): void {
   o.set('EventType', r.event);
   if (r.event === 'THROTTLED') {
     throttleKeys(o, r);
-    return o;
+    return;
   }
   o.set('EventSyscall', r.syscallName ?? (r.syscall ? String(r.syscall) : ''));
   o.set('EventReturn', num(r.ret));
@@ -245,5 +251,4 @@ export function kflowdProcessRecord(r: ProcRecord, seq: number, f: KflowdFacts):
   eventKeys(o, r);
   if (r.truncated) o.set('EventTruncated', true);
   if (r.incomplete) o.set('EventIncomplete', true);
-  return o;
 }

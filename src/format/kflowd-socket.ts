@@ -75,6 +75,12 @@ export function kflowdSocketRecord(r: SockRecord, seq: number, f: KflowdFacts): 
   const o: JObject = new Map();
   infoKeys(o, seq, 'socket', r.hdr.ts, f.host);
   procKeys(o, r.hdr, f.users);
+  socketKeys(o, r, f);
+  return o;
+}
+
+/** The Sock* and App* keys that follow the Info* and Proc* keys. */
+export function socketKeys(o: JObject, r: SockRecord, f: KflowdFacts): void {
   if (r.family === 'AF_UNIX') {
     o.set('SockRole', r.role);
     o.set('SockAddress', r.path);
@@ -94,5 +100,4 @@ export function kflowdSocketRecord(r: SockRecord, seq: number, f: KflowdFacts): 
   if (r.role === 'CLIENT') { txBlock(o, r, f); rxBlock(o, r, f); } else { rxBlock(o, r, f); txBlock(o, r, f); }
   o.set('SockAge', seconds(r.hdr.ts > r.hdr.tsFirst ? r.hdr.ts - r.hdr.tsFirst : 0n));
   for (const [k, v] of r.appKeys ?? []) o.set(k, v as JValue); // App, AppTx*, AppRx* (src/protocols/app.ts)
-  return o;
 }

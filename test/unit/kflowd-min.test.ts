@@ -10,7 +10,9 @@ import { KflowdMinWriter } from '../../src/format/kflowd-min.js';
 import { kflowdRecord } from '../../src/format/kflowd.js';
 import { toMinJson } from '../../src/format/json.js';
 import type { KflowdFacts } from '../../src/format/context.js';
-import { fileRecord } from './stream-builder.js';
+import { fileRecord, procRecord, sockRecord } from './stream-builder.js';
+import { PROC_EVENTS } from '../../src/sensor/layout.js';
+import type { ProcRecord } from '../../src/model/process-record.js';
 import { Rng } from '../policy/fuzz-lib.js';
 
 const host = { hostName: 'h"x', hostIP: '10.0.0.1', system: 'Linux', kernel: '6.18', version: 'falconet-test', bootToRealNs: 1_712_244_873_123_456_789n, startBootNs: 1_000_000_000n };
@@ -40,4 +42,47 @@ test('json-min writer equals toMinJson(kflowdRecord) on 3,000 random file record
     const seq = 1 + rng.int(1e6);
     assert.equal(w.record(r, seq, facts), toMinJson(kflowdRecord(r, seq, facts)!), `record ${i}`);
   }
+});
+
+test('json-min writer equals toMinJson(kflowdRecord) on 3,000 random process and socket records', () => {
+  const rng = new Rng(7);
+  const w = new KflowdMinWriter();
+  const strs = ['/usr/bin/x', 'a"b', 'ctl\u0001', 'é日本', '\ud800lone', '', 'arg0\u0000arg1\u0000'];
+  let procs = 0, socks = 0;
+  for (let i = 0; i < 3000; i++) {
+    const hdr = {
+      pid: 100 + rng.int(20), uid: rng.int(3), gid: rng.int(3), exe: rng.pick(['bash', 'python3', 'x"y']),
+      comm: rng.pick(['bash', 'py']), parentExe: rng.pick(['sshd', 'init']), procStart: BigInt(rng.int(900_000_000)),
+      ts: BigInt(1_000_000_000 + rng.int(2_000_000_000)) * (rng.int(50) === 0 ? 10_000_000n : 1n),
+    };
+    const buf = rng.int(2)
+      ? procRecord({
+        ...hdr, event: rng.pick(PROC_EVENTS.filter((e) => e !== 'THROTTLED')), ret: BigInt(rng.int(3) === 0 ? -rng.int(120) : rng.int(5)),
+        args: Array.from({ length: 6 }, () => BigInt(rng.int(3) === 0 ? -1 : rng.int(1 << 30))),
+        strs: Array.from({ length: rng.int(5) }, () => rng.pick(strs)), idNew: [rng.int(5), rng.int(5), rng.int(5)],
+      })
+      : sockRecord({ ...hdr, protocol: rng.pick([6, 17]), laddr: [127, 0, 0, 1], raddr: [10, 0, rng.int(255), 1], lport: rng.int(65536),
+        rport: rng.int(65536), role: rng.int(2), txBytes: rng.int(10_000), rxBytes: rng.int(3) ? rng.int(10_000) : 0 });
+    let r = decodeRecords(buf)[0]!;
+    if (r.type === 'proc' && rng.int(30) === 0) {
+      r = { type: 'proc', hdr: r.hdr, truncated: false, incomplete: false, event: 'THROTTLED', exited: rng.int(2) === 0, windowStart: 5_000_000_000n,
+        windowEnd: 6_250_000_000n + BigInt(rng.int(1000)), suppressedTotal: 7, lostTotal: 2, suppressed: { EXEC: 5, EXIT: 2 }, lost: { CONNECT: 2 } } satisfies ProcRecord;
+    }
+    if (r.type === 'sock') {
+      socks++;
+      if (rng.int(3) === 0) r.remoteNames = ['example.org', 'a"b'];
+      if (rng.int(3) === 0) r.appKeys = [['App', 'HTTP'], ['AppTxMethod', 'GET'], ['AppTxCount', 3]];
+    } else {
+      assert.equal(r.type, 'proc');
+      procs++;
+    }
+    const facts: KflowdFacts = rng.int(5) === 0 ? { host } : {
+      host: rng.int(2) ? host : { ...host, token: 'tok"en' },
+      users: { user: rng.pick(['root', 'dirk', '']), group: 'g', fileUser: 'u', fileGroup: '' },
+    };
+    const seq = 1 + rng.int(1e6);
+    const ref = kflowdRecord(r, seq, facts)!;
+    assert.equal(w.record(r, seq, facts), toMinJson(ref), `record ${i}`);
+  }
+  assert.ok(procs > 1000 && socks > 1000);
 });

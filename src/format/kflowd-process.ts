@@ -252,3 +252,59 @@ export function processKeys(o: JObject, r: ProcRecord): void {
   if (r.truncated) o.set('EventTruncated', true);
   if (r.incomplete) o.set('EventIncomplete', true);
 }
+
+const qs = JSON.stringify;
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** num() as JSON text */
+const numText = (v: bigint): string => (v >= MIN_SAFE && v <= MAX_SAFE ? String(Number(v)) : qs(v.toString()));
+
+/** processKeys() + minEntries() without the Map for the events a process storm is made of
+ * (FORK, EXEC, MMAP, MPROTECT, EXIT): `, "Key": value` parts, byte-identical
+ * (test/unit/kflowd-min.test.ts). false: another event, for the Map path. */
+export function processTailParts(r: ProcRecord, p: (string | number)[]): boolean {
+  if (r.event !== 'FORK' && r.event !== 'EXEC' && r.event !== 'EXIT' && r.event !== 'MMAP' && r.event !== 'MPROTECT') return false;
+  p.push(', "EventType": "', r.event, '", "EventSyscall": ', qs(r.syscallName ?? (r.syscall ? String(r.syscall) : '')),
+    ', "EventReturn": ', numText(r.ret));
+  const err = errnoName(r.ret);
+  if (err) p.push(', "EventError": ', qs(err));
+  switch (r.event) {
+    case 'FORK': {
+      const k = r.fork!;
+      if (!k.failed) p.push(', "EventChildPID": ', k.childPid, ', "EventChildTID": ', k.childTid);
+      p.push(', "EventThread": ', k.thread ? 'true' : 'false', ', "EventCloneFlags": "', hex(k.cloneFlags), '"');
+      break;
+    }
+    case 'EXEC': {
+      const e = r.exec!;
+      if (e.exePath) p.push(', "EventExePath": ', qs(e.exePath));
+      p.push(', "EventFilename": ', qs(e.filename));
+      if (e.interpreter !== undefined) p.push(', "EventInterpreter": ', qs(e.interpreter));
+      p.push(', "EventArgc": ', e.argc, ', "EventArgv": [');
+      for (let i = 0; i < e.argv.length; i++) p.push(i ? ', ' : '', qs(e.argv[i]!));
+      p.push(']');
+      if (e.oldTid !== r.hdr.tid) p.push(', "EventOldTID": ', e.oldTid);
+      break;
+    }
+    case 'EXIT': {
+      const x = r.exit!;
+      p.push(', "EventExitStatus": ', x.status, ', "EventExitSignal": ', x.signal ? qs(signalName(x.signal)) : '""');
+      if (x.coreDump) p.push(', "EventCoreDump": true');
+      p.push(', "EventThread": ', x.threadExit ? 'true' : 'false');
+      break;
+    }
+    default: { // MMAP, MPROTECT
+      const m = r.mmap!;
+      p.push(', "EventAddress": "', hex(m.addr), '", "EventLength": ', numText(m.length), ', "EventProtection": "', protString(m.prot), '"');
+      if (m.flags !== undefined) p.push(', "EventMapFlags": "', hex(m.flags), '"');
+      if (m.path !== undefined) {
+        p.push(', "EventFilePath": ', qs(m.path));
+        if (m.offset !== undefined) p.push(', "EventOffset": ', numText(m.offset));
+      }
+      p.push(', "EventAnonymous": ', m.anonymous ? 'true' : 'false');
+    }
+  }
+  if (r.truncated) p.push(', "EventTruncated": true');
+  if (r.incomplete) p.push(', "EventIncomplete": true');
+  return true;
+}

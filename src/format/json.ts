@@ -49,6 +49,11 @@ export function minEntries(o: JObject, out: (string | number)[]): void {
   }
 }
 
+/** One value in kflowd's one-line style, as parts. */
+export function minValue(v: JValue, out: (string | number)[]): void {
+  minParts(v, out);
+}
+
 function minParts(v: JValue, out: (string | number)[]): void {
   if (v instanceof Map) {
     out.push('{');

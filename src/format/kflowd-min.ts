@@ -6,7 +6,7 @@ import type { FileRecord, KernelRecord, ProcHeader } from '../model/records.js';
 import type { SockRecord } from '../model/socket-record.js';
 import type { ProcRecord } from '../model/process-record.js';
 import { processKeys, processTailParts } from './kflowd-process.js';
-import { socketKeys } from './kflowd-socket.js';
+import { socketTailParts } from './kflowd-socket.js';
 import { FF, FILE_EVENTS } from '../sensor/layout.js';
 import type { HostFacts, KflowdFacts, UserFacts } from './context.js';
 import { minEntries, toMinJson, type JObject } from './json.js';
@@ -155,10 +155,11 @@ export class KflowdMinWriter {
     p.push('{"InfoSequenceNumber": ', seq, ', "InfoTimestamp": "', hs.clock.text(h.ts), r.type === 'proc' ? hs.process : hs.socket,
       secs(h.ts - f.host.startBootNs), ps.text, h.tid, ', "ProcUID": ', h.uid, ', "ProcGID": ', h.gid, ', "ProcAge": ',
       secs(h.ts - h.procStart));
-    if (r.type !== 'proc' || !processTailParts(r, p)) {
+    if (r.type === 'sock') {
+      socketTailParts(r, f, p);
+    } else if (!processTailParts(r, p)) {
       const o: JObject = new Map();
-      if (r.type === 'proc') processKeys(o, r);
-      else socketKeys(o, r, f);
+      processKeys(o, r);
       minEntries(o, p);
     }
     p.push('}');

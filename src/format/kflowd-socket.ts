@@ -5,9 +5,9 @@
 // segments into SockTx/RxBytes; here they are only in SockTxBytesRetrans and the packet counts).
 import type { SockDirection, SockRecord } from '../model/socket-record.js';
 import type { KflowdFacts } from './context.js';
-import type { JObject, JValue } from './json.js';
+import { minValue, type JObject, type JValue } from './json.js';
 import { infoKeys, procKeys } from './proc-keys.js';
-import { seconds } from './time.js';
+import { seconds, secondsText } from './time.js';
 
 function duration(d: SockDirection): ReturnType<typeof seconds> {
   return seconds(d.tsFirst && d.ts > d.tsFirst ? d.ts - d.tsFirst : 0n);
@@ -20,7 +20,8 @@ function flagsObject(d: SockDirection): JObject {
 /** Stream bytes received: tcp_sock.bytes_received advances with rcv_nxt, which counts a FIN as
  * one sequence number; never more than the payload the packets carried. */
 export function tcpRxBytes(r: SockRecord): number {
-  const fin = r.rx.flags.some(([name]) => name.split('-').includes('FIN'));
+  // combination names join FIN, SYN, RST, PSH, ACK, URG with '-': only FIN contains "FIN"
+  const fin = r.rx.flags.some(([name]) => name.includes('FIN'));
   return Math.max(0, Math.min(r.rx.bytes, r.bytesReceived - (fin ? 1 : 0)));
 }
 
@@ -100,4 +101,72 @@ export function socketKeys(o: JObject, r: SockRecord, f: KflowdFacts): void {
   if (r.role === 'CLIENT') { txBlock(o, r, f); rxBlock(o, r, f); } else { rxBlock(o, r, f); txBlock(o, r, f); }
   o.set('SockAge', seconds(r.hdr.ts > r.hdr.tsFirst ? r.hdr.ts - r.hdr.tsFirst : 0n));
   for (const [k, v] of r.appKeys ?? []) o.set(k, v as JValue); // App, AppTx*, AppRx* (src/protocols/app.ts)
+}
+
+type Parts = (string | number)[];
+const qs = JSON.stringify;
+
+/** socketKeys() + minEntries() without the Map: `, "Key": value` parts, byte-identical
+ * (test/unit/kflowd-min.test.ts). A connection storm is two of these per connection. Every
+ * value's type is fixed by SockRecord (numbers from the decoder are finite), so they are written
+ * directly; the protocols stage's names and keys go through the generic writer. */
+export function socketTailParts(r: SockRecord, f: KflowdFacts, p: Parts): void {
+  if (r.family === 'AF_UNIX') {
+    p.push(', "SockRole": ', qs(r.role), ', "SockAddress": ', qs(r.path), ', "SockFamily": ', qs(r.family));
+  } else {
+    p.push(', "SockProtocol": ', qs(r.protocol), ', "SockRole": ', qs(r.role), ', "SockState": ', qs(r.state),
+      ', "SockFamily": ', qs(r.family), ', "SockLocalIP": ', qs(r.localIP), ', "SockLocalPort": ', r.localPort,
+      ', "SockRemoteIP": ', qs(r.remoteIP), ', "SockRemotePort": ', r.remotePort);
+    if (r.remoteNames) { p.push(', "SockRemoteNames": '); minValue(r.remoteNames, p); }
+  }
+  if (r.role === 'CLIENT') { txParts(r, f, p); rxParts(r, f, p); } else { rxParts(r, f, p); txParts(r, f, p); }
+  p.push(', "SockAge": ', secondsText(r.hdr.ts > r.hdr.tsFirst ? r.hdr.ts - r.hdr.tsFirst : 0n));
+  for (const [k, v] of r.appKeys ?? []) { p.push(', ', qs(k), ': '); minValue(v as JValue, p); }
+}
+
+function flagsParts(d: SockDirection, p: Parts): void {
+  p.push('{');
+  for (let i = 0; i < d.flags.length; i++) {
+    const [k, n] = d.flags[i]!;
+    p.push(i ? ', ' : '', qs(k), ': ', n);
+  }
+  p.push('}');
+}
+
+function durationText(d: SockDirection): string {
+  return secondsText(d.tsFirst && d.ts > d.tsFirst ? d.ts - d.tsFirst : 0n);
+}
+
+function txParts(r: SockRecord, f: KflowdFacts, p: Parts): void {
+  const d = r.tx;
+  if (d.packets === 0) return;
+  if (r.family === 'AF_UNIX') { p.push(', "SockTxBytes": ', d.bytes); return; }
+  const tcp = r.protocol === 'TCP';
+  p.push(', "SockTxInterface": ', qs(f.interfaces?.tx ?? interfaceFallback(d.ifindex)));
+  if (tcp) p.push(', "SockTxDataPackets": ', d.dataPackets);
+  p.push(', "SockTxPackets": ', d.packets);
+  if (tcp) {
+    p.push(', "SockTxPacketsRetrans": ', r.retransPackets, ', "SockTxPacketsDups": ', r.dups, ', "SockTxFlags": ');
+    flagsParts(d, p);
+  }
+  p.push(', "SockTxDuration": ', durationText(d), ', "SockTxBytes": ', tcp ? Math.max(0, d.bytes - r.retransBytes) : d.bytes);
+  if (tcp) p.push(', "SockTxBytesAcked": ', r.bytesAcked, ', "SockTxBytesRetrans": ', r.retransBytes, ', "SockTxRTO": ', r.rtoMs);
+}
+
+function rxParts(r: SockRecord, f: KflowdFacts, p: Parts): void {
+  const d = r.rx;
+  if (d.packets === 0) return;
+  if (r.family === 'AF_UNIX') { p.push(', "SockRxBytes": ', d.bytes); return; }
+  const tcp = r.protocol === 'TCP';
+  p.push(', "SockRxInterface": ', qs(f.interfaces?.rx ?? interfaceFallback(d.ifindex)));
+  if (tcp) p.push(', "SockRxDataPackets": ', d.dataPackets);
+  p.push(', "SockRxPackets": ', d.packets, ', "SockRxPacketsQueued": ', r.rxQueued, ', "SockRxPacketsDrop": ', r.drops);
+  if (tcp) p.push(', "SockRxPacketsReorder": ', r.reorder);
+  p.push(', "SockRxPacketsFrag": ', r.frags);
+  if (tcp) {
+    p.push(', "SockRxFlags": ');
+    flagsParts(d, p);
+  }
+  p.push(', "SockRxDuration": ', durationText(d), ', "SockRxBytes": ', tcp ? tcpRxBytes(r) : d.bytes, ', "SockRxTTL": ', r.rxTtl);
+  if (tcp) p.push(', "SockRTT": ', secondsText(r.rttNs));
 }

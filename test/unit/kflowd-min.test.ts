@@ -72,6 +72,10 @@ test('json-min writer equals toMinJson(kflowdRecord) on 3,000 random process and
       socks++;
       if (rng.int(3) === 0) r.remoteNames = ['example.org', 'a"b'];
       if (rng.int(3) === 0) r.appKeys = [['App', 'HTTP'], ['AppTxMethod', 'GET'], ['AppTxCount', 3]];
+      if (rng.int(2) === 0) r.tx.flags = [['SYN', 1 + rng.int(3)], ['ACK-FIN', rng.int(4)]];
+      if (rng.int(2) === 0) r.rx.flags = [['SYN-ACK', 1], ['FIN', rng.int(2)]];
+      if (rng.int(3) === 0) r.tx.packets = 0;
+      if (rng.int(6) === 0) Object.assign(r, { family: 'AF_UNIX', protocol: '', path: rng.pick(['/run/a"b.sock', '@abstract', '']) });
     } else {
       assert.equal(r.type, 'proc');
       procs++;
@@ -79,6 +83,7 @@ test('json-min writer equals toMinJson(kflowdRecord) on 3,000 random process and
     const facts: KflowdFacts = rng.int(5) === 0 ? { host } : {
       host: rng.int(2) ? host : { ...host, token: 'tok"en' },
       users: { user: rng.pick(['root', 'dirk', '']), group: 'g', fileUser: 'u', fileGroup: '' },
+      ...(rng.int(2) ? { interfaces: { tx: '1:lo:00:00:00:00:00:00', rx: rng.pick(['2:eth"0:', '']) } } : {}),
     };
     const seq = 1 + rng.int(1e6);
     const ref = kflowdRecord(r, seq, facts)!;

@@ -263,7 +263,8 @@ static __noinline struct file_record *file_rec(struct inode *inode, struct file 
 					       struct dentry *dentry, struct vfsmount *mnt, __u64 now)
 {
 	struct file_key key = {};
-	__u64 pt = bpf_get_current_pid_tgid();
+	struct task_struct *t = bpf_get_current_task_btf(); /* one helper call for the ids and the header */
+	__u64 pt = task_pid_tgid(t);
 	bool emits_now = now & REC_EMITS_NOW;
 	now &= ~REC_EMITS_NOW;
 	key.pid = pt >> 32;
@@ -296,7 +297,7 @@ static __noinline struct file_record *file_rec(struct inode *inode, struct file 
 #pragma unroll
 	for (int k = 0; k < (int)(FILE_RECORD_FIXED / 8); k++)
 		w[k] = 0;
-	fill_hdr_task(&r->hdr, FN_REC_FILE, now);
+	fill_hdr_of(&r->hdr, FN_REC_FILE, now, t);
 	r->ino = key.ino;
 	r->dev = key.dev;
 	refresh_inode(r, inode);
@@ -540,9 +541,12 @@ COPY_EXIT_HOOK(splice, SC_ARG0, SC_ARG2)
 /* ---- open ---- */
 static __always_inline int on_open(long fd)
 {
-	if (fd < 0 || skip())
+	if (fd < 0 || !file_on() || !cfg_kf_rdonly_cast)
+		return 0; /* before 6.2 the __nokf twins run instead */
+	struct task_struct *t = bpf_get_current_task_btf();
+	if (is_self(t->tgid))
 		return 0;
-	struct file *f = fd_file(fd);
+	struct file *f = fd_file_task(t, fd);
 	struct inode *inode = NULL;
 	struct file_record *r = open_file_rec(f, &inode, 0);
 	if (!r || !inode || !f)

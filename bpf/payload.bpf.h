@@ -18,8 +18,10 @@
  *
  * Per flow (socket cookie; UDP: and peer; UNIX: the sender's socket) and direction at most
  * cfg_pl_per_flow messages are shipped. TCP segments that start before the next byte expected
- * are retransmissions and are skipped. Data reaching a listening or request socket (the
- * handshake-completing ACK) is not attributed to the listener. Every payload of a matching
+ * are retransmissions and are skipped. Data reaching a listening socket completes a handshake
+ * (a TCP_DEFER_ACCEPT listener such as nginx's `listen … deferred`, a lost bare ACK, loopback
+ * reordering): it is kept per CPU and shipped under the child's cookie when the child's entry is
+ * made in the same softirq (pl_listen_stash), not attributed to the listener. Every payload of a matching
  * port that is not shipped is counted by reason (payload_stats). Records are variable-size
  * (per-CPU scratch + bpf_ringbuf_output) and never wake the consumer.
  */
@@ -158,6 +160,80 @@ static __always_inline void pl_ship(struct payload_record *r, __u32 cap)
 		pl_count(PL_CAPTURED);
 }
 
+/* The payload of a data segment that reached a listener (see above and socket.bpf.h's
+ * sock_listen_pkt): the kernel makes the child from it in this softirq, on this CPU, and
+ * sock_state then hands the child to pl_listen_adopt. Counted as a handshake drop when kept;
+ * the adoption takes that back (same CPU, per-CPU counter), so a segment no child took stays
+ * counted. The key (ports, and the acknowledged number: the server's ISN + 1, which the child
+ * has in snd_una) makes a stale slot harmless. */
+struct pl_listen_keep {
+	__u16 rport, lport;  /* host order */
+	__u32 ack;
+	__u32 cap;
+	__u32 valid;
+	struct payload_record r;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pl_listen_keep);
+} pl_listen_stash SEC(".maps");
+
+static __always_inline void pl_listen_put(struct __sk_buff *skb, __u8 *th, __u32 hl, __u32 len, __u32 seq,
+					  __u32 app, __u32 v6)
+{
+	__u32 zero = 0;
+	struct pl_listen_keep *k = bpf_map_lookup_elem(&pl_listen_stash, &zero);
+	if (!k)
+		return;
+	__u32 cap = len > FN_PAYLOAD_MAX ? FN_PAYLOAD_MAX : len;
+	if (cap == 0 || bpf_skb_load_bytes(skb, hl, k->r.data, cap)) {
+		k->valid = 0;
+		return;
+	}
+	k->cap = cap;
+	k->rport = (th[0] << 8) | th[1];
+	k->lport = (th[2] << 8) | th[3];
+	k->ack = ((__u32)th[8] << 24) | ((__u32)th[9] << 16) | ((__u32)th[10] << 8) | th[11];
+	__builtin_memset(k->r.raddr, 0, sizeof(k->r.raddr));
+	k->r.rport = 0;
+	k->r.hdr.flags = PLF_RX;
+	k->r.hdr.ts_first = k->r.hdr.ts = bpf_ktime_get_boot_ns();
+	k->r.family = v6 ? PL_AF_INET6 : PL_AF_INET;
+	k->r.app = app;
+	k->r.transport = FN_PL_TCP;
+	k->r.wire_len = len;
+	k->r.seq = seq;
+	k->valid = 1;
+	if (!pl_listen_data)
+		pl_listen_data = 1;
+}
+
+static __noinline void pl_listen_adopt(struct sock *sk, __u64 cookie)
+{
+	__u32 zero = 0;
+	struct pl_listen_keep *k = bpf_map_lookup_elem(&pl_listen_stash, &zero);
+	if (!k || !k->valid || !cookie)
+		return;
+	if (k->lport != sk->__sk_common.skc_num || k->rport != bpf_ntohs(sk->__sk_common.skc_dport))
+		return;
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp || tp->snd_una != k->ack)
+		return;
+	k->valid = 0;
+	__u32 idx = PL_DROP_HANDSHAKE;
+	__u64 *v = bpf_map_lookup_elem(&payload_stats, &idx);
+	if (v)
+		*v -= 1; /* counted when kept; from here it is captured or counted under its reason */
+	struct pl_flow_key key = { .cookie = cookie };
+	if (!pl_admit(&key, PL_ADMIT_RX | PL_ADMIT_TCP, k->r.seq, k->r.wire_len, bpf_ktime_get_boot_ns()))
+		return;
+	k->r.cookie = cookie;
+	pl_ship(&k->r, k->cap);
+}
+
 static __noinline int pl_skb(struct __sk_buff *skb, __u32 rx)
 {
 	if (!(cfg_monitors & FN_MON_SOCKET) || fn_paused)
@@ -218,6 +294,8 @@ static __noinline int pl_skb(struct __sk_buff *skb, __u32 rx)
 		sk = bpf_sk_fullsock(sk);
 		if (!sk || (t == 0 && sk->state == PL_TCP_LISTEN)) {
 			pl_count(PL_DROP_HANDSHAKE);
+			if (sk)
+				pl_listen_put(skb, th, hl, len, seq, app, v6);
 			return 1;
 		}
 	} else if (is_self(bpf_get_current_pid_tgid() >> 32)) {

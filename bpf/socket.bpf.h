@@ -618,6 +618,11 @@ static __noinline int tcp_owner(struct sock *sk)
 	return 0;
 }
 
+/* Set once -p kept a data segment that reached a listener (payload.bpf.h): until then a new
+ * server entry does not look for it. */
+volatile __u32 pl_listen_data;
+static __noinline void pl_listen_adopt(struct sock *sk, __u64 cookie); /* payload.bpf.h */
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(sock_state, const struct sock *sk, const int oldstate, const int newstate)
 {
@@ -632,8 +637,10 @@ int BPF_PROG(sock_state, const struct sock *sk, const int oldstate, const int ne
 		return 0;
 	}
 	if (oldstate == TCP_SYN_RECV_ && newstate == TCP_ESTABLISHED_) {
-		tcp_new((struct sock *)sk, bpf_get_socket_cookie((struct sock *)sk), SOCK_ROLE_SERVER,
-			bpf_ktime_get_boot_ns());
+		__u64 cookie = bpf_get_socket_cookie((struct sock *)sk);
+		tcp_new((struct sock *)sk, cookie, SOCK_ROLE_SERVER, bpf_ktime_get_boot_ns());
+		if (pl_listen_data)
+			pl_listen_adopt((struct sock *)sk, cookie);
 		return 0;
 	}
 	struct sock_record *v;

@@ -70,8 +70,9 @@ export async function startDnsmasq(dir: string, options: string[]): Promise<Serv
   return { port, stop: stopper(child), log: out };
 }
 
-/** nginx on 127.0.0.1 and 127.0.0.7: /old → 301, /new → 200 "new page\n", /chunk.html (SSI: chunked). */
-export async function startNginx(dir: string): Promise<Server> {
+/** nginx on 127.0.0.1 and 127.0.0.7: /old → 301, /new → 200 "new page\n", /chunk.html (SSI: chunked).
+ * deferred: `listen … deferred` (TCP_DEFER_ACCEPT: the request's segment completes the handshake). */
+export async function startNginx(dir: string, opts: { deferred?: boolean } = {}): Promise<Server> {
   const port = await freePort();
   mkdirSync(path.join(dir, 'html'), { recursive: true });
   mkdirSync(path.join(dir, 'tmp'), { recursive: true });
@@ -88,8 +89,8 @@ http {
   client_body_temp_path ${t}; proxy_temp_path ${t}; fastcgi_temp_path ${t}; uwsgi_temp_path ${t}; scgi_temp_path ${t};
   default_type text/plain;
   server {
-    listen 127.0.0.1:${port};
-    listen 127.0.0.7:${port};
+    listen 127.0.0.1:${port}${opts.deferred ? ' deferred' : ''};
+    listen 127.0.0.7:${port}${opts.deferred ? ' deferred' : ''};
     root ${dir}/html;
     location = /old { return 301 http://127.0.0.1:${port}/new; }
     location = /new { return 200 "new page\\n"; }

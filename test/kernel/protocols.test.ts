@@ -63,16 +63,17 @@ function digFacts(out: string): { id: number; flags: string[]; status: string } 
 
 describe('payload decoding with real clients and servers', { skip }, () => {
   const dir = skip ? '' : mkdtempSync(path.join(tmpdir(), 'fn-proto-'));
-  let dns: Server, web: Server, syslog: Rsyslog;
+  let dns: Server, web: Server, webDeferred: Server, syslog: Rsyslog;
   let cap: Capture;
   const digs: { q: (typeof QUERIES)[number]; r: Run }[] = [];
-  let curl: Run, curlName: Run, digName: Run, logU: Run, logT: Run, logD: Run;
+  let curl: Run, curlName: Run, curlDeferred: Run, digName: Run, logU: Run, logT: Run, logD: Run;
   let curlVersion = '';
 
   before(async () => {
-    for (const d of ['dns', 'web', 'rs']) execFileSync('mkdir', ['-p', path.join(dir, d)]);
+    for (const d of ['dns', 'web', 'web-deferred', 'rs']) execFileSync('mkdir', ['-p', path.join(dir, d)]);
     dns = await startDnsmasq(path.join(dir, 'dns'), DNSMASQ);
     web = await startNginx(path.join(dir, 'web'));
+    webDeferred = await startNginx(path.join(dir, 'web-deferred'), { deferred: true });
     syslog = await startRsyslog(path.join(dir, 'rs'));
     curlVersion = /^curl (\S+)/.exec(execFileSync('curl', ['--version'], { encoding: 'utf8' }))![1]!;
     const P = String(web.port);
@@ -85,18 +86,19 @@ describe('payload decoding with real clients and servers', { skip }, () => {
         `http://127.0.0.1:${P}/old`, `http://127.0.0.1:${P}/new`, `http://127.0.0.1:${P}/chunk.html`]);
       digName = await run('dig', ['@127.0.0.1', '-p', String(dns.port), '+tries=1', '+time=3', 'A', 'web.test']);
       curlName = await run('curl', ['-s', '-o', '/dev/null', '--resolve', `web.test:${P}:127.0.0.7`, `http://web.test:${P}/new`]);
+      curlDeferred = await run('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${webDeferred.port}/new`]);
       logU = await run('logger', ['-u', syslog.socket, '-t', 'utag', '-i', 'hello unix']);
       logT = await run('logger', ['-T', '-n', '127.0.0.1', '-P', String(syslog.tcp), '--rfc5424', '--msgid', 'MID7', '-t', 'ttag', 'hello tcp']);
       logD = await run('logger', ['-d', '-n', '127.0.0.1', '-P', String(syslog.udp), '--rfc3164', '-t', 'dtag', 'hello udp']);
       // the UDP and UNIX records leave at close; give the exporter a tick
       await new Promise((r) => setTimeout(r, 1200));
     }, ['-m', 'socket', '--sink', 'stdout:?format=json-min', '--sink', `file://${path.join(dir, 'ecs.ndjson')}?format=ecs`,
-      '-p', `dns=udp/${dns.port},tcp/${dns.port}`, '-p', `http=tcp/${P}`,
+      '-p', `dns=udp/${dns.port},tcp/${dns.port}`, '-p', `http=tcp/${P},tcp/${webDeferred.port}`,
       '-p', `syslog=udp/${syslog.udp},tcp/${syslog.tcp},unix:${syslog.socket}`]);
   });
 
   after(async () => {
-    await Promise.all([dns?.stop(), web?.stop(), syslog?.stop()]);
+    await Promise.all([dns?.stop(), web?.stop(), webDeferred?.stop(), syslog?.stop()]);
   });
 
   it('dig (UDP and +tcp) against dnsmasq: ids, flags, names, types and answers', () => {
@@ -139,6 +141,20 @@ describe('payload decoding with real clients and servers', { skip }, () => {
     const after = rx.slice(rx.indexOf(chunked));
     const body = after.map((m) => m._Body ?? '').join('');
     assert.match(body, /^[0-9a-f]+\r\nhello chunked world\n/);
+  });
+
+  it('nginx `listen … deferred`: the request that completes the handshake is the server\'s first message', () => {
+    // TCP_DEFER_ACCEPT: nginx's socket is made from the segment that carries the request, which
+    // reaches the listener; the sensor keeps it and ships it under the new socket's cookie
+    const host = `127.0.0.1:${webDeferred.port}`;
+    const req = { _Method: 'GET', _Url: '/new', _Version: 'HTTP/1.1', Host: host, 'User-Agent': `curl/${curlVersion}`, Accept: '*/*' };
+    const client = appRecord(cap.records, curlDeferred.pid, webDeferred.port);
+    assert.deepEqual((client.AppTxHttp as JsonRecord[]).map(noTs), [req]);
+    const server = cap.records.filter((r) => r.SockRole === 'SERVER' && r.SockLocalPort === webDeferred.port && r.SockRemotePort === client.SockLocalPort);
+    assert.equal(server.length, 1, JSON.stringify(server));
+    assert.equal(server[0]!.App, 'HTTP');
+    assert.deepEqual((server[0]!.AppRxHttp as JsonRecord[]).map(noTs), [req]);
+    assert.deepEqual((server[0]!.AppTxHttp as JsonRecord[]).map((m) => m._Status), [200]);
   });
 
   it('curl http://web.test/ after dig web.test: the socket record carries the name', () => {
@@ -217,6 +233,7 @@ describe('payload decoding with real clients and servers', { skip }, () => {
     assert.equal(s.drop_ringbuf, 0);
     assert.equal(s.drop_flow_map, 0);
     assert.equal(s.drop_read, 0);
+    assert.equal(s.drop_handshake, 0, 'the deferred listener\'s request went to its socket');
     assert.equal(s.payloads, s.captured);
   });
 });

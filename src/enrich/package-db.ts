@@ -443,14 +443,6 @@ function readRpm(rpm: string | null, into: PackedPathIndexBuilder, canon: Canoni
  * directory is its canonical parent plus its name unless lstat says it is a symlink, and only
  * those few (usr-merge's /bin, /lib, …) go through realpath. One lstat per distinct directory.
  */
-/** what a directory entry is (Canonicaliser.kind) */
-const NONE = 0;
-const LINK = 1;
-const OTHER = 2;
-/** lstats in one directory before its other entries come from a readdir */
-const READDIR_AFTER = 8;
-const NON_ASCII = /[^\x00-\x7f]/;
-
 /** Canonicaliser's answer for a directory without links on the way */
 const SAME = '\0same';
 
@@ -547,9 +539,10 @@ export class Canonicaliser {
     if (parent !== null) {
       const name = dir.slice(i + 1);
       const cand = parent === '/' ? `/${name}` : `${parent}/${name}`;
-      const kind = this.kind(parent, name, cand);
-      if (kind === OTHER) real = cand;
-      else if (kind === LINK) {
+      let st: Stats | undefined;
+      try { st = lstatSync(this.root === '/' ? cand : path.join(this.root, cand), { throwIfNoEntry: false }); } catch { st = undefined; }
+      if (st && !st.isSymbolicLink()) real = cand;
+      else if (st) {
         try {
           const r = realpathSync.native(path.join(this.root, cand));
           real = this.root === '/' ? r : '/' + path.relative(this.root, r);
@@ -562,37 +555,4 @@ export class Canonicaliser {
     this.real.set(dir, real);
     return real;
   }
-
-  /** per canonical directory: how many of its entries were lstat'ed, or its entries' kinds */
-  private readonly entries = new Map<string, number | Map<string, number> | null>();
-
-  /**
-   * What lstat says `name` in `parent` (canonical) is: a symlink, something else, or nothing.
-   * After READDIR_AFTER lstats in one directory the rest of its entries come from one readdir
-   * (file types from getdents, no syscall per entry): directories like /usr/share/doc hold
-   * hundreds of listed directories.
-   */
-  private kind(parent: string, name: string, cand: string): number {
-    // a name with other than ASCII is looked up by lstat: readdir decodes names, lossily when
-    // they are not UTF-8 (it must not match the listed name's own replacement characters)
-    const e = NON_ASCII.test(name) ? null : this.entries.get(parent);
-    if (e instanceof Map) return e.get(name) ?? NONE;
-    if (e !== null && (e ?? 0) >= READDIR_AFTER) {
-      let kinds: Map<string, number> | null = null;
-      try {
-        kinds = new Map();
-        for (const d of readdirSync(this.root === '/' ? parent : path.join(this.root, parent), { withFileTypes: true })) {
-          kinds.set(d.name, d.isSymbolicLink() ? LINK : OTHER);
-        }
-      } catch {
-        kinds = null; // unreadable: lstat each entry
-      }
-      this.entries.set(parent, kinds);
-      if (kinds) return kinds.get(name) ?? NONE;
-    } else if (e !== null) this.entries.set(parent, (e ?? 0) + 1);
-    let st: Stats | undefined;
-    try { st = lstatSync(this.root === '/' ? cand : path.join(this.root, cand), { throwIfNoEntry: false }); } catch { st = undefined; }
-    return st === undefined ? NONE : st.isSymbolicLink() ? LINK : OTHER;
-  }
-
 }

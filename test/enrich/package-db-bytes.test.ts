@@ -2,8 +2,8 @@
 // built the old way — each list decoded as UTF-8, split into lines, realpath of each listed
 // directory — on a fixture with what the byte path treats apart: non-ASCII and non-UTF-8 names,
 // CRLF lines, a list without its last newline, a link to the root, a directory with many listed
-// subdirectories (read with readdir, one of them a link), lists longer than one scan (8,192
-// lines) and than one read (64 KiB), paths listed by two packages. And the dpkg status parser
+// subdirectories (a link, a file and a missing name among them), lists longer than one scan
+// (8,192 lines) and than one read (64 KiB), paths listed by two packages. And the dpkg status parser
 // (which now keeps only the fields it uses) against the old one on fuzzed input.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -45,7 +45,7 @@ function referenceIndex(dpkgDir: string, root: string): Map<string, string> {
   return out;
 }
 
-test('byte build = the old build: non-ASCII and non-UTF-8 names, CRLF, no last newline, link to /, readdir\'d directories, long lists', async () => {
+test('byte build = the old build: non-ASCII and non-UTF-8 names, CRLF, no last newline, link to /, many subdirectories, long lists', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'falconet-pkg-bytes-'));
   try {
     const root = path.join(dir, 'root');
@@ -58,10 +58,9 @@ test('byte build = the old build: non-ASCII and non-UTF-8 names, CRLF, no last n
     symlinkSync('é', R('usr/lib/elink'));
     symlinkSync(Buffer.from('bad\xff', 'latin1'), Buffer.concat([Buffer.from(root + '/usr/lib/badlink')]));
     symlinkSync('/', R('usr/toroot')); // the machine's root: outside the fixture
-    // a directory with more listed subdirectories than the canonicaliser lstats before it reads
-    // the directory instead; one of them a link, one a file, one missing
+    // a directory with many listed subdirectories: one of them a link, one a file, one missing
     for (let i = 0; i < 30; i++) mkdirSync(R(`usr/share/many/d${i}`));
-    for (let i = 0; i < 10; i++) mkdirSync(R(`usr/lib/s${i}`)); // /usr/lib read by readdir too: its non-UTF-8 name
+    for (let i = 0; i < 10; i++) mkdirSync(R(`usr/lib/s${i}`)); // /usr/lib with many subdirectories too, one of them not UTF-8
 
     symlinkSync('d3', R('usr/share/many/link'));
     writeFileSync(R('usr/share/many/file'), 'x');
@@ -93,7 +92,7 @@ test('byte build = the old build: non-ASCII and non-UTF-8 names, CRLF, no last n
     assert.equal(idx.stats.paths, want.size);
     // and the cases meant
     assert.equal(want.get('/usr/lib/é/k'), 'p\t1'); // through a link to a non-ASCII name
-    assert.equal(want.get('/usr/share/many/d3/w'), 'p\t1'); // a link among readdir'd entries
+    assert.equal(want.get('/usr/share/many/d3/w'), 'p\t1'); // a link among many directories
     assert.equal(want.get('/usr/share/many/d3/f'), 'p\t1'); // the listed path of another package loses
     assert.equal(want.get('/usr/toroot/etc'), 'p\t1'); // through a link to the root (outside the fixture): the listed form too
     assert.equal(want.get('/usr/bin/crlf\r'), 'p\t1');

@@ -99,9 +99,10 @@ async function cpu(opts: Partial<PipelineOptions>, src: string): Promise<Cpu> {
 /** records/s per CPU second: [main thread, all threads] × [start included, steady] */
 interface Rates { main: number; all: number; mainSteady: number; allSteady: number; mainStartCpu: number; allStartCpu: number }
 
-async function rate(opts: Partial<PipelineOptions>, known: boolean): Promise<Rates> {
-  const start = await cpu(opts, known ? knownSmall : small);
-  const run = await cpu(opts, known ? knownFile : file);
+/** `opts` is asked for each of the two runs (in `first` mode each gets an empty state directory) */
+async function rate(opts: () => Partial<PipelineOptions>, known: boolean): Promise<Rates> {
+  const start = await cpu(opts(), known ? knownSmall : small);
+  const run = await cpu(opts(), known ? knownFile : file);
   return {
     main: N / run.main, all: N / run.all,
     mainSteady: N / Math.max(1e-6, run.main - start.main), allSteady: N / Math.max(1e-6, run.all - start.all),
@@ -137,15 +138,16 @@ async function main(): Promise<void> {
       stateDir: MODE === 'cold' ? 'none' : MODE === 'first' ? path.join(dir, `state-${fresh++}`) : path.join(dir, 'state'),
     },
   });
-  await rate({}, false); // warm-up
-  await rate(enrichOpts(), true);
+  const plainOpts = (): Partial<PipelineOptions> => ({});
+  await rate(plainOpts, false); // warm-up
+  await rate(enrichOpts, true);
   const streams = [['unknown pids', false], ['known processes + executables', true]] as const;
   const runs = streams.map(() => ({ plain: [] as Rates[], enriched: [] as Rates[] }));
   for (let i = 0; i < REPS; i++) {
     for (let s = 0; s < streams.length; s++) {
       // alternate which goes first, so neither always follows the other's garbage
       const order = i % 2 ? ['enriched', 'plain'] as const : ['plain', 'enriched'] as const;
-      for (const w of order) runs[s]![w].push(await rate(w === 'plain' ? {} : enrichOpts(), streams[s]![1]));
+      for (const w of order) runs[s]![w].push(await rate(w === 'plain' ? plainOpts : enrichOpts, streams[s]![1]));
     }
   }
   const k = (x: number) => Math.round(x).toLocaleString('en-US');

@@ -13,8 +13,13 @@
 // seed, the package index, the checksum worker, the cgroup walk) counts in full: a run is one
 // pipeline from start to end. The steady figure excludes it: each configuration also runs a
 // 256-record stream and steady = N / (cpu(N) - cpu(256)).
-// Rounds alternate plain and enriched runs; each configuration's best round is compared (the
-// least disturbed run of each on a shared machine), the median is printed beside it.
+// Rounds alternate plain and enriched runs (the order flips each round). The verdict is judged on
+// the median of the per-round falls: each round's enriched run against the plain run next to it
+// in time (a pair shares the machine's load of that moment, which moves by ±10–30 % between runs
+// here), with a ~95 % confidence interval of that median: "met" only when the whole interval is
+// at most 10 %, "NOT met" when all of it is above, "undecided" otherwise (more rounds narrow it).
+// Best of each configuration and the medians of each configuration are printed too (best-of
+// favours whichever side got the one quiet moment).
 // A second stream has what the first lacks for -v and -c: half of its records come from this
 // bench's own process and its parent (known from the /proc seed: ProcVersion looked up for
 // node's and the shell's exe) and 1 in 10 file records is a real executable of /usr/bin with its
@@ -23,8 +28,10 @@
 // (src/enrich/package-index-cache.ts, checksum-store.ts): the bench gives them a fresh one, which
 // the warm-up fills, so the measured runs start as an agent restarted on an unchanged package
 // database in the same boot does (index loaded, known digests not computed again). `cold` as the
-// third argument keeps nothing (every enriched run builds the index and hashes its executables).
-// Usage: node dist/bench/enrich-throughput.js [records=200000] [rounds=5] [warm|cold]
+// third argument keeps nothing (every enriched run builds the index and hashes its executables);
+// `first` gives every enriched run an empty state directory (builds, hashes, and writes both, as
+// an agent's very first start does).
+// Usage: node dist/bench/enrich-throughput.js [records=200000] [rounds=15] [warm|cold|first]
 import { lstatSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -36,8 +43,9 @@ import { threadCpuMs } from '../src/enrich/thread-cpu.js';
 import { end, fileRecord, hello, records } from '../test/unit/stream-builder.js';
 
 const N = Number(process.argv[2] ?? 200_000);
-const REPS = Number(process.argv[3] ?? 5);
-const COLD = process.argv[4] === 'cold';
+const REPS = Number(process.argv[3] ?? 15);
+const MODE = process.argv[4] ?? 'warm';
+if (MODE !== 'warm' && MODE !== 'cold' && MODE !== 'first') throw new Error(`mode: warm, cold or first, not ${MODE}`);
 const dir = mkdtempSync(path.join(tmpdir(), 'fn-enrich-tput-'));
 // regular files, not symlinks: a kernel record names the file itself (the worker opens with
 // O_NOFOLLOW, so a link's path would give an error, not a digest)
@@ -91,9 +99,10 @@ async function cpu(opts: Partial<PipelineOptions>, src: string): Promise<Cpu> {
 /** records/s per CPU second: [main thread, all threads] × [start included, steady] */
 interface Rates { main: number; all: number; mainSteady: number; allSteady: number; mainStartCpu: number; allStartCpu: number }
 
-async function rate(opts: Partial<PipelineOptions>, known: boolean): Promise<Rates> {
-  const start = await cpu(opts, known ? knownSmall : small);
-  const run = await cpu(opts, known ? knownFile : file);
+/** `opts` is asked for each of the two runs (in `first` mode each gets an empty state directory) */
+async function rate(opts: () => Partial<PipelineOptions>, known: boolean): Promise<Rates> {
+  const start = await cpu(opts(), known ? knownSmall : small);
+  const run = await cpu(opts(), known ? knownFile : file);
   return {
     main: N / run.main, all: N / run.all,
     mainSteady: N / Math.max(1e-6, run.main - start.main), allSteady: N / Math.max(1e-6, run.all - start.all),
@@ -102,27 +111,48 @@ async function rate(opts: Partial<PipelineOptions>, known: boolean): Promise<Rat
 }
 
 const best = (xs: Rates[], k: keyof Rates): number => Math.max(...xs.map((x) => x[k]));
-const median = (xs: Rates[], k: keyof Rates): number => {
-  const v = xs.map((x) => x[k]).sort((a, b) => a - b);
+const med = (xs: number[]): number => {
+  const v = [...xs].sort((a, b) => a - b);
   return v.length % 2 ? v[v.length >> 1]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
 };
+const median = (xs: Rates[], k: keyof Rates): number => med(xs.map((x) => x[k]));
+/**
+ * A distribution-free ~95 % confidence interval of the median of `xs` (sign-test order
+ * statistics: the k-th smallest and k-th largest, k = ⌊n/2 − 0.98·√n⌋): with the rounds this noisy
+ * the median's own uncertainty decides whether the goal can be judged at all.
+ */
+const medianInterval = (xs: number[]): [number, number] => {
+  const v = [...xs].sort((a, b) => a - b);
+  const k = Math.max(0, Math.floor(v.length / 2 - 0.98 * Math.sqrt(v.length)));
+  return [v[k]!, v[v.length - 1 - k]!];
+};
+/** each round's fall in %: its enriched run against its plain run */
+const pairedFalls = (plain: Rates[], enriched: Rates[], k: keyof Rates): number[] => plain.map((p, i) => (1 - enriched[i]![k] / p[k]) * 100);
 
 async function main(): Promise<void> {
   const load0 = loadavg();
-  const ENRICH = { processTable: true, versions: true, checksums: true, containers: true, stateDir: COLD ? 'none' : path.join(dir, 'state') };
-  await rate({}, false); // warm-up
-  await rate({ enrichment: ENRICH }, true);
+  let fresh = 0;
+  const enrichOpts = (): Partial<PipelineOptions> => ({
+    enrichment: {
+      processTable: true, versions: true, checksums: true, containers: true,
+      stateDir: MODE === 'cold' ? 'none' : MODE === 'first' ? path.join(dir, `state-${fresh++}`) : path.join(dir, 'state'),
+    },
+  });
+  const plainOpts = (): Partial<PipelineOptions> => ({});
+  await rate(plainOpts, false); // warm-up
+  await rate(enrichOpts, true);
   const streams = [['unknown pids', false], ['known processes + executables', true]] as const;
   const runs = streams.map(() => ({ plain: [] as Rates[], enriched: [] as Rates[] }));
   for (let i = 0; i < REPS; i++) {
     for (let s = 0; s < streams.length; s++) {
       // alternate which goes first, so neither always follows the other's garbage
       const order = i % 2 ? ['enriched', 'plain'] as const : ['plain', 'enriched'] as const;
-      for (const w of order) runs[s]![w].push(await rate(w === 'plain' ? {} : { enrichment: ENRICH }, streams[s]![1]));
+      for (const w of order) runs[s]![w].push(await rate(w === 'plain' ? plainOpts : enrichOpts, streams[s]![1]));
     }
   }
   const k = (x: number) => Math.round(x).toLocaleString('en-US');
-  console.log(`pipeline throughput (replay → enrich → json-min → file sink), ${N} synthetic file records, ${REPS} alternated rounds; package index ${COLD ? 'built by every run (cold)' : 'kept between runs (warm)'}`);
+  const modeText = { warm: 'index and digests kept between runs (warm: a restart)', cold: 'nothing kept (cold: every enriched run builds the index and hashes its executables)', first: 'an empty state directory per enriched run (first: build, hash and write both)' }[MODE];
+  console.log(`pipeline throughput (replay → enrich → json-min → file sink), ${N} synthetic file records, ${REPS} alternated rounds; ${modeText}`);
   const la = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
   console.log(`load average (1, 5, 15 min): ${la(load0)} at start, ${la(loadavg())} at end`);
   console.log('records per CPU second: "main" = the main thread (the record path), "all" = every thread of the process (workers, GC helpers, libuv pool)');
@@ -137,14 +167,23 @@ async function main(): Promise<void> {
     }
   }
   console.log('');
+  console.log(`verdict: the median of the ${REPS} rounds' falls (each round's enriched run against its plain run) and its ~95 % confidence interval (sign-test order statistics): "met" when the whole interval is ≤ 10 %, "NOT met" when it is all above, "undecided" when the machine's noise leaves both possible; the range of the rounds' falls, the fall of best against best and of median against median beside it`);
+  const noise: string[] = [];
   for (let s = 0; s < streams.length; s++) {
     const { plain, enriched } = runs[s]!;
     for (const [key, fig] of [['main', 'main thread, start included'], ['mainSteady', 'main thread, steady'], ['all', 'all threads, start included'], ['allSteady', 'all threads, steady']] as const) {
-      const fall = (1 - best(enriched, key) / best(plain, key)) * 100;
+      const falls = pairedFalls(plain, enriched, key);
+      const fall = med(falls);
+      const fallBest = (1 - best(enriched, key) / best(plain, key)) * 100;
       const fallMed = (1 - median(enriched, key) / median(plain, key)) * 100;
-      console.log(`${streams[s]![0]}: ${fig}: with enrichment the figure falls by ${fall.toFixed(1)} % (best of ${REPS}; medians ${fallMed.toFixed(1)} %) — goal ≤ 10 %: ${fall <= 10 ? 'met' : 'NOT met'}`);
+      const [lo, hi] = medianInterval(falls);
+      const verdict = hi <= 10 ? 'met' : lo > 10 ? 'NOT met' : 'undecided';
+      console.log(`${streams[s]![0]}: ${fig}: with enrichment the figure falls by ${fall.toFixed(1)} % (median of ${REPS} rounds, ~95 % interval ${lo.toFixed(1)} to ${hi.toFixed(1)} %; rounds ${Math.min(...falls).toFixed(1)} to ${Math.max(...falls).toFixed(1)} %; best against best ${fallBest.toFixed(1)} %, median against median ${fallMed.toFixed(1)} %) — goal ≤ 10 %: ${verdict}`);
     }
+    const spread = (k: keyof Rates) => ((best(plain, k) / Math.min(...plain.map((x) => x[k])) - 1) * 100).toFixed(0);
+    noise.push(`${streams[s]![0]}: main ${spread('main')} %, all ${spread('all')} %`);
   }
+  console.log(`noise: the plain runs' best over their worst (same code, same input): ${noise.join('; ')}`);
   rmSync(dir, { recursive: true, force: true });
 }
 

@@ -18,38 +18,86 @@ export interface PackedPathIndexData {
   readonly hashes: ArrayBuffer;
 }
 
+/** FNV-1a's start value and prime (the hash is continued byte by byte: `Math.imul(h ^ byte, FNV_PRIME)`) */
+export const FNV_BASIS = 0x811c9dc5;
+export const FNV_PRIME = 0x01000193;
+
 function fnv1a(bytes: Uint8Array, off: number, len: number): number {
-  let h = 0x811c9dc5;
-  for (let i = off, e = off + len; i < e; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+  let h = FNV_BASIS;
+  for (let i = off, e = off + len; i < e; i++) h = Math.imul(h ^ bytes[i]!, FNV_PRIME);
   return h >>> 0;
 }
 
 /**
- * Builds the table directly (no Map of 120,000 strings first): add() writes the key's bytes,
- * hashes them and probes; a key already there is dropped (the first owner wins), as with
- * `if (!map.has(k)) map.set(k, owner)`.
+ * Builds the table directly (no Map of 120,000 strings first): a key's bytes are written where
+ * the next key goes, hashed and probed; a key already there is dropped (the first owner wins),
+ * as with `if (!map.has(k)) map.set(k, owner)`. add() takes a string; the package database
+ * reader writes the bytes itself (`reserve`, `blob`, `at`, `commit`), with no string per path.
  */
 export class PackedPathIndexBuilder {
-  private blob = Buffer.alloc(1 << 20);
+  /** the keys' bytes; sized up front (pages are only touched as they are written, so a small
+   * index costs no more): growing copies, and large allocations make the GC run */
+  private buf = Buffer.allocUnsafeSlow(32 << 20);
   private off = 0;
   private ents = new Uint32Array(3 * 4096);
   private n = 0;
   private slots = new Uint32Array(8192);
-  private hashes = new Uint32Array(8192);
+  /** the keys' hashes as int32 (the same bits the reader's Uint32Array sees) */
+  private hashes = new Int32Array(8192);
   private readonly owners: PackageOwner[] = [];
   private readonly ownerNo = new Map<PackageOwner, number>();
+  /** the owner of the last key added and its number (a list adds many keys of one owner) */
+  private lastOwner: PackageOwner | null = null;
+  private lastOwnerNo = 0;
 
   get size(): number {
     return this.n;
   }
 
+  /** where the next key's bytes go: `blob` from offset `at`, after `reserve` */
+  get blob(): Buffer {
+    return this.buf;
+  }
+
+  get at(): number {
+    return this.off;
+  }
+
+  /** Makes room for `bytes` bytes at `at` (the blob may be replaced: read it after). */
+  reserve(bytes: number): void {
+    if (this.buf.length - this.off < bytes) this.growBlob(bytes);
+  }
+
+  /** Moves `at` past `bytes` bytes written there that are no key themselves (a list file read
+   * into the blob, whose lines become keys where they are: commitInPlace). */
+  advance(bytes: number): void {
+    this.off += bytes;
+  }
+
   /** Adds `key` unless it is there; true when added. */
   add(key: string, owner: PackageOwner): boolean {
-    if (this.blob.length - this.off < key.length * 3) this.growBlob(key.length * 3);
-    const blob = this.blob;
-    const off = this.off;
-    const len = blob.write(key, off, 'utf8');
-    const h = fnv1a(blob, off, len);
+    this.reserve(key.length * 3);
+    const len = this.buf.write(key, this.off, 'utf8');
+    return this.commit(len, fnv1a(this.buf, this.off, len), owner);
+  }
+
+  /**
+   * Adds the key whose `len` bytes were written at `at` and whose FNV-1a hash is `h` (unsigned or
+   * int32), unless it is there; true when added (`at` then moves past it).
+   */
+  commit(len: number, h: number, owner: PackageOwner): boolean {
+    if (!this.insert(this.off, len, h | 0, owner)) return false;
+    this.off += len;
+    return true;
+  }
+
+  /** Adds the key at blob[keyAt, keyAt + len), somewhere before `at`, unless it is there. */
+  commitInPlace(keyAt: number, len: number, h: number, owner: PackageOwner): boolean {
+    return this.insert(keyAt, len, h | 0, owner);
+  }
+
+  private insert(off: number, len: number, h: number, owner: PackageOwner): boolean {
+    const blob = this.buf;
     const mask = this.slots.length - 1;
     let s = h & mask;
     for (; this.slots[s] !== 0; s = (s + 1) & mask) {
@@ -59,31 +107,35 @@ export class PackedPathIndexBuilder {
       const o = this.ents[base]!;
       let i = 0;
       while (i < len && blob[o + i] === blob[off + i]) i++;
-      if (i === len) return false; // there already: its bytes past `off` are overwritten next time
+      if (i === len) return false;
     }
-    let oi = this.ownerNo.get(owner);
-    if (oi === undefined) { oi = this.owners.length; this.owners.push(owner); this.ownerNo.set(owner, oi); }
+    if (owner !== this.lastOwner) {
+      let oi = this.ownerNo.get(owner);
+      if (oi === undefined) { oi = this.owners.length; this.owners.push(owner); this.ownerNo.set(owner, oi); }
+      this.lastOwner = owner;
+      this.lastOwnerNo = oi;
+    }
     if (this.ents.length < (this.n + 1) * 3) { const e = new Uint32Array(this.ents.length * 2); e.set(this.ents); this.ents = e; }
     this.ents[this.n * 3] = off;
     this.ents[this.n * 3 + 1] = len;
-    this.ents[this.n * 3 + 2] = oi;
+    this.ents[this.n * 3 + 2] = this.lastOwnerNo;
     this.n++;
     this.slots[s] = this.n;
     this.hashes[s] = h;
-    this.off += len;
     if (this.n * 2 > this.slots.length) this.rehash(this.slots.length * 2);
     return true;
   }
 
   private growBlob(need: number): void {
-    const b = Buffer.alloc(Math.max(this.blob.length * 2, this.off + need));
-    this.blob.copy(b, 0, 0, this.off);
-    this.blob = b;
+    const b = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.off + need));
+    this.buf.copy(b, 0, 0); // all of it: bytes past `at` may be a file being read in
+
+    this.buf = b;
   }
 
   private rehash(cap: number): void {
     const slots = new Uint32Array(cap);
-    const hashes = new Uint32Array(cap);
+    const hashes = new Int32Array(cap);
     const mask = cap - 1;
     for (let i = 0; i < this.slots.length; i++) {
       const e = this.slots[i]!;
@@ -100,10 +152,10 @@ export class PackedPathIndexBuilder {
   /** The table in buffers of their own (transferable), sized to what was added. */
   finish(): { data: PackedPathIndexData; transfer: ArrayBuffer[] } {
     const blob = new ArrayBuffer(this.off);
-    new Uint8Array(blob).set(this.blob.subarray(0, this.off));
+    new Uint8Array(blob).set(this.buf.subarray(0, this.off));
     const ents = this.ents.slice(0, this.n * 3).buffer;
-    const slots = this.slots.slice().buffer;
-    const hashes = this.hashes.slice().buffer;
+    const slots = this.slots.buffer; // exactly their size: handed over as they are
+    const hashes = this.hashes.buffer;
     return { data: { owners: this.owners, blob, ents, slots, hashes }, transfer: [blob, ents, slots, hashes] };
   }
 }

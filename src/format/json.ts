@@ -36,7 +36,7 @@ function quoteKey(k: string): string {
  * record: repeated `+=` builds deep ropes that cost more to flatten than to build. */
 export function toMinJson(v: JValue): string {
   const parts: (string | number)[] = [];
-  minParts(v, parts);
+  minValue(v, parts);
   return parts.join('');
 }
 
@@ -45,23 +45,19 @@ export function toMinJson(v: JValue): string {
 export function minEntries(o: JObject, out: (string | number)[]): void {
   for (const [k, val] of o) {
     out.push(', ', quoteKey(k), ': ');
-    minParts(val, out);
+    minValue(val, out);
   }
 }
 
 /** One value in kflowd's one-line style, as parts. */
 export function minValue(v: JValue, out: (string | number)[]): void {
-  minParts(v, out);
-}
-
-function minParts(v: JValue, out: (string | number)[]): void {
   if (v instanceof Map) {
     out.push('{');
     let first = true;
     for (const [k, val] of v) {
       if (!first) out.push(', ');
       out.push(quoteKey(k), ': ');
-      minParts(val, out);
+      minValue(val, out);
       first = false;
     }
     out.push('}');
@@ -69,7 +65,7 @@ function minParts(v: JValue, out: (string | number)[]): void {
     out.push('[');
     for (let i = 0; i < v.length; i++) {
       if (i) out.push(', ');
-      minParts(v[i]!, out);
+      minValue(v[i]!, out);
     }
     out.push(']');
   } else {

@@ -60,8 +60,12 @@ export function nsFlags(flags: number): string[] {
 
 const hex = (v: bigint | number): string => `0x${BigInt.asUintN(64, BigInt(v)).toString(16)}`;
 const octal = (m: number): string => (m & 0o7777).toString(8).padStart(4, '0');
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 /** Numbers that fit a JSON number exactly stay numbers; larger ones are strings. */
-const num = (v: bigint): JValue => (v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString());
+const num = (v: bigint): JValue => (v >= MIN_SAFE && v <= MAX_SAFE ? Number(v) : v.toString());
+/** EventSyscall: the name, else the number, else empty (sched tracepoint events) */
+const syscallText = (r: ProcEventRecord): string => r.syscallName ?? (r.syscall ? String(r.syscall) : '');
 
 function addr(o: JObject, side: 'Remote' | 'Local', a: SockAddr | undefined): void {
   if (!a) return;
@@ -244,7 +248,7 @@ export function processKeys(o: JObject, r: ProcRecord): void {
     throttleKeys(o, r);
     return;
   }
-  o.set('EventSyscall', r.syscallName ?? (r.syscall ? String(r.syscall) : ''));
+  o.set('EventSyscall', syscallText(r));
   o.set('EventReturn', num(r.ret));
   const err = errnoName(r.ret);
   if (err) o.set('EventError', err);
@@ -254,17 +258,18 @@ export function processKeys(o: JObject, r: ProcRecord): void {
 }
 
 const qs = JSON.stringify;
-const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 /** num() as JSON text */
-const numText = (v: bigint): string => (v >= MIN_SAFE && v <= MAX_SAFE ? String(Number(v)) : qs(v.toString()));
+const numText = (v: bigint): string => {
+  const n = num(v);
+  return typeof n === 'number' ? String(n) : qs(n);
+};
 
-/** processKeys() + minEntries() without the Map for the events a process storm is made of
+/** processKeys() written without the Map for the events a process storm is made of
  * (FORK, EXEC, MMAP, MPROTECT, EXIT): `, "Key": value` parts, byte-identical
  * (test/unit/kflowd-min.test.ts). false: another event, for the Map path. */
 export function processTailParts(r: ProcRecord, p: (string | number)[]): boolean {
   if (r.event !== 'FORK' && r.event !== 'EXEC' && r.event !== 'EXIT' && r.event !== 'MMAP' && r.event !== 'MPROTECT') return false;
-  p.push(', "EventType": "', r.event, '", "EventSyscall": ', qs(r.syscallName ?? (r.syscall ? String(r.syscall) : '')),
+  p.push(', "EventType": "', r.event, '", "EventSyscall": ', qs(syscallText(r)),
     ', "EventReturn": ', numText(r.ret));
   const err = errnoName(r.ret);
   if (err) p.push(', "EventError": ', qs(err));

@@ -9,8 +9,14 @@ import { minValue, type JObject, type JValue } from './json.js';
 import { infoKeys, procKeys } from './proc-keys.js';
 import { seconds, secondsText } from './time.js';
 
-function duration(d: SockDirection): ReturnType<typeof seconds> {
-  return seconds(d.tsFirst && d.ts > d.tsFirst ? d.ts - d.tsFirst : 0n);
+/** ns between a direction's first and last packet since the last export */
+function spanNs(d: SockDirection): bigint {
+  return d.tsFirst && d.ts > d.tsFirst ? d.ts - d.tsFirst : 0n;
+}
+
+/** ns since the socket was first seen (SockAge) */
+function ageNs(r: SockRecord): bigint {
+  return r.hdr.ts > r.hdr.tsFirst ? r.hdr.ts - r.hdr.tsFirst : 0n;
 }
 
 function flagsObject(d: SockDirection): JObject {
@@ -38,7 +44,7 @@ function txBlock(o: JObject, r: SockRecord, f: KflowdFacts): void {
     o.set('SockTxPacketsDups', r.dups);
     o.set('SockTxFlags', flagsObject(d));
   }
-  o.set('SockTxDuration', duration(d));
+  o.set('SockTxDuration', seconds(spanNs(d)));
   // TCP: bytes of the stream, once (retransmissions have their own key); UDP: payload sent
   o.set('SockTxBytes', tcp ? Math.max(0, d.bytes - r.retransBytes) : d.bytes);
   if (tcp) {
@@ -61,7 +67,7 @@ function rxBlock(o: JObject, r: SockRecord, f: KflowdFacts): void {
   if (tcp) o.set('SockRxPacketsReorder', r.reorder);
   o.set('SockRxPacketsFrag', r.frags);
   if (tcp) o.set('SockRxFlags', flagsObject(d));
-  o.set('SockRxDuration', duration(d));
+  o.set('SockRxDuration', seconds(spanNs(d)));
   o.set('SockRxBytes', tcp ? tcpRxBytes(r) : d.bytes);
   o.set('SockRxTTL', r.rxTtl);
   if (tcp) o.set('SockRTT', seconds(r.rttNs));
@@ -76,12 +82,6 @@ export function kflowdSocketRecord(r: SockRecord, seq: number, f: KflowdFacts): 
   const o: JObject = new Map();
   infoKeys(o, seq, 'socket', r.hdr.ts, f.host);
   procKeys(o, r.hdr, f.users);
-  socketKeys(o, r, f);
-  return o;
-}
-
-/** The Sock* and App* keys that follow the Info* and Proc* keys. */
-export function socketKeys(o: JObject, r: SockRecord, f: KflowdFacts): void {
   if (r.family === 'AF_UNIX') {
     o.set('SockRole', r.role);
     o.set('SockAddress', r.path);
@@ -99,14 +99,15 @@ export function socketKeys(o: JObject, r: SockRecord, f: KflowdFacts): void {
   }
   // a client speaks first, a server listens first
   if (r.role === 'CLIENT') { txBlock(o, r, f); rxBlock(o, r, f); } else { rxBlock(o, r, f); txBlock(o, r, f); }
-  o.set('SockAge', seconds(r.hdr.ts > r.hdr.tsFirst ? r.hdr.ts - r.hdr.tsFirst : 0n));
+  o.set('SockAge', seconds(ageNs(r)));
   for (const [k, v] of r.appKeys ?? []) o.set(k, v as JValue); // App, AppTx*, AppRx* (src/protocols/app.ts)
+  return o;
 }
 
 type Parts = (string | number)[];
 const qs = JSON.stringify;
 
-/** socketKeys() + minEntries() without the Map: `, "Key": value` parts, byte-identical
+/** kflowdSocketRecord()'s keys after Proc*, written without the Map: `, "Key": value` parts, byte-identical
  * (test/unit/kflowd-min.test.ts). A connection storm is two of these per connection. Every
  * value's type is fixed by SockRecord (numbers from the decoder are finite), so they are written
  * directly; the protocols stage's names and keys go through the generic writer. */
@@ -120,7 +121,7 @@ export function socketTailParts(r: SockRecord, f: KflowdFacts, p: Parts): void {
     if (r.remoteNames) { p.push(', "SockRemoteNames": '); minValue(r.remoteNames, p); }
   }
   if (r.role === 'CLIENT') { txParts(r, f, p); rxParts(r, f, p); } else { rxParts(r, f, p); txParts(r, f, p); }
-  p.push(', "SockAge": ', secondsText(r.hdr.ts > r.hdr.tsFirst ? r.hdr.ts - r.hdr.tsFirst : 0n));
+  p.push(', "SockAge": ', secondsText(ageNs(r)));
   for (const [k, v] of r.appKeys ?? []) { p.push(', ', qs(k), ': '); minValue(v as JValue, p); }
 }
 
@@ -131,10 +132,6 @@ function flagsParts(d: SockDirection, p: Parts): void {
     p.push(i ? ', ' : '', qs(k), ': ', n);
   }
   p.push('}');
-}
-
-function durationText(d: SockDirection): string {
-  return secondsText(d.tsFirst && d.ts > d.tsFirst ? d.ts - d.tsFirst : 0n);
 }
 
 function txParts(r: SockRecord, f: KflowdFacts, p: Parts): void {
@@ -149,7 +146,7 @@ function txParts(r: SockRecord, f: KflowdFacts, p: Parts): void {
     p.push(', "SockTxPacketsRetrans": ', r.retransPackets, ', "SockTxPacketsDups": ', r.dups, ', "SockTxFlags": ');
     flagsParts(d, p);
   }
-  p.push(', "SockTxDuration": ', durationText(d), ', "SockTxBytes": ', tcp ? Math.max(0, d.bytes - r.retransBytes) : d.bytes);
+  p.push(', "SockTxDuration": ', secondsText(spanNs(d)), ', "SockTxBytes": ', tcp ? Math.max(0, d.bytes - r.retransBytes) : d.bytes);
   if (tcp) p.push(', "SockTxBytesAcked": ', r.bytesAcked, ', "SockTxBytesRetrans": ', r.retransBytes, ', "SockTxRTO": ', r.rtoMs);
 }
 
@@ -167,6 +164,6 @@ function rxParts(r: SockRecord, f: KflowdFacts, p: Parts): void {
     p.push(', "SockRxFlags": ');
     flagsParts(d, p);
   }
-  p.push(', "SockRxDuration": ', durationText(d), ', "SockRxBytes": ', tcp ? tcpRxBytes(r) : d.bytes, ', "SockRxTTL": ', r.rxTtl);
+  p.push(', "SockRxDuration": ', secondsText(spanNs(d)), ', "SockRxBytes": ', tcp ? tcpRxBytes(r) : d.bytes, ', "SockRxTTL": ', r.rxTtl);
   if (tcp) p.push(', "SockRTT": ', secondsText(r.rttNs));
 }

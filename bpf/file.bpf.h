@@ -462,6 +462,18 @@ static __always_inline struct pt_regs *cur_regs(void)
 #define SC_ARG2(r) ((r)->dx)
 #endif
 
+/* The current task of an fd hook (one helper call; its ids by loads, *pt as
+ * bpf_get_current_pid_tgid() gives them), or NULL where the hook has nothing to do: the monitor
+ * off, a kernel before 6.2 (the __nokf twins run instead), or the agent itself. */
+static __always_inline struct task_struct *fd_hook_task(__u64 *pt)
+{
+	if (!file_on() || !cfg_kf_rdonly_cast)
+		return NULL;
+	struct task_struct *t = bpf_get_current_task_btf();
+	*pt = task_pid_tgid(t);
+	return is_self(*pt >> 32) ? NULL : t;
+}
+
 /* open_file_rec() for the hottest hooks (read, write, close), with the thread's ids read once
  * by the caller and the record's lookup inline: file_rec() only when the record is missing (it
  * looks it up again before creating it). Leaves hdr.ts alone, as file_rec() does for these. */
@@ -504,11 +516,9 @@ static __always_inline void on_rw(struct task_struct *t, __u64 pt, __u64 fd, __u
 	int file_exit_##name(struct trace_event_raw_sys_exit *ctx)                              \
 	{                                                                                       \
 		long ret = ctx->ret;                                                            \
-		if (ret <= 0 || !file_on() || !cfg_kf_rdonly_cast)                              \
-			return 0;                                                               \
-		struct task_struct *t = bpf_get_current_task_btf();                             \
-		__u64 pt = task_pid_tgid(t);                                                    \
-		if (is_self(pt >> 32))                                                          \
+		__u64 pt;                                                                       \
+		struct task_struct *t = ret > 0 ? fd_hook_task(&pt) : NULL;                     \
+		if (!t)                                                                         \
 			return 0;                                                               \
 		struct pt_regs *regs = task_regs(t);                                            \
 		BODY;                                                                           \
@@ -541,10 +551,9 @@ COPY_EXIT_HOOK(splice, SC_ARG0, SC_ARG2)
 /* ---- open ---- */
 static __always_inline int on_open(long fd)
 {
-	if (fd < 0 || !file_on() || !cfg_kf_rdonly_cast)
-		return 0; /* before 6.2 the __nokf twins run instead */
-	struct task_struct *t = bpf_get_current_task_btf();
-	if (is_self(t->tgid))
+	__u64 pt;
+	struct task_struct *t = fd >= 0 ? fd_hook_task(&pt) : NULL;
+	if (!t)
 		return 0;
 	struct file *f = fd_file_task(t, fd);
 	struct inode *inode = NULL;
@@ -581,11 +590,9 @@ OPEN_EXIT_HOOK(open_by_handle_at)
 /* Before 6.2 (no bpf_rdonly_cast) the __nokf twins run instead. */
 static __always_inline int on_close(__u64 fd)
 {
-	if (!file_on() || !cfg_kf_rdonly_cast)
-		return 0;
-	struct task_struct *t = bpf_get_current_task_btf();
-	__u64 pt = task_pid_tgid(t);
-	if (is_self(pt >> 32))
+	__u64 pt;
+	struct task_struct *t = fd_hook_task(&pt);
+	if (!t)
 		return 0;
 	struct file *f = fd_file_task(t, fd);
 	if (!f || file_refs(f) != 1)

@@ -199,25 +199,35 @@ static __always_inline bool proc_mon_on(void)
 	return (cfg_monitors & FN_MON_PROCESS) && !fn_paused;
 }
 
-static __always_inline bool proc_on_tgid(__u32 ev, __u32 tgid)
+static __always_inline bool proc_ev_on(__u32 ev)
 {
-	return proc_mon_on() && ev < PE_MAX && ((cfg_proc_events >> ev) & 1) && !is_self(tgid);
+	return proc_mon_on() && ev < PE_MAX && ((cfg_proc_events >> ev) & 1);
 }
 
+/* tgid: the current task's, where the hook has it already */
+static __always_inline bool proc_on_tgid(__u32 ev, __u32 tgid)
+{
+	return proc_ev_on(ev) && !is_self(tgid);
+}
+
+/* the helper call only once the cheap tests pass */
 static __always_inline bool proc_on(__u32 ev)
 {
-	return proc_mon_on() && ev < PE_MAX && ((cfg_proc_events >> ev) & 1) &&
-	       !is_self(bpf_get_current_pid_tgid() >> 32);
+	return proc_ev_on(ev) && !is_self(bpf_get_current_pid_tgid() >> 32);
 }
 
 /* ---- rate limit ---- */
-static __always_inline struct proc_bucket_key cur_bucket_key(void)
+static __always_inline struct proc_bucket_key bucket_key_of(struct task_struct *t)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
 	struct proc_bucket_key k = {};
 	k.tgid = t->tgid; /* = bpf_get_current_pid_tgid() >> 32, without a second helper call */
 	k.start = t->group_leader->start_boottime;
 	return k;
+}
+
+static __always_inline struct proc_bucket_key cur_bucket_key(void)
+{
+	return bucket_key_of(bpf_get_current_task_btf());
 }
 
 static __always_inline void refill(struct proc_bucket *b, __u64 now)
@@ -1099,7 +1109,7 @@ int BPF_PROG(proc_exit_task, struct task_struct *p)
 	if (group_dead) {
 		/* the sensor reports and removes the counts; the bucket's slot is freed (a bucket in
 		 * task storage goes with the leader's task) */
-		struct proc_bucket_key k = { .tgid = t->tgid, .start = t->group_leader->start_boottime };
+		struct proc_bucket_key k = bucket_key_of(t);
 		bucket_release(k.tgid, k.start);
 		struct proc_counts *c = proc_counts_live > 0 ? bpf_map_lookup_elem(&proc_counts, &k) : NULL;
 		if (c)

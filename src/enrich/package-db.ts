@@ -208,8 +208,9 @@ function scanLines(b: Uint8Array, from: number, to: number, lines: Lines): numbe
   let sl = 0;
   let prev = 0;
   let o = 0;
-  for (let i = from; i < to; i++) {
-    const c = b[i]!;
+  // i === to is a newline after the last line, which need not end with one
+  for (let i = from; i <= to; i++) {
+    const c = i < to ? b[i]! : NL;
     if (c !== NL) {
       if (c === SLASH) {
         if (prev === SLASH) o = 1;
@@ -237,18 +238,6 @@ function scanLines(b: Uint8Array, from: number, to: number, lines: Lines): numbe
     sl = 0;
     prev = 0;
     o = 0;
-  }
-  // the last line, when the file does not end with a newline
-  const l = to - s;
-  if (l > 0 && b[s] === SLASH && !(l === 2 && b[s + 1] === DOT)) {
-    if (count === cap) { lines.count = count; return s; }
-    start[count] = s;
-    len[count] = l;
-    slash[count] = sl;
-    hash[count] = h;
-    dirHash[count] = dh;
-    odd[count] = prev === SLASH ? 1 : o;
-    count++;
   }
   lines.count = count;
   return to;

@@ -7,43 +7,12 @@
 // (which now keeps only the fields it uses) against the old one on fuzzed input.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PackageIndex, parseDpkgStatus } from '../../src/enrich/packages.js';
 import { Rng } from '../policy/fuzz-lib.js';
-
-/** The old build: UTF-8 text, split, realpath of each listed path's directory (the listed form
- * when that fails), dot names and all; the first package listing a path wins. */
-function referenceIndex(dpkgDir: string, root: string): Map<string, string> {
-  const pkgs = parseDpkgStatus(readFileSync(path.join(dpkgDir, 'status'), 'utf8'));
-  const byName = new Map<string, string>();
-  for (const p of pkgs) {
-    byName.set(`${p.name}:${p.arch}`, `${p.name}\t${p.version}`);
-    if (!byName.has(p.name)) byName.set(p.name, `${p.name}\t${p.version}`);
-  }
-  const out = new Map<string, string>();
-  for (const f of readdirSync(path.join(dpkgDir, 'info')).filter((n) => n.endsWith('.list'))) {
-    const owner = byName.get(f.slice(0, -5));
-    if (!owner) continue;
-    for (const line of readFileSync(path.join(dpkgDir, 'info', f), 'utf8').split('\n')) {
-      if (!line.startsWith('/') || line === '/.') continue;
-      const dir = path.posix.dirname(line);
-      let real: string;
-      try {
-        const r = realpathSync.native(path.join(root, dir));
-        real = root === '/' ? r : '/' + path.relative(root, r);
-      } catch {
-        real = dir;
-      }
-      const base = path.posix.basename(line);
-      const canon = real === '/' ? `/${base}` : `${real}/${base}`;
-      if (!out.has(canon)) out.set(canon, owner);
-      if (canon !== line && !out.has(line)) out.set(line, owner);
-    }
-  }
-  return out;
-}
+import { referenceIndex } from './reference-index.js';
 
 test('byte build = the old build: non-ASCII and non-UTF-8 names, CRLF, no last newline, link to /, many subdirectories, long lists', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'falconet-pkg-bytes-'));

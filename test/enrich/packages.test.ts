@@ -4,12 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PackageIndex, PackageStage, parseDpkgStatus, type PackageEnrichment } from '../../src/enrich/packages.js';
 import type { Envelope } from '../../src/pipeline/types.js';
 import { Rng } from '../policy/fuzz-lib.js';
+import { referenceIndex } from './reference-index.js';
 
 const hasDpkg = existsSync('/var/lib/dpkg/status') && spawnSync('dpkg-query', ['--version']).status === 0;
 
@@ -238,42 +239,6 @@ test('fuzz: the dpkg status parser never throws and only returns complete instal
     assert.ok(errors <= 1);
   }
 });
-
-/** The index as it was built before the per-directory resolver: realpath of each listed path's
- * directory (the listed form when that fails), the first package listing a path wins. */
-function referenceIndex(dpkgDir: string, root: string): Map<string, string> {
-  const pkgs = parseDpkgStatus(readFileSync(path.join(dpkgDir, 'status'), 'utf8'));
-  const byName = new Map<string, string>();
-  for (const p of pkgs) {
-    byName.set(`${p.name}:${p.arch}`, `${p.name}\t${p.version}`);
-    if (!byName.has(p.name)) byName.set(p.name, `${p.name}\t${p.version}`);
-  }
-  const out = new Map<string, string>();
-  const dirs = new Map<string, string>();
-  for (const f of readdirSync(path.join(dpkgDir, 'info')).filter((n) => n.endsWith('.list'))) {
-    const owner = byName.get(f.slice(0, -5));
-    if (!owner) continue;
-    for (const line of readFileSync(path.join(dpkgDir, 'info', f), 'utf8').split('\n')) {
-      if (!line.startsWith('/') || line === '/.') continue;
-      const dir = path.posix.dirname(line);
-      let real = dirs.get(dir);
-      if (real === undefined) {
-        try {
-          const r = realpathSync.native(path.join(root, dir));
-          real = root === '/' ? r : '/' + path.relative(root, r);
-        } catch {
-          real = dir;
-        }
-        dirs.set(dir, real);
-      }
-      const base = path.posix.basename(line);
-      const canon = real === '/' ? `/${base}` : `${real}/${base}`;
-      if (!out.has(canon)) out.set(canon, owner);
-      if (canon !== line && !out.has(line)) out.set(line, owner);
-    }
-  }
-  return out;
-}
 
 function indexOf(idx: PackageIndex): Map<string, string> {
   return new Map([...idx.entries()].map(([k, v]) => [k, `${v.pkg}\t${v.version}`]));

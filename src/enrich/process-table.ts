@@ -101,9 +101,14 @@ const CLONE_PARENT = 0x8000n;
 /** the seed runs this long at most before it lets the event loop run */
 const SEED_SLICE_MS = 4;
 const NO_LOGIN_UID = 4294967295;
+/** a kernel thread's cgroup membership: the root of the unified hierarchy */
+const KTHREAD_CGROUP = '0::/\n';
 
-/** /proc/PID/stat fields after the comm: [state, ppid, pgrp, session, tty_nr, ...] */
-export function parseProcStat(text: string): { ppid: number; session: number; tty: number; startTicks: bigint } | undefined {
+/** PF_KTHREAD in /proc/PID/stat's flags (include/linux/sched.h; what ps uses to bracket names) */
+const PF_KTHREAD = 0x00200000;
+
+/** /proc/PID/stat fields after the comm: [state, ppid, pgrp, session, tty_nr, tpgid, flags, ...] */
+export function parseProcStat(text: string): { ppid: number; session: number; tty: number; startTicks: bigint; kthread: boolean } | undefined {
   const close = text.lastIndexOf(')');
   if (close < 0) return undefined;
   const f = text.slice(close + 2).split(' ');
@@ -111,7 +116,7 @@ export function parseProcStat(text: string): { ppid: number; session: number; tt
   const n = (i: number) => Number(f[i]);
   const start = f[19]!;
   if (!/^\d+$/.test(start)) return undefined;
-  return { ppid: n(1), session: n(3), tty: n(4), startTicks: BigInt(start) };
+  return { ppid: n(1), session: n(3), tty: n(4), startTicks: BigInt(start), kthread: (n(6) & PF_KTHREAD) !== 0 };
 }
 
 export class ProcessTable {
@@ -168,6 +173,16 @@ export class ProcessTable {
     try {
       const stat = parseProcStat(fs.textSync(pid, 'stat'));
       if (!stat) return undefined;
+      const startNs = (stat.startTicks * 1_000_000_000n) / BigInt(this.clkTck);
+      if (stat.kthread) {
+        // most of /proc on an idle host: no exe (readlink throws), no argv, root's ids, no login,
+        // cwd / and the root cgroup, so stat alone describes it (six reads and a thrown error
+        // fewer per kernel thread at every start)
+        return {
+          pid, ppid: stat.ppid, startNs, exe: '', argv: [], cwd: '/', tty: stat.tty, loginUid: NO_LOGIN_UID, sessionId: stat.session,
+          uid: 0, gid: 0, cgroupId: 0n, cgroup: KTHREAD_CGROUP, origin: 'seed', exited: false,
+        };
+      }
       const status = fs.textSync(pid, 'status');
       const uid = Number(/^Uid:\s+\d+\s+(\d+)/m.exec(status)?.[1] ?? 0);
       const gid = Number(/^Gid:\s+\d+\s+(\d+)/m.exec(status)?.[1] ?? 0);
@@ -178,7 +193,7 @@ export class ProcessTable {
       const cgroup = opt(() => fs.textSync(pid, 'cgroup'), '');
       const argv = cmdline ? cmdline.replace(/\0$/, '').split('\0') : [];
       return {
-        pid, ppid: stat.ppid, startNs: (stat.startTicks * 1_000_000_000n) / BigInt(this.clkTck),
+        pid, ppid: stat.ppid, startNs,
         exe: exe.replace(/ \(deleted\)$/, ''), argv, cwd, tty: stat.tty, loginUid, sessionId: stat.session, uid, gid,
         cgroupId: 0n, cgroup, origin: 'seed', exited: false,
       };

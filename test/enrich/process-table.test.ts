@@ -27,6 +27,9 @@ function fakeProc(): string {
   };
   mk(1, 0, '/sbin/init', ['/sbin/init'], '/', 0, 1, 4294967295);
   mk(100, 1, '/usr/bin/bash', ['-bash'], '/home/u', 34816, 100, 1000);
+  // a kernel thread (PF_KTHREAD in flags): only stat exists here, so any other read would fail
+  mkdirSync(path.join(root, '2'));
+  writeFileSync(path.join(root, '2', 'stat'), `2 (kthreadd) S 0 0 0 0 -1 ${0x208040} 0 0 0 0 0 0 0 0 20 0 1 0 7 0 0 3\n`);
   mkdirSync(path.join(root, 'self')); // non-numeric entries are ignored
   return root;
 }
@@ -51,7 +54,14 @@ test('seed from /proc, then a 3-level tree of short-lived processes from records
     const procfs = new ProcFs(root);
     const stage = new ProcessStage({ procfs, graceMs: 1000, now: () => now });
     await stage.start();
-    assert.equal(stage.table.stats.seeded, 2);
+    assert.equal(stage.table.stats.seeded, 3);
+    // a kernel thread is described by its stat alone: root's ids, no exe, the root cgroup
+    const kt = stage.table.get(2)!;
+    assert.deepEqual({ exe: kt.exe, argv: kt.argv, cwd: kt.cwd, uid: kt.uid, loginUid: kt.loginUid, cgroup: kt.cgroup, ppid: kt.ppid, startNs: kt.startNs },
+      { exe: '', argv: [], cwd: '/', uid: 0, loginUid: 4294967295, cgroup: '0::/\n', ppid: 0, startNs: 70_000_000n });
+    // 1 directory listing + 7 reads per process (stat, status, exe, cmdline, cwd, loginuid,
+    // cgroup) + 1 for the kernel thread
+    assert.equal(procfs.reads, 1 + 2 * 7 + 1);
     const bash = stage.table.get(100)!;
     assert.deepEqual({ exe: bash.exe, argv: bash.argv, cwd: bash.cwd, tty: bash.tty, loginUid: bash.loginUid, sessionId: bash.sessionId, uid: bash.uid, gid: bash.gid, ppid: bash.ppid, startNs: bash.startNs },
       { exe: '/usr/bin/bash', argv: ['-bash'], cwd: '/home/u', tty: 34816, loginUid: 1000, sessionId: 100, uid: 1001, gid: 2001, ppid: 1, startNs: 11_000_000_000n });

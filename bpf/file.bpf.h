@@ -31,6 +31,22 @@ struct {
 	__type(value, struct file_record);
 } file_records SEC(".maps");
 
+/* Records the ring buffer could not take, moved out of file_records under a sequence number that
+ * no program looks up again: the sensor takes them from here (lookup-and-delete) with no program
+ * holding a pointer into them. Kept in file_records instead (as before), a record was flushed by
+ * the sensor while a program on another CPU was still counting into it and emitting it (the same
+ * events twice), and a file created later with the deleted file's inode number was counted into
+ * the deleted file's record. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536); /* resized by the sensor (--file-records) */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, struct file_record);
+} file_deferred SEC(".maps");
+
+__u64 file_deferred_seq = 0;
+
 /* hdr.pad0 of a record: REC_IN_MAP (0) in file_records; REC_SCRATCH: built in file_scratch for
  * an event that emits it at once (delete, rename, link of a file this process has no record
  * of), put in the map only if the ring buffer cannot take it (an insert and a delete in this
@@ -321,42 +337,33 @@ static __noinline struct file_record *file_rec(struct inode *inode, struct file 
 	return r;
 }
 
-/* A REC_SCRATCH record the ring buffer could not take: a copy goes into the map, flagged for
- * the sensor's sweep of deferred records (counted, not lost; no pid slot: the sweep finds it by
- * its flag). If another thread of the process created the key's record meanwhile, the counts
- * are added to that one, which is flagged instead. The scratch record's counts are then
- * cleared: a later event of the same call (rename's MOVED_TO) counts from zero, not twice. */
-static __noinline void file_defer_scratch(struct file_record *r, struct file_key *key)
+/* A record the ring buffer could not take goes to file_deferred (counted, not lost; the sensor
+ * emits it). A REC_SCRATCH record's counts are then cleared: a later event of the same call
+ * (rename's MOVED_TO) counts from zero, not twice. */
+static __noinline void file_defer(struct file_record *r)
 {
 	if (!r)
 		return;
+	__u64 seq = __sync_fetch_and_add(&file_deferred_seq, 1);
+	__u32 where = r->hdr.pad0;
 	r->hdr.flags |= FF_PENDING;
-	bool added = false;
-	struct file_record *m = rec_insert(key, r, &added);
-	r->hdr.pad0 = REC_SCRATCH;
-	if (!m) {
+	r->hdr.pad0 = 0;
+	if (bpf_map_update_elem(&file_deferred, &seq, r, BPF_NOEXIST))
 		stat_inc(ST_FILE_MAP_FULL);
-		return;
-	}
-	if (!added) {
-		if (!(m->hdr.flags & FF_PENDING))
-			stat_inc(ST_FILE_DEFERRED);
-#pragma unroll
-		for (int i = 0; i < FE_MAX; i++)
-			m->event[i] += r->event[i];
-		m->events += r->events;
-		m->hdr.flags |= r->hdr.flags;
-	} else {
+	else
 		stat_inc(ST_FILE_DEFERRED);
-	}
+	r->hdr.pad0 = where;
+	if (where != REC_SCRATCH)
+		return;
+	r->hdr.flags &= ~FF_PENDING;
 #pragma unroll
 	for (int i = 0; i < FE_MAX; i++)
 		r->event[i] = 0;
 	r->events = 0;
 }
 
-/* Submit and forget the record; if the ring buffer is full, leave it flagged in the map for the
- * sensor to collect (counted, not lost). */
+/* Submit and forget the record; if the ring buffer is full, move it to file_deferred for the
+ * sensor to collect (counted, not lost). Either way it leaves file_records. */
 static __noinline void file_emit(struct file_record *r, struct inode *inode, __u32 why)
 {
 	r->hdr.ts = bpf_ktime_get_boot_ns();
@@ -372,20 +379,12 @@ static __noinline void file_emit(struct file_record *r, struct inode *inode, __u
 	r->hdr.pad0 = 0;
 	long err = bpf_ringbuf_output(&events, r, size, rb_flags(size));
 	r->hdr.pad0 = where;
-	if (where == REC_SCRATCH) {
-		if (err)
-			file_defer_scratch(r, &key);
-		else
-			stat_inc(ST_FILE_RECORDS);
+	if (err)
+		file_defer(r);
+	else
+		stat_inc(ST_FILE_RECORDS);
+	if (where == REC_SCRATCH)
 		return;
-	}
-	if (err) {
-		if (!(r->hdr.flags & FF_PENDING))
-			stat_inc(ST_FILE_DEFERRED);
-		r->hdr.flags |= FF_PENDING;
-		return;
-	}
-	stat_inc(ST_FILE_RECORDS);
 	bpf_map_delete_elem(&file_records, &key);
 	pid_slot_del(&key);
 }
@@ -405,8 +404,6 @@ static __always_inline void count(struct file_record *r, struct inode *inode, __
 		file_emit(r, inode, 0);
 	else if (cfg_file_events_max && r->events >= cfg_file_events_max)
 		file_emit(r, inode, FF_EVENT_LIMIT);
-	else if (r->hdr.flags & FF_PENDING)
-		file_emit(r, inode, 0); /* a deferred record: try again now */
 }
 
 /* ---- fd-based events ---- */

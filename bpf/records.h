@@ -73,7 +73,7 @@ enum fn_file_event {
 #define FF_PATH_FSREL   0x2   /* path is relative to the filesystem root: userspace prefixes the mount point */
 #define FF_PATH_TRUNC   0x4   /* path was deeper than the walk limit and is cut at the front */
 #define FF_EXE_TRUNC    0x8   /* hdr.exe or parent_exe was cut */
-#define FF_PENDING      0x10  /* kernel could not submit: the sensor emits it from the map */
+#define FF_PENDING      0x10  /* kernel could not submit: the sensor emits it from file_deferred */
 #define FF_LINK_CREATED 0x20  /* CREATE came from link()/symlink() */
 #define FF_EXITED       0x40  /* emitted because the process exited (implicit close) */
 #define FF_SHUTDOWN     0x80  /* emitted at agent shutdown while still open */

@@ -85,6 +85,25 @@ static bool flush_key(const struct file_key *k, __u32 why, __u64 ts)
 	return true;
 }
 
+/* Records the ring buffer could not take: the kernel moved them to file_deferred under a sequence
+ * number no program looks up again, so taking them races with nothing. */
+static void flush_deferred(void)
+{
+	int fd = bpf_map__fd(skel->maps.file_deferred);
+	size_t n = 0;
+	__u64 *seqs = map_keys(fd, sizeof(*seqs), NULL, NULL, &n);
+	sweeps++;
+	for (size_t i = 0; i < n; i++) {
+		if (bpf_map_lookup_and_delete_elem(fd, &seqs[i], &flush_rec))
+			continue;
+		flush_rec.hdr.flags &= ~FF_PENDING;
+		size_t size = FILE_RECORD_FIXED + (flush_rec.path_len < FN_PATH_MAX ? flush_rec.path_len : FN_PATH_MAX);
+		flush_rec.hdr.size = size;
+		add_record(&flush_rec, size);
+	}
+	free(seqs);
+}
+
 /* Records an exited process left open, named by its exit notice. */
 static void flush_keys(const struct file_key *keys, unsigned n, __u64 exit_ts)
 {
@@ -115,7 +134,7 @@ static int on_record(void *ctx, void *data, size_t size)
 }
 
 /* ---- map sweeps ---- */
-enum sweep_what { SWEEP_EXITED, SWEEP_PENDING, SWEEP_DEAD, SWEEP_ALL };
+enum sweep_what { SWEEP_EXITED, SWEEP_DEAD, SWEEP_ALL };
 
 static bool pid_exited(__u32 pid)
 {
@@ -131,7 +150,6 @@ static bool sweep_wants(const void *k, void *ctx)
 {
 	const struct file_key *key = k;
 	enum sweep_what what = *(enum sweep_what *)ctx;
-	static struct file_record rec;
 	switch (what) {
 	case SWEEP_ALL:
 		return true;
@@ -139,9 +157,6 @@ static bool sweep_wants(const void *k, void *ctx)
 		return exited_overflow || pid_exited(key->pid);
 	case SWEEP_DEAD:
 		return kill(key->pid, 0) && errno == ESRCH;
-	case SWEEP_PENDING:
-		return bpf_map_lookup_elem(bpf_map__fd(skel->maps.file_records), key, &rec) == 0 &&
-		       (rec.hdr.flags & FF_PENDING);
 	}
 	return false;
 }
@@ -150,8 +165,8 @@ static void sweep_files(enum sweep_what what)
 {
 	size_t n = 0;
 	struct file_key *keys = map_keys(bpf_map__fd(skel->maps.file_records), sizeof(*keys), sweep_wants, &what, &n);
-	__u32 why = what == SWEEP_ALL ? FF_SHUTDOWN : what == SWEEP_PENDING ? 0 : FF_EXITED;
-	__u64 ts = what == SWEEP_PENDING ? 0 : now_ns(CLOCK_BOOTTIME);
+	__u32 why = what == SWEEP_ALL ? FF_SHUTDOWN : FF_EXITED;
+	__u64 ts = now_ns(CLOCK_BOOTTIME);
 
 	sweeps++;
 	for (size_t i = 0; i < n; i++)
@@ -400,6 +415,7 @@ int main(int argc, char **argv)
 		skel->rodata->cfg_wakeup_bytes = (__u64)opt.wakeup_kb << 10;
 		bpf_map__set_max_entries(skel->maps.events, opt.ringbuf_mb << 20);
 		bpf_map__set_max_entries(skel->maps.file_records, opt.file_records_max);
+		bpf_map__set_max_entries(skel->maps.file_deferred, opt.file_records_max);
 		if (!(opt.monitors & FN_MON_FILE)) {
 			/* preallocated maps cost their memory even with no program using them */
 			bpf_map__set_max_entries(skel->maps.file_pend_slots, 1);
@@ -570,7 +586,7 @@ int main(int argc, char **argv)
 			read_stats(&st);
 			if (st.counters[ST_FILE_DEFERRED] != deferred_seen) {
 				deferred_seen = st.counters[ST_FILE_DEFERRED];
-				sweep_files(SWEEP_PENDING);
+				flush_deferred();
 			}
 			/* an exit notice was lost (ring buffer full): find records of dead processes */
 			if (st.counters[ST_NOTICE_DROP] != notice_drops_seen) {
@@ -593,6 +609,7 @@ int main(int argc, char **argv)
 	ring_buffer__consume(rb);
 	if (n_exited)
 		sweep_files(SWEEP_EXITED);
+	flush_deferred();
 	sweep_files(SWEEP_ALL);
 	sock_shutdown(skel);
 	payload_shutdown(skel);

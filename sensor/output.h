@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
 #include "../bpf/records.h"
@@ -12,4 +13,10 @@ void write_frame(__u16 kind, const void *body, __u32 len);
 void add_record(const void *data, size_t size);
 /* Writes the pending batch as one frame. */
 void flush_batch(void);
+/* Bytes queued for a slow agent (stdout a pipe): the main loop waits for stdout to take them. */
+bool output_pending(void);
+/* Writes what stdout takes now, without blocking. */
+void output_pump(void);
+/* Writes the batch and everything queued, blocking (shutdown). */
+void output_drain(void);
 extern __u64 records_out;

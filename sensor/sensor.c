@@ -37,7 +37,7 @@
 #define EXITED_MAX 4096
 
 struct sensor_opts opt = {
-	.monitors = FN_MON_FILE, .file_records_max = 65536, .ringbuf_mb = 16, .wakeup_kb = 256,
+	.monitors = FN_MON_FILE, .file_records_max = 65536, .ringbuf_mb = 4, .wakeup_kb = 256,
 	.drain_ms = 5, .stats_ms = 1000, .sock_idle_s = 15, .sock_active_s = 1800,
 	.proc_rate = 2000,
 };
@@ -560,9 +560,13 @@ int main(int argc, char **argv)
 	__u64 next_stats = now_ns(CLOCK_MONOTONIC) + (__u64)opt.stats_ms * 1000000ULL;
 	unsigned poll_ms = opt.drain_ms;
 	while (!stopping) {
-		int err = ring_buffer__poll(rb, poll_ms);
-		if (err < 0 && err != -EINTR)
-			die("ring buffer poll: %s", strerror(-err));
+		/* the ring buffer's wakeups, and stdout taking bytes a slow agent left queued */
+		struct pollfd pw[2] = { { .fd = ring_buffer__epoll_fd(rb), .events = POLLIN },
+					{ .fd = STDOUT_FILENO, .events = POLLOUT } };
+		int err = poll(pw, output_pending() ? 2 : 1, poll_ms);
+		if (err < 0 && errno != EINTR)
+			die("poll: %s", strerror(errno));
+		output_pump();
 		/* records are submitted without wakeups: the poll timeout is the drain timer */
 		int got = ring_buffer__consume(rb);
 		/* a quiet ring buffer is drained less often, down to one wakeup per 10 drain periods: a
@@ -614,10 +618,13 @@ int main(int argc, char **argv)
 	sock_shutdown(skel);
 	payload_shutdown(skel);
 	proc_shutdown(skel);
-	/* records that programs already running at the pause submitted since (a TCP close) */
+	/* records that programs already running at the pause submitted since (a TCP close), or
+	 * deferred since (the ring buffer still full) */
 	ring_buffer__consume(rb);
+	flush_deferred();
 	emit_stats();
 	write_frame(FR_END, NULL, 0);
+	output_drain();
 	/* The stream is complete: let the agent go on while detaching waits for grace periods. */
 	close(STDOUT_FILENO);
 	for (unsigned i = 0; i < n_links; i++)

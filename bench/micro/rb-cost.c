@@ -5,6 +5,7 @@
  *     -c bench/micro/rb-cost.bpf.c -o /tmp/rb-cost.bpf.o
  *   cc -O2 -o /tmp/rb-cost bench/micro/rb-cost.c -lbpf
  *   flock /tmp/falconet-kernel.lock /tmp/rb-cost /tmp/rb-cost.bpf.o 20000 0 1 2 3 4 5 6 7 8 9 10 11
+ * RB_MB=N in the environment sizes the ring buffer (MiB, a power of two; default 64).
  * Modes: 0 nothing, 1 ringbuf_output, 2 reserve+submit, 3 perf_event_output, 4 ringbuf_query,
  * 5 ktime_get_boot_ns, 6 per-CPU staging + one output per 8, 7 staging copy only, 8 comm,
  * 9 uid_gid, 10 exe name, 11 cgroup id. */
@@ -31,6 +32,14 @@ int main(int argc, char **argv)
 	struct bpf_map *rodata = bpf_object__find_map_by_name(obj, ".rodata");
 	__u32 me = getpid();
 	bpf_map__set_initial_value(rodata, &me, sizeof(me));
+	/* RB_MB: the ring buffer's size in MiB (default 64). What an output costs depends on it: the
+	 * producer writes where it wrote one lap of the ring ago, so a ring larger than the caches
+	 * makes every record's copy cache misses. */
+	const char *mb = getenv("RB_MB");
+	if (mb && bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, "rb"), (__u32)atoi(mb) << 20)) {
+		fprintf(stderr, "RB_MB: not a power of two\n");
+		return 2;
+	}
 	if (bpf_object__load(obj)) { fprintf(stderr, "load failed\n"); return 1; }
 	struct bpf_program *p = bpf_object__find_program_by_name(obj, "rbc");
 	struct bpf_link *l = bpf_program__attach(p);

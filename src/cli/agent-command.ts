@@ -139,7 +139,7 @@ function addSensorFlags(cmd: Command): Command {
     .option('-e, --events <N>', 'emit a file record after N events (1 = no aggregation)', parseEvents)
     .option('-V, --verbose', 'print the sensor\'s libbpf and verifier messages on stderr')
     .option('--file-records <N>', 'capacity of the kernel file record map (default 65536)', parsePositiveInt)
-    .option('--ringbuf-mb <N>', 'ring buffer size in MiB, a power of two (default 16)', parsePositiveInt)
+    .option('--ringbuf-mb <N>', 'ring buffer size in MiB, a power of two (default 4)', parsePositiveInt)
     .option('-t, --timeouts <IDLE[,ACTIVE]>', 'socket idle and active timeouts in seconds (default 15,1800)', parseTimeouts)
     .option('--proc-events <list>', 'process monitor events to report: names or groups (process, cred, file, net, all), "-NAME" removes (default all)', parseProcEventsOption)
     .option('--proc-rate <N>', 'process monitor: events per second per process before THROTTLED (0: no limit; default 2000)', parseNonNegativeInt)

@@ -2,8 +2,8 @@
 /*
  * File monitor on tracepoints only. Events are aggregated per (pid, dev, inode) in file_records
  * and emitted on close (last reference), delete, rename, link/symlink creation and -e N events.
- * Records of exited processes and records the ring buffer could not take are emitted by the
- * sensor from the map, so counts held here are never lost.
+ * Records of exited processes are emitted by the sensor from file_records, and records the ring
+ * buffer could not take from file_deferred, so counts held here are never lost.
  *
  * fd-based syscalls resolve fd → struct file. Path-based syscalls (chmod, rename, unlink, …)
  * cannot resolve a path in BPF, so the syscall's enter hook marks the thread as having a pending
@@ -49,8 +49,9 @@ __u64 file_deferred_seq = 0;
 
 /* hdr.pad0 of a record: REC_IN_MAP (0) in file_records; REC_SCRATCH: built in file_scratch for
  * an event that emits it at once (delete, rename, link of a file this process has no record
- * of), put in the map only if the ring buffer cannot take it (an insert and a delete in this
- * hash cost ~0.3 us each on a paravirtualised guest). Emitted records carry 0. */
+ * of), never put in file_records (an insert and a delete in this hash cost ~0.3 us each on a
+ * paravirtualised guest); file_deferred takes it if the ring buffer cannot. Emitted records
+ * carry 0. */
 #define REC_IN_MAP 0
 #define REC_SCRATCH 2
 

@@ -63,8 +63,14 @@ static void pump(bool block, size_t keep)
 		q_head += n;
 		q_len -= n;
 	}
-	if (!q_len)
+	if (!q_len) {
 		q_head = 0;
+		if (q_cap > ((size_t)4 << 20)) { /* a burst is over: give its memory back */
+			free(q);
+			q = NULL;
+			q_cap = 0;
+		}
+	}
 }
 
 /* Queues buf; false when memory ran out (the queue is then written out and stdout is blocking) */

@@ -66,14 +66,21 @@ export class NatsCluster {
     p.once('exit', (code, sig) => { if (n.proc === p) process.stderr.write(`nats node ${n.name} exited by itself (${code ?? sig}):\n${n.log.slice(-5).join('')}\n`); });
   }
 
-  /** Every running node answers /healthz with JetStream ready (meta leader elected). */
-  async ready(timeoutMs = 30_000): Promise<void> {
+  /**
+   * Every running node answers /healthz. `assets` (the default): its streams and consumers are
+   * current too; false: only the server's JetStream (`js-server-only`: enabled, current with the
+   * meta leader), enough to serve the JetStream API. Catching up a replica that missed writes
+   * can take more than 30 s on a loaded 2-core guest, so a test that waits for its records
+   * anyway asks for the server only.
+   */
+  async ready(timeoutMs = 60_000, assets = true): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    const query = assets ? '' : '?js-server-only=true';
     for (const n of this.nodes) {
       if (!n.proc) continue;
       for (;;) {
         try {
-          const r = await fetch(`http://127.0.0.1:${n.http}/healthz`);
+          const r = await fetch(`http://127.0.0.1:${n.http}/healthz${query}`);
           if (r.ok) break;
         } catch { /* not listening yet */ }
         if (Date.now() > deadline) throw new Error(`nats node ${n.name} not healthy:\n${n.log.join('')}`);

@@ -267,7 +267,8 @@ test('nats source: started while JetStream has no quorum, it retries (saying so)
       await waitFor('a retry line', () => lines.some((l) => /retrying/.test(l)) || failed !== undefined, 60_000);
     } finally {
       for (const n of down) await cluster.restart(n);
-      await cluster.ready();
+      // the meta layer only: NOQ's replicas catch up while the source consumes (awaited below)
+      await cluster.ready(60_000, false);
     }
     await waitFor('200 records', () => new Set(got.map((d) => d.id)).size >= 200 || failed !== undefined, 90_000);
   } finally {

@@ -343,8 +343,6 @@ static __noinline struct file_record *file_rec(struct inode *inode, struct file 
  * (rename's MOVED_TO) counts from zero, not twice. */
 static __noinline void file_defer(struct file_record *r)
 {
-	if (!r)
-		return;
 	__u64 seq = __sync_fetch_and_add(&file_deferred_seq, 1);
 	__u32 where = r->hdr.pad0;
 	r->hdr.flags |= FF_PENDING;

@@ -68,13 +68,12 @@ void die(const char *fmt, ...)
 /* ---- file records flushed by the sensor ---- */
 static struct file_record flush_rec;
 
-/* Takes the record out of the map and emits it; false if the kernel emitted it meanwhile.
- * ts (CLOCK_BOOTTIME, 0: keep) stamps records whose reads/writes did not (process exit time,
- * shutdown time): the kernel skips the clock on those hot events. */
-static bool flush_key(const struct file_key *k, __u32 why, __u64 ts)
+/* Takes the record under key out of map fd and emits it; false if it is gone (the kernel
+ * emitted it meanwhile). ts (CLOCK_BOOTTIME, 0: keep) stamps records whose reads/writes did not
+ * (process exit time, shutdown time): the kernel skips the clock on those hot events. */
+static bool take_record(int fd, const void *key, __u32 why, __u64 ts)
 {
-	int fd = bpf_map__fd(skel->maps.file_records);
-	if (bpf_map_lookup_and_delete_elem(fd, k, &flush_rec))
+	if (bpf_map_lookup_and_delete_elem(fd, key, &flush_rec))
 		return false;
 	if (ts > flush_rec.hdr.ts)
 		flush_rec.hdr.ts = ts;
@@ -85,6 +84,11 @@ static bool flush_key(const struct file_key *k, __u32 why, __u64 ts)
 	return true;
 }
 
+static bool flush_key(const struct file_key *k, __u32 why, __u64 ts)
+{
+	return take_record(bpf_map__fd(skel->maps.file_records), k, why, ts);
+}
+
 /* Records the ring buffer could not take: the kernel moved them to file_deferred under a sequence
  * number no program looks up again, so taking them races with nothing. */
 static void flush_deferred(void)
@@ -93,14 +97,8 @@ static void flush_deferred(void)
 	size_t n = 0;
 	__u64 *seqs = map_keys(fd, sizeof(*seqs), NULL, NULL, &n);
 	sweeps++;
-	for (size_t i = 0; i < n; i++) {
-		if (bpf_map_lookup_and_delete_elem(fd, &seqs[i], &flush_rec))
-			continue;
-		flush_rec.hdr.flags &= ~FF_PENDING;
-		size_t size = FILE_RECORD_FIXED + (flush_rec.path_len < FN_PATH_MAX ? flush_rec.path_len : FN_PATH_MAX);
-		flush_rec.hdr.size = size;
-		add_record(&flush_rec, size);
-	}
+	for (size_t i = 0; i < n; i++)
+		take_record(fd, &seqs[i], 0, 0);
 	free(seqs);
 }
 

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { captureRecords, skipUnlessBpf, type JsonRecord } from './harness.js';
+import { captureRecords, eventsPerFile, skipUnlessBpf, type JsonRecord } from './harness.js';
 
 const skip = skipUnlessBpf();
 const FILES = 4000;
@@ -91,13 +91,7 @@ test('deferred records leave the record map: a new file with a reused inode numb
     await new Promise((r) => setTimeout(r, 2500)); // the sensor sweeps deferred records on its stats timer
   }, ['-m', 'file', '--ringbuf-mb', '1']);
   const mine = cap.records.filter((r: JsonRecord) => r.ProcPID === pid && r.FilePath === dir + '/');
-  const perFile = new Map<string, { records: number; events: Record<string, number> }>();
-  for (const r of mine) {
-    const f = perFile.get(String(r.File)) ?? { records: 0, events: {} };
-    f.records++;
-    for (const [k, v] of Object.entries(r.FileEvents as Record<string, number>)) f.events[k] = (f.events[k] ?? 0) + v;
-    perFile.set(String(r.File), f);
-  }
+  const perFile = eventsPerFile(mine);
   assert.equal(perFile.size, FILES, 'records name every file');
   for (const [name, f] of perFile) {
     assert.deepEqual(f.events, { CREATE: 1, OPEN: 1, MODIFY: 1, CLOSE_WRITE: 1, DELETE: 1 }, name);

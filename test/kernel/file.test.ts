@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { encodeEscaped } from '../../src/util/bytes.js';
-import { captureRecords, skipUnlessBpf, type JsonRecord } from './harness.js';
+import { captureRecords, eventsPerFile, skipUnlessBpf, type JsonRecord } from './harness.js';
 import { buildLoad } from './workloads.js';
 
 const skip = skipUnlessBpf();
@@ -142,14 +142,9 @@ test('zero loss: 1,000,000 writes and 20,000 files, every event counted, no kern
   // file_deferred), so the delete starts a record of its own
   assert.equal(small.length, FILES * 2, 'one record at close, one at delete per file');
   // every file's events
-  const perFile = new Map<string, Record<string, number>>();
-  for (const r of small) {
-    const acc = perFile.get(String(r.File)) ?? {};
-    for (const [k, v] of Object.entries(r.FileEvents as Record<string, number>)) acc[k] = (acc[k] ?? 0) + v;
-    perFile.set(String(r.File), acc);
-  }
+  const perFile = eventsPerFile(small);
   assert.equal(perFile.size, FILES);
-  for (const [name, ev] of perFile) assert.deepEqual(ev, { CREATE: 1, OPEN: 1, MODIFY: 1, CLOSE_WRITE: 1, DELETE: 1 }, name);
+  for (const [name, f] of perFile) assert.deepEqual(f.events, { CREATE: 1, OPEN: 1, MODIFY: 1, CLOSE_WRITE: 1, DELETE: 1 }, name);
   assert.equal(cap.stats.counters.file_map_full, 0, 'no record lost to a full map');
   // an exit notice the full ring buffer refused (notice_drop) loses nothing: the sensor's sweep
   // of dead processes finds the records, and the counts above include them

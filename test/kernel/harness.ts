@@ -31,6 +31,18 @@ export function skipUnlessBpf(): string | false {
 
 export type JsonRecord = Record<string, unknown>;
 
+/** kflowd JSON file records grouped by file name: how many records, and their FileEvents summed. */
+export function eventsPerFile(records: JsonRecord[]): Map<string, { records: number; events: Record<string, number> }> {
+  const out = new Map<string, { records: number; events: Record<string, number> }>();
+  for (const r of records) {
+    const f = out.get(String(r.File)) ?? { records: 0, events: {} };
+    f.records++;
+    for (const [k, v] of Object.entries(r.FileEvents as Record<string, number>)) f.events[k] = (f.events[k] ?? 0) + v;
+    out.set(String(r.File), f);
+  }
+  return out;
+}
+
 export interface Capture {
   records: JsonRecord[];
   stats: { counters: Record<string, number>; recordsOut: number; fileMapEntries: number } | undefined;

@@ -21,8 +21,8 @@ import { createReadStream, existsSync, mkdtempSync, readFileSync, writeFileSync 
 import { createInterface } from 'node:readline';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
 import { REPO } from '../test/kernel/harness.js';
+import { freePort } from '../test/lib/ports.js';
 import { bpfProgStats, bpfProgStatsById, type ProgStats } from './lib/bpf-stats.js';
 
 const PATHS_MODE = process.argv[2] === 'paths';
@@ -252,15 +252,6 @@ async function underFloor<T>(work: () => T | Promise<T>): Promise<T | string> {
 
 async function floorRuns(bin: string, n: number): Promise<{ rate: number; cpuUs: number }[] | string> {
   return underFloor(() => Array.from({ length: n }, () => storm(bin)));
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
 }
 
 function haveRedis(): boolean {

@@ -2,20 +2,9 @@
 // and store dirs under a temp dir. Nodes can be killed and restarted with the same identity.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePorts } from '../lib/ports.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -27,8 +16,10 @@ export class NatsCluster {
 
   static async start(size: number): Promise<NatsCluster> {
     const c = new NatsCluster();
+    const ports = await freePorts(3 * size);
     for (let i = 0; i < size; i++) {
-      c.nodes.push({ name: `n${i + 1}`, client: await freePort(), cluster: await freePort(), http: await freePort(), conf: '', log: [] });
+      const [client, cluster, http] = ports.slice(3 * i, 3 * i + 3) as [number, number, number];
+      c.nodes.push({ name: `n${i + 1}`, client, cluster, http, conf: '', log: [] });
     }
     for (const n of c.nodes) {
       const store = join(c.dir, n.name);

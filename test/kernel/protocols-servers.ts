@@ -3,29 +3,10 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import net from 'node:net';
-import dgram from 'node:dgram';
 import path from 'node:path';
+import { freePort, freePorts } from '../lib/ports.js';
 
 export interface Server { port: number; stop: () => Promise<void>; log: () => string }
-
-/** A port free for both TCP and UDP on 127.0.0.1 right now. */
-export async function freePort(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(p));
-      }).on('error', reject);
-    });
-    const udpFree = await new Promise<boolean>((resolve) => {
-      const u = dgram.createSocket('udp4');
-      u.on('error', () => resolve(false));
-      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
-    });
-    if (udpFree) return port;
-  }
-  throw new Error('no free port');
-}
 
 function start(cmd: string, args: string[], ready: () => Promise<boolean>): Promise<{ child: ChildProcess; out: () => string }> {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -61,7 +42,7 @@ const tcpOpen = (port: number, host = '127.0.0.1') => new Promise<boolean>((reso
 export interface DnsmasqConfig { records: string[] }
 
 export async function startDnsmasq(dir: string, options: string[]): Promise<Server> {
-  const port = await freePort();
+  const port = await freePort({ udp: true });
   const { child, out } = await start('dnsmasq', [
     '-k', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--bind-interfaces', '--listen-address=127.0.0.1',
     `--port=${port}`, '--local-ttl=300', `--log-facility=${path.join(dir, 'dnsmasq.log')}`, `--pid-file=${path.join(dir, 'dnsmasq.pid')}`,
@@ -73,7 +54,7 @@ export async function startDnsmasq(dir: string, options: string[]): Promise<Serv
 /** nginx on 127.0.0.1 and 127.0.0.7: /old → 301, /new → 200 "new page\n", /chunk.html (SSI: chunked).
  * deferred: `listen … deferred` (TCP_DEFER_ACCEPT: the request's segment completes the handshake). */
 export async function startNginx(dir: string, opts: { deferred?: boolean } = {}): Promise<Server> {
-  const port = await freePort();
+  const port = await freePort({ udp: true });
   mkdirSync(path.join(dir, 'html'), { recursive: true });
   mkdirSync(path.join(dir, 'tmp'), { recursive: true });
   writeFileSync(path.join(dir, 'html/chunk.html'), 'hello <!--# echo var="ssi_x" default="chunked" --> world\n');
@@ -105,9 +86,7 @@ http {
 export interface Rsyslog { udp: number; tcp: number; socket: string; out: string; stop: () => Promise<void> }
 
 export async function startRsyslog(dir: string): Promise<Rsyslog> {
-  const udp = await freePort();
-  let tcp = await freePort();
-  while (tcp === udp) tcp = await freePort();
+  const [udp, tcp] = (await freePorts(2, { udp: true })) as [number, number];
   const socket = path.join(dir, 'log');
   const out = path.join(dir, 'out.log');
   writeFileSync(path.join(dir, 'rsyslog.conf'), `global(workDirectory="${dir}")

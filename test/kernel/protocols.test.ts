@@ -11,6 +11,7 @@ import path from 'node:path';
 import { captureRecords, missingCommands, skipUnlessBpf, type Capture, type JsonRecord } from './harness.js';
 import { nodeChild } from './socket-workloads.js';
 import { run, startDnsmasq, startNginx, startRsyslog, type Rsyslog, type Server, type Run } from './protocols-servers.js';
+import { freePort } from '../lib/ports.js';
 
 const need = ['dnsmasq', 'nginx', 'dig', 'curl', 'logger', 'rsyslogd'];
 const skip = skipUnlessBpf() || missingCommands(need);
@@ -262,8 +263,7 @@ rx.bind(port, '127.0.0.1', async () => {
 
 describe('payload loss accounting', { skip: skipUnlessBpf() }, () => {
   it('at full rate, captured + dropped by reason = payloads that matched the port (both directions)', async () => {
-    const { freePort } = await import('./protocols-servers.js');
-    const port = await freePort();
+    const port = await freePort({ udp: true });
     let sent = 0, peers = 0;
     const cap = await captureRecords(async () => {
       const r = await nodeChild(FLOOD, [String(port), '400', '20', '1400']);

@@ -14,6 +14,7 @@ import { FrameSplitter } from '../../src/sensor/frames.js';
 import { MON_SOCKET } from '../../src/sensor/layout.js';
 import { EXPORT_PATHS, captureOn, pathSkips } from './socket-paths.js';
 import { TCP_CLIENT, byPorts, flagKeys, nodeChild, sock, tcpServer } from './socket-workloads.js';
+import { freePort } from '../lib/ports.js';
 
 const skips = await pathSkips();
 const ARGS = ['-m', 'socket'];
@@ -129,12 +130,7 @@ for (const ep of EXPORT_PATHS) {
   });
 
   test(`refused connect: a CLIENT record in TCP_CLOSE with SYN out and RST in [${ep.name}]`, { skip }, async () => {
-    const port = await new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
+    const port = await freePort();
     let pid = 0;
     const cap = await captureOn(ep, async () => {
       const r = await nodeChild(TCP_CLIENT, ['127.0.0.1', String(port), '10']);

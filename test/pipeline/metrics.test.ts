@@ -6,7 +6,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -15,6 +14,7 @@ import { replaySource } from '../../src/sensor/source.js';
 import { RuntimeCounters } from '../../src/metrics/counters.js';
 import { figuresObject } from '../../src/metrics/figures.js';
 import { startMetricsServer } from '../../src/metrics/prometheus.js';
+import { freePort } from '../lib/ports.js';
 import { end, fileRecord, hello, records, stats } from '../unit/stream-builder.js';
 
 const N = 1234;
@@ -27,15 +27,6 @@ async function replayInto(counters: RuntimeCounters, dir: string): Promise<strin
   const out = join(dir, 'out.jsonl');
   await runPipeline(replaySource(f), { output: 'json-min', hostFromStream: true, filter: 'sf.file.path startswith /keep/', sinks: [`file://${out}`], counters, log: () => {} }, new PassThrough());
   return out;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    }).on('error', reject);
-  });
 }
 
 const hasProm = spawnSync('prometheus', ['--version']).status === 0;

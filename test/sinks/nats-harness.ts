@@ -5,7 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, AckPolicy, DeliverPolicy } from 'nats';
-import { freePort, sleep } from '../fleet/nats-cluster.js';
+import { sleep } from '../fleet/nats-cluster.js';
+import { freePorts } from '../lib/ports.js';
 
 export function haveNatsServer(): boolean {
   return existsSync('/usr/sbin/nats-server') || existsSync('/usr/bin/nats-server');
@@ -21,7 +22,7 @@ export class NatsServer {
   ) {}
 
   static async make(dir: string): Promise<NatsServer> {
-    const [port, http] = [await freePort(), await freePort()];
+    const [port, http] = (await freePorts(2)) as [number, number];
     const store = join(dir, 'nats-store');
     mkdirSync(store, { recursive: true });
     const conf = join(dir, 'nats.conf');

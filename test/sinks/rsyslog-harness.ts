@@ -6,9 +6,10 @@
 // after the line was written, so an acknowledged record survives a SIGKILL of rsyslogd.
 // Never the system's rsyslog, /dev/log or its config.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { freePorts } from '../lib/ports.js';
 
 export interface Rsyslog {
   readonly dir: string;
@@ -35,17 +36,6 @@ export function haveRsyslog(): boolean {
   return existsSync('/usr/sbin/rsyslogd') && existsSync('/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so');
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
 /** A test CA and a server certificate for localhost / 127.0.0.1 (EC keys: fast to make). */
 export function makeCerts(dir: string): { ca: string; cert: string; key: string; otherCa: string } {
   const run = (...a: string[]) => execFileSync('openssl', a, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -61,8 +51,8 @@ export function makeCerts(dir: string): { ca: string; cert: string; key: string;
 export async function makeRsyslog(dir: string): Promise<Rsyslog> {
   mkdirSync(join(dir, 'work'), { recursive: true });
   const certs = makeCerts(dir);
-  const [udpPort, tcpPort, tlsPort] = [await freePort(), await freePort(), await freePort()];
-  const relpPort = haveRelp() ? await freePort() : 0;
+  const [udpPort, tcpPort, tlsPort, relpFree] = (await freePorts(4, { udp: true })) as [number, number, number, number];
+  const relpPort = haveRelp() ? relpFree : 0;
   const outFile = join(dir, 'out.log');
   const relpOutFile = join(dir, 'relp-out.log');
   const relp = relpPort

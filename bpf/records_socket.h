@@ -24,6 +24,15 @@
 
 enum fn_sock_role { SOCK_ROLE_CLIENT = 0, SOCK_ROLE_SERVER = 1 };
 
+/* A server entry is made when the child socket is cloned from the listener (SYN_RECV), before the
+ * kernel hashes it, so that a segment another CPU delivers to the child before it is ESTABLISHED
+ * is counted. Until then the entry is an embryo: never exported, dropped if the child dies. */
+enum fn_sock_embryo {
+	SOCK_BORN = 0,        /* an entry to export (every entry but a server child's before ESTABLISHED) */
+	SOCK_EMBRYO = 1,      /* cloned: the handshake is credited at ESTABLISHED */
+	SOCK_EMBRYO_TFO = 2,  /* a TCP Fast Open child: it sent its SYN-ACK itself and the SYN is credited */
+};
+
 /* Map key: the socket cookie, plus the peer for UDP (zero for TCP and UNIX). */
 struct sock_key {
 	__u64 cookie;
@@ -56,7 +65,7 @@ struct sock_record {
 	__u8 role;            /* enum fn_sock_role */
 	__u8 state;           /* TCP state (tcp_states.h); UDP: 1 connected, 7 closed/unconnected */
 	__u8 sotype;          /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
-	__u8 pad0;
+	__u8 embryo;          /* TCP server child not ESTABLISHED yet (enum fn_sock_embryo; kernel only) */
 	__u16 lport;          /* host order */
 	__u16 rport;
 	__u16 path_len;       /* UNIX: bytes of path used (abstract names start with NUL) */

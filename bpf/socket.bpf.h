@@ -538,8 +538,34 @@ static __always_inline bool listen_pkt_of(const struct sock_listen_pkt *p, const
 	return tp && tp->snd_una == p->ack;
 }
 
-/* The fields of a new TCP entry r (zeroed) of socket sk. */
-static __always_inline void tcp_fill(struct sock_record *r, struct sock *sk, __u64 cookie, __u8 role, __u64 now)
+/* A server entry at its child's move to ESTABLISHED: the handshake went through the listener
+ * (or its request socket), which has no entry: SYN and ACK in, SYN-ACK out. */
+static __always_inline void tcp_credit_handshake(struct sock_record *r, struct sock *sk, __u64 now)
+{
+	dir_add(&r->rx, now, 0, TF_SYN, 0, 1);
+	dir_add(&r->tx, now, 0, TF_SYN | TF_ACK, 0, 1);
+	__u32 zero = 0;
+	struct sock_listen_pkt *p = sock_listen_data ? bpf_map_lookup_elem(&sock_listen_pkts, &zero) : NULL;
+	if (p && listen_pkt_of(p, r, sk)) {
+		/* a segment with data completed it (see sock_listen_pkt): it is the handshake's
+		 * ACK, unless the listener ignored a bare ACK before it */
+		p->valid = 0;
+		dir_add(&r->rx, now, p->payload, p->flags, p->ifindex, 1);
+		__sync_fetch_and_add(&r->ttl_sum, p->ttl);
+		if (p->defer)
+			dir_add(&r->rx, now, 0, TF_ACK, 0, 1);
+		r->rx_no_ttl = p->defer ? 2 : 1;
+	} else {
+		dir_add(&r->rx, now, 0, TF_ACK, 0, 1);
+		r->rx_no_ttl = 2;
+	}
+}
+
+/* The fields of a new TCP entry r (zeroed) of socket sk. role SOCK_ROLE_SERVER with embryo: the
+ * child just cloned from its listener (SYN_RECV): its addresses are not set yet, and the rest
+ * waits for ESTABLISHED (tcp_born). */
+static __always_inline void tcp_fill(struct sock_record *r, struct sock *sk, __u64 cookie, __u8 role,
+				     bool embryo, __u64 now)
 {
 	r->hdr.type = FN_REC_SOCK;
 	r->hdr.size = sizeof(*r);
@@ -549,6 +575,12 @@ static __always_inline void tcp_fill(struct sock_record *r, struct sock *sk, __u
 	r->role = role;
 	r->hdr.ts_first = r->hdr.ts = r->ts_export = now;
 	r->sk = (__u64)sk;
+	if (embryo) {
+		r->hdr.flags |= SF_NO_OWNER;
+		r->state = TCP_SYN_RECV_;
+		r->embryo = SOCK_EMBRYO;
+		return;
+	}
 	inet_addrs(r, sk);
 	sock_bases(r, sk);
 	if (role == SOCK_ROLE_CLIENT) {
@@ -557,28 +589,45 @@ static __always_inline void tcp_fill(struct sock_record *r, struct sock *sk, __u
 	} else {
 		r->hdr.flags |= SF_NO_OWNER;
 		r->state = TCP_ESTABLISHED_;
-		/* the handshake went through the listener: SYN and ACK in, SYN-ACK out */
-		dir_add(&r->rx, now, 0, TF_SYN, 0, 1);
-		dir_add(&r->tx, now, 0, TF_SYN | TF_ACK, 0, 1);
-		__u32 zero = 0;
-		struct sock_listen_pkt *p = sock_listen_data ? bpf_map_lookup_elem(&sock_listen_pkts, &zero) : NULL;
-		if (p && listen_pkt_of(p, r, sk)) {
-			/* a segment with data completed it (see sock_listen_pkt): it is the handshake's
-			 * ACK, unless the listener ignored a bare ACK before it */
-			p->valid = 0;
-			dir_add(&r->rx, now, p->payload, p->flags, p->ifindex, 1);
-			__sync_fetch_and_add(&r->ttl_sum, p->ttl);
-			if (p->defer)
-				dir_add(&r->rx, now, 0, TF_ACK, 0, 1);
-			r->rx_no_ttl = p->defer ? 2 : 1;
-		} else {
-			dir_add(&r->rx, now, 0, TF_ACK, 0, 1);
-			r->rx_no_ttl = 2;
-		}
+		tcp_credit_handshake(r, sk, now);
 	}
 }
 
-static __noinline struct sock_record *tcp_new(struct sock *sk, __u64 cookie, __u8 role, __u64 now)
+/* An embryo's child reached ESTABLISHED: the entry becomes what tcp_fill makes of a new server
+ * entry, keeping what the SYN_RECV window counted. A Fast Open child (SOCK_EMBRYO_TFO) sent its
+ * SYN-ACK and got the completing segment itself, and its SYN was credited then (tcp_tfo_syn). */
+static __noinline void tcp_born(struct sock_record *v, struct sock *sk, __u64 now)
+{
+	inet_addrs(v, sk);
+	v->state = TCP_ESTABLISHED_;
+	sock_bases(v, sk);
+	if (v->embryo == SOCK_EMBRYO)
+		tcp_credit_handshake(v, sk, now);
+	else
+		v->base_bytes_received = 0; /* a child starts at 0: the SYN's payload is all it has now */
+	/* a full barrier (an atomic no-op on a word of the entry: BPF has no 8-bit atomics), so the
+	 * fields are in place before an export can see the entry born */
+	__sync_fetch_and_add(&v->busy, 0);
+	v->embryo = SOCK_BORN;
+}
+
+/* TCP Fast Open: the child sends its SYN-ACK while its request socket is still attached
+ * (fastopen_rsk). The SYN went through the listener: credited here with the payload it carried
+ * (the request's rcv_nxt - ISN - 1). sk: the transmit hook's (RCU) pointer, read by probe. */
+static __noinline void tcp_tfo_syn(struct sock_record *v, struct sock *sk, __u64 now)
+{
+	struct tcp_request_sock *req = (struct tcp_request_sock *)BPF_CORE_READ((struct tcp_sock *)sk, fastopen_rsk);
+	if (!req)
+		return; /* not Fast Open: tcp_born credits the handshake */
+	/* once: the child's own transmits are serialised (its lock, or the listener's softirq that
+	 * made it), so a retransmitted SYN-ACK sees the mark */
+	v->embryo = SOCK_EMBRYO_TFO;
+	__u32 syn = BPF_CORE_READ(req, rcv_nxt) - BPF_CORE_READ(req, rcv_isn) - 1;
+	dir_add(&v->rx, now, syn, TF_SYN, 0, 1);
+	__sync_fetch_and_add(&v->rx_no_ttl, 1);
+}
+
+static __noinline struct sock_record *tcp_new(struct sock *sk, __u64 cookie, __u8 role, bool embryo, __u64 now)
 {
 	if (tcp_rec(sk))
 		return NULL; /* already tracked: a second connect() on the same socket */
@@ -590,7 +639,7 @@ static __noinline struct sock_record *tcp_new(struct sock *sk, __u64 cookie, __u
 		int slot;
 		struct sock_record *r = sock_zeroed(&slot), *v = NULL;
 		if (r) {
-			tcp_fill(r, sk, cookie, role, now);
+			tcp_fill(r, sk, cookie, role, embryo, now);
 			v = sock_insert(&key, r); /* map full: counted in ST_SOCK_DROP */
 		}
 		sock_scratch_put(slot);
@@ -604,7 +653,7 @@ static __noinline struct sock_record *tcp_new(struct sock *sk, __u64 cookie, __u
 		return NULL;
 	}
 	r->busy = 1;
-	tcp_fill(r, sk, cookie, role, now);
+	tcp_fill(r, sk, cookie, role, embryo, now);
 	XCHG(&r->busy, 0); /* a full barrier: the fields are in place before the timer may look */
 	return r;
 }
@@ -632,13 +681,24 @@ int BPF_PROG(sock_state, const struct sock *sk, const int oldstate, const int ne
 	if (oldstate == TCP_CLOSE_ && newstate == TCP_SYN_SENT_) {
 		if (is_self(bpf_get_current_pid_tgid() >> 32))
 			return 0;
-		tcp_new((struct sock *)sk, bpf_get_socket_cookie((struct sock *)sk), SOCK_ROLE_CLIENT,
+		tcp_new((struct sock *)sk, bpf_get_socket_cookie((struct sock *)sk), SOCK_ROLE_CLIENT, false,
+			bpf_ktime_get_boot_ns());
+		return 0;
+	}
+	/* a child cloned from its listener, before the kernel hashes it (see enum fn_sock_embryo) */
+	if (oldstate == TCP_LISTEN_ && newstate == TCP_SYN_RECV_) {
+		tcp_new((struct sock *)sk, bpf_get_socket_cookie((struct sock *)sk), SOCK_ROLE_SERVER, true,
 			bpf_ktime_get_boot_ns());
 		return 0;
 	}
 	if (oldstate == TCP_SYN_RECV_ && newstate == TCP_ESTABLISHED_) {
 		__u64 cookie = bpf_get_socket_cookie((struct sock *)sk);
-		tcp_new((struct sock *)sk, cookie, SOCK_ROLE_SERVER, bpf_ktime_get_boot_ns());
+		__u64 now = bpf_ktime_get_boot_ns();
+		struct sock_record *e = tcp_rec((struct sock *)sk);
+		if (e && e->embryo)
+			tcp_born(e, (struct sock *)sk, now);
+		else
+			tcp_new((struct sock *)sk, cookie, SOCK_ROLE_SERVER, false, now); /* cloned before the agent */
 		if (pl_listen_data)
 			pl_listen_adopt((struct sock *)sk, cookie);
 		return 0;
@@ -735,6 +795,17 @@ int BPF_PROG(sock_tcp_destroy, struct sock *sk)
 	struct sock_record *v = tcp_rec(sk);
 	if (!v)
 		return 0;
+	if (v->embryo) {
+		/* the child died before ESTABLISHED: no record, as for a connection never accepted */
+		if (!cfg_tcp_walk) {
+			bpf_sk_storage_delete(&sock_tcp, sk);
+		} else {
+			struct sock_key key = { .cookie = v->cookie };
+			if (bpf_map_delete_elem(&sock_map, &key) == 0)
+				__sync_fetch_and_add(&sock_map_entries, -1);
+		}
+		return 0;
+	}
 	__u64 now = bpf_ktime_get_boot_ns();
 	if (cfg_tcp_walk) {
 		tcp_walk_close(v, sk, now);
@@ -1215,6 +1286,8 @@ static __always_inline int dev_xmit(const struct sk_buff *skb, const struct net_
 	 * instead of the clock halves this hook's cost */
 	__u64 now = skb->skb_mstamp_ns;
 	now = now ? now + sock_boot_offset_ns : bpf_ktime_get_boot_ns();
+	if (v->embryo == SOCK_EMBRYO)
+		tcp_tfo_syn(v, sk, now); /* only a Fast Open child sends before ESTABLISHED */
 	dir_add(&v->tx, now, len > hl ? len - hl : 0, (w >> 16) & 0x3f, dev->ifindex, 1);
 	return 0;
 }
@@ -1364,6 +1437,8 @@ struct export_cb {
 static __always_inline __u32 export_due(struct sock_record *v, struct export_cb *c)
 {
 	__u32 why = 0;
+	if (v->embryo)
+		return 0;
 	__u64 now = c->now;
 	bool closed = v->hdr.flags & SF_CLOSED;
 	if (!closed && v->protocol == IPPROTO_UDP_) {
@@ -1434,6 +1509,12 @@ static __always_inline bool tcp_take_final(struct sock_record *v)
 
 static long export_cb(struct bpf_map *map, struct sock_key *key, struct sock_record *v, struct export_cb *c)
 {
+	if (v->embryo) {
+		/* not exported; one whose socket is gone (freed without tcp_destroy_sock) is dropped */
+		if (!live_sk(v) && bpf_map_delete_elem(&sock_map, key) == 0)
+			__sync_fetch_and_add(&sock_map_entries, -1);
+		return 0;
+	}
 	if (v->protocol == IPPROTO_TCP_) {
 		if (c->mode == SOCK_EXPORT_FINALIZE) {
 			if (!tcp_take_final(v))
@@ -1493,7 +1574,7 @@ int sock_tcp_iter(struct bpf_iter__bpf_sk_storage_map *ctx)
 	if (!sk)
 		return 0;
 	struct sock_record *v = tcp_rec(sk);
-	if (!v)
+	if (!v || v->embryo)
 		return 0;
 	if (sock_iter_ctx.mode != SOCK_EXPORT_FINALIZE) {
 		if (v->busy)

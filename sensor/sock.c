@@ -297,6 +297,8 @@ void sock_shutdown(struct falconet_bpf *skel)
 			continue;
 		if (rec.protocol == IPPROTO_TCP && rec.busy == 1)
 			continue; /* a close that began before the pause: it reports it through the ring buffer */
+		if (rec.embryo)
+			continue; /* a server child not ESTABLISHED yet: no record (enum fn_sock_embryo) */
 		rec.hdr.type = FN_REC_SOCK;
 		rec.hdr.size = sizeof(rec);
 		add_record(&rec, sizeof(rec));

@@ -5,10 +5,14 @@
 // nginx's `listen … deferred`), lost on the wire, or overtaken on loopback by the data the client
 // sent from another CPU (seen as a rare failure of socket.test.ts's 40-connection test).
 // Ground truth: the bytes each client sent, and nftables' count of the bare ACKs it dropped.
+// TCP Fast Open children are in SYN_RECV while they send their SYN-ACK and receive the segment
+// that completes the handshake (and, on loopback, a segment another CPU delivers in the instant
+// between a child's hashing and its move to ESTABLISHED is the same case): the server entry is
+// made when the child is cloned, so those are counted; nftables counts the wire's packets.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { vethPair, type VethPair } from './netns.js';
+import { sh, vethPair, type VethPair } from './netns.js';
 import { bpfSkipReason, missingCommands, type Capture, type JsonRecord } from './harness.js';
 import { EXPORT_PATHS, captureOn, pathSkips } from './socket-paths.js';
 import { byPorts, flagKeys, sock } from './socket-workloads.js';
@@ -130,6 +134,113 @@ table netdev fnhs {
       const { cap, pid, port, ports } = await exchange(ep, ['ip', 'netns', 'exec', p.B], ['ip', 'netns', 'exec', p.A], p.ipB, false);
       assert.equal(p.nftCount(p.B, 'bare-ack'), K);
       checkServers(cap, pid, port, ports, { SYN: 1, 'PSH-ACK': 1 });
+    });
+  });
+}
+
+/** A Fast Open listener accepting K connections; each client's bytes are 150 + (its port % 1000).
+ * Prints its port, then "done"; keeps the connections open until stdin closes. argv: host. */
+const TFO_SERVER = `
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 64)
+s.bind((sys.argv[1], 0)); s.listen(64)
+print(s.getsockname()[1], flush=True)
+conns = []
+for i in range(${K}):
+    c, a = s.accept(); n = 150 + a[1] % 1000; got = 0
+    while got < n:
+        got += len(c.recv(65536))
+    conns.append(c)
+print('done', flush=True)
+sys.stdin.read()
+`;
+
+/** K Fast Open connections: 100 + (port % 1000) bytes in the SYN (sendto MSG_FASTOPEN), then 50
+ * more. Prints "port:acked" per connection, acked = 1 when the server took the SYN's data
+ * (TCP_INFO's TCPI_OPT_SYN_DATA); keeps them open until stdin closes. argv: own ip, host, port. */
+const TFO_CLIENT = `
+import socket, struct, sys
+cs = []
+out = []
+for i in range(${K}):
+    c = socket.socket()
+    c.bind((sys.argv[1], 0))
+    p = c.getsockname()[1]
+    c.sendto(b'x' * (100 + p % 1000), socket.MSG_FASTOPEN, (sys.argv[2], int(sys.argv[3])))
+    c.sendall(b'y' * 50)
+    opts = c.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[5]
+    out.append('%d:%d' % (p, 1 if opts & 0x20 else 0)); cs.append(c)
+print(' '.join(out), flush=True)
+sys.stdin.read()
+`;
+
+for (const ep of EXPORT_PATHS) {
+  const skip = skipAll || skips.get(ep.name) || false;
+
+  describe(`TCP Fast Open server children (netns + veth, nftables counts) [${ep.name}]`, { skip }, () => {
+    let pair: VethPair | undefined;
+    before(() => {
+      pair = vethPair('fntfo');
+      // client: Fast Open without a cookie (1 | 4); server: without a cookie (2 | 0x200)
+      sh(['ip', 'netns', 'exec', pair.A, 'sysctl', '-q', '-w', 'net.ipv4.tcp_fastopen=5']);
+      sh(['ip', 'netns', 'exec', pair.B, 'sysctl', '-q', '-w', 'net.ipv4.tcp_fastopen=514']);
+      for (const [ns, dev, dir] of [[pair.B, pair.VB, 'rx'], [pair.A, pair.VA, 'tx']] as const) {
+        pair.nft(ns, `
+table netdev fntfo {
+  chain in { type filter hook ingress device "${dev}" priority 0;
+    tcp ${dir === 'rx' ? 'dport' : 'sport'} 1024-65535 counter comment "${dir}"; }
+}
+`);
+      }
+    });
+    after(() => pair?.remove());
+
+    it('the SYN with its payload, the SYN-ACK and the segments of the SYN_RECV window, each counted once', async () => {
+      const p = pair!;
+      const srv = py(['ip', 'netns', 'exec', p.B], TFO_SERVER, [p.ipB]);
+      const port = Number(await next(srv));
+      let cl: Py | undefined;
+      let conns: { port: number; acked: boolean }[] = [];
+      let rxWire = NaN, txWire = NaN;
+      try {
+        const cap = await captureOn(ep, async () => {
+          cl = py(['ip', 'netns', 'exec', p.A], TFO_CLIENT, [p.ipA, p.ipB, String(port)]);
+          conns = (await next(cl)).split(' ').map((x) => { const [a, b] = x.split(':'); return { port: Number(a), acked: b === '1' }; });
+          assert.equal(await next(srv), 'done');
+          // the server sends nothing but ACKs (a delayed one may still be due) and the client
+          // nothing more: read the counters once two reads 0.5 s apart agree
+          for (let prev = ''; ;) {
+            rxWire = p.nftCount(p.B, 'rx');
+            txWire = p.nftCount(p.A, 'tx');
+            if (`${rxWire}/${txWire}` === prev) break;
+            prev = `${rxWire}/${txWire}`;
+            await new Promise((r) => setTimeout(r, 500));
+          }
+        }, ARGS);
+        assert.equal(conns.length, K);
+        assert.deepEqual(conns.filter((c) => !c.acked), [], 'every SYN carried data the server took (Fast Open)');
+        let rx = 0, tx = 0;
+        for (const c of conns) {
+          const s = byPorts(cap.records, port, c.port);
+          assert.equal(s.length, 1, `server side of ${c.port}`);
+          const r = s[0]!;
+          assert.equal(r.SockRxBytes, 100 + c.port % 1000 + 50, `server side of ${c.port}: bytes`);
+          const rf = flagKeys(r, 'SockRxFlags'), tf = flagKeys(r, 'SockTxFlags');
+          assert.equal(rf.SYN, 1, `server side of ${c.port}: ${JSON.stringify(rf)}`);
+          assert.equal(tf['SYN-ACK'], 1, `server side of ${c.port}: ${JSON.stringify(tf)}`);
+          assert.equal(r.SockRxPackets, Object.values(rf).reduce((a, b) => a + b, 0));
+          assert.equal(r.SockTxPackets, Object.values(tf).reduce((a, b) => a + b, 0));
+          assert.equal(r.ProcPID, srv.child.pid);
+          rx += r.SockRxPackets as number;
+          tx += r.SockTxPackets as number;
+        }
+        assert.equal(rx, rxWire, 'packets the server received, against nftables');
+        assert.equal(tx, txWire, 'packets the server sent, against nftables');
+      } finally {
+        cl?.child.stdin!.end();
+        srv.child.stdin!.end();
+      }
     });
   });
 }

@@ -11,7 +11,7 @@
 //     one run: ns per packet of the packet hooks, BPF ns per redis request and per storm
 //     connection, timer ns per tick (kernel.bpf_stats_enabled).
 // Usage: node dist/bench/socket-overhead.js [reps=3] [connections=20000 (0: redis only)] [redis requests=100000 (0: storm only)] [redis rounds=10]
-//        node dist/bench/socket-overhead.js paths [connections=5000] [redis requests=50000] [rounds=3]
+//        node dist/bench/socket-overhead.js paths [connections=5000] [redis requests=50000 (0: storm only)] [rounds=3]
 // FALCONET_NO_SK_ITER=1 makes every agent of a run use the map-walk path. FALCONET_BENCH_AGENT
 // runs another checkout's bin/falconet. FALCONET_BENCH_PATHS lists the runs of `paths` mode
 // (default iterator,map-walk); NAME@/other/checkout/bin/falconet adds another build's agent, run
@@ -327,7 +327,8 @@ async function pathCosts(): Promise<void> {
   });
   const bin = buildStorm();
   storm(bin); // warm-up
-  const redis = installRedis() ? await startRedis() : undefined;
+  // redis requests 0: the connection storm only (redis-benchmark -n 0 would never end)
+  const redis = REDIS_N > 0 && installRedis() ? await startRedis() : undefined;
   redis?.run();
   type M = { tx: number; rx: number; pkt: number; req: number; conn: number; tick: number };
   const got = new Map<string, { line: string; ms: M[] }>();
@@ -382,7 +383,7 @@ async function pathCosts(): Promise<void> {
     console.log(`${b} / ${a}: per packet ${(med(eb.ms, 'pkt') / med(ea.ms, 'pkt')).toFixed(3)}, per request ${(med(eb.ms, 'req') / med(ea.ms, 'req')).toFixed(3)}, ` +
       `per connection ${(med(eb.ms, 'conn') / med(ea.ms, 'conn')).toFixed(3)}`);
   }
-  if (!redis) console.log('redis: redis-server/redis-benchmark not installed and apt-get install redis-server redis-tools failed');
+  if (!redis && REDIS_N > 0) console.log('redis: redis-server/redis-benchmark not installed and apt-get install redis-server redis-tools failed');
 }
 
 async function redisBench(): Promise<void> {

@@ -110,6 +110,7 @@ function pipelineOptions(flags: AgentFlags, extra: Partial<PipelineOptions> = {}
     output: flags.output, quiet: flags.quiet || flags.daemon, token: flags.token, stats: flags.stats,
     sysflow: sysflowOptions(flags), durationSec: flags.duration, sinks, filter: flags.filter, rules: flags.rules,
     strict: flags.strict, alertFormat: flags.alertFormat, plugdir: flags.plugdir, pipelineFile: flags.config,
+    syslogSockets: resolveProtocols(flags.protocol).syslogSockets,
     enrichment: { versions: flags.versions, checksums: flags.checksums, containers: flags.containers, processTable: flags.processTable, containerSockets: flags.containerSocket, criSockets: flags.criSocket, ...(flags.stateDir !== undefined ? { stateDir: flags.stateDir } : {}) },
     ...extra,
   };

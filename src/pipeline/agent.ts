@@ -37,6 +37,8 @@ export interface PipelineOptions {
   enrichment?: AgentFlagsTree['enrichment'];
   /** --config: a pipeline.json instead of the tree the flags compile to */
   pipelineFile?: string;
+  /** -p syslog's UNIX socket paths: their senders' last records wait for late payloads */
+  syslogSockets?: readonly string[];
   /** the counters the metrics endpoint reads (created when absent) */
   counters?: RuntimeCounters;
   /** called once the sensor is ready (daemon mode reports readiness to its parent) */
@@ -71,7 +73,7 @@ export async function runPipeline(rs: RecordSource, opts: PipelineOptions, out: 
     token: opts.token, hostFromStream: opts.hostFromStream,
     sinkWhere: (u) => { const i = opts.pipelineFile ? -1 : (opts.sinks ?? []).indexOf(u); return i >= 0 ? `--sink #${i + 1}` : undefined; },
   });
-  const source = kernelSource('sensor', rs);
+  const source = kernelSource('sensor', rs, { holdUnixPaths: opts.syslogSockets ?? [] });
   let durationTimer: NodeJS.Timeout | undefined;
   let first = true;
   const onControl = (c: Control): void => {
@@ -95,11 +97,17 @@ export async function runPipeline(rs: RecordSource, opts: PipelineOptions, out: 
       if (opts.stats) {
         process.stderr.write(`falconet-stats ${JSON.stringify({ ...c.stats, bootNs: c.stats.bootNs.toString() })}\n`);
         process.stderr.write(`falconet-figures ${JSON.stringify(figuresObject(counters))}\n`);
-        const j = source.join;
-        if (j.kernel) process.stderr.write(`falconet-payload-stats ${JSON.stringify({ ...j.kernel, ...j.stats })}\n`);
+        printPayloadStats();
       }
+    } else if (c.kind === 'end') {
+      // records the join held for late payloads left at the end: their joins count too
+      if (opts.stats && source.join.stats.held) printPayloadStats();
     } else if (c.kind === 'log') log(c.text);
   };
+  function printPayloadStats(): void {
+    const j = source.join;
+    if (j.kernel) process.stderr.write(`falconet-payload-stats ${JSON.stringify({ ...j.kernel, ...j.stats })}\n`);
+  }
   // a replay is finite: its sinks get every record while they make progress; a live agent told
   // to stop gives them 5 s
   const rt = new Runtime(source, tree.roots, { counters, log, onControl, overlapPushes: true, drainWhileProgressing: opts.hostFromStream === true });

@@ -5,6 +5,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import dnsPacket from 'dns-packet';
 import { PayloadJoin } from '../../src/protocols/join.js';
+import { kernelSource } from '../../src/pipeline/sources/kernel.js';
+import type { SensorEvent, SensorStats } from '../../src/model/records.js';
+import type { Envelope } from '../../src/pipeline/types.js';
 import { DnsNameCache } from '../../src/protocols/dns-cache.js';
 import { parseDns } from '../../src/protocols/dns.js';
 import { parseProtocolOption, resolveProtocols, appOfPorts, ProtocolOptionError, type ProtocolArgs } from '../../src/protocols/options.js';
@@ -56,7 +59,7 @@ describe('payload join and names', () => {
     assert.equal(Object.keys(o).slice(-3).join(), 'SockAge,App,AppTxDns');
     const other = j.process([sock(5n, 'UDP', '127.0.0.54', 53, 1_000_000_000n)])[0] as SockRecord;
     assert.equal((other.appKeys![1]![1] as Map<string, unknown>[])[0]!.get('TransactionId'), 2);
-    assert.deepEqual(j.stats, { payloads: 2, attached: 2, unmatched: 0 });
+    assert.deepEqual(j.stats, { payloads: 2, attached: 2, unmatched: 0, held: 0 });
   });
 
   it('names: the TCP record to an answered IP carries the CNAME chain, in either batch order', () => {
@@ -94,7 +97,7 @@ describe('payload join and names', () => {
     assert.deepEqual(c.namesFor('10.0.0.4', 0n), ['www.z.test', 'z.test']);
     const j = new PayloadJoin({ maxFlows: 2, perFlow: 1 });
     for (const ck of [1n, 2n, 3n, 3n]) j.add(payload({ cookie: ck, app: 'HTTP', transport: 'tcp', rx: true, ts: 1n, bytes: Buffer.from('x') }));
-    assert.deepEqual(j.stats, { payloads: 4, attached: 0, unmatched: 2 });
+    assert.deepEqual(j.stats, { payloads: 4, attached: 0, unmatched: 2, held: 0 });
   });
 
   it('UNIX: a struct sock address reused by the next socket: the socket inode tells them apart', () => {
@@ -110,7 +113,85 @@ describe('payload join and names', () => {
     ]) as SockRecord[];
     assert.equal(out[0]!.appKeys, undefined);
     assert.equal(out[1]!.appKeys?.[0]?.[1], 'SYSLOG');
-    assert.deepEqual(j.stats, { payloads: 1, attached: 1, unmatched: 0 });
+    assert.deepEqual(j.stats, { payloads: 1, attached: 1, unmatched: 0, held: 0 });
+  });
+});
+
+describe('late UNIX syslog payloads: senders\' last records wait (stream time)', () => {
+  const msg = Buffer.from('<13>Dec  2 21:02:49 t[1]: late');
+  const S = 1_000_000_000n;
+  const unixRec = (skIno: bigint, over: Partial<SockRecord> = {}): SockRecord => ({
+    ...sock(20n + skIno, 'UDP', '', 0, 1_000_000_000n), family: 'AF_UNIX', protocol: '', state: '', path: '/dev/log', localIP: '',
+    remoteIP: '', skAddr: 0xffff0100n + skIno, skIno, ...over,
+  });
+  const late = (skIno: bigint, ts: bigint) => payload({ cookie: 0n, app: 'SYSLOG', transport: 'unix', rx: true, ts, skAddr: 0xffff0100n + skIno, skIno, bytes: msg });
+
+  it('a closed sender to a held path waits 2 s of ticks; a payload read meanwhile joins it', () => {
+    const j = new PayloadJoin({ holdUnixPaths: ['/dev/log'] });
+    assert.deepEqual(j.process([unixRec(1n)]), []);
+    assert.equal(j.heldNow, 1);
+    assert.deepEqual(j.tick(10n * S), []); // the wait starts at the first tick after the record
+    assert.deepEqual(j.process([late(1n, 10n * S + 5n)]), []);
+    assert.deepEqual(j.tick(11n * S), []);
+    assert.deepEqual(j.tick(12n * S - 1n), []);
+    const out = j.tick(12n * S);
+    assert.equal(out.length, 1);
+    assert.equal(out[0]!.appKeys?.[0]?.[1], 'SYSLOG');
+    assert.equal(j.heldNow, 0);
+    assert.deepEqual(j.stats, { payloads: 1, attached: 1, unmatched: 0, held: 1 });
+  });
+
+  it('a datagram read after its sender closed (no inode left) joins by the sender\'s cookie, never by the address alone', () => {
+    const j = new PayloadJoin({ holdUnixPaths: ['/dev/log'] });
+    const orphan = (skIno: bigint, cookie: bigint, ts: bigint) =>
+      ({ ...late(skIno, ts), skIno: 0n, cookie, bytes: Buffer.from('<13>Dec  2 21:02:50 t[1]: after close') });
+    assert.deepEqual(j.process([unixRec(1n), unixRec(2n), unixRec(3n)]), []);
+    j.tick(10n * S);
+    // 1: its cookie (21); 2: another socket's cookie at its address; 3: no cookie, only the address
+    // (which a new socket may have by now). A payload the sender side saw (with the inode) and one
+    // read after the close both join 1, in capture order
+    j.process([orphan(1n, 21n, 10n * S + 2n), late(1n, 10n * S + 1n), orphan(2n, 99n, 10n * S + 3n), orphan(3n, 0n, 10n * S + 4n)]);
+    const out = j.tick(12n * S);
+    assert.deepEqual(out.map((r) => [r.skIno, r.appKeys?.length ?? 0]), [[1n, 2], [2n, 0], [3n, 0]]);
+    const msgs = out[0]!.appKeys!.find(([k]) => k === 'AppRxSyslog')?.[1] as Map<string, unknown>[];
+    assert.deepEqual(msgs.map((m) => m.get('Message')), ['late', 'after close']);
+    assert.deepEqual(j.stats, { payloads: 4, attached: 2, unmatched: 0, held: 3 });
+  });
+
+  it('only a sender\'s (CLIENT) last (close) datagram record to a held path waits; flush() lets all go', () => {
+    const j = new PayloadJoin({ holdUnixPaths: ['/dev/log'], holdNs: 5n * S });
+    const pass = [
+      unixRec(2n, { path: '/run/other.sock' }), unixRec(3n, { reason: 'idle' }), unixRec(4n, { role: 'SERVER' }),
+      unixRec(5n, { sockType: 'SOCK_STREAM' }), sock(9n, 'UDP', '10.0.0.2', 514, S),
+    ];
+    assert.equal(j.process([...pass, unixRec(6n), unixRec(7n)]).length, pass.length);
+    j.tick(1n * S);
+    assert.deepEqual(j.tick(5n * S), []);
+    assert.deepEqual(j.flush().map((r) => r.skIno), [6n, 7n]);
+    assert.equal(j.heldNow, 0);
+    assert.equal(new PayloadJoin().process([unixRec(8n)]).length, 1, 'no held paths: nothing waits');
+  });
+
+  it('kernelSource: held records leave at a later stats tick (or the end) with the next sequence numbers', async () => {
+    const st = (bootNs: bigint): SensorEvent => ({ kind: 'stats', stats: { bootNs } as SensorStats });
+    const events: SensorEvent[] = [
+      { kind: 'hello', hello: { sensorPid: 1, bootToRealNs: 0n, startBootNs: 0n, monitors: 2, programsAttached: 1, programsSkipped: 0, kernelRelease: '6.1', hostname: 'h', programStatus: [] } },
+      { kind: 'records', records: [unixRec(1n), sock(9n, 'UDP', '10.0.0.2', 514, S), unixRec(2n)] },
+      st(10n * S),
+      { kind: 'records', records: [late(1n, 10n * S + 1n), sock(10n, 'UDP', '10.0.0.3', 514, S)] },
+      st(11n * S), st(12n * S),
+      { kind: 'records', records: [late(2n, 12n * S + 1n)] }, // after the wait: unmatched
+      { kind: 'end' },
+    ];
+    const rs = { async *[Symbol.asyncIterator]() { yield* events; }, stop() {} };
+    const got: Envelope<KernelRecord>[] = [];
+    const ks = kernelSource('t', rs, { holdUnixPaths: ['/dev/log'] });
+    for await (const ev of ks) if (ev.kind === 'records') got.push(...ev.records);
+    const show = got.map((e) => `${e.id?.seq}:${(e.rec as SockRecord).cookie}:${(e.rec as SockRecord).appKeys ? 'app' : '-'}`);
+    // 9 at once; 21 (ino 1) and 22 (ino 2) held from tick 10 s, released at tick 12 s: 21 with its
+    // payload; 22's payload came after its release and is left unmatched at the end
+    assert.deepEqual(show, ['1:9:-', '2:10:-', '3:21:app', '4:22:-']);
+    assert.deepEqual(ks.join.stats, { payloads: 2, attached: 1, unmatched: 1, held: 2 });
   });
 });
 

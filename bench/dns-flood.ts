@@ -8,9 +8,9 @@
 //   other   the steady flood while -p names another port: the port filter alone
 // BPF ns come from kernel.bpf_stats_enabled in separate runs (the accounting has its own cost).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { benchTempDir } from './lib/temp-dir.js';
 import { fileURLToPath } from 'node:url';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -110,7 +110,7 @@ async function withAgent<T>(port: number, work: (cpu: () => number) => T): Promi
 
 async function withFloor<T>(work: () => T): Promise<T> {
   progress('floor');
-  const dir = mkdtempSync(path.join(tmpdir(), 'fn-plfloor-'));
+  const dir = benchTempDir('fn-plfloor-');
   const src = path.join(REPO, 'bench/floor');
   // vmlinux.h as bpf/Makefile finds it: shipped per arch, else generated in bpf/
   const arch = process.arch === 'arm64' ? 'arm64' : 'x86';
@@ -135,7 +135,7 @@ async function bpfStats<T>(work: () => Promise<T>): Promise<T> {
 async function main(): Promise<void> {
   if (process.geteuid?.() !== 0) { console.log('dns-flood: needs root'); return; }
   const { startDnsmasq } = await import('../test/kernel/protocols-servers.js');
-  const dir = mkdtempSync(path.join(tmpdir(), 'fn-dnsflood-'));
+  const dir = benchTempDir('fn-dnsflood-');
   const dns = await startDnsmasq(dir, ['--host-record=a.test,10.1.2.3', '--local=/test/', '--dns-forward-max=1000']);
   try {
     console.log(`DNS flood, ${SECONDS} s per run, dnsmasq on 127.0.0.1:${dns.port}; rates are answered queries/s`);

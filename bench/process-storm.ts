@@ -7,9 +7,10 @@
 // (bpf_stats, over each storm only): the steadiest measure of what the kernel side adds.
 // Usage: node dist/bench/process-storm.js [reps=5] [children=10000] [-- extra agent args]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
+import { benchTempDir } from './lib/temp-dir.js';
 import { REPO } from '../test/kernel/harness.js';
 import { buildC, STORM_C } from '../test/kernel/process-workloads.js';
 import { bpfProgStats, bpfProgStatsById } from './lib/bpf-stats.js';
@@ -79,7 +80,7 @@ function procTracepoints(): string[] {
 let lastFloorBpfNs = 0;
 
 async function withFloor<T>(fn: () => T): Promise<T> {
-  const f = path.join(mkdtempSync(path.join(tmpdir(), 'fn-floor-')), 'floor.bt');
+  const f = path.join(benchTempDir('fn-floor-'), 'floor.bt');
   writeFileSync(f, `BEGIN { printf("floor-ready\\n"); }\n${procTracepoints().join(',\n')} { @c = count(); }\n`);
   const before = new Set(bpfProgStatsById().keys());
   const bt = spawn('bpftrace', [f], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -165,12 +165,18 @@ static __always_inline void pl_ship(struct payload_record *r, __u32 cap)
  * sock_state then hands the child to pl_listen_adopt. Counted as a handshake drop when kept;
  * the adoption takes that back (same CPU, per-CPU counter), so a segment no child took stays
  * counted. The key (ports, and the acknowledged number: the server's ISN + 1, which the child
- * has in snd_una) makes a stale slot harmless. */
+ * has in snd_una) makes a stale slot harmless.
+ * A TCP Fast Open SYN's data is kept the same way (syn set, key: the SYN's sequence number). The
+ * listener makes the Fast Open child and sends its SYN-ACK from this softirq; the socket
+ * monitor's transmit hook sees the child's first segment and hands it to pl_listen_adopt_syn
+ * with the request's ISN. A SYN whose data the listener refused (no valid cookie) stays counted:
+ * the client sends that data again after the handshake, where it is captured. */
 struct pl_listen_keep {
 	__u16 rport, lport;  /* host order */
-	__u32 ack;
+	__u32 ack;           /* the segment's acknowledgment number; a SYN: its sequence number */
 	__u32 cap;
-	__u32 valid;
+	__u16 valid;
+	__u16 syn;
 	struct payload_record r;
 };
 
@@ -182,7 +188,7 @@ struct {
 } pl_listen_stash SEC(".maps");
 
 static __always_inline void pl_listen_put(struct __sk_buff *skb, __u8 *th, __u32 hl, __u32 len, __u32 seq,
-					  __u32 app, __u32 v6)
+					  __u32 app, __u32 v6, __u32 syn)
 {
 	__u32 zero = 0;
 	struct pl_listen_keep *k = bpf_map_lookup_elem(&pl_listen_stash, &zero);
@@ -196,7 +202,9 @@ static __always_inline void pl_listen_put(struct __sk_buff *skb, __u8 *th, __u32
 	k->cap = cap;
 	k->rport = (th[0] << 8) | th[1];
 	k->lport = (th[2] << 8) | th[3];
-	k->ack = ((__u32)th[8] << 24) | ((__u32)th[9] << 16) | ((__u32)th[10] << 8) | th[11];
+	/* a SYN's data starts one after its sequence number (the SYN's own) */
+	k->ack = syn ? seq - 1 : ((__u32)th[8] << 24) | ((__u32)th[9] << 16) | ((__u32)th[10] << 8) | th[11];
+	k->syn = syn;
 	__builtin_memset(k->r.raddr, 0, sizeof(k->r.raddr));
 	k->r.rport = 0;
 	k->r.hdr.flags = PLF_RX;
@@ -211,17 +219,9 @@ static __always_inline void pl_listen_put(struct __sk_buff *skb, __u8 *th, __u32
 		pl_listen_data = 1;
 }
 
-static __noinline void pl_listen_adopt(struct sock *sk, __u64 cookie)
+/* Ships the kept segment k under the child's cookie. */
+static __always_inline void pl_listen_ship(struct pl_listen_keep *k, __u64 cookie)
 {
-	__u32 zero = 0;
-	struct pl_listen_keep *k = bpf_map_lookup_elem(&pl_listen_stash, &zero);
-	if (!k || !k->valid || !cookie)
-		return;
-	if (k->lport != sk->__sk_common.skc_num || k->rport != bpf_ntohs(sk->__sk_common.skc_dport))
-		return;
-	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
-	if (!tp || tp->snd_una != k->ack)
-		return;
 	k->valid = 0;
 	__u32 idx = PL_DROP_HANDSHAKE;
 	__u64 *v = bpf_map_lookup_elem(&payload_stats, &idx);
@@ -232,6 +232,34 @@ static __noinline void pl_listen_adopt(struct sock *sk, __u64 cookie)
 		return;
 	k->r.cookie = cookie;
 	pl_ship(&k->r, k->cap);
+}
+
+/* The kept segment, if it is the one that made child sk (sock_state, SYN_RECV → ESTABLISHED). */
+static __noinline void pl_listen_adopt(struct sock *sk, __u64 cookie)
+{
+	__u32 zero = 0;
+	struct pl_listen_keep *k = bpf_map_lookup_elem(&pl_listen_stash, &zero);
+	if (!k || !k->valid || k->syn || !cookie)
+		return;
+	if (k->lport != sk->__sk_common.skc_num || k->rport != bpf_ntohs(sk->__sk_common.skc_dport))
+		return;
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp || tp->snd_una != k->ack)
+		return;
+	pl_listen_ship(k, cookie);
+}
+
+/* The kept Fast Open SYN, if it is the one that made child sk, whose request has ISN isn (the
+ * socket monitor's transmit hook: sk is read by probe there). */
+static __noinline void pl_listen_adopt_syn(struct sock *sk, __u64 cookie, __u32 isn)
+{
+	__u32 zero = 0;
+	struct pl_listen_keep *k = bpf_map_lookup_elem(&pl_listen_stash, &zero);
+	if (!k || !k->valid || !k->syn || !cookie || k->ack != isn)
+		return;
+	if (k->lport != BPF_CORE_READ(sk, __sk_common.skc_num) || k->rport != bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)))
+		return;
+	pl_listen_ship(k, cookie);
 }
 
 static __noinline int pl_skb(struct __sk_buff *skb, __u32 rx)
@@ -271,14 +299,16 @@ static __noinline int pl_skb(struct __sk_buff *skb, __u32 rx)
 		app = cfg_pl_ports[t][dport];
 	if (!app)
 		return 1;
-	__u32 hl, seq = 0;
+	__u32 hl, seq = 0, syn = 0;
 	if (t == 0) {
 		if (th + 20 > end)
 			return 1;
-		if (th[13] & 0x02)
-			return 1; /* SYN: no message (fast-open data is not captured) */
 		hl = l3 + (th[12] >> 4) * 4;
 		seq = ((__u32)th[4] << 24) | ((__u32)th[5] << 16) | ((__u32)th[6] << 8) | th[7];
+		/* TCP Fast Open: a SYN with data; the data starts after the SYN's sequence number */
+		syn = th[13] & 0x02;
+		if (syn)
+			seq++;
 	} else {
 		hl = l3 + 8;
 	}
@@ -295,7 +325,13 @@ static __noinline int pl_skb(struct __sk_buff *skb, __u32 rx)
 		if (!sk || (t == 0 && sk->state == PL_TCP_LISTEN)) {
 			pl_count(PL_DROP_HANDSHAKE);
 			if (sk)
-				pl_listen_put(skb, th, hl, len, seq, app, v6);
+				pl_listen_put(skb, th, hl, len, seq, app, v6, syn);
+			return 1;
+		}
+		if (syn) {
+			/* a SYN or SYN-ACK with data to a connecting socket (simultaneous open; Linux's
+			 * servers send none in a SYN-ACK): not captured, counted */
+			pl_count(PL_DROP_HANDSHAKE);
 			return 1;
 		}
 	} else if (is_self(bpf_get_current_pid_tgid() >> 32)) {

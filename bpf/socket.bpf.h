@@ -611,6 +611,12 @@ static __noinline void tcp_born(struct sock_record *v, struct sock *sk, __u64 no
 	v->embryo = SOCK_BORN;
 }
 
+/* Set once -p kept a data segment that reached a listener (payload.bpf.h): until then a new
+ * server entry does not look for it. */
+volatile __u32 pl_listen_data;
+static __noinline void pl_listen_adopt(struct sock *sk, __u64 cookie); /* payload.bpf.h */
+static __noinline void pl_listen_adopt_syn(struct sock *sk, __u64 cookie, __u32 isn);
+
 /* TCP Fast Open: the child sends its SYN-ACK while its request socket is still attached
  * (fastopen_rsk). The SYN went through the listener: credited here with the payload it carried
  * (the request's rcv_nxt - ISN - 1). sk: the transmit hook's (RCU) pointer, read by probe. */
@@ -622,9 +628,12 @@ static __noinline void tcp_tfo_syn(struct sock_record *v, struct sock *sk, __u64
 	/* once: the child's own transmits are serialised (its lock, or the listener's softirq that
 	 * made it), so a retransmitted SYN-ACK sees the mark */
 	v->embryo = SOCK_EMBRYO_TFO;
-	__u32 syn = BPF_CORE_READ(req, rcv_nxt) - BPF_CORE_READ(req, rcv_isn) - 1;
+	__u32 isn = BPF_CORE_READ(req, rcv_isn);
+	__u32 syn = BPF_CORE_READ(req, rcv_nxt) - isn - 1;
 	dir_add(&v->rx, now, syn, TF_SYN, 0, 1);
 	__sync_fetch_and_add(&v->rx_no_ttl, 1);
+	if (syn && pl_listen_data)
+		pl_listen_adopt_syn(sk, v->cookie, isn); /* -p: the SYN's data, kept at ingress */
 }
 
 static __noinline struct sock_record *tcp_new(struct sock *sk, __u64 cookie, __u8 role, bool embryo, __u64 now)
@@ -667,10 +676,6 @@ static __noinline int tcp_owner(struct sock *sk)
 	return 0;
 }
 
-/* Set once -p kept a data segment that reached a listener (payload.bpf.h): until then a new
- * server entry does not look for it. */
-volatile __u32 pl_listen_data;
-static __noinline void pl_listen_adopt(struct sock *sk, __u64 cookie); /* payload.bpf.h */
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(sock_state, const struct sock *sk, const int oldstate, const int newstate)

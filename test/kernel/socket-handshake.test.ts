@@ -16,6 +16,7 @@ import { sh, vethPair, type VethPair } from './netns.js';
 import { bpfSkipReason, missingCommands, type Capture, type JsonRecord } from './harness.js';
 import { EXPORT_PATHS, captureOn, pathSkips } from './socket-paths.js';
 import { byPorts, flagKeys, sock } from './socket-workloads.js';
+import { freePort } from '../lib/ports.js';
 
 const need = ['ip', 'nft', 'python3'];
 const skipAll = bpfSkipReason() ?? missingCommands(need);
@@ -23,18 +24,21 @@ const skips = skipAll ? new Map() : await pathSkips();
 const ARGS = ['-m', 'socket'];
 const K = 8;
 
-/** A server accepting K connections, reading 100 + (client port % 1000) bytes from each; prints
- * its port, then "done"; keeps the connections open until stdin closes. argv: host, defer (0/1). */
+/** A server accepting K connections, reading BASE + (client port % 1000) bytes from each; prints
+ * its port, then "done"; keeps the connections open until stdin closes. argv: host, listener
+ * option (none, defer: TCP_DEFER_ACCEPT, tfo: TCP_FASTOPEN), BASE. */
 const SERVER = `
 import socket, sys
 s = socket.socket()
-if sys.argv[2] == '1':
+if sys.argv[2] == 'defer':
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 10)
+if sys.argv[2] == 'tfo':
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 64)
 s.bind((sys.argv[1], 0)); s.listen(64)
 print(s.getsockname()[1], flush=True)
 conns = []
 for i in range(${K}):
-    c, a = s.accept(); n = 100 + a[1] % 1000; got = 0
+    c, a = s.accept(); n = int(sys.argv[3]) + a[1] % 1000; got = 0
     while got < n:
         got += len(c.recv(65536))
     conns.append(c)
@@ -75,7 +79,7 @@ const next = async (p: Py) => (await p.lines.next()).value as string;
 /** Runs server and client under the agent; returns the capture, the server's pid and port and the
  * client ports. */
 async function exchange(ep: typeof EXPORT_PATHS[number], server: string[], client: string[], host: string, defer: boolean) {
-  const srv = py(server, SERVER, [host, defer ? '1' : '0']);
+  const srv = py(server, SERVER, [host, defer ? 'defer' : 'none', '100']);
   const port = Number(await next(srv));
   let cl: Py | undefined;
   let ports: number[] = [];
@@ -138,24 +142,6 @@ table netdev fnhs {
   });
 }
 
-/** A Fast Open listener accepting K connections; each client's bytes are 150 + (its port % 1000).
- * Prints its port, then "done"; keeps the connections open until stdin closes. argv: host. */
-const TFO_SERVER = `
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 64)
-s.bind((sys.argv[1], 0)); s.listen(64)
-print(s.getsockname()[1], flush=True)
-conns = []
-for i in range(${K}):
-    c, a = s.accept(); n = 150 + a[1] % 1000; got = 0
-    while got < n:
-        got += len(c.recv(65536))
-    conns.append(c)
-print('done', flush=True)
-sys.stdin.read()
-`;
-
 /** K Fast Open connections: 100 + (port % 1000) bytes in the SYN (sendto MSG_FASTOPEN), then 50
  * more. Prints "port:acked" per connection, acked = 1 when the server took the SYN's data
  * (TCP_INFO's TCPI_OPT_SYN_DATA); keeps them open until stdin closes. argv: own ip, host, port. */
@@ -173,6 +159,40 @@ for i in range(${K}):
     out.append('%d:%d' % (p, 1 if opts & 0x20 else 0)); cs.append(c)
 print(' '.join(out), flush=True)
 sys.stdin.read()
+`;
+
+/** -p with Fast Open: K HTTP requests, each wholly in its SYN (sendto MSG_FASTOPEN, path
+ * /tfo/<port>), each answered; prints "port:acked" per connection (as TFO_CLIENT). argv: own
+ * ip, host, port. */
+const TFO_HTTP_CLIENT = `
+import socket, sys
+out = []
+for i in range(${K}):
+    c = socket.socket()
+    c.bind((sys.argv[1], 0))
+    p = c.getsockname()[1]
+    c.sendto(b'GET /tfo/%d HTTP/1.1\\r\\nHost: b\\r\\n\\r\\n' % p, socket.MSG_FASTOPEN, (sys.argv[2], int(sys.argv[3])))
+    got = b''
+    while not got.endswith(b'\\r\\n\\r\\n'):
+        got += c.recv(4096)
+    opts = c.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[5]
+    out.append('%d:%d' % (p, 1 if opts & 0x20 else 0)); c.close()
+print(' '.join(out), flush=True)
+`;
+
+/** Its server: a Fast Open listener on host:port answering each request with an empty 204. */
+const TFO_HTTP_SERVER = `
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 64)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(64)
+print('ready', flush=True)
+for i in range(${K}):
+    c, a = s.accept(); got = b''
+    while not got.endswith(b'\\r\\n\\r\\n'):
+        got += c.recv(4096)
+    c.sendall(b'HTTP/1.1 204 No Content\\r\\n\\r\\n'); c.close()
+print('done', flush=True)
 `;
 
 for (const ep of EXPORT_PATHS) {
@@ -198,7 +218,7 @@ table netdev fntfo {
 
     it('the SYN with its payload, the SYN-ACK and the segments of the SYN_RECV window, each counted once', async () => {
       const p = pair!;
-      const srv = py(['ip', 'netns', 'exec', p.B], TFO_SERVER, [p.ipB]);
+      const srv = py(['ip', 'netns', 'exec', p.B], SERVER, [p.ipB, 'tfo', '150']); // 100 + port % 1000 in the SYN, 50 after
       const port = Number(await next(srv));
       let cl: Py | undefined;
       let conns: { port: number; acked: boolean }[] = [];
@@ -239,6 +259,42 @@ table netdev fntfo {
         assert.equal(tx, txWire, 'packets the server sent, against nftables');
       } finally {
         cl?.child.stdin!.end();
+        srv.child.stdin!.end();
+      }
+    });
+
+    it('-p: the HTTP request a SYN carries is decoded once on each side; nothing counted dropped', async () => {
+      const p = pair!;
+      const port = await freePort();
+      const srv = py(['ip', 'netns', 'exec', p.B], TFO_HTTP_SERVER, [p.ipB, String(port)]);
+      assert.equal(await next(srv), 'ready');
+      let conns: { port: number; acked: boolean }[] = [];
+      try {
+        const cap = await captureOn(ep, async () => {
+          const cl = py(['ip', 'netns', 'exec', p.A], TFO_HTTP_CLIENT, [p.ipA, p.ipB, String(port)]);
+          conns = (await next(cl)).split(' ').map((x) => { const [a, b] = x.split(':'); return { port: Number(a), acked: b === '1' }; });
+          assert.equal(await next(srv), 'done');
+        }, [...ARGS, '-p', `http=tcp/${port}`, '-p', 'dns=off', '-p', 'syslog=off']);
+        assert.equal(conns.length, K);
+        assert.deepEqual(conns.filter((c) => !c.acked), [], 'every SYN carried the request and the server took it');
+        const req = (c: number) => ({ _Method: 'GET', _Url: `/tfo/${c}`, _Version: 'HTTP/1.1', Host: 'b' });
+        const noTs = (m: JsonRecord) => Object.fromEntries(Object.entries(m).filter(([k]) => k !== '_Timestamp'));
+        for (const c of conns) {
+          const server = byPorts(cap.records, port, c.port), client = byPorts(cap.records, c.port, port);
+          assert.equal(server.length, 1, `server side of ${c.port}`);
+          assert.equal(client.length, 1, `client side of ${c.port}`);
+          assert.deepEqual((server[0]!.AppRxHttp as JsonRecord[] | undefined)?.map(noTs), [req(c.port)], `server side of ${c.port}`);
+          assert.deepEqual((server[0]!.AppTxHttp as JsonRecord[]).map((m) => m._Status), [204]);
+          assert.deepEqual((client[0]!.AppTxHttp as JsonRecord[] | undefined)?.map(noTs), [req(c.port)], `client side of ${c.port}`);
+          assert.deepEqual((client[0]!.AppRxHttp as JsonRecord[]).map((m) => m._Status), [204]);
+        }
+        const line = cap.stderr.split('\n').filter((l) => l.startsWith('falconet-payload-stats ')).at(-1);
+        assert.ok(line, 'payload stats line');
+        const st = JSON.parse(line.slice('falconet-payload-stats '.length)) as Record<string, number>;
+        // 4 messages per connection (request and response, on both sides), all shipped and joined
+        assert.deepEqual({ captured: st.captured, drop_handshake: st.drop_handshake, skip_retrans: st.skip_retrans, attached: st.attached },
+          { captured: 4 * K, drop_handshake: 0, skip_retrans: 0, attached: 4 * K }, line);
+      } finally {
         srv.child.stdin!.end();
       }
     });

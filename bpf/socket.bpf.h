@@ -709,6 +709,14 @@ int BPF_PROG(sock_state, const struct sock *sk, const int oldstate, const int ne
 		return 0;
 	}
 	struct sock_record *v;
+	/* A Fast Open child is accepted, read and written in SYN_RECV, and it may leave SYN_RECV for
+	 * FIN_WAIT1 (closed before the client's ACK came) or CLOSE (reset) instead: born then. A
+	 * plain embryo lives within one softirq (clone to ESTABLISHED) and never gets here. */
+	if (oldstate == TCP_SYN_RECV_) {
+		v = tcp_rec((struct sock *)sk);
+		if (v && v->embryo == SOCK_EMBRYO_TFO)
+			tcp_born(v, (struct sock *)sk, bpf_ktime_get_boot_ns());
+	}
 	/* close() and shutdown() move an open socket to FIN_WAIT1 or LAST_ACK in the closing task:
 	 * the owner of a server socket that never sent or received */
 	if (newstate == TCP_FIN_WAIT1_ || newstate == TCP_LAST_ACK_)
@@ -801,7 +809,8 @@ int BPF_PROG(sock_tcp_destroy, struct sock *sk)
 	if (!v)
 		return 0;
 	if (v->embryo) {
-		/* the child died before ESTABLISHED: no record, as for a connection never accepted */
+		/* the child died before ESTABLISHED (a Fast Open child was born when it left SYN_RECV):
+		 * no record, as for a connection never accepted */
 		if (!cfg_tcp_walk) {
 			bpf_sk_storage_delete(&sock_tcp, sk);
 		} else {

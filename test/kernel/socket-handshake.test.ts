@@ -162,8 +162,8 @@ sys.stdin.read()
 `;
 
 /** -p with Fast Open: K HTTP requests, each wholly in its SYN (sendto MSG_FASTOPEN, path
- * /tfo/<port>), each answered; prints "port:acked" per connection (as TFO_CLIENT). argv: own
- * ip, host, port. */
+ * /tfo/<port>), each answered; closes after the server did (its FIN read); prints "port:acked"
+ * per connection (as TFO_CLIENT). argv: own ip, host, port. */
 const TFO_HTTP_CLIENT = `
 import socket, sys
 out = []
@@ -176,6 +176,8 @@ for i in range(${K}):
     while not got.endswith(b'\\r\\n\\r\\n'):
         got += c.recv(4096)
     opts = c.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[5]
+    while c.recv(4096):
+        pass
     out.append('%d:%d' % (p, 1 if opts & 0x20 else 0)); c.close()
 print(' '.join(out), flush=True)
 `;
@@ -263,9 +265,9 @@ table netdev fntfo {
       }
     });
 
-    it('-p: the HTTP request a SYN carries is decoded once on each side; nothing counted dropped', async () => {
-      const p = pair!;
-      const port = await freePort();
+    /** K Fast Open HTTP exchanges to a fresh port under -p http=tcp/PORT: the capture, the
+     * port and the client ports. */
+    async function httpExchange(p: VethPair, port: number) {
       const srv = py(['ip', 'netns', 'exec', p.B], TFO_HTTP_SERVER, [p.ipB, String(port)]);
       assert.equal(await next(srv), 'ready');
       let conns: { port: number; acked: boolean }[] = [];
@@ -277,25 +279,60 @@ table netdev fntfo {
         }, [...ARGS, '-p', `http=tcp/${port}`, '-p', 'dns=off', '-p', 'syslog=off']);
         assert.equal(conns.length, K);
         assert.deepEqual(conns.filter((c) => !c.acked), [], 'every SYN carried the request and the server took it');
-        const req = (c: number) => ({ _Method: 'GET', _Url: `/tfo/${c}`, _Version: 'HTTP/1.1', Host: 'b' });
-        const noTs = (m: JsonRecord) => Object.fromEntries(Object.entries(m).filter(([k]) => k !== '_Timestamp'));
-        for (const c of conns) {
-          const server = byPorts(cap.records, port, c.port), client = byPorts(cap.records, c.port, port);
-          assert.equal(server.length, 1, `server side of ${c.port}`);
-          assert.equal(client.length, 1, `client side of ${c.port}`);
-          assert.deepEqual((server[0]!.AppRxHttp as JsonRecord[] | undefined)?.map(noTs), [req(c.port)], `server side of ${c.port}`);
-          assert.deepEqual((server[0]!.AppTxHttp as JsonRecord[]).map((m) => m._Status), [204]);
-          assert.deepEqual((client[0]!.AppTxHttp as JsonRecord[] | undefined)?.map(noTs), [req(c.port)], `client side of ${c.port}`);
-          assert.deepEqual((client[0]!.AppRxHttp as JsonRecord[]).map((m) => m._Status), [204]);
-        }
-        const line = cap.stderr.split('\n').filter((l) => l.startsWith('falconet-payload-stats ')).at(-1);
-        assert.ok(line, 'payload stats line');
-        const st = JSON.parse(line.slice('falconet-payload-stats '.length)) as Record<string, number>;
-        // 4 messages per connection (request and response, on both sides), all shipped and joined
-        assert.deepEqual({ captured: st.captured, drop_handshake: st.drop_handshake, skip_retrans: st.skip_retrans, attached: st.attached },
-          { captured: 4 * K, drop_handshake: 0, skip_retrans: 0, attached: 4 * K }, line);
+        return { cap, ports: conns.map((c) => c.port) };
       } finally {
         srv.child.stdin!.end();
+      }
+    }
+    const REQ = (c: number) => ({ _Method: 'GET', _Url: `/tfo/${c}`, _Version: 'HTTP/1.1', Host: 'b' });
+    const noTs = (m: JsonRecord) => Object.fromEntries(Object.entries(m).filter(([k]) => k !== '_Timestamp'));
+
+    /** Each connection's request decoded once in its server's and client's records, and the
+     * response; every capture shipped and joined, none dropped. */
+    function checkHttp(cap: Capture, port: number, ports: number[]) {
+      for (const c of ports) {
+        const server = byPorts(cap.records, port, c), client = byPorts(cap.records, c, port);
+        assert.equal(server.length, 1, `server side of ${c}`);
+        assert.equal(client.length, 1, `client side of ${c}`);
+        assert.deepEqual((server[0]!.AppRxHttp as JsonRecord[] | undefined)?.map(noTs), [REQ(c)], `server side of ${c}`);
+        assert.deepEqual((server[0]!.AppTxHttp as JsonRecord[]).map((m) => m._Status), [204]);
+        assert.deepEqual((client[0]!.AppTxHttp as JsonRecord[] | undefined)?.map(noTs), [REQ(c)], `client side of ${c}`);
+        assert.deepEqual((client[0]!.AppRxHttp as JsonRecord[]).map((m) => m._Status), [204]);
+        // the request's and the response's bytes, whichever state the server's socket was in
+        assert.equal(server[0]!.SockRxBytes, `GET /tfo/${c} HTTP/1.1\r\nHost: b\r\n\r\n`.length, `server side of ${c}`);
+        assert.equal(server[0]!.SockTxBytes, 'HTTP/1.1 204 No Content\r\n\r\n'.length, `server side of ${c}`);
+      }
+      const line = cap.stderr.split('\n').filter((l) => l.startsWith('falconet-payload-stats ')).at(-1);
+      assert.ok(line, 'payload stats line');
+      const st = JSON.parse(line.slice('falconet-payload-stats '.length)) as Record<string, number>;
+      // 4 messages per connection (request and response, on both sides), each once
+      assert.deepEqual({ captured: st.captured, drop_handshake: st.drop_handshake, attached: st.attached },
+        { captured: 4 * K, drop_handshake: 0, attached: 4 * K }, line);
+    }
+
+    it('-p: the HTTP request a SYN carries is decoded once on each side; nothing counted dropped', async () => {
+      const port = await freePort();
+      const { cap, ports } = await httpExchange(pair!, port);
+      checkHttp(cap, port, ports);
+    });
+
+    it('a Fast Open child that answers and closes before the handshake completes (its client\'s bare ACKs dropped) has its record', async () => {
+      // without the client's ACK the child stays in SYN_RECV until the client's FIN-ACK: it is
+      // accepted, reads, writes and closes (SYN_RECV → FIN_WAIT1) without ever being ESTABLISHED
+      const p = pair!;
+      const port = await freePort();
+      p.nft(p.B, `
+table netdev fntfo_ack {
+  chain in { type filter hook ingress device "${p.VB}" priority 1;
+    ip saddr ${p.ipA} tcp dport ${port} tcp flags == ack ip length 52 counter drop comment "tfo-bare-ack"; }
+}
+`);
+      try {
+        const { cap, ports } = await httpExchange(p, port);
+        assert.ok(p.nftCount(p.B, 'tfo-bare-ack') >= K, 'the clients\' bare ACKs were dropped');
+        checkHttp(cap, port, ports);
+      } finally {
+        sh(['ip', 'netns', 'exec', p.B, 'nft', 'delete', 'table', 'netdev', 'fntfo_ack']);
       }
     });
   });

@@ -7,6 +7,10 @@
 #include "file_compat.bpf.h" /* fd hooks and path-op exits without kfuncs (6.1) */
 #include "file_lsm.bpf.h"    /* path operations through BPF LSM where the ctime tracepoints are missing */
 #include "socket.bpf.h"
+#include "socket_tcp.bpf.h"
+#include "socket_udp_unix.bpf.h"
+#include "socket_packets.bpf.h"
+#include "socket_timer.bpf.h"
 #include "socket_unix_compat.bpf.h" /* UNIX bytes through BPF LSM where sock_*_length are missing */
 #include "payload.bpf.h"   /* -p: DNS/HTTP/SYSLOG payloads (socket monitor) */
 #include "process.bpf.h"

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Count-only floor for the socket monitor's hooks: the same attach points as bpf/socket.bpf.h
+/* Count-only floor for the socket monitor's hooks: the same attach points as bpf/socket*.bpf.h
  * (tp_btf tracepoints and cgroup_skb ingress), each program only adding one to a per-CPU
  * counter. What observing those hooks costs at all, for bench/socket-overhead. */
 #include "vmlinux.h" /* bpf/vmlinux/<arch>/ (shipped) or bpf/ (generated): -I from the bench */

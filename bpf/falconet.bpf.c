@@ -4,6 +4,8 @@
  * were not asked for (by name prefix) before load. */
 #include "common.bpf.h"
 #include "file.bpf.h"
+#include "file_fd.bpf.h"
+#include "file_path.bpf.h"
 #include "file_compat.bpf.h" /* fd hooks and path-op exits without kfuncs (6.1) */
 #include "file_lsm.bpf.h"    /* path operations through BPF LSM where the ctime tracepoints are missing */
 #include "socket.bpf.h"
@@ -14,3 +16,6 @@
 #include "socket_unix_compat.bpf.h" /* UNIX bytes through BPF LSM where sock_*_length are missing */
 #include "payload.bpf.h"   /* -p: DNS/HTTP/SYSLOG payloads (socket monitor) */
 #include "process.bpf.h"
+#include "process_record.bpf.h"
+#include "process_syscalls.bpf.h"
+#include "process_sched.bpf.h"

@@ -209,7 +209,7 @@ static bool ends_with(const char *s, const char *suffix)
 
 #define NOKF "__nokf"
 
-/* A path operation's program (file.bpf.h PATH_OP): file_enter_X and file_exit_X both exist;
+/* A path operation's program (file_path.bpf.h PATH_OP): file_enter_X and file_exit_X both exist;
  * close/dup2/dup3 have an enter hook only. */
 static bool is_path_op(struct bpf_object *obj, const char *name)
 {

@@ -74,13 +74,20 @@ test('process --driver nats: agents → R3 stream → two processors sharing a d
   const p2 = new Processor('p2', 'nats', central, join(dir, 'p2.jsonl'), srcUrl('central'));
   try {
     let waiting = 0;
+    // phase times, printed: a CI run once took 374 s here instead of ~15 (passed); they say where
+    const t0 = Date.now();
+    const phases: string[] = [];
+    const phase = (what: string) => phases.push(`${what} ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     await waitFor('both processors pulling', () => waiting >= 2, 60_000, async () => { waiting = await consumerWaiting('central'); });
-    await Promise.all([runAgent(forward, AGENT_A), runAgent(forward, AGENT_B)]);
+    phase('pulling');
+    await Promise.all([runAgent(forward, AGENT_A).then(() => phase('agent A done')), runAgent(forward, AGENT_B).then(() => phase('agent B done'))]);
     await waitFor(`${truth.length} alerts`, () => p1.lines().length + p2.lines().length >= truth.length, 180_000).catch(async (e: Error) => {
       const state = await streamState('central');
       await p1.stop(); await p2.stop();
       throw new Error(`${e.message}: p1 ${p1.lines().length}, p2 ${p2.lines().length}; ${state}\np1: ${p1.tail()}\np2: ${p2.tail()}`);
     });
+    phase('all alerts');
+    console.log(`central nats phases: ${phases.join(', ')}`);
     // settle: a duplicate would show up now
     await new Promise((r) => setTimeout(r, 500));
     assert.deepEqual([await p1.stop(), await p2.stop()], [0, 0]);

@@ -100,8 +100,8 @@ export async function runPipeline(rs: RecordSource, opts: PipelineOptions, out: 
         printPayloadStats();
       }
     } else if (c.kind === 'end') {
-      // records the join held for late payloads left at the end: their joins count too
-      if (opts.stats && source.join.stats.held) printPayloadStats();
+      // the end's join counts: held records that left then, payloads no record took
+      if (opts.stats) printPayloadStats();
     } else if (c.kind === 'log') log(c.text);
   };
   function printPayloadStats(): void {

@@ -235,31 +235,8 @@ static __noinline int pending_end_nokf(long ret)
 	if (ret == 0 && p->inode && !p->done) {
 		struct inode *inode = p->inode;
 		struct file_record *r = pending_rec_nokf(p, inode);
-		if (r) {
-			switch (p->kind) {
-			case PK_ATTRIB:
-				count(r, inode, FE_ATTRIB);
-				break;
-			case PK_MODIFY:
-				r->size = BPF_CORE_READ(inode, i_size);
-				count(r, inode, FE_MODIFY);
-				break;
-			case PK_RENAME:
-				r->hdr.flags |= FF_MOVED;
-				r->origin_len = p->old_len;
-				bpf_probe_read_kernel(r->origin, sizeof(r->origin), p->old_name);
-				r->path_len = walk_path(inode_alias(inode), pending_mnt(p, inode), r->path,
-							&r->name_off, &r->hdr.flags);
-				count(r, inode, FE_MOVED_FROM);
-				count(r, inode, FE_MOVED_TO);
-				break;
-			case PK_LINK:
-				r->hdr.flags |= FF_LINK_CREATED;
-				count(r, inode, FE_CREATE);
-				file_emit(r, inode, 0);
-				break;
-			}
-		}
+		if (r)
+			pending_apply(p, inode, r); /* file_path.bpf.h */
 	}
 	pending_release(tid);
 	return 0;

@@ -162,6 +162,38 @@ int BPF_PROG(file_ctime_set, struct inode *inode)
 	return ctime_hook(inode);
 }
 
+/* Applies the finished path operation p to its inode's record r (both exit paths: kfuncs and
+ * 6.1's file_compat.bpf.h). */
+static __always_inline void pending_apply(struct pending_op *p, struct inode *inode, struct file_record *r)
+{
+	switch (p->kind) {
+	case PK_ATTRIB:
+		count(r, inode, FE_ATTRIB);
+		break;
+	case PK_MODIFY:
+		r->size = BPF_CORE_READ(inode, i_size);
+		count(r, inode, FE_MODIFY);
+		break;
+	case PK_RENAME:
+		r->hdr.flags |= FF_MOVED;
+		r->origin_len = p->old_len;
+		bpf_probe_read_kernel(r->origin, sizeof(r->origin), p->old_name);
+		/* the record may predate the rename: take the new path (a record made just now,
+		 * REC_SCRATCH, has it already; 6.1's records are always in the map) */
+		if (r->hdr.pad0 != REC_SCRATCH)
+			r->path_len = walk_path(inode_alias(inode), pending_mnt(p, inode), r->path,
+						&r->name_off, &r->hdr.flags);
+		count(r, inode, FE_MOVED_FROM);
+		count(r, inode, FE_MOVED_TO);
+		break;
+	case PK_LINK:
+		r->hdr.flags |= FF_LINK_CREATED;
+		count(r, inode, FE_CREATE);
+		file_emit(r, inode, 0); /* kflowd emits link/symlink creation at once */
+		break;
+	}
+}
+
 static __noinline int pending_end_nokf(long ret); /* file_compat.bpf.h (6.1) */
 
 static __noinline int pending_end(long ret)
@@ -173,34 +205,8 @@ static __noinline int pending_end(long ret)
 	if (ret == 0 && p->inode && !p->done) {
 		struct inode *inode = bpf_rdonly_cast(p->inode, bpf_core_type_id_kernel(struct inode));
 		struct file_record *r = pending_rec(p, inode, p->kind == PK_RENAME || p->kind == PK_LINK);
-		if (r) {
-			switch (p->kind) {
-			case PK_ATTRIB:
-				count(r, inode, FE_ATTRIB);
-				break;
-			case PK_MODIFY:
-				r->size = BPF_CORE_READ(inode, i_size);
-				count(r, inode, FE_MODIFY);
-				break;
-			case PK_RENAME:
-				r->hdr.flags |= FF_MOVED;
-				r->origin_len = p->old_len;
-				bpf_probe_read_kernel(r->origin, sizeof(r->origin), p->old_name);
-				/* the record may predate the rename: take the new path (a record made
-				 * just now, REC_SCRATCH, has it already) */
-				if (r->hdr.pad0 != REC_SCRATCH)
-					r->path_len = walk_path(inode_alias(inode), pending_mnt(p, inode), r->path,
-								&r->name_off, &r->hdr.flags);
-				count(r, inode, FE_MOVED_FROM);
-				count(r, inode, FE_MOVED_TO);
-				break;
-			case PK_LINK:
-				r->hdr.flags |= FF_LINK_CREATED;
-				count(r, inode, FE_CREATE);
-				file_emit(r, inode, 0); /* kflowd emits link/symlink creation at once */
-				break;
-			}
-		}
+		if (r)
+			pending_apply(p, inode, r);
 	}
 	pending_release(tid);
 	return 0;

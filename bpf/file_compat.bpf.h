@@ -152,15 +152,7 @@ static __always_inline int on_open_nokf(long fd)
 	struct file_record *r = open_file_rec_nokf(f, &inode, bpf_ktime_get_boot_ns());
 	if (!r || !inode || !f)
 		return 0;
-	__u32 fmode = BPF_CORE_READ(f, f_mode);
-	__u32 fflags = BPF_CORE_READ(f, f_flags);
-	if (!r->event[FE_OPEN] && !r->event[FE_CREATE])
-		r->open_flags = fflags;
-	if (fmode & FMODE_CREATED_BIT)
-		count(r, inode, FE_CREATE);
-	count(r, inode, FE_OPEN);
-	if ((fflags & O_TRUNC_BIT) && !(fmode & FMODE_CREATED_BIT) && (fmode & FMODE_WRITE_BIT))
-		count(r, inode, FE_MODIFY);
+	open_count(r, inode, BPF_CORE_READ(f, f_mode), BPF_CORE_READ(f, f_flags)); /* file_fd.bpf.h */
 	return 0;
 }
 

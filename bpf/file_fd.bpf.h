@@ -143,6 +143,20 @@ COPY_EXIT_HOOK(sendfile64, SC_ARG1, SC_ARG0)
 COPY_EXIT_HOOK(copy_file_range, SC_ARG0, SC_ARG2)
 COPY_EXIT_HOOK(splice, SC_ARG0, SC_ARG2)
 
+/* Counts an open of r's file (inode) with f_mode fmode and f_flags fflags (both open exits:
+ * kfuncs and 6.1's file_compat.bpf.h). */
+static __always_inline void open_count(struct file_record *r, struct inode *inode, __u32 fmode, __u32 fflags)
+{
+	if (!r->event[FE_OPEN] && !r->event[FE_CREATE])
+		r->open_flags = fflags;
+	if (fmode & FMODE_CREATED_BIT)
+		count(r, inode, FE_CREATE);
+	count(r, inode, FE_OPEN);
+	/* O_TRUNC on an existing regular file truncates it (do_truncate → MODIFY in kflowd) */
+	if ((fflags & O_TRUNC_BIT) && !(fmode & FMODE_CREATED_BIT) && (fmode & FMODE_WRITE_BIT))
+		count(r, inode, FE_MODIFY);
+}
+
 /* ---- open ---- */
 static __always_inline int on_open(long fd)
 {
@@ -155,16 +169,7 @@ static __always_inline int on_open(long fd)
 	struct file_record *r = open_file_rec(f, &inode, 0);
 	if (!r || !inode || !f)
 		return 0;
-	__u32 fmode = f->f_mode;
-	__u32 fflags = f->f_flags;
-	if (!r->event[FE_OPEN] && !r->event[FE_CREATE])
-		r->open_flags = fflags;
-	if (fmode & FMODE_CREATED_BIT)
-		count(r, inode, FE_CREATE);
-	count(r, inode, FE_OPEN);
-	/* O_TRUNC on an existing regular file truncates it (do_truncate → MODIFY in kflowd) */
-	if ((fflags & O_TRUNC_BIT) && !(fmode & FMODE_CREATED_BIT) && (fmode & FMODE_WRITE_BIT))
-		count(r, inode, FE_MODIFY);
+	open_count(r, inode, f->f_mode, f->f_flags);
 	return 0;
 }
 

@@ -32,18 +32,9 @@ static __noinline int lsm_capture(struct dentry *d)
 	struct inode *inode = BPF_CORE_READ(d, d_inode);
 	if (!inode)
 		return 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct pending_op *p = pending_find(tid);
-	if (!p || p->inode || p->done)
+	struct pending_op *p = pending_take(inode); /* file_path.bpf.h */
+	if (!p)
 		return 0;
-	__u32 mode = BPF_CORE_READ(inode, i_mode);
-	if ((mode & S_IFMT_) == S_IFDIR_)
-		return 0;
-	if (!mode_tracked(mode)) {
-		p->done = 1; /* a device, fifo or socket: not a file record */
-		return 0;
-	}
-	p->inode = inode;
 	if (p->kind == PK_RENAME) {
 		struct qstr q = BPF_CORE_READ(d, d_name);
 		p->old_len = q.len < FN_NAME_MAX - 1 ? q.len : FN_NAME_MAX - 1;

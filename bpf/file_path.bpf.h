@@ -102,22 +102,34 @@ static __noinline struct file_record *pending_rec(struct pending_op *p, struct i
 	return file_rec(inode, NULL, d, pending_mnt(p, inode), now);
 }
 
+/* The thread's pending operation, which takes inode: NULL if it took one already or is done,
+ * or when inode is a directory (a later inode of the call is the operation's) or no file (a
+ * device, fifo or socket: the operation is done, no record). Both capture paths (ctime
+ * tracepoints here, BPF LSM in file_lsm.bpf.h). */
+static __always_inline struct pending_op *pending_take(struct inode *inode)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pending_op *p = pending_find(tid);
+	if (!p || p->inode || p->done)
+		return NULL;
+	__u32 mode = BPF_CORE_READ(inode, i_mode);
+	if ((mode & S_IFMT_) == S_IFDIR_)
+		return NULL;
+	if (!mode_tracked(mode)) {
+		p->done = 1;
+		return NULL;
+	}
+	p->inode = inode;
+	return p;
+}
+
 static __noinline int pending_capture(struct inode *inode)
 {
 	if (!pending_active)
 		return 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct pending_op *p = pending_find(tid);
-	if (!p || p->inode || p->done)
+	struct pending_op *p = pending_take(inode);
+	if (!p)
 		return 0;
-	__u32 mode = BPF_CORE_READ(inode, i_mode);
-	if ((mode & S_IFMT_) == S_IFDIR_)
-		return 0;
-	if (!mode_tracked(mode)) {
-		p->done = 1; /* a device, fifo or socket: not a file record */
-		return 0;
-	}
-	p->inode = inode;
 	if (p->kind == PK_RENAME) {
 		/* before d_move: the alias still carries the old name */
 		struct dentry *d = inode_alias(inode);

@@ -10,7 +10,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { benchTempDir } from './lib/temp-dir.js';
+import { scratchDir } from '../test/lib/temp-dir.js';
 import { fileURLToPath } from 'node:url';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -110,7 +110,7 @@ async function withAgent<T>(port: number, work: (cpu: () => number) => T): Promi
 
 async function withFloor<T>(work: () => T): Promise<T> {
   progress('floor');
-  const dir = benchTempDir('fn-plfloor-');
+  const dir = scratchDir('fn-plfloor-');
   const src = path.join(REPO, 'bench/floor');
   // vmlinux.h as bpf/Makefile finds it: shipped per arch, else generated in bpf/
   const arch = process.arch === 'arm64' ? 'arm64' : 'x86';
@@ -135,7 +135,7 @@ async function bpfStats<T>(work: () => Promise<T>): Promise<T> {
 async function main(): Promise<void> {
   if (process.geteuid?.() !== 0) { console.log('dns-flood: needs root'); return; }
   const { startDnsmasq } = await import('../test/kernel/protocols-servers.js');
-  const dir = benchTempDir('fn-dnsflood-');
+  const dir = scratchDir('fn-dnsflood-');
   const dns = await startDnsmasq(dir, ['--host-record=a.test,10.1.2.3', '--local=/test/', '--dns-forward-max=1000']);
   try {
     console.log(`DNS flood, ${SECONDS} s per run, dnsmasq on 127.0.0.1:${dns.port}; rates are answered queries/s`);

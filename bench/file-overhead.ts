@@ -7,7 +7,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { benchTempDir } from './lib/temp-dir.js';
+import { scratchDir } from '../test/lib/temp-dir.js';
 import { buildLoad } from '../test/kernel/workloads.js';
 import { REPO } from '../test/kernel/harness.js';
 import { bpfProgStatsById, type ProgStats } from './lib/bpf-stats.js';
@@ -22,7 +22,7 @@ const creator = buildCreator();
 /** A workload whose only file system timestamp updates come from creating files (open with
  * O_CREAT, close): the ctime hooks fire on the directory with no path operation in flight. */
 function buildCreator(): string {
-  const dir = benchTempDir('fn-creator-');
+  const dir = scratchDir('fn-creator-');
   writeFileSync(path.join(dir, 'creator.c'), `#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +52,7 @@ function childrenCpuMs(): number {
 
 /** Wall and CPU ms of one workload run. */
 function timeLoad(files = FILES): { wall: number; cpu: number } {
-  const dir = benchTempDir('fn-bench-');
+  const dir = scratchDir('fn-bench-');
   const c0 = childrenCpuMs();
   const t = process.hrtime.bigint();
   execFileSync(bin, [String(WRITES), String(files)], { cwd: dir });
@@ -105,7 +105,7 @@ function addDeltas(acc: ProgStats, before: Map<number, { name: string; runNs: nu
 
 /** bpftrace counting on every file tracepoint; resolves once attached. */
 async function startFloor(script: string): Promise<ChildProcess> {
-  const f = path.join(benchTempDir('fn-floor-'), 'floor.bt');
+  const f = path.join(scratchDir('fn-floor-'), 'floor.bt');
   writeFileSync(f, `BEGIN { printf("floor-ready\\n"); }\n${script}\n`);
   const bt = spawn('bpftrace', ['-B', 'line', f], { stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
@@ -167,7 +167,7 @@ async function main(): Promise<void> {
           if (i === reps - 1) {
             // a pass that only creates files: no path operation of its own is in flight, so here
             // the ctime hooks show what they cost when they find nothing to capture
-            execFileSync(creator, [String(Math.max(FILES, 1000))], { cwd: benchTempDir('fn-create-') });
+            execFileSync(creator, [String(Math.max(FILES, 1000))], { cwd: scratchDir('fn-create-') });
             idleAcc = new Map();
             addDeltas(idleAcc, after, bpfProgStatsById(), (n) => n === 'file_ctime_skip');
           }

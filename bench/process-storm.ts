@@ -10,7 +10,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
-import { benchTempDir } from './lib/temp-dir.js';
+import { scratchDir } from '../test/lib/temp-dir.js';
 import { REPO } from '../test/kernel/harness.js';
 import { buildC, STORM_C } from '../test/kernel/process-workloads.js';
 import { bpfProgStats, bpfProgStatsById } from './lib/bpf-stats.js';
@@ -80,7 +80,7 @@ function procTracepoints(): string[] {
 let lastFloorBpfNs = 0;
 
 async function withFloor<T>(fn: () => T): Promise<T> {
-  const f = path.join(benchTempDir('fn-floor-'), 'floor.bt');
+  const f = path.join(scratchDir('fn-floor-'), 'floor.bt');
   writeFileSync(f, `BEGIN { printf("floor-ready\\n"); }\n${procTracepoints().join(',\n')} { @c = count(); }\n`);
   const before = new Set(bpfProgStatsById().keys());
   const bt = spawn('bpftrace', [f], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -21,7 +21,7 @@ import { createReadStream, existsSync, readFileSync, writeFileSync } from 'node:
 import { createInterface } from 'node:readline';
 import os from 'node:os';
 import path from 'node:path';
-import { benchTempDir } from './lib/temp-dir.js';
+import { scratchDir } from '../test/lib/temp-dir.js';
 import { REPO } from '../test/kernel/harness.js';
 import { freePort } from '../test/lib/ports.js';
 import { bpfProgStats, bpfProgStatsById, type ProgStats } from './lib/bpf-stats.js';
@@ -79,7 +79,7 @@ int main(int argc, char **argv) {
 `;
 
 function buildStorm(): string {
-  const dir = benchTempDir('fn-storm-');
+  const dir = scratchDir('fn-storm-');
   writeFileSync(path.join(dir, 'storm.c'), STORM_C);
   execFileSync('cc', ['-O2', '-pthread', '-o', path.join(dir, 'storm'), path.join(dir, 'storm.c')]);
   return path.join(dir, 'storm');
@@ -172,7 +172,7 @@ function sockBpfNs(): number {
 
 /** monitors: the agent's -m arguments; [] runs the full default agent (every monitor). */
 async function startAgent(extra: string[] = [], agentBin = AGENT_BIN, monitors = ['-m', 'socket']): Promise<Agent> {
-  const out = path.join(benchTempDir('fn-sockbench-'), 'records.jsonl');
+  const out = path.join(scratchDir('fn-sockbench-'), 'records.jsonl');
   const sh = spawn('sh', ['-c', `exec "${process.execPath}" "${agentBin}" ${monitors.join(' ')} -o json-min --stats ${extra.join(' ')} > "${out}"`],
     { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -215,7 +215,7 @@ async function countRecords(file: string, ports: Set<number>): Promise<Map<numbe
 let floorBin: { bin: string; obj: string } | string | undefined;
 function buildFloor(): { bin: string; obj: string } | string {
   if (floorBin) return floorBin;
-  const dir = benchTempDir('fn-floor-');
+  const dir = scratchDir('fn-floor-');
   const src = path.join(REPO, 'bench/floor');
   try {
     // vmlinux.h as bpf/Makefile finds it: shipped per arch, else generated in bpf/

@@ -1,8 +1,8 @@
 // Workloads with a known ground truth, shared by kernel tests and bench/.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { scratchDir } from '../lib/temp-dir.js';
 
 const LOAD_C = `
 #include <fcntl.h>
@@ -29,7 +29,7 @@ int main(int argc, char **argv) {
 /** Compiles the file workload: `load WRITES FILES` in its cwd does WRITES one-byte writes to
  * "big", then creates, writes one byte to, closes and deletes FILES small files. */
 export function buildLoad(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'fn-load-bin-'));
+  const dir = scratchDir('fn-load-bin-');
   writeFileSync(path.join(dir, 'load.c'), LOAD_C);
   execFileSync('cc', ['-O2', '-o', path.join(dir, 'load'), path.join(dir, 'load.c')]);
   return path.join(dir, 'load');

@@ -3,8 +3,7 @@
 // through the agent's hello handling on a replayed stream.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { payloadStartupNotes } from '../../src/protocols/startup.js';
@@ -12,6 +11,7 @@ import { runPipeline } from '../../src/pipeline/agent.js';
 import { replaySource } from '../../src/sensor/source.js';
 import { FrameKind } from '../../src/sensor/layout.js';
 import { end, frame, hello } from '../unit/stream-builder.js';
+import { scratchDir } from '../lib/temp-dir.js';
 
 const MISSING = 'skipped sock_pl_unix (tp_btf/sk_data_ready: tracepoint not in this kernel)';
 
@@ -36,7 +36,7 @@ test('-p notes: a kernel without sk_data_ready, a rejected cgroup program, nothi
 test('-p notes reach the start-up log from the sensor hello', async () => {
   const status = Buffer.from(`tcp_export: iterator\0${MISSING}\0`);
   const h = Buffer.concat([hello().subarray(8), status]);
-  const f = path.join(mkdtempSync(path.join(tmpdir(), 'fn-startup-')), 's.bin');
+  const f = path.join(scratchDir('fn-startup-'), 's.bin');
   writeFileSync(f, Buffer.concat([frame(FrameKind.Hello, h), end()]));
   const lines: string[] = [];
   await runPipeline(replaySource(f), { output: 'json-min', hostFromStream: true, log: (t) => lines.push(t) }, new PassThrough());

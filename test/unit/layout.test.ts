@@ -3,11 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { C_STRUCTS } from '../../src/sensor/layout.js';
 import { REPO } from '../kernel/harness.js';
+import { scratchDir } from '../lib/temp-dir.js';
 
 function haveCc(): boolean {
   try {
@@ -26,7 +26,7 @@ test('layout.ts matches bpf/records.h (offsets and sizes)', { skip: haveCc() ? f
       lines.push(`printf("%s.%s %zu %zu\\n", "${name}", "${field}", offsetof(struct ${name}, ${field}), sizeof(((struct ${name} *)0)->${field}));`);
     }
   }
-  const dir = mkdtempSync(path.join(tmpdir(), 'fn-layout-'));
+  const dir = scratchDir('fn-layout-');
   const src = path.join(dir, 'layout.c');
   writeFileSync(src, `#include <stdio.h>\n#include <stddef.h>\n#include "${REPO}/bpf/records.h"\nint main(void) {\n${lines.join('\n')}\nreturn 0;\n}\n`);
   execFileSync('cc', ['-o', path.join(dir, 'layout'), src]);

@@ -1,8 +1,7 @@
 // The pipeline on recorded streams: exact kflowd output, chunking, and clean errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { runPipeline, type PipelineOptions } from '../../src/pipeline/agent.js';
@@ -11,9 +10,10 @@ import { FrameError, FrameSplitter } from '../../src/sensor/frames.js';
 import { decodeFrame } from '../../src/sensor/decode.js';
 import { FF } from '../../src/sensor/layout.js';
 import { end, fileRecord, hello, records, stats } from './stream-builder.js';
+import { scratchDir } from '../lib/temp-dir.js';
 
 async function replay(stream: Buffer, opts: Partial<PipelineOptions> = {}): Promise<string> {
-  const f = path.join(mkdtempSync(path.join(tmpdir(), 'fn-replay-')), 's.bin');
+  const f = path.join(scratchDir('fn-replay-'), 's.bin');
   writeFileSync(f, stream);
   const out = new PassThrough();
   let text = '';

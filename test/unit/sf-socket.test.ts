@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -14,6 +14,7 @@ import type { SfObject } from '../../src/sysflow/types.js';
 import { runPipeline } from '../../src/pipeline/agent.js';
 import { replaySource } from '../../src/sensor/source.js';
 import { end, fileRecord, hello, records } from './stream-builder.js';
+import { scratchDir } from '../lib/temp-dir.js';
 
 const SERVER = `
 import socket, sys, os
@@ -41,7 +42,7 @@ async function server(sock: string): Promise<{ messages: Promise<Buffer[]> }> {
 const skip = existsSync(RELAY_BIN) ? false : 'relay not built (npm run setup)';
 
 test('each SysFlow record is one SEQPACKET message, decodable on its own', { skip }, async () => {
-  const sock = path.join(mkdtempSync(path.join(tmpdir(), 'fn-sfsock-')), 'sysflow.sock');
+  const sock = path.join(scratchDir('fn-sfsock-'), 'sysflow.sock');
   const srv = await server(sock);
   const relay = new SeqpacketRelayTransport(sock);
   const out = new SysFlowSocketOutput(relay);
@@ -58,7 +59,7 @@ test('each SysFlow record is one SEQPACKET message, decodable on its own', { ski
 });
 
 test('the agent streams live records to the socket with --sf-socket (replayed stream)', { skip }, async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'fn-sfsock2-'));
+  const dir = scratchDir('fn-sfsock2-');
   const sock = path.join(dir, 'sysflow.sock');
   const srv = await server(sock);
   const stream = path.join(dir, 's.bin');

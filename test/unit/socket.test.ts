@@ -1,8 +1,7 @@
 // Socket decoder and kflowd formatter on synthetic records (no root, no kernel).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { decodeRecords } from '../../src/sensor/decode.js';
 import { ipv6Text, tcpFlagName } from '../../src/sensor/decode-socket.js';
@@ -13,6 +12,7 @@ import { toMinJson } from '../../src/format/json.js';
 import type { KflowdFacts } from '../../src/format/context.js';
 import { Interfaces } from '../../src/enrich/interfaces.js';
 import type { SockRecord } from '../../src/model/socket-record.js';
+import { scratchDir } from '../lib/temp-dir.js';
 
 // formatters read what enrichment attached; no names known here (as with empty /etc files)
 const ctx: KflowdFacts = {
@@ -154,7 +154,7 @@ test('TCP rx stream bytes: the FIN sequence number is not a byte', () => {
 });
 
 test('UDP per-peer record: TCP-only keys omitted, interface resolved', () => {
-  const root = mkdtempSync(path.join(tmpdir(), 'fn-net-'));
+  const root = scratchDir('fn-net-');
   mkdirSync(path.join(root, 'enp5s0'));
   writeFileSync(path.join(root, 'enp5s0/ifindex'), '4\n');
   writeFileSync(path.join(root, 'enp5s0/address'), '0c:c4:7a:88:84:c2\n');

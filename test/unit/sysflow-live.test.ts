@@ -1,8 +1,7 @@
 // Kernel records → SysFlow traces (-w): replay a synthetic stream and read the trace back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { runPipeline } from '../../src/pipeline/agent.js';
@@ -11,9 +10,10 @@ import { readSysFlowFile } from '../../src/sysflow/reader.js';
 import type { SfObject } from '../../src/sysflow/types.js';
 import { FF } from '../../src/sensor/layout.js';
 import { end, fileRecord, hello, records } from './stream-builder.js';
+import { scratchDir } from '../lib/temp-dir.js';
 
 test('file records become Process + File entities, FileFlows and FileEvents in a readable trace', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'fn-sf-'));
+  const dir = scratchDir('fn-sf-');
   const stream = path.join(dir, 's.bin');
   writeFileSync(stream, Buffer.concat([
     hello(),

@@ -3,14 +3,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { decodeStats } from '../../src/sensor/decode.js';
 import { STATS_FRAME, STATS_FRAME_V1_SIZE, TCP_EXPORT } from '../../src/sensor/layout.js';
 import { noSkIterFromEnv } from '../../src/sensor/source.js';
 import { EXPORT_PATHS, refusalOf, tcpExportOf } from '../kernel/socket-paths.js';
 import { REPO } from '../kernel/harness.js';
+import { scratchDir } from '../lib/temp-dir.js';
 
 function statsBody(size: number, tcpExport?: number): Buffer {
   const b = Buffer.alloc(size);
@@ -62,7 +62,7 @@ test('FALCONET_NO_SK_ITER: set and not 0 forces the map walk', () => {
 /** Runs bin/falconet with a stand-in sensor that records its argv and exits; the agent then
  * fails (no hello), which is fine: only the sensor's arguments are checked. */
 function sensorArgs(agentArgs: string[], env: Record<string, string>): string[] {
-  const dir = mkdtempSync(path.join(tmpdir(), 'fn-fake-sensor-'));
+  const dir = scratchDir('fn-fake-sensor-');
   const fake = path.join(dir, 'sensor');
   writeFileSync(fake, `#!/bin/sh\nprintf '%s\\n' "$@" "env=$FALCONET_NO_SK_ITER" > "${dir}/argv"\nexit 3\n`);
   chmodSync(fake, 0o755);

@@ -1,5 +1,5 @@
-// Scratch directories of a bench, removed when the process exits (also on an error's exit):
-// the benches' tmpdirs held the floors' scripts, storms' binaries and record files of every run.
+// Scratch directories of a test file or a bench, removed when the process exits (also when it
+// exits on an error): left behind, they piled up in /tmp by the hundred.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,7 +10,7 @@ process.on('exit', () => {
 });
 
 /** A new directory under the system's tmpdir, named prefix + random; gone at exit. */
-export function benchTempDir(prefix: string): string {
+export function scratchDir(prefix: string): string {
   const d = mkdtempSync(path.join(tmpdir(), prefix));
   made.push(d);
   return d;

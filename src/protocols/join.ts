@@ -53,11 +53,14 @@ function payloadKey(p: PayloadRecord): string {
   return p.transport === 'udp' ? `${p.cookie}|${p.peerIP}|${p.peerPort}` : `${p.cookie}`;
 }
 
-/** The keys under which a socket record's payloads wait (payloadKey). */
-function sockFlowKeys(r: SockRecord): string[] {
-  if (r.family === 'AF_UNIX') return [`u${r.skAddr ?? 0n}:${r.skIno ?? 0n}`, `uc${r.cookie}`];
-  return [r.protocol === 'UDP' ? `${r.cookie}|${r.remoteIP}|${r.remotePort}` : `${r.cookie}`];
+/** The key under which a socket record's payloads wait (payloadKey); a UNIX sender's payloads
+ * read after it closed wait under `uc<cookie>` too. */
+function sockFlowKey(r: SockRecord): string {
+  if (r.family === 'AF_UNIX') return `u${r.skAddr ?? 0n}:${r.skIno ?? 0n}`;
+  return r.protocol === 'UDP' ? `${r.cookie}|${r.remoteIP}|${r.remotePort}` : `${r.cookie}`;
 }
+
+const byTs = (a: PayloadRecord, b: PayloadRecord): number => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0);
 
 export class PayloadJoin {
   readonly cache: DnsNameCache;
@@ -94,7 +97,8 @@ export class PayloadJoin {
       if (r.type === 'payload') { this.add(r); out ??= []; }
       else if (r.type === 'payload_stats') this.kernel = r.counters;
     }
-    if (!out && !this.holdPaths.size) {
+    // the common batch (no payload, no record to hold) goes on as it is
+    if (!out && !batch.some((r) => r.type === 'sock' && this.holds(r))) {
       for (const r of batch) if (r.type === 'sock') this.complete(r);
       return batch;
     }
@@ -175,15 +179,19 @@ export class PayloadJoin {
       const names = this.cache.namesFor(r.remoteIP, r.hdr.tsFirst);
       if (names.length) r.remoteNames = names;
     }
-    let caps: PayloadRecord[] = [];
-    for (const key of sockFlowKeys(r)) {
-      const got = this.pending.get(key);
-      if (!got) continue;
-      this.pending.delete(key);
-      caps = caps.length ? [...caps, ...got].sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0)) : got;
+    let caps = this.take(sockFlowKey(r));
+    if (r.family === 'AF_UNIX') {
+      const late = this.take(`uc${r.cookie}`);
+      if (late) caps = caps ? [...caps, ...late].sort(byTs) : late;
     }
-    if (!caps.length) return;
+    if (!caps) return;
     this.stats.attached += caps.length;
     r.appKeys = appKeys(caps[0]!.app, caps[0]!.transport, caps, r.hdr.tsFirst);
+  }
+
+  private take(key: string): PayloadRecord[] | undefined {
+    const caps = this.pending.get(key);
+    if (caps) this.pending.delete(key);
+    return caps;
   }
 }

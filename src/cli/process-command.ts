@@ -3,7 +3,6 @@
 // the `process` token are normalised to `--config` etc. before commander parses them.
 import type { Command } from 'commander';
 import { runProcess } from '../pipeline/process.js';
-import { runFleetProcess } from '../fleet/process-fleet.js';
 
 const SFPROCESSOR_FLAGS = ['config', 'driver', 'log', 'driverdir', 'plugdir', 'policies', 'mode', 'format', 'dialect'];
 
@@ -64,6 +63,8 @@ export function registerProcessCommand(program: Command): void {
           process.exitCode = 2;
           return;
         }
+        // imported here: the NATS and Kafka clients cost ~70 ms of CPU to load, at every start
+        const { runFleetProcess } = await import('../fleet/process-fleet.js');
         process.exitCode = await runFleetProcess({
           driver: fleet, url: traces[0]!, config: opts.config, sinks: opts.sink, policies: opts.policies, mode: opts.mode, format: opts.format,
           dialect: opts.dialect, strict: opts.strict, lenient: opts.lenient, verbose: opts.verbose, stats: opts.stats, plugdir: opts.plugdir,

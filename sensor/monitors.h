@@ -16,6 +16,7 @@ struct sensor_opts {
 	unsigned agent_pid;
 	unsigned wakeup_kb;
 	unsigned drain_ms;
+	unsigned hold_ms;  /* records leave for the agent in batches at most this old (0: every drain) */
 	unsigned stats_ms;
 	unsigned sock_idle_s;    /* -t IDLE */
 	unsigned sock_active_s;  /* -t ,ACTIVE */

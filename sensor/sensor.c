@@ -38,7 +38,7 @@
 
 struct sensor_opts opt = {
 	.monitors = FN_MON_FILE, .file_records_max = 65536, .ringbuf_mb = 4, .wakeup_kb = 256,
-	.drain_ms = 5, .stats_ms = 1000, .sock_idle_s = 15, .sock_active_s = 1800,
+	.drain_ms = 5, .hold_ms = 40, .stats_ms = 1000, .sock_idle_s = 15, .sock_active_s = 1800,
 	.proc_rate = 2000,
 };
 
@@ -285,7 +285,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: falconet-sensor [--monitors MASK] [--file-events N] [--file-records N]\n"
 		"                       [--ringbuf-mb N] [--agent-pid PID] [--wakeup-kb N]\n"
-		"                       [--drain-ms N] [--stats-ms N] [--sock-idle S] [--sock-active S]\n"
+		"                       [--drain-ms N] [--hold-ms N] [--stats-ms N] [--sock-idle S] [--sock-active S]\n"
 		"                       [--proc-rate N] [--proc-events MASK] [--no-sk-iter] [--verbose]\n"
 		"Streams bpf/records.h frames on stdout. Commands on stdin: stats, quit.\n"
 		"--no-sk-iter (or FALCONET_NO_SK_ITER=1): export TCP records by walking a map instead of\n"
@@ -309,7 +309,7 @@ static void parse_args(int argc, char **argv)
 		{ "monitors", required_argument, 0, 'm' },   { "file-events", required_argument, 0, 'e' },
 		{ "file-records", required_argument, 0, 'r' }, { "ringbuf-mb", required_argument, 0, 'b' },
 		{ "agent-pid", required_argument, 0, 'a' },  { "wakeup-kb", required_argument, 0, 'w' },
-		{ "drain-ms", required_argument, 0, 'd' },   { "stats-ms", required_argument, 0, 's' },
+		{ "drain-ms", required_argument, 0, 'd' },   { "hold-ms", required_argument, 0, 'H' },   { "stats-ms", required_argument, 0, 's' },
 		{ "verbose", no_argument, 0, 'v' },          { "help", no_argument, 0, 'h' },
 		{ "sock-idle", required_argument, 0, 'I' },  { "sock-active", required_argument, 0, 'A' },
 		{ "proc-rate", required_argument, 0, 'R' },  { "proc-events", required_argument, 0, 'E' },
@@ -327,6 +327,7 @@ static void parse_args(int argc, char **argv)
 		case 'a': opt.agent_pid = num_arg("agent-pid", optarg, 0, 1u << 30); break;
 		case 'w': opt.wakeup_kb = num_arg("wakeup-kb", optarg, 1, 1u << 20); break;
 		case 'd': opt.drain_ms = num_arg("drain-ms", optarg, 1, 1000); break;
+		case 'H': opt.hold_ms = num_arg("hold-ms", optarg, 0, 1000); break;
 		case 's': opt.stats_ms = num_arg("stats-ms", optarg, 10, 3600000); break;
 		case 'v': opt.verbose = true; break;
 		case 'N': opt.no_sk_iter = true; opt.no_sk_iter_by = "--no-sk-iter"; break;
@@ -561,7 +562,9 @@ int main(int argc, char **argv)
 		/* the ring buffer's wakeups, and stdout taking bytes a slow agent left queued */
 		struct pollfd pw[2] = { { .fd = ring_buffer__epoll_fd(rb), .events = POLLIN },
 					{ .fd = STDOUT_FILENO, .events = POLLOUT } };
-		int err = poll(pw, output_pending() ? 2 : 1, poll_ms);
+		/* a held batch falls due before the drain timer may fire again */
+		int due = flush_batch_due(now_ns(CLOCK_MONOTONIC), (__u64)opt.hold_ms * 1000000ULL);
+		int err = poll(pw, output_pending() ? 2 : 1, due >= 0 && (unsigned)due < poll_ms ? due : (int)poll_ms);
 		if (err < 0 && errno != EINTR)
 			die("poll: %s", strerror(errno));
 		output_pump();
@@ -602,7 +605,7 @@ int main(int argc, char **argv)
 		struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
 		if (poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN))
 			handle_stdin();
-		flush_batch();
+		flush_batch_due(now_ns(CLOCK_MONOTONIC), (__u64)opt.hold_ms * 1000000ULL);
 	}
 
 	/* Shutdown: stop new events, drain what the kernel submitted, then flush every open record. */

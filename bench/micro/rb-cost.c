@@ -3,12 +3,17 @@
  * operations per call (per operation: the difference / 7). Build and run (root, from the repo):
  *   clang -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Ibpf/vmlinux/x86 \
  *     -c bench/micro/rb-cost.bpf.c -o /tmp/rb-cost.bpf.o
- *   cc -O2 -o /tmp/rb-cost bench/micro/rb-cost.c -lbpf
+ *   cc -O2 -pthread -o /tmp/rb-cost bench/micro/rb-cost.c -lbpf
  *   flock /tmp/falconet-kernel.lock /tmp/rb-cost /tmp/rb-cost.bpf.o 20000 0 1 2 3 4 5 6 7 8 9 10 11
  * RB_MB=N in the environment sizes the ring buffer (MiB, a power of two; default 64).
+ * PROD2=1 runs a second producer on CPU 1 (the bench itself is pinned to CPU 0): two CPUs
+ * writing one ring, as in a storm; mode 12 gives each CPU its own ring.
  * Modes: 0 nothing, 1 ringbuf_output, 2 reserve+submit, 3 perf_event_output, 4 ringbuf_query,
  * 5 ktime_get_boot_ns, 6 per-CPU staging + one output per 8, 7 staging copy only, 8 comm,
- * 9 uid_gid, 10 exe name, 11 cgroup id. */
+ * 9 uid_gid, 10 exe name, 11 cgroup id, 12 ringbuf_output to a per-CPU ring. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -17,12 +22,29 @@
 #include <bpf/libbpf.h>
 
 static int on_rb(void *c, void *d, size_t s) { (void)c; (void)d; (void)s; return 0; }
+static void pin(int cpu)
+{
+	cpu_set_t s;
+	CPU_ZERO(&s);
+	CPU_SET(cpu, &s);
+	sched_setaffinity(0, sizeof(s), &s);
+}
+
+/* PROD2: the same program fires on CPU 1 as fast as it can (the bench's tgid: it counts too) */
+static void *producer2(void *a)
+{
+	pin(1);
+	for (;;)
+		syscall(SYS_getppid);
+	return a;
+}
+
 static void on_pb(void *c, int cpu, void *d, __u32 s) { (void)c; (void)cpu; (void)d; (void)s; }
 
 static const char *names[] = { "empty loop", "ringbuf_output 384B", "ringbuf_reserve+submit 384B",
 	"perf_event_output 384B", "ringbuf_query", "ktime_get_boot_ns", "stage 384B, 1 output / 8",
 	"stage copy only", "get_current_comm", "get_current_uid_gid", "exe name (task_exe_name)",
-	"get_current_cgroup_id" };
+	"get_current_cgroup_id", "per-CPU ring output 384B" };
 
 int main(int argc, char **argv)
 {
@@ -46,7 +68,15 @@ int main(int argc, char **argv)
 	if (!l) { fprintf(stderr, "attach failed\n"); return 1; }
 	struct ring_buffer *rb = ring_buffer__new(bpf_object__find_map_fd_by_name(obj, "rb"), on_rb, NULL, NULL);
 	struct perf_buffer *pb = perf_buffer__new(bpf_object__find_map_fd_by_name(obj, "pb"), 1024, on_pb, NULL, NULL, NULL);
-	if (!rb || !pb) { fprintf(stderr, "buffers failed\n"); return 1; }
+	if (!rb || !pb || ring_buffer__add(rb, bpf_object__find_map_fd_by_name(obj, "rb2"), on_rb, NULL)) {
+		fprintf(stderr, "buffers failed\n");
+		return 1;
+	}
+	pin(0);
+	const char *p2 = getenv("PROD2");
+	pthread_t t2;
+	if (p2 && *p2 && *p2 != '0')
+		pthread_create(&t2, NULL, producer2, NULL);
 	struct bpf_map *bss = bpf_object__find_map_by_name(obj, ".data");
 	if (!bss) bss = bpf_object__find_map_by_name(obj, ".bss");
 	int bfd = bpf_map__fd(bss);

@@ -75,6 +75,9 @@ export interface SinkAudit {
   missing: string[];
   /** the first duplicated seqs outside every reported range, for diagnosis */
   unreportedSample: number[];
+  /** when the accounting fails: the first output lines that hold a record but are not exactly one
+   * (a torn write joined to the next), for diagnosis */
+  malformed: string[];
 }
 
 export interface FaultReport {
@@ -143,6 +146,20 @@ export function seqsInFile(path: string, mark?: string): number[] {
     }
   } finally {
     closeSync(fd);
+  }
+  return out;
+}
+
+/** Lines of a sink's output file (with mark, when given) that mention a record but are not
+ * exactly one record line: at most `max`, each cut to 240 characters. */
+export function malformedLines(path: string, mark?: string, max = 5): string[] {
+  const out: string[] = [];
+  if (!existsSync(path)) return out;
+  for (const l of readFileSync(path, 'utf8').split('\n')) {
+    if (out.length >= max) break;
+    if ((mark && !l.includes(mark)) || !l.includes('"seq":')) continue;
+    const m = /\{"seq":\d{10},"pad":"x*"\}/.exec(l);
+    if (!m || l.indexOf('"seq":') !== l.lastIndexOf('"seq":') || !l.endsWith(m[0])) out.push(l.slice(0, 240));
   }
   return out;
 }
@@ -280,7 +297,8 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
   const natsSeqs = uses('nats') ? await uniqueAtLeast('nats', () => p.nats.streamSeqs(stream, parseSeq)) : [];
   const relpSeqs = uses('relp') ? await uniqueAtLeast('relp', () => seqsInFile(rs.relpOutFile, `|${relpApp}|`)) : [];
   const reported = reportedResends(stderr);
-  const audit = (sink: string, seqs: number[]): SinkAudit => {
+  const outputOf: Partial<Record<FaultSink, [string, string?]>> = { file: [fileOut], syslog: [rs.outFile, `|${app}|`], relp: [rs.relpOutFile, `|${relpApp}|`] };
+  const audit = (sink: FaultSink, seqs: number[]): SinkAudit => {
     const counts = tally(seqs);
     const mine = reported.filter((x) => x.sink === sink);
     let unreported = 0;
@@ -313,6 +331,8 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
       unreportedDuplicates: unreported,
       unreportedSample: unreportedSample.sort((a, b) => a - b),
       outOfRange,
+      // only where the accounting fails (the cap run's syslog misses what it dropped)
+      malformed: counts.size + droppedOf(sink) !== p.total && outputOf[sink] ? malformedLines(...outputOf[sink]!) : [],
     };
   };
   // torn tails cut, and segments whose header never made it to disk (a kill while creating it)

@@ -90,6 +90,8 @@ export interface FaultReport {
   /** spool open (recovery) times of every start, ms */
   recoveryMs: number[];
   wallMs: number;
+  /** the generators' restarts and spool recoveries (log lines), for diagnosis of a failed audit */
+  restarts: string[];
 }
 
 
@@ -340,6 +342,7 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
   const recoveryMs = [...stderr.matchAll(/gen: spools opened in ([\d.]+) ms/g)].map((m) => Number(m[1]));
   void results;
   const seqsOf: Record<FaultSink, number[]> = { file: fileSeqs, syslog: sysAll, nats: natsSeqs, relp: relpSeqs };
-  return { sinks: chosen.map((s) => audit(s, seqsOf[s])), outagesDone, kills, tornInjected: torn, truncatedBytes, recoveryMs, wallMs };
+  const restarts = stderr.split('\n').filter((l) => /gen: resuming at|truncated \d+ bytes|bad header/.test(l)).slice(0, 40);
+  return { sinks: chosen.map((s) => audit(s, seqsOf[s])), outagesDone, kills, tornInjected: torn, truncatedBytes, recoveryMs, wallMs, restarts };
 }
 

@@ -21,6 +21,7 @@ function check(rep: FaultReport, maxDups: number): void {
   for (const s of rep.sinks) {
     const dropped = Object.values(s.dropped).reduce((a, b) => a + b, 0);
     console.log(`# ${s.sink}: produced ${s.produced}, delivered-unique ${s.unique}, dropped ${JSON.stringify(s.dropped)}, duplicates ${s.duplicates} (re-sent and reported ${s.reportedResent})${s.missing.length ? `; missing ${s.missing.join(' ')}` : ''}`);
+    if (s.unique + dropped !== s.produced) console.log(`# restarts and recoveries:\n${rep.restarts.map((l) => `#   ${l}`).join('\n')}`);
     if (s.malformed.length) console.log(`# ${s.sink}: output lines that are not one record each:\n${s.malformed.map((l) => `#   ${l}`).join('\n')}`);
     assert.equal(s.outOfRange, 0, `${s.sink}: records that were never produced (torn writes must not come back)`);
     assert.equal(s.unique + dropped, s.produced, `${s.sink}: delivered-unique + dropped = produced`);

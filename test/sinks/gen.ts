@@ -86,9 +86,10 @@ async function main(): Promise<void> {
       const path = join(cfg.ckptDir, `${s.name}.ckpt`);
       const ck = loadCkpt(path);
       const last = d.lastAcceptedId();
+      const from = `ckpt ${ck.next}, spool ${last ? Number(last.seq) + 1 : '-'}`; // which decided, for diagnosis
       if (last && Number(last.seq) + 1 > ck.next) ck.next = Number(last.seq) + 1;
       const win = new PushWindow(cfg.inflight ? { pushes: cfg.inflight, bytes: Infinity } : (d.pushWindow ?? { pushes: 4, bytes: 8 << 20 }));
-      return { name: s.name, d, path, ck, queuedUpTo: 0, win, last: Promise.resolve() as Promise<unknown> };
+      return { name: s.name, d, path, ck, from, queuedUpTo: 0, win, last: Promise.resolve() as Promise<unknown> };
     }),
   );
   process.stderr.write(`gen: spools opened in ${(performance.now() - t0).toFixed(1)} ms\n`);
@@ -96,7 +97,7 @@ async function main(): Promise<void> {
   const cpu0 = process.cpuUsage();
   let produced = Math.min(...sinks.map((s) => s.ck.next)) - 1;
   const first = produced;
-  process.stderr.write(`gen: resuming at ${produced + 1} (${sinks.map((s) => `${s.name}=${s.ck.next}`).join(' ')})\n`);
+  process.stderr.write(`gen: resuming at ${produced + 1} (${sinks.map((s) => `${s.name}=${s.ck.next} [${s.from}]`).join(' ')})\n`);
   while (produced < cfg.total) {
     const due = cfg.rate > 0 ? Math.min(cfg.total, first + Math.floor(((Date.now() - start) * cfg.rate) / 1000)) : Math.min(cfg.total, produced + 1000);
     if (due <= produced) {

@@ -16,5 +16,6 @@ chmod 755 "$run_tmp"
 cleanup() { rm -rf --one-file-system "$run_tmp"; }
 trap cleanup EXIT
 # --test-force-exit: a test that leaves a client reconnecting (a failed fleet test) must not hold
-# the run open until the CI limit; the file ends when its tests do
-TMPDIR="$run_tmp" node --test --test-concurrency=1 --test-force-exit --test-reporter=spec "${files[@]}"
+# the run open until the CI limit; the file ends when its tests do. test-preload.mjs makes each
+# file's report pipe blocking, so that exit cannot drop the last results.
+TMPDIR="$run_tmp" node --test --test-concurrency=1 --test-force-exit --import ./scripts/test-preload.mjs --test-reporter=spec "${files[@]}"

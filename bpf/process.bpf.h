@@ -107,10 +107,16 @@ struct {
  * Pending entries: slot tid % PEND_SLOTS, owned by tid from the enter hook to the exit hook. */
 #define PEND_SLOTS 16384
 struct proc_pend_slot {
-	__u32 owner;           /* tid; 0: free */
+	__u32 owner;           /* unused: the owner is in proc_pend_owner (kept for the layout) */
 	__u32 pad;
 	struct proc_pending p;
 };
+
+/* Each slot's owner (tid; 0: free), apart from the slots: the exit of every syscall whose enter
+ * filtered the call out (most mmaps and mprotects) and every task exit read only this. 16,384 ×
+ * 4 bytes = 64 KiB, 16 owners per cache line, where the slots' owner fields lie one per 96-byte
+ * entry in 1.5 MiB: a storm's exits found them cold. */
+__u32 proc_pend_owner[PEND_SLOTS];
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -150,12 +156,18 @@ static __always_inline struct proc_pend_slot *pend_slot(__u32 tid)
 	return bpf_map_lookup_elem(&proc_pend_slots, &k);
 }
 
+static __always_inline __u32 *pend_owner(__u32 tid)
+{
+	return &proc_pend_owner[tid & (PEND_SLOTS - 1)];
+}
+
 /* The in-flight call of the current task (tid: its id when the call began), or NULL. */
 static __always_inline struct proc_pending *pending_of(__u32 tid)
 {
-	struct proc_pend_slot *ps = pend_slot(tid);
-	if (ps && ps->owner == tid)
-		return ps->p.live ? &ps->p : NULL;
+	if (*pend_owner(tid) == tid) {
+		struct proc_pend_slot *ps = pend_slot(tid);
+		return ps && ps->p.live ? &ps->p : NULL;
+	}
 	if (proc_ts_pending <= 0)
 		return NULL;
 	struct proc_task *s = bpf_task_storage_get(&proc_tasks, bpf_get_current_task_btf(), 0, 0);
@@ -166,9 +178,10 @@ static __always_inline struct proc_pending *pending_of(__u32 tid)
 static __always_inline void pend_done(struct proc_pending *pp, __u32 tid)
 {
 	pp->live = 0;
-	struct proc_pend_slot *ps = pend_slot(tid);
-	if (ps && ps->owner == tid && pp == &ps->p)
-		ps->owner = 0;
+	__u32 *o = pend_owner(tid);
+	struct proc_pend_slot *ps = *o == tid ? pend_slot(tid) : NULL;
+	if (ps && pp == &ps->p)
+		*o = 0;
 	else
 		__sync_fetch_and_add(&proc_ts_pending, -1); /* pp was in task storage */
 }

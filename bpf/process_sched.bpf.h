@@ -130,9 +130,9 @@ int BPF_PROG(proc_exit_task, struct task_struct *p)
 	}
 	/* a slot still held (the call never returned to its exit hook) */
 	__u32 tid = t->pid;
-	struct proc_pend_slot *ps = pend_slot(tid);
-	if (ps && ps->owner == tid)
-		ps->owner = 0;
+	__u32 *o = pend_owner(tid);
+	if (*o == tid)
+		*o = 0;
 	if (group_dead) {
 		/* the sensor reports and removes the counts; the bucket's slot is freed (a bucket in
 		 * task storage goes with the leader's task) */

@@ -53,10 +53,14 @@ static __always_inline int pend_begin(__u32 ev, __u32 nr, __s32 dfd0, __u64 p0, 
 		cred_ids(p.id_old, is_gid_event(ev));
 	p.live = 1;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct proc_pend_slot *ps = pend_slot(tid);
-	if (ps && (ps->owner == tid || __sync_val_compare_and_swap(&ps->owner, 0, tid) == 0)) {
-		ps->p = p;
-		return 0;
+	__u32 *o = pend_owner(tid);
+	if (*o == tid || __sync_val_compare_and_swap(o, 0, tid) == 0) {
+		struct proc_pend_slot *ps = pend_slot(tid);
+		if (ps) {
+			ps->p = p;
+			return 0;
+		}
+		*o = 0; /* cannot happen (the index is in range) */
 	}
 	/* the slot is another task's: task storage. No storage (allocation failed): the exit hook
 	 * still reports the call, flagged PF_NO_PENDING */

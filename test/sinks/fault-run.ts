@@ -8,7 +8,7 @@
 // committed), and outages of every server (each on its own random schedule, so they overlap).
 // Afterwards every sink is audited: delivered-unique + dropped-by-reason = produced, exactly,
 // and every duplicate lies in a range the generator reported.
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeFrame } from '../../src/sinks/record-frame.js';
 import { FifoFile } from './fifo-file.js';
@@ -92,9 +92,13 @@ export interface FaultReport {
   wallMs: number;
   /** the generators' restarts and spool recoveries (log lines), for diagnosis of a failed audit */
   restarts: string[];
+  /** per file outage: bytes the output file grew by while its reader was stopped (0: the sink's
+   * writes really went through the stopped reader, so the records waited in the spool) */
+  fileGrowthWhileDown: number[];
 }
 
 
+const sizeOf = (p: string): number => (existsSync(p) ? statSync(p).size : 0);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Appends a write that never committed to the newest segment of a spool; returns its size. */
@@ -180,7 +184,8 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
   const chosen = p.sinks ?? allFaultSinks();
   const relpApp = `${p.tag}-relp`;
   const all = [
-    { name: 'file', url: `file://${fileOut}?spool=${join(p.dir, `${p.tag}-spool-file`)}&spool_segment=1MB${cap}` },
+    // the sink writes into the FIFO (file.fifo); the reader copies it to fileOut, which is audited
+    { name: 'file', url: `file://${file.fifo}?spool=${join(p.dir, `${p.tag}-spool-file`)}&spool_segment=1MB${cap}` },
     {
       name: 'syslog',
       url: `syslog+tcp://127.0.0.1:${rs.tcpPort}?app=${app}&spool=${join(p.dir, `${p.tag}-spool-syslog`)}&spool_segment=1MB&confirm_ms=${p.confirmMs}&retry_min=20ms&retry_max=200ms${cap}`,
@@ -225,6 +230,8 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
   else await rs.start();
   await p.nats.start();
   const outagesDone: Record<string, number> = { file: 0, syslog: 0, nats: 0 };
+  let fileAtPause = 0;
+  const fileGrowthWhileDown: number[] = [];
   // outages run beside the generator's life and deaths, each server on its own schedule
   const outage = async (name: 'file' | 'syslog' | 'nats', down: () => Promise<void>, up: () => Promise<void>): Promise<void> => {
     for (const at of outageAt[name]) {
@@ -246,7 +253,18 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
       }
       await outage('syslog', () => rs.stop(p.outageSignal), () => rs.start());
     })(),
-    outage('file', async () => file.pause(), async () => file.resume()),
+    outage(
+      'file',
+      async () => {
+        file.pause();
+        await sleep(100); // SIGSTOP lands asynchronously: a copy in progress may still finish
+        fileAtPause = sizeOf(fileOut);
+      },
+      async () => {
+        fileGrowthWhileDown.push(sizeOf(fileOut) - fileAtPause);
+        file.resume();
+      },
+    ),
     outage('nats', () => p.nats.stop(), () => p.nats.start()),
   ]);
   let results: GenResult[] = [];
@@ -343,6 +361,6 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
   void results;
   const seqsOf: Record<FaultSink, number[]> = { file: fileSeqs, syslog: sysAll, nats: natsSeqs, relp: relpSeqs };
   const restarts = stderr.split('\n').filter((l) => /gen: resuming at|truncated \d+ bytes|bad header/.test(l)).slice(0, 40);
-  return { sinks: chosen.map((s) => audit(s, seqsOf[s])), outagesDone, kills, tornInjected: torn, truncatedBytes, recoveryMs, wallMs, restarts };
+  return { sinks: chosen.map((s) => audit(s, seqsOf[s])), outagesDone, kills, tornInjected: torn, truncatedBytes, recoveryMs, wallMs, restarts, fileGrowthWhileDown };
 }
 

@@ -50,6 +50,8 @@ describe('delivery under faults', () => {
     const rep = await runFaults({ dir: t.dir, rsyslog: rs, nats, total: 200_000, rate: 5000, kills: 5, outages: 1, outageMs: 20_000, outageSignal: 'SIGKILL', confirmMs: 20, seed: 20261202, tag: 'main', relpWindow: 16 });
     assert.equal(rep.kills, 5);
     assert.deepEqual(rep.outagesDone, { file: 1, syslog: 1, nats: 1 });
+    // the file's outage held its records back (none reached the output while its reader was stopped)
+    assert.deepEqual(rep.fileGrowthWhileDown, [0]);
     assert.deepEqual(rep.sinks.map((s) => s.sink), allFaultSinks());
     assert.ok(rep.tornInjected >= 5 && rep.truncatedBytes > 0);
     check(rep, 0.001 * 200_000); // 0.1 %

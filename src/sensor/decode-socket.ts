@@ -59,8 +59,11 @@ export function ipText(fam: SockFamily, b: Uint8Array): string {
   return '';
 }
 
-// counters fit in 2^53; two 32-bit reads avoid a BigInt per field (138 counters per record)
-const u64 = (b: Buffer, p: number): number => b.readUInt32LE(p) + b.readUInt32LE(p + 4) * 0x100000000;
+// counters fit in 2^53: two 32-bit halves avoid a BigInt per field (138 counters per record),
+// each from its bytes: element loads, where Buffer.readUInt32LE is a call with argument checks
+// (a third of the decoder's time in a profile of 20,000 socket records)
+const u32 = (b: Buffer, p: number): number => (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16)) + b[p + 3]! * 0x1000000;
+const u64 = (b: Buffer, p: number): number => u32(b, p) + u32(b, p + 4) * 0x100000000;
 
 function direction(b: Buffer, p: number, tcp: boolean): SockDirection {
   const packets = u64(b, p + o(D, 'packets'));

@@ -5,17 +5,22 @@
 // for 1 MiB and 1 GiB. Segments go once every consumer's acked cursor has passed them.
 // Appends are encoded once into runs of frames (run-arena.ts) that are written with one writev
 // per commit; readers see only committed data, served from the last few MiB of runs kept in
-// memory when they keep up, else read lazily from the segments.
-import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlink, unlinkSync, writeFileSync, writeSync, readSync } from 'node:fs';
+// memory when they keep up (spool-hot.ts), else read lazily from the segments. Start-up's scan
+// and repair of the segments: spool-recovery.ts.
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlink, unlinkSync, writeFileSync, writeSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RecordId, SinkItem } from '../pipeline/types.js';
 import { checkFrame, decodeFrame, FRAME_HEADER, frameSize, RunDecoder, type FrameRun } from './record-frame.js';
 import { RunArena } from './run-arena.js';
+import { recoverSegments, type Segment } from './spool-recovery.js';
+import { HotCache, releaseHold, type HotPiece, type ReadBatch, type RunHold } from './spool-hot.js';
 import { scanSegment } from './segment-scan.js';
 import {
-  cmpPos, cursorName, cursorSlotOffset, decodeCursor, encodeCursorSlot, encodeSegHeader, parseSegName, readSegHeader, segName, type CursorState, type Pos, type SegHeader,
+  cmpPos, cursorName, cursorSlotOffset, decodeCursor, encodeCursorSlot, encodeSegHeader, segName, type CursorState, type Pos,
 } from './spool-format.js';
+
+export type { ReadBatch } from './spool-hot.js';
 
 export interface SpoolConfig {
   dir: string;
@@ -42,37 +47,6 @@ export interface SpooledItem {
   readonly bytes: number;
 }
 
-/** A run and how many holders it has (the commit writing it, cached pieces of it). */
-interface RunHold {
-  readonly run: FrameRun;
-  n: number;
-}
-
-/** Records read in one go, all from one segment: `ends[i]` is the offset just after item i. */
-export interface ReadBatch {
-  readonly items: SinkItem[];
-  readonly seg: number;
-  readonly ends: number[];
-  readonly bytes: number;
-}
-
-/**
- * A committed stretch of a run, kept in memory so that a reader that keeps up needs no disk
- * read: frames run.ends[from..to) of `run`, written at `off` in segment `seg`. Only encoded
- * bytes are kept (decoded on read), so the cache costs what it says.
- */
-interface HotPiece {
-  readonly hold: RunHold;
-  readonly seg: number;
-  readonly off: number;
-  readonly run: FrameRun;
-  readonly from: number;
-  readonly to: number;
-  /** offset in run.buf where frame `from` starts */
-  readonly base: number;
-  readonly bytes: number;
-}
-
 /** Bytes of segment `seg` from offset `off`, read from disk (n of buf are valid). */
 interface ReadChunk {
   readonly seg: number;
@@ -86,15 +60,6 @@ export interface SpoolCounters {
   evictedRecords: number;
   truncatedBytes: number;
   corruptSkippedBytes: number;
-}
-
-interface Segment {
-  readonly seg: number;
-  headerLen: number;
-  /** bytes written */
-  size: number;
-  /** bytes written and fdatasync'ed: what readers may see (a record is sent only once committed) */
-  durable: number;
 }
 
 interface Consumer {
@@ -144,13 +109,9 @@ export class Spool {
   private waiters: { upTo: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   private timer: NodeJS.Timeout | null = null;
   private committing: Promise<void> | null = null;
-  /** recently committed runs, served to readers without a disk read */
-  private hot: HotPiece[] = [];
-  private readonly dec = new RunDecoder();
   private readonly arena = new RunArena(true);
-  /** index of the first live entry of `hot` (dropping from the front without shifting) */
-  private hotHead = 0;
-  private hotBytes = 0;
+  /** recently committed runs, served to readers without a disk read */
+  private readonly hot = new HotCache(this.arena, HOT_MAX_BYTES);
   private readFd: { seg: number; fd: number } | null = null;
   /** the last bytes read from disk (readDisk continues in them) */
   private chunk: ReadChunk | null = null;
@@ -216,52 +177,14 @@ export class Spool {
   }
 
   private async recover(): Promise<void> {
-    const nums = readdirSync(this.dir).map(parseSegName).filter((n): n is number => n !== null).sort((a, b) => a - b);
-    // headers first: a segment whose header is torn (a crash while creating it, the usual case
-    // being the newest file) is removed before deciding which segment is the last one. The last
-    // *valid* segment is the one to scan: it holds the newest records (those of a commit cut by a
-    // crash while it rolled to the new segment included), so it gives the last accepted id and
-    // its tail is checked before appending after it
-    const valid: { seg: number; path: string; h: SegHeader }[] = [];
-    for (const seg of nums) {
-      const path = join(this.dir, segName(seg));
-      const h = readSegHeader(path);
-      if (!h || h.seg !== seg) {
-        // nothing in a segment with a bad header (or a foreign one) can be trusted
-        const size = statSync(path).size;
-        this.counters.truncatedBytes += size;
-        this.log(`spool ${this.dir}: segment ${segName(seg)} has a bad header; removed ${size} bytes`);
-        unlinkSync(path);
-        this.saveCounters();
-        continue;
-      }
-      valid.push({ seg, path, h });
-    }
-    let prevId: RecordId | undefined;
-    for (let i = 0; i < valid.length; i++) {
-      const { seg, path, h } = valid[i]!;
-      if (h.prev) prevId = h.prev;
-      if (i < valid.length - 1) {
-        const size = statSync(path).size;
-        this.segs.push({ seg, headerLen: h.size, size, durable: size });
-        continue;
-      }
-      const scan = scanSegment(path, h.size);
-      if (scan.goodEnd < scan.fileSize) {
-        const cut = scan.fileSize - scan.goodEnd;
-        const fd = openSync(path, 'r+');
-        ftruncateSync(fd, scan.goodEnd);
-        fsyncSync(fd);
-        closeSync(fd);
-        this.counters.truncatedBytes += cut;
-        this.saveCounters();
-        this.log(`spool ${this.dir}: truncated ${cut} bytes of torn or corrupt tail (${scan.bad?.why ?? 'torn'}) in ${segName(seg)} at offset ${scan.goodEnd}`);
-      }
-      if (scan.lastId) prevId = scan.lastId;
-      this.segs.push({ seg, headerLen: h.size, size: scan.goodEnd, durable: scan.goodEnd });
-    }
-    this.lastId = prevId;
-    if (this.segs.length === 0) await this.createSegment(nums.length ? nums[nums.length - 1]! + 1 : 1);
+    const r = recoverSegments(this.dir, (bytes, line) => {
+      this.counters.truncatedBytes += bytes;
+      this.saveCounters();
+      this.log(line);
+    });
+    this.segs = r.segs;
+    this.lastId = r.lastId;
+    if (this.segs.length === 0) await this.createSegment(r.nextSeg);
     else this.writeFh = await open(join(this.dir, segName(this.cur.seg)), 'r+');
     this.removeTempFiles();
   }
@@ -466,8 +389,8 @@ export class Spool {
       this.cur.durable = this.cur.size;
       if (lastId) this.lastId = lastId;
       this.committedRuns = upTo;
-      for (const h of placed) this.addHot(h);
-      for (const h of holds) this.unhold(h);
+      for (const h of placed) this.hot.add(h);
+      for (const h of holds) releaseHold(this.arena, h);
       let w = 0;
       while (w < this.waiters.length && this.waiters[w]!.upTo <= upTo) this.waiters[w++]!.resolve();
       this.waiters.splice(0, w);
@@ -492,32 +415,6 @@ export class Spool {
     await this.writeFh!.close();
     this.writeFh = null;
     await this.createSegment(this.cur.seg + 1);
-  }
-
-  private addHot(h: HotPiece): void {
-    this.hot.push(h);
-    this.hotBytes += h.bytes;
-    while (this.hotBytes > HOT_MAX_BYTES && this.hotHead < this.hot.length) this.dropHot();
-    this.compactHot();
-  }
-
-  /** Forgets the oldest cached piece (its slot is cleared at once: pieces hold whole runs). */
-  private dropHot(): void {
-    const p = this.hot[this.hotHead]!;
-    this.hotBytes -= p.bytes;
-    this.hot[this.hotHead++] = undefined as unknown as HotPiece;
-    this.unhold(p.hold);
-  }
-
-  private unhold(h: RunHold): void {
-    if (--h.n === 0) this.arena.release(h.run);
-  }
-
-  private compactHot(): void {
-    if (this.hotHead > 1024 && this.hotHead * 2 > this.hot.length) {
-      this.hot = this.hot.slice(this.hotHead);
-      this.hotHead = 0;
-    }
   }
 
   // ---------------------------------------------------------------- reading
@@ -608,66 +505,18 @@ export class Spool {
     }
   }
 
+  /** Reads from the cache at the consumer's position, moving it on; false when the cache lacks it. */
+  private readHot(c: Consumer, out: ReadBatch, maxItems: number, maxBytes: number): boolean {
+    const to = this.hot.read(c.read, out, maxItems, maxBytes);
+    if (!to) return false;
+    c.read = to;
+    return true;
+  }
+
   /** A read that made no progress and cannot move on (should not happen): stop, do not spin. */
   private readStalled(c: Consumer): boolean {
     const s = this.segs[this.segIndex(c.read.seg)];
     return !!s && s.seg === c.read.seg && c.read.off < s.durable;
-  }
-
-  private readHot(c: Consumer, out: ReadBatch, maxItems: number, maxBytes: number): boolean {
-    const h = this.hot;
-    // hot pieces are in spool order; find the last one starting at or before the read position
-    let lo = this.hotHead;
-    let hi = h.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      const p = h[mid]!;
-      if (p.seg < c.read.seg || (p.seg === c.read.seg && p.off <= c.read.off)) lo = mid + 1;
-      else hi = mid;
-    }
-    if (lo === this.hotHead) return false;
-    let i = lo - 1;
-    let p = h[i]!;
-    if (p.seg !== c.read.seg || c.read.off >= p.off + p.bytes) return false;
-    // the frame of this piece that starts at the read position
-    const rel = c.read.off - p.off + p.base;
-    let k = p.from;
-    if (rel !== p.base) {
-      let a = p.from;
-      let b = p.to;
-      while (a < b) {
-        const m = (a + b) >> 1;
-        if (p.run.ends[m]! <= rel) a = m + 1;
-        else b = m;
-      }
-      if (p.run.ends[a - 1] !== rel) return false; // not a frame boundary (cannot happen)
-      k = a;
-    }
-    let bytes = 0;
-    let got = 0;
-    const seg = c.read.seg;
-    for (;;) {
-      const run = p.run;
-      const pos = p.off - p.base;
-      let end = -1;
-      this.arena.lend(run);
-      for (; k < p.to && got < maxItems && bytes < maxBytes; k++, got++) {
-        const from = k ? run.ends[k - 1]! : 0;
-        const to = run.ends[k]!;
-        out.items.push(this.dec.decode(run.buf, from, to));
-        end = pos + to;
-        out.ends.push(end);
-        bytes += to - from;
-      }
-      if (end < 0) break;
-      c.read = { seg, off: end };
-      if (k < p.to || got >= maxItems || bytes >= maxBytes) break;
-      // the next piece, if it continues in the same segment
-      if (++i >= h.length || h[i]!.seg !== seg || h[i]!.off !== c.read.off) break;
-      p = h[i]!;
-      k = p.from;
-    }
-    return got > 0;
   }
 
   private segIndex(seg: number): number {
@@ -871,8 +720,7 @@ export class Spool {
       if (e && e.code !== 'ENOENT') this.log(`spool ${this.dir}: cannot delete ${segName(s.seg)}: ${e.message}`);
       if (this.unlinking === 0) for (const r of this.unlinked.splice(0)) r();
     });
-    while (this.hotHead < this.hot.length && this.hot[this.hotHead]!.seg <= s.seg) this.dropHot();
-    this.compactHot();
+    this.hot.dropThrough(s.seg);
     const next = this.segs[0]!;
     for (const c of this.consumers.values()) {
       const to = { seg: next.seg, off: next.headerLen };

@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
+#include "monitors.h"
 #include "output.h"
 
 static unsigned char batch[BATCH_MAX + 16];
@@ -176,11 +176,8 @@ void add_record(const void *data, size_t size)
 	size_t padded = (size + 7) & ~7UL;
 	if (batch_len + padded > BATCH_MAX)
 		flush_batch();
-	if (!batch_len) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		batch_first_ns = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-	}
+	if (!batch_len)
+		batch_first_ns = now_ns(CLOCK_MONOTONIC);
 	memcpy(batch + batch_len, data, size);
 	memset(batch + batch_len + size, 0, padded - size);
 	batch_len += padded;

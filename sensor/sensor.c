@@ -562,7 +562,7 @@ int main(int argc, char **argv)
 		/* the ring buffer's wakeups, and stdout taking bytes a slow agent left queued */
 		struct pollfd pw[2] = { { .fd = ring_buffer__epoll_fd(rb), .events = POLLIN },
 					{ .fd = STDOUT_FILENO, .events = POLLOUT } };
-		/* a held batch falls due before the drain timer may fire again */
+		/* a due batch goes now; a held one falls due before the drain timer may fire again */
 		int due = flush_batch_due(now_ns(CLOCK_MONOTONIC), (__u64)opt.hold_ms * 1000000ULL);
 		int err = poll(pw, output_pending() ? 2 : 1, due >= 0 && (unsigned)due < poll_ms ? due : (int)poll_ms);
 		if (err < 0 && errno != EINTR)
@@ -605,7 +605,6 @@ int main(int argc, char **argv)
 		struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
 		if (poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN))
 			handle_stdin();
-		flush_batch_due(now_ns(CLOCK_MONOTONIC), (__u64)opt.hold_ms * 1000000ULL);
 	}
 
 	/* Shutdown: stop new events, drain what the kernel submitted, then flush every open record. */

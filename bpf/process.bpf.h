@@ -107,15 +107,13 @@ struct {
  * Pending entries: slot tid % PEND_SLOTS, owned by tid from the enter hook to the exit hook. */
 #define PEND_SLOTS 16384
 struct proc_pend_slot {
-	__u32 owner;           /* unused: the owner is in proc_pend_owner (kept for the layout) */
-	__u32 pad;
-	struct proc_pending p;
+	struct proc_pending p; /* its owner: proc_pend_owner below */
 };
 
 /* Each slot's owner (tid; 0: free), apart from the slots: the exit of every syscall whose enter
  * filtered the call out (most mmaps and mprotects) and every task exit read only this. 16,384 ×
- * 4 bytes = 64 KiB, 16 owners per cache line, where the slots' owner fields lie one per 96-byte
- * entry in 1.5 MiB: a storm's exits found them cold. */
+ * 4 bytes = 64 KiB, 16 owners per cache line, where each owner used to lie in its 96-byte
+ * slot in 1.5 MiB: a storm's exits found them cold. */
 __u32 proc_pend_owner[PEND_SLOTS];
 
 struct {

@@ -5,6 +5,7 @@
 // CRC covers the whole body, so a torn or flipped frame is detected before it is trusted.
 import type { RecordKind, SinkItem } from '../pipeline/types.js';
 import { crc32c } from './crc32c.js';
+import { u32le } from '../util/bytes.js';
 
 export const FRAME_HEADER = 8;
 /** A frame body larger than this is treated as corruption (a record is never this big). */
@@ -148,10 +149,6 @@ export function checkFrame(buf: Uint8Array, at: number, end: number): FrameCheck
   if (crc32c(buf, at + FRAME_HEADER, at + FRAME_HEADER + bodyLen) !== u32le(buf, at + 4)) return { ok: false, why: 'crc' };
   if (!bodyFits(buf, at + FRAME_HEADER, bodyLen)) return { ok: false, why: 'body' };
   return { ok: true, size: FRAME_HEADER + bodyLen };
-}
-
-function u32le(b: Uint8Array, o: number): number {
-  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 }
 
 function bodyFits(buf: Uint8Array, o: number, len: number): boolean {

@@ -67,3 +67,15 @@ export function cString(buf: Uint8Array, off: number, max: number): string {
   while (end < lim && buf[end] !== 0) end++;
   return decodeBytes(buf, off, end);
 }
+
+/** Little-endian unsigned 32-bit value at b[o]: element loads, where Buffer.readUInt32LE is a
+ * call with argument checks (hot decoders). */
+export function u32le(b: Uint8Array, o: number): number {
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+}
+
+/** Little-endian unsigned 64-bit value at b[o] as a number: exact below 2^53 (counters), with no
+ * BigInt per field. */
+export function u64le(b: Uint8Array, o: number): number {
+  return u32le(b, o) + u32le(b, o + 4) * 0x100000000;
+}

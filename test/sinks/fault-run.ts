@@ -256,8 +256,7 @@ export async function runFaults(p: FaultPlan): Promise<FaultReport> {
     outage(
       'file',
       async () => {
-        file.pause();
-        await sleep(100); // SIGSTOP lands asynchronously: a copy in progress may still finish
+        await file.pause();
         fileAtPause = sizeOf(fileOut);
       },
       async () => {

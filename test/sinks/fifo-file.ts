@@ -31,9 +31,15 @@ export class FifoFile {
     this.proc = spawn(process.execPath, ['-e', READER, this.fifo, this.out], { stdio: 'ignore' });
   }
 
-  /** The file stops taking data (the reader is stopped). */
-  pause(): void {
-    this.proc?.kill('SIGSTOP');
+  /** The file stops taking data: resolves once the reader is stopped (a copy it was making when
+   * SIGSTOP came has finished by then), however slow the machine. */
+  async pause(): Promise<void> {
+    const p = this.proc;
+    if (!p?.pid) return;
+    p.kill('SIGSTOP');
+    const stat = `/proc/${p.pid}/stat`;
+    // the state field follows the command name's closing parenthesis: T once stopped
+    while (existsSync(stat) && readFileSync(stat, 'utf8').split(') ')[1]?.[0] !== 'T') await new Promise((r) => setTimeout(r, 5));
   }
 
   resume(): void {

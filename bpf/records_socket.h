@@ -26,7 +26,8 @@ enum fn_sock_role { SOCK_ROLE_CLIENT = 0, SOCK_ROLE_SERVER = 1 };
 
 /* A server entry is made when the child socket is cloned from the listener (SYN_RECV), before the
  * kernel hashes it, so that a segment another CPU delivers to the child before it is ESTABLISHED
- * is counted. Until then the entry is an embryo: never exported, dropped if the child dies. */
+ * is counted. Until then the entry is an embryo: never exported, dropped if the child dies (a
+ * Fast Open child still in SYN_RECV at shutdown is exported as it stands). */
 enum fn_sock_embryo {
 	SOCK_BORN = 0,        /* an entry to export (every entry but a server child's before ESTABLISHED) */
 	SOCK_EMBRYO = 1,      /* cloned: the handshake is credited at ESTABLISHED */

@@ -266,6 +266,28 @@ static __always_inline void inet_addrs(struct sock_record *r, struct sock *sk)
 		r->rport = bpf_ntohs(dport);
 }
 
+/* inet_addrs for a socket whose address the exporter holds as a number (read by probe). */
+static __noinline void inet_addrs_p(struct sock_record *r, struct sock *sk)
+{
+	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	r->family = fam;
+	if (fam == AF_INET6_) {
+		BPF_CORE_READ_INTO((struct in6_addr *)r->laddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)r->raddr, sk, __sk_common.skc_v6_daddr);
+	} else {
+		__u32 a = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__builtin_memcpy(r->laddr, &a, 4);
+		a = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memcpy(r->raddr, &a, 4);
+	}
+	__u16 sport = BPF_CORE_READ((struct inet_sock *)sk, inet_sport);
+	if (sport)
+		r->lport = bpf_ntohs(sport);
+	__u16 dport = BPF_CORE_READ(sk, __sk_common.skc_dport);
+	if (dport)
+		r->rport = bpf_ntohs(dport);
+}
+
 static __always_inline void unix_path_of(struct sock_record *r, struct sock *sk)
 {
 	struct unix_address *a = BPF_CORE_READ((struct unix_sock *)sk, addr);

@@ -57,6 +57,20 @@ static __always_inline __u32 export_due(struct sock_record *v, struct export_cb 
 	return why;
 }
 
+/* Shutdown: a Fast Open child still in SYN_RECV (accepted, perhaps read and answered, its
+ * client's ACK not come) is exported as it stands; any other embryo has no record. The kernel is
+ * paused, so no transition can make it born meanwhile. Its counter baselines stay zero: a child's
+ * counters start at zero, and what it has is all its connection did. sk: live_sk's (probe). */
+static __always_inline bool embryo_final(struct sock_record *v, struct sock *sk, __u32 mode)
+{
+	if (mode != SOCK_EXPORT_FINALIZE || v->embryo != SOCK_EMBRYO_TFO)
+		return false;
+	inet_addrs_p(v, sk);
+	__sync_fetch_and_add(&v->busy, 0); /* as tcp_born: the fields before the mark */
+	v->embryo = SOCK_BORN;
+	return true;
+}
+
 /* Shutdown: v becomes the record the sensor emits as it is. */
 static __always_inline void export_finalize(struct sock_record *v, __u32 why)
 {
@@ -92,9 +106,14 @@ static long export_cb(struct bpf_map *map, struct sock_key *key, struct sock_rec
 {
 	if (v->embryo) {
 		/* not exported; one whose socket is gone (freed without tcp_destroy_sock) is dropped */
-		if (!live_sk(v) && bpf_map_delete_elem(&sock_map, key) == 0)
-			__sync_fetch_and_add(&sock_map_entries, -1);
-		return 0;
+		struct sock *sk = live_sk(v);
+		if (!sk) {
+			if (bpf_map_delete_elem(&sock_map, key) == 0)
+				__sync_fetch_and_add(&sock_map_entries, -1);
+			return 0;
+		}
+		if (!embryo_final(v, sk, c->mode))
+			return 0;
 	}
 	if (v->protocol == IPPROTO_TCP_) {
 		if (c->mode == SOCK_EXPORT_FINALIZE) {
@@ -155,7 +174,7 @@ int sock_tcp_iter(struct bpf_iter__bpf_sk_storage_map *ctx)
 	if (!sk)
 		return 0;
 	struct sock_record *v = tcp_rec(sk);
-	if (!v || v->embryo)
+	if (!v || (v->embryo && !embryo_final(v, sk, sock_iter_ctx.mode)))
 		return 0;
 	if (sock_iter_ctx.mode != SOCK_EXPORT_FINALIZE) {
 		if (v->busy)

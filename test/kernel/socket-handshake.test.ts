@@ -197,6 +197,44 @@ for i in range(${K}):
 print('done', flush=True)
 `;
 
+/** A Fast Open listener on host:port that answers each of K requests with an empty 204 and
+ * keeps every child open; prints "ready", then "done"; waits for stdin to close. */
+const TFO_HOLD_SERVER = `
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 64)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(64)
+print('ready', flush=True)
+cs = []
+for i in range(${K}):
+    c, a = s.accept(); got = b''
+    while not got.endswith(b'\\r\\n\\r\\n'):
+        got += c.recv(4096)
+    c.sendall(b'HTTP/1.1 204 No Content\\r\\n\\r\\n'); cs.append(c)
+print('done', flush=True)
+sys.stdin.read()
+`;
+
+/** Its client: K requests, each wholly in its SYN, each response read; prints "port:acked" per
+ * connection (as TFO_CLIENT); keeps them open until stdin closes. argv: own ip, host, port. */
+const TFO_HOLD_CLIENT = `
+import socket, sys
+cs = []
+out = []
+for i in range(${K}):
+    c = socket.socket()
+    c.bind((sys.argv[1], 0))
+    p = c.getsockname()[1]
+    c.sendto(b'GET /tfo/%d HTTP/1.1\\r\\nHost: b\\r\\n\\r\\n' % p, socket.MSG_FASTOPEN, (sys.argv[2], int(sys.argv[3])))
+    got = b''
+    while not got.endswith(b'\\r\\n\\r\\n'):
+        got += c.recv(4096)
+    opts = c.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[5]
+    out.append('%d:%d' % (p, 1 if opts & 0x20 else 0)); cs.append(c)
+print(' '.join(out), flush=True)
+sys.stdin.read()
+`;
+
 for (const ep of EXPORT_PATHS) {
   const skip = skipAll || skips.get(ep.name) || false;
 
@@ -334,6 +372,52 @@ table netdev fntfo_ack {
         checkHttp(cap, port, ports);
       } finally {
         sh(['ip', 'netns', 'exec', p.B, 'nft', 'delete', 'table', 'netdev', 'fntfo_ack']);
+      }
+    });
+
+    it('a Fast Open child still in SYN_RECV when the agent stops (every client packet after the SYN dropped) has its record', async () => {
+      // the child is accepted, reads the request its SYN carried and answers; no ACK of the
+      // client reaches it, so it is never ESTABLISHED and is still in SYN_RECV at shutdown
+      const p = pair!;
+      const port = await freePort();
+      p.nft(p.B, `
+table netdev fntfo_hold {
+  chain in { type filter hook ingress device "${p.VB}" priority 1;
+    ip saddr ${p.ipA} tcp dport ${port} tcp flags & syn == 0 counter drop comment "tfo-after-syn"; }
+}
+`);
+      const srv = py(['ip', 'netns', 'exec', p.B], TFO_HOLD_SERVER, [p.ipB, String(port)]);
+      let cl: Py | undefined;
+      try {
+        assert.equal(await next(srv), 'ready');
+        let conns: { port: number; acked: boolean }[] = [];
+        const cap = await captureOn(ep, async () => {
+          cl = py(['ip', 'netns', 'exec', p.A], TFO_HOLD_CLIENT, [p.ipA, p.ipB, String(port)]);
+          conns = (await next(cl)).split(' ').map((x) => { const [a, b] = x.split(':'); return { port: Number(a), acked: b === '1' }; });
+          assert.equal(await next(srv), 'done');
+        }, ARGS);
+        assert.ok(p.nftCount(p.B, 'tfo-after-syn') >= K, 'the clients\' packets after their SYNs were dropped');
+        assert.equal(conns.length, K);
+        assert.deepEqual(conns.filter((c) => !c.acked), [], 'every SYN carried the request and the server took it');
+        for (const c of conns) {
+          const s = byPorts(cap.records, port, c.port);
+          assert.equal(s.length, 1, `server side of ${c.port}: ${JSON.stringify(s)}`);
+          const r = s[0]!;
+          assert.equal(r.SockState, 'TCP_SYN_RECV', `server side of ${c.port}`);
+          assert.deepEqual([r.SockLocalIP, r.SockRemoteIP], [p.ipB, p.ipA], `server side of ${c.port}`);
+          assert.equal(r.ProcPID, srv.child.pid);
+          // nothing but the SYN reached the child: its request, once; the answer, once
+          assert.deepEqual(flagKeys(r, 'SockRxFlags'), { SYN: 1 }, `server side of ${c.port}`);
+          assert.equal(r.SockRxBytes, `GET /tfo/${c.port} HTTP/1.1\r\nHost: b\r\n\r\n`.length, `server side of ${c.port}`);
+          assert.equal(r.SockTxBytes, 'HTTP/1.1 204 No Content\r\n\r\n'.length, `server side of ${c.port}`);
+          assert.ok((flagKeys(r, 'SockTxFlags')['SYN-ACK'] ?? 0) >= 1, `server side of ${c.port}: ${JSON.stringify(r.SockTxFlags)}`);
+          // the client's side is ESTABLISHED and open: its record too, once
+          assert.equal(byPorts(cap.records, c.port, port).length, 1, `client side of ${c.port}`);
+        }
+      } finally {
+        cl?.child.stdin!.end();
+        srv.child.stdin!.end();
+        sh(['ip', 'netns', 'exec', p.B, 'nft', 'delete', 'table', 'netdev', 'fntfo_hold']);
       }
     });
   });

@@ -162,62 +162,10 @@ sys.stdin.read()
 `;
 
 /** -p with Fast Open: K HTTP requests, each wholly in its SYN (sendto MSG_FASTOPEN, path
- * /tfo/<port>), each answered; closes after the server did (its FIN read); prints "port:acked"
- * per connection (as TFO_CLIENT). argv: own ip, host, port. */
+ * /tfo/<port>), each answer read; prints "port:acked" per connection (as TFO_CLIENT). argv: own
+ * ip, host, port, then "close" (each closes after the server did, its FIN read) or "hold" (all
+ * kept open until stdin closes). */
 const TFO_HTTP_CLIENT = `
-import socket, sys
-out = []
-for i in range(${K}):
-    c = socket.socket()
-    c.bind((sys.argv[1], 0))
-    p = c.getsockname()[1]
-    c.sendto(b'GET /tfo/%d HTTP/1.1\\r\\nHost: b\\r\\n\\r\\n' % p, socket.MSG_FASTOPEN, (sys.argv[2], int(sys.argv[3])))
-    got = b''
-    while not got.endswith(b'\\r\\n\\r\\n'):
-        got += c.recv(4096)
-    opts = c.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[5]
-    while c.recv(4096):
-        pass
-    out.append('%d:%d' % (p, 1 if opts & 0x20 else 0)); c.close()
-print(' '.join(out), flush=True)
-`;
-
-/** Its server: a Fast Open listener on host:port answering each request with an empty 204. */
-const TFO_HTTP_SERVER = `
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 64)
-s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(64)
-print('ready', flush=True)
-for i in range(${K}):
-    c, a = s.accept(); got = b''
-    while not got.endswith(b'\\r\\n\\r\\n'):
-        got += c.recv(4096)
-    c.sendall(b'HTTP/1.1 204 No Content\\r\\n\\r\\n'); c.close()
-print('done', flush=True)
-`;
-
-/** A Fast Open listener on host:port that answers each of K requests with an empty 204 and
- * keeps every child open; prints "ready", then "done"; waits for stdin to close. */
-const TFO_HOLD_SERVER = `
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 64)
-s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(64)
-print('ready', flush=True)
-cs = []
-for i in range(${K}):
-    c, a = s.accept(); got = b''
-    while not got.endswith(b'\\r\\n\\r\\n'):
-        got += c.recv(4096)
-    c.sendall(b'HTTP/1.1 204 No Content\\r\\n\\r\\n'); cs.append(c)
-print('done', flush=True)
-sys.stdin.read()
-`;
-
-/** Its client: K requests, each wholly in its SYN, each response read; prints "port:acked" per
- * connection (as TFO_CLIENT); keeps them open until stdin closes. argv: own ip, host, port. */
-const TFO_HOLD_CLIENT = `
 import socket, sys
 cs = []
 out = []
@@ -231,8 +179,35 @@ for i in range(${K}):
         got += c.recv(4096)
     opts = c.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[5]
     out.append('%d:%d' % (p, 1 if opts & 0x20 else 0)); cs.append(c)
+    if sys.argv[4] == 'close':
+        while c.recv(4096):
+            pass
+        c.close()
 print(' '.join(out), flush=True)
-sys.stdin.read()
+if sys.argv[4] == 'hold':
+    sys.stdin.read()
+`;
+
+/** Its server: a Fast Open listener on host:port answering each request with an empty 204;
+ * prints "ready", then "done". argv: host, port, then "close" (each child closed after its
+ * answer) or "hold" (all kept open until stdin closes). */
+const TFO_HTTP_SERVER = `
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 64)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(64)
+print('ready', flush=True)
+cs = []
+for i in range(${K}):
+    c, a = s.accept(); got = b''
+    while not got.endswith(b'\\r\\n\\r\\n'):
+        got += c.recv(4096)
+    c.sendall(b'HTTP/1.1 204 No Content\\r\\n\\r\\n'); cs.append(c)
+    if sys.argv[3] == 'close':
+        c.close()
+print('done', flush=True)
+if sys.argv[3] == 'hold':
+    sys.stdin.read()
 `;
 
 for (const ep of EXPORT_PATHS) {
@@ -306,12 +281,12 @@ table netdev fntfo {
     /** K Fast Open HTTP exchanges to a fresh port under -p http=tcp/PORT: the capture, the
      * port and the client ports. */
     async function httpExchange(p: VethPair, port: number) {
-      const srv = py(['ip', 'netns', 'exec', p.B], TFO_HTTP_SERVER, [p.ipB, String(port)]);
+      const srv = py(['ip', 'netns', 'exec', p.B], TFO_HTTP_SERVER, [p.ipB, String(port), 'close']);
       assert.equal(await next(srv), 'ready');
       let conns: { port: number; acked: boolean }[] = [];
       try {
         const cap = await captureOn(ep, async () => {
-          const cl = py(['ip', 'netns', 'exec', p.A], TFO_HTTP_CLIENT, [p.ipA, p.ipB, String(port)]);
+          const cl = py(['ip', 'netns', 'exec', p.A], TFO_HTTP_CLIENT, [p.ipA, p.ipB, String(port), 'close']);
           conns = (await next(cl)).split(' ').map((x) => { const [a, b] = x.split(':'); return { port: Number(a), acked: b === '1' }; });
           assert.equal(await next(srv), 'done');
         }, [...ARGS, '-p', `http=tcp/${port}`, '-p', 'dns=off', '-p', 'syslog=off']);
@@ -386,13 +361,13 @@ table netdev fntfo_hold {
     ip saddr ${p.ipA} tcp dport ${port} tcp flags & syn == 0 counter drop comment "tfo-after-syn"; }
 }
 `);
-      const srv = py(['ip', 'netns', 'exec', p.B], TFO_HOLD_SERVER, [p.ipB, String(port)]);
+      const srv = py(['ip', 'netns', 'exec', p.B], TFO_HTTP_SERVER, [p.ipB, String(port), 'hold']);
       let cl: Py | undefined;
       try {
         assert.equal(await next(srv), 'ready');
         let conns: { port: number; acked: boolean }[] = [];
         const cap = await captureOn(ep, async () => {
-          cl = py(['ip', 'netns', 'exec', p.A], TFO_HOLD_CLIENT, [p.ipA, p.ipB, String(port)]);
+          cl = py(['ip', 'netns', 'exec', p.A], TFO_HTTP_CLIENT, [p.ipA, p.ipB, String(port), 'hold']);
           conns = (await next(cl)).split(' ').map((x) => { const [a, b] = x.split(':'); return { port: Number(a), acked: b === '1' }; });
           assert.equal(await next(srv), 'done');
         }, ARGS);

@@ -210,6 +210,19 @@ if sys.argv[3] == 'hold':
     sys.stdin.read()
 `;
 
+/** Drops, at the server's ingress, the client's packets to port that `match` (an nftables
+ * expression) selects, counted under `comment`; returns what removes the rule. */
+function serverDrop(p: VethPair, port: number, match: string, comment: string): () => void {
+  const table = `fndrop${port}`;
+  p.nft(p.B, `
+table netdev ${table} {
+  chain in { type filter hook ingress device "${p.VB}" priority 1;
+    ip saddr ${p.ipA} tcp dport ${port} ${match} counter drop comment "${comment}"; }
+}
+`);
+  return () => sh(['ip', 'netns', 'exec', p.B, 'nft', 'delete', 'table', 'netdev', table]);
+}
+
 for (const ep of EXPORT_PATHS) {
   const skip = skipAll || skips.get(ep.name) || false;
 
@@ -335,18 +348,13 @@ table netdev fntfo {
       // accepted, reads, writes and closes (SYN_RECV → FIN_WAIT1) without ever being ESTABLISHED
       const p = pair!;
       const port = await freePort();
-      p.nft(p.B, `
-table netdev fntfo_ack {
-  chain in { type filter hook ingress device "${p.VB}" priority 1;
-    ip saddr ${p.ipA} tcp dport ${port} tcp flags == ack ip length 52 counter drop comment "tfo-bare-ack"; }
-}
-`);
+      const undrop = serverDrop(p, port, 'tcp flags == ack ip length 52', 'tfo-bare-ack');
       try {
         const { cap, ports } = await httpExchange(p, port);
         assert.ok(p.nftCount(p.B, 'tfo-bare-ack') >= K, 'the clients\' bare ACKs were dropped');
         checkHttp(cap, port, ports);
       } finally {
-        sh(['ip', 'netns', 'exec', p.B, 'nft', 'delete', 'table', 'netdev', 'fntfo_ack']);
+        undrop();
       }
     });
 
@@ -355,12 +363,7 @@ table netdev fntfo_ack {
       // client reaches it, so it is never ESTABLISHED and is still in SYN_RECV at shutdown
       const p = pair!;
       const port = await freePort();
-      p.nft(p.B, `
-table netdev fntfo_hold {
-  chain in { type filter hook ingress device "${p.VB}" priority 1;
-    ip saddr ${p.ipA} tcp dport ${port} tcp flags & syn == 0 counter drop comment "tfo-after-syn"; }
-}
-`);
+      const undrop = serverDrop(p, port, 'tcp flags & syn == 0', 'tfo-after-syn');
       const srv = py(['ip', 'netns', 'exec', p.B], TFO_HTTP_SERVER, [p.ipB, String(port), 'hold']);
       let cl: Py | undefined;
       try {
@@ -392,7 +395,7 @@ table netdev fntfo_hold {
       } finally {
         cl?.child.stdin!.end();
         srv.child.stdin!.end();
-        sh(['ip', 'netns', 'exec', p.B, 'nft', 'delete', 'table', 'netdev', 'fntfo_hold']);
+        undrop();
       }
     });
   });

@@ -16,6 +16,8 @@ struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 1); __type
 struct stage { __u32 len; __u32 pad; char b[8 * REC]; };
 struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, struct stage); } stg SEC(".maps");
 
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, struct rec); } arr SEC(".maps");
+
 const volatile __u32 target = 0;
 struct { __u32 mode, reps; __u64 total_ns, calls, fails; } g = {};
 #define mode g.mode
@@ -64,6 +66,49 @@ int rbc(void *ctx)
 			struct mm_struct *mm = t->mm; struct file *x = mm ? mm->exe_file : 0;
 			if (x) bpf_probe_read_kernel_str(e, 64, x->f_path.dentry->d_name.name); break; }
 		case 11: bpf_get_current_cgroup_id(); break;
+		case 13: { /* reserve, the record copied by probe read (the kernel's copy routine), submit */
+			void *p = bpf_ringbuf_reserve(&rb, REC, 0);
+			if (!p) { fails++; break; }
+			bpf_probe_read_kernel(p, REC, r);
+			bpf_ringbuf_submit(p, BPF_RB_NO_WAKEUP);
+			break; }
+		case 14: { /* reserve, the record copied by BPF loads and stores, submit */
+			void *p = bpf_ringbuf_reserve(&rb, REC, 0);
+			if (!p) { fails++; break; }
+			__builtin_memcpy(p, r, REC);
+			bpf_ringbuf_submit(p, BPF_RB_NO_WAKEUP);
+			break; }
+		case 15: { /* the kernel's copy routine alone: 384 B from the scratch into the stage */
+			bpf_probe_read_kernel(s->b, REC, r);
+			break; }
+		case 16: /* the kernel's memcpy alone: a map update copies the value with it */
+			bpf_map_update_elem(&arr, &zero, r, 0);
+			break;
+		case 17: { /* a variable-size reservation: dynptr, bpf_dynptr_write, submit */
+			struct bpf_dynptr d;
+			__u32 n = REC - (rp & 7); /* not a constant to the verifier */
+			if (bpf_ringbuf_reserve_dynptr(&rb, n, 0, &d)) {
+				fails++;
+				bpf_ringbuf_discard_dynptr(&d, 0);
+				break;
+			}
+			bpf_dynptr_write(&d, 0, r, n & 511, 0);
+			bpf_ringbuf_submit_dynptr(&d, BPF_RB_NO_WAKEUP);
+			break; }
+		case 18: { /* as 17, 2 KiB (a record with a long path) */
+			struct bpf_dynptr d;
+			__u32 n = 2048 - (rp & 7);
+			if (bpf_ringbuf_reserve_dynptr(&rb, n, 0, &d)) {
+				fails++;
+				bpf_ringbuf_discard_dynptr(&d, 0);
+				break;
+			}
+			bpf_dynptr_write(&d, 0, s->b, n & 2047, 0);
+			bpf_ringbuf_submit_dynptr(&d, BPF_RB_NO_WAKEUP);
+			break; }
+		case 19: /* as 1, 2 KiB */
+			if (bpf_ringbuf_output(&rb, s->b, 2048, BPF_RB_NO_WAKEUP)) fails++;
+			break;
 		case 12: {
 			void *m = bpf_get_smp_processor_id() ? (void *)&rb2 : (void *)&rb;
 			if (bpf_ringbuf_output(m, r, REC, BPF_RB_NO_WAKEUP)) fails++;

@@ -6,6 +6,7 @@
  *   cc -O2 -pthread -o /tmp/rb-cost bench/micro/rb-cost.c -lbpf
  *   flock /tmp/falconet-kernel.lock /tmp/rb-cost /tmp/rb-cost.bpf.o 20000 0 1 2 3 4 5 6 7 8 9 10 11
  * RB_MB=N in the environment sizes the ring buffer (MiB, a power of two; default 64).
+ * GAP=N sleeps N µs after each call (outputs apart, as in a storm, not back to back).
  * PROD2=1 runs a second producer on CPU 1 (the bench itself is pinned to CPU 0): two CPUs
  * writing one ring, as in a storm; mode 12 gives each CPU its own ring.
  * Modes: 0 nothing, 1 ringbuf_output, 2 reserve+submit, 3 perf_event_output, 4 ringbuf_query,
@@ -44,7 +45,9 @@ static void on_pb(void *c, int cpu, void *d, __u32 s) { (void)c; (void)cpu; (voi
 static const char *names[] = { "empty loop", "ringbuf_output 384B", "ringbuf_reserve+submit 384B",
 	"perf_event_output 384B", "ringbuf_query", "ktime_get_boot_ns", "stage 384B, 1 output / 8",
 	"stage copy only", "get_current_comm", "get_current_uid_gid", "exe name (task_exe_name)",
-	"get_current_cgroup_id", "per-CPU ring output 384B" };
+	"get_current_cgroup_id", "per-CPU ring output 384B", "reserve+probe-read copy+submit",
+	"reserve+BPF copy 384B+submit", "probe-read copy 384B only", "memcpy 384B only (map update)",
+	"dynptr reserve+write+submit", "dynptr reserve+write+submit 2K", "ringbuf_output 2K" };
 
 int main(int argc, char **argv)
 {
@@ -73,6 +76,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	pin(0);
+	/* GAP=N: sleep N µs after each call, as a hook's outputs are apart in a storm (the caches
+	 * and TLB hold other work's lines by the next one) */
+	const char *gap = getenv("GAP");
+	unsigned gap_us = gap ? (unsigned)atoi(gap) : 0;
 	const char *p2 = getenv("PROD2");
 	pthread_t t2;
 	if (p2 && *p2 && *p2 != '0')
@@ -89,6 +96,8 @@ int main(int argc, char **argv)
 			bpf_map_update_elem(bfd, &zero, &v, 0);
 			for (long i = 0; i < calls; i++) {
 				syscall(SYS_getppid);
+				if (gap_us)
+					usleep(gap_us);
 				if ((i & 255) == 255) { ring_buffer__consume(rb); perf_buffer__consume(pb); }
 			}
 			ring_buffer__consume(rb); perf_buffer__consume(pb);

@@ -169,8 +169,9 @@ const TFO_HTTP_CLIENT = `
 import socket, sys
 cs = []
 out = []
+fam = socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET
 for i in range(${K}):
-    c = socket.socket()
+    c = socket.socket(fam)
     c.bind((sys.argv[1], 0))
     p = c.getsockname()[1]
     c.sendto(b'GET /tfo/%d HTTP/1.1\\r\\nHost: b\\r\\n\\r\\n' % p, socket.MSG_FASTOPEN, (sys.argv[2], int(sys.argv[3])))
@@ -190,10 +191,10 @@ if sys.argv[4] == 'hold':
 
 /** Its server: a Fast Open listener on host:port answering each request with an empty 204;
  * prints "ready", then "done". argv: host, port, then "close" (each child closed after its
- * answer) or "hold" (all kept open until stdin closes). */
+ * answer) or "hold" (all kept open until stdin closes). IPv6 where host has a colon. */
 const TFO_HTTP_SERVER = `
 import socket, sys
-s = socket.socket()
+s = socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET)
 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 64)
 s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(64)
 print('ready', flush=True)
@@ -212,12 +213,12 @@ if sys.argv[3] == 'hold':
 
 /** Drops, at the server's ingress, the client's packets to port that `match` (an nftables
  * expression) selects, counted under `comment`; returns what removes the rule. */
-function serverDrop(p: VethPair, port: number, match: string, comment: string): () => void {
+function serverDrop(p: VethPair, port: number, match: string, comment: string, from = p.ipA): () => void {
   const table = `fndrop${port}`;
   p.nft(p.B, `
 table netdev ${table} {
   chain in { type filter hook ingress device "${p.VB}" priority 1;
-    ip saddr ${p.ipA} tcp dport ${port} ${match} counter drop comment "${comment}"; }
+    ${from.includes(':') ? 'ip6' : 'ip'} saddr ${from} tcp dport ${port} ${match} counter drop comment "${comment}"; }
 }
 `);
   return () => sh(['ip', 'netns', 'exec', p.B, 'nft', 'delete', 'table', 'netdev', table]);
@@ -229,7 +230,7 @@ for (const ep of EXPORT_PATHS) {
   describe(`TCP Fast Open server children (netns + veth, nftables counts) [${ep.name}]`, { skip }, () => {
     let pair: VethPair | undefined;
     before(() => {
-      pair = vethPair('fntfo');
+      pair = vethPair('fntfo', true);
       // client: Fast Open without a cookie (1 | 4); server: without a cookie (2 | 0x200)
       sh(['ip', 'netns', 'exec', pair.A, 'sysctl', '-q', '-w', 'net.ipv4.tcp_fastopen=5']);
       sh(['ip', 'netns', 'exec', pair.B, 'sysctl', '-q', '-w', 'net.ipv4.tcp_fastopen=514']);
@@ -358,45 +359,48 @@ table netdev fntfo {
       }
     });
 
-    it('a Fast Open child still in SYN_RECV when the agent stops (every client packet after the SYN dropped) has its record', async () => {
-      // the child is accepted, reads the request its SYN carried and answers; no ACK of the
-      // client reaches it, so it is never ESTABLISHED and is still in SYN_RECV at shutdown
-      const p = pair!;
-      const port = await freePort();
-      const undrop = serverDrop(p, port, 'tcp flags & syn == 0', 'tfo-after-syn');
-      const srv = py(['ip', 'netns', 'exec', p.B], TFO_HTTP_SERVER, [p.ipB, String(port), 'hold']);
-      let cl: Py | undefined;
-      try {
-        assert.equal(await next(srv), 'ready');
-        let conns: { port: number; acked: boolean }[] = [];
-        const cap = await captureOn(ep, async () => {
-          cl = py(['ip', 'netns', 'exec', p.A], TFO_HTTP_CLIENT, [p.ipA, p.ipB, String(port), 'hold']);
-          conns = (await next(cl)).split(' ').map((x) => { const [a, b] = x.split(':'); return { port: Number(a), acked: b === '1' }; });
-          assert.equal(await next(srv), 'done');
-        }, ARGS);
-        assert.ok(p.nftCount(p.B, 'tfo-after-syn') >= K, 'the clients\' packets after their SYNs were dropped');
-        assert.equal(conns.length, K);
-        assert.deepEqual(conns.filter((c) => !c.acked), [], 'every SYN carried the request and the server took it');
-        for (const c of conns) {
-          const s = byPorts(cap.records, port, c.port);
-          assert.equal(s.length, 1, `server side of ${c.port}: ${JSON.stringify(s)}`);
-          const r = s[0]!;
-          assert.equal(r.SockState, 'TCP_SYN_RECV', `server side of ${c.port}`);
-          assert.deepEqual([r.SockLocalIP, r.SockRemoteIP], [p.ipB, p.ipA], `server side of ${c.port}`);
-          assert.equal(r.ProcPID, srv.child.pid);
-          // nothing but the SYN reached the child: its request, once; the answer, once
-          assert.deepEqual(flagKeys(r, 'SockRxFlags'), { SYN: 1 }, `server side of ${c.port}`);
-          assert.equal(r.SockRxBytes, `GET /tfo/${c.port} HTTP/1.1\r\nHost: b\r\n\r\n`.length, `server side of ${c.port}`);
-          assert.equal(r.SockTxBytes, 'HTTP/1.1 204 No Content\r\n\r\n'.length, `server side of ${c.port}`);
-          assert.ok((flagKeys(r, 'SockTxFlags')['SYN-ACK'] ?? 0) >= 1, `server side of ${c.port}: ${JSON.stringify(r.SockTxFlags)}`);
-          // the client's side is ESTABLISHED and open: its record too, once
-          assert.equal(byPorts(cap.records, c.port, port).length, 1, `client side of ${c.port}`);
+    for (const fam of ['IPv4', 'IPv6'] as const) {
+      it(`a Fast Open child still in SYN_RECV when the agent stops (every client packet after the SYN dropped) has its record [${fam}]`, async () => {
+        // the child is accepted, reads the request its SYN carried and answers; no ACK of the
+        // client reaches it, so it is never ESTABLISHED and is still in SYN_RECV at shutdown
+        const p = pair!;
+        const [ipA, ipB] = fam === 'IPv6' ? [p.ip6A!, p.ip6B!] : [p.ipA, p.ipB];
+        const port = await freePort();
+        const undrop = serverDrop(p, port, 'tcp flags & syn == 0', `tfo-after-syn-${fam}`, ipA);
+        const srv = py(['ip', 'netns', 'exec', p.B], TFO_HTTP_SERVER, [ipB, String(port), 'hold']);
+        let cl: Py | undefined;
+        try {
+          assert.equal(await next(srv), 'ready');
+          let conns: { port: number; acked: boolean }[] = [];
+          const cap = await captureOn(ep, async () => {
+            cl = py(['ip', 'netns', 'exec', p.A], TFO_HTTP_CLIENT, [ipA, ipB, String(port), 'hold']);
+            conns = (await next(cl)).split(' ').map((x) => { const [a, b] = x.split(':'); return { port: Number(a), acked: b === '1' }; });
+            assert.equal(await next(srv), 'done');
+          }, ARGS);
+          assert.ok(p.nftCount(p.B, `tfo-after-syn-${fam}`) >= K, 'the clients\' packets after their SYNs were dropped');
+          assert.equal(conns.length, K);
+          assert.deepEqual(conns.filter((c) => !c.acked), [], 'every SYN carried the request and the server took it');
+          for (const c of conns) {
+            const s = byPorts(cap.records, port, c.port);
+            assert.equal(s.length, 1, `server side of ${c.port}: ${JSON.stringify(s)}`);
+            const r = s[0]!;
+            assert.equal(r.SockState, 'TCP_SYN_RECV', `server side of ${c.port}`);
+            assert.deepEqual([r.SockLocalIP, r.SockRemoteIP], [ipB, ipA], `server side of ${c.port}`);
+            assert.equal(r.ProcPID, srv.child.pid);
+            // nothing but the SYN reached the child: its request, once; the answer, once
+            assert.deepEqual(flagKeys(r, 'SockRxFlags'), { SYN: 1 }, `server side of ${c.port}`);
+            assert.equal(r.SockRxBytes, `GET /tfo/${c.port} HTTP/1.1\r\nHost: b\r\n\r\n`.length, `server side of ${c.port}`);
+            assert.equal(r.SockTxBytes, 'HTTP/1.1 204 No Content\r\n\r\n'.length, `server side of ${c.port}`);
+            assert.ok((flagKeys(r, 'SockTxFlags')['SYN-ACK'] ?? 0) >= 1, `server side of ${c.port}: ${JSON.stringify(r.SockTxFlags)}`);
+            // the client's side is ESTABLISHED and open: its record too, once
+            assert.equal(byPorts(cap.records, c.port, port).length, 1, `client side of ${c.port}`);
+          }
+        } finally {
+          cl?.child.stdin!.end();
+          srv.child.stdin!.end();
+          undrop();
         }
-      } finally {
-        cl?.child.stdin!.end();
-        srv.child.stdin!.end();
-        undrop();
-      }
-    });
+      });
+    }
   });
 }

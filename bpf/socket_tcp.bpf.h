@@ -127,16 +127,19 @@ static __always_inline void tcp_fill(struct sock_record *r, struct sock *sk, __u
 
 /* An embryo's child reached ESTABLISHED: the entry becomes what tcp_fill makes of a new server
  * entry, keeping what the SYN_RECV window counted. A Fast Open child (SOCK_EMBRYO_TFO) sent its
- * SYN-ACK and got the completing segment itself, and its SYN was credited then (tcp_tfo_syn). */
+ * SYN-ACK and got the completing segment itself, and its SYN was credited then (tcp_tfo_syn).
+ * Its counter baselines stay zero: a child's counters start at zero, and what they hold now is
+ * its own SYN_RECV window (the SYN's payload, SYN-ACKs and data sent again, and the bytes of an
+ * answer that the completing segment acknowledged: the kernel counts that acknowledgement before
+ * the move to ESTABLISHED). */
 static __noinline void tcp_born(struct sock_record *v, struct sock *sk, __u64 now)
 {
 	inet_addrs(v, sk);
 	v->state = TCP_ESTABLISHED_;
-	sock_bases(v, sk);
-	if (v->embryo == SOCK_EMBRYO)
+	if (v->embryo == SOCK_EMBRYO) {
+		sock_bases(v, sk);
 		tcp_credit_handshake(v, sk, now);
-	else
-		v->base_bytes_received = 0; /* a child starts at 0: the SYN's payload is all it has now */
+	}
 	/* a full barrier (an atomic no-op on a word of the entry: BPF has no 8-bit atomics), so the
 	 * fields are in place before an export can see the entry born */
 	__sync_fetch_and_add(&v->busy, 0);

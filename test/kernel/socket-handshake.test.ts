@@ -163,8 +163,8 @@ sys.stdin.read()
 
 /** -p with Fast Open: K HTTP requests, each wholly in its SYN (sendto MSG_FASTOPEN, path
  * /tfo/<port>), each answer read; prints "port:acked" per connection (as TFO_CLIENT). argv: own
- * ip, host, port, then "close" (each closes after the server did, its FIN read) or "hold" (all
- * kept open until stdin closes). */
+ * ip, host, port, then "close" (each closes after the server did, its FIN read), "hold" (all
+ * kept open until stdin closes) or "more" (as hold, each first sending 4 bytes more). */
 const TFO_HTTP_CLIENT = `
 import socket, sys
 cs = []
@@ -184,14 +184,17 @@ for i in range(${K}):
         while c.recv(4096):
             pass
         c.close()
+    if sys.argv[4] == 'more':
+        c.sendall(b'more')
 print(' '.join(out), flush=True)
-if sys.argv[4] == 'hold':
+if sys.argv[4] != 'close':
     sys.stdin.read()
 `;
 
 /** Its server: a Fast Open listener on host:port answering each request with an empty 204;
  * prints "ready", then "done". argv: host, port, then "close" (each child closed after its
- * answer) or "hold" (all kept open until stdin closes). IPv6 where host has a colon. */
+ * answer), "hold" (all kept open until stdin closes) or "more" (as hold, each child first reading
+ * 4 bytes more). IPv6 where host has a colon. */
 const TFO_HTTP_SERVER = `
 import socket, sys
 s = socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET)
@@ -206,8 +209,12 @@ for i in range(${K}):
     c.sendall(b'HTTP/1.1 204 No Content\\r\\n\\r\\n'); cs.append(c)
     if sys.argv[3] == 'close':
         c.close()
+    if sys.argv[3] == 'more':
+        got = b''
+        while len(got) < 4:
+            got += c.recv(4096)
 print('done', flush=True)
-if sys.argv[3] == 'hold':
+if sys.argv[3] != 'close':
     sys.stdin.read()
 `;
 
@@ -402,5 +409,41 @@ table netdev fntfo {
         }
       });
     }
+
+    it('a Fast Open child that answers in SYN_RECV and is made ESTABLISHED by its client\'s next data has the answer acknowledged', async () => {
+      // the clients' bare ACKs are dropped: the answer leaves in SYN_RECV, and the client's 4
+      // bytes more acknowledge it and complete the handshake in one segment (the kernel counts
+      // the acknowledgement before the move to ESTABLISHED)
+      const p = pair!;
+      const port = await freePort();
+      const undrop = serverDrop(p, port, 'tcp flags == ack ip length 52', 'tfo-more-bare-ack');
+      const srv = py(['ip', 'netns', 'exec', p.B], TFO_HTTP_SERVER, [p.ipB, String(port), 'more']);
+      let cl: Py | undefined;
+      try {
+        assert.equal(await next(srv), 'ready');
+        let ports: number[] = [];
+        const cap = await captureOn(ep, async () => {
+          cl = py(['ip', 'netns', 'exec', p.A], TFO_HTTP_CLIENT, [p.ipA, p.ipB, String(port), 'more']);
+          ports = (await next(cl)).split(' ').map((x) => Number(x.split(':')[0]));
+          assert.equal(await next(srv), 'done');
+        }, ARGS);
+        assert.ok(p.nftCount(p.B, 'tfo-more-bare-ack') >= K, 'the clients\' bare ACKs were dropped');
+        assert.equal(ports.length, K);
+        const answer = 'HTTP/1.1 204 No Content\r\n\r\n'.length;
+        for (const c of ports) {
+          const s = byPorts(cap.records, port, c);
+          assert.equal(s.length, 1, `server side of ${c}: ${JSON.stringify(s)}`);
+          const r = s[0]!;
+          assert.equal(r.SockState, 'TCP_ESTABLISHED', `server side of ${c}`);
+          assert.equal(r.SockRxBytes, `GET /tfo/${c} HTTP/1.1\r\nHost: b\r\n\r\n`.length + 4, `server side of ${c}`);
+          assert.equal(r.SockTxBytes, answer, `server side of ${c}`);
+          assert.equal(r.SockTxBytesAcked, answer, `server side of ${c}: the answer, acknowledged by the segment that made the child ESTABLISHED`);
+        }
+      } finally {
+        cl?.child.stdin!.end();
+        srv.child.stdin!.end();
+        undrop();
+      }
+    });
   });
 }

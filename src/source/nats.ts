@@ -3,7 +3,7 @@
 // same consumer, so JetStream splits the stream between them; a message is acknowledged only
 // when the runtime calls ack() after delivering what it produced, so the in-flight messages of
 // a processor that dies are redelivered (after ack_wait) to the others.
-import { AckPolicy, connect, DeliverPolicy, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
+import { AckPolicy, connect, ConsumerEvents, DeliverPolicy, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import type { Envelope, RecordId, RecordKind, Source, SourceEvent } from '../pipeline/types.js';
 import { recordIdString } from '../pipeline/types.js';
 import { parseDurationMs, parseFleetUrl, parseIntParam } from '../util/fleet-url.js';
@@ -149,62 +149,92 @@ export class NatsSource implements Source {
     await this.shutdown();
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<SourceEvent> {
+  /** Connects (once), makes the durable consumer if absent and starts consuming. A cluster
+   * electing leaders, or busy creating a replicated consumer for a sibling processor, can leave a
+   * request unanswered: that is retried (with a line each time) until the source is stopped;
+   * anything else throws. undefined: stopped first. */
+  private async consume(): Promise<ConsumerMessages | undefined> {
     const o = this.opts;
-    // connect, make the durable consumer if absent, start consuming. A cluster electing leaders,
-    // or busy creating a replicated consumer for a sibling processor, can leave a request
-    // unanswered: that is retried (with a line each time) until the source is stopped; anything
-    // else ends it
-    let nc: NatsConnection | undefined;
-    let messages: ConsumerMessages | undefined;
-    for (let attempt = 1; !messages && !this.stopped; attempt++) {
+    for (let attempt = 1; !this.stopped; attempt++) {
       try {
-        nc ??= this.nc = await connect({
+        this.nc ??= await connect({
           servers: o.servers, user: o.user, pass: o.password, token: o.token, name: this.name,
           reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 2000,
         });
-        await ensureConsumer(await nc.jetstreamManager({ timeout: API_TIMEOUT_MS }), o);
-        const consumer = await nc.jetstream({ timeout: API_TIMEOUT_MS }).consumers.get(o.stream, o.durable);
-        messages = await consumer.consume({ max_messages: o.batch, expires: 5000 });
+        await ensureConsumer(await this.nc.jetstreamManager({ timeout: API_TIMEOUT_MS }), o);
+        const consumer = await this.nc.jetstream({ timeout: API_TIMEOUT_MS }).consumers.get(o.stream, o.durable);
+        return await consumer.consume({ max_messages: o.batch, expires: 5000 });
       } catch (e) {
         if (!isTransientApiError(e)) throw e;
         o.log?.(`nats: consumer ${o.durable} on stream ${o.stream}: ${(e as Error).message}; retrying (attempt ${attempt})`);
         await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 5000)));
       }
     }
-    const decode = o.decode ?? jsonDecode;
-    if (this.stopped || !messages) { this.ended = true; yield { kind: 'end' }; return; }
-    this.messages = messages;
-    let batch: Envelope[] = [];
-    for await (const m of messages) {
-      this.stats.received++;
-      if (m.info.redelivered) this.stats.redelivered++;
-      const kind = m.subject.slice(m.subject.lastIndexOf('.') + 1) as RecordKind;
-      const id = parseRecordId(m.headers?.get('Nats-Msg-Id'));
-      let rec: unknown;
-      try {
-        if (!KINDS.includes(kind)) throw new Error(`subject ${m.subject} names no record kind`);
-        if (!id) throw new Error('no Nats-Msg-Id record id');
-        rec = decode(m.data, kind);
-      } catch (e) {
-        this.stats.bad++;
-        o.log?.(`nats: ${m.subject} stream seq ${m.seq}: ${(e as Error).message}; message terminated`);
-        m.term();
-        continue;
+    return undefined;
+  }
+
+  /** Ends `messages` once the server says its consumer is gone (deleted, or not found twice in a
+   * row), so that consumption starts again and makes it anew: the client alone would ask for the
+   * lost consumer for ever, and the source would stall. Returns what it saw. */
+  private watch(messages: ConsumerMessages): { why?: string } {
+    const seen: { why?: string } = {};
+    void (async () => {
+      for await (const st of await messages.status()) {
+        const gone = st.type === ConsumerEvents.ConsumerDeleted ||
+          (st.type === ConsumerEvents.ConsumerNotFound && Number(st.data) >= 2);
+        if (gone) {
+          seen.why = `${st.type} (${String(st.data)})`;
+          messages.stop();
+          return;
+        }
       }
-      this.inflight.push({ id: recordIdString(id!), msg: m });
-      // delivery facts for stages that care (a redelivered record may have been processed before)
-      const fleet: FleetDelivery = { source: 'nats', streamSeq: m.seq, redelivered: m.info.redelivered, deliveries: m.info.deliveryCount };
-      batch.push({ kind, rec, id, enrich: { fleet } });
-      // nothing more buffered in the client: hand the batch over now. (getPending() counts the
-      // message being handed out and queued status frames too, so it is not 0 at the tail; waiting
-      // for one more message would hold the tail of a stream until its ack_wait ran out.)
-      if (batch.length >= o.batch || messages.getReceived() <= messages.getProcessed()) {
-        const out = batch;
-        batch = [];
-        yield { kind: 'records', records: out };
+    })().catch(() => { /* the status iterator ends with the messages */ });
+    return seen;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<SourceEvent> {
+    const o = this.opts;
+    const decode = o.decode ?? jsonDecode;
+    let batch: Envelope[] = [];
+    while (!this.stopped) {
+      const messages = this.messages = await this.consume();
+      if (!messages) break;
+      const lost = this.watch(messages);
+      for await (const m of messages) {
+        this.stats.received++;
+        if (m.info.redelivered) this.stats.redelivered++;
+        const kind = m.subject.slice(m.subject.lastIndexOf('.') + 1) as RecordKind;
+        const id = parseRecordId(m.headers?.get('Nats-Msg-Id'));
+        let rec: unknown;
+        try {
+          if (!KINDS.includes(kind)) throw new Error(`subject ${m.subject} names no record kind`);
+          if (!id) throw new Error('no Nats-Msg-Id record id');
+          rec = decode(m.data, kind);
+        } catch (e) {
+          this.stats.bad++;
+          o.log?.(`nats: ${m.subject} stream seq ${m.seq}: ${(e as Error).message}; message terminated`);
+          m.term();
+          continue;
+        }
+        this.inflight.push({ id: recordIdString(id!), msg: m });
+        // delivery facts for stages that care (a redelivered record may have been processed before)
+        const fleet: FleetDelivery = { source: 'nats', streamSeq: m.seq, redelivered: m.info.redelivered, deliveries: m.info.deliveryCount };
+        batch.push({ kind, rec, id, enrich: { fleet } });
+        // nothing more buffered in the client: hand the batch over now. (getPending() counts the
+        // message being handed out and queued status frames too, so it is not 0 at the tail; waiting
+        // for one more message would hold the tail of a stream until its ack_wait ran out.)
+        if (batch.length >= o.batch || messages.getReceived() <= messages.getProcessed()) {
+          const out = batch;
+          batch = [];
+          yield { kind: 'records', records: out };
+        }
+        if (this.stopped) break;
       }
       if (this.stopped) break;
+      // not stopped: the consumer went away under the client. Records delivered and not acked
+      // come again from the new one (at least once, as after any redelivery).
+      o.log?.(`nats: consumer ${o.durable} on stream ${o.stream}: ${lost.why ?? 'consumption ended'}; consuming again`);
+      await new Promise((r) => setTimeout(r, 250));
     }
     if (batch.length) yield { kind: 'records', records: batch };
     this.ended = true;

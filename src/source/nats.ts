@@ -232,8 +232,10 @@ export class NatsSource implements Source {
       }
       if (this.stopped) break;
       // not stopped: the consumer went away under the client. Records delivered and not acked
-      // come again from the new one (at least once, as after any redelivery).
+      // come again from the new one (at least once, as after any redelivery); their old
+      // deliveries cannot be acked any more, so they leave the in-flight list.
       o.log?.(`nats: consumer ${o.durable} on stream ${o.stream}: ${lost.why ?? 'consumption ended'}; consuming again`);
+      this.inflight = [];
       await new Promise((r) => setTimeout(r, 250));
     }
     if (batch.length) yield { kind: 'records', records: batch };

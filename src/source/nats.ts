@@ -178,8 +178,14 @@ export class NatsSource implements Source {
    * lost consumer for ever, and the source would stall. Returns what it saw. */
   private watch(messages: ConsumerMessages): { why?: string } {
     const seen: { why?: string } = {};
+    const said = new Set<string>();
     void (async () => {
       for await (const st of await messages.status()) {
+        // the first of each kind, so that a consumer that stops delivering says why
+        if (Object.values(ConsumerEvents).includes(st.type as ConsumerEvents) && !said.has(st.type)) {
+          said.add(st.type);
+          this.opts.log?.(`nats: consumer ${this.opts.durable} on stream ${this.opts.stream}: ${st.type} (${String(st.data)})`);
+        }
         const gone = st.type === ConsumerEvents.ConsumerDeleted ||
           (st.type === ConsumerEvents.ConsumerNotFound && Number(st.data) >= 2);
         if (gone) {

@@ -244,49 +244,34 @@ static __always_inline bool dir_active(struct sock_dir *d)
 #define TCP_T(sk) bpf_skc_to_tcp_sock(sk)
 #define TCP_P(sk) ((struct tcp_sock *)(sk))
 
-/* ---- addresses (TCP, trusted socket) ---- */
-static __always_inline void inet_addrs(struct sock_record *r, struct sock *sk)
-{
-	__u16 fam = sk->__sk_common.skc_family;
-	r->family = fam;
-	if (fam == AF_INET6_) {
-		__builtin_memcpy(r->laddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
-		__builtin_memcpy(r->raddr, &sk->__sk_common.skc_v6_daddr, 16);
-	} else {
-		__builtin_memcpy(r->laddr, &sk->__sk_common.skc_rcv_saddr, 4);
-		__builtin_memcpy(r->raddr, &sk->__sk_common.skc_daddr, 4);
-	}
-	/* skc_num reads 0 once the port is released at TCP_CLOSE: inet_sport stays */
-	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
-	__u16 sport = tp ? tp->inet_conn.icsk_inet.inet_sport : 0;
-	if (sport)
-		r->lport = bpf_ntohs(sport);
-	__u16 dport = sk->__sk_common.skc_dport;
-	if (dport)
-		r->rport = bpf_ntohs(dport);
+/* ---- addresses (TCP): family, both addresses and ports of sk into r, with RD/TCP as above ---- */
+#define INET_ADDRS(name, INLINE, RD, TCP)                                                        \
+static INLINE void name(struct sock_record *r, struct sock *sk)                                  \
+{                                                                                                \
+	__u16 fam = RD(sk, __sk_common.skc_family);                                              \
+	r->family = fam;                                                                         \
+	if (fam == AF_INET6_) {                                                                  \
+		struct in6_addr l = RD(sk, __sk_common.skc_v6_rcv_saddr);                        \
+		struct in6_addr d = RD(sk, __sk_common.skc_v6_daddr);                            \
+		__builtin_memcpy(r->laddr, &l, 16);                                              \
+		__builtin_memcpy(r->raddr, &d, 16);                                              \
+	} else {                                                                                 \
+		__u32 l = RD(sk, __sk_common.skc_rcv_saddr), d = RD(sk, __sk_common.skc_daddr); \
+		__builtin_memcpy(r->laddr, &l, 4);                                               \
+		__builtin_memcpy(r->raddr, &d, 4);                                               \
+	}                                                                                        \
+	/* skc_num reads 0 once the port is released at TCP_CLOSE: inet_sport stays */           \
+	struct tcp_sock *tp = TCP(sk);                                                           \
+	__u16 sport = tp ? RD(tp, inet_conn.icsk_inet.inet_sport) : 0;                           \
+	if (sport)                                                                               \
+		r->lport = bpf_ntohs(sport);                                                     \
+	__u16 dport = RD(sk, __sk_common.skc_dport);                                             \
+	if (dport)                                                                               \
+		r->rport = bpf_ntohs(dport);                                                     \
 }
 
-/* inet_addrs for a socket whose address the exporter holds as a number (read by probe). */
-static __noinline void inet_addrs_p(struct sock_record *r, struct sock *sk)
-{
-	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
-	r->family = fam;
-	if (fam == AF_INET6_) {
-		BPF_CORE_READ_INTO((struct in6_addr *)r->laddr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO((struct in6_addr *)r->raddr, sk, __sk_common.skc_v6_daddr);
-	} else {
-		__u32 a = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-		__builtin_memcpy(r->laddr, &a, 4);
-		a = BPF_CORE_READ(sk, __sk_common.skc_daddr);
-		__builtin_memcpy(r->raddr, &a, 4);
-	}
-	__u16 sport = BPF_CORE_READ((struct inet_sock *)sk, inet_sport);
-	if (sport)
-		r->lport = bpf_ntohs(sport);
-	__u16 dport = BPF_CORE_READ(sk, __sk_common.skc_dport);
-	if (dport)
-		r->rport = bpf_ntohs(dport);
-}
+INET_ADDRS(inet_addrs, __always_inline, RD_T, TCP_T) /* tracepoint arguments */
+INET_ADDRS(inet_addrs_p, __noinline, RD_P, TCP_P)    /* the exporter's saved address (shutdown) */
 
 static __always_inline void unix_path_of(struct sock_record *r, struct sock *sk)
 {

@@ -299,24 +299,35 @@ table netdev fntfo {
       }
     });
 
-    /** K Fast Open HTTP exchanges to a fresh port under -p http=tcp/PORT: the capture, the
-     * port and the client ports. */
-    async function httpExchange(p: VethPair, port: number) {
-      const srv = py(['ip', 'netns', 'exec', p.B], TFO_HTTP_SERVER, [p.ipB, String(port), 'close']);
-      assert.equal(await next(srv), 'ready');
+    /** K Fast Open HTTP exchanges (TFO_HTTP_CLIENT and TFO_HTTP_SERVER, both in `mode`) from
+     * ipA to ipB:port under the agent with `args`: the capture, the server's pid and each
+     * connection's client port and whether its SYN's data was taken. Held connections are let go
+     * once the agent has stopped. */
+    async function tfoExchange(p: VethPair, port: number, mode: 'close' | 'hold' | 'more', args: string[], ipA = p.ipA, ipB = p.ipB) {
+      const srv = py(['ip', 'netns', 'exec', p.B], TFO_HTTP_SERVER, [ipB, String(port), mode]);
+      let cl: Py | undefined;
       let conns: { port: number; acked: boolean }[] = [];
       try {
+        assert.equal(await next(srv), 'ready');
         const cap = await captureOn(ep, async () => {
-          const cl = py(['ip', 'netns', 'exec', p.A], TFO_HTTP_CLIENT, [p.ipA, p.ipB, String(port), 'close']);
+          cl = py(['ip', 'netns', 'exec', p.A], TFO_HTTP_CLIENT, [ipA, ipB, String(port), mode]);
           conns = (await next(cl)).split(' ').map((x) => { const [a, b] = x.split(':'); return { port: Number(a), acked: b === '1' }; });
           assert.equal(await next(srv), 'done');
-        }, [...ARGS, '-p', `http=tcp/${port}`, '-p', 'dns=off', '-p', 'syslog=off']);
-        assert.equal(conns.length, K);
-        assert.deepEqual(conns.filter((c) => !c.acked), [], 'every SYN carried the request and the server took it');
-        return { cap, ports: conns.map((c) => c.port) };
+        }, args);
+        return { cap, conns, serverPid: srv.child.pid! };
       } finally {
+        if (mode !== 'close') cl?.child.stdin!.end(); // a closing client has exited
         srv.child.stdin!.end();
       }
+    }
+
+    /** K Fast Open HTTP exchanges to a fresh port under -p http=tcp/PORT: the capture and the
+     * client ports. */
+    async function httpExchange(p: VethPair, port: number) {
+      const { cap, conns } = await tfoExchange(p, port, 'close', [...ARGS, '-p', `http=tcp/${port}`, '-p', 'dns=off', '-p', 'syslog=off']);
+      assert.equal(conns.length, K);
+      assert.deepEqual(conns.filter((c) => !c.acked), [], 'every SYN carried the request and the server took it');
+      return { cap, ports: conns.map((c) => c.port) };
     }
     const REQ = (c: number) => ({ _Method: 'GET', _Url: `/tfo/${c}`, _Version: 'HTTP/1.1', Host: 'b' });
     const noTs = (m: JsonRecord) => Object.fromEntries(Object.entries(m).filter(([k]) => k !== '_Timestamp'));
@@ -374,16 +385,8 @@ table netdev fntfo {
         const [ipA, ipB] = fam === 'IPv6' ? [p.ip6A!, p.ip6B!] : [p.ipA, p.ipB];
         const port = await freePort();
         const undrop = serverDrop(p, port, 'tcp flags & syn == 0', `tfo-after-syn-${fam}`, ipA);
-        const srv = py(['ip', 'netns', 'exec', p.B], TFO_HTTP_SERVER, [ipB, String(port), 'hold']);
-        let cl: Py | undefined;
         try {
-          assert.equal(await next(srv), 'ready');
-          let conns: { port: number; acked: boolean }[] = [];
-          const cap = await captureOn(ep, async () => {
-            cl = py(['ip', 'netns', 'exec', p.A], TFO_HTTP_CLIENT, [ipA, ipB, String(port), 'hold']);
-            conns = (await next(cl)).split(' ').map((x) => { const [a, b] = x.split(':'); return { port: Number(a), acked: b === '1' }; });
-            assert.equal(await next(srv), 'done');
-          }, ARGS);
+          const { cap, conns, serverPid } = await tfoExchange(p, port, 'hold', ARGS, ipA, ipB);
           assert.ok(p.nftCount(p.B, `tfo-after-syn-${fam}`) >= K, 'the clients\' packets after their SYNs were dropped');
           assert.equal(conns.length, K);
           assert.deepEqual(conns.filter((c) => !c.acked), [], 'every SYN carried the request and the server took it');
@@ -393,7 +396,7 @@ table netdev fntfo {
             const r = s[0]!;
             assert.equal(r.SockState, 'TCP_SYN_RECV', `server side of ${c.port}`);
             assert.deepEqual([r.SockLocalIP, r.SockRemoteIP], [ipB, ipA], `server side of ${c.port}`);
-            assert.equal(r.ProcPID, srv.child.pid);
+            assert.equal(r.ProcPID, serverPid);
             // nothing but the SYN reached the child: its request, once; the answer, once
             assert.deepEqual(flagKeys(r, 'SockRxFlags'), { SYN: 1 }, `server side of ${c.port}`);
             assert.equal(r.SockRxBytes, `GET /tfo/${c.port} HTTP/1.1\r\nHost: b\r\n\r\n`.length, `server side of ${c.port}`);
@@ -403,8 +406,6 @@ table netdev fntfo {
             assert.equal(byPorts(cap.records, c.port, port).length, 1, `client side of ${c.port}`);
           }
         } finally {
-          cl?.child.stdin!.end();
-          srv.child.stdin!.end();
           undrop();
         }
       });
@@ -417,16 +418,9 @@ table netdev fntfo {
       const p = pair!;
       const port = await freePort();
       const undrop = serverDrop(p, port, 'tcp flags == ack ip length 52', 'tfo-more-bare-ack');
-      const srv = py(['ip', 'netns', 'exec', p.B], TFO_HTTP_SERVER, [p.ipB, String(port), 'more']);
-      let cl: Py | undefined;
       try {
-        assert.equal(await next(srv), 'ready');
-        let ports: number[] = [];
-        const cap = await captureOn(ep, async () => {
-          cl = py(['ip', 'netns', 'exec', p.A], TFO_HTTP_CLIENT, [p.ipA, p.ipB, String(port), 'more']);
-          ports = (await next(cl)).split(' ').map((x) => Number(x.split(':')[0]));
-          assert.equal(await next(srv), 'done');
-        }, ARGS);
+        const { cap, conns } = await tfoExchange(p, port, 'more', ARGS);
+        const ports = conns.map((c) => c.port);
         assert.ok(p.nftCount(p.B, 'tfo-more-bare-ack') >= K, 'the clients\' bare ACKs were dropped');
         assert.equal(ports.length, K);
         const answer = 'HTTP/1.1 204 No Content\r\n\r\n'.length;
@@ -440,8 +434,6 @@ table netdev fntfo {
           assert.equal(r.SockTxBytesAcked, answer, `server side of ${c}: the answer, acknowledged by the segment that made the child ESTABLISHED`);
         }
       } finally {
-        cl?.child.stdin!.end();
-        srv.child.stdin!.end();
         undrop();
       }
     });

@@ -31,6 +31,9 @@ export interface NatsSourceOptions {
   maxAckPending: number;
   /** messages pulled per request; also the largest batch handed to the runtime */
   batch: number;
+  /** with nothing received for this long while the consumer has messages for it, the source
+   * asks the server about its consumer (see NatsSource.watch) */
+  stallCheckMs: number;
   decode?: FleetDecode;
   /** diagnostics (bad messages) */
   log?: (text: string) => void;
@@ -50,7 +53,14 @@ export function parseNatsSourceUrl(text: string, where: string): NatsSourceOptio
     ackWaitMs: p['ack_wait'] ? parseDurationMs(p['ack_wait'], `${where} ack_wait`) : 30_000,
     maxAckPending: parseIntParam(p, 'max_ack_pending', where, 10_000, 1, 1_000_000),
     batch: parseIntParam(p, 'batch', where, 256, 1, 10_000),
+    stallCheckMs: p['stall_check'] ? parseStallCheck(p['stall_check'], `${where} stall_check`) : 30_000,
   };
+}
+
+function parseStallCheck(text: string, where: string): number {
+  const ms = parseDurationMs(text, where);
+  if (ms < 1000) throw new Error(`${where}: '${text}' is under 1s (each check is a JetStream API request)`);
+  return ms;
 }
 
 /** `host:boot:seq` (the Nats-Msg-Id) → RecordId; undefined when it is not one. */
@@ -91,13 +101,15 @@ function isTransientApiError(e: unknown): boolean {
   return code === 'TIMEOUT' || code === '503';
 }
 
+const isNotFound = (e: unknown): boolean => /consumer not found/i.test((e as Error).message);
+
 /** Makes the durable consumer of o unless it exists (a sibling processor may make it first). */
 async function ensureConsumer(jsm: JetStreamManager, o: NatsSourceOptions): Promise<void> {
   try {
     await jsm.consumers.info(o.stream, o.durable);
     return;
   } catch (e) {
-    if (!/consumer not found/i.test((e as Error).message)) throw e;
+    if (!isNotFound(e)) throw e;
   }
   try {
     await jsm.consumers.add(o.stream, {
@@ -108,6 +120,23 @@ async function ensureConsumer(jsm: JetStreamManager, o: NatsSourceOptions): Prom
   } catch (e) {
     if (!/already in use|already exists/i.test((e as Error).message)) throw e;
   }
+}
+
+/** What the stall check saw of the consumer: a verdict, and the facts for its line. */
+export type StallSample =
+  | { kind: 'not_found' }
+  | { kind: 'error'; message: string }
+  | { kind: 'info'; numPending: number; numAckPending: number };
+
+/** Whether a consumer from which nothing arrived for a whole check period, with nothing left in
+ * the client's buffer, is stalled: gone, or holding messages for us while under its ack limit
+ * (at the limit, the runtime's acks are what it waits for). An API error is no verdict. */
+export function stalled(s: StallSample, maxAckPending: number): string | undefined {
+  if (s.kind === 'not_found') return 'consumer not found';
+  if (s.kind === 'info' && s.numPending > 0 && s.numAckPending < maxAckPending) {
+    return `${s.numPending} messages pending, none delivered`;
+  }
+  return undefined;
 }
 
 export class NatsSource implements Source {
@@ -173,29 +202,65 @@ export class NatsSource implements Source {
     return undefined;
   }
 
-  /** Ends `messages` once the server says its consumer is gone (deleted, or not found twice in a
-   * row), so that consumption starts again and makes it anew: the client alone would ask for the
-   * lost consumer for ever, and the source would stall. Returns what it saw. */
-  private watch(messages: ConsumerMessages): { why?: string } {
-    const seen: { why?: string } = {};
+  /** Ends `messages` when its consumer is lost, so that consumption starts again (and makes the
+   * consumer anew if it is gone): the client alone would ask for a lost consumer for ever, and
+   * the source would stall without a word.
+   * - The server says it is deleted, or not found. One "not found" is enough: the client counts
+   *   them only in an unbroken row, and a cluster that lost quorum can answer "not found" and
+   *   time out by turns for ever (nats-server 2.9, seen in nats.test).
+   * - Nothing arrived for two check periods in a row while the client's buffer is empty, and
+   *   the server, asked, says the consumer is gone or holds messages for us (`stalled`): after a
+   *   cluster lost quorum, a server can keep a consumer that no longer has one. */
+  private watch(messages: ConsumerMessages): { why?: string; gone?: boolean; stop(): void } {
+    const o = this.opts;
+    const seen: { why?: string; gone?: boolean; stop(): void } = { stop: () => clearInterval(timer) };
+    const end = (why: string, gone: boolean) => {
+      if (seen.why) return;
+      seen.why = why;
+      seen.gone = gone;
+      clearInterval(timer);
+      messages.stop();
+    };
     const said = new Set<string>();
     void (async () => {
       for await (const st of await messages.status()) {
         // the first of each kind, so that a consumer that stops delivering says why
         if (Object.values(ConsumerEvents).includes(st.type as ConsumerEvents) && !said.has(st.type)) {
           said.add(st.type);
-          this.opts.log?.(`nats: consumer ${this.opts.durable} on stream ${this.opts.stream}: ${st.type} (${String(st.data)})`);
+          o.log?.(`nats: consumer ${o.durable} on stream ${o.stream}: ${st.type} (${String(st.data)})`);
         }
-        const gone = st.type === ConsumerEvents.ConsumerDeleted ||
-          (st.type === ConsumerEvents.ConsumerNotFound && Number(st.data) >= 2);
-        if (gone) {
-          seen.why = `${st.type} (${String(st.data)})`;
-          messages.stop();
+        if (st.type === ConsumerEvents.ConsumerDeleted || st.type === ConsumerEvents.ConsumerNotFound) {
+          end(`${st.type} (${String(st.data)})`, true);
           return;
         }
       }
     })().catch(() => { /* the status iterator ends with the messages */ });
+    let lastReceived = messages.getReceived();
+    let quiet = 0;
+    let checking = false;
+    const timer = setInterval(() => {
+      const received = messages.getReceived();
+      const idle = received === lastReceived && received <= messages.getProcessed();
+      lastReceived = received;
+      if (!idle) { quiet = 0; return; }
+      if (++quiet < 2 || checking || !this.nc) return;
+      checking = true;
+      void this.sample(this.nc).then((s) => {
+        const why = stalled(s, o.maxAckPending);
+        if (why) end(`${why} in ${Math.round((quiet * o.stallCheckMs) / 1000)} s`, s.kind === 'not_found');
+      }).finally(() => { checking = false; });
+    }, o.stallCheckMs);
+    timer.unref?.();
     return seen;
+  }
+
+  private async sample(nc: NatsConnection): Promise<StallSample> {
+    try {
+      const i = await (await nc.jetstreamManager({ timeout: API_TIMEOUT_MS })).consumers.info(this.opts.stream, this.opts.durable);
+      return { kind: 'info', numPending: i.num_pending, numAckPending: i.num_ack_pending };
+    } catch (e) {
+      return isNotFound(e) ? { kind: 'not_found' } : { kind: 'error', message: (e as Error).message };
+    }
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<SourceEvent> {
@@ -206,6 +271,7 @@ export class NatsSource implements Source {
       const messages = this.messages = await this.consume();
       if (!messages) break;
       const lost = this.watch(messages);
+      try {
       for await (const m of messages) {
         this.stats.received++;
         if (m.info.redelivered) this.stats.redelivered++;
@@ -236,12 +302,15 @@ export class NatsSource implements Source {
         }
         if (this.stopped) break;
       }
+      } finally { lost.stop(); }
       if (this.stopped) break;
-      // not stopped: the consumer went away under the client. Records delivered and not acked
-      // come again from the new one (at least once, as after any redelivery); their old
-      // deliveries cannot be acked any more, so they leave the in-flight list.
+      // not stopped: the consumer was lost under the client (see watch)
       o.log?.(`nats: consumer ${o.durable} on stream ${o.stream}: ${lost.why ?? 'consumption ended'}; consuming again`);
-      this.inflight = [];
+      // a consumer that was gone is made anew and delivers again what the runtime has not acked
+      // (at least once, as after any redelivery). The old deliveries cannot be acked any more,
+      // so they leave the in-flight list, or an ack by record id would stop at the old copy.
+      // A stalled consumer that still exists keeps them: their acks still count.
+      if (lost.gone !== false) this.inflight = [];
       await new Promise((r) => setTimeout(r, 250));
     }
     if (batch.length) yield { kind: 'records', records: batch };

@@ -19,3 +19,4 @@
 #include "process_record.bpf.h"
 #include "process_syscalls.bpf.h"
 #include "process_sched.bpf.h"
+#include "warm.bpf.h"        /* run once by the sensor before attaching (sensor/warm.c) */

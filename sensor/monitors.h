@@ -55,3 +55,7 @@ struct bpf_link *proc_attach_exit(struct falconet_bpf *skel, const char *enter_p
 void proc_start(struct falconet_bpf *skel);
 void proc_tick(struct falconet_bpf *skel, __u64 boot_ns);
 void proc_shutdown(struct falconet_bpf *skel);
+
+/* After load, before attach: touches each page of the ring and of the large arrays (warm.c).
+ * Returns the hello's status line ("warm-up: 1024 of 1024 ring pages, process slots"). */
+const char *warm_maps(struct falconet_bpf *skel);

@@ -230,6 +230,8 @@ static unsigned monitor_of(const char *prog)
 		return FN_MON_SOCKET;
 	if (!strncmp(prog, "proc_", 5))
 		return FN_MON_PROCESS;
+	if (!strncmp(prog, "fn_", 3))
+		return FN_MON_FILE | FN_MON_SOCKET | FN_MON_PROCESS; /* shared by every monitor */
 	return 0;
 }
 
@@ -493,6 +495,10 @@ int main(int argc, char **argv)
 			slen = sizeof(status) - 1;
 	}
 
+	const char *warm = warm_maps(skel);
+	slen += snprintf(status + slen, sizeof(status) - slen > 0 ? sizeof(status) - slen : 0, "%s", warm) + 1;
+	if (slen >= sizeof(status))
+		slen = sizeof(status) - 1;
 	__u64 boot = now_ns(CLOCK_BOOTTIME), real = now_ns(CLOCK_REALTIME);
 	bpf_object__for_each_program(prog, skel->obj) {
 		if (!bpf_program__autoload(prog))

@@ -4,6 +4,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { decodeFrame } from '../../src/sensor/decode.js';
+import { FrameSplitter } from '../../src/sensor/frames.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const BIN = path.join(REPO, 'bin/falconet');
@@ -84,4 +86,25 @@ export async function captureRecords(workload: (live: () => JsonRecord[]) => Pro
   const statLines = stderr.split('\n').filter((l) => l.startsWith('falconet-stats '));
   const last = statLines.at(-1);
   return { records, stats: last ? JSON.parse(last.slice('falconet-stats '.length)) : undefined, stderr };
+}
+
+/** The status lines of the hello frame of the sensor binary started directly (args, env); then
+ * asks it to quit. */
+export async function sensorHello(args: string[], env: Record<string, string> = {}): Promise<string[]> {
+  const child = spawn(path.join(REPO, 'sensor/falconet-sensor'), args,
+    { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const splitter = new FrameSplitter();
+  let status: string[] | undefined;
+  const closed = new Promise<void>((r) => child.on('close', () => r()));
+  for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
+    for (const f of splitter.push(chunk)) {
+      const ev = decodeFrame(f);
+      if (ev.kind === 'hello' && !status) {
+        status = ev.hello.programStatus;
+        child.stdin.write('quit\n');
+      }
+    }
+  }
+  await closed;
+  return status ?? [];
 }

@@ -4,13 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { REPO, type JsonRecord } from './harness.js';
-import { decodeFrame } from '../../src/sensor/decode.js';
-import { FrameSplitter } from '../../src/sensor/frames.js';
+import { sensorHello, type JsonRecord } from './harness.js';
 import { MON_SOCKET } from '../../src/sensor/layout.js';
 import { EXPORT_PATHS, captureOn, pathSkips } from './socket-paths.js';
 import { TCP_CLIENT, byPorts, flagKeys, nodeChild, sock, tcpServer } from './socket-workloads.js';
@@ -417,30 +415,10 @@ for (const ep of EXPORT_PATHS) {
   });
 }
 
-/** The hello frame of the sensor binary started directly with env; then asks it to quit. */
-async function sensorHello(env: Record<string, string>): Promise<string[]> {
-  const child = spawn(path.join(REPO, 'sensor/falconet-sensor'), ['--monitors', String(MON_SOCKET)],
-    { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  const splitter = new FrameSplitter();
-  let status: string[] | undefined;
-  const closed = new Promise<void>((r) => child.on('close', () => r()));
-  for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
-    for (const f of splitter.push(chunk)) {
-      const ev = decodeFrame(f);
-      if (ev.kind === 'hello' && !status) {
-        status = ev.hello.programStatus;
-        child.stdin.write('quit\n');
-      }
-    }
-  }
-  await closed;
-  return status ?? [];
-}
-
 test('the sensor itself reads FALCONET_NO_SK_ITER=1 (and 0 leaves the choice to the kernel)', { skip: skips.get('map-walk')! }, async () => {
-  const forced = await sensorHello({ FALCONET_NO_SK_ITER: '1' });
+  const forced = await sensorHello(['--monitors', String(MON_SOCKET)], { FALCONET_NO_SK_ITER: '1' });
   assert.ok(forced.includes('tcp_export: map-walk (forced: FALCONET_NO_SK_ITER=1)'), JSON.stringify(forced));
-  const free = await sensorHello({ FALCONET_NO_SK_ITER: '0' });
+  const free = await sensorHello(['--monitors', String(MON_SOCKET)], { FALCONET_NO_SK_ITER: '0' });
   const line = free.find((s) => s.startsWith('tcp_export: '));
   assert.ok(line === 'tcp_export: iterator' || /^tcp_export: map-walk \(iterator refused/.test(line ?? ''), JSON.stringify(free));
 });

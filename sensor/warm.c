@@ -28,13 +28,13 @@ static int run(struct bpf_program *p)
 	return err ? -errno : (int)o.retval;
 }
 
-/* Returns the pages of the ring touched, or -errno. */
-static long warm_ring(struct falconet_bpf *skel)
+/* Touches the ring's pages (one sample header each, fn_warm_ring); returns how many, or -errno. */
+static long warm_ring(struct falconet_bpf *skel, long pages)
 {
 	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.events), skip_record, NULL, NULL);
 	if (!rb)
 		return -errno;
-	long pages = bpf_map__max_entries(skel->maps.events) / 4096, done = 0;
+	long done = 0;
 	while (done < pages) {
 		int n = run(skel->progs.fn_warm_ring);
 		if (n < 0) {
@@ -53,8 +53,8 @@ static long warm_ring(struct falconet_bpf *skel)
 const char *warm_maps(struct falconet_bpf *skel)
 {
 	static char line[160];
-	long total = bpf_map__max_entries(skel->maps.events) / 4096;
-	long pages = warm_ring(skel);
+	long total = bpf_map__max_entries(skel->maps.events) / 4096; /* WARM_PAGE in warm.bpf.h */
+	long pages = warm_ring(skel, total);
 	int n = pages < 0 ? snprintf(line, sizeof(line), "warm-up: ring not warmed (%s)", strerror((int)-pages))
 			  : snprintf(line, sizeof(line), "warm-up: %ld of %ld ring pages", pages, total);
 	const struct { unsigned mon; struct bpf_program *p; const char *name; } arrays[] = {

@@ -125,7 +125,7 @@ async function ensureConsumer(jsm: JetStreamManager, o: NatsSourceOptions): Prom
 /** What the stall check saw of the consumer: a verdict, and the facts for its line. */
 export type StallSample =
   | { kind: 'not_found' }
-  | { kind: 'error'; message: string }
+  | { kind: 'error' }
   | { kind: 'info'; numPending: number; numAckPending: number };
 
 /** Whether a consumer from which nothing arrived for a whole check period, with nothing left in
@@ -218,7 +218,7 @@ export class NatsSource implements Source {
       if (seen.why) return;
       seen.why = why;
       seen.gone = gone;
-      clearInterval(timer);
+      seen.stop();
       messages.stop();
     };
     const said = new Set<string>();
@@ -259,7 +259,7 @@ export class NatsSource implements Source {
       const i = await (await nc.jetstreamManager({ timeout: API_TIMEOUT_MS })).consumers.info(this.opts.stream, this.opts.durable);
       return { kind: 'info', numPending: i.num_pending, numAckPending: i.num_ack_pending };
     } catch (e) {
-      return isNotFound(e) ? { kind: 'not_found' } : { kind: 'error', message: (e as Error).message };
+      return { kind: isNotFound(e) ? 'not_found' : 'error' };
     }
   }
 
@@ -272,37 +272,39 @@ export class NatsSource implements Source {
       if (!messages) break;
       const lost = this.watch(messages);
       try {
-      for await (const m of messages) {
-        this.stats.received++;
-        if (m.info.redelivered) this.stats.redelivered++;
-        const kind = m.subject.slice(m.subject.lastIndexOf('.') + 1) as RecordKind;
-        const id = parseRecordId(m.headers?.get('Nats-Msg-Id'));
-        let rec: unknown;
-        try {
-          if (!KINDS.includes(kind)) throw new Error(`subject ${m.subject} names no record kind`);
-          if (!id) throw new Error('no Nats-Msg-Id record id');
-          rec = decode(m.data, kind);
-        } catch (e) {
-          this.stats.bad++;
-          o.log?.(`nats: ${m.subject} stream seq ${m.seq}: ${(e as Error).message}; message terminated`);
-          m.term();
-          continue;
+        for await (const m of messages) {
+          this.stats.received++;
+          if (m.info.redelivered) this.stats.redelivered++;
+          const kind = m.subject.slice(m.subject.lastIndexOf('.') + 1) as RecordKind;
+          const id = parseRecordId(m.headers?.get('Nats-Msg-Id'));
+          let rec: unknown;
+          try {
+            if (!KINDS.includes(kind)) throw new Error(`subject ${m.subject} names no record kind`);
+            if (!id) throw new Error('no Nats-Msg-Id record id');
+            rec = decode(m.data, kind);
+          } catch (e) {
+            this.stats.bad++;
+            o.log?.(`nats: ${m.subject} stream seq ${m.seq}: ${(e as Error).message}; message terminated`);
+            m.term();
+            continue;
+          }
+          this.inflight.push({ id: recordIdString(id!), msg: m });
+          // delivery facts for stages that care (a redelivered record may have been processed before)
+          const fleet: FleetDelivery = { source: 'nats', streamSeq: m.seq, redelivered: m.info.redelivered, deliveries: m.info.deliveryCount };
+          batch.push({ kind, rec, id, enrich: { fleet } });
+          // nothing more buffered in the client: hand the batch over now. (getPending() counts the
+          // message being handed out and queued status frames too, so it is not 0 at the tail; waiting
+          // for one more message would hold the tail of a stream until its ack_wait ran out.)
+          if (batch.length >= o.batch || messages.getReceived() <= messages.getProcessed()) {
+            const out = batch;
+            batch = [];
+            yield { kind: 'records', records: out };
+          }
+          if (this.stopped) break;
         }
-        this.inflight.push({ id: recordIdString(id!), msg: m });
-        // delivery facts for stages that care (a redelivered record may have been processed before)
-        const fleet: FleetDelivery = { source: 'nats', streamSeq: m.seq, redelivered: m.info.redelivered, deliveries: m.info.deliveryCount };
-        batch.push({ kind, rec, id, enrich: { fleet } });
-        // nothing more buffered in the client: hand the batch over now. (getPending() counts the
-        // message being handed out and queued status frames too, so it is not 0 at the tail; waiting
-        // for one more message would hold the tail of a stream until its ack_wait ran out.)
-        if (batch.length >= o.batch || messages.getReceived() <= messages.getProcessed()) {
-          const out = batch;
-          batch = [];
-          yield { kind: 'records', records: out };
-        }
-        if (this.stopped) break;
+      } finally {
+        lost.stop();
       }
-      } finally { lost.stop(); }
       if (this.stopped) break;
       // not stopped: the consumer was lost under the client (see watch)
       o.log?.(`nats: consumer ${o.durable} on stream ${o.stream}: ${lost.why ?? 'consumption ended'}; consuming again`);

@@ -21,34 +21,33 @@ let cluster: NatsCluster;
 before(async () => { cluster = await NatsCluster.start(3); });
 after(async () => { await cluster?.close(); });
 
+/** call(), again after a TIMEOUT, up to `tries` times in all (each retry says so). */
+async function retryTimeout<T>(what: string, tries: number, call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (e) {
+      if (attempt >= tries || (e as { code?: string }).code !== 'TIMEOUT') throw e;
+      console.log(`# ${what}: timed out (attempt ${attempt}); again`);
+    }
+  }
+}
+
 /** A JetStream API call on a connection of its own. A cluster taking 20,000 records with two
  * pull consumers can leave an API request unanswered past the client's 5 s default on a loaded
  * machine (seen once in CI): 20 s, and one retry. */
-async function jsApi<T>(call: (jsm: JetStreamManager) => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    const nc = await connect({ servers: cluster.servers });
-    try {
-      return await call(await nc.jetstreamManager({ timeout: 20_000 }));
-    } catch (e) {
-      if (attempt >= 2 || (e as { code?: string }).code !== 'TIMEOUT') throw e;
-    } finally { await nc.close(); }
-  }
-}
+const jsApi = <T>(call: (jsm: JetStreamManager) => Promise<T>): Promise<T> => retryTimeout('JetStream API', 2, async () => {
+  const nc = await connect({ servers: cluster.servers });
+  try {
+    return await call(await nc.jetstreamManager({ timeout: 20_000 }));
+  } finally { await nc.close(); }
+});
 
 /** Opens a sink whose stream may still be in the making: an R3 stream made on a cluster that
  * has just started (or restarted a node) can take longer than the sink's 3 s ack_timeout on a
  * loaded machine (seen once: TIMEOUT 3 s into the kill-node test). The agent's delivery retries
  * an open the same way; a stream made behind a timed-out request is found by the next try. */
-async function openSink(sink: NatsSink): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await sink.open();
-    } catch (e) {
-      if (attempt >= 4 || (e as { code?: string }).code !== 'TIMEOUT') throw e;
-      console.log(`# ${sink.name}: open timed out (attempt ${attempt}); again`);
-    }
-  }
-}
+const openSink = (sink: NatsSink): Promise<void> => retryTimeout(`${sink.name}: open`, 4, () => sink.open());
 
 const consumerInfo = (stream: string, name: string) => jsApi((jsm) => jsm.consumers.info(stream, name));
 const streamInfo = (stream: string) => jsApi((jsm) => jsm.streams.info(stream));
@@ -75,7 +74,7 @@ test('nats source: when a quiet consumer counts as stalled', () => {
   assert.equal(stalled({ kind: 'info', numPending: 7, numAckPending: 0 }, 100), '7 messages pending, none delivered');
   assert.equal(stalled({ kind: 'info', numPending: 0, numAckPending: 0 }, 100), undefined, 'nothing to deliver: idle');
   assert.equal(stalled({ kind: 'info', numPending: 7, numAckPending: 100 }, 100), undefined, 'at its ack limit: waiting for our acks');
-  assert.equal(stalled({ kind: 'error', message: 'TIMEOUT' }, 100), undefined, 'no answer is no verdict');
+  assert.equal(stalled({ kind: 'error' }, 100), undefined, 'no answer is no verdict');
 });
 
 test('nats: R3 stream, one node killed mid-stream of 20,000 records: all consumed, duplicates only redeliveries', async () => {
@@ -319,9 +318,10 @@ test('nats source: started while JetStream has no quorum, it retries (saying so)
   for (const n of down) await cluster.kill(n);
   const lines: string[] = [];
   const t0 = Date.now();
+  const at = () => `+${((Date.now() - t0) / 1000).toFixed(1)}s`;
   const timed: string[] = []; // the same lines with when they came, for a failure's report
   const src = new NatsSource({ ...parseNatsSourceUrl(cluster.url('fleet5', 'stream=NOQ&durable=late&ack_wait=3s&stall_check=5s'), 's'),
-    log: (t) => { lines.push(t); timed.push(`+${((Date.now() - t0) / 1000).toFixed(1)}s ${t}`); } });
+    log: (t) => { lines.push(t); timed.push(`${at()} ${t}`); } });
   const got: Received[] = [];
   let failed: unknown;
   const run = collect(src, 'late', got).catch((e: unknown) => { failed = e; });
@@ -329,7 +329,7 @@ test('nats source: started while JetStream has no quorum, it retries (saying so)
     try {
       await waitFor('a retry line', () => lines.some((l) => /retrying/.test(l)) || failed !== undefined, 60_000);
     } finally {
-      timed.push(`+${((Date.now() - t0) / 1000).toFixed(1)}s (test) nodes ${down.join(', ')} restarted`);
+      timed.push(`${at()} (test) nodes ${down.join(', ')} restarted`);
       for (const n of down) await cluster.restart(n);
       // the meta layer only: NOQ's replicas catch up while the source consumes (awaited below)
       await cluster.ready(60_000, false);
@@ -354,7 +354,7 @@ test('nats source: started while JetStream has no quorum, it retries (saying so)
     await run;
   }
   // the recovery's timeline: how long a passing run took, beside a failing one's report
-  console.log(`# no-quorum timeline:\n${timed.map((l) => `#   ${l}`).join('\n')}\n#   +${((Date.now() - t0) / 1000).toFixed(1)}s (test) 200 records`);
+  console.log(`# no-quorum timeline:\n${timed.map((l) => `#   ${l}`).join('\n')}\n#   ${at()} (test) 200 records`);
   assert.equal(failed, undefined, `the source ended with ${String(failed)}; its lines:\n${lines.join('\n')}`);
   assert.equal(checkDeliveries(got, all).missing, 0);
   assert.match(lines[0]!, /^nats: consumer late on stream NOQ: .+; retrying \(attempt 1\)$/, lines.join('\n'));

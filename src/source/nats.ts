@@ -3,7 +3,7 @@
 // same consumer, so JetStream splits the stream between them; a message is acknowledged only
 // when the runtime calls ack() after delivering what it produced, so the in-flight messages of
 // a processor that dies are redelivered (after ack_wait) to the others.
-import { AckPolicy, connect, ConsumerEvents, DeliverPolicy, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
+import { AckPolicy, connect, ConsumerEvents, DeliverPolicy, nanos, type ConsumerInfo, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import type { Envelope, RecordId, RecordKind, Source, SourceEvent } from '../pipeline/types.js';
 import { recordIdString } from '../pipeline/types.js';
 import { parseDurationMs, parseFleetUrl, parseIntParam } from '../util/fleet-url.js';
@@ -34,6 +34,9 @@ export interface NatsSourceOptions {
   /** with nothing received for this long while the consumer has messages for it, the source
    * asks the server about its consumer (see NatsSource.watch) */
   stallCheckMs: number;
+  /** a consumer that has had no leader for this long while its stream answers is replaced (see
+   * NatsSource.replaceLeaderless); Infinity: never */
+  leaderlessMs: number;
   decode?: FleetDecode;
   /** diagnostics (bad messages) */
   log?: (text: string) => void;
@@ -53,13 +56,15 @@ export function parseNatsSourceUrl(text: string, where: string): NatsSourceOptio
     ackWaitMs: p['ack_wait'] ? parseDurationMs(p['ack_wait'], `${where} ack_wait`) : 30_000,
     maxAckPending: parseIntParam(p, 'max_ack_pending', where, 10_000, 1, 1_000_000),
     batch: parseIntParam(p, 'batch', where, 256, 1, 10_000),
-    stallCheckMs: p['stall_check'] ? parseStallCheck(p['stall_check'], `${where} stall_check`) : 30_000,
+    stallCheckMs: p['stall_check'] ? parseAtLeast(p['stall_check'], `${where} stall_check`, 1000, 'each check is a JetStream API request') : 30_000,
+    leaderlessMs: p['leaderless'] === 'never' ? Infinity
+      : p['leaderless'] ? parseAtLeast(p['leaderless'], `${where} leaderless`, 10_000, 'a leader election can take seconds') : 60_000,
   };
 }
 
-function parseStallCheck(text: string, where: string): number {
+function parseAtLeast(text: string, where: string, minMs: number, why: string): number {
   const ms = parseDurationMs(text, where);
-  if (ms < 1000) throw new Error(`${where}: '${text}' is under 1s (each check is a JetStream API request)`);
+  if (ms < minMs) throw new Error(`${where}: '${text}' is under ${minMs / 1000}s (${why})`);
   return ms;
 }
 
@@ -90,6 +95,9 @@ export interface NatsSourceStats {
   acked: number;
   /** messages that could not be decoded (terminated, never redelivered) */
   bad: number;
+  /** the consumer's ack floor (stream sequence) when the server last told it: a consumer made
+   * anew delivers from the next one */
+  ackFloor?: number;
 }
 
 /** JetStream API requests of a source: the client's default (5 s) is short for a loaded cluster. */
@@ -103,36 +111,59 @@ function isTransientApiError(e: unknown): boolean {
 
 const isNotFound = (e: unknown): boolean => /consumer not found/i.test((e as Error).message);
 
-/** Makes the durable consumer of o unless it exists (a sibling processor may make it first). */
-async function ensureConsumer(jsm: JetStreamManager, o: NatsSourceOptions): Promise<void> {
+/** An API failure in words: nats.js reports both "no responders" and a JetStream API error with
+ * status 503 as "503"; the server's own description (and err_code) tells them apart. */
+export function describeApiError(e: unknown): string {
+  const api = (e as { api_error?: { description?: string; err_code?: number } }).api_error;
+  const text = (e as Error).message;
+  if (!api) return text === '503' ? '503 no responders' : text;
+  return `${text} ${api.description ?? ''}${api.err_code ? ` (err_code ${api.err_code})` : ''}`.trim();
+}
+
+/** JetStream's "system temporarily unavailable" (err_code 10008). A member of a consumer's group
+ * that has no leader answers each of the consumer's requests so, at once. */
+const isLeaderless = (e: unknown): boolean => (e as { api_error?: { err_code?: number } }).api_error?.err_code === 10008;
+
+/** The durable consumer of o, made unless it exists (a sibling processor may make it first).
+ * Made anew, it delivers from the stream sequence after `ackFloor` when one was seen (a consumer
+ * that was lost: what was acked is not delivered again), else from the stream's start. */
+async function ensureConsumer(jsm: JetStreamManager, o: NatsSourceOptions, ackFloor: number | undefined,
+  step: (what: string) => void): Promise<ConsumerInfo> {
+  step('consumer info');
   try {
-    await jsm.consumers.info(o.stream, o.durable);
-    return;
+    return await jsm.consumers.info(o.stream, o.durable);
   } catch (e) {
     if (!isNotFound(e)) throw e;
   }
+  step('consumer create');
   try {
-    await jsm.consumers.add(o.stream, {
-      durable_name: o.durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All,
+    return await jsm.consumers.add(o.stream, {
+      durable_name: o.durable, ack_policy: AckPolicy.Explicit,
+      ...(ackFloor ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: ackFloor + 1 } : { deliver_policy: DeliverPolicy.All }),
       ack_wait: nanos(o.ackWaitMs), max_ack_pending: o.maxAckPending,
       ...(o.filterSubject ? { filter_subject: o.filterSubject } : {}),
     });
   } catch (e) {
     if (!/already in use|already exists/i.test((e as Error).message)) throw e;
   }
+  step('consumer info');
+  return await jsm.consumers.info(o.stream, o.durable);
 }
 
 /** What the stall check saw of the consumer: a verdict, and the facts for its line. */
 export type StallSample =
   | { kind: 'not_found' }
+  | { kind: 'leaderless' }
   | { kind: 'error' }
   | { kind: 'info'; numPending: number; numAckPending: number };
 
 /** Whether a consumer from which nothing arrived for a whole check period, with nothing left in
  * the client's buffer, is stalled: gone, or holding messages for us while under its ack limit
- * (at the limit, the runtime's acks are what it waits for). An API error is no verdict. */
+ * (at the limit, the runtime's acks are what it waits for), or without a leader (consuming
+ * again finds out whether that lasts: see NatsSource.consume). Another API error is no verdict. */
 export function stalled(s: StallSample, maxAckPending: number): string | undefined {
   if (s.kind === 'not_found') return 'consumer not found';
+  if (s.kind === 'leaderless') return 'consumer without a leader';
   if (s.kind === 'info' && s.numPending > 0 && s.numAckPending < maxAckPending) {
     return `${s.numPending} messages pending, none delivered`;
   }
@@ -184,22 +215,68 @@ export class NatsSource implements Source {
    * anything else throws. undefined: stopped first. */
   private async consume(): Promise<ConsumerMessages | undefined> {
     const o = this.opts;
+    let leaderlessSince: number | undefined;
     for (let attempt = 1; !this.stopped; attempt++) {
+      let step = 'connect';
+      let jsm: JetStreamManager | undefined;
       try {
         this.nc ??= await connect({
           servers: o.servers, user: o.user, pass: o.password, token: o.token, name: this.name,
           reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 2000,
         });
-        await ensureConsumer(await this.nc.jetstreamManager({ timeout: API_TIMEOUT_MS }), o);
-        const consumer = await this.nc.jetstream({ timeout: API_TIMEOUT_MS }).consumers.get(o.stream, o.durable);
+        step = 'JetStream account info';
+        jsm = await this.nc.jetstreamManager({ timeout: API_TIMEOUT_MS });
+        const info = await ensureConsumer(jsm, o, this.stats.ackFloor, (what) => { step = what; });
+        this.stats.ackFloor = info.ack_floor.stream_seq;
+        step = 'consume';
+        // from the info in hand: asking again could meet the answer of a member without a leader
+        const consumer = this.nc.jetstream({ timeout: API_TIMEOUT_MS }).consumers.getPullConsumerFor(info);
         return await consumer.consume({ max_messages: o.batch, expires: 5000 });
       } catch (e) {
         if (!isTransientApiError(e)) throw e;
-        o.log?.(`nats: consumer ${o.durable} on stream ${o.stream}: ${(e as Error).message}; retrying (attempt ${attempt})`);
+        o.log?.(`nats: consumer ${o.durable} on stream ${o.stream}: ${step}: ${describeApiError(e)}${this.nc?.info?.server_name ? ` via ${this.nc.info.server_name}` : ''}; retrying (attempt ${attempt})`);
+        if (!isLeaderless(e) || !step.startsWith('consumer')) leaderlessSince = undefined;
+        else if (Date.now() - (leaderlessSince ??= Date.now()) >= o.leaderlessMs && jsm && await this.replaceLeaderless(jsm, leaderlessSince)) {
+          leaderlessSince = undefined;
+          continue;
+        }
         await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 5000)));
       }
     }
     return undefined;
+  }
+
+  /** Deletes a consumer whose group has had no leader since `since` while its stream answers, so
+   * that the next attempt makes it anew (from the last ack floor seen: see ensureConsumer). In a
+   * healthy cluster a group elects a leader in seconds. nats-server 2.9 can keep a broken one
+   * after a cluster lost quorum and regained it: one member answers each of the consumer's
+   * requests with 10008 at once and never catches up (seen in nats.test). A stream that does not
+   * answer either is a cluster still recovering: nothing is deleted then. true: deleted. */
+  private async replaceLeaderless(jsm: JetStreamManager, since: number): Promise<boolean> {
+    const o = this.opts;
+    const what = `nats: consumer ${o.durable} on stream ${o.stream}: no leader for ${Math.round((Date.now() - since) / 1000)} s`;
+    try {
+      await jsm.streams.info(o.stream);
+    } catch (e) {
+      o.log?.(`${what}, nor has its stream (${describeApiError(e)}); waiting`);
+      return false;
+    }
+    let confirmed = 'deleted';
+    try {
+      await jsm.consumers.delete(o.stream, o.durable);
+    } catch (e) {
+      // the deletion's answer can come from the consumer's leader, which there is none of: the
+      // next attempt finds out whether it went through (seen: it did)
+      if ((e as { code?: string }).code === 'TIMEOUT') confirmed = 'deletion asked (unconfirmed)';
+      else if (!isNotFound(e)) {
+        o.log?.(`${what}; not deleted (${describeApiError(e)})`);
+        return false;
+      }
+    }
+    o.log?.(`${what} while its stream answers; ${confirmed}, to be made again from ${this.stats.ackFloor ? `stream seq ${this.stats.ackFloor + 1}` : 'the stream\'s start'}`);
+    // what was delivered from it cannot be acked any more (see the iterator)
+    this.inflight = [];
+    return true;
   }
 
   /** Ends `messages` when its consumer is lost, so that consumption starts again (and makes the
@@ -257,9 +334,10 @@ export class NatsSource implements Source {
   private async sample(nc: NatsConnection): Promise<StallSample> {
     try {
       const i = await (await nc.jetstreamManager({ timeout: API_TIMEOUT_MS })).consumers.info(this.opts.stream, this.opts.durable);
+      this.stats.ackFloor = i.ack_floor.stream_seq;
       return { kind: 'info', numPending: i.num_pending, numAckPending: i.num_ack_pending };
     } catch (e) {
-      return { kind: isNotFound(e) ? 'not_found' : 'error' };
+      return { kind: isNotFound(e) ? 'not_found' : isLeaderless(e) ? 'leaderless' : 'error' };
     }
   }
 

@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { connect, type JetStreamManager } from 'nats';
 import { NatsSink, parseNatsSinkUrl } from '../../src/sinks/nats.js';
-import { NatsSource, parseNatsSourceUrl, parseRecordId, stalled } from '../../src/source/nats.js';
+import { describeApiError, NatsSource, parseNatsSourceUrl, parseRecordId, stalled } from '../../src/source/nats.js';
 import { recordIdString } from '../../src/pipeline/types.js';
 import { NatsCluster, sleep } from './nats-cluster.js';
 import { checkDeliveries, collect, items, publishAll, waitFor, type Received } from './nats-helpers.js';
@@ -63,6 +63,8 @@ test('nats url: hosts, prefix, stream options; bad values named', () => {
   const s = parseNatsSourceUrl('nats://h1,h2/fleet?stream=FLEET&durable=central&ack_wait=5s', 'x');
   assert.deepEqual([s.servers, s.filterSubject, s.durable, s.ackWaitMs, s.stallCheckMs], [['h1:4222', 'h2:4222'], 'fleet.>', 'central', 5000, 30_000]);
   assert.equal(parseNatsSourceUrl('nats://h/x?stall_check=5s', 'x').stallCheckMs, 5000);
+  assert.deepEqual([s.leaderlessMs, parseNatsSourceUrl('nats://h/x?leaderless=20s', 'x').leaderlessMs], [60_000, 20_000]);
+  assert.throws(() => parseNatsSourceUrl('nats://h/x?leaderless=2s', '--input'), /--input leaderless: '2s' is under 10s \(a leader election/);
   assert.throws(() => parseNatsSourceUrl('nats://h/x?stall_check=soon', '--input'), /--input stall_check/);
   assert.throws(() => parseNatsSourceUrl('nats://h/x?stall_check=10ms', '--input'), /--input stall_check: '10ms' is under 1s/);
   assert.deepEqual(parseRecordId('web-1:b00t:42'), { host: 'web-1', boot: 'b00t', seq: 42n });
@@ -74,6 +76,7 @@ test('nats source: when a quiet consumer counts as stalled', () => {
   assert.equal(stalled({ kind: 'info', numPending: 7, numAckPending: 0 }, 100), '7 messages pending, none delivered');
   assert.equal(stalled({ kind: 'info', numPending: 0, numAckPending: 0 }, 100), undefined, 'nothing to deliver: idle');
   assert.equal(stalled({ kind: 'info', numPending: 7, numAckPending: 100 }, 100), undefined, 'at its ack limit: waiting for our acks');
+  assert.equal(stalled({ kind: 'leaderless' }, 100), 'consumer without a leader');
   assert.equal(stalled({ kind: 'error' }, 100), undefined, 'no answer is no verdict');
 });
 
@@ -320,7 +323,7 @@ test('nats source: started while JetStream has no quorum, it retries (saying so)
   const t0 = Date.now();
   const at = () => `+${((Date.now() - t0) / 1000).toFixed(1)}s`;
   const timed: string[] = []; // the same lines with when they came, for a failure's report
-  const src = new NatsSource({ ...parseNatsSourceUrl(cluster.url('fleet5', 'stream=NOQ&durable=late&ack_wait=3s&stall_check=5s'), 's'),
+  const src = new NatsSource({ ...parseNatsSourceUrl(cluster.url('fleet5', 'stream=NOQ&durable=late&ack_wait=3s&stall_check=5s&leaderless=20s'), 's'),
     log: (t) => { lines.push(t); timed.push(`${at()} ${t}`); } });
   const got: Received[] = [];
   let failed: unknown;
@@ -343,7 +346,7 @@ test('nats source: started while JetStream has no quorum, it retries (saying so)
         // what the source saw, and what the servers say of the stream and the consumer
         const server = await Promise.all([streamInfo('NOQ'), consumerInfo('NOQ', 'late')].map((p) => p.then(
           (i) => JSON.stringify({ cluster: i.cluster, state: 'state' in i ? i.state : undefined, pending: 'num_pending' in i ? [i.num_pending, i.num_ack_pending, i.num_waiting, i.delivered] : undefined }),
-          (x: unknown) => `error ${(x as Error).message}`)));
+          (x: unknown) => `error ${describeApiError(x)}`)));
         throw new Error(`${(e as Error).message}: ${new Set(got.map((d) => d.id)).size} of 200; source ${JSON.stringify(src.stats)}; ` +
           `stream ${server[0]}; consumer ${server[1]}; its lines:\n${timed.join('\n')}\n` +
           cluster.nodes.map((n) => `node ${n.name}, last lines:\n${n.log.slice(-8).join('')}`).join('\n'));

@@ -234,7 +234,7 @@ __u32 pending_active = 0;
  * never below the number of this bucket's threads with an operation in flight. */
 #define PENDING_TID_BUCKETS 1024
 #define PENDING_TID_MASK (PENDING_TID_BUCKETS - 1)
-__u32 pending_tids[PENDING_TID_BUCKETS] = {};
+__u32 pending_tids[PENDING_TID_BUCKETS] SEC(".data.file_tids") = {}; /* out of .bss: see proc_pend_owner */
 
 static __always_inline bool tid_pending(__u32 tid)
 {

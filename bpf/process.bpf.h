@@ -113,8 +113,11 @@ struct proc_pend_slot {
 /* Each slot's owner (tid; 0: free), apart from the slots: the exit of every syscall whose enter
  * filtered the call out (most mmaps and mprotects) and every task exit read only this. 16,384 ×
  * 4 bytes = 64 KiB, 16 owners per cache line, where each owner used to lie in its 96-byte
- * slot in 1.5 MiB: a storm's exits found them cold. */
-__u32 proc_pend_owner[PEND_SLOTS];
+ * slot in 1.5 MiB: a storm's exits found them cold. In a section (map) of its own: in .bss its
+ * 16 pages put the scalars after it (proc_counts_live, proc_ts_pending) on a page apart from
+ * those before it (fn_paused), and each page a hook reaches is dear in a new process
+ * (docs/performance.md, eleventh pass). */
+__u32 proc_pend_owner[PEND_SLOTS] SEC(".data.proc_owners") = {};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

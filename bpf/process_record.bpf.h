@@ -5,13 +5,9 @@
 #include "process.bpf.h"
 
 /* ---- record building ---- */
-static __noinline struct proc_record *rec_begin(__u32 ev, __u32 nr, long ret, __u64 now, struct task_struct *t)
+/* The fixed part of a record of task t, zeroed first (a ring reservation is not zeroed). */
+static __always_inline void rec_fill(struct proc_record *r, __u32 ev, __u32 nr, long ret, __u64 now, struct task_struct *t)
 {
-	__u32 zero = 0;
-	struct proc_scratch *s = bpf_map_lookup_elem(&proc_scratch, &zero);
-	if (!s)
-		return NULL;
-	struct proc_record *r = &s->r;
 	__u64 *w = (__u64 *)r;
 #pragma unroll
 	for (int k = 0; k < (int)(PROC_RECORD_FIXED / 8); k++)
@@ -27,7 +23,40 @@ static __noinline struct proc_record *rec_begin(__u32 ev, __u32 nr, long ret, __
 	const struct cred *cr = t->cred;
 	r->euid = cr->euid.val;
 	r->egid = cr->egid.val;
+}
+
+/* A record with strings to come: built in the per-CPU scratch, sent by rec_emit. */
+static __noinline struct proc_record *rec_begin(__u32 ev, __u32 nr, long ret, __u64 now, struct task_struct *t)
+{
+	__u32 zero = 0;
+	struct proc_scratch *s = bpf_map_lookup_elem(&proc_scratch, &zero);
+	if (!s)
+		return NULL;
+	rec_fill(&s->r, ev, nr, ret, now, t);
+	return &s->r;
+}
+
+/* A record without strings (fork, exit): reserved at its fixed size and built in the ring, sent
+ * by rec_submit_fixed. The scratch would be one more vmalloc'd page for the hook to reach, and
+ * in a process that has just forked or is exiting each such page costs ~0.2-0.6 us on our kind
+ * of guest (docs/performance.md, eleventh pass). NULL: the ring is full (counted as lost).
+ * Inlined: the reservation must be submitted in the frame that made it. */
+static __always_inline struct proc_record *rec_reserve_fixed(__u32 ev, __u32 nr, long ret, __u64 now, struct task_struct *t)
+{
+	struct proc_record *r = bpf_ringbuf_reserve(&events, PROC_RECORD_FIXED, 0);
+	if (!r) {
+		count_lost(ev, now);
+		return NULL;
+	}
+	rec_fill(r, ev, nr, ret, now, t);
+	r->hdr.size = PROC_RECORD_FIXED;
 	return r;
+}
+
+static __always_inline void rec_submit_fixed(struct proc_record *r)
+{
+	bpf_ringbuf_submit(r, rb_flags(PROC_RECORD_FIXED));
+	stat_inc(ST_PROC_RECORDS);
 }
 
 static __noinline void rec_emit(struct proc_record *r, __u32 len, __u64 now)

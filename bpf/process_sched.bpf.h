@@ -25,7 +25,7 @@ int BPF_PROG(proc_fork, struct task_struct *parent, struct task_struct *child)
 
 	if ((cfg_proc_events >> PE_FORK) & 1) {
 		if (rate_allow(PE_FORK, now, t)) {
-			struct proc_record *r = rec_begin(PE_FORK, nr, ctid, now, t);
+			struct proc_record *r = rec_reserve_fixed(PE_FORK, nr, ctid, now, t);
 			if (r) {
 				r->arg[0] = ctgid;
 				r->arg[1] = ctid;
@@ -35,7 +35,7 @@ int BPF_PROG(proc_fork, struct task_struct *parent, struct task_struct *child)
 					r->hdr.flags |= PF_THREAD;
 				/* no pending clone: a kernel-internal fork (kthreads, io_uring workers, usermode
 				 * helpers); EventSyscall is empty, nothing is missing */
-				rec_emit(r, 0, now);
+				rec_submit_fixed(r);
 			}
 		}
 	}
@@ -119,13 +119,13 @@ int BPF_PROG(proc_exit_task, struct task_struct *p)
 		return 0;
 	__u64 now = bpf_ktime_get_boot_ns();
 	if (((cfg_proc_events >> PE_EXIT) & 1) && rate_allow(PE_EXIT, now, t)) {
-		struct proc_record *r = rec_begin(PE_EXIT, 0, 0, now, t);
+		struct proc_record *r = rec_reserve_fixed(PE_EXIT, 0, 0, now, t);
 		if (r) {
 			r->arg[0] = (__u32)p->exit_code;
 			r->arg[1] = group_dead ? 1 : 0;
 			if (!group_dead)
 				r->hdr.flags |= PF_THREAD;
-			rec_emit(r, 0, now);
+			rec_submit_fixed(r);
 		}
 	}
 	/* a slot still held (the call never returned to its exit hook) */

@@ -4,7 +4,8 @@
 # Each round runs CMD once per build, the order reversed every other round, under the kernel
 # lock; FALCONET_SENSOR names the build (the benches' agent starts that sensor).
 #   bench/variants/ab.sh ROUNDS VARIANT... -- CMD...
-#   VARIANT: base | NAME=PATCH[,MACRO=VALUE]   (the macro is defined at the top of falconet.bpf.c)
+#   VARIANT: base | NAME=PATCH[+PATCH…][,MACRO=VALUE]   (patches applied in turn; the macro is
+#            defined at the top of falconet.bpf.c)
 # Examples (docs/performance.md, ninth pass):
 #   bench/variants/ab.sh 4 base dynptr=ringbuf-dynptr.patch -- node dist/bench/process-storm.js 1 3000
 #   bench/variants/ab.sh 4 base dynptr=ringbuf-dynptr.patch -- node dist/bench/file-overhead.js 2
@@ -27,7 +28,9 @@ for v in "${variants[@]}"; do
   if [ "$v" != base ]; then
     spec=${v#*=}
     patch=${spec%%,*}
-    git -C "$work/tree" apply "$repo/bench/variants/$patch"
+    # PATCH may be several, applied in turn: A.patch+B.patch
+    IFS=+ read -ra parts <<< "$patch"
+    for p in "${parts[@]}"; do git -C "$work/tree" apply "$repo/bench/variants/$p"; done
     if [ "$spec" != "$patch" ]; then
       m=${spec#*,}
       sed -i "1i #define ${m%%=*} ${m#*=}" "$work/tree/bpf/falconet.bpf.c"

@@ -3,8 +3,8 @@
 # storm, several storms in one sensor's life, with a proc-steps.patch build: ns per step of the
 # fork, exit and exec hooks, per storm (the first storm after start against the later ones shows what
 # first touches cost). FALCONET_SENSOR: the build; run it through ab.sh, e.g.
-#   bench/variants/ab.sh 1 steps=proc-steps.patch -- bash bench/variants/proc-steps.sh 3
-#   bench/variants/ab.sh 1 steps=proc-steps.patch,BIG_PROBE=1 -- bash bench/variants/proc-steps.sh 3
+#   bench/variants/ab.sh 1 steps=proc-pages-before.patch+proc-steps.patch -- bash bench/variants/proc-steps.sh 3
+#   bench/variants/ab.sh 1 steps=proc-pages-before.patch+proc-steps.patch,BIG_PROBE=1 -- bash bench/variants/proc-steps.sh 3
 #   bench/variants/proc-steps.sh [STORMS=3] [CHILDREN=3000]
 set -euo pipefail
 cd "$(dirname "$0")/../.."

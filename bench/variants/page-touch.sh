@@ -16,7 +16,7 @@ work=$(mktemp -d /tmp/fn-touch.XXXXXX)
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 pin=/sys/fs/bpf/fn_touch_$$
 kptr=$(sysctl -n kernel.kptr_restrict)
-cleanup() { [ -n "${KEEP:-}" ] && cp "$work/out" "$work/touch.bt" /tmp/ 2>/dev/null; rm -f "${pin}_a" "${pin}_b"; sysctl -qw kernel.kptr_restrict="$kptr"; rm -rf "$work"; }
+cleanup() { rm -f "${pin}_a" "${pin}_b"; sysctl -qw kernel.kptr_restrict="$kptr"; rm -rf "$work"; }
 trap cleanup EXIT
 sysctl -qw kernel.kptr_restrict=1 # root reads real addresses in /proc/vmallocinfo
 # sizes told apart in vmallocinfo: 64 and 72 values of a page each

@@ -80,3 +80,23 @@ export function checkDeliveries(d: Received[], want: SinkItem[]): { unique: numb
   const missing = want.filter((it) => !seen.has(recordIdString(it.id))).length;
   return { unique: seen.size, duplicates, unflaggedDuplicates: unflagged, missing };
 }
+
+/** A source's lines and the test's own marks, each with the time since the timeline began: a
+ * failure's report and a passing run's printout say how long each step took. */
+export class Timeline {
+  private readonly t0 = Date.now();
+  readonly lines: string[] = [];
+
+  at(): string {
+    return `+${((Date.now() - this.t0) / 1000).toFixed(1)}s`;
+  }
+
+  mark(text: string): void {
+    this.lines.push(`${this.at()} ${text}`);
+  }
+
+  /** The timeline as `#` comment lines under a title, for the test's output. */
+  print(title: string): void {
+    console.log(`# ${title}:\n${this.lines.map((l) => `#   ${l}`).join('\n')}`);
+  }
+}

@@ -11,7 +11,7 @@ import { NatsSink, parseNatsSinkUrl } from '../../src/sinks/nats.js';
 import { NatsSource, parseNatsSourceUrl } from '../../src/source/nats.js';
 import { recordIdString } from '../../src/pipeline/types.js';
 import { NatsCluster } from './nats-cluster.js';
-import { checkDeliveries, collect, items, publishAll, waitFor, type Received } from './nats-helpers.js';
+import { checkDeliveries, collect, items, publishAll, Timeline, waitFor, type Received } from './nats-helpers.js';
 
 let cluster: NatsCluster;
 before(async () => { cluster = await NatsCluster.start(5); });
@@ -38,34 +38,32 @@ test('nats source: a consumer left without a leader while its stream has one is 
   const peers = [made.cluster!.leader!, ...made.cluster!.replicas!.map((r) => r.name)];
   assert.equal(peers.length, 3, JSON.stringify(made.cluster));
   const lines: string[] = [];
-  const t0 = Date.now();
-  const timed: string[] = []; // the same lines with when they came
-  const mark = (t: string) => timed.push(`+${((Date.now() - t0) / 1000).toFixed(1)}s ${t}`);
+  const timed = new Timeline(); // the same lines with when they came
   const src = new NatsSource({ ...parseNatsSourceUrl(cluster.url('fleet7', 'stream=LL&durable=c&ack_wait=3s&stall_check=2s&leaderless=10s'), 's'),
-    log: (t) => { lines.push(t); mark(t); } });
+    log: (t) => { lines.push(t); timed.mark(t); } });
   const got: Received[] = [];
   let failed: unknown;
   const run = collect(src, 'c', got).catch((e: unknown) => { failed = e; });
   const unique = () => new Set(got.map((d) => d.id)).size;
-  const diag = () => `${unique()} unique of ${got.length}; source ${JSON.stringify(src.stats)}; its lines:\n${timed.join('\n')}`;
+  const diag = () => `${unique()} unique of ${got.length}; source ${JSON.stringify(src.stats)}; its lines:\n${timed.lines.join('\n')}`;
   try {
     // the first 100 consumed and acked, and the source told so by the server (its stall check
     // asks once the stream is quiet)
     await waitFor('the first 100 acked, as the server says', () => src.stats.ackFloor === 100 || failed !== undefined, 60_000)
       .catch((e: unknown) => { throw new Error(`${(e as Error).message}: ${diag()}`); });
     for (const n of peers.slice(0, 2)) await cluster.kill(n);
-    mark(`(test) consumer peers ${peers.slice(0, 2).join(', ')} killed`);
+    timed.mark(`(test) consumer peers ${peers.slice(0, 2).join(', ')} killed`);
     await publishAll(sink, second, 50);
     await waitFor('all 200 records', () => unique() >= 200 || failed !== undefined, 120_000)
       .catch((e: unknown) => { throw new Error(`${(e as Error).message}: ${diag()}`); });
-    mark('(test) 200 records');
+    timed.mark('(test) 200 records');
   } finally {
     src.stop();
     await src.close();
     await sink.close();
     await run;
   }
-  console.log(`# leaderless timeline:\n${timed.map((l) => `#   ${l}`).join('\n')}`);
+  timed.print('leaderless timeline');
   assert.equal(failed, undefined, `the source ended with ${String(failed)}: ${diag()}`);
   assert.equal(checkDeliveries(got, [...first, ...second]).missing, 0);
   // made again after the floor: none of the acked first 100 came twice

@@ -11,7 +11,7 @@ import { NatsSink, parseNatsSinkUrl } from '../../src/sinks/nats.js';
 import { describeApiError, NatsSource, parseNatsSourceUrl, parseRecordId, stalled } from '../../src/source/nats.js';
 import { recordIdString } from '../../src/pipeline/types.js';
 import { NatsCluster, sleep } from './nats-cluster.js';
-import { checkDeliveries, collect, items, publishAll, waitFor, type Received } from './nats-helpers.js';
+import { checkDeliveries, collect, items, publishAll, Timeline, waitFor, type Received } from './nats-helpers.js';
 import { Delivery } from '../../src/sinks/delivery.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -320,11 +320,9 @@ test('nats source: started while JetStream has no quorum, it retries (saying so)
   const down = cluster.nodes.slice(1).map((n) => n.name);
   for (const n of down) await cluster.kill(n);
   const lines: string[] = [];
-  const t0 = Date.now();
-  const at = () => `+${((Date.now() - t0) / 1000).toFixed(1)}s`;
-  const timed: string[] = []; // the same lines with when they came, for a failure's report
+  const timed = new Timeline(); // the same lines with when they came, for a failure's report
   const src = new NatsSource({ ...parseNatsSourceUrl(cluster.url('fleet5', 'stream=NOQ&durable=late&ack_wait=3s&stall_check=5s&leaderless=20s'), 's'),
-    log: (t) => { lines.push(t); timed.push(`${at()} ${t}`); } });
+    log: (t) => { lines.push(t); timed.mark(t); } });
   const got: Received[] = [];
   let failed: unknown;
   const run = collect(src, 'late', got).catch((e: unknown) => { failed = e; });
@@ -332,7 +330,7 @@ test('nats source: started while JetStream has no quorum, it retries (saying so)
     try {
       await waitFor('a retry line', () => lines.some((l) => /retrying/.test(l)) || failed !== undefined, 60_000);
     } finally {
-      timed.push(`${at()} (test) nodes ${down.join(', ')} restarted`);
+      timed.mark(`(test) nodes ${down.join(', ')} restarted`);
       for (const n of down) await cluster.restart(n);
       // the meta layer only: NOQ's replicas catch up while the source consumes (awaited below)
       await cluster.ready(60_000, false);
@@ -348,7 +346,7 @@ test('nats source: started while JetStream has no quorum, it retries (saying so)
           (i) => JSON.stringify({ cluster: i.cluster, state: 'state' in i ? i.state : undefined, pending: 'num_pending' in i ? [i.num_pending, i.num_ack_pending, i.num_waiting, i.delivered] : undefined }),
           (x: unknown) => `error ${describeApiError(x)}`)));
         throw new Error(`${(e as Error).message}: ${new Set(got.map((d) => d.id)).size} of 200; source ${JSON.stringify(src.stats)}; ` +
-          `stream ${server[0]}; consumer ${server[1]}; its lines:\n${timed.join('\n')}\n` +
+          `stream ${server[0]}; consumer ${server[1]}; its lines:\n${timed.lines.join('\n')}\n` +
           cluster.nodes.map((n) => `node ${n.name}, last lines:\n${n.log.slice(-8).join('')}`).join('\n'));
       });
   } finally {
@@ -357,7 +355,8 @@ test('nats source: started while JetStream has no quorum, it retries (saying so)
     await run;
   }
   // the recovery's timeline: how long a passing run took, beside a failing one's report
-  console.log(`# no-quorum timeline:\n${timed.map((l) => `#   ${l}`).join('\n')}\n#   ${at()} (test) 200 records`);
+  timed.mark('(test) 200 records');
+  timed.print('no-quorum timeline');
   assert.equal(failed, undefined, `the source ended with ${String(failed)}; its lines:\n${lines.join('\n')}`);
   assert.equal(checkDeliveries(got, all).missing, 0);
   assert.match(lines[0]!, /^nats: consumer late on stream NOQ: .+; retrying \(attempt 1\)$/, lines.join('\n'));

@@ -54,7 +54,7 @@ test('nats source: a consumer left without a leader while its stream has one is 
     for (const n of peers.slice(0, 2)) await cluster.kill(n);
     timed.mark(`(test) consumer peers ${peers.slice(0, 2).join(', ')} killed`);
     await publishAll(sink, second, 50);
-    await waitFor('all 200 records', () => unique() >= 200 || failed !== undefined, 120_000)
+    await waitFor('all 200 records', () => unique() >= 200 || failed !== undefined, 180_000)
       .catch((e: unknown) => { throw new Error(`${(e as Error).message}: ${diag()}`); });
     timed.mark('(test) 200 records');
   } finally {

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Micro-bench: what one 384-byte record output costs in the contexts where the process monitor
+ * sends most of its records: the fork hook (in the forking parent) and the exit hook (in a child
+ * that never ran anything else), by output channel. docs/performance.md, "Twelfth pass", has
+ * why: on our PVM guest each vmalloc'd page a hook reaches costs ~0.2-0.6 us in these contexts,
+ * a BPF ring buffer is vmalloc'd, and a perf buffer's pages are in the direct map on x86.
+ * Loaded by out-ctx.c, which has the build and run commands. Modes (g.mode):
+ *   0 nothing (the two clock reads), 1 ringbuf reserve + 384 B stored + submit, 2 384 B built on
+ *   the stack + bpf_ringbuf_output, 3 the same + bpf_perf_event_output (watermark wakeups),
+ *   4 a per-CPU counter (the count-only floor's work), 5 the same 384 B built on the stack only. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+#define REC 384
+
+struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 4 << 20); } rb SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY); __uint(key_size, 4); __uint(value_size, 4); } pb SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u64); } hits SEC(".maps");
+
+const volatile __u32 target = 0; /* the bench's tgid: its forks, and its children's exits */
+#define MODES 6
+struct { __u32 mode, pad; __u64 ns[2][MODES], calls[2][MODES], fails[MODES]; } g = {};
+
+static __always_inline void out(void *ctx, int where)
+{
+	__u32 md = g.mode, zero = 0;
+	if (md >= MODES)
+		return;
+	char buf[REC];
+	__u64 t0 = bpf_ktime_get_ns();
+	long err = 0;
+	switch (md) {
+	case 1: {
+		char *p = bpf_ringbuf_reserve(&rb, REC, 0);
+		if (!p) { err = 1; break; }
+		__builtin_memset(p, where, REC);
+		bpf_ringbuf_submit(p, BPF_RB_NO_WAKEUP);
+		break; }
+	case 2:
+		__builtin_memset(buf, where, REC);
+		err = bpf_ringbuf_output(&rb, buf, REC, BPF_RB_NO_WAKEUP);
+		break;
+	case 3:
+		__builtin_memset(buf, where, REC);
+		err = bpf_perf_event_output(ctx, &pb, BPF_F_CURRENT_CPU, buf, REC);
+		break;
+	case 4: {
+		__u64 *n = bpf_map_lookup_elem(&hits, &zero);
+		if (n) *n += 1;
+		break; }
+	case 5:
+		__builtin_memset(buf, where, REC);
+		asm volatile("" :: "r"(buf) : "memory"); /* kept: the stores are the work measured */
+		break;
+	}
+	__u64 d = bpf_ktime_get_ns() - t0;
+	g.ns[where][md] += d;
+	g.calls[where][md]++;
+	if (err)
+		g.fails[md]++;
+}
+
+SEC("tp/sched/sched_process_fork")
+int oc_fork(void *ctx)
+{
+	if ((bpf_get_current_pid_tgid() >> 32) == target)
+		out(ctx, 0);
+	return 0;
+}
+
+SEC("tp/sched/sched_process_exit")
+int oc_exit(void *ctx)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	if (BPF_CORE_READ(t, real_parent, tgid) == target && (bpf_get_current_pid_tgid() >> 32) != target)
+		out(ctx, 1);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

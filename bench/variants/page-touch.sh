@@ -13,10 +13,16 @@
 set -euo pipefail
 n=${1:-3000}
 work=$(mktemp -d /tmp/fn-touch.XXXXXX)
-mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+mounted=0 # bpffs for the maps' pins: mounted here only if it was not, and unmounted after
+mountpoint -q /sys/fs/bpf || { mount -t bpf bpf /sys/fs/bpf; mounted=1; }
 pin=/sys/fs/bpf/fn_touch_$$
 kptr=$(sysctl -n kernel.kptr_restrict)
-cleanup() { rm -f "${pin}_a" "${pin}_b"; sysctl -qw kernel.kptr_restrict="$kptr"; rm -rf "$work"; }
+cleanup() {
+  rm -f "${pin}_a" "${pin}_b"
+  [ "$mounted" = 0 ] || umount /sys/fs/bpf
+  sysctl -qw kernel.kptr_restrict="$kptr"
+  rm -rf "$work"
+}
 trap cleanup EXIT
 sysctl -qw kernel.kptr_restrict=1 # root reads real addresses in /proc/vmallocinfo
 # sizes told apart in vmallocinfo: 64 and 72 values of a page each

@@ -8,6 +8,7 @@ import type { Envelope, RecordId, RecordKind, Source, SourceEvent } from '../pip
 import { recordIdString } from '../pipeline/types.js';
 import { parseDurationMs, parseFleetUrl, parseIntParam } from '../util/fleet-url.js';
 import { shutdownNats } from '../sinks/nats.js';
+import { RepeatLines } from '../util/repeat-lines.js';
 
 const KINDS: readonly RecordKind[] = ['file', 'socket', 'process', 'payload', 'pid_exit', 'alert', 'sysflow'];
 
@@ -102,6 +103,9 @@ export interface NatsSourceStats {
 
 /** JetStream API requests of a source: the client's default (5 s) is short for a loaded cluster. */
 const API_TIMEOUT_MS = 15_000;
+/** the least time between two retry lines with the same answer (an outage of minutes would
+ * otherwise give a line every 5 s) */
+const RETRY_LINE_EVERY_MS = 60_000;
 
 /** A JetStream API failure that may pass: no answer in time, or no responders (no leader yet). */
 function isTransientApiError(e: unknown): boolean {
@@ -184,6 +188,8 @@ export class NatsSource implements Source {
   private ended = false;
   /** delivered to the runtime, not yet acked, in delivery order */
   private inflight: { id: string; msg: JsMsg }[] = [];
+  /** a retry's line: each new answer at once, the same answer again at most once a minute */
+  private readonly retryLines = new RepeatLines(RETRY_LINE_EVERY_MS);
 
   constructor(private readonly opts: NatsSourceOptions) {
     this.name = `nats:${opts.stream}/${opts.durable}`;
@@ -244,7 +250,9 @@ export class NatsSource implements Source {
         return await consumer.consume({ max_messages: o.batch, expires: 5000 });
       } catch (e) {
         if (!isTransientApiError(e)) throw e;
-        this.say(`${step}: ${describeApiError(e)}${this.nc?.info?.server_name ? ` via ${this.nc.info.server_name}` : ''}; retrying (attempt ${attempt})`);
+        const why = `${step}: ${describeApiError(e)}${this.nc?.info?.server_name ? ` via ${this.nc.info.server_name}` : ''}`;
+        const held = this.retryLines.pass(why);
+        if (held !== undefined) this.say(`${why}; retrying (attempt ${attempt}${held ? `, ${held} like it not shown` : ''})`);
         if (!isLeaderless(e) || !aboutConsumer(step)) leaderlessSince = undefined;
         else if (Date.now() - (leaderlessSince ??= Date.now()) >= o.leaderlessMs && jsm && await this.replaceLeaderless(jsm, leaderlessSince)) {
           leaderlessSince = undefined;

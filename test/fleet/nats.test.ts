@@ -360,4 +360,8 @@ test('nats source: started while JetStream has no quorum, it retries (saying so)
   assert.equal(failed, undefined, `the source ended with ${String(failed)}; its lines:\n${lines.join('\n')}`);
   assert.equal(checkDeliveries(got, all).missing, 0);
   assert.match(lines[0]!, /^nats: consumer late on stream NOQ: .+; retrying \(attempt 1\)$/, lines.join('\n'));
+  // the same answer twice in a row is shown again only a minute later, saying what it left out
+  const retries = lines.map((l) => /^(.*); retrying \(attempt \d+(, \d+ like it not shown)?\)$/.exec(l)).filter((m) => m !== null);
+  for (let i = 1; i < retries.length; i++)
+    if (retries[i]![1] === retries[i - 1]![1]) assert.ok(retries[i]![2], `a repeated retry line without its count:\n${lines.join('\n')}`);
 });

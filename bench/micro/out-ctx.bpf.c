@@ -7,7 +7,9 @@
  * Loaded by out-ctx.c, which has the build and run commands. Modes (g.mode):
  *   0 nothing (the two clock reads), 1 ringbuf reserve + 384 B stored + submit, 2 384 B built on
  *   the stack + bpf_ringbuf_output, 3 the same + bpf_perf_event_output (watermark wakeups),
- *   4 a per-CPU counter (the count-only floor's work), 5 the same 384 B built on the stack only. */
+ *   4 a per-CPU counter (the count-only floor's work), 5 the same 384 B built on the stack only,
+ *   6 a 40-byte slot of a 32,768-slot array by tgid (vmalloc'd), 7 the same in a 512-slot array
+ *   (kmalloc'd). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -17,9 +19,14 @@
 struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 4 << 20); } rb SEC(".maps");
 struct { __uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY); __uint(key_size, 4); __uint(value_size, 4); } pb SEC(".maps");
 struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u64); } hits SEC(".maps");
+/* 40-byte slots indexed by the process's tgid, as the rate limiter's buckets: 32,768 of them
+ * (1.3 MB, vmalloc'd), or 512 (20 KiB: under 32 KiB and not mmapable, so kmalloc'd, in the direct map) */
+struct slot { __u64 v[5]; };
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 32768); __type(key, __u32); __type(value, struct slot); } big_slots SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 512); __type(key, __u32); __type(value, struct slot); } small_slots SEC(".maps");
 
 const volatile __u32 target = 0; /* the bench's tgid: its forks, and its children's exits */
-#define MODES 6
+#define MODES 8
 struct { __u32 mode, pad; __u64 ns[2][MODES], calls[2][MODES], fails[MODES]; } g = {};
 
 static __always_inline void out(void *ctx, int where)
@@ -48,6 +55,12 @@ static __always_inline void out(void *ctx, int where)
 	case 4: {
 		__u64 *n = bpf_map_lookup_elem(&hits, &zero);
 		if (n) *n += 1;
+		break; }
+	case 6:
+	case 7: {
+		__u32 k = (bpf_get_current_pid_tgid() >> 32) & (md == 6 ? 32767 : 511);
+		struct slot *sl = bpf_map_lookup_elem(md == 6 ? (void *)&big_slots : (void *)&small_slots, &k);
+		if (sl) sl->v[1] += 1;
 		break; }
 	case 5:
 		__builtin_memset(buf, where, REC);

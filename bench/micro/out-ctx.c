@@ -19,9 +19,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#define MODES 6
+#define MODES 8
 static const char *names[MODES] = { "clock only", "ringbuf reserve+submit", "ringbuf_output (stack)",
-	"perf_event_output (stack)", "per-CPU counter (floor)", "stack fill only" };
+	"perf_event_output (stack)", "per-CPU counter (floor)", "stack fill only",
+	"slot by tgid, 1.3 MB array", "slot by tgid, 20 KiB array" };
 struct g { __u32 mode, pad; __u64 ns[2][MODES], calls[2][MODES], fails[MODES]; };
 
 static volatile int stop;

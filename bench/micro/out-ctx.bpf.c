@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Micro-bench: what one 384-byte record output costs in the contexts where the process monitor
  * sends most of its records: the fork hook (in the forking parent) and the exit hook (in a child
- * that never ran anything else), by output channel. docs/performance.md, "Twelfth pass", has
- * why: on our PVM guest each vmalloc'd page a hook reaches costs ~0.2-0.6 us in these contexts,
- * a BPF ring buffer is vmalloc'd, and a perf buffer's pages are in the direct map on x86.
+ * that never ran anything else), by output channel. The guess it tests (docs/performance.md,
+ * "Twelfth pass", has the results): on our PVM guest each vmalloc'd page a hook reaches costs
+ * ~0.2-0.6 us in these contexts, a BPF ring buffer is vmalloc'd, and a perf buffer's pages are
+ * in the direct map on x86, so a perf buffer might be cheaper there. It is not.
  * Loaded by out-ctx.c, which has the build and run commands. Modes (g.mode):
  *   0 nothing (the two clock reads), 1 ringbuf reserve + 384 B stored + submit, 2 384 B built on
  *   the stack + bpf_ringbuf_output, 3 the same + bpf_perf_event_output (watermark wakeups),

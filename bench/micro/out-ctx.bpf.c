@@ -10,7 +10,7 @@
  *   the stack + bpf_ringbuf_output, 3 the same + bpf_perf_event_output (watermark wakeups),
  *   4 a per-CPU counter (the count-only floor's work), 5 the same 384 B built on the stack only,
  *   6 a 40-byte slot of a 32,768-slot array by tgid (vmalloc'd), 7 the same in a 512-slot array
- *   (kmalloc'd). */
+ *   (kmalloc'd), 8 the same slot inserted into a hash by tgid and deleted (two bucket locks). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -25,9 +25,11 @@ struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 1); __type
 struct slot { __u64 v[5]; };
 struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 32768); __type(key, __u32); __type(value, struct slot); } big_slots SEC(".maps");
 struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 512); __type(key, __u32); __type(value, struct slot); } small_slots SEC(".maps");
+/* the same slot as a hash entry keyed by tgid: inserted, then deleted (two bucket locks) */
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 4096); __type(key, __u32); __type(value, struct slot); } hash_slots SEC(".maps");
 
 const volatile __u32 target = 0; /* the bench's tgid: its forks, and its children's exits */
-#define MODES 8
+#define MODES 9
 struct { __u32 mode, pad; __u64 ns[2][MODES], calls[2][MODES], fails[MODES]; } g = {};
 
 static __always_inline void out(void *ctx, int where)
@@ -62,6 +64,12 @@ static __always_inline void out(void *ctx, int where)
 		__u32 k = (bpf_get_current_pid_tgid() >> 32) & (md == 6 ? 32767 : 511);
 		struct slot *sl = bpf_map_lookup_elem(md == 6 ? (void *)&big_slots : (void *)&small_slots, &k);
 		if (sl) sl->v[1] += 1;
+		break; }
+	case 8: {
+		__u32 k = bpf_get_current_pid_tgid() >> 32;
+		struct slot v = {};
+		err = bpf_map_update_elem(&hash_slots, &k, &v, BPF_NOEXIST);
+		bpf_map_delete_elem(&hash_slots, &k);
 		break; }
 	case 5:
 		__builtin_memset(buf, where, REC);

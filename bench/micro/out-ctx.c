@@ -19,10 +19,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#define MODES 8
+#define MODES 9
 static const char *names[MODES] = { "clock only", "ringbuf reserve+submit", "ringbuf_output (stack)",
 	"perf_event_output (stack)", "per-CPU counter (floor)", "stack fill only",
-	"slot by tgid, 1.3 MB array", "slot by tgid, 20 KiB array" };
+	"slot by tgid, 1.3 MB array", "slot by tgid, 20 KiB array", "hash insert+delete by tgid" };
 struct g { __u32 mode, pad; __u64 ns[2][MODES], calls[2][MODES], fails[MODES]; };
 
 static volatile int stop;

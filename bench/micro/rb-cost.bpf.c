@@ -17,6 +17,12 @@ struct stage { __u32 len; __u32 pad; char b[8 * REC]; };
 struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, struct stage); } stg SEC(".maps");
 
 struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, struct rec); } arr SEC(".maps");
+/* modes 20-23: what a hash map's bucket lock costs here (it turns interrupts off), against a
+ * look-up (no lock) and a lock-free slot claimed by compare-and-swap */
+struct hval { __u64 v[8]; };
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 1024); __type(key, __u32); __type(value, struct hval); } hmap SEC(".maps");
+struct sval { __u64 owner, n; };
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 8); __type(key, __u32); __type(value, struct sval); } sarr SEC(".maps");
 
 const volatile __u32 target = 0;
 struct { __u32 mode, reps; __u64 total_ns, calls, fails; } g = {};
@@ -109,6 +115,31 @@ int rbc(void *ctx)
 		case 19: /* as 1, 2 KiB */
 			if (bpf_ringbuf_output(&rb, s->b, 2048, BPF_RB_NO_WAKEUP)) fails++;
 			break;
+		case 20: { /* hash insert of a new key, then its delete: two bucket locks */
+			__u32 k = i + 1;
+			struct hval hv = {};
+			if (bpf_map_update_elem(&hmap, &k, &hv, BPF_NOEXIST)) fails++;
+			bpf_map_delete_elem(&hmap, &k);
+			break; }
+		case 21: { /* hash lookup of an existing key: no lock (tracing programs cannot take a
+			    * bpf_spin_lock, which would have measured the interrupts-off part alone) */
+			__u32 k = 0;
+			struct hval *hv = bpf_map_lookup_elem(&hmap, &k);
+			if (hv) hv->v[1]++; else fails++;
+			break; }
+		case 22: { /* a slot claimed by compare-and-swap and freed by a store: no lock */
+			__u32 k = i & 7;
+			struct sval *sv = bpf_map_lookup_elem(&sarr, &k);
+			if (!sv) break;
+			if (__sync_val_compare_and_swap(&sv->owner, 0, 1 + i) != 0) { fails++; break; }
+			sv->n++;
+			__sync_lock_test_and_set(&sv->owner, 0);
+			break; }
+		case 23: { /* hash update of an existing key in place (one bucket lock) */
+			__u32 k = 0;
+			struct hval hv = {};
+			if (bpf_map_update_elem(&hmap, &k, &hv, BPF_ANY)) fails++;
+			break; }
 		case 12: {
 			void *m = bpf_get_smp_processor_id() ? (void *)&rb2 : (void *)&rb;
 			if (bpf_ringbuf_output(m, r, REC, BPF_RB_NO_WAKEUP)) fails++;

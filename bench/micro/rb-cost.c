@@ -11,7 +11,9 @@
  * writing one ring, as in a storm; mode 12 gives each CPU its own ring.
  * Modes: 0 nothing, 1 ringbuf_output, 2 reserve+submit, 3 perf_event_output, 4 ringbuf_query,
  * 5 ktime_get_boot_ns, 6 per-CPU staging + one output per 8, 7 staging copy only, 8 comm,
- * 9 uid_gid, 10 exe name, 11 cgroup id, 12 ringbuf_output to a per-CPU ring. */
+ * 9 uid_gid, 10 exe name, 11 cgroup id, 12 ringbuf_output to a per-CPU ring; 13-19 see the
+ * names below; 20 hash insert + delete, 21 hash look-up (no lock), 22 a slot claimed by
+ * compare-and-swap and released, 23 hash update in place. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
@@ -47,7 +49,9 @@ static const char *names[] = { "empty loop", "ringbuf_output 384B", "ringbuf_res
 	"stage copy only", "get_current_comm", "get_current_uid_gid", "exe name (task_exe_name)",
 	"get_current_cgroup_id", "per-CPU ring output 384B", "reserve+probe-read copy+submit",
 	"reserve+BPF copy 384B+submit", "probe-read copy 384B only", "memcpy 384B only (map update)",
-	"dynptr reserve+write+submit", "dynptr reserve+write+submit 2K", "ringbuf_output 2K" };
+	"dynptr reserve+write+submit", "dynptr reserve+write+submit 2K", "ringbuf_output 2K",
+	"hash insert+delete 64B", "hash lookup 64B (no lock)", "slot CAS claim+release",
+	"hash update in place 64B" };
 
 int main(int argc, char **argv)
 {

@@ -8,8 +8,8 @@
 // whole Avro blocks, so the file is valid at every batch boundary); a cut window is uploaded
 // (multipart above the part size) and the local file is deleted only after the store confirms
 // the object's size.
-// Files left by a crash or an unreachable store are uploaded on the next open or cut (a `.sf`
-// window torn mid-append is first cut back to its last whole block).
+// Files left by a crash or an unreachable store are uploaded on the next open or cut (a window
+// torn mid-append is first cut back to its last whole gzip member or Avro block).
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand,
   HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client, UploadPartCommand,
@@ -21,6 +21,7 @@ import { gzipSync } from 'node:zlib';
 import type { SendResult, Sink, SinkItem } from '../pipeline/types.js';
 import { registerSinkScheme } from './registry.js';
 import { completeSysFlowLength, SysFlowObjectBuilder } from './s3-sysflow.js';
+import { completeGzipLength } from './gzip-members.js';
 import { parseBoolParam, parseBytes, parseDurationMs, parseFleetUrl } from '../util/fleet-url.js';
 
 export interface S3SinkOptions {
@@ -144,24 +145,27 @@ export class S3Sink implements Sink {
   }
 
   /**
-   * A `.sf` window cut short by a crash in the middle of an append is truncated to its last
-   * whole block; one without a whole block holds no record and is set aside (`.corrupt`,
-   * neither uploaded nor deleted). NDJSON.gz windows are renamed as they are.
+   * A window cut short by a crash in the middle of an append is truncated to its last whole
+   * gzip member (`.ndjson.gz`) or Avro block (`.sf`); the batch that tore was never acknowledged,
+   * so the spool sends it again. One without a whole member or block holds no record and is set
+   * aside (`.corrupt`, neither uploaded nor deleted); an empty one is removed.
    */
   private recover(path: string): void {
     const done = path.slice(0, -5);
-    if (done.endsWith('.sf')) {
-      const size = statSync(path).size;
-      const good = completeSysFlowLength(readFileSync(path));
-      if (good === 0) {
-        renameSync(path, `${done}.corrupt`);
-        this.stats.corruptWindows++;
-        return;
-      }
-      if (good < size) {
-        truncateSync(path, good);
-        this.stats.truncatedWindows++;
-      }
+    const file = readFileSync(path);
+    if (!file.length) {
+      unlinkSync(path);
+      return;
+    }
+    const good = done.endsWith('.sf') ? completeSysFlowLength(file) : completeGzipLength(file);
+    if (good === 0) {
+      renameSync(path, `${done}.corrupt`);
+      this.stats.corruptWindows++;
+      return;
+    }
+    if (good < file.length) {
+      truncateSync(path, good);
+      this.stats.truncatedWindows++;
     }
     renameSync(path, done);
   }

@@ -131,6 +131,38 @@ test('s3: the store unreachable → the window stays on disk; a later run upload
   });
 });
 
+test('s3: an NDJSON.gz window torn by a crash mid-append is cut back to its last whole gzip member and uploaded; a torn first member is set aside', async () => {
+  await withS3rver(async (endpoint, client, tmp) => {
+    const dir = join(tmp, 'win');
+    const q = `nodeip=n1&node=a&dir=${encodeURIComponent(dir)}`;
+    // the "crashed" run: two batches appended, then half of a third member; never closed
+    const crashed = new S3Sink(parseS3SinkUrl(`s3+http://S3RVER:S3RVER@${endpoint}/telemetry?${q}`, 't'), () => 1_700_000_000_000);
+    const b1 = items(40, 0, 'h');
+    const b2 = items(40, 40, 'h');
+    assert.deepEqual(await crashed.send(b1), {});
+    assert.deepEqual(await crashed.send(b2), {});
+    const part = join(dir, '1700000000.n1.ndjson.gz.part');
+    const whole = readFileSync(part);
+    assert.ok(whole.equals(Buffer.concat([gz(b1), gz(b2)])));
+    const third = gz(items(40, 80, 'h'));
+    appendFileSync(part, third.subarray(0, third.length - 5)); // torn inside its trailer
+    // a window whose first append tore, and one that was created but never written
+    writeFileSync(join(dir, '1700000005.n1.ndjson.gz.part'), gz(b1).subarray(0, 30));
+    writeFileSync(join(dir, '1700000009.n1.ndjson.gz.part'), '');
+    const up = new S3Sink(parseS3SinkUrl(`s3+http://S3RVER:S3RVER@${endpoint}/telemetry?${q}`, 't'));
+    await up.open();
+    await up.close();
+    assert.deepEqual([up.stats.truncatedWindows, up.stats.corruptWindows, up.stats.objects], [1, 1, 1]);
+    assert.deepEqual(readdirSync(dir), ['1700000005.n1.ndjson.gz.corrupt'], 'set aside, neither uploaded nor deleted');
+    const objs = await list(client, 'telemetry');
+    assert.deepEqual(objs.map((o) => o.key), ['a/n1/2023/11/14/1700000000.n1.ndjson.gz']);
+    const data = await get(client, 'telemetry', objs[0]!.key);
+    assert.ok(data.equals(whole), 'exactly the two whole batches');
+    assert.equal(gunzipSync(data).toString().split('\n').length - 1, 80, 'readable to its end: 80 lines');
+    crashed.close().catch(() => undefined);
+  });
+});
+
 // ---- object=sf: self-contained SysFlow traces ----
 
 /** A record's content as sf-processor's exporter shows it (the a* lists, memoised per process by

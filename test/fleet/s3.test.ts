@@ -21,7 +21,7 @@ import { encodeSysFlowMessage } from '../../src/fleet/sysflow-message.js';
 import { toSysFlowJson } from '../../src/policy/index.js';
 import { ENGINE_RECORD_TYPES } from '../../src/pipeline/sources/sysflow-files.js';
 import { runCli, TRACES, writePipelines } from './fleet-cli.js';
-import { Rng } from '../policy/fuzz-lib.js';
+import { fuzzWholePrefix, Rng } from '../policy/fuzz-lib.js';
 import { completeSysFlowLength, SysFlowObjectBuilder, splitSysFlowMessage } from '../../src/sinks/s3-sysflow.js';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 
@@ -50,6 +50,19 @@ async function list(client: S3Client, bucket: string): Promise<{ key: string; si
 async function get(client: S3Client, bucket: string, key: string): Promise<Buffer> {
   const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   return Buffer.from(await r.Body!.transformToByteArray());
+}
+
+/** A new sink on the windows a "crashed" run left in `dir` (1700000000: torn at its end;
+ * 1700000005: torn in its first append): one cut back and uploaded, one set aside. The object. */
+async function recoverAndUpload(endpoint: string, client: S3Client, q: string, dir: string, ext: string): Promise<Buffer> {
+  const up = new S3Sink(parseS3SinkUrl(`s3+http://S3RVER:S3RVER@${endpoint}/telemetry?${q}`, 't'));
+  await up.open();
+  await up.close();
+  assert.deepEqual([up.stats.truncatedWindows, up.stats.corruptWindows, up.stats.objects], [1, 1, 1]);
+  assert.deepEqual(readdirSync(dir), [`1700000005.n1.${ext}.corrupt`], 'set aside, neither uploaded nor deleted');
+  const objs = await list(client, 'telemetry');
+  assert.deepEqual(objs.map((o) => o.key), [`a/n1/2023/11/14/1700000000.n1.${ext}`]);
+  return get(client, 'telemetry', objs[0]!.key);
 }
 
 const gz = (batch: SinkItem[]): Buffer => gzipSync(Buffer.concat(batch.flatMap((it) => [Buffer.from(it.data), Buffer.from('\n')])));
@@ -149,14 +162,7 @@ test('s3: an NDJSON.gz window torn by a crash mid-append is cut back to its last
     // a window whose first append tore, and one that was created but never written
     writeFileSync(join(dir, '1700000005.n1.ndjson.gz.part'), gz(b1).subarray(0, 30));
     writeFileSync(join(dir, '1700000009.n1.ndjson.gz.part'), '');
-    const up = new S3Sink(parseS3SinkUrl(`s3+http://S3RVER:S3RVER@${endpoint}/telemetry?${q}`, 't'));
-    await up.open();
-    await up.close();
-    assert.deepEqual([up.stats.truncatedWindows, up.stats.corruptWindows, up.stats.objects], [1, 1, 1]);
-    assert.deepEqual(readdirSync(dir), ['1700000005.n1.ndjson.gz.corrupt'], 'set aside, neither uploaded nor deleted');
-    const objs = await list(client, 'telemetry');
-    assert.deepEqual(objs.map((o) => o.key), ['a/n1/2023/11/14/1700000000.n1.ndjson.gz']);
-    const data = await get(client, 'telemetry', objs[0]!.key);
+    const data = await recoverAndUpload(endpoint, client, q, dir, 'ndjson.gz');
     assert.ok(data.equals(whole), 'exactly the two whole batches');
     assert.equal(gunzipSync(data).toString().split('\n').length - 1, 80, 'readable to its end: 80 lines');
     crashed.close().catch(() => undefined);
@@ -360,14 +366,7 @@ test('s3 object=sf: a window torn by a crash mid-append is cut back to its last 
     appendFileSync(part, block.subarray(0, block.length >> 1)); // a block cut short
     // and a window whose first append tore inside the preamble
     writeFileSync(join(dir, '1700000005.n1.sf.part'), whole.subarray(0, 100));
-    const up = new S3Sink(parseS3SinkUrl(`s3+http://S3RVER:S3RVER@${endpoint}/telemetry?${q}`, 't'));
-    await up.open();
-    await up.close();
-    assert.deepEqual([up.stats.truncatedWindows, up.stats.corruptWindows, up.stats.objects], [1, 1, 1]);
-    assert.deepEqual(readdirSync(dir), ['1700000005.n1.sf.corrupt'], 'set aside, neither uploaded nor deleted');
-    const objs = await list(client, 'telemetry');
-    assert.deepEqual(objs.map((o) => o.key), ['a/n1/2023/11/14/1700000000.n1.sf']);
-    const data = await get(client, 'telemetry', objs[0]!.key);
+    const data = await recoverAndUpload(endpoint, client, q, dir, 'sf');
     assert.ok(data.equals(whole), 'exactly the two whole batches');
     assert.deepEqual(readObject(data).records, sent.map((r) => r.content));
     crashed.close().catch(() => undefined);
@@ -381,17 +380,9 @@ test('s3 object=sf: completeSysFlowLength on cut and mutated windows: a whole-bl
   for (let i = 0; i < sent.length; i += 7) { const r = b.encode(sent.slice(i, i + 7).map(item)); r.commit(); parts.push(r.bytes); }
   const file = Buffer.concat(parts);
   assert.equal(completeSysFlowLength(file), file.length);
-  const rng = new Rng(1317);
-  let cut = 0; let whole = 0;
-  for (let i = 0; i < 3000; i++) {
-    let f = file.subarray(0, rng.int(file.length + 1));
-    if (rng.int(2)) { f = Buffer.from(f); for (let k = 1 + rng.int(3); k > 0 && f.length; k--) f[rng.int(f.length)] = rng.int(256); }
-    const n = completeSysFlowLength(f);
-    assert.ok(n >= 0 && n <= f.length, `#${i}: ${n} of ${f.length}`);
-    if (n === 0) { cut++; continue; }
-    whole++;
+  const { none: cut, kept: whole } = fuzzWholePrefix(file, 1317, 3000, completeSysFlowLength, (f, n, i) => {
     // an untouched prefix cut back to whole blocks reads to its end
     if (file.subarray(0, n).equals(f.subarray(0, n))) assert.ok([...readSysFlowBuffer(file.subarray(0, n))].length > 0, `#${i}: records in ${n} bytes`);
-  }
+  });
   assert.ok(cut > 100 && whole > 200, `${cut} set aside, ${whole} kept`);
 });

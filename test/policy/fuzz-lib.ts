@@ -30,6 +30,35 @@ export class Rng {
   }
 }
 
+/** A random prefix of `file`, in half the cases with 1-3 random bytes of it changed (a copy):
+ * what a crash (a torn end) or a damaged disk leaves of a file that is written by appending. */
+export function tornOrDamaged(rng: Rng, file: Buffer): Buffer {
+  let f = file.subarray(0, rng.int(file.length + 1));
+  if (rng.int(2)) {
+    f = Buffer.from(f);
+    for (let k = 1 + rng.int(3); k > 0 && f.length; k--) f[rng.int(f.length)] = rng.int(256);
+  }
+  return f;
+}
+
+/** Runs `complete` (how much of a file is whole) on `iterations` torn or damaged copies of
+ * `file`: each answer must be a length within the copy (a throw fails the test); `check` sees each
+ * copy with a non-zero answer. How many copies had no whole part, and how many had one. */
+export function fuzzWholePrefix(file: Buffer, seed: number, iterations: number, complete: (f: Buffer) => number,
+  check: (f: Buffer, n: number, i: number) => void): { none: number; kept: number } {
+  const rng = new Rng(seed);
+  const out = { none: 0, kept: 0 };
+  for (let i = 0; i < iterations; i++) {
+    const f = tornOrDamaged(rng, file);
+    const n = complete(f);
+    if (!(n >= 0 && n <= f.length)) throw new Error(`#${i}: ${n} of ${f.length}`);
+    if (n === 0) { out.none++; continue; }
+    out.kept++;
+    check(f, n, i);
+  }
+  return out;
+}
+
 const TOKENS = [
   '(', ')', '[', ']', ',', "'", '"', '\\', '=', '!=', '<', '<=', '>', '>=', ' and ', ' or ', ' not ', 'not ', ' in ', ' pmatch ',
   ' exists', 'exists ', ' contains ', ' icontains ', ' startswith ', ' endswith ', ' glob ', ' regex ', ' intersects ', ' val(',

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import zlib, { gunzipSync, gzipSync } from 'node:zlib';
 import { completeGzipLength } from '../../src/sinks/gzip-members.js';
-import { Rng } from '../policy/fuzz-lib.js';
+import { fuzzWholePrefix } from '../policy/fuzz-lib.js';
 
 const crc32 = (zlib as unknown as { crc32: (d: Uint8Array) => number }).crc32;
 
@@ -58,24 +58,14 @@ test('completeGzipLength: fuzz, random cuts and byte damage: a prefix that gunzi
   const data: Buffer[] = [];
   for (let i = 0; i < 12; i++) { const d = lines(i * 40, 1 + (i * 37) % 60); data.push(d); parts.push(gzipSync(d)); }
   const file = Buffer.concat(parts);
-  const rng = new Rng(4242);
-  let kept = 0;
-  let none = 0;
-  for (let i = 0; i < 2000; i++) {
-    let f = file.subarray(0, rng.int(file.length + 1));
-    if (rng.int(2)) { f = Buffer.from(f); for (let k = 1 + rng.int(3); k > 0 && f.length; k--) f[rng.int(f.length)] = rng.int(256); }
-    const n = completeGzipLength(f);
-    assert.ok(n >= 0 && n <= f.length, `#${i}: ${n} of ${f.length}`);
-    if (n === 0) { none++; continue; }
-    kept++;
+  const { kept, none } = fuzzWholePrefix(file, 4242, 2000, completeGzipLength, (f, n, i) => {
     // what is kept reads back: the same members' data wherever the bytes are untouched
     const out = gunzipSync(f.subarray(0, n));
-    if (file.subarray(0, n).equals(f.subarray(0, n))) {
-      let at = 0; let k = 0;
-      while (at < n) at += parts[k++]!.length;
-      assert.equal(at, n, `#${i}: ${n} ends on a member boundary`);
-      assert.ok(out.equals(Buffer.concat(data.slice(0, k))), `#${i}: ${k} members' data`);
-    }
-  }
+    if (!file.subarray(0, n).equals(f.subarray(0, n))) return;
+    let at = 0; let k = 0;
+    while (at < n) at += parts[k++]!.length;
+    assert.equal(at, n, `#${i}: ${n} ends on a member boundary`);
+    assert.ok(out.equals(Buffer.concat(data.slice(0, k))), `#${i}: ${k} members' data`);
+  });
   assert.ok(kept > 1000 && none > 50, `${kept} kept, ${none} with no whole member`);
 });

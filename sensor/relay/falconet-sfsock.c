@@ -4,7 +4,9 @@
  * open AF_UNIX SOCK_SEQPACKET sockets, so the agent writes [u32 little-endian length][message]
  * frames on this program's stdin and each frame becomes exactly one SEQPACKET message.
  * It connects to PATH (retrying for --wait seconds while the processor starts), exits 0 at the
- * end of its input, 1 if the processor goes away, 2 on bad usage or input.
+ * end of its input, 1 if the processor goes away, 2 on bad usage or input. On stdout it says
+ * "connected" once connected, and "sent N" (the messages the socket took) when it ends after
+ * that: the agent counts what a lost connection cost, and knows when to start a new segment.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -64,9 +66,13 @@ int main(int argc, char **argv)
 		}
 		usleep(100000);
 	}
+	printf("connected\n");
+	fflush(stdout);
 	char *msg = malloc(MAX_MSG);
 	if (!msg)
 		return 1;
+	unsigned long long sent = 0;
+	int rc = 0;
 	for (;;) {
 		uint32_t len;
 		int r = read_full(&len, sizeof(len));
@@ -74,15 +80,22 @@ int main(int argc, char **argv)
 			break;
 		if (r < 0 || len > MAX_MSG || read_full(msg, len) != 1) {
 			fprintf(stderr, "falconet-sfsock: malformed input frame\n");
-			return 2;
+			rc = 2;
+			break;
 		}
 		while (send(fd, msg, len, MSG_NOSIGNAL) < 0) {
 			if (errno == EINTR)
 				continue;
 			fprintf(stderr, "falconet-sfsock: send: %s\n", strerror(errno));
-			return 1;
+			rc = 1;
+			break;
 		}
+		if (rc)
+			break;
+		sent++;
 	}
+	printf("sent %llu\n", sent);
+	fflush(stdout);
 	close(fd);
-	return 0;
+	return rc;
 }

@@ -1,6 +1,13 @@
 // A real SOCK_SEQPACKET transport for SysFlowSocketOutput: Node cannot open such sockets, so
 // each message goes as a [u32 length][bytes] frame to the small C relay
 // (sensor/relay/falconet-sfsock), which sends it as exactly one packet to sf-processor's socket.
+//
+// With `reconnect`, a processor that goes away (restarted, say) is connected to again: a new
+// relay is started, retrying until the socket answers, and `onConnect(true)` tells the caller to
+// start a new segment (a header, and every live entity again). Messages given while no relay is
+// connected are dropped and counted, so the agent's memory stays bounded; what the lost relay had
+// been given and not sent is counted too. The socket has no acknowledgements: what a processor
+// took into its socket buffer and never read is not seen.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -9,28 +16,130 @@ import type { DatagramTransport } from './socket-output.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const RELAY_BIN = process.env.FALCONET_SFSOCK ?? path.resolve(here, '../../../sensor/relay/falconet-sfsock');
 
+export interface RelayOptions {
+  /** start a new relay when the processor goes away (default: no, the output ends) */
+  reconnect?: boolean;
+  /** a relay connected; `again`: not the first connection (start a new segment) */
+  onConnect?: (again: boolean) => void;
+  /** lines about lost and new connections */
+  log?: (line: string) => void;
+  /** wait between a relay's end and the next one's start (ms, default 1000) */
+  retryMs?: number;
+}
+
+export interface RelayStats {
+  /** messages handed to a relay */
+  written: number;
+  /** messages each connection's socket took, in order of the connections */
+  sentByConnection: number[];
+  /** messages given while no relay was connected after a connection was lost: never written */
+  droppedWhileDown: number;
+  /** messages handed to a relay that ended before sending them */
+  lostAtDisconnect: number;
+}
+
 export class SeqpacketRelayTransport implements DatagramTransport {
-  private readonly child: ChildProcess;
+  private child!: ChildProcess;
   private stderr = '';
-  /** resolves with the relay's exit code once it has delivered everything (or failed) */
+  private connected = false;
+  /** a connection was lost (or never made) and no relay is connected since */
+  private down = false;
+  private closing = false;
+  private retry: NodeJS.Timeout | undefined;
+  private resolveDone!: (code: number | null) => void;
+  readonly stats: RelayStats = { written: 0, sentByConnection: [], droppedWhileDown: 0, lostAtDisconnect: 0 };
+  /** resolves with the last relay's exit code once it has delivered everything (or failed) */
   readonly done: Promise<number | null>;
 
-  constructor(socketPath: string, waitSeconds = 10) {
-    this.child = spawn(RELAY_BIN, ['--wait', String(waitSeconds), socketPath], { stdio: ['pipe', 'ignore', 'pipe'] });
-    this.child.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderr = (this.stderr + d).slice(-4096); });
-    this.child.stdin!.on('error', () => { /* the relay exited: reported through done */ });
-    this.done = new Promise((resolve) => this.child.on('close', (code) => resolve(code)));
+  constructor(private readonly socketPath: string, private readonly waitSeconds = 10, private readonly opts: RelayOptions = {}) {
+    this.done = new Promise((resolve) => { this.resolveDone = resolve; });
+    this.start();
+  }
+
+  private start(): void {
+    const child = spawn(RELAY_BIN, ['--wait', String(this.waitSeconds), this.socketPath], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = child;
+    this.connected = false;
+    let given = 0;
+    let sent: number | undefined;
+    let out = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderr = (this.stderr + d).slice(-4096); });
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
+        const line = out.slice(0, nl);
+        out = out.slice(nl + 1);
+        if (line === 'connected') this.onConnected();
+        else if (line.startsWith('sent ')) sent = Number(line.slice(5));
+      }
+    });
+    child.stdin!.on('error', () => { /* the relay exited: reported through 'close' */ });
+    const send = (message: Buffer): void => {
+      const len = Buffer.alloc(4);
+      len.writeUInt32LE(message.length, 0);
+      child.stdin!.write(len);
+      child.stdin!.write(message);
+      given++;
+    };
+    this.sendTo = send;
+    child.on('close', (code) => {
+      const took = sent ?? 0;
+      if (sent !== undefined) this.stats.sentByConnection.push(took);
+      this.stats.lostAtDisconnect += given - took;
+      const wasConnected = this.connected;
+      this.connected = false;
+      if (this.closing || !this.opts.reconnect) {
+        this.resolveDone(code);
+        return;
+      }
+      this.down = true;
+      this.opts.log?.(wasConnected
+        ? `SysFlow socket ${this.socketPath}: the processor went away (${this.lastError() || `relay exit ${code}`}); ${given - took} messages not sent; connecting again`
+        : `SysFlow socket ${this.socketPath}: not connected (${this.lastError() || `relay exit ${code}`}); trying again`);
+      this.retry = setTimeout(() => { this.retry = undefined; this.start(); }, this.opts.retryMs ?? 1000);
+    });
+  }
+
+  private sendTo: (message: Buffer) => void = () => undefined;
+
+  private onConnected(): void {
+    this.connected = true;
+    const again = this.down || this.stats.sentByConnection.length > 0;
+    if (this.down) {
+      this.opts.log?.(`SysFlow socket ${this.socketPath}: connected again (${this.stats.droppedWhileDown} messages dropped while away so far); starting a new segment`);
+      this.down = false;
+    }
+    this.opts.onConnect?.(again);
+  }
+
+  private lastError(): string {
+    const lines = this.stderr.trim().split('\n');
+    return lines[lines.length - 1] ?? '';
   }
 
   send(message: Buffer): void {
-    const len = Buffer.alloc(4);
-    len.writeUInt32LE(message.length, 0);
-    this.child.stdin!.write(len);
-    this.child.stdin!.write(message);
+    // before the first connection the relay holds what it is given (the processor may start
+    // after the agent); after a lost one, nothing is held: the next segment starts afresh
+    if (this.down) {
+      this.stats.droppedWhileDown++;
+      return;
+    }
+    this.sendTo(message);
+    this.stats.written++;
   }
 
   close(): void {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.retry) {
+      clearTimeout(this.retry);
+      this.retry = undefined;
+      this.resolveDone(1);
+      return;
+    }
     this.child.stdin!.end();
+    // a relay still trying to connect after a lost connection holds nothing worth waiting for
+    if (this.down) this.child.kill();
   }
 
   /** What the relay said on stderr (connection errors). */

@@ -66,6 +66,9 @@ export interface SysFlowTraceSink {
   tick(): void;
   flush(): void;
   close(): void;
+  /** The socket's reader is a new one (the processor was restarted): start a new socket segment,
+   * a header and every live container, pod and process again, as after a rotation. */
+  restartSocket(): void;
   /** Path of the file being written (null for socket-only output). */
   readonly currentPath: string | null;
   /** Every trace file this sink created, in order. */
@@ -335,6 +338,9 @@ export function createSysFlowTraceSink(opts: SysFlowTraceSinkOptions): SysFlowTr
     },
     flush() {
       fileWriter?.flush();
+    },
+    restartSocket() {
+      if (!closed) openSocketSegment();
     },
     close() {
       if (closed) return;

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { SysFlowSocketOutput } from '../../src/sysflow/socket-output.js';
 import { SeqpacketRelayTransport, RELAY_BIN } from '../../src/sysflow/seqpacket-transport.js';
+import { createSysFlowTraceSink, type SysFlowTraceSink } from '../../src/sysflow/trace-sink.js';
 import { decodeSfDatum } from '../../src/sysflow/index.js';
 import type { SfObject } from '../../src/sysflow/types.js';
 import { runPipeline } from '../../src/pipeline/agent.js';
@@ -16,22 +17,26 @@ import { replaySource } from '../../src/sensor/source.js';
 import { end, fileRecord, hello, records } from './stream-builder.js';
 import { scratchDir } from '../lib/temp-dir.js';
 
+// reads one connection: every message, or the first `limit` (then it closes, as a processor
+// that stops does, and removes its socket)
 const SERVER = `
 import socket, sys, os
-path = sys.argv[1]
+path, limit = sys.argv[1], int(sys.argv[2])
 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 s.bind(path); s.listen(1)
 print('listening', flush=True)
 c, _ = s.accept()
-while True:
+n = 0
+while limit < 0 or n < limit:
     m = c.recv(65536)
     if not m: break
-    sys.stdout.write(m.hex() + '\\n')
+    sys.stdout.write(m.hex() + '\\n'); n += 1
 sys.stdout.flush()
+c.close(); s.close(); os.unlink(path)
 `;
 
-async function server(sock: string): Promise<{ messages: Promise<Buffer[]> }> {
-  const py = spawn('python3', ['-c', SERVER, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function server(sock: string, limit = -1): Promise<{ messages: Promise<Buffer[]> }> {
+  const py = spawn('python3', ['-c', SERVER, sock, String(limit)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   await new Promise<void>((resolve) => py.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; if (out.includes('listening')) resolve(); }));
   const messages = new Promise<Buffer[]>((resolve) => py.on('close', () =>
@@ -75,4 +80,55 @@ test('a missing processor socket is reported, not hung on', { skip }, async () =
   relay.close();
   assert.equal(await relay.done, 1);
   assert.match(relay.errors, /cannot connect/);
+});
+
+test('a processor that goes away and comes back is connected to again: a new segment starts with a header and the live processes, and every message is accounted for', { skip }, async () => {
+  const sock = path.join(scratchDir('fn-sfsock3-'), 'sysflow.sock');
+  const proc = (pid: bigint, exe: string): SfObject => ({ type: 'P', rec: { state: 'CREATED', oid: { createTS: pid * 10n, hpid: pid }, poid: null, ts: 1n, exe, exeArgs: '', uid: 0, userName: '', gid: 0, groupName: '', tty: false, containerId: null, entry: false, cwd: '', env: [] } });
+  const event = (pid: bigint, ts: bigint): SfObject => ({ type: 'PE', rec: { procOID: { createTS: pid * 10n, hpid: pid }, ts, tid: pid, opFlags: 2, args: [], ret: 0 } });
+  const a = await server(sock, 3); // the first processor reads 3 messages and stops
+  const lines: string[] = [];
+  const connects: boolean[] = [];
+  let sink: SysFlowTraceSink | undefined;
+  const relay = new SeqpacketRelayTransport(sock, 1, { reconnect: true, retryMs: 100, log: (l) => lines.push(l),
+    onConnect: (again) => { connects.push(again); if (again) sink?.restartSocket(); } });
+  let given = 0; // messages the socket output handed to the transport
+  sink = createSysFlowTraceSink({ socket: { send: (m) => { given++; relay.send(m); }, close: () => relay.close() }, flushIntervalMs: 0 });
+  sink.write(proc(100n, '/bin/first'));
+  let ts = 1n;
+  const until = async (what: string, done: () => boolean): Promise<void> => {
+    for (const t0 = Date.now(); !done(); await new Promise((r) => setTimeout(r, 20))) {
+      if (Date.now() - t0 > 60_000) assert.fail(`no ${what} in 60 s; lines: ${lines.join(' | ')}`);
+      sink!.write(event(100n, ts++)); // the relay learns that the processor left when a send fails
+    }
+  };
+  sink.write(event(100n, ts++)); // the third message: the first processor stops after it
+  const first = await a.messages;
+  await until('lost connection', () => lines.some((l) => /went away/.test(l)));
+  const b = await server(sock);
+  await until('new connection', () => connects.length === 2);
+  sink.write(proc(200n, '/bin/second'));
+  sink.write(event(200n, ts++));
+  sink.close();
+  assert.equal(await relay.done, 0, relay.errors);
+  const second = (await b.messages).map((m) => decodeSfDatum(m));
+  assert.deepEqual(connects, [false, true]);
+  assert.equal(first.length, 3);
+  assert.equal(decodeSfDatum(first[0]!).type, 'H');
+  // the new segment stands alone: header, the live process again, then what came after
+  assert.equal(second[0]!.type, 'H');
+  assert.equal(second[1]!.type, 'P');
+  assert.equal((second[1]!.rec as { exe: string }).exe, '/bin/first');
+  assert.equal((second[1]!.rec as { state: string }).state, 'REUP');
+  const exes = second.filter((o) => o.type === 'P').map((o) => (o.rec as { exe: string }).exe);
+  assert.deepEqual(exes, ['/bin/first', '/bin/second']);
+  assert.equal(second[second.length - 1]!.type, 'PE');
+  // accounting: every message given is sent, lost with the first connection, or dropped while away
+  const st = relay.stats;
+  assert.equal(st.sentByConnection.length, 2);
+  assert.ok(st.sentByConnection[0]! >= 3, `first connection sent ${st.sentByConnection[0]}`);
+  assert.equal(st.sentByConnection[1], second.length, 'the second processor read all that its connection sent');
+  assert.equal(st.written, st.sentByConnection[0]! + st.sentByConnection[1]! + st.lostAtDisconnect);
+  assert.equal(given, st.written + st.droppedWhileDown);
+  assert.ok(lines.some((l) => /connected again/.test(l)), lines.join(' | '));
 });

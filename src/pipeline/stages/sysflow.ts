@@ -212,7 +212,10 @@ export class TraceWriterStage implements Stage, ControlAware {
   onControl(c: Control): void {
     // a restarted sensor sends a new hello: keep writing the same traces
     if (c.kind === 'hello' && !this.sink) {
-      this.relay = this.opts.socketPath ? new SeqpacketRelayTransport(this.opts.socketPath) : undefined;
+      // a restarted processor is connected to again, and gets a new segment (header, live entities)
+      this.relay = this.opts.socketPath ? new SeqpacketRelayTransport(this.opts.socketPath, 10, {
+        reconnect: true, log: this.log, onConnect: (again) => { if (again) this.sink?.restartSocket(); },
+      }) : undefined;
       this.sink = createSysFlowTraceSink({ output: this.opts.output, rotateSeconds: this.opts.rotateSeconds, exporterId: this.opts.exporterId, socket: this.relay });
     } else if (c.kind === 'stats') this.sink?.tick();
   }
@@ -235,7 +238,11 @@ export class TraceWriterStage implements Stage, ControlAware {
   async close(): Promise<void> {
     if (!this.sink) return;
     this.sink.close();
-    if (this.relay && (await this.relay.done) !== 0) this.log(`SysFlow socket output failed: ${this.relay.errors || 'relay exited'}`);
+    if (this.relay) {
+      if ((await this.relay.done) !== 0) this.log(`SysFlow socket output failed: ${this.relay.errors || 'relay exited'}`);
+      const r = this.relay.stats;
+      if (r.droppedWhileDown || r.lostAtDisconnect) this.log(`SysFlow socket: ${r.droppedWhileDown} messages dropped while no processor was connected, ${r.lostAtDisconnect} lost with a connection; ${r.sentByConnection.length} connections`);
+    }
     this.paths = [...this.sink.paths];
     if (this.reported) this.log(`${this.reported} records could not be mapped to SysFlow`);
   }

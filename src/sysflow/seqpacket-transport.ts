@@ -12,6 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { DatagramTransport } from './socket-output.js';
+import { RepeatLines } from '../util/repeat-lines.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const RELAY_BIN = process.env.FALCONET_SFSOCK ?? path.resolve(here, '../../../sensor/relay/falconet-sfsock');
@@ -47,6 +48,7 @@ export class SeqpacketRelayTransport implements DatagramTransport {
   private closing = false;
   private retry: NodeJS.Timeout | undefined;
   private resolveDone!: (code: number | null) => void;
+  private readonly waitLines = new RepeatLines(60_000);
   readonly stats: RelayStats = { written: 0, sentByConnection: [], droppedWhileDown: 0, lostAtDisconnect: 0 };
   /** resolves with the last relay's exit code once it has delivered everything (or failed) */
   readonly done: Promise<number | null>;
@@ -93,9 +95,13 @@ export class SeqpacketRelayTransport implements DatagramTransport {
         return;
       }
       this.down = true;
-      this.opts.log?.(wasConnected
-        ? `SysFlow socket ${this.socketPath}: the processor went away (${this.lastError() || `relay exit ${code}`}); ${given - took} messages not sent; connecting again`
-        : `SysFlow socket ${this.socketPath}: not connected (${this.lastError() || `relay exit ${code}`}); trying again`);
+      if (wasConnected) this.opts.log?.(`SysFlow socket ${this.socketPath}: the processor went away (${this.lastError() || `relay exit ${code}`}); ${given - took} messages not sent; connecting again`);
+      else {
+        // a processor that stays away: the same line at most once a minute
+        const why = `SysFlow socket ${this.socketPath}: not connected (${this.lastError() || `relay exit ${code}`})`;
+        const held = this.waitLines.pass(why);
+        if (held !== undefined) this.opts.log?.(`${why}; trying again${held ? ` (${held} like it not shown)` : ''}`);
+      }
       this.retry = setTimeout(() => { this.retry = undefined; this.start(); }, this.opts.retryMs ?? 1000);
     });
   }

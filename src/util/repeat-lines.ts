@@ -1,6 +1,6 @@
 // A gate for log lines that repeat: a line that differs from the last one passes at once; the
 // same line again passes at most once per interval. For retry loops that can last minutes (a
-// NATS cluster without quorum is retried every 5 s).
+// NATS cluster without quorum is retried every 5 s, a SysFlow processor that stays away every 11 s).
 
 export class RepeatLines {
   private last: string | undefined;

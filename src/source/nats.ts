@@ -103,6 +103,8 @@ export interface NatsSourceStats {
 
 /** JetStream API requests of a source: the client's default (5 s) is short for a loaded cluster. */
 const API_TIMEOUT_MS = 15_000;
+/** a leaderless consumer's deletion: its answer seldom comes (see replaceLeaderless) */
+const DELETE_TIMEOUT_MS = 5_000;
 /** the least time between two retry lines with the same answer (an outage of minutes would
  * otherwise give a line every 5 s) */
 const RETRY_LINE_EVERY_MS = 60_000;
@@ -282,7 +284,10 @@ export class NatsSource implements Source {
     }
     let confirmed = 'deleted';
     try {
-      await jsm.consumers.delete(o.stream, o.durable);
+      // the answer comes from the consumer's leader, which there is none of: waiting out the
+      // usual 15 s would only delay the new consumer (the next attempt sees what happened)
+      const quick = await this.nc!.jetstreamManager({ timeout: DELETE_TIMEOUT_MS, checkAPI: false });
+      await quick.consumers.delete(o.stream, o.durable);
     } catch (e) {
       // the deletion's answer can come from the consumer's leader, which there is none of: the
       // next attempt finds out whether it went through (seen: it did)

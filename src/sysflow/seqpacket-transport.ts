@@ -33,7 +33,7 @@ export interface RelayStats {
   written: number;
   /** messages each connection's socket took, in order of the connections */
   sentByConnection: number[];
-  /** messages given while no relay was connected after a connection was lost: never written */
+  /** messages given while no relay was connected after a relay ended: never written */
   droppedWhileDown: number;
   /** messages handed to a relay that ended before sending them */
   lostAtDisconnect: number;
@@ -90,11 +90,11 @@ export class SeqpacketRelayTransport implements DatagramTransport {
       this.stats.lostAtDisconnect += given - took;
       const wasConnected = this.connected;
       this.connected = false;
+      this.down = true; // nothing is handed on until a relay connects again (without reconnect: ever)
       if (this.closing || !this.opts.reconnect) {
         this.resolveDone(code);
         return;
       }
-      this.down = true;
       if (wasConnected) this.opts.log?.(`SysFlow socket ${this.socketPath}: the processor went away (${this.lastError() || `relay exit ${code}`}); ${given - took} messages not sent; connecting again`);
       else {
         // a processor that stays away: the same line at most once a minute

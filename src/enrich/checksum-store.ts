@@ -10,7 +10,7 @@
 // → not used, with the reason.
 import { readFileSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
-import zlib from 'node:zlib';
+import { zlibCrc32 as crc32 } from '../util/zlib-crc32.js';
 import { readStateFile } from './state-dir.js';
 
 const MAGIC = 'falconet-checksums';
@@ -19,7 +19,6 @@ const LINE = /^(\d+:\d+:\d+:\d+:\d+) ([0-9a-f]{32}) ([0-9a-f]{64})$/;
 
 export interface StoredDigest { key: string; md5: string; sha256: string }
 
-const crc32 = (zlib as { crc32?: (data: Uint8Array | string, value?: number) => number }).crc32;
 
 /** CRC-32 where Node has it (≥ 20.15), else a JS sum: what the header names is compared */
 function sum(body: Buffer): string {

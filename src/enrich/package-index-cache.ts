@@ -20,7 +20,7 @@
 // rebuilds the index).
 import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import zlib from 'node:zlib';
+import { zlibCrc32 as crc32 } from '../util/zlib-crc32.js';
 import { executable, type PackageDbOptions, type PackageOwner } from './package-db.js';
 import { PackedPathIndex, type PackedPathIndexData } from './packed-path-index.js';
 import { readStateFile } from './state-dir.js';
@@ -106,7 +106,6 @@ function resolve(root: string, dir: string): string | null {
 type SumKind = 1 | 2;
 const CRC32 = 1;
 const FLETCHER = 2;
-const crc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
 const SUM_KIND: SumKind = typeof crc32 === 'function' ? CRC32 : FLETCHER;
 
 function fletcher(u: Uint8Array): number {

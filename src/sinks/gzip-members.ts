@@ -2,11 +2,7 @@
 // member per batch to its NDJSON.gz window, so a crash in the middle of an append leaves a torn
 // last member, which gunzip and every reader of the object would fail on.
 import { inflateRawSync } from 'node:zlib';
-import zlib from 'node:zlib';
-
-/** zlib's CRC-32 where this Node has it (≥ 20.15); without it a member's trailer length is
- * still checked, its CRC is not. */
-const crc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
+import { zlibCrc32 as crc32 } from '../util/zlib-crc32.js';
 
 const FHCRC = 2;
 const FEXTRA = 4;
@@ -55,6 +51,7 @@ export function completeGzipLength(file: Buffer): number {
     }
     const t = h + used;
     if (t + 8 > file.length) break;
+    // without zlib's CRC-32 (Node < 20.15) the trailer's length is still checked, its CRC not
     if (crc32 && file.readUInt32LE(t) !== crc32(data) >>> 0) break;
     if (file.readUInt32LE(t + 4) !== data.length % 2 ** 32) break;
     good = t + 8;

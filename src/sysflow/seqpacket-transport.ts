@@ -43,8 +43,10 @@ export class SeqpacketRelayTransport implements DatagramTransport {
   private child!: ChildProcess;
   private stderr = '';
   private connected = false;
-  /** a connection was lost (or never made) and no relay is connected since */
+  /** a relay ended (connected or not) and none is connected since */
   private down = false;
+  /** messages handed to the current relay */
+  private given = 0;
   private closing = false;
   private retry: NodeJS.Timeout | undefined;
   private resolveDone!: (code: number | null) => void;
@@ -62,7 +64,7 @@ export class SeqpacketRelayTransport implements DatagramTransport {
     const child = spawn(RELAY_BIN, ['--wait', String(this.waitSeconds), this.socketPath], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     this.connected = false;
-    let given = 0;
+    this.given = 0;
     let sent: number | undefined;
     let out = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderr = (this.stderr + d).slice(-4096); });
@@ -76,18 +78,11 @@ export class SeqpacketRelayTransport implements DatagramTransport {
       }
     });
     child.stdin!.on('error', () => { /* the relay exited: reported through 'close' */ });
-    const send = (message: Buffer): void => {
-      const len = Buffer.alloc(4);
-      len.writeUInt32LE(message.length, 0);
-      child.stdin!.write(len);
-      child.stdin!.write(message);
-      given++;
-    };
-    this.sendTo = send;
     child.on('close', (code) => {
+      // the next relay starts only after this: `given` is still this one's
       const took = sent ?? 0;
       if (sent !== undefined) this.stats.sentByConnection.push(took);
-      this.stats.lostAtDisconnect += given - took;
+      this.stats.lostAtDisconnect += this.given - took;
       const wasConnected = this.connected;
       this.connected = false;
       this.down = true; // nothing is handed on until a relay connects again (without reconnect: ever)
@@ -95,7 +90,7 @@ export class SeqpacketRelayTransport implements DatagramTransport {
         this.resolveDone(code);
         return;
       }
-      if (wasConnected) this.opts.log?.(`SysFlow socket ${this.socketPath}: the processor went away (${this.lastError() || `relay exit ${code}`}); ${given - took} messages not sent; connecting again`);
+      if (wasConnected) this.opts.log?.(`SysFlow socket ${this.socketPath}: the processor went away (${this.lastError() || `relay exit ${code}`}); ${this.given - took} messages not sent; connecting again`);
       else {
         // a processor that stays away: the same line at most once a minute
         const why = `SysFlow socket ${this.socketPath}: not connected (${this.lastError() || `relay exit ${code}`})`;
@@ -106,15 +101,11 @@ export class SeqpacketRelayTransport implements DatagramTransport {
     });
   }
 
-  private sendTo: (message: Buffer) => void = () => undefined;
-
   private onConnected(): void {
     this.connected = true;
-    const again = this.down || this.stats.sentByConnection.length > 0;
-    if (this.down) {
-      this.opts.log?.(`SysFlow socket ${this.socketPath}: connected again (${this.stats.droppedWhileDown} messages dropped while away so far); starting a new segment`);
-      this.down = false;
-    }
+    const again = this.down; // a relay ended before this one: what it held is gone, start afresh
+    if (again) this.opts.log?.(`SysFlow socket ${this.socketPath}: connected again (${this.stats.droppedWhileDown} messages dropped while away so far); starting a new segment`);
+    this.down = false;
     this.opts.onConnect?.(again);
   }
 
@@ -130,7 +121,11 @@ export class SeqpacketRelayTransport implements DatagramTransport {
       this.stats.droppedWhileDown++;
       return;
     }
-    this.sendTo(message);
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(message.length, 0);
+    this.child.stdin!.write(len);
+    this.child.stdin!.write(message);
+    this.given++;
     this.stats.written++;
   }
 

@@ -284,13 +284,12 @@ export class NatsSource implements Source {
     }
     let confirmed = 'deleted';
     try {
-      // the answer comes from the consumer's leader, which there is none of: waiting out the
-      // usual 15 s would only delay the new consumer (the next attempt sees what happened)
+      // the answer comes from the consumer's leader, which there is none of, so it is waited for
+      // less than other requests; the next attempt finds out whether the deletion went through
+      // (seen: it did)
       const quick = await this.nc!.jetstreamManager({ timeout: DELETE_TIMEOUT_MS, checkAPI: false });
       await quick.consumers.delete(o.stream, o.durable);
     } catch (e) {
-      // the deletion's answer can come from the consumer's leader, which there is none of: the
-      // next attempt finds out whether it went through (seen: it did)
       if ((e as { code?: string }).code === 'TIMEOUT') confirmed = 'deletion asked (unconfirmed)';
       else if (!isNotFound(e)) {
         this.say(`${what}; not deleted (${describeApiError(e)})`);

@@ -32,7 +32,7 @@ export class Rng {
 
 /** A random prefix of `file`, in half the cases with 1-3 random bytes of it changed (a copy):
  * what a crash (a torn end) or a damaged disk leaves of a file that is written by appending. */
-export function tornOrDamaged(rng: Rng, file: Buffer): Buffer {
+function tornOrDamaged(rng: Rng, file: Buffer): Buffer {
   let f = file.subarray(0, rng.int(file.length + 1));
   if (rng.int(2)) {
     f = Buffer.from(f);

@@ -136,15 +136,18 @@ const aboutConsumer = (s: ConsumeStep): boolean => s === 'consumer info' || s ==
 const isLeaderless = (e: unknown): boolean => (e as { api_error?: { err_code?: number } }).api_error?.err_code === 10008;
 
 /** The durable consumer of o, made unless it exists (a sibling processor may make it first).
- * Made anew, it delivers from the stream sequence after `ackFloor` when one was seen (a consumer
+ * `createFirst`: asked to make it before asking for it (see NatsSource.replaceLeaderless). Made
+ * anew, it delivers from the stream sequence after `ackFloor` when one was seen (a consumer
  * that was lost: what was acked is not delivered again), else from the stream's start. */
 async function ensureConsumer(jsm: JetStreamManager, o: NatsSourceOptions, ackFloor: number | undefined,
-  step: (what: ConsumeStep) => void): Promise<ConsumerInfo> {
-  step('consumer info');
-  try {
-    return await jsm.consumers.info(o.stream, o.durable);
-  } catch (e) {
-    if (!isNotFound(e)) throw e;
+  step: (what: ConsumeStep) => void, createFirst: boolean): Promise<ConsumerInfo> {
+  if (!createFirst) {
+    step('consumer info');
+    try {
+      return await jsm.consumers.info(o.stream, o.durable);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
   }
   step('consumer create');
   try {
@@ -234,6 +237,8 @@ export class NatsSource implements Source {
   private async consume(): Promise<ConsumerMessages | undefined> {
     const o = this.opts;
     let leaderlessSince: number | undefined;
+    // after a replacement: make the consumer before asking for it (see replaceLeaderless)
+    let remake = false;
     for (let attempt = 1; !this.stopped; attempt++) {
       let step: ConsumeStep = 'connect';
       let jsm: JetStreamManager | undefined;
@@ -244,7 +249,8 @@ export class NatsSource implements Source {
         });
         step = 'JetStream account info';
         jsm = await this.nc.jetstreamManager({ timeout: API_TIMEOUT_MS });
-        const info = await ensureConsumer(jsm, o, this.stats.ackFloor, (what) => { step = what; });
+        const info = await ensureConsumer(jsm, o, this.stats.ackFloor, (what) => { step = what; }, remake);
+        remake = false;
         this.stats.ackFloor = info.ack_floor.stream_seq;
         step = 'consume';
         // from the info in hand: asking again could meet the answer of a member without a leader
@@ -258,6 +264,7 @@ export class NatsSource implements Source {
         if (!isLeaderless(e) || !aboutConsumer(step)) leaderlessSince = undefined;
         else if (Date.now() - (leaderlessSince ??= Date.now()) >= o.leaderlessMs && jsm && await this.replaceLeaderless(jsm, leaderlessSince)) {
           leaderlessSince = undefined;
+          remake = true;
           continue;
         }
         await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 5000)));
@@ -272,7 +279,12 @@ export class NatsSource implements Source {
    * after a cluster lost quorum and regained it: one member answers each of the consumer's
    * requests with 10008 at once and never catches up (what nats.test's no-quorum failure points
    * to; nats-leaderless.test makes these answers on purpose). A stream that does not
-   * answer either is a cluster still recovering: nothing is deleted then. true: deleted. */
+   * answer either is a cluster still recovering: nothing is deleted then. true: deleted.
+   * The next attempt makes the consumer before it asks for it. When the deletion answers "not
+   * found", the cluster's meta leader does not know the consumer: only the member that answers
+   * 10008 holds it (seen in nats.test's CI failure: the stream counted no consumer while one
+   * server kept saying "no quorum" of it). Asking for it would meet that member's answer again
+   * and never make it; made, the cluster knows it, so a later deletion reaches every member. */
   private async replaceLeaderless(jsm: JetStreamManager, since: number): Promise<boolean> {
     const o = this.opts;
     const what = `no leader for ${Math.round((Date.now() - since) / 1000)} s`;
@@ -282,7 +294,7 @@ export class NatsSource implements Source {
       this.say(`${what}, nor has its stream (${describeApiError(e)}); waiting`);
       return false;
     }
-    let confirmed = 'deleted';
+    let done = 'deleted';
     try {
       // the answer comes from the consumer's leader, which there is none of, so it is waited for
       // less than other requests; the next attempt finds out whether the deletion went through
@@ -290,13 +302,14 @@ export class NatsSource implements Source {
       const quick = await this.nc!.jetstreamManager({ timeout: DELETE_TIMEOUT_MS, checkAPI: false });
       await quick.consumers.delete(o.stream, o.durable);
     } catch (e) {
-      if ((e as { code?: string }).code === 'TIMEOUT') confirmed = 'deletion asked (unconfirmed)';
-      else if (!isNotFound(e)) {
+      if ((e as { code?: string }).code === 'TIMEOUT') done = 'deletion asked (unconfirmed)';
+      else if (isNotFound(e)) done = 'the cluster does not know it (only a member without a leader does)';
+      else {
         this.say(`${what}; not deleted (${describeApiError(e)})`);
         return false;
       }
     }
-    this.say(`${what} while its stream answers; ${confirmed}, to be made again from ${this.stats.ackFloor ? `stream seq ${this.stats.ackFloor + 1}` : 'the stream\'s start'}`);
+    this.say(`${what} while its stream answers; ${done}, to be made again from ${this.stats.ackFloor ? `stream seq ${this.stats.ackFloor + 1}` : 'the stream\'s start'}`);
     // what was delivered from it cannot be acked any more (see the iterator)
     this.inflight = [];
     return true;

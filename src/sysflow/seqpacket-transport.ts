@@ -8,6 +8,11 @@
 // connected are dropped and counted, so the agent's memory stays bounded; what the lost relay had
 // been given and not sent is counted too. The socket has no acknowledgements: what a processor
 // took into its socket buffer and never read is not seen.
+//
+// A connected processor that reads slower than the agent writes is bounded the same way: once
+// `highWaterBytes` wait in the relay's input, messages are dropped and counted, and when that
+// input has drained, `onConnect(true)` starts a new segment, so the entities dropped in between
+// come again before anything refers to them.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -26,7 +31,12 @@ export interface RelayOptions {
   log?: (line: string) => void;
   /** wait between a relay's end and the next one's start (ms, default 1000) */
   retryMs?: number;
+  /** bytes the relay's input may hold before messages are dropped (default 16 MiB, at least
+   * 64 KiB) */
+  highWaterBytes?: number;
 }
+
+export const DEFAULT_RELAY_HIGH_WATER = 16 << 20;
 
 export interface RelayStats {
   /** messages handed to a relay */
@@ -37,6 +47,10 @@ export interface RelayStats {
   droppedWhileDown: number;
   /** messages handed to a relay that ended before sending them */
   lostAtDisconnect: number;
+  /** messages dropped because the relay's input held highWaterBytes (a slow processor) */
+  droppedSlow: number;
+  /** the most bytes the relay's input held */
+  maxBuffered: number;
 }
 
 export class SeqpacketRelayTransport implements DatagramTransport {
@@ -49,14 +63,19 @@ export class SeqpacketRelayTransport implements DatagramTransport {
   private given = 0;
   private closing = false;
   private retry: NodeJS.Timeout | undefined;
+  /** messages are being dropped until the relay's input drains (a slow processor) */
+  private overflowing = false;
+  private readonly highWater: number;
   private resolveDone!: (code: number | null) => void;
   private readonly waitLines = new RepeatLines(60_000);
-  readonly stats: RelayStats = { written: 0, sentByConnection: [], droppedWhileDown: 0, lostAtDisconnect: 0 };
+  readonly stats: RelayStats = { written: 0, sentByConnection: [], droppedWhileDown: 0, lostAtDisconnect: 0, droppedSlow: 0, maxBuffered: 0 };
   /** resolves with the last relay's exit code once it has delivered everything (or failed) */
   readonly done: Promise<number | null>;
 
   constructor(private readonly socketPath: string, private readonly waitSeconds = 10, private readonly opts: RelayOptions = {}) {
     this.done = new Promise((resolve) => { this.resolveDone = resolve; });
+    // at least a pipe's worth: Node emits 'drain' only after a write over its own mark (16 KiB)
+    this.highWater = Math.max(opts.highWaterBytes ?? DEFAULT_RELAY_HIGH_WATER, 64 << 10);
     this.start();
   }
 
@@ -64,6 +83,7 @@ export class SeqpacketRelayTransport implements DatagramTransport {
     const child = spawn(RELAY_BIN, ['--wait', String(this.waitSeconds), this.socketPath], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     this.connected = false;
+    this.overflowing = false; // a new relay's input is empty
     this.given = 0;
     let sent: number | undefined;
     let out = '';
@@ -121,12 +141,34 @@ export class SeqpacketRelayTransport implements DatagramTransport {
       this.stats.droppedWhileDown++;
       return;
     }
+    const stdin = this.child.stdin!;
+    if (this.overflowing || stdin.writableLength >= this.highWater) {
+      this.stats.droppedSlow++;
+      if (!this.overflowing) this.overflow(this.child);
+      return;
+    }
     const len = Buffer.alloc(4);
     len.writeUInt32LE(message.length, 0);
-    this.child.stdin!.write(len);
-    this.child.stdin!.write(message);
+    stdin.write(len);
+    stdin.write(message);
     this.given++;
     this.stats.written++;
+    if (stdin.writableLength > this.stats.maxBuffered) this.stats.maxBuffered = stdin.writableLength;
+  }
+
+  /** The relay's input is full: drop until it has drained, then start a new segment (what was
+   * dropped may include entities that later messages refer to). A relay that ends first leaves
+   * the rest to the reconnection. */
+  private overflow(child: ChildProcess): void {
+    this.overflowing = true;
+    const dropped = this.stats.droppedSlow;
+    this.opts.log?.(`SysFlow socket ${this.socketPath}: the processor reads slower than records come (${this.highWater} bytes waiting); dropping messages until it catches up`);
+    child.stdin!.once('drain', () => {
+      if (this.child !== child || this.closing || !this.overflowing) return;
+      this.overflowing = false;
+      this.opts.log?.(`SysFlow socket ${this.socketPath}: the processor caught up (${this.stats.droppedSlow - dropped + 1} messages dropped); starting a new segment`);
+      this.opts.onConnect?.(true);
+    });
   }
 
   close(): void {

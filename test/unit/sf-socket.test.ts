@@ -18,14 +18,17 @@ import { end, fileRecord, hello, records } from './stream-builder.js';
 import { scratchDir } from '../lib/temp-dir.js';
 
 // reads one connection: every message, or the first `limit` (then it closes, as a processor
-// that stops does, and removes its socket)
+// that stops does, and removes its socket); with a gate file, only once that file exists (a
+// processor that falls behind)
 const SERVER = `
-import socket, sys, os
+import socket, sys, os, time
 path, limit = sys.argv[1], int(sys.argv[2])
+gate = sys.argv[3] if len(sys.argv) > 3 else None
 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 s.bind(path); s.listen(1)
 print('listening', flush=True)
 c, _ = s.accept()
+while gate and not os.path.exists(gate): time.sleep(0.02)
 n = 0
 while limit < 0 or n < limit:
     m = c.recv(65536)
@@ -35,8 +38,8 @@ sys.stdout.flush()
 c.close(); s.close(); os.unlink(path)
 `;
 
-async function server(sock: string, limit = -1): Promise<{ messages: Promise<Buffer[]> }> {
-  const py = spawn('python3', ['-c', SERVER, sock, String(limit)], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function server(sock: string, limit = -1, gate?: string): Promise<{ messages: Promise<Buffer[]> }> {
+  const py = spawn('python3', ['-c', SERVER, sock, String(limit), ...(gate ? [gate] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   await new Promise<void>((resolve) => py.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; if (out.includes('listening')) resolve(); }));
   const messages = new Promise<Buffer[]>((resolve) => py.on('close', () =>
@@ -131,4 +134,55 @@ test('a processor that goes away and comes back is connected to again: a new seg
   assert.equal(st.written, st.sentByConnection[0]! + st.sentByConnection[1]! + st.lostAtDisconnect);
   assert.equal(given, st.written + st.droppedWhileDown);
   assert.ok(lines.some((l) => /connected again/.test(l)), lines.join(' | '));
+});
+
+test('a processor that reads too slowly: the relay\'s input stays bounded, the excess is dropped and counted, and a new segment starts once it has caught up', { skip }, async () => {
+  const dir = scratchDir('fn-sfsock4-');
+  const sock = path.join(dir, 'sysflow.sock');
+  const gate = path.join(dir, 'read-now');
+  const srv = await server(sock, -1, gate); // connected, reading nothing until the gate opens
+  const lines: string[] = [];
+  const connects: boolean[] = [];
+  let sink: SysFlowTraceSink | undefined;
+  const highWaterBytes = 64 << 10;
+  const relay = new SeqpacketRelayTransport(sock, 5, { reconnect: true, highWaterBytes, log: (l) => lines.push(l),
+    onConnect: (again) => { connects.push(again); if (again) sink?.restartSocket(); } });
+  let given = 0;
+  sink = createSysFlowTraceSink({ socket: { send: (m) => { given++; relay.send(m); }, close: () => relay.close() }, flushIntervalMs: 0 });
+  const proc = (pid: bigint, exe: string): SfObject => ({ type: 'P', rec: { state: 'CREATED', oid: { createTS: pid * 10n, hpid: pid }, poid: null, ts: 1n, exe, exeArgs: '', uid: 0, userName: '', gid: 0, groupName: '', tty: false, containerId: null, entry: false, cwd: '', env: [] } });
+  const event = (pid: bigint, ts: bigint): SfObject => ({ type: 'PE', rec: { procOID: { createTS: pid * 10n, hpid: pid }, ts, tid: pid, opFlags: 2, args: [], ret: 0 } });
+  await new Promise<void>((resolve) => { const t = setInterval(() => { if (connects.length) { clearInterval(t); resolve(); } }, 10); });
+  sink.write(proc(100n, '/bin/live'));
+  // far more than the socket, the pipe and the mark hold together (~60 bytes each)
+  let ts = 1n;
+  for (let i = 0; i < 40_000; i++) sink.write(event(100n, ts++));
+  assert.ok(relay.stats.droppedSlow > 0, `nothing dropped: ${JSON.stringify(relay.stats)}`);
+  // the mark is checked before each message: at most one message's frame over it
+  assert.ok(relay.stats.maxBuffered < highWaterBytes + 256, `buffered ${relay.stats.maxBuffered}`);
+  assert.match(lines.join('\n'), /reads slower than records come/);
+  writeFileSync(gate, '');
+  for (const t0 = Date.now(); connects.length < 2; await new Promise((r) => setTimeout(r, 20)))
+    if (Date.now() - t0 > 60_000) assert.fail(`no new segment in 60 s: ${lines.join(' | ')}`);
+  sink.write(proc(200n, '/bin/after'));
+  sink.close();
+  assert.equal(await relay.done, 0, relay.errors);
+  const got = (await srv.messages).map((m) => decodeSfDatum(m));
+  const st = relay.stats;
+  assert.deepEqual(connects, [false, true]);
+  // every message given was sent or dropped and counted; nothing was lost with the connection
+  assert.equal(given, st.written + st.droppedSlow);
+  assert.deepEqual(st.sentByConnection, [st.written]);
+  assert.equal(st.lostAtDisconnect, 0);
+  assert.equal(got.length, st.written);
+  // two segments: the first header, and after the drops one more header with the live process
+  // again (REUP) before anything that follows
+  const heads = got.flatMap((o, i) => o.type === 'H' ? [i] : []);
+  assert.equal(heads.length, 2);
+  assert.equal(heads[0], 0);
+  const restart = got[heads[1]! + 1]!;
+  assert.equal(restart.type, 'P');
+  assert.equal((restart.rec as { exe: string }).exe, '/bin/live');
+  assert.equal((restart.rec as { state: string }).state, 'REUP');
+  assert.equal((got[got.length - 1]!.rec as { exe: string }).exe, '/bin/after');
+  assert.match(lines.join('\n'), new RegExp(`caught up \\(${st.droppedSlow} messages dropped\\); starting a new segment`));
 });

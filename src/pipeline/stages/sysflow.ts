@@ -241,7 +241,7 @@ export class TraceWriterStage implements Stage, ControlAware {
     if (this.relay) {
       if ((await this.relay.done) !== 0) this.log(`SysFlow socket output failed: ${this.relay.errors || 'relay exited'}`);
       const r = this.relay.stats;
-      if (r.droppedWhileDown || r.lostAtDisconnect) this.log(`SysFlow socket: ${r.droppedWhileDown} messages dropped while no processor was connected, ${r.lostAtDisconnect} lost with a connection; ${r.sentByConnection.length} connections`);
+      if (r.droppedWhileDown || r.lostAtDisconnect || r.droppedSlow) this.log(`SysFlow socket: ${r.droppedWhileDown} messages dropped while no processor was connected, ${r.droppedSlow} while it read too slowly, ${r.lostAtDisconnect} lost with a connection; ${r.sentByConnection.length} connections`);
     }
     this.paths = [...this.sink.paths];
     if (this.reported) this.log(`${this.reported} records could not be mapped to SysFlow`);

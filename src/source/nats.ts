@@ -126,6 +126,23 @@ export function describeApiError(e: unknown): string {
   return `${text} ${api.description ?? ''}${api.err_code ? ` (err_code ${api.err_code})` : ''}`.trim();
 }
 
+/** The oldest nats-server whose consumer API the source's pull consumer uses (nats.js checks it
+ * in `consumers.get`, which the source does not call: see consume). */
+export const MIN_SERVER_VERSION = '2.9.4';
+
+/** undefined when `version` (the server's INFO) is at least `min`, else why not. */
+export function serverTooOld(version: string | undefined, min = MIN_SERVER_VERSION): string | undefined {
+  const parse = (v: string) => /^v?(\d+)\.(\d+)\.(\d+)/.exec(v)?.slice(1, 4).map(Number);
+  const have = version ? parse(version) : undefined;
+  const want = parse(min)!;
+  if (!have) return `nats-server reports no version${version ? ` it can be read from ('${version}')` : ''}`;
+  for (let i = 0; i < 3; i++) {
+    if (have[i]! > want[i]!) return undefined;
+    if (have[i]! < want[i]!) return `nats-server ${version} is older than ${min}, the least the source's JetStream consumer needs`;
+  }
+  return undefined;
+}
+
 /** What the source was doing when a request failed (its retry line names it). */
 type ConsumeStep = 'connect' | 'JetStream account info' | 'consumer info' | 'consumer create' | 'consume';
 /** A step whose request is about the consumer itself (its group answers it). */
@@ -247,6 +264,8 @@ export class NatsSource implements Source {
           servers: o.servers, user: o.user, pass: o.password, token: o.token, name: this.name,
           reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 2000,
         });
+        const old = serverTooOld(this.nc.info?.version);
+        if (old) throw new Error(`${this.name}: ${old}`);
         step = 'JetStream account info';
         jsm = await this.nc.jetstreamManager({ timeout: API_TIMEOUT_MS });
         const info = await ensureConsumer(jsm, o, this.stats.ackFloor, (what) => { step = what; }, remake);

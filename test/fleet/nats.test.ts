@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { connect, type JetStreamManager } from 'nats';
 import { NatsSink, parseNatsSinkUrl } from '../../src/sinks/nats.js';
-import { describeApiError, NatsSource, parseNatsSourceUrl, parseRecordId, stalled } from '../../src/source/nats.js';
+import { describeApiError, NatsSource, parseNatsSourceUrl, parseRecordId, serverTooOld, stalled } from '../../src/source/nats.js';
 import { recordIdString } from '../../src/pipeline/types.js';
 import { NatsCluster, sleep } from './nats-cluster.js';
 import { checkDeliveries, collect, items, publishAll, Timeline, waitFor, type Received } from './nats-helpers.js';
@@ -78,6 +78,23 @@ test('nats source: when a quiet consumer counts as stalled', () => {
   assert.equal(stalled({ kind: 'info', numPending: 7, numAckPending: 100 }, 100), undefined, 'at its ack limit: waiting for our acks');
   assert.equal(stalled({ kind: 'leaderless' }, 100), 'consumer without a leader');
   assert.equal(stalled({ kind: 'error' }, 100), undefined, 'no answer is no verdict');
+});
+
+test('nats source: a server older than the consumer API it uses is refused by name', async () => {
+  assert.equal(serverTooOld('2.9.10'), undefined);
+  assert.equal(serverTooOld('2.9.4'), undefined);
+  assert.equal(serverTooOld('2.10.0-beta.1'), undefined);
+  assert.equal(serverTooOld('v3.0.0'), undefined);
+  assert.match(serverTooOld('2.9.3')!, /^nats-server 2\.9\.3 is older than 2\.9\.4/);
+  assert.match(serverTooOld('2.8.12')!, /older than 2\.9\.4/);
+  assert.match(serverTooOld('1.99.99')!, /older/);
+  assert.match(serverTooOld(undefined)!, /reports no version/);
+  assert.match(serverTooOld('dev')!, /no version it can be read from \('dev'\)/);
+  // the cluster the tests run against is new enough (Debian 12: 2.9.10)
+  const nc = await connect({ servers: cluster.servers });
+  try {
+    assert.equal(serverTooOld(nc.info?.version), undefined, nc.info?.version);
+  } finally { await nc.close(); }
 });
 
 test('nats: R3 stream, one node killed mid-stream of 20,000 records: all consumed, duplicates only redeliveries', async () => {

@@ -80,6 +80,18 @@ export class NatsCluster {
     }
   }
 
+  /** The JetStream meta leader as a running node's monitoring port says (undefined: none). */
+  async metaLeader(): Promise<string | undefined> {
+    for (const n of this.nodes) {
+      if (!n.proc) continue;
+      try {
+        const jsz = await (await fetch(`http://127.0.0.1:${n.http}/jsz`)).json() as { meta_cluster?: { leader?: string } };
+        return jsz.meta_cluster?.leader || undefined;
+      } catch { /* try the next node */ }
+    }
+    return undefined;
+  }
+
   async kill(name: string): Promise<void> {
     const n = this.nodes.find((x) => x.name === name);
     if (!n?.proc) throw new Error(`no running node ${name}`);

@@ -59,8 +59,11 @@ function parseLines(out: string): JsonRecord[] {
 
 /** Runs the agent around workload. Startup can take seconds: attaching waits while another
  * sensor detaches (the kernel serializes tracepoint (un)registration behind RCU grace periods). */
-export async function captureRecords(workload: (live: () => JsonRecord[]) => Promise<void>, args: string[] = [], timeoutMs = 240000): Promise<Capture> {
-  const child = spawn(process.execPath, [BIN, '-o', 'json-min', '--stats', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function captureRecords(workload: (live: () => JsonRecord[]) => Promise<void>, args: string[] = [], timeoutMs = 240000,
+  /** a command the agent runs under (e.g. one that drops capabilities or sets limits) */
+  prefix: string[] = []): Promise<Capture> {
+  const cmd = [...prefix, process.execPath, BIN, '-o', 'json-min', '--stats', ...args];
+  const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });

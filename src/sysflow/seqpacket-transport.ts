@@ -162,7 +162,8 @@ export class SeqpacketRelayTransport implements DatagramTransport {
   private overflow(child: ChildProcess): void {
     this.overflowing = true;
     const dropped = this.stats.droppedSlow;
-    this.opts.log?.(`SysFlow socket ${this.socketPath}: the processor reads slower than records come (${this.highWater} bytes waiting); dropping messages until it catches up`);
+    const why = this.connected ? 'the processor reads slower than records come' : 'no processor has connected yet';
+    this.opts.log?.(`SysFlow socket ${this.socketPath}: ${why} (${this.highWater} bytes waiting); dropping messages until it catches up`);
     child.stdin!.once('drain', () => {
       if (this.child !== child || this.closing || !this.overflowing) return;
       this.overflowing = false;

@@ -59,9 +59,12 @@ export function parseNatsSourceUrl(text: string, where: string): NatsSourceOptio
     batch: parseIntParam(p, 'batch', where, 256, 1, 10_000),
     stallCheckMs: p['stall_check'] ? parseAtLeast(p['stall_check'], `${where} stall_check`, 1000, 'each check is a JetStream API request') : 30_000,
     leaderlessMs: p['leaderless'] === 'never' ? Infinity
-      : p['leaderless'] ? parseAtLeast(p['leaderless'], `${where} leaderless`, 10_000, 'a leader election can take seconds') : 60_000,
+      : p['leaderless'] ? parseAtLeast(p['leaderless'], `${where} leaderless`, MIN_LEADERLESS_MS, 'a leader election can take seconds') : 60_000,
   };
 }
+
+/** the least `leaderless`: a healthy group elects a leader in seconds */
+const MIN_LEADERLESS_MS = 10_000;
 
 function parseAtLeast(text: string, where: string, minMs: number, why: string): number {
   const ms = parseDurationMs(text, where);
@@ -210,6 +213,10 @@ export class NatsSource implements Source {
   private ended = false;
   /** delivered to the runtime, not yet acked, in delivery order */
   private inflight: { id: string; msg: JsMsg }[] = [];
+  /** the last replacement's deletion was answered "not found": a member keeps a group the
+   * cluster does not know, and the consumer made since is expected to have no leader either, so
+   * the next replacement waits only MIN_LEADERLESS_MS (see replaceLeaderless) */
+  private staleMember = false;
   /** a retry's line: each new answer at once, the same answer again at most once a minute */
   private readonly retryLines = new RepeatLines(RETRY_LINE_EVERY_MS);
 
@@ -281,7 +288,8 @@ export class NatsSource implements Source {
         const held = this.retryLines.pass(why);
         if (held !== undefined) this.say(`${why}; retrying (attempt ${attempt}${held ? `, ${held} like it not shown` : ''})`);
         if (!isLeaderless(e) || !aboutConsumer(step)) leaderlessSince = undefined;
-        else if (Date.now() - (leaderlessSince ??= Date.now()) >= o.leaderlessMs && jsm && await this.replaceLeaderless(jsm, leaderlessSince)) {
+        else if (Date.now() - (leaderlessSince ??= Date.now()) >= (this.staleMember ? Math.min(o.leaderlessMs, MIN_LEADERLESS_MS) : o.leaderlessMs) &&
+          jsm && await this.replaceLeaderless(jsm, leaderlessSince)) {
           leaderlessSince = undefined;
           remake = true;
           continue;
@@ -303,7 +311,9 @@ export class NatsSource implements Source {
    * found", the cluster's meta leader does not know the consumer: only the member that answers
    * 10008 holds it (seen in nats.test's CI failure: the stream counted no consumer while one
    * server kept saying "no quorum" of it). Asking for it would meet that member's answer again
-   * and never make it; made, the cluster knows it, so a later deletion reaches every member. */
+   * and never make it; made, the cluster knows it, so a later deletion reaches every member.
+   * That member keeps its stale group, so the consumer made is expected to have no leader
+   * either: the next replacement comes after MIN_LEADERLESS_MS, not `leaderless`. */
   private async replaceLeaderless(jsm: JetStreamManager, since: number): Promise<boolean> {
     const o = this.opts;
     const what = `no leader for ${Math.round((Date.now() - since) / 1000)} s`;
@@ -314,6 +324,7 @@ export class NatsSource implements Source {
       return false;
     }
     let done = 'deleted';
+    let unknown = false;
     try {
       // the answer comes from the consumer's leader, which there is none of, so it is waited for
       // less than other requests; the next attempt finds out whether the deletion went through
@@ -322,13 +333,17 @@ export class NatsSource implements Source {
       await quick.consumers.delete(o.stream, o.durable);
     } catch (e) {
       if ((e as { code?: string }).code === 'TIMEOUT') done = 'deletion asked (unconfirmed)';
-      else if (isNotFound(e)) done = 'the cluster does not know it (only a member without a leader does)';
+      else if (isNotFound(e)) {
+        done = 'the cluster does not know it (only a member without a leader does)';
+        unknown = true;
+      }
       else {
         this.say(`${what}; not deleted (${describeApiError(e)})`);
         return false;
       }
     }
     this.say(`${what} while its stream answers; ${done}, to be made again from ${this.stats.ackFloor ? `stream seq ${this.stats.ackFloor + 1}` : 'the stream\'s start'}`);
+    this.staleMember = unknown;
     // what was delivered from it cannot be acked any more (see the iterator)
     this.inflight = [];
     return true;
@@ -408,6 +423,7 @@ export class NatsSource implements Source {
       try {
         for await (const m of messages) {
           this.stats.received++;
+          this.staleMember = false;
           if (m.info.redelivered) this.stats.redelivered++;
           const kind = m.subject.slice(m.subject.lastIndexOf('.') + 1) as RecordKind;
           const id = parseRecordId(m.headers?.get('Nats-Msg-Id'));

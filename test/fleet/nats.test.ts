@@ -336,7 +336,8 @@ test('nats source: started while JetStream has no quorum, it retries (saying so)
   // two of three nodes down: no JetStream leader, API requests go unanswered or fail. The meta
   // leader is the one kept: its first answers still come (account info, "consumer not found"),
   // and the consumer create it takes then times out. That is the path of this test's CI
-  // failures (2026-12-04 and -05), which a survivor that was no leader never took
+  // failure of 2026-12-05 (the earlier ones' lines did not name the step); a survivor that was
+  // no leader never took it
   const leader = await cluster.metaLeader();
   const down = cluster.nodes.filter((n) => n.name !== leader).slice(0, 2).map((n) => n.name);
   for (const n of down) await cluster.kill(n);

@@ -63,6 +63,13 @@ export function parseNatsSourceUrl(text: string, where: string): NatsSourceOptio
   };
 }
 
+/** A leaderless consumer's deletion, as its line says it. */
+const DELETION_WORDS = {
+  deleted: 'deleted',
+  unconfirmed: 'deletion asked (unconfirmed)',
+  unknown: 'the cluster does not know it (only a member without a leader does)',
+} as const;
+
 /** the least `leaderless`: a healthy group elects a leader in seconds */
 const MIN_LEADERLESS_MS = 10_000;
 
@@ -134,7 +141,8 @@ export function describeApiError(e: unknown): string {
 export const MIN_SERVER_VERSION = '2.9.4';
 
 /** undefined when `version` (the server's INFO) is at least `min`, else why not. */
-export function serverTooOld(version: string | undefined, min = MIN_SERVER_VERSION): string | undefined {
+export function serverTooOld(version: string | undefined): string | undefined {
+  const min = MIN_SERVER_VERSION;
   const parse = (v: string) => /^v?(\d+)\.(\d+)\.(\d+)/.exec(v)?.slice(1, 4).map(Number);
   const have = version ? parse(version) : undefined;
   const want = parse(min)!;
@@ -323,8 +331,7 @@ export class NatsSource implements Source {
       this.say(`${what}, nor has its stream (${describeApiError(e)}); waiting`);
       return false;
     }
-    let done = 'deleted';
-    let unknown = false;
+    let done: 'deleted' | 'unconfirmed' | 'unknown' = 'deleted';
     try {
       // the answer comes from the consumer's leader, which there is none of, so it is waited for
       // less than other requests; the next attempt finds out whether the deletion went through
@@ -332,18 +339,15 @@ export class NatsSource implements Source {
       const quick = await this.nc!.jetstreamManager({ timeout: DELETE_TIMEOUT_MS, checkAPI: false });
       await quick.consumers.delete(o.stream, o.durable);
     } catch (e) {
-      if ((e as { code?: string }).code === 'TIMEOUT') done = 'deletion asked (unconfirmed)';
-      else if (isNotFound(e)) {
-        done = 'the cluster does not know it (only a member without a leader does)';
-        unknown = true;
-      }
+      if ((e as { code?: string }).code === 'TIMEOUT') done = 'unconfirmed';
+      else if (isNotFound(e)) done = 'unknown';
       else {
         this.say(`${what}; not deleted (${describeApiError(e)})`);
         return false;
       }
     }
-    this.say(`${what} while its stream answers; ${done}, to be made again from ${this.stats.ackFloor ? `stream seq ${this.stats.ackFloor + 1}` : 'the stream\'s start'}`);
-    this.staleMember = unknown;
+    this.say(`${what} while its stream answers; ${DELETION_WORDS[done]}, to be made again from ${this.stats.ackFloor ? `stream seq ${this.stats.ackFloor + 1}` : 'the stream\'s start'}`);
+    this.staleMember = done === 'unknown';
     // what was delivered from it cannot be acked any more (see the iterator)
     this.inflight = [];
     return true;

@@ -143,8 +143,8 @@ export class SeqpacketRelayTransport implements DatagramTransport {
     }
     const stdin = this.child.stdin!;
     if (this.overflowing || stdin.writableLength >= this.highWater) {
-      this.stats.droppedSlow++;
       if (!this.overflowing) this.overflow(this.child);
+      this.stats.droppedSlow++;
       return;
     }
     const len = Buffer.alloc(4);
@@ -167,7 +167,7 @@ export class SeqpacketRelayTransport implements DatagramTransport {
     child.stdin!.once('drain', () => {
       if (this.child !== child || this.closing || !this.overflowing) return;
       this.overflowing = false;
-      this.opts.log?.(`SysFlow socket ${this.socketPath}: the processor caught up (${this.stats.droppedSlow - dropped + 1} messages dropped); starting a new segment`);
+      this.opts.log?.(`SysFlow socket ${this.socketPath}: the processor caught up (${this.stats.droppedSlow - dropped} messages dropped); starting a new segment`);
       this.opts.onConnect?.(true);
     });
   }

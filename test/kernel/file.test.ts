@@ -1,25 +1,16 @@
 // Kernel e2e for the file monitor: real agent, real workloads, exact ground truth.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { encodeEscaped } from '../../src/util/bytes.js';
 import { captureRecords, eventsPerFile, skipUnlessBpf, type JsonRecord } from './harness.js';
-import { buildLoad } from './workloads.js';
+import { buildLoad, runIn } from './workloads.js';
 
 const skip = skipUnlessBpf();
 
-function run(cmd: string, args: string[], cwd: string): Promise<{ pid: number; stdout: string }> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    c.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
-    c.on('error', reject);
-    c.on('close', (code) => (code === 0 ? resolve({ pid: c.pid!, stdout: out }) : reject(new Error(`${cmd} exited ${code}`))));
-  });
-}
 
 const inDir = (recs: JsonRecord[], dir: string) => recs.filter((r) => r.FilePath === dir + '/');
 
@@ -28,7 +19,7 @@ test('shell script: create, append, rename, chmod, delete are reported exactly',
   const script = path.join(mkdtempSync(path.join(tmpdir(), 'fn-script-')), 'work.sh');
   writeFileSync(script, 'printf abc > f\nprintf defg >> f\nstat -c %i f\nmv f g\nchmod 600 g\nrm g\n');
   let bash = { pid: 0, stdout: '' };
-  const cap = await captureRecords(async () => { bash = await run('bash', [script], dir); }, ['-m', 'file']);
+  const cap = await captureRecords(async () => { bash = await runIn('bash', [script], dir); }, ['-m', 'file']);
   const inode = Number(bash.stdout.trim());
   const recs = inDir(cap.records, dir);
   const brief = recs.map((r) => ({ Proc: r.Proc, File: r.File, FileEvents: r.FileEvents }));
@@ -86,7 +77,7 @@ test('file names with quotes, backslashes, newlines and invalid UTF-8 come out a
   ];
   // python writes byte names exactly
   const py = `import os\nfor n in ${JSON.stringify(names.map((n) => n.toString('hex')))}:\n  fd = os.open(bytes.fromhex(n), os.O_CREAT | os.O_WRONLY, 0o644)\n  os.write(fd, b'1')\n  os.close(fd)\n`;
-  const cap = await captureRecords(async () => { await run('python3', ['-c', py], dir); }, ['-m', 'file']);
+  const cap = await captureRecords(async () => { await runIn('python3', ['-c', py], dir); }, ['-m', 'file']);
   const got = inDir(cap.records, dir).map((r) => encodeEscaped(String(r.File)).toString('hex')).sort();
   assert.deepEqual(got, names.map((n) => n.toString('hex')).sort());
 });
@@ -95,7 +86,7 @@ test('deep paths are reported in full (no 16-level / 96-byte truncation)', { ski
   const base = mkdtempSync(path.join(tmpdir(), 'fn-deep-'));
   const deep = path.join(base, ...Array.from({ length: 40 }, (_, i) => `level-${i}-${'d'.repeat(50)}`));
   execFileSync('mkdir', ['-p', deep]);
-  const cap = await captureRecords(async () => { await run('bash', ['-c', 'echo hi > leaf.txt'], deep); }, ['-m', 'file']);
+  const cap = await captureRecords(async () => { await runIn('bash', ['-c', 'echo hi > leaf.txt'], deep); }, ['-m', 'file']);
   const rec = cap.records.find((r) => r.FilePath === deep + '/' && r.File === 'leaf.txt');
   assert.ok(rec, `no record for ${deep.length}-byte path`);
   assert.deepEqual(rec.FileEvents, { CREATE: 1, OPEN: 1, MODIFY: 1, CLOSE_WRITE: 1 });
@@ -105,7 +96,7 @@ test('hard link, symlink and truncate are reported', { skip }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'fn-links-'));
   writeFileSync(path.join(dir, 'orig'), 'hello');
   const cap = await captureRecords(async () => {
-    await run('bash', ['-c', 'ln orig hard; ln -s orig soft; truncate -s 2 orig; true'], dir);
+    await runIn('bash', ['-c', 'ln orig hard; ln -s orig soft; truncate -s 2 orig; true'], dir);
   }, ['-m', 'file']);
   const recs = inDir(cap.records, dir);
   const hard = recs.find((r) => r.File === 'hard' && r.Proc === 'ln');
@@ -127,7 +118,7 @@ test('zero loss: 1,000,000 writes and 20,000 files, every event counted, no kern
   const dir = mkdtempSync(path.join(tmpdir(), 'fn-zero-'));
   const WRITES = 1_000_000, FILES = 20_000;
   let pid = 0;
-  const cap = await captureRecords(async () => { pid = (await run(bin, [String(WRITES), String(FILES)], dir)).pid; }, ['-m', 'file'], 240000);
+  const cap = await captureRecords(async () => { pid = (await runIn(bin, [String(WRITES), String(FILES)], dir)).pid; }, ['-m', 'file'], 240000);
   const mine = inDir(cap.records, dir).filter((r) => r.ProcPID === pid);
   const big = mine.filter((r) => r.File === 'big');
   assert.equal(big.length, 1);

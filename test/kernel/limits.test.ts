@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { captureRecords, missingCommands, skipUnlessBpf, type JsonRecord } from './harness.js';
 import { TCP_CLIENT, byPorts, nodeChild, tcpServer } from './socket-workloads.js';
+import { runIn } from './workloads.js';
 
 const skip = skipUnlessBpf() || missingCommands(['prlimit', 'setpriv']);
 const MEMLOCK = 8 << 20;
@@ -33,14 +34,6 @@ function ourSensor(): { caps: bigint; memlock: string } | undefined {
   return undefined;
 }
 
-function run(cmd: string, args: string[], cwd: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(cmd, args, { cwd, stdio: 'ignore' });
-    c.on('error', reject);
-    c.on('close', (code) => (code === 0 ? resolve(c.pid!) : reject(new Error(`${cmd} exited ${code}`))));
-  });
-}
-
 test('without CAP_SYS_RESOURCE and with an 8 MiB memlock limit, every monitor runs and its records are exact', { skip }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'fn-limits-'));
   const script = path.join(mkdtempSync(path.join(tmpdir(), 'fn-limits-script-')), 'work.sh');
@@ -50,7 +43,7 @@ test('without CAP_SYS_RESOURCE and with an 8 MiB memlock limit, every monitor ru
   let x = { port: 0, clientPort: 0, clientPid: 0 };
   const cap = await captureRecords(async () => {
     sensor = ourSensor();
-    bashPid = await run('bash', [script], dir);
+    bashPid = (await runIn('bash', [script], dir)).pid;
     const srv = await tcpServer('127.0.0.1', 20);
     const client = await nodeChild(TCP_CLIENT, ['127.0.0.1', String(srv.port), '10']);
     assert.equal(await srv.received, 10);

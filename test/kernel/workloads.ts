@@ -1,8 +1,19 @@
 // Workloads with a known ground truth, shared by kernel tests and bench/.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { scratchDir } from '../lib/temp-dir.js';
+
+/** Runs `cmd args…` in `cwd`; its pid and stdout once it exits with 0 (else rejects). */
+export function runIn(cmd: string, args: string[], cwd: string): Promise<{ pid: number; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    c.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    c.on('error', reject);
+    c.on('close', (code) => (code === 0 ? resolve({ pid: c.pid!, stdout: out }) : reject(new Error(`${cmd} exited ${code}`))));
+  });
+}
 
 const LOAD_C = `
 #include <fcntl.h>

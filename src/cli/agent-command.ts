@@ -13,7 +13,7 @@ import {
   checkSensorPrerequisites, replaySource, sensorSource, SensorUnavailable, type RecordSource,
 } from '../sensor/source.js';
 import {
-  DEFAULT_MONITORS, NO_SK_ITER_FLAG, NO_SK_ITER_HELP, parseDuration, parseEvents, parseMonitors, parseOutput, parsePositiveInt, parseTimeouts, parseToken,
+  DEFAULT_MONITORS, NO_SK_ITER_FLAG, NO_SK_ITER_HELP, parseDuration, parseEvents, parseMonitors, parseOutput, parsePositiveInt, parseRelayBuffer, parseTimeouts, parseToken,
 } from './agent-options.js';
 import { parseProcEvents } from '../model/process-record.js';
 import { InvalidArgumentError } from 'commander';
@@ -58,6 +58,7 @@ interface AgentFlags {
   rotate?: number;
   exporterId?: string;
   sfSocket?: string;
+  sfSocketBuffer?: number;
   sink?: string[];
   udp?: string[];
   rules?: string;
@@ -119,7 +120,7 @@ function pipelineOptions(flags: AgentFlags, extra: Partial<PipelineOptions> = {}
 /** SysFlow output (-w, -G, --exporter-id, --sf-socket), when asked for. */
 function sysflowOptions(flags: AgentFlags) {
   return flags.write || flags.sfSocket
-    ? { output: flags.write, rotateSeconds: flags.rotate, exporterId: flags.exporterId, socketPath: flags.sfSocket }
+    ? { output: flags.write, rotateSeconds: flags.rotate, exporterId: flags.exporterId, socketPath: flags.sfSocket, socketBufferBytes: flags.sfSocketBuffer }
     : undefined;
 }
 
@@ -168,6 +169,7 @@ function addOutputFlags(cmd: Command): Command {
     .option('-G, --rotate <seconds>', 'with -w: start a new trace file every N seconds', parsePositiveInt)
     .option('--exporter-id <id>', 'with -w: SysFlow header exporter id (default: host name)')
     .option('--sf-socket <path>', 'also stream SysFlow to sf-processor\'s socket driver (AF_UNIX SOCK_SEQPACKET, one record per message)')
+    .option('--sf-socket-buffer <size>', 'with --sf-socket: bytes that may wait for a slow processor before messages are dropped and counted (default 16MiB, at least 64KiB)', parseRelayBuffer)
     .option('--sink <url>', 'send records to URL (repeatable): file:///path, udp://host:port, syslog+udp|tcp|tls://host:port, unix:///path; ?format=…&spool=DIR&queue=N (see docs/pipeline.md); without --sink records go to stdout', collect)
     .option('-u, --udp <ip:port,...>', 'kflowd\'s UDP output: one datagram per record to each server (up to 8), same as --sink udp://ip:port', collect)
     .option('--rules <path>', 'evaluate SysFlow/Falco policies (a file or directory) on the records; alerts go to the same destinations')

@@ -2,6 +2,8 @@
 import { InvalidArgumentError } from 'commander';
 import { MON_FILE, MON_PROCESS, MON_SOCKET } from '../sensor/layout.js';
 import type { OutputFormat } from '../pipeline/agent.js';
+import { parseSize } from '../sinks/units.js';
+import { MIN_RELAY_HIGH_WATER } from '../sysflow/seqpacket-transport.js';
 
 const MONITORS: { name: string; bit: number; available: boolean }[] = [
   { name: 'file', bit: MON_FILE, available: true },
@@ -57,6 +59,13 @@ export function parseDuration(value: string): number {
 export function parsePositiveInt(value: string): number {
   if (!/^[0-9]+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`expected a positive integer, got '${value}'`);
   return Number(value);
+}
+
+/** --sf-socket-buffer SIZE: bytes (`16MiB`, `512k`) that may wait for a slow SysFlow processor. */
+export function parseRelayBuffer(value: string): number {
+  const n = parseSize(value);
+  if (n === null || n < MIN_RELAY_HIGH_WATER) throw new InvalidArgumentError(`expected a size of at least 64KiB (e.g. 16MiB), got '${value}'`);
+  return n;
 }
 
 /** --no-sk-iter (commander: flags.skIter === false): the socket monitor exports TCP records by

@@ -15,7 +15,7 @@ export interface AgentFlagsTree {
   strict?: boolean;
   /** falco (default) or sysflow-json */
   alertFormat?: string;
-  sysflow?: { output?: string; rotateSeconds?: number; exporterId?: string; socketPath?: string };
+  sysflow?: { output?: string; rotateSeconds?: number; exporterId?: string; socketPath?: string; socketBufferBytes?: number };
   /** -v, -c, --containers, --process-table (src/enrich/stages.ts) */
   enrichment?: {
     versions?: boolean; checksums?: boolean; containers?: boolean; processTable?: boolean; containerSockets?: readonly string[]; criSockets?: readonly string[];
@@ -53,6 +53,7 @@ export function defaultPipeline(f: AgentFlagsTree): { pipeline: Plugin[] } {
     p.push({
       processor: 'sysflowwriter', in: 'rec recchan',
       ...(s.output ? { path: s.output } : {}), ...(s.socketPath ? { socket: s.socketPath } : {}),
+      ...(s.socketPath && s.socketBufferBytes ? { 'socket.buffer': String(s.socketBufferBytes) } : {}),
       ...(s.rotateSeconds ? { rotate: String(s.rotateSeconds) } : {}), ...(s.exporterId ? { 'exporter.id': s.exporterId } : {}),
     });
   }

@@ -37,6 +37,8 @@ export interface RelayOptions {
 }
 
 export const DEFAULT_RELAY_HIGH_WATER = 16 << 20;
+/** at least a pipe's worth: Node emits 'drain' only after a write over its own mark (16 KiB) */
+export const MIN_RELAY_HIGH_WATER = 64 << 10;
 
 export interface RelayStats {
   /** messages handed to a relay */
@@ -74,8 +76,7 @@ export class SeqpacketRelayTransport implements DatagramTransport {
 
   constructor(private readonly socketPath: string, private readonly waitSeconds = 10, private readonly opts: RelayOptions = {}) {
     this.done = new Promise((resolve) => { this.resolveDone = resolve; });
-    // at least a pipe's worth: Node emits 'drain' only after a write over its own mark (16 KiB)
-    this.highWater = Math.max(opts.highWaterBytes ?? DEFAULT_RELAY_HIGH_WATER, 64 << 10);
+    this.highWater = Math.max(opts.highWaterBytes ?? DEFAULT_RELAY_HIGH_WATER, MIN_RELAY_HIGH_WATER);
     this.start();
   }
 

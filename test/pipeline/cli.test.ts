@@ -82,6 +82,22 @@ test('--print-pipeline shows the tree the flags compile to; --config errors name
   assert.match(r.stderr, /bad\.json:3:52: export "carrier-pigeon" is not supported yet/);
 });
 
+test('--sf-socket-buffer compiles to the sysflowwriter\'s socket.buffer; a bad size is refused with its place', () => {
+  const p = run(['--print-pipeline', '-q', '--sf-socket', '/run/sf.sock', '--sf-socket-buffer', '1MiB']);
+  assert.equal(p.status, 0, p.stderr);
+  const w = (JSON.parse(p.stdout) as { pipeline: Record<string, string>[] }).pipeline.find((x) => x['processor'] === 'sysflowwriter');
+  assert.deepEqual(w && { socket: w['socket'], buffer: w['socket.buffer'] }, { socket: '/run/sf.sock', buffer: String(1 << 20) });
+  const small = run(['--print-pipeline', '-q', '--sf-socket', '/run/sf.sock', '--sf-socket-buffer', '4k']);
+  assert.notEqual(small.status, 0);
+  assert.match(small.stderr, /--sf-socket-buffer <size>' argument '4k' is invalid\. expected a size of at least 64KiB/);
+  const { dir, file } = stream();
+  const bad = path.join(dir, 'buffer.json');
+  writeFileSync(bad, '{"pipeline": [\n  {"processor": "sysflowwriter", "in": "kernel k", "socket": "/run/sf.sock",\n   "socket.buffer": "lots"}\n]}');
+  const r = run(['replay', file, '--config', bad]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /buffer\.json:3:21: socket\.buffer must be a size of at least 64KiB \(e\.g\. 16MiB\), got "lots"/);
+});
+
 test('-u takes up to 8 servers (kflowd means 8; its check refuses the eighth)', () => {
   const servers = (n: number): string => Array.from({ length: n }, (_, i) => (i % 2 ? `[::1]:${5000 + i}` : `127.0.0.1:${5000 + i}`)).join(',');
   const ok = run(['--print-pipeline', '-u', servers(8)]);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { InvalidArgumentError } from 'commander';
-import { parseDuration, parseEvents, parseMonitors, parseOutput, parseTimeouts, parseToken } from '../../src/cli/agent-options.js';
+import { parseDuration, parseEvents, parseMonitors, parseOutput, parseRelayBuffer, parseTimeouts, parseToken } from '../../src/cli/agent-options.js';
 import { REPO } from '../kernel/harness.js';
 
 const BIN = path.join(REPO, 'bin/falconet');
@@ -22,6 +22,8 @@ test('option parsers accept kflowd spellings', () => {
   assert.deepEqual(parseTimeouts('5'), { idle: 5, active: undefined });
   assert.equal(parseDuration('0.5'), 0.5);
   assert.equal(parseToken('x'.repeat(63)), 'x'.repeat(63));
+  assert.equal(parseRelayBuffer('64KiB'), 65536);
+  assert.equal(parseRelayBuffer('16m'), 16 << 20);
 });
 
 test('option parsers reject bad values with a message naming the value', () => {
@@ -32,10 +34,11 @@ test('option parsers reject bad values with a message naming the value', () => {
   assert.throws(() => parseTimeouts('0,5'), /nonzero/);
   assert.throws(() => parseToken('x'.repeat(64)), /at most 63/);
   assert.throws(() => parseDuration('soon'), /got 'soon'/);
+  assert.throws(() => parseRelayBuffer('65535'), /at least 64KiB \(e\.g\. 16MiB\), got '65535'/);
 });
 
 test('fuzz: random option values only ever raise InvalidArgumentError', () => {
-  const parsers = [parseMonitors, parseOutput, parseEvents, parseTimeouts, parseToken, parseDuration];
+  const parsers = [parseMonitors, parseOutput, parseEvents, parseTimeouts, parseToken, parseDuration, parseRelayBuffer];
   const alphabet = 'abcdefjmnorstx0123456789,-.: \u0000\u00ff\ud800日';
   let seed = 7;
   const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };

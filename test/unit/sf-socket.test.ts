@@ -78,6 +78,34 @@ test('the agent streams live records to the socket with --sf-socket (replayed st
   assert.ok(kinds.indexOf('P') < kinds.indexOf('FF') && kinds.indexOf('F') < kinds.indexOf('FF'), `entities before the flow: ${kinds.join(',')}`);
 });
 
+test('--sf-socket-buffer sets the bytes that may wait for a slow processor (the agent, end to end)', { skip }, async () => {
+  const dir = scratchDir('fn-sfsock5-');
+  const sock = path.join(dir, 'sysflow.sock');
+  const gate = path.join(dir, 'read-now');
+  const srv = await server(sock, -1, gate);
+  const stream = path.join(dir, 's.bin');
+  // each record's file is a new entity: ~200 bytes of SysFlow per record, 4 MB in all, far more
+  // than the socket, the pipe and a 64 KiB mark hold while the processor reads nothing
+  const recs = Array.from({ length: 20_000 }, (_, i) => fileRecord({ pid: 77, ino: 9000 + i, path: `/srv/data/file-${i}.txt` }));
+  const frames = [hello()];
+  for (let i = 0; i < recs.length; i += 256) frames.push(records(recs.slice(i, i + 256)));
+  writeFileSync(stream, Buffer.concat([...frames, end()]));
+  const lines: string[] = [];
+  // the processor starts reading once the relay has said it drops (connected by then or not)
+  const log = (l: string): void => { lines.push(l); if (/dropping messages/.test(l)) writeFileSync(gate, ''); };
+  // with the default mark (16 MiB) nothing would drop: then the test fails below instead of waiting
+  const unblock = setTimeout(() => writeFileSync(gate, ''), 120_000);
+  await runPipeline(replaySource(stream), { output: 'json-min', quiet: true, hostFromStream: true, log, sysflow: { socketPath: sock, socketBufferBytes: 64 << 10 } }, new PassThrough());
+  clearTimeout(unblock);
+  const text = lines.join('\n');
+  assert.match(text, /(reads slower than records come|no processor has connected yet) \(65536 bytes waiting\); dropping messages/);
+  const m = /SysFlow socket: 0 messages dropped while no processor was connected, (\d+) while it read too slowly, 0 lost with a connection; 1 connections/.exec(text);
+  assert.ok(m && Number(m[1]) > 0, text);
+  const got = (await srv.messages).map((b) => decodeSfDatum(b));
+  assert.equal(got[0]!.type, 'H');
+  assert.ok(got.length < recs.length, `${got.length} messages: some were dropped`);
+});
+
 test('a missing processor socket is reported, not hung on', { skip }, async () => {
   const relay = new SeqpacketRelayTransport(path.join(tmpdir(), 'no-such-dir-fn', 's.sock'), 1);
   relay.close();

@@ -194,6 +194,8 @@ export interface TraceWriterOptions {
   exporterId?: string;
   /** --sf-socket: sf-processor's SOCK_SEQPACKET socket path */
   socketPath?: string;
+  /** --sf-socket-buffer: bytes that may wait for a slow processor (default 16 MiB) */
+  socketBufferBytes?: number;
 }
 
 /** Writes the SysFlow objects of kernel records as traces; a terminal stage (returns nothing). */
@@ -214,7 +216,7 @@ export class TraceWriterStage implements Stage, ControlAware {
     if (c.kind === 'hello' && !this.sink) {
       // a restarted processor is connected to again, and gets a new segment (header, live entities)
       this.relay = this.opts.socketPath ? new SeqpacketRelayTransport(this.opts.socketPath, 10, {
-        reconnect: true, log: this.log, onConnect: (again) => { if (again) this.sink?.restartSocket(); },
+        reconnect: true, log: this.log, highWaterBytes: this.opts.socketBufferBytes, onConnect: (again) => { if (again) this.sink?.restartSocket(); },
       }) : undefined;
       this.sink = createSysFlowTraceSink({ output: this.opts.output, rotateSeconds: this.opts.rotateSeconds, exporterId: this.opts.exporterId, socket: this.relay });
     } else if (c.kind === 'stats') this.sink?.tick();

@@ -5,20 +5,24 @@
 // for 1 MiB and 1 GiB. Segments go once every consumer's acked cursor has passed them.
 // Appends are encoded once into runs of frames (run-arena.ts) that are written with one writev
 // per commit; readers see only committed data, served from the last few MiB of runs kept in
-// memory when they keep up (spool-hot.ts), else read lazily from the segments. Start-up's scan
-// and repair of the segments: spool-recovery.ts.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlink, unlinkSync, writeFileSync, writeSync, readSync } from 'node:fs';
+// memory when they keep up (spool-hot.ts), else read lazily from the segments
+// (spool-disk-reader.ts). Start-up's scan and repair of the segments: spool-recovery.ts; each
+// consumer's cursors: spool-cursor.ts.
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, unlink, unlinkSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RecordId, SinkItem } from '../pipeline/types.js';
-import { checkFrame, decodeFrame, FRAME_HEADER, frameSize, RunDecoder, type FrameRun } from './record-frame.js';
+import { decodeFrame, frameSize, type FrameRun } from './record-frame.js';
 import { RunArena } from './run-arena.js';
 import { recoverSegments, type Segment } from './spool-recovery.js';
 import { HotCache, releaseHold, type HotPiece, type ReadBatch, type RunHold } from './spool-hot.js';
 import { scanSegment } from './segment-scan.js';
-import {
-  cmpPos, cursorName, cursorSlotOffset, decodeCursor, encodeCursorSlot, encodeSegHeader, segName, type CursorState, type Pos,
-} from './spool-format.js';
+import { cmpPos, encodeSegHeader, segName, type Pos } from './spool-format.js';
+import { SpoolCursor } from './spool-cursor.js';
+import { SegmentReader } from './spool-disk-reader.js';
+import { loadCounters, lockSpool, saveCounters, unlockSpool, type SpoolCounters } from './spool-state.js';
+
+export type { SpoolCounters } from './spool-state.js';
 
 export type { ReadBatch } from './spool-hot.js';
 
@@ -47,45 +51,12 @@ export interface SpooledItem {
   readonly bytes: number;
 }
 
-/** Bytes of segment `seg` from offset `off`, read from disk (n of buf are valid). */
-interface ReadChunk {
-  readonly seg: number;
-  readonly off: number;
-  readonly buf: Buffer;
-  readonly n: number;
-}
-
-/** Drops and repairs that happened inside the spool; kept in stats.json across restarts. */
-export interface SpoolCounters {
-  evictedRecords: number;
-  truncatedBytes: number;
-  corruptSkippedBytes: number;
-}
-
-interface Consumer {
-  readonly name: string;
-  fd: number;
-  gen: bigint;
-  /** persisted: the sink took everything before it (where a restart resumes) */
-  acked: Pos;
-  /** persisted: everything before it was (at least) handed to the sink */
-  sent: Pos;
-  /** in memory: confirmed for good; records before it may be deleted, a rewind comes back here */
-  held: Pos;
-  read: Pos;
-  /** the sent cursor found at start: records before it may have been delivered already */
-  readonly resendUpTo: Pos;
-  /** `acked` moved on since the cursor was last written (ackSoon) */
-  dirty: boolean;
-}
-
 const HOT_MAX_BYTES = 16 << 20;
 /**
  * A group commit writes at most this much (whole runs): one commit runs while the next fills.
  * Producers keep a window of several commits' worth of pushes outstanding (push-window.ts).
  */
 export const COMMIT_MAX_BYTES = 1 << 20;
-const READ_CHUNK = 1 << 20;
 
 export class Spool {
   readonly dir: string;
@@ -96,7 +67,7 @@ export class Spool {
   private segs: Segment[] = [];
   private writeFh: FileHandle | null = null;
   private lastId: RecordId | undefined;
-  private readonly consumers = new Map<string, Consumer>();
+  private readonly consumers = new Map<string, SpoolCursor>();
   /** runs appended and not committed yet, each with the id of its last record */
   private pending: FrameRun[] = [];
   private pendingIds: RecordId[] = [];
@@ -112,32 +83,30 @@ export class Spool {
   private readonly arena = new RunArena(true);
   /** recently committed runs, served to readers without a disk read */
   private readonly hot = new HotCache(this.arena, HOT_MAX_BYTES);
-  private readFd: { seg: number; fd: number } | null = null;
-  /** the last bytes read from disk (readDisk continues in them) */
-  private chunk: ReadChunk | null = null;
-  private readonly diskDec = new RunDecoder();
+  private readonly disk: SegmentReader;
   private onCommitted: (() => void) | null = null;
   private failed: Error | null = null;
   /** segment deletions under way, and who waits for them (close) */
   private unlinking = 0;
   private unlinked: (() => void)[] = [];
-  readonly counters: SpoolCounters = { evictedRecords: 0, truncatedBytes: 0, corruptSkippedBytes: 0 };
+  readonly counters: SpoolCounters;
 
   private constructor(cfg: SpoolConfig) {
     this.dir = cfg.dir;
     this.maxBytes = cfg.maxBytes;
     this.segmentBytes = Math.max(64 << 10, Math.min(cfg.segmentBytes ?? 16 << 20, Math.floor(cfg.maxBytes / 4)));
     this.fsyncMs = cfg.fsyncMs ?? 0;
+    this.disk = new SegmentReader(cfg.dir);
+    this.counters = loadCounters(cfg.dir);
     this.log = cfg.log ?? ((l) => process.stderr.write(`falconet: ${l}\n`));
   }
 
   /** Opens (creating or recovering) a spool directory. */
   static async open(cfg: SpoolConfig): Promise<Spool> {
     if (!(cfg.maxBytes > 0)) throw new RangeError(`spool ${cfg.dir}: size cap must be positive`);
-    const s = new Spool(cfg);
     mkdirSync(cfg.dir, { recursive: true });
-    s.lock();
-    s.loadCounters();
+    lockSpool(cfg.dir);
+    const s = new Spool(cfg);
     await s.recover();
     for (const c of cfg.consumers) s.openConsumer(c);
     return s;
@@ -150,30 +119,8 @@ export class Spool {
 
   // ---------------------------------------------------------------- recovery
 
-  private lock(): void {
-    const p = join(this.dir, 'lock');
-    if (existsSync(p)) {
-      const pid = Number(readFileSync(p, 'utf8').trim());
-      if (pid > 0 && pid !== process.pid && alive(pid)) throw new Error(`spool ${this.dir} is in use by process ${pid}`);
-    }
-    writeFileSync(p, `${process.pid}\n`);
-  }
-
-  private loadCounters(): void {
-    try {
-      const j = JSON.parse(readFileSync(join(this.dir, 'stats.json'), 'utf8')) as Partial<SpoolCounters>;
-      for (const k of ['evictedRecords', 'truncatedBytes', 'corruptSkippedBytes'] as const) {
-        if (typeof j[k] === 'number') this.counters[k] = j[k];
-      }
-    } catch {
-      /* absent or unreadable: start from zero (the file is informational) */
-    }
-  }
-
   private saveCounters(): void {
-    const p = join(this.dir, 'stats.json');
-    writeFileSync(p + '.tmp', JSON.stringify(this.counters) + '\n');
-    renameSync(p + '.tmp', p);
+    saveCounters(this.dir, this.counters);
   }
 
   private async recover(): Promise<void> {
@@ -214,18 +161,8 @@ export class Spool {
   }
 
   private openConsumer(name: string): void {
-    const path = join(this.dir, cursorName(name));
-    const fd = openSync(path, existsSync(path) ? 'r+' : 'w+');
-    const b = Buffer.alloc(128);
-    const n = readSync(fd, b, 0, 128, 0);
-    const saved = decodeCursor(b.subarray(0, n));
     const first: Pos = { seg: this.segs[0]!.seg, off: this.segs[0]!.headerLen };
-    const acked = saved ? this.clamp(saved.acked) : first;
-    let sent = saved ? this.clamp(saved.sent) : acked;
-    if (cmpPos(sent, acked) < 0) sent = acked;
-    if (!saved && n > 0) this.log(`spool ${this.dir}: cursor of ${name} is unreadable; resending from the oldest record`);
-    const c: Consumer = { name, fd, gen: saved?.gen ?? 0n, acked, sent, held: acked, read: acked, resendUpTo: saved ? sent : acked, dirty: false };
-    this.consumers.set(name, c);
+    this.consumers.set(name, SpoolCursor.open(this.dir, name, first, (p) => this.clamp(p), this.log));
   }
 
   /** Moves a saved position onto data that still exists (segments may be gone or truncated). */
@@ -419,7 +356,7 @@ export class Spool {
 
   // ---------------------------------------------------------------- reading
 
-  private consumer(name: string): Consumer {
+  private consumer(name: string): SpoolCursor {
     const c = this.consumers.get(name);
     if (!c) throw new Error(`spool ${this.dir}: unknown consumer ${name}`);
     return c;
@@ -506,7 +443,7 @@ export class Spool {
   }
 
   /** Reads from the cache at the consumer's position, moving it on; false when the cache lacks it. */
-  private readHot(c: Consumer, out: ReadBatch, maxItems: number, maxBytes: number): boolean {
+  private readHot(c: SpoolCursor, out: ReadBatch, maxItems: number, maxBytes: number): boolean {
     const to = this.hot.read(c.read, out, maxItems, maxBytes);
     if (!to) return false;
     c.read = to;
@@ -514,7 +451,7 @@ export class Spool {
   }
 
   /** A read that made no progress and cannot move on (should not happen): stop, do not spin. */
-  private readStalled(c: Consumer): boolean {
+  private readStalled(c: SpoolCursor): boolean {
     const s = this.segs[this.segIndex(c.read.seg)];
     return !!s && s.seg === c.read.seg && c.read.off < s.durable;
   }
@@ -530,13 +467,8 @@ export class Spool {
     return lo;
   }
 
-  /**
-   * Reads frames from disk. Returns bytes read, or -1 after moving to the next segment. Reads go
-   * through one chunk of up to READ_CHUNK bytes that later batches continue in (a batch is far
-   * smaller than a chunk, and committed bytes never change), and the items are views into it:
-   * each committed byte is read, checked and decoded once, without a copy.
-   */
-  private readDisk(c: Consumer, out: ReadBatch, maxItems: number, maxBytes: number): number {
+  /** Reads frames from disk. Returns bytes read, or -1 after moving to the next segment. */
+  private readDisk(c: SpoolCursor, out: ReadBatch, maxItems: number, maxBytes: number): number {
     const idx = this.segIndex(c.read.seg);
     const s = this.segs[idx];
     if (!s) return 0;
@@ -546,58 +478,17 @@ export class Spool {
       else return 0;
       return -1;
     }
-    let ch = this.chunk;
-    if (!ch || ch.seg !== s.seg || c.read.off < ch.off || c.read.off >= ch.off + ch.n) ch = this.fill(s, c.read.off, READ_CHUNK);
-    let at = c.read.off - ch.off;
-    let bytes = 0;
-    for (let got = 0; got < maxItems && bytes < maxBytes; ) {
-      const chk = checkFrame(ch.buf, at, ch.n);
-      if (!chk.ok && chk.why === 'short' && ch.off + ch.n < s.durable) {
-        // the frame continues past the chunk: what was read goes out, the next call reads on
-        if (bytes > 0) break;
-        // a frame larger than a chunk: read it whole
-        const need = ch.n - at >= FRAME_HEADER ? FRAME_HEADER + ch.buf.readUInt32LE(at) : 0;
-        ch = this.fill(s, c.read.off, Math.max(READ_CHUNK, need));
-        at = 0;
-        if (ch.n >= need) continue;
-        break; // cannot happen (the frame is inside committed bytes); the caller stops on no progress
-      }
-      if (!chk.ok) {
-        if (bytes > 0) break;
-        this.skipCorrupt(c, s, idx, chk.why);
-        return -1;
-      }
-      out.items.push(this.diskDec.decode(ch.buf, at, at + chk.size));
-      at += chk.size;
-      bytes += chk.size;
-      got++;
-      out.ends.push(ch.off + at);
-      if (at >= ch.n) break;
+    const r = this.disk.readFrames(s, c.read.off, out, maxItems, maxBytes);
+    if (r.bad) {
+      this.skipCorrupt(c, s, idx, r.bad);
+      return -1;
     }
-    c.read = { seg: s.seg, off: ch.off + at };
-    return bytes;
-  }
-
-  /** Reads up to `want` committed bytes of segment s from `off` into a fresh chunk. */
-  private fill(s: Segment, off: number, want: number): ReadChunk {
-    if (!this.readFd || this.readFd.seg !== s.seg) {
-      if (this.readFd) closeSync(this.readFd.fd);
-      this.readFd = { seg: s.seg, fd: openSync(join(this.dir, segName(s.seg)), 'r') };
-    }
-    // a fresh buffer each time: items handed out are views into the previous one
-    const buf = Buffer.allocUnsafe(Math.min(want, s.durable - off));
-    let n = 0;
-    while (n < buf.length) {
-      const r = readSync(this.readFd.fd, buf, n, buf.length - n, off + n);
-      if (r === 0) break;
-      n += r;
-    }
-    this.chunk = { seg: s.seg, off, buf, n };
-    return this.chunk;
+    c.read = { seg: s.seg, off: r.end };
+    return r.bytes;
   }
 
   /** A frame inside a committed segment failed its check (disk corruption): skip the rest. */
-  private skipCorrupt(c: Consumer, s: Segment, idx: number, why: string): void {
+  private skipCorrupt(c: SpoolCursor, s: Segment, idx: number, why: string): void {
     const cut = s.durable - c.read.off;
     this.counters.corruptSkippedBytes += cut;
     this.saveCounters();
@@ -611,21 +502,12 @@ export class Spool {
 
   /** Moves the read position back to the last confirmed record (after a failed send). */
   rewind(name: string): void {
-    const c = this.consumer(name);
-    c.read = c.held;
-    if (cmpPos(c.acked, c.held) > 0) {
-      // what was taken since may be lost: a restart must send it again too
-      c.acked = c.held;
-      this.writeCursor(c);
-    }
+    this.consumer(name).rewind();
   }
 
   /** Records the position up to which records have been handed to the sink (before sending). */
   markSent(name: string, upTo: Pos): void {
-    const c = this.consumer(name);
-    if (cmpPos(upTo, c.sent) <= 0) return;
-    c.sent = upTo;
-    this.writeCursor(c);
+    this.consumer(name).markSent(upTo);
   }
 
   /** The sent cursor (persisted high-water mark of records handed to the sink). */
@@ -635,20 +517,12 @@ export class Spool {
 
   /** Moves the sent cursor back (the last send put nothing on the wire); never before acked. */
   resetSent(name: string, to: Pos): void {
-    const c = this.consumer(name);
-    const p = cmpPos(to, c.acked) < 0 ? c.acked : to;
-    if (cmpPos(p, c.sent) === 0) return;
-    c.sent = p;
-    this.writeCursor(c);
+    this.consumer(name).resetSent(to);
   }
 
   /** The sink took everything before `upTo` (persisted: a restart resumes there). */
   ack(name: string, upTo: Pos): void {
-    const c = this.consumer(name);
-    if (cmpPos(upTo, c.acked) <= 0) return;
-    c.acked = upTo;
-    if (cmpPos(c.sent, upTo) < 0) c.sent = upTo;
-    this.writeCursor(c);
+    this.consumer(name).ack(upTo, true);
   }
 
   /**
@@ -659,33 +533,21 @@ export class Spool {
    * possible duplicates, as any batch handed to the sink but not acked is.
    */
   ackSoon(name: string, upTo: Pos): void {
-    const c = this.consumer(name);
-    if (cmpPos(upTo, c.acked) <= 0) return;
-    c.acked = upTo;
-    if (cmpPos(c.sent, upTo) < 0) c.sent = upTo;
-    c.dirty = true;
+    this.consumer(name).ack(upTo, false);
   }
 
   /** Writes the consumer's cursor if an ackSoon is not on disk yet. */
   persistCursor(name: string): void {
-    const c = this.consumer(name);
-    if (c.dirty) this.writeCursor(c);
+    this.consumer(name).persist();
   }
 
   /** Everything before `upTo` is confirmed for good; segments nobody needs any more are deleted. */
   release(name: string, upTo: Pos): void {
     const c = this.consumer(name);
-    if (cmpPos(upTo, c.acked) > 0) this.ack(name, upTo);
+    c.ack(upTo, true);
     if (cmpPos(upTo, c.held) <= 0) return;
     c.held = upTo;
     this.collect();
-  }
-
-  private writeCursor(c: Consumer): void {
-    c.dirty = false;
-    c.gen++;
-    const st: CursorState = { gen: c.gen, acked: c.acked, sent: c.sent };
-    writeSync(c.fd, encodeCursorSlot(st), 0, 64, cursorSlotOffset(c.gen));
   }
 
   private minHeld(): Pos {
@@ -706,11 +568,7 @@ export class Spool {
 
   private dropSegment(): void {
     const s = this.segs.shift()!;
-    if (this.readFd?.seg === s.seg) {
-      closeSync(this.readFd.fd);
-      this.readFd = null;
-    }
-    if (this.chunk?.seg === s.seg) this.chunk = null;
+    this.disk.forget(s.seg);
     // unlinking a full segment takes tens of ms on ext4: off the event loop. Should the process
     // die first, recovery finds a segment before every cursor, and the next release deletes it
     const path = join(this.dir, segName(s.seg));
@@ -722,13 +580,7 @@ export class Spool {
     });
     this.hot.dropThrough(s.seg);
     const next = this.segs[0]!;
-    for (const c of this.consumers.values()) {
-      const to = { seg: next.seg, off: next.headerLen };
-      if (c.acked.seg <= s.seg) c.acked = to;
-      if (c.held.seg <= s.seg) c.held = to;
-      if (c.sent.seg <= s.seg) c.sent = to;
-      if (c.read.seg <= s.seg) c.read = to;
-    }
+    for (const c of this.consumers.values()) c.moveOffSegment(s.seg, { seg: next.seg, off: next.headerLen });
   }
 
   /**
@@ -746,30 +598,20 @@ export class Spool {
     this.saveCounters();
     this.log(`spool ${this.dir}: size cap ${this.maxBytes} reached; deleted ${segName(s.seg)} with ${lost} unsent records`);
     this.dropSegment();
-    for (const c of this.consumers.values()) this.writeCursor(c);
+    for (const c of this.consumers.values()) c.write();
     return lost;
   }
 
   /** Commits what is pending, persists cursors and closes files. */
   async close(): Promise<void> {
     await this.flush();
-    for (const c of this.consumers.values()) {
-      if (c.dirty) this.writeCursor(c);
-      fsyncSync(c.fd);
-      closeSync(c.fd);
-    }
+    for (const c of this.consumers.values()) c.close();
     this.consumers.clear();
-    if (this.readFd) closeSync(this.readFd.fd);
-    this.readFd = null;
-    this.chunk = null;
+    this.disk.close();
     await this.writeFh?.close();
     this.writeFh = null;
     if (this.unlinking > 0) await new Promise<void>((r) => this.unlinked.push(r));
-    try {
-      unlinkSync(join(this.dir, 'lock'));
-    } catch {
-      /* already gone */
-    }
+    unlockSpool(this.dir);
   }
 
   /** Size of the segment file that holds `seg` (for tests and inspect). */
@@ -795,13 +637,4 @@ function lastFit(run: FrameRun, from: number, base: number, room: number): numbe
     else b = m;
   }
   return a;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

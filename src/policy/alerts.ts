@@ -4,7 +4,8 @@
 //  - Falco: Falco's JSON alert (`json_output: true`), one object per matched rule.
 import type { SfRecordView } from '../sysflow/view.js';
 import type { EngineRecord } from './engine.js';
-import { JSON_SCHEMA_VERSION, lookupField, openflagDisplay, opflagDisplay, type FieldDef } from './fields.js';
+import { JSON_SCHEMA_VERSION, lookupField, type FieldDef } from './fields.js';
+import { openflagDisplay, opflagDisplay } from './flag-names.js';
 import type { Rule } from './loader.js';
 import { toJson, type JsonValue } from './json.js';
 

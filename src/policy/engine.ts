@@ -9,7 +9,7 @@
 //   bypass  pass everything unchanged (no filters, no rules)
 import type { SfRecordView } from '../sysflow/view.js';
 import type { Filter, PolicySet, Rule } from './loader.js';
-import { RECORD_TYPES } from './fields.js';
+import { RECORD_TYPES } from './flag-names.js';
 
 export type EngineMode = 'alert' | 'enrich' | 'filter' | 'bypass';
 export const ENGINE_MODES: readonly EngineMode[] = ['alert', 'enrich', 'filter', 'bypass'];

@@ -20,12 +20,20 @@ test('falconet -v -c: curl\'s ProcVersion = dpkg\'s, /usr/bin/true\'s FileVersio
   const dir = realpathSync(mkdtempSync(path.join(tmpdir(), 'falconet-vc-')));
   const exe = path.join(dir, 'written-tool');
   try {
-    const cap = await captureRecords(async () => {
+    const isMine = (r: JsonRecord) => r['InfoMonitor'] === 'filesystem' && r['FilePath'] === dir + '/' && r['File'] === 'written-tool';
+    const cap = await captureRecords(async (live) => {
       await run('curl', ['-s', '-o', '/dev/null', 'file:///etc/hostname']);
       await run('/usr/bin/true');
       await run('sh', ['-c', `cp /usr/bin/true ${exe} && printf 'made by ${process.pid}' >> ${exe}`]);
       await run(exe);
-      await new Promise((r) => setTimeout(r, 1500));
+      // a record waits for its digest at most checksums.wait (50 ms); on a busy machine it leaves
+      // pending and the digest comes with the file's next record: run it again until one has it
+      // (bounded; the assertions below say what is missing)
+      for (const t0 = Date.now(); Date.now() - t0 < 60_000; await run(exe)) {
+        await new Promise((r) => setTimeout(r, 500));
+        const last = live().filter(isMine).at(-1);
+        if (last && last['FileMD5'] && last['FileChecksumState'] === undefined) break;
+      }
     }, ['-m', 'file,process', '--proc-events', 'FORK,EXEC,EXIT,CHDIR', '-v', '-c', '--state-dir', path.join(dir, 'state')]);
     const recs = cap.records;
     const procOf = (r: JsonRecord) => String(r['Proc']).split('/')[0];
@@ -40,14 +48,14 @@ test('falconet -v -c: curl\'s ProcVersion = dpkg\'s, /usr/bin/true\'s FileVersio
     assert.ok(trueFile.length >= 1, 'file record of /usr/bin/true');
     for (const r of trueFile) assert.equal(r['FileVersion'], dpkgVersion('coreutils'));
     // -c
-    const mine = recs.filter((r) => r['InfoMonitor'] === 'filesystem' && r['FilePath'] === dir + '/' && r['File'] === 'written-tool');
+    const mine = recs.filter(isMine);
     assert.ok(mine.length >= 1, 'file records of the written executable');
     for (const r of mine) {
       assert.ok('FileMD5' in r && 'FileSHA256' in r, 'the keys are always there with -c');
       assert.equal(r['FileVersion'], '', 'not a packaged file');
     }
-    // the last record (its exec) sees the final file; earlier ones (cp's write, the append)
-    // saw content that was replaced by the time it was read: pending
+    // the last record (an exec) sees the final file; earlier ones (cp's write, the append) saw
+    // content that was replaced by the time it was read: pending
     const last = mine.at(-1)!;
     assert.deepEqual([last['FileMD5'], last['FileSHA256'], last['FileChecksumState']], [sum('md5sum', exe), sum('sha256sum', exe), undefined]);
     // non-executable files have none of these keys

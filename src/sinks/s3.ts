@@ -130,6 +130,10 @@ export class S3Sink implements Sink {
     if (this.client) return;
     const o = this.opts;
     mkdirSync(o.dir, { recursive: true });
+    // the pinned SDK runs on Node 20; its multi-line notice that later releases will need Node 22
+    // concerns whoever upgrades it, not an operator reading the agent's log (set the variable to
+    // "false" to see it)
+    process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
     this.client = new S3Client({
       endpoint: o.endpoint, region: o.region, forcePathStyle: o.forcePathStyle,
       credentials: { accessKeyId: o.accessKeyId, secretAccessKey: o.secretAccessKey },

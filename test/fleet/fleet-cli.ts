@@ -32,7 +32,9 @@ interface Run { code: number | null; stdout: string; stderr: string }
 
 export function runCli(args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FALCONET_SHARED: SHARED } });
+    const p = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], // the agent decides on the AWS SDK's Node version notice itself (an S3Sink opened in this
+    // process sets the variable)
+    env: { ...process.env, FALCONET_SHARED: SHARED, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: undefined } });
     let stdout = ''; let stderr = '';
     p.stdout!.on('data', (b: Buffer) => { stdout += b.toString(); });
     p.stderr!.on('data', (b: Buffer) => { stderr += b.toString(); });
@@ -60,7 +62,9 @@ export class Processor {
   readonly done: Promise<number | null>;
   constructor(readonly name: string, driver: 'nats' | 'kafka', central: string, readonly alerts: string, url: string) {
     this.proc = spawn(process.execPath, [BIN, 'process', '--driver', driver, '--config', central, '--stats', '--sink', `file://${alerts}`, url],
-      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FALCONET_SHARED: SHARED } });
+      { stdio: ['ignore', 'ignore', 'pipe'], // the agent decides on the AWS SDK's Node version notice itself (an S3Sink opened in this
+    // process sets the variable)
+    env: { ...process.env, FALCONET_SHARED: SHARED, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: undefined } });
     this.proc.stderr!.on('data', (b: Buffer) => { this.stderr += b.toString(); });
     this.done = new Promise((r) => this.proc.once('exit', (code) => r(code)));
   }

@@ -4,7 +4,7 @@
 // (see docs/policy-language.md).
 import type { Expr, FieldRef, ListValue, Literal, Operand } from './ast.js';
 import type { DiagnosticSink, SourceText } from './errors.js';
-import { isUnavailableFalcoField, lookupField } from './fields.js';
+import { isUnavailableFalcoField, lookupField, type FieldDef } from './fields.js';
 import type { SfRecordView } from '../sysflow/view.js';
 import { needOfAnd, needOfOr, pathPartOf, pathTestOf, type PathNeed } from './path-need.js';
 import {
@@ -354,29 +354,7 @@ export class Compiler {
   private checkInner(g: Getter | null, f: FieldRef, op: string, opOffset: number, rhs: Operand | ListValue): Predicate {
     this.rhsScope = 'const';
     // Resolve the right-hand side first so its errors are reported even for unavailable fields.
-    let values: string[] | null = null;
-    let rhsField: Getter | null | undefined;
-    if (rhs.kind === 'list') {
-      const first = rhs.items[0];
-      if (rhs.bareName && first && !this.lists.has(first.value)) this.fail(first.offset, `unknown list '${first.value}'`, first.value);
-      values = this.expandItems(rhs.items);
-    } else if (rhs.kind === 'field') {
-      rhsField = this.field(rhs);
-    } else if (rhs.bare && this.opts.dialect === 'sysflow' && lookupField(rhs.value) && !LIST_OPS_SET.has(op)) {
-      rhsField = this.field({ kind: 'field', name: rhs.value, arg: null, offset: rhs.offset, text: rhs.value });
-    } else if (rhs.bare && LIST_OPS_SET.has(op)) {
-      // `in list_name` without parentheses: must name a list.
-      if (!this.lists.has(rhs.value)) this.fail(rhs.offset, `unknown list '${rhs.value}'`, rhs.value);
-      values = this.expandItems([rhs]);
-    } else {
-      values = [rhs.value];
-      if (rhs.bare && this.lists.has(rhs.value) && !lookupField(f.name)?.domain) {
-        this.warn(rhs.offset, `'${rhs.value}' is a list, but '${op}' compares with the literal text; use 'in (${rhs.value})'`, rhs.value);
-      }
-      if (this.opts.dialect === 'sysflow' && rhs.value.includes(',') && (op === '=' || op === '!=')) {
-        this.warn(rhs.offset, "sf-processor splits this value on ',' and matches any part; falconet compares it whole (use 'in (a, b)')", rhs.value);
-      }
-    }
+    const { values, rhsField } = this.resolveRhs(f, op, rhs);
     this.checkKey = JSON.stringify([Compiler.getterKey(g), f.arg, op, values, Compiler.getterKey(rhsField)]);
     const part = g !== null && !g.literal && f.arg === null && rhsField === undefined && values !== null ? pathPartOf(g.name) : null;
     const ptest = part !== null ? pathTestOf(op, this.opts.dialect) : null;
@@ -389,43 +367,11 @@ export class Compiler {
       return this.fieldVsField(g, op, opOffset, rhsField);
     }
     const vals = values!;
-    if (g.def?.domain) {
-      for (const [i, val] of vals.entries()) {
-        if (g.def.unavailable?.has(val)) {
-          const off = rhs.kind === 'list' ? (rhs.items[i]?.offset ?? rhs.offset) : (rhs as Literal).offset;
-          this.warn(off, `'${val}' is a valid ${f.name} value in Falco but SysFlow never records it; it never matches`, val);
-        } else if (!g.def.domain.has(val)) {
-          const off = rhs.kind === 'list' ? (rhs.items[i]?.offset ?? rhs.offset) : (rhs as Literal).offset;
-          const known = [...g.def.domain];
-          const hint = this.lists.has(val) && rhs.kind !== 'list' ? `; '${val}' is a list: use 'in (${val})'` : '';
-          const msg = `'${val}' is not a valid value of ${f.name} (expected one of ${known.length > 30 ? known.slice(0, 30).join(', ') + ', ...' : known.join(', ')})${hint}`;
-          if (this.opts.lenient) this.warn(off, msg, val);
-          else this.softFail(off, msg, val);
-        }
-      }
-    }
-    const bits = g.def?.bits;
-    if (bits && (op === '=' || op === '!=' || op === 'in' || op === 'intersects')) {
-      const tests = vals.map((x) => bits.test(x));
-      if (tests.every((t) => t !== undefined)) {
-        const raw = bits.raw;
-        const ts = tests as ((x: number) => boolean)[];
-        if (op !== '!=' && (g.name === 'sf.opflags' || g.name === 'evt.type')) {
-          // each test is (x & m) !== 0: probing the single bits recovers m
-          let mask = 0;
-          for (let b = 0; b < 32; b++) if (ts.some((t) => t(1 << b))) mask |= 1 << b;
-          this.checkOps = mask;
-        }
-        const any: Predicate = ts.length === 1 ? ((t) => (v: SfRecordView) => t(raw(v)))(ts[0]!) : (v) => {
-          const x = raw(v);
-          for (let i = 0; i < ts.length; i++) if (ts[i]!(x)) return true;
-          return false;
-        };
-        return withCost(op === '!=' ? (v: SfRecordView) => !any(v) : any, 1);
-      }
-    }
+    if (g.def?.domain) this.checkDomain(g.def, f, rhs, vals);
+    const bitTest = this.bitsCheck(g, op, vals);
+    if (bitTest) return bitTest;
     const atOp = (message: string): never => this.fail(opOffset, message, op);
-    const literalAt = rhs.kind === 'list' ? rhs.offset : rhs.offset;
+    const literalAt = rhs.offset;
     switch (g.type) {
       case 'string':
         return stringCheck(g.get as (v: SfRecordView) => string, op, vals, this.opts.dialect, atOp, (m) => this.fail(literalAt, m, vals.join(', ')), g.scope === 'record');
@@ -433,70 +379,141 @@ export class Compiler {
         return stringsCheck(g.get as (v: SfRecordView) => readonly string[], op, vals, this.opts.dialect, atOp, (m) => this.fail(literalAt, m, vals.join(', ')), g.scope === 'record');
       case 'int':
       case 'ints':
-      case 'int64': {
-        const nums: (number | bigint)[] = [];
-        const isBig = g.type === 'int64';
-        for (const s of vals) {
-          const t = s.trim();
-          const sym = g.def?.symbols?.get(t);
-          if (sym !== undefined) nums.push(isBig ? BigInt(sym) : sym);
-          else if (/^[+-]?\d+$/.test(t)) nums.push(isBig ? BigInt(t) : Number(t));
-          else if (/^0x[0-9a-f]+$/i.test(t)) nums.push(isBig ? BigInt(t) : Number(t));
-          else if (STRING_OPS.has(op)) nums.push(NaN); // compared as text below
-          else if (this.opts.lenient) {
-            // sf-processor: ordering operators read a non-number as 0; equality compares text,
-            // which a decimal never equals.
-            const at = rhs.kind === 'list' ? (rhs.items.find((it) => it.value === s)?.offset ?? literalAt) : literalAt;
-            const ord = NUM_OPS.has(op);
-            this.warn(at, `field '${f.name}' is numeric; '${s}' is not a number (${ord ? 'read as 0' : 'never equal'}, as sf-processor does)`, s);
-            nums.push(ord ? (isBig ? 0n : 0) : NaN);
-          } else {
-            this.softFail(rhs.kind === 'list' ? (rhs.items.find((it) => it.value === s)?.offset ?? literalAt) : literalAt, `field '${f.name}' is numeric; '${s}' is not a number`, s);
-            return FALSE;
-          }
-        }
-        if (STRING_OPS.has(op)) {
-          // e.g. `fd.sport startswith 80`: compare the decimal text.
-          const get = g.get;
-          const sg = g.type === 'ints'
-            ? stringsCheck((v) => (get(v) as readonly number[]).map(String), op, vals, this.opts.dialect, atOp, (m) => this.fail(literalAt, m, ''), true)
-            : stringCheck((v) => String(get(v)), op, vals, this.opts.dialect, atOp, (m) => this.fail(literalAt, m, ''), true);
-          return sg;
-        }
-        if (g.type === 'ints') return intsCheck(g.get as (v: SfRecordView) => readonly number[], op, nums as number[], atOp);
-        return numCheck(g.get as (v: SfRecordView) => number | bigint, op, nums, atOp);
-      }
-      case 'bool': {
-        const bools: boolean[] = [];
-        for (const s of vals) {
-          const t = s.trim().toLowerCase();
-          if (t === 'true' || t === '1') bools.push(true);
-          else if (t === 'false' || t === '0') bools.push(false);
-          // sf-processor compares the text "true"/"false" with the literal: never equal
-          else if (this.opts.lenient) this.warn(literalAt, `field '${f.name}' is boolean; '${s}' is not true or false (never equal, as sf-processor does)`, s);
-          else {
-            this.softFail(literalAt, `field '${f.name}' is boolean; '${s}' is not true or false`, s);
-            bools.push(false);
-          }
-        }
-        const get = g.get as (v: SfRecordView) => boolean;
-        if (op === '=' || op === 'in' || op === 'intersects') {
-          if (bools.length === 1) {
-            const b = bools[0];
-            return (v) => get(v) === b;
-          }
-          const hasT = bools.includes(true);
-          const hasF = bools.includes(false);
-          return (v) => (get(v) ? hasT : hasF);
-        }
-        if (op === '!=') {
-          const hasT = bools.includes(true);
-          const hasF = bools.includes(false);
-          return (v) => !(get(v) ? hasT : hasF);
-        }
-        return atOp(`operator '${op}' cannot be applied to boolean field '${f.name}'`);
+      case 'int64':
+        return this.numericCheck(g, f, op, vals, rhs, atOp);
+      case 'bool':
+        return this.boolCheck(g, f, op, vals, literalAt, atOp);
+    }
+  }
+
+  /** The right-hand side: literal values (a list expanded), or a field to compare with. */
+  private resolveRhs(f: FieldRef, op: string, rhs: Operand | ListValue): { values: string[] | null; rhsField: Getter | null | undefined } {
+    if (rhs.kind === 'list') {
+      const first = rhs.items[0];
+      if (rhs.bareName && first && !this.lists.has(first.value)) this.fail(first.offset, `unknown list '${first.value}'`, first.value);
+      return { values: this.expandItems(rhs.items), rhsField: undefined };
+    }
+    if (rhs.kind === 'field') return { values: null, rhsField: this.field(rhs) };
+    if (rhs.bare && this.opts.dialect === 'sysflow' && lookupField(rhs.value) && !LIST_OPS_SET.has(op)) {
+      return { values: null, rhsField: this.field({ kind: 'field', name: rhs.value, arg: null, offset: rhs.offset, text: rhs.value }) };
+    }
+    if (rhs.bare && LIST_OPS_SET.has(op)) {
+      // `in list_name` without parentheses: must name a list.
+      if (!this.lists.has(rhs.value)) this.fail(rhs.offset, `unknown list '${rhs.value}'`, rhs.value);
+      return { values: this.expandItems([rhs]), rhsField: undefined };
+    }
+    if (rhs.bare && this.lists.has(rhs.value) && !lookupField(f.name)?.domain) {
+      this.warn(rhs.offset, `'${rhs.value}' is a list, but '${op}' compares with the literal text; use 'in (${rhs.value})'`, rhs.value);
+    }
+    if (this.opts.dialect === 'sysflow' && rhs.value.includes(',') && (op === '=' || op === '!=')) {
+      this.warn(rhs.offset, "sf-processor splits this value on ',' and matches any part; falconet compares it whole (use 'in (a, b)')", rhs.value);
+    }
+    return { values: [rhs.value], rhsField: undefined };
+  }
+
+  /** Values outside a closed field's domain: an error (a warning when lenient, or when Falco
+   * knows the value but SysFlow never records it). */
+  private checkDomain(def: FieldDef, f: FieldRef, rhs: Operand | ListValue, vals: readonly string[]): void {
+    const domain = def.domain!;
+    for (const [i, val] of vals.entries()) {
+      const off = rhs.kind === 'list' ? (rhs.items[i]?.offset ?? rhs.offset) : rhs.offset;
+      if (def.unavailable?.has(val)) {
+        this.warn(off, `'${val}' is a valid ${f.name} value in Falco but SysFlow never records it; it never matches`, val);
+      } else if (!domain.has(val)) {
+        const known = [...domain];
+        const hint = this.lists.has(val) && rhs.kind !== 'list' ? `; '${val}' is a list: use 'in (${val})'` : '';
+        const msg = `'${val}' is not a valid value of ${f.name} (expected one of ${known.length > 30 ? known.slice(0, 30).join(', ') + ', ...' : known.join(', ')})${hint}`;
+        if (this.opts.lenient) this.warn(off, msg, val);
+        else this.softFail(off, msg, val);
       }
     }
+  }
+
+  /** Flag-set fields (opflags, openflags) compared by name: bit tests, not a list scan. */
+  private bitsCheck(g: Getter, op: string, vals: readonly string[]): Predicate | null {
+    const bits = g.def?.bits;
+    if (!bits || !(op === '=' || op === '!=' || op === 'in' || op === 'intersects')) return null;
+    const tests = vals.map((x) => bits.test(x));
+    if (!tests.every((t) => t !== undefined)) return null;
+    const raw = bits.raw;
+    const ts = tests as ((x: number) => boolean)[];
+    if (op !== '!=' && (g.name === 'sf.opflags' || g.name === 'evt.type')) {
+      // each test is (x & m) !== 0: probing the single bits recovers m
+      let mask = 0;
+      for (let b = 0; b < 32; b++) if (ts.some((t) => t(1 << b))) mask |= 1 << b;
+      this.checkOps = mask;
+    }
+    const any: Predicate = ts.length === 1 ? ((t) => (v: SfRecordView) => t(raw(v)))(ts[0]!) : (v) => {
+      const x = raw(v);
+      for (let i = 0; i < ts.length; i++) if (ts[i]!(x)) return true;
+      return false;
+    };
+    return withCost(op === '!=' ? (v: SfRecordView) => !any(v) : any, 1);
+  }
+
+  private numericCheck(g: Getter, f: FieldRef, op: string, vals: string[], rhs: Operand | ListValue, atOp: (m: string) => never): Predicate {
+    const literalAt = rhs.offset;
+    const nums: (number | bigint)[] = [];
+    const isBig = g.type === 'int64';
+    for (const s of vals) {
+      const t = s.trim();
+      const sym = g.def?.symbols?.get(t);
+      if (sym !== undefined) nums.push(isBig ? BigInt(sym) : sym);
+      else if (/^[+-]?\d+$/.test(t)) nums.push(isBig ? BigInt(t) : Number(t));
+      else if (/^0x[0-9a-f]+$/i.test(t)) nums.push(isBig ? BigInt(t) : Number(t));
+      else if (STRING_OPS.has(op)) nums.push(NaN); // compared as text below
+      else if (this.opts.lenient) {
+        // sf-processor: ordering operators read a non-number as 0; equality compares text,
+        // which a decimal never equals.
+        const at = rhs.kind === 'list' ? (rhs.items.find((it) => it.value === s)?.offset ?? literalAt) : literalAt;
+        const ord = NUM_OPS.has(op);
+        this.warn(at, `field '${f.name}' is numeric; '${s}' is not a number (${ord ? 'read as 0' : 'never equal'}, as sf-processor does)`, s);
+        nums.push(ord ? (isBig ? 0n : 0) : NaN);
+      } else {
+        this.softFail(rhs.kind === 'list' ? (rhs.items.find((it) => it.value === s)?.offset ?? literalAt) : literalAt, `field '${f.name}' is numeric; '${s}' is not a number`, s);
+        return FALSE;
+      }
+    }
+    if (STRING_OPS.has(op)) {
+      // e.g. `fd.sport startswith 80`: compare the decimal text.
+      const get = g.get;
+      return g.type === 'ints'
+        ? stringsCheck((v) => (get(v) as readonly number[]).map(String), op, vals, this.opts.dialect, atOp, (m) => this.fail(literalAt, m, ''), true)
+        : stringCheck((v) => String(get(v)), op, vals, this.opts.dialect, atOp, (m) => this.fail(literalAt, m, ''), true);
+    }
+    if (g.type === 'ints') return intsCheck(g.get as (v: SfRecordView) => readonly number[], op, nums as number[], atOp);
+    return numCheck(g.get as (v: SfRecordView) => number | bigint, op, nums, atOp);
+  }
+
+  private boolCheck(g: Getter, f: FieldRef, op: string, vals: readonly string[], literalAt: number, atOp: (m: string) => never): Predicate {
+    const bools: boolean[] = [];
+    for (const s of vals) {
+      const t = s.trim().toLowerCase();
+      if (t === 'true' || t === '1') bools.push(true);
+      else if (t === 'false' || t === '0') bools.push(false);
+      // sf-processor compares the text "true"/"false" with the literal: never equal
+      else if (this.opts.lenient) this.warn(literalAt, `field '${f.name}' is boolean; '${s}' is not true or false (never equal, as sf-processor does)`, s);
+      else {
+        this.softFail(literalAt, `field '${f.name}' is boolean; '${s}' is not true or false`, s);
+        bools.push(false);
+      }
+    }
+    const get = g.get as (v: SfRecordView) => boolean;
+    if (op === '=' || op === 'in' || op === 'intersects') {
+      if (bools.length === 1) {
+        const b = bools[0];
+        return (v) => get(v) === b;
+      }
+      const hasT = bools.includes(true);
+      const hasF = bools.includes(false);
+      return (v) => (get(v) ? hasT : hasF);
+    }
+    if (op === '!=') {
+      const hasT = bools.includes(true);
+      const hasF = bools.includes(false);
+      return (v) => !(get(v) ? hasT : hasF);
+    }
+    return atOp(`operator '${op}' cannot be applied to boolean field '${f.name}'`);
   }
 
   private fieldVsField(a: Getter, op: string, opOffset: number, b: Getter): Predicate {

@@ -251,10 +251,7 @@ const char *kcompat_skip(struct bpf_object *obj, struct bpf_program *prog)
 	return NULL;
 }
 
-static void add(char *status, size_t cap, size_t *slen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void add(char *status, size_t cap, size_t *slen, const char *fmt, ...)
+void status_add(char *status, size_t cap, size_t *slen, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -270,46 +267,46 @@ static void add(char *status, size_t cap, size_t *slen, const char *fmt, ...)
 void kcompat_report(char *status, size_t cap, size_t *slen, unsigned monitors)
 {
 	if (kconfig[0])
-		add(status, cap, slen, "kernel: kconfig %.*s %s", (int)strcspn(kconfig, "\n"), kconfig, kc.hz_how);
+		status_add(status, cap, slen, "kernel: kconfig %.*s %s", (int)strcspn(kconfig, "\n"), kconfig, kc.hz_how);
 	if (monitors & FN_MON_FILE) {
 		if (!kc.has_loop)
-			add(status, cap, slen, "unavailable: file: every event (full paths need the bpf_loop helper, 5.17+)");
+			status_add(status, cap, slen, "unavailable: file: every event (full paths need the bpf_loop helper, 5.17+)");
 		if (!kc.ctime_tps && kc.lsm_bpf && kc.lsm_setattr_dentry >= 0)
-			add(status, cap, slen, "fallback: file: path operations through BPF LSM inode hooks (no VFS ctime "
+			status_add(status, cap, slen, "fallback: file: path operations through BPF LSM inode hooks (no VFS ctime "
 			    "tracepoints, 6.13+); unavailable that way: symlink creation, fallocate MODIFY; DELETE is counted "
 			    "when the unlink is checked");
 		else if (!kc.ctime_tps)
-			add(status, cap, slen, "unavailable: file: path operations (rename, unlink, link, symlink, chmod, "
+			status_add(status, cap, slen, "unavailable: file: path operations (rename, unlink, link, symlink, chmod, "
 			    "chown, utimes, xattr, truncate by path or fd: MOVED_FROM/MOVED_TO, DELETE, ATTRIB, MODIFY) "
 			    "(no VFS ctime tracepoints (6.13+), and BPF LSM is not active)");
 		if (!kc.kf_rdonly_cast)
-			add(status, cap, slen, "fallback: file: fd events resolve the struct file with probe reads "
+			status_add(status, cap, slen, "fallback: file: fd events resolve the struct file with probe reads "
 			    "(no bpf_rdonly_cast kfunc, 6.2+)");
 	}
 	if (monitors & FN_MON_SOCKET) {
 		if (!kc.has_loop)
-			add(status, cap, slen, "unavailable: socket: TCP records (lifecycle hooks need the bpf_loop helper, 5.17+)");
+			status_add(status, cap, slen, "unavailable: socket: TCP records (lifecycle hooks need the bpf_loop helper, 5.17+)");
 		if (!kc.sock_len_tps && kc.lsm_bpf)
-			add(status, cap, slen, "fallback: socket: UNIX socket bytes through BPF LSM socket_sendmsg/recvmsg "
+			status_add(status, cap, slen, "fallback: socket: UNIX socket bytes through BPF LSM socket_sendmsg/recvmsg "
 			    "and syscall exits (no sock_send_length/sock_recv_length tracepoints); unavailable: UNIX bytes of "
 			    "sendmmsg/recvmmsg/splice/sendfile, TCP server owner at first read (taken at close instead)");
 		else if (!kc.sock_len_tps)
-			add(status, cap, slen, "unavailable: socket: UNIX socket records, TCP server owner at first read "
+			status_add(status, cap, slen, "unavailable: socket: UNIX socket records, TCP server owner at first read "
 			    "(owner taken at close instead) (no sock_send_length/sock_recv_length tracepoints, and BPF LSM "
 			    "is not active)");
 		if (!kc.kf_kern_ctx)
-			add(status, cap, slen, "unavailable: socket: SockRxPacketsFrag; drops and queue of UDP peers seen "
+			status_add(status, cap, slen, "unavailable: socket: SockRxPacketsFrag; drops and queue of UDP peers seen "
 			    "only receiving (no bpf_cast_to_kern_ctx kfunc, 6.2+)");
 		if (!kc.sk_data_ready_tp)
-			add(status, cap, slen, "fallback: socket: -p payloads of UNIX syslog sockets on the reader side "
+			status_add(status, cap, slen, "fallback: socket: -p payloads of UNIX syslog sockets on the reader side "
 			    "(skb_copy_datagram_iovec; no sk_data_ready tracepoint); unavailable that way: UNIX stream "
 			    "sockets, receivers reading other than by read/readv/recvfrom/recvmsg/recvmmsg (io_uring)");
 	}
 	if (monitors & FN_MON_PROCESS) {
 		if (!kc.has_find_vma)
-			add(status, cap, slen, "unavailable: process: syscall events (need the bpf_find_vma helper, 5.17+)");
+			status_add(status, cap, slen, "unavailable: process: syscall events (need the bpf_find_vma helper, 5.17+)");
 		if (!kc.exit_group_dead_arg)
-			add(status, cap, slen, "fallback: process: EXIT's last-thread flag from signal->live "
+			status_add(status, cap, slen, "fallback: process: EXIT's last-thread flag from signal->live "
 			    "(sched_process_exit has no group_dead argument)");
 	}
 }

@@ -34,3 +34,5 @@ const char *kcompat_skip(struct bpf_object *obj, struct bpf_program *prog);
 bool kc_tracepoint_exists(const char *sec);
 /* Appends NUL-terminated status lines: per monitor what this kernel lacks, and why. */
 void kcompat_report(char *status, size_t cap, size_t *slen, unsigned monitors);
+/* Appends one NUL-terminated line to the hello's status lines (status[*slen..cap)), cut at cap. */
+void status_add(char *status, size_t cap, size_t *slen, const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -380,89 +380,79 @@ static void handle_stdin(void)
 		stopping = 1;
 }
 
-int main(int argc, char **argv)
-{
-	parse_args(argc, argv);
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	signal(SIGPIPE, SIG_IGN);
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	libbpf_set_print(libbpf_print);
-	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
-	setrlimit(RLIMIT_MEMLOCK, &rl); /* pre-5.11 kernels charge BPF memory to memlock */
-	ncpus = libbpf_num_possible_cpus();
-	if (ncpus <= 0)
-		die("cannot count CPUs");
+/* The hello's status lines: NUL-separated, what was skipped and why, and each monitor's choices. */
+static char status[8192];
+static size_t slen;
 
-	vmlinux_btf = btf__load_vmlinux_btf();
-	kcompat_probe();
-	char status[8192];
-	size_t slen = 0;
-	unsigned attached = 0, skipped = 0;
+/* Opens and configures the object; decides which programs load (the monitors asked for, what
+ * this kernel can run). Returns the programs skipped. */
+static unsigned open_configured(void)
+{
+	skel = kcompat_open();
+	if (!skel)
+		die("cannot open the BPF object: %s", strerror(errno));
+	skel->rodata->cfg_self_pid = getpid();
+	skel->rodata->cfg_agent_pid = opt.agent_pid;
+	skel->rodata->cfg_monitors = opt.monitors;
+	skel->rodata->cfg_file_events_max = opt.file_events_max;
+	skel->rodata->cfg_wakeup_bytes = (__u64)opt.wakeup_kb << 10;
+	bpf_map__set_max_entries(skel->maps.events, opt.ringbuf_mb << 20);
+	bpf_map__set_max_entries(skel->maps.file_records, opt.file_records_max);
+	bpf_map__set_max_entries(skel->maps.file_deferred, opt.file_records_max);
+	if (!(opt.monitors & FN_MON_FILE)) {
+		/* preallocated maps cost their memory even with no program using them */
+		bpf_map__set_max_entries(skel->maps.file_pend_slots, 1);
+		bpf_map__set_max_entries(skel->maps.file_pending, 1);
+	}
+	sock_configure(skel);
+	payload_configure(skel);
+	proc_configure(skel);
+	slen = 0;
+	unsigned skipped = 0;
 	struct bpf_program *prog;
-	/* What this kernel cannot run is decided before load (kcompat.c). A program the verifier
-	 * still rejects is skipped, reported loudly, and the object is loaded again without it, so
-	 * one monitor's problem does not take the others down. */
-	sock_probe();
-	for (;;) {
-		skel = kcompat_open();
-		if (!skel)
-			die("cannot open the BPF object: %s", strerror(errno));
-		skel->rodata->cfg_self_pid = getpid();
-		skel->rodata->cfg_agent_pid = opt.agent_pid;
-		skel->rodata->cfg_monitors = opt.monitors;
-		skel->rodata->cfg_file_events_max = opt.file_events_max;
-		skel->rodata->cfg_wakeup_bytes = (__u64)opt.wakeup_kb << 10;
-		bpf_map__set_max_entries(skel->maps.events, opt.ringbuf_mb << 20);
-		bpf_map__set_max_entries(skel->maps.file_records, opt.file_records_max);
-		bpf_map__set_max_entries(skel->maps.file_deferred, opt.file_records_max);
-		if (!(opt.monitors & FN_MON_FILE)) {
-			/* preallocated maps cost their memory even with no program using them */
-			bpf_map__set_max_entries(skel->maps.file_pend_slots, 1);
-			bpf_map__set_max_entries(skel->maps.file_pending, 1);
-		}
-		sock_configure(skel);
-		payload_configure(skel);
-		proc_configure(skel);
-		slen = 0;
-		skipped = 0;
-		bpf_object__for_each_program(prog, skel->obj) {
-			const char *name = bpf_program__name(prog);
-			const char *sec = bpf_program__section_name(prog);
-			unsigned mon = monitor_of(name);
-			const char *why = NULL;
-			if (!(mon & opt.monitors)) {
-				bpf_program__set_autoload(prog, false);
-				continue;
-			}
-			if (!bpf_program__autoload(prog))
-				continue; /* its monitor chose another path (*_configure) */
-			if (!tracepoint_exists(sec))
-				why = "tracepoint not in this kernel";
-			else if ((why = kcompat_skip(skel->obj, prog)) != NULL) {
-				/* a twin's choice, or a capability kcompat_report names once per monitor */
-				bpf_program__set_autoload(prog, false);
-				if (*why)
-					skipped++;
-				continue;
-			}
-			else if (was_rejected(name))
-				why = "rejected by this kernel's verifier; --verbose shows the log";
-			if (!why)
-				continue;
+	bpf_object__for_each_program(prog, skel->obj) {
+		const char *name = bpf_program__name(prog);
+		const char *sec = bpf_program__section_name(prog);
+		unsigned mon = monitor_of(name);
+		const char *why = NULL;
+		if (!(mon & opt.monitors)) {
 			bpf_program__set_autoload(prog, false);
-			skipped++;
-			slen += snprintf(status + slen, sizeof(status) - slen > 0 ? sizeof(status) - slen : 0,
-					 "skipped %s (%s: %s)", name, sec, why) + 1;
-			if (slen >= sizeof(status))
-				slen = sizeof(status) - 1;
+			continue;
 		}
+		if (!bpf_program__autoload(prog))
+			continue; /* its monitor chose another path (*_configure) */
+		if (!tracepoint_exists(sec))
+			why = "tracepoint not in this kernel";
+		else if ((why = kcompat_skip(skel->obj, prog)) != NULL) {
+			/* a twin's choice, or a capability kcompat_report names once per monitor */
+			bpf_program__set_autoload(prog, false);
+			if (*why)
+				skipped++;
+			continue;
+		}
+		else if (was_rejected(name))
+			why = "rejected by this kernel's verifier; --verbose shows the log";
+		if (!why)
+			continue;
+		bpf_program__set_autoload(prog, false);
+		skipped++;
+		status_add(status, sizeof(status), &slen, "skipped %s (%s: %s)", name, sec, why);
+	}
+	return skipped;
+}
+
+/* What this kernel cannot run is decided before load (kcompat.c). A program the verifier still
+ * rejects is skipped, reported loudly, and the object is loaded again without it, so one
+ * monitor's problem does not take the others down. Returns the programs skipped. */
+static unsigned load_object(void)
+{
+	for (;;) {
+		unsigned skipped = open_configured();
 		failed_prog[0] = 0;
 		int err = falconet_bpf__load(skel);
 		if (!err) {
 			if (sock_loaded(skel))
-				break;
+				return skipped;
 			falconet_bpf__destroy(skel); /* the socket monitor takes its other path */
 			continue;
 		}
@@ -481,66 +471,50 @@ int main(int argc, char **argv)
 			"pre-load checks let it load; loading again without it (--verbose shows the log)\n", failed_prog);
 		falconet_bpf__destroy(skel);
 	}
-	kcompat_report(status, sizeof(status), &slen, opt.monitors);
-	if (n_rejected)
-		slen += snprintf(status + slen, sizeof(status) - slen > 0 ? sizeof(status) - slen : 0,
-				 "REJECTED: %u programs by the verifier after the pre-load checks passed "
-				 "(each cost a reload; a kcompat.c check is missing)", n_rejected) + 1;
-	if (slen >= sizeof(status))
-		slen = sizeof(status) - 1;
-	const char *tcp_export = sock_tcp_export();
-	if (tcp_export) {
-		slen += snprintf(status + slen, sizeof(status) - slen > 0 ? sizeof(status) - slen : 0, "%s", tcp_export) + 1;
-		if (slen >= sizeof(status))
-			slen = sizeof(status) - 1;
-	}
+}
 
-	const char *warm = warm_maps(skel);
-	slen += snprintf(status + slen, sizeof(status) - slen > 0 ? sizeof(status) - slen : 0, "%s", warm) + 1;
-	if (slen >= sizeof(status))
-		slen = sizeof(status) - 1;
-	__u64 boot = now_ns(CLOCK_BOOTTIME), real = now_ns(CLOCK_REALTIME);
+static void keep_link(struct bpf_link *l)
+{
+	if (n_links < MAX_LINKS)
+		links[n_links++] = l;
+}
+
+/* Attaches the loaded tracepoint programs (and each syscall enter's exit twin); *skipped counts
+ * what failed. Returns the programs attached. */
+static unsigned attach_programs(unsigned *skipped)
+{
+	unsigned attached = 0;
+	struct bpf_program *prog;
 	bpf_object__for_each_program(prog, skel->obj) {
 		if (!bpf_program__autoload(prog))
 			continue;
+		const char *sec = bpf_program__section_name(prog);
 		/* cgroup and iterator programs are attached, and syscall programs run, by their monitor (*_start) */
-		if (!strncmp(bpf_program__section_name(prog), "cgroup", 6) ||
-		    !strncmp(bpf_program__section_name(prog), "iter/", 5) ||
-		    !strcmp(bpf_program__section_name(prog), "syscall") ||
-		    !strcmp(bpf_program__section_name(prog), "tp"))
+		if (!strncmp(sec, "cgroup", 6) || !strncmp(sec, "iter/", 5) || !strcmp(sec, "syscall") || !strcmp(sec, "tp"))
 			continue; /* "tp": attached below, once per syscall, beside its enter program */
 		struct bpf_link *l = bpf_program__attach(prog);
 		if (!l) {
-			skipped++;
-			slen += snprintf(status + slen, sizeof(status) - slen > 0 ? sizeof(status) - slen : 0,
-					 "skipped %s (%s: attach failed: %s)", bpf_program__name(prog),
-					 bpf_program__section_name(prog), strerror(errno)) + 1;
-			if (slen >= sizeof(status))
-				slen = sizeof(status) - 1;
+			(*skipped)++;
+			status_add(status, sizeof(status), &slen, "skipped %s (%s: attach failed: %s)", bpf_program__name(prog), sec, strerror(errno));
 			continue;
 		}
-		if (n_links < MAX_LINKS)
-			links[n_links++] = l;
+		keep_link(l);
 		attached++;
 		payload_attached(skel, prog);
 		l = proc_attach_exit(skel, bpf_program__name(prog));
 		if (l) {
-			if (n_links < MAX_LINKS)
-				links[n_links++] = l;
+			keep_link(l);
 			attached++;
 		} else if (errno) {
-			skipped++;
-			slen += snprintf(status + slen, sizeof(status) - slen > 0 ? sizeof(status) - slen : 0,
-					 "skipped the exit of %s (attach failed: %s)", bpf_program__name(prog),
-					 strerror(errno)) + 1;
-			if (slen >= sizeof(status))
-				slen = sizeof(status) - 1;
+			(*skipped)++;
+			status_add(status, sizeof(status), &slen, "skipped the exit of %s (attach failed: %s)", bpf_program__name(prog), strerror(errno));
 		}
 	}
-	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, NULL, NULL);
-	if (!rb)
-		die("cannot create the ring buffer consumer: %s", strerror(errno));
+	return attached;
+}
 
+static void send_hello(unsigned attached, unsigned skipped, __u64 boot, __u64 real)
+{
 	struct utsname u;
 	uname(&u);
 	static unsigned char hello_buf[sizeof(struct fn_hello) + sizeof(status)];
@@ -557,10 +531,28 @@ int main(int argc, char **argv)
 	snprintf(hello->hostname, sizeof(hello->hostname), "%.63s", u.nodename);
 	memcpy(hello_buf + sizeof(*hello), status, slen);
 	write_frame(FR_HELLO, hello_buf, sizeof(*hello) + slen);
+}
 
-	sock_start(skel);
-	payload_start(skel);
-	proc_start(skel);
+/* What the stats timer does besides sending the counters: collect what they say was missed. */
+static void on_stats_due(void)
+{
+	struct fn_stats st;
+	read_stats(&st);
+	if (st.counters[ST_FILE_DEFERRED] != deferred_seen) {
+		deferred_seen = st.counters[ST_FILE_DEFERRED];
+		flush_deferred();
+	}
+	/* an exit notice was lost (ring buffer full): find records of dead processes */
+	if (st.counters[ST_NOTICE_DROP] != notice_drops_seen) {
+		notice_drops_seen = st.counters[ST_NOTICE_DROP];
+		sweep_files(SWEEP_DEAD);
+	}
+	flush_batch();
+	write_frame(FR_STATS, &st, sizeof(st));
+}
+
+static void run(struct ring_buffer *rb)
+{
 	fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
 	__u64 next_stats = now_ns(CLOCK_MONOTONIC) + (__u64)opt.stats_ms * 1000000ULL;
 	unsigned poll_ms = opt.drain_ms;
@@ -591,29 +583,20 @@ int main(int argc, char **argv)
 		sock_tick(skel, now_ns(CLOCK_BOOTTIME));
 		payload_tick(skel, now_ns(CLOCK_BOOTTIME));
 		proc_tick(skel, now_ns(CLOCK_BOOTTIME));
-		struct fn_stats st;
 		__u64 t = now_ns(CLOCK_MONOTONIC);
 		if (t >= next_stats) {
-			read_stats(&st);
-			if (st.counters[ST_FILE_DEFERRED] != deferred_seen) {
-				deferred_seen = st.counters[ST_FILE_DEFERRED];
-				flush_deferred();
-			}
-			/* an exit notice was lost (ring buffer full): find records of dead processes */
-			if (st.counters[ST_NOTICE_DROP] != notice_drops_seen) {
-				notice_drops_seen = st.counters[ST_NOTICE_DROP];
-				sweep_files(SWEEP_DEAD);
-			}
-			flush_batch();
-			write_frame(FR_STATS, &st, sizeof(st));
+			on_stats_due();
 			next_stats = t + (__u64)opt.stats_ms * 1000000ULL;
 		}
 		struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
 		if (poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN))
 			handle_stdin();
 	}
+}
 
-	/* Shutdown: stop new events, drain what the kernel submitted, then flush every open record. */
+/* Shutdown: stop new events, drain what the kernel submitted, then flush every open record. */
+static void shut_down(struct ring_buffer *rb)
+{
 	skel->bss->fn_paused = 1;
 	__sync_synchronize();
 	ring_buffer__consume(rb);
@@ -637,5 +620,45 @@ int main(int argc, char **argv)
 		bpf_link__destroy(links[i]);
 	ring_buffer__free(rb);
 	falconet_bpf__destroy(skel);
+}
+
+int main(int argc, char **argv)
+{
+	parse_args(argc, argv);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	signal(SIGPIPE, SIG_IGN);
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	libbpf_set_print(libbpf_print);
+	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+	setrlimit(RLIMIT_MEMLOCK, &rl); /* pre-5.11 kernels charge BPF memory to memlock */
+	ncpus = libbpf_num_possible_cpus();
+	if (ncpus <= 0)
+		die("cannot count CPUs");
+
+	vmlinux_btf = btf__load_vmlinux_btf();
+	kcompat_probe();
+	sock_probe();
+	unsigned skipped = load_object();
+	kcompat_report(status, sizeof(status), &slen, opt.monitors);
+	if (n_rejected)
+		status_add(status, sizeof(status), &slen, "REJECTED: %u programs by the verifier after the pre-load checks passed "
+			   "(each cost a reload; a kcompat.c check is missing)", n_rejected);
+	const char *tcp_export = sock_tcp_export();
+	if (tcp_export)
+		status_add(status, sizeof(status), &slen, "%s", tcp_export);
+	status_add(status, sizeof(status), &slen, "%s", warm_maps(skel));
+	__u64 boot = now_ns(CLOCK_BOOTTIME), real = now_ns(CLOCK_REALTIME);
+	unsigned attached = attach_programs(&skipped);
+	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, NULL, NULL);
+	if (!rb)
+		die("cannot create the ring buffer consumer: %s", strerror(errno));
+	send_hello(attached, skipped, boot, real);
+	sock_start(skel);
+	payload_start(skel);
+	proc_start(skel);
+	run(rb);
+	shut_down(rb);
 	return 0;
 }

@@ -143,33 +143,73 @@ export class SysFlowObjectBuilder {
 }
 
 /**
+ * The preamble and whole blocks of a `.sf` window as [start, end) runs of adjacent bytes (the
+ * first run starts with the preamble). A block whose framing fails (its count, its size, or the
+ * sync marker after it) is stepped over to the next sync marker that a whole block follows, so
+ * damage in the middle (a bad sector, not a crash: a crash tears only the end) costs only the
+ * blocks it hit. Empty when the preamble or the first block is not whole. Never throws.
+ */
+export function wholeSysFlowRuns(file: Buffer): [number, number][] {
+  let r;
+  try {
+    r = openSysFlow(file, 'window');
+  } catch {
+    return [];
+  }
+  const { dataOffset, sync } = r.info;
+  r.close();
+  const runs: [number, number][] = [];
+  let p = dataOffset;
+  while (p < file.length) {
+    const e = blockEnd(file, p, sync);
+    if (e > 0) {
+      const last = runs[runs.length - 1];
+      if (last && last[1] === p) last[1] = e;
+      else runs.push([runs.length ? p : 0, e]);
+      p = e;
+      continue;
+    }
+    if (!runs.length) return []; // the first block: a torn first append, nothing whole
+    // the next block where this one's size says (its sync marker was hit), else after the next
+    // sync marker
+    const said = declaredEnd(file, p);
+    if (said > 0 && blockEnd(file, said, sync) > 0) {
+      p = said;
+      continue;
+    }
+    const next = file.indexOf(sync, p + 1);
+    if (next < 0) break;
+    p = next + 16;
+  }
+  return runs;
+}
+
+/** End of the block at `p` (its sync marker included) as its framing says, -1 when the framing
+ * does not parse or runs past the file. The marker itself is not checked. */
+function declaredEnd(file: Buffer, p: number): number {
+  const c = new Cursor(file, p);
+  try {
+    const count = readFramingLong(c, 'block count');
+    const size = readFramingLong(c, 'block size');
+    if (count <= 0 || size < 0 || c.pos + size + 16 > file.length) return -1;
+    return c.pos + size + 16;
+  } catch {
+    return -1;
+  }
+}
+
+/** End of the whole block at `p` (its sync marker included), -1 when it is not whole. */
+function blockEnd(file: Buffer, p: number, sync: Buffer): number {
+  const e = declaredEnd(file, p);
+  return e > 0 && file.subarray(e - 16, e).equals(sync) ? e : -1;
+}
+
+/**
  * Bytes of `file` up to the end of its last complete block: what a window left by a crash in
  * the middle of an append holds intact. 0 when it holds no whole block (the preamble goes to
  * disk with the first block, in one append).
  */
 export function completeSysFlowLength(file: Buffer): number {
-  let r;
-  try {
-    r = openSysFlow(file, 'window');
-  } catch {
-    return 0;
-  }
-  const { dataOffset, sync } = r.info;
-  r.close();
-  const c = new Cursor(file, dataOffset);
-  let good = 0;
-  while (c.pos < file.length) {
-    try {
-      const count = readFramingLong(c, 'block count');
-      const size = readFramingLong(c, 'block size');
-      if (count === 0 || c.pos + size + 16 > file.length) break;
-      c.pos += size;
-      if (!file.subarray(c.pos, c.pos + 16).equals(sync)) break;
-      c.pos += 16;
-      good = c.pos;
-    } catch {
-      break;
-    }
-  }
-  return good;
+  const runs = wholeSysFlowRuns(file);
+  return runs.length ? runs[0]![1] : 0;
 }

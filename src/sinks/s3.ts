@@ -14,14 +14,14 @@ import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand,
   HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client, UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, truncateSync, unlinkSync } from 'node:fs';
+import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { SendResult, Sink, SinkItem } from '../pipeline/types.js';
 import { registerSinkScheme } from './registry.js';
-import { completeSysFlowLength, SysFlowObjectBuilder } from './s3-sysflow.js';
-import { completeGzipLength } from './gzip-members.js';
+import { SysFlowObjectBuilder, wholeSysFlowRuns } from './s3-sysflow.js';
+import { wholeGzipRuns } from './gzip-members.js';
 import { parseBoolParam, parseBytes, parseDurationMs, parseFleetUrl } from '../util/fleet-url.js';
 
 export interface S3SinkOptions {
@@ -118,7 +118,7 @@ export class S3Sink implements Sink {
   /** the object name's ending, also the local window files' */
   private readonly ext: string;
   private readonly contentType: { ContentType: string; ContentEncoding?: string };
-  readonly stats = { objects: 0, multipart: 0, parts: 0, bytesUploaded: 0, uploadErrors: 0, lastError: '', rejected: 0, truncatedWindows: 0, corruptWindows: 0 };
+  readonly stats = { objects: 0, multipart: 0, parts: 0, bytesUploaded: 0, uploadErrors: 0, lastError: '', rejected: 0, truncatedWindows: 0, corruptWindows: 0, damagedWindows: 0, damagedBytes: 0 };
 
   constructor(private readonly opts: S3SinkOptions, private readonly now: () => number = Date.now) {
     this.name = opts.name ?? `s3:${opts.bucket}`;
@@ -142,7 +142,9 @@ export class S3Sink implements Sink {
       maxAttempts: 3,
     });
     // windows of an earlier run: a half-written one is complete up to its last batch
-    for (const f of readdirSync(o.dir)) if (f.endsWith('.part')) this.recover(join(o.dir, f));
+    const left = readdirSync(o.dir);
+    for (const f of left) if (f.endsWith('.part.tmp')) unlinkSync(join(o.dir, f)); // a repair cut short: its .part is still there
+    for (const f of left) if (f.endsWith('.part')) this.recover(join(o.dir, f));
     this.timer = setInterval(() => this.tick(), Math.max(50, Math.min(1000, Math.floor(o.windowMs / 4))));
     this.timer.unref();
     this.kickUploads();
@@ -151,8 +153,10 @@ export class S3Sink implements Sink {
   /**
    * A window cut short by a crash in the middle of an append is truncated to its last whole
    * gzip member (`.ndjson.gz`) or Avro block (`.sf`); the batch that tore was never acknowledged,
-   * so the spool sends it again. One without a whole member or block holds no record and is set
-   * aside (`.corrupt`, neither uploaded nor deleted); an empty one is removed.
+   * so the spool sends it again. Damage in the middle (a bad sector: the batches after it were
+   * acknowledged) costs only the members or blocks it hit: the rest is kept, the bytes lost are
+   * counted (`damagedWindows`, `damagedBytes`). One without a whole member or block holds no
+   * record and is set aside (`.corrupt`, neither uploaded nor deleted); an empty one is removed.
    */
   private recover(path: string): void {
     const done = path.slice(0, -5);
@@ -161,15 +165,23 @@ export class S3Sink implements Sink {
       unlinkSync(path);
       return;
     }
-    const good = done.endsWith('.sf') ? completeSysFlowLength(file) : completeGzipLength(file);
-    if (good === 0) {
+    const runs = done.endsWith('.sf') ? wholeSysFlowRuns(file) : wholeGzipRuns(file);
+    if (runs.length === 0) {
       renameSync(path, `${done}.corrupt`);
       this.stats.corruptWindows++;
       return;
     }
-    if (good < file.length) {
-      truncateSync(path, good);
-      this.stats.truncatedWindows++;
+    const end = runs[runs.length - 1]![1];
+    if (end < file.length) this.stats.truncatedWindows++;
+    if (runs.length === 1 && runs[0]![0] === 0) {
+      if (end < file.length) truncateSync(path, end);
+    } else {
+      this.stats.damagedWindows++;
+      this.stats.damagedBytes += end - runs.reduce((n, [a, b]) => n + b - a, 0);
+      // the kept runs replace the file whole: written and fsynced beside it, then renamed over it
+      writeFileSync(`${path}.tmp`, Buffer.concat(runs.map(([a, b]) => file.subarray(a, b))));
+      fsyncFile(`${path}.tmp`);
+      renameSync(`${path}.tmp`, path);
     }
     renameSync(path, done);
   }
@@ -224,8 +236,7 @@ export class S3Sink implements Sink {
     this.win = undefined;
     // a window nothing was written to (object=sf, every item rejected) has no file
     if (w && w.bytes > 0) {
-      const fd = openSync(w.path, 'r+');
-      try { fsyncSync(fd); } finally { closeSync(fd); }
+      fsyncFile(w.path);
       renameSync(w.path, w.path.slice(0, -5));
     }
     this.kickUploads();
@@ -316,4 +327,9 @@ export class S3Sink implements Sink {
 /** Plugs the scheme into the sink registry (parseSinkUrl/createSink, --sink, pipeline.json). */
 export function registerS3(register: typeof registerSinkScheme = registerSinkScheme): void {
   for (const scheme of ['s3+http', 's3+https']) register(scheme, (spec) => new S3Sink(parseS3SinkUrl(spec.text ?? spec.url.href, spec.text ?? 'sink')), parseS3SinkUrl);
+}
+
+function fsyncFile(path: string): void {
+  const fd = openSync(path, 'r+');
+  try { fsyncSync(fd); } finally { closeSync(fd); }
 }

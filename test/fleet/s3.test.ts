@@ -169,6 +169,33 @@ test('s3: an NDJSON.gz window torn by a crash mid-append is cut back to its last
   });
 });
 
+test('s3: an NDJSON.gz window damaged in its middle keeps the whole members on both sides of the damage; the bytes lost are counted', async () => {
+  await withS3rver(async (endpoint, client, tmp) => {
+    const dir = join(tmp, 'win');
+    const q = `nodeip=n1&node=a&dir=${encodeURIComponent(dir)}`;
+    const crashed = new S3Sink(parseS3SinkUrl(`s3+http://S3RVER:S3RVER@${endpoint}/telemetry?${q}`, 't'), () => 1_700_000_000_000);
+    const batches = [items(40, 0, 'h'), items(40, 40, 'h'), items(40, 80, 'h')];
+    for (const b of batches) assert.deepEqual(await crashed.send(b), {});
+    const part = join(dir, '1700000000.n1.ndjson.gz.part');
+    const [m1, m2, m3] = batches.map(gz) as [Buffer, Buffer, Buffer];
+    const f = readFileSync(part);
+    assert.ok(f.equals(Buffer.concat([m1, m2, m3])));
+    f[m1.length + (m2.length >> 1)] ^= 0xff; // a bad sector in the second batch's member
+    writeFileSync(part, f);
+    writeFileSync(`${part}.tmp`, 'a repair cut short'); // removed, the .part repaired again
+    const up = new S3Sink(parseS3SinkUrl(`s3+http://S3RVER:S3RVER@${endpoint}/telemetry?${q}`, 't'));
+    await up.open();
+    await up.close();
+    assert.deepEqual([up.stats.damagedWindows, up.stats.damagedBytes, up.stats.truncatedWindows, up.stats.corruptWindows, up.stats.objects], [1, m2.length, 0, 0, 1]);
+    assert.deepEqual(readdirSync(dir), []);
+    const objs = await list(client, 'telemetry');
+    const data = await get(client, 'telemetry', objs[0]!.key);
+    assert.ok(data.equals(Buffer.concat([m1, m3])), 'the first and third batches, whole');
+    assert.equal(gunzipSync(data).toString().split('\n').length - 1, 80);
+    crashed.close().catch(() => undefined);
+  });
+});
+
 // ---- object=sf: self-contained SysFlow traces ----
 
 /** A record's content as sf-processor's exporter shows it (the a* lists, memoised per process by
@@ -371,6 +398,42 @@ test('s3 object=sf: a window torn by a crash mid-append is cut back to its last 
     assert.ok(data.equals(whole), 'exactly the two whole batches');
     assert.deepEqual(readObject(data).records, sent.map((r) => r.content));
     crashed.close().catch(() => undefined);
+  });
+});
+
+test('s3 object=sf: a window whose middle block framing is damaged keeps the whole blocks on both sides; the bytes lost are counted', async () => {
+  await withS3rver(async (endpoint, client, tmp) => {
+    const dir = join(tmp, 'win');
+    const q = `object=sf&format=sysflow-msg&nodeip=n1&node=a&dir=${encodeURIComponent(dir)}`;
+    const sent = traceRecords('shellshock.sf');
+    const crashed = new S3Sink(parseS3SinkUrl(`s3+http://S3RVER:S3RVER@${endpoint}/telemetry?${q}`, 't'), () => 1_700_000_000_000);
+    const part = join(dir, '1700000000.n1.sf.part');
+    const ends: number[] = [];
+    for (const [a, b] of [[0, 20], [20, 30], [30, sent.length]] as const) {
+      assert.deepEqual(await crashed.send(sent.slice(a, b).map(item)), {});
+      ends.push(readFileSync(part).length);
+    }
+    const [e1, e2, e3] = ends as [number, number, number];
+    // the second batch's block, damaged in its count, then (another run) in its sync marker
+    const original = readFileSync(part);
+    for (const at of [e1, e2 - 1]) {
+      const f = Buffer.from(original);
+      f[at] ^= 0xff;
+      writeFileSync(part, f);
+      const up = new S3Sink(parseS3SinkUrl(`s3+http://S3RVER:S3RVER@${endpoint}/telemetry?${q}`, 't'), () => 1_700_000_000_000 + at);
+      await up.open();
+      await up.close();
+      assert.deepEqual([up.stats.damagedWindows, up.stats.damagedBytes, up.stats.truncatedWindows, up.stats.objects], [1, e2 - e1, 0, 1], `damage at ${at}`);
+      assert.deepEqual(readdirSync(dir), [], 'uploaded and deleted');
+    }
+    crashed.close().catch(() => undefined);
+    const objs = await list(client, 'telemetry');
+    assert.equal(objs.length, 1, 'the same window twice: one key');
+    const data = await get(client, 'telemetry', objs[0]!.key);
+    assert.ok(data.equals(Buffer.concat([original.subarray(0, e1), original.subarray(e2, e3)])), 'the first and third batches\' blocks');
+    const back = readObject(data).records;
+    assert.equal(back.length, 20 + (sent.length - 30));
+    assert.deepEqual(back.slice(0, 20), sent.slice(0, 20).map((r) => r.content));
   });
 });
 

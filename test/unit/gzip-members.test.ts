@@ -1,11 +1,12 @@
 // completeGzipLength: the whole-member prefix of a file of concatenated gzip members, on every
-// cut and on random damage (a fuzz of the parser the S3 sink's crash recovery relies on).
+// cut and on random damage (a fuzz of the parser the S3 sink's crash recovery relies on);
+// wholeGzipRuns: the whole members around damage in the middle.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { completeGzipLength } from '../../src/sinks/gzip-members.js';
+import { completeGzipLength, wholeGzipRuns } from '../../src/sinks/gzip-members.js';
 import { zlibCrc32 } from '../../src/util/zlib-crc32.js';
-import { fuzzWholePrefix } from '../policy/fuzz-lib.js';
+import { fuzzWholePrefix, Rng } from '../policy/fuzz-lib.js';
 
 const crc32 = zlibCrc32!; // Node 20.20 here and in CI
 
@@ -69,4 +70,50 @@ test('completeGzipLength: fuzz, random cuts and byte damage: a prefix that gunzi
     assert.ok(out.equals(Buffer.concat(data.slice(0, k))), `#${i}: ${k} members' data`);
   });
   assert.ok(kept > 1000 && none > 50, `${kept} kept, ${none} with no whole member`);
+});
+
+test('wholeGzipRuns: damage in the middle costs only the members it hit', () => {
+  const m = [0, 1, 2, 3].map((i) => gzipSync(lines(i * 20, 20)));
+  const at = (k: number): number => m.slice(0, k).reduce((n, x) => n + x.length, 0);
+  const file = Buffer.concat(m);
+  assert.deepEqual(wholeGzipRuns(file), [[0, file.length]]);
+  const inData = Buffer.from(file);
+  inData[at(1) + 20] ^= 0xff; // inside the second member's deflate data
+  assert.deepEqual(wholeGzipRuns(inData), [[0, at(1)], [at(2), file.length]]);
+  const inTrailer = Buffer.from(file);
+  inTrailer[at(3) - 6] ^= 1; // the third member's CRC-32
+  assert.deepEqual(wholeGzipRuns(inTrailer), [[0, at(2)], [at(3), file.length]]);
+  const first = Buffer.from(file);
+  first[0] = 0; // the first member's magic
+  assert.deepEqual(wholeGzipRuns(first), [[at(1), file.length]]);
+  // garbage between members (with a false magic in it), and a torn end
+  const junk = Buffer.concat([m[0]!, Buffer.from([0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), m[1]!, m[2]!.subarray(0, 30)]);
+  assert.deepEqual(wholeGzipRuns(junk), [[0, at(1)], [at(1) + 13, at(1) + 13 + m[1]!.length]]);
+  assert.deepEqual(wholeGzipRuns(Buffer.from('not gzip at all')), []);
+  assert.deepEqual(wholeGzipRuns(Buffer.alloc(0)), []);
+});
+
+test('wholeGzipRuns: fuzz, random damage anywhere: ordered runs of whole members that gunzip, never a throw', () => {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < 12; i++) parts.push(gzipSync(lines(i * 40, 1 + (i * 37) % 60)));
+  const file = Buffer.concat(parts);
+  const starts = new Set<number>();
+  for (let at = 0, k = 0; k <= parts.length; at += parts[k++]?.length ?? 0) starts.add(at);
+  const rng = new Rng(77);
+  let split = 0;
+  for (let i = 0; i < 1500; i++) {
+    const f = Buffer.from(file);
+    for (let k = 1 + rng.int(4); k > 0; k--) f[rng.int(f.length)] = rng.int(256);
+    const runs = wholeGzipRuns(f);
+    let prev = 0;
+    for (const [a, b] of runs) {
+      assert.ok(prev <= a && a < b && b <= f.length, `#${i}: ${JSON.stringify(runs)}`);
+      prev = b;
+      gunzipSync(f.subarray(a, b)); // each run is whole members
+      // runs whose bytes are untouched lie on the original member boundaries
+      if (f.subarray(a, b).equals(file.subarray(a, b))) assert.ok(starts.has(a) && starts.has(b), `#${i}: [${a}, ${b})`);
+    }
+    if (runs.length > 1) split++;
+  }
+  assert.ok(split > 200, `${split} files kept members after a damaged one`);
 });

@@ -11,6 +11,7 @@
 // Each batch becomes whole Avro blocks, so the file is a valid trace at every batch boundary.
 // Nothing is remembered for a batch until commit(): a batch whose bytes could not be stored is
 // retried by the delivery and must write its entities again.
+import { inflateRawSync } from 'node:zlib';
 import { Cursor, readFramingLong } from '../sysflow/avro-decode.js';
 import { oidKey } from '../sysflow/oid.js';
 import { SysFlowOcfWriter } from '../sysflow/ocf-writer.js';
@@ -156,12 +157,13 @@ export function wholeSysFlowRuns(file: Buffer): [number, number][] {
   } catch {
     return [];
   }
-  const { dataOffset, sync } = r.info;
+  const { dataOffset, sync, codec } = r.info;
   r.close();
+  const blockEnd = (at: number): number => wholeBlockEnd(file, at, sync, codec === 'deflate');
   const runs: [number, number][] = [];
   let p = dataOffset;
   while (p < file.length) {
-    const e = blockEnd(file, p, sync);
+    const e = blockEnd(p);
     if (e > 0) {
       const last = runs[runs.length - 1];
       if (last && last[1] === p) last[1] = e;
@@ -172,8 +174,8 @@ export function wholeSysFlowRuns(file: Buffer): [number, number][] {
     if (!runs.length) return []; // the first block: a torn first append, nothing whole
     // the next block where this one's size says (its sync marker was hit), else after the next
     // sync marker
-    const said = declaredEnd(file, p);
-    if (said > 0 && blockEnd(file, said, sync) > 0) {
+    const said = framing(file, p)?.end ?? -1;
+    if (said > 0 && blockEnd(said) > 0) {
       p = said;
       continue;
     }
@@ -184,24 +186,34 @@ export function wholeSysFlowRuns(file: Buffer): [number, number][] {
   return runs;
 }
 
-/** End of the block at `p` (its sync marker included) as its framing says, -1 when the framing
- * does not parse or runs past the file. The marker itself is not checked. */
-function declaredEnd(file: Buffer, p: number): number {
+/** Where the block at `p` has its data and its end (sync marker included) as its framing says;
+ * null when the framing does not parse or runs past the file. The marker itself is not checked. */
+function framing(file: Buffer, p: number): { data: number; end: number } | null {
   const c = new Cursor(file, p);
   try {
     const count = readFramingLong(c, 'block count');
     const size = readFramingLong(c, 'block size');
-    if (count <= 0 || size < 0 || c.pos + size + 16 > file.length) return -1;
-    return c.pos + size + 16;
+    if (count <= 0 || size < 0 || c.pos + size + 16 > file.length) return null;
+    return { data: c.pos, end: c.pos + size + 16 };
   } catch {
-    return -1;
+    return null;
   }
 }
 
-/** End of the whole block at `p` (its sync marker included), -1 when it is not whole. */
-function blockEnd(file: Buffer, p: number, sync: Buffer): number {
-  const e = declaredEnd(file, p);
-  return e > 0 && file.subarray(e - 16, e).equals(sync) ? e : -1;
+/** End of the whole block at `p` (its sync marker included), -1 when it is not whole: framing,
+ * marker and, for the deflate codec, data that inflates (Avro blocks carry no checksum, so damage
+ * to null-codec data, or deflate data that still inflates, goes unseen). */
+function wholeBlockEnd(file: Buffer, p: number, sync: Buffer, deflate: boolean): number {
+  const f = framing(file, p);
+  if (!f || !file.subarray(f.end - 16, f.end).equals(sync)) return -1;
+  if (deflate) {
+    try {
+      inflateRawSync(file.subarray(f.data, f.end - 16));
+    } catch {
+      return -1;
+    }
+  }
+  return f.end;
 }
 
 /**

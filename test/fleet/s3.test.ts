@@ -464,6 +464,6 @@ test('s3 object=sf: completeSysFlowLength on cut and mutated windows: a whole-bl
     if (runs.length) assert.equal(runs[0]![0], 0, `#${i}: the preamble first`);
     if (runs.length > 1) split++;
   }
-  // most damage lands in block data, which framing cannot see (Avro blocks carry no checksum)
-  assert.ok(split > 5, `${split} windows kept blocks after a damaged one`);
+  // damage to deflate data that still inflates goes unseen (Avro blocks carry no checksum)
+  assert.ok(split > 50, `${split} windows kept blocks after a damaged one`);
 });

@@ -54,17 +54,6 @@ function memberEnd(file: Buffer, p: number): number {
 }
 
 /**
- * Bytes of `file` up to the end of its last whole member, the members before it whole too. The
- * first member that is not whole ends the count, so a torn or damaged member is cut off with
- * everything after it. 0 when the first member is not whole. Never throws.
- */
-export function completeGzipLength(file: Buffer): number {
-  let good = 0;
-  for (let e = memberEnd(file, 0); e > 0; e = memberEnd(file, good)) good = e;
-  return good;
-}
-
-/**
  * The whole members of `file` as [start, end) runs of adjacent members. After a member that is
  * not whole, the next whole member is searched for from the next gzip magic on, so damage in the
  * middle (a bad sector, not a crash: a crash tears only the end) costs only the members it hit.

@@ -215,13 +215,3 @@ function wholeBlockEnd(file: Buffer, p: number, sync: Buffer, deflate: boolean):
   }
   return f.end;
 }
-
-/**
- * Bytes of `file` up to the end of its last complete block: what a window left by a crash in
- * the middle of an append holds intact. 0 when it holds no whole block (the preamble goes to
- * disk with the first block, in one append).
- */
-export function completeSysFlowLength(file: Buffer): number {
-  const runs = wholeSysFlowRuns(file);
-  return runs.length ? runs[0]![1] : 0;
-}

@@ -41,6 +41,12 @@ function tornOrDamaged(rng: Rng, file: Buffer): Buffer {
   return f;
 }
 
+/** The bytes a crash leaves whole: the first run of whole parts when it starts the file (what a
+ * torn end is cut back to), else 0. */
+export function wholePrefix(runs: readonly (readonly [number, number])[]): number {
+  return runs.length && runs[0]![0] === 0 ? runs[0]![1] : 0;
+}
+
 /** Runs `complete` (how much of a file is whole) on `iterations` torn or damaged copies of
  * `file`: each answer must be a length within the copy (a throw fails the test); `check` sees each
  * copy with a non-zero answer. How many copies had no whole part, and how many had one. */

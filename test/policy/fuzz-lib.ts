@@ -41,6 +41,30 @@ function tornOrDamaged(rng: Rng, file: Buffer): Buffer {
   return f;
 }
 
+/** Runs `runsOf` (the whole parts of a file, as [start, end) runs) on `iterations` copies of
+ * `file` with 1–4 random bytes damaged anywhere: the runs must be ordered, non-empty and within
+ * the copy (a throw fails the test); `check` sees each run. How many copies kept parts after a
+ * damaged one (more than one run). */
+export function fuzzDamagedRuns(file: Buffer, seed: number, iterations: number, runsOf: (f: Buffer) => readonly (readonly [number, number])[],
+  check: (f: Buffer, run: readonly [number, number], index: number, i: number) => void): number {
+  const rng = new Rng(seed);
+  let split = 0;
+  for (let i = 0; i < iterations; i++) {
+    const f = Buffer.from(file);
+    for (let k = 1 + rng.int(4); k > 0; k--) f[rng.int(f.length)] = rng.int(256);
+    const runs = runsOf(f);
+    let prev = 0;
+    runs.forEach((run, index) => {
+      const [a, b] = run;
+      if (!(prev <= a && a < b && b <= f.length)) throw new Error(`#${i}: ${JSON.stringify(runs)}`);
+      prev = b;
+      check(f, run, index, i);
+    });
+    if (runs.length > 1) split++;
+  }
+  return split;
+}
+
 /** The bytes a crash leaves whole: the first run of whole parts when it starts the file (what a
  * torn end is cut back to), else 0. */
 export function wholePrefix(runs: readonly (readonly [number, number])[]): number {

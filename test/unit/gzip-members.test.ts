@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { wholeGzipRuns } from '../../src/sinks/gzip-members.js';
 import { zlibCrc32 } from '../../src/util/zlib-crc32.js';
-import { fuzzWholePrefix, Rng, wholePrefix } from '../policy/fuzz-lib.js';
+import { fuzzDamagedRuns, fuzzWholePrefix, wholePrefix } from '../policy/fuzz-lib.js';
 
 /** what a crash's torn end is cut back to */
 const completeGzipLength = (f: Buffer): number => wholePrefix(wholeGzipRuns(f));
@@ -102,21 +102,10 @@ test('wholeGzipRuns: fuzz, random damage anywhere: ordered runs of whole members
   const file = Buffer.concat(parts);
   const starts = new Set<number>();
   for (let at = 0, k = 0; k <= parts.length; at += parts[k++]?.length ?? 0) starts.add(at);
-  const rng = new Rng(77);
-  let split = 0;
-  for (let i = 0; i < 1500; i++) {
-    const f = Buffer.from(file);
-    for (let k = 1 + rng.int(4); k > 0; k--) f[rng.int(f.length)] = rng.int(256);
-    const runs = wholeGzipRuns(f);
-    let prev = 0;
-    for (const [a, b] of runs) {
-      assert.ok(prev <= a && a < b && b <= f.length, `#${i}: ${JSON.stringify(runs)}`);
-      prev = b;
-      gunzipSync(f.subarray(a, b)); // each run is whole members
-      // runs whose bytes are untouched lie on the original member boundaries
-      if (f.subarray(a, b).equals(file.subarray(a, b))) assert.ok(starts.has(a) && starts.has(b), `#${i}: [${a}, ${b})`);
-    }
-    if (runs.length > 1) split++;
-  }
+  const split = fuzzDamagedRuns(file, 77, 1500, wholeGzipRuns, (f, [a, b], _, i) => {
+    gunzipSync(f.subarray(a, b)); // each run is whole members
+    // runs whose bytes are untouched lie on the original member boundaries
+    if (f.subarray(a, b).equals(file.subarray(a, b))) assert.ok(starts.has(a) && starts.has(b), `#${i}: [${a}, ${b})`);
+  });
   assert.ok(split > 200, `${split} files kept members after a damaged one`);
 });

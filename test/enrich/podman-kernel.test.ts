@@ -49,8 +49,21 @@ test('a podman container (runc, imported busybox image) is tagged with id, name 
 
     traces = path.join(dir, 'traces') + '/';
     let containerId = '';
-    const cap = await captureRecords(async () => {
-      const r = await podman('run', '--rm', '--name', name, '--label', 'io.kubernetes.pod.name=web', '--label', 'io.kubernetes.pod.namespace=prod', image, '/bin/sh', '-c', 'sleep 1; cat /proc/self/cgroup; true');
+    const gate = path.join(dir, 'gate');
+    mkdirSync(gate);
+    const cap = await captureRecords(async (live) => {
+      // the container keeps starting processes until the agent has tagged one with the API's
+      // metadata (the API answers within a bounded wait, or for a later record: not a race with
+      // a fixed sleep), then ends
+      const ran = podman('run', '--rm', '--name', name, '-v', `${gate}:/gate`, '--label', 'io.kubernetes.pod.name=web', '--label', 'io.kubernetes.pod.namespace=prod', image,
+        '/bin/sh', '-c', 'cat /proc/self/cgroup; while [ ! -e /gate/go ]; do sleep 1; done; true');
+      let ended = false; // a container that failed to start: its error below, not a wait
+      ran.then(() => { ended = true; }, () => { ended = true; });
+      for (const t0 = Date.now(); !ended && Date.now() - t0 < 120_000; await new Promise((res) => setTimeout(res, 200))) {
+        if (live().some((r) => r['ContainerId'] !== undefined && r['ContainerName'] !== '')) break;
+      }
+      writeFileSync(path.join(gate, 'go'), '');
+      const r = await ran;
       containerId = /libpod-([0-9a-f]{64})/.exec(r.stdout)?.[1] ?? '';
       await new Promise<void>((res) => setTimeout(res, 1000));
     }, ['-m', 'process', '--proc-events', 'FORK,EXEC,EXIT,CHDIR', '--containers', '--container-socket', sock, '-w', traces, '--exporter-id', 'podman']);

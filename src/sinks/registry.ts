@@ -133,6 +133,14 @@ export function parseSinkUrl(text: string, where: string): SinkSpec {
   parseDelivery(spec, params, scheme, bad);
   for (const k of Object.keys(params)) if (!COMMON.includes(k)) spec.params[k] = params[k]!;
 
+  parseAddress(spec, rest, t, where, bad);
+  return spec;
+}
+
+/** The address part of a sink URL (`rest`: after the scheme, before the query) into spec: a path,
+ * servers, or (fleet schemes) the whole text checked by the scheme's own parser. */
+function parseAddress(spec: SinkSpec, rest: string, t: string, where: string, bad: (msg: string) => never): void {
+  const scheme = spec.scheme;
   const authority = (): string => (rest.startsWith('//') ? rest.slice(2) : bad(`expected ${scheme}://…`));
   switch (scheme) {
     case 'stdout':
@@ -191,11 +199,9 @@ export function parseSinkUrl(text: string, where: string): SinkSpec {
         }
       }
       const u = firstHostUrl(t);
-      if (!u) return bad('not a valid URL');
-      spec.url = u;
+      spec.url = u ?? bad('not a valid URL');
     }
   }
-  return spec;
 }
 
 function hostPort(text: string, def: number | undefined, bad: (m: string) => never): HostPort {

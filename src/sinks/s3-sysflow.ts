@@ -145,10 +145,10 @@ export class SysFlowObjectBuilder {
 
 /**
  * The preamble and whole blocks of a `.sf` window as [start, end) runs of adjacent bytes (the
- * first run starts with the preamble). A block whose framing fails (its count, its size, or the
- * sync marker after it) is stepped over to the next sync marker that a whole block follows, so
- * damage in the middle (a bad sector, not a crash: a crash tears only the end) costs only the
- * blocks it hit. Empty when the preamble or the first block is not whole. Never throws.
+ * first run starts with the preamble). A block that is not whole (wholeBlockEnd) is stepped over
+ * to where its size says the next block starts, else past the next sync marker, so damage in the
+ * middle (a bad sector, not a crash: a crash tears only the end) costs only the blocks it hit.
+ * Empty when the preamble does not parse or no block is whole. Never throws.
  */
 export function wholeSysFlowRuns(file: Buffer): [number, number][] {
   let r;
@@ -161,19 +161,20 @@ export function wholeSysFlowRuns(file: Buffer): [number, number][] {
   r.close();
   const blockEnd = (at: number): number => wholeBlockEnd(file, at, sync, codec === 'deflate');
   const runs: [number, number][] = [];
+  const keep = (a: number, e: number): void => {
+    const last = runs[runs.length - 1];
+    if (last && last[1] === a) last[1] = e;
+    else runs.push([a, e]);
+  };
   let p = dataOffset;
   while (p < file.length) {
     const e = blockEnd(p);
     if (e > 0) {
-      const last = runs[runs.length - 1];
-      if (last && last[1] === p) last[1] = e;
-      else runs.push([runs.length ? p : 0, e]);
+      if (!runs.length) keep(0, dataOffset);
+      keep(p, e);
       p = e;
       continue;
     }
-    if (!runs.length) return []; // the first block: a torn first append, nothing whole
-    // the next block where this one's size says (its sync marker was hit), else after the next
-    // sync marker
     const said = framing(file, p)?.end ?? -1;
     if (said > 0 && blockEnd(said) > 0) {
       p = said;

@@ -16,7 +16,7 @@ import type { SinkItem } from '../../src/pipeline/types.js';
 import { items } from './nats-helpers.js';
 import { sleep } from './nats-cluster.js';
 import { freePort } from '../lib/ports.js';
-import { EntityTable, readSysFlowBuffer, readSysFlowFile, viewsOf, type SfRecordView } from '../../src/sysflow/index.js';
+import { EntityTable, openSysFlow, readSysFlowBuffer, readSysFlowFile, viewsOf, type SfRecordView } from '../../src/sysflow/index.js';
 import { encodeSysFlowMessage } from '../../src/fleet/sysflow-message.js';
 import { toSysFlowJson } from '../../src/policy/index.js';
 import { ENGINE_RECORD_TYPES } from '../../src/pipeline/sources/sysflow-files.js';
@@ -414,21 +414,23 @@ test('s3 object=sf: a window whose middle block framing is damaged keeps the who
       ends.push(readFileSync(part).length);
     }
     const [e1, e2, e3] = ends as [number, number, number];
-    // the second batch's block, damaged in its count, then (another run) in its sync marker
     const original = readFileSync(part);
-    for (const at of [e1, e2 - 1]) {
+    const pre = openSysFlow(original, 'window').info.dataOffset;
+    // one damage per run: the first batch's block count (the preamble and the later blocks kept),
+    // the second batch's block count, then its sync marker; the last upload is read back below
+    for (const [at, lost] of [[pre, e1 - pre], [e1, e2 - e1], [e2 - 1, e2 - e1]] as const) {
       const f = Buffer.from(original);
       f[at] ^= 0xff;
       writeFileSync(part, f);
       const up = new S3Sink(parseS3SinkUrl(`s3+http://S3RVER:S3RVER@${endpoint}/telemetry?${q}`, 't'), () => 1_700_000_000_000 + at);
       await up.open();
       await up.close();
-      assert.deepEqual([up.stats.damagedWindows, up.stats.damagedBytes, up.stats.truncatedWindows, up.stats.objects], [1, e2 - e1, 0, 1], `damage at ${at}`);
+      assert.deepEqual([up.stats.damagedWindows, up.stats.damagedBytes, up.stats.truncatedWindows, up.stats.corruptWindows, up.stats.objects], [1, lost, 0, 0, 1], `damage at ${at}`);
       assert.deepEqual(readdirSync(dir), [], 'uploaded and deleted');
     }
     crashed.close().catch(() => undefined);
     const objs = await list(client, 'telemetry');
-    assert.equal(objs.length, 1, 'the same window twice: one key');
+    assert.equal(objs.length, 1, 'the same window each time: one key');
     const data = await get(client, 'telemetry', objs[0]!.key);
     assert.ok(data.equals(Buffer.concat([original.subarray(0, e1), original.subarray(e2, e3)])), 'the first and third batches\' blocks');
     const back = readObject(data).records;
@@ -438,12 +440,14 @@ test('s3 object=sf: a window whose middle block framing is damaged keeps the who
 });
 
 test('s3 object=sf: cut and mutated windows: a whole-block prefix that reads back, never a throw', () => {
-  const completeSysFlowLength = (f: Buffer): number => wholePrefix(wholeSysFlowRuns(f));
   const sent = traceRecords('shellshock.sf');
   const b = new SysFlowObjectBuilder({ version: 5n, exporter: 'x', ip: 'NA', filename: 'k' }, { blockSize: 2000 });
   const parts: Buffer[] = [];
   for (let i = 0; i < sent.length; i += 7) { const r = b.encode(sent.slice(i, i + 7).map(item)); r.commit(); parts.push(r.bytes); }
   const file = Buffer.concat(parts);
+  // what a crash's torn end is cut back to: the first run, when it holds a block beyond the preamble
+  const preamble = openSysFlow(file, 'window').info.dataOffset;
+  const completeSysFlowLength = (f: Buffer): number => { const n = wholePrefix(wholeSysFlowRuns(f)); return n > preamble ? n : 0; };
   assert.equal(completeSysFlowLength(file), file.length);
   const { none: cut, kept: whole } = fuzzWholePrefix(file, 1317, 3000, completeSysFlowLength, (f, n, i) => {
     // an untouched prefix cut back to whole blocks reads to its end

@@ -2,8 +2,7 @@
 import { InvalidArgumentError } from 'commander';
 import { MON_FILE, MON_PROCESS, MON_SOCKET } from '../sensor/layout.js';
 import type { OutputFormat } from '../pipeline/agent.js';
-import { parseSize } from '../sinks/units.js';
-import { MIN_RELAY_HIGH_WATER } from '../sysflow/seqpacket-transport.js';
+import { parseSocketBuffer, SOCKET_BUFFER_EXPECTED } from '../pipeline/stages/sysflow.js';
 
 const MONITORS: { name: string; bit: number; available: boolean }[] = [
   { name: 'file', bit: MON_FILE, available: true },
@@ -63,8 +62,8 @@ export function parsePositiveInt(value: string): number {
 
 /** --sf-socket-buffer SIZE: bytes (`16MiB`, `512k`) that may wait for a slow SysFlow processor. */
 export function parseRelayBuffer(value: string): number {
-  const n = parseSize(value);
-  if (n === null || n < MIN_RELAY_HIGH_WATER) throw new InvalidArgumentError(`expected a size of at least 64KiB (e.g. 16MiB), got '${value}'`);
+  const n = parseSocketBuffer(value);
+  if (n === null) throw new InvalidArgumentError(`expected ${SOCKET_BUFFER_EXPECTED}, got '${value}'`);
   return n;
 }
 

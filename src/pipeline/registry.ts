@@ -21,10 +21,8 @@ import { EcsEncoder } from '../format/ecs/encoder.js';
 import { agentVersion } from '../enrich/host.js';
 import { enrichmentStages, StageChain } from '../enrich/stages.js';
 import { FilterStage, PolicyStage } from './stages/policy.js';
-import { FlattenerStage, TraceWriterStage, type SysFlowMapping } from './stages/sysflow.js';
+import { FlattenerStage, parseSocketBuffer, SOCKET_BUFFER_EXPECTED, TraceWriterStage, type SysFlowMapping } from './stages/sysflow.js';
 import type { Encoder, Envelope, Stage } from './types.js';
-import { parseSize } from '../sinks/units.js';
-import { MIN_RELAY_HIGH_WATER } from '../sysflow/seqpacket-transport.js';
 
 export type SourceKind = 'kernel' | 'sysflow';
 
@@ -225,8 +223,8 @@ async function buildPlugin(p: PluginConfig, cfg: PipelineConfig, ctx: BuildConte
       if (!output && !socketPath) throw new PipelineConfigError(p.where, 'sysflowwriter needs "path" (a trace file or DIR/) or "socket"');
       const rotate = s['rotate'] !== undefined ? Number(s['rotate']) : undefined;
       if (rotate !== undefined && !(Number.isInteger(rotate) && rotate > 0)) throw new PipelineConfigError(where('rotate'), `rotate must be a positive number of seconds, got "${s['rotate']}"`);
-      const buffer = s['socket.buffer'] !== undefined ? parseSize(s['socket.buffer']) : undefined;
-      if (buffer === null || (buffer !== undefined && buffer < MIN_RELAY_HIGH_WATER)) throw new PipelineConfigError(where('socket.buffer'), `socket.buffer must be a size of at least 64KiB (e.g. 16MiB), got "${s['socket.buffer']}"`);
+      const buffer = s['socket.buffer'] !== undefined ? parseSocketBuffer(s['socket.buffer']) : undefined;
+      if (buffer === null) throw new PipelineConfigError(where('socket.buffer'), `socket.buffer must be ${SOCKET_BUFFER_EXPECTED}, got "${s['socket.buffer']}"`);
       const w = new TraceWriterStage(uniqueName('sysflowwriter'), { output, socketPath, socketBufferBytes: buffer, rotateSeconds: rotate, exporterId: s['exporter.id'] }, ctx.mapping, ctx.log);
       built.writers.push(w);
       return stage(w);

@@ -4,7 +4,8 @@
 import { hostname } from 'node:os';
 import { EntityTable } from '../../sysflow/index.js';
 import { createSysFlowTraceSink, type SysFlowTraceSink } from '../../sysflow/trace-sink.js';
-import { SeqpacketRelayTransport } from '../../sysflow/seqpacket-transport.js';
+import { MIN_RELAY_HIGH_WATER, SeqpacketRelayTransport } from '../../sysflow/seqpacket-transport.js';
+import { parseSize } from '../../sinks/units.js';
 import type { SysFlowRecord } from '../encoders/sysflow.js';
 import type { Control, Envelope, Stage } from '../types.js';
 import type { ControlAware } from '../runtime.js';
@@ -185,6 +186,16 @@ export class FlattenerStage implements Stage {
     }
     return out;
   }
+}
+
+/** What --sf-socket-buffer and `socket.buffer` take. */
+export const SOCKET_BUFFER_EXPECTED = 'a size of at least 64KiB (e.g. 16MiB)';
+
+/** The bytes that may wait for a slow processor (`16MiB`, `512k`), or null when the text is not
+ * SOCKET_BUFFER_EXPECTED. */
+export function parseSocketBuffer(text: string): number | null {
+  const n = parseSize(text);
+  return n !== null && n >= MIN_RELAY_HIGH_WATER ? n : null;
 }
 
 export interface TraceWriterOptions {

@@ -96,7 +96,8 @@ test('sysflow-avro: one SysFlow datum per record through a UDP sink, decodable o
   closeSync(errFd);
   assert.equal(code, 0, readFileSync(join(dir, 'err.txt'), 'utf8'));
   const want = [...viewsOf(readSysFlowFile(TRACE))].filter((v) => ENGINE_RECORD_TYPES.has(v.type)).map((v) => v.obj);
-  for (let i = 0; i < 50 && got.length < want.length; i++) await new Promise((r) => setTimeout(r, 20));
+  // the last datagrams may still be on their way (bounded: a slow machine is not a failure)
+  for (const t0 = Date.now(); got.length < want.length && Date.now() - t0 < 30_000; ) await new Promise((r) => setTimeout(r, 20));
   server.close();
   assert.equal(got.length, want.length);
   assert.deepEqual(got.map((m) => decodeSfDatum(m)), want);

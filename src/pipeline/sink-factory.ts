@@ -91,7 +91,7 @@ export function openExportFile(path: string, where: string, ctx: SinkContext): O
 export function openSinkUrl(url: string, where: string, ctx: SinkContext): OpenedSink {
   const spec = parseSinkUrl(url, where);
   const name = sinkName(spec.scheme.replace(/\+/g, '-'), ctx.counters);
-  const delivery = new Delivery({ ...spec.delivery, name, sink: createSink(spec), log: ctx.log });
+  const delivery = new Delivery({ ...spec.delivery, name, sink: createSink(spec, ctx.log), log: ctx.log });
   ctx.counters.sink(name, () => delivery.stats());
   return { name, delivery, format: spec.format };
 }

@@ -37,7 +37,9 @@ export class SinkUrlError extends Error {
   }
 }
 
-type Factory = (spec: SinkSpec) => Sink;
+/** Builds a registered scheme's sink; `log` takes the lines it has to say outside any batch (what
+ * it repaired at open). */
+type Factory = (spec: SinkSpec, log: (line: string) => void) => Sink;
 /** A registered scheme's own URL parser (host lists, options), run by parseSinkUrl; throws Error. */
 type UrlCheck = (text: string, where: string) => unknown;
 const registered = new Map<string, Factory>();
@@ -308,7 +310,7 @@ function parseSyslogOptions(spec: SinkSpec, bad: (m: string) => never): void {
 }
 
 /** Builds the sink of a parsed spec (files named by the spec, e.g. a CA, are read here). */
-export function createSink(spec: SinkSpec): Sink {
+export function createSink(spec: SinkSpec, log: (line: string) => void = () => {}): Sink {
   const where = spec.text ?? spec.url.href;
   switch (spec.scheme) {
     case 'stdout':
@@ -357,7 +359,7 @@ export function createSink(spec: SinkSpec): Sink {
     default: {
       const f = registered.get(spec.scheme);
       if (!f) throw new Error(`sink "${where}": no sink for scheme ${spec.scheme}`);
-      return f(spec);
+      return f(spec, log);
     }
   }
 }

@@ -48,6 +48,8 @@ export interface S3SinkOptions {
   /** what an object holds: NDJSON.gz lines, or a self-contained SysFlow trace (`.sf`) */
   object: S3ObjectFormat;
   name?: string;
+  /** lines about windows repaired at open (torn, damaged, set aside) */
+  log?: (line: string) => void;
 }
 
 export type S3ObjectFormat = 'ndjson.gz' | 'sf';
@@ -165,19 +167,32 @@ export class S3Sink implements Sink {
       unlinkSync(path);
       return;
     }
+    const log = this.opts.log ?? (() => {});
     const runs = done.endsWith('.sf') ? wholeSysFlowRuns(file) : wholeGzipRuns(file);
     if (runs.length === 0) {
       renameSync(path, `${done}.corrupt`);
       this.stats.corruptWindows++;
+      log(`${this.name}: window ${path} holds no whole ${this.ext === 'sf' ? 'block' : 'gzip member'} (${file.length} bytes); set aside as ${done}.corrupt, neither uploaded nor deleted`);
       return;
     }
     const end = runs[runs.length - 1]![1];
-    if (end < file.length) this.stats.truncatedWindows++;
+    if (end < file.length) {
+      this.stats.truncatedWindows++;
+      log(`${this.name}: window ${path} ends in a batch torn by a crash: ${file.length - end} bytes cut (the spool sends that batch again)`);
+    }
     if (runs.length === 1 && runs[0]![0] === 0) {
       if (end < file.length) truncateSync(path, end);
     } else {
+      const lost = end - runs.reduce((n, [a, b]) => n + b - a, 0);
       this.stats.damagedWindows++;
-      this.stats.damagedBytes += end - runs.reduce((n, [a, b]) => n + b - a, 0);
+      this.stats.damagedBytes += lost;
+      const gaps: string[] = [];
+      let prev = 0;
+      for (const [a, b] of runs) {
+        if (a > prev) gaps.push(`${prev}–${a}`);
+        prev = b;
+      }
+      log(`${this.name}: window ${path} is damaged at bytes ${gaps.join(', ')}: ${lost} bytes lost, the ${this.ext === 'sf' ? 'blocks' : 'gzip members'} around them kept and uploaded`);
       // the kept runs replace the file whole: written and fsynced beside it, then renamed over it
       writeFileSync(`${path}.tmp`, Buffer.concat(runs.map(([a, b]) => file.subarray(a, b))));
       fsyncFile(`${path}.tmp`);
@@ -326,7 +341,7 @@ export class S3Sink implements Sink {
 
 /** Plugs the scheme into the sink registry (parseSinkUrl/createSink, --sink, pipeline.json). */
 export function registerS3(register: typeof registerSinkScheme = registerSinkScheme): void {
-  for (const scheme of ['s3+http', 's3+https']) register(scheme, (spec) => new S3Sink(parseS3SinkUrl(spec.text ?? spec.url.href, spec.text ?? 'sink')), parseS3SinkUrl);
+  for (const scheme of ['s3+http', 's3+https']) register(scheme, (spec, log) => new S3Sink({ ...parseS3SinkUrl(spec.text ?? spec.url.href, spec.text ?? 'sink'), log }), parseS3SinkUrl);
 }
 
 function fsyncFile(path: string): void {

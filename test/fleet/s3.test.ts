@@ -11,7 +11,8 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
-import { S3Sink, parseS3SinkUrl, s3ObjectKey } from '../../src/sinks/s3.js';
+import { S3Sink, parseS3SinkUrl, registerS3, s3ObjectKey } from '../../src/sinks/s3.js';
+import { createSink, parseSinkUrl } from '../../src/sinks/registry.js';
 import type { SinkItem } from '../../src/pipeline/types.js';
 import { items } from './nats-helpers.js';
 import { sleep } from './nats-cluster.js';
@@ -55,10 +56,13 @@ async function get(client: S3Client, bucket: string, key: string): Promise<Buffe
 /** A new sink on the windows a "crashed" run left in `dir` (1700000000: torn at its end;
  * 1700000005: torn in its first append): one cut back and uploaded, one set aside. The object. */
 async function recoverAndUpload(endpoint: string, client: S3Client, q: string, dir: string, ext: string): Promise<Buffer> {
-  const up = new S3Sink(parseS3SinkUrl(`s3+http://S3RVER:S3RVER@${endpoint}/telemetry?${q}`, 't'));
+  const logged: string[] = [];
+  const up = new S3Sink({ ...parseS3SinkUrl(`s3+http://S3RVER:S3RVER@${endpoint}/telemetry?${q}`, 't'), log: (l) => logged.push(l) });
   await up.open();
   await up.close();
   assert.deepEqual([up.stats.truncatedWindows, up.stats.corruptWindows, up.stats.objects], [1, 1, 1]);
+  assert.match(logged.join('\n'), /1700000000\.n1\.[a-z.]+\.part ends in a batch torn by a crash: \d+ bytes cut \(the spool sends that batch again\)/);
+  assert.match(logged.join('\n'), new RegExp(`1700000005\\.n1\\.${ext.replace('.', '\\.')}\\.part holds no whole (block|gzip member) \\(\\d+ bytes\\); set aside as .*\\.corrupt, neither uploaded nor deleted`));
   assert.deepEqual(readdirSync(dir), [`1700000005.n1.${ext}.corrupt`], 'set aside, neither uploaded nor deleted');
   const objs = await list(client, 'telemetry');
   assert.deepEqual(objs.map((o) => o.key), [`a/n1/2023/11/14/1700000000.n1.${ext}`]);
@@ -183,10 +187,14 @@ test('s3: an NDJSON.gz window damaged in its middle keeps the whole members on b
     f[m1.length + (m2.length >> 1)] ^= 0xff; // a bad sector in the second batch's member
     writeFileSync(part, f);
     writeFileSync(`${part}.tmp`, 'a repair cut short'); // removed, the .part repaired again
-    const up = new S3Sink(parseS3SinkUrl(`s3+http://S3RVER:S3RVER@${endpoint}/telemetry?${q}`, 't'));
+    // built as the runtime builds it (the registry's factory hands the sink its log)
+    registerS3();
+    const logged: string[] = [];
+    const up = createSink(parseSinkUrl(`s3+http://S3RVER:S3RVER@${endpoint}/telemetry?${q}`, 't'), (l) => logged.push(l)) as S3Sink;
     await up.open();
     await up.close();
     assert.deepEqual([up.stats.damagedWindows, up.stats.damagedBytes, up.stats.truncatedWindows, up.stats.corruptWindows, up.stats.objects], [1, m2.length, 0, 0, 1]);
+    assert.deepEqual(logged, [`s3:telemetry: window ${part} is damaged at bytes ${m1.length}–${m1.length + m2.length}: ${m2.length} bytes lost, the gzip members around them kept and uploaded`]);
     assert.deepEqual(readdirSync(dir), []);
     const objs = await list(client, 'telemetry');
     const data = await get(client, 'telemetry', objs[0]!.key);
@@ -422,10 +430,12 @@ test('s3 object=sf: a window whose middle block framing is damaged keeps the who
       const f = Buffer.from(original);
       f[at] ^= 0xff;
       writeFileSync(part, f);
-      const up = new S3Sink(parseS3SinkUrl(`s3+http://S3RVER:S3RVER@${endpoint}/telemetry?${q}`, 't'), () => 1_700_000_000_000 + at);
+      const logged: string[] = [];
+      const up = new S3Sink({ ...parseS3SinkUrl(`s3+http://S3RVER:S3RVER@${endpoint}/telemetry?${q}`, 't'), log: (l) => logged.push(l) }, () => 1_700_000_000_000 + at);
       await up.open();
       await up.close();
       assert.deepEqual([up.stats.damagedWindows, up.stats.damagedBytes, up.stats.truncatedWindows, up.stats.corruptWindows, up.stats.objects], [1, lost, 0, 0, 1], `damage at ${at}`);
+      assert.match(logged.join('\n'), new RegExp(`is damaged at bytes \\d+–\\d+: ${lost} bytes lost, the blocks around them kept and uploaded$`), `damage at ${at}`);
       assert.deepEqual(readdirSync(dir), [], 'uploaded and deleted');
     }
     crashed.close().catch(() => undefined);

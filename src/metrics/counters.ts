@@ -18,6 +18,7 @@ export interface SinkFigures {
   spoolBytes: number;
   spoolTruncatedBytes?: number;
   sinkUp?: boolean;
+  sinkCounters?: Readonly<Record<string, number>>;
 }
 
 export class RuntimeCounters {

@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Gauge, Registry } from 'prom-client';
 import type { RuntimeCounters } from './counters.js';
-import { figuresObject, type Figures } from './figures.js';
+import { figuresObject, type Figures, type SinkFigure } from './figures.js';
 
 export interface MetricsServer {
   readonly port: number;
@@ -39,6 +39,21 @@ export function metricsRegistry(counters: RuntimeCounters): Registry {
   });
   def('falconet_queue_depth', 'Records waiting in a sink\'s queue', ['sink'], (g, f) => { for (const [k, v] of Object.entries(f.sinks)) g.set({ sink: k }, v.queue_depth); });
   def('falconet_spool_bytes', 'Bytes in a sink\'s disk spool', ['sink'], (g, f) => { for (const [k, v] of Object.entries(f.sinks)) g.set({ sink: k }, v.spool_bytes); });
+  // what a delivery reports beyond the common figures (sinks that do not report one are absent)
+  const optional = (name: string, help: string, pick: (v: SinkFigure) => number | boolean | undefined): void =>
+    def(name, help, ['sink'], (g, f) => {
+      for (const [k, v] of Object.entries(f.sinks)) {
+        const x = pick(v);
+        if (x !== undefined) g.set({ sink: k }, Number(x));
+      }
+    });
+  optional('falconet_queue_bytes', 'Bytes held in a sink\'s queue', (v) => v.queue_bytes);
+  optional('falconet_sink_up', 'The sink\'s destination is reachable (1) or not (0)', (v) => v.up);
+  optional('falconet_sink_duplicates_resent_total', 'Records sent again that the destination may have had (after a crash or a lost connection)', (v) => v.duplicates_resent);
+  optional('falconet_spool_truncated_bytes_total', 'Bytes of a sink\'s spool cut at recovery (torn tail) or skipped (corrupt frames)', (v) => v.spool_truncated_bytes);
+  def('falconet_sink_counter', 'A sink\'s own counters (e.g. S3 windows repaired at open)', ['sink', 'counter'], (g, f) => {
+    for (const [k, v] of Object.entries(f.sinks)) for (const [c, n] of Object.entries(v.counters ?? {})) g.set({ sink: k, counter: c }, n);
+  });
   def('falconet_kernel_counter', 'The sensor\'s own counters (last stats frame)', ['counter'], (g, f) => { for (const [k, v] of Object.entries(f.kernel)) g.set({ counter: k }, v); });
   def('falconet_sensor_restarts_total', 'Times the sensor was restarted', [], (g, f) => g.set(f.sensor_restarts));
   // one snapshot per scrape

@@ -130,6 +130,9 @@ export interface Sink {
    * of confirmed records instead of leaving it to the GC. Absent: the data may be kept.
    */
   readonly releasesData?: boolean;
+  /** Additive: the sink's own counters (an S3 window repaired, objects uploaded), exported as
+   * `falconet_sink_counter{sink,counter}`. */
+  counters?(): Readonly<Record<string, number>>;
 }
 
 /** How a queue in front of a sink behaves when it is full. */

@@ -50,6 +50,8 @@ export interface DeliveryStats {
   spoolBytes: number;
   spoolTruncatedBytes: number;
   sinkUp: boolean;
+  /** the sink's own counters, when it keeps any (Sink.counters) */
+  sinkCounters?: Readonly<Record<string, number>>;
 }
 
 /** What push did with a batch (additive: the contract's callers may ignore it). */
@@ -552,6 +554,7 @@ export class Delivery {
       spoolBytes: this.spool ? this.spool.bytes : 0,
       spoolTruncatedBytes: this.spool ? this.spool.counters.truncatedBytes + this.spool.counters.corruptSkippedBytes : 0,
       sinkUp: s.sinkUp,
+      ...(this.o.sink.counters ? { sinkCounters: this.o.sink.counters() } : {}),
     };
   }
 

@@ -122,6 +122,11 @@ export class S3Sink implements Sink {
   private readonly contentType: { ContentType: string; ContentEncoding?: string };
   readonly stats = { objects: 0, multipart: 0, parts: 0, bytesUploaded: 0, uploadErrors: 0, lastError: '', rejected: 0, truncatedWindows: 0, corruptWindows: 0, damagedWindows: 0, damagedBytes: 0 };
 
+  counters(): Readonly<Record<string, number>> {
+    const { lastError: _, ...numbers } = this.stats;
+    return numbers;
+  }
+
   constructor(private readonly opts: S3SinkOptions, private readonly now: () => number = Date.now) {
     this.name = opts.name ?? `s3:${opts.bucket}`;
     this.ext = opts.object;

@@ -194,6 +194,7 @@ test('s3: an NDJSON.gz window damaged in its middle keeps the whole members on b
     await up.open();
     await up.close();
     assert.deepEqual([up.stats.damagedWindows, up.stats.damagedBytes, up.stats.truncatedWindows, up.stats.corruptWindows, up.stats.objects], [1, m2.length, 0, 0, 1]);
+    assert.deepEqual([up.counters()['damagedBytes'], 'lastError' in up.counters()], [m2.length, false], 'the numbers, exported as falconet_sink_counter');
     assert.deepEqual(logged, [`s3:telemetry: window ${part} is damaged at bytes ${m1.length}–${m1.length + m2.length}: ${m2.length} bytes lost, the gzip members around them kept and uploaded`]);
     assert.deepEqual(readdirSync(dir), []);
     const objs = await list(client, 'telemetry');

@@ -13,7 +13,7 @@ import { runPipeline } from '../../src/pipeline/agent.js';
 import { replaySource } from '../../src/sensor/source.js';
 import { RuntimeCounters } from '../../src/metrics/counters.js';
 import { figuresObject } from '../../src/metrics/figures.js';
-import { startMetricsServer } from '../../src/metrics/prometheus.js';
+import { metricsRegistry, startMetricsServer } from '../../src/metrics/prometheus.js';
 import { freePort } from '../lib/ports.js';
 import { end, fileRecord, hello, records, stats } from '../unit/stream-builder.js';
 
@@ -98,7 +98,26 @@ test('the --stats figures and the /metrics text are the same numbers', async () 
     assert.equal(value('falconet_sink_records_in_total{sink="file-1"}'), f.sinks['file-1']!.in);
     assert.equal(f.sinks['file-1']!.out, N / 2);
     assert.equal(value('falconet_queue_depth{sink="file-1"}'), 0);
+    // what the delivery reports beyond the common figures
+    const file1 = f.sinks['file-1']!;
+    assert.deepEqual([file1.duplicates_resent, file1.spool_truncated_bytes, file1.queue_bytes], [0, 0, 0]);
+    assert.equal(value('falconet_sink_duplicates_resent_total{sink="file-1"}'), 0);
+    assert.equal(value('falconet_spool_truncated_bytes_total{sink="file-1"}'), 0);
+    assert.equal(value('falconet_queue_bytes{sink="file-1"}'), 0);
+    assert.equal(value('falconet_sink_up{sink="file-1"}'), Number(file1.up));
   } finally {
     await metrics.close();
   }
+});
+
+test('a sink\'s own counters (Sink.counters) are falconet_sink_counter{sink,counter}; figures a delivery does not report are absent', async () => {
+  const counters = new RuntimeCounters();
+  counters.sink('s3-1', () => ({ accepted: 3, delivered: 3, dropped: {}, queueDepth: 0, spoolBytes: 0, sinkUp: true, sinkCounters: { objects: 2, damagedWindows: 1, damagedBytes: 517 } }));
+  counters.sink('stdout', () => ({ accepted: 1, delivered: 1, dropped: {}, queueDepth: 0, spoolBytes: 0 }));
+  const text = await metricsRegistry(counters).metrics();
+  assert.match(text, /^falconet_sink_counter\{sink="s3-1",counter="damagedBytes"\} 517$/m);
+  assert.match(text, /^falconet_sink_counter\{sink="s3-1",counter="objects"\} 2$/m);
+  assert.match(text, /^falconet_sink_up\{sink="s3-1"\} 1$/m);
+  assert.doesNotMatch(text, /falconet_sink_up\{sink="stdout"\}/);
+  assert.deepEqual(figuresObject(counters).sinks['s3-1']!.counters, { objects: 2, damagedWindows: 1, damagedBytes: 517 });
 });

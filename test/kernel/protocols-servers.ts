@@ -17,7 +17,7 @@ function start(cmd: string, args: string[], ready: () => Promise<boolean>): Prom
     let done = false;
     child.on('exit', (c) => { if (!done) reject(new Error(`${cmd} exited ${c}: ${out}`)); });
     const poll = async () => {
-      for (let i = 0; i < 100 && !done; i++) {
+      for (let i = 0; i < 600 && !done; i++) { // bounded: 30 s for a server to be ready
         if (await ready()) { done = true; resolve({ child, out: () => out }); return; }
         await new Promise((r) => setTimeout(r, 50));
       }

@@ -404,8 +404,9 @@ for (const ep of EXPORT_PATHS) {
       c.write('ping');
       await new Promise<void>((r) => c.once('close', () => r()));
       await new Promise<void>((r) => srv.close(() => r()));
-      // the timer runs every 0.5 s: both ends within 2 s, before any shutdown flush
-      for (let i = 0; i < 40 && seen.length < 2; i++) {
+      // the timer runs every 0.5 s: both ends while the agent runs, before any shutdown flush
+      // (usually within 1 s; 10 s allowed for a slow machine)
+      for (let i = 0; i < 200 && seen.length < 2; i++) {
         await new Promise((r) => setTimeout(r, 50));
         seen = sock(live()).filter((r) => r.SockAddress === p);
       }

@@ -164,7 +164,7 @@ c.close()
 `;
     const r = spawnSync('python3', ['-c', client, sock], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    for (let i = 0; i < 100 && src.badMessages < 3; i++) await new Promise((res) => setTimeout(res, 50));
+    for (let i = 0; i < 600 && src.badMessages < 3; i++) await new Promise((res) => setTimeout(res, 50)); // bounded: 30 s
     src.stop();
     await done;
     assert.equal(src.badMessages, 3);

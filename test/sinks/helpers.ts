@@ -60,8 +60,10 @@ export class FakeSink implements Sink {
   }
 }
 
+/** Waits for cond. `ms` is what the condition usually needs at most; the wait gives up only at
+ * three times that (at least 30 s): a slow or busy machine is not a failure. */
 export async function until(cond: () => boolean, ms = 10000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
+  const end = Date.now() + Math.max(3 * ms, 30_000);
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));

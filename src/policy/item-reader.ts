@@ -66,28 +66,23 @@ function isBlank(src: SourceText, k: KeySpan): boolean {
   return src.text.slice(k.start, k.end).trim() === '';
 }
 
-function parseCond(src: SourceText, k: KeySpan, sink: DiagnosticSink): Expr | null {
+/** What `parse` gives for a span, or null after reporting its ScanError at the offset it names. */
+function scanned<T>(src: SourceText, sink: DiagnosticSink, parse: () => T): T | null {
   try {
-    return parseCondition(src, k.start, k.end);
+    return parse();
   } catch (e) {
-    if (e instanceof ScanError) {
-      sink.error(src, e.offset, e.message, e.text);
-      return null;
-    }
-    throw e;
+    if (!(e instanceof ScanError)) throw e;
+    sink.error(src, e.offset, e.message, e.text);
+    return null;
   }
 }
 
+function parseCond(src: SourceText, k: KeySpan, sink: DiagnosticSink): Expr | null {
+  return scanned(src, sink, () => parseCondition(src, k.start, k.end));
+}
+
 function parseSeq(src: SourceText, k: KeySpan, sink: DiagnosticSink): Literal[] | null {
-  try {
-    return parseSequence(src, k.start, k.end);
-  } catch (e) {
-    if (e instanceof ScanError) {
-      sink.error(src, e.offset, e.message, e.text);
-      return null;
-    }
-    throw e;
-  }
+  return scanned(src, sink, () => parseSequence(src, k.start, k.end));
 }
 
 function parseBool(src: SourceText, k: KeySpan, sink: DiagnosticSink): boolean {

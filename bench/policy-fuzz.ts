@@ -12,7 +12,9 @@ const secs = (Date.now() - t0) / 1000;
 process.stdout.write(
   `policy-fuzz: ${r.iterations} mutations (seed ${seed}) in ${secs.toFixed(0)} s: ` +
     `${r.loadedOk} compiled and evaluated, ${r.rejected} rejected with ${r.diagnostics} diagnostics, ` +
-    `${r.failures.length} crashes/unclean errors, slowest input ${r.maxMs.toFixed(1)} ms (${r.slowest})\n`,
+    `${r.failures.length} crashes/unclean errors, slowest input ${r.maxMs.toFixed(1)} ms (${r.slowest})\n` +
+    `policy-fuzz: cost per input: ${r.cost.summary()}; ${r.cost.report.outliers.length} out of proportion\n`,
 );
 for (const f of r.failures) process.stdout.write(`FAILURE ${f}\n`);
-process.exitCode = r.failures.length > 0 ? 1 : 0;
+for (const o of r.cost.report.outliers) process.stdout.write(`OUT OF PROPORTION ${o}\n`);
+process.exitCode = r.failures.length + r.cost.report.outliers.length > 0 ? 1 : 0;

@@ -9,6 +9,7 @@ import { parsePipelineConfig, PipelineConfigError } from '../../src/pipeline/con
 import { parseJsonWithPositions } from '../../src/pipeline/json-positions.js';
 import { defaultPipeline } from '../../src/pipeline/defaults.js';
 import { Rng } from '../policy/fuzz-lib.js';
+import { CostOutliers, cpuMs } from '../lib/cost-outliers.js';
 
 const SHARED = process.env.FALCONET_SHARED ?? '/work/shared';
 
@@ -61,8 +62,9 @@ function seeds(): string[] {
 const PIECES = ['{', '}', '[', ']', ',', ':', '"', '\\', '"in"', '"out"', '"processor"', '"pipeline"', '"a b"', '"a"', '1', '-0', '1e400',
   'null', 'true', '\n', ' ', '"\\u0000"', '"\\ud800"', '\u00e9', '\uFEFF', '"_c"', '"exporter"', '"policyengine"', '"flat flattenerchan"'];
 
-test('fuzz: 20,000 mutations of shipped pipelines parse or fail with a positioned PipelineConfigError', () => {
+test('fuzz: 20,000 mutations of shipped pipelines parse or fail with a positioned PipelineConfigError', (tc) => {
   const base = seeds();
+  const cost = new CostOutliers();
   assert.ok(base.length >= 2);
   const rng = new Rng(0x5eed1);
   let ok = 0;
@@ -77,7 +79,7 @@ test('fuzz: 20,000 mutations of shipped pipelines parse or fail with a positione
         default: { const from = rng.int(t.length + 1); t = t.slice(0, at) + t.slice(from, from + rng.int(40)) + t.slice(at); }
       }
     }
-    const started = Date.now();
+    const started = cpuMs();
     try {
       const cfg = parsePipelineConfig('f.json', t, { EXPORTER_FORMAT: 'json' });
       assert.ok(cfg.plugins.length > 0);
@@ -87,7 +89,10 @@ test('fuzz: 20,000 mutations of shipped pipelines parse or fail with a positione
       assert.match(e.message, /^f\.json(:\d+:\d+)?: /, `mutation ${i}: ${e.message}`);
       failed++;
     }
-    assert.ok(Date.now() - started < 1000, `mutation ${i} took ${Date.now() - started} ms`);
+    const text = t;
+    cost.check(cpuMs() - started, t.length, `mutation ${i}`, () => parsePipelineConfig('f.json', text, { EXPORTER_FORMAT: 'json' }));
   }
+  tc.diagnostic(cost.summary());
+  assert.deepEqual(cost.report.outliers, [], 'no mutation costs out of proportion to its size');
   assert.ok(ok > 100 && failed > 100, `${ok} parsed, ${failed} rejected`);
 });

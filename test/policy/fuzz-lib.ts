@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { compileFilterExpression, compilePolicyText, PolicyError, PolicyEngine } from '../../src/policy/index.js';
 import type { SfRecordView } from '../../src/sysflow/view.js';
 import { makeView } from './helpers.js';
+import { CostOutliers, cpuMs } from '../lib/cost-outliers.js';
 
 /** xorshift32: deterministic, so a failure is reproducible from its seed and index. */
 export class Rng {
@@ -164,6 +165,8 @@ export interface FuzzResult {
   maxMs: number;
   slowest: string;
   failures: string[];
+  /** inputs out of proportion to the run's typical cost (no wall-time bound) */
+  cost: CostOutliers;
 }
 
 let views: SfRecordView[] | null = null;
@@ -177,12 +180,44 @@ function sampleViews(): SfRecordView[] {
   return views;
 }
 
+/** Compiles one mutated input (a policy file or a bare condition) and evaluates what loads,
+ * counting into `res`; throws on anything but a clean rejection. */
+function fuzzOne(res: FuzzResult, input: string, kind: number, lenient: boolean, dialect: 'sysflow' | 'falco'): void {
+  const vs = sampleViews();
+  if (kind <= 6) {
+    const r = compilePolicyText([{ name: 'fuzz.yaml', text: input }], { lenient, dialect });
+    res.diagnostics += r.diagnostics.length;
+    for (const d of r.diagnostics) {
+      if (!(d.line >= 1 && d.col >= 1 && d.message.length > 0)) throw new Error(`bad diagnostic ${JSON.stringify(d)}`);
+    }
+    if (r.policy) {
+      res.loadedOk++;
+      const e = new PolicyEngine(r.policy, 'enrich');
+      for (const v of vs) e.process(v);
+      res.evaluated++;
+    } else res.rejected++;
+    return;
+  }
+  try {
+    const p = compileFilterExpression(input, { lenient, dialect });
+    for (const v of vs) p(v);
+    res.loadedOk++;
+    res.evaluated++;
+  } catch (e) {
+    if (!(e instanceof PolicyError)) throw e;
+    res.rejected++;
+    res.diagnostics += e.diagnostics.length;
+  }
+}
+
+const emptyResult = (): FuzzResult => ({ iterations: 0, loadedOk: 0, rejected: 0, diagnostics: 0, evaluated: 0, maxMs: 0, slowest: '', failures: [], cost: new CostOutliers() });
+
 /** Runs `iterations` mutations starting at `start` (so a run can be split and resumed). */
 export function fuzz(shared: string, seed: number, iterations: number, onProgress?: (done: number) => void): FuzzResult {
   const seeds = loadSeeds(shared);
   const rng = new Rng(seed);
-  const res: FuzzResult = { iterations: 0, loadedOk: 0, rejected: 0, diagnostics: 0, evaluated: 0, maxMs: 0, slowest: '', failures: [] };
-  const vs = sampleViews();
+  const res = emptyResult();
+  const scratch = emptyResult(); // the retries of a slow input count nowhere
   for (let i = 0; i < iterations; i++) {
     const kind = rng.int(10);
     // 60% single items, 10% whole files, 30% bare conditions.
@@ -192,39 +227,19 @@ export function fuzz(shared: string, seed: number, iterations: number, onProgres
     const lenient = rng.int(2) === 0;
     const dialect = rng.int(2) === 0 ? 'sysflow' : 'falco';
     const t0 = process.hrtime.bigint();
+    const c0 = cpuMs();
     try {
-      if (kind <= 6) {
-        const r = compilePolicyText([{ name: 'fuzz.yaml', text: input }], { lenient, dialect });
-        res.diagnostics += r.diagnostics.length;
-        for (const d of r.diagnostics) {
-          if (!(d.line >= 1 && d.col >= 1 && d.message.length > 0)) throw new Error(`bad diagnostic ${JSON.stringify(d)}`);
-        }
-        if (r.policy) {
-          res.loadedOk++;
-          const e = new PolicyEngine(r.policy, 'enrich');
-          for (const v of vs) e.process(v);
-          res.evaluated++;
-        } else res.rejected++;
-      } else {
-        try {
-          const p = compileFilterExpression(input, { lenient, dialect });
-          for (const v of vs) p(v);
-          res.loadedOk++;
-          res.evaluated++;
-        } catch (e) {
-          if (!(e instanceof PolicyError)) throw e;
-          res.rejected++;
-          res.diagnostics += e.diagnostics.length;
-        }
-      }
+      fuzzOne(res, input, kind, lenient, dialect);
     } catch (e) {
       if (res.failures.length < 20) res.failures.push(`seed ${seed} iteration ${i}: ${(e as Error).stack ?? e}\n--- input ---\n${input.slice(0, 2000)}`);
     }
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    const label = `iteration ${i} (${input.length} chars)`;
     if (ms > res.maxMs) {
       res.maxMs = ms;
-      res.slowest = `iteration ${i} (${input.length} chars)`;
+      res.slowest = label;
     }
+    res.cost.check(cpuMs() - c0, input.length, label, () => fuzzOne(scratch, input, kind, lenient, dialect));
     res.iterations++;
     if (onProgress && (i + 1) % 50_000 === 0) onProgress(i + 1);
   }

@@ -15,6 +15,7 @@
 #include "socket_timer.bpf.h"
 #include "socket_unix_compat.bpf.h" /* UNIX bytes through BPF LSM where sock_*_length are missing */
 #include "payload.bpf.h"   /* -p: DNS/HTTP/SYSLOG payloads (socket monitor) */
+#include "payload_unix.bpf.h" /* -p on UNIX syslog sockets */
 #include "process.bpf.h"
 #include "process_record.bpf.h"
 #include "process_syscalls.bpf.h"

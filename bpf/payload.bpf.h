@@ -3,8 +3,9 @@
  * Application payload capture for -p (DNS, HTTP, SYSLOG). Part of the socket monitor (program
  * names start with sock_pl_); the records join their socket record in userspace by flow key.
  *
- *  TCP, UDP   cgroup_skb egress and ingress on the cgroup v2 root (own programs, attached next
- *             to the socket monitor's ingress program). The configured ports are checked first,
+ *  TCP, UDP   cgroup_skb egress on the cgroup v2 root (a program of its own), and ingress inside
+ *             the socket monitor's ingress program (sock_skb_in*, cfg_pl_skb: one program per
+ *             received packet, not two). The configured ports are checked first,
  *             from the headers in place; only a matching packet with payload costs more. The
  *             IP header is at byte 0; the payload at ihl*4 + (doff*4 | 8). Egress sees a GSO
  *             super-packet once, before segmentation: one message.
@@ -381,9 +382,4 @@ int sock_pl_out(struct __sk_buff *skb)
 {
 	return pl_skb(skb, 0);
 }
-
-SEC("cgroup_skb/ingress")
-int sock_pl_in(struct __sk_buff *skb)
-{
-	return pl_skb(skb, 1);
-}
+/* ingress: sock_skb_in / sock_skb_in_w (socket_packets.bpf.h) call pl_skb(skb, 1) */

@@ -430,14 +430,26 @@ static __always_inline int skb_in(struct __sk_buff *skb, const bool walk)
 	return 1;
 }
 
+/* -p with TCP or UDP ports: the ingress half of payload capture (payload.bpf.h) runs in this
+ * program, after the packet is counted, rather than as a second program on the same hook: every
+ * received packet paid a second program's dispatch and accounting for a port check. */
+const volatile __u32 cfg_pl_skb = 0;
+static __noinline int pl_skb(struct __sk_buff *skb, __u32 rx);
+
 SEC("cgroup_skb/ingress")
 int sock_skb_in(struct __sk_buff *skb)
 {
-	return skb_in(skb, false);
+	skb_in(skb, false);
+	if (cfg_pl_skb)
+		pl_skb(skb, 1);
+	return 1;
 }
 
 SEC("cgroup_skb/ingress")
 int sock_skb_in_w(struct __sk_buff *skb)
 {
-	return skb_in(skb, true);
+	skb_in(skb, true);
+	if (cfg_pl_skb)
+		pl_skb(skb, 1);
+	return 1;
 }

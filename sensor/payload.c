@@ -27,7 +27,7 @@ static struct { __u64 ino; __u32 dev; } unix_socks[FN_PAYLOAD_UNIX_SOCKS];
 static unsigned n_unix;
 static unsigned per_flow = 8;
 static bool enabled;
-static struct bpf_link *links[2];
+static struct bpf_link *egress_link; /* sock_pl_out */
 static __u64 last[PL_MAX];
 static __u64 next_emit;
 
@@ -63,7 +63,6 @@ void payload_configure(struct falconet_bpf *skel)
 {
 	enabled = (opt.monitors & FN_MON_SOCKET) && (n_ports || n_unix);
 	if (!enabled) {
-		bpf_program__set_autoload(skel->progs.sock_pl_in, false);
 		bpf_program__set_autoload(skel->progs.sock_pl_out, false);
 		bpf_program__set_autoload(skel->progs.sock_pl_unix, false);
 		bpf_program__set_autoload(skel->progs.sock_pl_unix_rd, false);
@@ -78,10 +77,10 @@ void payload_configure(struct falconet_bpf *skel)
 	skel->rodata->cfg_pl_unix_n = n_unix;
 	skel->rodata->cfg_pl_per_flow = per_flow;
 	skel->rodata->cfg_pl_idle_ns = (__u64)opt.sock_idle_s * 1000000000ULL;
-	if (!n_ports) {
-		bpf_program__set_autoload(skel->progs.sock_pl_in, false);
+	if (!n_ports)
 		bpf_program__set_autoload(skel->progs.sock_pl_out, false);
-	}
+	else
+		skel->rodata->cfg_pl_skb = 1; /* ingress: inside the socket monitor's program */
 	if (!n_unix) {
 		bpf_program__set_autoload(skel->progs.sock_pl_unix, false);
 		bpf_program__set_autoload(skel->progs.sock_pl_unix_rd, false);
@@ -117,13 +116,11 @@ void payload_start(struct falconet_bpf *skel)
 		logmsg("no cgroup v2 mount", "TCP and UDP payloads are not captured");
 		return;
 	}
-	struct bpf_program *progs[2] = { skel->progs.sock_pl_in, skel->progs.sock_pl_out };
-	for (int i = 0; i < 2; i++) {
-		if (!bpf_program__autoload(progs[i]))
-			continue;
-		links[i] = bpf_program__attach_cgroup(progs[i], fd);
-		if (!links[i])
-			logmsg(bpf_program__name(progs[i]), strerror(errno));
+	/* ingress runs in the socket monitor's own ingress program (cfg_pl_skb) */
+	if (bpf_program__autoload(skel->progs.sock_pl_out)) {
+		egress_link = bpf_program__attach_cgroup(skel->progs.sock_pl_out, fd);
+		if (!egress_link)
+			logmsg(bpf_program__name(skel->progs.sock_pl_out), strerror(errno));
 	}
 	close(fd);
 }

@@ -7,6 +7,7 @@ import type { DiagnosticSink, SourceText } from './errors.js';
 import { isUnavailableFalcoField, lookupField, type FieldDef } from './fields.js';
 import type { SfRecordView } from '../sysflow/view.js';
 import { needOfAnd, needOfOr, pathPartOf, pathTestOf, type PathNeed } from './path-need.js';
+import { PredicateInterner } from './predicate-interner.js';
 import {
   cacheScoped, combine, costOf, FALSE, joinScope, mark, opsNeedOf, opsOfAnd, opsOfOr, pathNeedOf, PROC_GATE, PROC_SCOPED,
   scopeOfPred, SlotCache, TRUE, withCost, withNeed, type Dialect, type Getter, type Predicate, type Scope,
@@ -78,7 +79,7 @@ export class Compiler {
     this.softErrors = 0;
     try {
       const inner = this.expr(expr);
-      const p = withNeed(this.cons(`C${this.idOf(inner)}`, () => {
+      const p = withNeed(this.interner.cons(`C${this.interner.idOf(inner)}`, () => {
         const w = cacheScoped(inner, this.slots);
         // a macro used in a junction keeps the scope and cost of its cached unit, so a
         // process-only macro joins the process unit and is tried before file tests
@@ -120,7 +121,7 @@ export class Compiler {
         const a = this.expr(e.expr);
         if (a === TRUE) return FALSE;
         if (a === FALSE) return TRUE;
-        return this.cons(`N${this.idOf(a)}`, () => mark(withCost((v: SfRecordView) => !a(v), costOf(a)), scopeOfPred(a)));
+        return this.interner.cons(`N${this.interner.idOf(a)}`, () => mark(withCost((v: SfRecordView) => !a(v), costOf(a)), scopeOfPred(a)));
       }
       case 'macro':
         return this.macroRef(e.name, e.offset);
@@ -179,15 +180,15 @@ export class Compiler {
   private junctionOf(preds: Predicate[], isAnd: boolean): Predicate {
     const scope = preds.map(scopeOfPred).reduce(joinScope);
     const j = isAnd ? '&' : '|';
-    if (scope !== 'record') return this.cons(`J${j}${this.idsOf(preds)}`, () => mark(withCost(combine(preds, isAnd), preds.reduce((n, p) => n + costOf(p), 0)), scope));
+    if (scope !== 'record') return this.interner.cons(`J${j}${this.interner.idsOf(preds)}`, () => mark(withCost(combine(preds, isAnd), preds.reduce((n, p) => n + costOf(p), 0)), scope));
     const procParts = preds.filter((p) => { const sc = scopeOfPred(p); return sc === 'proc' || sc === 'const'; });
     const fileParts = preds.filter((p) => scopeOfPred(p) === 'file');
     const units: Predicate[] = preds.filter((p) => scopeOfPred(p) === 'record');
     let procUnit: Predicate | null = null;
-    if (procParts.length > 0) units.push((procUnit = this.cons(`P${j}${this.idsOf(procParts)}`, () => withCost(cacheScoped(mark(combine(procParts, isAnd), 'proc'), this.slots), 1.5))));
-    if (fileParts.length > 0) units.push(this.cons(`F${j}${this.idsOf(fileParts)}`, () => withCost(cacheScoped(mark(combine(fileParts, isAnd), 'file'), this.slots), 1.6)));
+    if (procParts.length > 0) units.push((procUnit = this.interner.cons(`P${j}${this.interner.idsOf(procParts)}`, () => withCost(cacheScoped(mark(combine(procParts, isAnd), 'proc'), this.slots), 1.5))));
+    if (fileParts.length > 0) units.push(this.interner.cons(`F${j}${this.interner.idsOf(fileParts)}`, () => withCost(cacheScoped(mark(combine(fileParts, isAnd), 'file'), this.slots), 1.6)));
     units.sort((a, b) => costOf(a) - costOf(b));
-    const u = this.cons(`U${j}${this.idsOf(units)}`, () => withCost(combine(units, isAnd), units.reduce((n, p) => n + costOf(p), 0)));
+    const u = this.interner.cons(`U${j}${this.interner.idsOf(units)}`, () => withCost(combine(units, isAnd), units.reduce((n, p) => n + costOf(p), 0)));
     if (isAnd && procUnit !== null && u !== procUnit && !PROC_GATE.has(u)) PROC_GATE.set(u, procUnit);
     return u;
   }
@@ -303,46 +304,17 @@ export class Compiler {
     const marked = mark(p, g === null ? 'const' : joinScope(g.scope, this.rhsScope));
     // compiled in full above (every diagnostic reported), then shared with its equals
     if (this.checkKey === null || p === TRUE || p === FALSE) return marked;
-    return withNeed(this.cons(this.checkKey, () => marked), this.checkNeed, this.checkOps);
+    return withNeed(this.interner.cons(this.checkKey, () => marked), this.checkNeed, this.checkOps);
   }
 
-  // ---- shared sub-conditions ------------------------------------------------------------------
-  // Policy sets repeat conditions (ttps.yaml restates most of runtimeintegrity.yaml's rules).
-  // Equal checks (same field, operator and values) compile to one predicate, and so do
-  // junctions, negations and cached units of the same operands, so a repeated unit is evaluated
-  // once per entity (its cached slot) and a repeated rule is the same predicate. Predicates are
-  // pure, so sharing them changes no result.
-  private readonly consed = new Map<string, Predicate>();
-  private readonly predIds = new WeakMap<Predicate, number>();
-  private nextPredId = 1;
+  // ---- shared sub-conditions (predicate-interner.ts) ----------------------------------------
+  private readonly interner = new PredicateInterner();
   /** key of the check being compiled (set once its right-hand side is resolved) */
   private checkKey: string | null = null;
   /** path need of the check being compiled (path-need.ts) */
   private checkNeed: PathNeed | null = null;
   /** opflags mask the check being compiled needs */
   private checkOps: number | null = null;
-
-  private idOf(p: Predicate): number {
-    let i = this.predIds.get(p);
-    if (i === undefined) {
-      i = this.nextPredId++;
-      this.predIds.set(p, i);
-    }
-    return i;
-  }
-
-  private idsOf(ps: readonly Predicate[]): string {
-    return ps.map((p) => this.idOf(p)).join(',');
-  }
-
-  private cons(key: string, make: () => Predicate): Predicate {
-    let p = this.consed.get(key);
-    if (p === undefined) {
-      p = make();
-      this.consed.set(key, p);
-    }
-    return p;
-  }
 
   private static getterKey(g: Getter | null | undefined): string | null {
     return g === undefined ? '-' : g === null ? null : g.literal ? `lit:${g.name}:${String(g.get(null as unknown as SfRecordView))}` : g.name;

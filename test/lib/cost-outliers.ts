@@ -1,9 +1,10 @@
 // Fuzz tests must catch an input that hangs a parser or sends it down a super-linear path, without
 // a wall-time bound (a slow machine is not a slow parser). The yardstick is the same run's own
 // typical cost: the median of the first inputs' cost per character and per input. Costs are CPU
-// time (cpuMs), so a CPU taken away by other work does not count; an input over FACTOR times what
-// its size predicts is run three more times, and only the least of the four counts, so a GC or a
-// compile on another thread does not make an outlier either.
+// time (cpuMs), so a CPU taken away by other work does not count. An input fails when it costs
+// over FACTOR times what its size predicts; one over a quarter of that is run three more times and
+// only the least of the four runs counts, so a GC or a compile on another thread does not make an
+// outlier either.
 
 /** This process's CPU time in ms (all threads, user + system; getrusage counts to the µs). */
 export function cpuMs(): number {
@@ -33,40 +34,32 @@ export class CostOutliers {
 
   constructor(private readonly factor = 200, private readonly warmup = 300) {}
 
-  /** The cost an input of `size` characters may have, or undefined while the yardstick forms. */
-  private bound(size: number): number | undefined {
-    if (!this.base) return undefined;
-    return this.factor * Math.max(this.base.perChar * size, this.base.ms);
-  }
-
-  /** Records one input's cost (CPU ms, from cpuMs()); `again` runs the same input once more (its throws are
-   * the caller's business and are ignored here). */
+  /** Records one input's cost (CPU ms, from cpuMs()); `again` runs the same input once more (its
+   * throws are the caller's business and are ignored here). */
   check(ms: number, size: number, label: string, again: () => void): void {
-    if (!this.base) {
+    const b = this.base;
+    if (!b) {
       this.warm.push({ ms, size });
       if (this.warm.length >= this.warmup) {
         this.base = { perChar: median(this.warm.map((w) => w.ms / Math.max(1, w.size))), ms: median(this.warm.map((w) => w.ms)) };
       }
       return;
     }
-    const bound = this.bound(size)!;
-    const ratio = ms / (bound / this.factor);
-    if (ratio > this.report.worstRatio) {
-      this.report.worstRatio = ratio;
+    const predicted = Math.max(b.perChar * size, b.ms);
+    if (ms / predicted > this.report.worstRatio) {
+      this.report.worstRatio = ms / predicted;
       this.report.worst = label;
     }
-    // anything over a quarter of the bound is run three more times, so the margin printed is
-    // the least of four runs, not a first run's noise
     let least = ms;
-    if (ms > bound / 4) {
+    if (ms > (this.factor * predicted) / 4) {
       for (let i = 0; i < 3; i++) {
         const t0 = cpuMs();
         try { again(); } catch { /* judged by the caller on its first run */ }
         least = Math.min(least, cpuMs() - t0);
       }
     }
-    this.report.worstRetried = Math.max(this.report.worstRetried, least / (bound / this.factor));
-    if (least > bound) this.report.outliers.push(`${label}: ${least.toFixed(1)} ms, ${(least / (bound / this.factor)).toFixed(0)}× what its ${size} characters predict`);
+    this.report.worstRetried = Math.max(this.report.worstRetried, least / predicted);
+    if (least > this.factor * predicted) this.report.outliers.push(`${label}: ${least.toFixed(1)} ms, ${(least / predicted).toFixed(0)}× what its ${size} characters predict`);
   }
 
   /** One line for the test's diagnostics. */

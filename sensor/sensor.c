@@ -202,26 +202,6 @@ static void emit_stats(void)
 }
 
 /* ---- attach-time probing ---- */
-static struct btf *vmlinux_btf;
-
-static bool tracepoint_exists(const char *sec)
-{
-	char path[256];
-	if (!strncmp(sec, "tp/", 3)) {
-		snprintf(path, sizeof(path), "/sys/kernel/tracing/events/%s", sec + 3);
-		if (access(path, F_OK) == 0)
-			return true;
-		snprintf(path, sizeof(path), "/sys/kernel/debug/tracing/events/%s", sec + 3);
-		return access(path, F_OK) == 0;
-	}
-	if (!strncmp(sec, "tp_btf/", 7)) {
-		char name[192];
-		snprintf(name, sizeof(name), "btf_trace_%s", sec + 7);
-		return vmlinux_btf && btf__find_by_name_kind(vmlinux_btf, name, BTF_KIND_TYPEDEF) > 0;
-	}
-	return true;
-}
-
 static unsigned monitor_of(const char *prog)
 {
 	if (!strncmp(prog, "file_", 5))
@@ -421,7 +401,7 @@ static unsigned open_configured(void)
 		}
 		if (!bpf_program__autoload(prog))
 			continue; /* its monitor chose another path (*_configure) */
-		if (!tracepoint_exists(sec))
+		if (!kc_tracepoint_exists(sec))
 			why = "tracepoint not in this kernel";
 		else if ((why = kcompat_skip(skel->obj, prog)) != NULL) {
 			/* a twin's choice, or a capability kcompat_report names once per monitor */
@@ -637,8 +617,7 @@ int main(int argc, char **argv)
 	if (ncpus <= 0)
 		die("cannot count CPUs");
 
-	vmlinux_btf = btf__load_vmlinux_btf();
-	kcompat_probe();
+	kcompat_probe(); /* loads the kernel's BTF once, for every check here too */
 	sock_probe();
 	unsigned skipped = load_object();
 	kcompat_report(status, sizeof(status), &slen, opt.monitors);

@@ -6,8 +6,8 @@
 // Appends are encoded once into runs of frames (run-arena.ts) that are written with one writev
 // per commit; readers see only committed data, served from the last few MiB of runs kept in
 // memory when they keep up (spool-hot.ts), else read lazily from the segments
-// (spool-disk-reader.ts). Start-up's scan and repair of the segments: spool-recovery.ts; each
-// consumer's cursors: spool-cursor.ts.
+// (spool-disk-reader.ts); a consumer's read is spool-read.ts. Start-up's scan and repair of the
+// segments: spool-recovery.ts; each consumer's cursors: spool-cursor.ts.
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, unlink, unlinkSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -20,6 +20,7 @@ import { scanSegment } from './segment-scan.js';
 import { cmpPos, encodeSegHeader, segName, type Pos } from './spool-format.js';
 import { SpoolCursor } from './spool-cursor.js';
 import { SegmentReader } from './spool-disk-reader.js';
+import { readBatch, type SpoolReadSide } from './spool-read.js';
 import { loadCounters, lockSpool, saveCounters, unlockSpool, type SpoolCounters } from './spool-state.js';
 
 export type { SpoolCounters } from './spool-state.js';
@@ -84,6 +85,8 @@ export class Spool {
   /** recently committed runs, served to readers without a disk read */
   private readonly hot = new HotCache(this.arena, HOT_MAX_BYTES);
   private readonly disk: SegmentReader;
+  /** what a consumer's read needs of the spool (spool-read.ts) */
+  private readonly readSide: SpoolReadSide;
   private onCommitted: (() => void) | null = null;
   private failed: Error | null = null;
   /** segment deletions under way, and who waits for them (close) */
@@ -97,6 +100,17 @@ export class Spool {
     this.segmentBytes = Math.max(64 << 10, Math.min(cfg.segmentBytes ?? 16 << 20, Math.floor(cfg.maxBytes / 4)));
     this.fsyncMs = cfg.fsyncMs ?? 0;
     this.disk = new SegmentReader(cfg.dir);
+    this.readSide = {
+      segs: () => this.segs,
+      end: () => this.end,
+      hot: this.hot,
+      disk: this.disk,
+      corrupt: (s, at, cut, why) => {
+        this.counters.corruptSkippedBytes += cut;
+        this.saveCounters();
+        this.log(`spool ${this.dir}: ${why} frame in ${segName(s.seg)} at offset ${at}; skipped ${cut} bytes`);
+      },
+    };
     this.counters = loadCounters(cfg.dir);
     this.log = cfg.log ?? ((l) => process.stderr.write(`falconet: ${l}\n`));
   }
@@ -421,83 +435,7 @@ export class Spool {
    * one segment (a batch stops at a segment's end). Null when there is nothing to read.
    */
   readBatch(name: string, maxItems: number, maxBytes: number): ReadBatch | null {
-    const c = this.consumer(name);
-    const b: ReadBatch = { items: [], seg: 0, ends: [], bytes: 0 };
-    for (;;) {
-      if (cmpPos(c.read, this.end) >= 0) return null;
-      const start = c.read.off;
-      const startSeg = c.read.seg;
-      if (this.readHot(c, b, maxItems, maxBytes) || this.readDisk(c, b, maxItems, maxBytes) > 0) {
-        (b as { seg: number }).seg = c.read.seg;
-        (b as { bytes: number }).bytes = c.read.off - start;
-        // more of the same segment from memory, if the disk read stopped where the cache starts
-        if (b.items.length < maxItems && b.bytes < maxBytes && this.readHot(c, b, maxItems - b.items.length, maxBytes - b.bytes)) {
-          (b as { bytes: number }).bytes = c.read.off - start;
-        }
-        return b;
-      }
-      if (cmpPos(c.read, this.end) >= 0) return null;
-      // moved past a segment's end (or skipped a corrupt one): try again from there
-      if (c.read.seg === startSeg && c.read.off === start && this.readStalled(c)) return null;
-    }
-  }
-
-  /** Reads from the cache at the consumer's position, moving it on; false when the cache lacks it. */
-  private readHot(c: SpoolCursor, out: ReadBatch, maxItems: number, maxBytes: number): boolean {
-    const to = this.hot.read(c.read, out, maxItems, maxBytes);
-    if (!to) return false;
-    c.read = to;
-    return true;
-  }
-
-  /** A read that made no progress and cannot move on (should not happen): stop, do not spin. */
-  private readStalled(c: SpoolCursor): boolean {
-    const s = this.segs[this.segIndex(c.read.seg)];
-    return !!s && s.seg === c.read.seg && c.read.off < s.durable;
-  }
-
-  private segIndex(seg: number): number {
-    let lo = 0;
-    let hi = this.segs.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.segs[mid]!.seg < seg) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  /** Reads frames from disk. Returns bytes read, or -1 after moving to the next segment. */
-  private readDisk(c: SpoolCursor, out: ReadBatch, maxItems: number, maxBytes: number): number {
-    const idx = this.segIndex(c.read.seg);
-    const s = this.segs[idx];
-    if (!s) return 0;
-    if (s.seg !== c.read.seg || c.read.off >= s.durable) {
-      if (s.seg !== c.read.seg) c.read = { seg: s.seg, off: s.headerLen };
-      else if (idx + 1 < this.segs.length) c.read = { seg: this.segs[idx + 1]!.seg, off: this.segs[idx + 1]!.headerLen };
-      else return 0;
-      return -1;
-    }
-    const r = this.disk.readFrames(s, c.read.off, out, maxItems, maxBytes);
-    if (r.bad) {
-      this.skipCorrupt(c, s, idx, r.bad);
-      return -1;
-    }
-    c.read = { seg: s.seg, off: r.end };
-    return r.bytes;
-  }
-
-  /** A frame inside a committed segment failed its check (disk corruption): skip the rest. */
-  private skipCorrupt(c: SpoolCursor, s: Segment, idx: number, why: string): void {
-    const cut = s.durable - c.read.off;
-    this.counters.corruptSkippedBytes += cut;
-    this.saveCounters();
-    this.log(`spool ${this.dir}: ${why} frame in ${segName(s.seg)} at offset ${c.read.off}; skipped ${cut} bytes`);
-    if (idx + 1 < this.segs.length) c.read = { seg: this.segs[idx + 1]!.seg, off: this.segs[idx + 1]!.headerLen };
-    else {
-      // the write segment itself: nothing after the bad frame can be read; seal it
-      c.read = { seg: s.seg, off: s.durable };
-    }
+    return readBatch(this.readSide, this.consumer(name), maxItems, maxBytes);
   }
 
   /** Moves the read position back to the last confirmed record (after a failed send). */

@@ -347,6 +347,41 @@ describe('spool', () => {
 });
 
 describe('spool segment headers', () => {
+  it('a frame corrupted on disk inside an older segment: the rest of that segment is skipped, counted and logged; the next segment is read', async () => {
+    const t = tempDir('spool');
+    try {
+      let s = await Spool.open({ dir: t.dir, maxBytes: 64 << 20, segmentBytes: 64 << 10, consumers: ['s'], log: () => {} });
+      await s.append(items(1, 3000, 40));
+      await s.close();
+      const files = segFiles(t.dir);
+      assert.ok(files.length >= 3, 'several segments');
+      // the first segment's frames: start-up scans only the last segment, so this damage is
+      // found by the reader
+      const first = join(t.dir, files[0]!);
+      const buf = readFileSync(first);
+      const offs: number[] = [];
+      for (let o = readSegHeader(first)!.size; o < buf.length;) {
+        const c = checkFrame(buf, o, buf.length);
+        assert.ok(c.ok);
+        offs.push(o);
+        o += c.size;
+      }
+      const bad = offs[99]!;
+      buf[bad + 12]! ^= 0x40; // a body byte: the frame's CRC fails
+      writeFileSync(first, buf);
+      const lines: string[] = [];
+      s = await Spool.open({ dir: t.dir, maxBytes: 64 << 20, segmentBytes: 64 << 10, consumers: ['s'], log: quiet(lines) });
+      const skipped = offs.length - 99; // frames 100.. of the first segment
+      const want = [...Array.from({ length: 99 }, (_, i) => i + 1), ...Array.from({ length: 3000 - offs.length }, (_, i) => offs.length + 1 + i)];
+      assert.deepEqual(readAll(s), want, `${skipped} records of the first segment skipped`);
+      assert.equal(s.counters.corruptSkippedBytes, buf.length - bad);
+      assert.ok(lines.includes(`spool ${t.dir}: crc frame in ${files[0]} at offset ${bad}; skipped ${buf.length - bad} bytes`), lines.join('\n'));
+      await s.close();
+    } finally {
+      t.done();
+    }
+  });
+
   it('a segment started in the middle of a commit names the last record written before it', async () => {
     const t = tempDir('spool');
     try {

@@ -24,7 +24,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "../bpf/records.h"
 #include "falconet.skel.h"

@@ -2,7 +2,9 @@
 # The sensor alone (socket monitor, output to /dev/null) under socket-overhead's connection storm
 # (N loopback connections): BPF ns per connection of the socket hooks, and the six dearest hooks
 # as name:ns per invocation:invocations. For builds whose records the agent cannot decode (the
-# measuring builds of bench/variants). FALCONET_SENSOR: the build (default sensor/falconet-sensor).
+# measuring builds of bench/variants). FALCONET_SENSOR: the build (default sensor/falconet-sensor);
+# SENSOR_ARGS: more sensor arguments, e.g. -p's ports as the agent passes them (docs/performance.md,
+# thirteenth pass: --payload udp/53=1,tcp/53=1,tcp/80=2,udp/514=3,tcp/514=3).
 #   bash bench/variants/sock-storm-sensor.sh [N=5000]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -24,7 +26,8 @@ for (const p of JSON.parse(require("fs").readFileSync(0)))
 console.log(JSON.stringify(o));'
 }
 sysctl -q -w kernel.bpf_stats_enabled=1
-"$sensor" --monitors 2 > /dev/null 2> "$work/sensor.err" &
+# shellcheck disable=SC2086 # SENSOR_ARGS is a list of words
+"$sensor" --monitors 2 ${SENSOR_ARGS:-} > /dev/null 2> "$work/sensor.err" &
 sp=$!
 sleep 4 # loaded and attached
 before=$(stats)

@@ -152,6 +152,7 @@ struct pending_op {
 	__u32 done;        /* applied already (unlink) */
 	__u32 old_len;     /* rename: length of old_name */
 	struct inode *inode;
+	__u64 new_dentry;  /* symlink on the BPF LSM path: the dentry inode_symlink named */
 	char old_name[FN_NAME_MAX];
 };
 
@@ -190,6 +191,10 @@ struct {
 	__type(key, __u32);
 	__type(value, struct pending_op);
 } pending_scratch SEC(".maps");
+
+/* Path operations are captured by the BPF LSM hooks (file_lsm.bpf.h), not the ctime tracepoints:
+ * set by the sensor (kcompat.c). */
+const volatile __u32 cfg_file_lsm_path = 0;
 
 static __always_inline bool file_on(void)
 {

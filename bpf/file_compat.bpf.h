@@ -224,6 +224,8 @@ static __noinline int pending_end_nokf(long ret)
 	struct pending_op *p = pending_find(tid);
 	if (!p)
 		return 0;
+	if (ret == 0)
+		pending_fd_capture(p); /* file_path.bpf.h */
 	if (ret == 0 && p->inode && !p->done) {
 		struct inode *inode = p->inode;
 		struct file_record *r = pending_rec_nokf(p, inode);

@@ -7,7 +7,9 @@
  * those; the syscall's exit hook applies the event (pending_end). The sensor loads
  * these only where the ctime tracepoints are missing and /sys/kernel/security/lsm lists bpf;
  * a hook that does not attach is reported and skipped. Every hook allows the operation.
- * Not seen this way: symlink (its dentry has no inode yet), fallocate (no inode hook).
+ * A new symlink's dentry has no inode when inode_symlink runs: the inode is taken when the
+ * filesystem instantiates that dentry (d_instantiate). fallocate has no inode hook: its exit
+ * takes the inode from its fd (pending_fd_capture, file_path.bpf.h).
  */
 #pragma once
 #include "file.bpf.h"
@@ -85,4 +87,33 @@ SEC("lsm/inode_link")
 int BPF_PROG(file_lsm_link, struct dentry *old_dentry)
 {
 	return lsm_capture(old_dentry);
+}
+
+/* symlink: remember the new dentry (no inode yet) for d_instantiate below */
+SEC("lsm/inode_symlink")
+int BPF_PROG(file_lsm_symlink, struct inode *dir, struct dentry *dentry)
+{
+	if (!file_on() || !pending_active)
+		return 0;
+	struct pending_op *p = pending_find((__u32)bpf_get_current_pid_tgid());
+	if (p && p->kind == PK_LINK && !p->inode && !p->done)
+		p->new_dentry = (__u64)dentry;
+	return 0;
+}
+
+/* Runs on every dentry instantiation, lookups included (a void hook: its result is ignored), so
+ * it acts only for the thread's symlink in flight and only on the dentry inode_symlink named:
+ * a symlink met while resolving the new name's parent is instantiated before that hook runs. */
+SEC("lsm/d_instantiate")
+int BPF_PROG(file_lsm_d_inst, struct dentry *dentry, struct inode *inode)
+{
+	if (!file_on() || !pending_active || !inode)
+		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	if (!tid_pending(tid))
+		return 0;
+	struct pending_op *p = pending_find(tid);
+	if (p && p->kind == PK_LINK && p->new_dentry && p->new_dentry == (__u64)dentry)
+		pending_take(inode); /* file_path.bpf.h: a symlink's inode is tracked */
+	return 0;
 }

@@ -37,6 +37,7 @@ static __noinline int pending_begin(__u32 kind, long dirfd, long fd, const char 
 	p->done = 0;
 	p->old_len = 0;
 	p->inode = NULL;
+	p->new_dentry = 0;
 	p->abs = 0;
 	if (upath) {
 		char c = 0;
@@ -206,6 +207,19 @@ static __always_inline void pending_apply(struct pending_op *p, struct inode *in
 	}
 }
 
+/* On the BPF LSM path, fallocate: no inode hook runs inside it (every other fd-based operation
+ * has inode_setattr or inode_setxattr), so a call that succeeded takes its inode from its fd, as
+ * the ctime tracepoints would have given it. Both exit paths (kfuncs and 6.1's). */
+static __always_inline void pending_fd_capture(struct pending_op *p)
+{
+	if (!cfg_file_lsm_path || p->kind != PK_MODIFY || p->fd < 0 || p->inode || p->done)
+		return;
+	struct file *f = fd_to_file((struct task_struct *)bpf_get_current_task(), (__u32)p->fd);
+	struct inode *inode = f ? BPF_CORE_READ(f, f_inode) : NULL;
+	if (inode && mode_tracked(BPF_CORE_READ(inode, i_mode)))
+		p->inode = inode;
+}
+
 static __noinline int pending_end_nokf(long ret); /* file_compat.bpf.h (6.1) */
 
 static __noinline int pending_end(long ret)
@@ -214,6 +228,8 @@ static __noinline int pending_end(long ret)
 	struct pending_op *p = pending_find(tid);
 	if (!p)
 		return 0;
+	if (ret == 0)
+		pending_fd_capture(p);
 	if (ret == 0 && p->inode && !p->done) {
 		struct inode *inode = bpf_rdonly_cast(p->inode, bpf_core_type_id_kernel(struct inode));
 		struct file_record *r = pending_rec(p, inode, p->kind == PK_RENAME || p->kind == PK_LINK);

@@ -188,6 +188,13 @@ void kcompat_probe(void)
 	}
 }
 
+/* Path operations through the BPF LSM hooks (file_lsm.bpf.h): no ctime tracepoints, BPF LSM
+ * active, and inode_setattr's dentry argument found. */
+static bool file_lsm_path(void)
+{
+	return !kc.ctime_tps && kc.lsm_bpf && kc.lsm_setattr_dentry >= 0;
+}
+
 struct falconet_bpf *kcompat_open(void)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .kconfig = kconfig[0] ? kconfig : NULL);
@@ -198,6 +205,7 @@ struct falconet_bpf *kcompat_open(void)
 	skel->rodata->cfg_kf_kern_ctx = kc.kf_kern_ctx;
 	skel->rodata->cfg_exit_group_dead_arg = kc.exit_group_dead_arg;
 	skel->rodata->cfg_lsm_setattr_dentry = kc.lsm_setattr_dentry > 0 ? kc.lsm_setattr_dentry : 0;
+	skel->rodata->cfg_file_lsm_path = file_lsm_path();
 	return skel;
 }
 
@@ -242,7 +250,7 @@ const char *kcompat_skip(struct bpf_object *obj, struct bpf_program *prog)
 	if (!strncmp(name, "sock_ux_", 8))
 		return !kc.sock_len_tps && kc.lsm_bpf ? NULL : kc.sock_len_tps ? "" : "BPF LSM not active";
 	/* path operations: the ctime tracepoints, else the BPF LSM hooks (file_lsm.bpf.h), else none */
-	bool lsm_path = !kc.ctime_tps && kc.lsm_bpf && kc.lsm_setattr_dentry >= 0;
+	bool lsm_path = file_lsm_path();
 	if (!strncmp(name, "file_lsm_", 9))
 		return lsm_path ? NULL : kc.ctime_tps ? "" : "BPF LSM not active";
 	/* without a hook giving the inode a path op's enter/exit pair would only mark and unmark threads */
@@ -271,10 +279,10 @@ void kcompat_report(char *status, size_t cap, size_t *slen, unsigned monitors)
 	if (monitors & FN_MON_FILE) {
 		if (!kc.has_loop)
 			status_add(status, cap, slen, "unavailable: file: every event (full paths need the bpf_loop helper, 5.17+)");
-		if (!kc.ctime_tps && kc.lsm_bpf && kc.lsm_setattr_dentry >= 0)
+		if (file_lsm_path())
 			status_add(status, cap, slen, "fallback: file: path operations through BPF LSM inode hooks (no VFS ctime "
-			    "tracepoints, 6.13+); unavailable that way: symlink creation, fallocate MODIFY; DELETE is counted "
-			    "when the unlink is checked");
+			    "tracepoints, 6.13+); DELETE is counted when the unlink is checked, fallocate's MODIFY when the "
+			    "call succeeds");
 		else if (!kc.ctime_tps)
 			status_add(status, cap, slen, "unavailable: file: path operations (rename, unlink, link, symlink, chmod, "
 			    "chown, utimes, xattr, truncate by path or fd: MOVED_FROM/MOVED_TO, DELETE, ATTRIB, MODIFY) "

@@ -46,15 +46,18 @@ static __always_inline struct pt_regs *cur_regs(void)
 	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 }
 
-/* syscall arguments from the saved user registers (arm64's x0 holds the result at exit) */
+/* syscall arguments and number from the saved user registers (arm64's x0 holds the result at
+ * exit) */
 #if defined(__TARGET_ARCH_arm64)
 #define SC_ARG0(r) ((r)->orig_x0)
 #define SC_ARG1(r) ((r)->regs[1])
 #define SC_ARG2(r) ((r)->regs[2])
+#define SC_REGS_NR(r) ((r)->syscallno)
 #else
 #define SC_ARG0(r) ((r)->di)
 #define SC_ARG1(r) ((r)->si)
 #define SC_ARG2(r) ((r)->dx)
+#define SC_REGS_NR(r) ((r)->orig_ax)
 #endif
 
 /* The current task of an fd hook (one helper call; its ids by loads, *pt as

@@ -19,7 +19,8 @@ static __noinline int udp_owner(__u64 cookie)
 	return 0;
 }
 
-static __noinline int unix_io(struct sock *sk, __u64 cookie, int ret, bool rx)
+/* bytes moved by `calls` calls that each moved some (sendmmsg/recvmmsg: one per message) */
+static __noinline int unix_io(struct sock *sk, __u64 cookie, __u64 bytes, bool rx, __u32 calls)
 {
 	__u64 now = bpf_ktime_get_boot_ns();
 	struct sock_key key = { .cookie = cookie };
@@ -51,7 +52,7 @@ static __noinline int unix_io(struct sock *sk, __u64 cookie, int ret, bool rx)
 		if (!v)
 			return 0;
 	}
-	dir_add(rx ? &v->rx : &v->tx, now, ret, -1, 0, 1);
+	dir_add(rx ? &v->rx : &v->tx, now, bytes, -1, 0, calls);
 	return 0;
 }
 
@@ -78,7 +79,7 @@ static __always_inline int sock_io(struct sock *sk, int ret, bool rx)
 	if (fam == AF_UNIX_) {
 		if (is_self(bpf_get_current_pid_tgid() >> 32))
 			return 0;
-		return unix_io(sk, bpf_get_socket_cookie(sk), ret, rx);
+		return unix_io(sk, bpf_get_socket_cookie(sk), ret, rx, 1);
 	}
 	if (fam != AF_INET_ && fam != AF_INET6_)
 		return 0;

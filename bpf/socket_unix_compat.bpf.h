@@ -5,7 +5,10 @@
  * read, write, send and receive on a socket passes them) name the socket for the calling thread,
  * and the syscall's exit adds what it returned to the same per-socket entry socket.bpf.h's
  * unix_io() keeps. The sensor loads these only where those tracepoints are missing.
- * Not counted this way: sendmmsg/recvmmsg, splice and sendfile into or out of a UNIX socket.
+ * sendmmsg/recvmmsg pass the hooks once per message; their exit sums the messages' msg_len.
+ * A mark holds the syscall it was made in: a call whose exit is not hooked here (io_uring, say)
+ * leaves a mark that no other call's exit takes.
+ * Not counted this way: splice and sendfile into or out of a UNIX socket (no LSM hook runs).
  */
 #pragma once
 #include "socket.bpf.h"
@@ -14,7 +17,7 @@ struct ux_pending {
 	__u64 sk;
 	__u64 cookie;
 	__u32 rx;
-	__u32 pad;
+	__u32 nr;  /* the syscall whose exit takes the mark */
 };
 
 struct {
@@ -34,7 +37,9 @@ static __always_inline int ux_mark(struct socket *sock, __u32 rx)
 	__u64 pt = bpf_get_current_pid_tgid();
 	if (is_self(pt >> 32))
 		return 0;
-	struct ux_pending p = { .sk = (__u64)sk, .cookie = bpf_get_socket_cookie(sk), .rx = rx };
+	struct pt_regs *regs = cur_regs(); /* file_fd.bpf.h */
+	struct ux_pending p = { .sk = (__u64)sk, .cookie = bpf_get_socket_cookie(sk), .rx = rx,
+				.nr = (__u32)SC_REGS_NR(regs) };
 	__u32 tid = (__u32)pt;
 	bpf_map_update_elem(&sock_ux_pending, &tid, &p, BPF_ANY);
 	return 0;
@@ -54,16 +59,23 @@ int BPF_PROG(sock_ux_recv, struct socket *sock)
 	return 0; /* allow */
 }
 
-static __always_inline int ux_exit(long ret)
+/* Takes the thread's mark; false when there is none for this syscall (nr). */
+static __always_inline bool ux_take(struct ux_pending *c, long nr)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct ux_pending *p = bpf_map_lookup_elem(&sock_ux_pending, &tid);
 	if (!p)
-		return 0;
-	struct ux_pending c = *p;
+		return false;
+	*c = *p;
 	bpf_map_delete_elem(&sock_ux_pending, &tid);
-	if (ret > 0 && sock_on())
-		unix_io((struct sock *)c.sk, c.cookie, ret, c.rx); /* CO-RE reads only: the address is plain */
+	return c->nr == (__u32)nr && sock_on();
+}
+
+static __always_inline int ux_exit(long nr, long ret)
+{
+	struct ux_pending c;
+	if (ux_take(&c, nr) && ret > 0)
+		unix_io((struct sock *)c.sk, c.cookie, ret, c.rx, 1); /* CO-RE reads only: the address is plain */
 	return 0;
 }
 
@@ -71,7 +83,7 @@ static __always_inline int ux_exit(long ret)
 	SEC("tp/syscalls/sys_exit_" #name)                                                      \
 	int sock_ux_x_##name(struct trace_event_raw_sys_exit *ctx)                              \
 	{                                                                                       \
-		return ux_exit(ctx->ret);                                                       \
+		return ux_exit(ctx->id, ctx->ret);                                              \
 	}
 
 UX_EXIT(read)
@@ -82,3 +94,50 @@ UX_EXIT(sendto)
 UX_EXIT(recvfrom)
 UX_EXIT(sendmsg)
 UX_EXIT(recvmsg)
+UX_EXIT(preadv2)  /* offset -1: readv on a socket */
+UX_EXIT(pwritev2)
+
+/* sendmmsg/recvmmsg return how many messages moved; msgvec[i].msg_len holds each one's bytes */
+struct ux_mmsg {
+	__u64 vec;
+	__u64 bytes;
+	__u32 msgs;   /* messages that moved bytes: one call each where sock_*_length exist */
+	__u32 pad;
+};
+
+static long ux_mmsg_step(__u64 i, void *ctx)
+{
+	struct ux_mmsg *m = ctx;
+	__u32 len = 0;
+	bpf_probe_read_user(&len, sizeof(len),
+			    (void *)(m->vec + i * sizeof(struct mmsghdr) + offsetof(struct mmsghdr, msg_len)));
+	m->bytes += len;
+	m->msgs += len > 0;
+	return 0;
+}
+
+#define UIO_MAXIOV_ 1024 /* the kernel's bound on vlen */
+
+static __always_inline int ux_mmsg_exit(long nr, long ret)
+{
+	struct ux_pending c;
+	if (!ux_take(&c, nr) || ret <= 0)
+		return 0;
+	struct ux_mmsg m = { .vec = SC_ARG1(cur_regs()) };
+	bpf_loop(ret < UIO_MAXIOV_ ? ret : UIO_MAXIOV_, ux_mmsg_step, &m, 0);
+	if (m.msgs)
+		unix_io((struct sock *)c.sk, c.cookie, m.bytes, c.rx, m.msgs);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_sendmmsg")
+int sock_ux_x_sendmmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return ux_mmsg_exit(ctx->id, ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_recvmmsg")
+int sock_ux_x_recvmmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return ux_mmsg_exit(ctx->id, ctx->ret);
+}

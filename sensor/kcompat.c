@@ -297,7 +297,7 @@ void kcompat_report(char *status, size_t cap, size_t *slen, unsigned monitors)
 		if (!kc.sock_len_tps && kc.lsm_bpf)
 			status_add(status, cap, slen, "fallback: socket: UNIX socket bytes through BPF LSM socket_sendmsg/recvmsg "
 			    "and syscall exits (no sock_send_length/sock_recv_length tracepoints); unavailable: UNIX bytes of "
-			    "sendmmsg/recvmmsg/splice/sendfile, TCP server owner at first read (taken at close instead)");
+			    "splice/sendfile, TCP server owner at first read (taken at close instead)");
 		else if (!kc.sock_len_tps)
 			status_add(status, cap, slen, "unavailable: socket: UNIX socket records, TCP server owner at first read "
 			    "(owner taken at close instead) (no sock_send_length/sock_recv_length tracepoints, and BPF LSM "

@@ -4,13 +4,19 @@
  *   netpair tcp PORT UP DOWN   client sends UP bytes, half-closes, server answers DOWN bytes
  *   netpair udp PORT N SIZE    client sends N datagrams of SIZE bytes, server echoes each
  *   netpair unix PATH UP DOWN  as tcp, over a UNIX stream socket bound to PATH
+ *   netpair unixmm N SIZE      a UNIX datagram socketpair: the client sends N messages of SIZE
+ *                              bytes in one sendmmsg and one of 33 by pwritev2 (offset -1), the
+ *                              server takes them with recvmmsg and preadv2 and answers N of
+ *                              2*SIZE in one sendmmsg, which the client takes with recvmmsg
  * Prints one line per side: "<proto> <role> pid=P lport=L rport=R tx=T rx=X". */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -162,14 +168,66 @@ static int udp(int port, int n, int size)
 	return 0;
 }
 
+#define MM_MAX 16
+
+/* n messages of size bytes each from buf, in one sendmmsg (send) or recvmmsg (!send): bytes moved */
+static long mmsg(int fd, int n, int size, int send)
+{
+	struct mmsghdr v[MM_MAX];
+	struct iovec io[MM_MAX];
+	memset(v, 0, sizeof(v));
+	for (int i = 0; i < n; i++) {
+		io[i].iov_base = buf + i * size;
+		io[i].iov_len = size;
+		v[i].msg_hdr.msg_iov = &io[i];
+		v[i].msg_hdr.msg_iovlen = 1;
+	}
+	int got = send ? sendmmsg(fd, v, n, 0) : recvmmsg(fd, v, n, 0, NULL);
+	if (got != n)
+		die(send ? "sendmmsg" : "recvmmsg");
+	long bytes = 0;
+	for (int i = 0; i < n; i++)
+		bytes += v[i].msg_len;
+	return bytes;
+}
+
+static int unix_mmsg(int n, int size)
+{
+	int sv[2];
+	if (n > MM_MAX || 2 * size * n > (int)sizeof(buf) || socketpair(AF_UNIX, SOCK_DGRAM, 0, sv))
+		die("unixmm setup");
+	struct iovec one = { .iov_base = buf, .iov_len = 33 };
+	pid_t c = fork();
+	if (c == 0) {
+		close(sv[1]);
+		memset(buf, 'm', sizeof(buf));
+		long tx = mmsg(sv[0], n, size, 1);
+		tx += pwritev2(sv[0], &one, 1, -1, 0);
+		long rx = mmsg(sv[0], n, 2 * size, 0);
+		printf("unixmm client pid=%d tx=%ld rx=%ld\n", getpid(), tx, rx);
+		fflush(stdout);
+		_exit(0);
+	}
+	close(sv[0]);
+	long rx = mmsg(sv[1], n, size, 0);
+	rx += preadv2(sv[1], &one, 1, -1, 0);
+	long tx = mmsg(sv[1], n, 2 * size, 1);
+	waitpid(c, NULL, 0);
+	close(sv[1]);
+	printf("unixmm server pid=%d tx=%ld rx=%ld\n", getpid(), tx, rx);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "tcp"))
 		return tcp(atoi(argv[2]), atol(argv[3]), atol(argv[4]));
 	if (argc == 5 && !strcmp(argv[1], "unix"))
 		return unix_stream(argv[2], atol(argv[3]), atol(argv[4]));
+	if (argc == 4 && !strcmp(argv[1], "unixmm"))
+		return unix_mmsg(atoi(argv[2]), atoi(argv[3]));
 	if (argc == 5 && !strcmp(argv[1], "udp"))
 		return udp(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
-	fprintf(stderr, "usage: netpair tcp PORT UP DOWN | netpair udp PORT N SIZE | netpair unix PATH UP DOWN\n");
+	fprintf(stderr, "usage: netpair tcp PORT UP DOWN | netpair udp PORT N SIZE | netpair unix PATH UP DOWN | netpair unixmm N SIZE\n");
 	return 2;
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Hooks each monitor implements in the sensor (sock.c, proc.c): configure rodata before load,
- * start after attach, tick every loop (~drain-ms; expiry timers), flush at shutdown. */
+/* Hooks each monitor implements in the sensor (files.c, sock.c, proc.c): configure rodata before
+ * load, start after attach, tick every loop (~drain-ms; expiry timers), flush at shutdown. */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <time.h>
 #include <linux/types.h>
 
@@ -30,6 +31,18 @@ extern struct sensor_opts opt;
 
 void die(const char *fmt, ...);
 __u64 now_ns(clockid_t clk);
+
+/* A FN_REC_PID_EXIT record from the ring buffer: flushes the records it names. */
+void files_notice(struct falconet_bpf *skel, const void *data, size_t size);
+/* After each drain: sweeps the records of exited processes whose notices overflowed. */
+void files_tick(struct falconet_bpf *skel);
+/* With the stats (counters summed over CPUs): collects deferred records, and sweeps the records
+ * of dead processes when exit notices were lost. */
+void files_stats_due(struct falconet_bpf *skel, __u64 deferred, __u64 notice_drops);
+void files_flush_deferred(struct falconet_bpf *skel);
+/* Every record still open (FF_SHUTDOWN), after the exited and deferred ones. */
+void files_shutdown(struct falconet_bpf *skel);
+__u64 files_sweeps(void); /* map sweeps so far (stats) */
 
 void sock_configure(struct falconet_bpf *skel);
 /* before the first load: drops the TCP iterator up front when the kernel refuses it */

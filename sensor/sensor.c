@@ -4,7 +4,8 @@
  * as length-prefixed frames (bpf/records.h) on stdout. It does no parsing or formatting.
  *
  * It also owns what only userspace can do with the maps: flushing the file records of exited
- * processes, records the ring buffer could not take, and everything still open at shutdown.
+ * processes, records the ring buffer could not take, and everything still open at shutdown
+ * (files.c for the file monitor; sock.c, proc.c, payload.c for theirs).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,8 +34,6 @@
 #include "mapwalk.h"
 #include "kcompat.h"
 
-#define EXITED_MAX 4096
-
 struct sensor_opts opt = {
 	.monitors = FN_MON_FILE, .file_records_max = 65536, .ringbuf_mb = 4, .wakeup_kb = 256,
 	.drain_ms = 5, .hold_ms = 40, .stats_ms = 1000, .sock_idle_s = 15, .sock_active_s = 1800,
@@ -43,11 +42,6 @@ struct sensor_opts opt = {
 
 static volatile sig_atomic_t stopping;
 static struct falconet_bpf *skel;
-static __u64 sweeps;
-static __u32 exited[EXITED_MAX];
-static unsigned n_exited;
-static bool exited_overflow;
-static __u64 deferred_seen, notice_drops_seen;
 static int ncpus;
 #define MAX_LINKS 512
 static struct bpf_link *links[MAX_LINKS];
@@ -64,51 +58,6 @@ void die(const char *fmt, ...)
 	exit(2);
 }
 
-/* ---- file records flushed by the sensor ---- */
-static struct file_record flush_rec;
-
-/* Takes the record under key out of map fd and emits it; false if it is gone (the kernel
- * emitted it meanwhile). ts (CLOCK_BOOTTIME, 0: keep) stamps records whose reads/writes did not
- * (process exit time, shutdown time): the kernel skips the clock on those hot events. */
-static bool take_record(int fd, const void *key, __u32 why, __u64 ts)
-{
-	if (bpf_map_lookup_and_delete_elem(fd, key, &flush_rec))
-		return false;
-	if (ts > flush_rec.hdr.ts)
-		flush_rec.hdr.ts = ts;
-	flush_rec.hdr.flags = (flush_rec.hdr.flags & ~FF_PENDING) | why;
-	size_t size = FILE_RECORD_FIXED + (flush_rec.path_len < FN_PATH_MAX ? flush_rec.path_len : FN_PATH_MAX);
-	flush_rec.hdr.size = size;
-	add_record(&flush_rec, size);
-	return true;
-}
-
-static bool flush_key(const struct file_key *k, __u32 why, __u64 ts)
-{
-	return take_record(bpf_map__fd(skel->maps.file_records), k, why, ts);
-}
-
-/* Records the ring buffer could not take: the kernel moved them to file_deferred under a sequence
- * number no program looks up again, so taking them races with nothing. */
-static void flush_deferred(void)
-{
-	int fd = bpf_map__fd(skel->maps.file_deferred);
-	size_t n = 0;
-	__u64 *seqs = map_keys(fd, sizeof(*seqs), NULL, NULL, &n);
-	sweeps++;
-	for (size_t i = 0; i < n; i++)
-		take_record(fd, &seqs[i], 0, 0);
-	free(seqs);
-}
-
-/* Records an exited process left open, named by its exit notice. */
-static void flush_keys(const struct file_key *keys, unsigned n, __u64 exit_ts)
-{
-	for (unsigned i = 0; i < n; i++)
-		if (keys[i].ino)
-			flush_key(&keys[i], FF_EXITED, exit_ts);
-}
-
 /* ---- ring buffer ---- */
 static int on_record(void *ctx, void *data, size_t size)
 {
@@ -117,58 +66,9 @@ static int on_record(void *ctx, void *data, size_t size)
 	if (size < sizeof(*h))
 		return 0;
 	add_record(data, size);
-	if (h->type == FN_REC_PID_EXIT && size >= sizeof(struct pid_exit_notice)) {
-		const struct pid_exit_notice *e = data;
-		flush_keys(e->keys, FN_PID_SLOTS, h->ts);
-		if (e->overflow) {
-			if (n_exited < EXITED_MAX)
-				exited[n_exited++] = h->pid;
-			else
-				exited_overflow = true;
-		}
-	}
+	if (h->type == FN_REC_PID_EXIT)
+		files_notice(skel, data, size);
 	return 0;
-}
-
-/* ---- map sweeps ---- */
-enum sweep_what { SWEEP_EXITED, SWEEP_DEAD, SWEEP_ALL };
-
-static bool pid_exited(__u32 pid)
-{
-	for (unsigned i = 0; i < n_exited; i++)
-		if (exited[i] == pid)
-			return true;
-	return false;
-}
-
-/* Emits and removes the file records selected by `what`. Keys are collected first because
- * deleting while iterating restarts get_next_key. */
-static bool sweep_wants(const void *k, void *ctx)
-{
-	const struct file_key *key = k;
-	enum sweep_what what = *(enum sweep_what *)ctx;
-	switch (what) {
-	case SWEEP_ALL:
-		return true;
-	case SWEEP_EXITED:
-		return exited_overflow || pid_exited(key->pid);
-	case SWEEP_DEAD:
-		return kill(key->pid, 0) && errno == ESRCH;
-	}
-	return false;
-}
-
-static void sweep_files(enum sweep_what what)
-{
-	size_t n = 0;
-	struct file_key *keys = map_keys(bpf_map__fd(skel->maps.file_records), sizeof(*keys), sweep_wants, &what, &n);
-	__u32 why = what == SWEEP_ALL ? FF_SHUTDOWN : FF_EXITED;
-	__u64 ts = now_ns(CLOCK_BOOTTIME);
-
-	sweeps++;
-	for (size_t i = 0; i < n; i++)
-		flush_key(&keys[i], why, ts);
-	free(keys);
 }
 
 static void read_stats(struct fn_stats *st)
@@ -186,7 +86,7 @@ static void read_stats(struct fn_stats *st)
 			st->counters[k] += vals[c];
 	}
 	st->records_out = records_out;
-	st->sweeps = sweeps;
+	st->sweeps = files_sweeps();
 	st->ringbuf_bytes = (__u64)opt.ringbuf_mb << 20;
 	st->file_map_entries = map_count(bpf_map__fd(skel->maps.file_records), sizeof(struct file_key));
 	st->tcp_export = sock_tcp_export_kind();
@@ -517,15 +417,7 @@ static void on_stats_due(void)
 {
 	struct fn_stats st;
 	read_stats(&st);
-	if (st.counters[ST_FILE_DEFERRED] != deferred_seen) {
-		deferred_seen = st.counters[ST_FILE_DEFERRED];
-		flush_deferred();
-	}
-	/* an exit notice was lost (ring buffer full): find records of dead processes */
-	if (st.counters[ST_NOTICE_DROP] != notice_drops_seen) {
-		notice_drops_seen = st.counters[ST_NOTICE_DROP];
-		sweep_files(SWEEP_DEAD);
-	}
+	files_stats_due(skel, st.counters[ST_FILE_DEFERRED], st.counters[ST_NOTICE_DROP]);
 	flush_batch();
 	write_frame(FR_STATS, &st, sizeof(st));
 }
@@ -554,11 +446,7 @@ static void run(struct ring_buffer *rb)
 			poll_ms = opt.drain_ms;
 		else
 			poll_ms = poll_ms * 2 < opt.drain_ms * 10 ? poll_ms * 2 : opt.drain_ms * 10;
-		if (n_exited || exited_overflow) {
-			sweep_files(SWEEP_EXITED);
-			n_exited = 0;
-			exited_overflow = false;
-		}
+		files_tick(skel);
 		sock_tick(skel, now_ns(CLOCK_BOOTTIME));
 		payload_tick(skel, now_ns(CLOCK_BOOTTIME));
 		proc_tick(skel, now_ns(CLOCK_BOOTTIME));
@@ -579,17 +467,14 @@ static void shut_down(struct ring_buffer *rb)
 	skel->bss->fn_paused = 1;
 	__sync_synchronize();
 	ring_buffer__consume(rb);
-	if (n_exited)
-		sweep_files(SWEEP_EXITED);
-	flush_deferred();
-	sweep_files(SWEEP_ALL);
+	files_shutdown(skel);
 	sock_shutdown(skel);
 	payload_shutdown(skel);
 	proc_shutdown(skel);
 	/* records that programs already running at the pause submitted since (a TCP close), or
 	 * deferred since (the ring buffer still full) */
 	ring_buffer__consume(rb);
-	flush_deferred();
+	files_flush_deferred(skel);
 	emit_stats();
 	write_frame(FR_END, NULL, 0);
 	output_drain();

@@ -63,12 +63,17 @@ static __always_inline bool first_read(struct sock *sk, int ret)
 	__u64 read;
 	if (cfg_kf_rdonly_cast) {
 		struct tcp_sock *tp = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
-		/* rcv_nxt counts a FIN the reader has not reached yet */
+		/* bytes_received and rcv_nxt both count a FIN once it arrived; copied_seq counts it
+		 * once a read reached it */
 		read = tp->bytes_received - (__u32)(tp->rcv_nxt - tp->copied_seq);
 	} else {
 		read = TCP_READ_NOKF(sk);
 	}
-	return read == (__u64)ret || read + 1 == (__u64)ret;
+	/* read: the data consumed so far, plus 1 when a read reached the FIN: this call's alone when
+	 * it is ret, or ret + 1 (the FIN came with the data; a request then a half-close). Not
+	 * first: more, or 0 (MSG_PEEK consumes nothing). read + 1 == ret: kept from before (a FIN
+	 * counted by rcv_nxt but not by bytes_received). */
+	return read == (__u64)ret || read == (__u64)ret + 1 || read + 1 == (__u64)ret;
 }
 
 static __always_inline int sock_io(struct sock *sk, int ret, bool rx)

@@ -9,6 +9,7 @@
  * A mark holds the syscall it was made in: a call whose exit is not hooked here (io_uring, say)
  * leaves a mark that no other call's exit takes.
  * Not counted this way: splice and sendfile into or out of a UNIX socket (no LSM hook runs).
+ * The same marks give a TCP server socket its owner at its first read (sock_ux_tcp_read).
  */
 #pragma once
 #include "socket.bpf.h"
@@ -16,7 +17,8 @@
 struct ux_pending {
 	__u64 sk;
 	__u64 cookie;
-	__u32 rx;
+	__u16 rx;
+	__u16 tcp; /* a TCP server socket's read, before its first (no owner yet): see below */
 	__u32 nr;  /* the syscall whose exit takes the mark */
 };
 
@@ -27,18 +29,36 @@ struct {
 	__type(value, struct ux_pending);
 } sock_ux_pending SEC(".maps");
 
+/* A TCP socket read whose entry has no owner yet (a server socket before its first read): the
+ * read is marked, and tcp_rcv_space_adjust below, which runs once the read has consumed data,
+ * makes the reading task the owner, as sock_recv_length does where it exists. */
+static __always_inline bool tcp_unowned(struct sock *sk)
+{
+	__u16 fam = sk->__sk_common.skc_family;
+	if ((fam != AF_INET_ && fam != AF_INET6_) || sk->sk_protocol != IPPROTO_TCP_)
+		return false;
+	struct sock_record *v = tcp_rec(sk); /* socket_tcp.bpf.h */
+	return v && v->hdr.pid == 0;
+}
+
 static __always_inline int ux_mark(struct socket *sock, __u32 rx)
 {
 	if (!sock_on() || !sock)
 		return 0;
 	struct sock *sk = sock->sk;
-	if (!sk || sk->__sk_common.skc_family != AF_UNIX_)
+	if (!sk)
 		return 0;
+	bool tcp = false;
+	if (sk->__sk_common.skc_family != AF_UNIX_) {
+		if (!rx || !tcp_unowned(sk))
+			return 0;
+		tcp = true;
+	}
 	__u64 pt = bpf_get_current_pid_tgid();
 	if (is_self(pt >> 32))
 		return 0;
 	struct pt_regs *regs = cur_regs(); /* file_fd.bpf.h */
-	struct ux_pending p = { .sk = (__u64)sk, .cookie = bpf_get_socket_cookie(sk), .rx = rx,
+	struct ux_pending p = { .sk = (__u64)sk, .cookie = bpf_get_socket_cookie(sk), .rx = rx, .tcp = tcp,
 				.nr = (__u32)SC_REGS_NR(regs) };
 	__u32 tid = (__u32)pt;
 	bpf_map_update_elem(&sock_ux_pending, &tid, &p, BPF_ANY);
@@ -74,7 +94,7 @@ static __always_inline bool ux_take(struct ux_pending *c, long nr)
 static __always_inline int ux_exit(long nr, long ret)
 {
 	struct ux_pending c;
-	if (ux_take(&c, nr) && ret > 0)
+	if (ux_take(&c, nr) && ret > 0 && !c.tcp)
 		unix_io((struct sock *)c.sk, c.cookie, ret, c.rx, 1); /* CO-RE reads only: the address is plain */
 	return 0;
 }
@@ -121,7 +141,7 @@ static long ux_mmsg_step(__u64 i, void *ctx)
 static __always_inline int ux_mmsg_exit(long nr, long ret)
 {
 	struct ux_pending c;
-	if (!ux_take(&c, nr) || ret <= 0)
+	if (!ux_take(&c, nr) || ret <= 0 || c.tcp)
 		return 0;
 	struct ux_mmsg m = { .vec = SC_ARG1(cur_regs()) };
 	bpf_loop(ret < UIO_MAXIOV_ ? ret : UIO_MAXIOV_, ux_mmsg_step, &m, 0);
@@ -140,4 +160,20 @@ SEC("tp/syscalls/sys_exit_recvmmsg")
 int sock_ux_x_recvmmsg(struct trace_event_raw_sys_exit *ctx)
 {
 	return ux_mmsg_exit(ctx->id, ctx->ret);
+}
+
+/* The first read of a TCP server socket: tcp_recvmsg calls tcp_rcv_space_adjust after each copy
+ * to the reader, in the reader's context. Only inside a read the LSM hook marked for this socket
+ * and thread (tcp_read_sock also calls it, from other contexts). */
+SEC("tp_btf/tcp_rcv_space_adjust")
+int BPF_PROG(sock_ux_tcp_read, struct sock *sk)
+{
+	if (!sock_on())
+		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct ux_pending *p = bpf_map_lookup_elem(&sock_ux_pending, &tid);
+	if (!p || p->tcp != 1 || p->sk != (__u64)sk)
+		return 0;
+	p->tcp = 2; /* done: later copies of this read skip the look-up */
+	return tcp_owner(sk);
 }

@@ -176,6 +176,7 @@ void kcompat_probe(void)
 	kc.ctime_tps = kc_tracepoint_exists("tp_btf/ctime_ns_xchg") || kc_tracepoint_exists("tp_btf/inode_set_ctime_to_ts");
 	kc.sock_len_tps = kc_tracepoint_exists("tp_btf/sock_send_length") && kc_tracepoint_exists("tp_btf/sock_recv_length");
 	kc.sk_data_ready_tp = kc_tracepoint_exists("tp_btf/sk_data_ready");
+	kc.tcp_rcv_space_tp = kc_tracepoint_exists("tp_btf/tcp_rcv_space_adjust");
 	kc.lsm_bpf = lsm_bpf_active() && func_param("bpf_lsm_inode_rename", "old_dentry") >= 0;
 	kc.lsm_setattr_dentry = func_param("bpf_lsm_inode_setattr", "dentry");
 	const char *env = getenv("FALCONET_KCONFIG"); /* explicit values win (tests, odd hosts) */
@@ -294,7 +295,11 @@ void kcompat_report(char *status, size_t cap, size_t *slen, unsigned monitors)
 	if (monitors & FN_MON_SOCKET) {
 		if (!kc.has_loop)
 			status_add(status, cap, slen, "unavailable: socket: TCP records (lifecycle hooks need the bpf_loop helper, 5.17+)");
-		if (!kc.sock_len_tps && kc.lsm_bpf)
+		if (!kc.sock_len_tps && kc.lsm_bpf && kc.tcp_rcv_space_tp)
+			status_add(status, cap, slen, "fallback: socket: UNIX socket bytes through BPF LSM socket_sendmsg/recvmsg "
+			    "and syscall exits, TCP server owner at first read through socket_recvmsg and tcp_rcv_space_adjust "
+			    "(no sock_send_length/sock_recv_length tracepoints); unavailable: UNIX bytes of splice/sendfile");
+		else if (!kc.sock_len_tps && kc.lsm_bpf)
 			status_add(status, cap, slen, "fallback: socket: UNIX socket bytes through BPF LSM socket_sendmsg/recvmsg "
 			    "and syscall exits (no sock_send_length/sock_recv_length tracepoints); unavailable: UNIX bytes of "
 			    "splice/sendfile, TCP server owner at first read (taken at close instead)");

@@ -17,6 +17,7 @@ struct kcompat {
 	bool ctime_tps;           /* VFS ctime tracepoints (6.13+) */
 	bool sock_len_tps;        /* sock_send_length / sock_recv_length */
 	bool sk_data_ready_tp;    /* tp_btf/sk_data_ready */
+	bool tcp_rcv_space_tp;    /* tp_btf/tcp_rcv_space_adjust (the first read of a TCP server socket on the LSM path) */
 	bool lsm_bpf;             /* BPF LSM active (/sys/kernel/security/lsm lists bpf) */
 	int lsm_setattr_dentry;   /* index of inode_setattr's dentry argument */
 	const char *hz_how;       /* how CONFIG_HZ was found when no kernel config is readable */

@@ -5,10 +5,11 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { sensorHello, type JsonRecord } from './harness.js';
+import { REPO, sensorHello, type JsonRecord } from './harness.js';
+import { buildC } from './process-workloads.js';
 import { MON_SOCKET } from '../../src/sensor/layout.js';
 import { EXPORT_PATHS, captureOn, pathSkips } from './socket-paths.js';
 import { TCP_CLIENT, byPorts, flagKeys, nodeChild, sock, tcpServer } from './socket-workloads.js';
@@ -97,8 +98,31 @@ function hasPython(): boolean {
   try { execFileSync('python3', ['-c', 'import socket'], { stdio: 'ignore' }); return true; } catch { return false; }
 }
 
+/** The booted-kernel test's netpair (scripts/qemu/guest/netpair.c), built for this host once. */
+let netpairBin = '';
+const netpair = (): string => netpairBin ||= buildC('netpair', readFileSync(path.join(REPO, 'scripts/qemu/guest/netpair.c'), 'utf8'));
+
 for (const ep of EXPORT_PATHS) {
   const skip = skips.get(ep.name)!;
+
+  test(`TCP server socket: its owner is the task that first reads it, not the one that closes it (a forked reader; the FIN read with the data) [${ep.name}]`, { skip }, async () => {
+    const port = await freePort();
+    let out = '';
+    const cap = await captureOn(ep, async () => { out = execFileSync(netpair(), ['tcpfork', String(port), '1000', '2000'], { encoding: 'utf8' }); }, ARGS);
+    const reader = Number(/^tcpfork reader pid=(\d+) rx=1000$/m.exec(out)?.[1]);
+    const server = Number(/^tcpfork server pid=(\d+) /m.exec(out)?.[1]);
+    const client = /^tcpfork client pid=(\d+) lport=(\d+) rport=\d+ tx=1000 rx=2000$/m.exec(out);
+    assert.ok(reader && server && client, out);
+    const sv = byPorts(cap.records, port, Number(client[2]));
+    assert.equal(sv.length, 1, brief(sock(cap.records)));
+    assert.equal(sv[0]!.SockRole, 'SERVER');
+    assert.equal(sv[0]!.ProcPID, reader, `the reader ${reader} owns it, not the server ${server} that answered and closed`);
+    assert.equal(sv[0]!.SockRxBytes, 1000);
+    assert.equal(sv[0]!.SockTxBytes, 2000);
+    const cl = byPorts(cap.records, Number(client[2]), port);
+    assert.equal(cl.length, 1, brief(sock(cap.records)));
+    assert.equal(cl[0]!.ProcPID, Number(client[1]));
+  });
 
   test(`TCP over IPv4: one CLIENT and one SERVER record with exact bytes, pids, ports and flags [${ep.name}]`, { skip }, async () => {
     const N = 123457, M = 54321;

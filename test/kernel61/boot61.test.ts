@@ -44,6 +44,7 @@ printf abc > f; printf defg >> f; mv f g; chmod 600 g; ln g h; truncate -s 2 g; 
 cd /work
 for i in $(seq 1 ${TRUES}); do /bin/true; done
 netpair tcp 5001 ${TCP_UP} ${TCP_DOWN}
+netpair tcpfork 5004 ${TCP_UP} ${TCP_DOWN}
 netpair udp 5002 ${UDP_N} ${UDP_SIZE}
 netpair unix /work/ux.sock ${UX_UP} ${UX_DOWN}
 netpair unixmm ${MM_N} ${MM_SIZE}
@@ -104,7 +105,7 @@ async function boot(): Promise<Boot> {
 function netpairSides(consoleLog: string): Map<string, Record<string, number>> {
   const m = new Map<string, Record<string, number>>();
   for (const line of consoleLog.split(/\r?\n/)) {
-    const x = /^WORKLOAD: (tcp|udp|unixmm|unix) (client|server) (.*)$/.exec(line);
+    const x = /^WORKLOAD: (tcpfork|tcp|udp|unixmm|unix) (client|server|reader) (.*)$/.exec(line);
     if (!x) continue;
     const kv: Record<string, number> = {};
     for (const p of x[3]!.split(' ')) { const [k, v] = p.split('='); kv[k!] = Number(v); }
@@ -136,7 +137,7 @@ test('6.1 guest: every program loads without a verifier rejection, and each miss
   for (const want of [
     /^fallback: file: path operations through BPF LSM inode hooks \(no VFS ctime tracepoints, 6\.13\+\); DELETE is counted when the unlink is checked, fallocate's MODIFY when the call succeeds$/,
     /^fallback: file: fd events resolve the struct file with probe reads \(no bpf_rdonly_cast/,
-    /^fallback: socket: UNIX socket bytes through BPF LSM socket_sendmsg\/recvmsg and syscall exits .*unavailable: UNIX bytes of splice\/sendfile, /,
+    /^fallback: socket: UNIX socket bytes through BPF LSM socket_sendmsg\/recvmsg and syscall exits, TCP server owner at first read through socket_recvmsg and tcp_rcv_space_adjust \(no sock_send_length\/sock_recv_length tracepoints\); unavailable: UNIX bytes of splice\/sendfile$/,
     /^unavailable: socket: SockRxPacketsFrag.*bpf_cast_to_kern_ctx/,
     /^fallback: process: EXIT's last-thread flag from signal->live/,
     /^fallback: socket: -p payloads of UNIX syslog sockets on the reader side \(skb_copy_datagram_iovec; no sk_data_ready/,
@@ -245,6 +246,19 @@ test('6.1 guest: socket monitor, UNIX bytes of sendmmsg/recvmmsg and pwritev2/pr
     assert.equal(mine[0]!.SockTxBytes, side.tx, JSON.stringify(mine[0]));
     assert.equal(mine[0]!.SockRxBytes, side.rx, JSON.stringify(mine[0]));
   }
+});
+
+test('6.1 guest: socket monitor, a TCP server socket is owned by its first reader, not its closer (BPF LSM socket_recvmsg + tcp_rcv_space_adjust)', () => {
+  const np = netpairSides(b.console);
+  const c = np.get('tcpfork client')!, r = np.get('tcpfork reader')!, sv = np.get('tcpfork server')!;
+  assert.ok(c && r && sv, b.console.slice(-2000));
+  assert.deepEqual([c.tx, c.rx, r.rx, sv.tx], [TCP_UP, TCP_DOWN, TCP_UP, TCP_DOWN]);
+  const s = b.records.filter((x) => x.SockProtocol === 'TCP' && x.SockLocalPort === 5004 && x.SockRemotePort === c.lport);
+  assert.equal(s.length, 1, JSON.stringify(s));
+  assert.equal(s[0]!.SockRole, 'SERVER');
+  assert.equal(s[0]!.ProcPID, r.pid, `the reader ${r.pid} owns it, not the server ${sv.pid} that answered and closed`);
+  assert.equal(s[0]!.SockRxBytes, TCP_UP);
+  assert.equal(s[0]!.SockTxBytes, TCP_DOWN);
 });
 
 test('6.1 guest: socket monitor, TCP and UDP loopback exchanges exact', () => {

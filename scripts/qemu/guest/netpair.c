@@ -3,6 +3,8 @@
  * exchanges whose byte counts the host asserts.
  *   netpair tcp PORT UP DOWN   client sends UP bytes, half-closes, server answers DOWN bytes
  *   netpair udp PORT N SIZE    client sends N datagrams of SIZE bytes, server echoes each
+ *   netpair tcpfork PORT UP DOWN  as tcp, but a child of the server reads the request (and
+ *                              prints "tcpfork reader pid=P rx=X") before the server answers
  *   netpair unix PATH UP DOWN  as tcp, over a UNIX stream socket bound to PATH
  *   netpair unixmm N SIZE      a UNIX datagram socketpair: the client sends N messages of SIZE
  *                              bytes in one sendmmsg and one of 33 by pwritev2 (offset -1), the
@@ -66,8 +68,11 @@ static long recv_all(int fd)
 	return got;
 }
 
-static int tcp(int port, long up, long down)
+/* fork_reader: a child of the server reads the request and exits; the server then answers and
+ * closes (the socket's first reader is not its closer) */
+static int tcp(int port, long up, long down, int fork_reader)
 {
+	const char *name = fork_reader ? "tcpfork" : "tcp";
 	int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 	struct sockaddr_in a = addr(port);
 	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -82,7 +87,7 @@ static int tcp(int port, long up, long down)
 		long tx = send_all(s, up);
 		shutdown(s, SHUT_WR);
 		long rx = recv_all(s);
-		printf("tcp client pid=%d lport=%d rport=%d tx=%ld rx=%ld\n", getpid(), lport(s), port, tx, rx);
+		printf("%s client pid=%d lport=%d rport=%d tx=%ld rx=%ld\n", name, getpid(), lport(s), port, tx, rx);
 		fflush(stdout);
 		close(s);
 		_exit(0);
@@ -90,12 +95,24 @@ static int tcp(int port, long up, long down)
 	int s = accept(ls, NULL, NULL);
 	if (s < 0)
 		die("accept");
-	long rx = recv_all(s);
+	long rx = 0;
+	if (fork_reader) {
+		pid_t r = fork();
+		if (r == 0) {
+			rx = recv_all(s);
+			printf("tcpfork reader pid=%d rx=%ld\n", getpid(), rx);
+			fflush(stdout);
+			_exit(0);
+		}
+		waitpid(r, NULL, 0);
+	} else {
+		rx = recv_all(s);
+	}
 	long tx = send_all(s, down);
 	close(s);
 	close(ls);
 	waitpid(c, NULL, 0);
-	printf("tcp server pid=%d lport=%d tx=%ld rx=%ld\n", getpid(), port, tx, rx);
+	printf("%s server pid=%d lport=%d tx=%ld rx=%ld\n", name, getpid(), port, tx, rx);
 	return 0;
 }
 
@@ -221,13 +238,15 @@ static int unix_mmsg(int n, int size)
 int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "tcp"))
-		return tcp(atoi(argv[2]), atol(argv[3]), atol(argv[4]));
+		return tcp(atoi(argv[2]), atol(argv[3]), atol(argv[4]), 0);
+	if (argc == 5 && !strcmp(argv[1], "tcpfork"))
+		return tcp(atoi(argv[2]), atol(argv[3]), atol(argv[4]), 1);
 	if (argc == 5 && !strcmp(argv[1], "unix"))
 		return unix_stream(argv[2], atol(argv[3]), atol(argv[4]));
 	if (argc == 4 && !strcmp(argv[1], "unixmm"))
 		return unix_mmsg(atoi(argv[2]), atoi(argv[3]));
 	if (argc == 5 && !strcmp(argv[1], "udp"))
 		return udp(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
-	fprintf(stderr, "usage: netpair tcp PORT UP DOWN | netpair udp PORT N SIZE | netpair unix PATH UP DOWN | netpair unixmm N SIZE\n");
+	fprintf(stderr, "usage: netpair tcp|tcpfork PORT UP DOWN | netpair udp PORT N SIZE | netpair unix PATH UP DOWN | netpair unixmm N SIZE\n");
 	return 2;
 }

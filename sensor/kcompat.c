@@ -298,11 +298,12 @@ void kcompat_report(char *status, size_t cap, size_t *slen, unsigned monitors)
 		if (!kc.sock_len_tps && kc.lsm_bpf && kc.tcp_rcv_space_tp)
 			status_add(status, cap, slen, "fallback: socket: UNIX socket bytes through BPF LSM socket_sendmsg/recvmsg "
 			    "and syscall exits, TCP server owner at first read through socket_recvmsg and tcp_rcv_space_adjust "
-			    "(no sock_send_length/sock_recv_length tracepoints); unavailable: UNIX bytes of splice/sendfile");
+			    "(no sock_send_length/sock_recv_length tracepoints); unavailable: UNIX bytes of splice/sendfile and "
+			    "io_uring");
 		else if (!kc.sock_len_tps && kc.lsm_bpf)
 			status_add(status, cap, slen, "fallback: socket: UNIX socket bytes through BPF LSM socket_sendmsg/recvmsg "
 			    "and syscall exits (no sock_send_length/sock_recv_length tracepoints); unavailable: UNIX bytes of "
-			    "splice/sendfile, TCP server owner at first read (taken at close instead)");
+			    "splice/sendfile and io_uring, TCP server owner at first read (taken at close instead)");
 		else if (!kc.sock_len_tps)
 			status_add(status, cap, slen, "unavailable: socket: UNIX socket records, TCP server owner at first read "
 			    "(owner taken at close instead) (no sock_send_length/sock_recv_length tracepoints, and BPF LSM "

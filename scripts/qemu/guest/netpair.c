@@ -10,6 +10,9 @@
  *                              bytes in one sendmmsg and one of 33 by pwritev2 (offset -1), the
  *                              server takes them with recvmmsg and preadv2 and answers N of
  *                              2*SIZE in one sendmmsg, which the client takes with recvmmsg
+ *   netpair unixuring          a UNIX datagram socketpair: the client sends 50 bytes by an
+ *                              io_uring SENDMSG, then writes 100 bytes to /dev/null, then 30 to
+ *                              the socket by write(); the server reads both messages
  * Prints one line per side: "<proto> <role> pid=P lport=L rport=R tx=T rx=X". */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -17,7 +20,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/io_uring.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -235,6 +242,70 @@ static int unix_mmsg(int n, int size)
 	return 0;
 }
 
+/* One IORING_OP_SENDMSG of msg on fd through a ring of its own (no liburing in the guest):
+ * the bytes sent, or -1. */
+static long uring_sendmsg(int fd, struct msghdr *msg)
+{
+	struct io_uring_params p;
+	memset(&p, 0, sizeof(p));
+	int ring = syscall(__NR_io_uring_setup, 2, &p);
+	if (ring < 0)
+		return -1;
+	char *sq = mmap(NULL, p.sq_off.array + p.sq_entries * sizeof(unsigned), PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQ_RING);
+	char *cq = mmap(NULL, p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe), PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_CQ_RING);
+	struct io_uring_sqe *sqes = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE,
+					 MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQES);
+	if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED)
+		return -1;
+	unsigned *tail = (unsigned *)(sq + p.sq_off.tail), mask = *(unsigned *)(sq + p.sq_off.ring_mask);
+	unsigned t = *tail, i = t & mask;
+	memset(&sqes[i], 0, sizeof(sqes[i]));
+	sqes[i].opcode = IORING_OP_SENDMSG;
+	sqes[i].fd = fd;
+	sqes[i].addr = (unsigned long)msg;
+	sqes[i].len = 1;
+	((unsigned *)(sq + p.sq_off.array))[i] = i;
+	__atomic_store_n(tail, t + 1, __ATOMIC_RELEASE);
+	if (syscall(__NR_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) != 1)
+		return -1;
+	unsigned head = __atomic_load_n((unsigned *)(cq + p.cq_off.head), __ATOMIC_ACQUIRE);
+	struct io_uring_cqe *cqe = (struct io_uring_cqe *)(cq + p.cq_off.cqes) + (head & *(unsigned *)(cq + p.cq_off.ring_mask));
+	long res = cqe->res;
+	__atomic_store_n((unsigned *)(cq + p.cq_off.head), head + 1, __ATOMIC_RELEASE);
+	close(ring);
+	return res;
+}
+
+static int unix_uring(void)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv))
+		die("unixuring setup");
+	pid_t c = fork();
+	if (c == 0) {
+		close(sv[1]);
+		memset(buf, 'r', sizeof(buf));
+		struct iovec io = { .iov_base = buf, .iov_len = 50 };
+		struct msghdr m = { .msg_iov = &io, .msg_iovlen = 1 };
+		long uring = uring_sendmsg(sv[0], &m);
+		int null = open("/dev/null", O_WRONLY);
+		long other = write(null, buf, 100);
+		long tx = write(sv[0], buf, 30);
+		printf("unixuring client pid=%d uring=%ld null=%ld tx=%ld\n", getpid(), uring, other, tx);
+		fflush(stdout);
+		_exit(0);
+	}
+	close(sv[0]);
+	long rx = read(sv[1], buf, sizeof(buf));
+	rx += read(sv[1], buf, sizeof(buf));
+	waitpid(c, NULL, 0);
+	close(sv[1]);
+	printf("unixuring server pid=%d rx=%ld\n", getpid(), rx);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "tcp"))
@@ -243,10 +314,12 @@ int main(int argc, char **argv)
 		return tcp(atoi(argv[2]), atol(argv[3]), atol(argv[4]), 1);
 	if (argc == 5 && !strcmp(argv[1], "unix"))
 		return unix_stream(argv[2], atol(argv[3]), atol(argv[4]));
+	if (argc == 2 && !strcmp(argv[1], "unixuring"))
+		return unix_uring();
 	if (argc == 4 && !strcmp(argv[1], "unixmm"))
 		return unix_mmsg(atoi(argv[2]), atoi(argv[3]));
 	if (argc == 5 && !strcmp(argv[1], "udp"))
 		return udp(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
-	fprintf(stderr, "usage: netpair tcp|tcpfork PORT UP DOWN | netpair udp PORT N SIZE | netpair unix PATH UP DOWN | netpair unixmm N SIZE\n");
+	fprintf(stderr, "usage: netpair tcp|tcpfork PORT UP DOWN | netpair udp PORT N SIZE | netpair unix PATH UP DOWN | netpair unixmm N SIZE | netpair unixuring\n");
 	return 2;
 }

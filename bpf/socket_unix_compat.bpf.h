@@ -7,8 +7,10 @@
  * unix_io() keeps. The sensor loads these only where those tracepoints are missing.
  * sendmmsg/recvmmsg pass the hooks once per message; their exit sums the messages' msg_len.
  * A mark holds the syscall it was made in: a call whose exit is not hooked here (io_uring, say)
- * leaves a mark that no other call's exit takes.
- * Not counted this way: splice and sendfile into or out of a UNIX socket (no LSM hook runs).
+ * leaves a mark that no other call's exit takes (the thread's next hooked exit drops it).
+ * Not counted this way: splice and sendfile into or out of a UNIX socket (no LSM hook runs), and
+ * io_uring's operations on one (no hooked exit; io-wq workers' marks stay until their tid is
+ * reused).
  * The same marks give a TCP server socket its owner at its first read (sock_ux_tcp_read).
  */
 #pragma once

@@ -40,6 +40,9 @@ struct sensor_opts opt = {
 	.proc_rate = 2000,
 };
 
+/* records a drain must bring to keep the drain period short (see run) */
+#define DRAIN_BUSY 64
+
 static volatile sig_atomic_t stopping;
 static struct falconet_bpf *skel;
 static int ncpus;
@@ -440,9 +443,12 @@ static void run(struct ring_buffer *rb)
 		/* records are submitted without wakeups: the poll timeout is the drain timer */
 		int got = ring_buffer__consume(rb);
 		/* a quiet ring buffer is drained less often, down to one wakeup per 10 drain periods: a
-		 * sensor waking 200 times a second costs a busy host more than its records. A burst still
-		 * wakes it at once (cfg_wakeup_bytes). */
-		if (err > 0 || got > 0)
+		 * sensor waking 200 times a second costs a busy host more than its records. A trickle
+		 * (fewer than DRAIN_BUSY records a drain) counts as quiet: its records are held for
+		 * the agent up to --hold-ms anyway, and a process storm's 5 records per 5 ms drain
+		 * cost a wakeup each. A burst still wakes it at once (cfg_wakeup_bytes), and a drain
+		 * that brings DRAIN_BUSY records or more goes back to the short period. */
+		if (got >= DRAIN_BUSY || (err > 0 && (pw[0].revents & POLLIN)))
 			poll_ms = opt.drain_ms;
 		else
 			poll_ms = poll_ms * 2 < opt.drain_ms * 10 ? poll_ms * 2 : opt.drain_ms * 10;

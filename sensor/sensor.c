@@ -444,11 +444,11 @@ static void run(struct ring_buffer *rb)
 		int got = ring_buffer__consume(rb);
 		/* a quiet ring buffer is drained less often, down to one wakeup per 10 drain periods: a
 		 * sensor waking 200 times a second costs a busy host more than its records. A trickle
-		 * (fewer than DRAIN_BUSY records a drain) counts as quiet: its records are held for
-		 * the agent up to --hold-ms anyway, and a process storm's 5 records per 5 ms drain
-		 * cost a wakeup each. A burst still wakes it at once (cfg_wakeup_bytes), and a drain
-		 * that brings DRAIN_BUSY records or more goes back to the short period. */
-		if (got >= DRAIN_BUSY || (err > 0 && (pw[0].revents & POLLIN)))
+		 * (fewer than DRAIN_BUSY records a drain) counts as quiet when batches are held: its
+		 * records wait for the agent up to --hold-ms anyway, and a process storm's 5 records
+		 * per 5 ms drain cost a wakeup each. A burst still wakes it at once (cfg_wakeup_bytes),
+		 * and a drain that brings DRAIN_BUSY records or more goes back to the short period. */
+		if ((got > 0 && (got >= DRAIN_BUSY || !opt.hold_ms)) || (err > 0 && (pw[0].revents & POLLIN)))
 			poll_ms = opt.drain_ms;
 		else
 			poll_ms = poll_ms * 2 < opt.drain_ms * 10 ? poll_ms * 2 : opt.drain_ms * 10;

@@ -170,10 +170,19 @@ import socket, sys
 cs = []
 out = []
 fam = socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET
+used = set()
 for i in range(${K}):
-    c = socket.socket(fam)
-    c.bind((sys.argv[1], 0))
-    p = c.getsockname()[1]
+    # distinct ports: in close mode a closed client's port is free again at once, and a
+    # connection that reused it would have the same addresses as the one before (the checks
+    # tell connections apart by port)
+    while True:
+        c = socket.socket(fam)
+        c.bind((sys.argv[1], 0))
+        p = c.getsockname()[1]
+        if p not in used:
+            break
+        c.close()
+    used.add(p)
     c.sendto(b'GET /tfo/%d HTTP/1.1\\r\\nHost: b\\r\\n\\r\\n' % p, socket.MSG_FASTOPEN, (sys.argv[2], int(sys.argv[3])))
     got = b''
     while not got.endswith(b'\\r\\n\\r\\n'):

@@ -28,6 +28,8 @@ struct sensor_opts {
 	const char *no_sk_iter_by; /* which of the two */
 };
 extern struct sensor_opts opt;
+/* options.c: fills opt from the command line (exits with a message on a bad option) */
+void parse_args(int argc, char **argv);
 
 void die(const char *fmt, ...);
 __u64 now_ns(clockid_t clk);

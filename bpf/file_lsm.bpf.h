@@ -113,7 +113,7 @@ int BPF_PROG(file_lsm_d_inst, struct dentry *dentry, struct inode *inode)
 	if (!tid_pending(tid))
 		return 0;
 	struct pending_op *p = pending_find(tid);
-	if (p && p->kind == PK_LINK && p->new_dentry && p->new_dentry == (__u64)dentry)
+	if (p && p->kind == PK_LINK && p->new_dentry == (__u64)dentry)
 		pending_take(inode); /* file_path.bpf.h: a symlink's inode is tracked */
 	return 0;
 }

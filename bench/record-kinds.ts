@@ -3,8 +3,11 @@
 //   cold: the first N records of a fresh process, as a freshly started agent meets them (V8
 //     interprets the decoder and encoders, then compiles each as it gets hot; a storm bench
 //     that starts its agent per round sees this figure);
-//   warm: the same N records once that process has replayed them `passes` times (a long-running
-//     agent; the least of the last three passes).
+//   warm: N records of the same kind once that process has replayed `passes` such streams (a
+//     long-running agent; the least of the last three passes). Each pass has events of its own
+//     (children's pids, inodes, paths, ports) and keeps the long-lived processes (the storm's
+//     parent, the flood's writers, the client and server): a replay of the very same records
+//     would find every per-process cache filled, which a storm's new children never do.
 // Cold runs each in a child process of their own (this file with `cold`), which times only its
 // replay, not its start. Streams are synthetic and shaped like the storms' records: a process
 // storm (FORK in the parent, EXEC, MMAP of libc and EXIT in the child), a connection storm (TCP
@@ -23,11 +26,13 @@ import { end, fileRecord, hello, procRecord, records, sockRecord } from '../test
 const KINDS = ['file', 'process', 'socket'] as const;
 type Kind = (typeof KINDS)[number];
 
-function stream(kind: Kind, n: number, file: string): void {
+/** A stream of n records of `kind`; pass p > 0 gives the same shape with events of its own. */
+function stream(kind: Kind, n: number, file: string, pass = 0): void {
   const frames: Buffer[] = [hello()];
   const batch: Buffer[] = [];
-  for (let i = 0; i < n; i++) {
-    const ts = 2_000_000_000n + BigInt(i) * 100_000n;
+  for (let k = 0; k < n; k++) {
+    const i = pass * n + k;
+    const ts = 2_000_000_000n + BigInt(k) * 100_000n;
     if (kind === 'file') {
       batch.push(fileRecord({ pid: 1000 + (i % 50), ino: 5000 + i, path: `/var/lib/app/data/file-${i}.dat`, ts }));
     } else if (kind === 'process') {
@@ -79,7 +84,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'fn-kinds-'));
   const self = fileURLToPath(import.meta.url);
   console.log(`userspace CPU per record by kind: replay → json-min → file sink, ${n} synthetic records per kind, in batches of 64 (a storm's sensor batches)`);
-  console.log(`cold: median of ${rounds} fresh processes (the replay only, not the process's start); warm: least of the last 3 of ${passes} passes in one process; both less a replay without records\n`);
+  console.log(`cold: median of ${rounds} fresh processes (the replay only, not the process's start); warm: least of the last 3 of ${passes} passes in one process, each with new children, inodes, paths and ports; both less a replay without records\n`);
   console.log('| records | cold µs/record | warm µs/record | cold / warm |');
   console.log('|---|---|---|---|');
   // a replay's own fixed cost (the pipeline's set-up, the sink's open and close), cold and warm,
@@ -94,7 +99,12 @@ async function main(): Promise<void> {
     stream(kind, n, file);
     const cold = Array.from({ length: rounds }, () => coldRun(file, n));
     const warm: number[] = [];
-    for (let p = 0; p < passes; p++) warm.push(await replayCpuMs(file, path.join(dir, 'warm.jsonl'), n));
+    for (let p = 1; p <= passes; p++) {
+      const pf = path.join(dir, `${kind}-${p}.bin`);
+      stream(kind, n, pf, p);
+      warm.push(await replayCpuMs(pf, path.join(dir, 'warm.jsonl'), n));
+      rmSync(pf);
+    }
     const warm0: number[] = [];
     for (let p = 0; p < 3; p++) warm0.push(await replayCpuMs(empty, path.join(dir, 'warm.jsonl'), 0));
     const c = (median(cold) - cold0) * 1e3 / n, w = (Math.min(...warm.slice(-3)) - Math.min(...warm0)) * 1e3 / n;

@@ -7,10 +7,12 @@
 //           the flow lookup and the cap run (what a busy resolver costs)
 //   other   the steady flood while -p names another port: the port filter alone
 // BPF ns come from kernel.bpf_stats_enabled in separate runs (the accounting has its own cost).
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { scratchDir } from '../test/lib/temp-dir.js';
+import { withBpfStats } from './lib/bpf-stats.js';
+import { childrenOf, procCpu, waitFor } from './lib/proc.js';
 import { fileURLToPath } from 'node:url';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -63,23 +65,6 @@ function flood(port: number, l: Load): { rate: number; sent: number; got: number
   const out = sh(process.execPath, ['-e', CLIENT, String(port), String(SECONDS), String(l.perSocket), String(l.sockets), String(l.window)]);
   const r = JSON.parse(out.trim()) as { sent: number; got: number; secs: number };
   return { rate: r.got / r.secs, sent: r.sent, got: r.got };
-}
-
-function procCpu(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch { return 0; }
-}
-function childrenOf(pid: number): number[] {
-  try { return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
-}
-function waitFor(child: ChildProcess, stream: 'stdout' | 'stderr', needle: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child[stream]!.setEncoding('utf8').on('data', (d: string) => { buf += d; if (buf.includes(needle)) resolve(buf); });
-    child.on('close', (c) => reject(new Error(`exited ${c} before "${needle}": ${buf}`)));
-  });
 }
 
 /** BPF run time and invocations of programs whose name starts with prefix (or matches it). */
@@ -145,11 +130,6 @@ async function withFloor<T>(work: () => T): Promise<T> {
   return r;
 }
 
-async function bpfStats<T>(work: () => Promise<T>): Promise<T> {
-  execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=1']);
-  try { return await work(); } finally { execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=0']); }
-}
-
 async function main(): Promise<void> {
   if (process.geteuid?.() !== 0) { console.log('dns-flood: needs root'); return; }
   const { startDnsmasq } = await import('../test/kernel/protocols-servers.js');
@@ -170,8 +150,8 @@ async function main(): Promise<void> {
         return { f, cpuPct: ((cpu() - c0) / secs) * 100 };
       });
       // BPF ns per packet, separate runs with accounting on
-      const floorNs = await bpfStats(async () => withFloor(() => { const s0 = progStats('plfloor_'); flood(dns.port, l); const s1 = progStats('plfloor_'); return (s1.ns - s0.ns) / Math.max(1, s1.cnt - s0.cnt); }));
-      const falNs = await bpfStats(() => payloadNsPerPacket(pport, () => flood(dns.port, l)));
+      const floorNs = await withBpfStats(async () => withFloor(() => { const s0 = progStats('plfloor_'); flood(dns.port, l); const s1 = progStats('plfloor_'); return (s1.ns - s0.ns) / Math.max(1, s1.cnt - s0.cnt); }));
+      const falNs = await withBpfStats(() => payloadNsPerPacket(pport, () => flood(dns.port, l)));
       const msgs = fal.r.f.rate * 2; // a query and its answer per answered query
       const s = fal.stats;
       console.log([

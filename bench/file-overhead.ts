@@ -12,6 +12,7 @@ import { buildLoad } from '../test/kernel/workloads.js';
 import { REPO } from '../test/kernel/harness.js';
 import { bpfProgStatsById, type ProgStats } from './lib/bpf-stats.js';
 import { hookRows, hookTable } from './lib/hook-goals.js';
+import { median, waitFor } from './lib/proc.js';
 
 const reps = Number(process.argv[2] ?? 5);
 const WRITES = Number(process.argv[3] ?? 1_000_000);
@@ -57,19 +58,6 @@ function timeLoad(files = FILES): { wall: number; cpu: number } {
   const t = process.hrtime.bigint();
   execFileSync(bin, [String(WRITES), String(files)], { cwd: dir });
   return { wall: Number(process.hrtime.bigint() - t) / 1e6, cpu: childrenCpuMs() - c0 };
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-function waitFor(child: ChildProcess, needle: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-      buf += d;
-      if (buf.includes(needle)) resolve();
-    });
-    child.on('close', (c) => reject(new Error(`exited ${c} before "${needle}": ${buf}`)));
-  });
 }
 
 /** Tracepoints of the file monitor, from the object's section names. */
@@ -155,7 +143,7 @@ async function main(): Promise<void> {
         } else {
           const agent = spawn(process.execPath, [path.join(REPO, 'bin/falconet'), '-m', 'file', '-o', 'json-min', '--stats'], { stdio: ['ignore', 'ignore', 'pipe'] });
           let stderr = '';
-          const ready = waitFor(agent, 'sensor ready');
+          const ready = waitFor(agent, 'stderr', 'sensor ready');
           agent.stderr!.on('data', (d: string) => { stderr += d; });
           await ready;
           const before = bpfProgStatsById();

@@ -15,6 +15,7 @@ import { REPO } from '../test/kernel/harness.js';
 import { buildC, STORM_C } from '../test/kernel/process-workloads.js';
 import { bpfProgStats, bpfProgStatsById } from './lib/bpf-stats.js';
 import { hookTable } from './lib/hook-goals.js';
+import { median } from './lib/proc.js';
 
 const reps = Number(process.argv[2] ?? 5); // interleaved: the median of 5 outlasts a burst of other work
 const N = Number(process.argv[3] ?? 10000);
@@ -45,8 +46,6 @@ function timeStorm(): number {
   lastStormCpu = procCpu('self', true)! - c0;
   return ms;
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 function waitFor(child: ChildProcess, stream: 'stdout' | 'stderr', needle: string): Promise<void> {
   return new Promise((resolve, reject) => {

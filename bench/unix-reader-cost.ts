@@ -8,12 +8,13 @@
 //   syslog      datagrams to the syslog socket from many sockets (the sender side ships them,
 //               the reader side finds the claim and deletes it, or ships what the sender missed)
 // Usage: node dist/bench/unix-reader-cost.js [tcp-MiB] [datagrams]
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bpfProgStats, type ProgStats } from './lib/bpf-stats.js';
+import { waitFor } from './lib/proc.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const TCP_MIB = Number(process.argv[2] ?? 512);
@@ -62,14 +63,6 @@ s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1] + '/log
 print('ready', flush=True)
 while True: s.recv(256)
 `;
-
-function waitFor(child: ChildProcess, stream: 'stdout' | 'stderr', needle: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child[stream]!.setEncoding('utf8').on('data', (d: string) => { buf += d; if (buf.includes(needle)) resolve(); });
-    child.on('close', (c) => reject(new Error(`exited ${c} before "${needle}": ${buf}`)));
-  });
-}
 
 function delta(a: ProgStats, b: ProgStats, name: string): { runs: number; ns: number } {
   const x = a.get(name) ?? { runNs: 0, runs: 0 }, y = b.get(name) ?? { runNs: 0, runs: 0 };

@@ -12,9 +12,9 @@ n=${1:-5000}
 sensor=${FALCONET_SENSOR:-sensor/falconet-sensor}
 work=$(mktemp -d /tmp/fn-sockstorm.XXXXXX)
 trap 'rm -rf "$work"; sysctl -q -w kernel.bpf_stats_enabled=0' EXIT
-# the storm's C source is the one bench/socket-overhead.ts builds
+# the storm's C source is the one bench/socket-overhead.ts builds (bench/lib/sock-storm.ts)
 node -e '
-const s = require("fs").readFileSync("bench/socket-overhead.ts", "utf8");
+const s = require("fs").readFileSync("bench/lib/sock-storm.ts", "utf8");
 const m = s.match(/const STORM_C = `([\s\S]*?)`;/);
 process.stdout.write(m[1].replace(/\\\\n/g, "\\n"));' > "$work/storm.c"
 cc -O2 -pthread -o "$work/storm" "$work/storm.c"

@@ -93,10 +93,14 @@ async function main(): Promise<void> {
   // the storm's own CPU per connection, per round against that round's run alone: steadier than
   // the rate on a shared machine (10 ms ticks over the whole storm)
   const addedCpu = (xs: number[]) => median(xs.map((x, i) => x - baseCpu[i]!));
+  const TICK_US = 10_000; // the CPU figures' resolution over a whole storm (USER_HZ 100)
   console.log(`storm CPU µs/connection (user + sys of the storm, hooks included; medians): none ${median(baseCpu).toFixed(1)}` +
     (floorCpu.length ? `, floor ${median(floorCpu).toFixed(1)} (added ${addedCpu(floorCpu).toFixed(1)})` : '') +
     `, falconet ${median(agentStormCpu).toFixed(1)} (added ${addedCpu(agentStormCpu).toFixed(1)})` +
-    (floorCpu.length && addedCpu(floorCpu) > 0 ? ` -> falconet's added CPU = ${(addedCpu(agentStormCpu) / addedCpu(floorCpu)).toFixed(2)}x the floor's` : ''));
+    // a ratio only against at least one clock tick of the storm: a float remainder of equal
+    // tick counts is not an added cost (it printed ratios of 10^14)
+    (floorCpu.length && addedCpu(floorCpu) >= TICK_US / CONNS ? ` -> falconet's added CPU = ${(addedCpu(agentStormCpu) / addedCpu(floorCpu)).toFixed(2)}x the floor's` :
+      floorCpu.length ? ' -> no CPU ratio: the floor added less than one 10 ms tick over the storm' : ''));
   if (floorRates.length) {
     const fl = median(floorRates);
     const added = (x: number) => 1e6 / x - 1e6 / b;

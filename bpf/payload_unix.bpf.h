@@ -197,8 +197,6 @@ int BPF_PROG(sock_pl_unix, const struct sock *sk)
 #define PL_NR_RECVMMSG 299
 #endif
 #define PL_MSG_PEEK 2
-#define PL_S_IFMT 00170000
-#define PL_S_IFSOCK 0140000
 
 /* The reader side: a datagram copied to user space. For a UNIX datagram skb->sk is the
  * sender's socket (skb_set_owner_w), so TCP and UDP (the receiver's own socket) leave at the
@@ -226,11 +224,7 @@ int BPF_PROG(sock_pl_unix_rd, const struct sk_buff *skb, int copy_len)
 		return 0;
 	if (flags & PL_MSG_PEEK)
 		return 0;
-	struct file *f = fd_to_file(t, PL_A0(regs));
-	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & PL_S_IFMT) != PL_S_IFSOCK)
-		return 0;
-	struct socket *so = BPF_CORE_READ(f, private_data);
-	struct sock *rsk = BPF_CORE_READ(so, sk);
+	struct sock *rsk = sock_of_task_fd(t, PL_A0(regs)); /* socket.bpf.h */
 	if (!rsk || BPF_CORE_READ(rsk, __sk_common.skc_family) != PL_AF_UNIX)
 		return 0;
 	struct inode *ino = BPF_CORE_READ((struct unix_sock *)rsk, path.dentry, d_inode);

@@ -36,8 +36,6 @@ const volatile __u32 cfg_proc_rate = 2000;    /* events/s per process; 0: no rat
 #define P_CLONE_VM 0x100
 #define P_CLONE_VFORK 0x4000
 #define P_SIGCHLD 17
-#define P_S_IFMT 00170000
-#define P_S_IFSOCK 0140000
 #define P_NSFS_MAGIC 0x6e736673
 #define P_EAGAIN 11
 #define P_AF_UNIX 1

@@ -3,6 +3,7 @@
  * addresses of network calls. */
 #pragma once
 #include "process.bpf.h"
+#include "socket.bpf.h" /* sock_of_task_fd */
 
 /* ---- record building ---- */
 /* The fixed part of a record of task t, zeroed first (a ring reservation is not zeroed). */
@@ -196,16 +197,7 @@ static __noinline __u32 put_path_at(struct proc_record *r, __u32 idx, __u32 off,
 /* ---- sockets ---- */
 static __always_inline struct sock *sock_of_fd(long fd)
 {
-	if (fd < 0)
-		return NULL;
-	struct file *f = fd_to_file((struct task_struct *)bpf_get_current_task(), fd);
-	if (!f)
-		return NULL;
-	__u32 mode = BPF_CORE_READ(f, f_inode, i_mode);
-	if ((mode & P_S_IFMT) != P_S_IFSOCK)
-		return NULL;
-	struct socket *s = BPF_CORE_READ(f, private_data);
-	return BPF_CORE_READ(s, sk);
+	return fd < 0 ? NULL : sock_of_task_fd((struct task_struct *)bpf_get_current_task(), fd); /* socket.bpf.h */
 }
 
 /* unix socket path of sk as string idx (abstract names keep their leading NUL). */

@@ -143,6 +143,7 @@ enum fn_stat {
 	ST_PROC_RECORDS,
 	ST_PROC_DROP,
 	ST_PROC_THROTTLED,        /* process events suppressed by --proc-rate (counted, reported in THROTTLED records) */
+	ST_SOCK_UX_UNCOUNTED,     /* splice/sendfile calls on an orphaned UNIX stream socket (no cookie, no inode): bytes not counted */
 	ST_MAX = 16
 };
 

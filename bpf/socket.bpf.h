@@ -273,6 +273,47 @@ static INLINE void name(struct sock_record *r, struct sock *sk)                 
 INET_ADDRS(inet_addrs, __always_inline, RD_T, TCP_T) /* tracepoint arguments */
 INET_ADDRS(inet_addrs_p, __noinline, RD_P, TCP_P)    /* the exporter's saved address (shutdown) */
 
+/* The struct sock behind fd of task t, or NULL when fd is not a socket. CO-RE reads: for the
+ * calls that name a socket only by its fd (splice, sendfile; a datagram's reader). */
+static __always_inline struct sock *sock_of_task_fd(struct task_struct *t, __u64 fd)
+{
+	struct file *f = fd_to_file(t, fd);
+	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & 00170000) != S_IFSOCK_)
+		return NULL;
+	struct socket *so = BPF_CORE_READ(f, private_data);
+	return BPF_CORE_READ(so, sk);
+}
+
+#define SOCK_STREAM_ 1
+
+/* The key of a UNIX socket that has no cookie: bit 63 | its socket inode number (cookies count
+ * up from 1 and never reach bit 63). A cookie comes from a helper call with a BTF pointer, and
+ * the calls that name a socket only by an fd (splice, sendfile) cannot make one. */
+#define UX_INO_KEY (1ULL << 63)
+
+/* The inode number of sk's socket (0: orphaned): unlike the sock's address, never reused at once. */
+static __always_inline __u64 unix_sock_ino(struct sock *sk)
+{
+	struct socket *so = BPF_CORE_READ(sk, sk_socket);
+	if (!so)
+		return 0;
+	return BPF_CORE_READ((struct socket_alloc *)((void *)so - bpf_core_field_offset(struct socket_alloc, socket)),
+			     vfs_inode.i_ino);
+}
+
+/* The UNIX stream socket behind the current task's fd, or NULL; *key: its cookie, or
+ * UX_INO_KEY | its inode while it has none (0: neither). */
+static __always_inline struct sock *unix_stream_of_fd(__u64 fd, __u64 *key)
+{
+	struct sock *sk = sock_of_task_fd((struct task_struct *)bpf_get_current_task(), fd);
+	if (!sk || BPF_CORE_READ(sk, __sk_common.skc_family) != AF_UNIX_ || BPF_CORE_READ(sk, sk_type) != SOCK_STREAM_)
+		return NULL;
+	__u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	__u64 ino = cookie ? 0 : unix_sock_ino(sk);
+	*key = cookie ? cookie : ino ? UX_INO_KEY | ino : 0;
+	return sk;
+}
+
 static __always_inline void unix_path_of(struct sock_record *r, struct sock *sk)
 {
 	struct unix_address *a = BPF_CORE_READ((struct unix_sock *)sk, addr);

@@ -19,7 +19,24 @@ static __noinline int udp_owner(__u64 cookie)
 	return 0;
 }
 
-/* bytes moved by `calls` calls that each moved some (sendmmsg/recvmmsg: one per message) */
+/* A socket's entry under its cookie takes over what was counted under its inode before it had
+ * one (a splice read, say), so that the socket has one record. r: the new entry, not inserted
+ * yet. An export of the old entry between the look-up and the exchanges keeps what it took. */
+static __always_inline void unix_adopt_ino_entry(struct sock_record *r, __u64 ino)
+{
+	struct sock_key k = { .cookie = UX_INO_KEY | ino };
+	struct sock_record *o = bpf_map_lookup_elem(&sock_map, &k);
+	if (!o)
+		return;
+	take_dir(&r->tx, &o->tx);
+	take_dir(&r->rx, &o->rx);
+	r->hdr.ts_first = o->hdr.ts_first;
+	if (bpf_map_delete_elem(&sock_map, &k) == 0)
+		__sync_fetch_and_add(&sock_map_entries, -1);
+}
+
+/* bytes moved by `calls` calls that each moved some (sendmmsg/recvmmsg: one per message), under
+ * key: the socket's cookie, or UX_INO_KEY | its inode (unix_stream_of_fd) */
 static __noinline int unix_io(struct sock *sk, __u64 cookie, __u64 bytes, bool rx, __u32 calls)
 {
 	__u64 now = bpf_ktime_get_boot_ns();
@@ -39,14 +56,12 @@ static __noinline int unix_io(struct sock *sk, __u64 cookie, __u64 bytes, bool r
 		r->sk = (__u64)sk;
 		/* and its socket inode (raddr[8..16], unused by UNIX records): a struct sock address is
 		 * reused at once by the next socket, the inode number is not (payload join) */
-		struct socket *so = BPF_CORE_READ(sk, sk_socket);
-		if (so) {
-			__u64 ino = BPF_CORE_READ((struct socket_alloc *)((void *)so - bpf_core_field_offset(struct socket_alloc, socket)),
-						  vfs_inode.i_ino);
-			__builtin_memcpy(r->raddr + 8, &ino, 8);
-		}
-		fill_hdr_task(&r->hdr, FN_REC_SOCK, now); /* sock_io (tp_btf), the calling task */
+		__u64 ino = unix_sock_ino(sk);
+		__builtin_memcpy(r->raddr + 8, &ino, 8);
+		fill_hdr_task(&r->hdr, FN_REC_SOCK, now); /* the calling task */
 		unix_path_of(r, sk);
+		if (ino && !(cookie & UX_INO_KEY))
+			unix_adopt_ino_entry(r, ino);
 		v = sock_insert(&key, r);
 		sock_scratch_put(slot);
 		if (!v)
@@ -107,12 +122,38 @@ int BPF_PROG(sock_recv_len, struct sock *sk, int ret, int flags)
 	return sock_io(sk, ret, true);
 }
 
+/* A splice out of a UNIX stream socket reads it through unix_stream_splice_read, which passes
+ * neither sock_recv_length nor socket_recvmsg (6.1's fallback): its exit counts what it moved,
+ * under the socket's cookie or, without one, its inode (unix_stream_of_fd). Datagram and
+ * seqpacket sockets are read by recvmsg there and are counted by those hooks. sendfile cannot
+ * read a socket (EINVAL). */
+SEC("tp/syscalls/sys_exit_splice")
+int sock_unix_splice(struct trace_event_raw_sys_exit *ctx)
+{
+	long ret = ctx->ret;
+	if (ret <= 0 || !sock_on() || is_self(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	__u64 key = 0;
+	struct sock *sk = unix_stream_of_fd(SC_ARG0(cur_regs()), &key);
+	if (!sk)
+		return 0;
+	if (key)
+		unix_io(sk, key, ret, true, 1);
+	else
+		stat_inc(ST_SOCK_UX_UNCOUNTED); /* an orphaned socket: no cookie, no inode */
+	return 0;
+}
+
 /* A UNIX socket is closed once its last reference is released: the socket is orphaned, or its
  * memory already belongs to another socket. The timer checks. */
 static __always_inline bool unix_gone(struct sock_record *v)
 {
 	struct sock *sk = (struct sock *)v->sk;
-	if (!sk || BPF_CORE_READ(sk, __sk_common.skc_cookie.counter) != v->cookie)
+	if (!sk)
+		return true;
+	if (v->cookie & UX_INO_KEY) /* counted under its inode: the same socket while it has that inode */
+		return unix_sock_ino(sk) != (v->cookie & ~UX_INO_KEY);
+	if (BPF_CORE_READ(sk, __sk_common.skc_cookie.counter) != v->cookie)
 		return true;
 	return BPF_CORE_READ(sk, sk_socket) == NULL;
 }

@@ -8,9 +8,10 @@
  * sendmmsg/recvmmsg pass the hooks once per message; their exit sums the messages' msg_len.
  * A mark holds the syscall it was made in: a call whose exit is not hooked here (io_uring, say)
  * leaves a mark that no other call's exit takes (the thread's next hooked exit drops it).
- * Not counted this way: splice and sendfile into or out of a UNIX socket (no LSM hook runs), and
- * io_uring's operations on one (no hooked exit; io-wq workers' marks stay until their tid is
- * reused).
+ * 6.1 writes sendfile's and splice's bytes into a socket through sendpage, which passes no LSM
+ * hook for a stream socket: their exits count those by the fd (ux_page_exit); reads by splice
+ * are counted on every kernel (sock_unix_splice). Not counted: io_uring's operations on a UNIX
+ * socket (no hooked exit; io-wq workers' marks stay until their tid is reused).
  * The same marks give a TCP server socket its owner at its first read (sock_ux_tcp_read).
  */
 #pragma once
@@ -118,6 +119,43 @@ UX_EXIT(sendmsg)
 UX_EXIT(recvmsg)
 UX_EXIT(preadv2)  /* offset -1: readv on a socket */
 UX_EXIT(pwritev2)
+
+/* sendfile and splice into a UNIX socket: a datagram socket passes socket_sendmsg (sendpage falls
+ * back to sendmsg there), and its mark is taken; a stream socket passes no hook (its sendpage),
+ * and the bytes are counted by out_fd's socket (its cookie, or its inode: unix_stream_of_fd).
+ * Reads by splice: sock_unix_splice. */
+static __always_inline int ux_page_exit(long nr, long ret, __u64 out_fd)
+{
+	struct ux_pending c;
+	if (ux_take(&c, nr)) {
+		if (ret > 0 && !c.tcp)
+			unix_io((struct sock *)c.sk, c.cookie, ret, c.rx, 1);
+		return 0;
+	}
+	if (ret <= 0 || !sock_on() || is_self(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	__u64 key = 0;
+	struct sock *sk = unix_stream_of_fd(out_fd, &key);
+	if (!sk)
+		return 0;
+	if (key)
+		unix_io(sk, key, ret, false, 1);
+	else
+		stat_inc(ST_SOCK_UX_UNCOUNTED); /* an orphaned socket: no cookie, no inode */
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_sendfile64")
+int sock_ux_x_sendfile(struct trace_event_raw_sys_exit *ctx)
+{
+	return ux_page_exit(ctx->id, ctx->ret, SC_ARG0(cur_regs()));
+}
+
+SEC("tp/syscalls/sys_exit_splice")
+int sock_ux_x_splice(struct trace_event_raw_sys_exit *ctx)
+{
+	return ux_page_exit(ctx->id, ctx->ret, SC_ARG2(cur_regs()));
+}
 
 /* sendmmsg/recvmmsg return how many messages moved; msgvec[i].msg_len holds each one's bytes */
 struct ux_mmsg {

@@ -250,6 +250,9 @@ const char *kcompat_skip(struct bpf_object *obj, struct bpf_program *prog)
 	/* UNIX bytes: the sock_*_length tracepoints, else BPF LSM socket hooks (socket_unix_compat.bpf.h) */
 	if (!strncmp(name, "sock_ux_", 8))
 		return !kc.sock_len_tps && kc.lsm_bpf ? NULL : kc.sock_len_tps ? "" : "BPF LSM not active";
+	/* UNIX splice reads: with either (no UNIX records at all without both) */
+	if (!strcmp(name, "sock_unix_splice"))
+		return kc.sock_len_tps || kc.lsm_bpf ? NULL : "BPF LSM not active";
 	/* path operations: the ctime tracepoints, else the BPF LSM hooks (file_lsm.bpf.h), else none */
 	bool lsm_path = file_lsm_path();
 	if (!strncmp(name, "file_lsm_", 9))
@@ -298,12 +301,13 @@ void kcompat_report(char *status, size_t cap, size_t *slen, unsigned monitors)
 		if (!kc.sock_len_tps && kc.lsm_bpf && kc.tcp_rcv_space_tp)
 			status_add(status, cap, slen, "fallback: socket: UNIX socket bytes through BPF LSM socket_sendmsg/recvmsg "
 			    "and syscall exits, TCP server owner at first read through socket_recvmsg and tcp_rcv_space_adjust "
-			    "(no sock_send_length/sock_recv_length tracepoints); unavailable: UNIX bytes of splice/sendfile and "
-			    "io_uring");
+			    "(no sock_send_length/sock_recv_length tracepoints), of sendfile and splice through their exits; "
+			    "unavailable: UNIX bytes of io_uring");
 		else if (!kc.sock_len_tps && kc.lsm_bpf)
 			status_add(status, cap, slen, "fallback: socket: UNIX socket bytes through BPF LSM socket_sendmsg/recvmsg "
-			    "and syscall exits (no sock_send_length/sock_recv_length tracepoints); unavailable: UNIX bytes of "
-			    "splice/sendfile and io_uring, TCP server owner at first read (taken at close instead)");
+			    "and syscall exits (no sock_send_length/sock_recv_length tracepoints), of sendfile and splice "
+			    "through their exits; unavailable: UNIX bytes of io_uring, TCP server owner at first read (taken "
+			    "at close instead)");
 		else if (!kc.sock_len_tps)
 			status_add(status, cap, slen, "unavailable: socket: UNIX socket records, TCP server owner at first read "
 			    "(owner taken at close instead) (no sock_send_length/sock_recv_length tracepoints, and BPF LSM "

@@ -31,7 +31,7 @@ export const FF = {
 /** Counter names by enum fn_stat index; null marks a reserved slot. */
 export const STATS = [
   'file_records', 'file_deferred', 'file_map_full', null, 'path_trunc', 'notice_drop',
-  'sock_records', 'sock_drop', 'proc_records', 'proc_drop', 'proc_throttled',
+  'sock_records', 'sock_drop', 'proc_records', 'proc_drop', 'proc_throttled', 'sock_ux_uncounted',
 ] as const;
 export const ST_MAX = 16;
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { REPO, sensorHello, type JsonRecord } from './harness.js';
@@ -337,6 +337,31 @@ for (const ep of EXPORT_PATHS) {
     assert.equal(s[0]!.SockTxBytes, M);
     const keys = Object.keys(s[0]!).filter((k) => k.startsWith('Sock'));
     assert.deepEqual(keys, ['SockRole', 'SockAddress', 'SockFamily', 'SockRxBytes', 'SockTxBytes', 'SockAge']);
+  });
+
+  test(`UNIX stream bytes moved by sendfile and splice: one record per socket, exact both ways (the server's first call a splice read) [${ep.name}]`, { skip }, async () => {
+    // its output to a file: a pipe from node is a UNIX socket too, and would have a record
+    const outFile = path.join(mkdtempSync(path.join(tmpdir(), 'fn-unix-')), 'out');
+    const cap = await captureOn(ep, async () => {
+      const fd = openSync(outFile, 'w');
+      try { execFileSync(netpair(), ['unixsplice'], { stdio: ['ignore', fd, 'inherit'] }); } finally { closeSync(fd); }
+    }, ARGS);
+    const out = readFileSync(outFile, 'utf8');
+    const side = (role: string) => {
+      const m = new RegExp(`^unixsplice ${role} pid=(\\d+) tx=(\\d+) rx=(\\d+)$`, 'm').exec(out);
+      assert.ok(m, out);
+      return { pid: Number(m[1]), tx: Number(m[2]), rx: Number(m[3]) };
+    };
+    const c = side('client'), sv = side('server');
+    assert.deepEqual([c.tx, c.rx, sv.tx, sv.rx], [5500, 700, 700, 5500]);
+    for (const p of [c, sv]) {
+      const mine = sock(cap.records).filter((r) => r.SockFamily === 'AF_UNIX' && r.ProcPID === p.pid);
+      assert.equal(mine.length, 1, brief(mine));
+      // sendfile and splice writes pass sock_send_length; a splice read passes no hook with the
+      // socket: the exit of splice counts it, under the socket's inode until it has a cookie
+      assert.deepEqual([mine[0]!.SockTxBytes ?? 0, mine[0]!.SockRxBytes ?? 0], [p.tx, p.rx], brief(mine));
+    }
+    assert.equal(cap.stats?.counters.sock_ux_uncounted ?? 0, 0);
   });
 
   test(`agent shutdown flushes connections still open, with their counts so far [${ep.name}]`, { skip }, async () => {

@@ -49,6 +49,7 @@ netpair udp 5002 ${UDP_N} ${UDP_SIZE}
 netpair unix /work/ux.sock ${UX_UP} ${UX_DOWN}
 netpair unixmm ${MM_N} ${MM_SIZE}
 netpair unixuring
+netpair unixsplice
 # on 6.1 a payload is captured when syslogd reads it: syslogd is stopped while the loggers send and
 # exit, so their sockets' last records leave (the timer sees a close within 0.5 s) before the
 # reads; the agent holds them for late payloads (src/protocols/join.ts, docs/protocols.md)
@@ -106,7 +107,7 @@ async function boot(): Promise<Boot> {
 function netpairSides(consoleLog: string): Map<string, Record<string, number>> {
   const m = new Map<string, Record<string, number>>();
   for (const line of consoleLog.split(/\r?\n/)) {
-    const x = /^WORKLOAD: (tcpfork|tcp|udp|unixmm|unixuring|unix) (client|server|reader) (.*)$/.exec(line);
+    const x = /^WORKLOAD: (tcpfork|tcp|udp|unixmm|unixuring|unixsplice|unix) (client|server|reader) (.*)$/.exec(line);
     if (!x) continue;
     const kv: Record<string, number> = {};
     for (const p of x[3]!.split(' ')) { const [k, v] = p.split('='); kv[k!] = Number(v); }
@@ -138,7 +139,7 @@ test('6.1 guest: every program loads without a verifier rejection, and each miss
   for (const want of [
     /^fallback: file: path operations through BPF LSM inode hooks \(no VFS ctime tracepoints, 6\.13\+\); DELETE is counted when the unlink is checked, fallocate's MODIFY when the call succeeds$/,
     /^fallback: file: fd events resolve the struct file with probe reads \(no bpf_rdonly_cast/,
-    /^fallback: socket: UNIX socket bytes through BPF LSM socket_sendmsg\/recvmsg and syscall exits, TCP server owner at first read through socket_recvmsg and tcp_rcv_space_adjust \(no sock_send_length\/sock_recv_length tracepoints\); unavailable: UNIX bytes of splice\/sendfile and io_uring$/,
+    /^fallback: socket: UNIX socket bytes through BPF LSM socket_sendmsg\/recvmsg and syscall exits, TCP server owner at first read through socket_recvmsg and tcp_rcv_space_adjust \(no sock_send_length\/sock_recv_length tracepoints\), of sendfile and splice through their exits; unavailable: UNIX bytes of io_uring$/,
     /^unavailable: socket: SockRxPacketsFrag.*bpf_cast_to_kern_ctx/,
     /^fallback: process: EXIT's last-thread flag from signal->live/,
     /^fallback: socket: -p payloads of UNIX syslog sockets on the reader side \(skb_copy_datagram_iovec; no sk_data_ready/,
@@ -277,6 +278,20 @@ test('6.1 guest: socket monitor, a send through io_uring leaves no mark that ano
   // the socket's (before the marks held their syscall, the client's record said 130)
   assert.equal(rec(c.pid!).SockTxBytes, 30);
   assert.equal(rec(sv.pid!).SockRxBytes, 80);
+});
+
+test('6.1 guest: socket monitor, UNIX stream bytes of sendfile and splice (sendpage, past socket_sendmsg) exact, one record per socket', () => {
+  const np = netpairSides(b.console);
+  const c = np.get('unixsplice client')!, sv = np.get('unixsplice server')!;
+  assert.ok(c && sv, b.console.slice(-2000));
+  assert.deepEqual([c.tx, c.rx, sv.tx, sv.rx], [5500, 700, 700, 5500]);
+  for (const side of [c, sv]) {
+    const mine = b.records.filter((r) => r.SockFamily === 'AF_UNIX' && r.ProcPID === side.pid);
+    assert.equal(mine.length, 1, JSON.stringify(mine));
+    // the client's sendfile and splice come before its first call with a cookie (its write), the
+    // server's first read is a splice: both counted under the socket's inode, then taken over
+    assert.deepEqual([mine[0]!.SockTxBytes ?? 0, mine[0]!.SockRxBytes ?? 0], [side.tx, side.rx], JSON.stringify(mine));
+  }
 });
 
 test('6.1 guest: socket monitor, TCP and UDP loopback exchanges exact', () => {

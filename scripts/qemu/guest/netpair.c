@@ -13,6 +13,11 @@
  *   netpair unixuring          a UNIX datagram socketpair: the client sends 50 bytes by an
  *                              io_uring SENDMSG, then writes 100 bytes to /dev/null, then 30 to
  *                              the socket by write(); the server reads both messages
+ *   netpair unixsplice         a UNIX stream socketpair: the client sends 3000 bytes of a file by
+ *                              sendfile, 2000 from a pipe by splice and 500 by write; the server
+ *                              takes 2500 by splice into a pipe (its socket's first call), the
+ *                              rest by read, and answers 700 by splice from a pipe, which the
+ *                              client takes by splice
  * Prints one line per side: "<proto> <role> pid=P lport=L rport=R tx=T rx=X". */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -23,6 +28,7 @@
 #include <linux/io_uring.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -306,6 +312,91 @@ static int unix_uring(void)
 	return 0;
 }
 
+/* Moves n bytes from fd in to fd out by splice (one end a pipe); the bytes moved. */
+static long splice_n(int in, int out, long n)
+{
+	long moved = 0;
+	while (moved < n) {
+		ssize_t k = splice(in, NULL, out, NULL, n - moved, 0);
+		if (k <= 0)
+			die("splice");
+		moved += k;
+	}
+	return moved;
+}
+
+/* Splices n bytes out of socket s through a pipe of its own (drained as it fills). */
+static long splice_from(int s, long n)
+{
+	int p[2];
+	if (pipe(p))
+		die("pipe");
+	long got = 0;
+	while (got < n) {
+		long k = splice_n(s, p[1], n - got < 4096 ? n - got : 4096);
+		if (read(p[0], buf, k) != k)
+			die("pipe read");
+		got += k;
+	}
+	close(p[0]);
+	close(p[1]);
+	return got;
+}
+
+/* Splices n bytes into socket s from a pipe of its own. */
+static long splice_into(int s, long n)
+{
+	int p[2];
+	if (pipe(p))
+		die("pipe");
+	memset(buf, 's', n);
+	if (write(p[1], buf, n) != n)
+		die("pipe write");
+	long sent = splice_n(p[0], s, n);
+	close(p[0]);
+	close(p[1]);
+	return sent;
+}
+
+static int unix_splice(void)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		die("unixsplice setup");
+	pid_t c = fork();
+	if (c == 0) {
+		close(sv[1]);
+		int f = memfd_create("netpair", 0);
+		memset(buf, 'f', 3000);
+		if (f < 0 || write(f, buf, 3000) != 3000)
+			die("memfd");
+		off_t off = 0;
+		long tx = 0;
+		while (tx < 3000) {
+			ssize_t k = sendfile(sv[0], f, &off, 3000 - tx);
+			if (k <= 0)
+				die("sendfile");
+			tx += k;
+		}
+		tx += splice_into(sv[0], 2000);
+		tx += send_all(sv[0], 500);
+		shutdown(sv[0], SHUT_WR);
+		long rx = splice_from(sv[0], 700);
+		printf("unixsplice client pid=%d tx=%ld rx=%ld\n", getpid(), tx, rx);
+		fflush(stdout);
+		close(sv[0]);
+		_exit(0);
+	}
+	close(sv[0]);
+	long rx = splice_from(sv[1], 2500);
+	rx += recv_all(sv[1]);
+	long tx = splice_into(sv[1], 700);
+	waitpid(c, NULL, 0);
+	close(sv[1]);
+	printf("unixsplice server pid=%d tx=%ld rx=%ld\n", getpid(), tx, rx);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "tcp"))
@@ -316,10 +407,12 @@ int main(int argc, char **argv)
 		return unix_stream(argv[2], atol(argv[3]), atol(argv[4]));
 	if (argc == 2 && !strcmp(argv[1], "unixuring"))
 		return unix_uring();
+	if (argc == 2 && !strcmp(argv[1], "unixsplice"))
+		return unix_splice();
 	if (argc == 4 && !strcmp(argv[1], "unixmm"))
 		return unix_mmsg(atoi(argv[2]), atoi(argv[3]));
 	if (argc == 5 && !strcmp(argv[1], "udp"))
 		return udp(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
-	fprintf(stderr, "usage: netpair tcp|tcpfork PORT UP DOWN | netpair udp PORT N SIZE | netpair unix PATH UP DOWN | netpair unixmm N SIZE | netpair unixuring\n");
+	fprintf(stderr, "usage: netpair tcp|tcpfork PORT UP DOWN | netpair udp PORT N SIZE | netpair unix PATH UP DOWN | netpair unixmm N SIZE | netpair unixuring | netpair unixsplice\n");
 	return 2;
 }

@@ -4,28 +4,31 @@
 // headers and scans only the last segment (the only one a crash can tear), so it costs the same
 // for 1 MiB and 1 GiB. Segments go once every consumer's acked cursor has passed them.
 // Appends are encoded once into runs of frames (run-arena.ts) that are written with one writev
-// per commit; readers see only committed data, served from the last few MiB of runs kept in
-// memory when they keep up (spool-hot.ts), else read lazily from the segments
+// per commit (spool-writer.ts); readers see only committed data, served from the last few MiB of
+// runs kept in memory when they keep up (spool-hot.ts), else read lazily from the segments
 // (spool-disk-reader.ts); a consumer's read is spool-read.ts. Start-up's scan and repair of the
-// segments: spool-recovery.ts; each consumer's cursors: spool-cursor.ts.
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, unlink, unlinkSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+// segments: spool-recovery.ts; each consumer's cursors: spool-cursor.ts; creating and deleting
+// segment files: spool-segment-files.ts.
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RecordId, SinkItem } from '../pipeline/types.js';
-import { decodeFrame, frameSize, type FrameRun } from './record-frame.js';
 import { RunArena } from './run-arena.js';
 import { recoverSegments, type Segment } from './spool-recovery.js';
-import { HotCache, releaseHold, type HotPiece, type ReadBatch, type RunHold } from './spool-hot.js';
+import { HotCache, type ReadBatch } from './spool-hot.js';
 import { scanSegment } from './segment-scan.js';
-import { cmpPos, encodeSegHeader, segName, type Pos } from './spool-format.js';
+import { cmpPos, segName, type Pos } from './spool-format.js';
 import { SpoolCursor } from './spool-cursor.js';
 import { SegmentReader } from './spool-disk-reader.js';
 import { readBatch, type SpoolReadSide } from './spool-read.js';
+import { removeTempFiles, SegmentDeleter } from './spool-segment-files.js';
 import { loadCounters, lockSpool, saveCounters, unlockSpool, type SpoolCounters } from './spool-state.js';
+import { SpoolWriter } from './spool-writer.js';
 
 export type { SpoolCounters } from './spool-state.js';
 
 export type { ReadBatch } from './spool-hot.js';
+
+export { COMMIT_MAX_BYTES } from './spool-writer.js';
 
 export interface SpoolConfig {
   dir: string;
@@ -53,53 +56,41 @@ export interface SpooledItem {
 }
 
 const HOT_MAX_BYTES = 16 << 20;
-/**
- * A group commit writes at most this much (whole runs): one commit runs while the next fills.
- * Producers keep a window of several commits' worth of pushes outstanding (push-window.ts).
- */
-export const COMMIT_MAX_BYTES = 1 << 20;
 
 export class Spool {
   readonly dir: string;
   private readonly maxBytes: number;
-  private readonly segmentBytes: number;
-  private readonly fsyncMs: number;
   private readonly log: (line: string) => void;
   private segs: Segment[] = [];
-  private writeFh: FileHandle | null = null;
-  private lastId: RecordId | undefined;
   private readonly consumers = new Map<string, SpoolCursor>();
-  /** runs appended and not committed yet, each with the id of its last record */
-  private pending: FrameRun[] = [];
-  private pendingIds: RecordId[] = [];
-  private pendingBytes = 0;
-  /** runs ever appended / committed: an append's waiter resolves once its last run is committed */
-  private appendedRuns = 0;
-  private committedRuns = 0;
-  /** bytes of the commit in progress not yet added to a segment's size */
-  private writingBytes = 0;
-  private waiters: { upTo: number; resolve: () => void; reject: (e: Error) => void }[] = [];
-  private timer: NodeJS.Timeout | null = null;
-  private committing: Promise<void> | null = null;
   private readonly arena = new RunArena(true);
   /** recently committed runs, served to readers without a disk read */
   private readonly hot = new HotCache(this.arena, HOT_MAX_BYTES);
   private readonly disk: SegmentReader;
+  /** appends and their group commits (spool-writer.ts) */
+  private readonly writer: SpoolWriter;
+  /** segment deletions under way (close waits for them) */
+  private readonly files: SegmentDeleter;
   /** what a consumer's read needs of the spool (spool-read.ts) */
   private readonly readSide: SpoolReadSide;
-  private onCommitted: (() => void) | null = null;
-  private failed: Error | null = null;
-  /** segment deletions under way, and who waits for them (close) */
-  private unlinking = 0;
-  private unlinked: (() => void)[] = [];
   readonly counters: SpoolCounters;
 
   private constructor(cfg: SpoolConfig) {
     this.dir = cfg.dir;
     this.maxBytes = cfg.maxBytes;
-    this.segmentBytes = Math.max(64 << 10, Math.min(cfg.segmentBytes ?? 16 << 20, Math.floor(cfg.maxBytes / 4)));
-    this.fsyncMs = cfg.fsyncMs ?? 0;
     this.disk = new SegmentReader(cfg.dir);
+    this.counters = loadCounters(cfg.dir);
+    this.log = cfg.log ?? ((l) => process.stderr.write(`falconet: ${l}\n`));
+    this.files = new SegmentDeleter(cfg.dir, this.log);
+    this.writer = new SpoolWriter({
+      dir: cfg.dir,
+      segs: () => this.segs,
+      segmentBytes: Math.max(64 << 10, Math.min(cfg.segmentBytes ?? 16 << 20, Math.floor(cfg.maxBytes / 4))),
+      fsyncMs: cfg.fsyncMs ?? 0,
+      arena: this.arena,
+      hot: this.hot,
+      log: this.log,
+    });
     this.readSide = {
       segs: () => this.segs,
       end: () => this.end,
@@ -111,8 +102,6 @@ export class Spool {
         this.log(`spool ${this.dir}: ${why} frame in ${segName(s.seg)} at offset ${at}; skipped ${cut} bytes`);
       },
     };
-    this.counters = loadCounters(cfg.dir);
-    this.log = cfg.log ?? ((l) => process.stderr.write(`falconet: ${l}\n`));
   }
 
   /** Opens (creating or recovering) a spool directory. */
@@ -128,7 +117,7 @@ export class Spool {
 
   /** Called after every group commit (readers waiting for data wake up). */
   setCommitListener(fn: (() => void) | null): void {
-    this.onCommitted = fn;
+    this.writer.setCommitListener(fn);
   }
 
   // ---------------------------------------------------------------- recovery
@@ -144,34 +133,12 @@ export class Spool {
       this.log(line);
     });
     this.segs = r.segs;
-    this.lastId = r.lastId;
-    if (this.segs.length === 0) await this.createSegment(r.nextSeg);
-    else this.writeFh = await open(join(this.dir, segName(this.cur.seg)), 'r+');
-    this.removeTempFiles();
-  }
-
-  private removeTempFiles(): void {
-    for (const f of readdirSync(this.dir)) if (f.endsWith('.tmp')) unlinkSync(join(this.dir, f));
+    await this.writer.open(r.lastId, r.nextSeg);
+    removeTempFiles(this.dir);
   }
 
   private get cur(): Segment {
     return this.segs[this.segs.length - 1]!;
-  }
-
-  private async createSegment(seg: number): Promise<void> {
-    const path = join(this.dir, segName(seg));
-    const header = encodeSegHeader(seg, this.lastId);
-    const fh = await open(path, 'w+');
-    await fh.write(header, 0, header.length, 0);
-    await fh.sync();
-    const dfd = openSync(this.dir, 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-    this.writeFh = fh;
-    this.segs.push({ seg, headerLen: header.length, size: header.length, durable: header.length });
   }
 
   private openConsumer(name: string): void {
@@ -193,7 +160,7 @@ export class Spool {
 
   /** Bytes on disk plus bytes waiting for the next commit. */
   get bytes(): number {
-    let n = this.pendingBytes + this.writingBytes;
+    let n = this.writer.unwrittenBytes;
     for (const s of this.segs) n += s.size;
     return n;
   }
@@ -210,162 +177,24 @@ export class Spool {
   /** Bytes that may still be appended under the cap. */
   room(): number {
     // room for the header of a segment the commit may have to start
-    const header = 35 + Buffer.byteLength(this.lastId?.host ?? '') + Buffer.byteLength(this.lastId?.boot ?? '');
+    const lastId = this.writer.lastAcceptedId;
+    const header = 35 + Buffer.byteLength(lastId?.host ?? '') + Buffer.byteLength(lastId?.boot ?? '');
     return this.maxBytes - this.bytes - header;
   }
 
   /** The id of the last record accepted (committed) or pending, if any was ever written. */
   get lastAcceptedId(): RecordId | undefined {
-    return this.lastId;
+    return this.writer.lastAcceptedId;
   }
 
   /** Frames the items and resolves once they are committed (written and fdatasync'ed). */
   append(items: readonly SinkItem[], sizes?: ArrayLike<number>): Promise<void> {
-    if (this.failed) return Promise.reject(this.failed);
-    if (items.length === 0) return Promise.resolve();
-    // a few runs per append; frames are never copied again before they reach the disk
-    let sz = sizes;
-    if (!sz) {
-      const a = new Array<number>(items.length);
-      for (let i = 0; i < items.length; i++) a[i] = frameSize(items[i]!);
-      sz = a;
-    }
-    let n = 0;
-    for (const r of this.arena.encode(items, sz)) {
-      n += r.ends.length;
-      this.pending.push(r);
-      this.pendingIds.push(items[n - 1]!.id);
-      this.pendingBytes += r.buf.length;
-      this.appendedRuns++;
-    }
-    const p = new Promise<void>((resolve, reject) => this.waiters.push({ upTo: this.appendedRuns, resolve, reject }));
-    if (this.committing) return p; // the running commit starts the next one
-    // a full commit's worth starts at once: a producer that never yields (its next pushes are
-    // microtasks) must not fill its whole window before the first commit starts
-    if (this.pendingBytes >= COMMIT_MAX_BYTES) this.startCommit();
-    else if (!this.timer) {
-      // a timer (0 ms by default) lets the appends of this turn of the event loop join the commit
-      this.timer = setTimeout(() => {
-        this.timer = null;
-        if (!this.committing && this.pending.length) this.startCommit();
-      }, this.fsyncMs);
-    }
-    return p;
-  }
-
-  private startCommit(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    this.committing = this.commit().finally(() => {
-      this.committing = null;
-      if (!this.pending.length) return;
-      // what was appended while this commit ran goes next, without waiting a turn (unless a
-      // positive fsyncMs asks to gather more)
-      if (this.fsyncMs === 0 || this.pendingBytes >= COMMIT_MAX_BYTES) this.startCommit();
-      else if (!this.timer) {
-        this.timer = setTimeout(() => {
-          this.timer = null;
-          if (!this.committing && this.pending.length) this.startCommit();
-        }, this.fsyncMs);
-      }
-    });
+    return this.writer.append(items, sizes);
   }
 
   /** Waits until everything appended so far is committed. */
-  async flush(): Promise<void> {
-    while (this.pending.length || this.committing) {
-      if (!this.committing) this.startCommit();
-      await this.committing;
-    }
-  }
-
-  /**
-   * Writes up to COMMIT_MAX_BYTES of the pending runs (whole runs, at least one) with one writev
-   * per segment, fdatasyncs, then resolves the appends whose runs are all committed. Bounded
-   * commits keep a pipeline: while one commit runs, producers fill the next.
-   */
-  private async commit(): Promise<void> {
-    let k = 0;
-    let bytes = 0;
-    while (k < this.pending.length && (k === 0 || bytes + this.pending[k]!.buf.length <= COMMIT_MAX_BYTES)) bytes += this.pending[k++]!.buf.length;
-    const runs = this.pending.splice(0, k);
-    const lastId = this.pendingIds.splice(0, k)[k - 1];
-    this.writingBytes = bytes;
-    this.pendingBytes -= bytes;
-    const upTo = this.committedRuns + k;
-    const holds: RunHold[] = runs.map((run) => ({ run, n: 1 }));
-    try {
-      const placed: HotPiece[] = [];
-      let r = 0;
-      let from = 0; // first frame of runs[r] not yet written
-      while (r < runs.length) {
-        // as many frames as fit in this segment, in one writev
-        let seg = this.cur;
-        if (seg.size > seg.headerLen && seg.size + frameLen(runs[r]!, from) > this.segmentBytes) {
-          // the new segment's header names the last record before it: the last one written
-          const last = placed[placed.length - 1];
-          if (last) this.lastId = decodeFrame(last.run.buf, last.to > 1 ? last.run.ends[last.to - 2]! : 0).id;
-          await this.roll();
-          seg = this.cur;
-        }
-        const start = seg.size;
-        let off = start;
-        const iov: Buffer[] = [];
-        while (r < runs.length) {
-          const run = runs[r]!;
-          const base = from ? run.ends[from - 1]! : 0;
-          // frames from..to of this run that fit (at least one in an empty segment)
-          let to = lastFit(run, from, base, this.segmentBytes - off);
-          if (to === from) {
-            if (off > seg.headerLen) break;
-            to = from + 1;
-          }
-          const bytes = run.ends[to - 1]! - base;
-          iov.push(base === 0 && to === run.ends.length ? run.buf : run.buf.subarray(base, base + bytes));
-          holds[r]!.n++;
-          placed.push({ hold: holds[r]!, seg: seg.seg, off, run, from, to, base, bytes });
-          off += bytes;
-          if (to < run.ends.length) {
-            from = to;
-            break;
-          }
-          r++;
-          from = 0;
-        }
-        await this.writeFh!.writev(iov, start);
-        seg.size = off;
-        this.writingBytes -= off - start;
-      }
-      await this.writeFh!.datasync();
-      this.cur.durable = this.cur.size;
-      if (lastId) this.lastId = lastId;
-      this.committedRuns = upTo;
-      for (const h of placed) this.hot.add(h);
-      for (const h of holds) releaseHold(this.arena, h);
-      let w = 0;
-      while (w < this.waiters.length && this.waiters[w]!.upTo <= upTo) this.waiters[w++]!.resolve();
-      this.waiters.splice(0, w);
-      this.onCommitted?.();
-    } catch (e) {
-      // nothing more is written: every append not committed yet fails, and later ones too
-      this.writingBytes = 0;
-      this.pending = [];
-      this.pendingIds = [];
-      this.pendingBytes = 0;
-      this.failed = e instanceof Error ? e : new Error(String(e));
-      this.log(`spool ${this.dir}: write failed: ${this.failed.message}`);
-      const ws = this.waiters;
-      this.waiters = [];
-      for (const x of ws) x.reject(this.failed);
-    }
-  }
-
-  private async roll(): Promise<void> {
-    await this.writeFh!.datasync();
-    this.cur.durable = this.cur.size;
-    await this.writeFh!.close();
-    this.writeFh = null;
-    await this.createSegment(this.cur.seg + 1);
+  flush(): Promise<void> {
+    return this.writer.flush();
   }
 
   // ---------------------------------------------------------------- reading
@@ -507,15 +336,7 @@ export class Spool {
   private dropSegment(): void {
     const s = this.segs.shift()!;
     this.disk.forget(s.seg);
-    // unlinking a full segment takes tens of ms on ext4: off the event loop. Should the process
-    // die first, recovery finds a segment before every cursor, and the next release deletes it
-    const path = join(this.dir, segName(s.seg));
-    this.unlinking++;
-    unlink(path, (e) => {
-      this.unlinking--;
-      if (e && e.code !== 'ENOENT') this.log(`spool ${this.dir}: cannot delete ${segName(s.seg)}: ${e.message}`);
-      if (this.unlinking === 0) for (const r of this.unlinked.splice(0)) r();
-    });
+    this.files.delete(s.seg);
     this.hot.dropThrough(s.seg);
     const next = this.segs[0]!;
     for (const c of this.consumers.values()) c.moveOffSegment(s.seg, { seg: next.seg, off: next.headerLen });
@@ -546,9 +367,9 @@ export class Spool {
     for (const c of this.consumers.values()) c.close();
     this.consumers.clear();
     this.disk.close();
-    await this.writeFh?.close();
-    this.writeFh = null;
-    if (this.unlinking > 0) await new Promise<void>((r) => this.unlinked.push(r));
+    await this.writer.close();
+    const deleting = this.files.idle();
+    if (deleting) await deleting;
     unlockSpool(this.dir);
   }
 
@@ -556,23 +377,4 @@ export class Spool {
   segments(): readonly { seg: number; size: number }[] {
     return this.segs.map((s) => ({ seg: s.seg, size: s.size }));
   }
-}
-
-/** Length of frame `i` of a run. */
-function frameLen(run: FrameRun, i: number): number {
-  return run.ends[i]! - (i ? run.ends[i - 1]! : 0);
-}
-
-/** The end index of the frames from `from` that fit in `room` bytes (base = start of frame `from`). */
-function lastFit(run: FrameRun, from: number, base: number, room: number): number {
-  const e = run.ends;
-  if (e[e.length - 1]! - base <= room) return e.length;
-  let a = from;
-  let b = e.length;
-  while (a < b) {
-    const m = (a + b) >> 1;
-    if (e[m]! - base <= room) a = m + 1;
-    else b = m;
-  }
-  return a;
 }

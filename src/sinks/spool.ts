@@ -7,19 +7,18 @@
 // per commit (spool-writer.ts); readers see only committed data, served from the last few MiB of
 // runs kept in memory when they keep up (spool-hot.ts), else read lazily from the segments
 // (spool-disk-reader.ts); a consumer's read is spool-read.ts. Start-up's scan and repair of the
-// segments: spool-recovery.ts; each consumer's cursors: spool-cursor.ts; creating and deleting
-// segment files: spool-segment-files.ts.
+// segments: spool-recovery.ts; each consumer's cursors: spool-cursor.ts; which segments are
+// deleted: spool-retention.ts; creating and deleting segment files: spool-segment-files.ts.
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { RecordId, SinkItem } from '../pipeline/types.js';
 import { RunArena } from './run-arena.js';
 import { recoverSegments, type Segment } from './spool-recovery.js';
 import { HotCache, type ReadBatch } from './spool-hot.js';
-import { scanSegment } from './segment-scan.js';
 import { cmpPos, segName, type Pos } from './spool-format.js';
 import { SpoolCursor } from './spool-cursor.js';
 import { SegmentReader } from './spool-disk-reader.js';
 import { readBatch, type SpoolReadSide } from './spool-read.js';
+import { collectSegments, evictOldestSegment, type SpoolRetentionSide } from './spool-retention.js';
 import { removeTempFiles, SegmentDeleter } from './spool-segment-files.js';
 import { loadCounters, lockSpool, saveCounters, unlockSpool, type SpoolCounters } from './spool-state.js';
 import { SpoolWriter } from './spool-writer.js';
@@ -71,8 +70,8 @@ export class Spool {
   private readonly writer: SpoolWriter;
   /** segment deletions under way (close waits for them) */
   private readonly files: SegmentDeleter;
-  /** what a consumer's read needs of the spool (spool-read.ts) */
-  private readonly readSide: SpoolReadSide;
+  /** what a consumer's read (spool-read.ts) and retention (spool-retention.ts) need of the spool */
+  private readonly side: SpoolReadSide & SpoolRetentionSide;
   readonly counters: SpoolCounters;
 
   private constructor(cfg: SpoolConfig) {
@@ -91,15 +90,23 @@ export class Spool {
       hot: this.hot,
       log: this.log,
     });
-    this.readSide = {
+    this.side = {
+      dir: cfg.dir,
       segs: () => this.segs,
       end: () => this.end,
+      cursors: () => this.consumers.values(),
       hot: this.hot,
       disk: this.disk,
+      files: this.files,
       corrupt: (s, at, cut, why) => {
         this.counters.corruptSkippedBytes += cut;
         this.saveCounters();
         this.log(`spool ${this.dir}: ${why} frame in ${segName(s.seg)} at offset ${at}; skipped ${cut} bytes`);
+      },
+      evicted: (seg, lost) => {
+        this.counters.evictedRecords += lost;
+        this.saveCounters();
+        this.log(`spool ${this.dir}: size cap ${this.maxBytes} reached; deleted ${segName(seg)} with ${lost} unsent records`);
       },
     };
   }
@@ -264,7 +271,7 @@ export class Spool {
    * one segment (a batch stops at a segment's end). Null when there is nothing to read.
    */
   readBatch(name: string, maxItems: number, maxBytes: number): ReadBatch | null {
-    return readBatch(this.readSide, this.consumer(name), maxItems, maxBytes);
+    return readBatch(this.side, this.consumer(name), maxItems, maxBytes);
   }
 
   /** Moves the read position back to the last confirmed record (after a failed send). */
@@ -314,32 +321,7 @@ export class Spool {
     c.ack(upTo, true);
     if (cmpPos(upTo, c.held) <= 0) return;
     c.held = upTo;
-    this.collect();
-  }
-
-  private minHeld(): Pos {
-    let m: Pos | null = null;
-    for (const c of this.consumers.values()) if (!m || cmpPos(c.held, m) < 0) m = c.held;
-    return m ?? this.end;
-  }
-
-  /** Deletes sealed segments that every consumer has acked. */
-  private collect(): void {
-    const m = this.minHeld();
-    while (this.segs.length > 1) {
-      const s = this.segs[0]!;
-      if (!(s.seg < m.seg || (s.seg === m.seg && m.off >= s.size))) break;
-      this.dropSegment();
-    }
-  }
-
-  private dropSegment(): void {
-    const s = this.segs.shift()!;
-    this.disk.forget(s.seg);
-    this.files.delete(s.seg);
-    this.hot.dropThrough(s.seg);
-    const next = this.segs[0]!;
-    for (const c of this.consumers.values()) c.moveOffSegment(s.seg, { seg: next.seg, off: next.headerLen });
+    collectSegments(this.side);
   }
 
   /**
@@ -348,17 +330,7 @@ export class Spool {
    * spool_full). Returns -1 if only the segment being written is left.
    */
   evictOldest(): number {
-    if (this.segs.length < 2) return -1;
-    const s = this.segs[0]!;
-    const m = this.minHeld();
-    const from = m.seg === s.seg ? m.off : m.seg > s.seg ? s.size : s.headerLen;
-    const lost = from < s.size ? scanSegment(join(this.dir, segName(s.seg)), from, { to: s.size }).records : 0;
-    this.counters.evictedRecords += lost;
-    this.saveCounters();
-    this.log(`spool ${this.dir}: size cap ${this.maxBytes} reached; deleted ${segName(s.seg)} with ${lost} unsent records`);
-    this.dropSegment();
-    for (const c of this.consumers.values()) c.write();
-    return lost;
+    return evictOldestSegment(this.side);
   }
 
   /** Commits what is pending, persists cursors and closes files. */

@@ -2,7 +2,8 @@
 // A record is accepted only once its frame is written and fdatasync'ed (group commit every
 // fsyncMs); a new segment is fsync'ed together with its directory. Start-up reads segment
 // headers and scans only the last segment (the only one a crash can tear), so it costs the same
-// for 1 MiB and 1 GiB. Segments go once every consumer's acked cursor has passed them.
+// for 1 MiB and 1 GiB. Segments go once every consumer has released them (release: confirmed for
+// good, which an ack alone is not).
 // Appends are encoded once into runs of frames (run-arena.ts) that are written with one writev
 // per commit (spool-writer.ts); readers see only committed data, served from the last few MiB of
 // runs kept in memory when they keep up (spool-hot.ts), else read lazily from the segments
@@ -345,7 +346,7 @@ export class Spool {
     unlockSpool(this.dir);
   }
 
-  /** Size of the segment file that holds `seg` (for tests and inspect). */
+  /** Every segment and its file's size (for tests and inspect). */
   segments(): readonly { seg: number; size: number }[] {
     return this.segs.map((s) => ({ seg: s.seg, size: s.size }));
   }

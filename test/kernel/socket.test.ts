@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { REPO, sensorHello, type JsonRecord } from './harness.js';
 import { buildC } from './process-workloads.js';
-import { MON_SOCKET } from '../../src/sensor/layout.js';
+import { MON_FILE, MON_SOCKET } from '../../src/sensor/layout.js';
 import { EXPORT_PATHS, captureOn, pathSkips } from './socket-paths.js';
 import { TCP_CLIENT, byPorts, flagKeys, nodeChild, sock, tcpServer } from './socket-workloads.js';
 import { freePort } from '../lib/ports.js';
@@ -339,13 +339,13 @@ for (const ep of EXPORT_PATHS) {
     assert.deepEqual(keys, ['SockRole', 'SockAddress', 'SockFamily', 'SockRxBytes', 'SockTxBytes', 'SockAge']);
   });
 
-  test(`UNIX stream bytes moved by sendfile and splice: one record per socket, exact both ways (the server's first call a splice read) [${ep.name}]`, { skip }, async () => {
+  test(`UNIX stream bytes moved by sendfile and splice: one record per socket, exact both ways (the server's first call a splice read; the file monitor on) [${ep.name}]`, { skip }, async () => {
     // its output to a file: a pipe from node is a UNIX socket too, and would have a record
     const outFile = path.join(mkdtempSync(path.join(tmpdir(), 'fn-unix-')), 'out');
     const cap = await captureOn(ep, async () => {
       const fd = openSync(outFile, 'w');
       try { execFileSync(netpair(), ['unixsplice'], { stdio: ['ignore', fd, 'inherit'] }); } finally { closeSync(fd); }
-    }, ARGS);
+    }, ['-m', 'socket,file']); // a splice read's one hook is a syscall exit: not with -m socket alone
     const out = readFileSync(outFile, 'utf8');
     const side = (role: string) => {
       const m = new RegExp(`^unixsplice ${role} pid=(\\d+) tx=(\\d+) rx=(\\d+)$`, 'm').exec(out);
@@ -464,6 +464,13 @@ for (const ep of EXPORT_PATHS) {
     assert.equal(seen.find((r) => r.SockRole === 'CLIENT')!.SockTxBytes, 4);
   });
 }
+
+test('the socket monitor alone attaches no syscall tracepoint, and says what that leaves out', { skip: skips.get('map-walk')! }, async () => {
+  const alone = await sensorHello(['--monitors', String(MON_SOCKET)]);
+  assert.ok(alone.some((s) => s.startsWith('unavailable: socket: UNIX stream bytes read by splice')), JSON.stringify(alone));
+  const withFile = await sensorHello(['--monitors', String(MON_SOCKET | MON_FILE)]);
+  assert.ok(!withFile.some((s) => s.includes('read by splice')), JSON.stringify(withFile));
+});
 
 test('the sensor itself reads FALCONET_NO_SK_ITER=1 (and 0 leaves the choice to the kernel)', { skip: skips.get('map-walk')! }, async () => {
   const forced = await sensorHello(['--monitors', String(MON_SOCKET)], { FALCONET_NO_SK_ITER: '1' });

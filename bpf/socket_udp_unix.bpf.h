@@ -127,20 +127,25 @@ int BPF_PROG(sock_recv_len, struct sock *sk, int ret, int flags)
  * under the socket's cookie or, without one, its inode (unix_stream_of_fd). Datagram and
  * seqpacket sockets are read by recvmsg there and are counted by those hooks. sendfile cannot
  * read a socket (EINVAL). */
+/* ret bytes a call moved through fd when fd is a UNIX stream socket (see unix_stream_of_fd) */
+static __always_inline void unix_fd_io(__u64 fd, long ret, bool rx)
+{
+	if (ret <= 0 || !sock_on() || is_self(bpf_get_current_pid_tgid() >> 32))
+		return;
+	__u64 key = 0;
+	struct sock *sk = unix_stream_of_fd(fd, &key);
+	if (!sk)
+		return;
+	if (key)
+		unix_io(sk, key, ret, rx, 1);
+	else
+		stat_inc(ST_SOCK_UX_UNCOUNTED); /* an orphaned socket: no cookie, no inode */
+}
+
 SEC("tp/syscalls/sys_exit_splice")
 int sock_unix_splice(struct trace_event_raw_sys_exit *ctx)
 {
-	long ret = ctx->ret;
-	if (ret <= 0 || !sock_on() || is_self(bpf_get_current_pid_tgid() >> 32))
-		return 0;
-	__u64 key = 0;
-	struct sock *sk = unix_stream_of_fd(SC_ARG0(cur_regs()), &key);
-	if (!sk)
-		return 0;
-	if (key)
-		unix_io(sk, key, ret, true, 1);
-	else
-		stat_inc(ST_SOCK_UX_UNCOUNTED); /* an orphaned socket: no cookie, no inode */
+	unix_fd_io(SC_ARG0(cur_regs()), ctx->ret, true);
 	return 0;
 }
 

@@ -132,16 +132,7 @@ static __always_inline int ux_page_exit(long nr, long ret, __u64 out_fd)
 			unix_io((struct sock *)c.sk, c.cookie, ret, c.rx, 1);
 		return 0;
 	}
-	if (ret <= 0 || !sock_on() || is_self(bpf_get_current_pid_tgid() >> 32))
-		return 0;
-	__u64 key = 0;
-	struct sock *sk = unix_stream_of_fd(out_fd, &key);
-	if (!sk)
-		return 0;
-	if (key)
-		unix_io(sk, key, ret, false, 1);
-	else
-		stat_inc(ST_SOCK_UX_UNCOUNTED); /* an orphaned socket: no cookie, no inode */
+	unix_fd_io(out_fd, ret, false); /* socket_udp_unix.bpf.h */
 	return 0;
 }
 

@@ -99,8 +99,9 @@ async function main(): Promise<void> {
     `, falconet ${median(agentStormCpu).toFixed(1)} (added ${addedCpu(agentStormCpu).toFixed(1)})` +
     // a ratio only against at least one clock tick of the storm: a float remainder of equal
     // tick counts is not an added cost (it printed ratios of 10^14)
-    (floorCpu.length && addedCpu(floorCpu) >= TICK_US / CONNS ? ` -> falconet's added CPU = ${(addedCpu(agentStormCpu) / addedCpu(floorCpu)).toFixed(2)}x the floor's` :
-      floorCpu.length ? ' -> no CPU ratio: the floor added less than one 10 ms tick over the storm' : ''));
+    (!floorCpu.length ? '' : addedCpu(floorCpu) < TICK_US / CONNS ? ' -> no CPU ratio: the floor added less than one 10 ms tick over the storm' :
+      addedCpu(agentStormCpu) <= 0 ? ' -> no CPU ratio: falconet\'s storm took no more CPU than the storm alone (noise)' :
+        ` -> falconet's added CPU = ${(addedCpu(agentStormCpu) / addedCpu(floorCpu)).toFixed(2)}x the floor's`));
   if (floorRates.length) {
     const fl = median(floorRates);
     const added = (x: number) => 1e6 / x - 1e6 / b;

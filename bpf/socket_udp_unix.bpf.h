@@ -122,11 +122,6 @@ int BPF_PROG(sock_recv_len, struct sock *sk, int ret, int flags)
 	return sock_io(sk, ret, true);
 }
 
-/* A splice out of a UNIX stream socket reads it through unix_stream_splice_read, which passes
- * neither sock_recv_length nor socket_recvmsg (6.1's fallback): its exit counts what it moved,
- * under the socket's cookie or, without one, its inode (unix_stream_of_fd). Datagram and
- * seqpacket sockets are read by recvmsg there and are counted by those hooks. sendfile cannot
- * read a socket (EINVAL). */
 /* ret bytes a call moved through fd when fd is a UNIX stream socket (see unix_stream_of_fd) */
 static __always_inline void unix_fd_io(__u64 fd, long ret, bool rx)
 {
@@ -142,6 +137,12 @@ static __always_inline void unix_fd_io(__u64 fd, long ret, bool rx)
 		stat_inc(ST_SOCK_UX_UNCOUNTED); /* an orphaned socket: no cookie, no inode */
 }
 
+/* A splice out of a UNIX stream socket reads it through unix_stream_splice_read, which passes
+ * neither sock_recv_length nor socket_recvmsg (6.1's fallback): its exit counts what it moved,
+ * under the socket's cookie or, without one, its inode (unix_stream_of_fd). Datagram and
+ * seqpacket sockets are read by recvmsg there and are counted by those hooks. sendfile cannot
+ * read a socket (EINVAL). A syscall tracepoint: the sensor loads it only beside the file or
+ * process monitor (sensor/kcompat.c). */
 SEC("tp/syscalls/sys_exit_splice")
 int sock_unix_splice(struct trace_event_raw_sys_exit *ctx)
 {

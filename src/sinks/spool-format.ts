@@ -42,6 +42,11 @@ export function consumerOfCursor(file: string): string | null {
   return file.slice(0, -CURSOR_SUFFIX.length).replace(/%([0-9a-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
 }
 
+/** Bytes of the header of a segment whose `prev` has this host and boot (none: no prev). */
+export function segHeaderLen(prev: Pick<RecordId, 'host' | 'boot'> | undefined): number {
+  return 16 + 8 + 1 + (prev ? 2 + Buffer.byteLength(prev.host) + Buffer.byteLength(prev.boot) + 8 : 0);
+}
+
 /**
  * Segment header: magic | u32 headerLen | u32 crc32c(rest) | u64 segNo | u8 hasPrev |
  * [u8 hostLen host u8 bootLen boot u64 seq]. `prev` is the id of the last record written before
@@ -50,7 +55,7 @@ export function consumerOfCursor(file: string): string | null {
 export function encodeSegHeader(seg: number, prev: RecordId | undefined): Buffer {
   const host = Buffer.from(prev?.host ?? '');
   const boot = Buffer.from(prev?.boot ?? '');
-  const len = 16 + 8 + 1 + (prev ? 2 + host.length + boot.length + 8 : 0);
+  const len = segHeaderLen(prev);
   const b = Buffer.alloc(len);
   SEG_MAGIC.copy(b, 0);
   b.writeUInt32LE(len, 8);

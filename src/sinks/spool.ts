@@ -15,7 +15,7 @@ import type { RecordId, SinkItem } from '../pipeline/types.js';
 import { RunArena } from './run-arena.js';
 import { recoverSegments, type Segment } from './spool-recovery.js';
 import { HotCache, type ReadBatch } from './spool-hot.js';
-import { cmpPos, segName, type Pos } from './spool-format.js';
+import { cmpPos, segHeaderLen, segName, type Pos } from './spool-format.js';
 import { SpoolCursor } from './spool-cursor.js';
 import { SegmentReader } from './spool-disk-reader.js';
 import { readBatch, type SpoolReadSide } from './spool-read.js';
@@ -186,7 +186,7 @@ export class Spool {
   room(): number {
     // room for the header of a segment the commit may have to start
     const lastId = this.writer.lastAcceptedId;
-    const header = 35 + Buffer.byteLength(lastId?.host ?? '') + Buffer.byteLength(lastId?.boot ?? '');
+    const header = segHeaderLen(lastId ?? { host: '', boot: '' }); // with a prev even before the first record
     return this.maxBytes - this.bytes - header;
   }
 

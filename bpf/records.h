@@ -188,6 +188,7 @@ struct fn_stats {
 	__u64 ringbuf_bytes;       /* ring buffer size */
 	__u64 file_map_entries;    /* live file records in the map at sample time */
 	__u64 tcp_export;          /* enum fn_tcp_export: how the socket monitor exports TCP entries */
+	__u64 ux_marks;            /* UNIX call marks held (6.1's fallback, sock_ux_pending; 0 elsewhere) */
 };
 
 /* fn_stats.tcp_export */

@@ -11,11 +11,13 @@
  * 6.1 writes sendfile's and splice's bytes into a socket through sendpage, which passes no LSM
  * hook for a stream socket: their exits count those by the fd (ux_page_exit); reads by splice
  * are counted on every kernel (sock_unix_splice). Not counted: io_uring's operations on a UNIX
- * socket (no hooked exit; io-wq workers' marks stay until their tid is reused).
+ * socket (no hooked exit; an io-wq worker makes no mark).
  * The same marks give a TCP server socket its owner at its first read (sock_ux_tcp_read).
  */
 #pragma once
 #include "socket.bpf.h"
+
+#define PF_IO_WORKER_ 0x00000010 /* include/linux/sched.h */
 
 struct ux_pending {
 	__u64 sk;
@@ -59,6 +61,10 @@ static __always_inline int ux_mark(struct socket *sock, __u32 rx)
 	}
 	__u64 pt = bpf_get_current_pid_tgid();
 	if (is_self(pt >> 32))
+		return 0;
+	/* an io_uring worker makes no syscall, so no exit would ever take its mark: it would stay
+	 * until the worker's tid is reused, and enough of them would fill the map */
+	if (bpf_get_current_task_btf()->flags & PF_IO_WORKER_)
 		return 0;
 	struct pt_regs *regs = cur_regs(); /* file_fd.bpf.h */
 	struct ux_pending p = { .sk = (__u64)sk, .cookie = bpf_get_socket_cookie(sk), .rx = rx, .tcp = tcp,

@@ -59,6 +59,8 @@ bool sock_loaded(struct falconet_bpf *skel);
  * enum fn_tcp_export value for the stats. */
 const char *sock_tcp_export(void);
 __u64 sock_tcp_export_kind(void);
+/* Marks held by 6.1's UNIX fallback (sock_ux_pending's entries; 0 without it) */
+__u64 sock_ux_marks(struct falconet_bpf *skel);
 void sock_start(struct falconet_bpf *skel);
 void sock_tick(struct falconet_bpf *skel, __u64 boot_ns);
 void sock_shutdown(struct falconet_bpf *skel);

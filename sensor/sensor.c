@@ -87,6 +87,7 @@ static void read_stats(struct fn_stats *st)
 	st->ringbuf_bytes = (__u64)opt.ringbuf_mb << 20;
 	st->file_map_entries = map_count(bpf_map__fd(skel->maps.file_records), sizeof(struct file_key));
 	st->tcp_export = sock_tcp_export_kind();
+	st->ux_marks = sock_ux_marks(skel);
 }
 
 static void emit_stats(void)

@@ -173,6 +173,14 @@ __u64 sock_tcp_export_kind(void)
 	return !sock_enabled ? FN_TCP_EXPORT_OFF : walk_why[0] ? FN_TCP_EXPORT_MAP_WALK : FN_TCP_EXPORT_ITERATOR;
 }
 
+__u64 sock_ux_marks(struct falconet_bpf *skel)
+{
+	/* loaded only by 6.1's UNIX fallback: elsewhere the map is never touched (and 0) */
+	if (!sock_enabled || bpf_program__fd(skel->progs.sock_ux_send) < 0)
+		return 0;
+	return map_count(bpf_map__fd(skel->maps.sock_ux_pending), sizeof(__u32));
+}
+
 void sock_start(struct falconet_bpf *skel)
 {
 	if (!sock_enabled)

@@ -81,6 +81,8 @@ export interface SensorStats {
   /** how the socket monitor exports TCP records: 'iterator', 'map-walk' (the kernel refused the
    * iterator, or --no-sk-iter), 'off' (no socket monitor); 'unknown' in older recordings */
   tcpExport: 'off' | 'iterator' | 'map-walk' | 'unknown';
+  /** UNIX call marks held by 6.1's fallback (0 elsewhere, and in streams recorded before it) */
+  uxMarks: number;
 }
 
 export type SensorEvent =

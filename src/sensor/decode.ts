@@ -6,7 +6,7 @@ import type {
 } from '../model/records.js';
 import {
   COMM_LEN, EXE_LEN, FE_COUNT, FILE_RECORD, FILE_RECORD_FIXED, FrameKind, HELLO, NAME_MAX, PATH_MAX,
-  PID_EXIT_NOTICE, REC_HDR, RecType, STATS, STATS_FRAME, STATS_FRAME_V1_SIZE, STREAM_MAGIC, STREAM_VERSION, TCP_EXPORT,
+  PID_EXIT_NOTICE, REC_HDR, RecType, STATS, STATS_FRAME, STATS_FRAME_V1_SIZE, STATS_FRAME_V2_SIZE, STREAM_MAGIC, STREAM_VERSION, TCP_EXPORT,
 } from './layout.js';
 import type { Frame } from './frames.js';
 import { decodeSockRecord } from './decode-socket.js';
@@ -215,7 +215,8 @@ export function decodeStats(body: Buffer, offset = 0): SensorStats {
     sweeps: Number(body.readBigUInt64LE(144)),
     ringbufBytes: Number(body.readBigUInt64LE(152)),
     fileMapEntries: Number(body.readBigUInt64LE(160)),
-    tcpExport: body.length >= STATS_FRAME.size ? TCP_EXPORT[Number(body.readBigUInt64LE(168))] ?? 'unknown' : 'unknown',
+    tcpExport: body.length >= STATS_FRAME_V2_SIZE ? TCP_EXPORT[Number(body.readBigUInt64LE(168))] ?? 'unknown' : 'unknown',
+    uxMarks: body.length >= STATS_FRAME.size ? Number(body.readBigUInt64LE(176)) : 0,
   };
 }
 

@@ -75,14 +75,16 @@ export const HELLO: StructLayout = {
 };
 
 export const STATS_FRAME: StructLayout = {
-  size: 8 + ST_MAX * 8 + 40,
+  size: 8 + ST_MAX * 8 + 48,
   fields: {
     boot_ns: [0, 8], counters: [8, ST_MAX * 8], records_out: [136, 8], sweeps: [144, 8],
-    ringbuf_bytes: [152, 8], file_map_entries: [160, 8], tcp_export: [168, 8],
+    ringbuf_bytes: [152, 8], file_map_entries: [160, 8], tcp_export: [168, 8], ux_marks: [176, 8],
   },
 };
 /** Stats frames of streams recorded before tcp_export was added end after file_map_entries. */
 export const STATS_FRAME_V1_SIZE = 168;
+/** ... and before ux_marks, after tcp_export. */
+export const STATS_FRAME_V2_SIZE = 176;
 
 /** enum fn_tcp_export: how the socket monitor exports TCP records (fn_stats.tcp_export). */
 export const TCP_EXPORT = ['off', 'iterator', 'map-walk'] as const;

@@ -11,8 +11,9 @@
  *                              server takes them with recvmmsg and preadv2 and answers N of
  *                              2*SIZE in one sendmmsg, which the client takes with recvmmsg
  *   netpair unixuring          a UNIX datagram socketpair: the client sends 50 bytes by an
- *                              io_uring SENDMSG, then writes 100 bytes to /dev/null, then 30 to
- *                              the socket by write(); the server reads both messages
+ *                              io_uring SENDMSG and 40 by one forced into an io-wq worker
+ *                              (IOSQE_ASYNC), then writes 100 bytes to /dev/null, then 30 to
+ *                              the socket by write(); the server reads the three messages
  *   netpair unixsplice         a UNIX stream socketpair: the client sends 3000 bytes of a file by
  *                              sendfile, 2000 from a pipe by splice and 500 by write; the server
  *                              takes 2500 by splice into a pipe (its socket's first call), the
@@ -250,7 +251,7 @@ static int unix_mmsg(int n, int size)
 
 /* One IORING_OP_SENDMSG of msg on fd through a ring of its own (no liburing in the guest):
  * the bytes sent, or -1. */
-static long uring_sendmsg(int fd, struct msghdr *msg)
+static long uring_sendmsg(int fd, struct msghdr *msg, unsigned char sqe_flags)
 {
 	struct io_uring_params p;
 	memset(&p, 0, sizeof(p));
@@ -269,6 +270,7 @@ static long uring_sendmsg(int fd, struct msghdr *msg)
 	unsigned t = *tail, i = t & mask;
 	memset(&sqes[i], 0, sizeof(sqes[i]));
 	sqes[i].opcode = IORING_OP_SENDMSG;
+	sqes[i].flags = sqe_flags;
 	sqes[i].fd = fd;
 	sqes[i].addr = (unsigned long)msg;
 	sqes[i].len = 1;
@@ -295,16 +297,19 @@ static int unix_uring(void)
 		memset(buf, 'r', sizeof(buf));
 		struct iovec io = { .iov_base = buf, .iov_len = 50 };
 		struct msghdr m = { .msg_iov = &io, .msg_iovlen = 1 };
-		long uring = uring_sendmsg(sv[0], &m);
+		long uring = uring_sendmsg(sv[0], &m, 0);
+		io.iov_len = 40;
+		long async = uring_sendmsg(sv[0], &m, IOSQE_ASYNC); /* in an io-wq worker */
 		int null = open("/dev/null", O_WRONLY);
 		long other = write(null, buf, 100);
 		long tx = write(sv[0], buf, 30);
-		printf("unixuring client pid=%d uring=%ld null=%ld tx=%ld\n", getpid(), uring, other, tx);
+		printf("unixuring client pid=%d uring=%ld async=%ld null=%ld tx=%ld\n", getpid(), uring, async, other, tx);
 		fflush(stdout);
 		_exit(0);
 	}
 	close(sv[0]);
 	long rx = read(sv[1], buf, sizeof(buf));
+	rx += read(sv[1], buf, sizeof(buf));
 	rx += read(sv[1], buf, sizeof(buf));
 	waitpid(c, NULL, 0);
 	close(sv[1]);

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { decodeStats } from '../../src/sensor/decode.js';
-import { STATS_FRAME, STATS_FRAME_V1_SIZE, TCP_EXPORT } from '../../src/sensor/layout.js';
+import { STATS_FRAME, STATS_FRAME_V1_SIZE, STATS_FRAME_V2_SIZE, TCP_EXPORT } from '../../src/sensor/layout.js';
 import { noSkIterFromEnv } from '../../src/sensor/source.js';
 import { EXPORT_PATHS, refusalOf, tcpExportOf } from '../kernel/socket-paths.js';
 import { REPO } from '../kernel/harness.js';
@@ -30,11 +30,21 @@ test('stats: tcp_export decodes to the path name', () => {
 });
 
 test('stats: frames recorded before tcp_export still decode (unknown path); shorter ones are an error', () => {
-  assert.equal(STATS_FRAME.size, STATS_FRAME_V1_SIZE + 8);
+  assert.equal(STATS_FRAME_V2_SIZE, STATS_FRAME_V1_SIZE + 8);
   const old = decodeStats(statsBody(STATS_FRAME_V1_SIZE));
   assert.equal(old.tcpExport, 'unknown');
   assert.equal(old.fileMapEntries, 7);
+  assert.equal(old.uxMarks, 0);
   assert.throws(() => decodeStats(statsBody(STATS_FRAME_V1_SIZE - 8), 99), /truncated stats frame/);
+});
+
+test('stats: frames recorded before ux_marks keep their path; ux_marks decodes', () => {
+  assert.equal(STATS_FRAME.size, STATS_FRAME_V2_SIZE + 8);
+  const v2 = decodeStats(statsBody(STATS_FRAME_V2_SIZE, 2));
+  assert.deepEqual([v2.tcpExport, v2.uxMarks], ['map-walk', 0]);
+  const b = statsBody(STATS_FRAME.size, 1);
+  b.writeBigUInt64LE(3n, STATS_FRAME.fields['ux_marks']![0]);
+  assert.deepEqual([decodeStats(b).tcpExport, decodeStats(b).uxMarks], ['iterator', 3]);
 });
 
 test('startup line: path and reason; a refused iterator is a skip of the iterator run only', () => {

@@ -465,7 +465,7 @@ for (const ep of EXPORT_PATHS) {
   });
 }
 
-test('the socket monitor alone attaches no syscall tracepoint, and says what that leaves out', { skip: skips.get('map-walk')! }, async () => {
+test('-m socket alone names what it leaves out (splice reads: their one hook is a syscall exit); beside the file monitor nothing', { skip: skips.get('map-walk')! }, async () => {
   const alone = await sensorHello(['--monitors', String(MON_SOCKET)]);
   assert.ok(alone.some((s) => s.startsWith('unavailable: socket: UNIX stream bytes read by splice')), JSON.stringify(alone));
   const withFile = await sensorHello(['--monitors', String(MON_SOCKET | MON_FILE)]);

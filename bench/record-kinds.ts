@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { runPipeline } from '../src/pipeline/agent.js';
 import { replaySource } from '../src/sensor/source.js';
 import { KINDS, writeKindStream as stream } from './lib/kind-streams.js';
+import { median } from './lib/proc.js';
 
 /** CPU ms (all threads) of one replay of `file` into a json-min file sink; throws unless every
  * record reached the file. */
@@ -36,7 +37,6 @@ async function replayCpuMs(file: string, out: string, n: number): Promise<number
   return (u.user + u.system) / 1e3;
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 async function main(): Promise<void> {
   if (process.argv[2] === 'cold') {

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KINDS, writeKindStream } from '../lib/kind-streams.js';
+import { median } from '../lib/proc.js';
 
 const self = fileURLToPath(import.meta.url);
 const thisDist = path.resolve(path.dirname(self), '../..');
@@ -45,7 +46,6 @@ async function child(dist: string, file: string, floor: boolean): Promise<string
   return `${((c.user + c.system) / (MEASURED * records)).toFixed(3)} ${sink > 0 ? 1 : 0}`;
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 async function main(): Promise<void> {
   if (process.argv[2] === '--child') {

@@ -232,6 +232,15 @@ static bool is_path_op(struct bpf_object *obj, const char *name)
 	return !ends_with(name, NOKF) && bpf_object__find_program_by_name(obj, other) != NULL;
 }
 
+/* UNIX stream reads by splice have one hook, a syscall exit: every syscall of every process then
+ * takes the kernel's slow path, which the socket monitor alone never causes. Where the
+ * sock_*_length tracepoints exist (6.18) it is left out unless the file or process monitor, which
+ * attach syscall tracepoints anyway, is on; 6.1's fallback has syscall exits already. */
+static bool unix_splice_left_out(unsigned monitors)
+{
+	return kc.sock_len_tps && !(monitors & (FN_MON_FILE | FN_MON_PROCESS));
+}
+
 const char *kcompat_skip(struct bpf_object *obj, struct bpf_program *prog)
 {
 	const char *name = bpf_program__name(prog);
@@ -250,13 +259,11 @@ const char *kcompat_skip(struct bpf_object *obj, struct bpf_program *prog)
 	/* UNIX bytes: the sock_*_length tracepoints, else BPF LSM socket hooks (socket_unix_compat.bpf.h) */
 	if (!strncmp(name, "sock_ux_", 8))
 		return !kc.sock_len_tps && kc.lsm_bpf ? NULL : kc.sock_len_tps ? "" : "BPF LSM not active";
-	/* UNIX splice reads: with either (no UNIX records at all without both). A syscall exit puts
-	 * every syscall of every process on the kernel's slow path, which the socket monitor alone
-	 * never does: only beside the file or process monitor (or 6.1's fallback) that do already */
+	/* UNIX splice reads: with either (no UNIX records at all without both) */
 	if (!strcmp(name, "sock_unix_splice")) {
 		if (!kc.sock_len_tps && !kc.lsm_bpf)
 			return "BPF LSM not active";
-		return kc.sock_len_tps && !(opt.monitors & (FN_MON_FILE | FN_MON_PROCESS)) ? "" : NULL;
+		return unix_splice_left_out(opt.monitors) ? "" : NULL;
 	}
 	/* path operations: the ctime tracepoints, else the BPF LSM hooks (file_lsm.bpf.h), else none */
 	bool lsm_path = file_lsm_path();
@@ -317,7 +324,7 @@ void kcompat_report(char *status, size_t cap, size_t *slen, unsigned monitors)
 			status_add(status, cap, slen, "unavailable: socket: UNIX socket records, TCP server owner at first read "
 			    "(owner taken at close instead) (no sock_send_length/sock_recv_length tracepoints, and BPF LSM "
 			    "is not active)");
-		if (kc.sock_len_tps && !(monitors & (FN_MON_FILE | FN_MON_PROCESS)))
+		if (unix_splice_left_out(monitors))
 			status_add(status, cap, slen, "unavailable: socket: UNIX stream bytes read by splice (their one hook is a "
 			    "syscall exit, which would slow every syscall; with the file or process monitor on, they are counted)");
 		if (!kc.kf_kern_ctx)

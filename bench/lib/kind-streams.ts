@@ -5,6 +5,8 @@
 import { writeFileSync } from 'node:fs';
 import { end, fileRecord, hello, procRecord, records, sockRecord } from '../../test/unit/stream-builder.js';
 
+const FIN = 1, SYN = 2, PSH = 8, ACK = 16;
+
 export const KINDS = ['file', 'process', 'socket'] as const;
 export type Kind = (typeof KINDS)[number];
 
@@ -28,9 +30,12 @@ export function writeKindStream(kind: Kind, n: number, file: string, pass = 0): 
       }
     } else {
       const port = 30_000 + ((i >> 1) % 30_000);
+      // a storm connection's packets by TCP flags, first-seen order, as a real record has them
+      const active: [number, number][] = [[SYN, 1], [ACK, 2], [PSH | ACK, 1], [FIN | ACK, 1]];
+      const passive: [number, number][] = [[SYN | ACK, 1], [PSH | ACK, 1], [FIN | ACK, 1], [ACK, 1]];
       batch.push(sockRecord(i & 1
-        ? { pid: 1200, exe: 'server', ts, laddr: [127, 0, 0, 1], raddr: [127, 0, 0, 1], lport: 8080, rport: port, role: 1, txBytes: 1, rxBytes: 1 }
-        : { pid: 1100, exe: 'client', ts, laddr: [127, 0, 0, 1], raddr: [127, 0, 0, 1], lport: port, rport: 8080, txBytes: 1, rxBytes: 1 }));
+        ? { pid: 1200, exe: 'server', ts, laddr: [127, 0, 0, 1], raddr: [127, 0, 0, 1], lport: 8080, rport: port, role: 1, txBytes: 1, rxBytes: 1, state: 7, rxFlags: active, txFlags: passive }
+        : { pid: 1100, exe: 'client', ts, laddr: [127, 0, 0, 1], raddr: [127, 0, 0, 1], lport: port, rport: 8080, txBytes: 1, rxBytes: 1, state: 7, txFlags: active, rxFlags: passive }));
     }
     // the sensor's batches of a storm: ~40 ms of records
     if (batch.length === 64) frames.push(records(batch.splice(0)));

@@ -146,6 +146,12 @@ export interface SockRecordSpec extends HeaderSpec {
   role?: number;
   txBytes?: number;
   rxBytes?: number;
+  /** TCP state number (tcp_states.h; 0 leaves it empty) */
+  state?: number;
+  /** per direction: [flag combination (FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32), packets] in
+   * first-seen order; given, the direction's packets are their sum */
+  txFlags?: [number, number][];
+  rxFlags?: [number, number][];
 }
 
 /** An IPv4 socket record (AF_INET: the address in the first four bytes). */
@@ -162,14 +168,21 @@ export function sockRecord(s: SockRecordSpec): Buffer {
   b.writeUInt16LE(s.rport, at(R, 'rport'));
   Buffer.from(s.laddr).copy(b, at(R, 'laddr'));
   Buffer.from(s.raddr).copy(b, at(R, 'raddr'));
-  const dir = (base: number, bytes: number) => {
+  b[at(R, 'state')] = s.state ?? 0;
+  const dir = (base: number, bytes: number, flags: [number, number][] | undefined) => {
     b.writeBigUInt64LE(s.ts ?? 2_500_000_000n, base + at(D, 'ts_first'));
     b.writeBigUInt64LE(s.ts ?? 2_500_000_000n, base + at(D, 'ts'));
-    b.writeBigUInt64LE(bytes ? 2n : 0n, base + at(D, 'packets'));
+    const packets = flags ? flags.reduce((n, [, k]) => n + k, 0) : bytes ? 2 : 0;
+    b.writeBigUInt64LE(BigInt(packets), base + at(D, 'packets'));
     b.writeBigUInt64LE(bytes ? 1n : 0n, base + at(D, 'data_packets'));
     b.writeBigUInt64LE(BigInt(bytes), base + at(D, 'bytes'));
+    (flags ?? []).forEach(([combo, k], i) => {
+      b[base + at(D, 'flag_order') + i] = combo;
+      b.writeBigUInt64LE(BigInt(k), base + at(D, 'flags') + 8 * combo);
+    });
+    b.writeBigUInt64LE(BigInt(flags?.length ?? 0), base + at(D, 'nflags'));
   };
-  dir(at(R, 'tx'), s.txBytes ?? 100);
-  dir(at(R, 'rx'), s.rxBytes ?? 200);
+  dir(at(R, 'tx'), s.txBytes ?? 100, s.txFlags);
+  dir(at(R, 'rx'), s.rxBytes ?? 200, s.rxFlags);
   return b;
 }

@@ -1,29 +1,25 @@
-// kflowd's json-min file record written straight into bytes: the hot path of `-o json-min` to a
-// file or socket. The string writer (kflowd-min.ts) builds a ~1 KB JS string per record that the
-// runtime then encodes to UTF-8 and the GC collects; here the record goes once into a large slab
-// that the sink writes as it is. Constant keys and per-host/per-process segments are cached as
-// bytes; numbers and times are written digit by digit; strings that need no escaping (printable
-// ASCII without quote or backslash) are copied, every other string goes through JSON.stringify,
-// so any bytes stay valid JSON exactly as in the string writer. Output is byte-identical to
-// KflowdMinWriter.file (test/unit/kflowd-min-bytes.test.ts).
+// kflowd's json-min file and socket records written straight into bytes (line-bytes.ts): the hot
+// path of `-o json-min` to a file or socket. The string writer (kflowd-min.ts) builds a ~1 KB JS
+// string per record that the runtime then encodes to UTF-8 and the GC collects; here the record
+// goes once into a large slab that the sink writes as it is. Constant keys and per-host/per-process
+// segments are cached as bytes. Output is byte-identical to KflowdMinWriter
+// (test/unit/kflowd-min-bytes.test.ts, test/unit/kflowd-min-socket-bytes.test.ts).
 // Enrichment keys (-v, -c, containers) are written in place, in kflowd's key order, from a
 // KflowdFileExtras the encoder fills from the envelope (src/enrich/kflowd-keys.ts), so enriched
 // records stay on this path; byte-identical to kflowdRecord + addKflowdEnrichmentKeys + toMinJson
 // (test/enrich/kflowd-min-enriched.test.ts).
 import type { FileRecord, ProcHeader } from '../model/records.js';
+import type { SockRecord } from '../model/socket-record.js';
 import { FF, FILE_EVENTS } from '../sensor/layout.js';
 import type { HostFacts, KflowdFacts, UserFacts } from './context.js';
 import { fileDevice, fileDir, fileMode, permissions } from './kflowd-file.js';
+import { socketTailBytes, socketTailTexts } from './kflowd-min-socket-bytes.js';
+import { bootOffset, bytesOf as b, LineBytes, MAX_EXACT, type BootOffset } from './line-bytes.js';
 import { procName } from './proc-keys.js';
 import { secondsText, wallClock } from './time.js';
 
 const q = JSON.stringify;
-const NS = 1_000_000_000;
-const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
-/** slabs are this large unless one record needs more; records never straddle two slabs */
-const SLAB = 1 << 20;
 
-const b = (s: string): Uint8Array => Buffer.from(s, 'utf8');
 const K = {
   open: b('{"InfoSequenceNumber": '), ts: b(', "InfoTimestamp": "'), uid: b(', "ProcUID": '), gid: b(', "ProcGID": '),
   age: b(', "ProcAge": '), path: b(', "FilePath": '), file: b(', "File": '), origin: b(', "FileOrigin": '),
@@ -38,32 +34,6 @@ const X = {
   fileVersion: b(', "FileVersion": '), md5: b(', "FileMD5": '), sha256: b(', "FileSHA256": '), state: b(', "FileChecksumState": '),
 };
 const EVENT_KEYS = FILE_EVENTS.map((n) => b(`${q(n)}: `));
-
-/** Where the writer puts records: a slab and a position in it. */
-class Slab {
-  buf: Buffer = Buffer.allocUnsafe(SLAB);
-  pos = 0;
-  /** Room for n more bytes, in a fresh slab if needed (earlier records keep their slab). */
-  reserve(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    this.buf = Buffer.allocUnsafe(Math.max(SLAB, n));
-    this.pos = 0;
-  }
-}
-
-/** A wall-clock second's text up to the fraction ("Thu, Apr 04 2024 15:34:35."), cached. */
-class SecondPrefix {
-  private sec = -1;
-  bytes: Uint8Array = new Uint8Array(0);
-  get(sec: number): Uint8Array {
-    if (sec !== this.sec) {
-      const full = wallClock(BigInt(sec) * 1_000_000_000n);
-      this.bytes = b(full.slice(0, full.length - 13));
-      this.sec = sec;
-    }
-    return this.bytes;
-  }
-}
 
 /**
  * Enrichment keys of one file record; undefined leaves a key out. Strings are the key values.
@@ -83,7 +53,8 @@ export interface KflowdFileExtras {
   checksumState: string | undefined;
 }
 
-interface HostBytes { readonly h: HostFacts; readonly offSec: number; readonly offFrac: number; readonly utcFile: Uint8Array }
+/** The host's clock offset and the text after each monitor's timestamp, up to InfoUptime's value. */
+interface HostBytes extends BootOffset { readonly utcFile: Uint8Array; readonly utcSocket: Uint8Array }
 interface ProcBytes { readonly hdr: ProcHeader; readonly users: UserFacts | undefined; readonly version: string | undefined; readonly text: Uint8Array }
 /** `, "ContainerId": … "ContainerImage": …` */
 interface ContainerBytes { readonly id: string; readonly name: string; readonly image: string; readonly text: Uint8Array }
@@ -92,11 +63,9 @@ interface OwnerBytes { readonly device: string; readonly mode: number; readonly 
 /** `, "FileAccessTime": … "FileModificationTime": "…"` for one triple of inode times */
 interface TimesBytes { readonly a: bigint; readonly c: bigint; readonly m: bigint; readonly text: Uint8Array }
 
-export class KflowdMinBytes {
-  private readonly s = new Slab();
+export class KflowdMinBytes extends LineBytes {
   private readonly hosts = new WeakMap<HostFacts, HostBytes>();
   private readonly procs = new Map<number, ProcBytes>();
-  private readonly prefix = new SecondPrefix();
   private lastDir = '';
   private lastDirBytes: Uint8Array = b('""');
 
@@ -107,8 +76,8 @@ export class KflowdMinBytes {
         (h.token !== undefined ? `"InfoHostToken": ${q(h.token)}, ` : '') +
         `"InfoSystem": ${q(h.system)}, "InfoKernel": ${q(h.kernel)}, "InfoVersion": ${q(h.version)}, "InfoUptime": `;
       s = {
-        h, offSec: Number(h.bootToRealNs / 1_000_000_000n), offFrac: Number(h.bootToRealNs % 1_000_000_000n),
-        utcFile: b(` UTC", "InfoMonitor": "filesystem", ${tail}`),
+        ...bootOffset(h.bootToRealNs),
+        utcFile: b(` UTC", "InfoMonitor": "filesystem", ${tail}`), utcSocket: b(` UTC", "InfoMonitor": "socket", ${tail}`),
       };
       this.hosts.set(h, s);
     }
@@ -129,101 +98,6 @@ export class KflowdMinBytes {
     if (this.procs.size >= 4096) this.procs.clear();
     this.procs.set(p.pid, s);
     return s;
-  }
-
-  /**
-   * Nothing returned so far is referenced any more (the runtime's Encoder.release): the next
-   * records are written from the start of the current slab instead of filling new ones, which
-   * the GC would have to collect (1 MiB of external memory every ~900 records).
-   */
-  release(): void {
-    this.s.pos = 0;
-  }
-
-  private put(x: Uint8Array): void {
-    // TypedArray#set costs the same ~20 ns for 8 bytes or 200; a byte loop only wins below that
-    const s = this.s;
-    const n = x.length;
-    if (n > 6) { s.buf.set(x, s.pos); s.pos += n; return; }
-    const buf = s.buf;
-    let p = s.pos;
-    for (let i = 0; i < n; i++) buf[p++] = x[i]!;
-    s.pos = p;
-  }
-
-  /** A number as String(n) writes it. Below 2^31 the digits come from int32 math (`%` on a
-   * double is a call into the runtime). */
-  private num(n: number): void {
-    const s = this.s;
-    if (!Number.isSafeInteger(n)) { s.pos += s.buf.write(String(n), s.pos, 'latin1'); return; }
-    const buf = s.buf;
-    if (n < 0) { buf[s.pos++] = 0x2d; n = -n; }
-    if (n < 10) { buf[s.pos++] = 0x30 + n; return; }
-    if (n >= 0x80000000) {
-      // above int32: split off the low nine digits
-      const hi = Math.floor(n / NS);
-      this.num(hi);
-      this.nine(n - hi * NS);
-      return;
-    }
-    let v = n | 0;
-    let digits = 1;
-    for (let t = v; t >= 10; t = (t / 10) | 0) digits++;
-    let p = s.pos + digits;
-    s.pos = p;
-    do { const q = (v / 10) | 0; buf[--p] = 0x30 + v - q * 10; v = q; } while (v > 0);
-  }
-
-  /** n (0 ≤ n < 1e9) as exactly nine digits. */
-  private nine(n: number): void {
-    const buf = this.s.buf;
-    let p = this.s.pos + 9;
-    this.s.pos = p;
-    let v = n | 0;
-    for (let i = 0; i < 9; i++) { const q = (v / 10) | 0; buf[--p] = 0x30 + v - q * 10; v = q; }
-  }
-
-  /** "S.NNNNNNNNN" for the duration to - from in ns (secondsText's text); Number math (no
-   * BigInt difference) when both stamps are exact doubles and the difference is not negative.
-   * `toN`: Number(to), or -1 when `to` is above 2^53 (the record's stamp, converted once). */
-  private secs(to: bigint, from: bigint, toN: number): void {
-    if (toN < 0 || from < 0n || to < from) { this.ascii(secondsText(to - from)); return; }
-    const n = toN - Number(from);
-    const sec = Math.floor(n / NS);
-    this.num(sec);
-    this.s.buf[this.s.pos++] = 0x2e;
-    this.nine(n - sec * NS);
-  }
-
-  /** Text known to be ASCII (formatted numbers and times). */
-  private ascii(t: string): void {
-    this.s.pos += this.s.buf.write(t, this.s.pos, 'latin1');
-  }
-
-  /** A JSON string: copied when it needs no escaping, JSON.stringify otherwise. */
-  private str(v: string): void {
-    const s = this.s;
-    const buf = s.buf;
-    const start = s.pos;
-    for (let i = 0; i < v.length; i++) {
-      const c = v.charCodeAt(i);
-      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) { s.pos = start + buf.write(q(v), start, 'utf8'); return; }
-    }
-    buf[start] = 0x22;
-    const n = buf.write(v, start + 1, 'latin1');
-    buf[start + 1 + n] = 0x22;
-    s.pos = start + n + 2;
-  }
-
-  /** The wall clock of a boot-time stamp (BootClock.text of the string writer) without " UTC". */
-  private clock(hb: HostBytes, tsBoot: bigint, n: number): void {
-    if (n < 0 || hb.offFrac < 0) { const w = wallClock(tsBoot + hb.h.bootToRealNs); this.ascii(w.slice(0, w.length - 4)); return; }
-    let sec = Math.floor(n / NS);
-    let frac = n - sec * NS + hb.offFrac;
-    if (frac >= NS) { frac -= NS; sec += 1; }
-    sec += hb.offSec;
-    this.put(this.prefix.get(sec));
-    this.nine(frac);
   }
 
   private lastEvents: { mode: string; count: number; ev: number[]; text: Uint8Array } | undefined;
@@ -292,11 +166,10 @@ export class KflowdMinBytes {
     const eb = this.events(r);
     const cb = x?.containerId !== undefined ? this.container(x.containerId, x.containerName, x.containerImage) : undefined;
     // worst case: every string char escaped to 6 bytes, plus the fixed text and cached segments
-    const s = this.s;
-    s.reserve(1024 + hb.utcFile.length + pb.text.length + ob.text.length + tb.text.length + eb.length +
+    this.reserve(1024 + hb.utcFile.length + pb.text.length + ob.text.length + tb.text.length + eb.length +
       6 * (dir.length + r.name.length + r.origin.length) + 64 +
       (x ? (cb?.length ?? 0) + 6 * ((x.fileVersion?.length ?? 0) + (x.md5?.length ?? 0) + x.sha256.length + (x.checksumState?.length ?? 0)) + 128 : 0));
-    const start = s.pos;
+    const start = this.pos;
     // the record's stamp as a Number once (-1: above 2^53, or negative: the BigInt paths)
     const tsN = h.ts > MAX_EXACT ? -1 : Number(h.ts);
     this.put(K.open); this.num(seq); this.put(K.ts); this.clock(hb, h.ts, tsN); this.put(hb.utcFile);
@@ -305,10 +178,10 @@ export class KflowdMinBytes {
     if (cb) this.put(cb);
     if (dir !== this.lastDir) {
       // directories repeat in runs: the last one's segment is kept
-      const st = s.pos;
+      const st = this.pos;
       this.put(K.path); this.str(dir); this.put(K.file);
       this.lastDir = dir;
-      this.lastDirBytes = new Uint8Array(s.buf.subarray(st, s.pos));
+      this.lastDirBytes = new Uint8Array(this.buf.subarray(st, this.pos));
     } else this.put(this.lastDirBytes);
     this.str(r.name);
     if (h.flags & FF.MOVED) { this.put(K.origin); this.str(r.origin); }
@@ -322,9 +195,22 @@ export class KflowdMinBytes {
     if (r.mtimeNs !== r.mtimeFirstNs) { this.put(K.mtimeChange); this.ascii(secondsText(r.mtimeNs - r.mtimeFirstNs)); }
     if (x?.md5 !== undefined) { this.put(X.md5); this.str(x.md5); this.put(X.sha256); this.str(x.sha256); }
     if (x?.checksumState !== undefined) { this.put(X.state); this.str(x.checksumState); }
-    s.buf[s.pos++] = 0x7d;
-    const end = s.pos;
-    s.buf[s.pos++] = 0x0a;
-    return s.buf.subarray(start, end);
+    return this.close(start);
+  }
+
+  /** A socket record's json-min line (no enrichment keys), as `file` writes one. */
+  socket(r: SockRecord, seq: number, f: KflowdFacts): Uint8Array {
+    const h = r.hdr;
+    const hb = this.host(f.host);
+    const pb = this.proc(h, f.users, undefined);
+    const t = socketTailTexts(r, f);
+    this.reserve(512 + hb.utcSocket.length + pb.text.length + t.room);
+    const start = this.pos;
+    const tsN = h.ts > MAX_EXACT ? -1 : Number(h.ts);
+    this.put(K.open); this.num(seq); this.put(K.ts); this.clock(hb, h.ts, tsN); this.put(hb.utcSocket);
+    this.secs(h.ts, f.host.startBootNs, tsN);
+    this.put(pb.text); this.secs(h.ts, h.procStart, tsN);
+    socketTailBytes(this, r, f, t);
+    return this.close(start);
   }
 }

@@ -35,11 +35,11 @@ function family(n: number): SockFamily {
   return n === 2 ? 'AF_INET' : n === 10 ? 'AF_INET6' : n === 1 ? 'AF_UNIX' : 'AF_UNKNOWN';
 }
 
-/** RFC 5952 text of a 16-byte IPv6 address (IPv4-mapped as ::ffff:a.b.c.d). */
-export function ipv6Text(b: Uint8Array): string {
+/** RFC 5952 text of the 16-byte IPv6 address at b[o] (IPv4-mapped as ::ffff:a.b.c.d). */
+export function ipv6Text(b: Uint8Array, o = 0): string {
   const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push((b[2 * i]! << 8) | b[2 * i + 1]!);
-  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) return `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+  for (let i = 0; i < 8; i++) g.push((b[o + 2 * i]! << 8) | b[o + 2 * i + 1]!);
+  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) return `::ffff:${b[o + 12]}.${b[o + 13]}.${b[o + 14]}.${b[o + 15]}`;
   let best = -1, bestLen = 1;
   for (let i = 0; i < 8;) {
     if (g[i] !== 0) { i++; continue; }
@@ -53,9 +53,10 @@ export function ipv6Text(b: Uint8Array): string {
   return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
 }
 
-export function ipText(fam: SockFamily, b: Uint8Array): string {
-  if (fam === 'AF_INET') return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-  if (fam === 'AF_INET6') return ipv6Text(b);
+/** The text of the address at b[o] (the record's 16-byte field; IPv4 in its first four bytes). */
+export function ipText(fam: SockFamily, b: Uint8Array, o = 0): string {
+  if (fam === 'AF_INET') return `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
+  if (fam === 'AF_INET6') return ipv6Text(b, o);
   return '';
 }
 
@@ -139,8 +140,6 @@ export function decodeSockRecord(b: Buffer, p: number, size: number, hdr: ProcHe
   const tcp = protocol === 'TCP';
   const stateNum = b[p + R_STATE]!;
   const state = fam === 'AF_UNIX' ? '' : tcp ? (TCP_STATES[stateNum] ?? `TCP_${stateNum}`) : stateNum === 1 ? 'UDP_ESTABLISHED' : 'UDP_CLOSE';
-  const la = b.subarray(p + R_LADDR, p + R_LADDR + 16);
-  const ra = b.subarray(p + R_RADDR, p + R_RADDR + 16);
   const ttlCount = u64le(b, p + R_TTL_COUNT);
   const rtoRaw = u64le(b, p + R_RTO_US);
   const rtoIsJiffies = (hdr.flags & SF.RTO_JIFFIES) !== 0;
@@ -156,9 +155,9 @@ export function decodeSockRecord(b: Buffer, p: number, size: number, hdr: ProcHe
     role: b[p + R_ROLE] === 1 ? 'SERVER' : 'CLIENT',
     state,
     sockType: SOCK_TYPES[b[p + R_SOTYPE]!] ?? '',
-    localIP: ipText(fam, la),
+    localIP: ipText(fam, b, p + R_LADDR),
     localPort: b.readUInt16LE(p + R_LPORT),
-    remoteIP: ipText(fam, ra),
+    remoteIP: ipText(fam, b, p + R_RADDR),
     remotePort: b.readUInt16LE(p + R_RPORT),
     path: fam === 'AF_UNIX' ? unixPath(b, p + R_PATH, b.readUInt16LE(p + R_PATH_LEN)) : '',
     tx: direction(b, p + R_TX, tcp),
@@ -179,6 +178,6 @@ export function decodeSockRecord(b: Buffer, p: number, size: number, hdr: ProcHe
     skAddr: b.readBigUInt64LE(p + R_SK), // payload join (src/protocols/join.ts)
   };
   // added after the literal (a spread in it made every record take the slow copy path)
-  if (fam === 'AF_UNIX') r.skIno = ra.readBigUInt64LE(8);
+  if (fam === 'AF_UNIX') r.skIno = b.readBigUInt64LE(p + R_RADDR + 8);
   return r;
 }

@@ -176,8 +176,12 @@ export function decodeSockRecord(b: Buffer, p: number, size: number, hdr: ProcHe
     rxQueued: u64le(b, p + R_RX_QUEUED),
     bytesReceived: u64le(b, p + R_BYTES_RECEIVED),
     skAddr: b.readBigUInt64LE(p + R_SK), // payload join (src/protocols/join.ts)
+    // every record has every field, so they all share one shape: a field added later (the UNIX
+    // inode, the join's names and App keys) gave some records another hidden class, and the
+    // optimised code of every function that reads records was thrown away and compiled again
+    skIno: fam === 'AF_UNIX' ? b.readBigUInt64LE(p + R_RADDR + 8) : undefined,
+    remoteNames: undefined,
+    appKeys: undefined,
   };
-  // added after the literal (a spread in it made every record take the slow copy path)
-  if (fam === 'AF_UNIX') r.skIno = b.readBigUInt64LE(p + R_RADDR + 8);
   return r;
 }

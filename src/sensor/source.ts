@@ -16,7 +16,8 @@ export interface RecordSource extends AsyncIterable<SensorEvent> {
 
 /** Yields the stream's events (and a log event when it stops without an end frame). */
 async function* framesOf(stream: Readable, tap?: WriteStream): AsyncGenerator<SensorEvent> {
-  const splitter = new FrameSplitter();
+  // each push's frames are decoded before the next push: the join buffer can be reused
+  const splitter = new FrameSplitter({ reuseJoin: true });
   let ended = false;
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     if (tap) tap.write(chunk);

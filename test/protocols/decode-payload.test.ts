@@ -38,7 +38,10 @@ test('payload records: UDP peer, TCP sequence, UNIX sender address, counters', (
   st.writeUInt16LE(REC_PAYLOAD_STATS, 0);
   st.writeUInt16LE(PAYLOAD_STATS_RECORD.size, 2);
   for (let i = 0; i < 8; i++) st.writeBigUInt64LE(BigInt(i + 1), PAYLOAD_STATS_RECORD.fields.counters![0] + 8 * i);
-  const [u, t, x, s] = decodeRecords(Buffer.concat([udp, tcp, unix, st])) as [PayloadRecord, PayloadRecord, PayloadRecord, PayloadStatsRecord];
+  const body = Buffer.concat([udp, tcp, unix, st]);
+  const [u, t, x, s] = decodeRecords(body) as [PayloadRecord, PayloadRecord, PayloadRecord, PayloadStatsRecord];
+  // records keep no view of the frame: the live source reuses a frame's buffer (frames.ts reuseJoin)
+  body.fill(0xee);
   assert.deepEqual({ ...u, hdr: undefined, bytes: Buffer.from(u.bytes).toString() }, {
     type: 'payload', hdr: undefined, ts: 5000n, cookie: 77n, app: 'DNS', transport: 'udp', rx: true, peerIP: '127.0.0.53', peerPort: 53,
     skAddr: 0n, seq: 0, wireLen: 3, bytes: 'abc',

@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FrameError, FrameSplitter, type Frame } from '../../src/sensor/frames.js';
-import { end, fileRecord, hello, records, stats } from './stream-builder.js';
+import { decodeFrame } from '../../src/sensor/decode.js';
+import { end, fileRecord, hello, procRecord, records, sockRecord, stats } from './stream-builder.js';
 
 const stream = Buffer.concat([
   hello(),
@@ -77,4 +78,38 @@ test('a stream cut inside a frame leaves exactly the unfinished bytes', () => {
     assert.equal(got.frames.length, 4);
     assert.equal(got.leftover, cut - lastRecords);
   }
+});
+
+test('a reused join buffer: events decoded before each next push equal the whole stream\'s, however it is cut', () => {
+  const mixed = Buffer.concat([
+    hello(),
+    records(Array.from({ length: 30 }, (_, i) => fileRecord({ pid: 100 + i, path: `/tmp/é-${i}` }))),
+    records(Array.from({ length: 12 }, (_, i) => sockRecord({ laddr: [127, 0, 0, 1], raddr: [10, 0, 0, i], lport: i, rport: 80, txFlags: [[2, 1], [16, i]] }))),
+    stats(),
+    records(Array.from({ length: 20 }, (_, i) => procRecord({ pid: 9 + i, event: 'EXEC', strs: ['/usr/bin/x', 'x', '', `x\0-${i}`] }))),
+    end(),
+  ]);
+  const want = new FrameSplitter().push(mixed).map(decodeFrame);
+  let seed = 5;
+  const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+  const bodies = (reuseJoin: boolean, max: number): { events: ReturnType<typeof decodeFrame>[]; joinBuffers: number } => {
+    const sp = new FrameSplitter({ reuseJoin });
+    const events: ReturnType<typeof decodeFrame>[] = [];
+    const joined = new Set<ArrayBufferLike>();
+    for (let p = 0; p < mixed.length;) {
+      const chunk = Buffer.from(mixed.subarray(p, p + 1 + rnd(max)));
+      p += chunk.length;
+      for (const f of sp.push(chunk)) {
+        if (f.body.length && f.body.buffer !== chunk.buffer) joined.add(f.body.buffer);
+        events.push(decodeFrame(f)); // as framesOf does: before the next push
+      }
+    }
+    return { events, joinBuffers: joined.size };
+  };
+  for (const max of [7, 100, 1000, 20_000]) {
+    const r = bodies(true, max);
+    assert.deepEqual(r.events, want, `chunks up to ${max} bytes`);
+    assert.equal(r.joinBuffers, 1, 'every straddling frame was joined into the one kept buffer');
+  }
+  assert.ok(bodies(false, 100).joinBuffers > 1, 'without reuseJoin each join has a buffer of its own');
 });

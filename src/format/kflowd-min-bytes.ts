@@ -84,11 +84,12 @@ export class KflowdMinBytes extends LineBytes {
     return s;
   }
 
-  /** `, "ProcParent": … "ProcAge": ` cached per process and thread (one copy per record), with
-   * ProcVersion after Proc when -v gave one. */
+  /** `, "ProcParent": … "ProcAge": ` cached per thread (one copy per record), with ProcVersion
+   * after Proc when -v gave one. Keyed by thread: keyed by process, two threads taking turns (a
+   * client and a server thread of one process) rebuilt the segment on every record. */
   private proc(p: ProcHeader, u: UserFacts | undefined, version: string | undefined): ProcBytes {
-    const c = this.procs.get(p.pid);
-    if (c && c.version === version && c.hdr.exe === p.exe && c.hdr.comm === p.comm && c.hdr.parentExe === p.parentExe && c.hdr.ppid === p.ppid &&
+    const c = this.procs.get(p.tid);
+    if (c && c.version === version && c.hdr.pid === p.pid && c.hdr.exe === p.exe && c.hdr.comm === p.comm && c.hdr.parentExe === p.parentExe && c.hdr.ppid === p.ppid &&
       c.hdr.tid === p.tid && c.hdr.uid === p.uid && c.hdr.gid === p.gid &&
       (c.users === u || ((c.users?.user ?? '') === (u?.user ?? '') && (c.users?.group ?? '') === (u?.group ?? '')))) return c;
     const text = b(`, "ProcParent": ${q(p.parentExe)}, "Proc": ${q(procName(p.exe, p.comm))}, ` +
@@ -96,7 +97,7 @@ export class KflowdMinBytes extends LineBytes {
       `"ProcGroup": ${q(u?.group ?? '')}, "ProcPPID": ${p.ppid}, "ProcPID": ${p.pid}, "ProcTID": ${p.tid}, "ProcUID": ${p.uid}, "ProcGID": ${p.gid}, "ProcAge": `);
     const s: ProcBytes = { hdr: p, users: u, version, text };
     if (this.procs.size >= 4096) this.procs.clear();
-    this.procs.set(p.pid, s);
+    this.procs.set(p.tid, s);
     return s;
   }
 

@@ -3,7 +3,7 @@ import type { SockDirection, SockExportReason, SockFamily, SockRecord } from '..
 import type { ProcHeader } from '../model/records.js';
 import { SF, SOCK_DIR, SOCK_FLAGS, SOCK_PATH_LEN, SOCK_RECORD } from './layout.js';
 import { FrameError } from './frames.js';
-import { decodeBytes, u64le } from '../util/bytes.js';
+import { decodeBytes, u16le, u32le, u64le, u64leBig } from '../util/bytes.js';
 
 const R = SOCK_RECORD.fields;
 const D = SOCK_DIR.fields;
@@ -75,23 +75,23 @@ const R_TTL_SUM = o(R, 'ttl_sum'), R_RTT_NS = o(R, 'rtt_ns'), R_RX_QUEUED = o(R,
 const R_BYTES_RECEIVED = o(R, 'bytes_received'), R_SK = o(R, 'sk');
 
 // Counters are read with u64le: they fit in 2^53, so no BigInt per field (138 per record), and
-// element loads rather than Buffer.readUInt32LE calls.
+// element loads rather than Buffer.readUInt32LE calls. Stamps and cookies with u64leBig.
 function direction(b: Buffer, p: number, tcp: boolean): SockDirection {
   const packets = u64le(b, p + D_PACKETS);
   const flags: [string, number][] = [];
   if (tcp && packets > 0) {
     // first-seen order; every packet adds to exactly one combination, so when the ordered counts
     // fall short of the packets, a combination is missing from the order (an export raced its
-    // first packet) and the counts are scanned. The 64 combinations seen: two 32-bit masks.
+    // first packet) and the counts are scanned. The 64 combinations seen: two 32-bit masks
+    // (tested inline: a closure here was allocated per call, and is slow until optimised)
     let seenLo = 0, seenHi = 0;
-    const seen = (c: number): boolean => ((c < 32 ? seenLo >>> c : seenHi >>> (c - 32)) & 1) === 1;
     const n = Math.min(u64le(b, p + D_NFLAGS), SOCK_FLAGS);
     const fo = p + D_FLAGS;
     let sum = 0;
     for (let i = 0; i < n; i++) {
       const c = b[p + D_FLAG_ORDER + i]! & (SOCK_FLAGS - 1);
       const k = u64le(b, fo + 8 * c);
-      if (!seen(c) && k > 0) {
+      if (k > 0 && ((c < 32 ? seenLo >>> c : seenHi >>> (c - 32)) & 1) === 0) {
         if (c < 32) seenLo |= 1 << c; else seenHi |= 1 << (c - 32);
         flags.push([tcpFlagName(c), k]);
         sum += k;
@@ -100,17 +100,17 @@ function direction(b: Buffer, p: number, tcp: boolean): SockDirection {
     if (sum < packets) {
       for (let c = 0; c < SOCK_FLAGS; c++) {
         const k = u64le(b, fo + 8 * c);
-        if (!seen(c) && k > 0) flags.push([tcpFlagName(c), k]);
+        if (k > 0 && ((c < 32 ? seenLo >>> c : seenHi >>> (c - 32)) & 1) === 0) flags.push([tcpFlagName(c), k]);
       }
     }
   }
   return {
-    tsFirst: b.readBigUInt64LE(p + D_TS_FIRST),
-    ts: b.readBigUInt64LE(p + D_TS),
+    tsFirst: u64leBig(b, p + D_TS_FIRST),
+    ts: u64leBig(b, p + D_TS),
     packets,
     dataPackets: u64le(b, p + D_DATA_PACKETS),
     bytes: u64le(b, p + D_BYTES),
-    ifindex: b.readUInt32LE(p + D_IFINDEX),
+    ifindex: u32le(b, p + D_IFINDEX),
     flags,
   };
 }
@@ -134,8 +134,8 @@ function unixPath(b: Buffer, p: number, len: number): string {
 
 export function decodeSockRecord(b: Buffer, p: number, size: number, hdr: ProcHeader, frameOffset: number): SockRecord | undefined {
   if (size < SOCK_RECORD.size) throw new FrameError(`socket record too short (${size})`, frameOffset + p);
-  const fam = family(b.readUInt16LE(p + R_FAMILY));
-  const proto = b.readUInt16LE(p + R_PROTOCOL);
+  const fam = family(u16le(b, p + R_FAMILY));
+  const proto = u16le(b, p + R_PROTOCOL);
   const protocol = fam === 'AF_UNIX' ? '' : proto === 6 ? 'TCP' : proto === 17 ? 'UDP' : '';
   const tcp = protocol === 'TCP';
   const stateNum = b[p + R_STATE]!;
@@ -146,7 +146,7 @@ export function decodeSockRecord(b: Buffer, p: number, size: number, hdr: ProcHe
   const r: SockRecord = {
     type: 'sock',
     hdr,
-    cookie: b.readBigUInt64LE(p + R_COOKIE),
+    cookie: u64leBig(b, p + R_COOKIE),
     reason: reason(hdr.flags),
     noOwner: (hdr.flags & SF.NO_OWNER) !== 0,
     perPeer: (hdr.flags & SF.PER_PEER) !== 0,
@@ -156,10 +156,10 @@ export function decodeSockRecord(b: Buffer, p: number, size: number, hdr: ProcHe
     state,
     sockType: SOCK_TYPES[b[p + R_SOTYPE]!] ?? '',
     localIP: ipText(fam, b, p + R_LADDR),
-    localPort: b.readUInt16LE(p + R_LPORT),
+    localPort: u16le(b, p + R_LPORT),
     remoteIP: ipText(fam, b, p + R_RADDR),
-    remotePort: b.readUInt16LE(p + R_RPORT),
-    path: fam === 'AF_UNIX' ? unixPath(b, p + R_PATH, b.readUInt16LE(p + R_PATH_LEN)) : '',
+    remotePort: u16le(b, p + R_RPORT),
+    path: fam === 'AF_UNIX' ? unixPath(b, p + R_PATH, u16le(b, p + R_PATH_LEN)) : '',
     tx: direction(b, p + R_TX, tcp),
     rx: direction(b, p + R_RX, tcp),
     retransPackets: u64le(b, p + R_RETRANS_PACKETS),
@@ -172,14 +172,14 @@ export function decodeSockRecord(b: Buffer, p: number, size: number, hdr: ProcHe
     rxTtl: ttlCount ? Math.floor(u64le(b, p + R_TTL_SUM) / ttlCount) : 0,
     rtoMs: rtoIsJiffies ? rtoRaw : Math.round(rtoRaw / 1000),
     rtoIsJiffies,
-    rttNs: b.readBigUInt64LE(p + R_RTT_NS),
+    rttNs: u64leBig(b, p + R_RTT_NS),
     rxQueued: u64le(b, p + R_RX_QUEUED),
     bytesReceived: u64le(b, p + R_BYTES_RECEIVED),
     skAddr: b.readBigUInt64LE(p + R_SK), // payload join (src/protocols/join.ts)
     // every record has every field, so they all share one shape: a field added later (the UNIX
     // inode, the join's names and App keys) gave some records another hidden class, and the
     // optimised code of every function that reads records was thrown away and compiled again
-    skIno: fam === 'AF_UNIX' ? b.readBigUInt64LE(p + R_RADDR + 8) : undefined,
+    skIno: fam === 'AF_UNIX' ? u64leBig(b, p + R_RADDR + 8) : undefined,
     remoteNames: undefined,
     appKeys: undefined,
   };

@@ -68,6 +68,11 @@ export function cString(buf: Uint8Array, off: number, max: number): string {
   return decodeBytes(buf, off, end);
 }
 
+/** Little-endian unsigned 16-bit value at b[o] (element loads, as u32le). */
+export function u16le(b: Uint8Array, o: number): number {
+  return b[o]! | (b[o + 1]! << 8);
+}
+
 /** Little-endian unsigned 32-bit value at b[o]: element loads, where Buffer.readUInt32LE is a
  * call with argument checks (hot decoders). */
 export function u32le(b: Uint8Array, o: number): number {
@@ -78,4 +83,11 @@ export function u32le(b: Uint8Array, o: number): number {
  * BigInt per field. */
 export function u64le(b: Uint8Array, o: number): number {
   return u32le(b, o) + u32le(b, o + 4) * 0x100000000;
+}
+
+/** Little-endian unsigned 64-bit value at b[o] as a bigint: one BigInt when it is below 2^53
+ * (stamps, cookies), where Buffer.readBigUInt64LE makes three. */
+export function u64leBig(b: Buffer, o: number): bigint {
+  const hi = u32le(b, o + 4);
+  return hi < 0x200000 ? BigInt(hi * 0x100000000 + u32le(b, o)) : b.readBigUInt64LE(o);
 }

@@ -29,6 +29,9 @@ const PTRACE: Record<number, string> = {
   0x4200: 'PTRACE_SETOPTIONS', 0x4201: 'PTRACE_GETEVENTMSG', 0x4206: 'PTRACE_SEIZE', 0x4207: 'PTRACE_INTERRUPT',
 };
 
+/** EventPtraceRequest: the request's name, else its number */
+export const ptraceName = (req: number): string => PTRACE[req] ?? String(req);
+
 const NS_FLAGS: [number, string][] = [
   [0x00020000, 'CLONE_NEWNS'], [0x02000000, 'CLONE_NEWCGROUP'], [0x04000000, 'CLONE_NEWUTS'],
   [0x08000000, 'CLONE_NEWIPC'], [0x10000000, 'CLONE_NEWUSER'], [0x20000000, 'CLONE_NEWPID'],
@@ -58,14 +61,14 @@ export function nsFlags(flags: number): string[] {
   return out;
 }
 
-const hex = (v: bigint | number): string => `0x${BigInt.asUintN(64, BigInt(v)).toString(16)}`;
+export const hex = (v: bigint | number): string => `0x${BigInt.asUintN(64, BigInt(v)).toString(16)}`;
 const octal = (m: number): string => (m & 0o7777).toString(8).padStart(4, '0');
 const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 /** Numbers that fit a JSON number exactly stay numbers; larger ones are strings. */
 const num = (v: bigint): JValue => (v >= MIN_SAFE && v <= MAX_SAFE ? Number(v) : v.toString());
 /** EventSyscall: the name, else the number, else empty (sched tracepoint events) */
-const syscallText = (r: ProcEventRecord): string => r.syscallName ?? (r.syscall ? String(r.syscall) : '');
+export const syscallText = (r: ProcEventRecord): string => r.syscallName ?? (r.syscall ? String(r.syscall) : '');
 
 function addr(o: JObject, side: 'Remote' | 'Local', a: SockAddr | undefined): void {
   if (!a) return;
@@ -116,7 +119,7 @@ function eventKeys(o: JObject, r: ProcEventRecord): void {
     }
     case 'PTRACE': {
       const t = r.ptrace!;
-      o.set('EventPtraceRequest', PTRACE[t.request] ?? String(t.request));
+      o.set('EventPtraceRequest', ptraceName(t.request));
       o.set('EventTargetPID', t.target);
       o.set('EventAddress', hex(t.addr));
       o.set('EventData', hex(t.data));

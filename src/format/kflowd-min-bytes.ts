@@ -1,18 +1,21 @@
-// kflowd's json-min file and socket records written straight into bytes (line-bytes.ts): the hot
+// kflowd's json-min file, socket and process records written straight into bytes (line-bytes.ts): the hot
 // path of `-o json-min` to a file or socket. The string writer (kflowd-min.ts) builds a ~1 KB JS
 // string per record that the runtime then encodes to UTF-8 and the GC collects; here the record
 // goes once into a large slab that the sink writes as it is. Constant keys and per-host/per-process
 // segments are cached as bytes. Output is byte-identical to KflowdMinWriter
-// (test/unit/kflowd-min-bytes.test.ts, test/unit/kflowd-min-socket-bytes.test.ts).
+// (test/unit/kflowd-min-bytes.test.ts, test/unit/kflowd-min-socket-bytes.test.ts,
+// test/unit/kflowd-min-process-bytes.test.ts).
 // Enrichment keys (-v, -c, containers) are written in place, in kflowd's key order, from a
 // KflowdFileExtras the encoder fills from the envelope (src/enrich/kflowd-keys.ts), so enriched
 // records stay on this path; byte-identical to kflowdRecord + addKflowdEnrichmentKeys + toMinJson
 // (test/enrich/kflowd-min-enriched.test.ts).
 import type { FileRecord, ProcHeader } from '../model/records.js';
+import type { ProcRecord } from '../model/process-record.js';
 import type { SockRecord } from '../model/socket-record.js';
 import { FF, FILE_EVENTS } from '../sensor/layout.js';
 import type { HostFacts, KflowdFacts, UserFacts } from './context.js';
 import { fileDevice, fileDir, fileMode, permissions } from './kflowd-file.js';
+import { processTail, processTailBytes } from './kflowd-min-process-bytes.js';
 import { socketTailBytes, socketTailTexts } from './kflowd-min-socket-bytes.js';
 import { bootOffset, bytesOf as b, LineBytes, MAX_EXACT, type BootOffset } from './line-bytes.js';
 import { procName } from './proc-keys.js';
@@ -54,7 +57,7 @@ export interface KflowdFileExtras {
 }
 
 /** The host's clock offset and the text after each monitor's timestamp, up to InfoUptime's value. */
-interface HostBytes extends BootOffset { readonly utcFile: Uint8Array; readonly utcSocket: Uint8Array }
+interface HostBytes extends BootOffset { readonly utcFile: Uint8Array; readonly utcSocket: Uint8Array; readonly utcProcess: Uint8Array }
 interface ProcBytes { readonly hdr: ProcHeader; readonly users: UserFacts | undefined; readonly version: string | undefined; readonly text: Uint8Array }
 /** `, "ContainerId": … "ContainerImage": …` */
 interface ContainerBytes { readonly id: string; readonly name: string; readonly image: string; readonly text: Uint8Array }
@@ -78,6 +81,7 @@ export class KflowdMinBytes extends LineBytes {
       s = {
         ...bootOffset(h.bootToRealNs),
         utcFile: b(` UTC", "InfoMonitor": "filesystem", ${tail}`), utcSocket: b(` UTC", "InfoMonitor": "socket", ${tail}`),
+        utcProcess: b(` UTC", "InfoMonitor": "process", ${tail}`),
       };
       this.hosts.set(h, s);
     }
@@ -199,19 +203,34 @@ export class KflowdMinBytes extends LineBytes {
     return this.close(start);
   }
 
-  /** A socket record's json-min line (no enrichment keys), as `file` writes one. */
-  socket(r: SockRecord, seq: number, f: KflowdFacts): Uint8Array {
-    const h = r.hdr;
+  /** The Info* and Proc* keys of a socket or process record (no enrichment keys) up to ProcAge's
+   * value, in a slab with room for `tail` more bytes; returns where the record begins. */
+  private head(h: ProcHeader, seq: number, f: KflowdFacts, monitor: 'utcSocket' | 'utcProcess', tail: number): number {
     const hb = this.host(f.host);
     const pb = this.proc(h, f.users, undefined);
-    const t = socketTailTexts(r, f);
-    this.reserve(512 + hb.utcSocket.length + pb.text.length + t.room);
+    const utc = hb[monitor];
+    this.reserve(512 + utc.length + pb.text.length + tail);
     const start = this.pos;
     const tsN = h.ts > MAX_EXACT ? -1 : Number(h.ts);
-    this.put(K.open); this.num(seq); this.put(K.ts); this.clock(hb, h.ts, tsN); this.put(hb.utcSocket);
+    this.put(K.open); this.num(seq); this.put(K.ts); this.clock(hb, h.ts, tsN); this.put(utc);
     this.secs(h.ts, f.host.startBootNs, tsN);
     this.put(pb.text); this.secs(h.ts, h.procStart, tsN);
+    return start;
+  }
+
+  /** A socket record's json-min line (no enrichment keys), as `file` writes one. */
+  socket(r: SockRecord, seq: number, f: KflowdFacts): Uint8Array {
+    const t = socketTailTexts(r, f);
+    const start = this.head(r.hdr, seq, f, 'utcSocket', t.room);
     socketTailBytes(this, r, f, t);
+    return this.close(start);
+  }
+
+  /** A process record's json-min line (no enrichment keys), as `file` writes one. */
+  process(r: ProcRecord, seq: number, f: KflowdFacts): Uint8Array {
+    const t = processTail(r);
+    const start = this.head(r.hdr, seq, f, 'utcProcess', t.room);
+    processTailBytes(this, r, t);
     return this.close(start);
   }
 }

@@ -12,6 +12,8 @@ import { KflowdMinWriter } from '../../src/format/kflowd-min.js';
 import { KflowdMinBytes } from '../../src/format/kflowd-min-bytes.js';
 import type { KflowdFacts } from '../../src/format/context.js';
 import { PF, PROC_EVENTS, type ProcEventName } from '../../src/sensor/layout.js';
+import { kflowdEncoder } from '../../src/pipeline/encoders/kflowd.js';
+import type { Envelope } from '../../src/pipeline/types.js';
 import { procRecord } from './stream-builder.js';
 import { Rng } from '../policy/fuzz-lib.js';
 
@@ -159,4 +161,17 @@ test('process records written earlier keep their bytes while the writer fills ne
   }
   for (const k of kept) assert.equal(Buffer.from(k.bytes).toString('utf8'), k.text);
   assert.ok(new Set(kept.map((k) => k.bytes.buffer)).size > 1, 'more than one slab was used');
+});
+
+test('the json-min Encoder writes process records as bytes, enriched ones through the generic path', () => {
+  const enc = kflowdEncoder('json-min');
+  const w = new KflowdMinWriter();
+  const r = decodeRecords(procRecord({ pid: 300, event: 'EXEC', args: [300n, 1n], strs: ['/usr/bin/true', '/bin/true', '', 'true'] }))[0] as ProcRecord;
+  const env: Envelope = { kind: 'process', rec: r, id: { host: 'h', boot: 'b', seq: 7n }, enrich: { host } };
+  const out = enc.encode(env);
+  assert.ok(out instanceof Uint8Array);
+  assert.equal(Buffer.from(out).toString('utf8'), w.record(r, 7, { host }));
+  const enriched = enc.encode({ ...env, enrich: { host, packages: { procVersion: '9.2-1' } } });
+  assert.equal(typeof enriched, 'string');
+  assert.match(enriched as string, /"ProcVersion": "9.2-1"/);
 });

@@ -43,8 +43,10 @@ export function kflowdEncoder(format: KflowdFormat): Encoder {
           // file records, the bulk of the stream, are written as bytes (kflowd-min-bytes.ts),
           // -v/-c/containers keys included (written in place, in kflowd's order)
           if (r.type === 'file') return bytes.file(r, seqOf(env), kflowdFacts(env), enriched ? kflowdFileExtras(env) : undefined);
-          // socket records (two per connection) likewise, when no such key goes in between
+          // socket records (two per connection) and process records (a storm's FORK, EXEC, MMAP,
+          // EXIT) likewise, when no such key goes in between
           if (r.type === 'sock' && !enriched) return bytes.socket(r, seqOf(env), kflowdFacts(env));
+          if (r.type === 'proc' && !enriched) return bytes.process(r, seqOf(env), kflowdFacts(env));
           // other kinds with those keys: the generic writer inserts them into the record's Map
           if (!enriched) return min.record(r, seqOf(env), kflowdFacts(env));
           const o = kflowdRecord(env.rec as KernelRecord, seqOf(env), kflowdFacts(env));

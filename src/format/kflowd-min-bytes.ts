@@ -1,8 +1,8 @@
-// kflowd's json-min file, socket and process records written straight into bytes (line-bytes.ts): the hot
-// path of `-o json-min` to a file or socket. The string writer (kflowd-min.ts) builds a ~1 KB JS
-// string per record that the runtime then encodes to UTF-8 and the GC collects; here the record
-// goes once into a large slab that the sink writes as it is. Constant keys and per-host/per-process
-// segments are cached as bytes. Output is byte-identical to KflowdMinWriter
+// kflowd's json-min file, socket and process records written straight into bytes
+// (line-bytes.ts): the hot path of `-o json-min` to a file or socket. The string writer
+// (kflowd-min.ts) builds a ~1 KB JS string per record that the runtime then encodes to UTF-8 and
+// the GC collects; here the record goes once into a large slab that the sink writes as it is.
+// Constant keys and per-host/per-thread segments are cached as bytes. Output is byte-identical to KflowdMinWriter
 // (test/unit/kflowd-min-bytes.test.ts, test/unit/kflowd-min-socket-bytes.test.ts,
 // test/unit/kflowd-min-process-bytes.test.ts).
 // Enrichment keys (-v, -c, containers) are written in place, in kflowd's key order, from a

@@ -47,7 +47,8 @@ export function kflowdEncoder(format: KflowdFormat): Encoder {
           // EXIT) likewise, when no such key goes in between
           if (r.type === 'sock' && !enriched) return bytes.socket(r, seqOf(env), kflowdFacts(env));
           if (r.type === 'proc' && !enriched) return bytes.process(r, seqOf(env), kflowdFacts(env));
-          // other kinds with those keys: the generic writer inserts them into the record's Map
+          // socket and process records with those keys: the generic writer inserts them into the
+          // record's Map (the string writer stays for any other record type, which none is today)
           if (!enriched) return min.record(r, seqOf(env), kflowdFacts(env));
           const o = kflowdRecord(env.rec as KernelRecord, seqOf(env), kflowdFacts(env));
           if (o) addKflowdEnrichmentKeys(o, env, kflowdEnrichmentFlags(env));

@@ -18,6 +18,8 @@ export interface Agent {
   tcpExport: string;
   /** CPU seconds used so far by the agent (node) and its sensor */
   cpu: () => number;
+  /** the agent's (node's) pid */
+  pid: number;
 }
 
 /** BPF run time (ns) of the socket monitor's programs while `work` runs under a fresh agent, with
@@ -61,6 +63,7 @@ export async function startAgent(extra: string[] = [], agentBin = AGENT_BIN, mon
     out,
     tcpExport: /^falconet: (tcp_export: .*)$/m.exec(stderr)?.[1] ?? 'tcp_export not named (an agent from before the map-walk path: socket storage hooks)',
     cpu: () => procCpu(sh.pid!) + childrenOf(sh.pid!).reduce((a, c) => a + procCpu(c), 0),
+    pid: sh.pid!,
     stop: async () => {
       await new Promise((r) => setTimeout(r, 500));
       const closed = new Promise((r) => sh.on('close', r));

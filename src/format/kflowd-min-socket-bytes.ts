@@ -6,7 +6,7 @@
 import type { SockDirection, SockRecord } from '../model/socket-record.js';
 import type { KflowdFacts } from './context.js';
 import { minValue, type JValue } from './json.js';
-import { interfaceFallback, tcpRxBytes } from './kflowd-socket.js';
+import { ageNs, interfaceFallback, spanNs, tcpRxBytes } from './kflowd-socket.js';
 import { bytesOf as b, type LineBytes } from './line-bytes.js';
 
 const q = JSON.stringify;
@@ -75,10 +75,6 @@ function flags(w: LineBytes, key: Uint8Array, d: SockDirection): void {
   w.buf[w.pos++] = 0x7d;
 }
 
-function spanNs(d: SockDirection): bigint {
-  return d.tsFirst && d.ts > d.tsFirst ? d.ts - d.tsFirst : 0n;
-}
-
 function tx(w: LineBytes, r: SockRecord, f: KflowdFacts): void {
   const d = r.tx;
   if (d.packets === 0) return;
@@ -124,7 +120,6 @@ export function socketTailBytes(w: LineBytes, r: SockRecord, f: KflowdFacts, t: 
     if (r.remoteNames) { w.ascii(', "SockRemoteNames": '); w.json(t.names); }
   }
   if (r.role === 'CLIENT') { tx(w, r, f); rx(w, r, f); } else { rx(w, r, f); tx(w, r, f); }
-  const h = r.hdr;
-  w.put(K.age); w.dur(h.ts > h.tsFirst ? h.ts - h.tsFirst : 0n);
+  w.put(K.age); w.dur(ageNs(r));
   if (t.app) w.json(t.app);
 }

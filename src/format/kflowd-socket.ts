@@ -10,12 +10,12 @@ import { infoKeys, procKeys } from './proc-keys.js';
 import { seconds, secondsText } from './time.js';
 
 /** ns between a direction's first and last packet since the last export */
-function spanNs(d: SockDirection): bigint {
+export function spanNs(d: SockDirection): bigint {
   return d.tsFirst && d.ts > d.tsFirst ? d.ts - d.tsFirst : 0n;
 }
 
 /** ns since the socket was first seen (SockAge) */
-function ageNs(r: SockRecord): bigint {
+export function ageNs(r: SockRecord): bigint {
   return r.hdr.ts > r.hdr.tsFirst ? r.hdr.ts - r.hdr.tsFirst : 0n;
 }
 

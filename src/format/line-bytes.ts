@@ -139,32 +139,20 @@ export class LineBytes {
     this.pos += this.buf.write(t, this.pos, 'utf8');
   }
 
-  /** A JSON string: copied when it needs no escaping, JSON.stringify otherwise. Short strings
-   * are copied in the scan's own loop (a Buffer#write is a call into C++ per string). */
+  /** A JSON string: copied in the escape scan's own loop when it needs no escaping (a
+   * Buffer#write is a call into C++ per string), through JSON.stringify otherwise. */
   str(v: string): void {
     const buf = this.buf;
     const start = this.pos;
-    const n = v.length;
-    if (n <= 64) {
-      let p = start + 1;
-      for (let i = 0; i < n; i++) {
-        const c = v.charCodeAt(i);
-        if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) { this.pos = start + buf.write(q(v), start, 'utf8'); return; }
-        buf[p++] = c;
-      }
-      buf[start] = 0x22;
-      buf[p++] = 0x22;
-      this.pos = p;
-      return;
-    }
-    for (let i = 0; i < n; i++) {
+    let p = start + 1;
+    for (let i = 0; i < v.length; i++) {
       const c = v.charCodeAt(i);
       if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) { this.pos = start + buf.write(q(v), start, 'utf8'); return; }
+      buf[p++] = c;
     }
     buf[start] = 0x22;
-    const w = buf.write(v, start + 1, 'latin1');
-    buf[start + 1 + w] = 0x22;
-    this.pos = start + w + 2;
+    buf[p++] = 0x22;
+    this.pos = p;
   }
 
   /** The wall clock of a boot-time stamp (BootClock.text of the string writer) without " UTC";

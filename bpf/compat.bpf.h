@@ -14,6 +14,8 @@ const volatile bool cfg_kf_rdonly_cast = true;   /* bpf_rdonly_cast */
 const volatile bool cfg_kf_kern_ctx = true;      /* bpf_cast_to_kern_ctx */
 /* tp_btf/sched_process_exit passes group_dead (6.16+); older kernels pass the task only */
 const volatile bool cfg_exit_group_dead_arg = true;
+/* cgroup_skb programs may call bpf_get_current_pid_tgid (not on 6.1) */
+const volatile bool cfg_cg_skb_pid = true;
 
 /* group_dead of a tp_btf/sched_process_exit program. Where the tracepoint lacks the argument,
  * the signal's live count says it: do_exit() takes it to 0 in the last thread before the

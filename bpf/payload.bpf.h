@@ -69,7 +69,9 @@ struct pl_flow {
 	__u64 ts;           /* last message (CLOCK_BOOTTIME): an idle flow starts over */
 	__u32 count[2];     /* messages shipped: [0] tx, [1] rx */
 	__u32 next_seq[2];  /* TCP: the byte after the last one captured */
-	__u32 seq_set[2];
+	__u8 seq_set[2];
+	__u8 self;          /* a TCP socket the agent or the sensor sends on: its sends are left out */
+	__u8 pad;
 };
 
 /* per-CPU LRU lists: a flood of new flows evicts without the common list's global lock */
@@ -106,6 +108,8 @@ static __noinline bool pl_admit(struct pl_flow_key *key, __u32 how, __u32 seq, _
 			return false;
 		}
 	}
+	if (f->self && !rx)
+		return false; /* the agent's own output (pl_skb): not a drop */
 	if (f->ts && now - f->ts > cfg_pl_idle_ns) {
 		/* the flow's record left on its idle timeout (or a UDP peer port was reused) */
 		f->count[0] = f->count[1] = 0;
@@ -145,6 +149,16 @@ static __always_inline struct payload_record *pl_scratch(int *slot)
 	if (!r)
 		pl_count(PL_DROP_READ);
 	return r;
+}
+
+/* The bytes to copy of a payload of len (>= 1) bytes, in [1, FN_PAYLOAD_MAX] as the verifier
+ * sees it: clang checks the bound on a 32-bit copy of the register, which 6.1's verifier does
+ * not tie back to the value passed on (nor does it take "!= 0" for a lower bound). */
+_Static_assert((FN_PAYLOAD_MAX & (FN_PAYLOAD_MAX - 1)) == 0, "FN_PAYLOAD_MAX is a power of two");
+static __always_inline __u64 pl_cap(__u32 len)
+{
+	__u32 cap = len > FN_PAYLOAD_MAX ? FN_PAYLOAD_MAX : len;
+	return BOUND(cap - 1, FN_PAYLOAD_MAX - 1) + 1;
 }
 
 /* Ships r with cap payload bytes already in r->data. */
@@ -195,8 +209,8 @@ static __always_inline void pl_listen_put(struct __sk_buff *skb, __u8 *th, __u32
 	struct pl_listen_keep *k = bpf_map_lookup_elem(&pl_listen_stash, &zero);
 	if (!k)
 		return;
-	__u32 cap = len > FN_PAYLOAD_MAX ? FN_PAYLOAD_MAX : len;
-	if (cap == 0 || bpf_skb_load_bytes(skb, hl, k->r.data, cap)) {
+	__u64 cap = pl_cap(len); /* len >= 1: pl_skb returned on an empty payload */
+	if (bpf_skb_load_bytes(skb, hl, k->r.data, cap)) {
 		k->valid = 0;
 		return;
 	}
@@ -263,6 +277,33 @@ static __noinline void pl_listen_adopt_syn(struct sock *sk, __u64 cookie, __u32 
 	pl_listen_ship(k, cookie);
 }
 
+/* Whether a task holds the TCP socket this packet leaves from (lock_sock: sk_lock.owned). A task
+ * sends TCP data holding its socket; TCP's softirq sends (data an ACK let out, a timer's
+ * retransmission) run only while no task holds it, and there the current task is merely the one
+ * the softirq interrupted. */
+static __always_inline bool pl_tcp_held(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+	if (!sk)
+		return false;
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	return tp && tp->inet_conn.icsk_inet.sk.sk_lock.owned;
+}
+
+/* Marks a TCP flow as the agent's or the sensor's own: its later sends from a softirq, whichever
+ * task they interrupt, are left out with it. */
+static __noinline void pl_mark_self(struct pl_flow_key *key)
+{
+	struct pl_flow *f = bpf_map_lookup_elem(&payload_flows, key);
+	if (f) {
+		if (!f->self)
+			f->self = 1;
+		return;
+	}
+	struct pl_flow self = { .self = 1 };
+	bpf_map_update_elem(&payload_flows, key, &self, BPF_NOEXIST);
+}
+
 static __noinline int pl_skb(struct __sk_buff *skb, __u32 rx)
 {
 	if (!(cfg_monitors & FN_MON_SOCKET) || fn_paused)
@@ -300,7 +341,7 @@ static __noinline int pl_skb(struct __sk_buff *skb, __u32 rx)
 		app = cfg_pl_ports[t][dport];
 	if (!app)
 		return 1;
-	__u32 hl, seq = 0, syn = 0;
+	__u32 hl, seq = 0, syn = 0, self = 0;
 	if (t == 0) {
 		if (th + 20 > end)
 			return 1;
@@ -335,13 +376,21 @@ static __noinline int pl_skb(struct __sk_buff *skb, __u32 rx)
 			pl_count(PL_DROP_HANDSHAKE);
 			return 1;
 		}
-	} else if (is_self(bpf_get_current_pid_tgid() >> 32)) {
-		return 1; /* the agent's own output */
+	} else if (cfg_cg_skb_pid && is_self(bpf_get_current_pid_tgid() >> 32)) {
+		/* the agent's own output: UDP is sent in the sender's context; TCP when the task holds
+		 * the socket (pl_tcp_held), else a softirq interrupted it and sends for someone else */
+		if (t == 1)
+			return 1;
+		self = pl_tcp_held(skb);
 	}
 	__u64 cookie = bpf_get_socket_cookie(skb);
 	if (!cookie)
 		return 1;
 	struct pl_flow_key key = { .cookie = cookie };
+	if (self) {
+		pl_mark_self(&key);
+		return 1;
+	}
 	if (t == 1) {
 		/* UDP: per peer; rx comes from it, tx goes to it (read in place: the header is checked) */
 		if (v6)
@@ -355,8 +404,8 @@ static __noinline int pl_skb(struct __sk_buff *skb, __u32 rx)
 		return 1;
 	int slot;
 	struct payload_record *r = pl_scratch(&slot);
-	__u32 cap = len > FN_PAYLOAD_MAX ? FN_PAYLOAD_MAX : len;
-	if (!r || cap == 0 || bpf_skb_load_bytes(skb, hl, r->data, cap)) {
+	__u64 cap = pl_cap(len); /* len >= 1: returned above on an empty payload */
+	if (!r || bpf_skb_load_bytes(skb, hl, r->data, cap)) {
 		if (r)
 			pl_count(PL_DROP_READ);
 		nest_put(NEST_PAYLOAD, slot);

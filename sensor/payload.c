@@ -59,6 +59,11 @@ void payload_arg(const char *spec)
 	free(copy);
 }
 
+bool payload_ports(void)
+{
+	return n_ports > 0;
+}
+
 void payload_configure(struct falconet_bpf *skel)
 {
 	enabled = (opt.monitors & FN_MON_SOCKET) && (n_ports || n_unix);

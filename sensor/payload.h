@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* Sensor side of payload capture (-p; bpf/payload.bpf.h). */
 #pragma once
+#include <stdbool.h>
 #include <linux/types.h>
 
 struct falconet_bpf;
@@ -8,6 +9,8 @@ struct bpf_program;
 
 /* --payload SPEC: comma-separated tcp/PORT=APP, udp/PORT=APP, unix=DEV:INO, per-flow=N */
 void payload_arg(const char *spec);
+/* TCP or UDP ports to capture were given */
+bool payload_ports(void);
 void payload_configure(struct falconet_bpf *skel);
 void payload_start(struct falconet_bpf *skel);
 /* prog was attached (the UNIX reader side turns the sender side's drop_read off) */

@@ -24,13 +24,14 @@ const MM_N = 6, MM_SIZE = 100; // UNIX datagrams by sendmmsg/recvmmsg (and one b
 const LOGGERS = 3;     // busybox logger processes, one syslog message each, to busybox syslogd
 
 /** Before the sensor: busybox syslogd on /dev/log (a datagram socket) and the sensor's -p
- * argument for it, the kernel's (dev, ino) of that path (what src/protocols/sensor-spec.ts gives). */
+ * argument for it, the kernel's (dev, ino) of that path (what src/protocols/sensor-spec.ts gives),
+ * and a TCP port no one uses, so that the TCP/UDP payload programs load on 6.1 too. */
 const PREWORK = `
 syslogd -n -O /work/syslog.out & echo $! > /tmp/syslogd.pid
 i=0; while [ ! -S /dev/log ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
 set -- $(stat -c '%d %i' /dev/log)
 maj=$(( ($1 >> 8) & 0xfff )); min=$(( ($1 & 0xff) | (($1 >> 12) & 0xfff00) ))
-echo "--payload unix=$(( (maj << 20) | min )):$2" > /tmp/sensor-args.extra
+echo "--payload unix=$(( (maj << 20) | min )):$2,tcp/9=2" > /tmp/sensor-args.extra
 echo "syslogd $(cat /tmp/sensor-args.extra)"
 `;
 
@@ -148,6 +149,7 @@ test('6.1 guest: every program loads without a verifier rejection, and each miss
     /^fallback: process: EXIT's last-thread flag from signal->live/,
     /^fallback: socket: -p payloads of UNIX syslog sockets on the reader side \(skb_copy_datagram_iovec; no sk_data_ready/,
     /^skipped sock_pl_unix \(tp_btf\/sk_data_ready: tracepoint not in this kernel\)$/,
+    /^fallback: socket: -p also captures what the agent and the sensor send to a TCP or UDP port it watches \(cgroup_skb programs cannot call bpf_get_current_pid_tgid\)$/,
   ]) assert.ok(st.some((s) => want.test(s)), `no status line ${want}: ${st.join('\n')}`);
   // no kernel config in the guest: HZ measured, and it must be the kernel's own
   const hz = /^CONFIG_HZ=(\d+)$/m.exec(b.config)?.[1];

@@ -121,7 +121,9 @@ table netdev fnwire {
     const line = cap.stderr.split('\n').filter((l) => l.startsWith('falconet-payload-stats ')).at(-1);
     assert.ok(line);
     const s = JSON.parse(line.slice('falconet-payload-stats '.length)) as Record<string, number>;
-    assert.equal(s.skip_retrans, (dupIn - K) + retransA, JSON.stringify(s));
+    // a loss probe's timer may fire while the agent runs: the resend is still the client's
+    // (bpf/payload.bpf.h, pl_tcp_held; test/kernel/protocols-softirq.test.ts)
+    assert.equal(s.skip_retrans, (dupIn - K) + retransA, `${JSON.stringify(s)}; copies in ${dupIn}, client resends ${retransA}`);
     assert.equal(s.drop_ringbuf, 0);
     assert.equal(s.payloads, s.captured);
   });

@@ -235,8 +235,12 @@ int BPF_PROG(sock_state, const struct sock *sk, const int oldstate, const int ne
 		__u64 cookie = bpf_get_socket_cookie((struct sock *)sk);
 		__u64 now = bpf_ktime_get_boot_ns();
 		struct sock_record *e = tcp_rec((struct sock *)sk);
-		if (e && e->embryo)
+		if (e && e->embryo) {
+			/* the cookie taken at the clone may be gone: 6.1 sets SYN_RECV on the clone, then
+			 * gives it its request's cookie (a socket-storage entry keeps the first one) */
+			e->cookie = cookie;
 			tcp_born(e, (struct sock *)sk, now);
+		}
 		else
 			tcp_new((struct sock *)sk, cookie, SOCK_ROLE_SERVER, false, now); /* cloned before the agent */
 		if (pl_listen_data)
@@ -249,8 +253,10 @@ int BPF_PROG(sock_state, const struct sock *sk, const int oldstate, const int ne
 	 * plain embryo lives within one softirq (clone to ESTABLISHED) and never gets here. */
 	if (oldstate == TCP_SYN_RECV_) {
 		v = tcp_rec((struct sock *)sk);
-		if (v && v->embryo == SOCK_EMBRYO_TFO)
+		if (v && v->embryo == SOCK_EMBRYO_TFO) {
+			v->cookie = bpf_get_socket_cookie((struct sock *)sk); /* as above */
 			tcp_born(v, (struct sock *)sk, bpf_ktime_get_boot_ns());
+		}
 	}
 	/* close() and shutdown() move an open socket to FIN_WAIT1 or LAST_ACK in the closing task:
 	 * the owner of a server socket that never sent or received */

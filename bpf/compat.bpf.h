@@ -14,8 +14,19 @@ const volatile bool cfg_kf_rdonly_cast = true;   /* bpf_rdonly_cast */
 const volatile bool cfg_kf_kern_ctx = true;      /* bpf_cast_to_kern_ctx */
 /* tp_btf/sched_process_exit passes group_dead (6.16+); older kernels pass the task only */
 const volatile bool cfg_exit_group_dead_arg = true;
-/* cgroup_skb programs may call bpf_get_current_pid_tgid (not on 6.1) */
-const volatile bool cfg_cg_skb_pid = true;
+/* How a cgroup_skb program reads the current task's tgid: 1 bpf_get_current_pid_tgid, 2 through
+ * bpf_get_current_task_btf (6.1 has only that one there), 0 it cannot */
+const volatile __u32 cfg_cg_skb_tgid = 1;
+
+/* The current task's tgid in a cgroup_skb program (0: unknown, where cfg_cg_skb_tgid is 0). */
+static __always_inline __u32 cg_skb_tgid(void)
+{
+	if (cfg_cg_skb_tgid == 1)
+		return bpf_get_current_pid_tgid() >> 32;
+	if (cfg_cg_skb_tgid == 2)
+		return bpf_get_current_task_btf()->tgid;
+	return 0;
+}
 
 /* group_dead of a tp_btf/sched_process_exit program. Where the tracepoint lacks the argument,
  * the signal's live count says it: do_exit() takes it to 0 in the last thread before the

@@ -376,7 +376,7 @@ static __noinline int pl_skb(struct __sk_buff *skb, __u32 rx)
 			pl_count(PL_DROP_HANDSHAKE);
 			return 1;
 		}
-	} else if (cfg_cg_skb_pid && is_self(bpf_get_current_pid_tgid() >> 32)) {
+	} else if (cfg_cg_skb_tgid && is_self(cg_skb_tgid())) {
 		/* the agent's own output: UDP is sent in the sender's context; TCP when the task holds
 		 * the socket (pl_tcp_held), else a softirq interrupted it and sends for someone else */
 		if (t == 1)

@@ -170,7 +170,8 @@ void kcompat_probe(void)
 	vbtf = btf__load_vmlinux_btf();
 	kc.kf_rdonly_cast = btf_has("bpf_rdonly_cast", BTF_KIND_FUNC);
 	kc.kf_kern_ctx = btf_has("bpf_cast_to_kern_ctx", BTF_KIND_FUNC);
-	kc.cg_skb_pid = libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_get_current_pid_tgid, NULL) == 1;
+	kc.cg_skb_tgid = libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_get_current_pid_tgid, NULL) == 1 ? 1
+		       : libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_get_current_task_btf, NULL) == 1 ? 2 : 0;
 	/* (void *, task, group_dead) on newer kernels; (void *, task) on 6.1 */
 	kc.exit_group_dead_arg = tp_btf_params("sched_process_exit") >= 3;
 	kc.has_loop = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_loop, NULL) == 1;
@@ -206,7 +207,7 @@ struct falconet_bpf *kcompat_open(void)
 		return NULL;
 	skel->rodata->cfg_kf_rdonly_cast = kc.kf_rdonly_cast;
 	skel->rodata->cfg_kf_kern_ctx = kc.kf_kern_ctx;
-	skel->rodata->cfg_cg_skb_pid = kc.cg_skb_pid;
+	skel->rodata->cfg_cg_skb_tgid = kc.cg_skb_tgid;
 	skel->rodata->cfg_exit_group_dead_arg = kc.exit_group_dead_arg;
 	skel->rodata->cfg_lsm_setattr_dentry = kc.lsm_setattr_dentry > 0 ? kc.lsm_setattr_dentry : 0;
 	skel->rodata->cfg_file_lsm_path = file_lsm_path();
@@ -333,9 +334,9 @@ void kcompat_report(char *status, size_t cap, size_t *slen, unsigned monitors)
 		if (!kc.kf_kern_ctx)
 			status_add(status, cap, slen, "unavailable: socket: SockRxPacketsFrag; drops and queue of UDP peers seen "
 			    "only receiving (no bpf_cast_to_kern_ctx kfunc, 6.2+)");
-		if (!kc.cg_skb_pid && payload_ports())
+		if (!kc.cg_skb_tgid && payload_ports())
 			status_add(status, cap, slen, "fallback: socket: -p also captures what the agent and the sensor send "
-			    "to a TCP or UDP port it watches (cgroup_skb programs cannot call bpf_get_current_pid_tgid)");
+			    "to a TCP or UDP port it watches (cgroup_skb programs can read no current task)");
 		if (!kc.sk_data_ready_tp)
 			status_add(status, cap, slen, "fallback: socket: -p payloads of UNIX syslog sockets on the reader side "
 			    "(skb_copy_datagram_iovec; no sk_data_ready tracepoint); unavailable that way: UNIX stream "

@@ -11,7 +11,7 @@ struct bpf_program;
 struct kcompat {
 	bool kf_rdonly_cast;      /* kfunc bpf_rdonly_cast (6.2+) */
 	bool kf_kern_ctx;         /* kfunc bpf_cast_to_kern_ctx (6.2+) */
-	bool cg_skb_pid;          /* cgroup_skb programs may call bpf_get_current_pid_tgid */
+	unsigned cg_skb_tgid;     /* cfg_cg_skb_tgid: how cgroup_skb reads the current tgid (0: cannot) */
 	bool exit_group_dead_arg; /* tp_btf/sched_process_exit passes group_dead */
 	bool has_loop;            /* helper bpf_loop (5.17+) */
 	bool has_find_vma;        /* helper bpf_find_vma (5.17+) */

@@ -240,9 +240,9 @@ int BPF_PROG(sock_state, const struct sock *sk, const int oldstate, const int ne
 			 * gives it its request's cookie (a socket-storage entry keeps the first one) */
 			e->cookie = cookie;
 			tcp_born(e, (struct sock *)sk, now);
-		}
-		else
+		} else {
 			tcp_new((struct sock *)sk, cookie, SOCK_ROLE_SERVER, false, now); /* cloned before the agent */
+		}
 		if (pl_listen_data)
 			pl_listen_adopt((struct sock *)sk, cookie);
 		return 0;

@@ -25,14 +25,14 @@ const LOGGERS = 3;     // busybox logger processes, one syslog message each, to 
 
 /** Before the sensor: busybox syslogd on /dev/log (a datagram socket) and the sensor's -p
  * argument for it, the kernel's (dev, ino) of that path (what src/protocols/sensor-spec.ts gives),
- * and the port of the netpair TCP exchange with one message per flow and direction, so that the
- * TCP/UDP payload programs load and capture on 6.1 too. */
+ * and the ports of the netpair TCP exchange and UDP echo with one message per flow and direction,
+ * so that the TCP/UDP payload programs load and capture on 6.1 too. */
 const PREWORK = `
 syslogd -n -O /work/syslog.out & echo $! > /tmp/syslogd.pid
 i=0; while [ ! -S /dev/log ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
 set -- $(stat -c '%d %i' /dev/log)
 maj=$(( ($1 >> 8) & 0xfff )); min=$(( ($1 & 0xff) | (($1 >> 12) & 0xfff00) ))
-echo "--payload unix=$(( (maj << 20) | min )):$2,tcp/5001=2,per-flow=1" > /tmp/sensor-args.extra
+echo "--payload unix=$(( (maj << 20) | min )):$2,tcp/5001=2,udp/5002=1,per-flow=1" > /tmp/sensor-args.extra
 echo "syslogd $(cat /tmp/sensor-args.extra)"
 `;
 
@@ -376,33 +376,43 @@ test('6.1 guest: UNIX syslog payloads through the reader-side fallback (skb_copy
   const s = b.payloadStats;
   assert.ok(s, 'payload stats');
   assert.deepEqual({ captured: s.captured, unix_reader: s.unix_reader, drop_read: s.drop_read, payloads: s.payloads, attached: s.attached, held: s.held },
-    { captured: LOGGERS + TCP_MSGS, unix_reader: LOGGERS, drop_read: 0, payloads: LOGGERS + TCP_MSGS, attached: LOGGERS + TCP_MSGS, held: LOGGERS },
+    { captured: LOGGERS + TCP_MSGS + UDP_MSGS, unix_reader: LOGGERS, drop_read: 0, payloads: LOGGERS + TCP_MSGS + UDP_MSGS,
+      attached: LOGGERS + TCP_MSGS + UDP_MSGS, held: LOGGERS },
     JSON.stringify(s));
 });
 
-/** -p tcp/5001 with per-flow=1: the netpair TCP exchange's first message each way on each side */
-const TCP_MSGS = 4;
+/** -p tcp/5001,udp/5002 with per-flow=1: the first message each way on each side of the netpair
+ * TCP exchange and of its UDP echo */
+const TCP_MSGS = 4, UDP_MSGS = 4;
 
-test('6.1 guest: -p over TCP (cgroup_skb egress and ingress, per-flow=1): one message each way on each side joins its record, every other data packet counted', () => {
-  const tc = netpairSides(b.console).get('tcp client')!;
-  const one = (l: number, r: number) => {
-    const m = b.records.filter((x) => x.SockProtocol === 'TCP' && x.SockLocalPort === l && x.SockRemotePort === r);
+test('6.1 guest: -p over TCP and UDP (cgroup_skb egress and ingress, per-flow=1): one message each way on each side joins its record, every other data packet counted', () => {
+  const np = netpairSides(b.console);
+  const tc = np.get('tcp client')!, uc = np.get('udp client')!;
+  const one = (proto: string, l: number, r: number) => {
+    const m = b.records.filter((x) => x.SockProtocol === proto && x.SockLocalPort === l && x.SockRemotePort === r);
     assert.equal(m.length, 1, JSON.stringify(m));
     return m[0]!;
   };
-  const c = one(tc.lport!, 5001), s = one(5001, tc.lport!);
-  // netpair's bytes are no HTTP: one decoder exception each way. The server's record has its own
-  // (6.1 gives a server child its request's cookie after the clone the entry was made at)
+  const c = one('TCP', tc.lport!, 5001), s = one('TCP', 5001, tc.lport!);
+  const cu = one('UDP', uc.lport!, 5002), su = one('UDP', 5002, uc.lport!);
+  // netpair's bytes are no HTTP or DNS: one decoder exception each way. The TCP server's record
+  // has its own (6.1 gives a server child its request's cookie after the clone the entry was made at)
   for (const r of [c, s]) {
     assert.equal(r.App, 'HTTP', JSON.stringify(r));
     assert.deepEqual([r.AppTxHttp, r.AppRxHttp], [[{ _Exception: 'HTTP Message Decoder' }], [{ _Exception: 'HTTP Message Decoder' }]]);
   }
+  for (const r of [cu, su]) {
+    assert.equal(r.App, 'DNS', JSON.stringify(r));
+    assert.deepEqual([r.AppTxDns, r.AppRxDns], [[{ _Exception: 'DNS Message Decoder' }], [{ _Exception: 'DNS Message Decoder' }]]);
+  }
   // every data packet, sent and received on both sides, is captured or over the cap: 6.1 has no
-  // BIG TCP for IPv4 (6.3+), so the packet egress sees is the one the device sends
+  // BIG TCP for IPv4 (6.3+), so the TCP packet egress sees is the one the device sends; UDP: the
+  // echo's UDP_N datagrams each way, each seen on both sides
   const data = [c.SockTxDataPackets, c.SockRxDataPackets, s.SockTxDataPackets, s.SockRxDataPackets].map(Number);
   assert.ok(data.every((n) => n >= 1), JSON.stringify(data));
+  assert.deepEqual([cu.SockTxPackets, cu.SockRxPackets, su.SockTxPackets, su.SockRxPackets], [UDP_N, UDP_N, UDP_N, UDP_N]);
   const p = b.payloadStats!;
-  assert.equal(p.captured - LOGGERS, TCP_MSGS, JSON.stringify(p));
-  assert.equal(p.drop_flow_cap, data.reduce((a, n) => a + n, 0) - TCP_MSGS, JSON.stringify(p));
+  assert.equal(p.captured - LOGGERS, TCP_MSGS + UDP_MSGS, JSON.stringify(p));
+  assert.equal(p.drop_flow_cap, data.reduce((a, n) => a + n, 0) - TCP_MSGS + 4 * UDP_N - UDP_MSGS, JSON.stringify(p));
   assert.deepEqual([p.skip_retrans, p.drop_handshake, p.drop_ringbuf, p.drop_flow_map, p.unmatched], [0, 0, 0, 0, 0], JSON.stringify(p));
 });

@@ -22,6 +22,9 @@ const UDP_N = 4, UDP_SIZE = 100;
 const UX_UP = 5000, UX_DOWN = 7000;
 const MM_N = 6, MM_SIZE = 100; // UNIX datagrams by sendmmsg/recvmmsg (and one by pwritev2/preadv2)
 const LOGGERS = 3;     // busybox logger processes, one syslog message each, to busybox syslogd
+/** -p tcp/5001,udp/5002 with per-flow=1 (PREWORK): the first message each way on each side of the
+ * netpair TCP exchange and of its UDP echo */
+const TCP_MSGS = 4, UDP_MSGS = 4;
 
 /** Before the sensor: busybox syslogd on /dev/log (a datagram socket) and the sensor's -p
  * argument for it, the kernel's (dev, ino) of that path (what src/protocols/sensor-spec.ts gives),
@@ -380,10 +383,6 @@ test('6.1 guest: UNIX syslog payloads through the reader-side fallback (skb_copy
       attached: LOGGERS + TCP_MSGS + UDP_MSGS, held: LOGGERS },
     JSON.stringify(s));
 });
-
-/** -p tcp/5001,udp/5002 with per-flow=1: the first message each way on each side of the netpair
- * TCP exchange and of its UDP echo */
-const TCP_MSGS = 4, UDP_MSGS = 4;
 
 test('6.1 guest: -p over TCP and UDP (cgroup_skb egress and ingress, per-flow=1): one message each way on each side joins its record, every other data packet counted', () => {
   const np = netpairSides(b.console);

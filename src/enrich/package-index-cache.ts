@@ -13,16 +13,20 @@
 //   - whether the rpm binary exists, and rpm's database files when it does;
 //   - every directory the build resolved through a symlink (usr-merge's /bin, /lib, …) still
 //     resolves to the same place;
-//   - the file itself: owned by this user, not writable by others, and every 64 KiB block and the
-//     header match their checksums (a flipped byte could otherwise name a wrong version).
+//   - the file itself: owned by this user, not writable by others, and the header and every 64 KiB
+//     block match their checksums (a flipped byte could otherwise name a wrong version).
 // Anything else (stale, corrupt, truncated, other format) → the caller rebuilds and says why.
+// The header is checked at load, each block when a look-up first reaches it (BlockGuard): a run
+// reaches few of the ~170 blocks, and checking them all cost ~8 ms of the main thread at every
+// start. A look-up that reaches a corrupt block has no answer (CorruptIndexError); the caller
+// drops the table and rebuilds, so no version is ever read from unchecked bytes.
 // Not seen: a directory that becomes a symlink outside dpkg and rpm (the next package change
 // rebuilds the index).
 import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { zlibCrc32 as crc32 } from '../util/zlib-crc32.js';
 import { executable, type PackageDbOptions, type PackageOwner } from './package-db.js';
-import { PackedPathIndex, type PackedPathIndexData } from './packed-path-index.js';
+import { PackedPathIndex, type ByteGuard, type PackedPathIndexData } from './packed-path-index.js';
 import { readStateFile } from './state-dir.js';
 
 /** bump when the index's contents or this layout change */
@@ -30,7 +34,8 @@ export const PACKAGE_INDEX_CACHE_FORMAT = 1;
 const MAGIC = 'FNPKIDX\n';
 /** magic, format, header length, header checksum, checksum kind (u32 each) */
 const FIXED = 24;
-const BLOCK = 64 << 10;
+const BLOCK_SHIFT = 16;
+const BLOCK = 1 << BLOCK_SHIFT; // 64 KiB
 
 /** What the build read, each as an identity string ('absent' when missing). */
 export type DbSources = Array<[string, string]>;
@@ -201,6 +206,43 @@ function writeAll(fd: number, b: Uint8Array): void {
   for (let off = 0; off < b.length;) off += writeSync(fd, b, off, b.length - off);
 }
 
+/** The cache's data blocks, each checked against its checksum the first time a look-up reaches it. */
+export class BlockGuard implements ByteGuard {
+  /** per block: 1 once it matched its checksum */
+  private readonly ok: Uint8Array;
+  failure: string | undefined;
+
+  constructor(private readonly buf: Buffer, private readonly dataStart: number, private readonly sums: readonly number[], private readonly kind: SumKind) {
+    this.ok = new Uint8Array(sums.length);
+  }
+
+  /** `len` bytes from `byteIndex` of `view`, a view into this cache's buffer */
+  check(view: ArrayBufferView, byteIndex: number, len: number): boolean {
+    const rel = view.byteOffset - this.buf.byteOffset + byteIndex - this.dataStart;
+    // bytes outside the data are never read by a look-up that gets here (its views end there)
+    const first = Math.max(0, rel) >> BLOCK_SHIFT;
+    const last = Math.min(this.sums.length - 1, Math.max(0, rel + len - 1) >> BLOCK_SHIFT);
+    for (let b = first; b <= last; b++) if (this.ok[b] !== 1 && !this.verify(b)) return false;
+    return true;
+  }
+
+  checkAll(): boolean {
+    for (let b = 0; b < this.sums.length; b++) if (this.ok[b] !== 1 && !this.verify(b)) return false;
+    return true;
+  }
+
+  private verify(b: number): boolean {
+    if (this.failure !== undefined) return false;
+    const at = this.dataStart + b * BLOCK;
+    if (checksum(this.kind, this.buf.subarray(at, at + BLOCK)) !== this.sums[b]) {
+      this.failure = `corrupt: the block at offset ${at} (bytes ${at}–${Math.min(this.buf.length, at + BLOCK) - 1}) fails its checksum`;
+      return false;
+    }
+    this.ok[b] = 1;
+    return true;
+  }
+}
+
 export type CacheLoad =
   | { ok: true; index: PackedPathIndex; packages: number; paths: number; rpmNote: string }
   /** absent: no cache yet (not an error) */
@@ -252,16 +294,11 @@ export function parseCache(buf: Buffer, opts: PackageDbOptions): CacheLoad {
     const r = resolve(opts.root, dir);
     if (r !== real) return bad(`stale: directory ${dir} now resolves to ${r ?? 'nothing'} (was ${real ?? 'nothing'})`);
   }
-  // intact? every block's checksum, then the sections' shape
+  // intact? the length and the number of block checksums here; each block when first reached
   const end = h.sections.hashes[0] + align8(h.sections.hashes[1]);
   if (buf.length !== end) return bad(`${buf.length < end ? 'truncated' : 'extended'}: ${buf.length} bytes, the header says ${end}`);
-  if (Math.ceil((end - h.dataStart) / BLOCK) !== h.sums.length) return bad(`offset ${FIXED}: ${h.sums.length} block checksums for ${end - h.dataStart} data bytes`);
-  for (let i = 0; i < h.sums.length; i++) {
-    const at = h.dataStart + i * BLOCK;
-    if (checksum(kind, buf.subarray(at, at + BLOCK)) !== h.sums[i]) {
-      return bad(`corrupt: the block at offset ${at} (bytes ${at}–${Math.min(buf.length, at + BLOCK) - 1}) fails its checksum`);
-    }
-  }
+  if (!Array.isArray(h.sums) || Math.ceil((end - h.dataStart) / BLOCK) !== h.sums.length) return bad(`offset ${FIXED}: ${h.sums?.length} block checksums for ${end - h.dataStart} data bytes`);
+  const guard = new BlockGuard(buf, h.dataStart, h.sums, kind);
   const view = <T>(k: keyof CacheHeader['sections'], make: (ab: ArrayBufferLike, off: number, n: number) => T, unit: number): T | string => {
     const [off, len] = h.sections[k];
     if (off < h.dataStart || off % 8 !== 0 || len % unit !== 0 || off + len > buf.length) return `section ${k} at offset ${off} (${len} bytes) lies outside the data`;
@@ -273,7 +310,7 @@ export function parseCache(buf: Buffer, opts: PackageDbOptions): CacheLoad {
   const hashes = view('hashes', (ab, off, n) => new Uint32Array(ab, off, n), 4);
   for (const v of [blob, ents, slots, hashes]) if (typeof v === 'string') return bad(v);
   try {
-    const index = PackedPathIndex.fromViews({ owners: h.owners, blob: blob as Uint8Array, ents: ents as Uint32Array, slots: slots as Uint32Array, hashes: hashes as Uint32Array });
+    const index = PackedPathIndex.fromViews({ owners: h.owners, blob: blob as Uint8Array, ents: ents as Uint32Array, slots: slots as Uint32Array, hashes: hashes as Uint32Array }, guard);
     return { ok: true, index, packages: h.packages, paths: index.size, rpmNote: h.rpmNote };
   } catch (e) {
     return bad((e as Error).message);

@@ -19,7 +19,7 @@ import { fileRecordPath, isExecutableFile } from './file-path.js';
 import type { PackageDbOptions, PackageOwner } from './package-db.js';
 import { loadPackageIndexCache, packageIndexCacheFile } from './package-index-cache.js';
 import type { PackageIndexJob, PackageIndexReply } from './package-index-worker.js';
-import { PackedPathIndex } from './packed-path-index.js';
+import { CorruptIndexError, PackedPathIndex } from './packed-path-index.js';
 
 export { parseDpkgStatus, parseRpmQuery, RPM_QUERY_FORMAT, type DpkgPackage, type PackageOwner } from './package-db.js';
 
@@ -81,9 +81,15 @@ export class PackageIndex {
     this.log = opts.log ?? (() => {});
   }
 
-  /** true once the first build finished */
+  /** true once the first build finished, and while its table is usable (a kept table found
+   * corrupt by a look-up is dropped until the rebuild it starts is done) */
   get ready(): boolean {
-    return this.stats.builds > 0;
+    return this.stats.builds > 0 && this.packed !== undefined;
+  }
+
+  /** settles when no build is running (tests) */
+  async settled(): Promise<void> {
+    while (this.building) await this.building.catch(() => {});
   }
 
   /** Starts the first build (idempotent); the promise settles when it is done. */
@@ -92,14 +98,40 @@ export class PackageIndex {
     return this.firstBuild;
   }
 
-  /** The owner of an absolute, canonical path (as the kernel reports exe and file paths). */
+  /**
+   * The owner of an absolute, canonical path (as the kernel reports exe and file paths). Throws
+   * CorruptIndexError when the look-up reached a corrupt block of a kept table: that table is
+   * dropped (ready turns false) and a build from the package database starts.
+   */
   lookup(p: string): PackageOwner | undefined {
-    return this.packed?.lookup(p);
+    const packed = this.packed;
+    if (packed === undefined) return undefined;
+    try {
+      return packed.lookup(p);
+    } catch (e) {
+      if (e instanceof CorruptIndexError && this.packed === packed) this.dropCorrupt(e.message);
+      throw e;
+    }
   }
 
-  /** Every indexed path and its owner (tests, diagnostics). */
+  private dropCorrupt(reason: string): void {
+    this.packed = undefined;
+    this.stats.fromCache = false;
+    this.stats.cacheNote = reason;
+    this.log(`package index cache ${this.cacheFile}: ${reason}; building the index`);
+    void this.rebuild().catch((e: unknown) => this.log(`package index: ${(e as Error).message}`));
+  }
+
+  /** Every indexed path and its owner (tests, diagnostics); throws as lookup does. */
   entries(): IterableIterator<[string, PackageOwner]> {
-    return this.packed?.entries() ?? new Map<string, PackageOwner>().entries();
+    const packed = this.packed;
+    if (packed === undefined) return new Map<string, PackageOwner>().entries();
+    try {
+      return [...packed.entries()].values();
+    } catch (e) {
+      if (e instanceof CorruptIndexError && this.packed === packed) this.dropCorrupt(e.message);
+      throw e;
+    }
   }
 
   /** Rebuilds now (coalescing concurrent requests); the new table replaces the old one whole. */
@@ -289,6 +321,16 @@ export class PackageStage implements Stage {
   }
 
   private attach(batch: Envelope[]): Envelope[] {
+    try {
+      return this.attachOnce(batch);
+    } catch (e) {
+      // a kept table was found corrupt: the index dropped it, so the batch goes out pending
+      if (e instanceof CorruptIndexError) return this.attachOnce(batch);
+      throw e;
+    }
+  }
+
+  private attachOnce(batch: Envelope[]): Envelope[] {
     const ready = this.index.ready;
     if (this.cacheBuild !== this.index.stats.builds || this.byExe.size >= 4096 || this.byFile.size >= 65536) {
       this.byExe.clear();

@@ -160,6 +160,20 @@ export class PackedPathIndexBuilder {
   }
 }
 
+/**
+ * Checks the bytes a look-up is about to read (the on-disk cache verifies its blocks as look-ups
+ * first reach them). false: they are corrupt, and `failure` says where.
+ */
+export interface ByteGuard {
+  check(view: ArrayBufferView, byteIndex: number, len: number): boolean;
+  /** checks everything (a walk over every entry) */
+  checkAll(): boolean;
+  readonly failure: string | undefined;
+}
+
+/** A look-up reached bytes that fail their checksum: it has no answer, and the table is unusable. */
+export class CorruptIndexError extends Error {}
+
 /** The same table as views into buffers it does not own (the on-disk cache, read in one piece). */
 export interface PackedPathIndexViews {
   readonly owners: readonly PackageOwner[];
@@ -182,7 +196,7 @@ export class PackedPathIndex {
   /** the query's UTF-8 bytes */
   private scratch = new Uint8Array(1024);
 
-  constructor(d: PackedPathIndexData | PackedPathIndexViews) {
+  constructor(d: PackedPathIndexData | PackedPathIndexViews, private readonly guard?: ByteGuard) {
     const own = d.blob instanceof ArrayBuffer;
     this.blob = own ? new Uint8Array(d.blob) : d.blob as Uint8Array;
     this.ents = own ? new Uint32Array(d.ents as ArrayBuffer) : d.ents as Uint32Array;
@@ -200,28 +214,33 @@ export class PackedPathIndex {
    * business; a look-up never reads outside them anyway (a key past the end compares unequal, an
    * owner index past the end gives no owner).
    */
-  static fromViews(v: PackedPathIndexViews): PackedPathIndex {
+  static fromViews(v: PackedPathIndexViews, guard?: ByteGuard): PackedPathIndex {
     const n = v.ents.length / 3;
     if (!Number.isInteger(n) || n * 2 > v.slots.length) throw new Error(`packed path index: ${v.ents.length} entry words for ${v.slots.length} slots`);
-    return new PackedPathIndex(v);
+    return new PackedPathIndex(v, guard);
   }
 
   get size(): number {
     return this.ents.length / 3;
   }
 
+  /** Throws CorruptIndexError when the bytes it reaches fail the guard's checks. */
   lookup(p: string): PackageOwner | undefined {
     if (this.scratch.length < p.length * 3) this.scratch = new Uint8Array(p.length * 3);
     const q = this.scratch;
     const len = encoder.encodeInto(p, q).written;
     const h = fnv1a(q, 0, len);
+    const g = this.guard;
     for (let s = h & this.mask; ; s = (s + 1) & this.mask) {
+      if (g && !(g.check(this.slots, s * 4, 4) && g.check(this.hashes, s * 4, 4))) throw new CorruptIndexError(g.failure);
       const e = this.slots[s]!;
       if (e === 0) return undefined;
       if (this.hashes[s] !== h) continue;
       const base = (e - 1) * 3;
+      if (g && !g.check(this.ents, base * 4, 12)) throw new CorruptIndexError(g.failure);
       if (this.ents[base + 1] !== len) continue;
       const off = this.ents[base]!;
+      if (g && !g.check(this.blob, off, len)) throw new CorruptIndexError(g.failure);
       let i = 0;
       while (i < len && this.blob[off + i] === q[i]) i++;
       if (i === len) return this.owners[this.ents[base + 2]!];
@@ -230,6 +249,7 @@ export class PackedPathIndex {
 
   /** Every entry in the order it was packed (tests, diagnostics). */
   *entries(): IterableIterator<[string, PackageOwner]> {
+    if (this.guard && !this.guard.checkAll()) throw new CorruptIndexError(this.guard.failure);
     for (let n = 0; n < this.size; n++) {
       const off = this.ents[n * 3]!;
       yield [decoder.decode(this.blob.subarray(off, off + this.ents[n * 3 + 1]!)), this.owners[this.ents[n * 3 + 2]!]!];

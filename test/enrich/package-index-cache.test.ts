@@ -2,8 +2,9 @@
 // an unchanged database loads the file and equals the built one; every kind of change to what
 // the build read (status, info/, a symlinked directory, options) and every corrupt, truncated,
 // foreign or badly-owned file makes a rebuild with a log line saying why (corrupt bytes: the
-// offset of the failing block); versions from a loaded cache equal dpkg-query's; fuzzed bytes
-// never load and never throw.
+// offset of the failing block, found by the first look-up that reaches it); versions from a
+// loaded cache equal dpkg-query's; fuzzed bytes are rejected at load or by the look-ups that
+// reach them, never answered from and never thrown on otherwise.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -12,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { packageIndexCacheFile, parseCache, PACKAGE_INDEX_CACHE_FORMAT } from '../../src/enrich/package-index-cache.js';
 import { PackageIndex, type PackageIndexOptions } from '../../src/enrich/packages.js';
+import { CorruptIndexError } from '../../src/enrich/packed-path-index.js';
 import { defaultStateDir } from '../../src/enrich/state-dir.js';
 import { enrichmentStages } from '../../src/enrich/stages.js';
 import { Rng } from '../policy/fuzz-lib.js';
@@ -128,12 +130,42 @@ test('cache: corrupt, truncated, foreign and writable-by-others files are reject
       assert.deepEqual(entries(r.idx), entries(good.idx)); // rebuilt: the right versions
       assert.deepEqual(readFileSync(file), orig); // and written again
     };
-    // one byte in the third block of data
+    // one byte in the third block of data: the table loads (blocks are checked when a look-up
+    // first reaches them); the look-ups that reach it have no answer, the table is dropped and
+    // built again, and no look-up ever answers from the corrupt bytes
     const at = dataStart + 2 * 65536 + 1234;
     const bad = Buffer.from(orig);
     bad[at]! ^= 0x01;
     const block = dataStart + 2 * 65536;
-    await expectLoad(bad, new RegExp(`corrupt: the block at offset ${block} \\(bytes ${block}–${block + 65535}\\) fails its checksum; building the index$`));
+    writeFileSync(file, bad);
+    const lazy = await index(f);
+    assert.equal(lazy.idx.stats.fromCache, true);
+    assert.deepEqual(lazy.logs, []);
+    let corrupt = 0;
+    for (const [p, o] of good.idx.entries()) {
+      if (!lazy.idx.ready) break;
+      try {
+        assert.equal(lazy.idx.lookup(p)?.version, o.version, p);
+      } catch (e) {
+        assert.ok(e instanceof CorruptIndexError, String(e));
+        corrupt++;
+      }
+    }
+    assert.equal(corrupt, 1);
+    assert.equal(lazy.idx.ready, false); // dropped: its look-ups answer nothing until the rebuild
+    assert.equal(lazy.idx.lookup('/usr/bin/alpha'), undefined);
+    assert.deepEqual(lazy.logs, [`package index cache ${file}: corrupt: the block at offset ${block} (bytes ${block}–${block + 65535}) fails its checksum; building the index`]);
+    await lazy.idx.settled();
+    assert.equal(lazy.idx.ready, true);
+    assert.equal(lazy.idx.stats.fromCache, false);
+    assert.deepEqual(entries(lazy.idx), entries(good.idx)); // rebuilt: the right versions
+    assert.deepEqual(readFileSync(file), orig); // and written again
+    // a walk over every entry checks every block
+    writeFileSync(file, bad);
+    const walked = await index(f);
+    assert.throws(() => walked.idx.entries(), CorruptIndexError);
+    await walked.idx.settled();
+    assert.deepEqual(entries(walked.idx), entries(good.idx));
     // one byte of the header (an owner's version lives there)
     const h = Buffer.from(orig);
     const v = h.indexOf('deb12u1');
@@ -155,13 +187,16 @@ test('cache: corrupt, truncated, foreign and writable-by-others files are reject
   }
 });
 
-test('fuzz: mutated cache bytes never load and never throw', async () => {
+test('fuzz: mutated cache bytes are rejected at load or by the look-ups that reach them, never answered from', async () => {
   const f = fixture(2000);
   try {
     const good = await index(f);
     const orig = readFileSync(good.idx.cacheFile!);
     const opts = { dpkgDir: f.dpkg, root: f.root, rpm: null };
     assert.equal(parseCache(Buffer.from(orig), opts).ok, true);
+    const want = [...good.idx.entries()].map(([p, o]) => [p, o.version] as const);
+    let rejected = 0;
+    let caught = 0;
     const rng = new Rng(1507);
     for (let i = 0; i < 400; i++) {
       const b = Buffer.from(orig);
@@ -183,10 +218,30 @@ test('fuzz: mutated cache bytes never load and never throw', async () => {
       if (!changed) continue;
       const copy = Buffer.alloc(bytes.length); // own buffer at offset 0, as the loader reads it
       bytes.copy(copy);
-      let r;
+      let r: ReturnType<typeof parseCache> | undefined;
       assert.doesNotThrow(() => { r = parseCache(copy, opts); }, `case ${i}`);
-      assert.equal(r!.ok, false, `case ${i} (kind ${kind}) loaded`);
+      if (!r!.ok) { rejected++; continue; }
+      // it loaded (the change lies in data blocks, checked when first reached): every look-up
+      // gives the intact table's answer or none at all (CorruptIndexError), never another
+      const idx = r!.index;
+      let threw = false;
+      for (const [p, o] of want) {
+        try {
+          assert.equal(idx.lookup(p)?.version, o, `case ${i}: ${p}`);
+        } catch (e) {
+          assert.ok(e instanceof CorruptIndexError, `case ${i}: ${String(e)}`);
+          threw = true;
+        }
+      }
+      for (const p of ['/usr/bin/nothing', '/usr/share/beta/x', '/']) {
+        try { assert.equal(idx.lookup(p), undefined, `case ${i}: ${p}`); } catch (e) { assert.ok(e instanceof CorruptIndexError, `case ${i}: ${String(e)}`); threw = true; }
+      }
+      // every key was looked up, so the change was reached unless it lies where no look-up reads
+      // (an empty slot's hash, the padding after a section)
+      if (threw) caught++;
+      assert.throws(() => [...idx.entries()], CorruptIndexError, `case ${i}: a walk over every block`);
     }
+    assert.ok(rejected > 100 && caught > 100, `rejected at load ${rejected}, caught by a look-up ${caught}`);
   } finally {
     rmSync(f.dir, { recursive: true, force: true });
   }

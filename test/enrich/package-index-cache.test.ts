@@ -12,7 +12,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { packageIndexCacheFile, parseCache, PACKAGE_INDEX_CACHE_FORMAT } from '../../src/enrich/package-index-cache.js';
-import { PackageIndex, type PackageIndexOptions } from '../../src/enrich/packages.js';
+import { PackageIndex, PackageStage, type PackageEnrichment, type PackageIndexOptions } from '../../src/enrich/packages.js';
+import type { Envelope } from '../../src/pipeline/types.js';
 import { CorruptIndexError } from '../../src/enrich/packed-path-index.js';
 import { defaultStateDir } from '../../src/enrich/state-dir.js';
 import { enrichmentStages } from '../../src/enrich/stages.js';
@@ -182,6 +183,44 @@ test('cache: corrupt, truncated, foreign and writable-by-others files are reject
     const r = await index(f);
     assert.match(r.logs[0] ?? '', /: writable by others \(mode 666\); building the index$/);
     assert.equal(statSync(file).mode & 0o777, 0o644); // replaced by a fresh one
+  } finally {
+    rmSync(f.dir, { recursive: true, force: true });
+  }
+});
+
+test('stage: a batch whose look-up reaches a corrupt block passes pending, never with a version from it; the rebuilt table answers', async () => {
+  const f = fixture(3000);
+  try {
+    const good = await index(f);
+    const file = good.idx.cacheFile!;
+    const orig = readFileSync(file);
+    const dataStart = 24 + orig.readUInt32LE(12);
+    const bad = Buffer.from(orig);
+    bad[dataStart + 2 * 65536 + 1234]! ^= 0x01;
+    writeFileSync(file, bad);
+    const logs: string[] = [];
+    const idx = new PackageIndex({ dpkgDir: f.dpkg, root: f.root, rpm: null, cacheDir: f.state, log: (t) => logs.push(t) });
+    const stage = new PackageStage(idx, { watch: false, readyWaitMs: 10000 });
+    // every listed path as a process's exe: some batch reaches the corrupt block
+    const paths = [...good.idx.entries()].map(([p, o]) => [p, o.version] as const);
+    const mk = (exe: string): Envelope => ({ kind: 'file', rec: { type: 'file', hdr: { flags: 0 }, mode: 0o100644, dir: '/', name: 'x' }, enrich: { process: { exe } } });
+    let pending = 0;
+    for (let i = 0; i < paths.length; i += 64) {
+      const batch = paths.slice(i, i + 64);
+      const out = await stage.process(batch.map(([p]) => mk(p)));
+      for (let k = 0; k < out.length; k++) {
+        const e = out[k]!.enrich!['packages'] as PackageEnrichment;
+        if (e.indexPending) { pending++; continue; }
+        assert.equal(e.procVersion, batch[k]![1], batch[k]![0]); // never another version
+      }
+    }
+    assert.ok(pending >= 1, 'the corrupt block was never reached');
+    assert.equal(logs.filter((l) => / corrupt: the block at offset \d+ .*; building the index$/.test(l)).length, 1, logs.join('\n'));
+    await idx.settled();
+    const [after] = await stage.process([mk('/usr/share/beta/some/longer/directory/name/file-number-2999.txt')]);
+    assert.deepEqual(after!.enrich!['packages'], { procVersion: '0.9~rc1-2' });
+    assert.deepEqual(readFileSync(file), orig); // written again
+    stage.close();
   } finally {
     rmSync(f.dir, { recursive: true, force: true });
   }

@@ -10,23 +10,45 @@ export function withoutNewline(data: Uint8Array): Uint8Array {
   return end === data.length ? data : data.subarray(0, end);
 }
 
-/** The batch as one buffer of newline-terminated records. Records that an encoder or the
- * runtime laid out back to back, each followed by its newline, are written from where they lie:
- * a batch that is one such run costs no copy (the json-min hot path). */
-export function joinLines(batch: readonly SinkItem[]): Buffer {
-  const first = batch[0]?.data;
-  if (first !== undefined && first.length > 0) {
-    const whole = new Uint8Array(first.buffer);
-    let end = first.byteOffset + first.length;
-    let ok = whole[end] === NL && first[first.length - 1] !== NL;
-    for (let i = 1; ok && i < batch.length; i++) {
-      const d = batch[i]!.data;
-      ok = d.buffer === first.buffer && d.byteOffset === end + 1 && d.length > 0 && d[d.length - 1] !== NL;
-      end = d.byteOffset + d.length;
-      ok = ok && whole[end] === NL;
-    }
-    if (ok) return Buffer.from(first.buffer, first.byteOffset, end + 1 - first.byteOffset);
+/**
+ * Where the run of records laid out as lines that starts at batch[i] ends (exclusive): each
+ * record followed, where it lies, by a newline and the next one. Only a layout of lines (the
+ * runtime's batch buffer, the memory queue's runs) puts two records one byte apart, so a run has
+ * at least two records; a record alone may be a view into a spool frame, whose next byte is not
+ * its own: stale memory that can read as a newline, and that the spool's writer may overwrite
+ * while a write of the view is under way. Returns i when no such run starts there.
+ */
+function runEnd(batch: readonly SinkItem[], i: number): number {
+  const first = batch[i]!.data;
+  const next = batch[i + 1]?.data;
+  if (next === undefined || next.buffer !== first.buffer || next.byteOffset !== first.byteOffset + first.length + 1) return i;
+  const whole = new Uint8Array(first.buffer);
+  let j = i;
+  while (j + 1 < batch.length) {
+    const d = batch[j]!.data;
+    const n = batch[j + 1]!.data;
+    const end = d.byteOffset + d.length;
+    if (d.length === 0 || n.length === 0 || n.buffer !== first.buffer || n.byteOffset !== end + 1 || d[d.length - 1] === NL || whole[end] !== NL) break;
+    j++;
   }
+  if (j === i) return i;
+  // the run's last record: its newline was written with it (a layout of lines)
+  const last = batch[j]!.data;
+  return last[last.length - 1] !== NL && whole[last.byteOffset + last.length] === NL ? j + 1 : j;
+}
+
+/** One buffer over batch[i, j), a run that runEnd found (written from where it lies). */
+function runView(batch: readonly SinkItem[], i: number, j: number): Buffer {
+  const first = batch[i]!.data;
+  const last = batch[j - 1]!.data;
+  return Buffer.from(first.buffer, first.byteOffset, last.byteOffset + last.length + 1 - first.byteOffset);
+}
+
+/** The batch as one buffer of newline-terminated records. A batch that is one run of records
+ * laid out as lines, by an encoder or the runtime (runEnd), is written from where it lies: it
+ * costs no copy (the json-min hot path). */
+export function joinLines(batch: readonly SinkItem[]): Buffer {
+  if (batch.length > 1 && runEnd(batch, 0) === batch.length) return runView(batch, 0, batch.length);
   let n = 0;
   for (const b of batch) n += b.data.length + 1;
   const out = Buffer.allocUnsafe(n);
@@ -58,37 +80,23 @@ export function encodeLinesInto(items: readonly SinkItem[], from: number, to: nu
 }
 
 /** The batch as newline-terminated records in as few buffers as possible, for a gathered write
- * (writev): each run of records laid out back to back with their newlines is one buffer, written
- * from where it lies; anything else is copied. Same bytes as joinLines. */
+ * (writev): each run of records laid out as lines (runEnd) is one buffer, written from where it
+ * lies; anything else is copied. Same bytes as joinLines. */
 export function lineChunks(batch: readonly SinkItem[]): Buffer[] {
   const out: Buffer[] = [];
   let i = 0;
   while (i < batch.length) {
-    const first = batch[i]!.data;
-    const whole = new Uint8Array(first.buffer);
-    let end = first.byteOffset + first.length;
-    let j = i;
-    if (first.length > 0 && first[first.length - 1] !== NL && whole[end] === NL) {
-      j = i + 1;
-      while (j < batch.length) {
-        const d = batch[j]!.data;
-        if (d.buffer !== first.buffer || d.byteOffset !== end + 1 || d.length === 0 || d[d.length - 1] === NL || whole[d.byteOffset + d.length] !== NL) break;
-        end = d.byteOffset + d.length;
-        j++;
-      }
-      out.push(Buffer.from(first.buffer, first.byteOffset, end + 1 - first.byteOffset));
+    const j = runEnd(batch, i);
+    if (j > i + 1) {
+      out.push(runView(batch, i, j));
       i = j;
       continue;
     }
     // records that are not laid out as lines: copied until the next run that is
-    j = i + 1;
-    while (j < batch.length && !startsRun(batch[j]!.data)) j++;
-    out.push(joinLines(batch.slice(i, j)));
-    i = j;
+    let k = i + 1;
+    while (k < batch.length && runEnd(batch, k) <= k + 1) k++;
+    out.push(joinLines(batch.slice(i, k)));
+    i = k;
   }
   return out;
-}
-
-function startsRun(d: Uint8Array): boolean {
-  return d.length > 0 && d[d.length - 1] !== NL && d.byteOffset + d.length < d.buffer.byteLength && new Uint8Array(d.buffer, d.byteOffset + d.length, 1)[0] === NL;
 }

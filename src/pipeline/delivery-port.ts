@@ -8,6 +8,7 @@ import type { Writable } from 'node:stream';
 import type { SinkItem } from './types.js';
 import type { SinkFigures } from '../metrics/counters.js';
 import type { PushWindowSize } from './push-window.js';
+import { runEnd, runView } from '../sinks/line-data.js';
 
 export interface DeliveryPort {
   open(): Promise<void>;
@@ -30,24 +31,17 @@ export interface DeliveryPort {
 export type StreamTarget = { readonly stream: Writable } | { readonly fd: number };
 
 /** The bytes of items, each followed by a newline. Runs of items that the runtime laid out
- * back to back (each followed by its newline) are written without copying them. */
+ * back to back, each followed by its newline, are written without copying them (runEnd: only a
+ * run of two or more proves the layout; a record alone's next byte is not its own). */
 export function framed(items: readonly SinkItem[]): Buffer {
   const parts: Uint8Array[] = [];
   let i = 0;
   while (i < items.length) {
-    const first = items[i]!.data;
-    let end = first.byteOffset + first.length;
-    let j = i + 1;
-    if (first.buffer.byteLength > end && new Uint8Array(first.buffer, end, 1)[0] === 0x0a) {
-      while (j < items.length) {
-        const d = items[j]!.data;
-        if (d.buffer !== first.buffer || d.byteOffset !== end + 1 || d.buffer.byteLength <= d.byteOffset + d.length || new Uint8Array(d.buffer, d.byteOffset + d.length, 1)[0] !== 0x0a) break;
-        end = d.byteOffset + d.length;
-        j++;
-      }
-      parts.push(new Uint8Array(first.buffer, first.byteOffset, end + 1 - first.byteOffset));
-    } else parts.push(first, NL);
-    i = j;
+    const j = runEnd(items, i);
+    if (j > i + 1) {
+      parts.push(runView(items, i, j));
+      i = j;
+    } else parts.push(items[i++]!.data, NL);
   }
   if (parts.length === 1) { const p = parts[0]!; return Buffer.from(p.buffer, p.byteOffset, p.length); }
   return Buffer.concat(parts);

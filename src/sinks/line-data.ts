@@ -18,7 +18,7 @@ export function withoutNewline(data: Uint8Array): Uint8Array {
  * its own: stale memory that can read as a newline, and that the spool's writer may overwrite
  * while a write of the view is under way. Returns i when no such run starts there.
  */
-function runEnd(batch: readonly SinkItem[], i: number): number {
+export function runEnd(batch: readonly SinkItem[], i: number): number {
   const first = batch[i]!.data;
   const next = batch[i + 1]?.data;
   if (next === undefined || next.buffer !== first.buffer || next.byteOffset !== first.byteOffset + first.length + 1) return i;
@@ -38,7 +38,7 @@ function runEnd(batch: readonly SinkItem[], i: number): number {
 }
 
 /** One buffer over batch[i, j), a run that runEnd found (written from where it lies). */
-function runView(batch: readonly SinkItem[], i: number, j: number): Buffer {
+export function runView(batch: readonly SinkItem[], i: number, j: number): Buffer {
   const first = batch[i]!.data;
   const last = batch[j - 1]!.data;
   return Buffer.from(first.buffer, first.byteOffset, last.byteOffset + last.length + 1 - first.byteOffset);

@@ -55,3 +55,18 @@ test('a run laid out as lines is one view (no copy); mixed batches keep order an
   assert.equal(text(one), 'beta\n');
   assert.equal(text(lineChunks([])), '');
 });
+
+test('stdout\'s direct delivery frames the same way: runs as one view, a record alone copied, one newline each', async () => {
+  const { framed } = await import('../../src/pipeline/delivery-port.js');
+  const items = [item(1, 'alpha'), item(2, 'beta'), item(3, 'gamma')];
+  const buf = Buffer.alloc(64, 0x0a);
+  const ends = encodeLinesInto(items, 0, 3, buf, 0);
+  const lines = items.map((_, k) => ({ ...items[k]!, data: buf.subarray(k ? ends[k - 1]! : 0, ends[k]! - 1) }));
+  const all = framed(lines);
+  assert.equal(all.buffer, buf.buffer);
+  assert.equal(all.toString(), 'alpha\nbeta\ngamma\n');
+  const alone = framed([lines[2]!]); // a record alone: its next byte is not trusted
+  buf[ends[2]! - 1] = 0x6a; // the byte after it changes once framed (as a spool's writer can)
+  assert.equal(alone.toString(), 'gamma\n');
+  assert.equal(framed([lines[0]!, item(7, 'x'), lines[1]!, lines[2]!]).toString(), 'alpha\nx\nbeta\ngamma\n');
+});

@@ -49,6 +49,20 @@ async function index(f: Fx, more: PackageIndexOptions = {}): Promise<{ idx: Pack
   return { idx, logs };
 }
 
+/** A fixture's index built and kept: the kept file, its bytes, where its data starts, and the
+ * bytes with one bit flipped in the third data block. */
+async function kept(f: Fx): Promise<{ good: Awaited<ReturnType<typeof index>>; file: string; orig: Buffer; dataStart: number; bad: Buffer; block: number }> {
+  const good = await index(f);
+  const file = good.idx.cacheFile!;
+  const orig = readFileSync(file);
+  const dataStart = 24 + orig.readUInt32LE(12);
+  assert.ok(orig.length - dataStart > 3 * 65536, `only ${orig.length} bytes`);
+  const block = dataStart + 2 * 65536;
+  const bad = Buffer.from(orig);
+  bad[block + 1234]! ^= 0x01;
+  return { good, file, orig, dataStart, bad, block };
+}
+
 const entries = (idx: PackageIndex) => [...idx.entries()].map(([p, o]) => `${p}\t${o.pkg}\t${o.version}\t${o.arch}\t${o.source}`);
 
 test('cache: the first run builds and writes it, the next loads it and equals the build', async () => {
@@ -118,11 +132,7 @@ test('cache: stale after a change to status, info/ or a symlinked directory — 
 test('cache: corrupt, truncated, foreign and writable-by-others files are rejected with the reason (corrupt: the offset)', async () => {
   const f = fixture(3000);
   try {
-    const good = await index(f);
-    const file = good.idx.cacheFile!;
-    const orig = readFileSync(file);
-    const dataStart = 24 + orig.readUInt32LE(12);
-    assert.ok(orig.length - dataStart > 3 * 65536, `only ${orig.length} bytes`);
+    const { good, file, orig, bad, block } = await kept(f);
     const expectLoad = async (bytes: Buffer, reason: RegExp): Promise<void> => {
       writeFileSync(file, bytes);
       const r = await index(f);
@@ -134,10 +144,6 @@ test('cache: corrupt, truncated, foreign and writable-by-others files are reject
     // one byte in the third block of data: the table loads (blocks are checked when a look-up
     // first reaches them); the look-ups that reach it have no answer, the table is dropped and
     // built again, and no look-up ever answers from the corrupt bytes
-    const at = dataStart + 2 * 65536 + 1234;
-    const bad = Buffer.from(orig);
-    bad[at]! ^= 0x01;
-    const block = dataStart + 2 * 65536;
     writeFileSync(file, bad);
     const lazy = await index(f);
     assert.equal(lazy.idx.stats.fromCache, true);
@@ -191,12 +197,7 @@ test('cache: corrupt, truncated, foreign and writable-by-others files are reject
 test('stage: a batch whose look-up reaches a corrupt block passes pending, never with a version from it; the rebuilt table answers', async () => {
   const f = fixture(3000);
   try {
-    const good = await index(f);
-    const file = good.idx.cacheFile!;
-    const orig = readFileSync(file);
-    const dataStart = 24 + orig.readUInt32LE(12);
-    const bad = Buffer.from(orig);
-    bad[dataStart + 2 * 65536 + 1234]! ^= 0x01;
+    const { good, file, orig, bad } = await kept(f);
     writeFileSync(file, bad);
     const logs: string[] = [];
     const idx = new PackageIndex({ dpkgDir: f.dpkg, root: f.root, rpm: null, cacheDir: f.state, log: (t) => logs.push(t) });

@@ -1,10 +1,12 @@
 // The built package index (-v) kept on disk, so an agent that starts again on an unchanged
-// package database loads it (one read, a checksum pass) instead of building it again (~0.4 s of
-// CPU in a worker: every info/*.list read, ~12,000 lstats). Written by the package index worker
-// after a build, atomically (temporary file, rename; no fsync, which would hold the index's
-// hand-over for the disk: a file torn by a crash fails its length or checksum checks and is
-// built again); read on the main thread through one
-// asynchronous read (libuv's pool), the packed table used in place (no copy, no parse of paths).
+// package database loads it instead of building it again (~0.4 s of CPU in a worker: every
+// info/*.list read, ~12,000 lstats). Written by the package index worker after a build,
+// atomically (temporary file, rename; no fsync, which would hold the index's hand-over for the
+// disk: a file torn by a crash fails its length or checksum checks and is built again). A load
+// reads the preamble and the header (owners, versions, block checksums: ~80 KB here) through
+// libuv's pool and keeps the file open; the ~11 MB of data are read block by block when a look-up
+// first reaches them (a run reaches few of the ~180 blocks; reading them all cost ~10 ms of CPU
+// at every start), into one buffer whose views are the packed table (no parse of paths).
 //
 // A cache is used only when everything the build read is as it was when the build ran:
 //   - the build's options (dpkg directory, root, rpm binary) and this format's version;
@@ -16,18 +18,20 @@
 //   - the file itself: owned by this user, not writable by others, and the header and every 64 KiB
 //     block match their checksums (a flipped byte could otherwise name a wrong version).
 // Anything else (stale, corrupt, truncated, other format) → the caller rebuilds and says why.
-// The header is checked at load, each block when a look-up first reaches it (BlockGuard): a run
-// reaches few of the ~170 blocks, and checking them all cost ~8 ms of the main thread at every
-// start. A look-up that reaches a corrupt block has no answer (CorruptIndexError); the caller
-// drops the table and rebuilds, so no version is ever read from unchecked bytes.
+// The header is checked at load, each block when it is read in (BlockGuard). A look-up that
+// reaches a corrupt or unreadable block has no answer (CorruptIndexError); the caller drops the
+// table and rebuilds, so no version is ever read from unchecked bytes. The package stage's
+// look-ups never read on the record path: a block not in memory yet makes them throw
+// NotResidentError, and the stage waits for PackedPathIndex.resident (reads through the pool).
 // Not seen: a directory that becomes a symlink outside dpkg and rpm (the next package change
 // rebuilds the index).
-import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstat, lstatSync, mkdirSync, open, openSync, read, readdirSync, readSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { zlibCrc32 as crc32 } from '../util/zlib-crc32.js';
 import { executable, type PackageDbOptions, type PackageOwner } from './package-db.js';
-import { PackedPathIndex, type ByteGuard, type PackedPathIndexData } from './packed-path-index.js';
-import { readStateFile } from './state-dir.js';
+import { BYTES_ABSENT, BYTES_CORRUPT, BYTES_OK, PackedPathIndex, type ByteGuard, type PackedPathIndexData } from './packed-path-index.js';
+import { untrustedStateFile } from './state-dir.js';
 
 /** bump when the index's contents or this layout change */
 export const PACKAGE_INDEX_CACHE_FORMAT = 1;
@@ -206,39 +210,118 @@ function writeAll(fd: number, b: Uint8Array): void {
   for (let off = 0; off < b.length;) off += writeSync(fd, b, off, b.length - off);
 }
 
-/** The cache's data blocks, each checked against its checksum the first time a look-up reaches it. */
-export class BlockGuard implements ByteGuard {
-  /** per block: 1 once it matched its checksum */
-  private readonly ok: Uint8Array;
-  failure: string | undefined;
+/** A block's state: not read in yet / in memory, not yet checked / in memory and checked */
+const ABSENT = 0;
+const PRESENT = 1;
+const CHECKED = 2;
 
-  constructor(private readonly buf: Buffer, private readonly dataStart: number, private readonly sums: readonly number[], private readonly kind: SumKind) {
-    this.ok = new Uint8Array(sums.length);
+/**
+ * The cache's data blocks: each read in from the file (when `fd` is given) and checked against its
+ * checksum the first time a look-up reaches it. A look-up that may block reads a missing block
+ * itself (readSync: tests, a walk over every entry); the package stage's look-ups may not, and
+ * get BYTES_ABSENT, and `load` reads the block through libuv's pool. From an in-memory file
+ * (parseCache) every block is present and only checked when first reached.
+ */
+export class BlockGuard implements ByteGuard {
+  private readonly state: Uint8Array;
+  private readonly loading = new Map<number, Promise<void>>();
+  private closed = false;
+  failure: string | undefined;
+  missing = -1;
+  /** blocks read in from the file: by a look-up that could block, and through libuv's pool */
+  readonly reads = { sync: 0, async: 0 };
+
+  constructor(private readonly buf: Buffer, private readonly dataStart: number, private readonly sums: readonly number[], private readonly kind: SumKind, private readonly fd?: number) {
+    this.state = new Uint8Array(sums.length).fill(fd === undefined ? PRESENT : ABSENT);
   }
 
   /** `len` bytes from `byteIndex` of `view`, a view into this cache's buffer */
-  check(view: ArrayBufferView, byteIndex: number, len: number): boolean {
+  check(view: ArrayBufferView, byteIndex: number, len: number, mayRead: boolean): number {
     const rel = view.byteOffset - this.buf.byteOffset + byteIndex - this.dataStart;
     // bytes outside the data are never read by a look-up that gets here (its views end there)
     const first = Math.max(0, rel) >> BLOCK_SHIFT;
     const last = Math.min(this.sums.length - 1, Math.max(0, rel + len - 1) >> BLOCK_SHIFT);
-    for (let b = first; b <= last; b++) if (this.ok[b] !== 1 && !this.verify(b)) return false;
-    return true;
+    for (let b = first; b <= last; b++) {
+      if (this.state[b] === CHECKED) continue;
+      if (this.failure !== undefined) return BYTES_CORRUPT;
+      if (this.state[b] === ABSENT) {
+        if (!mayRead) { this.missing = b; return BYTES_ABSENT; }
+        this.readSync(b);
+        if (this.failure !== undefined) return BYTES_CORRUPT;
+      }
+      if (!this.verify(b)) return BYTES_CORRUPT;
+    }
+    return BYTES_OK;
   }
 
   checkAll(): boolean {
-    for (let b = 0; b < this.sums.length; b++) if (this.ok[b] !== 1 && !this.verify(b)) return false;
+    for (let b = 0; b < this.sums.length; b++) {
+      if (this.state[b] === ABSENT) this.readSync(b);
+      if (this.failure !== undefined || (this.state[b] !== CHECKED && !this.verify(b))) return false;
+    }
     return true;
   }
 
-  private verify(b: number): boolean {
-    if (this.failure !== undefined) return false;
+  load(b: number): Promise<void> {
+    if (this.state[b] !== ABSENT || this.failure !== undefined || this.fd === undefined) return Promise.resolve();
+    let p = this.loading.get(b);
+    if (p === undefined) {
+      const [at, len] = this.span(b);
+      p = new Promise<void>((resolve) => {
+        read(this.fd!, this.buf, at, len, at, (err, n) => {
+          this.loading.delete(b);
+          this.reads.async++;
+          if (!this.closed) this.landed(b, err, n);
+          resolve();
+        });
+      });
+      this.loading.set(b, p);
+    }
+    return p;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.failure ??= 'closed: the table was replaced';
+    // a read still in the pool writes into the buffer and calls back: close the file after it
+    const fd = this.fd;
+    if (fd === undefined) return;
+    if (this.loading.size === 0) closeSync(fd);
+    else void Promise.all(this.loading.values()).then(() => closeSync(fd));
+  }
+
+  /** bytes [at, at + len) of the file hold block b */
+  private span(b: number): [number, number] {
     const at = this.dataStart + b * BLOCK;
-    if (checksum(this.kind, this.buf.subarray(at, at + BLOCK)) !== this.sums[b]) {
-      this.failure = `corrupt: the block at offset ${at} (bytes ${at}–${Math.min(this.buf.length, at + BLOCK) - 1}) fails its checksum`;
+    return [at, Math.min(this.buf.length, at + BLOCK) - at];
+  }
+
+  private readSync(b: number): void {
+    const [at, len] = this.span(b);
+    let n = 0;
+    let err: NodeJS.ErrnoException | null = null;
+    try { n = readSync(this.fd!, this.buf, at, len, at); } catch (e) { err = e as NodeJS.ErrnoException; }
+    this.landed(b, err, n);
+    this.reads.sync++;
+  }
+
+  private landed(b: number, err: NodeJS.ErrnoException | null, n: number): void {
+    const [at, len] = this.span(b);
+    if (err || n !== len) {
+      this.failure ??= `unreadable: the block at offset ${at}: ${err ? err.code ?? err.message : `${n} of ${len} bytes (the file shrank)`}`;
+      return;
+    }
+    if (this.state[b] === ABSENT) this.state[b] = PRESENT;
+  }
+
+  private verify(b: number): boolean {
+    const [at, len] = this.span(b);
+    if (checksum(this.kind, this.buf.subarray(at, at + len)) !== this.sums[b]) {
+      this.failure = `corrupt: the block at offset ${at} (bytes ${at}–${at + len - 1}) fails its checksum`;
       return false;
     }
-    this.ok[b] = 1;
+    this.state[b] = CHECKED;
     return true;
   }
 }
@@ -251,54 +334,112 @@ export type CacheLoad =
 const bad = (reason: string): CacheLoad => ({ ok: false, absent: false, reason });
 
 /**
- * Loads the cache at `file` if it is intact and was built from the database as it is now.
- * Never throws: every failure is a reason (naming the offset for corrupt bytes).
+ * Loads the cache at `file` if it is intact and was built from the database as it is now: reads
+ * its preamble and header (the owners and versions, the block checksums; ~80 KB here), not its
+ * data (~11 MB), whose blocks are read in when a look-up first reaches them. The file stays open
+ * until the table is closed (a rebuild renames a new file over it; this one's bytes stay as they
+ * were). Never throws: every failure is a reason (naming the offset for corrupt bytes).
  */
 export async function loadPackageIndexCache(file: string, opts: PackageDbOptions): Promise<CacheLoad> {
-  const r = await readStateFile(file);
-  return r.ok ? parseCache(r.buf, opts) : r;
+  let fd: number;
+  try {
+    fd = await promisify(open)(file, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? { ok: false, absent: true, reason: 'none yet' } : bad(`unreadable: ${code ?? (e as Error).message}`);
+  }
+  let r: CacheLoad;
+  try {
+    r = await loadFromFd(fd, opts);
+  } catch (e) {
+    r = bad(`unreadable: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (!r.ok) closeSync(fd);
+  return r;
 }
 
-/** The checks and views of loadPackageIndexCache on a file's bytes (tests: in memory). */
+async function loadFromFd(fd: number, opts: PackageDbOptions): Promise<CacheLoad> {
+  const st = await promisify(fstat)(fd);
+  const untrusted = untrustedStateFile(st);
+  if (untrusted) return bad(untrusted);
+  const readAt = async (at: number, len: number): Promise<Buffer> => {
+    const b = Buffer.allocUnsafe(len);
+    let got = 0;
+    while (got < len) {
+      const { bytesRead: n } = await promisify(read)(fd, b, got, len - got, at + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return b.subarray(0, got);
+  };
+  const pre = await readAt(0, Math.min(st.size, FIXED));
+  const hlen = pre.length === FIXED ? pre.readUInt32LE(12) : 0;
+  // the header's bytes, unless the preamble already fails (parseHeader says why)
+  const head = FIXED + hlen <= st.size && pre.toString('latin1', 0, 8) === MAGIC ? Buffer.concat([pre, await readAt(FIXED, hlen)]) : pre;
+  const h = parseHeader(head, st.size, opts);
+  if ('reason' in h) return h;
+  // the data, read in block by block as look-ups reach it (pages never written stay unallocated)
+  const buf = Buffer.allocUnsafeSlow(st.size);
+  return table(h.header, buf, new BlockGuard(buf, h.header.dataStart, h.header.sums, h.kind, fd));
+}
+
+/** The checks and views of loadPackageIndexCache on a whole file's bytes in memory (tests). */
 export function parseCache(buf: Buffer, opts: PackageDbOptions): CacheLoad {
-  if (buf.length < FIXED) return bad(`truncated: ${buf.length} bytes, shorter than the ${FIXED}-byte preamble`);
-  if (buf.toString('latin1', 0, 8) !== MAGIC) return bad('offset 0: not a falconet package index cache (magic)');
-  const format = buf.readUInt32LE(8);
-  if (format !== PACKAGE_INDEX_CACHE_FORMAT) return bad(`offset 8: format ${format}, this falconet writes ${PACKAGE_INDEX_CACHE_FORMAT}`);
-  const hlen = buf.readUInt32LE(12);
-  if (FIXED + hlen > buf.length) return bad(`offset 12: header of ${hlen} bytes runs past the end (${buf.length} bytes)`);
-  const kind = buf.readUInt32LE(20);
-  if (kind !== FLETCHER && !(kind === CRC32 && crc32)) return bad(`offset 20: checksum kind ${kind} is not one this Node computes`);
-  const hbytes = buf.subarray(FIXED, FIXED + hlen);
-  if (checksum(kind, hbytes) !== buf.readUInt32LE(16)) return bad(`offset ${FIXED}: header (${hlen} bytes) fails its checksum`);
+  const h = parseHeader(buf, buf.length, opts);
+  if ('reason' in h) return h;
+  return table(h.header, buf, new BlockGuard(buf, h.header.dataStart, h.header.sums, h.kind));
+}
+
+/**
+ * The preamble and header (`head`: the file's first bytes, at least through the header when the
+ * preamble is sound) of a file of `size` bytes, checked, and whether the database is as the
+ * build read it.
+ */
+function parseHeader(head: Buffer, size: number, opts: PackageDbOptions): { header: CacheHeader; kind: SumKind } | Extract<CacheLoad, { ok: false }> {
+  const fail = (reason: string) => ({ ok: false as const, absent: false, reason });
+  if (size < FIXED) return fail(`truncated: ${size} bytes, shorter than the ${FIXED}-byte preamble`);
+  if (head.toString('latin1', 0, 8) !== MAGIC) return fail('offset 0: not a falconet package index cache (magic)');
+  const format = head.readUInt32LE(8);
+  if (format !== PACKAGE_INDEX_CACHE_FORMAT) return fail(`offset 8: format ${format}, this falconet writes ${PACKAGE_INDEX_CACHE_FORMAT}`);
+  const hlen = head.readUInt32LE(12);
+  if (FIXED + hlen > size) return fail(`offset 12: header of ${hlen} bytes runs past the end (${size} bytes)`);
+  if (head.length < FIXED + hlen) return fail(`truncated while reading: ${head.length} of the header's ${FIXED + hlen} bytes`);
+  const kind = head.readUInt32LE(20);
+  if (kind !== FLETCHER && !(kind === CRC32 && crc32)) return fail(`offset 20: checksum kind ${kind} is not one this Node computes`);
+  const hbytes = head.subarray(FIXED, FIXED + hlen);
+  if (checksum(kind, hbytes) !== head.readUInt32LE(16)) return fail(`offset ${FIXED}: header (${hlen} bytes) fails its checksum`);
   let h: CacheHeader;
   try {
     h = JSON.parse(hbytes.toString('utf8')) as CacheHeader;
   } catch (e) {
-    return bad(`offset ${FIXED}: header is not JSON (${(e as Error).message})`);
+    return fail(`offset ${FIXED}: header is not JSON (${(e as Error).message})`);
   }
-  if (h.dataStart !== FIXED + hlen || h.dataStart % 8 !== 0) return bad(`offset ${FIXED}: header names data at ${h.dataStart}, expected ${FIXED + hlen}`);
+  if (h.dataStart !== FIXED + hlen || h.dataStart % 8 !== 0) return fail(`offset ${FIXED}: header names data at ${h.dataStart}, expected ${FIXED + hlen}`);
   // stale? the build's options and what it read, as they are now
   const o = h.options;
   if (o.dpkgDir !== opts.dpkgDir || o.root !== opts.root || o.rpm !== opts.rpm) {
-    return bad(`built with other options (${JSON.stringify(o)}, now ${JSON.stringify(opts)})`);
+    return fail(`built with other options (${JSON.stringify(o)}, now ${JSON.stringify(opts)})`);
   }
   const now = packageDbSources(opts);
-  if (now.length !== h.sources.length) return bad(`stale: the package database's files changed (${h.sources.length} then, ${now.length} now)`);
+  if (now.length !== h.sources.length) return fail(`stale: the package database's files changed (${h.sources.length} then, ${now.length} now)`);
   for (let i = 0; i < now.length; i++) {
     const [p, id] = now[i]!;
     const [hp, hid] = h.sources[i]!;
-    if (p !== hp || id !== hid) return bad(`stale: ${p} changed (${hid} → ${id})`);
+    if (p !== hp || id !== hid) return fail(`stale: ${p} changed (${hid} → ${id})`);
   }
   for (const [dir, real] of h.links) {
     const r = resolve(opts.root, dir);
-    if (r !== real) return bad(`stale: directory ${dir} now resolves to ${r ?? 'nothing'} (was ${real ?? 'nothing'})`);
+    if (r !== real) return fail(`stale: directory ${dir} now resolves to ${r ?? 'nothing'} (was ${real ?? 'nothing'})`);
   }
   // intact? the length and the number of block checksums here; each block when first reached
   const end = h.sections.hashes[0] + align8(h.sections.hashes[1]);
-  if (buf.length !== end) return bad(`${buf.length < end ? 'truncated' : 'extended'}: ${buf.length} bytes, the header says ${end}`);
-  if (!Array.isArray(h.sums) || Math.ceil((end - h.dataStart) / BLOCK) !== h.sums.length) return bad(`offset ${FIXED}: ${h.sums?.length} block checksums for ${end - h.dataStart} data bytes`);
-  const guard = new BlockGuard(buf, h.dataStart, h.sums, kind);
+  if (size !== end) return fail(`${size < end ? 'truncated' : 'extended'}: ${size} bytes, the header says ${end}`);
+  if (!Array.isArray(h.sums) || Math.ceil((end - h.dataStart) / BLOCK) !== h.sums.length) return fail(`offset ${FIXED}: ${h.sums?.length} block checksums for ${end - h.dataStart} data bytes`);
+  return { header: h, kind };
+}
+
+/** The table's views into `buf` (the whole file's length), its bytes guarded block by block. */
+function table(h: CacheHeader, buf: Buffer, guard: BlockGuard): CacheLoad {
   const view = <T>(k: keyof CacheHeader['sections'], make: (ab: ArrayBufferLike, off: number, n: number) => T, unit: number): T | string => {
     const [off, len] = h.sections[k];
     if (off < h.dataStart || off % 8 !== 0 || len % unit !== 0 || off + len > buf.length) return `section ${k} at offset ${off} (${len} bytes) lies outside the data`;

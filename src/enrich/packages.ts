@@ -19,7 +19,7 @@ import { fileRecordPath, isExecutableFile } from './file-path.js';
 import type { PackageDbOptions, PackageOwner } from './package-db.js';
 import { loadPackageIndexCache, packageIndexCacheFile } from './package-index-cache.js';
 import type { PackageIndexJob, PackageIndexReply } from './package-index-worker.js';
-import { CorruptIndexError, PackedPathIndex } from './packed-path-index.js';
+import { CorruptIndexError, NotResidentError, PackedPathIndex } from './packed-path-index.js';
 
 export { parseDpkgStatus, parseRpmQuery, RPM_QUERY_FORMAT, type DpkgPackage, type PackageOwner } from './package-db.js';
 
@@ -104,18 +104,48 @@ export class PackageIndex {
    * dropped (ready turns false) and a build from the package database starts.
    */
   lookup(p: string): PackageOwner | undefined {
+    return this.find(p, true);
+  }
+
+  /**
+   * As lookup, but never waits for a read: where a kept table's bytes for `p` are not read in yet
+   * it throws NotResidentError, and `resident(p)` reads them through libuv's pool (the record
+   * path never blocks on the file).
+   */
+  lookupResident(p: string): PackageOwner | undefined {
+    return this.find(p, false);
+  }
+
+  /** Blocks of a kept table read in so far (tests: the stage's look-ups never read on their
+   * thread); undefined for a table built in memory */
+  get blockReads(): { readonly sync: number; readonly async: number } | undefined {
+    return this.packed?.reads;
+  }
+
+  /** Settles when lookupResident(p) answers without a read (or the table is gone or corrupt). */
+  async resident(p: string): Promise<void> {
+    await this.packed?.resident(p);
+  }
+
+  private find(p: string, mayRead: boolean): PackageOwner | undefined {
     const packed = this.packed;
     if (packed === undefined) return undefined;
     try {
-      return packed.lookup(p);
+      return packed.lookup(p, mayRead);
     } catch (e) {
       if (e instanceof CorruptIndexError && this.packed === packed) this.dropCorrupt(e.message);
       throw e;
     }
   }
 
+  /** The table in use from now on (undefined: none); the one before releases its file. */
+  private use(next: PackedPathIndex | undefined): void {
+    if (this.packed !== next) this.packed?.close();
+    this.packed = next;
+  }
+
   private dropCorrupt(reason: string): void {
-    this.packed = undefined;
+    this.use(undefined);
     this.stats.fromCache = false;
     this.stats.cacheNote = reason;
     this.log(`package index cache ${this.cacheFile}: ${reason}; building the index`);
@@ -147,7 +177,7 @@ export class PackageIndex {
         const t0 = performance.now();
         const c = await loadPackageIndexCache(this.cacheFile, this.db);
         if (c.ok && !this.rebuildAgain) {
-          this.packed = c.index;
+          this.use(c.index);
           this.stats.builds++;
           this.stats.packages = c.packages;
           this.stats.paths = c.paths;
@@ -165,7 +195,7 @@ export class PackageIndex {
         this.rebuildAgain = false;
         const t0 = performance.now();
         const r = await this.buildInWorker();
-        this.packed = new PackedPathIndex(r.data);
+        this.use(new PackedPathIndex(r.data));
         for (const w of r.warnings) this.log(w);
         this.stats.builds++;
         this.stats.packages = r.packages;
@@ -220,6 +250,7 @@ export class PackageIndex {
     this.watcher?.close();
     this.watcher = undefined;
     void this.worker?.terminate();
+    this.use(undefined);
   }
 }
 
@@ -306,7 +337,7 @@ export class PackageStage implements Stage {
   private exeEnrichment(exe: string | undefined): PackageEnrichment {
     let e = this.byExe.get(exe);
     if (e === undefined) {
-      const pv = exe ? this.index.lookup(exe) : undefined;
+      const pv = exe ? this.index.lookupResident(exe) : undefined;
       e = Object.freeze(pv ? { procVersion: pv.version } : {});
       this.byExe.set(exe, e);
     }
@@ -320,12 +351,15 @@ export class PackageStage implements Stage {
     return Object.freeze(e);
   }
 
-  private attach(batch: Envelope[]): Envelope[] {
+  private attach(batch: Envelope[]): Envelope[] | Promise<Envelope[]> {
     try {
       return this.attachOnce(batch);
     } catch (e) {
       // a kept table was found corrupt: the index dropped it, so the batch goes out pending
       if (e instanceof CorruptIndexError) return this.attachOnce(batch);
+      // a kept table's bytes for this path are not read in: read them off this thread, then
+      // the batch again (what it looked up before is in byExe/byFile now)
+      if (e instanceof NotResidentError) return this.index.resident(e.path).then(() => this.attach(batch));
       throw e;
     }
   }
@@ -347,12 +381,12 @@ export class PackageStage implements Stage {
         const pe = this.exeEnrichment(this.exeOf(env));
         if (customFile) {
           const file = this.fileOf(env);
-          e = file ? this.withFile(pe, this.index.lookup(file)) : pe;
+          e = file ? this.withFile(pe, this.index.lookupResident(file)) : pe;
         } else if (env.kind === 'file' && isExecutableFile(env.rec as FileRecord)) {
           const r = env.rec as FileRecord;
           let f = this.byFile.get(r.ino);
           if (f === undefined || f.dev !== r.dev || f.dir !== r.dir || f.name !== r.name || f.fsrel !== (r.hdr.flags & FF.PATH_FSREL)) {
-            const owner = this.index.lookup(fileRecordPath(r));
+            const owner = this.index.lookupResident(fileRecordPath(r));
             f = { dev: r.dev, dir: r.dir, name: r.name, fsrel: r.hdr.flags & FF.PATH_FSREL, owner, forExe: pe, e: this.withFile(pe, owner) };
             this.byFile.set(r.ino, f);
           } else if (f.forExe !== pe) {

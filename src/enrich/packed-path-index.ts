@@ -160,19 +160,41 @@ export class PackedPathIndexBuilder {
   }
 }
 
+/** ByteGuard.check: the bytes may be read / fail their checksum / are not read in yet */
+export const BYTES_OK = 1;
+export const BYTES_CORRUPT = 0;
+export const BYTES_ABSENT = -1;
+
 /**
- * Checks the bytes a look-up is about to read (the on-disk cache verifies its blocks as look-ups
- * first reach them). false: they are corrupt, and `failure` says where.
+ * Checks the bytes a look-up is about to read (the on-disk cache reads its blocks and verifies
+ * them as look-ups first reach them). BYTES_CORRUPT: `failure` says where. BYTES_ABSENT (only when
+ * `mayRead` is false): the bytes are not in memory yet; `missing` names the block that `load`
+ * brings in.
  */
 export interface ByteGuard {
-  check(view: ArrayBufferView, byteIndex: number, len: number): boolean;
-  /** checks everything (a walk over every entry) */
+  check(view: ArrayBufferView, byteIndex: number, len: number, mayRead: boolean): number;
+  /** checks everything (a walk over every entry), reading what is not in memory */
   checkAll(): boolean;
   readonly failure: string | undefined;
+  readonly missing: number;
+  /** reads block `block` in without blocking the caller's thread */
+  load(block: number): Promise<void>;
+  /** releases what it holds open (a file) */
+  close(): void;
+  /** blocks read in: by check (mayRead) and by load */
+  readonly reads?: { readonly sync: number; readonly async: number };
 }
 
 /** A look-up reached bytes that fail their checksum: it has no answer, and the table is unusable. */
 export class CorruptIndexError extends Error {}
+
+/** A look-up that may not wait for a read reached bytes not read in yet: `resident(path)` brings
+ * them in without blocking, then the look-up answers. */
+export class NotResidentError extends Error {
+  constructor(readonly path: string) {
+    super(`package index: the bytes for ${path} are not read in yet`);
+  }
+}
 
 /** The same table as views into buffers it does not own (the on-disk cache, read in one piece). */
 export interface PackedPathIndexViews {
@@ -224,27 +246,64 @@ export class PackedPathIndex {
     return this.ents.length / 3;
   }
 
-  /** Throws CorruptIndexError when the bytes it reaches fail the guard's checks. */
-  lookup(p: string): PackageOwner | undefined {
+  /**
+   * Throws CorruptIndexError when the bytes it reaches fail the guard's checks; with `mayRead`
+   * false, NotResidentError when they are not in memory yet (instead of reading them).
+   */
+  lookup(p: string, mayRead = true): PackageOwner | undefined {
     if (this.scratch.length < p.length * 3) this.scratch = new Uint8Array(p.length * 3);
     const q = this.scratch;
     const len = encoder.encodeInto(p, q).written;
     const h = fnv1a(q, 0, len);
     const g = this.guard;
+    const ok = (view: ArrayBufferView, byteIndex: number, n: number): void => {
+      const r = g!.check(view, byteIndex, n, mayRead);
+      if (r === BYTES_OK) return;
+      throw r === BYTES_ABSENT ? new NotResidentError(p) : new CorruptIndexError(g!.failure);
+    };
     for (let s = h & this.mask; ; s = (s + 1) & this.mask) {
-      if (g && !(g.check(this.slots, s * 4, 4) && g.check(this.hashes, s * 4, 4))) throw new CorruptIndexError(g.failure);
+      if (g) { ok(this.slots, s * 4, 4); ok(this.hashes, s * 4, 4); }
       const e = this.slots[s]!;
       if (e === 0) return undefined;
       if (this.hashes[s] !== h) continue;
       const base = (e - 1) * 3;
-      if (g && !g.check(this.ents, base * 4, 12)) throw new CorruptIndexError(g.failure);
+      if (g) ok(this.ents, base * 4, 12);
       if (this.ents[base + 1] !== len) continue;
       const off = this.ents[base]!;
-      if (g && !g.check(this.blob, off, len)) throw new CorruptIndexError(g.failure);
+      if (g) ok(this.blob, off, len);
       let i = 0;
       while (i < len && this.blob[off + i] === q[i]) i++;
       if (i === len) return this.owners[this.ents[base + 2]!];
     }
+  }
+
+  /**
+   * Brings in, without blocking this thread, every block a look-up of `p` reaches, so that
+   * `lookup(p, false)` answers (or throws CorruptIndexError). Settles once it does.
+   */
+  async resident(p: string): Promise<void> {
+    const g = this.guard;
+    if (!g) return;
+    for (;;) {
+      try {
+        this.lookup(p, false);
+        return;
+      } catch (e) {
+        if (!(e instanceof NotResidentError)) return; // corrupt: the caller's look-up says so
+        await g.load(g.missing);
+      }
+    }
+  }
+
+  /** Releases the file behind a table read from disk (nothing for one built in memory). */
+  close(): void {
+    this.guard?.close();
+  }
+
+  /** Blocks read in from the file behind the table: by look-ups that could block, and through
+   * libuv's pool (tests, diagnostics; undefined for a table built in memory) */
+  get reads(): { readonly sync: number; readonly async: number } | undefined {
+    return this.guard?.reads;
   }
 
   /** Every entry in the order it was packed (tests, diagnostics). */

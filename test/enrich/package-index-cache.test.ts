@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { packageIndexCacheFile, parseCache, PACKAGE_INDEX_CACHE_FORMAT } from '../../src/enrich/package-index-cache.js';
@@ -89,6 +89,86 @@ test('cache: the first run builds and writes it, the next loads it and equals th
     const c = await index(f, { cacheDir: f.state, root: path.join(f.root, 'usr') });
     assert.notEqual(c.idx.cacheFile, file);
     assert.equal(readdirSync(f.state).length, 2);
+  } finally {
+    rmSync(f.dir, { recursive: true, force: true });
+  }
+});
+
+/** The descriptors this process holds open on `file`. */
+const openOn = (file: string): number => readdirSync('/proc/self/fd').filter((fd) => {
+  try { return readlinkSync(`/proc/self/fd/${fd}`) === file; } catch { return false; }
+}).length;
+
+test('cache: a load reads the header only; blocks are read as look-ups reach them, the stage\'s never on its thread', async () => {
+  const f = fixture(3000);
+  try {
+    const { good, file } = await kept(f);
+    const blocks = Math.ceil((statSync(file).size - (24 + readFileSync(file).readUInt32LE(12))) / 65536);
+    const b = await index(f);
+    assert.equal(b.idx.stats.fromCache, true);
+    assert.deepEqual(b.idx.blockReads, { sync: 0, async: 0 }); // nothing of the data at load
+    assert.equal(openOn(file), 1);
+    // the stage: every listed path as an exe, in batches; versions right, no read on its thread
+    const stage = new PackageStage(b.idx, { watch: false, readyWaitMs: 10000 });
+    const want = [...good.idx.entries()].map(([p, o]) => [p, o.version] as const);
+    const mk = (exe: string): Envelope => ({ kind: 'file', rec: { type: 'file', hdr: { flags: 0 }, mode: 0o100644, dir: '/', name: 'x' }, enrich: { process: { exe } } });
+    const first = await stage.process([mk('/usr/bin/alpha')]);
+    assert.deepEqual(first[0]!.enrich!['packages'], { procVersion: '1:2.3-4+deb12u1' });
+    const afterOne = b.idx.blockReads!;
+    assert.ok(afterOne.async >= 1 && afterOne.async <= 4 && afterOne.sync === 0, JSON.stringify(afterOne)); // a slot, an entry, a key
+    for (let i = 0; i < want.length; i += 256) {
+      const batch = want.slice(i, i + 256);
+      const out = await stage.process(batch.map(([p]) => mk(p)));
+      for (let k = 0; k < out.length; k++) assert.deepEqual(out[k]!.enrich!['packages'], { procVersion: batch[k]![1] }, batch[k]![0]);
+    }
+    assert.deepEqual(b.idx.blockReads, { sync: 0, async: blocks }); // each block once, all through the pool
+    // a look-up that may block reads what it needs itself
+    const c = await index(f);
+    assert.equal(c.idx.lookup('/usr/share/beta/some/longer/directory/name/file-number-2999.txt')?.version, '0.9~rc1-2');
+    assert.ok(c.idx.blockReads!.sync >= 1 && c.idx.blockReads!.async === 0, JSON.stringify(c.idx.blockReads));
+    // the file stays open while its table is in use, and is let go when the index closes
+    assert.equal(openOn(file), 2);
+    stage.close();
+    c.idx.close();
+    assert.equal(openOn(file), 0);
+  } finally {
+    rmSync(f.dir, { recursive: true, force: true });
+  }
+});
+
+test('cache: a loaded table answers from the file it opened: renamed over, it keeps its bytes; cut short, the look-up that reaches the gap drops it and the index is built again', async () => {
+  const f = fixture(3000);
+  try {
+    const { good, file, orig } = await kept(f);
+    const want = [...good.idx.entries()].map(([p, o]) => [p, o.version] as const);
+    // a new file renamed over the kept one (as a rebuild writes it): the open table is unmoved
+    const a = await index(f);
+    const tmp = `${file}.other`;
+    writeFileSync(tmp, Buffer.alloc(orig.length, 0x55));
+    renameSync(tmp, file);
+    for (const [p, v] of want) assert.equal(a.idx.lookup(p)?.version, v, p);
+    a.idx.close();
+    writeFileSync(file, orig);
+    // cut short in place after the load: the block past the end cannot be read
+    const b = await index(f);
+    truncateSync(file, orig.length - 70000);
+    let unreadable = 0;
+    for (const [p, v] of want) {
+      if (!b.idx.ready) break;
+      try {
+        assert.equal(b.idx.lookup(p)?.version, v, p);
+      } catch (e) {
+        assert.ok(e instanceof CorruptIndexError, String(e));
+        unreadable++;
+      }
+    }
+    assert.equal(unreadable, 1);
+    assert.match(b.logs[0] ?? '', new RegExp(`^package index cache ${file}: unreadable: the block at offset \\d+: \\d+ of \\d+ bytes \\(the file shrank\\); building the index$`));
+    await b.idx.settled();
+    assert.deepEqual(entries(b.idx), entries(good.idx));
+    assert.deepEqual(readFileSync(file), orig); // written again
+    b.idx.close();
+    assert.equal(openOn(file), 0);
   } finally {
     rmSync(f.dir, { recursive: true, force: true });
   }

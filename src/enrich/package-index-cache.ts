@@ -256,8 +256,9 @@ export class BlockGuard implements ByteGuard {
 
   checkAll(): boolean {
     for (let b = 0; b < this.sums.length; b++) {
-      if (this.state[b] === ABSENT) this.readSync(b);
-      if (this.failure !== undefined || (this.state[b] !== CHECKED && !this.verify(b))) return false;
+      if (this.state[b] === CHECKED) continue;
+      if (this.failure === undefined && this.state[b] === ABSENT) this.readSync(b);
+      if (this.failure !== undefined || !this.verify(b)) return false;
     }
     return true;
   }
@@ -267,11 +268,17 @@ export class BlockGuard implements ByteGuard {
     let p = this.loading.get(b);
     if (p === undefined) {
       const [at, len] = this.span(b);
+      // into a buffer of its own: a blocking look-up may read and check the block meanwhile, and
+      // checked bytes are never written again
+      const into = Buffer.allocUnsafe(len);
       p = new Promise<void>((resolve) => {
-        read(this.fd!, this.buf, at, len, at, (err, n) => {
+        read(this.fd!, into, 0, len, at, (err, n) => {
           this.loading.delete(b);
           this.reads.async++;
-          if (!this.closed) this.landed(b, err, n);
+          if (!this.closed && this.state[b] === ABSENT) {
+            if (!err && n === len) into.copy(this.buf, at);
+            this.landed(b, err, n);
+          }
           resolve();
         });
       });

@@ -3,10 +3,10 @@
 // info/*.list read, ~12,000 lstats). Written by the package index worker after a build,
 // atomically (temporary file, rename; no fsync, which would hold the index's hand-over for the
 // disk: a file torn by a crash fails its length or checksum checks and is built again). A load
-// reads the preamble and the header (owners, versions, block checksums: ~80 KB here) through
-// libuv's pool and keeps the file open; the ~11 MB of data are read block by block when a look-up
-// first reaches them (a run reaches few of the ~180 blocks; reading them all cost ~10 ms of CPU
-// at every start), into one buffer whose views are the packed table (no parse of paths).
+// reads the preamble and the header (owners, versions, block checksums: ~110 KB here) through
+// libuv's pool and keeps the file open; the ~11 MB of data are read 4 KiB block by block when a
+// look-up first reaches them (a look-up reads 4–5 blocks; reading the whole file cost ~10 ms of
+// CPU at every start), into one buffer whose views are the packed table (no parse of paths).
 //
 // A cache is used only when everything the build read is as it was when the build ran:
 //   - the build's options (dpkg directory, root, rpm binary) and this format's version;
@@ -15,14 +15,14 @@
 //   - whether the rpm binary exists, and rpm's database files when it does;
 //   - every directory the build resolved through a symlink (usr-merge's /bin, /lib, …) still
 //     resolves to the same place;
-//   - the file itself: owned by this user, not writable by others, and the header and every 64 KiB
+//   - the file itself: owned by this user, not writable by others, and the header and every 4 KiB
 //     block match their checksums (a flipped byte could otherwise name a wrong version).
 // Anything else (stale, corrupt, truncated, other format) → the caller rebuilds and says why.
 // The header is checked at load, each block when it is read in (BlockGuard). A look-up that
 // reaches a corrupt or unreadable block has no answer (CorruptIndexError); the caller drops the
 // table and rebuilds, so no version is ever read from unchecked bytes. The package stage's
 // look-ups never read on the record path: a block not in memory yet makes them throw
-// NotResidentError, and the stage waits for PackedPathIndex.resident (reads through the pool).
+// NotResident, and the stage waits for PackedPathIndex.resident (reads through the pool).
 // Not seen: a directory that becomes a symlink outside dpkg and rpm (the next package change
 // rebuilds the index).
 import { closeSync, fstat, lstatSync, mkdirSync, open, openSync, read, readdirSync, readSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
@@ -34,12 +34,15 @@ import { BYTES_ABSENT, BYTES_CORRUPT, BYTES_OK, PackedPathIndex, type ByteGuard,
 import { untrustedStateFile } from './state-dir.js';
 
 /** bump when the index's contents or this layout change */
-export const PACKAGE_INDEX_CACHE_FORMAT = 1;
+export const PACKAGE_INDEX_CACHE_FORMAT = 2;
 const MAGIC = 'FNPKIDX\n';
 /** magic, format, header length, header checksum, checksum kind (u32 each) */
 const FIXED = 24;
-const BLOCK_SHIFT = 16;
-const BLOCK = 1 << BLOCK_SHIFT; // 64 KiB
+/** a look-up reads ~4 words and a key: small blocks keep what a start reads in (and checks) small */
+const BLOCK_SHIFT = 12;
+/** the unit of reading in and of checksums: 4 KiB (format 1: 64 KiB) */
+export const PACKAGE_INDEX_BLOCK = 1 << BLOCK_SHIFT;
+const BLOCK = PACKAGE_INDEX_BLOCK;
 
 /** What the build read, each as an identity string ('absent' when missing). */
 export type DbSources = Array<[string, string]>;
@@ -54,7 +57,7 @@ interface CacheHeader {
   owners: PackageOwner[];
   /** byte offset and length of each section in the file */
   sections: { blob: [number, number]; ents: [number, number]; slots: [number, number]; hashes: [number, number] };
-  /** offset where the checksummed blocks start; per 64 KiB block from there: its checksum */
+  /** offset where the checksummed blocks start; per block (PACKAGE_INDEX_BLOCK) from there: its checksum */
   dataStart: number;
   sums: number[];
 }
@@ -342,7 +345,7 @@ const bad = (reason: string): CacheLoad => ({ ok: false, absent: false, reason }
 
 /**
  * Loads the cache at `file` if it is intact and was built from the database as it is now: reads
- * its preamble and header (the owners and versions, the block checksums; ~80 KB here), not its
+ * its preamble and header (the owners and versions, the block checksums; ~110 KB here), not its
  * data (~11 MB), whose blocks are read in when a look-up first reaches them. The file stays open
  * until the table is closed (a rebuild renames a new file over it; this one's bytes stay as they
  * were). Never throws: every failure is a reason (naming the offset for corrupt bytes).

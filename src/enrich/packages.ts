@@ -19,7 +19,7 @@ import { fileRecordPath, isExecutableFile } from './file-path.js';
 import type { PackageDbOptions, PackageOwner } from './package-db.js';
 import { loadPackageIndexCache, packageIndexCacheFile } from './package-index-cache.js';
 import type { PackageIndexJob, PackageIndexReply } from './package-index-worker.js';
-import { CorruptIndexError, NotResidentError, PackedPathIndex } from './packed-path-index.js';
+import { CorruptIndexError, NotResident, PackedPathIndex } from './packed-path-index.js';
 
 export { parseDpkgStatus, parseRpmQuery, RPM_QUERY_FORMAT, type DpkgPackage, type PackageOwner } from './package-db.js';
 
@@ -109,7 +109,7 @@ export class PackageIndex {
 
   /**
    * As lookup, but never waits for a read: where a kept table's bytes for `p` are not read in yet
-   * it throws NotResidentError, and `resident(p)` reads them through libuv's pool (the record
+   * it throws NotResident, and `resident(p)` reads them through libuv's pool (the record
    * path never blocks on the file).
    */
   lookupResident(p: string): PackageOwner | undefined {
@@ -359,7 +359,7 @@ export class PackageStage implements Stage {
       if (e instanceof CorruptIndexError) return this.attachOnce(batch);
       // a kept table's bytes for this path are not read in: read them off this thread, then
       // the batch again (what it looked up before is in byExe/byFile now)
-      if (e instanceof NotResidentError) return this.index.resident(e.path).then(() => this.attach(batch));
+      if (e instanceof NotResident) return this.index.resident(e.path).then(() => this.attach(batch));
       throw e;
     }
   }

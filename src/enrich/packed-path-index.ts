@@ -188,12 +188,13 @@ export interface ByteGuard {
 /** A look-up reached bytes that fail their checksum: it has no answer, and the table is unusable. */
 export class CorruptIndexError extends Error {}
 
-/** A look-up that may not wait for a read reached bytes not read in yet: `resident(path)` brings
- * them in without blocking, then the look-up answers. */
-export class NotResidentError extends Error {
-  constructor(readonly path: string) {
-    super(`package index: the bytes for ${path} are not read in yet`);
-  }
+/**
+ * Thrown by a look-up that may not wait for a read when it reached bytes not read in yet:
+ * `resident(path)` brings them in without blocking, then the look-up answers. A signal, not a
+ * failure: no Error, so throwing it captures no stack (it is thrown once per path a start reads).
+ */
+export class NotResident {
+  constructor(readonly path: string) {}
 }
 
 /** The same table as views into buffers it does not own (the on-disk cache, read in one piece). */
@@ -248,7 +249,7 @@ export class PackedPathIndex {
 
   /**
    * Throws CorruptIndexError when the bytes it reaches fail the guard's checks; with `mayRead`
-   * false, NotResidentError when they are not in memory yet (instead of reading them).
+   * false, NotResident when they are not in memory yet (instead of reading them).
    */
   lookup(p: string, mayRead = true): PackageOwner | undefined {
     if (this.scratch.length < p.length * 3) this.scratch = new Uint8Array(p.length * 3);
@@ -259,7 +260,7 @@ export class PackedPathIndex {
     const ok = (view: ArrayBufferView, byteIndex: number, n: number): void => {
       const r = g!.check(view, byteIndex, n, mayRead);
       if (r === BYTES_OK) return;
-      throw r === BYTES_ABSENT ? new NotResidentError(p) : new CorruptIndexError(g!.failure);
+      throw r === BYTES_ABSENT ? new NotResident(p) : new CorruptIndexError(g!.failure);
     };
     for (let s = h & this.mask; ; s = (s + 1) & this.mask) {
       if (g) { ok(this.slots, s * 4, 4); ok(this.hashes, s * 4, 4); }
@@ -289,7 +290,7 @@ export class PackedPathIndex {
         this.lookup(p, false);
         return;
       } catch (e) {
-        if (!(e instanceof NotResidentError)) return; // corrupt: the caller's look-up says so
+        if (!(e instanceof NotResident)) return; // corrupt: the caller's look-up says so
         await g.load(g.missing);
       }
     }

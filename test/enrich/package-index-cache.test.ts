@@ -11,7 +11,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PACKAGE_INDEX_BLOCK as BLOCK, packageIndexCacheFile, parseCache, PACKAGE_INDEX_CACHE_FORMAT } from '../../src/enrich/package-index-cache.js';
+import { loadPackageIndexCache, PACKAGE_INDEX_BLOCK as BLOCK, packageIndexCacheFile, parseCache, PACKAGE_INDEX_CACHE_FORMAT } from '../../src/enrich/package-index-cache.js';
 import { PackageIndex, PackageStage, type PackageEnrichment, type PackageIndexOptions } from '../../src/enrich/packages.js';
 import type { Envelope } from '../../src/pipeline/types.js';
 import { CorruptIndexError } from '../../src/enrich/packed-path-index.js';
@@ -362,6 +362,47 @@ test('fuzz: mutated cache bytes are rejected at load or by the look-ups that rea
       assert.throws(() => [...idx.entries()], CorruptIndexError, `case ${i}: a walk over every block`);
     }
     assert.ok(rejected > 100 && caught > 100, `rejected at load ${rejected}, caught by a look-up ${caught}`);
+  } finally {
+    rmSync(f.dir, { recursive: true, force: true });
+  }
+});
+
+test('fuzz: mutated cache files loaded from disk and read block by block through the pool: rejected, or every look-up the intact answer or none', async () => {
+  const f = fixture(2000);
+  try {
+    const good = await index(f);
+    const file = good.idx.cacheFile!;
+    const orig = readFileSync(file);
+    good.idx.close();
+    const opts = { dpkgDir: f.dpkg, root: f.root, rpm: null };
+    const loaded = (await index(f)).idx;
+    const want = [...loaded.entries()].map(([p, o]) => [p, o.version] as const);
+    loaded.close();
+    const rng = new Rng(2711);
+    let rejected = 0;
+    let caught = 0;
+    for (let i = 0; i < 60; i++) {
+      const b = Buffer.from(orig);
+      for (let k = 1 + rng.int(3); k > 0; k--) b[rng.int(b.length)]! ^= 1 + rng.int(255);
+      writeFileSync(file, i % 5 === 4 ? b.subarray(0, rng.int(b.length)) : b);
+      const r = await loadPackageIndexCache(file, opts);
+      if (!r.ok) { rejected++; continue; }
+      let threw = false;
+      for (const [p, v] of [...want, ['/usr/bin/nothing', undefined] as const]) {
+        try {
+          await r.index.resident(p);
+          assert.equal(r.index.lookup(p, false)?.version, v, `case ${i}: ${p}`);
+        } catch (e) {
+          assert.ok(e instanceof CorruptIndexError, `case ${i}: ${String(e)}`);
+          threw = true;
+        }
+      }
+      assert.equal(r.index.reads!.sync, 0, `case ${i}: every block came through the pool`);
+      if (threw) caught++;
+      r.index.close();
+    }
+    assert.ok(rejected > 5 && caught > 5, `rejected at load ${rejected}, caught by a look-up ${caught}`);
+    assert.equal(openOn(file), 0);
   } finally {
     rmSync(f.dir, { recursive: true, force: true });
   }

@@ -1,7 +1,8 @@
 // Kernel e2e through the CLI (root + BPF; run under flock /tmp/falconet-kernel.lock):
 // `falconet -m file,process -v -c -o json-min`. curl's records carry the ProcVersion dpkg reports
 // for curl; running /usr/bin/true gives a file record with coreutils' FileVersion; an executable
-// the workload writes gets FileMD5/FileSHA256 equal to md5sum/sha256sum.
+// the workload writes gets FileMD5/FileSHA256 equal to md5sum/sha256sum. Started again on the same
+// state directory, the agent loads the kept index and gives the same versions.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
@@ -64,6 +65,20 @@ test('falconet -v -c: curl\'s ProcVersion = dpkg\'s, /usr/bin/true\'s FileVersio
     for (const r of plain) assert.equal('FileMD5' in r || 'FileVersion' in r, false, JSON.stringify(r));
     // the package index was kept in the given state directory (not in /var/lib/falconet)
     assert.deepEqual(readdirSync(path.join(dir, 'state')).filter((n) => /^package-index-[0-9a-f]{8}\.bin$/.test(n)).length, 1);
+    // started again on it: the kept index is loaded (its blocks read as look-ups reach them,
+    // off the record path) and answers as the build did
+    const again = await captureRecords(async () => {
+      await run('curl', ['-s', '-o', '/dev/null', 'file:///etc/hostname']);
+      await run('/usr/bin/true');
+      await new Promise((r) => setTimeout(r, 500));
+    }, ['-m', 'file,process', '--proc-events', 'FORK,EXEC,EXIT,CHDIR', '-v', '-c', '--state-dir', path.join(dir, 'state')]);
+    assert.match(again.stderr, /package index: \d+ packages, \d+ paths.* \(kept from an earlier run: /);
+    const curl2 = again.records.filter((r) => procOf(r) === 'curl' && r['ProcPPID'] !== undefined);
+    assert.ok(curl2.length >= 1, 'records of the second curl process');
+    for (const r of curl2) assert.equal(r['ProcVersion'], dpkgVersion('curl'));
+    const true2 = again.records.filter((r) => r['InfoMonitor'] === 'filesystem' && r['FilePath'] === '/usr/bin/' && r['File'] === 'true');
+    assert.ok(true2.length >= 1, 'file record of /usr/bin/true, second run');
+    for (const r of true2) assert.equal(r['FileVersion'], dpkgVersion('coreutils'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

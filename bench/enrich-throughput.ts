@@ -26,7 +26,7 @@
 // estimate of what the code itself costs (Python's timeit documents the same reasoning for
 // its min). The paired falls are then taken between these per-round bests, which narrows the
 // interval far more than K times as many single rounds would on this machine.
-// A second stream has what the first lacks for -v and -c: half of its records come from this
+// A second stream (bench/lib/enrich-streams.ts) has what the first lacks for -v and -c: half of its records come from this
 // bench's own process and its parent (known from the /proc seed: ProcVersion looked up for
 // node's and the shell's exe) and 1 in 10 file records is a real executable of /usr/bin with its
 // real identity (FileVersion looked up, digests computed once in the worker, then cached).
@@ -38,15 +38,14 @@
 // `first` gives every enriched run an empty state directory (builds, hashes, and writes both, as
 // an agent's very first start does).
 // Usage: node dist/bench/enrich-throughput.js [records=200000] [rounds=15] [warm|cold|first] [K=3]
-import { lstatSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { runPipeline, type PipelineOptions } from '../src/pipeline/agent.js';
 import { replaySource } from '../src/sensor/source.js';
-import { kernelDev } from '../src/enrich/checksum-worker.js';
 import { threadCpuMs } from '../src/enrich/thread-cpu.js';
-import { end, fileRecord, hello, records } from '../test/unit/stream-builder.js';
+import { writeEnrichStream } from './lib/enrich-streams.js';
 
 const N = Number(process.argv[2] ?? 200_000);
 const REPS = Number(process.argv[3] ?? 15);
@@ -55,31 +54,7 @@ if (MODE !== 'warm' && MODE !== 'cold' && MODE !== 'first') throw new Error(`mod
 const K = Number(process.argv[5] ?? 3);
 if (!Number.isInteger(K) || K < 1) throw new Error(`K (runs per configuration per round): a positive integer, not ${process.argv[5]}`);
 const dir = mkdtempSync(path.join(tmpdir(), 'fn-enrich-tput-'));
-// regular files, not symlinks: a kernel record names the file itself (the worker opens with
-// O_NOFOLLOW, so a link's path would give an error, not a digest)
-const exes = readdirSync('/usr/bin').map((n) => `/usr/bin/${n}`).filter((p) => {
-  try { const s = lstatSync(p); return s.isFile() && (s.mode & 0o111) !== 0 && s.size < 1 << 20; } catch { return false; }
-}).slice(0, 20).map((p) => ({ p, s: statSync(p, { bigint: true }) }));
-
-function stream(n: number, name: string, known = false): string {
-  const f = path.join(dir, name);
-  const frames: Buffer[] = [hello()];
-  const batch: Buffer[] = [];
-  for (let i = 0; i < n; i++) {
-    const ts = 2_000_000_000n + BigInt(i) * 1000n;
-    const pid = known && i % 2 === 0 ? (i % 4 === 0 ? process.pid : process.ppid) : 1000 + (i % 50);
-    const x = known && i % 10 === 1 ? exes[(i / 10 | 0) % exes.length] : undefined;
-    batch.push(x
-      ? fileRecord({ pid, ino: Number(x.s.ino), dev: kernelDev(x.s.dev), mode: Number(x.s.mode), size: Number(x.s.size), sizeFirst: Number(x.s.size),
-        mtime: x.s.mtimeNs, ctime: x.s.ctimeNs, atime: x.s.atimeNs, path: x.p, ts })
-      : fileRecord({ pid, ino: 5000 + i, path: `/var/lib/app/data/file-${i}.dat`, ts }));
-    if (batch.length === 256) frames.push(records(batch.splice(0)));
-  }
-  if (batch.length) frames.push(records(batch));
-  frames.push(end());
-  writeFileSync(f, Buffer.concat(frames));
-  return f;
-}
+const stream = (n: number, name: string, known = false): string => writeEnrichStream(path.join(dir, name), n, known);
 const file = stream(N, 'stream.bin');
 const small = stream(256, 'small.bin');
 const knownFile = stream(N, 'known.bin', true);

@@ -51,19 +51,20 @@ async function main(): Promise<void> {
   const starts = Number(process.argv[4] ?? 40);
   const which = process.argv[5] ?? 'unknown';
   if (which !== 'unknown' && which !== 'known') throw new Error(`stream: unknown or known, not ${which}`);
-  const state = mkdtempSync(path.join(tmpdir(), 'fn-enrich-start-state-'));
   // one file of records for every build and run; `known`'s pids are this process's and its
   // parent's, alive while the children run, so their /proc seed knows them
   const streamDir = mkdtempSync(path.join(tmpdir(), 'fn-enrich-start-stream-'));
   const stream = writeEnrichStream(path.join(streamDir, 's.bin'), 256, which === 'known');
   const builds = other ? [['this', thisDist], ['other', other]] as const : [['this', thisDist]] as const;
+  // a state directory per build: builds of two formats would rebuild each other's index
+  const states = new Map<string, string>(builds.map(([, dist]) => [dist, mkdtempSync(path.join(tmpdir(), 'fn-enrich-start-state-'))]));
   const got = new Map<string, { main: number[]; all: number[] }>();
   const measure = (dist: string, mode: string): [number, number] => {
-    const o = execFileSync(process.execPath, [self, '--child', dist, mode, String(starts), state, stream], { encoding: 'utf8' }).trim().split(' ').map(Number);
+    const o = execFileSync(process.execPath, [self, '--child', dist, mode, String(starts), states.get(dist)!, stream], { encoding: 'utf8' }).trim().split(' ').map(Number);
     return [o[0]!, o[1]!];
   };
   try {
-    measure(thisDist, 'enriched'); // fills the state directory (builds the index once)
+    for (const [, dist] of builds) measure(dist, 'enriched'); // fills each state directory (builds the index once)
     for (let r = 0; r < rounds; r++) {
       const order = r % 2 ? [...builds].reverse() : builds;
       for (const [name, dist] of order) {
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    rmSync(state, { recursive: true, force: true });
+    for (const st of states.values()) rmSync(st, { recursive: true, force: true });
     rmSync(streamDir, { recursive: true, force: true });
   }
   console.log(`CPU ms per warm pipeline start (256 records of the ${which} stream, state kept), ${rounds} rounds of ${starts} starts each, medians [per round]`);

@@ -341,7 +341,8 @@ export type CacheLoad =
   /** absent: no cache yet (not an error) */
   | { ok: false; absent: boolean; reason: string };
 
-const bad = (reason: string): CacheLoad => ({ ok: false, absent: false, reason });
+type CacheRejected = Extract<CacheLoad, { ok: false }>;
+const bad = (reason: string): CacheRejected => ({ ok: false, absent: false, reason });
 
 /**
  * Loads the cache at `file` if it is intact and was built from the database as it is now: reads
@@ -405,46 +406,45 @@ export function parseCache(buf: Buffer, opts: PackageDbOptions): CacheLoad {
  * preamble is sound) of a file of `size` bytes, checked, and whether the database is as the
  * build read it.
  */
-function parseHeader(head: Buffer, size: number, opts: PackageDbOptions): { header: CacheHeader; kind: SumKind } | Extract<CacheLoad, { ok: false }> {
-  const fail = (reason: string) => ({ ok: false as const, absent: false, reason });
-  if (size < FIXED) return fail(`truncated: ${size} bytes, shorter than the ${FIXED}-byte preamble`);
-  if (head.toString('latin1', 0, 8) !== MAGIC) return fail('offset 0: not a falconet package index cache (magic)');
+function parseHeader(head: Buffer, size: number, opts: PackageDbOptions): { header: CacheHeader; kind: SumKind } | CacheRejected {
+  if (size < FIXED) return bad(`truncated: ${size} bytes, shorter than the ${FIXED}-byte preamble`);
+  if (head.toString('latin1', 0, 8) !== MAGIC) return bad('offset 0: not a falconet package index cache (magic)');
   const format = head.readUInt32LE(8);
-  if (format !== PACKAGE_INDEX_CACHE_FORMAT) return fail(`offset 8: format ${format}, this falconet writes ${PACKAGE_INDEX_CACHE_FORMAT}`);
+  if (format !== PACKAGE_INDEX_CACHE_FORMAT) return bad(`offset 8: format ${format}, this falconet writes ${PACKAGE_INDEX_CACHE_FORMAT}`);
   const hlen = head.readUInt32LE(12);
-  if (FIXED + hlen > size) return fail(`offset 12: header of ${hlen} bytes runs past the end (${size} bytes)`);
-  if (head.length < FIXED + hlen) return fail(`truncated while reading: ${head.length} of the header's ${FIXED + hlen} bytes`);
+  if (FIXED + hlen > size) return bad(`offset 12: header of ${hlen} bytes runs past the end (${size} bytes)`);
+  if (head.length < FIXED + hlen) return bad(`truncated while reading: ${head.length} of the header's ${FIXED + hlen} bytes`);
   const kind = head.readUInt32LE(20);
-  if (kind !== FLETCHER && !(kind === CRC32 && crc32)) return fail(`offset 20: checksum kind ${kind} is not one this Node computes`);
+  if (kind !== FLETCHER && !(kind === CRC32 && crc32)) return bad(`offset 20: checksum kind ${kind} is not one this Node computes`);
   const hbytes = head.subarray(FIXED, FIXED + hlen);
-  if (checksum(kind, hbytes) !== head.readUInt32LE(16)) return fail(`offset ${FIXED}: header (${hlen} bytes) fails its checksum`);
+  if (checksum(kind, hbytes) !== head.readUInt32LE(16)) return bad(`offset ${FIXED}: header (${hlen} bytes) fails its checksum`);
   let h: CacheHeader;
   try {
     h = JSON.parse(hbytes.toString('utf8')) as CacheHeader;
   } catch (e) {
-    return fail(`offset ${FIXED}: header is not JSON (${(e as Error).message})`);
+    return bad(`offset ${FIXED}: header is not JSON (${(e as Error).message})`);
   }
-  if (h.dataStart !== FIXED + hlen || h.dataStart % 8 !== 0) return fail(`offset ${FIXED}: header names data at ${h.dataStart}, expected ${FIXED + hlen}`);
+  if (h.dataStart !== FIXED + hlen || h.dataStart % 8 !== 0) return bad(`offset ${FIXED}: header names data at ${h.dataStart}, expected ${FIXED + hlen}`);
   // stale? the build's options and what it read, as they are now
   const o = h.options;
   if (o.dpkgDir !== opts.dpkgDir || o.root !== opts.root || o.rpm !== opts.rpm) {
-    return fail(`built with other options (${JSON.stringify(o)}, now ${JSON.stringify(opts)})`);
+    return bad(`built with other options (${JSON.stringify(o)}, now ${JSON.stringify(opts)})`);
   }
   const now = packageDbSources(opts);
-  if (now.length !== h.sources.length) return fail(`stale: the package database's files changed (${h.sources.length} then, ${now.length} now)`);
+  if (now.length !== h.sources.length) return bad(`stale: the package database's files changed (${h.sources.length} then, ${now.length} now)`);
   for (let i = 0; i < now.length; i++) {
     const [p, id] = now[i]!;
     const [hp, hid] = h.sources[i]!;
-    if (p !== hp || id !== hid) return fail(`stale: ${p} changed (${hid} → ${id})`);
+    if (p !== hp || id !== hid) return bad(`stale: ${p} changed (${hid} → ${id})`);
   }
   for (const [dir, real] of h.links) {
     const r = resolve(opts.root, dir);
-    if (r !== real) return fail(`stale: directory ${dir} now resolves to ${r ?? 'nothing'} (was ${real ?? 'nothing'})`);
+    if (r !== real) return bad(`stale: directory ${dir} now resolves to ${r ?? 'nothing'} (was ${real ?? 'nothing'})`);
   }
   // intact? the length and the number of block checksums here; each block when first reached
   const end = h.sections.hashes[0] + align8(h.sections.hashes[1]);
-  if (size !== end) return fail(`${size < end ? 'truncated' : 'extended'}: ${size} bytes, the header says ${end}`);
-  if (!Array.isArray(h.sums) || Math.ceil((end - h.dataStart) / BLOCK) !== h.sums.length) return fail(`offset ${FIXED}: ${h.sums?.length} block checksums for ${end - h.dataStart} data bytes`);
+  if (size !== end) return bad(`${size < end ? 'truncated' : 'extended'}: ${size} bytes, the header says ${end}`);
+  if (!Array.isArray(h.sums) || Math.ceil((end - h.dataStart) / BLOCK) !== h.sums.length) return bad(`offset ${FIXED}: ${h.sums?.length} block checksums for ${end - h.dataStart} data bytes`);
   return { header: h, kind };
 }
 

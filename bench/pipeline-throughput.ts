@@ -5,28 +5,21 @@
 // each side's best rate, and the median of the rounds' ratios (each --rules round against the
 // json-min round just before it), since single runs on a shared machine swing more than the
 // goal. The first run (json-min → file) is a warm-up and is not counted.
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { runPipeline, type PipelineOptions } from '../src/pipeline/agent.js';
 import { replaySource } from '../src/sensor/source.js';
-import { end, fileRecord, hello, records } from '../test/unit/stream-builder.js';
 import { haveRsyslog, makeRsyslog } from '../test/sinks/rsyslog-harness.js';
+import { writeEnrichStream } from './lib/enrich-streams.js';
 
 const N = Number(process.argv[2] ?? 200_000);
 const ROUNDS = Number(process.argv[3] ?? 5);
 const dir = mkdtempSync(path.join(tmpdir(), 'fn-tput-'));
 const file = path.join(dir, 'stream.bin');
-const batch: Buffer[] = [];
-const frames: Buffer[] = [hello()];
-for (let i = 0; i < N; i++) {
-  batch.push(fileRecord({ pid: 1000 + (i % 50), ino: 5000 + i, path: `/var/lib/app/data/file-${i}.dat`, ts: 2_000_000_000n + BigInt(i) * 1000n }));
-  if (batch.length === 256) frames.push(records(batch.splice(0)));
-}
-if (batch.length) frames.push(records(batch));
-frames.push(end());
-writeFileSync(file, Buffer.concat(frames));
+// the enrichment benches replay the same records (bench/lib/enrich-streams.ts, `unknown`)
+writeEnrichStream(file, N, false);
 
 const RULES = path.join(process.env.FALCONET_SHARED ?? '/work/shared', 'data/sysflow/policies/runtimeintegrity');
 const nullOut = () => new Writable({ write(_c, _e, cb) { cb(); } });
@@ -110,15 +103,7 @@ async function syslogRate(): Promise<number | undefined> {
   try {
     const M = Math.min(N, 50_000);
     const small = path.join(dir, 'small.bin');
-    const b: Buffer[] = [hello()];
-    const recs: Buffer[] = [];
-    for (let i = 0; i < M; i++) {
-      recs.push(fileRecord({ pid: 1000 + (i % 50), ino: 5000 + i, path: `/var/lib/app/data/file-${i}.dat`, ts: 2_000_000_000n + BigInt(i) * 1000n }));
-      if (recs.length === 256) b.push(records(recs.splice(0)));
-    }
-    if (recs.length) b.push(records(recs));
-    b.push(end());
-    writeFileSync(small, Buffer.concat(b));
+    writeEnrichStream(small, M, false);
     const rate = await time('json-min → syslog+tcp sink → rsyslogd', { sinks: [`syslog+tcp://127.0.0.1:${rs.tcpPort}?policy=block&format=json-min`] }, small);
     for (let i = 0; i < 100 && rs.lines().length < M; i++) await new Promise((r) => setTimeout(r, 100));
     console.log(`(rsyslogd wrote ${rs.lines().length} of ${M} records)`);

@@ -1,6 +1,7 @@
 /* librdkafka's mock Kafka cluster (rd_kafka_mock_cluster_new) as a process for the tests:
  * prints the bootstrap servers, then obeys stdin lines and answers "ok" or "error ...":
- *   topic NAME PARTITIONS REPLICAS | leader TOPIC PARTITION BROKER | down BROKER | up BROKER | quit
+ *   topic NAME PARTITIONS REPLICAS | leader TOPIC PARTITION BROKER | down BROKER | up BROKER |
+ *   rtt BROKER MS (delays the broker's responses; a request is still handled on arrival) | quit
  * It speaks the Kafka protocol over TCP on 127.0.0.1; it is not a Kafka broker. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@ int main(int argc, char **argv) {
     else if (sscanf(line, "leader %255s %d %d", name, &a, &b) == 3) e = rd_kafka_mock_partition_set_leader(mc, name, a, b);
     else if (sscanf(line, "down %d", &a) == 1) e = rd_kafka_mock_broker_set_down(mc, a);
     else if (sscanf(line, "up %d", &a) == 1) e = rd_kafka_mock_broker_set_up(mc, a);
+    else if (sscanf(line, "rtt %d %d", &a, &b) == 2) e = rd_kafka_mock_broker_set_rtt(mc, a, b);
     else if (strncmp(line, "quit", 4) == 0) break;
     else { printf("error unknown command\n"); fflush(stdout); continue; }
     if (e) printf("error %s\n", rd_kafka_err2str(e)); else printf("ok\n");

@@ -38,6 +38,30 @@ export class KafkaMock {
     if (l !== 'ok') throw new Error(`kafka mock '${cmd}': ${l}`);
   }
 
+  /** Delays every broker's responses by `ms` (requests are still handled as they arrive). */
+  async rtt(ms: number): Promise<void> {
+    for (let broker = 1; broker <= this.bootstrap.length; broker++) await this.command(`rtt ${broker} ${ms}`);
+  }
+
+  /**
+   * Runs `join` (a second member joining a group) with every response 250 ms late. The mock ends
+   * a rebalance as soon as the leader's SyncGroup arrives and refuses a follower's later SyncGroup
+   * (INVALID_REQUEST, where a Kafka broker hands the follower its assignment). kafkajs's leader
+   * fetches metadata before it syncs and a follower syncs at once, so the two SyncGroups came a
+   * millisecond or two apart, and a follower in a process just started (cold code) lost that race
+   * in most tries here. Each loss restarts its consumer and leaves the old member in the group
+   * until its session times out, so rebalances followed one another (a CI run timed out). Late
+   * responses put the leader's metadata round trip between the two SyncGroups.
+   */
+  async whileJoining<T>(join: () => Promise<T>): Promise<T> {
+    await this.rtt(250);
+    try {
+      return await join();
+    } finally {
+      await this.rtt(0);
+    }
+  }
+
   async close(): Promise<void> {
     const gone = new Promise<void>((r) => this.proc.once('exit', () => r()));
     this.proc.stdin!.end('quit\n');

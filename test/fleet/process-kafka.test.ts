@@ -35,15 +35,18 @@ after(async () => {
 
 const srcUrl = (group: string, topic: string): string => `kafka://${mock.bootstrap.join(',')}/${topic}?group=${group}&session_timeout=6s`;
 
-/** Starts two members one after the other (the mock refuses SyncGroup at times when two join at once). */
+/** Starts two members one after the other (the second one through KafkaMock.whileJoining). */
 async function groupOfTwo(group: string, prefix: string, topic: string): Promise<[Processor, Processor]> {
   const p1 = new Processor(`${prefix}1`, 'kafka', central, join(dir, `${prefix}1.jsonl`), srcUrl(group, topic));
   await waitFor(`${prefix}1 in the group`, () => (p1.partitions()?.length ?? 0) === 4, 60_000);
-  const p2 = new Processor(`${prefix}2`, 'kafka', central, join(dir, `${prefix}2.jsonl`), srcUrl(group, topic));
-  await waitFor('a group of two', () => {
-    const a = p1.partitions() ?? []; const b = p2.partitions() ?? [];
-    return a.length > 0 && b.length > 0 && a.length + b.length === 4 && a.every((x) => !b.includes(x));
-  }, 90_000).catch((e: Error) => { throw new Error(`${e.message}\np1: ${p1.tail()}\np2: ${p2.tail()}`); });
+  const p2 = await mock.whileJoining(async () => {
+    const p2 = new Processor(`${prefix}2`, 'kafka', central, join(dir, `${prefix}2.jsonl`), srcUrl(group, topic));
+    await waitFor('a group of two', () => {
+      const a = p1.partitions() ?? []; const b = p2.partitions() ?? [];
+      return a.length > 0 && b.length > 0 && a.length + b.length === 4 && a.every((x) => !b.includes(x));
+    }, 90_000).catch((e: Error) => { throw new Error(`${e.message}\np1: ${p1.tail()}\np2: ${p2.tail()}`); });
+    return p2;
+  });
   return [p1, p2];
 }
 

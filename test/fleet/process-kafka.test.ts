@@ -40,12 +40,12 @@ async function groupOfTwo(group: string, prefix: string, topic: string): Promise
   const p1 = new Processor(`${prefix}1`, 'kafka', central, join(dir, `${prefix}1.jsonl`), srcUrl(group, topic));
   await waitFor(`${prefix}1 in the group`, () => (p1.partitions()?.length ?? 0) === 4, 60_000);
   const p2 = await mock.whileJoining(async () => {
-    const p2 = new Processor(`${prefix}2`, 'kafka', central, join(dir, `${prefix}2.jsonl`), srcUrl(group, topic));
+    const second = new Processor(`${prefix}2`, 'kafka', central, join(dir, `${prefix}2.jsonl`), srcUrl(group, topic));
     await waitFor('a group of two', () => {
-      const a = p1.partitions() ?? []; const b = p2.partitions() ?? [];
+      const a = p1.partitions() ?? []; const b = second.partitions() ?? [];
       return a.length > 0 && b.length > 0 && a.length + b.length === 4 && a.every((x) => !b.includes(x));
-    }, 90_000).catch((e: Error) => { throw new Error(`${e.message}\np1: ${p1.tail()}\np2: ${p2.tail()}`); });
-    return p2;
+    }, 90_000).catch((e: Error) => { throw new Error(`${e.message}\np1: ${p1.tail()}\np2: ${second.tail()}`); });
+    return second;
   });
   return [p1, p2];
 }
